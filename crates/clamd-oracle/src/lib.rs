@@ -1,0 +1,1 @@
+//! clamd-oracle (placeholder: being written).

@@ -1,0 +1,1 @@
+//! clamd-proto (placeholder: being written).

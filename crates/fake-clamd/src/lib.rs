@@ -1,0 +1,1 @@
+//! fake-clamd (placeholder: being written).

@@ -1,0 +1,1 @@
+//! fake-vfindd (placeholder: being written).

@@ -1,0 +1,1 @@
+//! fave (placeholder: being written).

@@ -1,0 +1,1 @@
+//! harness (placeholder: being written).

@@ -1,0 +1,1 @@
+//! svsp-proto (placeholder: being written).

@@ -1,0 +1,52 @@
+//! `cargo xtask <task>`: the project's task runner (rust-analyzer's xtask pattern).
+//!
+//! Each task lives in its own module and parses its own arguments, so that tasks can grow
+//! independently; this file only dispatches.
+
+mod bench;
+mod conformance;
+mod fixtures;
+mod oracle;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [args...]
+
+tasks:
+  conformance   run the conformance suites (clients against the fake daemons, server suites)
+  fixtures      write the test corpus (EICAR variants, archives, clean data, signature DBs)
+  oracle        record / replay transcripts of the real clamd
+  bench         benchmarks (engine, daemons vs real clamd and loopback)
+
+`cargo xtask <task> --help` describes each task.";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(task) = args.next() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest: Vec<String> = args.collect();
+    let result = match task.as_str() {
+        "conformance" => conformance::run(rest),
+        "fixtures" => fixtures::run(rest),
+        "oracle" => oracle::run(rest),
+        "bench" => bench::run(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("xtask: unknown task `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask {task}: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
