@@ -1,0 +1,508 @@
+//! The streaming matcher: whole-file hashes, literal body signatures (Aho-Corasick with a
+//! carry-over across chunk boundaries), general body signatures (a lazy DFA stepped byte by
+//! byte, so its state survives chunk boundaries) and `EOF-n` signatures (a bounded tail window).
+//! Every piece is independent of how the input is chunked.
+
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+use md5::{Digest, Md5};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::LazyStateID;
+use regex_automata::util::{start, syntax};
+use regex_automata::{meta, nfa::thompson, Anchored, Input, MatchKind};
+use sha1::Sha1;
+use sha2::Sha256;
+
+use crate::eicar::{is_eicar_standard, EICAR_STANDARD_MAX_LEN};
+use crate::error::DbError;
+use crate::hashdb::HashAlgo;
+use crate::ndb::Offset;
+use crate::sigdb::{Compiled, Sig, SigKind, SignatureDb, HASH_BUFFER_MAX};
+
+pub(crate) struct LiteralSet {
+    ac: AhoCorasick,
+    sig_of: Vec<usize>,
+    max_len: usize,
+}
+
+pub(crate) struct BodyDfa {
+    dfa: DFA,
+    sig_of: Vec<usize>,
+}
+
+pub(crate) struct EofSig {
+    sig: usize,
+    distance: u64,
+    re: meta::Regex,
+}
+
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
+    let mut c = Compiled {
+        hash_index: Default::default(),
+        hash_sizes: Some(Vec::new()),
+        algos: Vec::new(),
+        eicar_standard: Vec::new(),
+        literals: None,
+        dfa: None,
+        eof: Vec::new(),
+    };
+    let mut literals: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut dfa_patterns: Vec<(usize, String)> = Vec::new();
+    for (i, sig) in sigs.iter().enumerate() {
+        match &sig.kind {
+            SigKind::Hash { algo, digest, size } => {
+                c.hash_index
+                    .entry((*algo, digest.clone()))
+                    .or_default()
+                    .push(i);
+                if !c.algos.contains(algo) {
+                    c.algos.push(*algo);
+                }
+                match (size, c.hash_sizes.as_mut()) {
+                    (Some(s), Some(sizes)) if *s <= HASH_BUFFER_MAX => sizes.push(*s),
+                    _ => c.hash_sizes = None,
+                }
+            }
+            SigKind::EicarStandard => c.eicar_standard.push(i),
+            SigKind::Body {
+                offset,
+                regex,
+                literal,
+            } => {
+                if regex.is_empty() {
+                    return Err(DbError::Compile(format!(
+                        "signature `{}` has an empty body",
+                        sig.name
+                    )));
+                }
+                match (offset, literal) {
+                    (Offset::Any, Some(lit)) => literals.push((i, lit.clone())),
+                    (Offset::Any, None) => dfa_patterns.push((i, format!("(?:{regex})"))),
+                    (Offset::Absolute { start, window }, _) => dfa_patterns.push((
+                        i,
+                        format!("\\A(?s-u:.){{{},{}}}(?:{regex})", start, start + window),
+                    )),
+                    (Offset::FromEof(distance), _) => {
+                        let re = meta::Regex::builder()
+                            .syntax(syntax_config())
+                            .build(&format!("(?:{regex})"))
+                            .map_err(|e| DbError::Compile(format!("{}: {e}", sig.name)))?;
+                        c.eof.push(EofSig {
+                            sig: i,
+                            distance: *distance,
+                            re,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if let Some(sizes) = c.hash_sizes.as_mut() {
+        sizes.sort_unstable();
+        sizes.dedup();
+    }
+    if !literals.is_empty() {
+        let ac = AhoCorasick::new(literals.iter().map(|(_, l)| l))
+            .map_err(|e| DbError::Compile(e.to_string()))?;
+        c.literals = Some(LiteralSet {
+            ac,
+            max_len: literals.iter().map(|(_, l)| l.len()).max().unwrap_or(1),
+            sig_of: literals.iter().map(|(i, _)| *i).collect(),
+        });
+    }
+    if !dfa_patterns.is_empty() {
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(8 << 20)
+                    .minimum_cache_clear_count(None),
+            )
+            .syntax(syntax_config())
+            .thompson(thompson::Config::new().utf8(false))
+            .build_many(
+                &dfa_patterns
+                    .iter()
+                    .map(|(_, p)| p.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(|e| DbError::Compile(e.to_string()))?;
+        c.dfa = Some(BodyDfa {
+            dfa,
+            sig_of: dfa_patterns.iter().map(|(i, _)| *i).collect(),
+        });
+    }
+    Ok(c)
+}
+
+/// One signature that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    pub name: String,
+    /// For body signatures: the offset just past the first match (SVSP `end at <n>`).
+    pub end_offset: Option<u64>,
+}
+
+/// The outcome of scanning one byte stream (no archive expansion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanResult {
+    /// Matches in CLAMD-DET-6 order: whole-file signatures in DB order, then body
+    /// signatures by lowest match end, ties in DB order. Each signature at most once.
+    pub detections: Vec<Detection>,
+    pub size: u64,
+    /// SHA-1 of the data, unless disabled with [`ScanOptions::sha1`].
+    pub sha1: Option<[u8; 20]>,
+}
+
+impl ScanResult {
+    pub fn is_clean(&self) -> bool {
+        self.detections.is_empty()
+    }
+    pub fn first(&self) -> Option<&Detection> {
+        self.detections.first()
+    }
+    /// Lower-case hex SHA-1, when it was computed.
+    pub fn sha1_hex(&self) -> Option<String> {
+        self.sha1.map(hex::encode)
+    }
+}
+
+/// Per-scan options.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// Compute the SHA-1 of the data (SVSP FILE-SHA1). Costs throughput; on by default.
+    pub sha1: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self { sha1: true }
+    }
+}
+
+#[derive(Default)]
+struct Hashers {
+    md5: Option<Md5>,
+    sha1: Option<Sha1>,
+    sha256: Option<Sha256>,
+}
+
+impl Hashers {
+    fn update(&mut self, data: &[u8]) {
+        if let Some(h) = self.md5.as_mut() {
+            h.update(data);
+        }
+        if let Some(h) = self.sha1.as_mut() {
+            h.update(data);
+        }
+        if let Some(h) = self.sha256.as_mut() {
+            h.update(data);
+        }
+    }
+}
+
+/// Scans one byte stream fed in chunks of any size.
+pub struct StreamScanner {
+    db: Arc<SignatureDb>,
+    size: u64,
+    head: Vec<u8>,
+    head_cap: usize,
+    /// Incremental digests for hash signatures (only when they cannot use `head`).
+    sig_hashers: Hashers,
+    sha1: Option<Sha1>,
+    carry: Vec<u8>,
+    dfa: Option<(Cache, LazyStateID)>,
+    tail: Vec<u8>,
+    tail_cap: usize,
+    first_end: Vec<Option<u64>>,
+}
+
+impl StreamScanner {
+    pub fn new(db: Arc<SignatureDb>) -> Self {
+        Self::with_options(db, ScanOptions::default())
+    }
+
+    pub fn with_options(db: Arc<SignatureDb>, opts: ScanOptions) -> Self {
+        let c = &db.compiled;
+        let mut head_cap = 0usize;
+        let mut sig_hashers = Hashers::default();
+        match &c.hash_sizes {
+            Some(sizes) => head_cap = sizes.last().copied().unwrap_or(0) as usize,
+            None => {
+                for algo in &c.algos {
+                    match algo {
+                        HashAlgo::Md5 => sig_hashers.md5 = Some(Md5::new()),
+                        HashAlgo::Sha1 => sig_hashers.sha1 = Some(Sha1::new()),
+                        HashAlgo::Sha256 => sig_hashers.sha256 = Some(Sha256::new()),
+                    }
+                }
+            }
+        }
+        if !c.eicar_standard.is_empty() {
+            head_cap = head_cap.max(EICAR_STANDARD_MAX_LEN + 1);
+        }
+        let dfa = c.dfa.as_ref().map(|b| {
+            let mut cache = b.dfa.create_cache();
+            let sid = b
+                .dfa
+                .start_state(&mut cache, &start::Config::new().anchored(Anchored::No))
+                .expect("a lazy DFA without quit bytes always has a start state");
+            (cache, sid)
+        });
+        let tail_cap = c.eof.iter().map(|e| e.distance as usize).max().unwrap_or(0);
+        let sigs = db.sigs.len();
+        Self {
+            size: 0,
+            head: Vec::with_capacity(head_cap.min(4096)),
+            head_cap,
+            sig_hashers,
+            sha1: opts.sha1.then(Sha1::new),
+            carry: Vec::new(),
+            dfa,
+            tail: Vec::new(),
+            tail_cap,
+            first_end: vec![None; sigs],
+            db,
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Feed the next chunk.
+    pub fn update(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.head.len() < self.head_cap {
+            let take = (self.head_cap - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..take]);
+        }
+        self.sig_hashers.update(data);
+        if let Some(h) = self.sha1.as_mut() {
+            h.update(data);
+        }
+        self.scan_literals(data);
+        self.step_dfa(data);
+        self.keep_tail(data);
+        self.size += data.len() as u64;
+    }
+
+    fn record(first_end: &mut [Option<u64>], sig: usize, end: u64) {
+        let slot = &mut first_end[sig];
+        if slot.is_none_or(|e| end < e) {
+            *slot = Some(end);
+        }
+    }
+
+    fn scan_literals(&mut self, data: &[u8]) {
+        let Some(lits) = self.db.compiled.literals.as_ref() else {
+            return;
+        };
+        let keep = lits.max_len - 1;
+        if !self.carry.is_empty() {
+            // Matches that straddle the previous chunk and this one.
+            let mut joint = self.carry.clone();
+            joint.extend_from_slice(&data[..keep.min(data.len())]);
+            let base = self.size - self.carry.len() as u64;
+            for m in lits.ac.find_overlapping_iter(&joint) {
+                Self::record(
+                    &mut self.first_end,
+                    lits.sig_of[m.pattern().as_usize()],
+                    base + m.end() as u64,
+                );
+            }
+        }
+        for m in lits.ac.find_overlapping_iter(data) {
+            Self::record(
+                &mut self.first_end,
+                lits.sig_of[m.pattern().as_usize()],
+                self.size + m.end() as u64,
+            );
+        }
+        if keep > 0 {
+            if data.len() >= keep {
+                self.carry.clear();
+                self.carry.extend_from_slice(&data[data.len() - keep..]);
+            } else {
+                self.carry.extend_from_slice(data);
+                let excess = self.carry.len().saturating_sub(keep);
+                self.carry.drain(..excess);
+            }
+        }
+    }
+
+    fn step_dfa(&mut self, data: &[u8]) {
+        let (Some(body), Some((cache, sid))) = (self.db.compiled.dfa.as_ref(), self.dfa.as_mut())
+        else {
+            return;
+        };
+        let mut state = *sid;
+        if state.is_dead() {
+            return;
+        }
+        for (i, &b) in data.iter().enumerate() {
+            // Never fails: the cache is cleared instead of giving up (see `compile`).
+            state = match body.dfa.next_state(cache, state, b) {
+                Ok(s) => s,
+                Err(_) => break,
+            };
+            if state.is_tagged() {
+                if state.is_match() {
+                    // Matches are reported one byte late: they end before byte `i`.
+                    let end = self.size + i as u64;
+                    for k in 0..body.dfa.match_len(cache, state) {
+                        let pid = body.dfa.match_pattern(cache, state, k).as_usize();
+                        Self::record(&mut self.first_end, body.sig_of[pid], end);
+                    }
+                } else if state.is_dead() {
+                    break;
+                }
+            }
+        }
+        *sid = state;
+    }
+
+    fn keep_tail(&mut self, data: &[u8]) {
+        if self.tail_cap == 0 {
+            return;
+        }
+        if data.len() >= self.tail_cap {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&data[data.len() - self.tail_cap..]);
+        } else {
+            self.tail.extend_from_slice(data);
+            if self.tail.len() > 2 * self.tail_cap {
+                let excess = self.tail.len() - self.tail_cap;
+                self.tail.drain(..excess);
+            }
+        }
+    }
+
+    /// End of data: the verdict.
+    pub fn finish(mut self) -> ScanResult {
+        let size = self.size;
+        if let (Some(body), Some((cache, sid))) = (self.db.compiled.dfa.as_ref(), self.dfa.as_mut())
+        {
+            if !sid.is_dead() {
+                if let Ok(eoi) = body.dfa.next_eoi_state(cache, *sid) {
+                    if eoi.is_match() {
+                        for k in 0..body.dfa.match_len(cache, eoi) {
+                            let pid = body.dfa.match_pattern(cache, eoi, k).as_usize();
+                            Self::record(&mut self.first_end, body.sig_of[pid], size);
+                        }
+                    }
+                }
+            }
+        }
+        let db = Arc::clone(&self.db);
+        let c = &db.compiled;
+        for eof in &c.eof {
+            if size < eof.distance {
+                continue;
+            }
+            let window_start = self.tail.len() - eof.distance as usize;
+            let window = &self.tail[window_start..];
+            if let Some(m) = eof.re.search(&Input::new(window).anchored(Anchored::Yes)) {
+                let end = size - eof.distance + m.end() as u64;
+                Self::record(&mut self.first_end, eof.sig, end);
+            }
+        }
+        let mut whole_file: Vec<usize> = Vec::new();
+        self.match_hashes(&mut whole_file);
+        if size as usize <= EICAR_STANDARD_MAX_LEN && is_eicar_standard(&self.head) {
+            whole_file.extend(&c.eicar_standard);
+        }
+        whole_file.sort_unstable();
+        whole_file.dedup();
+        let mut body: Vec<(u64, usize)> = self
+            .first_end
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (e, i)))
+            .collect();
+        body.sort_unstable();
+        let detections = whole_file
+            .into_iter()
+            .map(|i| Detection {
+                name: db.sigs[i].name.clone(),
+                end_offset: None,
+            })
+            .chain(body.into_iter().map(|(end, i)| Detection {
+                name: db.sigs[i].name.clone(),
+                end_offset: Some(end),
+            }))
+            .collect();
+        ScanResult {
+            detections,
+            size,
+            sha1: self.sha1.take().map(|h| h.finalize().into()),
+        }
+    }
+
+    fn match_hashes(&mut self, out: &mut Vec<usize>) {
+        let c = &self.db.compiled;
+        if c.hash_index.is_empty() {
+            return;
+        }
+        let digests: Vec<(HashAlgo, Vec<u8>)> = match &c.hash_sizes {
+            Some(sizes) => {
+                if !sizes.contains(&self.size) || self.head.len() as u64 != self.size {
+                    return;
+                }
+                c.algos
+                    .iter()
+                    .map(|a| (*a, digest_of(*a, &self.head)))
+                    .collect()
+            }
+            None => {
+                let h = std::mem::take(&mut self.sig_hashers);
+                let mut v = Vec::new();
+                if let Some(x) = h.md5 {
+                    v.push((HashAlgo::Md5, x.finalize().to_vec()));
+                }
+                if let Some(x) = h.sha1 {
+                    v.push((HashAlgo::Sha1, x.finalize().to_vec()));
+                }
+                if let Some(x) = h.sha256 {
+                    v.push((HashAlgo::Sha256, x.finalize().to_vec()));
+                }
+                v
+            }
+        };
+        for key in digests {
+            if let Some(idx) = c.hash_index.get(&key) {
+                for &i in idx {
+                    if let SigKind::Hash { size, .. } = &self.db.sigs[i].kind {
+                        if size.is_none_or(|s| s == self.size) {
+                            out.push(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn digest_of(algo: HashAlgo, data: &[u8]) -> Vec<u8> {
+    match algo {
+        HashAlgo::Md5 => Md5::digest(data).to_vec(),
+        HashAlgo::Sha1 => Sha1::digest(data).to_vec(),
+        HashAlgo::Sha256 => Sha256::digest(data).to_vec(),
+    }
+}
+
+/// Scan a byte slice in one go.
+pub fn scan_bytes(db: &Arc<SignatureDb>, data: &[u8]) -> ScanResult {
+    let mut s = StreamScanner::new(Arc::clone(db));
+    s.update(data);
+    s.finish()
+}

@@ -1,0 +1,311 @@
+//! The signature database: built-in test signatures and ClamAV `.hdb`/`.hsb`/`.ndb` files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::eicar::{eicar, EicarMode, EICAR_LEN, EICAR_MD5};
+use crate::error::DbError;
+use crate::hashdb::{self, HashAlgo};
+use crate::ndb::{self, Offset};
+
+/// Name of the built-in non-EICAR marker signature (CLAMD-DET-9).
+pub const MARKER_NAME: &str = "Fake.Test.Marker-1";
+/// Bytes the built-in marker signature matches, anywhere in the data.
+pub const MARKER_BYTES: &[u8] = b"AV-FAKE-TEST-MARKER-1";
+/// ClamAV's official name for the EICAR file (CLAMD-DET-1).
+pub const EICAR_OFFICIAL_NAME: &str = "Win.Test.EICAR_HDB-1";
+
+/// Whole-file hash signatures are checked against a buffered copy of the data when every one
+/// of them names a size up to this bound, so that no hash is computed for other files.
+pub(crate) const HASH_BUFFER_MAX: u64 = 1 << 20;
+
+/// Options for the built-in signatures that stand in for ClamAV's official database.
+#[derive(Debug, Clone)]
+pub struct BuiltinOptions {
+    pub eicar_name: String,
+    pub eicar_mode: EicarMode,
+    /// Include the marker signature [`MARKER_NAME`].
+    pub marker: bool,
+}
+
+impl Default for BuiltinOptions {
+    fn default() -> Self {
+        Self {
+            eicar_name: EICAR_OFFICIAL_NAME.to_string(),
+            eicar_mode: EicarMode::Exact,
+            marker: true,
+        }
+    }
+}
+
+/// How signature files are loaded.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Append `.UNOFFICIAL` to names from unsigned files, as clamd does (CLAMD-DET-2).
+    pub unofficial_suffix: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            unofficial_suffix: true,
+        }
+    }
+}
+
+/// The kind of a ClamAV signature file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFileKind {
+    Hdb,
+    Hsb,
+    Ndb,
+}
+
+impl DbFileKind {
+    /// The kind for a file name's extension, if it is one the engine loads.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "hdb" => Some(Self::Hdb),
+            "hsb" => Some(Self::Hsb),
+            "ndb" => Some(Self::Ndb),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum SigKind {
+    Hash {
+        algo: HashAlgo,
+        digest: Vec<u8>,
+        size: Option<u64>,
+    },
+    EicarStandard,
+    Body {
+        offset: Offset,
+        regex: String,
+        literal: Option<Vec<u8>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Sig {
+    pub name: String,
+    pub kind: SigKind,
+}
+
+/// Compiled matchers; built once per database.
+pub(crate) struct Compiled {
+    pub hash_index: HashMap<(HashAlgo, Vec<u8>), Vec<usize>>,
+    /// Sizes of all hash signatures when all are bounded by [`HASH_BUFFER_MAX`].
+    pub hash_sizes: Option<Vec<u64>>,
+    pub algos: Vec<HashAlgo>,
+    pub eicar_standard: Vec<usize>,
+    pub literals: Option<crate::matcher::LiteralSet>,
+    pub dfa: Option<crate::matcher::BodyDfa>,
+    pub eof: Vec<crate::matcher::EofSig>,
+}
+
+/// An immutable, compiled set of signatures. Share it as `Arc<SignatureDb>`.
+pub struct SignatureDb {
+    pub(crate) sigs: Vec<Sig>,
+    pub(crate) compiled: Compiled,
+}
+
+impl std::fmt::Debug for SignatureDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureDb")
+            .field("signatures", &self.sigs.len())
+            .finish()
+    }
+}
+
+impl SignatureDb {
+    /// A database with no signatures: everything is clean.
+    pub fn empty() -> Self {
+        DbBuilder::default()
+            .build()
+            .expect("an empty database always compiles")
+    }
+
+    /// The built-in test signatures (EICAR and, optionally, the marker).
+    pub fn builtin(opts: &BuiltinOptions) -> Self {
+        let mut b = DbBuilder::default();
+        b.add_eicar(&opts.eicar_name, opts.eicar_mode);
+        if opts.marker {
+            b.add_literal(MARKER_NAME, MARKER_BYTES);
+        }
+        b.build().expect("the built-in signatures always compile")
+    }
+
+    /// Load every `*.hdb`, `*.hsb` and `*.ndb` file of `dir` (in that order of kinds, each
+    /// kind sorted by file name), like clamd's `DatabaseDirectory`. Other files are ignored.
+    pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Self, DbError> {
+        let mut b = DbBuilder::default();
+        b.add_dir(dir, opts)?;
+        b.build()
+    }
+
+    /// Start an empty builder.
+    pub fn builder() -> DbBuilder {
+        DbBuilder::default()
+    }
+
+    /// Number of signatures.
+    pub fn len(&self) -> usize {
+        self.sigs.len()
+    }
+
+    /// True when there is no signature.
+    pub fn is_empty(&self) -> bool {
+        self.sigs.is_empty()
+    }
+
+    /// Signature names in database order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.sigs.iter().map(|s| s.name.as_str())
+    }
+}
+
+/// Collects signatures, then compiles them into a [`SignatureDb`].
+#[derive(Debug, Default, Clone)]
+pub struct DbBuilder {
+    sigs: Vec<Sig>,
+}
+
+impl DbBuilder {
+    /// Add the EICAR signature under `name`.
+    pub fn add_eicar(&mut self, name: &str, mode: EicarMode) -> &mut Self {
+        let kind = match mode {
+            EicarMode::Exact => SigKind::Hash {
+                algo: HashAlgo::Md5,
+                digest: hex::decode(EICAR_MD5).expect("valid constant"),
+                size: Some(EICAR_LEN as u64),
+            },
+            EicarMode::Standard => SigKind::EicarStandard,
+            EicarMode::Anywhere => literal_kind(&eicar()),
+        };
+        self.sigs.push(Sig {
+            name: name.to_string(),
+            kind,
+        });
+        self
+    }
+
+    /// Add a body signature matching `bytes` at any offset.
+    pub fn add_literal(&mut self, name: &str, bytes: &[u8]) -> &mut Self {
+        self.sigs.push(Sig {
+            name: name.to_string(),
+            kind: literal_kind(bytes),
+        });
+        self
+    }
+
+    /// Add the signatures of one file; its kind comes from the extension.
+    pub fn add_file(&mut self, path: &Path, opts: &LoadOptions) -> Result<&mut Self, DbError> {
+        let kind = DbFileKind::from_path(path).ok_or_else(|| DbError::Parse {
+            origin: path.display().to_string(),
+            line: 0,
+            message: "not a signature file the fake loads (.hdb, .hsb, .ndb)".into(),
+        })?;
+        let bytes = std::fs::read(path).map_err(|source| DbError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        self.add_text(kind, &text, &path.display().to_string(), opts)
+    }
+
+    /// Add every signature file of a directory (see [`SignatureDb::load_dir`]).
+    pub fn add_dir(&mut self, dir: &Path, opts: &LoadOptions) -> Result<&mut Self, DbError> {
+        let io_err = |source| DbError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut files: Vec<(DbFileKind, std::path::PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err)? {
+            let path = entry.map_err(io_err)?.path();
+            if let Some(kind) = DbFileKind::from_path(&path) {
+                if path.is_file() {
+                    files.push((kind, path));
+                }
+            }
+        }
+        files.sort_by(|a, b| (a.0 as u8, &a.1).cmp(&(b.0 as u8, &b.1)));
+        for (_, path) in files {
+            self.add_file(&path, opts)?;
+        }
+        Ok(self)
+    }
+
+    /// Add the signatures in `text`, a file of the given kind; `origin` names it in errors.
+    pub fn add_text(
+        &mut self,
+        kind: DbFileKind,
+        text: &str,
+        origin: &str,
+        opts: &LoadOptions,
+    ) -> Result<&mut Self, DbError> {
+        for (idx, raw) in text.lines().enumerate() {
+            let line = raw.trim_end_matches(['\r', '\n']);
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let parsed = match kind {
+                DbFileKind::Hdb | DbFileKind::Hsb => {
+                    hashdb::parse_line(line, kind == DbFileKind::Hsb).map(|h| Sig {
+                        name: h.name,
+                        kind: SigKind::Hash {
+                            algo: h.algo,
+                            digest: h.digest,
+                            size: h.size,
+                        },
+                    })
+                }
+                DbFileKind::Ndb => ndb::parse_line(line).map(|n| Sig {
+                    name: n.name,
+                    kind: SigKind::Body {
+                        offset: n.offset,
+                        regex: n.body_regex,
+                        literal: n.literal,
+                    },
+                }),
+            };
+            let mut sig = parsed.map_err(|message| DbError::Parse {
+                origin: origin.to_string(),
+                line: idx + 1,
+                message,
+            })?;
+            sig.name = display_name(&sig.name, opts);
+            self.sigs.push(sig);
+        }
+        Ok(self)
+    }
+
+    /// Compile the collected signatures.
+    pub fn build(&mut self) -> Result<SignatureDb, DbError> {
+        let sigs = self.sigs.clone();
+        let compiled = crate::matcher::compile(&sigs)?;
+        Ok(SignatureDb { sigs, compiled })
+    }
+}
+
+fn literal_kind(bytes: &[u8]) -> SigKind {
+    let regex: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+    SigKind::Body {
+        offset: Offset::Any,
+        regex,
+        literal: Some(bytes.to_vec()),
+    }
+}
+
+/// clamd drops a trailing ` (Clam)` and marks names from unsigned files `.UNOFFICIAL`
+/// (CLAMD-DET-2).
+fn display_name(name: &str, opts: &LoadOptions) -> String {
+    let base = name.strip_suffix(" (Clam)").unwrap_or(name);
+    if opts.unofficial_suffix {
+        format!("{base}.UNOFFICIAL")
+    } else {
+        base.to_string()
+    }
+}

@@ -1,0 +1,517 @@
+//! Recursive archive expansion: the scanned object and each archive member is a *part*;
+//! every part is scanned as a stream and reported to a visitor, depth first, a container
+//! before its members. Formats are recognised by content: zip `PK\x03\x04`, gzip `1f 8b 08`,
+//! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2).
+
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::matcher::{ScanOptions, ScanResult, StreamScanner};
+use crate::sigdb::SignatureDb;
+use crate::spool::{SpoolReader, SpoolWriter};
+
+/// Depth limit used for "unlimited" (SVSP-OPT-RECURSE-1).
+pub const DEPTH_CAP: u32 = 32;
+/// Bytes looked at to recognise a container.
+const SNIFF_LEN: usize = 512;
+const READ_BUF: usize = 64 * 1024;
+
+/// Which container formats are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub tar: bool,
+    pub gzip: bool,
+    pub zip: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl Formats {
+    pub fn all() -> Self {
+        Self {
+            tar: true,
+            gzip: true,
+            zip: true,
+        }
+    }
+    pub fn none() -> Self {
+        Self {
+            tar: false,
+            gzip: false,
+            zip: false,
+        }
+    }
+    fn allows(&self, kind: ContainerKind) -> bool {
+        match kind {
+            ContainerKind::Tar => self.tar,
+            ContainerKind::Gzip => self.gzip,
+            ContainerKind::Zip => self.zip,
+        }
+    }
+}
+
+/// Limits and switches of a tree scan.
+#[derive(Debug, Clone)]
+pub struct TreeOptions {
+    /// A container at depth `d` is opened iff `d < max_depth`; the root is depth 0.
+    /// `None` means unlimited, capped at [`DEPTH_CAP`].
+    pub max_depth: Option<u32>,
+    pub formats: Formats,
+    /// Most members expanded in one tree; beyond it expansion stops (`truncated`).
+    pub max_members: u64,
+    /// Most decompressed bytes in one tree; beyond it expansion stops (`truncated`).
+    pub max_expanded_bytes: u64,
+    /// A container larger than this is spooled to a temporary file instead of memory.
+    pub spill_threshold: usize,
+    pub temp_dir: Option<PathBuf>,
+    /// Options for every part's scan (SHA-1 on or off).
+    pub scan: ScanOptions,
+}
+
+impl Default for TreeOptions {
+    fn default() -> Self {
+        Self {
+            max_depth: Some(16),
+            formats: Formats::all(),
+            max_members: 10_000,
+            max_expanded_bytes: 400 << 20,
+            spill_threshold: 4 << 20,
+            temp_dir: None,
+            scan: ScanOptions::default(),
+        }
+    }
+}
+
+impl TreeOptions {
+    fn depth_limit(&self) -> u32 {
+        self.max_depth.unwrap_or(DEPTH_CAP).min(DEPTH_CAP)
+    }
+}
+
+/// A container format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContainerKind {
+    Tar,
+    Gzip,
+    Zip,
+}
+
+/// One scanned part, as reported to the visitor.
+#[derive(Debug)]
+pub struct PartEvent<'a> {
+    /// Member names below the root, raw as stored; empty for the root itself.
+    pub chain: &'a [Vec<u8>],
+    pub depth: u32,
+    /// `Some` when this part is a container that is opened: its members follow.
+    pub opened: Option<ContainerKind>,
+    pub result: &'a ScanResult,
+}
+
+/// What a tree scan did.
+#[derive(Debug, Clone)]
+pub struct TreeSummary {
+    /// The raw bytes of the root (size, SHA-1, raw detections).
+    pub root: ScanResult,
+    /// Parts reported, root included.
+    pub parts: u64,
+    /// A member or size limit stopped the expansion early.
+    pub truncated: bool,
+}
+
+/// Visitor over parts; return `Break` to stop the scan.
+pub type Visit<'v> = dyn FnMut(PartEvent<'_>) -> ControlFlow<()> + 'v;
+
+/// Recognise a container from its first bytes.
+fn sniff(head: &[u8]) -> Option<ContainerKind> {
+    if head.starts_with(b"PK\x03\x04") {
+        Some(ContainerKind::Zip)
+    } else if head.starts_with(&[0x1f, 0x8b, 0x08]) {
+        Some(ContainerKind::Gzip)
+    } else if head.len() >= 512 && &head[257..262] == b"ustar" && tar_checksum_ok(&head[..512]) {
+        Some(ContainerKind::Tar)
+    } else {
+        None
+    }
+}
+
+fn tar_checksum_ok(block: &[u8]) -> bool {
+    let field = &block[148..156];
+    let text: String = field
+        .iter()
+        .take_while(|b| **b != 0)
+        .map(|&b| b as char)
+        .collect();
+    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
+        return false;
+    };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
+        .sum();
+    sum == stored
+}
+
+/// Watches a part's first bytes and spools it when it is a container that may be opened.
+struct Capture {
+    head: Vec<u8>,
+    spool: Option<SpoolWriter>,
+    kind: Option<ContainerKind>,
+    decided: bool,
+    may_open: bool,
+}
+
+impl Capture {
+    fn new(may_open: bool) -> Self {
+        Self {
+            head: Vec::new(),
+            spool: None,
+            kind: None,
+            decided: !may_open,
+            may_open,
+        }
+    }
+
+    fn feed(&mut self, data: &[u8], opts: &TreeOptions) -> io::Result<()> {
+        if self.decided {
+            if let Some(s) = self.spool.as_mut() {
+                s.write(data)?;
+            }
+            return Ok(());
+        }
+        let take = (SNIFF_LEN - self.head.len()).min(data.len());
+        self.head.extend_from_slice(&data[..take]);
+        if self.head.len() == SNIFF_LEN {
+            self.decide(opts)?;
+            if let Some(s) = self.spool.as_mut() {
+                s.write(&data[take..])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decide(&mut self, opts: &TreeOptions) -> io::Result<()> {
+        self.decided = true;
+        self.kind = sniff(&self.head).filter(|k| self.may_open && opts.formats.allows(*k));
+        if self.kind.is_some() {
+            let mut s = SpoolWriter::new(opts.spill_threshold, opts.temp_dir.clone());
+            s.write(&self.head)?;
+            self.spool = Some(s);
+        }
+        self.head = Vec::new();
+        Ok(())
+    }
+
+    fn finish(mut self, opts: &TreeOptions) -> io::Result<Option<(ContainerKind, SpoolReader)>> {
+        if !self.decided {
+            self.decide(opts)?;
+        }
+        match (self.kind, self.spool) {
+            (Some(kind), Some(spool)) => Ok(Some((kind, spool.finish()?))),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A container whose structure parsed: its members can be listed.
+enum Opened {
+    Tar(SpoolReader),
+    Gzip { reader: SpoolReader, name: Vec<u8> },
+    Zip(Box<zip::ZipArchive<SpoolReader>>),
+}
+
+fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Option<Opened> {
+    match kind {
+        ContainerKind::Tar => Some(Opened::Tar(reader)),
+        ContainerKind::Zip => zip::ZipArchive::new(reader)
+            .ok()
+            .map(|z| Opened::Zip(Box::new(z))),
+        ContainerKind::Gzip => {
+            let mut head = vec![0u8; 4096];
+            let n = read_up_to(&mut reader, &mut head).ok()?;
+            head.truncate(n);
+            io::Seek::seek(&mut reader, io::SeekFrom::Start(0)).ok()?;
+            let name = gzip_stored_name(&head).unwrap_or_else(|| derived_gzip_name(parent_name));
+            Some(Opened::Gzip { reader, name })
+        }
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// The original file name from a gzip header (RFC 1952 FNAME), if present.
+fn gzip_stored_name(h: &[u8]) -> Option<Vec<u8>> {
+    const FEXTRA: u8 = 0x04;
+    const FNAME: u8 = 0x08;
+    let flags = *h.get(3)?;
+    if flags & FNAME == 0 {
+        return None;
+    }
+    let mut pos = 10;
+    if flags & FEXTRA != 0 {
+        let xlen = u16::from_le_bytes([*h.get(10)?, *h.get(11)?]) as usize;
+        pos = 12 + xlen;
+    }
+    let rest = h.get(pos..)?;
+    let end = rest.iter().position(|&b| b == 0)?;
+    Some(rest[..end].to_vec())
+}
+
+/// SVSP-NAME-6: the container's base name with the compression suffix removed.
+fn derived_gzip_name(parent: &[u8]) -> Vec<u8> {
+    let base = match parent.iter().rposition(|&b| b == b'/') {
+        Some(i) => &parent[i + 1..],
+        None => parent,
+    };
+    let lower = base.to_ascii_lowercase();
+    if lower.ends_with(b".tgz") {
+        let mut v = base[..base.len() - 4].to_vec();
+        v.extend_from_slice(b".tar");
+        v
+    } else if lower.ends_with(b".gz") {
+        base[..base.len() - 3].to_vec()
+    } else if lower.ends_with(b".z") {
+        base[..base.len() - 2].to_vec()
+    } else {
+        base.to_vec()
+    }
+}
+
+/// Why a walk stopped early.
+enum Stop {
+    Visitor,
+    Limit,
+}
+
+struct Walk<'a, 'v> {
+    db: Arc<SignatureDb>,
+    opts: &'a TreeOptions,
+    visit: &'a mut Visit<'v>,
+    chain: Vec<Vec<u8>>,
+    members: u64,
+    expanded: u64,
+    parts: u64,
+    truncated: bool,
+}
+
+impl Walk<'_, '_> {
+    fn report(
+        &mut self,
+        depth: u32,
+        opened: Option<ContainerKind>,
+        result: &ScanResult,
+    ) -> Result<(), Stop> {
+        self.parts += 1;
+        let event = PartEvent {
+            chain: &self.chain,
+            depth,
+            opened,
+            result,
+        };
+        match (self.visit)(event) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(()) => Err(Stop::Visitor),
+        }
+    }
+
+    /// Report a container, then expand it.
+    fn container(
+        &mut self,
+        depth: u32,
+        captured: Option<(ContainerKind, SpoolReader)>,
+        result: &ScanResult,
+        name: &[u8],
+    ) -> Result<(), Stop> {
+        let opened = captured.and_then(|(kind, r)| open(kind, r, name).map(|o| (kind, o)));
+        self.report(depth, opened.as_ref().map(|(k, _)| *k), result)?;
+        match opened {
+            Some((_, o)) => self.expand(o, depth),
+            None => Ok(()),
+        }
+    }
+
+    fn expand(&mut self, opened: Opened, depth: u32) -> Result<(), Stop> {
+        match opened {
+            Opened::Tar(reader) => {
+                let mut archive = tar::Archive::new(reader);
+                let Ok(entries) = archive.entries() else {
+                    return Ok(());
+                };
+                for entry in entries {
+                    let Ok(mut entry) = entry else { break };
+                    if !entry.header().entry_type().is_file() {
+                        continue;
+                    }
+                    let name = entry.path_bytes().into_owned();
+                    self.member(&mut entry, name, depth + 1)?;
+                }
+            }
+            Opened::Gzip { reader, name } => {
+                let mut dec = flate2::read::MultiGzDecoder::new(reader);
+                self.member(&mut dec, name, depth + 1)?;
+            }
+            Opened::Zip(mut archive) => {
+                for i in 0..archive.len() {
+                    let Ok(mut file) = archive.by_index(i) else {
+                        continue;
+                    };
+                    if file.is_dir() {
+                        continue;
+                    }
+                    let name = file.name_raw().to_vec();
+                    self.member(&mut file, name, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Scan one member; an unreadable or corrupt member is skipped (SVSP-SCAN-TREE-3).
+    fn member(&mut self, reader: &mut dyn Read, name: Vec<u8>, depth: u32) -> Result<(), Stop> {
+        self.members += 1;
+        if self.members > self.opts.max_members {
+            self.truncated = true;
+            return Err(Stop::Limit);
+        }
+        let mut scanner = StreamScanner::with_options(Arc::clone(&self.db), self.opts.scan);
+        let mut capture = Capture::new(depth < self.opts.depth_limit());
+        let mut buf = vec![0u8; READ_BUF];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Ok(()),
+            };
+            self.expanded += n as u64;
+            if self.expanded > self.opts.max_expanded_bytes {
+                self.truncated = true;
+                return Err(Stop::Limit);
+            }
+            scanner.update(&buf[..n]);
+            if capture.feed(&buf[..n], self.opts).is_err() {
+                return Ok(());
+            }
+        }
+        let result = scanner.finish();
+        let Ok(captured) = capture.finish(self.opts) else {
+            return Ok(());
+        };
+        self.chain.push(name.clone());
+        let outcome = self.container(depth, captured, &result, &name);
+        self.chain.pop();
+        outcome
+    }
+}
+
+/// Streaming tree scan: feed the root's bytes in chunks, then [`TreeScanner::finish`].
+pub struct TreeScanner {
+    db: Arc<SignatureDb>,
+    opts: TreeOptions,
+    root_name: Vec<u8>,
+    raw: StreamScanner,
+    capture: Capture,
+}
+
+impl TreeScanner {
+    pub fn new(db: Arc<SignatureDb>, opts: TreeOptions, root_name: &[u8]) -> Self {
+        let raw = StreamScanner::with_options(Arc::clone(&db), opts.scan);
+        let capture = Capture::new(opts.depth_limit() > 0);
+        Self {
+            db,
+            opts,
+            root_name: root_name.to_vec(),
+            raw,
+            capture,
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn size(&self) -> u64 {
+        self.raw.size()
+    }
+
+    /// Feed the next chunk of the root. Fails only when the spool cannot be written.
+    pub fn update(&mut self, data: &[u8]) -> io::Result<()> {
+        self.raw.update(data);
+        self.capture.feed(data, &self.opts)
+    }
+
+    /// Scan the root and expand it, reporting each part to `visit`.
+    pub fn finish(self, visit: &mut Visit<'_>) -> io::Result<TreeSummary> {
+        let root = self.raw.finish();
+        let captured = self.capture.finish(&self.opts)?;
+        let mut walk = Walk {
+            db: self.db,
+            opts: &self.opts,
+            visit,
+            chain: Vec::new(),
+            members: 0,
+            expanded: 0,
+            parts: 0,
+            truncated: false,
+        };
+        let _stopped_early = walk.container(0, captured, &root, &self.root_name).is_err();
+        Ok(TreeSummary {
+            parts: walk.parts,
+            truncated: walk.truncated,
+            root,
+        })
+    }
+}
+
+/// Scan everything `r` yields as a tree (see [`TreeScanner`]).
+pub fn scan_reader(
+    db: Arc<SignatureDb>,
+    opts: TreeOptions,
+    root_name: &[u8],
+    mut r: impl Read,
+    visit: &mut Visit<'_>,
+) -> io::Result<TreeSummary> {
+    let mut scanner = TreeScanner::new(db, opts, root_name);
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => scanner.update(&buf[..n])?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    scanner.finish(visit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_names_drop_the_compression_suffix() {
+        assert_eq!(derived_gzip_name(b"/t/a.txt.gz"), b"a.txt");
+        assert_eq!(derived_gzip_name(b"x.TGZ"), b"x.tar");
+        assert_eq!(derived_gzip_name(b"dir/file.Z"), b"file");
+        assert_eq!(derived_gzip_name(b"plain"), b"plain");
+        assert_eq!(derived_gzip_name(b""), b"");
+    }
+}

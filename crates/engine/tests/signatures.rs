@@ -1,0 +1,240 @@
+//! Signature matching: built-ins, the ClamAV file formats, match order (CLAMD-DET-*).
+
+use std::sync::Arc;
+
+use scan_engine::{
+    eicar, scan_bytes, BuiltinOptions, DbError, DbFileKind, EicarMode, LoadOptions, ScanOptions,
+    SignatureDb, StreamScanner, EICAR_SHA1, MARKER_BYTES, MARKER_NAME,
+};
+
+fn builtin(mode: EicarMode) -> Arc<SignatureDb> {
+    Arc::new(SignatureDb::builtin(&BuiltinOptions {
+        eicar_mode: mode,
+        ..Default::default()
+    }))
+}
+
+fn names(db: &Arc<SignatureDb>, data: &[u8]) -> Vec<String> {
+    scan_bytes(db, data)
+        .detections
+        .into_iter()
+        .map(|d| d.name)
+        .collect()
+}
+
+fn db_from(kind: DbFileKind, text: &str) -> Arc<SignatureDb> {
+    let mut b = SignatureDb::builder();
+    b.add_text(kind, text, "test.db", &LoadOptions::default())
+        .unwrap();
+    Arc::new(b.build().unwrap())
+}
+
+#[test]
+fn clamd_det_1_exact_eicar_is_win_test_eicar_hdb_1() {
+    let db = builtin(EicarMode::Exact);
+    assert_eq!(names(&db, &eicar()), vec!["Win.Test.EICAR_HDB-1"]);
+}
+
+#[test]
+fn clamd_det_3_eicar_with_newline_or_embedded_is_clean_in_exact_mode() {
+    let db = builtin(EicarMode::Exact);
+    let mut nl = eicar();
+    nl.push(b'\n');
+    assert!(names(&db, &nl).is_empty());
+    let mut embedded = b"prefix".to_vec();
+    embedded.extend(eicar());
+    assert!(names(&db, &embedded).is_empty());
+}
+
+#[test]
+fn standard_mode_accepts_trailing_whitespace_only() {
+    let db = builtin(EicarMode::Standard);
+    let mut e = eicar();
+    e.extend_from_slice(b"\r\n");
+    assert_eq!(names(&db, &e), vec!["Win.Test.EICAR_HDB-1"]);
+    let mut embedded = b" ".to_vec();
+    embedded.extend(eicar());
+    assert!(names(&db, &embedded).is_empty());
+}
+
+#[test]
+fn anywhere_mode_reports_the_end_offset() {
+    let db = builtin(EicarMode::Anywhere);
+    let mut data = vec![b'a'; 1000];
+    data.extend(eicar());
+    data.extend(vec![b'b'; 1000]);
+    let r = scan_bytes(&db, &data);
+    assert_eq!(r.detections.len(), 1);
+    assert_eq!(r.detections[0].end_offset, Some(1068));
+}
+
+#[test]
+fn clamd_det_9_builtin_marker_matches_anywhere() {
+    let db = builtin(EicarMode::Exact);
+    let mut data = b"hello ".to_vec();
+    data.extend_from_slice(MARKER_BYTES);
+    assert_eq!(names(&db, &data), vec![MARKER_NAME]);
+    let off = SignatureDb::builtin(&BuiltinOptions {
+        marker: false,
+        ..Default::default()
+    });
+    assert!(names(&Arc::new(off), &data).is_empty());
+}
+
+#[test]
+fn sha1_is_computed_in_the_same_pass_and_can_be_disabled() {
+    let db = builtin(EicarMode::Exact);
+    assert_eq!(scan_bytes(&db, &eicar()).sha1_hex().unwrap(), EICAR_SHA1);
+    let mut s = StreamScanner::with_options(db, ScanOptions { sha1: false });
+    s.update(&eicar());
+    let r = s.finish();
+    assert_eq!(r.sha1, None);
+    assert_eq!(r.detections.len(), 1, "disabling SHA-1 keeps detection");
+}
+
+#[test]
+fn clamd_det_2_unofficial_suffix_and_clam_suffix_removal() {
+    let db = db_from(
+        DbFileKind::Hdb,
+        "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test (Clam)\n",
+    );
+    assert_eq!(names(&db, &eicar()), vec!["Eicar-Test.UNOFFICIAL"]);
+    let mut b = SignatureDb::builder();
+    b.add_text(
+        DbFileKind::Hdb,
+        "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test\n",
+        "x",
+        &LoadOptions {
+            unofficial_suffix: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        names(&Arc::new(b.build().unwrap()), &eicar()),
+        vec!["Eicar-Test"]
+    );
+}
+
+#[test]
+fn clamd_det_4_hsb_sha1_sha256_and_wildcard_size() {
+    let text = format!(
+        "{EICAR_SHA1}:68:ViaSha1\n\
+         275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f:*:ViaSha256:73\n\
+         44d88612fea8a8f36de82e1278abb02f:69:WrongSize\n"
+    );
+    let db = db_from(DbFileKind::Hsb, &text);
+    assert_eq!(
+        names(&db, &eicar()),
+        vec!["ViaSha1.UNOFFICIAL", "ViaSha256.UNOFFICIAL"]
+    );
+}
+
+#[test]
+fn clamd_det_5_ndb_offsets_and_wildcards() {
+    let text = "\
+AtZero:0:0:48454c4c4f
+InWindow:0:2,3:574f524c44
+AtEof:0:EOF-3:454e44
+Wild:0:*:41??43*44{1-2}45(46|47)
+Nibble:0:*:5a4?5a
+";
+    let db = db_from(DbFileKind::Ndb, text);
+    assert_eq!(names(&db, b"HELLO"), vec!["AtZero.UNOFFICIAL"]);
+    assert_eq!(names(&db, b"xxxWORLD"), vec!["InWindow.UNOFFICIAL"]);
+    assert!(names(&db, b"xxxxxxWORLD").is_empty(), "outside the window");
+    assert_eq!(names(&db, b"the END"), vec!["AtEof.UNOFFICIAL"]);
+    assert!(names(&db, b"the END.").is_empty(), "EOF-3 is exact");
+    assert_eq!(names(&db, b"AxC....DzzEG"), vec!["Wild.UNOFFICIAL"]);
+    assert!(names(&db, b"AxC....DzzzEG").is_empty(), "gap too long");
+    assert_eq!(names(&db, b"ZOZ"), vec!["Nibble.UNOFFICIAL"]);
+    assert!(names(&db, b"ZaZ").is_empty());
+}
+
+#[test]
+fn clamd_det_6_order_hash_first_then_lowest_match_end_then_db_order() {
+    let mut b = SignatureDb::builder();
+    b.add_text(
+        DbFileKind::Ndb,
+        "Late:0:*:4c415445\nEarly:0:*:4541524c59\nTieB:0:*:5449\nTieA:0:*:49\n",
+        "b.ndb",
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    b.add_text(
+        DbFileKind::Hsb,
+        "a822a72bc8d20f1dc2182da8b242d4d24c5c06cb:14:Whole\n",
+        "a.hsb",
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let db = Arc::new(b.build().unwrap());
+    // Ends: Early 5, TieB 9, TieA 9 (DB order breaks the tie), Late 14; the hash comes first.
+    assert_eq!(
+        names(&db, b"EARLY..TI.LATE"),
+        [
+            "Whole.UNOFFICIAL",
+            "Early.UNOFFICIAL",
+            "TieB.UNOFFICIAL",
+            "TieA.UNOFFICIAL",
+            "Late.UNOFFICIAL"
+        ]
+    );
+    assert_eq!(
+        names(&db, b"EARLY..TI.LATE!"),
+        [
+            "Early.UNOFFICIAL",
+            "TieB.UNOFFICIAL",
+            "TieA.UNOFFICIAL",
+            "Late.UNOFFICIAL"
+        ],
+        "a different file does not match the hash"
+    );
+}
+
+#[test]
+fn bad_lines_name_the_file_and_line() {
+    let mut b = SignatureDb::builder();
+    let err = b
+        .add_text(
+            DbFileKind::Ndb,
+            "Good:0:*:4142\n\nBad:0:*:4\n",
+            "/db/x.ndb",
+            &LoadOptions::default(),
+        )
+        .err()
+        .expect("odd hex must fail");
+    match &err {
+        DbError::Parse { origin, line, .. } => {
+            assert_eq!(origin, "/db/x.ndb");
+            assert_eq!(*line, 3);
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    assert!(err.to_string().starts_with("/db/x.ndb:3: "), "{err}");
+}
+
+#[test]
+fn load_dir_reads_hdb_hsb_ndb_and_ignores_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("eicar.hdb"),
+        "44d88612fea8a8f36de82e1278abb02f:68:Win.Test.EICAR_HDB-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("m.ndb"),
+        "Oracle.Test.MarkerA-1:0:*:434c414d442d4f5241434c452d4d41524b45522d41\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("readme.txt"), "not a db").unwrap();
+    let db = Arc::new(SignatureDb::load_dir(dir.path(), &LoadOptions::default()).unwrap());
+    assert_eq!(db.len(), 2);
+    assert_eq!(names(&db, &eicar()), ["Win.Test.EICAR_HDB-1.UNOFFICIAL"]);
+    assert_eq!(
+        names(&db, b"xCLAMD-ORACLE-MARKER-Ax"),
+        ["Oracle.Test.MarkerA-1.UNOFFICIAL"]
+    );
+    std::fs::write(dir.path().join("broken.hdb"), "nothex:68:X\n").unwrap();
+    let err = SignatureDb::load_dir(dir.path(), &LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("broken.hdb:1:"), "{err}");
+}
