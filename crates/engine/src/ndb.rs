@@ -177,7 +177,7 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>), String> {
 
 /// Hex pairs and `??` only (inside alternatives).
 fn translate_plain(s: &[u8]) -> Result<(String, ()), String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("odd number of hex digits in alternative".into());
     }
     let mut re = String::new();
