@@ -201,8 +201,7 @@ fn bad_lines_name_the_file_and_line() {
             "/db/x.ndb",
             &LoadOptions::default(),
         )
-        .err()
-        .expect("odd hex must fail");
+        .expect_err("odd hex must fail");
     match &err {
         DbError::Parse { origin, line, .. } => {
             assert_eq!(origin, "/db/x.ndb");
