@@ -7,6 +7,7 @@ mod bench;
 mod conformance;
 mod fixtures;
 mod oracle;
+mod test;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ tasks:
   fixtures      write the test corpus (EICAR variants, archives, clean data, signature DBs)
   oracle        record / replay transcripts of the real clamd
   bench         benchmarks (engine, daemons vs real clamd and loopback)
+  test          what CI checks: cargo fmt --check, clippy -D warnings, cargo test --workspace
 
 `cargo xtask <task> --help` describes each task.";
 
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         "fixtures" => fixtures::run(rest),
         "oracle" => oracle::run(rest),
         "bench" => bench::run(rest),
+        "test" => test::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the tests and the conformance run need on a fresh Debian machine.
+# Idempotent: skips what is already there. Run as root (or with sudo available).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+need_apt=()
+command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || need_apt+=(clamav-daemon)
+command -v clamdscan >/dev/null 2>&1 || need_apt+=(clamdscan)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# The Debian package may start its own clamd/freshclam services; this project never needs
+# them (there is no signature download here) and starts its own clamd on loopback.
+
+# Python client used by the python-clamd conformance profile.
+if ! python3 -c 'import clamd' >/dev/null 2>&1; then
+  echo "setup: installing the python 'clamd' package (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check clamd \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages clamd
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+echo "setup: ok (clamd: $(/usr/sbin/clamd --version 2>/dev/null || echo missing))"

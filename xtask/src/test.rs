@@ -1,0 +1,62 @@
+//! `cargo xtask test`: everything CI checks, in order: formatting, lints, the whole test
+//! suite. Stops at the first failing step and exits non-zero.
+
+use std::process::{Command, ExitCode};
+
+use clap::Parser;
+
+/// Run `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
+/// `cargo test --workspace`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask test")]
+struct Args {
+    /// Skip the format and lint steps (for a quick local test run).
+    #[arg(long)]
+    no_lint: bool,
+    /// Extra arguments passed to `cargo test` (after `--workspace`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    cargo_test_args: Vec<String>,
+}
+
+fn step(name: &str, args: &[&str], extra: &[String]) -> anyhow::Result<bool> {
+    eprintln!("==> cargo {} {}", args.join(" "), extra.join(" "));
+    let status = Command::new(env!("CARGO"))
+        .current_dir(crate::workspace_root())
+        .args(args)
+        .args(extra)
+        .status()?;
+    if !status.success() {
+        eprintln!("==> {name} failed ({status})");
+    }
+    Ok(status.success())
+}
+
+pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
+    let args = match Args::try_parse_from(std::iter::once("test".to_string()).chain(args)) {
+        Ok(a) => a,
+        Err(e) => {
+            e.print()?;
+            return Ok(ExitCode::from(if e.use_stderr() { 2 } else { 0 }));
+        }
+    };
+    let ok = (args.no_lint || step("format check", &["fmt", "--all", "--check"], &[])?)
+        && (args.no_lint
+            || step(
+                "clippy",
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &[],
+            )?)
+        && step("tests", &["test", "--workspace"], &args.cargo_test_args)?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
