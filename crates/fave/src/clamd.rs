@@ -1,0 +1,232 @@
+//! clamd engine: one IDSESSION per connection, several INSTREAM scans per session, replies
+//! matched by number, END before closing (FAVE-3/4, CLAMD-CLIENT-1..4, CLAMD-CLIENT-9).
+
+use std::time::{Duration, Instant};
+
+use clamd_proto::client::{self as wire, ReplyBody, ReplySplitter, Subject};
+use clamd_proto::{reply as texts, Command};
+
+use crate::config::{ClientConfig, Framing};
+use crate::error::{FaveError, LimitOrigin};
+use crate::trace::{Dir, Tracer};
+use crate::transport::{Conn, Deadline, Stream};
+use crate::verdict::Verdict;
+
+fn proto_framing(f: Framing) -> clamd_proto::Framing {
+    match f {
+        Framing::Z => clamd_proto::Framing::Z,
+        Framing::N => clamd_proto::Framing::N,
+    }
+}
+
+/// Encode a command without argument (cannot fail for these).
+fn command(f: Framing, cmd: &Command) -> Vec<u8> {
+    wire::encode_command(proto_framing(f), cmd).unwrap_or_default()
+}
+
+/// The 4-byte big-endian chunk header (CLAMD-INSTREAM-1).
+pub(crate) fn chunk_header(len: usize) -> [u8; 4] {
+    wire::chunk_header(len as u32)
+}
+
+/// How long we keep trying to read a pending reply after a write failed (CLAMD-CLIENT-4:
+/// try to read it, but never hang).
+const PENDING_REPLY_GRACE: Duration = Duration::from_secs(2);
+
+pub(crate) struct ClamdSession {
+    pub(crate) conn: Conn,
+    framing: Framing,
+    splitter: ReplySplitter,
+    /// Number of the last command sent in this session (CLAMD-SESSION-3: numbered from 1).
+    last_id: u64,
+    last_used: Instant,
+    /// A protocol-level failure happened; the session must not be reused.
+    pub(crate) broken: bool,
+}
+
+impl ClamdSession {
+    /// Connect and send `IDSESSION` (no reply expected, CLAMD-SESSION-1).
+    pub(crate) fn open(cfg: &ClientConfig, tracer: Tracer, dl: &Deadline) -> Result<ClamdSession, FaveError> {
+        let stream = Stream::connect(&cfg.address, &cfg.timeouts, dl)?;
+        let mut conn = Conn::new(stream, cfg.timeouts.io, tracer);
+        // CLAMD-SESSION-1: `zIDSESSION\0` / `nIDSESSION\n`.
+        conn.send(&command(cfg.framing, &Command::IdSession), dl, None)?;
+        Ok(ClamdSession {
+            conn,
+            framing: cfg.framing,
+            splitter: ReplySplitter::new(proto_framing(cfg.framing)),
+            last_id: 0,
+            last_used: Instant::now(),
+            broken: false,
+        })
+    }
+
+    /// Whether this session can carry another scan: not broken, not idle for too long, and the
+    /// daemon has not sent anything unsolicited (a timeout reply or EOF).
+    pub(crate) fn reusable(&mut self, idle_max: Duration) -> bool {
+        if self.broken || self.last_used.elapsed() > idle_max {
+            return false;
+        }
+        // Any unsolicited byte or EOF means the session is over (CLAMD-SESSION-8).
+        !self.conn.poll_early()
+    }
+
+    /// Send `INSTREAM` and return its command number.
+    pub(crate) fn start_instream(&mut self, dl: &Deadline) -> Result<u64, FaveError> {
+        self.last_id += 1;
+        let id = self.last_id;
+        // CLAMD-INSTREAM-1: `zINSTREAM\0` (never legacy, CLAMD-CLIENT-1).
+        let r = self.conn.send(&command(self.framing, &Command::Instream), dl, None);
+        if r.is_err() {
+            self.broken = true;
+        }
+        r.map(|_| id)
+    }
+
+    /// Send one framed chunk (`header` already in `frame[..4]`). On a write error, try to read
+    /// the pending reply (CLAMD-CLIENT-4) and report it; never hang.
+    pub(crate) fn send_frame(&mut self, id: u64, frame: &[u8], dl: &Deadline) -> Result<(), FaveError> {
+        let label = format!("[chunk header {} + {} bytes]", crate::trace::escape(&frame[..4]), frame.len() - 4);
+        if let Err(e) = self.conn.send(frame, dl, Some(&label)) {
+            self.broken = true;
+            return Err(self.pending_reply_after_write_error(id, e));
+        }
+        // The size-limit reply comes while we are still sending (CLAMD-INSTREAM-5): notice it
+        // between chunks without blocking.
+        if self.conn.poll_early() {
+            self.broken = true;
+            let grace = Deadline::after(PENDING_REPLY_GRACE);
+            return Err(match self.read_reply(id, &grace) {
+                Ok((_, body)) => reply_error(body),
+                Err(e) => e,
+            });
+        }
+        Ok(())
+    }
+
+    fn pending_reply_after_write_error(&mut self, id: u64, write_err: FaveError) -> FaveError {
+        self.conn.tracer.note(Dir::Sent, &format!("<write failed: {write_err}; reading pending reply>"));
+        let grace = Deadline::after(PENDING_REPLY_GRACE);
+        match self.read_reply(id, &grace) {
+            Ok((_, body)) => reply_error(body),
+            // No readable reply: report the write error (error, not clean, not infected).
+            Err(_) => write_err,
+        }
+    }
+
+    /// Send the zero-length terminator and wait for the reply numbered `id`.
+    pub(crate) fn finish(&mut self, id: u64, dl: &Deadline) -> Verdict {
+        // CLAMD-INSTREAM-1: `\0\0\0\0` ends the stream.
+        if let Err(e) = self.conn.send(&wire::STREAM_TERMINATOR, dl, None) {
+            self.broken = true;
+            return Verdict::Error(self.pending_reply_after_write_error(id, e));
+        }
+        let v = match self.read_reply(id, dl) {
+            // CLAMD-INSTREAM-3: `stream: OK` / `stream: <name> FOUND`.
+            Ok((Some(Subject::Stream), ReplyBody::Ok)) => Verdict::Clean,
+            Ok((Some(Subject::Stream), ReplyBody::Found(name))) if !name.is_empty() => Verdict::Infected(vec![name]),
+            Ok((_, other @ (ReplyBody::Ok | ReplyBody::Found(_)))) => {
+                self.broken = true;
+                Verdict::Error(FaveError::Protocol(format!("verdict for a subject other than `stream`: {other:?}")))
+            }
+            Ok((_, other)) => {
+                self.broken = true;
+                Verdict::Error(reply_error(other))
+            }
+            Err(e) => {
+                self.broken = true;
+                Verdict::Error(e)
+            }
+        };
+        self.last_used = Instant::now();
+        v
+    }
+
+    /// Read records until the one numbered `id` arrives. Records for other numbers are logged
+    /// and skipped (CLAMD-SESSION-4: replies may come out of order). An unnumbered record is a
+    /// session-level failure (timeout reply, or a reply the daemon sent outside the session).
+    fn read_reply(&mut self, id: u64, dl: &Deadline) -> Result<(Option<Subject>, ReplyBody), FaveError> {
+        loop {
+            let n = self.conn.buffer().len();
+            if n > 0 {
+                self.splitter.push(self.conn.buffer());
+                self.conn.consume(n);
+            }
+            let rec = self.splitter.next_record().map_err(|e| {
+                self.broken = true;
+                FaveError::Protocol(e.to_string())
+            })?;
+            if let Some(rec) = rec {
+                let reply = wire::parse_reply(&rec, true);
+                match reply.session_id {
+                    Some(n) if n == id => return Ok((reply.subject, reply.body)),
+                    Some(n) => {
+                        tracing::warn!(expected = id, got = n, "clamd reply for another command ignored");
+                        continue;
+                    }
+                    None => {
+                        // Unnumbered (`COMMAND READ TIMED OUT`, or a reply outside a session):
+                        // the session is over and this command failed (fail closed).
+                        self.broken = true;
+                        return Err(reply_error(reply.body));
+                    }
+                }
+            }
+            if self.conn.eof {
+                self.broken = true;
+                // CLAMD-CLIENT-3: EOF with no reply, or in the middle of one.
+                return Err(FaveError::ConnectionLost(match self.splitter.finish() {
+                    Ok(()) => "EOF before the reply".into(),
+                    Err(_) => format!(
+                        "EOF inside a reply (truncated: {:?})",
+                        String::from_utf8_lossy(self.splitter.pending())
+                    ),
+                }));
+            }
+            self.conn.fill(dl)?;
+        }
+    }
+
+    /// `END` then read until EOF (CLAMD-SESSION-7, CLAMD-CLIENT-9), bounded by `timeout`.
+    pub(crate) fn end(mut self, timeout: Duration) {
+        if self.broken {
+            return;
+        }
+        let dl = Deadline::after(timeout);
+        if self.conn.send(&command(self.framing, &Command::End), &dl, None).is_err() {
+            return;
+        }
+        while !self.conn.eof {
+            if self.conn.fill(&dl).is_err() {
+                break;
+            }
+            if self.conn.buffer().len() > 4096 {
+                let n = self.conn.buffer().len();
+                self.conn.consume(n);
+            }
+        }
+    }
+}
+
+/// A reply that is not a verdict, as an error.
+fn reply_error(body: ReplyBody) -> FaveError {
+    match body {
+        // CLAMD-INSTREAM-5 / CLAMD-CLIENT-4: a distinct too-large error.
+        ReplyBody::Error(m) if m == texts::INSTREAM_SIZE_LIMIT_EXCEEDED => FaveError::TooLarge {
+            origin: LimitOrigin::Server,
+            limit: None,
+            detail: format!("{m} ERROR"),
+        },
+        // CLAMD-TIME-3.
+        ReplyBody::TimedOut => FaveError::DaemonTimeout("COMMAND READ TIMED OUT".into()),
+        ReplyBody::Error(m) => FaveError::Daemon(format!("{m} ERROR")),
+        // CLAMD-CLIENT-5: no ERROR suffix, still an error.
+        ReplyBody::UnknownCommand => FaveError::Daemon(texts::UNKNOWN_COMMAND.into()),
+        ReplyBody::Ok => FaveError::Protocol("`OK` arrived before the stream was complete".into()),
+        ReplyBody::Found(n) => {
+            FaveError::Protocol(format!("verdict `{n} FOUND` arrived before the stream was complete"))
+        }
+        ReplyBody::Other(t) => FaveError::Protocol(format!("unexpected reply `{}`", String::from_utf8_lossy(&t))),
+        other => FaveError::Protocol(format!("unexpected reply {other:?}")),
+    }
+}
