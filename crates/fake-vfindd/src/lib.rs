@@ -1,1 +1,231 @@
-//! fake-vfindd (placeholder: being written).
+//! Fake CyberSoft `vfindd`: an SVSP server (spec `shared/spec/svsp.md`, rule IDs `SVSP-*`)
+//! for testing anti-virus clients. Library first; the `fake-vfindd` binary is a thin
+//! clap wrapper.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fake_vfindd::VfinddError> {
+//! let server = fake_vfindd::FakeVfindd::builder().threads(1).start().await?;
+//! println!("listening on {}", server.addr());
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod error;
+pub mod record;
+pub mod scan;
+mod server;
+
+pub use config::{Cidr, Config, Dispatch, Faults, MemberErrors, QueuedMode, Quirks, QuitMode};
+pub use error::VfinddError;
+pub use record::SessionRecord;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, Semaphore};
+
+/// A running fake vfindd. Dropping it stops the server and aborts its connections.
+pub struct FakeVfindd {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    recorder: Arc<record::Recorder>,
+}
+
+impl FakeVfindd {
+    /// A builder on an ephemeral loopback port with the spec's defaults.
+    pub fn builder() -> Builder {
+        let mut cfg = Config::default();
+        cfg.listen.set_port(0);
+        Builder { cfg }
+    }
+
+    /// Starts a server with this configuration.
+    pub async fn start(cfg: Config) -> Result<FakeVfindd, VfinddError> {
+        cfg.validate()?;
+        let (db, table) = scan::build_db(&cfg)?;
+        let env = scan::ScanEnv::new(&cfg, db, table)
+            .map_err(|e| VfinddError::Config(format!("--scan-root/--virtual-root: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| VfinddError::Bind {
+                addr: cfg.listen.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr()?;
+        let recorder = Arc::new(record::Recorder::new(cfg.record_limit));
+        let seed = match cfg.queued {
+            QueuedMode::Random(s) => s,
+            _ => 0,
+        };
+        let shared = Arc::new(server::Shared {
+            workers: Arc::new(Semaphore::new(cfg.threads)),
+            env,
+            conns: AtomicUsize::new(0),
+            scans_seen: AtomicU64::new(0),
+            requests_accepted: AtomicU64::new(0),
+            rng: Mutex::new(seed),
+            recorder: recorder.clone(),
+            cfg,
+        });
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, shared, rx));
+        tracing::info!("fake-vfindd listening on {addr}");
+        Ok(FakeVfindd {
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+            recorder,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Per-connection records (raw bytes both ways, command lines).
+    pub fn sessions(&self) -> Vec<SessionRecord> {
+        self.recorder.sessions()
+    }
+
+    /// Every command line received, over all connections, in connection order.
+    pub fn commands(&self) -> Vec<Vec<u8>> {
+        self.recorder
+            .sessions()
+            .into_iter()
+            .flat_map(|s| s.commands)
+            .collect()
+    }
+
+    /// Stops the server and waits for the accept loop to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Waits until the server stops (it only stops when told to; for the binary).
+    pub async fn wait(mut self) {
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for FakeVfindd {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Builder for [`FakeVfindd`] (defaults: spec defaults, ephemeral port).
+#[derive(Debug, Clone)]
+pub struct Builder {
+    cfg: Config,
+}
+
+macro_rules! setter {
+    ($(#[$m:meta])* $name:ident: $ty:ty => $field:ident) => {
+        $(#[$m])*
+        pub fn $name(mut self, v: $ty) -> Self {
+            self.cfg.$field = v;
+            self
+        }
+    };
+}
+
+impl Builder {
+    setter!(/// Listen address (port 0 = ephemeral).
+        listen: SocketAddr => listen);
+    setter!(/// `--threads`.
+        threads: usize => threads);
+    setter!(/// `--queued`.
+        queued: QueuedMode => queued);
+    setter!(/// `--dispatch`.
+        dispatch: Dispatch => dispatch);
+    setter!(/// `--quit`.
+        quit: QuitMode => quit);
+    setter!(/// `--eol`.
+        eol: svsp_proto::Eol => eol);
+    setter!(/// `--profile`.
+        profile: svsp_proto::Profile => profile);
+    setter!(/// `--max-connections`.
+        max_connections: usize => max_connections);
+    setter!(/// `--max-queue`.
+        max_queue: usize => max_queue);
+    setter!(/// `--stream-max-length`.
+        stream_max_length: u64 => stream_max_length);
+    setter!(/// `--data-timeout`.
+        data_timeout: Duration => data_timeout);
+    setter!(/// `--delay-ms`.
+        delay: Duration => delay);
+    setter!(/// `--follow-symlinks`.
+        follow_symlinks: bool => follow_symlinks);
+    setter!(/// `--member-errors`.
+        member_errors: MemberErrors => member_errors);
+    setter!(/// `--port-send-echo`.
+        port_send_echo: bool => port_send_echo);
+    setter!(/// `--enable-future`.
+        enable_future: bool => enable_future);
+    setter!(/// `--eicar-name`.
+        eicar_name: String => eicar_name);
+    setter!(/// `--quirk`s.
+        quirks: Quirks => quirks);
+    setter!(/// `--fault`s.
+        faults: Faults => faults);
+    setter!(/// `--allow`.
+        allow: Vec<Cidr> => allow);
+    setter!(/// Max command line length.
+        max_line: usize => max_line);
+
+    /// `--scan-root`.
+    pub fn scan_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cfg.scan_root = Some(dir.into());
+        self
+    }
+    /// Test hook: resolve all paths below `dir` (see [`Config::virtual_root`]).
+    pub fn virtual_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cfg.virtual_root = Some(dir.into());
+        self
+    }
+    /// `--idle-timeout`.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.cfg.idle_timeout = Some(d);
+        self
+    }
+    /// Adds a literal test signature after EICAR and the markers.
+    pub fn signature(mut self, name: &str, bytes: &[u8]) -> Self {
+        self.cfg
+            .extra_signatures
+            .push((name.to_string(), bytes.to_vec()));
+        self
+    }
+    /// Arbitrary changes.
+    pub fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.cfg);
+        self
+    }
+    /// The configuration built so far.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// Starts the server.
+    pub async fn start(self) -> Result<FakeVfindd, VfinddError> {
+        FakeVfindd::start(self.cfg).await
+    }
+}

@@ -1,0 +1,391 @@
+//! Fake configuration (svsp.md section 12, SVSP-FAKE-1 and SVSP-FAKE-2).
+
+use crate::VfinddError;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+use svsp_proto::{Eol, Profile};
+
+/// Default detection name for EICAR (SVSP-DET-1).
+pub const DEFAULT_EICAR_NAME: &str = "CVDL DOS/EICAR.Test";
+/// Marker A (SVSP-DET-2).
+pub const MARKER_A: (&str, &[u8]) = ("CVDL Test/Marker.A", b"SVSP-FAKE-MARKER-A");
+/// Marker B, a virus name with several spaces (SVSP-DET-2).
+pub const MARKER_B: (&str, &[u8]) = ("CVDL Test/Multi Word Name.B", b"SVSP-FAKE-MARKER-B");
+
+/// `--dispatch` (SVSP-FRAME-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dispatch {
+    /// Every complete line at once (default).
+    #[default]
+    All,
+    /// At most one line per read event (FAQ 1 quirk).
+    OnePerRead,
+}
+
+/// `--queued` (SVSP-RESP-QUEUED-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueuedMode {
+    /// One QUEUED per request that reaches the queue (default).
+    #[default]
+    Always,
+    /// Only when no worker was free at acceptance.
+    WhenDelayed,
+    /// Never.
+    Never,
+    /// With probability 1/2 from a seeded PRNG.
+    Random(u64),
+}
+
+/// `--quit` (SVSP-CMD-QUIT-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuitMode {
+    /// Finish outstanding requests, then OK (default).
+    #[default]
+    Drain,
+    /// OK at once, cancel outstanding requests.
+    Immediate,
+}
+
+/// `--member-errors` (SVSP-SCAN-TREE-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemberErrors {
+    /// Skip unreadable members silently (default).
+    #[default]
+    Skip,
+    /// End the request with `EACCES "<member>"`.
+    Terminal,
+}
+
+/// `--quirk=...` switches (SVSP-FAKE-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Quirks {
+    /// `done-without-count`.
+    pub done_without_count: bool,
+    /// `infected-empty-archive-name`.
+    pub infected_empty_archive_name: bool,
+    /// `unknown-line`.
+    pub unknown_line: bool,
+    /// `lowercase-keywords`.
+    pub lowercase_keywords: bool,
+}
+
+impl Quirks {
+    /// Enables one quirk by name.
+    pub fn enable(&mut self, name: &str) -> Result<(), VfinddError> {
+        match name.trim() {
+            "done-without-count" => self.done_without_count = true,
+            "infected-empty-archive-name" => self.infected_empty_archive_name = true,
+            "unknown-line" => self.unknown_line = true,
+            "lowercase-keywords" => self.lowercase_keywords = true,
+            other => return Err(VfinddError::Config(format!("unknown quirk {other:?}"))),
+        }
+        Ok(())
+    }
+}
+
+/// `--fault=...` injections (SVSP-FAKE-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Faults {
+    /// `eagain-every:N`: every Nth SCAN is refused with EAGAIN.
+    pub eagain_every: Option<u64>,
+    /// `efault-every:N`: every Nth accepted request ends with EFAULT.
+    pub efault_every: Option<u64>,
+    /// `drop-connection-after:N-lines`: close after writing N lines.
+    pub drop_connection_after_lines: Option<u64>,
+}
+
+impl Faults {
+    /// Enables one fault from its `name:value` form.
+    pub fn enable(&mut self, spec: &str) -> Result<(), VfinddError> {
+        let bad = || {
+            VfinddError::Config(format!("invalid fault {spec:?} (eagain-every:N, efault-every:N, drop-connection-after:N-lines)"))
+        };
+        let (name, value) = spec.trim().split_once(':').ok_or_else(bad)?;
+        let num = |v: &str| v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(bad);
+        match name {
+            "eagain-every" => self.eagain_every = Some(num(value)?),
+            "efault-every" => self.efault_every = Some(num(value)?),
+            "drop-connection-after" => {
+                self.drop_connection_after_lines =
+                    Some(num(value.strip_suffix("-lines").unwrap_or(value))?)
+            }
+            _ => return Err(bad()),
+        }
+        Ok(())
+    }
+}
+
+/// An allowed network (`--allow=CIDR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is inside this network (IPv4-mapped IPv6 peers match IPv4 networks).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+
+    /// Loopback networks (the default allow list).
+    pub fn loopback() -> Vec<Cidr> {
+        vec![
+            Cidr {
+                addr: IpAddr::from([127, 0, 0, 0]),
+                prefix: 8,
+            },
+            Cidr {
+                addr: IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+                prefix: 128,
+            },
+        ]
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = VfinddError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || VfinddError::Config(format!("invalid CIDR {s:?}"));
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+/// Parses a comma-separated CIDR list.
+pub fn parse_allow(list: &str) -> Result<Vec<Cidr>, VfinddError> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// Everything the server needs; `Default` is the spec's defaults with port 8081.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address (`--listen`, `--svsp-port`; SVSP-TRANS-1).
+    pub listen: SocketAddr,
+    /// Allowed peers (`--allow`; SVSP-CONN-2).
+    pub allow: Vec<Cidr>,
+    /// `--localhost`: loopback peers only.
+    pub localhost_only: bool,
+    /// `--max-connections` (64).
+    pub max_connections: usize,
+    /// `--profile` (SVSP-SCAN-4).
+    pub profile: Profile,
+    /// `--dispatch` (SVSP-FRAME-5).
+    pub dispatch: Dispatch,
+    /// `--eol` (SVSP-FRAME-6).
+    pub eol: Eol,
+    /// `--queued` (SVSP-RESP-QUEUED-1).
+    pub queued: QueuedMode,
+    /// `--quit` (SVSP-CMD-QUIT-1).
+    pub quit: QuitMode,
+    /// `--threads` (4, SVSP-CONC-4).
+    pub threads: usize,
+    /// `--delay-ms` per part (SVSP-CONC-4).
+    pub delay: Duration,
+    /// `--max-queue` outstanding requests per connection (32, SVSP-ERR-EAGAIN-1).
+    pub max_queue: usize,
+    /// `--stream-max-length` (1 MiB).
+    pub stream_max_length: u64,
+    /// `--data-timeout` (10 s).
+    pub data_timeout: Duration,
+    /// `--scan-root` (SVSP-NAME-4, CL-7).
+    pub scan_root: Option<PathBuf>,
+    /// Test hook (`--virtual-root`, hidden): resolve every path, absolute or relative,
+    /// beneath this directory, like a chroot; names in responses stay as sent. Lets the
+    /// section-14 transcripts use their literal paths (`/tmp/foo`, `/srv/eicar.com`).
+    pub virtual_root: Option<PathBuf>,
+    /// `--follow-symlinks` (SVSP-SCAN-TREE-2).
+    pub follow_symlinks: bool,
+    /// `--member-errors` (SVSP-SCAN-TREE-3).
+    pub member_errors: MemberErrors,
+    /// `--port-send-echo` (SVSP-SCAN-PORT-1).
+    pub port_send_echo: bool,
+    /// `--enable-future` (SVSP-SCAN-DATA-1, SVSP-SCAN-INLINE-1).
+    pub enable_future: bool,
+    /// `--idle-timeout` (SVSP-CONN-5).
+    pub idle_timeout: Option<Duration>,
+    /// `--eicar-name` (SVSP-DET-1).
+    pub eicar_name: String,
+    /// Extra literal signatures after EICAR and the markers (test API only).
+    pub extra_signatures: Vec<(String, Vec<u8>)>,
+    /// `--quirk` (SVSP-FAKE-2).
+    pub quirks: Quirks,
+    /// `--fault` (SVSP-FAKE-2).
+    pub faults: Faults,
+    /// Max line length (SVSP-FRAME-4).
+    pub max_line: usize,
+    /// Max expanded members per request (SVSP-OPT-EXPAND-2).
+    pub max_members: u64,
+    /// Max expanded bytes per request (SVSP-OPT-EXPAND-2).
+    pub max_expanded_bytes: u64,
+    /// Bytes of raw traffic kept per connection in the transcript record.
+    pub record_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], svsp_proto::DEFAULT_PORT)),
+            allow: Cidr::loopback(),
+            localhost_only: false,
+            max_connections: 64,
+            profile: Profile::Full,
+            dispatch: Dispatch::All,
+            eol: Eol::Crlf,
+            queued: QueuedMode::Always,
+            quit: QuitMode::Drain,
+            threads: 4,
+            delay: Duration::ZERO,
+            max_queue: 32,
+            stream_max_length: 1 << 20,
+            data_timeout: Duration::from_secs(10),
+            scan_root: None,
+            virtual_root: None,
+            follow_symlinks: false,
+            member_errors: MemberErrors::Skip,
+            port_send_echo: false,
+            enable_future: false,
+            idle_timeout: None,
+            eicar_name: DEFAULT_EICAR_NAME.to_string(),
+            extra_signatures: Vec::new(),
+            quirks: Quirks::default(),
+            faults: Faults::default(),
+            max_line: svsp_proto::DEFAULT_MAX_LINE,
+            max_members: 10_000,
+            max_expanded_bytes: 64 << 20,
+            record_limit: 4 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Checks value ranges.
+    pub fn validate(&self) -> Result<(), VfinddError> {
+        if self.threads == 0 {
+            return Err(VfinddError::Config("--threads must be at least 1".into()));
+        }
+        if self.max_connections == 0 || self.max_queue == 0 {
+            return Err(VfinddError::Config(
+                "--max-connections and --max-queue must be at least 1".into(),
+            ));
+        }
+        if self.eicar_name.contains(" : ")
+            || self.eicar_name.contains('"')
+            || self.eicar_name.contains('\n')
+            || self.eicar_name.is_empty()
+        {
+            return Err(VfinddError::Config("--eicar-name must be non-empty and contain no ` : `, `\"` or LF (SVSP-RESP-INFECTED-1)".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Parses `--queued` values.
+pub fn parse_queued(s: &str) -> Result<QueuedMode, VfinddError> {
+    Ok(match s {
+        "always" => QueuedMode::Always,
+        "when-delayed" => QueuedMode::WhenDelayed,
+        "never" => QueuedMode::Never,
+        _ => match s.strip_prefix("random:").and_then(|v| v.parse().ok()) {
+            Some(seed) => QueuedMode::Random(seed),
+            None => {
+                return Err(VfinddError::Config(format!(
+                    "invalid --queued {s:?} (always, when-delayed, never, random:<seed>)"
+                )))
+            }
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svsp_conn_2_cidr_matching() {
+        let lo = Cidr::loopback();
+        assert!(lo.iter().any(|c| c.contains("127.0.0.1".parse().unwrap())));
+        assert!(lo.iter().any(|c| c.contains("::1".parse().unwrap())));
+        assert!(lo
+            .iter()
+            .any(|c| c.contains("::ffff:127.0.0.2".parse().unwrap())));
+        assert!(!lo.iter().any(|c| c.contains("10.0.0.1".parse().unwrap())));
+        let l = parse_allow("10.0.0.0/8, 192.168.1.5").unwrap();
+        assert!(l[0].contains("10.9.9.9".parse().unwrap()));
+        assert!(
+            l[1].contains("192.168.1.5".parse().unwrap())
+                && !l[1].contains("192.168.1.6".parse().unwrap())
+        );
+        assert!(parse_allow("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn svsp_fake_2_quirk_and_fault_names() {
+        let mut q = Quirks::default();
+        for n in [
+            "done-without-count",
+            "infected-empty-archive-name",
+            "unknown-line",
+            "lowercase-keywords",
+        ] {
+            q.enable(n).unwrap();
+        }
+        assert!(
+            q.done_without_count
+                && q.infected_empty_archive_name
+                && q.unknown_line
+                && q.lowercase_keywords
+        );
+        assert!(q.enable("nope").is_err());
+        let mut f = Faults::default();
+        f.enable("eagain-every:3").unwrap();
+        f.enable("efault-every:2").unwrap();
+        f.enable("drop-connection-after:5-lines").unwrap();
+        assert_eq!(
+            (
+                f.eagain_every,
+                f.efault_every,
+                f.drop_connection_after_lines
+            ),
+            (Some(3), Some(2), Some(5))
+        );
+        assert!(f.enable("eagain-every:0").is_err());
+        assert_eq!(parse_queued("random:7").unwrap(), QueuedMode::Random(7));
+    }
+}

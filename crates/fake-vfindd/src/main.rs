@@ -1,0 +1,239 @@
+//! `fake-vfindd`: thin clap wrapper around the library (svsp.md section 12).
+
+use clap::Parser;
+use fake_vfindd::config::{
+    parse_allow, parse_queued, Config, Dispatch, Faults, MemberErrors, Quirks, QuitMode,
+};
+use fake_vfindd::{FakeVfindd, VfinddError};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use svsp_proto::{Eol, Profile};
+
+/// Fake CyberSoft vfindd: an SVSP server for testing anti-virus clients.
+#[derive(Debug, Parser)]
+#[command(name = "fake-vfindd", version, about, long_about = None)]
+struct Args {
+    /// SVSP TCP port (also spelled --SVSP-port, any case). 0 = ephemeral: prints `LISTENING <port>`.
+    #[arg(long = "svsp-port", default_value_t = 8081, value_name = "N")]
+    svsp_port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    listen: IpAddr,
+    /// Allowed client networks, comma-separated CIDRs (default: loopback only).
+    #[arg(long, value_name = "CIDR[,CIDR...]")]
+    allow: Option<String>,
+    /// Accept loopback clients only.
+    #[arg(short = 'l', long)]
+    localhost: bool,
+    /// Connections beyond this get DENIED.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    max_connections: usize,
+    /// full (FILE, FILE-SHA1, REQUEST, PORT) or first-version (FILE only).
+    #[arg(long, default_value = "full", value_parser = ["full", "first-version"])]
+    profile: String,
+    /// all: every line at once; one-per-read: one command per read event (FAQ 1 quirk).
+    #[arg(long, default_value = "all", value_parser = ["all", "one-per-read"])]
+    dispatch: String,
+    /// Response line terminator.
+    #[arg(long, default_value = "crlf", value_parser = ["crlf", "lf"])]
+    eol: String,
+    /// always, when-delayed, never, or random:<seed>.
+    #[arg(long, default_value = "always", value_name = "MODE")]
+    queued: String,
+    /// drain (finish requests, then OK) or immediate.
+    #[arg(long, default_value = "drain", value_parser = ["drain", "immediate"])]
+    quit: String,
+    /// Scan worker threads shared by all connections.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    threads: usize,
+    /// Artificial delay per scanned part, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    delay_ms: u64,
+    /// Outstanding requests per connection before EAGAIN.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    max_queue: usize,
+    /// Largest REQUEST/PORT/DATA stream in bytes.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    stream_max_length: u64,
+    /// Data-channel timeout in seconds (fractions allowed).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    data_timeout: f64,
+    /// Serve FILE/FILE-SHA1 only below this directory (EACCES otherwise); relative paths resolve here.
+    #[arg(long, value_name = "DIR")]
+    scan_root: Option<PathBuf>,
+    /// Test hook: resolve every path below DIR, like a chroot (names in replies unchanged).
+    #[arg(long, value_name = "DIR", hide = true)]
+    virtual_root: Option<PathBuf>,
+    /// Follow symbolic links inside scanned directories.
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// skip: unreadable members are skipped; terminal: they end the request with EACCES.
+    #[arg(long, default_value = "skip", value_parser = ["skip", "terminal"])]
+    member_errors: String,
+    /// Send `SEND <port>` for SCAN/PORT too (seed table quirk).
+    #[arg(long)]
+    port_send_echo: bool,
+    /// Implement the FUTURE sources SCAN/DATA and bare SCAN (inline).
+    #[arg(long)]
+    enable_future: bool,
+    /// Close idle connections without outstanding requests after SECS.
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<f64>,
+    /// Detection name for EICAR.
+    #[arg(long, default_value = fake_vfindd::config::DEFAULT_EICAR_NAME, value_name = "NAME")]
+    eicar_name: String,
+    /// done-without-count, infected-empty-archive-name, unknown-line, lowercase-keywords (repeatable, comma-separated).
+    #[arg(long = "quirk", value_name = "NAME", value_delimiter = ',')]
+    quirks: Vec<String>,
+    /// eagain-every:N, efault-every:N, drop-connection-after:N-lines (repeatable).
+    #[arg(long = "fault", value_name = "SPEC", value_delimiter = ',')]
+    faults: Vec<String>,
+}
+
+fn secs(v: f64, flag: &str) -> Result<Duration, VfinddError> {
+    Duration::try_from_secs_f64(v).map_err(|_| {
+        VfinddError::Config(format!("{flag} must be a non-negative number of seconds"))
+    })
+}
+
+fn config(a: Args) -> Result<Config, VfinddError> {
+    let mut quirks = Quirks::default();
+    for q in &a.quirks {
+        quirks.enable(q)?;
+    }
+    let mut faults = Faults::default();
+    for f in &a.faults {
+        faults.enable(f)?;
+    }
+    let mut cfg = Config {
+        listen: SocketAddr::new(a.listen, a.svsp_port),
+        localhost_only: a.localhost,
+        max_connections: a.max_connections,
+        profile: if a.profile == "first-version" {
+            Profile::FirstVersion
+        } else {
+            Profile::Full
+        },
+        dispatch: if a.dispatch == "one-per-read" {
+            Dispatch::OnePerRead
+        } else {
+            Dispatch::All
+        },
+        eol: if a.eol == "lf" { Eol::Lf } else { Eol::Crlf },
+        queued: parse_queued(&a.queued)?,
+        quit: if a.quit == "immediate" {
+            QuitMode::Immediate
+        } else {
+            QuitMode::Drain
+        },
+        threads: a.threads,
+        delay: Duration::from_millis(a.delay_ms),
+        max_queue: a.max_queue,
+        stream_max_length: a.stream_max_length,
+        data_timeout: secs(a.data_timeout, "--data-timeout")?,
+        scan_root: a.scan_root,
+        virtual_root: a.virtual_root,
+        follow_symlinks: a.follow_symlinks,
+        member_errors: if a.member_errors == "terminal" {
+            MemberErrors::Terminal
+        } else {
+            MemberErrors::Skip
+        },
+        port_send_echo: a.port_send_echo,
+        enable_future: a.enable_future,
+        idle_timeout: a
+            .idle_timeout
+            .map(|s| secs(s, "--idle-timeout"))
+            .transpose()?,
+        eicar_name: a.eicar_name,
+        quirks,
+        faults,
+        ..Config::default()
+    };
+    if let Some(allow) = &a.allow {
+        cfg.allow = parse_allow(allow)?;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// SVSP-TRANS-1: `--SVSP-port` / `--svsp-port` in any case.
+fn normalize_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.map(|a| {
+        let Some(s) = a.to_str() else { return a };
+        let (name, rest) = match s.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (s, None),
+        };
+        if name.eq_ignore_ascii_case("--svsp-port") {
+            match rest {
+                Some(v) => format!("--svsp-port={v}").into(),
+                None => "--svsp-port".into(),
+            }
+        } else {
+            a
+        }
+    })
+    .collect()
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse_from(normalize_args(std::env::args_os())) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let ephemeral = args.svsp_port == 0;
+    let cfg = match config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fake-vfindd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fake-vfindd: cannot start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let server = match FakeVfindd::start(cfg).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("fake-vfindd: {e}");
+                return ExitCode::from(match e {
+                    VfinddError::Config(_) => 2,
+                    _ => 1,
+                });
+            }
+        };
+        if ephemeral {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "LISTENING {}", server.port());
+            let _ = out.flush();
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { #[cfg(unix)] { if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) { s.recv().await; } else { std::future::pending::<()>().await } } } => {}
+        }
+        server.stop().await;
+        ExitCode::SUCCESS
+    })
+}
