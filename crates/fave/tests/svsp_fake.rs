@@ -1,0 +1,256 @@
+//! The SVSP engine against the in-process fake vfindd (every source, verdicts, quirks and
+//! faults), plus scripted servers for faults the fake does not produce.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::*;
+use fake_vfindd::{FakeVfindd, Faults, QueuedMode, Quirks};
+use fave::{Address, Client, ClientConfig, FaveError, Report, SvspSource, Verdict};
+
+const EICAR_NAME: &str = "CVDL DOS/EICAR.Test";
+
+fn addr_of(f: &FakeVfindd) -> Address {
+    Address::Tcp { host: "127.0.0.1".into(), port: f.port() }
+}
+
+fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+    w.write_all(data).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+/// Run blocking client work next to the async fake.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+fn scan_all(cfg: ClientConfig, inputs: Vec<(&'static str, Vec<u8>)>) -> Vec<Report> {
+    let mut c = Client::new(cfg).unwrap();
+    let out = inputs.iter().map(|(n, d)| c.scan_bytes(n, d)).collect();
+    c.close();
+    out
+}
+
+/// SVSP-SCAN-REQUEST-1 / SVSP-CLIENT-15 and SVSP-SCAN-PORT-1 / SVSP-CLIENT-16: every verdict
+/// through both stream sources, several requests on one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_client_15_16_request_and_port_verdicts() {
+    let fake = FakeVfindd::builder().start().await.unwrap();
+    for source in [SvspSource::Request, SvspSource::Port] {
+        let mut cfg = svsp_cfg(addr_of(&fake));
+        cfg.svsp_source = source;
+        let reports = blocking(move || {
+            scan_all(
+                cfg,
+                vec![
+                    ("clean.bin", clean_bytes(100_000, 3)),
+                    ("eicar.com", eicar()),
+                    ("eicar.zip", zip_with("inner/eicar.com", &eicar())),
+                    ("markers.txt", b"xx SVSP-FAKE-MARKER-B yy".to_vec()),
+                    ("", Vec::new()),
+                ],
+            )
+        })
+        .await;
+        assert_eq!(reports[0].verdict, Verdict::Clean, "{source:?}");
+        assert_eq!(reports[0].stats.bytes, 100_000);
+        assert_eq!(reports[0].stats.connections, 1);
+        assert_eq!(reports[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]), "{source:?}");
+        assert_eq!(reports[1].stats.connections, 0, "session reused");
+        assert_eq!(reports[2].verdict, Verdict::Infected(vec![EICAR_NAME.into()]), "{source:?}");
+        // SVSP-CLIENT-11: virus names with spaces are kept whole.
+        assert_eq!(reports[3].verdict, Verdict::Infected(vec!["CVDL Test/Multi Word Name.B".into()]));
+        assert_eq!(reports[4].verdict, Verdict::Clean);
+    }
+    let cmds = fake.commands();
+    assert!(cmds.iter().any(|c| c.windows(12).any(|w| w == b"SCAN/REQUEST")));
+    assert!(cmds.iter().any(|c| c.windows(9).any(|w| w == b"SCAN/PORT")));
+    assert!(cmds.iter().any(|c| c == b"QUIT"), "QUIT at the end (SVSP-CLIENT-18): {cmds:?}");
+}
+
+/// SVSP-SCAN-FILE-1 / SVSP-SCAN-FILESHA1-1: the daemon reads the absolute path itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_filesha1_1_file_sources() {
+    let fake = FakeVfindd::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = tmp_file(&dir, "clean.txt", b"hello world");
+    let bad = tmp_file(&dir, "e.com", &eicar());
+    let missing = dir.path().join("missing");
+    for source in [SvspSource::File, SvspSource::FileSha1] {
+        let mut cfg = svsp_cfg(addr_of(&fake));
+        cfg.svsp_source = source;
+        let (c2, b2, m2) = (clean.clone(), bad.clone(), missing.clone());
+        let r = blocking(move || {
+            let mut c = Client::new(cfg).unwrap();
+            let v = vec![c.scan_file(&c2), c.scan_file(&b2), c.scan_file(&m2)];
+            c.close();
+            v
+        })
+        .await;
+        assert_eq!(r[0].verdict, Verdict::Clean);
+        assert_eq!(r[0].stats.bytes, 0, "FILE sends no data");
+        assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
+        // SVSP-ERR-ENOENT-1: an error, never clean; the connection stays usable.
+        assert!(matches!(&r[2].verdict, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("ENOENT")), "{:?}", r[2].verdict);
+        if source == SvspSource::FileSha1 {
+            assert_eq!(r[1].sha1.as_deref(), Some("3395856ce81f2b7382dee72602f798b642f14140"));
+        } else {
+            assert_eq!(r[1].sha1, None);
+        }
+    }
+}
+
+/// SVSP-SCAN-REQUEST-2: over the daemon's stream limit is an error, never clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_request_2_over_limit_is_error() {
+    let fake = FakeVfindd::builder().stream_max_length(64 * 1024).start().await.unwrap();
+    for source in [SvspSource::Request, SvspSource::Port] {
+        let mut cfg = svsp_cfg(addr_of(&fake));
+        cfg.svsp_source = source;
+        let r = blocking(move || scan_all(cfg, vec![("big", clean_bytes(4 << 20, 9)), ("small", b"ok".to_vec())])).await;
+        assert!(matches!(r[0].verdict, Verdict::Error(_)), "{source:?}: {:?}", r[0].verdict);
+        assert_eq!(r[1].verdict, Verdict::Clean, "connection usable after the error (SVSP-CLIENT-20)");
+    }
+}
+
+/// SVSP-CLIENT-8: QUEUED never / at random changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_client_8_queued_modes() {
+    for q in [QueuedMode::Never, QueuedMode::Random(7)] {
+        let fake = FakeVfindd::builder().queued(q).start().await.unwrap();
+        let cfg = svsp_cfg(addr_of(&fake));
+        let r = blocking(move || scan_all(cfg, vec![("a", b"clean".to_vec()), ("b", eicar()), ("c", b"x".to_vec())])).await;
+        assert_eq!(r[0].verdict, Verdict::Clean);
+        assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
+        assert_eq!(r[2].verdict, Verdict::Clean);
+    }
+}
+
+/// SVSP-CLIENT-9/12/16, INC-3: tolerated quirks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_client_9_12_quirks_tolerated() {
+    let quirks = Quirks {
+        done_without_count: true,
+        infected_empty_archive_name: true,
+        unknown_line: true,
+        lowercase_keywords: true,
+    };
+    let fake = FakeVfindd::builder().quirks(quirks).port_send_echo(true).start().await.unwrap();
+    for source in [SvspSource::Request, SvspSource::Port] {
+        let mut cfg = svsp_cfg(addr_of(&fake));
+        cfg.svsp_source = source;
+        let r = blocking(move || {
+            scan_all(cfg, vec![("a", b"clean".to_vec()), ("z.zip", zip_with("e.com", &eicar()))])
+        })
+        .await;
+        assert_eq!(r[0].verdict, Verdict::Clean, "{source:?}");
+        assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]), "{source:?}");
+    }
+}
+
+/// SVSP-ERR-EAGAIN-1 / SVSP-ERR-EFAULT-1 / connection drop: errors, never clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_client_10_faults_are_errors() {
+    let cases = [
+        Faults { eagain_every: Some(1), ..Faults::default() },
+        Faults { efault_every: Some(1), ..Faults::default() },
+        Faults { drop_connection_after_lines: Some(2), ..Faults::default() },
+    ];
+    for f in cases {
+        let fake = FakeVfindd::builder().faults(f.clone()).start().await.unwrap();
+        let cfg = svsp_cfg(addr_of(&fake));
+        let r = blocking(move || scan_all(cfg, vec![("a", b"clean data".to_vec())])).await;
+        assert!(matches!(r[0].verdict, Verdict::Error(_)), "{f:?}: {:?}", r[0].verdict);
+    }
+}
+
+/// SVSP-SCAN-4 / SVSP-CLIENT-17: a first-version daemon refuses stream sources: error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_4_first_version_profile_enotsup_is_error() {
+    let fake = FakeVfindd::builder().profile(svsp_proto::Profile::FirstVersion).start().await.unwrap();
+    let cfg = svsp_cfg(addr_of(&fake));
+    let r = blocking(move || scan_all(cfg, vec![("a", b"clean".to_vec())])).await;
+    assert!(matches!(&r[0].verdict, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("ENOTSUP")), "{:?}", r[0].verdict);
+}
+
+/// SVSP-CONN-2 / SVSP-CLIENT-1: DENIED is a refusal (error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_client_1_denied_is_refused() {
+    let fake = FakeVfindd::builder().max_connections(0).start().await;
+    let Ok(fake) = fake else {
+        // max_connections 0 may be rejected by validation; use an allow list instead.
+        let fake = FakeVfindd::builder()
+            .allow(fake_vfindd::config::parse_allow("10.0.0.0/8").unwrap())
+            .start()
+            .await
+            .unwrap();
+        let cfg = svsp_cfg(addr_of(&fake));
+        let r = blocking(move || scan_all(cfg, vec![("a", b"x".to_vec())])).await;
+        assert!(matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))), "{:?}", r[0].verdict);
+        return;
+    };
+    let cfg = svsp_cfg(addr_of(&fake));
+    let r = blocking(move || scan_all(cfg, vec![("a", b"x".to_vec())])).await;
+    assert!(matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))), "{:?}", r[0].verdict);
+}
+
+/// Scripted: EOF before DONE, truncated line, unknown-id lines and a malformed DONE.
+#[test]
+fn svsp_client_10_scripted_faults() {
+    fn run(script: fn(&mut Peer)) -> Verdict {
+        let (addr, h) = serve(Listener::tcp(), move |p| {
+            p.send(b"READY\r\n");
+            let cmd = p.read_line().unwrap();
+            assert!(cmd.starts_with(b"1 SCAN/FILE /"), "{}", String::from_utf8_lossy(&cmd));
+            script(p);
+        });
+        let mut cfg = svsp_cfg(addr);
+        cfg.svsp_source = SvspSource::File;
+        cfg.timeouts.io = Duration::from_secs(2);
+        let mut c = Client::new(cfg).unwrap();
+        let v = c.scan_file(std::path::Path::new("/etc/hostname")).verdict;
+        drop(c);
+        let _ = h.join();
+        v
+    }
+    let v = run(|p| p.send(b"1 QUEUED\r\n1 SCANNING \"/etc/hostname\"\r\n"));
+    assert!(matches!(v, Verdict::Error(FaveError::ConnectionLost(_))), "{v:?}");
+    let v = run(|p| p.send(b"1 QUEUED\r\n1 DONE 0 : \"/etc/host"));
+    assert!(matches!(v, Verdict::Error(FaveError::ConnectionLost(_))), "{v:?}");
+    let v = run(|p| p.send(b"1 DONE zz : junk\r\n"));
+    assert!(matches!(v, Verdict::Error(FaveError::Protocol(_))), "{v:?}");
+    let v = run(|p| {
+        p.send(b"9 INFECTED X : \"a\" : m\r\n9 DONE 1 : \"a\"\r\n1 DONE 0 : \"/etc/hostname\"\r\n");
+        p.read_to_eof();
+    });
+    assert_eq!(v, Verdict::Clean);
+    // SVSP-CLIENT-10: a DONE count above 0 without INFECTED lines is still infected.
+    let v = run(|p| {
+        p.send(b"1 DONE 2 : \"/etc/hostname\"\r\n");
+        p.read_to_eof();
+    });
+    assert!(v.is_infected(), "{v:?}");
+}
+
+/// SVSP-CLIENT-1: connection closed before READY, or garbage instead of READY.
+#[test]
+fn svsp_client_1_no_ready() {
+    let (addr, h) = serve(Listener::tcp(), |_p| {});
+    let mut c = Client::new(svsp_cfg(addr)).unwrap();
+    let v = c.scan_bytes("a", b"x").verdict;
+    assert!(matches!(v, Verdict::Error(FaveError::Refused(_))), "{v:?}");
+    h.join().unwrap();
+    let (addr, h) = serve(Listener::tcp(), |p| {
+        p.send(b"HELLO\r\n");
+        p.read_to_eof();
+    });
+    let mut c = Client::new(svsp_cfg(addr)).unwrap();
+    let v = c.scan_bytes("a", b"x").verdict;
+    assert!(matches!(v, Verdict::Error(FaveError::Protocol(_))), "{v:?}");
+    drop(c);
+    h.join().unwrap();
+}
