@@ -1,0 +1,551 @@
+//! One client connection: moves bytes between the socket and the clamd-proto state
+//! machines, applies sessions (section 10), timeouts (section 11) and the INSTREAM limit
+//! modes (CLAMD-INSTREAM-8).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clamd_proto::reply::{self, ReplyCtx, StatsInfo, Subject};
+use clamd_proto::{
+    Command, CommandDecoder, Framing, InstreamDecoder, InstreamEvent, Request, COMMAND_BUFFER_SIZE,
+};
+use rand::seq::SliceRandom;
+use scan_engine::TreeScanner;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::{SessionOrder, StreamLimitMode};
+use crate::record::{Event, RecordedCommand};
+use crate::scan::{self, ScanCtx, ScanMode, Verdict};
+use crate::server::Shared;
+use crate::transport::Conn;
+
+/// What to do with the connection after a command.
+enum Flow {
+    Continue,
+    /// Close normally (FIN, or RST if unread input is pending: CLAMD-TRANS-5).
+    Close,
+    /// Drop without anything more.
+    Abort,
+}
+
+/// Outcome of executing one command.
+enum Exec {
+    /// Reply records; the connection (or session) may go on.
+    Reply(Vec<u8>),
+    /// Reply, then close (also ends a session).
+    Fatal(Vec<u8>),
+    /// CLAMD-INSTREAM-5 reply; closing depends on the limit mode.
+    LimitExceeded(Vec<u8>),
+    /// Close without reply.
+    Abort,
+}
+
+enum ReadOutcome {
+    Data(usize),
+    Eof,
+    Timeout,
+    Gone,
+}
+
+struct Session {
+    next_id: u64,
+    last_term: u8,
+    deferred: Vec<Vec<u8>>,
+}
+
+pub(crate) struct Connection {
+    shared: Arc<Shared>,
+    conn: Conn,
+    id: u64,
+    dec: CommandDecoder,
+    buf: Vec<u8>,
+    deadline: Option<Instant>,
+    fds: Vec<OwnedFd>,
+    session: Option<Session>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Connection {
+    pub(crate) fn new(shared: Arc<Shared>, conn: Conn, id: u64) -> Self {
+        let stop = shared.shutdown.subscribe();
+        Connection {
+            shared,
+            conn,
+            id,
+            dec: CommandDecoder::new(),
+            buf: vec![0; COMMAND_BUFFER_SIZE],
+            deadline: None,
+            fds: Vec::new(),
+            session: None,
+            stop,
+        }
+    }
+
+    fn deadline_after(&self, t: Duration) -> Option<Instant> {
+        // CLAMD-TIME-4 [F]: fire at T + slack; 0 = no timeout
+        (!t.is_zero()).then(|| Instant::now() + t + self.shared.config.fake.timeout_slack)
+    }
+
+    fn record(&self, ev: Event) {
+        if let Some(r) = &self.shared.recorder {
+            r.event(self.id, ev);
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        if let Some(r) = &self.shared.recorder {
+            r.open(self.id, self.conn.kind());
+        }
+        // CLAMD-TIME-1: from accept, the first command must complete in CommandReadTimeout
+        self.deadline = self.deadline_after(self.shared.config.command_read_timeout);
+        let flow = self.serve().await;
+        if let Flow::Close = flow {
+            tracing::debug!(conn = self.id, "close");
+        }
+        self.record(Event::Closed);
+        // dropping the socket closes it (RST if unread input is pending: CLAMD-TRANS-5)
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return true;
+        }
+        self.record(Event::Sent(bytes.to_vec()));
+        self.conn
+            .send(bytes, self.shared.config.send_buf_timeout)
+            .await
+            .is_ok()
+    }
+
+    async fn read_once(&mut self, max: usize) -> ReadOutcome {
+        let n = max.clamp(1, self.buf.len());
+        let deadline = self.deadline;
+        let read = self.conn.recv(&mut self.buf[..n]);
+        let timed = async {
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d, read).await.ok(),
+                None => Some(read.await),
+            }
+        };
+        let res = tokio::select! {
+            r = timed => r,
+            _ = self.stop.wait_for(|v| *v) => return ReadOutcome::Gone,
+        };
+        match res {
+            None => ReadOutcome::Timeout,
+            Some(Ok((0, _))) => ReadOutcome::Eof,
+            Some(Ok((n, fds))) => {
+                self.record(Event::Recv(self.buf[..n].to_vec()));
+                for _ in &fds {
+                    self.record(Event::Fd);
+                }
+                self.fds.extend(fds);
+                ReadOutcome::Data(n)
+            }
+            Some(Err(_)) => ReadOutcome::Gone,
+        }
+    }
+
+    async fn serve(&mut self) -> Flow {
+        loop {
+            while let Some(req) = self.dec.next_request() {
+                match self.handle(req).await {
+                    Flow::Continue => {}
+                    other => return other,
+                }
+            }
+            // CLAMD-FILDES-4: a descriptor nobody claimed inside a session
+            if !self.fds.is_empty() && self.dec.buffered().is_empty() {
+                if let Some(s) = &self.session {
+                    let ctx = ReplyCtx {
+                        session_id: Some(s.next_id.saturating_sub(1).max(1)),
+                        term: s.last_term,
+                    };
+                    self.fds.clear();
+                    self.send(&reply::ancillary_without_fildes(ctx)).await;
+                    return Flow::Close;
+                }
+            }
+            let space = self.dec.free_space();
+            match self.read_once(space).await {
+                ReadOutcome::Data(n) => {
+                    let (dec, buf) = (&mut self.dec, &self.buf);
+                    if dec.feed(&buf[..n]).is_err() {
+                        // CLAMD-FRAME-9: over-long command => close, no reply
+                        return Flow::Close;
+                    }
+                }
+                // CLAMD-CONN-4 / CLAMD-SESSION-8: EOF before a complete command => no reply
+                ReadOutcome::Eof | ReadOutcome::Gone => return Flow::Abort,
+                ReadOutcome::Timeout => {
+                    // CLAMD-TIME-1/2/3
+                    self.send(&reply::timed_out()).await;
+                    return Flow::Close;
+                }
+            }
+        }
+    }
+
+    fn record_cmd(&self, session_id: Option<u64>, req: &Request) {
+        if let Some(r) = &self.shared.recorder {
+            r.command(RecordedCommand {
+                conn: self.id,
+                session_id,
+                framing: req.framing,
+                command: req.command.clone(),
+            });
+        }
+    }
+
+    async fn handle(&mut self, req: Request) -> Flow {
+        let term = req.terminator();
+        let Some(session) = self.session.as_mut() else {
+            return self.handle_single(req).await;
+        };
+        // CLAMD-SESSION-3: commands after IDSESSION are numbered 1, 2, 3, ...
+        let id = session.next_id;
+        session.next_id += 1;
+        let last_term = session.last_term;
+        self.record_cmd(Some(id), &req);
+        if req.framing == Framing::Legacy {
+            // CLAMD-SESSION-6: previous command's terminator, two lines, close
+            let ctx = ReplyCtx {
+                session_id: Some(id),
+                term: last_term,
+            };
+            self.send(&reply::only_new_style_inside_session(ctx)).await;
+            return Flow::Close;
+        }
+        if let Some(s) = self.session.as_mut() {
+            s.last_term = term;
+        }
+        let ctx = ReplyCtx::session(id, req.framing);
+        let allowed = req.command.name().is_some_and(|n| n.allowed_in_session());
+        if !allowed {
+            // CLAMD-SESSION-5: pending scan replies are lost
+            self.send(&reply::invalid_inside_session(ctx)).await;
+            return Flow::Close;
+        }
+        // CLAMD-SESSION-8: the read timer restarts on each complete command
+        self.deadline = self.deadline_after(self.shared.config.read_timeout);
+        match req.command {
+            Command::End => {
+                // CLAMD-SESSION-7: close after the last outstanding reply
+                let mut deferred = self.session.take().map(|s| s.deferred).unwrap_or_default();
+                match self.shared.config.fake.session_order {
+                    SessionOrder::Arrival => {}
+                    SessionOrder::Reverse => deferred.reverse(),
+                    SessionOrder::Random => deferred.shuffle(&mut rand::thread_rng()),
+                }
+                for r in deferred {
+                    if !self.send(&r).await {
+                        return Flow::Abort;
+                    }
+                }
+                Flow::Close
+            }
+            Command::Ping | Command::Version | Command::VersionCommands | Command::Stats => {
+                // CLAMD-SESSION-4: answered at once
+                let r = self.quick_reply(&req.command, ctx);
+                if self.send(&r).await {
+                    Flow::Continue
+                } else {
+                    Flow::Abort
+                }
+            }
+            cmd => match self.execute(cmd, ctx).await {
+                Exec::Reply(r) => {
+                    self.deadline = self.deadline_after(self.shared.config.read_timeout);
+                    let defer = self.shared.config.fake.session_order != SessionOrder::Arrival;
+                    match self.session.as_mut() {
+                        Some(s) if defer => {
+                            s.deferred.push(r);
+                            Flow::Continue
+                        }
+                        _ => {
+                            if self.send(&r).await {
+                                Flow::Continue
+                            } else {
+                                Flow::Abort
+                            }
+                        }
+                    }
+                }
+                Exec::Fatal(r) => {
+                    self.send(&r).await;
+                    Flow::Close
+                }
+                Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
+                Exec::Abort => Flow::Abort,
+            },
+        }
+    }
+
+    /// A command outside IDSESSION: one command per connection (CLAMD-CONN-1).
+    async fn handle_single(&mut self, req: Request) -> Flow {
+        self.record_cmd(None, &req);
+        let ctx = ReplyCtx::new(req.framing);
+        match req.command {
+            Command::IdSession => {
+                // CLAMD-SESSION-1: no reply; ReadTimeout applies from now
+                self.session = Some(Session {
+                    next_id: 1,
+                    last_term: req.terminator(),
+                    deferred: Vec::new(),
+                });
+                self.deadline = self.deadline_after(self.shared.config.read_timeout);
+                Flow::Continue
+            }
+            Command::Shutdown | Command::Quit => {
+                // CLAMD-CMD-5: no reply; the daemon exits (unless disabled [F])
+                if self.shared.config.fake.allow_shutdown {
+                    tracing::info!("SHUTDOWN received");
+                    let _ = self.shared.shutdown.send(true);
+                }
+                Flow::Close
+            }
+            // CLAMD-CMD-6: no bytes, close
+            Command::DetStats | Command::DetStatsClear => Flow::Close,
+            // CLAMD-CMD-8/9
+            Command::End | Command::Unknown => {
+                self.send(&reply::unknown_command(ctx)).await;
+                Flow::Close
+            }
+            Command::Reload => {
+                // CLAMD-CMD-4: reply, reload asynchronously
+                self.shared.reload();
+                self.send(&reply::reloading(ctx)).await;
+                Flow::Close
+            }
+            Command::Ping | Command::Version | Command::VersionCommands | Command::Stats => {
+                let r = self.quick_reply(&req.command, ctx);
+                self.send(&r).await;
+                Flow::Close
+            }
+            cmd => match self.execute(cmd, ctx).await {
+                Exec::Reply(r) | Exec::Fatal(r) => {
+                    self.send(&r).await;
+                    Flow::Close
+                }
+                Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
+                Exec::Abort => Flow::Abort,
+            },
+        }
+    }
+
+    fn quick_reply(&self, cmd: &Command, ctx: ReplyCtx) -> Vec<u8> {
+        let cfg = &self.shared.config;
+        match cmd {
+            Command::Ping => reply::pong(ctx),
+            Command::Version => reply::version(ctx, &cfg.fake.version_text),
+            Command::VersionCommands => reply::version_commands(ctx, &cfg.fake.version_text),
+            _ => reply::stats(
+                ctx,
+                &StatsInfo {
+                    max_threads: cfg.max_threads,
+                    idle_timeout: cfg.idle_timeout,
+                },
+            ),
+        }
+    }
+
+    async fn execute(&mut self, cmd: Command, ctx: ReplyCtx) -> Exec {
+        let (mode, path) = match cmd {
+            Command::Scan(p) => (ScanMode::Scan, p),
+            Command::ContScan(p) => (ScanMode::ContScan, p),
+            Command::MultiScan(p) => (ScanMode::MultiScan, p),
+            Command::AllMatchScan(p) => (ScanMode::AllMatch, p),
+            Command::Instream => return self.instream(ctx).await,
+            Command::Fildes => return self.fildes(ctx).await,
+            _ => return Exec::Reply(reply::unknown_command(ctx)),
+        };
+        let sctx = self.shared.scan_ctx();
+        let _permit = self.shared.scan_permits.acquire().await;
+        let lines = tokio::task::spawn_blocking(move || scan::scan_path(&sctx, ctx, mode, &path))
+            .await
+            .unwrap_or_default();
+        for l in &lines {
+            self.log_reply(l);
+        }
+        Exec::Reply(lines.concat())
+    }
+
+    fn log_reply(&self, rec: &[u8]) {
+        if self.shared.log.is_some() {
+            let text = String::from_utf8_lossy(rec);
+            let text = text.trim_end_matches(['\0', '\n']);
+            if self.shared.config.log_clean || !text.ends_with(": OK") {
+                self.shared.log_line(text);
+            }
+        }
+    }
+
+    fn verdict_reply(&self, ctx: ReplyCtx, subject: Subject<'_>, v: &Verdict) -> Vec<u8> {
+        let r = match v {
+            Verdict::Clean => reply::ok(ctx, subject),
+            Verdict::Infected(names) => {
+                let name = names.first().map_or("", String::as_str);
+                reply::found(ctx, subject, name)
+            }
+        };
+        self.log_reply(&r);
+        r
+    }
+
+    /// CLAMD-INSTREAM-*: chunks until the terminator, limit, timeout or EOF.
+    async fn instream(&mut self, ctx: ReplyCtx) -> Exec {
+        let cfg = Arc::clone(&self.shared.config);
+        let sctx = self.shared.scan_ctx();
+        let mut ins = InstreamDecoder::new(cfg.stream_max_length);
+        let mut scanner = TreeScanner::new(Arc::clone(&sctx.db), sctx.tree_options(), b"stream");
+        let mut size: u64 = 0;
+        let mut oversize = false;
+        let mut input = self.dec.take_buffered();
+        // CLAMD-INSTREAM-7: ReadTimeout while streaming, restarted by each packet
+        self.deadline = self.deadline_after(cfg.read_timeout);
+        loop {
+            let mut off = 0;
+            loop {
+                let (used, ev) = ins.decode(&input[off..]);
+                off += used;
+                match ev {
+                    InstreamEvent::Data(d) => {
+                        size += d.len() as u64;
+                        if size > cfg.max_file_size {
+                            // CLAMD-INSTREAM-9: not scanned
+                            oversize = true;
+                        } else if scanner.update(d).is_err() {
+                            // CLAMD-INSTREAM-10
+                            return Exec::Fatal(reply::error_writing_temp(ctx));
+                        }
+                    }
+                    InstreamEvent::NeedMore => break,
+                    InstreamEvent::End => {
+                        let rest = input[off..].to_vec();
+                        if self.dec.restore(&rest).is_err() {
+                            return Exec::Abort;
+                        }
+                        let verdict = if oversize {
+                            sctx.oversize_verdict()
+                        } else {
+                            let _permit = self.shared.scan_permits.acquire().await;
+                            let job = tokio::task::spawn_blocking(move || {
+                                let mut names = Vec::new();
+                                let res = {
+                                    let mut visit = ScanCtx::collector(false, &mut names);
+                                    scanner.finish(&mut visit)
+                                };
+                                res.map(|_| names)
+                            });
+                            match job.await {
+                                Ok(Ok(names)) if names.is_empty() => Verdict::Clean,
+                                Ok(Ok(names)) => Verdict::Infected(names),
+                                // CLAMD-INSTREAM-10: the spool could not be read back
+                                _ => return Exec::Fatal(reply::error_writing_temp(ctx)),
+                            }
+                        };
+                        return Exec::Reply(self.verdict_reply(ctx, Subject::Stream, &verdict));
+                    }
+                    InstreamEvent::LimitExceeded {
+                        requested,
+                        remaining,
+                    } => {
+                        tracing::warn!(requested, remaining, "INSTREAM: Size limit reached");
+                        return Exec::LimitExceeded(reply::size_limit_exceeded(ctx));
+                    }
+                }
+            }
+            match self.read_once(COMMAND_BUFFER_SIZE).await {
+                ReadOutcome::Data(n) => {
+                    input.clear();
+                    input.extend_from_slice(&self.buf[..n]);
+                    self.deadline = self.deadline_after(cfg.read_timeout);
+                }
+                // CLAMD-CONN-4: EOF mid-stream => close without reply
+                ReadOutcome::Eof | ReadOutcome::Gone => return Exec::Abort,
+                ReadOutcome::Timeout => return Exec::Fatal(reply::timed_out()),
+            }
+        }
+    }
+
+    /// CLAMD-FILDES-*.
+    async fn fildes(&mut self, ctx: ReplyCtx) -> Exec {
+        let Some(fd) = self.fds.pop() else {
+            // CLAMD-FILDES-3: also ends a session
+            return Exec::Fatal(reply::no_fd_received(ctx));
+        };
+        // CLAMD-FILDES-2/5: our own descriptor number
+        let n = i64::from(fd.as_raw_fd());
+        let sctx = self.shared.scan_ctx();
+        let _permit = self.shared.scan_permits.acquire().await;
+        let res = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::from(fd);
+            let meta = file.metadata().ok();
+            match meta {
+                Some(m) if m.is_file() => {
+                    if m.len() > sctx.config.max_file_size {
+                        return Some(sctx.oversize_verdict());
+                    }
+                    let reader = PreadReader { file, pos: 0 };
+                    sctx.scan_reader(b"", reader, false).ok()
+                }
+                _ => None,
+            }
+        })
+        .await
+        .ok()
+        .flatten();
+        match res {
+            Some(v) => Exec::Reply(self.verdict_reply(ctx, Subject::Fd(n), &v)),
+            None => Exec::Reply(reply::fd_not_regular(ctx, n)),
+        }
+    }
+
+    /// CLAMD-INSTREAM-5/8.
+    async fn limit_exceeded(&mut self, r: Vec<u8>) -> Flow {
+        match self.shared.config.fake.stream_limit {
+            StreamLimitMode::Faithful => {
+                self.send(&r).await;
+                Flow::Close
+            }
+            StreamLimitMode::Close => {
+                self.send(&r).await;
+                self.conn.shutdown_write().await;
+                self.drain().await;
+                Flow::Close
+            }
+            StreamLimitMode::ReplyDrain => {
+                self.send(&r).await;
+                self.drain().await;
+                Flow::Close
+            }
+            StreamLimitMode::Reset => {
+                self.conn.set_reset_on_close();
+                Flow::Abort
+            }
+        }
+    }
+
+    /// Discard input until EOF or 1 s.
+    async fn drain(&mut self) {
+        self.deadline = Some(Instant::now() + Duration::from_secs(1));
+        while let ReadOutcome::Data(_) = self.read_once(COMMAND_BUFFER_SIZE).await {}
+    }
+}
+
+/// Reads a descriptor from offset 0 with `pread`, leaving the shared file offset alone.
+struct PreadReader {
+    file: std::fs::File,
+    pos: u64,
+}
+
+impl std::io::Read for PreadReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}

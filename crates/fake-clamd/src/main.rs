@@ -1,0 +1,161 @@
+//! `fake-clamd`: a thin command-line wrapper around the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use fake_clamd::{Config, DbSource, SessionOrder, StreamLimitMode};
+
+/// A fake ClamAV clamd 1.4 daemon: the same socket protocol byte for byte, built-in EICAR
+/// signature, millisecond start-up. Prints `LISTENING tcp <addr>` / `LISTENING unix <path>`
+/// on stdout once accepting.
+#[derive(Parser, Debug)]
+#[command(name = "fake-clamd", version)]
+struct Cli {
+    /// clamd.conf to read (same syntax and errors as clamd). Without it: clamd's defaults on
+    /// 127.0.0.1:3310.
+    #[arg(short = 'c', long = "config-file", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// Override DatabaseDirectory (load .hdb/.hsb/.ndb from here).
+    #[arg(long, value_name = "DIR")]
+    datadir: Option<PathBuf>,
+    /// Accepted for clamd compatibility; the fake always runs in the foreground.
+    #[arg(short = 'F', long)]
+    foreground: bool,
+    /// Debug logging on stderr.
+    #[arg(long)]
+    debug: bool,
+    /// Override TCPSocket (0 = ephemeral).
+    #[arg(long, value_name = "PORT")]
+    tcp_port: Option<u16>,
+    /// Override LocalSocket.
+    #[arg(long, value_name = "PATH")]
+    local_socket: Option<PathBuf>,
+    /// VERSION reply text.
+    #[arg(long, value_name = "TEXT")]
+    version_text: Option<String>,
+    /// After "INSTREAM size limit exceeded": faithful | close | reply-drain | reset.
+    #[arg(long, value_name = "MODE", default_value = "faithful")]
+    stream_limit: StreamLimitMode,
+    /// Order of scan replies in IDSESSION: arrival | reverse | random.
+    #[arg(long, value_name = "ORDER", default_value = "arrival")]
+    session_order: SessionOrder,
+    /// Ignore SHUTDOWN and QUIT (close the connection, keep running).
+    #[arg(long)]
+    no_shutdown: bool,
+    /// Names from signature files without ".UNOFFICIAL" (mimic production).
+    #[arg(long)]
+    official: bool,
+    /// Timeouts fire at T + this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    timeout_slack_ms: u64,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    let filter = if cli.debug { "debug" } else { "warn" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    let mut config = match &cli.config_file {
+        Some(p) => match Config::from_conf_file(p) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        },
+        None => Config::default(),
+    };
+    if let Some(d) = &cli.datadir {
+        config.database_directory = Some(d.clone());
+    }
+    if let Some(port) = cli.tcp_port {
+        let addrs = config
+            .tcp
+            .take()
+            .map_or_else(|| vec!["127.0.0.1".into()], |t| t.addrs);
+        config.tcp = Some(fake_clamd::TcpListen { port, addrs });
+    }
+    if let Some(p) = &cli.local_socket {
+        config.local_socket = Some(p.clone());
+    }
+    if let Some(v) = &cli.version_text {
+        config.fake.version_text = v.clone();
+    }
+    config.fake.stream_limit = cli.stream_limit;
+    config.fake.session_order = cli.session_order;
+    config.fake.allow_shutdown = !cli.no_shutdown;
+    config.fake.official_names = cli.official;
+    config.fake.timeout_slack = Duration::from_millis(cli.timeout_slack_ms);
+    let _ = cli.foreground;
+
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("ERROR: cannot start the runtime: {e}")),
+    };
+    rt.block_on(async move {
+        let user = config.user.clone();
+        let server = match fake_clamd::start(config, DbSource::FromConfig).await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        if let Some(u) = user {
+            if let Err(e) = drop_privileges(&u) {
+                return fail(e);
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        for line in server.listening_lines() {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+        drop(out);
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => return fail(format!("ERROR: cannot install signal handler: {e}")),
+            };
+        tokio::select! {
+            _ = server.stopped() => {}
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        drop(server);
+        ExitCode::SUCCESS
+    })
+}
+
+/// clamd's `User`: when started as root, switch to that user after binding.
+fn drop_privileges(name: &str) -> Result<(), String> {
+    use nix::unistd::{getuid, setgid, setgroups, setuid, User};
+    if !getuid().is_root() {
+        return Ok(());
+    }
+    let user = User::from_name(name)
+        .map_err(|e| format!("ERROR: Can't get information about user {name}: {e}"))?
+        .ok_or_else(|| format!("ERROR: Can't get information about user {name}."))?;
+    setgroups(&[user.gid]).map_err(|e| format!("ERROR: setgroups failed: {e}"))?;
+    setgid(user.gid).map_err(|e| format!("ERROR: setgid({}) failed: {e}", user.gid))?;
+    setuid(user.uid).map_err(|e| format!("ERROR: setuid({}) failed: {e}", user.uid))?;
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! Scans: files and directory walks for SCAN/CONTSCAN/MULTISCAN/ALLMATCHSCAN (section 7),
+//! and the verdict of one byte stream (INSTREAM, FILDES). Blocking code: run it on
+//! `spawn_blocking`.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::ops::ControlFlow;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use clamd_proto::reply::{self, ReplyCtx, Subject};
+use regex::bytes::Regex;
+use scan_engine::{Formats, PartEvent, SignatureDb, TreeOptions};
+
+use crate::config::Config;
+
+/// Which path command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanMode {
+    /// SCAN: stop at the first infected file (CLAMD-SCAN-6).
+    Scan,
+    /// CONTSCAN: report every infected file (CLAMD-SCAN-7).
+    ContScan,
+    /// MULTISCAN: like CONTSCAN, no `Excluded` lines (CLAMD-SCAN-8).
+    MultiScan,
+    /// ALLMATCHSCAN: every matching signature per file, stop after the first infected file
+    /// (CLAMD-SCAN-9).
+    AllMatch,
+}
+
+/// What a scan needs.
+#[derive(Clone)]
+pub struct ScanCtx {
+    /// Signatures.
+    pub db: Arc<SignatureDb>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Compiled ExcludePath.
+    pub exclude: Arc<Vec<Regex>>,
+}
+
+/// Result of scanning one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Clean.
+    Clean,
+    /// Signature names (one unless all-match).
+    Infected(Vec<String>),
+}
+
+impl ScanCtx {
+    /// Archive and size limits from the config.
+    pub fn tree_options(&self) -> TreeOptions {
+        let c = &self.config;
+        TreeOptions {
+            max_depth: Some(u32::try_from(c.max_recursion).unwrap_or(u32::MAX)),
+            formats: Formats::all(),
+            max_members: c.max_files.max(1),
+            max_expanded_bytes: c.max_scan_size.max(1),
+            spill_threshold: 1 << 20,
+            temp_dir: c.temporary_directory.clone(),
+            ..TreeOptions::default()
+        }
+    }
+
+    /// The verdict for a file larger than MaxFileSize (CLAMD-INSTREAM-9).
+    pub fn oversize_verdict(&self) -> Verdict {
+        if self.config.alert_exceeds_max {
+            Verdict::Infected(vec!["Heuristics.Limits.Exceeded.MaxFileSize".into()])
+        } else {
+            Verdict::Clean
+        }
+    }
+
+    /// A visitor collecting detection names: first only, or all (deduplicated, in order).
+    pub fn collector(
+        all: bool,
+        names: &mut Vec<String>,
+    ) -> impl FnMut(PartEvent<'_>) -> ControlFlow<()> + '_ {
+        move |ev: PartEvent<'_>| {
+            for d in &ev.result.detections {
+                if !names.contains(&d.name) {
+                    names.push(d.name.clone());
+                }
+                if !all {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// Scan everything a reader yields.
+    pub fn scan_reader(&self, name: &[u8], r: impl io::Read, all: bool) -> io::Result<Verdict> {
+        let mut names = Vec::new();
+        {
+            let mut visit = Self::collector(all, &mut names);
+            scan_engine::scan_reader(
+                Arc::clone(&self.db),
+                self.tree_options(),
+                name,
+                r,
+                &mut visit,
+            )?;
+        }
+        Ok(if names.is_empty() {
+            Verdict::Clean
+        } else {
+            Verdict::Infected(names)
+        })
+    }
+
+    /// Scan an open regular file.
+    pub fn scan_file(&self, name: &[u8], file: File, size: u64, all: bool) -> io::Result<Verdict> {
+        if size > self.config.max_file_size {
+            return Ok(self.oversize_verdict());
+        }
+        self.scan_reader(name, io::BufReader::with_capacity(64 * 1024, file), all)
+    }
+
+    fn excluded(&self, path: &[u8]) -> bool {
+        self.exclude.iter().any(|re| re.is_match(path))
+    }
+}
+
+/// CLAMD-TIME-7: libclamav's text for a file that cannot be read during the scan.
+const CANT_ACCESS_FILE: &str = "Can't access file";
+
+/// C library error text for an I/O error (`No such file or directory`).
+pub fn strerror(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
+struct Walk<'a> {
+    ctx: &'a ScanCtx,
+    rctx: ReplyCtx,
+    mode: ScanMode,
+    lines: Vec<Vec<u8>>,
+    infected: bool,
+    stop: bool,
+    root_dev: u64,
+}
+
+impl Walk<'_> {
+    fn all(&self) -> bool {
+        self.mode == ScanMode::AllMatch
+    }
+
+    fn report(&mut self, display: &[u8], v: Verdict) {
+        if let Verdict::Infected(names) = v {
+            for n in names {
+                self.lines
+                    .push(reply::found(self.rctx, Subject::Path(display), &n));
+            }
+            self.infected = true;
+            // CLAMD-SCAN-6 / CLAMD-SCAN-9: SCAN and ALLMATCHSCAN stop the walk
+            if matches!(self.mode, ScanMode::Scan | ScanMode::AllMatch) {
+                self.stop = true;
+            }
+        }
+    }
+
+    /// A regular file (top-level or in a walk).
+    fn file(&mut self, display: &[u8], fs_path: &Path, meta: &Metadata) {
+        match File::open(fs_path) {
+            Ok(f) => match self.ctx.scan_file(display, f, meta.len(), self.all()) {
+                Ok(v) => self.report(display, v),
+                // CLAMD-TIME-7: libclamav error text before " ERROR"
+                Err(_) => self.lines.push(reply::error(
+                    self.rctx,
+                    Subject::Path(display),
+                    CANT_ACCESS_FILE,
+                )),
+            },
+            // section 7.1: open failed
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                self.lines.push(reply::access_denied(self.rctx, display));
+            }
+            Err(e) => self
+                .lines
+                .push(reply::path_check_failure(self.rctx, display, &strerror(&e))),
+        }
+    }
+
+    /// Walk a directory; `depth` of `dir` (top = 0).
+    fn dir(&mut self, display: &[u8], fs_path: &Path, depth: u64) -> bool {
+        let rd = match fs::read_dir(fs_path) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.lines
+                    .push(reply::path_check_failure(self.rctx, display, &strerror(&e)));
+                return false;
+            }
+        };
+        // CLAMD-SCAN-6 [F]: entries sorted by byte value
+        let mut names: Vec<Vec<u8>> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().as_bytes().to_vec())
+            .collect();
+        names.sort();
+        // CLAMD-SCAN-2: argument with trailing '/' removed, then '/', then the entry
+        let mut base = display.to_vec();
+        while base.last() == Some(&b'/') {
+            base.pop();
+        }
+        for name in names {
+            if self.stop {
+                break;
+            }
+            let mut child = base.clone();
+            child.push(b'/');
+            child.extend_from_slice(&name);
+            let child_fs = fs_path.join(OsStr::from_bytes(&name));
+            let Ok(lmeta) = fs::symlink_metadata(&child_fs) else {
+                continue;
+            };
+            let (meta, is_link) = if lmeta.file_type().is_symlink() {
+                match fs::metadata(&child_fs) {
+                    Ok(m) => (m, true),
+                    Err(_) => continue,
+                }
+            } else {
+                (lmeta, false)
+            };
+            // CLAMD-SCAN-5: symlinks skipped silently unless the matching Follow* is set
+            if is_link {
+                let follow = if meta.is_dir() {
+                    self.ctx.config.follow_directory_symlinks
+                } else {
+                    self.ctx.config.follow_file_symlinks
+                };
+                if !follow {
+                    continue;
+                }
+            }
+            if !(meta.is_dir() || meta.is_file()) {
+                continue;
+            }
+            // CLAMD-SCAN-11: ExcludePath on the full path
+            if self.ctx.excluded(&child) {
+                if self.mode != ScanMode::MultiScan {
+                    self.lines.push(reply::excluded(self.rctx, &child));
+                }
+                continue;
+            }
+            if !self.ctx.config.cross_filesystems && meta.dev() != self.root_dev {
+                if self.mode != ScanMode::MultiScan {
+                    self.lines.push(reply::excluded_other_fs(self.rctx, &child));
+                }
+                continue;
+            }
+            if meta.is_dir() {
+                let max = self.ctx.config.max_directory_recursion;
+                // CLAMD-SCAN-11: deeper directories skipped silently (0 = unlimited)
+                if max != 0 && depth + 1 > max {
+                    continue;
+                }
+                self.dir(&child, &child_fs, depth + 1);
+            } else {
+                self.file(&child, &child_fs, &meta);
+            }
+        }
+        true
+    }
+}
+
+/// Run a path command and return every reply record, in order (section 7).
+pub fn scan_path(ctx: &ScanCtx, rctx: ReplyCtx, mode: ScanMode, path: &[u8]) -> Vec<Vec<u8>> {
+    let fs_path = Path::new(OsStr::from_bytes(path));
+    // CLAMD-SCAN-9: ALLMATCHSCAN refused by configuration
+    if mode == ScanMode::AllMatch && !ctx.config.allow_all_match_scan {
+        return vec![reply::allmatch_disabled(rctx, path)];
+    }
+    let lmeta = match fs::symlink_metadata(fs_path) {
+        Ok(m) => m,
+        // section 7.1: lstat failed
+        Err(e) => return vec![reply::path_check_failure(rctx, path, &strerror(&e))],
+    };
+    if ctx.excluded(path) {
+        return vec![reply::excluded(rctx, path)];
+    }
+    let mut walk = Walk {
+        ctx,
+        rctx,
+        mode,
+        lines: Vec::new(),
+        infected: false,
+        stop: false,
+        root_dev: lmeta.dev(),
+    };
+    let ok_line = || reply::ok(rctx, Subject::Path(path));
+    let ft = lmeta.file_type();
+    if ft.is_symlink() {
+        // CLAMD-SCAN-5: a top-level symlink is skipped silently (=> OK) unless followed
+        let target = fs::metadata(fs_path);
+        match target {
+            Ok(m) if m.is_dir() && ctx.config.follow_directory_symlinks => {
+                walk.root_dev = m.dev();
+                return finish_dir(walk, path, fs_path, mode);
+            }
+            Ok(m) if m.is_file() && ctx.config.follow_file_symlinks => {
+                walk.file(path, fs_path, &m);
+                if !walk.infected && walk.lines.is_empty() {
+                    walk.lines.push(ok_line());
+                }
+                return walk.lines;
+            }
+            _ => return vec![ok_line()],
+        }
+    }
+    if ft.is_file() {
+        walk.file(path, fs_path, &lmeta);
+        // CLAMD-SCAN-3: OK only if not infected and not every item was an error
+        if !walk.infected && walk.lines.is_empty() {
+            walk.lines.push(ok_line());
+        }
+        return walk.lines;
+    }
+    if ft.is_dir() {
+        return finish_dir(walk, path, fs_path, mode);
+    }
+    // CLAMD-SCAN-3: fifo, device, socket => error, then OK
+    if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() || ft.is_socket() {
+        return vec![reply::not_supported_file_type(rctx, path), ok_line()];
+    }
+    vec![reply::not_supported_file_type(rctx, path), ok_line()]
+}
+
+fn finish_dir(mut walk: Walk<'_>, path: &[u8], fs_path: &Path, mode: ScanMode) -> Vec<Vec<u8>> {
+    let rctx = walk.rctx;
+    if mode == ScanMode::MultiScan && walk.ctx.config.max_threads < 2 {
+        return vec![reply::not_enough_threads(rctx, path)];
+    }
+    let opened = walk.dir(path, fs_path, 0);
+    // CLAMD-SCAN-3: an unreadable directory => ERROR then OK, but only ERROR for MULTISCAN
+    if !opened && mode == ScanMode::MultiScan {
+        return walk.lines;
+    }
+    if !walk.infected {
+        walk.lines.push(reply::ok(rctx, Subject::Path(path)));
+    }
+    walk.lines
+}

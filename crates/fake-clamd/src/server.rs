@@ -1,0 +1,609 @@
+//! The server: listeners, accept loops with clamd's back-pressure, shared state, and the
+//! handle returned by [`FakeClamd::start`] / [`FakeClamdBuilder::start`].
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use regex::bytes::Regex;
+use scan_engine::{BuiltinOptions, LoadOptions, SignatureDb};
+use tokio::net::{TcpListener, TcpSocket, UnixListener};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, SessionOrder, StreamLimitMode};
+use crate::conn::Connection;
+use crate::record::{RecordedCommand, Recorder, Transcript};
+use crate::scan::ScanCtx;
+use crate::transport::Conn;
+use crate::Error;
+
+/// Where signatures come from.
+#[derive(Clone)]
+pub enum DbSource {
+    /// `DatabaseDirectory` from the config, else the built-in signatures (CLAMD-DET-1).
+    FromConfig,
+    /// A fixed database (tests); RELOAD keeps it.
+    Fixed(Arc<SignatureDb>),
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) db: RwLock<Arc<SignatureDb>>,
+    pub(crate) db_source: DbSource,
+    pub(crate) exclude: Arc<Vec<Regex>>,
+    pub(crate) recorder: Option<Recorder>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) scan_permits: Semaphore,
+    pub(crate) next_conn: AtomicU64,
+    pub(crate) log: Option<std::sync::Mutex<std::fs::File>>,
+}
+
+impl Shared {
+    pub(crate) fn db(&self) -> Arc<SignatureDb> {
+        match self.db.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    pub(crate) fn scan_ctx(&self) -> ScanCtx {
+        ScanCtx {
+            db: self.db(),
+            config: Arc::clone(&self.config),
+            exclude: Arc::clone(&self.exclude),
+        }
+    }
+
+    /// CLAMD-CMD-4 [F]: re-read the signature files.
+    pub(crate) fn reload(self: &Arc<Self>) {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || match load_db(&me.config, &me.db_source) {
+            Ok(db) => {
+                tracing::info!(signatures = db.len(), "database reloaded");
+                if let Ok(mut g) = me.db.write() {
+                    *g = db;
+                }
+            }
+            Err(e) => tracing::error!("reload failed: {e}"),
+        });
+    }
+
+    pub(crate) fn log_line(&self, line: &str) {
+        if let Some(f) = &self.log {
+            use std::io::Write;
+            if let Ok(mut f) = f.lock() {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+}
+
+/// Load the database the way clamd would (CLAMD-DET-1/2).
+pub fn load_db(config: &Config, source: &DbSource) -> Result<Arc<SignatureDb>, Error> {
+    if let DbSource::Fixed(db) = source {
+        return Ok(Arc::clone(db));
+    }
+    match &config.database_directory {
+        Some(dir) if has_signature_files(dir) => {
+            let opts = LoadOptions {
+                unofficial_suffix: !config.fake.official_names,
+            };
+            SignatureDb::load_dir(dir, &opts)
+                .map(Arc::new)
+                .map_err(|source| Error::Db {
+                    dir: dir.display().to_string(),
+                    source,
+                })
+        }
+        Some(dir) if !dir.is_dir() => Err(Error::Invalid(format!(
+            "DatabaseDirectory {}: not a readable directory",
+            dir.display()
+        ))),
+        _ => {
+            if let Some(dir) = &config.database_directory {
+                tracing::warn!(
+                    "no .hdb/.hsb/.ndb files in {}: using the built-in signatures",
+                    dir.display()
+                );
+            }
+            Ok(Arc::new(SignatureDb::builtin(&BuiltinOptions::default())))
+        }
+    }
+}
+
+fn has_signature_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok).any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.ends_with(".hdb") || n.ends_with(".hsb") || n.ends_with(".ndb")
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Builder for an in-process fake clamd, in the spirit of wiremock: one isolated server
+/// per test on an ephemeral port, shut down on drop.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), fake_clamd::Error> {
+/// let clamd = fake_clamd::FakeClamd::builder().stream_max_length(1024).start().await?;
+/// let addr = clamd.addr().expect("tcp");
+/// // ... run the client against addr ...
+/// let cmds = clamd.commands();
+/// # let _ = (addr, cmds); Ok(()) }
+/// ```
+pub struct FakeClamdBuilder {
+    config: Config,
+    db: DbSource,
+    unix_in_temp: bool,
+}
+
+impl Default for FakeClamdBuilder {
+    fn default() -> Self {
+        let mut config = Config::ephemeral();
+        config.fake.record = true;
+        FakeClamdBuilder {
+            config,
+            db: DbSource::FromConfig,
+            unix_in_temp: false,
+        }
+    }
+}
+
+impl FakeClamdBuilder {
+    /// Start from a full config (listeners included). Recording stays as configured there.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Start from clamd.conf text (`origin` names it in errors). TCPSocket/LocalSocket
+    /// come from the text; use [`Self::tcp_port`] to force an ephemeral port.
+    pub fn conf_text(mut self, text: &str, origin: &str) -> Result<Self, Error> {
+        let fake = self.config.fake.clone();
+        self.config = Config::from_conf_text(text, origin)?;
+        self.config.fake = fake;
+        Ok(self)
+    }
+
+    /// Start from a clamd.conf file.
+    pub fn conf_file(mut self, path: &Path) -> Result<Self, Error> {
+        let fake = self.config.fake.clone();
+        self.config = Config::from_conf_file(path)?;
+        self.config.fake = fake;
+        Ok(self)
+    }
+
+    /// Change anything in the config.
+    pub fn with_config(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Listen on TCP 127.0.0.1:`port` (0 = ephemeral).
+    pub fn tcp_port(mut self, port: u16) -> Self {
+        let addrs = self
+            .config
+            .tcp
+            .take()
+            .map_or_else(|| vec!["127.0.0.1".to_string()], |t| t.addrs);
+        self.config.tcp = Some(crate::config::TcpListen { port, addrs });
+        self
+    }
+
+    /// No TCP listener.
+    pub fn no_tcp(mut self) -> Self {
+        self.config.tcp = None;
+        self
+    }
+
+    /// Listen on a Unix socket at `path`.
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.local_socket = Some(path.into());
+        self
+    }
+
+    /// Listen on a Unix socket in a fresh temporary directory (removed on drop).
+    pub fn unix_socket_in_temp(mut self) -> Self {
+        self.unix_in_temp = true;
+        self
+    }
+
+    /// `StreamMaxLength`.
+    pub fn stream_max_length(mut self, bytes: u64) -> Self {
+        self.config.stream_max_length = bytes;
+        self
+    }
+
+    /// `CommandReadTimeout` and `ReadTimeout`.
+    pub fn timeouts(mut self, command_read: Duration, read: Duration) -> Self {
+        self.config.command_read_timeout = command_read;
+        self.config.read_timeout = read;
+        self
+    }
+
+    /// Timeout slack (CLAMD-TIME-4, default 0.5 s).
+    pub fn timeout_slack(mut self, slack: Duration) -> Self {
+        self.config.fake.timeout_slack = slack;
+        self
+    }
+
+    /// Use this database (RELOAD keeps it).
+    pub fn database(mut self, db: Arc<SignatureDb>) -> Self {
+        self.db = DbSource::Fixed(db);
+        self
+    }
+
+    /// Load signatures from a directory (`.hdb/.hsb/.ndb`).
+    pub fn database_directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.database_directory = Some(dir.into());
+        self.db = DbSource::FromConfig;
+        self
+    }
+
+    /// VERSION text.
+    pub fn version_text(mut self, text: impl Into<String>) -> Self {
+        self.config.fake.version_text = text.into();
+        self
+    }
+
+    /// CLAMD-INSTREAM-8 mode.
+    pub fn stream_limit(mut self, mode: StreamLimitMode) -> Self {
+        self.config.fake.stream_limit = mode;
+        self
+    }
+
+    /// CLAMD-SESSION-4 order.
+    pub fn session_order(mut self, order: SessionOrder) -> Self {
+        self.config.fake.session_order = order;
+        self
+    }
+
+    /// Whether SHUTDOWN/QUIT stop the server (default yes).
+    pub fn allow_shutdown(mut self, yes: bool) -> Self {
+        self.config.fake.allow_shutdown = yes;
+        self
+    }
+
+    /// Drop `.UNOFFICIAL` from names loaded from files.
+    pub fn official_names(mut self, yes: bool) -> Self {
+        self.config.fake.official_names = yes;
+        self
+    }
+
+    /// Record commands and transcripts (default on in the builder).
+    pub fn record(mut self, yes: bool) -> Self {
+        self.config.fake.record = yes;
+        self
+    }
+
+    /// Bind and start serving.
+    pub async fn start(mut self) -> Result<FakeClamd, Error> {
+        let tempdir = if self.unix_in_temp {
+            let dir = std::env::temp_dir().join(format!(
+                "fake-clamd-{}-{}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+                what: format!("create {}", dir.display()),
+                source,
+            })?;
+            self.config.local_socket = Some(dir.join("clamd.sock"));
+            Some(dir)
+        } else {
+            None
+        };
+        let mut handle = start(self.config, self.db).await?;
+        handle.tempdir = tempdir;
+        Ok(handle)
+    }
+}
+
+/// A running fake clamd. Dropping it stops the listeners and open connections.
+pub struct FakeClamd {
+    shared: Arc<Shared>,
+    tcp_addrs: Vec<SocketAddr>,
+    socket_path: Option<PathBuf>,
+    tasks: Vec<JoinHandle<()>>,
+    tempdir: Option<PathBuf>,
+}
+
+impl FakeClamd {
+    /// A builder with an ephemeral TCP port on 127.0.0.1, built-in signatures, recording on.
+    pub fn builder() -> FakeClamdBuilder {
+        FakeClamdBuilder::default()
+    }
+
+    /// Start with default builder settings.
+    pub async fn start() -> Result<FakeClamd, Error> {
+        Self::builder().start().await
+    }
+
+    /// The first TCP address.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.tcp_addrs.first().copied()
+    }
+
+    /// All TCP addresses.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.tcp_addrs
+    }
+
+    /// The Unix socket path.
+    pub fn socket_path(&self) -> Option<&Path> {
+        self.socket_path.as_deref()
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// `LISTENING ...` lines as the binary prints them.
+    pub fn listening_lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .tcp_addrs
+            .iter()
+            .map(|a| format!("LISTENING tcp {a}"))
+            .collect();
+        if let Some(p) = &self.socket_path {
+            out.push(format!("LISTENING unix {}", p.display()));
+        }
+        out
+    }
+
+    /// Transcripts of the connections so far (empty when recording is off).
+    pub fn transcripts(&self) -> Vec<Transcript> {
+        self.shared
+            .recorder
+            .as_ref()
+            .map_or_else(Vec::new, Recorder::transcripts)
+    }
+
+    /// Every command decoded so far, in connection order.
+    pub fn commands(&self) -> Vec<RecordedCommand> {
+        self.transcripts()
+            .into_iter()
+            .flat_map(|t| t.commands)
+            .collect()
+    }
+
+    /// Forget recorded transcripts.
+    pub fn clear_records(&self) {
+        if let Some(r) = &self.shared.recorder {
+            r.clear();
+        }
+    }
+
+    /// True once SHUTDOWN/QUIT (or [`Self::shutdown`]) stopped the server.
+    pub fn is_shut_down(&self) -> bool {
+        *self.shared.shutdown.borrow()
+    }
+
+    /// Resolves when the server was told to stop (SHUTDOWN/QUIT or [`Self::shutdown`]).
+    pub async fn stopped(&self) {
+        let mut rx = self.shared.shutdown.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+
+    /// Stop serving now.
+    pub fn shutdown(&self) {
+        let _ = self.shared.shutdown.send(true);
+    }
+}
+
+impl Drop for FakeClamd {
+    fn drop(&mut self) {
+        let _ = self.shared.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        if let Some(p) = &self.socket_path {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Some(p) = &self.shared.config.pid_file {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Some(d) = &self.tempdir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+async fn bind_tcp(host: &str, port: u16, backlog: u32) -> Result<Vec<TcpListener>, Error> {
+    let what = format!("{host}:{port}");
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|source| Error::Bind {
+            what: what.clone(),
+            source,
+        })?
+        .collect();
+    let mut out = Vec::new();
+    for addr in addrs.into_iter().take(1) {
+        let sock = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|source| Error::Bind {
+            what: what.clone(),
+            source,
+        })?;
+        sock.set_reuseaddr(true).map_err(|source| Error::Bind {
+            what: what.clone(),
+            source,
+        })?;
+        sock.bind(addr).map_err(|source| Error::Bind {
+            what: what.clone(),
+            source,
+        })?;
+        // CLAMD-TRANS-6: backlog = MaxConnectionQueueLength
+        out.push(sock.listen(backlog.max(1)).map_err(|source| Error::Bind {
+            what: what.clone(),
+            source,
+        })?);
+    }
+    Ok(out)
+}
+
+fn bind_unix(config: &Config, path: &Path) -> Result<UnixListener, Error> {
+    let what = path.display().to_string();
+    if path.exists() && config.fix_stale_socket {
+        // FixStaleSocket: remove a socket file nobody listens on
+        if std::os::unix::net::UnixStream::connect(path).is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let l = UnixListener::bind(path).map_err(|source| Error::Bind {
+        what: what.clone(),
+        source,
+    })?;
+    if let Some(mode) = config.local_socket_mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|source| Error::Bind { what, source })?;
+    }
+    Ok(l)
+}
+
+/// Bind the configured listeners and serve. Binding happens before this returns, so the
+/// addresses are ready for clients.
+pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
+    let exclude = config
+        .exclude_path
+        .iter()
+        .map(|re| Regex::new(re).map_err(|e| Error::Invalid(format!("ExcludePath {re}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let db_loaded = {
+        let c = config.clone();
+        let src = db.clone();
+        tokio::task::spawn_blocking(move || load_db(&c, &src))
+            .await
+            .map_err(|e| Error::Invalid(format!("database loader failed: {e}")))??
+    };
+    let mut tcp = Vec::new();
+    if let Some(t) = &config.tcp {
+        for host in &t.addrs {
+            tcp.extend(bind_tcp(host, t.port, config.max_connection_queue_length).await?);
+        }
+    }
+    let unix = match &config.local_socket {
+        Some(p) => Some(bind_unix(&config, p)?),
+        None => None,
+    };
+    let log = match &config.log_file {
+        Some(p) => Some(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|source| Error::Io {
+                    what: format!("open LogFile {}", p.display()),
+                    source,
+                })?,
+        )),
+        None => None,
+    };
+    if let Some(p) = &config.pid_file {
+        std::fs::write(p, format!("{}\n", std::process::id())).map_err(|source| Error::Io {
+            what: format!("write PidFile {}", p.display()),
+            source,
+        })?;
+    }
+    let (shutdown, _) = watch::channel(false);
+    let recorder = config
+        .fake
+        .record
+        .then(|| Recorder::new(config.fake.record_limit, config.fake.record_connections));
+    let max_queue = config.effective_max_queue();
+    let shared = Arc::new(Shared {
+        scan_permits: Semaphore::new(
+            usize::try_from(config.max_threads.max(1))
+                .unwrap_or(1)
+                .min(4096),
+        ),
+        config: Arc::new(config),
+        db: RwLock::new(db_loaded),
+        db_source: db,
+        exclude: Arc::new(exclude),
+        recorder,
+        shutdown,
+        next_conn: AtomicU64::new(1),
+        log,
+    });
+    // CLAMD-TRANS-6: stop accepting while MaxQueue connections are open
+    let queue = Arc::new(Semaphore::new(max_queue));
+    let mut tasks = Vec::new();
+    let mut tcp_addrs = Vec::new();
+    for l in tcp {
+        if let Ok(a) = l.local_addr() {
+            tcp_addrs.push(a);
+        }
+        let sh = Arc::clone(&shared);
+        let q = Arc::clone(&queue);
+        tasks.push(tokio::spawn(accept_loop(sh, q, Listener::Tcp(l))));
+    }
+    let socket_path = shared.config.local_socket.clone();
+    if let Some(l) = unix {
+        let sh = Arc::clone(&shared);
+        let q = Arc::clone(&queue);
+        tasks.push(tokio::spawn(accept_loop(sh, q, Listener::Unix(l))));
+    }
+    tracing::info!(?tcp_addrs, ?socket_path, "fake clamd listening");
+    Ok(FakeClamd {
+        shared,
+        tcp_addrs,
+        socket_path,
+        tasks,
+        tempdir: None,
+    })
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<Conn> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, _)| Conn::Tcp(s)),
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, queue: Arc<Semaphore>, listener: Listener) {
+    let mut stop = shared.shutdown.subscribe();
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&queue).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.wait_for(|v| *v) => return,
+        };
+        let conn = tokio::select! {
+            c = listener.accept() => c,
+            _ = stop.wait_for(|v| *v) => return,
+        };
+        match conn {
+            Ok(conn) => {
+                let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+                let sh = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    Connection::new(sh, conn, id).run().await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}

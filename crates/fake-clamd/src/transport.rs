@@ -1,0 +1,98 @@
+//! One accepted connection, TCP or Unix; Unix reads also collect SCM_RIGHTS descriptors
+//! (CLAMD-FILDES-1/5).
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::{TcpStream, UnixStream};
+
+/// Which listener a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// TCP (`TCPSocket`).
+    Tcp,
+    /// Unix stream socket (`LocalSocket`).
+    Unix,
+}
+
+pub(crate) enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    pub(crate) fn kind(&self) -> TransportKind {
+        match self {
+            Conn::Tcp(_) => TransportKind::Tcp,
+            Conn::Unix(_) => TransportKind::Unix,
+        }
+    }
+
+    /// Read once; on Unix also return descriptors passed with the bytes.
+    pub(crate) async fn recv(&mut self, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+        match self {
+            Conn::Tcp(s) => Ok((s.read(buf).await?, Vec::new())),
+            Conn::Unix(s) => loop {
+                s.readable().await?;
+                let fd = s.as_raw_fd();
+                match s.try_io(Interest::READABLE, || recv_with_fds(fd, buf)) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                }
+            },
+        }
+    }
+
+    pub(crate) async fn send(&mut self, data: &[u8], limit: Duration) -> io::Result<()> {
+        let fut = async {
+            match self {
+                Conn::Tcp(s) => s.write_all(data).await,
+                Conn::Unix(s) => s.write_all(data).await,
+            }
+        };
+        // CLAMD-TIME-6: SendBufTimeout bounds how long a blocked write may wait
+        let limit = limit.max(Duration::from_millis(100));
+        match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "SendBufTimeout")),
+        }
+    }
+
+    pub(crate) async fn shutdown_write(&mut self) {
+        let _ = match self {
+            Conn::Tcp(s) => s.shutdown().await,
+            Conn::Unix(s) => s.shutdown().await,
+        };
+    }
+
+    /// Make the close an RST (TCP only).
+    pub(crate) fn set_reset_on_close(&self) {
+        if let Conn::Tcp(s) = self {
+            // linger 0 never blocks: the close becomes an immediate RST (CLAMD-INSTREAM-8)
+            #[allow(deprecated)]
+            let _ = s.set_linger(Some(Duration::ZERO));
+        }
+    }
+}
+
+fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!([RawFd; 8]);
+    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(io::Error::from)?;
+    let mut fds = Vec::new();
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmRights(list) = c {
+                for raw in list {
+                    // SAFETY: the kernel just installed this descriptor in our table for us.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+        }
+    }
+    Ok((msg.bytes, fds))
+}
