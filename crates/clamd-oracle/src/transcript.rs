@@ -1,0 +1,306 @@
+//! Recorded transcripts: templating (corpus path, version, fd numbers), the committed file
+//! format, and the comparison used by replays.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{Case, Compare};
+use crate::esc::{escape, unescape, Vars};
+use crate::runner::{End, Observed, Timing};
+use crate::Error;
+
+pub const FORMAT: u32 = 1;
+
+/// `conformance/oracle/transcripts.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptFile {
+    pub format: u32,
+    /// The recorded daemon's version (`1.4.6`); replies carry `{version}` instead.
+    pub clamd_version: String,
+    pub note: String,
+    /// Sorted by name.
+    pub transcripts: Vec<Transcript>,
+}
+
+/// One recorded case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Transcript {
+    pub name: String,
+    /// [`Case::digest`] of the definition that was recorded.
+    pub digest: String,
+    /// Reply bytes in escape notation, templated (`{corpus}`, `{version}`, `fd[{fd}]`).
+    pub reply: String,
+    pub end: End,
+    pub timing: Timing,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alive_after: Option<bool>,
+}
+
+/// Server-specific values removed from replies.
+#[derive(Debug, Clone)]
+pub struct Redact {
+    pub corpus: Vec<u8>,
+    /// e.g. `1.4.6`: `ClamAV 1.4.6` becomes `ClamAV {version}`.
+    pub version: String,
+}
+
+impl Redact {
+    pub fn new(vars: &Vars, version: &str) -> Redact {
+        Redact {
+            corpus: vars.corpus.clone(),
+            version: version.to_string(),
+        }
+    }
+
+    /// Raw reply bytes -> templated escape notation.
+    pub fn template(&self, raw: &[u8]) -> String {
+        let mut text = escape(raw);
+        let corpus = escape(&self.corpus);
+        if !corpus.is_empty() {
+            text = text.replace(&corpus, "{corpus}");
+        }
+        if !self.version.is_empty() {
+            text = text.replace(&format!("ClamAV {}", self.version), "ClamAV {version}");
+        }
+        redact_fd_numbers(&text)
+    }
+}
+
+/// `fd[11]` -> `fd[{fd}]` (CLAMD-FILDES-2: the number is clamd's own descriptor).
+fn redact_fd_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("fd[") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with(']') {
+            out.push_str("{fd}");
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Transcript {
+    pub fn from_observed(case: &Case, obs: &Observed, redact: &Redact) -> Transcript {
+        Transcript {
+            name: case.name.clone(),
+            digest: case.digest(),
+            reply: redact.template(&obs.reply),
+            end: obs.end,
+            timing: obs.timing,
+            alive_after: obs.alive_after,
+        }
+    }
+}
+
+impl TranscriptFile {
+    pub fn new(clamd_version: &str, mut transcripts: Vec<Transcript>) -> TranscriptFile {
+        transcripts.sort_by(|a, b| a.name.cmp(&b.name));
+        TranscriptFile {
+            format: FORMAT,
+            clamd_version: clamd_version.to_string(),
+            note: "Recorded from the real clamd by `cargo xtask oracle record`; cases in \
+                   conformance/oracle/cases.toml. Reply bytes in escape notation (\\0 \\n \\r \\t \\\\ \\xHH), \
+                   {corpus}/{version}/{fd} templated, {{ is a literal brace."
+                .to_string(),
+            transcripts,
+        }
+    }
+
+    /// Stable pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    pub fn load(path: &Path) -> Result<TranscriptFile, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let f: TranscriptFile =
+            serde_json::from_str(&text).map_err(|e| Error::Transcripts(e.to_string()))?;
+        if f.format != FORMAT {
+            return Err(Error::Transcripts(format!(
+                "unsupported format {}",
+                f.format
+            )));
+        }
+        Ok(f)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Transcript> {
+        self.transcripts
+            .binary_search_by(|t| t.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.transcripts[i])
+    }
+}
+
+/// One difference between a recording and a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub case: String,
+    pub what: &'static str,
+    pub expected: String,
+    pub got: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} differs\n    expected: {}\n    got:      {}",
+            self.case, self.what, self.expected, self.got
+        )
+    }
+}
+
+/// Splits reply bytes into records, each ending in `\0` or `\n` (a trailing partial record is
+/// kept as is), and sorts them.
+fn sorted_records(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = Vec::new();
+    let mut cur = Vec::new();
+    for &b in bytes {
+        cur.push(b);
+        if b == 0 || b == b'\n' {
+            v.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        v.push(cur);
+    }
+    v.sort();
+    v
+}
+
+/// STATS (CLAMD-CMD-7): drop the per-thread `\t<TASK> <secs> [file]\n` lines and replace the
+/// numbers that depend on load and history.
+pub fn normalize_stats(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        if line.first() == Some(&b'\t') {
+            continue;
+        }
+        let mut l = line.to_vec();
+        for (key, stop) in [
+            (&b"THREADS: live "[..], b' '),
+            (&b"  idle "[..], b' '),
+            (&b"QUEUE: "[..], b' '),
+            (&b"pools_used "[..], b' '),
+            (&b"pools_total "[..], b'\n'),
+        ] {
+            l = replace_value(&l, key, stop);
+        }
+        out.extend_from_slice(&l);
+    }
+    out
+}
+
+fn replace_value(line: &[u8], key: &[u8], stop: u8) -> Vec<u8> {
+    let Some(i) = memfind(line, key) else {
+        return line.to_vec();
+    };
+    let start = i + key.len();
+    let end = line[start..]
+        .iter()
+        .position(|&b| b == stop || b == 0)
+        .map_or(line.len(), |p| start + p);
+    [&line[..start], b"N", &line[end..]].concat()
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Compares a replay against the recording of `case`. `got` is already templated.
+pub fn compare(case: &Case, expected: &Transcript, got: &Transcript) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let mk = |what: &'static str, e: String, g: String| Mismatch {
+        case: case.name.clone(),
+        what,
+        expected: e,
+        got: g,
+    };
+    if expected.digest != case.digest() {
+        out.push(mk(
+            "case definition (stale recording: run `cargo xtask oracle record`)",
+            expected.digest.clone(),
+            case.digest(),
+        ));
+    }
+    let e = unescape(&expected.reply).unwrap_or_default();
+    let g = unescape(&got.reply).unwrap_or_default();
+    let same = match case.compare {
+        Compare::Exact => e == g,
+        Compare::Unordered => sorted_records(&e) == sorted_records(&g),
+        Compare::Stats => normalize_stats(&e) == normalize_stats(&g),
+    };
+    if !same {
+        out.push(mk("reply bytes", expected.reply.clone(), got.reply.clone()));
+    }
+    if !case.end_racy && expected.end != got.end {
+        out.push(mk(
+            "connection end",
+            format!("{:?}", expected.end),
+            format!("{:?}", got.end),
+        ));
+    }
+    if !case.end_racy && expected.timing != got.timing {
+        out.push(mk(
+            "timing",
+            format!("{:?}", expected.timing),
+            format!("{:?}", got.timing),
+        ));
+    }
+    if expected.alive_after != got.alive_after {
+        out.push(mk(
+            "server alive afterwards",
+            format!("{:?}", expected.alive_after),
+            format!("{:?}", got.alive_after),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templating_redacts_corpus_version_fd() {
+        let r = Redact {
+            corpus: b"/tmp/c".to_vec(),
+            version: "1.4.6".into(),
+        };
+        assert_eq!(
+            r.template(b"/tmp/c/x: OK\0ClamAV 1.4.6\nfd[12]: OK\0fd[x]"),
+            "{corpus}/x: OK\\0ClamAV {version}\\nfd[{fd}]: OK\\0fd[x]"
+        );
+    }
+
+    #[test]
+    fn stats_normalisation_ignores_load() {
+        let a = b"POOLS: 1\n\nSTATE: VALID PRIMARY\nTHREADS: live 1  idle 0 max 10 idle-timeout 30\nQUEUE: 0 items\n\tSTATS 0.000005 \n\nMEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used 5.884M pools_total 5.964M\nEND\0";
+        let b = b"POOLS: 1\n\nSTATE: VALID PRIMARY\nTHREADS: live 3  idle 2 max 10 idle-timeout 30\nQUEUE: 0 items\n\tSTATS 0.1 \n\tIDLE 2.0 \n\nMEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used 1M pools_total 2M\nEND\0";
+        assert_eq!(normalize_stats(a), normalize_stats(b));
+        let c = b"POOLS: 1\n\nSTATE: VALID PRIMARY\nTHREADS: live 3  idle 2 max 9 idle-timeout 30\nEND\0";
+        assert_ne!(normalize_stats(a), normalize_stats(c));
+    }
+
+    #[test]
+    fn unordered_records() {
+        assert_eq!(
+            sorted_records(b"1: A\x002: B\n"),
+            sorted_records(b"2: B\n1: A\0")
+        );
+        assert_ne!(
+            sorted_records(b"1: A\x002: B\n"),
+            sorted_records(b"2: B\x001: A\n")
+        );
+    }
+}
