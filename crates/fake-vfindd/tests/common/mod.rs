@@ -1,0 +1,117 @@
+//! Test helpers: a raw SVSP client over TCP and fixture files.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+pub const T: Duration = Duration::from_secs(10);
+
+pub struct Client {
+    pub rd: BufReader<OwnedReadHalf>,
+    pub wr: OwnedWriteHalf,
+    pub log: String,
+}
+
+impl Client {
+    pub async fn raw(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).await.expect("connect");
+        let (rd, wr) = s.into_split();
+        Client { rd: BufReader::new(rd), wr, log: String::new() }
+    }
+    /// Connects and consumes READY.
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let mut c = Client::raw(addr).await;
+        assert_eq!(c.line().await.as_deref(), Some("READY"));
+        c
+    }
+    pub async fn send(&mut self, line: &str) {
+        self.log.push_str(&format!("C: {line}\n"));
+        self.wr.write_all(format!("{line}\r\n").as_bytes()).await.expect("write");
+    }
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.wr.write_all(bytes).await.expect("write");
+    }
+    /// One raw line including its terminator; None at EOF.
+    pub async fn raw_line(&mut self) -> Option<Vec<u8>> {
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(T, self.rd.read_until(b'\n', &mut buf)).await.expect("timeout reading line").ok()?;
+        (n > 0).then_some(buf)
+    }
+    /// One line, CRLF checked and removed; None at EOF.
+    pub async fn line(&mut self) -> Option<String> {
+        let raw = self.raw_line().await?;
+        assert!(raw.ends_with(b"\r\n"), "line without CRLF: {raw:?}");
+        let s = String::from_utf8_lossy(&raw[..raw.len() - 2]).into_owned();
+        self.log.push_str(&format!("S: {s}\n"));
+        Some(s)
+    }
+    pub async fn lines(&mut self, n: usize) -> Vec<String> {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(self.line().await.expect("unexpected EOF"));
+        }
+        v
+    }
+    /// Reads until the terminal line (DONE or E...) of `prefix` ("" for no id).
+    pub async fn until_terminal(&mut self, prefix: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        loop {
+            let l = self.line().await.expect("EOF before terminal");
+            let rest = l.strip_prefix(prefix).unwrap_or(&l).to_string();
+            let term = rest.starts_with("DONE") || rest.starts_with('E');
+            v.push(l);
+            if term && (prefix.is_empty() || v.last().unwrap().starts_with(prefix)) {
+                return v;
+            }
+        }
+    }
+    pub async fn until_eof(&mut self) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(l) = self.line().await {
+            v.push(l);
+        }
+        v
+    }
+    pub async fn quit(&mut self) {
+        self.send("QUIT").await;
+        assert_eq!(self.line().await.as_deref(), Some("OK"));
+        assert_eq!(self.line().await, None);
+    }
+}
+
+pub fn eicar() -> Vec<u8> {
+    scan_engine::eicar()
+}
+
+pub fn write(path: &Path, data: &[u8]) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+pub fn zip_bytes(members: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let opt = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for (n, d) in members {
+            z.start_file(*n, opt).unwrap();
+            z.write_all(d).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+pub fn gz_bytes(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}

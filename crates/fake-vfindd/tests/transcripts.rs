@@ -1,0 +1,145 @@
+//! Section 14 reference transcripts, replayed byte for byte (insta snapshots).
+
+mod common;
+use common::*;
+use fake_vfindd::FakeVfindd;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+async fn server(root: &std::path::Path, threads: usize) -> FakeVfindd {
+    FakeVfindd::builder().threads(threads).virtual_root(root).signature("CVDL W32/Sick", b"SVSP-TEST-SICK").start().await.unwrap()
+}
+
+fn sick_zip() -> Vec<u8> {
+    let mut other = vec![b'.'; 1234 - 14];
+    other.extend_from_slice(b"SVSP-TEST-SICK"); // ends at byte 1234
+    zip_bytes(&[("some/file", b"clean"), ("other/file", &other)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_transcript_a_single_file() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("tmp/foo"), b"hello");
+    let s = server(d.path(), 1).await;
+    let mut c = Client::raw(s.addr()).await;
+    let mut log = vec![c.line().await.unwrap()];
+    c.send("SCAN/FILE /tmp/foo").await;
+    log.extend(c.lines(3).await);
+    c.send("QUIT").await;
+    log.extend(c.until_eof().await);
+    assert_eq!(log, ["READY", "QUEUED", "SCANNING \"/tmp/foo\"", "DONE 0 : \"/tmp/foo\"", "OK"]);
+    let raw = &s.sessions()[0].server_bytes;
+    assert_eq!(raw.as_slice(), b"READY\r\nQUEUED\r\nSCANNING \"/tmp/foo\"\r\nDONE 0 : \"/tmp/foo\"\r\nOK\r\n");
+    insta::assert_snapshot!(c.log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_transcript_b_ids_archive_parts_interleaving() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("tmp/foo.zip"), &sick_zip());
+    write(&d.path().join("tmp/foo.exe"), b"MZ clean");
+    let s = FakeVfindd::builder()
+        .threads(2)
+        .delay(Duration::from_millis(30))
+        .virtual_root(d.path())
+        .signature("CVDL W32/Sick", b"SVSP-TEST-SICK")
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("ENABLE RECURSE 1").await;
+    assert_eq!(c.line().await.unwrap(), "OK");
+    c.send("1 SCAN/FILE /tmp/foo.zip").await;
+    assert_eq!(c.line().await.unwrap(), "1 QUEUED");
+    c.send("2 SCAN/FILE /tmp/foo.exe").await;
+    let mut got = c.lines(7).await;
+    c.send("QUIT").await;
+    assert_eq!(c.until_eof().await, ["OK"]);
+    // The interleaving varies (spec: "the order varies"); each request's own sequence is exact.
+    let of = |p: &str| got.iter().filter(|l| l.starts_with(p)).cloned().collect::<Vec<_>>();
+    assert_eq!(of("2 "), ["2 QUEUED", "2 SCANNING \"/tmp/foo.exe\"", "2 DONE 0 : \"/tmp/foo.exe\""]);
+    assert_eq!(
+        of("1 "),
+        [
+            "1 SCANNING \"/tmp/foo.zip\" -> \"/some/file\"",
+            "1 SCANNING \"/tmp/foo.zip\" -> \"/other/file\"",
+            "1 INFECTED CVDL W32/Sick : \"/tmp/foo.zip\" -> \"/other/file\" : end at 1234",
+            "1 DONE 1 : \"/tmp/foo.zip\""
+        ]
+    );
+    got.sort();
+    insta::assert_snapshot!(got.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_transcript_c_file_sha1_eicar() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("srv/eicar.com"), &eicar());
+    let s = server(d.path(), 1).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("7 SCAN/FILE-SHA1 /srv/eicar.com").await;
+    let got = c.lines(4).await;
+    assert_eq!(
+        got,
+        [
+            "7 QUEUED",
+            "7 SCANNING \"/srv/eicar.com\"",
+            "7 INFECTED CVDL DOS/EICAR.Test : \"/srv/eicar.com\" : end at 68",
+            "7 DONE 1 : \"/srv/eicar.com\" : 3395856ce81f2b7382dee72602f798b642f14140"
+        ]
+    );
+    insta::assert_snapshot!(c.log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_transcript_d_request_remote() {
+    let d = tempfile::tempdir().unwrap();
+    let s = server(d.path(), 1).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("3 SCAN/REQUEST report.doc").await;
+    let send = c.line().await.unwrap();
+    let port: u16 = send.strip_prefix("3 SEND ").unwrap().parse().unwrap();
+    let mut data = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    data.write_all(b"just a document").await.unwrap();
+    data.shutdown().await.unwrap();
+    let got = c.lines(3).await;
+    assert_eq!(got, ["3 QUEUED", "3 SCANNING \"report.doc\"", "3 DONE 0 : \"report.doc\""]);
+    insta::assert_snapshot!(c.log.replace(&port.to_string(), "[port]"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_transcript_e_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let s = server(d.path(), 1).await;
+    let mut c = Client::raw(s.addr()).await;
+    let mut got = vec![c.line().await.unwrap()];
+    for (cmd, n) in [
+        ("wrongCommand", 1),
+        ("SCAN/FILE nonexistent", 2),
+        ("4 ENABLE FROBNICATE", 1),
+        ("5 ENABLE RECURSE x", 1),
+        ("6 SCAN/DATA 100", 1),
+        ("SCAN/FILE /a SCAN/FILE /b", 2),
+    ] {
+        c.send(cmd).await;
+        got.extend(c.lines(n).await);
+    }
+    c.send("QUIT").await;
+    got.extend(c.until_eof().await);
+    let want = "READY\nEINVAL Unrecognized command: wrongCommand\nQUEUED\nENOENT \"nonexistent\"\n4 ENOTSUP Unknown option: FROBNICATE\n5 EINVAL Invalid value for RECURSE: x\n6 ENOTSUP Unsupported source: DATA\nQUEUED\nENOENT \"/a SCAN/FILE /b\"\nOK";
+    assert_eq!(got.join("\n"), want);
+    assert_eq!(s.sessions()[0].server_bytes, format!("{}\r\n", want.replace('\n', "\r\n")).into_bytes());
+    insta::assert_snapshot!(c.log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_transcript_f_quoting() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("tmp/we\"ird\\dir/line\nbreak.txt"), b"clean");
+    let s = server(d.path(), 1).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("9 SCAN/FILE /tmp/we\"ird\\dir").await;
+    let got = c.lines(3).await;
+    assert_eq!(got, ["9 QUEUED", "9 SCANNING \"/tmp/we\\\"ird\\\\dir/line\\nbreak.txt\"", "9 DONE 0 : \"/tmp/we\\\"ird\\\\dir\""]);
+    insta::assert_snapshot!(c.log);
+}
