@@ -1,1 +1,26 @@
-//! harness (placeholder: being written).
+//! The conformance harness: runs any anti-virus client program (any language) against the
+//! fake clamd / SVSP daemons through a recording proxy, judges its verdicts and its protocol
+//! obligations (clamd.md §15, svsp.md §13), snapshots transcripts, and reports in forms CI
+//! reads. It also checks servers with raw-byte cases. See the crate README for the client
+//! profile and case formats.
+
+pub mod case;
+pub mod checks;
+pub mod cli;
+pub mod client_run;
+pub mod daemon;
+pub mod error;
+pub mod input;
+pub mod judge;
+pub mod profile;
+pub mod props;
+pub mod proxy;
+pub mod report;
+pub mod runner;
+pub mod server;
+pub mod snapshot;
+pub mod template;
+pub mod transcript;
+
+pub use error::{HarnessError, Result};
+pub use profile::{ClientProfile, Protocol, Verdict};

@@ -1,0 +1,111 @@
+//! Client scenarios (`conformance/cases/client/*.toml`): each names the rule IDs it checks,
+//! the input, the daemon with its settings or fault, and the verdict the client must report.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::daemon::DaemonSpec;
+use crate::error::{HarnessError, Result};
+use crate::input::InputSpec;
+use crate::profile::{Protocol, Verdict};
+
+/// One client case.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Stable id, `<protocol>.<name>`.
+    pub id: String,
+    pub protocol: Protocol,
+    /// The rule IDs this case checks (the first is cited for a wrong verdict).
+    pub rules: Vec<String>,
+    #[serde(default)]
+    pub title: String,
+    pub input: InputSpec,
+    #[serde(default)]
+    pub daemon: DaemonSpec,
+    /// The verdict the client must report.
+    pub expect: Verdict,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    #[serde(default, rename = "case")]
+    cases: Vec<Case>,
+}
+
+impl Case {
+    /// Whether the case matches a `--filter` term (substring of id, a rule ID, or a tag).
+    pub fn matches(&self, term: &str) -> bool {
+        self.id.contains(term)
+            || self.rules.iter().any(|r| r.contains(term))
+            || self.tags.iter().any(|t| t == term)
+    }
+
+    fn validate(&self, origin: &Path) -> Result<()> {
+        let err = |m: String| {
+            Err(HarnessError::config(
+                origin,
+                format!("case {}: {m}", self.id),
+            ))
+        };
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return err("id must use only [A-Za-z0-9._-]".into());
+        }
+        if self.rules.is_empty() {
+            return err("rules must name at least one rule ID".into());
+        }
+        for r in &self.rules {
+            let ok = match self.protocol {
+                Protocol::Clamd => r.starts_with("CLAMD-"),
+                Protocol::Svsp => r.starts_with("SVSP-"),
+            };
+            if !ok {
+                return err(format!(
+                    "rule {r} does not belong to protocol {}",
+                    self.protocol
+                ));
+            }
+        }
+        self.daemon
+            .script_config(self.protocol)
+            .map_err(|e| HarnessError::config(origin, format!("case {}: {e}", self.id)))?;
+        Ok(())
+    }
+}
+
+/// Loads every `*.toml` case file in `dir` (sorted), checking that ids are unique.
+pub fn load_dir(dir: &Path) -> Result<Vec<Case>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| HarnessError::io(format!("reading {}", dir.display()), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let mut out: Vec<Case> = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| HarnessError::io(format!("reading {}", p.display()), e))?;
+        let file: CaseFile =
+            toml::from_str(&text).map_err(|e| HarnessError::config(&p, e.to_string()))?;
+        for c in file.cases {
+            c.validate(&p)?;
+            if out.iter().any(|o| o.id == c.id) {
+                return Err(HarnessError::config(
+                    &p,
+                    format!("duplicate case id {}", c.id),
+                ));
+            }
+            out.push(c);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,434 @@
+//! clamd client obligations (clamd.md §15, CLAMD-CLIENT-*), checked on a transcript.
+
+use crate::checks::{excerpt, Finding};
+use crate::transcript::{Dir, Transcript};
+
+/// A chunk length at or above this is a framing desync, not a real chunk (CLAMD-CLIENT-2:
+/// clamd's log then shows requests like 3389593959 bytes).
+pub const INSANE_CHUNK: u32 = 0x8000_0000;
+
+/// One unit of what a clamd client sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// A z- or n-mode command (`name` without prefix and terminator).
+    Command {
+        at: usize,
+        end: usize,
+        mode: u8,
+        name: Vec<u8>,
+    },
+    /// A legacy-mode command: the rest of the bytes (CLAMD-FRAME-3).
+    Legacy { at: usize, end: usize },
+    /// A z/n command whose terminator never came.
+    Unterminated { at: usize, end: usize },
+    /// INSTREAM data chunk: header at `at`; `complete` when all `len` bytes were sent.
+    Chunk { at: usize, len: u32, complete: bool },
+    /// INSTREAM chunk header cut short (fewer than 4 bytes).
+    PartialHeader { at: usize, end: usize },
+    /// The zero-length terminator chunk.
+    Terminator { at: usize },
+    /// A chunk length that cannot be real; parsing stops here.
+    Insane { at: usize, len: u32 },
+}
+
+/// Splits a client's byte stream into frames (commands and INSTREAM chunks).
+pub fn parse_client(b: &[u8]) -> Vec<ClientFrame> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < b.len() {
+        let mode = b[pos];
+        if mode != b'z' && mode != b'n' {
+            out.push(ClientFrame::Legacy {
+                at: pos,
+                end: b.len(),
+            });
+            return out;
+        }
+        let term = if mode == b'z' { 0 } else { b'\n' };
+        let Some(rel) = memchr::memchr(term, &b[pos + 1..]) else {
+            out.push(ClientFrame::Unterminated {
+                at: pos,
+                end: b.len(),
+            });
+            return out;
+        };
+        let end = pos + 1 + rel + 1;
+        let mut name = b[pos + 1..end - 1].to_vec();
+        if mode == b'n' {
+            while name.last().is_some_and(|c| *c == b'\r') {
+                name.pop();
+            }
+        }
+        let is_instream = name == b"INSTREAM";
+        out.push(ClientFrame::Command {
+            at: pos,
+            end,
+            mode,
+            name,
+        });
+        pos = end;
+        if is_instream {
+            loop {
+                if b.len() - pos < 4 {
+                    if pos < b.len() {
+                        out.push(ClientFrame::PartialHeader {
+                            at: pos,
+                            end: b.len(),
+                        });
+                    }
+                    return out;
+                }
+                let len = u32::from_be_bytes([b[pos], b[pos + 1], b[pos + 2], b[pos + 3]]);
+                if len == 0 {
+                    out.push(ClientFrame::Terminator { at: pos });
+                    pos += 4;
+                    break;
+                }
+                if len >= INSANE_CHUNK {
+                    out.push(ClientFrame::Insane { at: pos, len });
+                    return out;
+                }
+                let complete = b.len() - pos - 4 >= len as usize;
+                out.push(ClientFrame::Chunk {
+                    at: pos,
+                    len,
+                    complete,
+                });
+                if !complete {
+                    return out;
+                }
+                pos += 4 + len as usize;
+            }
+        }
+    }
+    out
+}
+
+/// Splits server bytes into reply records, each with its terminator (`\0` or `\n`); a
+/// trailing piece without terminator is returned as the last element with `false`.
+pub fn split_replies(b: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in b.iter().enumerate() {
+        if *c == 0 || *c == b'\n' {
+            out.push((b[start..=i].to_vec(), true));
+            start = i + 1;
+        }
+    }
+    if start < b.len() {
+        out.push((b[start..].to_vec(), false));
+    }
+    out
+}
+
+/// Replies after which clamd closes the connection (CLAMD-REPLY-2).
+fn is_closing_reply(r: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(r);
+    [
+        "INSTREAM size limit exceeded",
+        "UNKNOWN COMMAND",
+        "COMMAND READ TIMED OUT",
+        "Command invalid inside IDSESSION",
+        "Error processing command",
+        "No file descriptor received",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
+}
+
+fn n_is_request(name: &[u8]) -> bool {
+    name != b"IDSESSION" && name != b"END"
+}
+
+/// Commands allowed inside IDSESSION (CLAMD-SESSION-2).
+const SESSION_OK: &[&[u8]] = &[
+    b"PING",
+    b"VERSION",
+    b"VERSIONCOMMANDS",
+    b"STATS",
+    b"INSTREAM",
+    b"FILDES",
+    b"END",
+];
+
+/// Checks every connection of a transcript against CLAMD-CLIENT-*.
+pub fn check(t: &Transcript) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for conn in t.connections() {
+        check_conn(t, conn, &mut out);
+    }
+    out
+}
+
+fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
+    let c = t.bytes(conn, Dir::C2S);
+    if c.is_empty() || t.truncated(conn) {
+        return;
+    }
+    let s = t.bytes(conn, Dir::S2C);
+    let replies = split_replies(&s);
+    // The server ended the conversation (closing reply, or its EOF before the client's):
+    // the client was then allowed to stop mid-stream and without END.
+    let server_closed_first = replies.iter().any(|(r, _)| is_closing_reply(r))
+        || match (t.end_of(conn, Dir::S2C), t.end_of(conn, Dir::C2S)) {
+            (Some(se), Some(ce)) => se < ce,
+            (Some(_), None) => true,
+            _ => false,
+        };
+    let frames = parse_client(&c);
+    let mut session = false;
+    let mut ended = false;
+    let mut commands = 0usize;
+    let mut in_stream = false;
+    let mut session_requests = 0usize;
+    for f in &frames {
+        match f {
+            ClientFrame::Command { at, end, name, .. } => {
+                if ended {
+                    out.push(Finding::must(
+                        "CLAMD-CLIENT-9",
+                        conn,
+                        "bytes sent after END (the session is over)",
+                        excerpt(&c, *at, *end),
+                    ));
+                    return;
+                }
+                if !session && commands >= 1 {
+                    out.push(Finding::must(
+                        "CLAMD-CLIENT-12",
+                        conn,
+                        "a second command on a connection outside IDSESSION (clamd closes after one command; nothing may follow the terminal reply)",
+                        excerpt(&c, *at, *end),
+                    ));
+                    return;
+                }
+                commands += 1;
+                if session && n_is_request(name) {
+                    session_requests += 1;
+                }
+                in_stream = name.as_slice() == b"INSTREAM";
+                let n = name.as_slice();
+                if n == b"QUIT" || n == b"SHUTDOWN" {
+                    out.push(Finding::must(
+                        "CLAMD-CLIENT-11",
+                        conn,
+                        "QUIT/SHUTDOWN shuts the daemon down; never send it to end a conversation",
+                        excerpt(&c, *at, *end),
+                    ));
+                }
+                if n == b"IDSESSION" {
+                    if session {
+                        out.push(Finding::must(
+                            "CLAMD-CLIENT-9",
+                            conn,
+                            "nested IDSESSION",
+                            excerpt(&c, *at, *end),
+                        ));
+                    }
+                    session = true;
+                    continue;
+                }
+                if n == b"END" {
+                    if !session {
+                        out.push(Finding::must(
+                            "CLAMD-CLIENT-9",
+                            conn,
+                            "END outside IDSESSION",
+                            excerpt(&c, *at, *end),
+                        ));
+                    }
+                    ended = true;
+                    continue;
+                }
+                if let Some(path) = n.strip_prefix(b"SCAN ") {
+                    if !path.starts_with(b"/") {
+                        out.push(Finding::must(
+                            "CLAMD-CLIENT-7",
+                            conn,
+                            "SCAN with a relative path",
+                            excerpt(&c, *at, *end),
+                        ));
+                    }
+                    if path.starts_with(b"\"") || path.starts_with(b" ") {
+                        out.push(Finding::must(
+                            "CLAMD-CLIENT-7",
+                            conn,
+                            "SCAN path quoted or with extra spaces",
+                            excerpt(&c, *at, *end),
+                        ));
+                    }
+                }
+                if session && !SESSION_OK.contains(&n) && !n.starts_with(b"SCAN ") {
+                    out.push(Finding::must(
+                        "CLAMD-CLIENT-9",
+                        conn,
+                        "command not allowed inside IDSESSION (CLAMD-SESSION-2)",
+                        excerpt(&c, *at, *end),
+                    ));
+                }
+            }
+            ClientFrame::Legacy { at, end } => {
+                out.push(Finding::must(
+                    "CLAMD-CLIENT-1",
+                    conn,
+                    "command without the z/n prefix (legacy mode: INSTREAM and IDSESSION are UNKNOWN COMMAND there)",
+                    excerpt(&c, *at, (*at + 16).min(*end)),
+                ));
+                return;
+            }
+            ClientFrame::Unterminated { at, end } => {
+                if !server_closed_first {
+                    out.push(Finding::must(
+                        "CLAMD-CLIENT-1",
+                        conn,
+                        "command never terminated (no \\0 / \\n)",
+                        excerpt(&c, *at, *end),
+                    ));
+                }
+                return;
+            }
+            ClientFrame::Chunk { at, len, complete } => {
+                if !complete && !server_closed_first {
+                    out.push(Finding::must(
+                        "CLAMD-CLIENT-2",
+                        conn,
+                        format!(
+                            "chunk announced {len} bytes but the stream ended after {}",
+                            c.len() - at - 4
+                        ),
+                        excerpt(&c, *at, c.len()),
+                    ));
+                    return;
+                }
+            }
+            ClientFrame::PartialHeader { at, end } => {
+                if !server_closed_first {
+                    out.push(Finding::must(
+                        "CLAMD-CLIENT-2",
+                        conn,
+                        "stream ended inside a 4-byte chunk header",
+                        excerpt(&c, *at, *end),
+                    ));
+                }
+                return;
+            }
+            ClientFrame::Insane { at, len } => {
+                out.push(Finding::must(
+                    "CLAMD-CLIENT-2",
+                    conn,
+                    format!("chunk length {len} (0x{len:08x}) is not a real chunk: INSTREAM framing out of step"),
+                    excerpt(&c, *at, *at + 4),
+                ));
+                return;
+            }
+            ClientFrame::Terminator { .. } => in_stream = false,
+        }
+    }
+    if in_stream && !server_closed_first {
+        out.push(Finding::must(
+            "CLAMD-CLIENT-2",
+            conn,
+            "INSTREAM data never ended with the zero-length chunk \\0\\0\\0\\0",
+            excerpt(&c, c.len().saturating_sub(8), c.len()),
+        ));
+    }
+    // A client that gave up on an unanswered request (its own timeout) may close without
+    // END: it fails closed, and END would not be answered anyway.
+    let complete_replies = replies.iter().filter(|(_, t)| *t).count();
+    let abandoned = complete_replies < session_requests;
+    if session && !ended && !server_closed_first && !abandoned {
+        out.push(Finding::must(
+            "CLAMD-CLIENT-9",
+            conn,
+            "IDSESSION closed without END",
+            excerpt(&c, c.len().saturating_sub(8), c.len()),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::{Event, EventKind};
+    use std::time::Duration;
+
+    fn t(c: &[u8], s: &[u8], client_first_eof: bool) -> Transcript {
+        let ev = |ms: u64, kind| Event {
+            conn: 1,
+            at: Duration::from_millis(ms),
+            kind,
+        };
+        let data = |dir, b: &[u8]| EventKind::Data {
+            dir,
+            bytes: b.to_vec(),
+            len: b.len(),
+            truncated: false,
+        };
+        let (ce, se) = if client_first_eof { (3, 4) } else { (4, 3) };
+        Transcript {
+            events: vec![
+                ev(
+                    0,
+                    EventKind::Open {
+                        upstream_error: None,
+                    },
+                ),
+                ev(1, data(Dir::C2S, c)),
+                ev(2, data(Dir::S2C, s)),
+                ev(ce, EventKind::Eof { dir: Dir::C2S }),
+                ev(se, EventKind::Eof { dir: Dir::S2C }),
+            ],
+        }
+    }
+
+    fn rules(f: &[Finding]) -> Vec<&str> {
+        f.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn good_session_has_no_findings() {
+        let c = b"zIDSESSION\0zINSTREAM\0\0\0\0\x03abc\0\0\0\0zEND\0";
+        assert!(check(&t(c, b"1: stream: OK\0", true)).is_empty());
+    }
+
+    #[test]
+    fn clamd_client_2_missing_terminator() {
+        let c = b"zINSTREAM\0\0\0\0\x03abc";
+        assert_eq!(rules(&check(&t(c, b"", true))), ["CLAMD-CLIENT-2"]);
+    }
+
+    #[test]
+    fn clamd_client_1_unprefixed() {
+        assert_eq!(
+            rules(&check(&t(b"INSTREAM\n", b"UNKNOWN COMMAND\n", true))),
+            ["CLAMD-CLIENT-1"]
+        );
+    }
+
+    #[test]
+    fn clamd_client_9_session_without_end() {
+        let c = b"zIDSESSION\0zINSTREAM\0\0\0\0\x01a\0\0\0\0";
+        assert_eq!(
+            rules(&check(&t(c, b"1: stream: OK\0", true))),
+            ["CLAMD-CLIENT-9"]
+        );
+    }
+
+    #[test]
+    fn clamd_client_12_second_command_without_session() {
+        let c = b"zPING\0zPING\0";
+        assert_eq!(rules(&check(&t(c, b"PONG\0", true))), ["CLAMD-CLIENT-12"]);
+    }
+
+    #[test]
+    fn clamd_client_2_insane_length() {
+        let c = b"zINSTREAM\0\xca\x07\x00\x67xx";
+        assert_eq!(rules(&check(&t(c, b"", true))), ["CLAMD-CLIENT-2"]);
+    }
+
+    #[test]
+    fn size_limit_reply_excuses_unfinished_stream() {
+        let c = b"zINSTREAM\0\0\x10\0\0abc";
+        assert!(check(&t(c, b"INSTREAM size limit exceeded. ERROR\0", true)).is_empty());
+    }
+}

@@ -1,0 +1,359 @@
+//! SVSP client obligations (svsp.md §13, SVSP-CLIENT-*), checked on a transcript.
+
+use std::time::Duration;
+
+use crate::checks::{excerpt, Finding};
+use crate::transcript::{Dir, Transcript};
+
+/// One line as seen on the wire.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Offset of the first byte in its direction's stream.
+    pub at: usize,
+    /// Offset just past the LF (or the end, for an unterminated tail).
+    pub end: usize,
+    /// The line without its terminator.
+    pub text: Vec<u8>,
+    /// When its first byte (client lines) or its LF (server lines) arrived.
+    pub time: Duration,
+    pub terminated: bool,
+}
+
+/// Splits one direction of one connection into lines with times.
+pub fn lines(t: &Transcript, conn: u32, dir: Dir) -> Vec<Line> {
+    let runs = t.runs(conn, dir);
+    let mut data = Vec::new();
+    let mut times: Vec<(usize, Duration)> = Vec::new(); // (start offset of run, time)
+    for (at, b) in &runs {
+        times.push((data.len(), *at));
+        data.extend_from_slice(b);
+    }
+    let time_of = |off: usize| -> Duration {
+        times
+            .iter()
+            .rev()
+            .find(|(o, _)| *o <= off)
+            .map(|(_, t)| *t)
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        match memchr::memchr(b'\n', &data[start..]) {
+            Some(rel) => {
+                let lf = start + rel;
+                let mut text = data[start..lf].to_vec();
+                if text.last() == Some(&b'\r') {
+                    text.pop();
+                }
+                let time = if dir == Dir::C2S {
+                    time_of(start)
+                } else {
+                    time_of(lf)
+                };
+                out.push(Line {
+                    at: start,
+                    end: lf + 1,
+                    text,
+                    time,
+                    terminated: true,
+                });
+                start = lf + 1;
+            }
+            None => {
+                out.push(Line {
+                    at: start,
+                    end: data.len(),
+                    text: data[start..].to_vec(),
+                    time: time_of(start),
+                    terminated: false,
+                });
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// `(id, keyword, rest)` of a line (SVSP-FRAME-8 tokenisation; keyword upper-cased).
+pub fn tokens(text: &[u8]) -> (Option<String>, String, String) {
+    let s = String::from_utf8_lossy(text);
+    let s = s.trim_start_matches([' ', '\t']);
+    let split = |s: &str| -> (String, String) {
+        match s.find([' ', '\t']) {
+            Some(p) => (
+                s[..p].to_string(),
+                s[p..].trim_start_matches([' ', '\t']).to_string(),
+            ),
+            None => (s.to_string(), String::new()),
+        }
+    };
+    let (first, rest) = split(s);
+    if !first.is_empty() && first.len() <= 9 && first.bytes().all(|b| b.is_ascii_digit()) {
+        let (w, r) = split(&rest);
+        (Some(first), w.to_ascii_uppercase(), r)
+    } else {
+        (None, first.to_ascii_uppercase(), rest)
+    }
+}
+
+fn is_error_kw(kw: &str) -> bool {
+    kw.len() >= 2 && kw.starts_with('E') && kw.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+struct Request {
+    id: Option<String>,
+    line: usize,
+    /// Time of the first response line for it (lenient acknowledgement, SVSP-CLIENT-4).
+    ack: Option<Duration>,
+    /// Time of its terminal line (DONE or an error).
+    done: Option<Duration>,
+}
+
+/// Checks every connection against SVSP-CLIENT-*.
+pub fn check(t: &Transcript) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for conn in t.connections() {
+        check_conn(t, conn, &mut out);
+    }
+    out
+}
+
+fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
+    let c = t.bytes(conn, Dir::C2S);
+    if c.is_empty() || t.truncated(conn) {
+        return;
+    }
+    let cl = lines(t, conn, Dir::C2S);
+    let sl = lines(t, conn, Dir::S2C);
+    // SVSP-CLIENT-1: nothing before READY; nothing at all after DENIED.
+    let greeting = sl
+        .first()
+        .filter(|l| l.terminated)
+        .map(|l| (tokens(&l.text).1, l.time));
+    let first_sent = t.runs(conn, Dir::C2S).first().map(|(at, _)| *at);
+    match (&greeting, first_sent) {
+        (Some((kw, _)), Some(_)) if kw == "DENIED" => {
+            out.push(Finding::must(
+                "SVSP-CLIENT-1",
+                conn,
+                "client sent bytes on a connection the server refused with DENIED",
+                excerpt(&c, 0, c.len().min(40)),
+            ));
+            return;
+        }
+        (Some((kw, ready)), Some(sent)) if kw == "READY" && sent < *ready => {
+            out.push(Finding::must(
+                "SVSP-CLIENT-1",
+                conn,
+                "client sent its first command before READY arrived",
+                excerpt(&c, 0, c.len().min(40)),
+            ));
+        }
+        (None, Some(_)) => {
+            out.push(Finding::must(
+                "SVSP-CLIENT-1",
+                conn,
+                "client sent bytes although no READY greeting was received",
+                excerpt(&c, 0, c.len().min(40)),
+            ));
+            return;
+        }
+        _ => {}
+    }
+    // Map server lines to requests.
+    let mut requests: Vec<Request> = Vec::new();
+    let mut quit_seen: Option<usize> = None;
+    for (i, l) in cl.iter().enumerate() {
+        if !l.terminated {
+            out.push(Finding::must(
+                "SVSP-CLIENT-2",
+                conn,
+                "command without a line terminator (LF)",
+                excerpt(&c, l.at, l.end),
+            ));
+            continue;
+        }
+        if let Some(q) = quit_seen {
+            out.push(Finding::must(
+                "SVSP-CLIENT-18",
+                conn,
+                format!("bytes sent after QUIT (line {})", q + 1),
+                excerpt(&c, l.at, l.end),
+            ));
+            break;
+        }
+        let (id, kw, rest) = tokens(&l.text);
+        if kw.is_empty() {
+            out.push(Finding::should(
+                "SVSP-CLIENT-2",
+                conn,
+                "blank line sent (a bare newline must not be used to kick the server)",
+                excerpt(&c, l.at, l.end),
+            ));
+            continue;
+        }
+        if kw == "QUIT" {
+            quit_seen = Some(i);
+        }
+        if kw.starts_with("SCAN") {
+            if kw == "SCAN/FILE" || kw == "SCAN/FILE-SHA1" {
+                if rest.starts_with('"') {
+                    out.push(Finding::must(
+                        "SVSP-CLIENT-6",
+                        conn,
+                        "filename sent quoted (names are sent raw)",
+                        excerpt(&c, l.at, l.end),
+                    ));
+                } else if !rest.starts_with('/') {
+                    out.push(Finding::should(
+                        "SVSP-CLIENT-6",
+                        conn,
+                        "SCAN/FILE with a relative path",
+                        excerpt(&c, l.at, l.end),
+                    ));
+                }
+            }
+            // SVSP-CLIENT-5: ids when more than one request is outstanding, unique.
+            let outstanding: Vec<&Request> = requests
+                .iter()
+                .filter(|r| r.done.is_none_or(|d| d > l.time))
+                .collect();
+            if !outstanding.is_empty() {
+                if id.is_none() || outstanding.iter().any(|r| r.id.is_none()) {
+                    out.push(Finding::must(
+                        "SVSP-CLIENT-5",
+                        conn,
+                        "several SCANs outstanding without identifiers",
+                        excerpt(&c, l.at, l.end),
+                    ));
+                } else if outstanding.iter().any(|r| r.id == id) {
+                    out.push(Finding::must(
+                        "SVSP-CLIENT-5",
+                        conn,
+                        "identifier reused while a request with it is outstanding",
+                        excerpt(&c, l.at, l.end),
+                    ));
+                }
+            }
+            // SVSP-CLIENT-3: the previous SCAN must be acknowledged first.
+            if let Some(prev) = requests.last() {
+                if prev.ack.is_none_or(|a| a > l.time) {
+                    out.push(Finding::must(
+                        "SVSP-CLIENT-3",
+                        conn,
+                        format!(
+                            "SCAN sent before the previous SCAN (line {}) was acknowledged",
+                            prev.line + 1
+                        ),
+                        excerpt(&c, l.at, l.end),
+                    ));
+                }
+            }
+            let mut req = Request {
+                id: id.clone(),
+                line: i,
+                ack: None,
+                done: None,
+            };
+            for s in sl.iter().filter(|s| s.terminated && s.time >= l.time) {
+                let (sid, skw, _) = tokens(&s.text);
+                if sid != id || skw == "READY" || skw == "OK" {
+                    continue;
+                }
+                if req.ack.is_none() {
+                    req.ack = Some(s.time);
+                }
+                if skw == "DONE" || is_error_kw(&skw) {
+                    // terminal: take the first one not already claimed by an earlier request
+                    let claimed = requests
+                        .iter()
+                        .any(|r| r.id == id && r.done == Some(s.time));
+                    if !claimed {
+                        req.done = Some(s.time);
+                        break;
+                    }
+                }
+            }
+            requests.push(req);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::{Event, EventKind};
+
+    fn tr(script: &[(u64, Dir, &[u8])]) -> Transcript {
+        let mut events = vec![Event {
+            conn: 1,
+            at: Duration::ZERO,
+            kind: EventKind::Open {
+                upstream_error: None,
+            },
+        }];
+        for (ms, dir, b) in script {
+            events.push(Event {
+                conn: 1,
+                at: Duration::from_millis(*ms),
+                kind: EventKind::Data {
+                    dir: *dir,
+                    bytes: b.to_vec(),
+                    len: b.len(),
+                    truncated: false,
+                },
+            });
+        }
+        Transcript { events }
+    }
+
+    #[test]
+    fn svsp_good_exchange_passes() {
+        let t = tr(&[
+            (1, Dir::S2C, b"READY\r\n"),
+            (2, Dir::C2S, b"SCAN/FILE /tmp/a\r\n"),
+            (
+                3,
+                Dir::S2C,
+                b"QUEUED\r\nSCANNING \"/tmp/a\"\r\nDONE 0 : \"/tmp/a\"\r\n",
+            ),
+            (4, Dir::C2S, b"QUIT\r\n"),
+            (5, Dir::S2C, b"OK\r\n"),
+        ]);
+        assert!(check(&t).is_empty(), "{:?}", check(&t));
+    }
+
+    #[test]
+    fn svsp_client_1_before_ready() {
+        let t = tr(&[
+            (1, Dir::C2S, b"QUIT\r\n"),
+            (2, Dir::S2C, b"READY\r\nOK\r\n"),
+        ]);
+        assert_eq!(check(&t)[0].rule, "SVSP-CLIENT-1");
+    }
+
+    #[test]
+    fn svsp_client_3_pipelined_scans() {
+        let t = tr(&[
+            (1, Dir::S2C, b"READY\r\n"),
+            (2, Dir::C2S, b"1 SCAN/FILE /a\r\n2 SCAN/FILE /b\r\n"),
+            (
+                3,
+                Dir::S2C,
+                b"1 QUEUED\r\n2 QUEUED\r\n1 DONE 0 : \"/a\"\r\n2 DONE 0 : \"/b\"\r\n",
+            ),
+        ]);
+        let f = check(&t);
+        assert!(f.iter().any(|f| f.rule == "SVSP-CLIENT-3"), "{f:?}");
+    }
+
+    #[test]
+    fn svsp_client_18_after_quit() {
+        let t = tr(&[
+            (1, Dir::S2C, b"READY\r\n"),
+            (2, Dir::C2S, b"QUIT\r\nSCAN/FILE /a\r\n"),
+        ]);
+        assert_eq!(check(&t)[0].rule, "SVSP-CLIENT-18");
+    }
+}

@@ -1,0 +1,564 @@
+//! The command line (`cargo xtask conformance ...` and the `avc-conformance` binary).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use crate::case::{self, Case};
+use crate::error::{HarnessError, Result};
+use crate::judge::Status;
+use crate::profile::{ClientProfile, Protocol};
+use crate::report::{Report, Row};
+use crate::runner::{self, CaseResult, RunContext};
+use crate::snapshot::{self, SnapshotOutcome};
+
+/// Run AV clients (any language) against the fake clamd / SVSP daemons, record every byte,
+/// judge verdicts and protocol obligations; or check a server with raw-byte cases.
+///
+/// Exit codes: 0 every case that ran passed; 1 a client (or server) failed a case;
+/// 2 bad arguments or configuration; 3 the harness could not run (daemon, fixture,
+/// client build/start failure, or --require-available with a missing client).
+#[derive(Debug, Parser)]
+#[command(name = "conformance", version)]
+pub struct Cli {
+    /// Client profile(s) to run, by name (`all` = every profile). Default: the profiles
+    /// tagged `default` (the reference client).
+    #[arg(long = "client", value_name = "NAME")]
+    pub clients: Vec<String>,
+    /// One-off client command template (clamdscan exit convention: 0 clean, 1 infected,
+    /// 2 error), e.g. 'clamdscan --stream --config-file={dir}/c.conf {file}'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub client_cmd: Option<String>,
+    /// Protocol of --client-cmd, and of --server/--socket.
+    #[arg(long, value_enum, default_value = "clamd")]
+    pub protocol: ProtocolArg,
+    /// Per-run timeout of --client-cmd, seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub timeout: f64,
+    /// Program path for profiles with `program_from` (e.g. FLCL=/opt/flam/bin/flcl).
+    #[arg(long = "program", value_name = "VAR=PATH")]
+    pub programs: Vec<String>,
+    /// Only cases whose id, rule ID or tag contains TERM (repeat or comma-separate).
+    #[arg(long, value_name = "TERM", value_delimiter = ',')]
+    pub filter: Vec<String>,
+    /// List the selected cases and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only shard K of N (1-based), to split a run over CI jobs.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Cases run at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Write a Markdown report.
+    #[arg(long, value_name = "PATH")]
+    pub report_md: Option<PathBuf>,
+    /// Write a JSON report.
+    #[arg(long, value_name = "PATH")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "PATH")]
+    pub report_junit: Option<PathBuf>,
+    /// Accept transcript snapshot differences (rewrites conformance/snapshots/...).
+    #[arg(long)]
+    pub update_snapshots: bool,
+    /// Do not compare transcript snapshots.
+    #[arg(long)]
+    pub no_snapshots: bool,
+    /// Property-test the selected clients with N generated cases (instead of the suites).
+    #[arg(long, value_name = "N")]
+    pub proptest: Option<u32>,
+    /// Seed for --proptest (printed on failure to replay it).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Check a server instead of clients: raw-byte cases against HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "socket")]
+    pub server: Option<String>,
+    /// Check a server on a unix socket.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Treat "not available" clients as a harness failure (exit 3); for CI.
+    #[arg(long, env = "AVC_REQUIRE_CLIENTS")]
+    pub require_available: bool,
+    /// Keep each case's scratch directory.
+    #[arg(long)]
+    pub keep: bool,
+    /// Repository root (default: found from the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ProtocolArg {
+    Clamd,
+    Svsp,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(p: ProtocolArg) -> Self {
+        match p {
+            ProtocolArg::Clamd => Protocol::Clamd,
+            ProtocolArg::Svsp => Protocol::Svsp,
+        }
+    }
+}
+
+/// Entry point: parses `args` (without the program name) and runs; returns the exit code.
+pub fn main_with_args(args: Vec<String>) -> u8 {
+    let cli = match Cli::try_parse_from(std::iter::once("conformance".to_string()).chain(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("conformance: cannot start the runtime: {e}");
+            return 3;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn parse_partition(s: &str) -> Result<(usize, usize)> {
+    let bad = || HarnessError::Usage(format!("--partition {s}: want K/N with 1 <= K <= N"));
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Profiles selected by the command line.
+fn select_profiles(cli: &Cli, root: &Path) -> Result<Vec<ClientProfile>> {
+    if let Some(cmd) = &cli.client_cmd {
+        if !(cli.timeout > 0.0 && cli.timeout <= 3600.0) {
+            return Err(HarnessError::Usage("--timeout must be in (0, 3600]".into()));
+        }
+        return Ok(vec![ClientProfile::one_off(
+            cmd,
+            cli.protocol.into(),
+            Duration::from_secs_f64(cli.timeout),
+        )?]);
+    }
+    let all = ClientProfile::load_dir(&root.join("conformance").join("clients"))?;
+    if cli.clients.is_empty() {
+        return Ok(all
+            .into_iter()
+            .filter(|p| p.tags.iter().any(|t| t == "default"))
+            .collect());
+    }
+    if cli.clients.iter().any(|c| c == "all") {
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for name in &cli.clients {
+        // A path to a profile file works too.
+        if name.ends_with(".toml") {
+            out.push(ClientProfile::load(Path::new(name))?);
+            continue;
+        }
+        match all.iter().find(|p| &p.name == name) {
+            Some(p) => out.push(p.clone()),
+            None => {
+                return Err(HarnessError::Usage(format!(
+                    "no client profile {name:?} (known: {})",
+                    all.iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn programs(cli: &Cli, profiles: &[ClientProfile]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut m = BTreeMap::new();
+    for p in profiles {
+        if let Some(var) = &p.program_from {
+            if let Some(v) = std::env::var_os(var) {
+                m.insert(var.clone(), PathBuf::from(v));
+            }
+        }
+    }
+    for s in &cli.programs {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| HarnessError::Usage(format!("--program {s}: want VAR=PATH")))?;
+        m.insert(k.to_string(), PathBuf::from(v));
+    }
+    Ok(m)
+}
+
+/// Builds profiles' `cargo_bin` programs; returns the directories to put on PATH, and
+/// per-profile build errors.
+fn build_programs(profiles: &[ClientProfile]) -> (Vec<PathBuf>, BTreeMap<String, String>) {
+    let mut dirs = Vec::new();
+    let mut errors = BTreeMap::new();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for p in profiles {
+        let Some(cb) = &p.cargo_bin else { continue };
+        eprintln!(
+            "conformance: building {} (cargo build -p {} --bin {})",
+            p.name, cb.package, cb.bin
+        );
+        let out = std::process::Command::new(&cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                &cb.package,
+                "--bin",
+                &cb.bin,
+                "--message-format=json",
+            ])
+            .stderr(std::process::Stdio::inherit())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {
+                // Find the executable cargo reported.
+                let text = String::from_utf8_lossy(&o.stdout);
+                let exe = text
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .find_map(|v| {
+                        let is_bin = v
+                            .get("target")
+                            .and_then(|t| t.get("name"))
+                            .and_then(|n| n.as_str())
+                            == Some(cb.bin.as_str());
+                        if is_bin {
+                            v.get("executable")
+                                .and_then(|e| e.as_str())
+                                .map(PathBuf::from)
+                        } else {
+                            None
+                        }
+                    });
+                match exe.and_then(|e| e.parent().map(Path::to_path_buf)) {
+                    Some(d) => {
+                        if !dirs.contains(&d) {
+                            dirs.push(d);
+                        }
+                    }
+                    None => {
+                        errors.insert(
+                            p.name.clone(),
+                            format!("cargo built {} but reported no executable", cb.bin),
+                        );
+                    }
+                }
+            }
+            Ok(o) => {
+                errors.insert(
+                    p.name.clone(),
+                    format!(
+                        "cargo build -p {} --bin {} failed ({})",
+                        cb.package, cb.bin, o.status
+                    ),
+                );
+            }
+            Err(e) => {
+                errors.insert(p.name.clone(), format!("cannot run cargo: {e}"));
+            }
+        }
+    }
+    (dirs, errors)
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    let started = Instant::now();
+    let root = match &cli.root {
+        Some(r) => r.clone(),
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| HarnessError::io("current dir", e))?;
+            runner::find_root(&cwd).ok_or_else(|| {
+                HarnessError::Usage(
+                    "cannot find the repository root (a directory with conformance/); use --root"
+                        .into(),
+                )
+            })?
+        }
+    };
+    let partition = cli.partition.as_deref().map(parse_partition).transpose()?;
+    if cli.jobs == 0 || cli.jobs > 64 {
+        return Err(HarnessError::Usage("--jobs must be 1..=64".into()));
+    }
+
+    // Server suites.
+    if cli.server.is_some() || cli.socket.is_some() {
+        let rows = crate::server::run_cli(&cli, &root).await?;
+        return finish(
+            &cli,
+            Report {
+                rows,
+                seconds: started.elapsed().as_secs_f64(),
+                notes: Vec::new(),
+            },
+        );
+    }
+
+    let profiles = select_profiles(&cli, &root)?;
+    if profiles.is_empty() {
+        return Err(HarnessError::Usage("no client profile selected".into()));
+    }
+    let cases = case::load_dir(&root.join("conformance").join("cases").join("client"))?;
+    let mut pairs: Vec<(ClientProfile, Case)> = Vec::new();
+    for p in &profiles {
+        for c in cases.iter().filter(|c| c.protocol == p.protocol) {
+            if cli.filter.is_empty() || cli.filter.iter().any(|f| c.matches(f)) {
+                pairs.push((p.clone(), c.clone()));
+            }
+        }
+    }
+    if let Some((k, n)) = partition {
+        pairs = pairs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, x)| x)
+            .collect();
+    }
+    if cli.list {
+        for (p, c) in &pairs {
+            println!(
+                "{:<12} {:<40} {:<9} {}",
+                p.name,
+                c.id,
+                c.expect.to_string(),
+                c.rules.join(" ")
+            );
+        }
+        return Ok(0);
+    }
+
+    let (extra_path, build_errors) = build_programs(&profiles);
+    let scratch = tempfile::Builder::new()
+        .prefix("avc-conformance-")
+        .tempdir()
+        .map_err(|e| HarnessError::io("scratch dir", e))?;
+    let ctx = Arc::new(RunContext {
+        root: root.clone(),
+        extra_path,
+        programs: programs(&cli, &profiles)?,
+        scratch: scratch.path().to_path_buf(),
+        keep: cli.keep,
+    });
+
+    if let Some(n) = cli.proptest {
+        let rows = crate::props::run(&profiles, &ctx, n, cli.seed, &build_errors).await?;
+        return finish(
+            &cli,
+            Report {
+                rows,
+                seconds: started.elapsed().as_secs_f64(),
+                notes: Vec::new(),
+            },
+        );
+    }
+
+    let mut notes = Vec::new();
+    for p in [Protocol::Clamd, Protocol::Svsp] {
+        if !crate::daemon::fake_available(p) {
+            notes.push(format!("the embedded fake {p} daemon is not built in yet: client cases ran against the harness's scripted {p} server"));
+        }
+    }
+    let results = run_pairs(pairs, ctx.clone(), cli.jobs, &build_errors).await;
+    let mut rows = Vec::new();
+    if !cli.no_snapshots {
+        snapshot::init_insta(&root, cli.update_snapshots);
+    }
+    let snap_root = root.join("conformance").join("snapshots");
+    for mut r in results {
+        if !cli.no_snapshots && matches!(r.status, Status::Pass | Status::Fail | Status::FailOpen) {
+            let wants = profiles
+                .iter()
+                .find(|p| p.name == r.client)
+                .is_some_and(|p| p.snapshots);
+            if wants {
+                let text = snapshot::render(
+                    r.protocol,
+                    &r.case_id,
+                    r.expected,
+                    r.got,
+                    &r.transcript,
+                    &r.redactions,
+                );
+                match snapshot::check(
+                    &snap_root,
+                    &r.client,
+                    &r.case_id,
+                    &text,
+                    cli.update_snapshots,
+                ) {
+                    SnapshotOutcome::Matched => {}
+                    SnapshotOutcome::Written => r.note = Some("new snapshot written".into()),
+                    SnapshotOutcome::Updated => r.note = Some("snapshot updated".into()),
+                    SnapshotOutcome::Mismatch(diff) => {
+                        if r.status == Status::Pass {
+                            r.status = Status::Fail;
+                        }
+                        r.failures.push(crate::judge::Failure {
+                            rule: "SNAPSHOT".into(),
+                            kind: "snapshot".into(),
+                            expected: format!("transcript as in {}", snapshot::path_for(&snap_root, &r.client, &r.case_id).display()),
+                            happened: "the client's protocol exchange changed (review with `cargo insta review`, accept with --update-snapshots)".into(),
+                            excerpt: diff,
+                        });
+                    }
+                    SnapshotOutcome::Error(e) => r.note = Some(format!("snapshot: {e}")),
+                }
+            }
+        }
+        rows.push(row_of(&r));
+    }
+    // Server suites against the embedded fakes, when built in.
+    if cli.client_cmd.is_none() && cli.clients.is_empty() {
+        rows.extend(crate::server::run_embedded(&root, &cli.filter).await?);
+    }
+    finish(
+        &cli,
+        Report {
+            rows,
+            seconds: started.elapsed().as_secs_f64(),
+            notes,
+        },
+    )
+}
+
+fn finish(cli: &Cli, report: Report) -> Result<u8> {
+    eprint!("{}", report.terminal());
+    report.write_files(
+        cli.report_md.as_deref(),
+        cli.report_json.as_deref(),
+        cli.report_junit.as_deref(),
+    )?;
+    Ok(report.exit_code(cli.require_available))
+}
+
+/// Runs (profile, case) pairs `jobs` at a time, printing progress; results in input order.
+pub async fn run_pairs(
+    pairs: Vec<(ClientProfile, Case)>,
+    ctx: Arc<RunContext>,
+    jobs: usize,
+    build_errors: &BTreeMap<String, String>,
+) -> Vec<CaseResult> {
+    let total = pairs.len();
+    let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut avail: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (p, c)) in pairs.into_iter().enumerate() {
+        let why = avail
+            .entry(p.name.clone())
+            .or_insert_with(|| runner::availability(&p, &ctx))
+            .clone();
+        let build_err = build_errors.get(&p.name).cloned();
+        let (sem, ctx) = (sem.clone(), ctx.clone());
+        set.spawn(async move {
+            let r = if let Some(why) = why {
+                CaseResult::not_available(&c, &p, &why)
+            } else if let Some(e) = build_err {
+                CaseResult::harness_error(&c, &p, &HarnessError::Client(e))
+            } else {
+                let _permit = sem.acquire().await;
+                runner::run_case(&c, &p, &ctx).await
+            };
+            (i, r)
+        });
+    }
+    let mut out: Vec<Option<CaseResult>> = (0..total).map(|_| None).collect();
+    let mut done = 0;
+    while let Some(j) = set.join_next().await {
+        let Ok((i, r)) = j else { continue };
+        done += 1;
+        if r.status != Status::NotAvailable {
+            eprintln!(
+                "[{done:>3}/{total}] {:<13} {:<10} {:<36} {:.2}s",
+                r.status.label(),
+                r.client,
+                r.case_id,
+                r.seconds
+            );
+        }
+        out[i] = Some(r);
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// A report row for a client case.
+pub fn row_of(r: &CaseResult) -> Row {
+    let detail = match r.status {
+        Status::NotAvailable | Status::HarnessError => r.note.clone().unwrap_or_default(),
+        _ => format!(
+            "expect {}, got {} ({}; {})",
+            r.expected,
+            r.got
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "unclassified".into()),
+            r.input,
+            r.daemon
+        ),
+    };
+    let mut transcript = String::new();
+    if !r.failures.is_empty() {
+        transcript = r.transcript_log.clone();
+        if let Some(run) = &r.run {
+            transcript = format!(
+                "client: {}\nexit: {:?}{}\n{}",
+                run.argv.join(" "),
+                run.exit,
+                if run.timed_out {
+                    " (killed: timeout)"
+                } else {
+                    ""
+                },
+                transcript
+            );
+        }
+    }
+    Row {
+        suite: format!("client:{}", r.client),
+        id: r.case_id.clone(),
+        rules: r.rules.clone(),
+        title: r.title.clone(),
+        status: r.status,
+        detail,
+        failures: r.failures.clone(),
+        warnings: r
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.rule, w.message))
+            .collect(),
+        note: r.note.clone(),
+        seconds: r.seconds,
+        transcript,
+    }
+}

@@ -1,0 +1,217 @@
+//! Daemons a case runs against: the embedded fakes (when built in) or the harness's own
+//! scripted servers, which produce protocol faults on demand (until the fakes' fault
+//! injection exists, and for faults the fakes do not offer).
+
+pub mod scan;
+pub mod scripted_clamd;
+pub mod scripted_svsp;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::error::{HarnessError, Result};
+use crate::profile::Protocol;
+
+/// Which server implementation runs a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DaemonKind {
+    /// The embedded fake daemon when it is built in and the case needs no scripted fault,
+    /// else the scripted server.
+    #[default]
+    Auto,
+    /// The embedded fake daemon (fails when it is not built in).
+    Fake,
+    /// The harness's scripted server.
+    Scripted,
+}
+
+/// A protocol fault the scripted servers produce at the scan reply.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    #[default]
+    None,
+    /// Reply this text instead of the verdict (clamd: framed with the session id and the
+    /// command's terminator unless `raw`; SVSP: prefixed with the request id), then close.
+    Reply {
+        text: String,
+        #[serde(default)]
+        raw: bool,
+    },
+    /// Close as soon as the scan command has arrived, before reading any data.
+    CloseEarly,
+    /// Read the whole request, then close without a reply.
+    CloseBeforeReply,
+    /// Send the first half of the reply without its terminator, then close.
+    CloseMidReply,
+    /// Read the request and never answer (the client must time out).
+    Silent,
+    /// clamd: `COMMAND READ TIMED OUT\n` after the request, then close.
+    ReadTimeout,
+    /// Nothing listens at the address the client gets (connection refused).
+    Refuse,
+    /// SVSP: answer `DENIED` instead of `READY`.
+    Denied,
+    /// SVSP: end the scan request with this errno line (`EACCES "<path>"` style).
+    Errno { name: String },
+}
+
+/// The daemon part of a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonSpec {
+    #[serde(default)]
+    pub kind: DaemonKind,
+    /// clamd StreamMaxLength (bytes); SVSP stream limit for REQUEST/PORT data.
+    pub stream_max_length: Option<u64>,
+    #[serde(default)]
+    pub fault: Fault,
+    /// SVSP QUEUED mode: `always` (default), `never`, `random:<seed>`.
+    pub queued: Option<String>,
+    /// Write each reply in pieces of this many bytes.
+    pub split_reply: Option<usize>,
+    /// Pause before each reply piece, milliseconds.
+    pub delay_ms: Option<u64>,
+    /// Detect EICAR anywhere in the data (default: the whole file must be EICAR, like
+    /// ClamAV's hash signature).
+    #[serde(default)]
+    pub eicar_anywhere: bool,
+}
+
+/// Settings the scripted servers run with.
+#[derive(Debug, Clone)]
+pub struct ScriptConfig {
+    pub stream_max_length: u64,
+    pub fault: Fault,
+    pub queued: QueuedMode,
+    pub split_reply: Option<usize>,
+    pub delay: std::time::Duration,
+    pub eicar_anywhere: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueuedMode {
+    Always,
+    Never,
+    Random(u64),
+}
+
+impl DaemonSpec {
+    pub fn script_config(&self, protocol: Protocol) -> Result<ScriptConfig> {
+        let queued = match self.queued.as_deref() {
+            None | Some("always") => QueuedMode::Always,
+            Some("never") => QueuedMode::Never,
+            Some(other) => match other.strip_prefix("random:").and_then(|s| s.parse().ok()) {
+                Some(seed) => QueuedMode::Random(seed),
+                None => {
+                    return Err(HarnessError::Daemon(format!(
+                        "queued = {other:?}: want always, never or random:<seed>"
+                    )))
+                }
+            },
+        };
+        let default_max = match protocol {
+            Protocol::Clamd => 100 << 20,
+            Protocol::Svsp => 1 << 20,
+        };
+        Ok(ScriptConfig {
+            stream_max_length: self.stream_max_length.unwrap_or(default_max),
+            fault: self.fault.clone(),
+            queued,
+            split_reply: self.split_reply.filter(|n| *n > 0),
+            delay: std::time::Duration::from_millis(self.delay_ms.unwrap_or(0)),
+            eicar_anywhere: self.eicar_anywhere,
+        })
+    }
+}
+
+/// A running daemon for one case.
+pub struct RunningDaemon {
+    /// Where the proxy (or, for `refuse`, the client) connects.
+    pub addr: SocketAddr,
+    /// Which implementation runs: "scripted-clamd", "fake-clamd", ...
+    pub implementation: &'static str,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for RunningDaemon {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Whether the embedded fake for a protocol is built in.
+pub fn fake_available(_protocol: Protocol) -> bool {
+    false
+}
+
+/// Starts the daemon a case asks for, on an ephemeral loopback port.
+pub async fn start(spec: &DaemonSpec, protocol: Protocol) -> Result<RunningDaemon> {
+    let cfg = Arc::new(spec.script_config(protocol)?);
+    let use_fake = match spec.kind {
+        DaemonKind::Scripted => false,
+        DaemonKind::Fake => true,
+        DaemonKind::Auto => {
+            fake_available(protocol) && cfg.fault == Fault::None && spec.split_reply.is_none()
+        }
+    };
+    if use_fake {
+        return Err(HarnessError::Daemon(format!(
+            "the embedded fake {protocol} daemon is not built into this harness yet"
+        )));
+    }
+    if cfg.fault == Fault::Refuse {
+        // Bind, note the port, close: connecting there is refused.
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| HarnessError::io("bind", e))?;
+        let addr = l.local_addr().map_err(|e| HarnessError::io("addr", e))?;
+        drop(l);
+        return Ok(RunningDaemon {
+            addr,
+            implementation: "refuse",
+            task: None,
+        });
+    }
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| HarnessError::io("bind scripted daemon", e))?;
+    let addr = l.local_addr().map_err(|e| HarnessError::io("addr", e))?;
+    let (task, implementation) = match protocol {
+        Protocol::Clamd => (
+            tokio::spawn(scripted_clamd::serve(l, cfg)),
+            "scripted-clamd",
+        ),
+        Protocol::Svsp => (tokio::spawn(scripted_svsp::serve(l, cfg)), "scripted-svsp"),
+    };
+    Ok(RunningDaemon {
+        addr,
+        implementation,
+        task: Some(task),
+    })
+}
+
+/// Writes a reply honouring `split_reply` and `delay`.
+pub(crate) async fn write_reply<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    cfg: &ScriptConfig,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let piece = cfg.split_reply.unwrap_or(bytes.len().max(1));
+    for part in bytes.chunks(piece) {
+        if !cfg.delay.is_zero() {
+            tokio::time::sleep(cfg.delay).await;
+        }
+        w.write_all(part).await?;
+        w.flush().await?;
+    }
+    Ok(())
+}

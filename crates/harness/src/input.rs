@@ -1,0 +1,238 @@
+//! Case inputs, generated at run time (EICAR is never stored in plain form in the repo).
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use rand::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HarnessError, Result};
+
+/// What file a case hands to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum InputSpec {
+    /// Pseudo-random clean bytes from a seed.
+    Clean {
+        #[serde(default = "default_size")]
+        size: u64,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// A zero-byte file.
+    Empty,
+    /// The 68-byte EICAR test file.
+    Eicar,
+    /// EICAR embedded in clean bytes at `offset` (needs a daemon that matches anywhere).
+    EicarAt { offset: u64, size: u64, seed: u64 },
+    /// A zip (deflate) whose one member is EICAR; `depth` > 1 nests zips inside zips.
+    ZipEicar {
+        #[serde(default = "one")]
+        depth: u32,
+    },
+    /// A zip with only clean members.
+    ZipClean,
+    /// The given bytes (text with `\xHH` escapes).
+    Bytes { data: String },
+}
+
+fn default_size() -> u64 {
+    4096
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Largest input the harness will generate (guards typos in case files).
+pub const MAX_INPUT: u64 = 1 << 31;
+
+impl InputSpec {
+    /// A short label for reports.
+    pub fn label(&self) -> String {
+        match self {
+            InputSpec::Clean { size, .. } => format!("clean {size} bytes"),
+            InputSpec::Empty => "empty file".into(),
+            InputSpec::Eicar => "EICAR (68 bytes)".into(),
+            InputSpec::EicarAt { offset, size, .. } => {
+                format!("EICAR at offset {offset} of {size} bytes")
+            }
+            InputSpec::ZipEicar { depth } => format!("EICAR in zip, depth {depth}"),
+            InputSpec::ZipClean => "clean zip".into(),
+            InputSpec::Bytes { data } => format!("{} literal bytes", unescape(data).len()),
+        }
+    }
+
+    /// The file's name inside the case directory.
+    pub fn file_name(&self) -> &'static str {
+        match self {
+            InputSpec::ZipEicar { .. } | InputSpec::ZipClean => "input.zip",
+            InputSpec::Eicar => "input.com",
+            _ => "input.bin",
+        }
+    }
+
+    /// Builds the bytes.
+    pub fn generate(&self) -> Result<Vec<u8>> {
+        match self {
+            InputSpec::Clean { size, seed } => random_bytes(*size, *seed),
+            InputSpec::Empty => Ok(Vec::new()),
+            InputSpec::Eicar => Ok(eicar()),
+            InputSpec::EicarAt { offset, size, seed } => {
+                let e = eicar();
+                if offset.saturating_add(e.len() as u64) > *size {
+                    return Err(HarnessError::Fixture(format!(
+                        "eicar-at: offset {offset} + 68 exceeds size {size}"
+                    )));
+                }
+                let mut v = random_bytes(*size, *seed)?;
+                let o = *offset as usize;
+                v[o..o + e.len()].copy_from_slice(&e);
+                Ok(v)
+            }
+            InputSpec::ZipEicar { depth } => {
+                if *depth == 0 || *depth > 16 {
+                    return Err(HarnessError::Fixture(
+                        "zip-eicar depth must be 1..=16".into(),
+                    ));
+                }
+                let mut data = zip_one("eicar.com", &eicar())?;
+                for level in 1..*depth {
+                    data = zip_one(&format!("level{level}.zip"), &data)?;
+                }
+                Ok(data)
+            }
+            InputSpec::ZipClean => zip_one("readme.txt", b"nothing to see here\n"),
+            InputSpec::Bytes { data } => Ok(unescape(data)),
+        }
+    }
+
+    /// Writes the input into `dir` and returns its path.
+    pub fn write_to(&self, dir: &Path) -> Result<PathBuf> {
+        let path = dir.join(self.file_name());
+        let data = self.generate()?;
+        std::fs::write(&path, data)
+            .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))?;
+        Ok(path)
+    }
+}
+
+/// The EICAR test file, decoded at run time from its XOR-0x5A hex form.
+pub fn eicar() -> Vec<u8> {
+    const HEX: &str = "026f157b0a7f1a1b0a016e060a00026f6e720a04736d1919736d277e1f13191b0877090e1b141e1b081e771b140e130c13080f09770e1f090e771c13161f7b7e12711270";
+    hex::decode(HEX)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|b| b ^ 0x5A)
+        .collect()
+}
+
+fn random_bytes(size: u64, seed: u64) -> Result<Vec<u8>> {
+    if size > MAX_INPUT {
+        return Err(HarnessError::Fixture(format!(
+            "input size {size} over the {MAX_INPUT} cap"
+        )));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut v = vec![0u8; size as usize];
+    rng.fill_bytes(&mut v);
+    Ok(v)
+}
+
+fn zip_one(name: &str, data: &[u8]) -> Result<Vec<u8>> {
+    let err = |e: &dyn std::fmt::Display| HarnessError::Fixture(format!("zip: {e}"));
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file(name, opts).map_err(|e| err(&e))?;
+    w.write_all(data).map_err(|e| err(&e))?;
+    Ok(w.finish().map_err(|e| err(&e))?.into_inner())
+}
+
+/// Decodes `\xHH`, `\0`, `\n`, `\r`, `\t`, `\\` escapes (used by byte-level case files).
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'0' => out.push(0),
+                b'n' => out.push(b'\n'),
+                b'r' => out.push(b'\r'),
+                b't' => out.push(b'\t'),
+                b'\\' => out.push(b'\\'),
+                b'x' if i + 3 < b.len() => {
+                    match std::str::from_utf8(&b[i + 2..i + 4])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        Some(v) => {
+                            out.push(v);
+                            i += 4;
+                            continue;
+                        }
+                        None => out.extend_from_slice(b"\\x"),
+                    }
+                }
+                other => {
+                    out.push(b'\\');
+                    out.push(other);
+                }
+            }
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Shows bytes as text with `\0`, `\n`, `\r`, `\t`, `\\` and `\xHH` escapes.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &c in bytes {
+        match c {
+            0 => s.push_str("\\0"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eicar_decodes_to_known_hash() {
+        use sha1::{Digest, Sha1};
+        let e = eicar();
+        assert_eq!(e.len(), 68);
+        assert_eq!(
+            hex::encode(Sha1::digest(&e)),
+            "3395856ce81f2b7382dee72602f798b642f14140"
+        );
+    }
+
+    #[test]
+    fn escape_roundtrip() {
+        let raw = b"zINSTREAM\0\x00\x00\x00\x44ab\\\n\xff".to_vec();
+        assert_eq!(unescape(&escape(&raw)), raw);
+    }
+
+    #[test]
+    fn zip_nesting_grows() {
+        let one = InputSpec::ZipEicar { depth: 1 }.generate().unwrap();
+        let two = InputSpec::ZipEicar { depth: 2 }.generate().unwrap();
+        assert!(one.starts_with(b"PK\x03\x04"));
+        assert!(two.len() > one.len());
+        assert!(InputSpec::ZipEicar { depth: 0 }.generate().is_err());
+    }
+}

@@ -1,0 +1,475 @@
+//! Client profiles: how to run one client program and read its verdict.
+//!
+//! A profile is a TOML file under `conformance/clients/` (format in the crate README).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HarnessError, Result};
+use crate::template;
+
+/// Which wire protocol a client speaks (and so which daemon the harness runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Clamd,
+    Svsp,
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Clamd => "clamd",
+            Protocol::Svsp => "svsp",
+        })
+    }
+}
+
+/// Where the harness's recording proxy listens for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Unix,
+}
+
+/// A verdict as a client reports it, or as a case expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Clean,
+    Infected,
+    Error,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Clean => "clean",
+            Verdict::Infected => "infected",
+            Verdict::Error => "error",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum CommandSpec {
+    Line(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ExitSpec {
+    One(i32),
+    Many(Vec<i32>),
+    Word(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    exit: Option<ExitSpec>,
+    output: Option<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct VerdictsFile {
+    clean: Option<RuleFile>,
+    infected: Option<RuleFile>,
+    error: Option<RuleFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenFileSpec {
+    path: String,
+    content: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CargoBinSpec {
+    package: String,
+    bin: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    protocol: Protocol,
+    #[serde(default)]
+    transport: Transport,
+    command: CommandSpec,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default = "default_timeout")]
+    timeout_secs: f64,
+    #[serde(default)]
+    verdicts: VerdictsFile,
+    #[serde(default)]
+    files: Vec<GenFileSpec>,
+    program_from: Option<String>,
+    cargo_bin: Option<CargoBinSpec>,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    requires_python: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default = "yes")]
+    snapshots: bool,
+}
+
+fn default_timeout() -> f64 {
+    30.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Which exit statuses a rule accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitMatch {
+    Codes(Vec<i32>),
+    NonZero,
+    Any,
+}
+
+impl ExitMatch {
+    fn matches(&self, code: Option<i32>) -> bool {
+        match (self, code) {
+            (ExitMatch::Any, _) => true,
+            (ExitMatch::NonZero, Some(c)) => c != 0,
+            (ExitMatch::NonZero, None) => false,
+            (ExitMatch::Codes(list), Some(c)) => list.contains(&c),
+            (ExitMatch::Codes(_), None) => false,
+        }
+    }
+}
+
+/// One verdict rule: an exit status and optional regexes on the output.
+#[derive(Debug, Clone)]
+pub struct VerdictRule {
+    pub exit: ExitMatch,
+    pub output: Option<Regex>,
+    pub stdout: Option<Regex>,
+    pub stderr: Option<Regex>,
+}
+
+impl VerdictRule {
+    pub fn exit_code(code: i32) -> Self {
+        VerdictRule {
+            exit: ExitMatch::Codes(vec![code]),
+            output: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    fn matches(&self, code: Option<i32>, stdout: &str, stderr: &str) -> bool {
+        if !self.exit.matches(code) {
+            return false;
+        }
+        if let Some(re) = &self.stdout {
+            if !re.is_match(stdout) {
+                return false;
+            }
+        }
+        if let Some(re) = &self.stderr {
+            if !re.is_match(stderr) {
+                return false;
+            }
+        }
+        if let Some(re) = &self.output {
+            if !re.is_match(stdout) && !re.is_match(stderr) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A program the harness builds with cargo before running the profile.
+#[derive(Debug, Clone)]
+pub struct CargoBin {
+    pub package: String,
+    pub bin: String,
+}
+
+/// A loaded, validated client profile.
+#[derive(Debug, Clone)]
+pub struct ClientProfile {
+    pub name: String,
+    pub description: String,
+    pub protocol: Protocol,
+    pub transport: Transport,
+    /// argv templates (a command line string is split with shell-words rules first).
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub timeout: Duration,
+    /// Rules in priority order: infected, error, clean (the first that matches wins).
+    pub rules: Vec<(Verdict, VerdictRule)>,
+    pub files: Vec<(String, String)>,
+    pub program_from: Option<String>,
+    pub cargo_bin: Option<CargoBin>,
+    pub requires: Vec<String>,
+    pub requires_python: Vec<String>,
+    pub tags: Vec<String>,
+    pub snapshots: bool,
+    pub source: Option<PathBuf>,
+}
+
+impl ClientProfile {
+    /// Parses a profile from TOML text. `origin` names the file in error messages; the
+    /// file stem is the default profile name.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Self> {
+        let raw: ProfileFile =
+            toml::from_str(text).map_err(|e| HarnessError::config(origin, e.to_string()))?;
+        let cfg = |m: String| HarnessError::config(origin, m);
+        let name = match raw.name {
+            Some(n) => n,
+            None => origin
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .ok_or_else(|| cfg("profile has no name".into()))?,
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(cfg(format!(
+                "profile name {name:?} must be non-empty and use only [A-Za-z0-9._-]"
+            )));
+        }
+        let argv = match raw.command {
+            CommandSpec::Line(line) => {
+                shell_words::split(&line).map_err(|e| cfg(format!("command: {e}")))?
+            }
+            CommandSpec::Argv(v) => v,
+        };
+        if argv.is_empty() {
+            return Err(cfg("command is empty".into()));
+        }
+        for a in &argv {
+            template::validate(a).map_err(|e| cfg(e.to_string()))?;
+        }
+        for (k, v) in &raw.env {
+            template::validate(v).map_err(|e| cfg(format!("env {k}: {e}")))?;
+        }
+        for f in &raw.files {
+            template::validate(&f.path).map_err(|e| cfg(format!("files: {e}")))?;
+            template::validate(&f.content).map_err(|e| cfg(format!("files: {e}")))?;
+        }
+        if !(raw.timeout_secs > 0.0 && raw.timeout_secs <= 3600.0) {
+            return Err(cfg("timeout_secs must be in (0, 3600]".into()));
+        }
+        let mut rules = Vec::new();
+        for (verdict, rule) in [
+            (Verdict::Infected, raw.verdicts.infected),
+            (Verdict::Error, raw.verdicts.error),
+            (Verdict::Clean, raw.verdicts.clean),
+        ] {
+            let Some(rule) = rule else { continue };
+            rules.push((verdict, compile_rule(rule, verdict).map_err(cfg)?));
+        }
+        if !rules.iter().any(|(v, _)| *v == Verdict::Clean) {
+            return Err(cfg("verdicts.clean is required".into()));
+        }
+        Ok(ClientProfile {
+            name,
+            description: raw.description,
+            protocol: raw.protocol,
+            transport: raw.transport,
+            argv,
+            env: raw.env,
+            timeout: Duration::from_secs_f64(raw.timeout_secs),
+            rules,
+            files: raw.files.into_iter().map(|f| (f.path, f.content)).collect(),
+            program_from: raw.program_from,
+            cargo_bin: raw.cargo_bin.map(|c| CargoBin {
+                package: c.package,
+                bin: c.bin,
+            }),
+            requires: raw.requires,
+            requires_python: raw.requires_python,
+            tags: raw.tags,
+            snapshots: raw.snapshots,
+            source: Some(origin.to_path_buf()),
+        })
+    }
+
+    /// Loads one profile file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| HarnessError::io(format!("reading {}", path.display()), e))?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Loads every `*.toml` in a directory, sorted by name.
+    pub fn load_dir(dir: &Path) -> Result<Vec<Self>> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| HarnessError::io(format!("reading {}", dir.display()), e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        let mut out: Vec<Self> = Vec::new();
+        for p in paths {
+            let prof = Self::load(&p)?;
+            if out.iter().any(|o| o.name == prof.name) {
+                return Err(HarnessError::config(
+                    &p,
+                    format!("duplicate profile name {}", prof.name),
+                ));
+            }
+            out.push(prof);
+        }
+        Ok(out)
+    }
+
+    /// The one-off profile of `--client-cmd`: clamdscan's exit-code convention (0 clean,
+    /// 1 infected, 2 error).
+    pub fn one_off(command: &str, protocol: Protocol, timeout: Duration) -> Result<Self> {
+        let argv = shell_words::split(command)
+            .map_err(|e| HarnessError::Usage(format!("--client-cmd: {e}")))?;
+        if argv.is_empty() {
+            return Err(HarnessError::Usage("--client-cmd is empty".into()));
+        }
+        for a in &argv {
+            template::validate(a).map_err(|e| HarnessError::Usage(format!("--client-cmd: {e}")))?;
+        }
+        Ok(ClientProfile {
+            name: "client-cmd".into(),
+            description: format!("one-off client: {command}"),
+            protocol,
+            transport: Transport::Tcp,
+            argv,
+            env: BTreeMap::new(),
+            timeout,
+            rules: vec![
+                (Verdict::Infected, VerdictRule::exit_code(1)),
+                (Verdict::Error, VerdictRule::exit_code(2)),
+                (Verdict::Clean, VerdictRule::exit_code(0)),
+            ],
+            files: Vec::new(),
+            program_from: None,
+            cargo_bin: None,
+            requires: Vec::new(),
+            requires_python: Vec::new(),
+            tags: Vec::new(),
+            snapshots: false,
+            source: None,
+        })
+    }
+
+    /// Reads the client's verdict from its exit status and output; `None` = unclassified.
+    pub fn classify(&self, exit: Option<i32>, stdout: &str, stderr: &str) -> Option<Verdict> {
+        self.rules
+            .iter()
+            .find(|(_, r)| r.matches(exit, stdout, stderr))
+            .map(|(v, _)| *v)
+    }
+}
+
+fn compile_rule(rule: RuleFile, verdict: Verdict) -> std::result::Result<VerdictRule, String> {
+    let exit = match rule.exit {
+        None => ExitMatch::Any,
+        Some(ExitSpec::One(c)) => ExitMatch::Codes(vec![c]),
+        Some(ExitSpec::Many(v)) if !v.is_empty() => ExitMatch::Codes(v),
+        Some(ExitSpec::Many(_)) => return Err(format!("verdicts.{verdict}.exit: empty list")),
+        Some(ExitSpec::Word(w)) => match w.as_str() {
+            "nonzero" => ExitMatch::NonZero,
+            "any" => ExitMatch::Any,
+            other => {
+                return Err(format!(
+                    "verdicts.{verdict}.exit: {other:?} (want a number, a list, \"nonzero\" or \"any\")"
+                ))
+            }
+        },
+    };
+    let re = |s: Option<String>, what: &str| -> std::result::Result<Option<Regex>, String> {
+        s.map(|s| Regex::new(&s).map_err(|e| format!("verdicts.{verdict}.{what}: {e}")))
+            .transpose()
+    };
+    let out = VerdictRule {
+        exit,
+        output: re(rule.output, "output")?,
+        stdout: re(rule.stdout, "stdout")?,
+        stderr: re(rule.stderr, "stderr")?,
+    };
+    if out.exit == ExitMatch::Any
+        && out.output.is_none()
+        && out.stdout.is_none()
+        && out.stderr.is_none()
+    {
+        return Err(format!(
+            "verdicts.{verdict}: matches everything (give exit and/or a regex)"
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        protocol = "clamd"
+        command = "my-scanner --host {host} --port {port} '{file}'"
+        timeout_secs = 5
+        [env]
+        FL_CLAMAV_CONNECTION = "{host}:{port}"
+        [verdicts]
+        clean = { exit = 0 }
+        infected = { exit = 1, output = "FOUND" }
+        error = { exit = "nonzero" }
+    "#;
+
+    #[test]
+    fn parses_and_classifies() {
+        let p = ClientProfile::from_toml(EXAMPLE, Path::new("x/my-scanner.toml")).unwrap();
+        assert_eq!(p.name, "my-scanner");
+        assert_eq!(p.argv.len(), 6);
+        assert_eq!(p.classify(Some(0), "", ""), Some(Verdict::Clean));
+        assert_eq!(p.classify(Some(1), "x: FOUND", ""), Some(Verdict::Infected));
+        // exit 1 without FOUND falls through to the error rule ("nonzero").
+        assert_eq!(p.classify(Some(1), "odd", ""), Some(Verdict::Error));
+        // killed by a signal: no exit code, nothing matches: unclassified.
+        assert_eq!(p.classify(None, "", ""), None);
+    }
+
+    #[test]
+    fn rejects_bad_profiles() {
+        let bad = EXAMPLE.replace("{port}", "{prot}");
+        assert!(ClientProfile::from_toml(&bad, Path::new("a.toml")).is_err());
+        let no_clean = EXAMPLE.replace("clean = { exit = 0 }", "");
+        assert!(ClientProfile::from_toml(&no_clean, Path::new("a.toml")).is_err());
+        let unknown_key = format!("{EXAMPLE}\nfrobnicate = 1\n");
+        assert!(ClientProfile::from_toml(&unknown_key, Path::new("a.toml")).is_err());
+    }
+
+    #[test]
+    fn one_off_uses_clamdscan_convention() {
+        let p =
+            ClientProfile::one_off("x {file}", Protocol::Clamd, Duration::from_secs(1)).unwrap();
+        assert_eq!(p.classify(Some(0), "", ""), Some(Verdict::Clean));
+        assert_eq!(p.classify(Some(1), "", ""), Some(Verdict::Infected));
+        assert_eq!(p.classify(Some(2), "", ""), Some(Verdict::Error));
+        assert_eq!(p.classify(Some(3), "", ""), None);
+    }
+}

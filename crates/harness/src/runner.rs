@@ -1,0 +1,281 @@
+//! Running one client case end to end: fixture, daemon, recording proxy, client, checks,
+//! judgement.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::case::Case;
+use crate::checks::{self, Finding, Level};
+use crate::client_run::{self, ClientRun};
+use crate::daemon::{self, Fault};
+use crate::error::{HarnessError, Result};
+use crate::judge::{judge, Failure, Status};
+use crate::profile::{ClientProfile, Protocol, Transport, Verdict};
+use crate::proxy::{Listen, Proxy};
+use crate::template::{self, Vars};
+use crate::transcript::Transcript;
+
+/// What every case run shares.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// Repository root (has `conformance/`).
+    pub root: PathBuf,
+    /// Directories put in front of PATH for clients (the built reference client).
+    pub extra_path: Vec<PathBuf>,
+    /// Paths for profiles with `program_from` (variable name -> program path).
+    pub programs: BTreeMap<String, PathBuf>,
+    /// Scratch root (one subdirectory per case run).
+    pub scratch: PathBuf,
+    /// Keep each case's scratch directory (for debugging).
+    pub keep: bool,
+}
+
+impl RunContext {
+    pub fn test_clients(&self) -> PathBuf {
+        self.root.join("conformance").join("test-clients")
+    }
+}
+
+/// Full result of one (client, case) pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub case_id: String,
+    pub client: String,
+    pub protocol: Protocol,
+    pub rules: Vec<String>,
+    pub title: String,
+    pub input: String,
+    pub daemon: String,
+    pub expected: Verdict,
+    pub got: Option<Verdict>,
+    pub status: Status,
+    pub failures: Vec<Failure>,
+    pub warnings: Vec<Finding>,
+    pub note: Option<String>,
+    pub run: Option<ClientRun>,
+    /// Timestamped byte log, shortened (for failure reports).
+    pub transcript_log: String,
+    #[serde(skip)]
+    pub transcript: Transcript,
+    #[serde(skip)]
+    pub redactions: crate::snapshot::Redactions,
+    pub seconds: f64,
+}
+
+impl CaseResult {
+    fn skeleton(case: &Case, profile: &ClientProfile) -> Self {
+        CaseResult {
+            case_id: case.id.clone(),
+            client: profile.name.clone(),
+            protocol: case.protocol,
+            rules: case.rules.clone(),
+            title: case.title.clone(),
+            input: case.input.label(),
+            daemon: String::new(),
+            expected: case.expect,
+            got: None,
+            status: Status::Pass,
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            note: None,
+            run: None,
+            transcript_log: String::new(),
+            transcript: Transcript::default(),
+            redactions: Default::default(),
+            seconds: 0.0,
+        }
+    }
+
+    pub fn not_available(case: &Case, profile: &ClientProfile, why: &str) -> Self {
+        let mut r = Self::skeleton(case, profile);
+        r.status = Status::NotAvailable;
+        r.note = Some(why.to_string());
+        r
+    }
+
+    pub fn harness_error(case: &Case, profile: &ClientProfile, err: &HarnessError) -> Self {
+        let mut r = Self::skeleton(case, profile);
+        r.status = Status::HarnessError;
+        r.note = Some(err.to_string());
+        r
+    }
+}
+
+/// Why a profile cannot run here, if it cannot.
+pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String> {
+    if let Some(var) = &profile.program_from {
+        match ctx.programs.get(var) {
+            None => return Some(format!("not available: give the program path with --program {var}=PATH or the environment variable {var}")),
+            Some(p) if !p.exists() => return Some(format!("not available: {} does not exist", p.display())),
+            Some(_) => {}
+        }
+    }
+    for prog in &profile.requires {
+        if find_program(prog, &ctx.extra_path).is_none() {
+            return Some(format!("not available: program `{prog}` not found on PATH"));
+        }
+    }
+    for module in &profile.requires_python {
+        let ok = std::process::Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            return Some(format!(
+                "not available: python module `{module}` is not installed (pip install {module})"
+            ));
+        }
+    }
+    None
+}
+
+/// Looks a program up in `extra` then PATH (names with a `/` are taken as paths).
+pub fn find_program(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return p.exists().then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    extra
+        .iter()
+        .cloned()
+        .chain(std::env::split_paths(&path))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Runs one case with one client.
+pub async fn run_case(case: &Case, profile: &ClientProfile, ctx: &RunContext) -> CaseResult {
+    let start = Instant::now();
+    let mut r = CaseResult::skeleton(case, profile);
+    match run_inner(case, profile, ctx, &mut r).await {
+        Ok(()) => {}
+        Err(e) => {
+            r.status = Status::HarnessError;
+            r.note = Some(e.to_string());
+        }
+    }
+    r.seconds = start.elapsed().as_secs_f64();
+    r
+}
+
+async fn run_inner(
+    case: &Case,
+    profile: &ClientProfile,
+    ctx: &RunContext,
+    r: &mut CaseResult,
+) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{}-{}-", profile.name, case.id))
+        .tempdir_in(&ctx.scratch)
+        .map_err(|e| HarnessError::io("creating case directory", e))?;
+    let dir_path = dir.path().to_path_buf();
+    let file = case.input.write_to(&dir_path)?;
+
+    let daemon = daemon::start(&case.daemon, case.protocol).await?;
+    r.daemon = daemon.implementation.to_string();
+    let refuse = case.daemon.fault == Fault::Refuse;
+    let proxy = if refuse {
+        None
+    } else {
+        let listen = match profile.transport {
+            Transport::Tcp => Listen::Tcp(
+                "127.0.0.1:0"
+                    .parse()
+                    .map_err(|_| HarnessError::Daemon("addr".into()))?,
+            ),
+            Transport::Unix => Listen::Unix(dir_path.join("daemon.sock")),
+        };
+        Some(Proxy::start(listen, daemon.addr).await?)
+    };
+    let client_addr = proxy
+        .as_ref()
+        .and_then(|p| p.tcp_addr)
+        .unwrap_or(daemon.addr);
+
+    let mut vars = Vars::default();
+    vars.set("host", client_addr.ip().to_string())
+        .set("port", client_addr.port().to_string())
+        .set("addr", client_addr.to_string())
+        .set("file", file.to_string_lossy())
+        .set("dir", dir_path.to_string_lossy())
+        .set("test_clients", ctx.test_clients().to_string_lossy());
+    match proxy.as_ref().and_then(|p| p.unix_display()) {
+        Some(sock) => {
+            vars.set("socket", sock);
+        }
+        None if profile.transport == Transport::Unix => {
+            // refused: a socket path nobody listens on
+            vars.set("socket", dir_path.join("refused.sock").to_string_lossy());
+        }
+        None => {}
+    }
+    if let Some(var) = &profile.program_from {
+        if let Some(p) = ctx.programs.get(var) {
+            vars.set("program", p.to_string_lossy());
+        }
+    }
+    for (path, content) in &profile.files {
+        let p = dir_path.join(template::expand(path, &vars)?);
+        std::fs::write(&p, template::expand(content, &vars)?)
+            .map_err(|e| HarnessError::io(format!("writing {}", p.display()), e))?;
+    }
+    let argv: Vec<String> = profile
+        .argv
+        .iter()
+        .map(|a| template::expand(a, &vars))
+        .collect::<Result<_>>()?;
+    let env: BTreeMap<String, String> = profile
+        .env
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), template::expand(v, &vars)?)))
+        .collect::<Result<_>>()?;
+
+    let run = client_run::run(&argv, &env, &ctx.extra_path, &dir_path, profile.timeout).await?;
+    let transcript = match proxy {
+        Some(p) => p.finish(Duration::from_millis(300)).await,
+        None => Transcript::default(),
+    };
+    drop(daemon);
+
+    let findings = match case.protocol {
+        Protocol::Clamd => checks::clamd::check(&transcript),
+        Protocol::Svsp => checks::svsp::check(&transcript),
+    };
+    let (status, got, failures) = judge(case, profile, &run, &findings);
+    r.status = status;
+    r.got = got;
+    r.failures = failures;
+    r.warnings = findings
+        .into_iter()
+        .filter(|f| f.level == Level::Should)
+        .collect();
+    r.transcript_log = transcript.raw_log(96);
+    r.transcript = transcript;
+    let mut red = crate::snapshot::Redactions::default();
+    red.literals
+        .push((dir_path.to_string_lossy().into_owned(), "[DIR]".into()));
+    red.literals
+        .push((ctx.root.to_string_lossy().into_owned(), "[REPO]".into()));
+    r.redactions = red;
+    r.run = Some(run);
+    if ctx.keep {
+        let kept = dir.keep();
+        r.note = Some(format!("scratch kept at {}", kept.display()));
+    }
+    Ok(())
+}
+
+/// Directory of the repo given a path inside it (looks for `conformance/`).
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|p| p.join("conformance").is_dir() && p.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+}

@@ -1,0 +1,224 @@
+//! Transcript snapshots: a protocol-aware, redacted rendering of what a client sent and
+//! received, stored as insta snapshots under `conformance/snapshots/<client>/<case>.snap`.
+//!
+//! Rendering drops timing and TCP segmentation (which vary run to run) and keeps framing
+//! (commands, chunk lengths, reply records, lines), so a diff means the client's protocol
+//! behaviour changed. Ports, scratch paths and times are redacted.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use crate::checks::clamd::{parse_client, split_replies, ClientFrame};
+use crate::input::escape;
+use crate::profile::{Protocol, Verdict};
+use crate::transcript::{Dir, Transcript};
+
+/// Values to replace in rendered text.
+#[derive(Debug, Clone, Default)]
+pub struct Redactions {
+    /// (literal, replacement), applied in order.
+    pub literals: Vec<(String, String)>,
+}
+
+impl Redactions {
+    pub fn apply(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for (lit, rep) in &self.literals {
+            if !lit.is_empty() {
+                out = out.replace(lit.as_str(), rep);
+            }
+        }
+        // Any port announced on the wire (SVSP SEND/ENOENT) and any leftover tmp path.
+        static_res().iter().fold(out, |acc, (re, rep)| {
+            re.replace_all(&acc, *rep).into_owned()
+        })
+    }
+}
+
+fn static_res() -> Vec<(Regex, &'static str)> {
+    [
+        (r"SEND \d+", "SEND [PORT]"),
+        (r"port \d+", "port [PORT]"),
+        (r"/tmp/[A-Za-z0-9._/-]+", "[TMP]"),
+    ]
+    .into_iter()
+    .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))
+    .collect()
+}
+
+/// Renders a transcript for a snapshot.
+pub fn render(
+    protocol: Protocol,
+    case_id: &str,
+    expect: Verdict,
+    got: Option<Verdict>,
+    t: &Transcript,
+    red: &Redactions,
+) -> String {
+    let mut s = format!(
+        "case: {case_id}\nexpect: {expect}\ngot: {}\n",
+        got.map(|v| v.to_string())
+            .unwrap_or_else(|| "unclassified".into())
+    );
+    for (i, conn) in t.connections().into_iter().enumerate() {
+        s.push_str(&format!("connection {}:\n", i + 1));
+        let c = t.bytes(conn, Dir::C2S);
+        let srv = t.bytes(conn, Dir::S2C);
+        match protocol {
+            Protocol::Clamd => {
+                render_clamd_client(&c, &mut s);
+                for (r, terminated) in split_replies(&srv) {
+                    s.push_str(&format!(
+                        "  S: {}{}\n",
+                        escape(&r),
+                        if terminated { "" } else { "  (no terminator)" }
+                    ));
+                }
+            }
+            Protocol::Svsp => {
+                for (label, data) in [("C", &c), ("S", &srv)] {
+                    for piece in data.split_inclusive(|b| *b == b'\n') {
+                        s.push_str(&format!("  {label}: {}\n", escape(piece)));
+                    }
+                }
+            }
+        }
+        let ended = |d: Dir| {
+            if t.end_of(conn, d).is_some() {
+                "closed"
+            } else {
+                "open"
+            }
+        };
+        s.push_str(&format!(
+            "  client side: {}, server side: {}\n",
+            ended(Dir::C2S),
+            ended(Dir::S2C)
+        ));
+    }
+    red.apply(&s)
+}
+
+fn render_clamd_client(c: &[u8], s: &mut String) {
+    let frames = parse_client(c);
+    let mut i = 0;
+    while i < frames.len() {
+        match &frames[i] {
+            ClientFrame::Command { at, end, .. } => {
+                s.push_str(&format!("  C: {}\n", escape(&c[*at..*end])))
+            }
+            ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => s.push_str(
+                &format!("  C: {}\n", crate::transcript::shorten(&c[*at..*end], 120)),
+            ),
+            ClientFrame::Chunk { len, complete, .. } => {
+                // Collapse runs of equal complete chunks.
+                let mut n = 1;
+                while *complete
+                    && matches!(frames.get(i + n), Some(ClientFrame::Chunk { len: l2, complete: true, .. }) if l2 == len)
+                {
+                    n += 1;
+                }
+                let times = if n > 1 {
+                    format!(" x{n}")
+                } else {
+                    String::new()
+                };
+                let note = if *complete { "" } else { " (incomplete)" };
+                s.push_str(&format!("  C: <chunk {len} bytes{note}>{times}\n"));
+                i += n;
+                continue;
+            }
+            ClientFrame::PartialHeader { at, end } => s.push_str(&format!(
+                "  C: <partial chunk header {}>\n",
+                escape(&c[*at..*end])
+            )),
+            ClientFrame::Terminator { .. } => s.push_str("  C: <chunk 0: end of stream>\n"),
+            ClientFrame::Insane { len, .. } => {
+                s.push_str(&format!("  C: <chunk header {len}: framing out of step>\n"))
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Outcome of comparing with the stored snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotOutcome {
+    Matched,
+    /// No snapshot existed; it was written.
+    Written,
+    /// Accepted by `--update-snapshots`.
+    Updated,
+    /// Differs; the unified diff (a `.snap.new` was written for `cargo insta review`).
+    Mismatch(String),
+    /// Could not read/write the snapshot.
+    Error(String),
+}
+
+/// Snapshot file of a case.
+pub fn path_for(root: &Path, client: &str, case_id: &str) -> PathBuf {
+    root.join(client).join(format!("{case_id}.snap"))
+}
+
+/// Prepares insta's process-wide settings; call once before any comparison (insta reads
+/// its environment once). `update`: accept all differences.
+pub fn init_insta(workspace: &Path, update: bool) {
+    std::env::set_var("INSTA_WORKSPACE_ROOT", workspace);
+    std::env::set_var("INSTA_UPDATE", if update { "always" } else { "unseen" });
+    if std::env::var_os("INSTA_OUTPUT").is_none() {
+        std::env::set_var("INSTA_OUTPUT", "none");
+    }
+}
+
+/// Compares `content` with the stored snapshot, writing/updating through insta.
+pub fn check(
+    root: &Path,
+    client: &str,
+    case_id: &str,
+    content: &str,
+    update: bool,
+) -> SnapshotOutcome {
+    let path = path_for(root, client, case_id);
+    let existing = if path.exists() {
+        match insta::Snapshot::from_file(&path) {
+            Ok(s) => s.contents().as_text().map(|t| t.to_string()),
+            Err(e) => return SnapshotOutcome::Error(format!("{}: {e}", path.display())),
+        }
+    } else {
+        None
+    };
+    let normalized = content.trim_end();
+    if existing.as_deref() == Some(normalized) {
+        return SnapshotOutcome::Matched;
+    }
+    let dir = root.join(client);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(&dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description(format!(
+        "conformance transcript: client {client}, case {case_id}"
+    ));
+    let name = case_id.to_string();
+    let body = content.to_string();
+    let prev_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name, body));
+    }));
+    std::panic::set_hook(prev_hook);
+    match (existing, res.is_ok()) {
+        (None, true) => SnapshotOutcome::Written,
+        (Some(_), true) if update => SnapshotOutcome::Updated,
+        (Some(old), _) => {
+            let diff = similar::TextDiff::from_lines(old.as_str(), normalized)
+                .unified_diff()
+                .context_radius(2)
+                .header("stored", "this run")
+                .to_string();
+            SnapshotOutcome::Mismatch(diff)
+        }
+        (None, false) => SnapshotOutcome::Error(format!("could not write {}", path.display())),
+    }
+}

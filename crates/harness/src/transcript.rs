@@ -1,0 +1,188 @@
+//! What the recording proxy saw: every byte both ways, per connection, with direction and
+//! time offset.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::input::escape;
+
+/// Direction of a byte run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Dir {
+    /// client to server
+    #[serde(rename = "C")]
+    C2S,
+    /// server to client
+    #[serde(rename = "S")]
+    S2C,
+}
+
+impl Dir {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Dir::C2S => "C",
+            Dir::S2C => "S",
+        }
+    }
+}
+
+/// One recorded event.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The client connected to the proxy (and the proxy to the daemon, unless `upstream_error`).
+    Open { upstream_error: Option<String> },
+    /// Bytes; `truncated` when the recorder's memory cap was reached (only the length is kept).
+    Data {
+        dir: Dir,
+        #[serde(skip)]
+        bytes: Vec<u8>,
+        len: usize,
+        truncated: bool,
+    },
+    /// Orderly end of one direction (FIN).
+    Eof { dir: Dir },
+    /// Read error in one direction (for example a reset).
+    Error { dir: Dir, message: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub conn: u32,
+    /// Time since the proxy started.
+    #[serde(serialize_with = "ser_ms")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+/// All events of one case run, in the order the proxy saw them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Transcript {
+    pub events: Vec<Event>,
+}
+
+impl Transcript {
+    /// Connection ids in order of opening.
+    pub fn connections(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = Vec::new();
+        for e in &self.events {
+            if !v.contains(&e.conn) {
+                v.push(e.conn);
+            }
+        }
+        v
+    }
+
+    /// All bytes one side sent on one connection (truncated runs are left out).
+    pub fn bytes(&self, conn: u32, dir: Dir) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in &self.events {
+            if let (true, EventKind::Data { dir: d, bytes, .. }) = (e.conn == conn, &e.kind) {
+                if *d == dir {
+                    out.extend_from_slice(bytes);
+                }
+            }
+        }
+        out
+    }
+
+    /// Byte runs of one connection with their arrival times, for timing checks.
+    pub fn runs(&self, conn: u32, dir: Dir) -> Vec<(Duration, &[u8])> {
+        self.events
+            .iter()
+            .filter(|e| e.conn == conn)
+            .filter_map(|e| match &e.kind {
+                EventKind::Data { dir: d, bytes, .. } if *d == dir => {
+                    Some((e.at, bytes.as_slice()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// When one side ended its direction (FIN or error), if it did.
+    pub fn end_of(&self, conn: u32, dir: Dir) -> Option<Duration> {
+        self.events.iter().find_map(|e| match &e.kind {
+            EventKind::Eof { dir: d } | EventKind::Error { dir: d, .. }
+                if e.conn == conn && *d == dir =>
+            {
+                Some(e.at)
+            }
+            _ => None,
+        })
+    }
+
+    /// Whether the recorder dropped bytes of this connection (memory cap).
+    pub fn truncated(&self, conn: u32) -> bool {
+        self.events.iter().any(|e| {
+            e.conn == conn
+                && matches!(
+                    e.kind,
+                    EventKind::Data {
+                        truncated: true,
+                        ..
+                    }
+                )
+        })
+    }
+
+    /// Timestamped raw log (for reports): one line per event, long runs shortened.
+    pub fn raw_log(&self, max_run: usize) -> String {
+        let mut s = String::new();
+        for e in &self.events {
+            let t = e.at.as_secs_f64() * 1000.0;
+            match &e.kind {
+                EventKind::Open { upstream_error } => {
+                    s.push_str(&format!("[{t:9.3} ms] #{} open", e.conn));
+                    if let Some(err) = upstream_error {
+                        s.push_str(&format!(" (upstream: {err})"));
+                    }
+                }
+                EventKind::Data {
+                    dir,
+                    bytes,
+                    len,
+                    truncated,
+                } => {
+                    s.push_str(&format!("[{t:9.3} ms] #{} {}: ", e.conn, dir.tag()));
+                    if *truncated {
+                        s.push_str(&format!("<{len} bytes not kept>"));
+                    } else {
+                        s.push_str(&shorten(bytes, max_run));
+                    }
+                }
+                EventKind::Eof { dir } => {
+                    s.push_str(&format!("[{t:9.3} ms] #{} {}: <EOF>", e.conn, dir.tag()))
+                }
+                EventKind::Error { dir, message } => s.push_str(&format!(
+                    "[{t:9.3} ms] #{} {}: <error {message}>",
+                    e.conn,
+                    dir.tag()
+                )),
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Escaped bytes, with the middle of long runs replaced by a byte count.
+pub fn shorten(bytes: &[u8], max: usize) -> String {
+    if bytes.len() <= max {
+        return escape(bytes);
+    }
+    let head = max * 2 / 3;
+    let tail = max - head;
+    format!(
+        "{}…<{} bytes>…{}",
+        escape(&bytes[..head]),
+        bytes.len() - head - tail,
+        escape(&bytes[bytes.len() - tail..])
+    )
+}

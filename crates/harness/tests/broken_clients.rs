@@ -1,0 +1,235 @@
+//! The deliberately broken clients in conformance/test-clients/ must each be caught with
+//! the right rule ID; the correct test clients must pass (so the checks are not vacuous).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use harness::case::{self, Case};
+use harness::judge::Status;
+use harness::profile::ClientProfile;
+use harness::runner::{CaseResult, RunContext};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn python_available() -> bool {
+    std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+async fn run(profile: &str, case_ids: &[&str]) -> Vec<CaseResult> {
+    let root = root();
+    let p = ClientProfile::load(
+        &root
+            .join("conformance/test-clients/profiles")
+            .join(format!("{profile}.toml")),
+    )
+    .unwrap();
+    let cases: Vec<Case> = case::load_dir(&root.join("conformance/cases/client")).unwrap();
+    let selected: Vec<(ClientProfile, Case)> = cases
+        .into_iter()
+        .filter(|c| {
+            c.protocol == p.protocol && (case_ids.is_empty() || case_ids.contains(&c.id.as_str()))
+        })
+        .map(|c| (p.clone(), c))
+        .collect();
+    assert!(
+        case_ids.is_empty() || selected.len() == case_ids.len(),
+        "unknown case id in {case_ids:?}"
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(RunContext {
+        root,
+        extra_path: Vec::new(),
+        programs: BTreeMap::new(),
+        scratch: scratch.path().to_path_buf(),
+        keep: false,
+    });
+    harness::cli::run_pairs(selected, ctx, 4, &BTreeMap::new()).await
+}
+
+fn get<'a>(rs: &'a [CaseResult], id: &str) -> &'a CaseResult {
+    rs.iter()
+        .find(|r| r.case_id == id)
+        .unwrap_or_else(|| panic!("no result for {id}"))
+}
+
+fn rules(r: &CaseResult) -> Vec<&str> {
+    r.failures.iter().map(|f| f.rule.as_str()).collect()
+}
+
+macro_rules! need_python {
+    () => {
+        if !python_available() {
+            println!("SKIP: python3 not found; the test clients are python scripts");
+            return;
+        }
+    };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn good_clamd_test_client_passes_every_clamd_case() {
+    need_python!();
+    let rs = run("good-clamd", &[]).await;
+    assert!(rs.len() >= 15);
+    for r in &rs {
+        assert_eq!(
+            r.status,
+            Status::Pass,
+            "{}: {:?} {:?}",
+            r.case_id,
+            r.failures,
+            r.note
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn good_svsp_test_client_passes_every_svsp_case() {
+    need_python!();
+    let rs = run("good-svsp", &[]).await;
+    assert!(rs.len() >= 10);
+    for r in &rs {
+        assert_eq!(
+            r.status,
+            Status::Pass,
+            "{}: {:?} {:?}",
+            r.case_id,
+            r.failures,
+            r.note
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
+    need_python!();
+    let rs = run(
+        "broken-clean-on-error",
+        &[
+            "clamd.reply-error",
+            "clamd.refused",
+            "clamd.close-before-reply",
+            "clamd.silent",
+            "clamd.eicar",
+        ],
+    )
+    .await;
+    for (id, rule) in [
+        ("clamd.reply-error", "CLAMD-CLIENT-5"),
+        ("clamd.refused", "CLAMD-CLIENT-3"),
+        ("clamd.close-before-reply", "CLAMD-CLIENT-3"),
+        ("clamd.silent", "CLAMD-CLIENT-10"),
+    ] {
+        let r = get(&rs, id);
+        assert_eq!(r.status, Status::FailOpen, "{id}: {:?}", r.failures);
+        assert_eq!(r.failures[0].rule, rule, "{id}");
+        assert_eq!(r.failures[0].kind, "fail-open");
+    }
+    // It is not broken when nothing goes wrong.
+    assert_eq!(get(&rs, "clamd.eicar").status, Status::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_zero_length_chunk_is_clamd_client_2() {
+    need_python!();
+    let rs = run("broken-no-terminator", &["clamd.clean"]).await;
+    let r = get(&rs, "clamd.clean");
+    assert_eq!(r.status, Status::Fail);
+    assert!(rules(r).contains(&"CLAMD-CLIENT-2"), "{:?}", r.failures);
+    let f = r
+        .failures
+        .iter()
+        .find(|f| f.rule == "CLAMD-CLIENT-2")
+        .unwrap();
+    assert!(f.happened.contains("zero-length chunk"), "{}", f.happened);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprefixed_commands_are_clamd_client_1() {
+    need_python!();
+    let rs = run("broken-unprefixed", &["clamd.eicar"]).await;
+    let r = get(&rs, "clamd.eicar");
+    assert_eq!(r.status, Status::Fail);
+    assert!(rules(r).contains(&"CLAMD-CLIENT-1"), "{:?}", r.failures);
+    let f = r
+        .failures
+        .iter()
+        .find(|f| f.rule == "CLAMD-CLIENT-1")
+        .unwrap();
+    assert!(
+        f.excerpt.contains("⟦INSTREAM"),
+        "excerpt marks the offending bytes: {}",
+        f.excerpt
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
+    need_python!();
+    let rs = run(
+        "broken-ignores-size-limit",
+        &["clamd.over-limit", "clamd.exact-limit"],
+    )
+    .await;
+    let r = get(&rs, "clamd.over-limit");
+    assert_eq!(r.status, Status::FailOpen, "{:?}", r.failures);
+    assert_eq!(r.failures[0].rule, "CLAMD-CLIENT-4");
+    assert_eq!(get(&rs, "clamd.exact-limit").status, Status::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_without_end_is_clamd_client_9() {
+    need_python!();
+    let rs = run("broken-no-end", &["clamd.clean"]).await;
+    let r = get(&rs, "clamd.clean");
+    assert_eq!(r.status, Status::Fail);
+    assert_eq!(
+        rules(r),
+        ["CLAMD-CLIENT-9"],
+        "verdict was right, only the protocol is wrong"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_queued_hangs_svsp_client_8() {
+    need_python!();
+    let rs = run("broken-needs-queued", &["svsp.queued-never", "svsp.eicar"]).await;
+    let r = get(&rs, "svsp.queued-never");
+    assert_eq!(r.status, Status::Fail);
+    assert_eq!(r.failures[0].rule, "SVSP-CLIENT-8");
+    assert_eq!(r.failures[0].kind, "hung");
+    // With QUEUED present (fake default) the same client passes.
+    assert_eq!(get(&rs, "svsp.eicar").status, Status::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
+    need_python!();
+    let rs = run(
+        "broken-svsp-clean-on-error",
+        &["svsp.eacces", "svsp.efault"],
+    )
+    .await;
+    for id in ["svsp.eacces", "svsp.efault"] {
+        let r = get(&rs, id);
+        assert_eq!(r.status, Status::FailOpen, "{id}");
+        assert_eq!(r.failures[0].rule, "SVSP-CLIENT-10");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_before_ready_is_svsp_client_1() {
+    need_python!();
+    let rs = run("broken-svsp-no-wait-ready", &["svsp.clean"]).await;
+    let r = get(&rs, "svsp.clean");
+    assert_eq!(r.status, Status::Fail);
+    assert!(rules(r).contains(&"SVSP-CLIENT-1"), "{:?}", r.failures);
+}
