@@ -105,6 +105,12 @@ for name, b, rules in raw:
 
 case('parse_n_scan_crlf', ['CLAMD-FRAME-2', 'CLAMD-CONN-3'], [send('nSCAN {corpus}/eicar.com\\r\\n')], compare='unordered',
      note='observed: Error processing command. ERROR plus the FOUND line (CLAMD-CONN-3 race: order may vary)')
+case('conn_n_contscan_crlf', ['CLAMD-FRAME-2', 'CLAMD-CONN-3'], [send('nCONTSCAN {corpus}/clean.txt\\r\\n')], compare='unordered')
+case('conn_n_ping_crlf_extra', ['CLAMD-FRAME-2', 'CLAMD-CONN-3'], [send('nVERSION\\r\\n')])
+case('conn_z_scan_then_ping_same_packet', ['CLAMD-CONN-3'], [send('zSCAN {corpus}/clean.txt\\0zPING\\0')], compare='unordered')
+case('conn_n_scan_then_garbage_same_packet', ['CLAMD-CONN-3'], [send('nSCAN {corpus}/eicar.com\\nx')], compare='unordered')
+case('conn_z_scan_then_garbage_later', ['CLAMD-CONN-3'], [send('zSCAN {corpus}/clean.txt\\0'), '{ sleep_ms = 100 }', send('garbage')])
+case('conn_fildes_tcp_two_extra_bytes', ['CLAMD-CONN-3', 'CLAMD-FILDES-3'], [send('zFILDES\\0XY')])
 
 # split commands across sends (CLAMD-FRAME-3, -8)
 case('split_z_ping_two_sends', ['CLAMD-FRAME-8'], [send('zPI'), '{ sleep_ms = 150 }', send('NG\\0')])

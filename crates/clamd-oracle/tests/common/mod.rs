@@ -1,0 +1,72 @@
+//! The fake clamd (crate `fake-clamd`) as an oracle [`Launcher`]: started in-process on an
+//! ephemeral port from the same generated clamd.conf the real clamd gets.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clamd_oracle::{Launcher, OracleEnv, Profile, RunningServer, Target};
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+pub struct FakeLauncher {
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl FakeLauncher {
+    pub fn new() -> FakeLauncher {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        FakeLauncher { rt }
+    }
+}
+
+struct FakeServer {
+    fake: fake_clamd::FakeClamd,
+    startup: Duration,
+}
+
+impl RunningServer for FakeServer {
+    fn target(&self) -> Target {
+        Target {
+            tcp: self.fake.addr().expect("fake has a TCP listener"),
+            unix: self.fake.socket_path().map(|p| p.to_path_buf()),
+        }
+    }
+    fn startup(&self) -> Option<Duration> {
+        Some(self.startup)
+    }
+}
+
+impl Launcher for FakeLauncher {
+    fn start(
+        &self,
+        env: &OracleEnv,
+        profile_name: &str,
+        profile: &Profile,
+    ) -> Result<Box<dyn RunningServer>, clamd_oracle::Error> {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let unix = env.sock_dir.join(format!("fake-{profile_name}-{n}.sock"));
+        // Same clamd.conf as the real clamd gets (including `User clamav` when running as
+        // root: the in-process fake cannot drop privileges, so it has to emulate that user's
+        // access rights to match CLAMD-SCAN-12); TCPSocket replaced by an ephemeral port.
+        let conf = env.conf_text(profile, 3310, &unix, true);
+        let t0 = Instant::now();
+        let fake = self
+            .rt
+            .block_on(async {
+                fake_clamd::FakeClamd::builder()
+                    .conf_text(&conf, "oracle.conf")?
+                    .tcp_port(0)
+                    .start()
+                    .await
+            })
+            .map_err(|e| clamd_oracle::Error::Clamd(format!("fake-clamd: {e}")))?;
+        Ok(Box::new(FakeServer {
+            fake,
+            startup: t0.elapsed(),
+        }))
+    }
+}

@@ -1,0 +1,59 @@
+//! Live differential: records every case from the real clamd right now and diffs the fake
+//! against that fresh recording (not the committed one). Prints SKIP when clamd is not
+//! installed, fails then if AVC_REQUIRE_CLAMD=1 (CI).
+
+mod common;
+
+use clamd_oracle::{suite, tasks, CaseFile, OracleEnv, RealClamd, RealLauncher};
+
+#[test]
+fn clamd_oracle_live_differential_real_vs_fake() {
+    if !RealClamd::available() {
+        assert!(
+            std::env::var("AVC_REQUIRE_CLAMD").as_deref() != Ok("1"),
+            "AVC_REQUIRE_CLAMD=1 but {} is missing",
+            RealClamd::bin().display()
+        );
+        println!(
+            "SKIP: real clamd not installed at {}",
+            RealClamd::bin().display()
+        );
+        return;
+    }
+    let file = CaseFile::load(&clamd_oracle::default_cases_path()).expect("cases");
+    let cases = tasks::select(&file, std::env::var("ORACLE_FILTER").ok().as_deref());
+    let version = RealClamd::version().expect("clamd --version");
+    let env = OracleEnv::create().expect("oracle env");
+
+    let real =
+        suite::run_cases(&file, &cases, &env, &RealLauncher, tasks::PARALLEL).expect("real run");
+    let live = suite::to_transcripts(&real, &env, &version).expect("live recording complete");
+    for (profile, d) in real.startups.iter().take(3) {
+        println!(
+            "real clamd startup to first PONG ({profile}): {:.1} ms",
+            d.as_secs_f64() * 1e3
+        );
+    }
+
+    let launcher = common::FakeLauncher::new();
+    let fake = suite::run_cases(&file, &cases, &env, &launcher, tasks::PARALLEL).expect("fake run");
+    for (profile, d) in fake.startups.iter().take(3) {
+        println!(
+            "fake-clamd startup to listening ({profile}): {:.1} ms",
+            d.as_secs_f64() * 1e3
+        );
+    }
+    let mismatches = suite::diff(&fake, &live, &env, &version);
+    for m in &mismatches {
+        eprintln!("LIVE MISMATCH {m}");
+    }
+    let bad: std::collections::BTreeSet<&str> =
+        mismatches.iter().map(|m| m.case.as_str()).collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} cases: fake differs from live clamd: {:?}",
+        bad.len(),
+        cases.len(),
+        bad
+    );
+}
