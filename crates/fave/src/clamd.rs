@@ -46,7 +46,11 @@ pub(crate) struct ClamdSession {
 
 impl ClamdSession {
     /// Connect and send `IDSESSION` (no reply expected, CLAMD-SESSION-1).
-    pub(crate) fn open(cfg: &ClientConfig, tracer: Tracer, dl: &Deadline) -> Result<ClamdSession, FaveError> {
+    pub(crate) fn open(
+        cfg: &ClientConfig,
+        tracer: Tracer,
+        dl: &Deadline,
+    ) -> Result<ClamdSession, FaveError> {
         let stream = Stream::connect(&cfg.address, &cfg.timeouts, dl)?;
         let mut conn = Conn::new(stream, cfg.timeouts.io, tracer);
         // CLAMD-SESSION-1: `zIDSESSION\0` / `nIDSESSION\n`.
@@ -76,7 +80,9 @@ impl ClamdSession {
         self.last_id += 1;
         let id = self.last_id;
         // CLAMD-INSTREAM-1: `zINSTREAM\0` (never legacy, CLAMD-CLIENT-1).
-        let r = self.conn.send(&command(self.framing, &Command::Instream), dl, None);
+        let r = self
+            .conn
+            .send(&command(self.framing, &Command::Instream), dl, None);
         if r.is_err() {
             self.broken = true;
         }
@@ -85,8 +91,17 @@ impl ClamdSession {
 
     /// Send one framed chunk (`header` already in `frame[..4]`). On a write error, try to read
     /// the pending reply (CLAMD-CLIENT-4) and report it; never hang.
-    pub(crate) fn send_frame(&mut self, id: u64, frame: &[u8], dl: &Deadline) -> Result<(), FaveError> {
-        let label = format!("[chunk header {} + {} bytes]", crate::trace::escape(&frame[..4]), frame.len() - 4);
+    pub(crate) fn send_frame(
+        &mut self,
+        id: u64,
+        frame: &[u8],
+        dl: &Deadline,
+    ) -> Result<(), FaveError> {
+        let label = format!(
+            "[chunk header {} + {} bytes]",
+            crate::trace::escape(&frame[..4]),
+            frame.len() - 4
+        );
         if let Err(e) = self.conn.send(frame, dl, Some(&label)) {
             self.broken = true;
             return Err(self.pending_reply_after_write_error(id, e));
@@ -105,7 +120,10 @@ impl ClamdSession {
     }
 
     fn pending_reply_after_write_error(&mut self, id: u64, write_err: FaveError) -> FaveError {
-        self.conn.tracer.note(Dir::Sent, &format!("<write failed: {write_err}; reading pending reply>"));
+        self.conn.tracer.note(
+            Dir::Sent,
+            &format!("<write failed: {write_err}; reading pending reply>"),
+        );
         let grace = Deadline::after(PENDING_REPLY_GRACE);
         match self.read_reply(id, &grace) {
             Ok((_, body)) => reply_error(body),
@@ -124,10 +142,14 @@ impl ClamdSession {
         let v = match self.read_reply(id, dl) {
             // CLAMD-INSTREAM-3: `stream: OK` / `stream: <name> FOUND`.
             Ok((Some(Subject::Stream), ReplyBody::Ok)) => Verdict::Clean,
-            Ok((Some(Subject::Stream), ReplyBody::Found(name))) if !name.is_empty() => Verdict::Infected(vec![name]),
+            Ok((Some(Subject::Stream), ReplyBody::Found(name))) if !name.is_empty() => {
+                Verdict::Infected(vec![name])
+            }
             Ok((_, other @ (ReplyBody::Ok | ReplyBody::Found(_)))) => {
                 self.broken = true;
-                Verdict::Error(FaveError::Protocol(format!("verdict for a subject other than `stream`: {other:?}")))
+                Verdict::Error(FaveError::Protocol(format!(
+                    "verdict for a subject other than `stream`: {other:?}"
+                )))
             }
             Ok((_, other)) => {
                 self.broken = true;
@@ -145,7 +167,11 @@ impl ClamdSession {
     /// Read records until the one numbered `id` arrives. Records for other numbers are logged
     /// and skipped (CLAMD-SESSION-4: replies may come out of order). An unnumbered record is a
     /// session-level failure (timeout reply, or a reply the daemon sent outside the session).
-    fn read_reply(&mut self, id: u64, dl: &Deadline) -> Result<(Option<Subject>, ReplyBody), FaveError> {
+    fn read_reply(
+        &mut self,
+        id: u64,
+        dl: &Deadline,
+    ) -> Result<(Option<Subject>, ReplyBody), FaveError> {
         loop {
             let n = self.conn.buffer().len();
             if n > 0 {
@@ -161,7 +187,11 @@ impl ClamdSession {
                 match reply.session_id {
                     Some(n) if n == id => return Ok((reply.subject, reply.body)),
                     Some(n) => {
-                        tracing::warn!(expected = id, got = n, "clamd reply for another command ignored");
+                        tracing::warn!(
+                            expected = id,
+                            got = n,
+                            "clamd reply for another command ignored"
+                        );
                         continue;
                     }
                     None => {
@@ -193,7 +223,11 @@ impl ClamdSession {
             return;
         }
         let dl = Deadline::after(timeout);
-        if self.conn.send(&command(self.framing, &Command::End), &dl, None).is_err() {
+        if self
+            .conn
+            .send(&command(self.framing, &Command::End), &dl, None)
+            .is_err()
+        {
             return;
         }
         while !self.conn.eof {
@@ -223,10 +257,13 @@ fn reply_error(body: ReplyBody) -> FaveError {
         // CLAMD-CLIENT-5: no ERROR suffix, still an error.
         ReplyBody::UnknownCommand => FaveError::Daemon(texts::UNKNOWN_COMMAND.into()),
         ReplyBody::Ok => FaveError::Protocol("`OK` arrived before the stream was complete".into()),
-        ReplyBody::Found(n) => {
-            FaveError::Protocol(format!("verdict `{n} FOUND` arrived before the stream was complete"))
-        }
-        ReplyBody::Other(t) => FaveError::Protocol(format!("unexpected reply `{}`", String::from_utf8_lossy(&t))),
+        ReplyBody::Found(n) => FaveError::Protocol(format!(
+            "verdict `{n} FOUND` arrived before the stream was complete"
+        )),
+        ReplyBody::Other(t) => FaveError::Protocol(format!(
+            "unexpected reply `{}`",
+            String::from_utf8_lossy(&t)
+        )),
         other => FaveError::Protocol(format!("unexpected reply {other:?}")),
     }
 }

@@ -25,8 +25,13 @@ pub struct Client {
 }
 
 enum Backend {
-    Clamd { id: u64 },
-    Svsp { id: svsp_proto::Id, data: Option<TcpStream> },
+    Clamd {
+        id: u64,
+    },
+    Svsp {
+        id: svsp_proto::Id,
+        data: Option<TcpStream>,
+    },
 }
 
 /// One scan in progress. Dropping it without [`Scan::close`] abandons the session.
@@ -48,7 +53,12 @@ pub struct Scan<'a> {
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, FaveError> {
         cfg.validate()?;
-        Ok(Client { cfg, trace: None, clamd: None, svsp: None })
+        Ok(Client {
+            cfg,
+            trace: None,
+            clamd: None,
+            svsp: None,
+        })
     }
 
     /// Receive every wire event (FAVE-6 TRACE).
@@ -122,12 +132,20 @@ impl Client {
                 Err(e) => failed = Some(e),
             },
         }
-        let wire_base = if stats.connections > 0 { WireCounters::default() } else { self.counters() };
+        let wire_base = if stats.connections > 0 {
+            WireCounters::default()
+        } else {
+            self.counters()
+        };
         if failed.is_some() {
             self.drop_broken();
         }
         let chunk = self.cfg.chunk_size;
-        let mut frame = Vec::with_capacity(if self.cfg.protocol == Protocol::Clamd { chunk + 4 } else { 0 });
+        let mut frame = Vec::with_capacity(if self.cfg.protocol == Protocol::Clamd {
+            chunk + 4
+        } else {
+            0
+        });
         frame.extend_from_slice(&[0; 4]);
         Scan {
             client: self,
@@ -144,15 +162,26 @@ impl Client {
         }
     }
 
-    fn start_backend(&mut self, name: &str, dl: &Deadline, stats: &mut Stats) -> Result<Backend, FaveError> {
+    fn start_backend(
+        &mut self,
+        name: &str,
+        dl: &Deadline,
+        stats: &mut Stats,
+    ) -> Result<Backend, FaveError> {
         match self.cfg.protocol {
             Protocol::Clamd => {
-                let s = self.clamd.as_mut().ok_or_else(|| FaveError::Protocol("no session".into()))?;
+                let s = self
+                    .clamd
+                    .as_mut()
+                    .ok_or_else(|| FaveError::Protocol("no session".into()))?;
                 let id = s.start_instream(dl)?;
                 Ok(Backend::Clamd { id })
             }
             Protocol::Svsp => {
-                let s = self.svsp.as_mut().ok_or_else(|| FaveError::Protocol("no session".into()))?;
+                let s = self
+                    .svsp
+                    .as_mut()
+                    .ok_or_else(|| FaveError::Protocol("no session".into()))?;
                 let (id, data) = match self.cfg.svsp_source {
                     SvspSource::Port => s.start_port(name.as_bytes(), dl)?,
                     // FILE / FILE-SHA1 cannot carry a stream: use REQUEST (SVSP-CLIENT-6).
@@ -161,7 +190,10 @@ impl Client {
                         s.start_request(name.as_bytes(), dl)?
                     }
                 };
-                Ok(Backend::Svsp { id, data: Some(data) })
+                Ok(Backend::Svsp {
+                    id,
+                    data: Some(data),
+                })
             }
         }
     }
@@ -204,11 +236,17 @@ impl Client {
         let start = Instant::now();
         let err = |e: FaveError| Report {
             verdict: Verdict::Error(e),
-            stats: Stats { elapsed: start.elapsed(), ..Stats::default() },
+            stats: Stats {
+                elapsed: start.elapsed(),
+                ..Stats::default()
+            },
             sha1: None,
         };
         if self.cfg.protocol == Protocol::Svsp
-            && matches!(self.cfg.svsp_source, SvspSource::File | SvspSource::FileSha1)
+            && matches!(
+                self.cfg.svsp_source,
+                SvspSource::File | SvspSource::FileSha1
+            )
         {
             let abs = match std::path::absolute(path) {
                 Ok(p) => p,
@@ -242,19 +280,34 @@ impl Client {
         if let Err(e) = self.ensure_session(&dl, &mut stats) {
             self.drop_broken();
             stats.elapsed = start.elapsed();
-            return Report { verdict: Verdict::Error(e), stats, sha1: None };
+            return Report {
+                verdict: Verdict::Error(e),
+                stats,
+                sha1: None,
+            };
         }
-        let base = if stats.connections > 0 { WireCounters::default() } else { self.counters() };
+        let base = if stats.connections > 0 {
+            WireCounters::default()
+        } else {
+            self.counters()
+        };
         let sha1 = self.cfg.svsp_source == SvspSource::FileSha1;
         let (verdict, st) = match self.svsp.as_mut() {
             Some(s) => s.scan_path(abs.as_os_str().as_bytes(), sha1, &dl),
-            None => (Verdict::Error(FaveError::Protocol("no session".into())), RequestState::default()),
+            None => (
+                Verdict::Error(FaveError::Protocol("no session".into())),
+                RequestState::default(),
+            ),
         };
         stats.round_trips += 1;
         stats.wire = diff(self.counters(), base);
         self.drop_broken();
         stats.elapsed = start.elapsed();
-        Report { verdict, stats, sha1: st.sha1 }
+        Report {
+            verdict,
+            stats,
+            sha1: st.sha1,
+        }
     }
 
     /// End the session politely: `END` for clamd (CLAMD-CLIENT-9), `QUIT` for SVSP.
@@ -393,19 +446,26 @@ impl Scan<'_> {
         self.stats.wire.bytes_sent += self.data_bytes_sent;
         self.client.drop_broken();
         self.stats.elapsed = self.start.elapsed();
-        Report { verdict, stats: self.stats, sha1: None }
+        Report {
+            verdict,
+            stats: self.stats,
+            sha1: None,
+        }
     }
 
     fn finish(&mut self) -> Verdict {
         self.done = true;
         match self.backend.take() {
             None => Verdict::Error(
-                self.failed.clone().unwrap_or_else(|| FaveError::Protocol("scan not open".into())),
+                self.failed
+                    .clone()
+                    .unwrap_or_else(|| FaveError::Protocol("scan not open".into())),
             ),
             Some(Backend::Clamd { id }) => {
                 // A write already failed (and CLAMD-CLIENT-4's pending reply was read): error.
                 if let Some(e) = &self.failed {
-                    if !self.local_limit_hit || self.client.clamd.as_ref().is_none_or(|s| s.broken) {
+                    if !self.local_limit_hit || self.client.clamd.as_ref().is_none_or(|s| s.broken)
+                    {
                         if let Some(s) = self.client.clamd.as_mut() {
                             s.broken = true;
                         }

@@ -90,7 +90,9 @@ fn split_address(s: &str, default_port: u16) -> Result<(Address, Option<String>)
         } else if let Some(a) = after.strip_prefix(':') {
             Some(a)
         } else {
-            return Err(FaveError::Config(format!("expected `:` after `]` in `{s}`")));
+            return Err(FaveError::Config(format!(
+                "expected `:` after `]` in `{s}`"
+            )));
         };
         (host.to_string(), after)
     } else {
@@ -104,7 +106,11 @@ fn split_address(s: &str, default_port: u16) -> Result<(Address, Option<String>)
         }
         (host.to_string(), after)
     };
-    let host = if host.is_empty() { DEFAULT_HOST.to_string() } else { host };
+    let host = if host.is_empty() {
+        DEFAULT_HOST.to_string()
+    } else {
+        host
+    };
     let (port_s, rest) = match after_host {
         None => ("", None),
         Some(a) => match a.split_once(':') {
@@ -195,7 +201,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect: DEFAULT_IO_TIMEOUT, io: DEFAULT_IO_TIMEOUT, scan: DEFAULT_SCAN_TIMEOUT }
+        Timeouts {
+            connect: DEFAULT_IO_TIMEOUT,
+            io: DEFAULT_IO_TIMEOUT,
+            scan: DEFAULT_SCAN_TIMEOUT,
+        }
     }
 }
 
@@ -251,7 +261,10 @@ impl ClientConfig {
             }
         } else {
             FaveParameter {
-                address: Address::Tcp { host: DEFAULT_HOST.into(), port: DEFAULT_CLAMD_PORT },
+                address: Address::Tcp {
+                    host: DEFAULT_HOST.into(),
+                    port: DEFAULT_CLAMD_PORT,
+                },
                 timeout: None,
             }
         };
@@ -272,7 +285,8 @@ impl ClientConfig {
         }
         if self.protocol == Protocol::Svsp && matches!(self.address, Address::Unix(_)) {
             return Err(FaveError::Config(
-                "SVSP runs over TCP only (SVSP-TRANS-1); a unix socket address cannot be used".into(),
+                "SVSP runs over TCP only (SVSP-TRANS-1); a unix socket address cannot be used"
+                    .into(),
             ));
         }
         Ok(())
@@ -284,21 +298,39 @@ mod tests {
     use super::*;
 
     fn tcp(h: &str, p: u16) -> Address {
-        Address::Tcp { host: h.into(), port: p }
+        Address::Tcp {
+            host: h.into(),
+            port: p,
+        }
     }
 
     #[test]
     fn addresses_v4_v6_unix_and_defaults() {
-        assert_eq!(Address::parse("127.0.0.1:3311", 3310).unwrap(), tcp("127.0.0.1", 3311));
-        assert_eq!(Address::parse("[::1]:3311", 3310).unwrap(), tcp("::1", 3311));
+        assert_eq!(
+            Address::parse("127.0.0.1:3311", 3310).unwrap(),
+            tcp("127.0.0.1", 3311)
+        );
+        assert_eq!(
+            Address::parse("[::1]:3311", 3310).unwrap(),
+            tcp("::1", 3311)
+        );
         assert_eq!(Address::parse("[::1]", 3310).unwrap(), tcp("::1", 3310));
-        assert_eq!(Address::parse("localhost", 8081).unwrap(), tcp("localhost", 8081));
-        assert_eq!(Address::parse(":4000", 3310).unwrap(), tcp(DEFAULT_HOST, 4000));
+        assert_eq!(
+            Address::parse("localhost", 8081).unwrap(),
+            tcp("localhost", 8081)
+        );
+        assert_eq!(
+            Address::parse(":4000", 3310).unwrap(),
+            tcp(DEFAULT_HOST, 4000)
+        );
         assert_eq!(
             Address::parse("unix:/run/clamd.ctl", 3310).unwrap(),
             Address::Unix("/run/clamd.ctl".into())
         );
-        assert_eq!(Address::parse("/tmp/x.sock", 3310).unwrap(), Address::Unix("/tmp/x.sock".into()));
+        assert_eq!(
+            Address::parse("/tmp/x.sock", 3310).unwrap(),
+            Address::Unix("/tmp/x.sock".into())
+        );
         assert!(Address::parse("::1:3310", 3310).is_err());
         assert!(Address::parse("h:0", 3310).is_err());
         assert!(Address::parse("h:99999", 3310).is_err());

@@ -31,7 +31,11 @@ pub enum FaveError {
     DaemonTimeout(String),
     /// Stream too large (CLAMD-CLIENT-4: a distinct "too large" error).
     #[error("stream too large ({origin:?} limit{}): {detail}", limit.map(|l| format!(" {l} bytes")).unwrap_or_default())]
-    TooLarge { origin: LimitOrigin, limit: Option<u64>, detail: String },
+    TooLarge {
+        origin: LimitOrigin,
+        limit: Option<u64>,
+        detail: String,
+    },
     /// The connection ended before the verdict: EOF, reset, broken pipe, truncated reply.
     #[error("connection lost: {0}")]
     ConnectionLost(String),
@@ -74,7 +78,10 @@ impl FaveError {
     pub(crate) fn from_io(e: &std::io::Error, what: &str, after: Duration) -> FaveError {
         use std::io::ErrorKind as K;
         match e.kind() {
-            K::WouldBlock | K::TimedOut => FaveError::Timeout { what: what.to_string(), after },
+            K::WouldBlock | K::TimedOut => FaveError::Timeout {
+                what: what.to_string(),
+                after,
+            },
             K::ConnectionReset
             | K::ConnectionAborted
             | K::BrokenPipe

@@ -11,18 +11,27 @@ use crate::error::FaveError;
 use crate::trace::{Dir, Tracer};
 use crate::transport::{Conn, Deadline, Stream, MAX_RECORD};
 use crate::verdict::Verdict;
-use svsp_proto::{is_sendable_name, parse_response, Body, Command, Eol, Id, Response, ScanCommand, Source};
+use svsp_proto::{
+    is_sendable_name, parse_response, Body, Command, Eol, Id, Response, ScanCommand, Source,
+};
 
 /// One parsed line: `Ok(None)` for blank lines; `Err` for a malformed line (fail closed).
 fn parse(line: &[u8]) -> Result<Option<Response>, FaveError> {
     parse_response(line).map_err(|e| {
-        FaveError::Protocol(format!("malformed SVSP line `{}`: {e}", String::from_utf8_lossy(line)))
+        FaveError::Protocol(format!(
+            "malformed SVSP line `{}`: {e}",
+            String::from_utf8_lossy(line)
+        ))
     })
 }
 
 fn errno_error(errno: &svsp_proto::Errno, text: &[u8]) -> FaveError {
     // SVSP-CLIENT-10: only the errno name classifies; the text is for humans.
-    FaveError::Daemon(format!("{} {}", errno.as_str(), String::from_utf8_lossy(text)))
+    FaveError::Daemon(format!(
+        "{} {}",
+        errno.as_str(),
+        String::from_utf8_lossy(text)
+    ))
 }
 
 fn strip_eol(line: &[u8]) -> &[u8] {
@@ -49,10 +58,18 @@ pub(crate) struct RequestState {
 
 impl SvspSession {
     /// Connect and wait for `READY` (SVSP-CLIENT-1).
-    pub(crate) fn open(cfg: &ClientConfig, tracer: Tracer, dl: &Deadline) -> Result<SvspSession, FaveError> {
+    pub(crate) fn open(
+        cfg: &ClientConfig,
+        tracer: Tracer,
+        dl: &Deadline,
+    ) -> Result<SvspSession, FaveError> {
         let stream = Stream::connect(&cfg.address, &cfg.timeouts, dl)?;
-        let peer = stream.peer_ip().ok_or_else(|| FaveError::Config("SVSP needs TCP".into()))?;
-        let local = stream.local_ip().ok_or_else(|| FaveError::Config("SVSP needs TCP".into()))?;
+        let peer = stream
+            .peer_ip()
+            .ok_or_else(|| FaveError::Config("SVSP needs TCP".into()))?;
+        let local = stream
+            .local_ip()
+            .ok_or_else(|| FaveError::Config("SVSP needs TCP".into()))?;
         let conn = Conn::new(stream, cfg.timeouts.io, tracer);
         let mut s = SvspSession {
             conn,
@@ -70,13 +87,17 @@ impl SvspSession {
                     return match parse(&l)? {
                         None => continue,
                         // SVSP-CLIENT-1.
-                        Some(Response { body: Body::Ready, .. }) => Ok(s),
-                        Some(Response { body: Body::Denied, .. }) => Err(FaveError::Refused("DENIED".into())),
+                        Some(Response {
+                            body: Body::Ready, ..
+                        }) => Ok(s),
+                        Some(Response {
+                            body: Body::Denied, ..
+                        }) => Err(FaveError::Refused("DENIED".into())),
                         Some(_) => Err(FaveError::Protocol(format!(
                             "expected READY, got `{}`",
                             String::from_utf8_lossy(&l)
                         ))),
-                    }
+                    };
                 }
             }
         }
@@ -120,12 +141,19 @@ impl SvspSession {
         Id::from_number(self.next_id).unwrap_or_else(|_| Id::parse("1").expect("literal id"))
     }
 
-    fn send_command(&mut self, cmd: &Command, id: Option<&Id>, dl: &Deadline) -> Result<(), FaveError> {
+    fn send_command(
+        &mut self,
+        cmd: &Command,
+        id: Option<&Id>,
+        dl: &Deadline,
+    ) -> Result<(), FaveError> {
         // SVSP-CLIENT-2/3: one command per write, CRLF.
         let line = cmd
             .encode(id, Eol::Crlf)
             .map_err(|e| FaveError::Unsupported(format!("cannot encode SVSP command: {e}")))?;
-        self.conn.send(&line, dl, None).inspect_err(|_| self.broken = true)
+        self.conn
+            .send(&line, dl, None)
+            .inspect_err(|_| self.broken = true)
     }
 
     fn scan_cmd(source: Source, name: &[u8]) -> Command {
@@ -135,14 +163,27 @@ impl SvspSession {
     }
 
     /// `SCAN/FILE` or `SCAN/FILE-SHA1` with an absolute path (SVSP-CLIENT-6).
-    pub(crate) fn scan_path(&mut self, path: &[u8], sha1: bool, dl: &Deadline) -> (Verdict, RequestState) {
+    pub(crate) fn scan_path(
+        &mut self,
+        path: &[u8],
+        sha1: bool,
+        dl: &Deadline,
+    ) -> (Verdict, RequestState) {
         let mut st = RequestState::default();
         if !is_sendable_name(path) {
-            return (Verdict::Error(FaveError::Unsupported("file name cannot be sent in a SVSP command".into())), st);
+            return (
+                Verdict::Error(FaveError::Unsupported(
+                    "file name cannot be sent in a SVSP command".into(),
+                )),
+                st,
+            );
         }
         let id = self.next_id();
         let source = if sha1 { Source::FileSha1 } else { Source::File };
-        let cmd = Command::Scan(ScanCommand { source, name: Some(path.to_vec()) });
+        let cmd = Command::Scan(ScanCommand {
+            source,
+            name: Some(path.to_vec()),
+        });
         if let Err(e) = self.send_command(&cmd, Some(&id), dl) {
             return (Verdict::Error(e), st);
         }
@@ -151,7 +192,11 @@ impl SvspSession {
     }
 
     /// `SCAN/REQUEST [name]`: wait for `SEND <port>`, connect to the control host at that port.
-    pub(crate) fn start_request(&mut self, name: &[u8], dl: &Deadline) -> Result<(Id, TcpStream), FaveError> {
+    pub(crate) fn start_request(
+        &mut self,
+        name: &[u8],
+        dl: &Deadline,
+    ) -> Result<(Id, TcpStream), FaveError> {
         let id = self.next_id();
         self.send_command(&Self::scan_cmd(Source::Request, name), Some(&id), dl)?;
         loop {
@@ -159,7 +204,9 @@ impl SvspSession {
                 self.broken = true;
                 FaveError::ConnectionLost("EOF before SEND".into())
             })?;
-            let Some(r) = parse(&line).inspect_err(|_| self.broken = true)? else { continue };
+            let Some(r) = parse(&line).inspect_err(|_| self.broken = true)? else {
+                continue;
+            };
             if r.id.as_ref() != Some(&id) {
                 if r.id.is_none() {
                     if let Body::Error { errno, text } = &r.body {
@@ -174,23 +221,31 @@ impl SvspSession {
                     // SVSP-CLIENT-15: connect to the host of the control connection.
                     let sa = SocketAddr::new(self.peer, port);
                     let t = dl.op_timeout(self.connect_timeout, "data connect")?;
-                    let data = TcpStream::connect_timeout(&sa, t).map_err(|e| FaveError::Connect {
-                        addr: sa.to_string(),
-                        reason: format!("SVSP data channel: {e}"),
-                    })?;
+                    let data =
+                        TcpStream::connect_timeout(&sa, t).map_err(|e| FaveError::Connect {
+                            addr: sa.to_string(),
+                            reason: format!("SVSP data channel: {e}"),
+                        })?;
                     let _ = data.set_nodelay(true);
-                    self.conn.tracer.note(Dir::Sent, &format!("<data connection to {sa}>"));
+                    self.conn
+                        .tracer
+                        .note(Dir::Sent, &format!("<data connection to {sa}>"));
                     return Ok((id, data));
                 }
                 Body::Send(None) => {
                     self.broken = true;
-                    return Err(FaveError::Protocol("SEND without a port in reply to SCAN/REQUEST".into()));
+                    return Err(FaveError::Protocol(
+                        "SEND without a port in reply to SCAN/REQUEST".into(),
+                    ));
                 }
                 Body::Error { errno, text } => return Err(errno_error(&errno, &text)),
                 Body::Queued | Body::Unknown(_) => continue,
                 other => {
                     self.broken = true;
-                    return Err(FaveError::Protocol(format!("unexpected {} before SEND", other.keyword())));
+                    return Err(FaveError::Protocol(format!(
+                        "unexpected {} before SEND",
+                        other.keyword()
+                    )));
                 }
             }
         }
@@ -198,14 +253,24 @@ impl SvspSession {
 
     /// `SCAN/PORT <port> [name]`: listen first (SVSP-CLIENT-16), then send the command and
     /// accept one connection while watching the control connection for an error line.
-    pub(crate) fn start_port(&mut self, name: &[u8], dl: &Deadline) -> Result<(Id, TcpStream), FaveError> {
+    pub(crate) fn start_port(
+        &mut self,
+        name: &[u8],
+        dl: &Deadline,
+    ) -> Result<(Id, TcpStream), FaveError> {
         let listener = TcpListener::bind(SocketAddr::new(self.local, 0))
             .map_err(|e| FaveError::LocalIo(format!("cannot listen for SVSP PORT: {e}")))?;
-        let port = listener.local_addr().map_err(|e| FaveError::LocalIo(e.to_string()))?.port();
-        listener.set_nonblocking(true).map_err(|e| FaveError::LocalIo(e.to_string()))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| FaveError::LocalIo(e.to_string()))?
+            .port();
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| FaveError::LocalIo(e.to_string()))?;
         let id = self.next_id();
         self.send_command(&Self::scan_cmd(Source::Port(port), name), Some(&id), dl)?;
-        let accept_dl = Deadline::after(dl.op_timeout(self.connect_timeout.max(self.io_timeout), "accept")?);
+        let accept_dl =
+            Deadline::after(dl.op_timeout(self.connect_timeout.max(self.io_timeout), "accept")?);
         loop {
             match listener.accept() {
                 Ok((s, from)) => {
@@ -213,15 +278,21 @@ impl SvspSession {
                         tracing::warn!(%from, "SVSP PORT: connection from a foreign address dropped");
                         continue;
                     }
-                    s.set_nonblocking(false).map_err(|e| FaveError::LocalIo(e.to_string()))?;
+                    s.set_nonblocking(false)
+                        .map_err(|e| FaveError::LocalIo(e.to_string()))?;
                     let _ = s.set_nodelay(true);
-                    self.conn.tracer.note(Dir::Received, &format!("<data connection from {from}>"));
+                    self.conn
+                        .tracer
+                        .note(Dir::Received, &format!("<data connection from {from}>"));
                     return Ok((id, s));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(FaveError::LocalIo(format!("accept: {e}"))),
             }
-            accept_dl.op_timeout(Duration::from_secs(1), "waiting for the daemon's data connection")?;
+            accept_dl.op_timeout(
+                Duration::from_secs(1),
+                "waiting for the daemon's data connection",
+            )?;
             // Watch the control connection briefly: an error line ends the request.
             self.conn.poll_early();
             while let Some(pos) = self.conn.buffer().iter().position(|&b| b == b'\n') {
@@ -230,21 +301,30 @@ impl SvspSession {
                 let Some(r) = parse(&line)? else { continue };
                 let ours = r.id.as_ref() == Some(&id);
                 match r.body {
-                    Body::Error { errno, text } if ours || r.id.is_none() => return Err(errno_error(&errno, &text)),
+                    Body::Error { errno, text } if ours || r.id.is_none() => {
+                        return Err(errno_error(&errno, &text))
+                    }
                     // SVSP-CLIENT-16: tolerate `SEND <our port>` (quirk --port-send-echo).
                     _ => continue,
                 }
             }
             if self.conn.eof {
                 self.broken = true;
-                return Err(FaveError::ConnectionLost("control connection closed during SCAN/PORT".into()));
+                return Err(FaveError::ConnectionLost(
+                    "control connection closed during SCAN/PORT".into(),
+                ));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
 
     /// Read lines for request `id` until its terminal line (SVSP-SCAN-3).
-    pub(crate) fn await_terminal(&mut self, id: &Id, dl: &Deadline, st: &mut RequestState) -> Verdict {
+    pub(crate) fn await_terminal(
+        &mut self,
+        id: &Id,
+        dl: &Deadline,
+        st: &mut RequestState,
+    ) -> Verdict {
         loop {
             let line = match self.read_line(dl) {
                 Ok(Some(l)) => l,
@@ -289,7 +369,9 @@ impl SvspSession {
                         return Verdict::Infected(st.names.clone());
                     }
                     return match count {
-                        Some(n) if n > 0 => Verdict::Infected(vec![format!("(unnamed: DONE count {n})")]),
+                        Some(n) if n > 0 => {
+                            Verdict::Infected(vec![format!("(unnamed: DONE count {n})")])
+                        }
                         _ => Verdict::Clean,
                     };
                 }
@@ -313,7 +395,10 @@ impl SvspSession {
             return;
         }
         while let Ok(Some(l)) = self.read_line(&dl) {
-            if matches!(parse_response(&l), Ok(Some(Response { body: Body::Ok, .. }))) {
+            if matches!(
+                parse_response(&l),
+                Ok(Some(Response { body: Body::Ok, .. }))
+            ) {
                 break;
             }
         }
@@ -330,9 +415,14 @@ pub(crate) fn data_write(
     let mut off = 0;
     while off < buf.len() {
         let t = dl.op_timeout(io_timeout, "data write")?;
-        data.set_write_timeout(Some(t)).map_err(|e| FaveError::from_io(&e, "set timeout", t))?;
+        data.set_write_timeout(Some(t))
+            .map_err(|e| FaveError::from_io(&e, "set timeout", t))?;
         match data.write(&buf[off..]) {
-            Ok(0) => return Err(FaveError::ConnectionLost("data channel write returned 0".into())),
+            Ok(0) => {
+                return Err(FaveError::ConnectionLost(
+                    "data channel write returned 0".into(),
+                ))
+            }
             Ok(n) => off += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(FaveError::from_io(&e, "data channel write", t)),

@@ -46,13 +46,21 @@ impl Tracer {
 
     pub(crate) fn bytes(&self, dir: Dir, data: &[u8]) {
         if let Some(s) = &self.sink {
-            s(&TraceEvent { dir, channel: self.channel, text: escape(data) });
+            s(&TraceEvent {
+                dir,
+                channel: self.channel,
+                text: escape(data),
+            });
         }
     }
 
     pub(crate) fn note(&self, dir: Dir, text: &str) {
         if let Some(s) = &self.sink {
-            s(&TraceEvent { dir, channel: self.channel, text: text.to_string() });
+            s(&TraceEvent {
+                dir,
+                channel: self.channel,
+                text: text.to_string(),
+            });
         }
     }
 }
@@ -78,6 +86,9 @@ pub fn escape(data: &[u8]) -> String {
 mod tests {
     #[test]
     fn escape_controls() {
-        assert_eq!(super::escape(b"zINSTREAM\0\x00\x01\n\\"), "zINSTREAM\\0\\0\\x01\\n\\\\");
+        assert_eq!(
+            super::escape(b"zINSTREAM\0\x00\x01\n\\"),
+            "zINSTREAM\\0\\0\\x01\\n\\\\"
+        );
     }
 }

@@ -23,14 +23,20 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     pub(crate) fn after(total: Duration) -> Deadline {
-        Deadline { at: Instant::now() + total, total }
+        Deadline {
+            at: Instant::now() + total,
+            total,
+        }
     }
 
     /// The timeout to use for the next single operation: `min(op, remaining)`.
     pub(crate) fn op_timeout(&self, op: Duration, what: &str) -> Result<Duration, FaveError> {
         let left = self.at.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(FaveError::Timeout { what: format!("whole scan ({what})"), after: self.total });
+            return Err(FaveError::Timeout {
+                what: format!("whole scan ({what})"),
+                after: self.total,
+            });
         }
         Ok(op.min(left).max(Duration::from_millis(1)))
     }
@@ -42,9 +48,16 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    pub(crate) fn connect(addr: &Address, t: &Timeouts, dl: &Deadline) -> Result<Stream, FaveError> {
+    pub(crate) fn connect(
+        addr: &Address,
+        t: &Timeouts,
+        dl: &Deadline,
+    ) -> Result<Stream, FaveError> {
         let timeout = dl.op_timeout(t.connect, "connect")?;
-        let fail = |reason: String| FaveError::Connect { addr: addr.to_string(), reason };
+        let fail = |reason: String| FaveError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
         match addr {
             Address::Unix(path) => {
                 // Unix connects do not block on a listening socket; the first read/write carries
@@ -67,8 +80,16 @@ impl Stream {
                             let _ = s.set_nodelay(true);
                             return Ok(Stream::Tcp(s));
                         }
-                        Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
-                            return Err(FaveError::Timeout { what: format!("connect to {sa}"), after: timeout });
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                            ) =>
+                        {
+                            return Err(FaveError::Timeout {
+                                what: format!("connect to {sa}"),
+                                after: timeout,
+                            });
                         }
                         Err(e) => last = format!("{sa}: {e}"),
                     }
@@ -154,11 +175,23 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(stream: Stream, io_timeout: Duration, tracer: Tracer) -> Conn {
-        Conn { stream, rbuf: Vec::new(), eof: false, io_timeout, tracer, counters: WireCounters::default() }
+        Conn {
+            stream,
+            rbuf: Vec::new(),
+            eof: false,
+            io_timeout,
+            tracer,
+            counters: WireCounters::default(),
+        }
     }
 
     /// Write everything or fail; `label` is for the trace (None = trace the bytes themselves).
-    pub(crate) fn send(&mut self, data: &[u8], dl: &Deadline, label: Option<&str>) -> Result<(), FaveError> {
+    pub(crate) fn send(
+        &mut self,
+        data: &[u8],
+        dl: &Deadline,
+        label: Option<&str>,
+    ) -> Result<(), FaveError> {
         match label {
             Some(l) => self.tracer.note(Dir::Sent, l),
             None => self.tracer.bytes(Dir::Sent, data),
@@ -188,7 +221,9 @@ impl Conn {
             return Ok(0);
         }
         if self.rbuf.len() > MAX_RECORD {
-            return Err(FaveError::Protocol(format!("reply longer than {MAX_RECORD} bytes without terminator")));
+            return Err(FaveError::Protocol(format!(
+                "reply longer than {MAX_RECORD} bytes without terminator"
+            )));
         }
         let t = dl.op_timeout(self.io_timeout, "read")?;
         self.stream

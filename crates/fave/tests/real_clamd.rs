@@ -31,11 +31,17 @@ impl Drop for RealClamd {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     if s.write_all(b"zPING\0").is_err() {
         return false;
@@ -49,7 +55,10 @@ fn ping(port: u16) -> bool {
 fn start_clamd() -> Option<RealClamd> {
     let required = std::env::var("AVC_REQUIRE_CLAMD").is_ok_and(|v| v == "1");
     if !Path::new(CLAMD).exists() {
-        assert!(!required, "AVC_REQUIRE_CLAMD=1 but {CLAMD} is not installed");
+        assert!(
+            !required,
+            "AVC_REQUIRE_CLAMD=1 but {CLAMD} is not installed"
+        );
         println!("SKIP: {CLAMD} not installed");
         return None;
     }
@@ -58,7 +67,11 @@ fn start_clamd() -> Option<RealClamd> {
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&db).unwrap();
     std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(db.join("eicar.hdb"), "44d88612fea8a8f36de82e1278abb02f:68:Win.Test.EICAR_HDB-1\n").unwrap();
+    std::fs::write(
+        db.join("eicar.hdb"),
+        "44d88612fea8a8f36de82e1278abb02f:68:Win.Test.EICAR_HDB-1\n",
+    )
+    .unwrap();
     let sock = dir.path().join("clamd.sock");
     for _attempt in 0..3 {
         let port = free_port();
@@ -85,7 +98,12 @@ fn start_clamd() -> Option<RealClamd> {
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(60) {
             if ping(port) {
-                return Some(RealClamd { child, port, sock, _dir: dir });
+                return Some(RealClamd {
+                    child,
+                    port,
+                    sock,
+                    _dir: dir,
+                });
             }
             if let Ok(Some(_)) = child.try_wait() {
                 break;
@@ -101,7 +119,8 @@ fn start_clamd() -> Option<RealClamd> {
 
 fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+    w.start_file(name, zip::write::SimpleFileOptions::default())
+        .unwrap();
     w.write_all(data).unwrap();
     w.finish().unwrap().into_inner()
 }
@@ -115,9 +134,16 @@ fn is_eicar(v: &Verdict) -> bool {
 #[test]
 fn real_clamd_oracle_instream_verdicts_and_limits() {
     let Some(clamd) = start_clamd() else { return };
-    let tcp = Address::Tcp { host: "127.0.0.1".into(), port: clamd.port };
+    let tcp = Address::Tcp {
+        host: "127.0.0.1".into(),
+        port: clamd.port,
+    };
     let unix = Address::Unix(clamd.sock.clone());
-    for (addr, framing) in [(tcp.clone(), Framing::Z), (unix, Framing::N), (tcp, Framing::N)] {
+    for (addr, framing) in [
+        (tcp.clone(), Framing::Z),
+        (unix, Framing::N),
+        (tcp, Framing::N),
+    ] {
         let mut cfg = clamd_cfg(addr.clone());
         cfg.framing = framing;
         cfg.chunk_size = 8192;
@@ -140,7 +166,12 @@ fn real_clamd_oracle_instream_verdicts_and_limits() {
         assert!(
             matches!(
                 r.verdict,
-                Verdict::Error(FaveError::TooLarge { origin: LimitOrigin::Server, .. } | FaveError::ConnectionLost(_))
+                Verdict::Error(
+                    FaveError::TooLarge {
+                        origin: LimitOrigin::Server,
+                        ..
+                    } | FaveError::ConnectionLost(_)
+                )
             ),
             "{ctx}: {:?}",
             r.verdict
@@ -157,12 +188,21 @@ fn real_clamd_oracle_instream_verdicts_and_limits() {
 #[test]
 fn real_clamd_client_2_known_limit_refused_locally() {
     let Some(clamd) = start_clamd() else { return };
-    let mut cfg = clamd_cfg(Address::Tcp { host: "127.0.0.1".into(), port: clamd.port });
+    let mut cfg = clamd_cfg(Address::Tcp {
+        host: "127.0.0.1".into(),
+        port: clamd.port,
+    });
     cfg.stream_max_length = Some(LIMIT as u64);
     let mut c = Client::new(cfg).unwrap();
     let r = c.scan_bytes("over", &clean_bytes(LIMIT + 1, 8));
     assert!(
-        matches!(r.verdict, Verdict::Error(FaveError::TooLarge { origin: LimitOrigin::Local, .. })),
+        matches!(
+            r.verdict,
+            Verdict::Error(FaveError::TooLarge {
+                origin: LimitOrigin::Local,
+                ..
+            })
+        ),
         "{:?}",
         r.verdict
     );
@@ -189,7 +229,10 @@ fn real_clamd_fave_scan_binary_exit_codes() {
             .args(files)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let (code, out) = run(&[&clean]);
     assert_eq!(code, Some(0), "{out}");
@@ -198,7 +241,10 @@ fn real_clamd_fave_scan_binary_exit_codes() {
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(out.lines().count(), 3);
     assert!(out.lines().nth(1).unwrap().ends_with(" FOUND"), "{out}");
-    assert!(out.lines().nth(2).unwrap().contains("Win.Test.EICAR_HDB-1"), "{out}");
+    assert!(
+        out.lines().nth(2).unwrap().contains("Win.Test.EICAR_HDB-1"),
+        "{out}"
+    );
     let (code, out) = run(&[&bad, &big]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.lines().nth(1).unwrap().ends_with(" ERROR"), "{out}");

@@ -13,12 +13,16 @@ use fave::{Address, Client, ClientConfig, FaveError, Report, SvspSource, Verdict
 const EICAR_NAME: &str = "CVDL DOS/EICAR.Test";
 
 fn addr_of(f: &FakeVfindd) -> Address {
-    Address::Tcp { host: "127.0.0.1".into(), port: f.port() }
+    Address::Tcp {
+        host: "127.0.0.1".into(),
+        port: f.port(),
+    }
 }
 
 fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+    w.start_file(name, zip::write::SimpleFileOptions::default())
+        .unwrap();
     w.write_all(data).unwrap();
     w.finish().unwrap().into_inner()
 }
@@ -59,17 +63,33 @@ async fn svsp_client_15_16_request_and_port_verdicts() {
         assert_eq!(reports[0].verdict, Verdict::Clean, "{source:?}");
         assert_eq!(reports[0].stats.bytes, 100_000);
         assert_eq!(reports[0].stats.connections, 1);
-        assert_eq!(reports[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]), "{source:?}");
+        assert_eq!(
+            reports[1].verdict,
+            Verdict::Infected(vec![EICAR_NAME.into()]),
+            "{source:?}"
+        );
         assert_eq!(reports[1].stats.connections, 0, "session reused");
-        assert_eq!(reports[2].verdict, Verdict::Infected(vec![EICAR_NAME.into()]), "{source:?}");
+        assert_eq!(
+            reports[2].verdict,
+            Verdict::Infected(vec![EICAR_NAME.into()]),
+            "{source:?}"
+        );
         // SVSP-CLIENT-11: virus names with spaces are kept whole.
-        assert_eq!(reports[3].verdict, Verdict::Infected(vec!["CVDL Test/Multi Word Name.B".into()]));
+        assert_eq!(
+            reports[3].verdict,
+            Verdict::Infected(vec!["CVDL Test/Multi Word Name.B".into()])
+        );
         assert_eq!(reports[4].verdict, Verdict::Clean);
     }
     let cmds = fake.commands();
-    assert!(cmds.iter().any(|c| c.windows(12).any(|w| w == b"SCAN/REQUEST")));
+    assert!(cmds
+        .iter()
+        .any(|c| c.windows(12).any(|w| w == b"SCAN/REQUEST")));
     assert!(cmds.iter().any(|c| c.windows(9).any(|w| w == b"SCAN/PORT")));
-    assert!(cmds.iter().any(|c| c == b"QUIT"), "QUIT at the end (SVSP-CLIENT-18): {cmds:?}");
+    assert!(
+        cmds.iter().any(|c| c == b"QUIT"),
+        "QUIT at the end (SVSP-CLIENT-18): {cmds:?}"
+    );
 }
 
 /// SVSP-SCAN-FILE-1 / SVSP-SCAN-FILESHA1-1: the daemon reads the absolute path itself.
@@ -95,9 +115,16 @@ async fn svsp_scan_filesha1_1_file_sources() {
         assert_eq!(r[0].stats.bytes, 0, "FILE sends no data");
         assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
         // SVSP-ERR-ENOENT-1: an error, never clean; the connection stays usable.
-        assert!(matches!(&r[2].verdict, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("ENOENT")), "{:?}", r[2].verdict);
+        assert!(
+            matches!(&r[2].verdict, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("ENOENT")),
+            "{:?}",
+            r[2].verdict
+        );
         if source == SvspSource::FileSha1 {
-            assert_eq!(r[1].sha1.as_deref(), Some("3395856ce81f2b7382dee72602f798b642f14140"));
+            assert_eq!(
+                r[1].sha1.as_deref(),
+                Some("3395856ce81f2b7382dee72602f798b642f14140")
+            );
         } else {
             assert_eq!(r[1].sha1, None);
         }
@@ -107,13 +134,31 @@ async fn svsp_scan_filesha1_1_file_sources() {
 /// SVSP-SCAN-REQUEST-2: over the daemon's stream limit is an error, never clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_2_over_limit_is_error() {
-    let fake = FakeVfindd::builder().stream_max_length(64 * 1024).start().await.unwrap();
+    let fake = FakeVfindd::builder()
+        .stream_max_length(64 * 1024)
+        .start()
+        .await
+        .unwrap();
     for source in [SvspSource::Request, SvspSource::Port] {
         let mut cfg = svsp_cfg(addr_of(&fake));
         cfg.svsp_source = source;
-        let r = blocking(move || scan_all(cfg, vec![("big", clean_bytes(4 << 20, 9)), ("small", b"ok".to_vec())])).await;
-        assert!(matches!(r[0].verdict, Verdict::Error(_)), "{source:?}: {:?}", r[0].verdict);
-        assert_eq!(r[1].verdict, Verdict::Clean, "connection usable after the error (SVSP-CLIENT-20)");
+        let r = blocking(move || {
+            scan_all(
+                cfg,
+                vec![("big", clean_bytes(4 << 20, 9)), ("small", b"ok".to_vec())],
+            )
+        })
+        .await;
+        assert!(
+            matches!(r[0].verdict, Verdict::Error(_)),
+            "{source:?}: {:?}",
+            r[0].verdict
+        );
+        assert_eq!(
+            r[1].verdict,
+            Verdict::Clean,
+            "connection usable after the error (SVSP-CLIENT-20)"
+        );
     }
 }
 
@@ -123,7 +168,17 @@ async fn svsp_client_8_queued_modes() {
     for q in [QueuedMode::Never, QueuedMode::Random(7)] {
         let fake = FakeVfindd::builder().queued(q).start().await.unwrap();
         let cfg = svsp_cfg(addr_of(&fake));
-        let r = blocking(move || scan_all(cfg, vec![("a", b"clean".to_vec()), ("b", eicar()), ("c", b"x".to_vec())])).await;
+        let r = blocking(move || {
+            scan_all(
+                cfg,
+                vec![
+                    ("a", b"clean".to_vec()),
+                    ("b", eicar()),
+                    ("c", b"x".to_vec()),
+                ],
+            )
+        })
+        .await;
         assert_eq!(r[0].verdict, Verdict::Clean);
         assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
         assert_eq!(r[2].verdict, Verdict::Clean);
@@ -139,16 +194,31 @@ async fn svsp_client_9_12_quirks_tolerated() {
         unknown_line: true,
         lowercase_keywords: true,
     };
-    let fake = FakeVfindd::builder().quirks(quirks).port_send_echo(true).start().await.unwrap();
+    let fake = FakeVfindd::builder()
+        .quirks(quirks)
+        .port_send_echo(true)
+        .start()
+        .await
+        .unwrap();
     for source in [SvspSource::Request, SvspSource::Port] {
         let mut cfg = svsp_cfg(addr_of(&fake));
         cfg.svsp_source = source;
         let r = blocking(move || {
-            scan_all(cfg, vec![("a", b"clean".to_vec()), ("z.zip", zip_with("e.com", &eicar()))])
+            scan_all(
+                cfg,
+                vec![
+                    ("a", b"clean".to_vec()),
+                    ("z.zip", zip_with("e.com", &eicar())),
+                ],
+            )
         })
         .await;
         assert_eq!(r[0].verdict, Verdict::Clean, "{source:?}");
-        assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]), "{source:?}");
+        assert_eq!(
+            r[1].verdict,
+            Verdict::Infected(vec![EICAR_NAME.into()]),
+            "{source:?}"
+        );
     }
 }
 
@@ -156,25 +226,50 @@ async fn svsp_client_9_12_quirks_tolerated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_client_10_faults_are_errors() {
     let cases = [
-        Faults { eagain_every: Some(1), ..Faults::default() },
-        Faults { efault_every: Some(1), ..Faults::default() },
-        Faults { drop_connection_after_lines: Some(2), ..Faults::default() },
+        Faults {
+            eagain_every: Some(1),
+            ..Faults::default()
+        },
+        Faults {
+            efault_every: Some(1),
+            ..Faults::default()
+        },
+        Faults {
+            drop_connection_after_lines: Some(2),
+            ..Faults::default()
+        },
     ];
     for f in cases {
-        let fake = FakeVfindd::builder().faults(f.clone()).start().await.unwrap();
+        let fake = FakeVfindd::builder()
+            .faults(f)
+            .start()
+            .await
+            .unwrap();
         let cfg = svsp_cfg(addr_of(&fake));
         let r = blocking(move || scan_all(cfg, vec![("a", b"clean data".to_vec())])).await;
-        assert!(matches!(r[0].verdict, Verdict::Error(_)), "{f:?}: {:?}", r[0].verdict);
+        assert!(
+            matches!(r[0].verdict, Verdict::Error(_)),
+            "{f:?}: {:?}",
+            r[0].verdict
+        );
     }
 }
 
 /// SVSP-SCAN-4 / SVSP-CLIENT-17: a first-version daemon refuses stream sources: error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_4_first_version_profile_enotsup_is_error() {
-    let fake = FakeVfindd::builder().profile(svsp_proto::Profile::FirstVersion).start().await.unwrap();
+    let fake = FakeVfindd::builder()
+        .profile(svsp_proto::Profile::FirstVersion)
+        .start()
+        .await
+        .unwrap();
     let cfg = svsp_cfg(addr_of(&fake));
     let r = blocking(move || scan_all(cfg, vec![("a", b"clean".to_vec())])).await;
-    assert!(matches!(&r[0].verdict, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("ENOTSUP")), "{:?}", r[0].verdict);
+    assert!(
+        matches!(&r[0].verdict, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("ENOTSUP")),
+        "{:?}",
+        r[0].verdict
+    );
 }
 
 /// SVSP-CONN-2 / SVSP-CLIENT-1: DENIED is a refusal (error).
@@ -190,12 +285,20 @@ async fn svsp_client_1_denied_is_refused() {
             .unwrap();
         let cfg = svsp_cfg(addr_of(&fake));
         let r = blocking(move || scan_all(cfg, vec![("a", b"x".to_vec())])).await;
-        assert!(matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))), "{:?}", r[0].verdict);
+        assert!(
+            matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))),
+            "{:?}",
+            r[0].verdict
+        );
         return;
     };
     let cfg = svsp_cfg(addr_of(&fake));
     let r = blocking(move || scan_all(cfg, vec![("a", b"x".to_vec())])).await;
-    assert!(matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))), "{:?}", r[0].verdict);
+    assert!(
+        matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))),
+        "{:?}",
+        r[0].verdict
+    );
 }
 
 /// Scripted: EOF before DONE, truncated line, unknown-id lines and a malformed DONE.
@@ -205,7 +308,11 @@ fn svsp_client_10_scripted_faults() {
         let (addr, h) = serve(Listener::tcp(), move |p| {
             p.send(b"READY\r\n");
             let cmd = p.read_line().unwrap();
-            assert!(cmd.starts_with(b"1 SCAN/FILE /"), "{}", String::from_utf8_lossy(&cmd));
+            assert!(
+                cmd.starts_with(b"1 SCAN/FILE /"),
+                "{}",
+                String::from_utf8_lossy(&cmd)
+            );
             script(p);
         });
         let mut cfg = svsp_cfg(addr);
@@ -218,20 +325,28 @@ fn svsp_client_10_scripted_faults() {
         v
     }
     let v = run(|p| p.send(b"1 QUEUED\r\n1 SCANNING \"/etc/hostname\"\r\n"));
-    assert!(matches!(v, Verdict::Error(FaveError::ConnectionLost(_))), "{v:?}");
+    assert!(
+        matches!(v, Verdict::Error(FaveError::ConnectionLost(_))),
+        "{v:?}"
+    );
     let v = run(|p| p.send(b"1 QUEUED\r\n1 DONE 0 : \"/etc/host"));
-    assert!(matches!(v, Verdict::Error(FaveError::ConnectionLost(_))), "{v:?}");
+    assert!(
+        matches!(v, Verdict::Error(FaveError::ConnectionLost(_))),
+        "{v:?}"
+    );
     let v = run(|p| p.send(b"1 DONE zz : junk\r\n"));
     assert!(matches!(v, Verdict::Error(FaveError::Protocol(_))), "{v:?}");
     let v = run(|p| {
         p.send(b"9 INFECTED X : \"a\" : m\r\n9 DONE 1 : \"a\"\r\n1 DONE 0 : \"/etc/hostname\"\r\n");
-        p.read_to_eof();
+        assert_eq!(p.read_line().unwrap(), b"QUIT");
+        p.send(b"OK\r\n");
     });
     assert_eq!(v, Verdict::Clean);
     // SVSP-CLIENT-10: a DONE count above 0 without INFECTED lines is still infected.
     let v = run(|p| {
         p.send(b"1 DONE 2 : \"/etc/hostname\"\r\n");
-        p.read_to_eof();
+        assert_eq!(p.read_line().unwrap(), b"QUIT");
+        p.send(b"OK\r\n");
     });
     assert!(v.is_infected(), "{v:?}");
 }

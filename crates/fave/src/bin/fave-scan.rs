@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use fave::config::{parse_seconds, DEFAULT_CLAMD_PORT, DEFAULT_SVSP_PORT};
-use fave::{Address, Client, ClientConfig, FaveError, Framing, Protocol, Report, SvspSource, TraceEvent, Verdict};
+use fave::{
+    Address, Client, ClientConfig, FaveError, Framing, Protocol, Report, SvspSource, TraceEvent,
+    Verdict,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -88,7 +91,8 @@ fn config(cli: &Cli) -> Result<ClientConfig, FaveError> {
         cfg.timeouts.io = d;
     }
     if let Some(t) = &cli.scan_timeout {
-        cfg.timeouts.scan = parse_seconds(t).map_err(|e| FaveError::Config(format!("--scan-timeout {t}: {e}")))?;
+        cfg.timeouts.scan =
+            parse_seconds(t).map_err(|e| FaveError::Config(format!("--scan-timeout {t}: {e}")))?;
     }
     cfg.chunk_size = cli.chunk_size;
     cfg.stream_max_length = cli.stream_max_length;
@@ -182,7 +186,10 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     for f in &cli.files {
         let (name, report) = if f.as_os_str() == "-" {
-            ("stdin".to_string(), client.scan_reader("stdin", std::io::stdin().lock()))
+            (
+                "stdin".to_string(),
+                client.scan_reader("stdin", std::io::stdin().lock()),
+            )
         } else {
             (f.display().to_string(), client.scan_file(f))
         };
@@ -193,7 +200,11 @@ fn main() -> ExitCode {
         }
         tot_bytes += report.stats.bytes;
         tot_time += report.stats.elapsed;
-        let line = if cli.json { json_line(&name, &report, cli.stats) } else { result_line(&name, &report.verdict) };
+        let line = if cli.json {
+            json_line(&name, &report, cli.stats)
+        } else {
+            result_line(&name, &report.verdict)
+        };
         let mut out = stdout.lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
@@ -203,7 +214,11 @@ fn main() -> ExitCode {
     }
     client.close();
     if cli.stats && !cli.json {
-        let mbps = if tot_time.as_secs_f64() > 0.0 { tot_bytes as f64 / tot_time.as_secs_f64() / 1e6 } else { 0.0 };
+        let mbps = if tot_time.as_secs_f64() > 0.0 {
+            tot_bytes as f64 / tot_time.as_secs_f64() / 1e6
+        } else {
+            0.0
+        };
         eprintln!(
             "total: files={} infected={infected} errors={errors} bytes={tot_bytes} time={:.6}s throughput={mbps:.1}MB/s",
             cli.files.len(),

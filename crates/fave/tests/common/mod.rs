@@ -22,7 +22,9 @@ pub fn eicar() -> Vec<u8> {
 
 /// Deterministic clean bytes.
 pub fn clean_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             x ^= x << 13;
@@ -162,7 +164,10 @@ impl Listener {
     }
     pub fn address(&self) -> Address {
         match self {
-            Listener::Tcp(l) => Address::Tcp { host: "127.0.0.1".into(), port: l.local_addr().expect("addr").port() },
+            Listener::Tcp(l) => Address::Tcp {
+                host: "127.0.0.1".into(),
+                port: l.local_addr().expect("addr").port(),
+            },
             Listener::Unix(_, d) => Address::Unix(d.path().join("s.sock")),
         }
     }
@@ -170,16 +175,22 @@ impl Listener {
         let io: Box<dyn Io> = match self {
             Listener::Tcp(l) => {
                 let (s, _) = l.accept().expect("accept");
-                s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+                s.set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("timeout");
                 Box::new(s)
             }
             Listener::Unix(l, _) => {
                 let (s, _) = l.accept().expect("accept");
-                s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+                s.set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("timeout");
                 Box::new(s)
             }
         };
-        Peer { io, seen: Vec::new(), buf: Vec::new() }
+        Peer {
+            io,
+            seen: Vec::new(),
+            buf: Vec::new(),
+        }
     }
 }
 

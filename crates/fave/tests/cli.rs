@@ -1,0 +1,274 @@
+//! `fave-scan` end to end (assert_cmd): verdict lines, exit codes, --json, --stats, --trace,
+//! stdin, environment configuration and flag precedence, bad flags.
+
+mod common;
+
+use assert_cmd::Command;
+use common::*;
+use predicates::prelude::*;
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("fave-scan").unwrap();
+    c.env_remove("FL_FAVE_PARAMETER")
+        .env_remove("FL_CLAMAV_CONNECTION");
+    c
+}
+
+/// A scripted clamd session answering each INSTREAM: infected if the data contains EICAR.
+fn scripted_clamd(
+    l: Listener,
+    scans: usize,
+) -> (fave::Address, std::thread::JoinHandle<((), Vec<u8>)>) {
+    serve(l, move |p| {
+        let cmd = p.read_command().unwrap();
+        let z = cmd[0] == b'z';
+        let t: &[u8] = if z { b"\0" } else { b"\n" };
+        for id in 1..=scans {
+            p.read_command().unwrap();
+            let (d, _) = p.read_stream().unwrap();
+            let body = if d.windows(68).any(|w| w == eicar().as_slice()) {
+                "stream: Test.Sig FOUND".to_string()
+            } else {
+                "stream: OK".to_string()
+            };
+            p.send(format!("{id}: {body}").as_bytes());
+            p.send(t);
+        }
+        // END (CLAMD-SESSION-7), then close like clamd does
+        let _ = p.read_command();
+    })
+}
+
+fn addr_arg(a: &fave::Address) -> String {
+    a.to_string()
+}
+
+#[test]
+fn cli_exit_codes_and_result_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = tmp_file(&dir, "clean.txt", b"hello");
+    let bad = tmp_file(&dir, "eicar.com", &eicar());
+    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
+    bin()
+        .args(["--clamd", &addr_arg(&addr)])
+        .arg(&clean)
+        .assert()
+        .code(0)
+        .stdout(format!("{}: OK\n", clean.display()));
+    h.join().unwrap();
+    let (addr, h) = scripted_clamd(Listener::tcp(), 2);
+    bin()
+        .args(["--clamd", &addr_arg(&addr)])
+        .arg(&clean)
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stdout(format!(
+            "{}: OK\n{}: Test.Sig FOUND\n",
+            clean.display(),
+            bad.display()
+        ));
+    h.join().unwrap();
+    // a missing file is an error line, and errors win over infections (exit 2)
+    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
+    bin()
+        .args(["--clamd", &addr_arg(&addr)])
+        .arg(&bad)
+        .arg(dir.path().join("missing"))
+        .assert()
+        .code(2)
+        .stdout(
+            predicate::str::contains("Test.Sig FOUND\n")
+                .and(predicate::str::contains("missing: local I/O")),
+        );
+    h.join().unwrap();
+}
+
+#[test]
+fn cli_daemon_down_is_exit_2() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let dir = tempfile::tempdir().unwrap();
+    let f = tmp_file(&dir, "a", b"x");
+    bin()
+        .args(["--clamd", &format!("127.0.0.1:{port}")])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stdout(
+            predicate::str::contains(": cannot connect to 127.0.0.1")
+                .and(predicate::str::ends_with(" ERROR\n")),
+        );
+}
+
+#[test]
+fn cli_stdin_json_stats_and_trace_over_unix_socket() {
+    let (addr, h) = scripted_clamd(Listener::unix(), 1);
+    let out = bin()
+        .args([
+            "--clamd",
+            &addr_arg(&addr),
+            "--json",
+            "--stats",
+            "--trace",
+            "--chunk-size",
+            "3",
+            "-",
+        ])
+        .write_stdin(b"0123456789".to_vec())
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    h.join().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["file"], "stdin");
+    assert_eq!(v["verdict"], "clean");
+    assert_eq!(v["stats"]["bytes"], 10);
+    assert_eq!(v["stats"]["chunks"], 4, "10 bytes in chunks of 3");
+    assert_eq!(v["stats"]["round_trips"], 1);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("C> [control] zIDSESSION\\0"), "{stderr}");
+    assert!(
+        stderr.contains("C> [control] [chunk header \\0\\0\\0\\x03 + 3 bytes]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("S< [control] 1: stream: OK\\0"), "{stderr}");
+    assert!(stderr.contains("C> [control] zEND\\0"), "{stderr}");
+}
+
+#[test]
+fn cli_stats_text_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tmp_file(&dir, "a", &[7u8; 1000]);
+    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
+    bin()
+        .args(["--clamd", &addr_arg(&addr), "--stats"])
+        .arg(&f)
+        .assert()
+        .code(0)
+        .stderr(
+            predicate::str::contains("bytes=1000 chunks=1 round_trips=1 connections=1").and(
+                predicate::str::contains("total: files=1 infected=0 errors=0 bytes=1000"),
+            ),
+        );
+    h.join().unwrap();
+}
+
+/// FAVE-1/2: FL_FAVE_PARAMETER over FL_CLAMAV_CONNECTION; flags override both.
+#[test]
+fn cli_env_configuration_and_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tmp_file(&dir, "a", b"x");
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // FL_CLAMAV_CONNECTION alone
+    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
+    bin()
+        .env("FL_CLAMAV_CONNECTION", addr_arg(&addr))
+        .arg(&f)
+        .assert()
+        .code(0);
+    h.join().unwrap();
+    // FL_FAVE_PARAMETER (with timeout part) wins over FL_CLAMAV_CONNECTION
+    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
+    bin()
+        .env("FL_CLAMAV_CONNECTION", format!("127.0.0.1:{dead}"))
+        .env("FL_FAVE_PARAMETER", format!("{}:5", addr_arg(&addr)))
+        .arg(&f)
+        .assert()
+        .code(0);
+    h.join().unwrap();
+    // the flag wins over both
+    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
+    bin()
+        .env("FL_FAVE_PARAMETER", format!("127.0.0.1:{dead}"))
+        .args(["--clamd", &addr_arg(&addr)])
+        .arg(&f)
+        .assert()
+        .code(0);
+    h.join().unwrap();
+    // a bad parameter string: one clear message, exit 2
+    bin()
+        .env("FL_FAVE_PARAMETER", "host:notaport")
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("FL_FAVE_PARAMETER").and(predicate::str::contains("bad port")),
+        );
+}
+
+#[test]
+fn cli_bad_flags_exit_2() {
+    bin().assert().code(2);
+    bin()
+        .args(["--clamd", "a:1", "--svsp", "b:2", "f"])
+        .assert()
+        .code(2);
+    bin()
+        .args(["--clamd", "a:1", "--chunk-size", "0", "f"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("chunk size"));
+    bin()
+        .args(["--clamd", "a:1", "--timeout", "-1", "f"])
+        .assert()
+        .code(2);
+    bin()
+        .args(["--svsp", "unix:/x", "f"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("TCP only"));
+    bin()
+        .arg("--help")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("FL_FAVE_PARAMETER"));
+}
+
+/// The SVSP side of the CLI against the in-process fake vfindd.
+#[test]
+fn cli_svsp_sources_against_fake_vfindd() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt
+        .block_on(fake_vfindd::FakeVfindd::builder().start())
+        .unwrap();
+    let addr = format!("127.0.0.1:{}", fake.port());
+    let dir = tempfile::tempdir().unwrap();
+    let clean = tmp_file(&dir, "clean.txt", b"hello");
+    let bad = tmp_file(&dir, "eicar.com", &eicar());
+    for src in ["request", "port", "file", "file-sha1"] {
+        bin()
+            .args(["--svsp", &addr, "--svsp-source", src])
+            .arg(&clean)
+            .arg(&bad)
+            .assert()
+            .code(1)
+            .stdout(format!(
+                "{}: OK\n{}: CVDL DOS/EICAR.Test FOUND\n",
+                clean.display(),
+                bad.display()
+            ));
+    }
+    let out = bin()
+        .args(["--svsp", &addr, "--svsp-source", "file-sha1", "--json"])
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["sha1"], "3395856ce81f2b7382dee72602f798b642f14140");
+    assert_eq!(v["names"][0], "CVDL DOS/EICAR.Test");
+    drop(fake);
+}
