@@ -161,7 +161,8 @@ impl Connection {
             if !self.fds.is_empty() && self.dec.buffered().is_empty() {
                 if let Some(s) = &self.session {
                     let ctx = ReplyCtx {
-                        session_id: Some(s.next_id.saturating_sub(1).max(1)),
+                        // observed on clamd 1.4.6: the number the next command would get
+                        session_id: Some(s.next_id),
                         term: s.last_term,
                     };
                     self.fds.clear();
@@ -174,7 +175,10 @@ impl Connection {
                 ReadOutcome::Data(n) => {
                     let (dec, buf) = (&mut self.dec, &self.buf);
                     if dec.feed(&buf[..n]).is_err() {
-                        // CLAMD-FRAME-9: over-long command => close, no reply
+                        // CLAMD-FRAME-9: over-long command => close, no reply. Observed on
+                        // clamd 1.4.6: the client sees a clean EOF, so discard what is
+                        // already queued before closing.
+                        self.drain(Duration::from_millis(50), 4 << 20).await;
                         return Flow::Close;
                     }
                 }
@@ -514,12 +518,12 @@ impl Connection {
             StreamLimitMode::Close => {
                 self.send(&r).await;
                 self.conn.shutdown_write().await;
-                self.drain().await;
+                self.drain(Duration::from_secs(1), u64::MAX).await;
                 Flow::Close
             }
             StreamLimitMode::ReplyDrain => {
                 self.send(&r).await;
-                self.drain().await;
+                self.drain(Duration::from_secs(1), u64::MAX).await;
                 Flow::Close
             }
             StreamLimitMode::Reset => {
@@ -529,10 +533,16 @@ impl Connection {
         }
     }
 
-    /// Discard input until EOF or 1 s.
-    async fn drain(&mut self) {
-        self.deadline = Some(Instant::now() + Duration::from_secs(1));
-        while let ReadOutcome::Data(_) = self.read_once(COMMAND_BUFFER_SIZE).await {}
+    /// Discard input until EOF, `limit` time or `max_bytes`.
+    async fn drain(&mut self, limit: Duration, max_bytes: u64) {
+        self.deadline = Some(Instant::now() + limit);
+        let mut total = 0u64;
+        while let ReadOutcome::Data(n) = self.read_once(COMMAND_BUFFER_SIZE).await {
+            total += n as u64;
+            if total >= max_bytes {
+                break;
+            }
+        }
     }
 }
 

@@ -1,0 +1,170 @@
+//! Helpers for the integration tests: raw sockets, a corpus, an oracle-like DB.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+
+pub const UNOFFICIAL_EICAR: &str = "Win.Test.EICAR_HDB-1.UNOFFICIAL";
+
+/// A corpus like the oracle's (`/c`), plus a DB directory with eicar.hdb and markers.ndb.
+pub struct Corpus {
+    pub dir: tempfile::TempDir,
+}
+
+impl Corpus {
+    pub fn new() -> Corpus {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = dir.path().join("c");
+        let db = dir.path().join("db");
+        std::fs::create_dir_all(c.join("mixed/sub")).unwrap();
+        std::fs::create_dir_all(c.join("mixperm")).unwrap();
+        std::fs::create_dir_all(&db).unwrap();
+        let e = scan_engine::eicar();
+        std::fs::write(
+            db.join("eicar.hdb"),
+            format!("{}:68:Win.Test.EICAR_HDB-1\n", scan_engine::EICAR_MD5),
+        )
+        .unwrap();
+        let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        std::fs::write(
+            db.join("markers.ndb"),
+            format!(
+                "Oracle.Test.MarkerA-1:0:*:{}\nOracle.Test.MarkerB-1:0:*:{}\n",
+                hex("CLAMD-ORACLE-MARKER-A"),
+                hex("CLAMD-ORACLE-MARKER-B")
+            ),
+        )
+        .unwrap();
+        std::fs::write(c.join("eicar.com"), &e).unwrap();
+        std::fs::write(c.join("clean.txt"), b"hello\n").unwrap();
+        std::fs::write(c.join("mixed/a.txt"), b"x").unwrap();
+        std::fs::write(c.join("mixed/b_eicar.com"), &e).unwrap();
+        std::fs::write(c.join("mixed/sub/d_eicar.com"), &e).unwrap();
+        std::fs::write(
+            c.join("markers.txt"),
+            b"xx CLAMD-ORACLE-MARKER-B yy CLAMD-ORACLE-MARKER-A",
+        )
+        .unwrap();
+        std::fs::write(c.join("mixperm/secret.com"), &e).unwrap();
+        std::fs::write(c.join("empty"), b"").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            c.join("mixperm/secret.com"),
+            std::fs::Permissions::from_mode(0),
+        )
+        .unwrap();
+        nix::unistd::mkfifo(
+            &c.join("fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(c.join("eicar.com"), c.join("link.com")).unwrap();
+        Corpus { dir }
+    }
+
+    pub fn c(&self) -> PathBuf {
+        self.dir.path().join("c")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("db")
+    }
+
+    /// `<c>/<rel>` as bytes.
+    pub fn p(&self, rel: &str) -> Vec<u8> {
+        let mut v = self.c().into_os_string().into_encoded_bytes();
+        if !rel.is_empty() {
+            v.push(b'/');
+            v.extend_from_slice(rel.as_bytes());
+        }
+        v
+    }
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+pub fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+pub fn chunk(data: &[u8]) -> Vec<u8> {
+    let mut v = (data.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(data);
+    v
+}
+
+async fn read_all<R: AsyncReadExt + Unpin>(r: &mut R, limit: Duration) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, r.read(&mut buf)).await {
+            Err(_) => {
+                return Err(format!(
+                    "timeout after {:?} with {:?}",
+                    limit,
+                    String::from_utf8_lossy(&out)
+                ))
+            }
+            Ok(Ok(0)) => return Ok(out),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => return Err(format!("{e} after {:?}", String::from_utf8_lossy(&out))),
+        }
+    }
+}
+
+/// Send each part as its own write (20 ms apart), then read until EOF (10 s max).
+pub async fn exchange(addr: std::net::SocketAddr, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+    let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        s.write_all(p).await.map_err(|e| e.to_string())?;
+    }
+    read_all(&mut s, Duration::from_secs(10)).await
+}
+
+/// Like [`exchange`], then half-close before reading.
+pub async fn exchange_shut(addr: std::net::SocketAddr, data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    s.write_all(data).await.map_err(|e| e.to_string())?;
+    s.shutdown().await.map_err(|e| e.to_string())?;
+    read_all(&mut s, Duration::from_secs(10)).await
+}
+
+pub async fn exchange_unix(path: &Path, data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut s = UnixStream::connect(path).await.map_err(|e| e.to_string())?;
+    s.write_all(data).await.map_err(|e| e.to_string())?;
+    read_all(&mut s, Duration::from_secs(10)).await
+}
+
+/// Send `data` with `fd` as SCM_RIGHTS on one sendmsg over a Unix socket, then read to EOF.
+pub async fn exchange_fd(
+    path: &Path,
+    data: &[u8],
+    fd: std::os::fd::RawFd,
+) -> Result<Vec<u8>, String> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+    let std_s = std::os::unix::net::UnixStream::connect(path).map_err(|e| e.to_string())?;
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(
+        std_s.as_raw_fd(),
+        &[IoSlice::new(data)],
+        &cmsg,
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    std_s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut s = UnixStream::from_std(std_s).map_err(|e| e.to_string())?;
+    read_all(&mut s, Duration::from_secs(10)).await
+}

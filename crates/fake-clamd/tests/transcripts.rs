@@ -1,0 +1,434 @@
+//! Section 18 of the clamd spec: the reference transcripts, replayed on raw sockets.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use fake_clamd::{FakeClamd, SessionOrder};
+
+async fn server(corpus: &Corpus) -> FakeClamd {
+    FakeClamd::builder()
+        .database_directory(corpus.db())
+        .unix_socket_in_temp()
+        .with_config(|c| {
+            c.idle_timeout = 5;
+        })
+        .start()
+        .await
+        .expect("start")
+}
+
+#[tokio::test]
+async fn clamd_cmd_1_and_frame_transcripts() {
+    let corpus = Corpus::new();
+    let s = server(&corpus).await;
+    let a = s.addr().unwrap();
+    assert_eq!(exchange(a, &[b"zPING\0"]).await.unwrap(), b"PONG\0");
+    assert_eq!(
+        exchange(a, &[b"nVERSION\n"]).await.unwrap(),
+        b"ClamAV 1.4.6\n"
+    );
+    assert_eq!(exchange(a, &[b"PING"]).await.unwrap(), b"PONG\n");
+    assert_eq!(
+        exchange(a, &[b"zping\0"]).await.unwrap(),
+        b"UNKNOWN COMMAND\0"
+    );
+    // CLAMD-FRAME-3: legacy command split over two packets
+    assert_eq!(
+        exchange(a, &[b"PI", b"NG"]).await.unwrap(),
+        b"UNKNOWN COMMAND\n"
+    );
+    // CLAMD-FRAME-8: z command split
+    assert_eq!(exchange(a, &[b"zPI", b"NG\0"]).await.unwrap(), b"PONG\0");
+    // CLAMD-CONN-3: pipelining outside a session
+    assert_eq!(exchange(a, &[b"zPING\0zPING\0"]).await.unwrap(), b"PONG\0");
+    // CLAMD-CMD-6: DETSTATS => nothing
+    assert_eq!(exchange(a, &[b"zDETSTATS\0"]).await.unwrap(), b"");
+    // CLAMD-CMD-8
+    assert_eq!(
+        exchange(a, &[b"zEND\0"]).await.unwrap(),
+        b"UNKNOWN COMMAND\0"
+    );
+    // CLAMD-FRAME-5
+    assert_eq!(
+        exchange(a, &[b"INSTREAM\n"]).await.unwrap(),
+        b"UNKNOWN COMMAND\n"
+    );
+}
+
+#[tokio::test]
+async fn clamd_cmd_7_stats_transcript() {
+    let corpus = Corpus::new();
+    let s = server(&corpus).await;
+    let got = exchange(s.addr().unwrap(), &[b"zSTATS\0"]).await.unwrap();
+    assert_eq!(
+        got,
+        b"POOLS: 1\n\nSTATE: VALID PRIMARY\nTHREADS: live 1  idle 0 max 10 idle-timeout 5\nQUEUE: 0 items\n\tSTATS 0.000005 \n\nMEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used 5.884M pools_total 5.964M\nEND\0"
+    );
+}
+
+#[tokio::test]
+async fn clamd_instream_transcripts() {
+    let corpus = Corpus::new();
+    let s = server(&corpus).await;
+    let a = s.addr().unwrap();
+    let e = scan_engine::eicar();
+    let req = cat(&[b"zINSTREAM\0", &chunk(&e), b"\0\0\0\0"]);
+    assert_eq!(
+        exchange(a, &[&req]).await.unwrap(),
+        format!("stream: {UNOFFICIAL_EICAR} FOUND\0").into_bytes()
+    );
+    assert_eq!(
+        exchange(a, &[b"zINSTREAM\0\xff\xff\xff\xff"])
+            .await
+            .unwrap(),
+        b"INSTREAM size limit exceeded. ERROR\0"
+    );
+    // CLAMD-INSTREAM-3: zero chunks
+    assert_eq!(
+        exchange(a, &[b"zINSTREAM\0\0\0\0\0"]).await.unwrap(),
+        b"stream: OK\0"
+    );
+    // CLAMD-DET-3: 1-byte chunks, 1-byte writes
+    let mut one = b"nINSTREAM\n".to_vec();
+    for b in &e {
+        one.extend_from_slice(&chunk(&[*b]));
+    }
+    one.extend_from_slice(&[0; 4]);
+    let parts: Vec<&[u8]> = one.chunks(97).collect();
+    assert_eq!(
+        exchange(a, &parts).await.unwrap(),
+        format!("stream: {UNOFFICIAL_EICAR} FOUND\n").into_bytes()
+    );
+}
+
+#[tokio::test]
+async fn clamd_scan_transcripts() {
+    let corpus = Corpus::new();
+    let s = server(&corpus).await;
+    let a = s.addr().unwrap();
+    let c = |rel: &str| String::from_utf8(corpus.p(rel)).unwrap();
+    let scan = |cmd: &str, rel: &str| format!("z{cmd} {}\0", c(rel)).into_bytes();
+    assert_eq!(
+        exchange(a, &[&scan("SCAN", "does-not-exist.txt")])
+            .await
+            .unwrap(),
+        format!(
+            "{}: File path check failure: No such file or directory. ERROR\0",
+            c("does-not-exist.txt")
+        )
+        .into_bytes()
+    );
+    assert_eq!(
+        exchange(a, &[&scan("CONTSCAN", "mixed")]).await.unwrap(),
+        format!(
+            "{}: {UNOFFICIAL_EICAR} FOUND\0{}: {UNOFFICIAL_EICAR} FOUND\0",
+            c("mixed/b_eicar.com"),
+            c("mixed/sub/d_eicar.com")
+        )
+        .into_bytes()
+    );
+    assert_eq!(
+        exchange(a, &[&scan("SCAN", "fifo")]).await.unwrap(),
+        format!("{0}: Not supported file type ERROR\0{0}: OK\0", c("fifo")).into_bytes()
+    );
+    assert_eq!(
+        exchange(a, &[&scan("ALLMATCHSCAN", "markers.txt")]).await.unwrap(),
+        format!(
+            "{0}: Oracle.Test.MarkerB-1.UNOFFICIAL FOUND\0{0}: Oracle.Test.MarkerA-1.UNOFFICIAL FOUND\0",
+            c("markers.txt")
+        )
+        .into_bytes()
+    );
+    // CLAMD-DET-6: one name without all-match, lowest match end first (the file holds
+    // marker B before marker A; real clamd 1.4.6 answers the same)
+    assert_eq!(
+        exchange(a, &[&scan("SCAN", "markers.txt")]).await.unwrap(),
+        format!(
+            "{}: Oracle.Test.MarkerB-1.UNOFFICIAL FOUND\0",
+            c("markers.txt")
+        )
+        .into_bytes()
+    );
+    // CLAMD-SCAN-1: path echoed exactly
+    let odd = format!("zSCAN {}//mixed/../eicar.com\0", c(""));
+    assert_eq!(
+        exchange(a, &[odd.as_bytes()]).await.unwrap(),
+        format!("{}//mixed/../eicar.com: {UNOFFICIAL_EICAR} FOUND\0", c("")).into_bytes()
+    );
+    // CLAMD-SCAN-2: one slash after a trailing '/'; CLAMD-SCAN-6: SCAN stops at first
+    assert_eq!(
+        exchange(a, &[format!("zSCAN {}/\0", c("mixed")).as_bytes()])
+            .await
+            .unwrap(),
+        format!("{}: {UNOFFICIAL_EICAR} FOUND\0", c("mixed/b_eicar.com")).into_bytes()
+    );
+    // CLAMD-SCAN-5: top-level symlink skipped => OK
+    assert_eq!(
+        exchange(a, &[&scan("SCAN", "link.com")]).await.unwrap(),
+        format!("{}: OK\0", c("link.com")).into_bytes()
+    );
+    // CLAMD-SCAN-4: empty file
+    assert_eq!(
+        exchange(a, &[format!("nSCAN {}\n", c("empty")).as_bytes()])
+            .await
+            .unwrap(),
+        format!("{}: OK\n", c("empty")).into_bytes()
+    );
+    // CLAMD-PARSE-4: empty path, two spaces
+    assert_eq!(
+        exchange(a, &[b"zSCAN \0"]).await.unwrap(),
+        b": File path check failure: No such file or directory. ERROR\0"
+    );
+    assert_eq!(
+        exchange(a, &[b"zSCAN  /x\0"]).await.unwrap(),
+        b" /x: File path check failure: No such file or directory. ERROR\0"
+    );
+}
+
+#[tokio::test]
+async fn clamd_scan_3_access_denied_transcripts() {
+    if is_root() {
+        println!("SKIP: running as root, every file is readable (Access denied cannot happen)");
+        return;
+    }
+    let corpus = Corpus::new();
+    let s = server(&corpus).await;
+    let a = s.addr().unwrap();
+    let c = |rel: &str| String::from_utf8(corpus.p(rel)).unwrap();
+    assert_eq!(
+        exchange(
+            a,
+            &[format!("zSCAN {}\0", c("mixperm/secret.com")).as_bytes()]
+        )
+        .await
+        .unwrap(),
+        format!("{}: Access denied. ERROR\0", c("mixperm/secret.com")).into_bytes()
+    );
+    assert_eq!(
+        exchange(a, &[format!("zSCAN {}\0", c("mixperm")).as_bytes()])
+            .await
+            .unwrap(),
+        format!(
+            "{}: Access denied. ERROR\0{}: OK\0",
+            c("mixperm/secret.com"),
+            c("mixperm")
+        )
+        .into_bytes()
+    );
+}
+
+#[tokio::test]
+async fn clamd_session_transcripts() {
+    let corpus = Corpus::new();
+    let e = scan_engine::eicar();
+    let session = cat(&[
+        b"zIDSESSION\0zPING\0zVERSION\0zINSTREAM\0",
+        &chunk(b"clean"),
+        b"\0\0\0\0zINSTREAM\0",
+        &chunk(&e),
+        b"\0\0\0\0zPING\0zEND\0",
+    ]);
+    // arrival order (default [F])
+    let s = server(&corpus).await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[&session]).await.unwrap(),
+        format!("1: PONG\x002: ClamAV 1.4.6\x003: stream: OK\x004: stream: {UNOFFICIAL_EICAR} FOUND\x005: PONG\0")
+            .into_bytes()
+    );
+    // session-order=reverse reproduces the recorded real-clamd order (CLAMD-SESSION-4)
+    let r = FakeClamd::builder()
+        .database_directory(corpus.db())
+        .session_order(SessionOrder::Reverse)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        exchange(r.addr().unwrap(), &[&session]).await.unwrap(),
+        format!("1: PONG\x002: ClamAV 1.4.6\x005: PONG\x004: stream: {UNOFFICIAL_EICAR} FOUND\x003: stream: OK\0")
+            .into_bytes()
+    );
+    let a = s.addr().unwrap();
+    // CLAMD-SESSION-5
+    assert_eq!(
+        exchange(a, &[b"zIDSESSION\0zPING\0zCONTSCAN /c/x\0"])
+            .await
+            .unwrap(),
+        b"1: PONG\x002: Command invalid inside IDSESSION. ERROR\0"
+    );
+    // CLAMD-SESSION-6
+    assert_eq!(
+        exchange(a, &[b"zIDSESSION\0zPING\0", b"PING\n"]).await.unwrap(),
+        b"1: PONG\x002: Only nCMDS\\n and zCMDS\\0 are accepted inside IDSESSION. ERROR\x002: Error processing command. ERROR\0".to_vec()
+    );
+    // CLAMD-SESSION-7
+    assert_eq!(exchange(a, &[b"zIDSESSION\0zEND\0"]).await.unwrap(), b"");
+    assert_eq!(
+        exchange(a, &[b"zIDSESSION\0zPING\0zEND\0zPING\0"])
+            .await
+            .unwrap(),
+        b"1: PONG\0"
+    );
+    // CLAMD-SESSION-9
+    assert_eq!(
+        exchange(a, &[b"zIDSESSION\0nPING\nzPING\0zEND\0"])
+            .await
+            .unwrap(),
+        b"1: PONG\n2: PONG\0"
+    );
+    // CLAMD-SESSION-10
+    assert_eq!(
+        exchange(a, &[b"zIDSESSION\0zFILDES\0X"]).await.unwrap(),
+        b"1: No file descriptor received. ERROR\0"
+    );
+    assert_eq!(
+        exchange(a, &[b"zIDSESSION\0zPING\0zINSTREAM\0\xff\xff\xff\xff"])
+            .await
+            .unwrap(),
+        b"1: PONG\x002: INSTREAM size limit exceeded. ERROR\0"
+    );
+    // CLAMD-SESSION-11: long sessions keep numbering
+    let mut many = b"zIDSESSION\0".to_vec();
+    for _ in 0..1024 {
+        many.extend_from_slice(b"zVERSION\0");
+    }
+    many.extend_from_slice(b"zEND\0");
+    let got = exchange(a, &[&many]).await.unwrap();
+    let expect: Vec<u8> = (1..=1024)
+        .flat_map(|i| format!("{i}: ClamAV 1.4.6\0").into_bytes())
+        .collect();
+    assert_eq!(got, expect);
+}
+
+#[tokio::test]
+async fn clamd_time_1_silent_client_times_out() {
+    let s = FakeClamd::builder()
+        .timeouts(Duration::from_secs(1), Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b""]).await.unwrap(),
+        b"COMMAND READ TIMED OUT\n"
+    );
+    let el = t.elapsed();
+    // CLAMD-TIME-4: fires at T + 0.5 s
+    assert!(
+        el >= Duration::from_millis(1400) && el < Duration::from_millis(2500),
+        "{el:?}"
+    );
+    // partial bytes do not extend it; z-mode still gets \n (CLAMD-TIME-3)
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"zPIN"]).await.unwrap(),
+        b"COMMAND READ TIMED OUT\n"
+    );
+    // CLAMD-INSTREAM-7: ReadTimeout inside a stream
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"zINSTREAM\0\0\0\0\x05ab"])
+            .await
+            .unwrap(),
+        b"COMMAND READ TIMED OUT\n"
+    );
+}
+
+#[tokio::test]
+async fn clamd_fildes_transcripts() {
+    use std::os::fd::AsRawFd;
+    let corpus = Corpus::new();
+    let s = server(&corpus).await;
+    let sock = s.socket_path().unwrap().to_path_buf();
+    let f = std::fs::File::open(corpus.c().join("eicar.com")).unwrap();
+    let got = String::from_utf8(
+        exchange_fd(&sock, b"zFILDES\0X", f.as_raw_fd())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let re = regex::Regex::new(&format!(
+        r"^fd\[\d+\]: {} FOUND\x00$",
+        regex::escape(UNOFFICIAL_EICAR)
+    ))
+    .unwrap();
+    assert!(re.is_match(&got), "{got:?}");
+    let d = std::fs::File::open(corpus.c()).unwrap();
+    let got = String::from_utf8(
+        exchange_fd(&sock, b"nFILDES\nX", d.as_raw_fd())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        regex::Regex::new(r"^fd\[\d+\]: Not a regular file ERROR\n$")
+            .unwrap()
+            .is_match(&got),
+        "{got:?}"
+    );
+    // CLAMD-FILDES-3 over TCP and over unix without a descriptor
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"zFILDES\0X"]).await.unwrap(),
+        b"No file descriptor received. ERROR\0"
+    );
+    assert_eq!(
+        exchange_unix(&sock, b"zFILDES\0X").await.unwrap(),
+        b"No file descriptor received. ERROR\0"
+    );
+    // CLAMD-FILDES-4
+    let c = std::fs::File::open(corpus.c().join("clean.txt")).unwrap();
+    assert_eq!(
+        exchange_fd(&sock, b"zPING\0", c.as_raw_fd()).await.unwrap(),
+        b"PONG\0"
+    );
+    let got = exchange_fd(&sock, b"zIDSESSION\0zPING\0", c.as_raw_fd())
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        b"1: PONG\x002: PROTOCOL ERROR: ancillary data sent without FILDES. ERROR\0"
+    );
+}
+
+#[tokio::test]
+async fn clamd_cmd_5_shutdown_stops_the_server() {
+    let s = FakeClamd::start().await.unwrap();
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"zSHUTDOWN\0"])
+            .await
+            .unwrap(),
+        b""
+    );
+    tokio::time::timeout(Duration::from_secs(5), s.stopped())
+        .await
+        .expect("stopped");
+    assert!(s.is_shut_down());
+    // disabled: QUIT closes without reply, server keeps running
+    let keep = FakeClamd::builder()
+        .allow_shutdown(false)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        exchange(keep.addr().unwrap(), &[b"zQUIT\0"]).await.unwrap(),
+        b""
+    );
+    assert_eq!(
+        exchange(keep.addr().unwrap(), &[b"zPING\0"]).await.unwrap(),
+        b"PONG\0"
+    );
+}
+
+#[tokio::test]
+async fn recorded_commands_and_transcripts() {
+    let s = FakeClamd::start().await.unwrap();
+    exchange(s.addr().unwrap(), &[b"zIDSESSION\0zPING\0nVERSION\nzEND\0"])
+        .await
+        .unwrap();
+    let cmds = s.commands();
+    assert_eq!(cmds.len(), 4);
+    assert_eq!(cmds[1].session_id, Some(1));
+    assert_eq!(cmds[2].framing, clamd_proto::Framing::N);
+    let t = &s.transcripts()[0];
+    assert_eq!(t.received(), b"zIDSESSION\0zPING\0nVERSION\nzEND\0");
+    assert_eq!(t.sent(), b"1: PONG\x002: ClamAV 1.4.6\n");
+}
