@@ -103,7 +103,9 @@ impl Connection {
         self.deadline = self.deadline_after(self.shared.config.command_read_timeout);
         let flow = self.serve().await;
         if let Flow::Close = flow {
-            tracing::debug!(conn = self.id, "close");
+            // observed on clamd 1.4.6: input already queued at close time is consumed, so the
+            // client sees FIN (e.g. after an over-long legacy line), not RST
+            self.conn.drain_queued(8 << 20);
         }
         self.record(Event::Closed);
         // dropping the socket closes it (RST if unread input is pending: CLAMD-TRANS-5)
@@ -329,14 +331,27 @@ impl Connection {
                 self.send(&r).await;
                 Flow::Close
             }
-            cmd => match self.execute(cmd, ctx).await {
-                Exec::Reply(r) | Exec::Fatal(r) => {
-                    self.send(&r).await;
-                    Flow::Close
+            cmd => {
+                // observed on clamd 1.4.6 (CLAMD-CONN-3): any byte after a path command in the
+                // same read (even the "\n" left by "\r\n") => this line before the scan reply
+                if cmd.path().is_some() && !self.dec.buffered().is_empty() {
+                    if !self.send(&reply::error_processing_command(ctx)).await {
+                        return Flow::Abort;
+                    }
                 }
-                Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
-                Exec::Abort => Flow::Abort,
-            },
+                self.exec_single(cmd, ctx).await
+            }
+        }
+    }
+
+    async fn exec_single(&mut self, cmd: Command, ctx: ReplyCtx) -> Flow {
+        match self.execute(cmd, ctx).await {
+            Exec::Reply(r) | Exec::Fatal(r) => {
+                self.send(&r).await;
+                Flow::Close
+            }
+            Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
+            Exec::Abort => Flow::Abort,
         }
     }
 

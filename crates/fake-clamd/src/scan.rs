@@ -31,6 +31,50 @@ pub enum ScanMode {
     AllMatch,
 }
 
+/// Access rights of the configured `User` (CLAMD-SCAN-12), emulated when the daemon runs as
+/// root in-process and cannot drop privileges (clamd itself would have switched user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAccess {
+    /// The user's uid.
+    pub uid: u32,
+    /// Primary gid.
+    pub gid: u32,
+    /// Supplementary gids.
+    pub groups: Vec<u32>,
+}
+
+impl UserAccess {
+    /// Look up `name`; `None` if unknown.
+    pub fn lookup(name: &str) -> Option<UserAccess> {
+        let user = nix::unistd::User::from_name(name).ok()??;
+        let cname = std::ffi::CString::new(name).ok()?;
+        let groups = nix::unistd::getgrouplist(&cname, user.gid)
+            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_default();
+        Some(UserAccess {
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+            groups,
+        })
+    }
+
+    /// Whether the user has all `want` bits (4 = r, 2 = w, 1 = x) on an object.
+    pub fn allows(&self, meta: &Metadata, want: u32) -> bool {
+        if self.uid == 0 {
+            return true;
+        }
+        let mode = meta.mode();
+        let bits = if meta.uid() == self.uid {
+            (mode >> 6) & 7
+        } else if meta.gid() == self.gid || self.groups.contains(&meta.gid()) {
+            (mode >> 3) & 7
+        } else {
+            mode & 7
+        };
+        bits & want == want
+    }
+}
+
 /// What a scan needs.
 #[derive(Clone)]
 pub struct ScanCtx {
@@ -40,6 +84,8 @@ pub struct ScanCtx {
     pub config: Arc<Config>,
     /// Compiled ExcludePath.
     pub exclude: Arc<Vec<Regex>>,
+    /// Emulated `User` access rights (root in-process only).
+    pub access: Option<Arc<UserAccess>>,
 }
 
 /// Result of scanning one object.
@@ -121,6 +167,24 @@ impl ScanCtx {
         self.scan_reader(name, io::BufReader::with_capacity(64 * 1024, file), all)
     }
 
+    fn denied(&self, meta: &Metadata, want: u32) -> bool {
+        self.access.as_ref().is_some_and(|a| !a.allows(meta, want))
+    }
+
+    /// Search permission on every ancestor directory (an emulated EACCES from lstat).
+    fn ancestors_denied(&self, path: &Path) -> bool {
+        let Some(a) = &self.access else { return false };
+        let abs = match std::path::absolute(path) {
+            Ok(p) => p,
+            Err(_) => return false,
+        };
+        abs.ancestors()
+            .skip(1)
+            .filter_map(|d| fs::metadata(d).ok())
+            .filter(Metadata::is_dir)
+            .any(|m| !a.allows(&m, 1))
+    }
+
     fn excluded(&self, path: &[u8]) -> bool {
         self.exclude.iter().any(|re| re.is_match(path))
     }
@@ -143,6 +207,7 @@ struct Walk<'a> {
     mode: ScanMode,
     lines: Vec<Vec<u8>>,
     infected: bool,
+    files_ok: u64,
     stop: bool,
     root_dev: u64,
 }
@@ -168,9 +233,19 @@ impl Walk<'_> {
 
     /// A regular file (top-level or in a walk).
     fn file(&mut self, display: &[u8], fs_path: &Path, meta: &Metadata) {
+        if self.ctx.denied(meta, 4) {
+            // CLAMD-SCAN-12 (emulated User)
+            self.lines.push(reply::access_denied(self.rctx, display));
+            return;
+        }
         match File::open(fs_path) {
             Ok(f) => match self.ctx.scan_file(display, f, meta.len(), self.all()) {
-                Ok(v) => self.report(display, v),
+                Ok(v) => {
+                    if v == Verdict::Clean {
+                        self.files_ok += 1;
+                    }
+                    self.report(display, v)
+                }
                 // CLAMD-TIME-7: libclamav error text before " ERROR"
                 Err(_) => self.lines.push(reply::error(
                     self.rctx,
@@ -190,6 +265,12 @@ impl Walk<'_> {
 
     /// Walk a directory; `depth` of `dir` (top = 0).
     fn dir(&mut self, display: &[u8], fs_path: &Path, depth: u64) -> bool {
+        if fs::metadata(fs_path).is_ok_and(|m| self.ctx.denied(&m, 5)) {
+            let e = io::Error::from_raw_os_error(libc::EACCES);
+            self.lines
+                .push(reply::path_check_failure(self.rctx, display, &strerror(&e)));
+            return false;
+        }
         let rd = match fs::read_dir(fs_path) {
             Ok(rd) => rd,
             Err(e) => {
@@ -277,6 +358,10 @@ pub fn scan_path(ctx: &ScanCtx, rctx: ReplyCtx, mode: ScanMode, path: &[u8]) -> 
     if mode == ScanMode::AllMatch && !ctx.config.allow_all_match_scan {
         return vec![reply::allmatch_disabled(rctx, path)];
     }
+    if ctx.ancestors_denied(fs_path) {
+        let e = io::Error::from_raw_os_error(libc::EACCES);
+        return vec![reply::path_check_failure(rctx, path, &strerror(&e))];
+    }
     let lmeta = match fs::symlink_metadata(fs_path) {
         Ok(m) => m,
         // section 7.1: lstat failed
@@ -291,6 +376,7 @@ pub fn scan_path(ctx: &ScanCtx, rctx: ReplyCtx, mode: ScanMode, path: &[u8]) -> 
         mode,
         lines: Vec::new(),
         infected: false,
+        files_ok: 0,
         stop: false,
         root_dev: lmeta.dev(),
     };
@@ -311,6 +397,8 @@ pub fn scan_path(ctx: &ScanCtx, rctx: ReplyCtx, mode: ScanMode, path: &[u8]) -> 
                 }
                 return walk.lines;
             }
+            // observed on clamd 1.4.6: MULTISCAN of an unfollowed directory link => nothing
+            Ok(m) if m.is_dir() && mode == ScanMode::MultiScan => return Vec::new(),
             _ => return vec![ok_line()],
         }
     }
@@ -342,7 +430,10 @@ fn finish_dir(mut walk: Walk<'_>, path: &[u8], fs_path: &Path, mode: ScanMode) -
     if !opened && mode == ScanMode::MultiScan {
         return walk.lines;
     }
-    if !walk.infected {
+    // CLAMD-SCAN-3; observed on clamd 1.4.6: MULTISCAN does not count the directory itself,
+    // so it sends OK only when at least one file was scanned clean (empty dir => no bytes)
+    let ok = !walk.infected && (mode != ScanMode::MultiScan || walk.files_ok > 0);
+    if ok {
         walk.lines.push(reply::ok(rctx, Subject::Path(path)));
     }
     walk.lines

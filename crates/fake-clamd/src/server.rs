@@ -35,6 +35,7 @@ pub(crate) struct Shared {
     pub(crate) db: RwLock<Arc<SignatureDb>>,
     pub(crate) db_source: DbSource,
     pub(crate) exclude: Arc<Vec<Regex>>,
+    pub(crate) access: Option<Arc<crate::scan::UserAccess>>,
     pub(crate) recorder: Option<Recorder>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) scan_permits: Semaphore,
@@ -55,6 +56,7 @@ impl Shared {
             db: self.db(),
             config: Arc::clone(&self.config),
             exclude: Arc::clone(&self.exclude),
+            access: self.access.clone(),
         }
     }
 
@@ -517,6 +519,11 @@ pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
             source,
         })?;
     }
+    // CLAMD-SCAN-12: as root, answer path scans with the access rights of `User`
+    let access = match (&config.user, nix::unistd::geteuid().is_root()) {
+        (Some(name), true) => crate::scan::UserAccess::lookup(name).map(Arc::new),
+        _ => None,
+    };
     let (shutdown, _) = watch::channel(false);
     let recorder = config
         .fake
@@ -533,6 +540,7 @@ pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
         db: RwLock::new(db_loaded),
         db_source: db,
         exclude: Arc::new(exclude),
+        access,
         recorder,
         shutdown,
         next_conn: AtomicU64::new(1),

@@ -68,6 +68,22 @@ impl Conn {
         };
     }
 
+    /// Discard input that is already queued (non-blocking), at most `max` bytes.
+    pub(crate) fn drain_queued(&self, max: usize) {
+        let fd = match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
+        };
+        let mut scratch = [0u8; 16 * 1024];
+        let mut total = 0;
+        while total < max {
+            match nix::sys::socket::recv(fd, &mut scratch, MsgFlags::MSG_DONTWAIT) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    }
+
     /// Make the close an RST (TCP only).
     pub(crate) fn set_reset_on_close(&self) {
         if let Conn::Tcp(s) = self {

@@ -53,7 +53,7 @@ impl Corpus {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(
             c.join("mixperm/secret.com"),
-            std::fs::Permissions::from_mode(0),
+            std::fs::Permissions::from_mode(0o000),
         )
         .unwrap();
         nix::unistd::mkfifo(
