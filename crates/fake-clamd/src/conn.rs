@@ -334,10 +334,11 @@ impl Connection {
             cmd => {
                 // observed on clamd 1.4.6 (CLAMD-CONN-3): any byte after a path command in the
                 // same read (even the "\n" left by "\r\n") => this line before the scan reply
-                if cmd.path().is_some() && !self.dec.buffered().is_empty() {
-                    if !self.send(&reply::error_processing_command(ctx)).await {
-                        return Flow::Abort;
-                    }
+                if cmd.path().is_some()
+                    && !self.dec.buffered().is_empty()
+                    && !self.send(&reply::error_processing_command(ctx)).await
+                {
+                    return Flow::Abort;
                 }
                 self.exec_single(cmd, ctx).await
             }
