@@ -62,8 +62,12 @@ impl FakeVfindd {
             QueuedMode::Random(s) => s,
             _ => 0,
         };
+        let workers = Arc::new(Semaphore::new(cfg.threads));
+        let (jobs, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
+        let dispatcher = tokio::spawn(server::dispatcher(jobs_rx, workers.clone()));
         let shared = Arc::new(server::Shared {
-            workers: Arc::new(Semaphore::new(cfg.threads)),
+            jobs,
+            workers,
             env,
             conns: AtomicUsize::new(0),
             scans_seen: AtomicU64::new(0),
@@ -73,7 +77,10 @@ impl FakeVfindd {
             cfg,
         });
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, shared, rx));
+        let task = tokio::spawn(async move {
+            server::serve(listener, shared, rx).await;
+            dispatcher.abort();
+        });
         tracing::info!("fake-vfindd listening on {addr}");
         Ok(FakeVfindd {
             addr,

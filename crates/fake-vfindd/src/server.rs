@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub cfg: Config,
     pub env: ScanEnv,
     pub workers: Arc<Semaphore>,
+    /// FIFO job queue towards the dispatcher (SVSP-CONC-4).
+    pub jobs: mpsc::UnboundedSender<Job>,
     pub conns: AtomicUsize,
     pub scans_seen: AtomicU64,
     pub requests_accepted: AtomicU64,
@@ -414,7 +416,8 @@ impl Session {
                     name,
                     sha1: scan.source == Source::FileSha1,
                 };
-                self.tasks.spawn(async move { ctx.run(target).await });
+                let fut = ctx.enqueue(target); // queued in acceptance order
+                self.tasks.spawn(fut);
                 Flow::Continue
             }
             Source::Request => {
@@ -493,6 +496,26 @@ impl Session {
     }
 }
 
+/// A scan waiting for a worker.
+pub(crate) struct Job {
+    ctx: ReqCtx,
+    target: Target,
+    done: oneshot::Sender<()>,
+}
+
+/// Hands jobs to workers strictly in queue order (SVSP-CONC-4: FIFO, `--threads` workers).
+pub(crate) async fn dispatcher(mut rx: mpsc::UnboundedReceiver<Job>, workers: Arc<Semaphore>) {
+    while let Some(job) = rx.recv().await {
+        let Ok(permit) = workers.clone().acquire_owned().await else {
+            return;
+        };
+        tokio::spawn(async move {
+            job.ctx.execute(job.target, permit).await;
+            let _ = job.done.send(());
+        });
+    }
+}
+
 /// One accepted request's context.
 struct ReqCtx {
     shared: Arc<Shared>,
@@ -515,11 +538,26 @@ impl ReqCtx {
         self.run(target).await;
     }
 
-    /// Waits for a worker (SVSP-CONC-4, FIFO) and scans on a blocking thread.
+    /// Puts the request on the FIFO queue now; the returned future ends with the request.
+    fn enqueue(self, target: Target) -> impl std::future::Future<Output = ()> {
+        let (done, rx) = oneshot::channel();
+        let jobs = self.shared.jobs.clone();
+        let _ = jobs.send(Job {
+            ctx: self,
+            target,
+            done,
+        });
+        async move {
+            let _ = rx.await;
+        }
+    }
+
     async fn run(self, target: Target) {
-        let Ok(permit) = self.shared.workers.clone().acquire_owned().await else {
-            return;
-        };
+        self.enqueue(target).await
+    }
+
+    /// Scans on a blocking thread while holding a worker permit.
+    async fn execute(self, target: Target, permit: tokio::sync::OwnedSemaphorePermit) {
         let shared = self.shared.clone();
         let lines = self.lines.clone();
         let id = self.id.clone();

@@ -7,7 +7,13 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 async fn server(root: &std::path::Path, threads: usize) -> FakeVfindd {
-    FakeVfindd::builder().threads(threads).virtual_root(root).signature("CVDL W32/Sick", b"SVSP-TEST-SICK").start().await.unwrap()
+    FakeVfindd::builder()
+        .threads(threads)
+        .virtual_root(root)
+        .signature("CVDL W32/Sick", b"SVSP-TEST-SICK")
+        .start()
+        .await
+        .unwrap()
 }
 
 fn sick_zip() -> Vec<u8> {
@@ -27,9 +33,21 @@ async fn svsp_transcript_a_single_file() {
     log.extend(c.lines(3).await);
     c.send("QUIT").await;
     log.extend(c.until_eof().await);
-    assert_eq!(log, ["READY", "QUEUED", "SCANNING \"/tmp/foo\"", "DONE 0 : \"/tmp/foo\"", "OK"]);
+    assert_eq!(
+        log,
+        [
+            "READY",
+            "QUEUED",
+            "SCANNING \"/tmp/foo\"",
+            "DONE 0 : \"/tmp/foo\"",
+            "OK"
+        ]
+    );
     let raw = &s.sessions()[0].server_bytes;
-    assert_eq!(raw.as_slice(), b"READY\r\nQUEUED\r\nSCANNING \"/tmp/foo\"\r\nDONE 0 : \"/tmp/foo\"\r\nOK\r\n");
+    assert_eq!(
+        raw.as_slice(),
+        b"READY\r\nQUEUED\r\nSCANNING \"/tmp/foo\"\r\nDONE 0 : \"/tmp/foo\"\r\nOK\r\n"
+    );
     insta::assert_snapshot!(c.log);
 }
 
@@ -56,8 +74,20 @@ async fn svsp_transcript_b_ids_archive_parts_interleaving() {
     c.send("QUIT").await;
     assert_eq!(c.until_eof().await, ["OK"]);
     // The interleaving varies (spec: "the order varies"); each request's own sequence is exact.
-    let of = |p: &str| got.iter().filter(|l| l.starts_with(p)).cloned().collect::<Vec<_>>();
-    assert_eq!(of("2 "), ["2 QUEUED", "2 SCANNING \"/tmp/foo.exe\"", "2 DONE 0 : \"/tmp/foo.exe\""]);
+    let of = |p: &str| {
+        got.iter()
+            .filter(|l| l.starts_with(p))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("2 "),
+        [
+            "2 QUEUED",
+            "2 SCANNING \"/tmp/foo.exe\"",
+            "2 DONE 0 : \"/tmp/foo.exe\""
+        ]
+    );
     assert_eq!(
         of("1 "),
         [
@@ -99,11 +129,20 @@ async fn svsp_transcript_d_request_remote() {
     c.send("3 SCAN/REQUEST report.doc").await;
     let send = c.line().await.unwrap();
     let port: u16 = send.strip_prefix("3 SEND ").unwrap().parse().unwrap();
-    let mut data = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut data = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     data.write_all(b"just a document").await.unwrap();
     data.shutdown().await.unwrap();
     let got = c.lines(3).await;
-    assert_eq!(got, ["3 QUEUED", "3 SCANNING \"report.doc\"", "3 DONE 0 : \"report.doc\""]);
+    assert_eq!(
+        got,
+        [
+            "3 QUEUED",
+            "3 SCANNING \"report.doc\"",
+            "3 DONE 0 : \"report.doc\""
+        ]
+    );
     insta::assert_snapshot!(c.log.replace(&port.to_string(), "[port]"));
 }
 
@@ -128,7 +167,10 @@ async fn svsp_transcript_e_errors() {
     got.extend(c.until_eof().await);
     let want = "READY\nEINVAL Unrecognized command: wrongCommand\nQUEUED\nENOENT \"nonexistent\"\n4 ENOTSUP Unknown option: FROBNICATE\n5 EINVAL Invalid value for RECURSE: x\n6 ENOTSUP Unsupported source: DATA\nQUEUED\nENOENT \"/a SCAN/FILE /b\"\nOK";
     assert_eq!(got.join("\n"), want);
-    assert_eq!(s.sessions()[0].server_bytes, format!("{}\r\n", want.replace('\n', "\r\n")).into_bytes());
+    assert_eq!(
+        s.sessions()[0].server_bytes,
+        format!("{}\r\n", want.replace('\n', "\r\n")).into_bytes()
+    );
     insta::assert_snapshot!(c.log);
 }
 
@@ -140,6 +182,13 @@ async fn svsp_transcript_f_quoting() {
     let mut c = Client::connect(s.addr()).await;
     c.send("9 SCAN/FILE /tmp/we\"ird\\dir").await;
     let got = c.lines(3).await;
-    assert_eq!(got, ["9 QUEUED", "9 SCANNING \"/tmp/we\\\"ird\\\\dir/line\\nbreak.txt\"", "9 DONE 0 : \"/tmp/we\\\"ird\\\\dir\""]);
+    assert_eq!(
+        got,
+        [
+            "9 QUEUED",
+            "9 SCANNING \"/tmp/we\\\"ird\\\\dir/line\\nbreak.txt\"",
+            "9 DONE 0 : \"/tmp/we\\\"ird\\\\dir\""
+        ]
+    );
     insta::assert_snapshot!(c.log);
 }

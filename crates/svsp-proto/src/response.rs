@@ -476,7 +476,7 @@ mod tests {
     }
 
     #[test]
-    fn svsp_resp_done_1_and_done_2_format() {
+    fn svsp_resp_done_1_svsp_resp_done_2_format() {
         assert_eq!(
             w(
                 None,

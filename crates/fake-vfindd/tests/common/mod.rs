@@ -20,7 +20,11 @@ impl Client {
     pub async fn raw(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).await.expect("connect");
         let (rd, wr) = s.into_split();
-        Client { rd: BufReader::new(rd), wr, log: String::new() }
+        Client {
+            rd: BufReader::new(rd),
+            wr,
+            log: String::new(),
+        }
     }
     /// Connects and consumes READY.
     pub async fn connect(addr: SocketAddr) -> Client {
@@ -30,7 +34,10 @@ impl Client {
     }
     pub async fn send(&mut self, line: &str) {
         self.log.push_str(&format!("C: {line}\n"));
-        self.wr.write_all(format!("{line}\r\n").as_bytes()).await.expect("write");
+        self.wr
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .expect("write");
     }
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.wr.write_all(bytes).await.expect("write");
@@ -38,7 +45,10 @@ impl Client {
     /// One raw line including its terminator; None at EOF.
     pub async fn raw_line(&mut self) -> Option<Vec<u8>> {
         let mut buf = Vec::new();
-        let n = tokio::time::timeout(T, self.rd.read_until(b'\n', &mut buf)).await.expect("timeout reading line").ok()?;
+        let n = tokio::time::timeout(T, self.rd.read_until(b'\n', &mut buf))
+            .await
+            .expect("timeout reading line")
+            .ok()?;
         (n > 0).then_some(buf)
     }
     /// One line, CRLF checked and removed; None at EOF.
@@ -99,7 +109,8 @@ pub fn zip_bytes(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut z = zip::ZipWriter::new(&mut buf);
-        let opt = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let opt = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for (n, d) in members {
             z.start_file(*n, opt).unwrap();
             z.write_all(d).unwrap();

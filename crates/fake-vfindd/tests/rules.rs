@@ -1,0 +1,845 @@
+//! Server rules, one or more rule IDs per test name (the tidy test checks coverage).
+
+mod common;
+use common::*;
+use fake_vfindd::{FakeVfindd, Faults, Quirks};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn eicar_zip() -> Vec<u8> {
+    zip_bytes(&[("some/file", b"clean"), ("other/file", &eicar())])
+}
+
+async fn start(root: &std::path::Path) -> FakeVfindd {
+    FakeVfindd::builder()
+        .threads(1)
+        .virtual_root(root)
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("e"), &eicar());
+    let (s1, s2) = (start(d.path()).await, start(d.path()).await);
+    assert_ne!(s1.port(), s2.port());
+    let mut a = Client::connect(s1.addr()).await;
+    let mut b = Client::connect(s1.addr()).await;
+    a.send("ENABLE IGNORE CVDL DOS/EICAR.Test").await;
+    assert_eq!(a.line().await.unwrap(), "OK");
+    b.send("SCAN/FILE /e").await;
+    assert_eq!(
+        b.until_terminal("").await.last().unwrap(),
+        "DONE 1 : \"/e\""
+    );
+    a.send("SCAN/FILE /e").await;
+    assert_eq!(
+        a.until_terminal("").await.last().unwrap(),
+        "DONE 0 : \"/e\""
+    );
+    let mut c = Client::connect(s2.addr()).await;
+    c.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
+    let d = tempfile::tempdir().unwrap();
+    let s = FakeVfindd::builder()
+        .max_connections(1)
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut a = Client::connect(s.addr()).await; // READY
+    let mut b = Client::raw(s.addr()).await;
+    assert_eq!(b.line().await.as_deref(), Some("DENIED"));
+    assert_eq!(b.line().await, None);
+    a.quit().await;
+    let s = FakeVfindd::builder()
+        .allow(fake_vfindd::config::parse_allow("10.0.0.0/8").unwrap())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::raw(s.addr()).await;
+    assert_eq!(c.until_eof().await, ["DENIED"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conn_3_svsp_cmd_quit_1_svsp_resp_ok_1_drain_then_ok() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("f"), b"x");
+    let s = FakeVfindd::builder()
+        .threads(1)
+        .delay(Duration::from_millis(100))
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("1 SCAN/FILE /f").await;
+    c.send("007 QUIT trailing text").await;
+    c.send("2 SCAN/FILE /f").await; // ignored after QUIT
+    let got = c.until_eof().await;
+    assert_eq!(
+        got,
+        [
+            "1 QUEUED",
+            "1 SCANNING \"/f\"",
+            "1 DONE 0 : \"/f\"",
+            "007 OK"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conn_4_half_close_drains_outstanding() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("f"), b"x");
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send_raw(b"SCAN/FILE /f\r\npartial").await;
+    c.wr.shutdown().await.unwrap();
+    assert_eq!(
+        c.until_eof().await,
+        ["QUEUED", "SCANNING \"/f\"", "DONE 0 : \"/f\""]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conn_5_idle_timeout_closes_silently() {
+    let s = FakeVfindd::builder()
+        .idle_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    assert_eq!(c.until_eof().await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_1_svsp_frame_2_svsp_frame_3_lf_blank_one_byte_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    for b in b"\n  \t\r\n1 ENABLE ORIGINAL\n2 SCAN/FILE /a SCAN/FILE /b\r\n" {
+        c.send_raw(&[*b]).await;
+    }
+    assert_eq!(
+        c.lines(3).await,
+        ["1 OK", "2 QUEUED", "2 ENOENT \"/a SCAN/FILE /b\""]
+    );
+    c.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_4_overlong_line_no_id_then_usable() {
+    let s = FakeVfindd::builder().start().await.unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    let mut long = b"12 SCAN/FILE /".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 9000));
+    long.extend_from_slice(b"\r\n");
+    c.send_raw(&long).await;
+    assert_eq!(c.line().await.unwrap(), "EINVAL Line too long");
+    let mut exact = b"ENABLE IGNORE ".to_vec();
+    exact.extend(std::iter::repeat_n(b'v', 8192 - exact.len()));
+    exact.extend_from_slice(b"\r\n");
+    c.send_raw(&exact).await;
+    assert_eq!(c.line().await.unwrap(), "OK");
+    c.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_5_one_per_read_dispatch() {
+    let s = FakeVfindd::builder()
+        .dispatch(fake_vfindd::Dispatch::OnePerRead)
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send_raw(b"1 ENABLE ORIGINAL\r\n2 ENABLE ORIGINAL\r\n")
+        .await;
+    assert_eq!(c.line().await.unwrap(), "1 OK");
+    let mut b = [0u8; 16];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), c.rd.read(&mut b))
+            .await
+            .is_err(),
+        "2nd line must wait"
+    );
+    c.send_raw(b"\r\n").await; // a read event: dispatches the oldest line
+    assert_eq!(c.line().await.unwrap(), "2 OK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_6_eol_lf_and_whole_lines() {
+    let s = FakeVfindd::builder()
+        .eol(svsp_proto::Eol::Lf)
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::raw(s.addr()).await;
+    assert_eq!(c.raw_line().await.unwrap(), b"READY\n");
+    c.send("QUIT").await;
+    assert_eq!(c.raw_line().await.unwrap(), b"OK\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_7_random_bytes_wellformed_then_quit_ok() {
+    let s = FakeVfindd::builder().start().await.unwrap();
+    let mut seed = 0x1234_5678_u64;
+    for _ in 0..5 {
+        let mut c = Client::connect(s.addr()).await;
+        let mut junk = Vec::new();
+        for _ in 0..3000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let b = (seed >> 33) as u8;
+            // Keep SCAN/QUIT words out so the session stays alive.
+            junk.push(if b.is_ascii_alphabetic() { b'#' } else { b });
+        }
+        junk.extend_from_slice(b"\r\nQUIT\r\n");
+        c.send_raw(&junk).await;
+        let mut n = 0;
+        while let Some(raw) = c.raw_line().await {
+            let r = svsp_proto::parse_response(&raw).unwrap().unwrap();
+            n += 1;
+            if matches!(r.body, svsp_proto::Body::Ok) {
+                break;
+            }
+            assert!(matches!(r.body, svsp_proto::Body::Error { .. }), "{raw:?}");
+        }
+        assert!(n >= 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_8_svsp_id_1_svsp_id_2_svsp_id_3_svsp_err_einval_1_identifiers() {
+    let s = FakeVfindd::builder().start().await.unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("  007\tenable   original").await;
+    c.send("1234567890 QUIT").await;
+    c.send("42").await;
+    c.send("-1 QUIT").await;
+    c.send("3 SCAN/FILE").await;
+    assert_eq!(
+        c.lines(5).await,
+        [
+            "007 OK",
+            "EINVAL Invalid identifier",
+            "42 EINVAL Missing command",
+            "EINVAL Unrecognized command: -1",
+            "3 EINVAL Missing filename"
+        ]
+    );
+    c.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_id_4_duplicate_ids_both_processed() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("f"), b"x");
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("5 SCAN/FILE /f").await;
+    c.send("5 SCAN/FILE /nope").await;
+    let got = c.lines(5).await;
+    assert_eq!(
+        got.iter()
+            .filter(|l| l.starts_with("5 DONE") || l.starts_with("5 ENOENT"))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_name_1_svsp_name_4_raw_names_and_scan_root_relative() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("rel.txt"), b"x");
+    let s = FakeVfindd::builder()
+        .scan_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("SCAN/FILE \"rel.txt\"").await;
+    assert_eq!(c.lines(2).await, ["QUEUED", "ENOENT \"\\\"rel.txt\\\"\""]);
+    c.send("SCAN/FILE ./rel.txt").await;
+    assert_eq!(
+        c.lines(3).await,
+        ["QUEUED", "SCANNING \"./rel.txt\"", "DONE 0 : \"./rel.txt\""]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_svsp_scan_port_1_unnamed_stream(
+) {
+    let s = FakeVfindd::builder().start().await.unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let data = zip_bytes(&[("inner.txt", &eicar())]);
+    let feeder = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        s.write_all(&data).await.unwrap();
+        s.shutdown().await.unwrap();
+    });
+    let mut c = Client::connect(s.addr()).await;
+    c.send(&format!("4 SCAN/PORT {port}")).await;
+    let got = c.until_terminal("4 ").await;
+    feeder.await.unwrap();
+    assert_eq!(
+        got,
+        [
+            "4 QUEUED",
+            "4 SCANNING \"\" -> \"/inner.txt\"",
+            "4 INFECTED CVDL DOS/EICAR.Test : \"\" -> \"/inner.txt\" : end at 68",
+            "4 DONE 1 : \"\""
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ignore_1() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("e"), &eicar());
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("FROB").await;
+    assert_eq!(c.line().await.unwrap(), "EINVAL Unrecognized command: FROB");
+    c.send("1 ENABLE IGNORE CVDL DOS/EICAR.Test").await;
+    assert_eq!(c.line().await.unwrap(), "1 OK");
+    c.send("2 SCAN/FILE /e").await;
+    assert_eq!(
+        c.lines(3).await,
+        ["2 QUEUED", "2 SCANNING \"/e\"", "2 DONE 0 : \"/e\""]
+    );
+    c.send("3 DISABLE IGNORE CVDL DOS/EICAR.Test").await;
+    c.send("4 DISABLE IGNORE not there").await;
+    assert_eq!(c.lines(2).await, ["3 OK", "4 OK"]);
+    c.send("5 SCAN/FILE /e").await;
+    assert_eq!(
+        c.until_terminal("5 ").await.last().unwrap(),
+        "5 DONE 1 : \"/e\""
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_cmd_enable_2_svsp_opt_0_svsp_opt_html_1_errors_leave_state() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("z"), &eicar_zip());
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    for (cmd, want) in [
+        ("ENABLE", "EINVAL Missing option"),
+        ("ENABLE HTML 2", "OK"),
+        ("ENABLE HTML 4", "EINVAL Invalid value for HTML: 4"),
+        (
+            "DISABLE RECURSE 3",
+            "EINVAL Unexpected value for RECURSE: 3",
+        ),
+        ("ENABLE EXPAND rar5", "ENOTSUP Unknown expander: rar5"),
+        ("ENABLE EXCLUDE", "EINVAL Missing value for EXCLUDE"),
+    ] {
+        c.send(cmd).await;
+        assert_eq!(c.line().await.unwrap(), want, "{cmd}");
+    }
+    // Default state: archive expanded one level (SVSP-OPT-0).
+    c.send("SCAN/FILE /z").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        [
+            "QUEUED",
+            "SCANNING \"/z\" -> \"/some/file\"",
+            "SCANNING \"/z\" -> \"/other/file\"",
+            "INFECTED CVDL DOS/EICAR.Test : \"/z\" -> \"/other/file\" : end at 68",
+            "DONE 1 : \"/z\""
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_opt_exclude_1_target_and_member() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("z"), &eicar_zip());
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("ENABLE EXCLUDE /other/file").await;
+    assert_eq!(c.line().await.unwrap(), "OK");
+    c.send("SCAN/FILE /z").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        [
+            "QUEUED",
+            "SCANNING \"/z\" -> \"/some/file\"",
+            "DONE 0 : \"/z\""
+        ]
+    );
+    c.send("ENABLE EXCLUDE /z").await;
+    assert_eq!(c.line().await.unwrap(), "OK");
+    c.send("SCAN/FILE-SHA1 /z").await;
+    let got = c.until_terminal("").await;
+    assert_eq!(got.len(), 2);
+    assert!(
+        got[1].starts_with("DONE 0 : \"/z\" : ") && got[1].len() == "DONE 0 : \"/z\" : ".len() + 40
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("z"), &eicar_zip());
+    let mut padded = vec![b'A'; 4000];
+    padded.extend_from_slice(&eicar());
+    let gz = gz_bytes(&padded);
+    assert!(
+        !gz.windows(68).any(|w| w == eicar().as_slice()),
+        "EICAR must not appear raw in the gzip"
+    );
+    write(&d.path().join("g"), &gz);
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("DISABLE EXPAND").await;
+    c.line().await;
+    c.send("SCAN/FILE /g").await; // gzip not opened: compressed raw bytes are clean
+    assert_eq!(
+        c.until_terminal("").await,
+        ["QUEUED", "SCANNING \"/g\"", "DONE 0 : \"/g\""]
+    );
+    c.send("ENABLE EXPAND gz").await;
+    c.line().await;
+    c.send("SCAN/FILE /g").await;
+    let got = c.until_terminal("").await;
+    assert_eq!(got[1], "SCANNING \"/g\" -> \"/g\"");
+    assert_eq!(got.last().unwrap(), "DONE 1 : \"/g\"");
+    c.send("ENABLE EXPAND *").await;
+    c.send("ENABLE ORIGINAL").await;
+    c.lines(2).await;
+    c.send("SCAN/FILE /z").await;
+    let got = c.until_terminal("").await;
+    assert_eq!(got[1], "SCANNING \"/z\"");
+    assert!(
+        got[2].starts_with("INFECTED CVDL DOS/EICAR.Test : \"/z\" : end at "),
+        "raw container scanned too"
+    );
+    assert_eq!(got[3], "SCANNING \"/z\" -> \"/some/file\"");
+    assert_eq!(got.last().unwrap(), "DONE 2 : \"/z\"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("dir/b.txt"), b"x");
+    let z = eicar_zip();
+    let e = eicar();
+    let raw_end = z
+        .windows(e.len())
+        .position(|w| w == e.as_slice())
+        .expect("small member stored raw")
+        + e.len();
+    write(&d.path().join("dir/a.zip"), &z);
+    write(&d.path().join("dir/sub/c.txt"), &eicar());
+    std::os::unix::fs::symlink(d.path().join("dir/b.txt"), d.path().join("dir/link")).unwrap();
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("SCAN/FILE /dir/").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        [
+            "QUEUED".to_string(),
+            "SCANNING \"/dir/a.zip\"".to_string(),
+            format!("INFECTED CVDL DOS/EICAR.Test : \"/dir/a.zip\" : end at {raw_end}"),
+            "SCANNING \"/dir/b.txt\"".to_string(),
+            "DONE 1 : \"/dir/\"".to_string()
+        ],
+        "depth 1: zip not opened (scanned raw, small member stored), sub/ skipped, symlink skipped"
+    );
+    c.send("ENABLE RECURSE").await;
+    c.line().await;
+    c.send("SCAN/FILE /dir").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        [
+            "QUEUED",
+            "SCANNING \"/dir/a.zip\" -> \"/some/file\"",
+            "SCANNING \"/dir/a.zip\" -> \"/other/file\"",
+            "INFECTED CVDL DOS/EICAR.Test : \"/dir/a.zip\" -> \"/other/file\" : end at 68",
+            "SCANNING \"/dir/b.txt\"",
+            "SCANNING \"/dir/sub/c.txt\"",
+            "INFECTED CVDL DOS/EICAR.Test : \"/dir/sub/c.txt\" : end at 68",
+            "DONE 2 : \"/dir\""
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_file_1_svsp_scan_filesha1_1_svsp_err_enoent_1_svsp_err_eacces_1_scan_root() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    write(&root.join("empty"), b"");
+    std::fs::create_dir_all(root.join("emptydir")).unwrap();
+    write(&d.path().join("outside"), b"x");
+    std::os::unix::fs::symlink(d.path().join("outside"), root.join("escape")).unwrap();
+    let s = FakeVfindd::builder()
+        .threads(1)
+        .scan_root(&root)
+        .start()
+        .await
+        .unwrap();
+    let r = root.canonicalize().unwrap();
+    let out = d.path().canonicalize().unwrap().join("outside");
+    let mut c = Client::connect(s.addr()).await;
+    let cases = [
+        (
+            format!("SCAN/FILE {}/empty", r.display()),
+            vec![
+                format!("SCANNING \"{}/empty\"", r.display()),
+                format!("DONE 0 : \"{}/empty\"", r.display()),
+            ],
+        ),
+        (
+            format!("SCAN/FILE {}/emptydir", r.display()),
+            vec![format!("DONE 0 : \"{}/emptydir\"", r.display())],
+        ),
+        (
+            format!("SCAN/FILE-SHA1 {}/emptydir", r.display()),
+            vec![format!(
+                "EINVAL Not a regular file: \"{}/emptydir\"",
+                r.display()
+            )],
+        ),
+        (
+            format!("SCAN/FILE {}/missing", r.display()),
+            vec![format!("ENOENT \"{}/missing\"", r.display())],
+        ),
+        (
+            format!("SCAN/FILE {}", out.display()),
+            vec![format!("EACCES \"{}\"", out.display())],
+        ),
+        (
+            "SCAN/FILE /definitely/missing/outside".to_string(),
+            vec!["EACCES \"/definitely/missing/outside\"".to_string()],
+        ),
+        (
+            "SCAN/FILE escape".to_string(),
+            vec!["EACCES \"escape\"".to_string()],
+        ),
+        (
+            format!("SCAN/FILE-SHA1 {}/empty", r.display()),
+            vec![
+                format!("SCANNING \"{}/empty\"", r.display()),
+                format!(
+                    "DONE 0 : \"{}/empty\" : da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                    r.display()
+                ),
+            ],
+        ),
+    ];
+    for (cmd, want) in cases {
+        c.send(&cmd).await;
+        let got = c.until_terminal("").await;
+        assert_eq!(got[0], "QUEUED");
+        assert_eq!(got[1..].to_vec(), want, "{cmd}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
+    let s = FakeVfindd::builder()
+        .data_timeout(Duration::from_millis(300))
+        .stream_max_length(10)
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("1 SCAN/REQUEST never").await;
+    let send = c.line().await.unwrap();
+    let port = send.strip_prefix("1 SEND ").unwrap();
+    assert_eq!(
+        c.line().await.unwrap(),
+        format!("1 ENOENT No connection to port {port}")
+    );
+    c.send("2 SCAN/REQUEST big").await;
+    let port: u16 = c
+        .line()
+        .await
+        .unwrap()
+        .strip_prefix("2 SEND ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut d = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let _ = d.write_all(&[b'x'; 11]).await;
+    let _ = d.shutdown().await;
+    assert_eq!(
+        c.line().await.unwrap(),
+        "2 EINVAL Size limit exceeded: \"big\""
+    );
+    c.send("3 SCAN/REQUEST exact").await;
+    let port: u16 = c
+        .line()
+        .await
+        .unwrap()
+        .strip_prefix("3 SEND ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut d = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    d.write_all(&[b'x'; 10]).await.unwrap();
+    d.shutdown().await.unwrap();
+    assert_eq!(
+        c.lines(3).await,
+        ["3 QUEUED", "3 SCANNING \"exact\"", "3 DONE 0 : \"exact\""]
+    );
+    c.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_port_1_echo_quirk_and_refused() {
+    let s = FakeVfindd::builder()
+        .port_send_echo(true)
+        .data_timeout(Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l); // nobody listens
+    let mut c = Client::connect(s.addr()).await;
+    c.send(&format!("8 SCAN/PORT {port} x")).await;
+    assert_eq!(
+        c.lines(2).await,
+        [
+            format!("8 SEND {port}"),
+            format!("8 ENOENT No connection to port {port}")
+        ]
+    );
+    c.send("9 SCAN/PORT 0").await;
+    assert_eq!(c.line().await.unwrap(), "9 EINVAL Invalid port: 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_data_1_svsp_scan_inline_1_future_sources() {
+    let s = FakeVfindd::builder()
+        .enable_future(true)
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("1 SCAN/DATA 68 e.com").await;
+    assert_eq!(c.line().await.unwrap(), "1 SEND");
+    c.send_raw(&eicar()).await;
+    assert_eq!(
+        c.until_terminal("1 ").await.last().unwrap(),
+        "1 DONE 1 : \"e.com\""
+    );
+    c.send("2 SCAN").await;
+    assert_eq!(c.line().await.unwrap(), "2 SEND");
+    c.send_raw(b"inline\r\nQUIT\r\n").await;
+    c.wr.shutdown().await.unwrap();
+    assert_eq!(
+        c.until_eof().await,
+        ["2 QUEUED", "2 SCANNING \"\"", "2 DONE 0 : \"\""]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
+    let s = FakeVfindd::builder()
+        .profile(svsp_proto::Profile::FirstVersion)
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    for (cmd, want) in [
+        ("SCAN/REQUEST", "ENOTSUP Unsupported source: REQUEST"),
+        ("SCAN/FILE-SHA1 /x", "ENOTSUP Unsupported source: FILE-SHA1"),
+        ("SCAN/raw/FILE /x", "ENOTSUP Unknown format: raw"),
+        ("SCAN/a/b/c", "EINVAL Invalid SCAN form: SCAN/a/b/c"),
+        ("SCAN x", "ENOTSUP Unsupported source: (none)"),
+    ] {
+        c.send(cmd).await;
+        assert_eq!(c.line().await.unwrap(), want);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_3_svsp_resp_queued_1_modes() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("f"), b"x");
+    let s = FakeVfindd::builder()
+        .queued(fake_vfindd::QueuedMode::Never)
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("SCAN/FILE /f").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        ["SCANNING \"/f\"", "DONE 0 : \"/f\""]
+    );
+    let s = FakeVfindd::builder()
+        .queued(fake_vfindd::QueuedMode::WhenDelayed)
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("SCAN/FILE /f").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        ["SCANNING \"/f\"", "DONE 0 : \"/f\""]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_err_eagain_1_queue_limit_and_fault() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("f"), b"x");
+    let s = FakeVfindd::builder()
+        .max_queue(1)
+        .delay(Duration::from_millis(200))
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("1 SCAN/FILE /f").await;
+    c.send("2 SCAN/FILE /f").await;
+    let got = c.lines(2).await;
+    assert_eq!(got, ["1 QUEUED", "2 EAGAIN Server busy"]);
+    let faults = Faults {
+        eagain_every: Some(2),
+        ..Default::default()
+    };
+    let s = FakeVfindd::builder()
+        .faults(faults)
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("1 SCAN/FILE /f").await;
+    c.until_terminal("1 ").await;
+    c.send("2 SCAN/FILE /f").await;
+    assert_eq!(c.line().await.unwrap(), "2 EAGAIN Server busy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("f"), b"x");
+    let faults = Faults {
+        efault_every: Some(1),
+        ..Default::default()
+    };
+    let s = FakeVfindd::builder()
+        .faults(faults)
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("SCAN/FILE /f").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        ["QUEUED", "SCANNING \"/f\"", "EFAULT Internal error"]
+    );
+    c.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_det_1_svsp_det_2_svsp_det_3_table_order_and_name() {
+    let d = tempfile::tempdir().unwrap();
+    let mut data = b"SVSP-FAKE-MARKER-B..SVSP-FAKE-MARKER-A..".to_vec();
+    data.extend_from_slice(&eicar());
+    data.extend_from_slice(b"SVSP-FAKE-MARKER-A");
+    write(&d.path().join("m"), &data);
+    let s = FakeVfindd::builder()
+        .eicar_name("CVDL X/Eicar.Y".into())
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    c.send("SCAN/FILE /m").await;
+    assert_eq!(
+        c.until_terminal("").await,
+        [
+            "QUEUED",
+            "SCANNING \"/m\"",
+            "INFECTED CVDL X/Eicar.Y : \"/m\" : end at 108",
+            "INFECTED CVDL Test/Marker.A : \"/m\" : end at 38",
+            "INFECTED CVDL Test/Multi Word Name.B : \"/m\" : end at 18",
+            "DONE 3 : \"/m\""
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_fake_2_quirks() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("z"), &eicar_zip());
+    let q = Quirks {
+        done_without_count: true,
+        infected_empty_archive_name: true,
+        unknown_line: true,
+        lowercase_keywords: true,
+    };
+    let s = FakeVfindd::builder()
+        .quirks(q)
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::raw(s.addr()).await;
+    assert_eq!(c.line().await.unwrap(), "ready");
+    c.send("1 SCAN/FILE /z").await;
+    assert_eq!(
+        c.lines(6).await,
+        [
+            "1 queued",
+            "1 NOTICE test",
+            "1 scanning \"/z\" -> \"/some/file\"",
+            "1 scanning \"/z\" -> \"/other/file\"",
+            "1 infected CVDL DOS/EICAR.Test : \"\" -> \"/other/file\" : end at 68",
+            "1 done : \"/z\""
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conc_1_svsp_conc_2_svsp_conc_4_pipelined_requests_on_two_workers() {
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        write(&d.path().join(format!("f{i}")), b"x");
+    }
+    let s = FakeVfindd::builder()
+        .threads(2)
+        .delay(Duration::from_millis(20))
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::connect(s.addr()).await;
+    let mut burst = String::new();
+    for i in 0..6 {
+        burst.push_str(&format!("{i} SCAN/FILE /f{i}\r\n"));
+    }
+    c.send_raw(burst.as_bytes()).await;
+    let got = c.lines(18).await;
+    for i in 0..6 {
+        let mine: Vec<_> = got
+            .iter()
+            .filter(|l| l.starts_with(&format!("{i} ")))
+            .collect();
+        assert_eq!(mine.len(), 3);
+        assert!(mine[2].starts_with(&format!("{i} DONE 0")));
+    }
+}
