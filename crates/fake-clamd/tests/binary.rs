@@ -1,0 +1,225 @@
+//! The `fake-clamd` binary: LISTENING lines, PING, SHUTDOWN, bad config; and clamdscan
+//! against it when clamdscan is installed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin("fake-clamd"))
+}
+
+struct Running {
+    child: Child,
+    tcp: String,
+    unix: Option<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(conf: &Path) -> Running {
+    let mut child = bin()
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn fake-clamd");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut tcp = None;
+    let mut unix = None;
+    while tcp.is_none() || unix.is_none() {
+        let line = lines.next().expect("a LISTENING line").expect("utf8");
+        if let Some(a) = line.strip_prefix("LISTENING tcp ") {
+            tcp = Some(a.to_string());
+        } else if let Some(p) = line.strip_prefix("LISTENING unix ") {
+            unix = Some(p.to_string());
+        } else {
+            panic!("unexpected stdout line {line:?}");
+        }
+    }
+    Running {
+        child,
+        tcp: tcp.unwrap_or_default(),
+        unix,
+    }
+}
+
+fn spawn_tcp_only(conf: &Path) -> Running {
+    let mut child = bin()
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn fake-clamd");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines.next().expect("a LISTENING line").expect("utf8");
+    let tcp = line
+        .strip_prefix("LISTENING tcp ")
+        .expect("LISTENING tcp")
+        .to_string();
+    Running {
+        child,
+        tcp,
+        unix: None,
+    }
+}
+
+fn talk(addr: &str, req: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(req).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn binary_prints_listening_lines_and_answers_ping() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("clamd.sock");
+    let conf = dir.path().join("clamd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "# test\nTCPSocket 0\nTCPAddr 127.0.0.1\nLocalSocket {}\nForeground yes\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let mut r = spawn(&conf);
+    let startup = t.elapsed();
+    assert!(r.tcp.starts_with("127.0.0.1:"), "{}", r.tcp);
+    assert_eq!(r.unix.as_deref(), Some(sock.to_str().unwrap()));
+    assert_eq!(talk(&r.tcp, b"zPING\0"), b"PONG\0");
+    let mut u = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    u.write_all(b"nVERSION\n").unwrap();
+    let mut out = Vec::new();
+    u.read_to_end(&mut out).unwrap();
+    assert_eq!(out, b"ClamAV 1.4.6\n");
+    // CLAMD-CMD-5: SHUTDOWN => no reply, process exits 0, socket file removed
+    assert_eq!(talk(&r.tcp, b"zSHUTDOWN\0"), b"");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = r.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fake-clamd did not exit after SHUTDOWN"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert!(!sock.exists());
+    println!("fake-clamd startup to LISTENING: {startup:?}");
+}
+
+#[test]
+fn binary_bad_config_exits_2_with_clamds_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(&conf, "Example\nTCPSocket 0\n").unwrap();
+    let out = bin()
+        .arg(format!("--config-file={}", conf.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "ERROR: Please edit the example config file {}",
+            conf.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&conf, "Foreground yes\n").unwrap();
+    let out = bin().arg("-c").arg(&conf).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("ERROR: Please define server type (local and/or TCP)."));
+    let out = bin().arg("--no-such-flag").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin().args(["--stream-limit", "bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// CLAMD issue 4 "done when": clamdscan against the fake.
+#[test]
+fn clamdscan_against_the_fake() {
+    let clamdscan = Path::new("/usr/bin/clamdscan");
+    if !clamdscan.exists() {
+        if std::env::var("AVC_REQUIRE_CLAMD").as_deref() == Ok("1") {
+            panic!("AVC_REQUIRE_CLAMD=1 but /usr/bin/clamdscan is missing");
+        }
+        println!("SKIP: /usr/bin/clamdscan not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("clamd.conf");
+    std::fs::write(&conf, "TCPSocket 0\nTCPAddr 127.0.0.1\n").unwrap();
+    let r = spawn_tcp_only(&conf);
+    let port = r.tcp.rsplit(':').next().unwrap().to_string();
+    let client_conf = dir.path().join("client.conf");
+    std::fs::write(
+        &client_conf,
+        format!("TCPSocket {port}\nTCPAddr 127.0.0.1\n"),
+    )
+    .unwrap();
+
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let clean = files.join("clean.txt");
+    std::fs::write(&clean, b"just text\n").unwrap();
+    let eicar = files.join("eicar.com");
+    std::fs::write(&eicar, scan_engine::eicar()).unwrap();
+    let zipped = files.join("eicar.zip");
+    {
+        let f = std::fs::File::create(&zipped).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        z.start_file("inner/eicar.com", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(&scan_engine::eicar()).unwrap();
+        z.finish().unwrap();
+    }
+    let missing = files.join("missing.txt");
+
+    let run = |extra: &[&str], path: &Path| {
+        let out = Command::new(clamdscan)
+            .arg(format!("--config-file={}", client_conf.display()))
+            .arg("--no-summary")
+            .args(extra)
+            .arg(path)
+            .output()
+            .expect("run clamdscan");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    for mode in [&[][..], &["--stream"][..]] {
+        let (code, out) = run(mode, &clean);
+        assert_eq!(code, Some(0), "{mode:?} clean: {out}");
+        assert!(out.contains(": OK"), "{out}");
+        let (code, out) = run(mode, &eicar);
+        assert_eq!(code, Some(1), "{mode:?} eicar: {out}");
+        assert!(out.contains("Win.Test.EICAR_HDB-1 FOUND"), "{out}");
+        let (code, out) = run(mode, &zipped);
+        assert_eq!(code, Some(1), "{mode:?} zip: {out}");
+        assert!(
+            out.contains("eicar.zip: Win.Test.EICAR_HDB-1 FOUND"),
+            "{out}"
+        );
+    }
+    let (code, out) = run(&[], &missing);
+    assert_eq!(code, Some(2), "missing: {out}");
+}

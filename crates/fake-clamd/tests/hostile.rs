@@ -1,0 +1,352 @@
+//! Bad input, limits and the deterministic INSTREAM limit modes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use fake_clamd::{FakeClamd, StreamLimitMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn alive(s: &FakeClamd) {
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"zPING\0"]).await.unwrap(),
+        b"PONG\0"
+    );
+}
+
+#[tokio::test]
+async fn clamd_instream_4_exact_quota_through_the_server() {
+    let s = FakeClamd::builder()
+        .stream_max_length(1000)
+        .start()
+        .await
+        .unwrap();
+    let a = s.addr().unwrap();
+    let ok = cat(&[
+        b"zINSTREAM\0",
+        &chunk(&[1; 400]),
+        &chunk(&[2; 600]),
+        b"\0\0\0\0",
+    ]);
+    assert_eq!(exchange(a, &[&ok]).await.unwrap(), b"stream: OK\0");
+    let over = cat(&[
+        b"zINSTREAM\0",
+        &chunk(&[1; 400]),
+        &chunk(&[2; 601]),
+        b"\0\0\0\0",
+    ]);
+    assert_eq!(
+        exchange(a, &[&over]).await.unwrap(),
+        b"INSTREAM size limit exceeded. ERROR\0"
+    );
+    // header checked before data: the reply comes although no data follows it
+    let hdr = cat(&[b"zINSTREAM\0", &chunk(&[1; 1000]), &1u32.to_be_bytes()]);
+    assert_eq!(
+        exchange(a, &[&hdr]).await.unwrap(),
+        b"INSTREAM size limit exceeded. ERROR\0"
+    );
+    alive(&s).await;
+}
+
+#[tokio::test]
+async fn hostile_ffffffff_chunk_allocates_nothing_and_server_survives() {
+    let s = FakeClamd::start().await.unwrap();
+    for _ in 0..20 {
+        assert_eq!(
+            exchange(s.addr().unwrap(), &[b"nINSTREAM\n\xff\xff\xff\xff"])
+                .await
+                .unwrap(),
+            b"INSTREAM size limit exceeded. ERROR\n"
+        );
+    }
+    alive(&s).await;
+}
+
+#[tokio::test]
+async fn clamd_frame_9_endless_line_closes_without_reply() {
+    let s = FakeClamd::start().await.unwrap();
+    let t = Instant::now();
+    let mut c = TcpStream::connect(s.addr().unwrap()).await.unwrap();
+    let junk = vec![b'A'; 64 * 1024];
+    c.write_all(b"n").await.unwrap();
+    let mut sent = 0usize;
+    let mut out = Vec::new();
+    // keep writing until the server gives up; it must not buffer it all
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), c.write_all(&junk)).await {
+            Ok(Ok(())) => sent += junk.len(),
+            _ => break,
+        }
+        if sent > 64 << 20 {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut out)).await;
+    assert!(out.is_empty(), "no reply bytes: {out:?}");
+    assert!(sent < 64 << 20, "server kept reading an endless line");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    // z-mode variant
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[&[b'z'; 5000]]).await.unwrap(),
+        b""
+    );
+    // CLAMD-FRAME-3: a legacy line is the first read, whatever its length
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[&vec![b'A'; 100_000]])
+            .await
+            .unwrap(),
+        b"UNKNOWN COMMAND\n"
+    );
+    alive(&s).await;
+}
+
+#[tokio::test]
+async fn clamd_conn_4_half_close() {
+    let s = FakeClamd::start().await.unwrap();
+    let a = s.addr().unwrap();
+    // after a complete command: reply still arrives
+    assert_eq!(exchange_shut(a, b"zPING\0").await.unwrap(), b"PONG\0");
+    assert_eq!(
+        exchange_shut(a, b"zINSTREAM\0\0\0\0\0").await.unwrap(),
+        b"stream: OK\0"
+    );
+    // before the command/stream is complete: close without reply, quickly
+    let t = Instant::now();
+    assert_eq!(exchange_shut(a, b"zPIN").await.unwrap(), b"");
+    assert_eq!(exchange_shut(a, b"zINSTREAM\0\0\0").await.unwrap(), b"");
+    assert_eq!(
+        exchange_shut(a, b"zINSTREAM\0\0\0\0\x05ab").await.unwrap(),
+        b""
+    );
+    assert_eq!(
+        exchange_shut(a, b"zIDSESSION\0zPING\0").await.unwrap(),
+        b"1: PONG\0"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2));
+    alive(&s).await;
+}
+
+#[tokio::test]
+async fn clamd_frame_8_one_byte_sends() {
+    let s = FakeClamd::start().await.unwrap();
+    let e = scan_engine::eicar();
+    let req = cat(&[b"nINSTREAM\n", &chunk(&e), b"\0\0\0\0"]);
+    let parts: Vec<&[u8]> = req.chunks(1).collect();
+    assert_eq!(
+        exchange(s.addr().unwrap(), &parts).await.unwrap(),
+        b"stream: Win.Test.EICAR_HDB-1 FOUND\n"
+    );
+    let parts: Vec<&[u8]> = b"nVERSIONCOMMANDS\n".chunks(1).collect();
+    let got = exchange(s.addr().unwrap(), &parts).await.unwrap();
+    assert!(
+        got.starts_with(b"ClamAV 1.4.6| COMMANDS: SCAN QUIT"),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn clamd_conn_3_extra_bytes_after_path_command() {
+    let corpus = Corpus::new();
+    let s = FakeClamd::builder()
+        .database_directory(corpus.db())
+        .start()
+        .await
+        .unwrap();
+    let p = String::from_utf8(corpus.p("clean.txt")).unwrap();
+    // observed on clamd 1.4.6: the line comes first, then the scan reply
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[format!("nSCAN {p}\r\n").as_bytes()])
+            .await
+            .unwrap(),
+        format!("Error processing command. ERROR\n{p}: OK\n").into_bytes()
+    );
+    assert_eq!(
+        exchange(
+            s.addr().unwrap(),
+            &[format!("zSCAN {p}\0zPING\0").as_bytes()]
+        )
+        .await
+        .unwrap(),
+        format!("Error processing command. ERROR\0{p}: OK\0").into_bytes()
+    );
+    // not when the extra bytes come later, not for PING
+    assert_eq!(
+        exchange(
+            s.addr().unwrap(),
+            &[format!("zSCAN {p}\0").as_bytes(), b"junk"]
+        )
+        .await
+        .unwrap(),
+        format!("{p}: OK\0").into_bytes()
+    );
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"nPING\r\n"]).await.unwrap(),
+        b"PONG\n"
+    );
+}
+
+#[tokio::test]
+async fn clamd_scan_8_multiscan_empty_dir_sends_nothing() {
+    let corpus = Corpus::new();
+    std::fs::create_dir(corpus.c().join("emptydir")).unwrap();
+    let s = FakeClamd::builder()
+        .database_directory(corpus.db())
+        .start()
+        .await
+        .unwrap();
+    let p = String::from_utf8(corpus.p("emptydir")).unwrap();
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[format!("zMULTISCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+        b""
+    );
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+        format!("{p}: OK\0").into_bytes()
+    );
+}
+
+#[tokio::test]
+async fn clamd_scan_12_user_access_emulated_as_root() {
+    if !is_root() {
+        println!("SKIP: not root, the User emulation only applies to a daemon running as root");
+        return;
+    }
+    let corpus = Corpus::new();
+    let conf = format!(
+        "TCPSocket 0\nUser nobody\nDatabaseDirectory {}\n",
+        corpus.db().display()
+    );
+    let s = FakeClamd::builder()
+        .conf_text(&conf, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let p = String::from_utf8(corpus.p("mixperm")).unwrap();
+    // mixperm/ is 0755 (tempdir parents readable), secret.com is 0000
+    use std::os::unix::fs::PermissionsExt;
+    for d in [corpus.dir.path().to_path_buf(), corpus.c()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[format!("zSCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+        format!("{p}/secret.com: Access denied. ERROR\0{p}: OK\0").into_bytes()
+    );
+}
+
+async fn over_limit_client(
+    s: &FakeClamd,
+) -> (
+    Result<(), std::io::Error>,
+    Vec<u8>,
+    Option<std::io::ErrorKind>,
+) {
+    let mut c = TcpStream::connect(s.addr().unwrap()).await.unwrap();
+    let mut req = b"zINSTREAM\0".to_vec();
+    req.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    let payload = vec![7u8; 1 << 20];
+    let w = async {
+        c.write_all(&req).await?;
+        c.write_all(&payload).await
+    }
+    .await;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut err = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => {
+                err = Some(e.kind());
+                break;
+            }
+            Err(_) => {
+                err = Some(std::io::ErrorKind::TimedOut);
+                break;
+            }
+        }
+    }
+    (w, out, err)
+}
+
+#[tokio::test]
+async fn clamd_instream_8_limit_modes_are_deterministic() {
+    // reply-drain: the whole upload succeeds, then the reply and EOF
+    let s = FakeClamd::builder()
+        .stream_max_length(16)
+        .stream_limit(StreamLimitMode::ReplyDrain)
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let (w, out, err) = over_limit_client(&s).await;
+        assert!(w.is_ok(), "{w:?}");
+        assert_eq!(out, b"INSTREAM size limit exceeded. ERROR\0");
+        assert_eq!(err, None);
+    }
+    // close: reply, then FIN right away
+    let s = FakeClamd::builder()
+        .stream_max_length(16)
+        .stream_limit(StreamLimitMode::Close)
+        .start()
+        .await
+        .unwrap();
+    let (_, out, err) = over_limit_client(&s).await;
+    assert_eq!(out, b"INSTREAM size limit exceeded. ERROR\0");
+    assert_eq!(err, None);
+    // reset: no reply, ECONNRESET
+    let s = FakeClamd::builder()
+        .stream_max_length(16)
+        .stream_limit(StreamLimitMode::Reset)
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let (_, out, err) = over_limit_client(&s).await;
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(err, Some(std::io::ErrorKind::ConnectionReset));
+    }
+}
+
+#[tokio::test]
+async fn clamd_trans_6_idle_connections_do_not_block_forever() {
+    let s = FakeClamd::builder()
+        .timeouts(Duration::from_secs(1), Duration::from_secs(1))
+        .timeout_slack(Duration::from_millis(100))
+        .with_config(|c| {
+            c.max_queue = 20;
+            c.max_threads = 2;
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..150 {
+        idle.push(TcpStream::connect(s.addr().unwrap()).await.unwrap());
+    }
+    // accepted connections are capped at MaxQueue; the rest wait in the backlog and are
+    // served as idle ones time out
+    let t = Instant::now();
+    let got = tokio::time::timeout(
+        Duration::from_secs(30),
+        exchange(s.addr().unwrap(), &[b"zPING\0"]),
+    )
+    .await
+    .expect("served eventually")
+    .unwrap();
+    assert_eq!(got, b"PONG\0");
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "PING should have waited for the queue"
+    );
+    drop(idle);
+}
