@@ -18,7 +18,10 @@ pub const PARALLEL: usize = 8;
 pub fn select(file: &CaseFile, filter: Option<&str>) -> Vec<Case> {
     file.cases
         .iter()
-        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .filter(|c| match filter {
+            None => true,
+            Some(f) => c.name.contains(f),
+        })
         .cloned()
         .collect()
 }

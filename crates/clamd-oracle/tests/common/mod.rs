@@ -12,6 +12,12 @@ pub struct FakeLauncher {
     pub rt: tokio::runtime::Runtime,
 }
 
+impl Default for FakeLauncher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeLauncher {
     pub fn new() -> FakeLauncher {
         let rt = tokio::runtime::Builder::new_multi_thread()
