@@ -14,8 +14,10 @@ use crate::case::{Case, Step, Transport};
 use crate::esc::{expand, Vars};
 use crate::Error;
 
-/// A reply that finishes later than this after the last step counts as `Delayed`.
-pub const DELAYED_AFTER: Duration = Duration::from_millis(1000);
+/// A reply that finishes later than this after the last step counts as `Delayed`. Real clamd
+/// fires a T-second timeout in (T, T+1] s (observed >= T+0.07 s), the fake at T+0.5 s; the
+/// shortest oracle timeout is 1 s, so 750 ms separates "immediate" from "timed out" with margin.
+pub const DELAYED_AFTER: Duration = Duration::from_millis(750);
 /// Hard cap on reply bytes kept per case (a misbehaving server cannot grow memory).
 pub const MAX_REPLY: usize = 1 << 20;
 
