@@ -240,11 +240,7 @@ async fn svsp_client_10_faults_are_errors() {
         },
     ];
     for f in cases {
-        let fake = FakeVfindd::builder()
-            .faults(f)
-            .start()
-            .await
-            .unwrap();
+        let fake = FakeVfindd::builder().faults(f).start().await.unwrap();
         let cfg = svsp_cfg(addr_of(&fake));
         let r = blocking(move || scan_all(cfg, vec![("a", b"clean data".to_vec())])).await;
         assert!(
