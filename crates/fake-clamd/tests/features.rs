@@ -1,0 +1,172 @@
+//! RELOAD, VERSION text, official names, ExcludePath, MaxDirectoryRecursion, symlinks.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use fake_clamd::FakeClamd;
+
+#[tokio::test]
+async fn clamd_cmd_4_reload_rereads_the_database() {
+    let corpus = Corpus::new();
+    let markers = corpus.db().join("markers.ndb");
+    let saved = std::fs::read(&markers).unwrap();
+    std::fs::remove_file(&markers).unwrap();
+    let s = FakeClamd::builder()
+        .database_directory(corpus.db())
+        .start()
+        .await
+        .unwrap();
+    let p = String::from_utf8(corpus.p("markers.txt")).unwrap();
+    let scan = format!("zSCAN {p}\0");
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[scan.as_bytes()])
+            .await
+            .unwrap(),
+        format!("{p}: OK\0").into_bytes()
+    );
+    std::fs::write(&markers, saved).unwrap();
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"zRELOAD\0"]).await.unwrap(),
+        b"RELOADING\0"
+    );
+    let want = format!("{p}: Oracle.Test.MarkerB-1.UNOFFICIAL FOUND\0").into_bytes();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = exchange(s.addr().unwrap(), &[scan.as_bytes()])
+            .await
+            .unwrap();
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn clamd_cmd_2_version_text_configurable_and_det_2_official_names() {
+    let corpus = Corpus::new();
+    let s = FakeClamd::builder()
+        .database_directory(corpus.db())
+        .version_text("ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026")
+        .official_names(true)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[b"nVERSION\n"]).await.unwrap(),
+        b"ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026\n"
+    );
+    let e = scan_engine::eicar();
+    let req = cat(&[b"zINSTREAM\0", &chunk(&e), b"\0\0\0\0"]);
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[&req]).await.unwrap(),
+        b"stream: Win.Test.EICAR_HDB-1 FOUND\0"
+    );
+}
+
+#[tokio::test]
+async fn clamd_scan_11_exclude_path_and_recursion_limit() {
+    let corpus = Corpus::new();
+    let conf = format!(
+        "TCPSocket 0\nDatabaseDirectory {}\nExcludePath b_eicar\\.com$\nMaxDirectoryRecursion 1\n",
+        corpus.db().display()
+    );
+    let s = FakeClamd::builder()
+        .conf_text(&conf, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let p = String::from_utf8(corpus.p("mixed")).unwrap();
+    // sub/ is at depth 1 (allowed); b_eicar.com excluded
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+        format!("{p}/b_eicar.com: Excluded\0{p}/sub/d_eicar.com: {UNOFFICIAL_EICAR} FOUND\0")
+            .into_bytes()
+    );
+    let conf0 = conf
+        .replace("MaxDirectoryRecursion 1", "MaxDirectoryRecursion 0")
+        .replace("ExcludePath b_eicar\\.com$\n", "");
+    let deep = corpus.c().join("mixed/sub/deeper");
+    std::fs::create_dir(&deep).unwrap();
+    std::fs::write(deep.join("x.com"), scan_engine::eicar()).unwrap();
+    let limited = conf.replace("ExcludePath b_eicar\\.com$\n", "");
+    let s1 = FakeClamd::builder()
+        .conf_text(&limited, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let got = String::from_utf8(
+        exchange(s1.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!got.contains("deeper"), "depth 2 skipped: {got:?}");
+    let s0 = FakeClamd::builder()
+        .conf_text(&conf0, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let got = String::from_utf8(
+        exchange(s0.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(got.contains("deeper/x.com"), "0 = unlimited: {got:?}");
+}
+
+#[tokio::test]
+async fn clamd_scan_5_follow_file_symlinks() {
+    let corpus = Corpus::new();
+    let conf = format!(
+        "TCPSocket 0\nDatabaseDirectory {}\nFollowFileSymlinks yes\n",
+        corpus.db().display()
+    );
+    let s = FakeClamd::builder()
+        .conf_text(&conf, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let p = String::from_utf8(corpus.p("link.com")).unwrap();
+    assert_eq!(
+        exchange(s.addr().unwrap(), &[format!("zSCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+        format!("{p}: {UNOFFICIAL_EICAR} FOUND\0").into_bytes()
+    );
+}
+
+#[tokio::test]
+async fn clamd_scan_9_allmatchscan_disabled() {
+    let corpus = Corpus::new();
+    let conf = format!(
+        "TCPSocket 0\nDatabaseDirectory {}\nAllowAllMatchScan no\n",
+        corpus.db().display()
+    );
+    let s = FakeClamd::builder()
+        .conf_text(&conf, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let p = String::from_utf8(corpus.p("markers.txt")).unwrap();
+    assert_eq!(
+        exchange(
+            s.addr().unwrap(),
+            &[format!("zALLMATCHSCAN {p}\0").as_bytes()]
+        )
+        .await
+        .unwrap(),
+        format!("{p}: ALLMATCHSCAN command disabled by clamd configuration. ERROR\0").into_bytes()
+    );
+}
