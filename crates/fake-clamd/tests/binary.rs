@@ -223,3 +223,35 @@ fn clamdscan_against_the_fake() {
     let (code, out) = run(&[], &missing);
     assert_eq!(code, Some(2), "missing: {out}");
 }
+
+/// clamd's `User`: started as root, the binary drops to that user after binding, so path
+/// scans get that user's permission errors (CLAMD-SCAN-12).
+#[test]
+fn binary_drops_privileges_to_user() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("SKIP: not root, nothing to drop");
+        return;
+    }
+    if nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        println!("SKIP: no user nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, b"x").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let conf = dir.path().join("clamd.conf");
+    std::fs::write(&conf, "TCPSocket 0\nTCPAddr 127.0.0.1\nUser nobody\n").unwrap();
+    let r = spawn_tcp_only(&conf);
+    let p = secret.display().to_string();
+    assert_eq!(
+        talk(&r.tcp, format!("zSCAN {p}\0").as_bytes()),
+        format!("{p}: Access denied. ERROR\0").into_bytes()
+    );
+}

@@ -170,3 +170,64 @@ async fn clamd_scan_9_allmatchscan_disabled() {
         format!("{p}: ALLMATCHSCAN command disabled by clamd configuration. ERROR\0").into_bytes()
     );
 }
+
+#[tokio::test]
+async fn log_file_and_pid_file() {
+    let corpus = Corpus::new();
+    let log = corpus.dir.path().join("clamd.log");
+    let pid = corpus.dir.path().join("clamd.pid");
+    let conf = format!(
+        "TCPSocket 0\nDatabaseDirectory {}\nLogFile {}\nPidFile {}\n",
+        corpus.db().display(),
+        log.display(),
+        pid.display()
+    );
+    let s = FakeClamd::builder()
+        .conf_text(&conf, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&pid).unwrap(),
+        format!("{}\n", std::process::id())
+    );
+    let p = String::from_utf8(corpus.p("eicar.com")).unwrap();
+    exchange(s.addr().unwrap(), &[format!("zSCAN {p}\0").as_bytes()])
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains(&format!("{p}: {UNOFFICIAL_EICAR} FOUND")),
+        "{text}"
+    );
+    drop(s);
+    assert!(!pid.exists(), "PidFile removed on shutdown");
+}
+
+#[tokio::test]
+async fn clamd_session_4_random_order_keeps_every_reply() {
+    let s = FakeClamd::builder()
+        .session_order(fake_clamd::SessionOrder::Random)
+        .start()
+        .await
+        .unwrap();
+    let mut req = b"zIDSESSION\0".to_vec();
+    for i in 0..8u8 {
+        req.extend_from_slice(b"zINSTREAM\0");
+        req.extend_from_slice(&chunk(&[i; 3]));
+        req.extend_from_slice(&[0; 4]);
+    }
+    req.extend_from_slice(b"zPING\0zEND\0");
+    let got = exchange(s.addr().unwrap(), &[&req]).await.unwrap();
+    let mut recs: Vec<&[u8]> = got.split(|b| *b == 0).filter(|r| !r.is_empty()).collect();
+    // PING is answered at once, before the held-back scan replies
+    assert_eq!(recs[0], b"9: PONG");
+    recs.sort();
+    let mut want: Vec<Vec<u8>> = (1..=8)
+        .map(|i| format!("{i}: stream: OK").into_bytes())
+        .collect();
+    want.push(b"9: PONG".to_vec());
+    want.sort();
+    assert_eq!(recs, want.iter().map(Vec::as_slice).collect::<Vec<_>>());
+}
