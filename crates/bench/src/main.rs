@@ -1,0 +1,421 @@
+//! `avc-bench`: the benchmark table of `cargo xtask bench`. See `--help`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use avc_bench::daemon::{self, Running};
+use avc_bench::measure;
+use avc_bench::report::{machine, Report, Row};
+use clap::Parser;
+
+/// Measure the fake daemons against the real clamd and a raw loopback copy, in one run;
+/// print a table of ratios and save it as JSON and Markdown.
+#[derive(Debug, Parser)]
+#[command(name = "avc-bench")]
+struct Args {
+    /// Tiny sizes (seconds, not minutes): checks that every measurement works.
+    #[arg(long)]
+    quick: bool,
+    /// Start the fakes inside this process instead of as release binaries.
+    #[arg(long)]
+    in_process: bool,
+    /// Do not start the real clamd (its columns stay empty).
+    #[arg(long)]
+    skip_real: bool,
+    /// Where to write bench.json and bench.md.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Path of the fake-clamd binary [default: next to this binary].
+    #[arg(long)]
+    fake_clamd: Option<PathBuf>,
+    /// Path of the fake-vfindd binary [default: next to this binary].
+    #[arg(long)]
+    fake_vfindd: Option<PathBuf>,
+}
+
+struct Sizes {
+    startup_runs: usize,
+    instream: u64,
+    instream_real: u64,
+    ping: u64,
+    ping_real: u64,
+    per_conn: u64,
+    idle: Vec<u64>,
+    idle_real: u64,
+    vfindd: u64,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                startup_runs: 3,
+                instream: 16 << 20,
+                instream_real: 4 << 20,
+                ping: 2_000,
+                ping_real: 1_000,
+                per_conn: 100,
+                idle: vec![50],
+                idle_real: 20,
+                vfindd: 4 << 20,
+            }
+        } else {
+            Self {
+                startup_runs: 7,
+                instream: 1 << 30,
+                instream_real: 256 << 20,
+                ping: 200_000,
+                ping_real: 50_000,
+                per_conn: 5_000,
+                idle: vec![1_000, 10_000],
+                idle_real: 1_000,
+                vfindd: 256 << 20,
+            }
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+struct Ctx {
+    args: Args,
+    sizes: Sizes,
+    rt: Arc<tokio::runtime::Runtime>,
+    env: clamd_oracle::env::OracleEnv,
+    work: tempfile::TempDir,
+    real_available: bool,
+}
+
+impl Ctx {
+    fn fake_clamd(&self) -> anyhow::Result<Running> {
+        if self.args.in_process {
+            return daemon::fake_clamd_in_process(&self.rt, &self.env.db_dir);
+        }
+        let bin = self
+            .args
+            .fake_clamd
+            .clone()
+            .or_else(|| daemon::sibling_binary("fake-clamd"))
+            .context("fake-clamd binary not found (build it with cargo build --release -p fake-clamd, or pass --fake-clamd)")?;
+        daemon::fake_clamd_process(&bin, self.work.path(), &self.env.db_dir)
+    }
+
+    fn fake_vfindd(&self, stream_max: u64) -> anyhow::Result<Running> {
+        if self.args.in_process {
+            return daemon::fake_vfindd_in_process(&self.rt, stream_max);
+        }
+        let bin = self
+            .args
+            .fake_vfindd
+            .clone()
+            .or_else(|| daemon::sibling_binary("fake-vfindd"))
+            .context("fake-vfindd binary not found (build it with cargo build --release -p fake-vfindd, or pass --fake-vfindd)")?;
+        daemon::fake_vfindd_process(&bin, stream_max)
+    }
+
+    fn real(&self) -> Option<Running> {
+        if !self.real_available {
+            return None;
+        }
+        match daemon::real_clamd(&self.env) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("bench: real clamd did not start: {e:#}");
+                None
+            }
+        }
+    }
+}
+
+fn startup(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let mut listening = Vec::new();
+    let mut pong = Vec::new();
+    let mut idle_rss = None;
+    for _ in 0..ctx.sizes.startup_runs {
+        let d = ctx.fake_clamd()?;
+        if let Some(l) = d.to_listening {
+            listening.push(ms(l));
+        }
+        pong.push(ms(d.to_first_reply));
+        if idle_rss.is_none() {
+            idle_rss = d.pid.and_then(measure::rss_kib);
+        }
+    }
+    let mut real = Vec::new();
+    for _ in 0..ctx.sizes.startup_runs.min(3) {
+        if let Some(r) = ctx.real() {
+            real.push(ms(r.to_first_reply));
+        }
+    }
+    let fake_pong = median(pong);
+    let real_pong = (!real.is_empty()).then(|| median(real));
+    if !listening.is_empty() {
+        let mut r = Row::new("startup to LISTENING (fake clamd)", "ms");
+        r.fake = Some(median(listening));
+        r.target = "<= 2 ms".into();
+        r.met = r.fake.map(|f| f <= 2.0);
+        rows.push(r);
+    }
+    let mut r = Row::new("startup to first PONG", "ms");
+    r.fake = Some(fake_pong);
+    r.reference_name = "real clamd".into();
+    r.reference = real_pong;
+    r.ratio_name = "real/fake".into();
+    r.ratio = real_pong.map(|rp| rp / fake_pong);
+    r.target = ">= 10x faster".into();
+    r.met = r.ratio.map(|x| x >= 10.0);
+    rows.push(r);
+    if let Some(kib) = idle_rss {
+        let mut r = Row::new("idle RSS (fake clamd)", "MiB");
+        r.fake = Some(kib as f64 / 1024.0);
+        r.target = "< 10 MB".into();
+        r.met = r.fake.map(|m| m * 1.048_576 < 10.0);
+        rows.push(r);
+    }
+    Ok(())
+}
+
+fn instream(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let chunk = 64 * 1024;
+    let raw = measure::raw_copy(ctx.sizes.instream, chunk)?;
+    let d = ctx.fake_clamd()?;
+    let rss_before = d.pid.and_then(measure::rss_kib);
+    let (fake, reply) = measure::instream(d.addr, ctx.sizes.instream, chunk)?;
+    anyhow::ensure!(reply == b"stream: OK\0", "fake clamd replied {reply:?}");
+    let peak = d.pid.and_then(measure::peak_rss_kib);
+    drop(d);
+    let real = match ctx.real() {
+        Some(r) => {
+            let (t, reply) = measure::instream(r.addr, ctx.sizes.instream_real, chunk)?;
+            anyhow::ensure!(reply == b"stream: OK\0", "real clamd replied {reply:?}");
+            Some(t)
+        }
+        None => None,
+    };
+    let mut r = Row::new(
+        &format!("INSTREAM {} MiB, 64 KiB chunks", ctx.sizes.instream >> 20),
+        "MB/s",
+    );
+    r.fake = Some(fake.mb_per_s);
+    r.reference_name = "raw loopback copy".into();
+    r.reference = Some(raw.mb_per_s);
+    r.ratio_name = "fake/raw".into();
+    r.ratio = Some(fake.mb_per_s / raw.mb_per_s);
+    r.target = ">= 80 % of raw".into();
+    r.met = r.ratio.map(|x| x >= 0.8);
+    rows.push(r);
+    let mut r = Row::new("INSTREAM vs real clamd", "MB/s");
+    r.fake = Some(fake.mb_per_s);
+    r.reference_name = format!("real clamd, {} MiB", ctx.sizes.instream_real >> 20);
+    r.reference = real.map(|t| t.mb_per_s);
+    r.ratio_name = "fake/real".into();
+    r.ratio = r.reference.map(|x| fake.mb_per_s / x);
+    r.target = ">= 30x".into();
+    r.met = r.ratio.map(|x| x >= 30.0);
+    rows.push(r);
+    if let (Some(before), Some(peak)) = (rss_before, peak) {
+        let mut r = Row::new("RSS growth while streaming (fake clamd)", "MiB");
+        r.fake = Some(peak.saturating_sub(before) as f64 / 1024.0);
+        r.target = "< 16 MiB".into();
+        r.met = r.fake.map(|m| m < 16.0);
+        rows.push(r);
+    }
+    Ok(())
+}
+
+fn ping(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let d = ctx.fake_clamd()?;
+    let pipelined = measure::ping_pipelined(d.addr, ctx.sizes.ping)?;
+    let per_conn = measure::ping_per_connection(d.addr, ctx.sizes.per_conn)?;
+    drop(d);
+    let (real_pipe, real_conn) = match ctx.real() {
+        Some(r) => (
+            Some(measure::ping_pipelined(r.addr, ctx.sizes.ping_real)?),
+            Some(measure::ping_per_connection(
+                r.addr,
+                ctx.sizes.per_conn.min(2_000),
+            )?),
+        ),
+        None => (None, None),
+    };
+    let mut r = Row::new("PING pipelined in one IDSESSION", "replies/s");
+    r.fake = Some(pipelined.per_s);
+    r.reference_name = "real clamd".into();
+    r.reference = real_pipe.map(|x| x.per_s);
+    r.ratio_name = "fake/real".into();
+    r.ratio = r.reference.map(|x| pipelined.per_s / x);
+    r.target = ">= 200k/s".into();
+    r.met = Some(pipelined.per_s >= 200_000.0);
+    rows.push(r);
+    let mut r = Row::new("PING, one connection each", "replies/s");
+    r.fake = Some(per_conn.per_s);
+    r.reference_name = "real clamd".into();
+    r.reference = real_conn.map(|x| x.per_s);
+    r.ratio_name = "fake/real".into();
+    r.ratio = r.reference.map(|x| per_conn.per_s / x);
+    rows.push(r);
+    Ok(())
+}
+
+fn idle(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    for &k in &ctx.sizes.idle {
+        let d = ctx.fake_clamd()?;
+        let res = measure::idle_connections(d.addr, k, d.pid, Duration::from_secs(5))?;
+        let mut r = Row::new(
+            &format!("{k} idle connections answered (fake clamd)"),
+            "count",
+        );
+        r.fake = Some(res.answered as f64);
+        r.note = format!(
+            "connected {}; RSS {} MiB",
+            res.connected,
+            res.rss_kib
+                .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+        );
+        r.target = "all answered, RSS < 100 MiB".into();
+        r.met = Some(res.answered == k && res.rss_kib.is_none_or(|kib| kib < 100 * 1024));
+        rows.push(r);
+    }
+    if let Some(real) = ctx.real() {
+        let k = ctx.sizes.idle_real;
+        let res = measure::idle_connections(real.addr, k, real.pid, Duration::from_millis(500))?;
+        let mut r = Row::new(
+            &format!("{k} idle connections answered (real clamd)"),
+            "count",
+        );
+        r.reference_name = "real clamd".into();
+        r.reference = Some(res.answered as f64);
+        r.note = format!("connected {}; MaxQueue default behaviour", res.connected);
+        rows.push(r);
+    }
+    Ok(())
+}
+
+fn vfindd(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let size = ctx.sizes.vfindd;
+    let path = ctx.work.path().join("vfindd-clean.bin");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    fixtures::write_clean_random(7, size, &mut f)?;
+    std::io::Write::flush(&mut f)?;
+    drop(f);
+    let d = ctx.fake_vfindd(size)?;
+    let (file, lines) = measure::svsp_file(d.addr, &path, size)?;
+    anyhow::ensure!(lines.contains("DONE 0"), "SCAN/FILE: {lines}");
+    let (request, lines) = measure::svsp_request(d.addr, size)?;
+    anyhow::ensure!(lines.contains("DONE 0"), "SCAN/REQUEST: {lines}");
+    let raw = measure::raw_copy(size, 64 * 1024)?;
+    let mut r = Row::new(
+        &format!("SVSP SCAN/FILE {} MiB (fake vfindd)", size >> 20),
+        "MB/s",
+    );
+    r.fake = Some(file.mb_per_s);
+    rows.push(r);
+    let mut r = Row::new(
+        &format!("SVSP SCAN/REQUEST {} MiB (fake vfindd)", size >> 20),
+        "MB/s",
+    );
+    r.fake = Some(request.mb_per_s);
+    r.reference_name = "raw loopback copy".into();
+    r.reference = Some(raw.mb_per_s);
+    r.ratio_name = "fake/raw".into();
+    r.ratio = Some(request.mb_per_s / raw.mb_per_s);
+    rows.push(r);
+    let k = ctx.sizes.idle[0];
+    let res = measure::idle_connections_svsp(d.addr, k, d.pid)?;
+    let mut r = Row::new(
+        &format!("{k} SVSP connections greeted (fake vfindd)"),
+        "count",
+    );
+    r.fake = Some(res.answered as f64);
+    r.note = format!(
+        "RSS {} MiB; beyond --max-connections the fake answers DENIED",
+        res.rss_kib
+            .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+    );
+    rows.push(r);
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("avc-bench: error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    measure::raise_nofile_limit();
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    );
+    let env = clamd_oracle::env::OracleEnv::create()?;
+    let real_available = !args.skip_real && clamd_oracle::real::RealClamd::available();
+    if !args.skip_real && !real_available {
+        eprintln!(
+            "bench: SKIP real clamd columns: {} not found",
+            clamd_oracle::real::RealClamd::bin().display()
+        );
+    }
+    let ctx = Ctx {
+        sizes: Sizes::new(args.quick),
+        rt,
+        env,
+        work: tempfile::tempdir()?,
+        real_available,
+        args,
+    };
+    let mut rows = Vec::new();
+    type Step = fn(&Ctx, &mut Vec<Row>) -> anyhow::Result<()>;
+    let steps: [(&str, Step); 5] = [
+        ("startup", startup),
+        ("instream", instream),
+        ("ping", ping),
+        ("idle", idle),
+        ("vfindd", vfindd),
+    ];
+    for (name, step) in steps {
+        eprintln!("bench: {name} ...");
+        step(&ctx, &mut rows).with_context(|| format!("benchmark `{name}`"))?;
+    }
+    let report = Report {
+        machine: machine(),
+        mode: format!(
+            "{}{}",
+            if ctx.args.quick { "quick" } else { "full" },
+            if ctx.args.in_process {
+                ", in-process fakes"
+            } else {
+                ", release binaries"
+            }
+        ),
+        rows,
+    };
+    let md = report.markdown();
+    println!("{md}");
+    std::fs::create_dir_all(&ctx.args.out)?;
+    std::fs::write(ctx.args.out.join("bench.md"), &md)?;
+    std::fs::write(
+        ctx.args.out.join("bench.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    eprintln!(
+        "bench: wrote {}/bench.md and bench.json",
+        ctx.args.out.display()
+    );
+    Ok(())
+}
