@@ -381,7 +381,9 @@ impl Scan<'_> {
             Some(Backend::Svsp { data: stream, .. }) => {
                 let mut r = Ok(());
                 if let Some(s) = stream.as_mut() {
+                    let tracer = Tracer::new(self.client.trace.clone(), "data");
                     for piece in data.chunks(chunk) {
+                        tracer.note(Dir::Sent, &format!("[data {} bytes]", piece.len()));
                         r = svsp::data_write(s, piece, io, &self.dl);
                         if r.is_err() {
                             break;

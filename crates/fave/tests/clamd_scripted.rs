@@ -446,3 +446,26 @@ fn clamd_abandoned_scan_drops_session() {
     drop(c);
     h.join().unwrap();
 }
+
+/// FAVE-3: IPv6 addresses work (`[::1]:port`).
+#[test]
+fn clamd_ipv6_loopback() {
+    let Some(l) = Listener::tcp6() else {
+        println!("SKIP: no IPv6 loopback on this machine");
+        return;
+    };
+    let (addr, h) = serve(l, |p| {
+        p.read_command().unwrap();
+        p.read_command().unwrap();
+        p.read_stream().unwrap();
+        p.send(b"1: stream: OK\0");
+        assert_eq!(p.read_command().unwrap(), b"zEND\0");
+    });
+    assert!(addr.to_string().starts_with("[::1]:"), "{addr}");
+    let parsed = fave::Address::parse(&addr.to_string(), 3310).unwrap();
+    assert_eq!(parsed, addr);
+    let mut c = Client::new(clamd_cfg(parsed)).unwrap();
+    assert_eq!(c.scan_bytes("v6", b"data").verdict, Verdict::Clean);
+    c.close();
+    h.join().unwrap();
+}

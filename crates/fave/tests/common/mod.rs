@@ -157,6 +157,10 @@ impl Listener {
     pub fn tcp() -> Listener {
         Listener::Tcp(TcpListener::bind("127.0.0.1:0").expect("bind"))
     }
+    /// IPv6 loopback, if the machine has it.
+    pub fn tcp6() -> Option<Listener> {
+        TcpListener::bind("[::1]:0").ok().map(Listener::Tcp)
+    }
     pub fn unix() -> Listener {
         let dir = tempfile::tempdir().expect("tempdir");
         let l = UnixListener::bind(dir.path().join("s.sock")).expect("bind unix");
@@ -164,10 +168,13 @@ impl Listener {
     }
     pub fn address(&self) -> Address {
         match self {
-            Listener::Tcp(l) => Address::Tcp {
-                host: "127.0.0.1".into(),
-                port: l.local_addr().expect("addr").port(),
-            },
+            Listener::Tcp(l) => {
+                let a = l.local_addr().expect("addr");
+                Address::Tcp {
+                    host: a.ip().to_string(),
+                    port: a.port(),
+                }
+            }
             Listener::Unix(_, d) => Address::Unix(d.path().join("s.sock")),
         }
     }
