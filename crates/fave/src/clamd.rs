@@ -1,6 +1,7 @@
 //! clamd engine: one IDSESSION per connection, several INSTREAM scans per session, replies
 //! matched by number, END before closing (FAVE-3/4, CLAMD-CLIENT-1..4, CLAMD-CLIENT-9).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use clamd_proto::client::{self as wire, ReplyBody, ReplySplitter, Subject};
@@ -37,6 +38,8 @@ pub(crate) struct ClamdSession {
     pub(crate) conn: Conn,
     framing: Framing,
     splitter: ReplySplitter,
+    /// Replies that arrived for other commands of this session (pipelined mode), by number.
+    stash: HashMap<u64, (Option<Subject>, ReplyBody)>,
     /// Number of the last command sent in this session (CLAMD-SESSION-3: numbered from 1).
     last_id: u64,
     last_used: Instant,
@@ -59,6 +62,7 @@ impl ClamdSession {
             conn,
             framing: cfg.framing,
             splitter: ReplySplitter::new(proto_framing(cfg.framing)),
+            stash: HashMap::new(),
             last_id: 0,
             last_used: Instant::now(),
             broken: false,
@@ -107,16 +111,120 @@ impl ClamdSession {
             return Err(self.pending_reply_after_write_error(id, e));
         }
         // The size-limit reply comes while we are still sending (CLAMD-INSTREAM-5): notice it
-        // between chunks without blocking.
+        // between chunks without blocking. Replies to earlier (pipelined) commands are stashed.
         if self.conn.poll_early() {
-            self.broken = true;
-            let grace = Deadline::after(PENDING_REPLY_GRACE);
-            return Err(match self.read_reply(id, &grace) {
-                Ok((_, body)) => reply_error(body),
-                Err(e) => e,
-            });
+            self.take_ready(id)?;
+            if self.conn.eof {
+                self.broken = true;
+                return Err(FaveError::ConnectionLost(
+                    "daemon closed the connection during the upload".into(),
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// Process complete buffered records without blocking: replies for other commands are
+    /// stashed; one for `current` (or an unnumbered one) before its stream ended is an error.
+    fn take_ready(&mut self, current: u64) -> Result<(), FaveError> {
+        loop {
+            self.move_to_splitter();
+            let rec = self.splitter.next_record().map_err(|e| {
+                self.broken = true;
+                FaveError::Protocol(e.to_string())
+            })?;
+            let Some(rec) = rec else { return Ok(()) };
+            let reply = wire::parse_reply(&rec, true);
+            match reply.session_id {
+                Some(n) if n == current => {
+                    self.broken = true;
+                    return Err(reply_error(reply.body));
+                }
+                Some(n) => self.stash_reply(n, reply.subject, reply.body),
+                None => {
+                    self.broken = true;
+                    return Err(reply_error(reply.body));
+                }
+            }
+        }
+    }
+
+    fn move_to_splitter(&mut self) {
+        let n = self.conn.buffer().len();
+        if n > 0 {
+            self.splitter.push(self.conn.buffer());
+            self.conn.consume(n);
+        }
+    }
+
+    fn stash_reply(&mut self, n: u64, subject: Option<Subject>, body: ReplyBody) {
+        if n == 0 || n > self.last_id || self.stash.contains_key(&n) {
+            tracing::warn!(got = n, "clamd reply with an unexpected number ignored");
+        } else {
+            self.stash.insert(n, (subject, body));
+        }
+    }
+
+    /// Send the terminator without waiting for the reply (pipelined mode).
+    pub(crate) fn send_terminator(&mut self, dl: &Deadline) -> Result<(), FaveError> {
+        self.conn
+            .send(&wire::STREAM_TERMINATOR, dl, None)
+            .inspect_err(|_| self.broken = true)
+    }
+
+    /// Pipelined mode: `END`, then read every reply until EOF and match them by number
+    /// (CLAMD-SESSION-4: any order). Commands without a reply are left out of the map.
+    pub(crate) fn end_and_collect(mut self, ids: &[u64], dl: &Deadline) -> HashMap<u64, Verdict> {
+        let mut out = HashMap::new();
+        let mut failure: Option<FaveError> = None;
+        if !self.broken {
+            if let Err(e) = self
+                .conn
+                .send(&command(self.framing, &Command::End), dl, None)
+            {
+                failure = Some(e);
+            }
+        }
+        loop {
+            self.move_to_splitter();
+            match self.splitter.next_record() {
+                Ok(Some(rec)) => {
+                    let reply = wire::parse_reply(&rec, true);
+                    match reply.session_id {
+                        Some(n) => self.stash_reply(n, reply.subject, reply.body),
+                        None => {
+                            failure = Some(reply_error(reply.body));
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(FaveError::Protocol(e.to_string()));
+                    break;
+                }
+            }
+            if self.conn.eof {
+                if self.splitter.finish().is_err() {
+                    failure = Some(FaveError::ConnectionLost("EOF inside a reply".into()));
+                }
+                break;
+            }
+            if let Err(e) = self.conn.fill(dl) {
+                failure = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = failure {
+            tracing::debug!(error = %e, "pipelined session ended with an error");
+        }
+        for &id in ids {
+            if let Some((subject, body)) = self.stash.remove(&id) {
+                out.insert(id, verdict_of(subject, body));
+            }
+        }
+        out
     }
 
     fn pending_reply_after_write_error(&mut self, id: u64, write_err: FaveError) -> FaveError {
@@ -140,20 +248,12 @@ impl ClamdSession {
             return Verdict::Error(self.pending_reply_after_write_error(id, e));
         }
         let v = match self.read_reply(id, dl) {
-            // CLAMD-INSTREAM-3: `stream: OK` / `stream: <name> FOUND`.
-            Ok((Some(Subject::Stream), ReplyBody::Ok)) => Verdict::Clean,
-            Ok((Some(Subject::Stream), ReplyBody::Found(name))) if !name.is_empty() => {
-                Verdict::Infected(vec![name])
-            }
-            Ok((_, other @ (ReplyBody::Ok | ReplyBody::Found(_)))) => {
-                self.broken = true;
-                Verdict::Error(FaveError::Protocol(format!(
-                    "verdict for a subject other than `stream`: {other:?}"
-                )))
-            }
-            Ok((_, other)) => {
-                self.broken = true;
-                Verdict::Error(reply_error(other))
+            Ok((subject, body)) => {
+                let v = verdict_of(subject, body);
+                if v.error().is_some() {
+                    self.broken = true;
+                }
+                v
             }
             Err(e) => {
                 self.broken = true;
@@ -172,12 +272,11 @@ impl ClamdSession {
         id: u64,
         dl: &Deadline,
     ) -> Result<(Option<Subject>, ReplyBody), FaveError> {
+        if let Some(r) = self.stash.remove(&id) {
+            return Ok(r);
+        }
         loop {
-            let n = self.conn.buffer().len();
-            if n > 0 {
-                self.splitter.push(self.conn.buffer());
-                self.conn.consume(n);
-            }
+            self.move_to_splitter();
             let rec = self.splitter.next_record().map_err(|e| {
                 self.broken = true;
                 FaveError::Protocol(e.to_string())
@@ -187,11 +286,7 @@ impl ClamdSession {
                 match reply.session_id {
                     Some(n) if n == id => return Ok((reply.subject, reply.body)),
                     Some(n) => {
-                        tracing::warn!(
-                            expected = id,
-                            got = n,
-                            "clamd reply for another command ignored"
-                        );
+                        self.stash_reply(n, reply.subject, reply.body);
                         continue;
                     }
                     None => {
@@ -239,6 +334,20 @@ impl ClamdSession {
                 self.conn.consume(n);
             }
         }
+    }
+}
+
+/// The verdict of an INSTREAM reply (CLAMD-INSTREAM-3): only `stream: OK` is clean.
+fn verdict_of(subject: Option<Subject>, body: ReplyBody) -> Verdict {
+    match (subject, body) {
+        (Some(Subject::Stream), ReplyBody::Ok) => Verdict::Clean,
+        (Some(Subject::Stream), ReplyBody::Found(name)) if !name.is_empty() => {
+            Verdict::Infected(vec![name])
+        }
+        (_, other @ (ReplyBody::Ok | ReplyBody::Found(_))) => Verdict::Error(FaveError::Protocol(
+            format!("verdict for a subject other than `stream`: {other:?}"),
+        )),
+        (_, other) => Verdict::Error(reply_error(other)),
     }
 }
 

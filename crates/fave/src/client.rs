@@ -310,6 +310,169 @@ impl Client {
         }
     }
 
+    /// clamd only (SVSP scans one file after the other): send every file as its own
+    /// INSTREAM in one fresh IDSESSION without waiting, then `END`, then read all replies and
+    /// match them by number (CLAMD-SESSION-4: they may come in any order, e.g. a daemon that
+    /// holds replies until END). Files that could not be sent because the session broke are
+    /// scanned again one by one on new sessions. Reports are in input order.
+    pub fn scan_files_pipelined(&mut self, paths: &[std::path::PathBuf]) -> Vec<Report> {
+        self.pipelined(paths, true)
+    }
+
+    fn pipelined(&mut self, paths: &[std::path::PathBuf], retry: bool) -> Vec<Report> {
+        if self.cfg.protocol != Protocol::Clamd {
+            return paths.iter().map(|p| self.scan_file(p)).collect();
+        }
+        if let Some(old) = self.clamd.take() {
+            old.end(self.cfg.timeouts.io);
+        }
+        let start = Instant::now();
+        let dl = Deadline::after(
+            self.cfg
+                .timeouts
+                .scan
+                .saturating_mul(paths.len().max(1) as u32),
+        );
+        let mut reports: Vec<Option<Report>> = vec![None; paths.len()];
+        let err_report = |e: FaveError, stats: Stats| Report {
+            verdict: Verdict::Error(e),
+            stats,
+            sha1: None,
+        };
+        let mut session = match ClamdSession::open(&self.cfg, self.tracer("control"), &dl) {
+            Ok(s) => s,
+            Err(e) => {
+                return paths
+                    .iter()
+                    .map(|_| {
+                        err_report(
+                            e.clone(),
+                            Stats {
+                                elapsed: start.elapsed(),
+                                ..Stats::default()
+                            },
+                        )
+                    })
+                    .collect()
+            }
+        };
+        let chunk = self.cfg.chunk_size;
+        let mut frame = vec![0u8; chunk + 4];
+        let mut sent: Vec<(usize, u64, Stats)> = Vec::new();
+        let mut first = true;
+        for (i, p) in paths.iter().enumerate() {
+            if session.broken {
+                break;
+            }
+            let mut stats = Stats {
+                connections: u64::from(first),
+                ..Stats::default()
+            };
+            let mut file = match std::fs::File::open(p) {
+                Ok(f) => f,
+                Err(e) => {
+                    reports[i] = Some(err_report(
+                        FaveError::LocalIo(format!("{}: {e}", p.display())),
+                        stats,
+                    ));
+                    continue;
+                }
+            };
+            if let (Some(limit), Ok(m)) = (self.cfg.stream_max_length, file.metadata()) {
+                if m.is_file() && m.len() > limit {
+                    let e = FaveError::TooLarge {
+                        origin: LimitOrigin::Local,
+                        limit: Some(limit),
+                        detail: format!("{} is {} bytes", p.display(), m.len()),
+                    };
+                    reports[i] = Some(err_report(e, stats));
+                    continue;
+                }
+            }
+            let id = match session.start_instream(&dl) {
+                Ok(id) => id,
+                Err(_) => break,
+            };
+            first = false;
+            let mut failed = None;
+            loop {
+                let n = match file.read(&mut frame[4..]) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        // mid-stream: the session cannot continue
+                        session.broken = true;
+                        failed = Some(FaveError::LocalIo(format!("{}: {e}", p.display())));
+                        break;
+                    }
+                };
+                if let Some(limit) = self.cfg.stream_max_length {
+                    if stats.bytes + n as u64 > limit {
+                        session.broken = true;
+                        failed = Some(FaveError::TooLarge {
+                            origin: LimitOrigin::Local,
+                            limit: Some(limit),
+                            detail: format!("{} grew past the limit", p.display()),
+                        });
+                        break;
+                    }
+                }
+                frame[..4].copy_from_slice(&crate::clamd::chunk_header(n));
+                if let Err(e) = session.send_frame(id, &frame[..n + 4], &dl) {
+                    failed = Some(e);
+                    break;
+                }
+                stats.bytes += n as u64;
+                stats.chunks += 1;
+            }
+            if failed.is_none() {
+                if let Err(e) = session.send_terminator(&dl) {
+                    failed = Some(e);
+                }
+            }
+            stats.round_trips = 1;
+            match failed {
+                Some(e) => {
+                    stats.elapsed = start.elapsed();
+                    reports[i] = Some(err_report(e, stats));
+                    break;
+                }
+                None => sent.push((i, id, stats)),
+            }
+        }
+        let ids: Vec<u64> = sent.iter().map(|(_, id, _)| *id).collect();
+        let mut verdicts = session.end_and_collect(&ids, &dl);
+        for (i, id, mut stats) in sent {
+            stats.elapsed = start.elapsed();
+            // No reply (the session ended early): left for the one-by-one retry below.
+            if let Some(verdict) = verdicts.remove(&id) {
+                reports[i] = Some(Report {
+                    verdict,
+                    stats,
+                    sha1: None,
+                });
+            }
+        }
+        // Not attempted, or no reply because the session broke: once more, one file per new
+        // session (still pipelined: the reply may only come after END).
+        paths
+            .iter()
+            .zip(reports)
+            .map(|(p, r)| match r {
+                Some(r) => r,
+                None if retry => self.pipelined(std::slice::from_ref(p), false).remove(0),
+                None => err_report(
+                    FaveError::ConnectionLost("session ended without a reply for this file".into()),
+                    Stats {
+                        elapsed: start.elapsed(),
+                        ..Stats::default()
+                    },
+                ),
+            })
+            .collect()
+    }
+
     /// End the session politely: `END` for clamd (CLAMD-CLIENT-9), `QUIT` for SVSP.
     pub fn close(&mut self) {
         let t = self.cfg.timeouts.io;

@@ -214,3 +214,79 @@ async fn clamd_instream_7_stalled_writer_is_error() {
         "{v:?}"
     );
 }
+
+/// CLAMD-SESSION-4 / CLAMD-CLIENT-9: pipelined files in one session, replies held until END
+/// and sent in reverse or random order, matched by number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clamd_session_4_pipelined_reverse_and_random_order() {
+    use fake_clamd::SessionOrder;
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![
+        tmp_file(&dir, "a.txt", b"clean a"),
+        tmp_file(&dir, "e.com", &eicar()),
+        dir.path().join("missing"),
+        tmp_file(&dir, "z.zip", &zip_with("x/e.com", &eicar())),
+        tmp_file(&dir, "b.bin", &clean_bytes(200_000, 4)),
+    ];
+    for order in [
+        SessionOrder::Reverse,
+        SessionOrder::Random,
+        SessionOrder::Arrival,
+    ] {
+        let fake = FakeClamd::builder()
+            .session_order(order)
+            .start()
+            .await
+            .unwrap();
+        let cfg = clamd_cfg(tcp_of(&fake));
+        let f2 = files.clone();
+        let r = blocking(move || {
+            let mut c = Client::new(cfg).unwrap();
+            c.scan_files_pipelined(&f2)
+        })
+        .await;
+        assert_eq!(r[0].verdict, Verdict::Clean, "{order:?}");
+        assert!(is_eicar(&r[1].verdict), "{order:?}: {:?}", r[1].verdict);
+        assert!(matches!(
+            r[2].verdict,
+            Verdict::Error(FaveError::LocalIo(_))
+        ));
+        assert!(is_eicar(&r[3].verdict), "{order:?}: {:?}", r[3].verdict);
+        assert_eq!(r[4].verdict, Verdict::Clean, "{order:?}");
+        let conns: std::collections::BTreeSet<u64> =
+            fake.commands().iter().map(|c| c.conn).collect();
+        assert_eq!(conns.len(), 1, "{order:?}: one session for the batch");
+    }
+}
+
+/// Pipelined with a too-large file in the middle: its own error is too-large, the session
+/// ends, and the other files still get their right verdicts (retried on new sessions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clamd_instream_5_pipelined_limit_mid_batch() {
+    use fake_clamd::SessionOrder;
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![
+        tmp_file(&dir, "e.com", &eicar()),
+        tmp_file(&dir, "big", &clean_bytes(300_000, 1)),
+        tmp_file(&dir, "c.txt", b"clean"),
+    ];
+    let fake = FakeClamd::builder()
+        .stream_max_length(100_000)
+        .stream_limit(StreamLimitMode::Close)
+        .session_order(SessionOrder::Reverse)
+        .start()
+        .await
+        .unwrap();
+    let cfg = clamd_cfg(tcp_of(&fake));
+    let r = blocking(move || Client::new(cfg).unwrap().scan_files_pipelined(&files)).await;
+    assert!(is_eicar(&r[0].verdict), "{:?}", r[0].verdict);
+    assert!(
+        matches!(
+            r[1].verdict,
+            Verdict::Error(FaveError::TooLarge { .. } | FaveError::ConnectionLost(_))
+        ),
+        "{:?}",
+        r[1].verdict
+    );
+    assert_eq!(r[2].verdict, Verdict::Clean);
+}

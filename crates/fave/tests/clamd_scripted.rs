@@ -469,3 +469,30 @@ fn clamd_ipv6_loopback() {
     c.close();
     h.join().unwrap();
 }
+
+/// CLAMD-SESSION-4: exact bytes of a pipelined batch, replies in reverse order after END.
+#[test]
+fn clamd_session_4_pipelined_exact_bytes_reverse_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tmp_file(&dir, "a", b"AAA");
+    let b = tmp_file(&dir, "b", b"BB");
+    let (addr, h) = serve(Listener::tcp(), |p| {
+        assert_eq!(p.read_command().unwrap(), b"zIDSESSION\0");
+        assert_eq!(p.read_command().unwrap(), b"zINSTREAM\0");
+        p.read_stream().unwrap();
+        assert_eq!(p.read_command().unwrap(), b"zINSTREAM\0");
+        p.read_stream().unwrap();
+        assert_eq!(p.read_command().unwrap(), b"zEND\0");
+        p.send(b"2: stream: Sig.B FOUND\0");
+        p.send(b"1: stream: OK\0");
+    });
+    let mut c = Client::new(clamd_cfg(addr)).unwrap();
+    let r = c.scan_files_pipelined(&[a, b]);
+    assert_eq!(r[0].verdict, Verdict::Clean);
+    assert_eq!(r[1].verdict, Verdict::Infected(vec!["Sig.B".into()]));
+    let (_, seen) = h.join().unwrap();
+    assert_eq!(
+        seen,
+        b"zIDSESSION\0zINSTREAM\0\0\0\0\x03AAA\0\0\0\0zINSTREAM\0\0\0\0\x02BB\0\0\0\0zEND\0"
+    );
+}

@@ -272,3 +272,46 @@ fn cli_svsp_sources_against_fake_vfindd() {
     assert_eq!(v["names"][0], "CVDL DOS/EICAR.Test");
     drop(fake);
 }
+
+/// `--pipeline` against the fake clamd holding replies until END (session-order reverse).
+#[test]
+fn cli_pipeline_against_fake_clamd_reverse_order() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt
+        .block_on(
+            fake_clamd::FakeClamd::builder()
+                .session_order(fake_clamd::SessionOrder::Reverse)
+                .start(),
+        )
+        .unwrap();
+    let addr = fake.addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = tmp_file(&dir, "clean.txt", b"hello");
+    let bad = tmp_file(&dir, "eicar.com", &eicar());
+    let out = bin()
+        .args(["--clamd", &addr, "--pipeline", "--json"])
+        .arg(&bad)
+        .arg(&clean)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["verdict"], "infected");
+    assert_eq!(lines[1]["verdict"], "clean");
+    bin()
+        .args(["--clamd", &addr, "--pipeline", "-"])
+        .assert()
+        .code(2);
+    drop(fake);
+}

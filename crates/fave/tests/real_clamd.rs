@@ -248,4 +248,36 @@ fn real_clamd_fave_scan_binary_exit_codes() {
     let (code, out) = run(&[&bad, &big]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.lines().nth(1).unwrap().ends_with(" ERROR"), "{out}");
+    // CLAMD-SESSION-4: the same through one pipelined session, replies matched by number
+    let piped = |files: &[&Path]| {
+        let out = assert_cmd::Command::cargo_bin("fave-scan")
+            .unwrap()
+            .args(["--clamd", &addr, "--timeout", "10", "--pipeline"])
+            .args(files)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = piped(&[&clean, &bad, &zipf, &clean]);
+    assert_eq!(code, Some(1), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines[0].ends_with(": OK") && lines[3].ends_with(": OK"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("Win.Test.EICAR_HDB-1") && lines[2].contains("Win.Test.EICAR_HDB-1"),
+        "{out}"
+    );
+    let (code, out) = piped(&[&bad, &big, &clean]);
+    assert_eq!(code, Some(2), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].ends_with(" FOUND") && lines[1].ends_with(" ERROR") && lines[2].ends_with(": OK"),
+        "{out}"
+    );
 }

@@ -58,6 +58,10 @@ struct Cli {
     /// Print the wire exchange on stderr.
     #[arg(long)]
     trace: bool,
+    /// clamd: send all FILEs in one session without waiting for each verdict, then END, and
+    /// match the replies by number (`-` is not allowed with this flag).
+    #[arg(long)]
+    pipeline: bool,
     /// Files to scan; `-` is standard input.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
@@ -184,8 +188,21 @@ fn main() -> ExitCode {
     let (mut infected, mut errors) = (0u64, 0u64);
     let (mut tot_bytes, mut tot_time) = (0u64, Duration::ZERO);
     let stdout = std::io::stdout();
+    let reports: Vec<(String, Report)> = if cli.pipeline {
+        if cli.files.iter().any(|f| f.as_os_str() == "-") {
+            eprintln!("fave-scan: --pipeline cannot be used with `-` (stdin)");
+            return ExitCode::from(2);
+        }
+        let names = cli.files.iter().map(|f| f.display().to_string());
+        names.zip(client.scan_files_pipelined(&cli.files)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut pipelined = reports.into_iter();
     for f in &cli.files {
-        let (name, report) = if f.as_os_str() == "-" {
+        let (name, report) = if let Some(r) = pipelined.next() {
+            r
+        } else if f.as_os_str() == "-" {
             (
                 "stdin".to_string(),
                 client.scan_reader("stdin", std::io::stdin().lock()),
