@@ -117,8 +117,9 @@ pub fn main_with_args(args: Vec<String>) -> u8 {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,fake_clamd=error,fake_vfindd=error")
+            }),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -224,8 +225,15 @@ fn build_programs(profiles: &[ClientProfile]) -> (Vec<PathBuf>, BTreeMap<String,
     let mut dirs = Vec::new();
     let mut errors = BTreeMap::new();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut built: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     for p in profiles {
         let Some(cb) = &p.cargo_bin else { continue };
+        if let Some(prev) = built.get(&(cb.package.clone(), cb.bin.clone())) {
+            if let Some(e) = prev {
+                errors.insert(p.name.clone(), e.clone());
+            }
+            continue;
+        }
         eprintln!(
             "conformance: building {} (cargo build -p {} --bin {})",
             p.name, cb.package, cb.bin
@@ -290,6 +298,10 @@ fn build_programs(profiles: &[ClientProfile]) -> (Vec<PathBuf>, BTreeMap<String,
                 errors.insert(p.name.clone(), format!("cannot run cargo: {e}"));
             }
         }
+        built.insert(
+            (cb.package.clone(), cb.bin.clone()),
+            errors.get(&p.name).cloned(),
+        );
     }
     (dirs, errors)
 }

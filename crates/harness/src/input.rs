@@ -117,14 +117,9 @@ impl InputSpec {
     }
 }
 
-/// The EICAR test file, decoded at run time from its XOR-0x5A hex form.
+/// The EICAR test file (decoded at run time by the engine; never stored in plain form).
 pub fn eicar() -> Vec<u8> {
-    const HEX: &str = "026f157b0a7f1a1b0a016e060a00026f6e720a04736d1919736d277e1f13191b0877090e1b141e1b081e771b140e130c13080f09770e1f090e771c13161f7b7e12711270";
-    hex::decode(HEX)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|b| b ^ 0x5A)
-        .collect()
+    scan_engine::eicar()
 }
 
 fn random_bytes(size: u64, seed: u64) -> Result<Vec<u8>> {

@@ -74,6 +74,17 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy that forwards every accepted connection to `upstream`.
     pub async fn start(listen: Listen, upstream: SocketAddr) -> Result<Proxy> {
+        Self::start_with(listen, upstream, Duration::ZERO).await
+    }
+
+    /// Like [`Proxy::start`]; `hold_greeting` delays forwarding (and recording) the server's
+    /// first bytes on each connection, so a client that talks before the greeting (SVSP
+    /// READY, SVSP-CLIENT-1) is seen doing so whatever the scheduling.
+    pub async fn start_with(
+        listen: Listen,
+        upstream: SocketAddr,
+        hold_greeting: Duration,
+    ) -> Result<Proxy> {
         let recorder = Arc::new(Recorder {
             start: Instant::now(),
             events: Mutex::new(Vec::new()),
@@ -93,7 +104,7 @@ impl Proxy {
                 let accept = tokio::spawn(async move {
                     while let Ok((s, _)) = l.accept().await {
                         let _ = s.set_nodelay(true);
-                        if !spawn_conn(s, upstream, &rec, &cs, &next) {
+                        if !spawn_conn(s, upstream, hold_greeting, &rec, &cs, &next) {
                             break;
                         }
                     }
@@ -112,7 +123,7 @@ impl Proxy {
                 let (rec, cs) = (recorder.clone(), conns.clone());
                 let accept = tokio::spawn(async move {
                     while let Ok((s, _)) = l.accept().await {
-                        if !spawn_conn(s, upstream, &rec, &cs, &next) {
+                        if !spawn_conn(s, upstream, hold_greeting, &rec, &cs, &next) {
                             break;
                         }
                     }
@@ -163,6 +174,7 @@ impl Proxy {
 fn spawn_conn<S>(
     client: S,
     upstream: SocketAddr,
+    hold: Duration,
     rec: &Arc<Recorder>,
     conns: &Arc<Mutex<Vec<JoinHandle<()>>>>,
     next: &Arc<AtomicU32>,
@@ -175,14 +187,14 @@ where
         return false;
     }
     let rec = rec.clone();
-    let h = tokio::spawn(async move { run_conn(client, upstream, id, rec).await });
+    let h = tokio::spawn(async move { run_conn(client, upstream, hold, id, rec).await });
     if let Ok(mut v) = conns.lock() {
         v.push(h);
     }
     true
 }
 
-async fn run_conn<S>(client: S, upstream: SocketAddr, id: u32, rec: Arc<Recorder>)
+async fn run_conn<S>(client: S, upstream: SocketAddr, hold: Duration, id: u32, rec: Arc<Recorder>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -217,18 +229,19 @@ where
     );
     let (cr, cw) = tokio::io::split(client);
     let (sr, sw) = server.into_split();
-    let up = pump(cr, sw, Dir::C2S, id, rec.clone());
-    let down = pump(sr, cw, Dir::S2C, id, rec.clone());
+    let up = pump(cr, sw, Dir::C2S, Duration::ZERO, id, rec.clone());
+    let down = pump(sr, cw, Dir::S2C, hold, id, rec.clone());
     tokio::join!(up, down);
 }
 
-async fn pump<R, W>(mut r: R, mut w: W, dir: Dir, id: u32, rec: Arc<Recorder>)
+async fn pump<R, W>(mut r: R, mut w: W, dir: Dir, hold: Duration, id: u32, rec: Arc<Recorder>)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let mut buf = vec![0u8; 64 * 1024];
     let mut write_ok = true;
+    let mut first = true;
     loop {
         match r.read(&mut buf).await {
             Ok(0) => {
@@ -236,6 +249,10 @@ where
                 break;
             }
             Ok(n) => {
+                if first && !hold.is_zero() {
+                    tokio::time::sleep(hold).await;
+                }
+                first = false;
                 rec.data(id, dir, &buf[..n]);
                 // Keep reading (and recording) even when the other side stopped accepting
                 // bytes, so the transcript shows what the sender did.

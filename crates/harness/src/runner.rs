@@ -192,7 +192,11 @@ async fn run_inner(
             ),
             Transport::Unix => Listen::Unix(dir_path.join("daemon.sock")),
         };
-        Some(Proxy::start(listen, daemon.addr).await?)
+        let hold = match case.protocol {
+            Protocol::Svsp => Duration::from_millis(100),
+            Protocol::Clamd => Duration::ZERO,
+        };
+        Some(Proxy::start_with(listen, daemon.addr, hold).await?)
     };
     let client_addr = proxy
         .as_ref()

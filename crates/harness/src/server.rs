@@ -101,19 +101,30 @@ pub enum Target {
     Unix(PathBuf),
 }
 
+/// Unescapes a `send` string; `{eicar}` is the EICAR file, `{eicar:A:B}` its bytes A..B.
 fn payload(s: &str) -> Vec<u8> {
     let raw = unescape(s);
-    let marker = b"{eicar}";
+    let e = eicar();
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
-        if raw[i..].starts_with(marker) {
-            out.extend_from_slice(&eicar());
-            i += marker.len();
-        } else {
-            out.push(raw[i]);
-            i += 1;
+        if raw[i..].starts_with(b"{eicar") {
+            if let Some(close) = raw[i..].iter().position(|c| *c == b'}') {
+                let inner = String::from_utf8_lossy(&raw[i + 6..i + close]).into_owned();
+                let range = match inner.split(':').collect::<Vec<_>>().as_slice() {
+                    [""] => Some((0, e.len())),
+                    ["", a, b] => a.parse::<usize>().ok().zip(b.parse::<usize>().ok()),
+                    _ => None,
+                };
+                if let Some((a, b)) = range.filter(|(a, b)| a <= b && *b <= e.len()) {
+                    out.extend_from_slice(&e[a..b]);
+                    i += close + 1;
+                    continue;
+                }
+            }
         }
+        out.push(raw[i]);
+        i += 1;
     }
     out
 }
@@ -268,7 +279,65 @@ pub async fn run_cli(cli: &Cli, root: &Path) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Server suites against the embedded fakes (empty until they are built in).
-pub async fn run_embedded(_root: &Path, _filter: &[String]) -> Result<Vec<Row>> {
-    Ok(Vec::new())
+/// Server suites against the embedded fakes (fake clamd with StreamMaxLength 1M, fake vfindd
+/// with defaults).
+pub async fn run_embedded(root: &Path, filter: &[String]) -> Result<Vec<Row>> {
+    let dir = root.join("conformance").join("cases").join("server");
+    let keep = |c: &ServerCase| {
+        filter.is_empty()
+            || filter.iter().any(|f| {
+                c.id.contains(f.as_str()) || c.rules.iter().any(|r| r.contains(f.as_str()))
+            })
+    };
+    let mut rows = Vec::new();
+    let clamd_cases: Vec<ServerCase> = load(&dir, Protocol::Clamd)?
+        .into_iter()
+        .filter(keep)
+        .collect();
+    if !clamd_cases.is_empty() {
+        let clamd = fake_clamd::FakeClamd::builder()
+            .stream_max_length(1 << 20)
+            .allow_shutdown(false)
+            .record(false)
+            .start()
+            .await
+            .map_err(|e| HarnessError::Daemon(format!("fake clamd: {e}")))?;
+        let addr = clamd
+            .addr()
+            .ok_or_else(|| HarnessError::Daemon("fake clamd: no TCP address".into()))?;
+        let target = Target::Tcp(addr.to_string());
+        for c in &clamd_cases {
+            let r = run_case(c, &target, "server:fake-clamd").await;
+            eprintln!(
+                "[server] {:<13} {:<44} {:.2}s",
+                r.status.label(),
+                r.id,
+                r.seconds
+            );
+            rows.push(r);
+        }
+    }
+    let svsp_cases: Vec<ServerCase> = load(&dir, Protocol::Svsp)?
+        .into_iter()
+        .filter(keep)
+        .collect();
+    if !svsp_cases.is_empty() {
+        let v = fake_vfindd::FakeVfindd::builder()
+            .threads(1)
+            .start()
+            .await
+            .map_err(|e| HarnessError::Daemon(format!("fake vfindd: {e}")))?;
+        let target = Target::Tcp(v.addr().to_string());
+        for c in &svsp_cases {
+            let r = run_case(c, &target, "server:fake-vfindd").await;
+            eprintln!(
+                "[server] {:<13} {:<44} {:.2}s",
+                r.status.label(),
+                r.id,
+                r.seconds
+            );
+            rows.push(r);
+        }
+    }
+    Ok(rows)
 }

@@ -78,9 +78,12 @@ pub struct DaemonSpec {
     /// Pause before each reply piece, milliseconds.
     pub delay_ms: Option<u64>,
     /// Detect EICAR anywhere in the data (default: the whole file must be EICAR, like
-    /// ClamAV's hash signature).
+    /// ClamAV's hash signature). Scripted servers only.
     #[serde(default)]
     pub eicar_anywhere: bool,
+    /// Fake clamd: what follows `INSTREAM size limit exceeded` (`faithful`, `close`,
+    /// `reply-drain` (default here, deterministic), `reset`), CLAMD-INSTREAM-8.
+    pub limit_mode: Option<String>,
 }
 
 /// Settings the scripted servers run with.
@@ -137,6 +140,7 @@ pub struct RunningDaemon {
     /// Which implementation runs: "scripted-clamd", "fake-clamd", ...
     pub implementation: &'static str,
     task: Option<JoinHandle<()>>,
+    _fake: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl Drop for RunningDaemon {
@@ -149,7 +153,70 @@ impl Drop for RunningDaemon {
 
 /// Whether the embedded fake for a protocol is built in.
 pub fn fake_available(_protocol: Protocol) -> bool {
-    false
+    true
+}
+
+/// Whether a case can run on the embedded fake (it has no scripted-only behaviour).
+pub fn fits_fake(spec: &DaemonSpec) -> bool {
+    spec.fault == Fault::None
+        && spec.split_reply.is_none()
+        && spec.delay_ms.is_none()
+        && !spec.eicar_anywhere
+}
+
+async fn start_fake(
+    spec: &DaemonSpec,
+    cfg: &ScriptConfig,
+    protocol: Protocol,
+) -> Result<RunningDaemon> {
+    match protocol {
+        Protocol::Clamd => {
+            let mode: fake_clamd::StreamLimitMode = spec
+                .limit_mode
+                .as_deref()
+                .unwrap_or("reply-drain")
+                .parse()
+                .map_err(HarnessError::Daemon)?;
+            let clamd = fake_clamd::FakeClamd::builder()
+                .stream_max_length(cfg.stream_max_length)
+                .stream_limit(mode)
+                .allow_shutdown(false)
+                .record(false)
+                .start()
+                .await
+                .map_err(|e| HarnessError::Daemon(format!("fake clamd: {e}")))?;
+            let addr = clamd
+                .addr()
+                .ok_or_else(|| HarnessError::Daemon("fake clamd has no TCP address".into()))?;
+            Ok(RunningDaemon {
+                addr,
+                implementation: "fake-clamd",
+                task: None,
+                _fake: Some(Box::new(clamd)),
+            })
+        }
+        Protocol::Svsp => {
+            let queued = match cfg.queued {
+                QueuedMode::Always => fake_vfindd::QueuedMode::Always,
+                QueuedMode::Never => fake_vfindd::QueuedMode::Never,
+                QueuedMode::Random(s) => fake_vfindd::QueuedMode::Random(s),
+            };
+            let v = fake_vfindd::FakeVfindd::builder()
+                .threads(1)
+                .queued(queued)
+                .stream_max_length(cfg.stream_max_length)
+                .start()
+                .await
+                .map_err(|e| HarnessError::Daemon(format!("fake vfindd: {e}")))?;
+            let addr = v.addr();
+            Ok(RunningDaemon {
+                addr,
+                implementation: "fake-vfindd",
+                task: None,
+                _fake: Some(Box::new(v)),
+            })
+        }
+    }
 }
 
 /// Starts the daemon a case asks for, on an ephemeral loopback port.
@@ -158,14 +225,15 @@ pub async fn start(spec: &DaemonSpec, protocol: Protocol) -> Result<RunningDaemo
     let use_fake = match spec.kind {
         DaemonKind::Scripted => false,
         DaemonKind::Fake => true,
-        DaemonKind::Auto => {
-            fake_available(protocol) && cfg.fault == Fault::None && spec.split_reply.is_none()
-        }
+        DaemonKind::Auto => fake_available(protocol) && fits_fake(spec),
     };
     if use_fake {
-        return Err(HarnessError::Daemon(format!(
-            "the embedded fake {protocol} daemon is not built into this harness yet"
-        )));
+        if !fits_fake(spec) {
+            return Err(HarnessError::Daemon(
+                "daemon.kind = \"fake\" with a scripted-only setting (fault, split_reply, delay_ms, eicar_anywhere)".into(),
+            ));
+        }
+        return start_fake(spec, &cfg, protocol).await;
     }
     if cfg.fault == Fault::Refuse {
         // Bind, note the port, close: connecting there is refused.
@@ -178,6 +246,7 @@ pub async fn start(spec: &DaemonSpec, protocol: Protocol) -> Result<RunningDaemo
             addr,
             implementation: "refuse",
             task: None,
+            _fake: None,
         });
     }
     let l = TcpListener::bind("127.0.0.1:0")
@@ -195,6 +264,7 @@ pub async fn start(spec: &DaemonSpec, protocol: Protocol) -> Result<RunningDaemo
         addr,
         implementation,
         task: Some(task),
+        _fake: None,
     })
 }
 
