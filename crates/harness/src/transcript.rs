@@ -132,10 +132,13 @@ impl Transcript {
         })
     }
 
-    /// Timestamped raw log (for reports): one line per event, long runs shortened.
+    /// Timestamped raw log (for reports): one line per event, consecutive byte runs of the
+    /// same connection and direction merged, long runs shortened.
     pub fn raw_log(&self, max_run: usize) -> String {
         let mut s = String::new();
-        for e in &self.events {
+        let mut i = 0;
+        while i < self.events.len() {
+            let e = &self.events[i];
             let t = e.at.as_secs_f64() * 1000.0;
             match &e.kind {
                 EventKind::Open { upstream_error } => {
@@ -144,18 +147,44 @@ impl Transcript {
                         s.push_str(&format!(" (upstream: {err})"));
                     }
                 }
-                EventKind::Data {
-                    dir,
-                    bytes,
-                    len,
-                    truncated,
-                } => {
-                    s.push_str(&format!("[{t:9.3} ms] #{} {}: ", e.conn, dir.tag()));
-                    if *truncated {
-                        s.push_str(&format!("<{len} bytes not kept>"));
-                    } else {
-                        s.push_str(&shorten(bytes, max_run));
+                EventKind::Data { dir, .. } => {
+                    let mut bytes = Vec::new();
+                    let mut lost = 0usize;
+                    let mut j = i;
+                    while let Some(Event {
+                        conn,
+                        kind:
+                            EventKind::Data {
+                                dir: d,
+                                bytes: b,
+                                len,
+                                truncated,
+                            },
+                        ..
+                    }) = self.events.get(j)
+                    {
+                        if *conn != e.conn || d != dir {
+                            break;
+                        }
+                        if *truncated {
+                            lost += len;
+                        } else {
+                            bytes.extend_from_slice(b);
+                        }
+                        j += 1;
                     }
+                    s.push_str(&format!(
+                        "[{t:9.3} ms] #{} {}: {}",
+                        e.conn,
+                        dir.tag(),
+                        shorten(&bytes, max_run)
+                    ));
+                    if lost > 0 {
+                        s.push_str(&format!(" <+{lost} bytes not kept>"));
+                    }
+                    s.push('\n');
+                    i = j;
+                    continue;
                 }
                 EventKind::Eof { dir } => {
                     s.push_str(&format!("[{t:9.3} ms] #{} {}: <EOF>", e.conn, dir.tag()))
@@ -167,6 +196,7 @@ impl Transcript {
                 )),
             }
             s.push('\n');
+            i += 1;
         }
         s
     }
