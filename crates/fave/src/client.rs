@@ -22,6 +22,8 @@ pub struct Client {
     trace: Option<TraceSink>,
     clamd: Option<ClamdSession>,
     svsp: Option<SvspSession>,
+    /// The scan driven through `begin`/`write`/`end` (handle-style API).
+    active: Option<ScanState>,
 }
 
 enum Backend {
@@ -37,6 +39,11 @@ enum Backend {
 /// One scan in progress. Dropping it without [`Scan::close`] abandons the session.
 pub struct Scan<'a> {
     client: &'a mut Client,
+    st: ScanState,
+}
+
+/// The state of one scan, apart from the client it runs on.
+struct ScanState {
     backend: Option<Backend>,
     failed: Option<FaveError>,
     local_limit_hit: bool,
@@ -58,6 +65,7 @@ impl Client {
             trace: None,
             clamd: None,
             svsp: None,
+            active: None,
         })
     }
 
@@ -120,6 +128,11 @@ impl Client {
     /// Never fails here: a connection problem makes every `write` fail and `close` return an
     /// error verdict.
     pub fn open(&mut self, name: &str) -> Scan<'_> {
+        let st = self.open_state(name);
+        Scan { client: self, st }
+    }
+
+    fn open_state(&mut self, name: &str) -> ScanState {
         let start = Instant::now();
         let dl = Deadline::after(self.cfg.timeouts.scan);
         let mut stats = Stats::default();
@@ -147,8 +160,7 @@ impl Client {
             0
         });
         frame.extend_from_slice(&[0; 4]);
-        Scan {
-            client: self,
+        ScanState {
             backend,
             failed,
             local_limit_hit: false,
@@ -473,8 +485,46 @@ impl Client {
             .collect()
     }
 
+    /// Handle-style API for C-like open/write/close callbacks (one handle = one `Client`):
+    /// start a scan kept inside the client. A scan still open is abandoned first.
+    pub fn begin(&mut self, name: &str) {
+        if let Some(mut old) = self.active.take() {
+            old.abandon(self);
+        }
+        let st = self.open_state(name);
+        self.active = Some(st);
+    }
+
+    /// Feed data to the scan started with [`Client::begin`].
+    pub fn write(&mut self, data: &[u8]) -> Result<(), FaveError> {
+        let mut st = self
+            .active
+            .take()
+            .ok_or_else(|| FaveError::Protocol("no scan open (call begin first)".into()))?;
+        let r = st.write(self, data);
+        self.active = Some(st);
+        r
+    }
+
+    /// Finish the scan started with [`Client::begin`]; without one, an error verdict.
+    pub fn end(&mut self) -> Report {
+        match self.active.take() {
+            Some(mut st) => st.close(self),
+            None => Report {
+                verdict: Verdict::Error(FaveError::Protocol(
+                    "no scan open (call begin first)".into(),
+                )),
+                stats: Stats::default(),
+                sha1: None,
+            },
+        }
+    }
+
     /// End the session politely: `END` for clamd (CLAMD-CLIENT-9), `QUIT` for SVSP.
     pub fn close(&mut self) {
+        if let Some(mut st) = self.active.take() {
+            st.abandon(self);
+        }
         let t = self.cfg.timeouts.io;
         if let Some(s) = self.clamd.take() {
             s.end(t);
@@ -498,15 +548,15 @@ fn diff(now: WireCounters, base: WireCounters) -> WireCounters {
     }
 }
 
-impl Scan<'_> {
+impl ScanState {
     /// Feed data. An `Err` means the scan has failed; `close` will return an error verdict (or
     /// the daemon's verdict on what it did receive, when that is *infected*).
-    pub fn write(&mut self, mut data: &[u8]) -> Result<(), FaveError> {
+    fn write(&mut self, c: &mut Client, mut data: &[u8]) -> Result<(), FaveError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         let total = self.stats.bytes + data.len() as u64;
-        if let Some(limit) = self.client.cfg.stream_max_length {
+        if let Some(limit) = c.cfg.stream_max_length {
             if total > limit {
                 // CLAMD-CLIENT-2/4: do not send past StreamMaxLength; distinct too-large error.
                 let e = FaveError::TooLarge {
@@ -519,8 +569,8 @@ impl Scan<'_> {
                 return Err(e);
             }
         }
-        let chunk = self.client.cfg.chunk_size;
-        let io = self.client.cfg.timeouts.io;
+        let chunk = c.cfg.chunk_size;
+        let io = c.cfg.timeouts.io;
         let res = match self.backend.as_mut() {
             None => Err(FaveError::Protocol("scan not open".into())),
             Some(Backend::Clamd { id }) => {
@@ -533,7 +583,7 @@ impl Scan<'_> {
                     data = &data[take..];
                     self.stats.bytes += take as u64;
                     if self.frame.len() == chunk + 4 {
-                        r = self.flush_clamd(id);
+                        r = self.flush_clamd(c, id);
                         if r.is_err() {
                             break;
                         }
@@ -544,7 +594,7 @@ impl Scan<'_> {
             Some(Backend::Svsp { data: stream, .. }) => {
                 let mut r = Ok(());
                 if let Some(s) = stream.as_mut() {
-                    let tracer = Tracer::new(self.client.trace.clone(), "data");
+                    let tracer = Tracer::new(c.trace.clone(), "data");
                     for piece in data.chunks(chunk) {
                         tracer.note(Dir::Sent, &format!("[data {} bytes]", piece.len()));
                         r = svsp::data_write(s, piece, io, &self.dl);
@@ -557,7 +607,7 @@ impl Scan<'_> {
                     }
                 }
                 if let Err(e) = &r {
-                    self.trace_note(&format!("<data channel write failed: {e}>"));
+                    self.trace_note(c, &format!("<data channel write failed: {e}>"));
                 }
                 r
             }
@@ -568,19 +618,18 @@ impl Scan<'_> {
         res
     }
 
-    fn trace_note(&self, text: &str) {
-        Tracer::new(self.client.trace.clone(), "data").note(Dir::Sent, text);
+    fn trace_note(&self, c: &Client, text: &str) {
+        Tracer::new(c.trace.clone(), "data").note(Dir::Sent, text);
     }
 
-    fn flush_clamd(&mut self, id: u64) -> Result<(), FaveError> {
+    fn flush_clamd(&mut self, c: &mut Client, id: u64) -> Result<(), FaveError> {
         let len = self.frame.len() - 4;
         if len == 0 {
             return Ok(());
         }
         self.frame[..4].copy_from_slice(&crate::clamd::chunk_header(len));
         self.stats.chunks += 1;
-        let s = self
-            .client
+        let s = c
             .clamd
             .as_mut()
             .ok_or_else(|| FaveError::Protocol("session gone".into()))?;
@@ -590,26 +639,26 @@ impl Scan<'_> {
     }
 
     /// Finish the stream and get the verdict.
-    pub fn close(mut self) -> Report {
-        let verdict = self.finish();
-        self.report(verdict)
+    fn close(&mut self, c: &mut Client) -> Report {
+        let verdict = self.finish(c);
+        self.report(c, verdict)
     }
 
     /// Give up (e.g. the local source failed). The stream is ended cleanly when possible so
     /// that the session survives, but the verdict is always the given error.
-    pub fn abort(mut self, err: FaveError) -> Report {
+    fn abort(&mut self, c: &mut Client, err: FaveError) -> Report {
         if self.failed.is_none() {
             self.failed = Some(err.clone());
         }
-        let _ = self.finish();
-        self.report(Verdict::Error(err))
+        let _ = self.finish(c);
+        self.report(c, Verdict::Error(err))
     }
 
-    fn report(&mut self, verdict: Verdict) -> Report {
+    fn report(&mut self, c: &mut Client, verdict: Verdict) -> Report {
         self.done = true;
-        self.stats.wire = diff(self.client.counters(), self.wire_base);
+        self.stats.wire = diff(c.counters(), self.wire_base);
         self.stats.wire.bytes_sent += self.data_bytes_sent;
-        self.client.drop_broken();
+        c.drop_broken();
         self.stats.elapsed = self.start.elapsed();
         Report {
             verdict,
@@ -618,7 +667,7 @@ impl Scan<'_> {
         }
     }
 
-    fn finish(&mut self) -> Verdict {
+    fn finish(&mut self, c: &mut Client) -> Verdict {
         self.done = true;
         match self.backend.take() {
             None => Verdict::Error(
@@ -629,20 +678,19 @@ impl Scan<'_> {
             Some(Backend::Clamd { id }) => {
                 // A write already failed (and CLAMD-CLIENT-4's pending reply was read): error.
                 if let Some(e) = &self.failed {
-                    if !self.local_limit_hit || self.client.clamd.as_ref().is_none_or(|s| s.broken)
-                    {
-                        if let Some(s) = self.client.clamd.as_mut() {
+                    if !self.local_limit_hit || c.clamd.as_ref().is_none_or(|s| s.broken) {
+                        if let Some(s) = c.clamd.as_mut() {
                             s.broken = true;
                         }
                         return Verdict::Error(e.clone());
                     }
                 }
                 if self.frame.len() > 4 {
-                    if let Err(e) = self.flush_clamd(id) {
+                    if let Err(e) = self.flush_clamd(c, id) {
                         return Verdict::Error(e);
                     }
                 }
-                let Some(s) = self.client.clamd.as_mut() else {
+                let Some(s) = c.clamd.as_mut() else {
                     return Verdict::Error(FaveError::Protocol("session gone".into()));
                 };
                 self.stats.round_trips += 1;
@@ -660,7 +708,7 @@ impl Scan<'_> {
                     let _ = d.shutdown(Shutdown::Write);
                     drop(d);
                 }
-                let Some(s) = self.client.svsp.as_mut() else {
+                let Some(s) = c.svsp.as_mut() else {
                     return Verdict::Error(FaveError::Protocol("session gone".into()));
                 };
                 self.stats.round_trips += 1;
@@ -679,17 +727,42 @@ impl Scan<'_> {
     }
 }
 
+impl ScanState {
+    /// Abandoned mid-stream: the session cannot be resynchronised.
+    fn abandon(&mut self, c: &mut Client) {
+        if !self.done {
+            self.done = true;
+            if let Some(s) = c.clamd.as_mut() {
+                s.broken = true;
+            }
+            if let Some(s) = c.svsp.as_mut() {
+                s.broken = true;
+            }
+            c.drop_broken();
+        }
+    }
+}
+
+impl Scan<'_> {
+    /// Feed data. An `Err` means the scan has failed; `close` will return an error verdict (or
+    /// the daemon's verdict on what it did receive, when that is *infected*).
+    pub fn write(&mut self, data: &[u8]) -> Result<(), FaveError> {
+        self.st.write(self.client, data)
+    }
+
+    /// Finish the stream and get the verdict.
+    pub fn close(mut self) -> Report {
+        self.st.close(self.client)
+    }
+
+    /// Give up (e.g. the local source failed); the verdict is always the given error.
+    pub fn abort(mut self, err: FaveError) -> Report {
+        self.st.abort(self.client, err)
+    }
+}
+
 impl Drop for Scan<'_> {
     fn drop(&mut self) {
-        if !self.done {
-            // Abandoned mid-stream: the session cannot be resynchronised.
-            if let Some(s) = self.client.clamd.as_mut() {
-                s.broken = true;
-            }
-            if let Some(s) = self.client.svsp.as_mut() {
-                s.broken = true;
-            }
-            self.client.drop_broken();
-        }
+        self.st.abandon(self.client);
     }
 }

@@ -496,3 +496,43 @@ fn clamd_session_4_pipelined_exact_bytes_reverse_replies() {
         b"zIDSESSION\0zINSTREAM\0\0\0\0\x03AAA\0\0\0\0zINSTREAM\0\0\0\0\x02BB\0\0\0\0zEND\0"
     );
 }
+
+/// The handle-style API (begin/write/end on the Client) for C-like callbacks: several scans
+/// in one session, an abandoned scan drops the session, `end` without `begin` is an error.
+#[test]
+fn clamd_session_3_handle_api_begin_write_end() {
+    let l = Listener::tcp();
+    let addr = l.address();
+    let h = std::thread::spawn(move || {
+        let mut p = l.accept();
+        p.read_command().unwrap();
+        for id in 1..=2 {
+            p.read_command().unwrap();
+            let (d, _) = p.read_stream().unwrap();
+            let body: &[u8] = if d == b"bad" {
+                b"stream: X.Y FOUND\0"
+            } else {
+                b"stream: OK\0"
+            };
+            p.send(format!("{id}: ").as_bytes());
+            p.send(body);
+        }
+        // third scan abandoned mid-stream: the client closes without END
+        p.read_command().unwrap();
+        p.read_to_eof();
+    });
+    let mut c = Client::new(clamd_cfg(addr)).unwrap();
+    assert!(c.end().verdict.error().is_some());
+    assert!(c.write(b"x").is_err());
+    c.begin("one");
+    c.write(b"go").unwrap();
+    c.write(b"od").unwrap();
+    assert_eq!(c.end().verdict, Verdict::Clean);
+    c.begin("two");
+    c.write(b"bad").unwrap();
+    assert_eq!(c.end().verdict, Verdict::Infected(vec!["X.Y".into()]));
+    c.begin("three");
+    c.write(b"partial").unwrap();
+    c.close();
+    h.join().unwrap();
+}
