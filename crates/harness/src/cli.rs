@@ -44,6 +44,9 @@ pub struct Cli {
     /// Only cases whose id, rule ID or tag contains TERM (repeat or comma-separate).
     #[arg(long, value_name = "TERM", value_delimiter = ',')]
     pub filter: Vec<String>,
+    /// Leave out cases whose id, rule ID or tag contains TERM (repeat or comma-separate).
+    #[arg(long, value_name = "TERM", value_delimiter = ',')]
+    pub skip: Vec<String>,
     /// List the selected cases and exit.
     #[arg(long)]
     pub list: bool,
@@ -346,7 +349,9 @@ async fn run(cli: Cli) -> Result<u8> {
     let mut pairs: Vec<(ClientProfile, Case)> = Vec::new();
     for p in &profiles {
         for c in cases.iter().filter(|c| c.protocol == p.protocol) {
-            if cli.filter.is_empty() || cli.filter.iter().any(|f| c.matches(f)) {
+            if (cli.filter.is_empty() || cli.filter.iter().any(|f| c.matches(f)))
+                && !cli.skip.iter().any(|f| c.matches(f))
+            {
                 pairs.push((p.clone(), c.clone()));
             }
         }

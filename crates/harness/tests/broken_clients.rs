@@ -233,3 +233,12 @@ async fn sending_before_ready_is_svsp_client_1() {
     assert_eq!(r.status, Status::Fail);
     assert!(rules(r).contains(&"SVSP-CLIENT-1"), "{:?}", r.failures);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_suites_pass_against_the_embedded_fakes() {
+    let rows = harness::server::run_embedded(&root(), &[]).await.unwrap();
+    assert!(rows.len() >= 20);
+    for r in &rows {
+        assert_eq!(r.status, Status::Pass, "{}: {:?}", r.id, r.failures);
+    }
+}

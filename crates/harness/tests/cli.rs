@@ -1,0 +1,184 @@
+//! The command line: exit codes, listing, sharding, report files, one-off clients, and the
+//! server suites against the embedded fakes.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn harness() -> Command {
+    let mut c = Command::cargo_bin("avc-conformance").unwrap();
+    c.arg("--root").arg(root()).arg("--no-snapshots");
+    c
+}
+
+fn python() -> bool {
+    std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn bad_flag_exits_2() {
+    harness().arg("--no-such-flag").assert().code(2);
+    harness()
+        .args(["--partition", "3/2", "--list"])
+        .assert()
+        .code(2);
+    harness()
+        .args(["--client", "no-such-profile", "--list"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn list_and_partition_split_the_cases() {
+    let all = harness()
+        .args(["--client", "all", "--list"])
+        .output()
+        .unwrap();
+    assert!(all.status.success());
+    let all = String::from_utf8(all.stdout).unwrap();
+    let n = all.lines().count();
+    assert!(all.contains("clamd.over-limit") && all.contains("CLAMD-CLIENT-4"));
+    let mut total = 0;
+    for k in 1..=3 {
+        let part = harness()
+            .args([
+                "--client",
+                "all",
+                "--list",
+                "--partition",
+                &format!("{k}/3"),
+            ])
+            .output()
+            .unwrap();
+        total += String::from_utf8(part.stdout).unwrap().lines().count();
+    }
+    assert_eq!(total, n, "the shards cover every case exactly once");
+    let filtered = harness()
+        .args(["--client", "all", "--list", "--filter", "CLAMD-CLIENT-4"])
+        .output()
+        .unwrap();
+    let filtered = String::from_utf8(filtered.stdout).unwrap();
+    assert!(filtered.lines().count() < n && filtered.lines().all(|l| l.contains("CLAMD-CLIENT-4")));
+}
+
+#[test]
+fn one_off_fail_open_client_exits_1_with_reports() {
+    if !python() {
+        println!("SKIP: python3 not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (md, json, junit) = (
+        dir.path().join("r.md"),
+        dir.path().join("r.json"),
+        dir.path().join("r.xml"),
+    );
+    let out = harness()
+        .args([
+            "--client-cmd",
+            "python3 {test_clients}/clamd_client.py --timeout 2 --defect clean-on-error {addr} {file}",
+            "--protocol",
+            "clamd",
+            "--filter",
+            "clamd.reply-error,clamd.eicar",
+        ])
+        .arg("--report-md")
+        .arg(&md)
+        .arg("--report-json")
+        .arg(&json)
+        .arg("--report-junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("FAIL-OPEN clamd.reply-error"), "{err}");
+    assert!(err.contains("1 passed, 0 failed, 1 fail-open"), "{err}");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j["counts"]["fail_open"], 1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuite") && xml.contains("clamd.reply-error") && xml.contains("<failure")
+    );
+    assert!(std::fs::read_to_string(&md)
+        .unwrap()
+        .contains("CLAMD-CLIENT-5"));
+}
+
+#[test]
+fn one_off_good_client_exits_0() {
+    if !python() {
+        println!("SKIP: python3 not found");
+        return;
+    }
+    harness()
+        .args([
+            "--client-cmd",
+            "python3 {test_clients}/clamd_client.py --timeout 2 {addr} {file}",
+            "--filter",
+            "clamd.eicar,clamd.clean",
+        ])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn unavailable_client_is_not_passed_and_can_be_required() {
+    // flcl runs only with --program FLCL=...; without it every case is "not available".
+    let out = harness()
+        .args(["--client", "flcl", "--filter", "clamd.eicar"])
+        .env_remove("FLCL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("0 passed") && err.contains("1 not available"),
+        "{err}"
+    );
+    harness()
+        .args([
+            "--client",
+            "flcl",
+            "--filter",
+            "clamd.eicar",
+            "--require-available",
+        ])
+        .env_remove("FLCL")
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn server_suite_passes_against_a_scripted_target_only_when_it_replies_right() {
+    // A server that answers nothing fails the PING case with the rule cited.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(1).flatten() {
+            drop(s);
+        }
+    });
+    let out = harness()
+        .args([
+            "--server",
+            &addr.to_string(),
+            "--filter",
+            "server.clamd.ping-z",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CLAMD-CMD-1"));
+}
