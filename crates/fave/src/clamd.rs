@@ -358,11 +358,11 @@ fn reply_error(body: ReplyBody) -> FaveError {
         ReplyBody::Error(m) if m == texts::INSTREAM_SIZE_LIMIT_EXCEEDED => FaveError::TooLarge {
             origin: LimitOrigin::Server,
             limit: None,
-            detail: format!("{m} ERROR"),
+            detail: m,
         },
         // CLAMD-TIME-3.
         ReplyBody::TimedOut => FaveError::DaemonTimeout("COMMAND READ TIMED OUT".into()),
-        ReplyBody::Error(m) => FaveError::Daemon(format!("{m} ERROR")),
+        ReplyBody::Error(m) => FaveError::Daemon(m),
         // CLAMD-CLIENT-5: no ERROR suffix, still an error.
         ReplyBody::UnknownCommand => FaveError::Daemon(texts::UNKNOWN_COMMAND.into()),
         ReplyBody::Ok => FaveError::Protocol("`OK` arrived before the stream was complete".into()),

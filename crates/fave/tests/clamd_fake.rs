@@ -177,7 +177,7 @@ async fn clamd_session_8_idle_session_replaced() {
     let r = blocking(move || {
         let mut c = Client::new(cfg).unwrap();
         let a = c.scan_bytes("a", b"one");
-        std::thread::sleep(Duration::from_millis(1800));
+        std::thread::sleep(Duration::from_millis(2500));
         let b = c.scan_bytes("b", &eicar());
         (a, b)
     })
@@ -201,7 +201,7 @@ async fn clamd_instream_7_stalled_writer_is_error() {
         let mut c = Client::new(cfg).unwrap();
         let mut s = c.open("slow");
         s.write(b"first").unwrap();
-        std::thread::sleep(Duration::from_millis(1800));
+        std::thread::sleep(Duration::from_millis(2500));
         let _ = s.write(b"second");
         s.close().verdict
     })

@@ -31,8 +31,10 @@ fn scripted_clamd(
             } else {
                 "stream: OK".to_string()
             };
-            p.send(format!("{id}: {body}").as_bytes());
-            p.send(t);
+            // one write, so that the trace shows the reply as one read
+            let mut rec = format!("{id}: {body}").into_bytes();
+            rec.extend_from_slice(t);
+            p.send(&rec);
         }
         // END (CLAMD-SESSION-7), then close like clamd does
         let _ = p.read_command();
