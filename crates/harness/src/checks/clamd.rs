@@ -1,5 +1,7 @@
 //! clamd client obligations (clamd.md §15, CLAMD-CLIENT-*), checked on a transcript.
 
+use clamd_proto::{Command, Framing};
+
 use crate::checks::{excerpt, Finding};
 use crate::transcript::{Dir, Transcript};
 
@@ -140,17 +142,6 @@ fn n_is_request(name: &[u8]) -> bool {
     name != b"IDSESSION" && name != b"END"
 }
 
-/// Commands allowed inside IDSESSION (CLAMD-SESSION-2).
-const SESSION_OK: &[&[u8]] = &[
-    b"PING",
-    b"VERSION",
-    b"VERSIONCOMMANDS",
-    b"STATS",
-    b"INSTREAM",
-    b"FILDES",
-    b"END",
-];
-
 /// Checks every connection of a transcript against CLAMD-CLIENT-*.
 pub fn check(t: &Transcript) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -183,7 +174,12 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let mut session_requests = 0usize;
     for f in &frames {
         match f {
-            ClientFrame::Command { at, end, name, .. } => {
+            ClientFrame::Command {
+                at,
+                end,
+                name,
+                mode,
+            } => {
                 if ended {
                     out.push(Finding::must(
                         "CLAMD-CLIENT-9",
@@ -203,62 +199,80 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                     return;
                 }
                 commands += 1;
+                // The command as clamd parses it (clamd-proto, CLAMD-PARSE-*).
+                let framing = if *mode == b'z' {
+                    Framing::Z
+                } else {
+                    Framing::N
+                };
+                let cmd = clamd_proto::parse_command(name, framing);
                 if session && n_is_request(name) {
                     session_requests += 1;
                 }
-                in_stream = name.as_slice() == b"INSTREAM";
-                let n = name.as_slice();
-                if n == b"QUIT" || n == b"SHUTDOWN" {
-                    out.push(Finding::must(
+                in_stream = cmd == Command::Instream;
+                match &cmd {
+                    Command::Quit | Command::Shutdown => out.push(Finding::must(
                         "CLAMD-CLIENT-11",
                         conn,
                         "QUIT/SHUTDOWN shuts the daemon down; never send it to end a conversation",
                         excerpt(&c, *at, *end),
-                    ));
-                }
-                if n == b"IDSESSION" {
-                    if session {
+                    )),
+                    Command::IdSession => {
+                        if session {
+                            out.push(Finding::must(
+                                "CLAMD-CLIENT-9",
+                                conn,
+                                "nested IDSESSION",
+                                excerpt(&c, *at, *end),
+                            ));
+                        }
+                        session = true;
+                        continue;
+                    }
+                    Command::End => {
+                        if !session {
+                            out.push(Finding::must(
+                                "CLAMD-CLIENT-9",
+                                conn,
+                                "END outside IDSESSION",
+                                excerpt(&c, *at, *end),
+                            ));
+                        }
+                        ended = true;
+                        continue;
+                    }
+                    Command::Unknown => {
                         out.push(Finding::must(
-                            "CLAMD-CLIENT-9",
+                            "CLAMD-CLIENT-1",
                             conn,
-                            "nested IDSESSION",
+                            "clamd does not know this command (it answers UNKNOWN COMMAND)",
                             excerpt(&c, *at, *end),
                         ));
+                        continue;
                     }
-                    session = true;
-                    continue;
+                    _ => {}
                 }
-                if n == b"END" {
-                    if !session {
-                        out.push(Finding::must(
-                            "CLAMD-CLIENT-9",
-                            conn,
-                            "END outside IDSESSION",
-                            excerpt(&c, *at, *end),
-                        ));
-                    }
-                    ended = true;
-                    continue;
-                }
-                if let Some(path) = n.strip_prefix(b"SCAN ") {
+                if let Some(path) = cmd.path() {
                     if !path.starts_with(b"/") {
                         out.push(Finding::must(
                             "CLAMD-CLIENT-7",
                             conn,
-                            "SCAN with a relative path",
+                            "path command with a relative path",
                             excerpt(&c, *at, *end),
                         ));
                     }
-                    if path.starts_with(b"\"") || path.starts_with(b" ") {
+                    let name_len = cmd.name().map_or(0, |n| n.as_str().len());
+                    let one_space = name.get(name_len) == Some(&b' ');
+                    if path.starts_with(b"\"") || path.starts_with(b" ") || !one_space {
                         out.push(Finding::must(
                             "CLAMD-CLIENT-7",
                             conn,
-                            "SCAN path quoted or with extra spaces",
+                            "path quoted, or not exactly one space after the command name",
                             excerpt(&c, *at, *end),
                         ));
                     }
                 }
-                if session && !SESSION_OK.contains(&n) && !n.starts_with(b"SCAN ") {
+                if session && !cmd.name().is_some_and(|n| n.allowed_in_session()) {
                     out.push(Finding::must(
                         "CLAMD-CLIENT-9",
                         conn,
@@ -424,6 +438,19 @@ mod tests {
     fn clamd_client_2_insane_length() {
         let c = b"zINSTREAM\0\xca\x07\x00\x67xx";
         assert_eq!(rules(&check(&t(c, b"", true))), ["CLAMD-CLIENT-2"]);
+    }
+
+    #[test]
+    fn clamd_client_11_quit_and_clamd_client_7_relative_scan() {
+        assert_eq!(
+            rules(&check(&t(b"zQUIT\0", b"", true))),
+            ["CLAMD-CLIENT-11"]
+        );
+        assert_eq!(
+            rules(&check(&t(b"zSCAN rel/x\0", b"rel/x: OK\0", true))),
+            ["CLAMD-CLIENT-7"]
+        );
+        assert!(check(&t(b"zSCAN /abs/x\0", b"/abs/x: OK\0", true)).is_empty());
     }
 
     #[test]
