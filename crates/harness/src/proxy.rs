@@ -180,7 +180,7 @@ fn spawn_conn<S>(
     next: &Arc<AtomicU32>,
 ) -> bool
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: ClientStream,
 {
     let id = next.fetch_add(1, Ordering::Relaxed);
     if id > MAX_CONNECTIONS {
@@ -196,7 +196,7 @@ where
 
 async fn run_conn<S>(client: S, upstream: SocketAddr, hold: Duration, id: u32, rec: Arc<Recorder>)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: ClientStream,
 {
     let server =
         match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(upstream)).await {
@@ -229,21 +229,78 @@ where
     );
     let (cr, cw) = tokio::io::split(client);
     let (sr, sw) = server.into_split();
-    let up = pump(cr, sw, Dir::C2S, Duration::ZERO, id, rec.clone());
-    let down = pump(sr, cw, Dir::S2C, hold, id, rec.clone());
-    tokio::join!(up, down);
+    let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
+    let abort_tx = Arc::new(abort_tx);
+    let up = pump(
+        cr,
+        sw,
+        Dir::C2S,
+        Duration::ZERO,
+        id,
+        rec.clone(),
+        abort_tx.clone(),
+        abort_rx.clone(),
+    );
+    let down = pump(
+        sr,
+        cw,
+        Dir::S2C,
+        hold,
+        id,
+        rec.clone(),
+        abort_tx.clone(),
+        abort_rx.clone(),
+    );
+    let ((cr, _), (_, cw)) = tokio::join!(up, down);
+    if *abort_rx.borrow() {
+        // The daemon reset the connection (or vanished while the client was sending): pass
+        // the reset on, as the client would see it without the proxy (CLAMD-TRANS-5).
+        cr.unsplit(cw).reset();
+    }
 }
 
-async fn pump<R, W>(mut r: R, mut w: W, dir: Dir, hold: Duration, id: u32, rec: Arc<Recorder>)
+/// A client-side stream the proxy can abort with a reset.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Closes with RST where the transport has one.
+    fn reset(self);
+}
+
+impl ClientStream for TcpStream {
+    fn reset(self) {
+        let _ = socket2::SockRef::from(&self).set_linger(Some(Duration::ZERO));
+        drop(self);
+    }
+}
+
+impl ClientStream for tokio::net::UnixStream {
+    fn reset(self) {
+        drop(self);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pump<R, W>(
+    mut r: R,
+    mut w: W,
+    dir: Dir,
+    hold: Duration,
+    id: u32,
+    rec: Arc<Recorder>,
+    abort_tx: Arc<tokio::sync::watch::Sender<bool>>,
+    mut abort_rx: tokio::sync::watch::Receiver<bool>,
+) -> (R, W)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut write_ok = true;
     let mut first = true;
     loop {
-        match r.read(&mut buf).await {
+        let read = tokio::select! {
+            r = r.read(&mut buf) => r,
+            _ = abort_rx.wait_for(|v| *v) => break,
+        };
+        match read {
             Ok(0) => {
                 rec.push(id, EventKind::Eof { dir });
                 break;
@@ -254,10 +311,22 @@ where
                 }
                 first = false;
                 rec.data(id, dir, &buf[..n]);
-                // Keep reading (and recording) even when the other side stopped accepting
-                // bytes, so the transcript shows what the sender did.
-                if write_ok && w.write_all(&buf[..n]).await.is_err() {
-                    write_ok = false;
+                if let Err(e) = w.write_all(&buf[..n]).await {
+                    // The receiver is gone (the daemon reset while the client was sending):
+                    // stop, and let the caller reset the client's connection.
+                    let other = match dir {
+                        Dir::C2S => Dir::S2C,
+                        Dir::S2C => Dir::C2S,
+                    };
+                    rec.push(
+                        id,
+                        EventKind::Error {
+                            dir: other,
+                            message: format!("peer gone: {}", e.kind()),
+                        },
+                    );
+                    let _ = abort_tx.send(true);
+                    break;
                 }
             }
             Err(e) => {
@@ -268,9 +337,13 @@ where
                         message: e.kind().to_string(),
                     },
                 );
+                if dir == Dir::S2C {
+                    let _ = abort_tx.send(true);
+                }
                 break;
             }
         }
     }
     let _ = w.shutdown().await;
+    (r, w)
 }

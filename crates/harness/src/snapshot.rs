@@ -90,18 +90,29 @@ pub fn render(
                 }
             }
         }
-        let ended = |d: Dir| {
-            if t.end_of(conn, d).is_some() {
-                "closed"
-            } else {
-                "open"
-            }
-        };
-        s.push_str(&format!(
-            "  client side: {}, server side: {}\n",
-            ended(Dir::C2S),
-            ended(Dir::S2C)
-        ));
+        let reset = t.events.iter().any(|e| {
+            e.conn == conn
+                && matches!(
+                    &e.kind,
+                    crate::transcript::EventKind::Error { dir: Dir::S2C, .. }
+                )
+        });
+        if reset {
+            s.push_str("  server reset the connection\n");
+        } else {
+            let ended = |d: Dir| {
+                if t.end_of(conn, d).is_some() {
+                    "closed"
+                } else {
+                    "open"
+                }
+            };
+            s.push_str(&format!(
+                "  client side: {}, server side: {}\n",
+                ended(Dir::C2S),
+                ended(Dir::S2C)
+            ));
+        }
     }
     red.apply(&s)
 }
