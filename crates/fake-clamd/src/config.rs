@@ -88,6 +88,11 @@ pub struct FakeOptions {
     pub record_limit: usize,
     /// Connections kept in the record (oldest dropped first).
     pub record_connections: usize,
+    /// Fault plan installed at start (`--faults FILE`, `--fault SPEC`); changeable at run
+    /// time through [`crate::FakeClamd::faults`] or the admin API.
+    pub faults: faults::FaultPlan,
+    /// Address of the HTTP/JSON fault admin API (`--admin ADDR`; off by default).
+    pub admin: Option<std::net::SocketAddr>,
 }
 
 impl Default for FakeOptions {
@@ -102,6 +107,8 @@ impl Default for FakeOptions {
             record: false,
             record_limit: 256 * 1024,
             record_connections: 10_000,
+            faults: faults::FaultPlan::default(),
+            admin: None,
         }
     }
 }

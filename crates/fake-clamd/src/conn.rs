@@ -16,6 +16,8 @@ use scan_engine::TreeScanner;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use faults::{Action, ConnFaults, Event as FaultEvent, ForcedReply, LimitMode};
+
 use crate::config::{SessionOrder, StreamLimitMode};
 use crate::record::{Event, RecordedCommand};
 use crate::scan::{self, ScanCtx, ScanMode, Verdict};
@@ -41,6 +43,17 @@ enum Exec {
     LimitExceeded(Vec<u8>),
     /// Close without reply.
     Abort,
+    /// An injected fault fired mid-command (faults crate).
+    Fault(Action),
+}
+
+/// How an injected fault wants the connection closed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FaultClose {
+    /// Half-close, discard queued input, close: the client sees FIN.
+    Fin,
+    /// RST (`SO_LINGER {1, 0}`).
+    Rst,
 }
 
 enum ReadOutcome {
@@ -66,12 +79,17 @@ pub(crate) struct Connection {
     fds: Vec<OwnedFd>,
     session: Option<Session>,
     stop: watch::Receiver<bool>,
+    faults: ConnFaults,
+    fault_close: Option<FaultClose>,
 }
 
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>, conn: Conn, id: u64) -> Self {
         let stop = shared.shutdown.subscribe();
+        let faults = shared.faults.connect();
         Connection {
+            faults,
+            fault_close: None,
             shared,
             conn,
             id,
@@ -99,10 +117,24 @@ impl Connection {
         if let Some(r) = &self.shared.recorder {
             r.open(self.id, self.conn.kind());
         }
+        // injected faults at accept: refuse (and clamd has no DENIED greeting: same)
+        if let Some(Action::Refuse | Action::Denied) = self.faults.event(FaultEvent::Connect) {
+            self.conn.set_reset_on_close();
+            self.record(Event::Closed);
+            return;
+        }
         // CLAMD-TIME-1: from accept, the first command must complete in CommandReadTimeout
         self.deadline = self.deadline_after(self.shared.config.command_read_timeout);
         let flow = self.serve().await;
-        if let Flow::Close = flow {
+        match self.fault_close {
+            Some(FaultClose::Fin) => {
+                self.conn.shutdown_write().await;
+                self.conn.drain_queued(8 << 20);
+            }
+            Some(FaultClose::Rst) => self.conn.set_reset_on_close(),
+            None => {}
+        }
+        if let (Flow::Close, None) = (flow, self.fault_close) {
             // observed on clamd 1.4.6: input already queued at close time is consumed, so the
             // client sees FIN (e.g. after an over-long legacy line), not RST
             self.conn.drain_queued(8 << 20);
@@ -115,14 +147,47 @@ impl Connection {
         if bytes.is_empty() {
             return true;
         }
-        self.record(Event::Sent(bytes.to_vec()));
-        self.conn
-            .send(bytes, self.shared.config.send_buf_timeout)
-            .await
-            .is_ok()
+        if self.fault_close.is_some() {
+            return false;
+        }
+        let limit = self.shared.config.send_buf_timeout;
+        if !self.faults.shapes_writes() {
+            self.record(Event::Sent(bytes.to_vec()));
+            self.faults.bytes_out(bytes.len());
+            return self.conn.send(bytes, limit).await.is_ok();
+        }
+        // injected: delay, split, garbage, truncate
+        let plan = self.faults.write_plan(bytes);
+        for piece in plan.pieces {
+            if !piece.delay.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(piece.delay) => {}
+                    _ = self.stop.wait_for(|v| *v) => return false,
+                }
+            }
+            self.record(Event::Sent(piece.bytes.clone()));
+            self.faults.bytes_out(piece.bytes.len());
+            if self.conn.send(&piece.bytes, limit).await.is_err() {
+                return false;
+            }
+        }
+        if plan.close_after {
+            self.fault_close = Some(FaultClose::Fin);
+            return false;
+        }
+        true
     }
 
     async fn read_once(&mut self, max: usize) -> ReadOutcome {
+        // injected: slow reads, read delays
+        let rp = self.faults.read_plan();
+        let max = rp.max.map_or(max, |m| m.min(max));
+        if !rp.delay.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(rp.delay) => {}
+                _ = self.stop.wait_for(|v| *v) => return ReadOutcome::Gone,
+            }
+        }
         let n = max.clamp(1, self.buf.len());
         let deadline = self.deadline;
         let read = self.conn.recv(&mut self.buf[..n]);
@@ -140,6 +205,11 @@ impl Connection {
             None => ReadOutcome::Timeout,
             Some(Ok((0, _))) => ReadOutcome::Eof,
             Some(Ok((n, fds))) => {
+                if let Some(Action::Drop) = self.faults.bytes_in(n) {
+                    // injected: drop after N bytes
+                    self.fault_close = Some(FaultClose::Fin);
+                    return ReadOutcome::Gone;
+                }
                 self.record(Event::Recv(self.buf[..n].to_vec()));
                 for _ in &fds {
                     self.record(Event::Fd);
@@ -208,6 +278,9 @@ impl Connection {
 
     async fn handle(&mut self, req: Request) -> Flow {
         let term = req.terminator();
+        if let Some(flow) = self.command_faults(&req).await {
+            return flow;
+        }
         let Some(session) = self.session.as_mut() else {
             return self.handle_single(req).await;
         };
@@ -286,7 +359,89 @@ impl Connection {
                 }
                 Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
                 Exec::Abort => Flow::Abort,
+                Exec::Fault(a) => self.apply_fault(a, ctx).await,
             },
+        }
+    }
+
+    /// Reports the command to the fault set and applies what fires now.
+    async fn command_faults(&mut self, req: &Request) -> Option<Flow> {
+        let name = req.command.name().map_or("UNKNOWN", |n| n.as_str());
+        let scan = matches!(
+            req.command,
+            Command::Scan(_)
+                | Command::ContScan(_)
+                | Command::MultiScan(_)
+                | Command::AllMatchScan(_)
+                | Command::Instream
+                | Command::Fildes
+        );
+        let (request, ctx) = match &self.session {
+            Some(s) => (Some(s.next_id), ReplyCtx::session(s.next_id, req.framing)),
+            None => (None, ReplyCtx::new(req.framing)),
+        };
+        let ev = FaultEvent::Command {
+            name,
+            request,
+            scan,
+        };
+        if let Some(a) = self.faults.event(ev) {
+            self.record_cmd(request, req);
+            return Some(self.apply_fault(a, ctx).await);
+        }
+        if !scan {
+            // a forced error line for a command without verdict: answer it now
+            if let Some(f @ (ForcedReply::Error(_) | ForcedReply::Errno { .. })) =
+                self.faults.take_forced()
+            {
+                self.record_cmd(request, req);
+                let r = forced_bytes(ctx, Subject::Stream, &f);
+                self.send(&r).await;
+                return Some(Flow::Close);
+            }
+        }
+        None
+    }
+
+    /// Applies an immediate injected fault.
+    async fn apply_fault(&mut self, a: Action, ctx: ReplyCtx) -> Flow {
+        tracing::debug!(conn = self.id, ?a, "injected fault");
+        match a {
+            Action::Drop => {
+                self.fault_close = Some(FaultClose::Fin);
+                Flow::Abort
+            }
+            Action::Reset | Action::Refuse | Action::Denied => {
+                self.fault_close = Some(FaultClose::Rst);
+                Flow::Abort
+            }
+            Action::NeverReply => {
+                // read and discard (bounded) until the client gives up
+                self.drain(Duration::from_secs(3600), 1 << 30).await;
+                Flow::Abort
+            }
+            Action::Timeout => {
+                // CLAMD-TIME-1/2/3 wire string, on demand
+                self.send(&reply::timed_out()).await;
+                Flow::Close
+            }
+            Action::StreamLimit(mode) => {
+                // CLAMD-INSTREAM-5 reply, on demand
+                let r = reply::size_limit_exceeded(ctx);
+                let mode = match mode {
+                    LimitMode::Configured => self.shared.config.fake.stream_limit,
+                    LimitMode::Faithful => StreamLimitMode::Faithful,
+                    LimitMode::Close => StreamLimitMode::Close,
+                    LimitMode::ReplyDrain => StreamLimitMode::ReplyDrain,
+                    LimitMode::Reset => StreamLimitMode::Reset,
+                };
+                self.limit_exceeded_with(r, mode).await
+            }
+            Action::Reply(f) => {
+                let r = forced_bytes(ctx, Subject::Stream, &f);
+                self.send(&r).await;
+                Flow::Close
+            }
         }
     }
 
@@ -353,6 +508,7 @@ impl Connection {
             }
             Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
             Exec::Abort => Flow::Abort,
+            Exec::Fault(a) => self.apply_fault(a, ctx).await,
         }
     }
 
@@ -382,6 +538,10 @@ impl Connection {
             Command::Fildes => return self.fildes(ctx).await,
             _ => return Exec::Reply(reply::unknown_command(ctx)),
         };
+        if let Some(f) = self.faults.take_forced() {
+            // injected verdict for a path scan: one line about the path as sent
+            return Exec::Reply(forced_bytes(ctx, Subject::Path(&path), &f));
+        }
         let sctx = self.shared.scan_ctx();
         let _permit = self.shared.scan_permits.acquire().await;
         let lines = tokio::task::spawn_blocking(move || scan::scan_path(&sctx, ctx, mode, &path))
@@ -404,6 +564,9 @@ impl Connection {
     }
 
     fn verdict_reply(&self, ctx: ReplyCtx, subject: Subject<'_>, v: &Verdict) -> Vec<u8> {
+        if let Some(f) = self.faults.take_forced() {
+            return forced_bytes(ctx, subject, &f);
+        }
         let r = match v {
             Verdict::Clean => reply::ok(ctx, subject),
             Verdict::Infected(names) => {
@@ -424,6 +587,7 @@ impl Connection {
         let mut size: u64 = 0;
         let mut oversize = false;
         let mut input = self.dec.take_buffered();
+        let mut chunks: u64 = 0;
         // CLAMD-INSTREAM-7: ReadTimeout while streaming, restarted by each packet
         self.deadline = self.deadline_after(cfg.read_timeout);
         loop {
@@ -433,6 +597,10 @@ impl Connection {
                 off += used;
                 match ev {
                     InstreamEvent::Data(d) => {
+                        chunks += 1;
+                        if let Some(a) = self.faults.event(FaultEvent::Chunk { n: chunks }) {
+                            return Exec::Fault(a);
+                        }
                         size += d.len() as u64;
                         if size > cfg.max_file_size {
                             // CLAMD-INSTREAM-9: not scanned
@@ -526,7 +694,12 @@ impl Connection {
 
     /// CLAMD-INSTREAM-5/8.
     async fn limit_exceeded(&mut self, r: Vec<u8>) -> Flow {
-        match self.shared.config.fake.stream_limit {
+        let mode = self.shared.config.fake.stream_limit;
+        self.limit_exceeded_with(r, mode).await
+    }
+
+    async fn limit_exceeded_with(&mut self, r: Vec<u8>, mode: StreamLimitMode) -> Flow {
+        match mode {
             StreamLimitMode::Faithful => {
                 self.send(&r).await;
                 Flow::Close
@@ -558,6 +731,25 @@ impl Connection {
             if total >= max_bytes {
                 break;
             }
+        }
+    }
+}
+
+/// The bytes of an injected reply (`infected`, `clean`, `error`, `errno`).
+fn forced_bytes(ctx: ReplyCtx, subject: Subject<'_>, f: &ForcedReply) -> Vec<u8> {
+    match f {
+        // CLAMD-REPLY-1 shapes
+        ForcedReply::Infected(name) => reply::found(ctx, subject, name),
+        ForcedReply::Clean => reply::ok(ctx, subject),
+        // CLAMD-REPLY-2: `<message> ERROR`
+        ForcedReply::Error(text) => reply::plain_error(ctx, text),
+        ForcedReply::Errno { name, text } => {
+            let text = text.as_deref().unwrap_or(match name.as_str() {
+                "EAGAIN" => "Server busy",
+                "EFAULT" => "Internal error",
+                _ => "injected error",
+            });
+            reply::plain_error(ctx, &format!("{name} {text}"))
         }
     }
 }

@@ -51,6 +51,16 @@ struct Cli {
     /// Timeouts fire at T + this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     timeout_slack_ms: u64,
+    /// Fault scenario (TOML, see the faults crate README): `[[rule]] when = {...} fault = {...}`.
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
+    /// Fault shorthand `KIND[:ARG][@COND,...]`, e.g. `reset@command=INSTREAM,chunk=2` or
+    /// `delay:500`, `infected:Fake.Virus@p=0.5,seed=7` (repeatable; added after --faults).
+    #[arg(long = "fault", value_name = "SPEC")]
+    fault: Vec<String>,
+    /// Serve the HTTP/JSON fault admin API here (e.g. 127.0.0.1:0); prints `ADMIN <addr>`.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<std::net::SocketAddr>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -108,6 +118,24 @@ fn main() -> ExitCode {
     config.fake.official_names = cli.official;
     config.fake.timeout_slack = Duration::from_millis(cli.timeout_slack_ms);
     let _ = cli.foreground;
+    let mut plan = match &cli.faults {
+        Some(p) => match faults::FaultPlan::from_toml_file(p) {
+            Ok(p) => p,
+            Err(e) => return fail(format!("ERROR: {e}")),
+        },
+        None => faults::FaultPlan::default(),
+    };
+    for spec in &cli.fault {
+        match faults::FaultPlan::from_shorthand(spec) {
+            Ok(p) => {
+                plan.seed = p.seed.or(plan.seed);
+                plan.rules.extend(p.rules);
+            }
+            Err(e) => return fail(format!("ERROR: {e}")),
+        }
+    }
+    config.fake.faults = plan;
+    config.fake.admin = cli.admin;
 
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -127,6 +155,13 @@ fn main() -> ExitCode {
         let mut out = std::io::stdout().lock();
         for line in server.listening_lines() {
             let _ = writeln!(out, "{line}");
+        }
+        if let Some(a) = server.admin_addr() {
+            let _ = writeln!(out, "ADMIN {a}");
+        }
+        if !server.faults().plan().rules.is_empty() {
+            // the seed makes any run replayable: put `seed = N` in the scenario
+            eprintln!("fake-clamd: fault plan seed {}", server.faults().seed());
         }
         let _ = out.flush();
         drop(out);

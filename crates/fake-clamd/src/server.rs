@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) scan_permits: Semaphore,
     pub(crate) next_conn: AtomicU64,
     pub(crate) log: Option<std::sync::Mutex<std::fs::File>>,
+    pub(crate) faults: faults::FaultSet,
 }
 
 impl Shared {
@@ -285,6 +286,20 @@ impl FakeClamdBuilder {
         self
     }
 
+    /// Install this fault plan at start (see the `faults` crate); change it later through
+    /// [`FakeClamd::faults`].
+    pub fn faults(mut self, plan: faults::FaultPlan) -> Self {
+        self.config.fake.faults = plan;
+        self
+    }
+
+    /// Serve the HTTP/JSON fault admin API on `addr` (use `127.0.0.1:0` for an ephemeral
+    /// port, then [`FakeClamd::admin_addr`]).
+    pub fn admin(mut self, addr: std::net::SocketAddr) -> Self {
+        self.config.fake.admin = Some(addr);
+        self
+    }
+
     /// Bind and start serving.
     pub async fn start(mut self) -> Result<FakeClamd, Error> {
         let tempdir = if self.unix_in_temp {
@@ -315,9 +330,20 @@ pub struct FakeClamd {
     socket_path: Option<PathBuf>,
     tasks: Vec<JoinHandle<()>>,
     tempdir: Option<PathBuf>,
+    admin: Option<faults::admin::AdminServer>,
 }
 
 impl FakeClamd {
+    /// The runtime fault handle: get/replace/clear the plan, read statistics.
+    pub fn faults(&self) -> &faults::FaultSet {
+        &self.shared.faults
+    }
+
+    /// Where the fault admin API listens (when configured).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(faults::admin::AdminServer::addr)
+    }
+
     /// A builder with an ephemeral TCP port on 127.0.0.1, built-in signatures, recording on.
     pub fn builder() -> FakeClamdBuilder {
         FakeClamdBuilder::default()
@@ -530,6 +556,22 @@ pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
         .record
         .then(|| Recorder::new(config.fake.record_limit, config.fake.record_connections));
     let max_queue = config.effective_max_queue();
+    let fault_set = faults::FaultSet::with_label(config.fake.faults.clone(), "fake-clamd");
+    if !config.fake.faults.rules.is_empty() {
+        tracing::warn!(
+            seed = fault_set.seed(),
+            "fault injection active (seed {})",
+            fault_set.seed()
+        );
+    }
+    let admin = match config.fake.admin {
+        Some(addr) => Some(
+            faults::admin::AdminServer::start(addr, fault_set.clone())
+                .await
+                .map_err(|e| Error::Invalid(e.to_string()))?,
+        ),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         scan_permits: Semaphore::new(
             usize::try_from(config.max_threads.max(1))
@@ -545,6 +587,7 @@ pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
         shutdown,
         next_conn: AtomicU64::new(1),
         log,
+        faults: fault_set,
     });
     // CLAMD-TRANS-6: stop accepting while MaxQueue connections are open
     let queue = Arc::new(Semaphore::new(max_queue));
@@ -571,6 +614,7 @@ pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
         socket_path,
         tasks,
         tempdir: None,
+        admin,
     })
 }
 

@@ -266,7 +266,11 @@ impl FaultSet {
                 (Event::Chunk { .. }, _) if f.is_verdict() => cs.scan,
                 _ => true,
             };
-            if !at_point {
+            // inside a command, only rules about chunks or bytes fire again (an `always`
+            // or `command` rule already had its chance at the command itself)
+            let mid_command =
+                matches!(ev, Event::Chunk { .. }) && w.chunk.is_none() && w.bytes.is_none();
+            if !at_point || mid_command {
                 continue;
             }
             // shaping faults and byte triggers act once per connection

@@ -1,0 +1,642 @@
+//! Injected faults (crate `faults`) observed on the wire from a raw tokio client: one test
+//! per fault kind and per trigger, plus the runtime handle and the admin API.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use fake_clamd::FakeClamd;
+use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const T: Duration = Duration::from_secs(10);
+
+/// What the client observed.
+#[derive(Debug, PartialEq)]
+enum End {
+    /// Orderly EOF after these bytes.
+    Eof(Vec<u8>),
+    /// RST after these bytes.
+    Reset(Vec<u8>),
+    /// Nothing more within the wait; the bytes so far.
+    Silent(Vec<u8>),
+}
+
+async fn read_end(s: &mut TcpStream, wait: Duration) -> End {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(wait, s.read(&mut buf)).await {
+            Err(_) => return End::Silent(got),
+            Ok(Ok(0)) => return End::Eof(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => return End::Reset(got),
+            Ok(Err(e)) => panic!("read: {e}"),
+        }
+    }
+}
+
+async fn send(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    s
+}
+
+async fn exchange(addr: SocketAddr, bytes: &[u8]) -> End {
+    let mut s = send(addr, bytes).await;
+    read_end(&mut s, T).await
+}
+
+fn instream(data: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = b"zINSTREAM\0".to_vec();
+    for c in data.chunks(chunk.max(1)) {
+        out.extend_from_slice(&(c.len() as u32).to_be_bytes());
+        out.extend_from_slice(c);
+    }
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out
+}
+
+async fn server(plan: FaultPlan) -> FakeClamd {
+    FakeClamd::builder().faults(plan).start().await.unwrap()
+}
+
+fn always(f: Fault) -> FaultPlan {
+    FaultPlan::new().seed(1).with(Trigger::always(), f)
+}
+
+fn eof(b: &[u8]) -> End {
+    End::Eof(b.to_vec())
+}
+
+#[tokio::test]
+async fn fault_delay_before_reply() {
+    let s = server(always(Fault::Delay {
+        ms: 300,
+        at: DelayAt::Reply,
+    }))
+    .await;
+    let t0 = Instant::now();
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"PONG\0")
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn fault_delay_between_bytes() {
+    let s = server(always(Fault::Delay {
+        ms: 40,
+        at: DelayAt::Bytes,
+    }))
+    .await;
+    let mut c = send(s.addr().unwrap(), b"zPING\0").await;
+    let mut first = [0u8; 16];
+    let n = c.read(&mut first).await.unwrap();
+    assert_eq!(&first[..n], b"P", "first byte alone");
+    let t0 = Instant::now();
+    assert_eq!(read_end(&mut c, T).await, eof(b"ONG\0"));
+    assert!(t0.elapsed() >= Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn fault_delay_per_read() {
+    let s = server(always(Fault::Delay {
+        ms: 250,
+        at: DelayAt::Read,
+    }))
+    .await;
+    let t0 = Instant::now();
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"PONG\0")
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn fault_slow_read_throttles_draining() {
+    let s = server(always(Fault::SlowRead { bytes: 1, ms: 30 })).await;
+    let t0 = Instant::now();
+    // 6 bytes, one per read, 30 ms before each read
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"PONG\0")
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(180),
+        "{:?}",
+        t0.elapsed()
+    );
+    let st = s.faults().stats();
+    assert_eq!(st.per_connection[0].bytes_in, 6);
+}
+
+#[tokio::test]
+async fn fault_split_reply_byte_at_a_time() {
+    let s = server(always(Fault::SplitReply {
+        at: SplitAt::Byte,
+        ms: 30,
+    }))
+    .await;
+    let mut c = send(s.addr().unwrap(), b"zVERSION\0").await;
+    let mut reads = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        let n = tokio::time::timeout(T, c.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        reads.push(buf[..n].to_vec());
+    }
+    assert!(reads.iter().all(|r| r.len() == 1), "{reads:?}");
+    assert_eq!(reads.concat(), b"ClamAV 1.4.6\0");
+}
+
+#[tokio::test]
+async fn fault_split_reply_random_boundaries_replay_with_seed() {
+    async fn cuts() -> Vec<usize> {
+        let s = server(always(Fault::SplitReply {
+            at: SplitAt::Random,
+            ms: 40,
+        }))
+        .await;
+        let mut c = send(s.addr().unwrap(), b"zVERSION\0").await;
+        let mut sizes = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = c.read(&mut buf).await.unwrap();
+            if n == 0 {
+                return sizes;
+            }
+            sizes.push(n);
+        }
+    }
+    let a = cuts().await;
+    assert!(a.len() > 1 && a.iter().sum::<usize>() == 13, "{a:?}");
+    assert!(a.iter().all(|n| (1..=8).contains(n)), "{a:?}");
+    assert_eq!(a, cuts().await, "same seed, same boundaries");
+}
+
+#[tokio::test]
+async fn fault_drop_at_command() {
+    let s =
+        server(FaultPlan::new().with(Trigger::command("PING"), Fault::Drop { after_bytes: None }))
+            .await;
+    assert_eq!(exchange(s.addr().unwrap(), b"zPING\0").await, eof(b""));
+    // other commands unaffected
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zVERSION\0").await,
+        eof(b"ClamAV 1.4.6\0")
+    );
+}
+
+#[tokio::test]
+async fn fault_drop_after_n_bytes_mid_stream() {
+    let s = server(FaultPlan::new().with(
+        Trigger::command("INSTREAM"),
+        Fault::Drop {
+            after_bytes: Some(100),
+        },
+    ))
+    .await;
+    let mut c = send(s.addr().unwrap(), &instream(&[b'a'; 300], 50)[..10]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // nothing said yet: the stream goes on
+    c.write_all(&instream(&[b'a'; 300], 50)[10..60])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.write_all(&instream(&[b'a'; 300], 50)[60..120])
+        .await
+        .unwrap();
+    assert_eq!(read_end(&mut c, T).await, eof(b""));
+    assert!(s.faults().stats().per_connection[0].bytes_in <= 120);
+}
+
+#[tokio::test]
+async fn fault_reset_after_nth_chunk() {
+    let s = server(FaultPlan::new().with(
+        Trigger {
+            command: Some("INSTREAM".into()),
+            chunk: Some(2),
+            ..Trigger::default()
+        },
+        Fault::Reset,
+    ))
+    .await;
+    let mut c = send(s.addr().unwrap(), &instream(b"abcdef", 2)).await;
+    assert_eq!(read_end(&mut c, T).await, End::Reset(vec![]));
+    assert_eq!(s.faults().stats().rules[0].fired, 1);
+}
+
+#[tokio::test]
+async fn fault_never_reply() {
+    let s = server(always(Fault::NeverReply)).await;
+    let mut c = send(s.addr().unwrap(), b"zPING\0").await;
+    assert_eq!(
+        read_end(&mut c, Duration::from_millis(700)).await,
+        End::Silent(vec![])
+    );
+}
+
+#[tokio::test]
+async fn fault_refuse_connections() {
+    let s = server(FaultPlan::new().with(Trigger::connection(1), Fault::Refuse)).await;
+    // the RST arrives before any byte (a write after it would consume the error)
+    let mut c = TcpStream::connect(s.addr().unwrap()).await.unwrap();
+    assert_eq!(read_end(&mut c, T).await, End::Reset(vec![]));
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"PONG\0")
+    );
+}
+
+#[tokio::test]
+async fn fault_denied_is_a_refusal_for_clamd() {
+    let s = server(always(Fault::Denied)).await;
+    let mut c = TcpStream::connect(s.addr().unwrap()).await.unwrap();
+    assert_eq!(read_end(&mut c, T).await, End::Reset(vec![]));
+}
+
+#[tokio::test]
+async fn fault_garbage_reply() {
+    let s = server(always(Fault::Garbage {
+        text: Some("\u{1}HELLO?".into()),
+        len: 0,
+    }))
+    .await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"\x01HELLO?")
+    );
+    let s = server(always(Fault::Garbage {
+        text: None,
+        len: 20,
+    }))
+    .await;
+    let End::Eof(g) = exchange(s.addr().unwrap(), b"zPING\0").await else {
+        panic!("garbage then FIN")
+    };
+    assert_eq!(g.len(), 20);
+    assert_ne!(g, b"PONG\0");
+}
+
+#[tokio::test]
+async fn fault_truncated_reply() {
+    let s = server(always(Fault::Truncate { keep: Some(2) })).await;
+    assert_eq!(exchange(s.addr().unwrap(), b"zPING\0").await, eof(b"PO"));
+    let s = server(always(Fault::Truncate { keep: None })).await;
+    let want = b"stream: Win.Test.EICAR_HDB-1 FOUND\0";
+    assert_eq!(
+        exchange(s.addr().unwrap(), &instream(&scan_engine::eicar(), 10)).await,
+        eof(&want[..want.len() / 2])
+    );
+}
+
+#[tokio::test]
+async fn fault_forced_verdict_infected() {
+    let s = server(always(Fault::Infected {
+        name: "Fake.Forced-1".into(),
+    }))
+    .await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), &instream(b"clean data", 4)).await,
+        eof(b"stream: Fake.Forced-1 FOUND\0")
+    );
+    // PING is no scan: untouched
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"PONG\0")
+    );
+    // path scans too
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zSCAN /nonexistent/x\0").await,
+        eof(b"/nonexistent/x: Fake.Forced-1 FOUND\0")
+    );
+}
+
+#[tokio::test]
+async fn fault_forced_verdict_clean() {
+    let s = server(always(Fault::Clean)).await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), &instream(&scan_engine::eicar(), 7)).await,
+        eof(b"stream: OK\0")
+    );
+}
+
+#[tokio::test]
+async fn fault_forced_error_line() {
+    let s = server(always(Fault::Error {
+        text: "Can't allocate memory".into(),
+    }))
+    .await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), &instream(b"x", 1)).await,
+        eof(b"Can't allocate memory ERROR\0")
+    );
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"nPING\n").await,
+        eof(b"Can't allocate memory ERROR\n")
+    );
+}
+
+#[tokio::test]
+async fn fault_errno_eagain_efault_replies() {
+    let s = server(always(Fault::Errno {
+        name: "EACCES".into(),
+        text: Some("Permission denied".into()),
+    }))
+    .await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"EACCES Permission denied ERROR\0")
+    );
+    let s = server(always(Fault::Eagain)).await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"EAGAIN Server busy ERROR\0")
+    );
+    let s = server(always(Fault::Efault)).await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"EFAULT Internal error ERROR\0")
+    );
+}
+
+#[tokio::test]
+async fn fault_timeout_on_demand() {
+    // CLAMD-TIME-1 wire string without waiting for CommandReadTimeout
+    let s = server(FaultPlan::new().with(Trigger::command("INSTREAM"), Fault::Timeout)).await;
+    let t0 = Instant::now();
+    let mut c = send(s.addr().unwrap(), b"zINSTREAM\0").await;
+    assert_eq!(read_end(&mut c, T).await, eof(b"COMMAND READ TIMED OUT\n"));
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn fault_stream_limit_outcomes() {
+    // CLAMD-INSTREAM-5 reply after chunk 1, followed by each mode
+    let plan = |mode| FaultPlan::new().with(Trigger::chunk(1), Fault::StreamLimit { mode });
+    let s = server(plan(LimitMode::ReplyDrain)).await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), &instream(b"abcdef", 2)).await,
+        eof(b"INSTREAM size limit exceeded. ERROR\0")
+    );
+    let s = server(plan(LimitMode::Close)).await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), &instream(b"abcdef", 2)).await,
+        eof(b"INSTREAM size limit exceeded. ERROR\0")
+    );
+    let s = server(plan(LimitMode::Reset)).await;
+    assert_eq!(
+        exchange(s.addr().unwrap(), &instream(b"abcdef", 2)).await,
+        End::Reset(vec![])
+    );
+}
+
+#[tokio::test]
+async fn trigger_nth_connection() {
+    let s = server(FaultPlan::new().with(Trigger::connection(2), Fault::Reset)).await;
+    let a = s.addr().unwrap();
+    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
+    assert_eq!(exchange(a, b"zPING\0").await, End::Reset(vec![]));
+    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
+}
+
+#[tokio::test]
+async fn trigger_on_command() {
+    let s = server(FaultPlan::new().with(Trigger::command("version"), Fault::Timeout)).await;
+    let a = s.addr().unwrap();
+    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
+    assert_eq!(
+        exchange(a, b"zVERSION\0").await,
+        eof(b"COMMAND READ TIMED OUT\n")
+    );
+}
+
+#[tokio::test]
+async fn trigger_after_n_bytes() {
+    let s = server(FaultPlan::new().with(Trigger::bytes(40), Fault::Reset)).await;
+    let a = s.addr().unwrap();
+    // 10 + 4+8 + 4+8 = 34 bytes at chunk 2: no fault; chunk 3 reaches 46
+    let mut c = send(a, &instream(&[b'x'; 24], 8)).await;
+    assert_eq!(read_end(&mut c, T).await, End::Reset(vec![]));
+    let mut c = send(a, &instream(&[b'x'; 8], 8)).await;
+    assert_eq!(read_end(&mut c, T).await, eof(b"stream: OK\0"));
+}
+
+#[tokio::test]
+async fn trigger_kth_request_of_idsession() {
+    let s = server(FaultPlan::new().with(
+        Trigger::request(2),
+        Fault::Error {
+            text: "Injected".into(),
+        },
+    ))
+    .await;
+    assert_eq!(
+        exchange(
+            s.addr().unwrap(),
+            b"zIDSESSION\0zPING\0zPING\0zPING\0zEND\0"
+        )
+        .await,
+        eof(b"1: PONG\x002: Injected ERROR\0")
+    );
+}
+
+#[tokio::test]
+async fn trigger_probability_seeded_replays_exactly() {
+    async fn outcomes(seed: u64) -> Vec<bool> {
+        let s = server(
+            FaultPlan::new()
+                .seed(seed)
+                .with(Trigger::probability(0.5), Fault::Drop { after_bytes: None }),
+        )
+        .await;
+        let mut out = Vec::new();
+        for _ in 0..16 {
+            out.push(exchange(s.addr().unwrap(), b"zPING\0").await == eof(b""));
+        }
+        assert_eq!(s.faults().seed(), seed);
+        out
+    }
+    let a = outcomes(99).await;
+    assert!(a.iter().any(|x| *x) && a.iter().any(|x| !*x), "{a:?}");
+    assert_eq!(a, outcomes(99).await);
+}
+
+#[tokio::test]
+async fn rule_times_limit() {
+    let s =
+        server(FaultPlan::new().rule(Rule::new(Trigger::always(), Fault::Reset).times(1))).await;
+    let a = s.addr().unwrap();
+    assert_eq!(exchange(a, b"zPING\0").await, End::Reset(vec![]));
+    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
+}
+
+#[tokio::test]
+async fn runtime_handle_replace_clear_and_stats() {
+    let s = FakeClamd::start().await.unwrap();
+    let a = s.addr().unwrap();
+    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
+    s.faults()
+        .replace(FaultPlan::new().with(Trigger::command("PING"), Fault::Timeout));
+    assert_eq!(
+        exchange(a, b"zPING\0").await,
+        eof(b"COMMAND READ TIMED OUT\n")
+    );
+    s.faults().clear();
+    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
+    let st = s.faults().stats();
+    assert_eq!((st.connections, st.commands, st.faults_fired), (3, 3, 1));
+    assert_eq!(st.bytes_in, 18);
+    assert_eq!(st.bytes_out, 5 + 23 + 5);
+    assert_eq!(st.per_connection[1].faults_fired, 1);
+}
+
+/// A plain HTTP client: curl when installed, else raw HTTP/1.1 over TCP.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let url = format!("http://{addr}{path}");
+    if let Ok(out) = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+            "--data-binary",
+            body,
+            &url,
+        ])
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        return (code.trim().parse().unwrap(), body.to_string());
+    }
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head[9..12].parse().unwrap(), body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_end_to_end_with_plain_http_client() {
+    let s = FakeClamd::builder()
+        .admin("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let admin = s.admin_addr().unwrap();
+    let a = s.addr().unwrap();
+    let call = |m: &'static str, p: &'static str, b: &'static str| {
+        tokio::task::spawn_blocking(move || http(admin, m, p, b))
+    };
+    let (code, body) = call("GET", "/faults", "").await.unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("\"rules\": []"), "{body}");
+    let (code, _) = call(
+        "PUT",
+        "/faults",
+        r#"{"seed": 5, "rules": [{"name": "force", "when": {"command": "INSTREAM"}, "fault": {"kind": "infected", "name": "Admin.Forced"}}]}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        exchange(a, &instream(b"fine", 4)).await,
+        eof(b"stream: Admin.Forced FOUND\0")
+    );
+    let (code, body) = call("GET", "/stats", "").await.unwrap();
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["connections"], 1);
+    assert_eq!(v["faults_fired"], 1);
+    assert_eq!(v["rules"][0]["name"], "force");
+    assert_eq!(v["per_connection"][0]["commands"], 1);
+    let (code, _) = call("PUT", "/faults", "{not json").await.unwrap();
+    assert_eq!(code, 400);
+    let (code, _) = call("DELETE", "/faults", "").await.unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        exchange(a, &instream(b"fine", 4)).await,
+        eof(b"stream: OK\0")
+    );
+    let (code, body) = call("POST", "/reset", "").await.unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("\"connections\": 0"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_faults_file_fault_shorthand_and_admin_flag() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        "seed = 11\n[[rule]]\nwhen = { command = \"VERSION\" }\nfault = { kind = \"garbage\", text = \"???\" }\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-clamd"))
+        .args(["--tcp-port", "0", "--admin", "127.0.0.1:0", "--faults"])
+        .arg(&scenario)
+        .args(["--fault", "timeout@command=STATS"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut tcp = None;
+    let mut admin = None;
+    while tcp.is_none() || admin.is_none() {
+        let l = lines.next().unwrap().unwrap();
+        if let Some(a) = l.strip_prefix("LISTENING tcp ") {
+            tcp = Some(a.parse::<SocketAddr>().unwrap());
+        } else if let Some(a) = l.strip_prefix("ADMIN ") {
+            admin = Some(a.parse::<SocketAddr>().unwrap());
+        }
+    }
+    let (tcp, admin) = (tcp.unwrap(), admin.unwrap());
+    assert_eq!(exchange(tcp, b"zVERSION\0").await, eof(b"???"));
+    assert_eq!(
+        exchange(tcp, b"zSTATS\0").await,
+        eof(b"COMMAND READ TIMED OUT\n")
+    );
+    let (code, body) = tokio::task::spawn_blocking(move || http(admin, "GET", "/faults", ""))
+        .await
+        .unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("\"seed\": 11") && body.contains("\"garbage\""),
+        "{body}"
+    );
+    let _ = tokio::task::spawn_blocking(move || http(admin, "DELETE", "/faults", "")).await;
+    assert_eq!(exchange(tcp, b"zVERSION\0").await, eof(b"ClamAV 1.4.6\0"));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fault plan seed 11"), "{err}");
+    // a bad scenario: one message, exit 2
+    std::fs::write(&scenario, "[[rule]]\nfault = { kind = \"explode\" }\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fake-clamd"))
+        .args(["--tcp-port", "0", "--faults"])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("explode"));
+}
