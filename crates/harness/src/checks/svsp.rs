@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use svsp_proto::{Body, Command, Parsed, Source};
+
 use crate::checks::{excerpt, Finding};
 use crate::transcript::{Dir, Transcript};
 
@@ -97,8 +99,28 @@ pub fn tokens(text: &[u8]) -> (Option<String>, String, String) {
     }
 }
 
-fn is_error_kw(kw: &str) -> bool {
-    kw.len() >= 2 && kw.starts_with('E') && kw.bytes().all(|b| b.is_ascii_uppercase())
+/// A server line as svsp-proto parses it: `(id, kind)`; `None` for lines it cannot parse.
+fn server_line(text: &[u8]) -> Option<(Option<String>, ServerKind)> {
+    let r = svsp_proto::parse_response(text).ok()??;
+    let kind = match r.body {
+        Body::Ready => ServerKind::Ready,
+        Body::Denied => ServerKind::Denied,
+        Body::Ok => ServerKind::Ok,
+        Body::Done { .. } | Body::Error { .. } => ServerKind::Terminal,
+        _ => ServerKind::Progress,
+    };
+    Some((r.id.map(|i| i.as_str().to_string()), kind))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerKind {
+    Ready,
+    Denied,
+    Ok,
+    /// DONE or an errno line (SVSP-SCAN-3).
+    Terminal,
+    /// QUEUED, SEND, SCANNING, INFECTED, unknown keywords.
+    Progress,
 }
 
 struct Request {
@@ -183,29 +205,45 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
             ));
             break;
         }
-        let (id, kw, rest) = tokens(&l.text);
-        if kw.is_empty() {
-            out.push(Finding::should(
-                "SVSP-CLIENT-2",
-                conn,
-                "blank line sent (a bare newline must not be used to kick the server)",
-                excerpt(&c, l.at, l.end),
-            ));
-            continue;
-        }
-        if kw == "QUIT" {
-            quit_seen = Some(i);
-        }
-        if kw.starts_with("SCAN") {
-            if kw == "SCAN/FILE" || kw == "SCAN/FILE-SHA1" {
-                if rest.starts_with('"') {
+        // The command as a server parses it (svsp-proto, SVSP-FRAME-8).
+        let cfg = svsp_proto::ParseConfig {
+            enable_future: true,
+            ..Default::default()
+        };
+        let (id, scan) = match svsp_proto::parse_line(&l.text, &cfg) {
+            Parsed::Blank => {
+                out.push(Finding::should(
+                    "SVSP-CLIENT-2",
+                    conn,
+                    "blank line sent (a bare newline must not be used to kick the server)",
+                    excerpt(&c, l.at, l.end),
+                ));
+                continue;
+            }
+            Parsed::Command {
+                command: Command::Quit,
+                ..
+            } => {
+                quit_seen = Some(i);
+                continue;
+            }
+            Parsed::Command {
+                id,
+                command: Command::Scan(sc),
+            } => (id.map(|i| i.as_str().to_string()), sc),
+            _ => continue,
+        };
+        {
+            if matches!(scan.source, Source::File | Source::FileSha1) {
+                let name = scan.display_name();
+                if name.starts_with(b"\"") {
                     out.push(Finding::must(
                         "SVSP-CLIENT-6",
                         conn,
                         "filename sent quoted (names are sent raw)",
                         excerpt(&c, l.at, l.end),
                     ));
-                } else if !rest.starts_with('/') {
+                } else if !name.starts_with(b"/") {
                     out.push(Finding::should(
                         "SVSP-CLIENT-6",
                         conn,
@@ -257,14 +295,21 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                 done: None,
             };
             for s in sl.iter().filter(|s| s.terminated && s.time >= l.time) {
-                let (sid, skw, _) = tokens(&s.text);
-                if sid != id || skw == "READY" || skw == "OK" {
+                let Some((sid, kind)) = server_line(&s.text) else {
+                    continue;
+                };
+                if sid != id
+                    || matches!(
+                        kind,
+                        ServerKind::Ready | ServerKind::Denied | ServerKind::Ok
+                    )
+                {
                     continue;
                 }
                 if req.ack.is_none() {
                     req.ack = Some(s.time);
                 }
-                if skw == "DONE" || is_error_kw(&skw) {
+                if kind == ServerKind::Terminal {
                     // terminal: take the first one not already claimed by an earlier request
                     let claimed = requests
                         .iter()
