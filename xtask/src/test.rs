@@ -1,18 +1,23 @@
 //! `cargo xtask test`: everything CI checks, in order: formatting, lints, the whole test
-//! suite. Stops at the first failing step and exits non-zero.
+//! suite, then the conformance runs (the default suites with a JUnit report, and the
+//! clamdscan and python-clamd profiles). Stops at the first failing step, exits non-zero.
 
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
 
-/// Run `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
-/// `cargo test --workspace`.
+/// Run `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings`,
+/// `cargo test --workspace`, then `cargo xtask conformance` (default suites, then the
+/// clamdscan and python-clamd profiles).
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask test")]
 struct Args {
     /// Skip the format and lint steps (for a quick local test run).
     #[arg(long)]
     no_lint: bool,
+    /// Skip the conformance runs after the tests.
+    #[arg(long)]
+    no_conformance: bool,
     /// Extra arguments passed to `cargo test` (after `--workspace`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     cargo_test_args: Vec<String>,
