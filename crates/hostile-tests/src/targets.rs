@@ -1,0 +1,474 @@
+//! The fuzz targets. Every function takes arbitrary bytes; it must never panic.
+//!
+//! Besides "does not panic", each target checks properties that must hold for any input:
+//! buffers stay within their bounds, decoders make progress, verdicts do not depend on how
+//! the input was split into reads, and encode/parse round trips agree.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use clamd_proto::{Command, CommandDecoder, InstreamDecoder, InstreamEvent, COMMAND_BUFFER_SIZE};
+use scan_engine::{
+    BuiltinOptions, DbFileKind, EicarMode, LoadOptions, SignatureDb, StreamScanner, TreeOptions,
+    TreeScanner,
+};
+
+/// A fuzz target: name, one-line description, body.
+#[derive(Clone, Copy)]
+pub struct Target {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub run: fn(&[u8]),
+}
+
+/// Every target, in `cargo xtask fuzz --list` order.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "clamd_command",
+        about: "clamd_proto::CommandDecoder over arbitrary reads (CLAMD-TRANS-4, FRAME-*, PARSE-*)",
+        run: clamd_command,
+    },
+    Target {
+        name: "clamd_instream",
+        about: "clamd_proto::InstreamDecoder, quota and split independence (CLAMD-INSTREAM-*)",
+        run: clamd_instream,
+    },
+    Target {
+        name: "clamd_conf",
+        about: "fake_clamd::conf::ClamdConf::parse + Config::from_conf (CLAMD-CONF-*)",
+        run: clamd_conf,
+    },
+    Target {
+        name: "svsp_line",
+        about: "svsp_proto::LineFramer + parse_line, encode/parse round trip (SVSP-FRAME-*, section 5-7)",
+        run: svsp_line,
+    },
+    Target {
+        name: "svsp_response",
+        about: "svsp_proto::parse_response, parse/encode/parse round trip (section 13)",
+        run: svsp_response,
+    },
+    Target {
+        name: "sigdb",
+        about: "scan_engine DbBuilder::add_text for .hdb/.hsb/.ndb, then scan: split independence",
+        run: sigdb,
+    },
+    Target {
+        name: "archive",
+        about: "scan_engine::scan_reader (tar/gzip/zip) with small limits vs TreeScanner in chunks",
+        run: archive,
+    },
+];
+
+/// The target called `name`.
+pub fn by_name(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+/// Deterministic read sizes derived from the input (xorshift), so that the fuzzer
+/// controls how the bytes are split into "socket reads".
+struct Splits(u64);
+
+impl Splits {
+    fn new(seed: &[u8]) -> Self {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for &b in seed {
+            s = (s ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
+        }
+        Splits(s | 1)
+    }
+
+    /// One-byte reads (xorshift's fixed point 0 always draws 1).
+    fn one_byte() -> Self {
+        Splits(0)
+    }
+
+    /// Next read size in 1..=max.
+    fn next(&mut self, max: usize) -> usize {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        // mostly small reads, sometimes large ones
+        let n = if x & 3 == 0 {
+            (x >> 8) as usize % 4096
+        } else {
+            (x >> 8) as usize % 17
+        };
+        n.clamp(1, max.max(1))
+    }
+}
+
+fn split_first(data: &[u8]) -> (u8, &[u8]) {
+    match data.split_first() {
+        Some((b, rest)) => (*b, rest),
+        None => (0, data),
+    }
+}
+
+/// clamd command decoder: the buffer never exceeds its capacity, every request consumes
+/// input, an over-long command is reported exactly when a read does not fit (FRAME-9),
+/// and `take_buffered` + `restore` (INSTREAM inside a session) never fails.
+pub fn clamd_command(data: &[u8]) {
+    let (sel, rest) = split_first(data);
+    let capacity = if sel & 1 == 0 {
+        COMMAND_BUFFER_SIZE
+    } else {
+        8 + usize::from(sel >> 1)
+    };
+    let mut dec = CommandDecoder::with_capacity(capacity);
+    let mut splits = Splits::new(&[sel]);
+    let mut input = rest;
+    while !input.is_empty() {
+        let free = dec.free_space();
+        let n = splits.next(input.len()).min(input.len());
+        let read = &input[..n];
+        input = &input[n..];
+        match dec.feed(read) {
+            Ok(()) => assert!(n <= free, "feed accepted {n} bytes with {free} free"),
+            Err(_) => {
+                assert!(n > free, "feed refused {n} bytes with {free} free");
+                return; // the server closes the connection (CLAMD-FRAME-9)
+            }
+        }
+        assert!(dec.buffered().len() <= dec.capacity());
+        let mut guard = 0;
+        loop {
+            let before = dec.buffered().len();
+            let Some(req) = dec.next_request() else { break };
+            let after = dec.buffered().len();
+            assert!(after < before, "request {req:?} consumed nothing");
+            if req.command == Command::Instream {
+                let rest = dec.take_buffered();
+                assert!(dec.buffered().is_empty());
+                dec.restore(&rest)
+                    .expect("restoring bytes taken from the buffer must fit");
+                assert_eq!(dec.buffered(), &rest[..]);
+            }
+            guard += 1;
+            assert!(guard <= capacity + 1, "next_request does not terminate");
+        }
+    }
+}
+
+fn run_instream(quota: u64, input: &[u8], reads: &mut Splits) -> (Vec<u8>, Option<String>, usize) {
+    let mut dec = InstreamDecoder::new(quota);
+    let mut payload = Vec::new();
+    let mut outcome = None;
+    let mut consumed_total = 0;
+    let mut rest = input;
+    'reads: while !rest.is_empty() {
+        let n = reads.next(rest.len()).min(rest.len());
+        let mut chunk = &rest[..n];
+        rest = &rest[n..];
+        loop {
+            let (used, ev) = dec.decode(chunk);
+            assert!(used <= chunk.len());
+            consumed_total += used;
+            chunk = &chunk[used..];
+            match ev {
+                InstreamEvent::Data(d) => {
+                    assert!(!d.is_empty(), "empty Data event");
+                    payload.extend_from_slice(d);
+                }
+                InstreamEvent::NeedMore => {
+                    assert!(chunk.is_empty() || dec.is_failed());
+                    if dec.is_failed() {
+                        break 'reads;
+                    }
+                    break;
+                }
+                InstreamEvent::End => {
+                    assert!(dec.is_done());
+                    outcome = Some("end".to_string());
+                    break 'reads;
+                }
+                InstreamEvent::LimitExceeded {
+                    requested,
+                    remaining,
+                } => {
+                    assert!(u64::from(requested) > remaining);
+                    assert!(dec.is_failed());
+                    outcome = Some(format!("limit {requested} {remaining}"));
+                    break 'reads;
+                }
+            }
+        }
+    }
+    assert!(
+        payload.len() as u64 <= quota,
+        "payload beyond StreamMaxLength"
+    );
+    assert!(dec.total_announced() <= quota);
+    (payload, outcome, consumed_total)
+}
+
+/// INSTREAM decoder: the payload never exceeds the quota (CLAMD-INSTREAM-4), and payload,
+/// outcome and consumed length do not depend on how the stream is split into reads.
+pub fn clamd_instream(data: &[u8]) {
+    if data.len() < 3 {
+        return;
+    }
+    let quota = u64::from(u16::from_be_bytes([data[0], data[1]]));
+    let seed = data[2];
+    let stream = &data[3..];
+    let whole = run_instream(quota, stream, &mut Splits::one_byte());
+    let split = run_instream(quota, stream, &mut Splits::new(&[seed]));
+    assert_eq!(whole, split, "INSTREAM result depends on read boundaries");
+}
+
+/// clamd.conf: parsing never panics; a parsed file converts to a `Config` or a clear error.
+pub fn clamd_conf(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(conf) = fake_clamd::conf::ClamdConf::parse(&text, "fuzz.conf") {
+        let _ = fake_clamd::Config::from_conf(&conf);
+        // `set` with the first line split at the first space, like an override flag
+        let mut conf = conf;
+        if let Some(line) = text.lines().next() {
+            if let Some((k, v)) = line.split_once(' ') {
+                let _ = conf.set(k, v);
+            }
+        }
+    }
+}
+
+fn svsp_cfg(sel: u8) -> svsp_proto::ParseConfig {
+    svsp_proto::ParseConfig {
+        profile: if sel & 1 == 0 {
+            svsp_proto::Profile::Full
+        } else {
+            svsp_proto::Profile::FirstVersion
+        },
+        enable_future: sel & 2 != 0,
+        stream_max_length: if sel & 4 == 0 { 1 << 20 } else { u64::MAX },
+    }
+}
+
+/// SVSP command lines: the framer bounds lines (SVSP-FRAME-4); `parse_line` never panics;
+/// a parsed command that the client encoder can write parses back to the same command.
+pub fn svsp_line(data: &[u8]) {
+    let (sel, rest) = split_first(data);
+    let cfg = svsp_cfg(sel);
+    let max_line = if sel & 8 == 0 {
+        64
+    } else {
+        svsp_proto::DEFAULT_MAX_LINE
+    };
+    let mut framer = svsp_proto::LineFramer::new(max_line);
+    let mut splits = Splits::new(&[sel]);
+    let mut input = rest;
+    while !input.is_empty() {
+        let n = splits.next(input.len()).min(input.len());
+        framer.push(&input[..n]);
+        input = &input[n..];
+        while let Some(frame) = framer.next_frame() {
+            if let svsp_proto::Frame::Line(line) = frame {
+                assert!(line.len() <= max_line);
+                assert!(!line.contains(&b'\n'));
+                check_svsp_line(&line, &cfg);
+            }
+        }
+        assert!(
+            framer.buffered() <= max_line + 1,
+            "framer buffers {} bytes with max_line {max_line}",
+            framer.buffered()
+        );
+    }
+    // the unframed input as one line, too
+    check_svsp_line(rest, &cfg);
+}
+
+fn check_svsp_line(line: &[u8], cfg: &svsp_proto::ParseConfig) {
+    let parsed = svsp_proto::parse_line(line, cfg);
+    if let svsp_proto::Parsed::Command { id, command } = &parsed {
+        if let Ok(wire) = command.encode(id.as_ref(), svsp_proto::Eol::Lf) {
+            let body = wire.strip_suffix(b"\n").expect("encode ends with the EOL");
+            let again = svsp_proto::parse_line(body, cfg);
+            assert_eq!(
+                again,
+                parsed,
+                "round trip changed the command: {:?} -> {:?}",
+                String::from_utf8_lossy(line),
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
+
+/// SVSP responses: `parse_response` never panics on raw bytes; each line as a client's
+/// framer delivers it (LF split, CR stripped) parses to a response that, re-encoded with
+/// `to_wire`, parses back to the same value.
+pub fn svsp_response(data: &[u8]) {
+    let _ = svsp_proto::parse_response(data);
+    let mut framer = svsp_proto::LineFramer::new(svsp_proto::DEFAULT_MAX_LINE);
+    framer.push(data);
+    framer.push(b"\n");
+    while let Some(frame) = framer.next_frame() {
+        let svsp_proto::Frame::Line(line) = frame else {
+            continue;
+        };
+        if let Ok(Some(resp)) = svsp_proto::parse_response(&line) {
+            let wire = resp.to_wire();
+            let again = svsp_proto::parse_response(&wire);
+            assert_eq!(
+                again.as_ref().ok().and_then(|r| r.as_ref()),
+                Some(&resp),
+                "{:?} -> {:?} -> {:?}",
+                String::from_utf8_lossy(&line),
+                String::from_utf8_lossy(&wire),
+                again
+            );
+        }
+    }
+}
+
+/// Signature files: `add_text` never panics; a database that builds gives the same
+/// verdict for a payload whether scanned at once or in arbitrary chunks.
+/// Input: kind selector, signature text, 0xFF, payload.
+pub fn sigdb(data: &[u8]) {
+    let (sel, rest) = split_first(data);
+    let kind = match sel % 3 {
+        0 => DbFileKind::Hdb,
+        1 => DbFileKind::Hsb,
+        _ => DbFileKind::Ndb,
+    };
+    let (text, payload) = match rest.iter().position(|&b| b == 0xFF) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[][..]),
+    };
+    let text = String::from_utf8_lossy(text);
+    let mut builder = SignatureDb::builder();
+    let opts = LoadOptions {
+        unofficial_suffix: sel & 0x80 != 0,
+    };
+    if builder.add_text(kind, &text, "fuzz", &opts).is_err() {
+        return;
+    }
+    let Ok(db) = builder.build() else { return };
+    let db = Arc::new(db);
+    let whole = scan_engine::scan_bytes(&db, payload);
+    assert_eq!(whole.size, payload.len() as u64);
+    let mut scanner = StreamScanner::new(Arc::clone(&db));
+    let mut splits = Splits::new(&[sel]);
+    let mut input = payload;
+    while !input.is_empty() {
+        let n = splits.next(input.len()).min(input.len());
+        scanner.update(&input[..n]);
+        input = &input[n..];
+    }
+    let chunked = scanner.finish();
+    assert_eq!(whole, chunked, "verdict depends on chunking");
+}
+
+fn archive_opts() -> TreeOptions {
+    TreeOptions {
+        max_depth: Some(4),
+        max_members: 64,
+        max_expanded_bytes: 1 << 20,
+        spill_threshold: 64 << 10,
+        ..TreeOptions::default()
+    }
+}
+
+fn archive_db() -> Arc<SignatureDb> {
+    Arc::new(SignatureDb::builtin(&BuiltinOptions {
+        eicar_mode: EicarMode::Anywhere,
+        ..BuiltinOptions::default()
+    }))
+}
+
+/// One line per visited part: chain, depth, container kind, size, detections.
+type PartLog = Vec<String>;
+
+fn log_part(log: &mut PartLog, ev: &scan_engine::PartEvent<'_>) {
+    let names: Vec<String> = ev
+        .chain
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    let dets: Vec<&str> = ev
+        .result
+        .detections
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    log.push(format!(
+        "{names:?} d={} {:?} size={} {dets:?}",
+        ev.depth, ev.opened, ev.result.size
+    ));
+}
+
+/// Archives: `scan_reader` with small limits never panics, stays within its member limit,
+/// reports the root size, and agrees with a `TreeScanner` fed in arbitrary chunks.
+pub fn archive(data: &[u8]) {
+    let (sel, body) = split_first(data);
+    let db = archive_db();
+    let opts = archive_opts();
+    let mut log_a = PartLog::new();
+    let a = scan_engine::scan_reader(
+        Arc::clone(&db),
+        opts.clone(),
+        b"fuzz.bin",
+        body,
+        &mut |ev| {
+            log_part(&mut log_a, &ev);
+            ControlFlow::Continue(())
+        },
+    );
+    let mut tree = TreeScanner::new(db, opts.clone(), b"fuzz.bin");
+    let mut splits = Splits::new(&[sel]);
+    let mut input = body;
+    let mut fed = Ok(());
+    while !input.is_empty() && fed.is_ok() {
+        let n = splits.next(input.len()).min(input.len());
+        fed = tree.update(&input[..n]);
+        input = &input[n..];
+    }
+    let mut log_b = PartLog::new();
+    let b = fed.and_then(|()| {
+        tree.finish(&mut |ev| {
+            log_part(&mut log_b, &ev);
+            ControlFlow::Continue(())
+        })
+    });
+    match (&a, &b) {
+        (Ok(sa), Ok(sb)) => {
+            assert_eq!(sa.root.size, body.len() as u64);
+            assert_eq!(sa.root, sb.root);
+            assert_eq!((sa.parts, sa.truncated), (sb.parts, sb.truncated));
+            assert_eq!(log_a, log_b, "tree walk depends on chunking");
+            // members beyond the root: bounded by max_members
+            assert!(
+                sa.parts <= opts.max_members + 1,
+                "{} parts with max_members {}",
+                sa.parts,
+                opts.max_members
+            );
+        }
+        (Err(_), Err(_)) => {}
+        _ => panic!("scan_reader {a:?} vs chunked TreeScanner {b:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_accepts_empty_and_small_inputs() {
+        for t in TARGETS {
+            (t.run)(b"");
+            (t.run)(b"\0");
+            (t.run)(b"zPING\0nPONG\nSCAN /x\n");
+        }
+    }
+
+    #[test]
+    fn target_names_are_unique_and_found() {
+        for t in TARGETS {
+            assert_eq!(by_name(t.name).map(|x| x.name), Some(t.name));
+        }
+        assert!(by_name("nope").is_none());
+    }
+}
