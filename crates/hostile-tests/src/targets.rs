@@ -308,7 +308,15 @@ pub fn svsp_response(data: &[u8]) {
         let svsp_proto::Frame::Line(line) = frame else {
             continue;
         };
-        if let Ok(Some(resp)) = svsp_proto::parse_response(&line) {
+        if let Ok(Some(mut resp)) = svsp_proto::parse_response(&line) {
+            // SVSP-ID-3: READY and DENIED never carry an id; the tolerant parser accepts
+            // one, the encoder (rightly) drops it.
+            if matches!(
+                resp.body,
+                svsp_proto::Body::Ready | svsp_proto::Body::Denied
+            ) {
+                resp.id = None;
+            }
             let wire = resp.to_wire();
             let again = svsp_proto::parse_response(&wire);
             assert_eq!(

@@ -1,0 +1,253 @@
+//! Hostile peers against the in-process fake vfindd (issue 9), loopback only, bounded in
+//! time. Rule IDs refer to shared/spec/svsp.md.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{rss_bytes, SHORT};
+use fake_vfindd::FakeVfindd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{sleep, timeout};
+
+const SIG_NAME: &str = "Hostile.Test.Sig-1";
+const SIG_BYTES: &[u8] = b"HOSTILE-TESTS-SIGNATURE-1";
+
+/// A control connection with a line reader.
+struct Ctl {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Ctl {
+    async fn connect(addr: std::net::SocketAddr) -> Ctl {
+        let s = timeout(SHORT, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let mut c = Ctl { s, buf: Vec::new() };
+        assert_eq!(c.line().await.as_deref(), Some(&b"READY"[..]));
+        c
+    }
+
+    /// The next line without its CRLF, or None on EOF / timeout.
+    async fn line(&mut self) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + SHORT;
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut l: Vec<u8> = self.buf.drain(..=i).collect();
+                l.pop();
+                if l.last() == Some(&b'\r') {
+                    l.pop();
+                }
+                return Some(l);
+            }
+            let mut tmp = [0u8; 4096];
+            let left = deadline.saturating_duration_since(Instant::now());
+            match timeout(left, self.s.read(&mut tmp)).await {
+                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&tmp[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Lines up to and including the first terminal one for `id` (DONE or an error).
+    async fn until_terminal(&mut self, id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(l) = self.line().await {
+            let l = String::from_utf8_lossy(&l).into_owned();
+            let terminal = l
+                .strip_prefix(id)
+                .and_then(|r| r.strip_prefix(' '))
+                .is_some_and(|r| r.starts_with("DONE") || r.starts_with('E'));
+            out.push(l);
+            if terminal {
+                break;
+            }
+        }
+        out
+    }
+}
+
+async fn server() -> FakeVfindd {
+    FakeVfindd::builder()
+        .signature(SIG_NAME, SIG_BYTES)
+        .data_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .expect("start fake vfindd")
+}
+
+/// SVSP-FRAME-4: an over-long line gets `EINVAL Line too long` once, its bytes are
+/// discarded up to the next LF (memory stays flat), and the connection keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_4_overlong_and_endless_lines_cut_off() {
+    let srv = server().await;
+    let mut c = Ctl::connect(srv.addr()).await;
+    // just over the limit, with a digit prefix (no id is echoed)
+    let mut long = b"7 SCAN/FILE /".to_vec();
+    long.resize(svsp_proto::DEFAULT_MAX_LINE + 1, b'a');
+    long.extend_from_slice(b"\r\n");
+    c.s.write_all(&long).await.expect("send");
+    assert_eq!(
+        c.line().await.as_deref(),
+        Some(&b"EINVAL Line too long"[..])
+    );
+    // an "endless" line: 32 MiB without LF
+    let before = rss_bytes();
+    let junk = vec![b'x'; 1 << 20];
+    for _ in 0..32 {
+        c.s.write_all(&junk).await.expect("server keeps reading");
+    }
+    c.s.write_all(b"\r\n").await.expect("send");
+    assert_eq!(
+        c.line().await.as_deref(),
+        Some(&b"EINVAL Line too long"[..])
+    );
+    let growth = rss_bytes().saturating_sub(before);
+    assert!(growth < 16 << 20, "RSS grew by {growth} bytes");
+    // still serving: a scan of a missing file answers with id 1
+    c.s.write_all(b"1 SCAN/FILE /nonexistent/hostile\r\n")
+        .await
+        .expect("send");
+    let lines = c.until_terminal("1").await;
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("1 ")),
+        "no answer after the over-long lines: {lines:?}"
+    );
+}
+
+/// SVSP-FRAME-1: a command delivered one byte per read gets exactly the same response
+/// lines as the same command in one write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_frame_1_one_byte_reads_same_response() {
+    let srv = server().await;
+    let dir = std::env::temp_dir().join(format!("hostile-vfindd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    let file = dir.join("sig.bin");
+    let mut body = b"prefix ".to_vec();
+    body.extend_from_slice(SIG_BYTES);
+    std::fs::write(&file, &body).expect("write sample");
+    let cmd = format!("3 SCAN/FILE {}\r\n", file.display());
+
+    let mut a = Ctl::connect(srv.addr()).await;
+    a.s.write_all(cmd.as_bytes()).await.expect("send");
+    let at_once = a.until_terminal("3").await;
+
+    let mut b = Ctl::connect(srv.addr()).await;
+    b.s.set_nodelay(true).expect("nodelay");
+    for byte in cmd.as_bytes() {
+        b.s.write_all(&[*byte]).await.expect("send byte");
+        sleep(Duration::from_millis(2)).await;
+    }
+    let dribbled = b.until_terminal("3").await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(
+        at_once.iter().any(|l| l.contains(SIG_NAME)),
+        "signature not reported: {at_once:?}"
+    );
+    assert_eq!(dribbled, at_once);
+}
+
+/// SVSP-SCAN-REQUEST-2 / SVSP-SCAN-PORT-1: a data channel that never connects (REQUEST)
+/// or cannot be reached (PORT) ends in `ENOENT No connection to port <port>` after
+/// `--data-timeout`, and the control connection keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_request_2_data_channel_never_connects() {
+    let srv = server().await;
+    let mut c = Ctl::connect(srv.addr()).await;
+    let t = Instant::now();
+    c.s.write_all(b"5 SCAN/REQUEST never\r\n")
+        .await
+        .expect("send");
+    let lines = c.until_terminal("5").await;
+    let port = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("5 SEND "))
+        .unwrap_or_else(|| panic!("no SEND line: {lines:?}"))
+        .to_string();
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("5 ENOENT No connection to port {port}").as_str())
+    );
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    // PORT to a port nobody listens on: bind and drop to find a closed one
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("probe port")
+        .port();
+    c.s.write_all(format!("6 SCAN/PORT {closed} p\r\n").as_bytes())
+        .await
+        .expect("send");
+    let lines = c.until_terminal("6").await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("6 ENOENT No connection to port {closed}").as_str())
+    );
+
+    // a data connection that connects but never sends
+    c.s.write_all(b"7 SCAN/REQUEST silent\r\n")
+        .await
+        .expect("send");
+    let send = c
+        .line()
+        .await
+        .map(|l| String::from_utf8_lossy(&l).into_owned());
+    let lines_port = send
+        .as_deref()
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|p| p.parse::<u16>().ok());
+    let mut rest = vec![send.clone().unwrap_or_default()];
+    if let Some(p) =
+        lines_port.filter(|_| send.as_deref().is_some_and(|l| l.starts_with("7 SEND ")))
+    {
+        let _silent = TcpStream::connect(("127.0.0.1", p))
+            .await
+            .expect("data connect");
+        rest.extend(c.until_terminal("7").await);
+        assert_eq!(
+            rest.last().map(String::as_str),
+            Some(format!("7 ENOENT No connection to port {p}").as_str()),
+            "{rest:?}"
+        );
+    } else {
+        panic!("expected `7 SEND <port>`, got {send:?}");
+    }
+}
+
+/// SVSP-FRAME-4 / load: many peers each sending a partial line byte by byte do not stop
+/// a fresh client from being served (within --max-connections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conn_slow_peers_fresh_client_served() {
+    common::raise_nofile();
+    let srv = FakeVfindd::builder()
+        .max_connections(600)
+        .start()
+        .await
+        .expect("start");
+    let mut peers = Vec::new();
+    for _ in 0..500 {
+        peers.push(TcpStream::connect(srv.addr()).await.expect("connect"));
+    }
+    for round in 0..3u8 {
+        for p in &mut peers {
+            let _ = p.write_all(&[b'1' + round]).await;
+        }
+        sleep(Duration::from_millis(100)).await;
+    }
+    let t = Instant::now();
+    let mut c = Ctl::connect(srv.addr()).await;
+    c.s.write_all(b"9 SCAN/FILE /nonexistent/x\r\n")
+        .await
+        .expect("send");
+    let lines = c.until_terminal("9").await;
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("9 ")),
+        "{lines:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    drop(peers);
+}
