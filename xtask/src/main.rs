@@ -6,6 +6,7 @@
 mod bench;
 mod conformance;
 mod fixtures;
+mod fuzz;
 mod oracle;
 mod test;
 
@@ -19,6 +20,7 @@ tasks:
   fixtures      write the test corpus (EICAR variants, archives, clean data, signature DBs)
   oracle        record / replay transcripts of the real clamd
   bench         benchmarks (engine, daemons vs real clamd and loopback)
+  fuzz          run a fuzz target for a time (cargo-fuzz, or a mutation loop on stable)
   test          what CI checks: cargo fmt --check, clippy -D warnings, cargo test --workspace
 
 `cargo xtask <task> --help` describes each task.";
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         "oracle" => oracle::run(rest),
         "bench" => bench::run(rest),
         "test" => test::run(rest),
+        "fuzz" => fuzz::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
