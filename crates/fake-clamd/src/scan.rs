@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use clamd_proto::reply::{self, ReplyCtx, Subject};
 use regex::bytes::Regex;
-use scan_engine::{Formats, PartEvent, SignatureDb, TreeOptions};
+use scan_engine::{Formats, PartEvent, ScanOptions, SignatureDb, TreeOptions};
 
 use crate::config::Config;
 
@@ -108,7 +108,8 @@ impl ScanCtx {
             max_expanded_bytes: c.max_scan_size.max(1),
             spill_threshold: 1 << 20,
             temp_dir: c.temporary_directory.clone(),
-            ..TreeOptions::default()
+            // clamd replies carry no hash; SHA-1 would cap INSTREAM throughput
+            scan: ScanOptions { sha1: false },
         }
     }
 
