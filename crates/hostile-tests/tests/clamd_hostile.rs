@@ -12,6 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 
+/// The tests measure this process's RSS and open many sockets: run them one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `INSTREAM size limit exceeded. ERROR\0` (CLAMD-INSTREAM-5, z framing).
 fn size_limit_reply() -> Vec<u8> {
     format!("{} {}\0", reply::INSTREAM_SIZE_LIMIT_EXCEEDED, reply::ERROR).into_bytes()
@@ -62,6 +65,7 @@ async fn ping(addr: std::net::SocketAddr) -> Vec<u8> {
 /// clamd -- see `clamd_trans_6_connections_beyond_max_queue_queued_never_crash`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_trans_4_slowloris_1000_peers_fresh_client_gets_pong() {
+    let _serial = SERIAL.lock().await;
     raise_nofile();
     let clamd = FakeClamd::builder()
         .record(false)
@@ -101,6 +105,7 @@ async fn clamd_trans_4_slowloris_1000_peers_fresh_client_gets_pong() {
 /// before any data: the size-limit reply comes at once and nothing is allocated for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_instream_4_ffffffff_chunk_len_allocates_nothing() {
+    let _serial = SERIAL.lock().await;
     let clamd = FakeClamd::builder()
         .record(false)
         .stream_max_length(1 << 20)
@@ -140,6 +145,7 @@ fn chunk(data: &[u8]) -> Vec<u8> {
 /// last allowed byte is found), one byte more is cut off with the size-limit reply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_instream_4_stream_past_limit_cut_off_at_limit() {
+    let _serial = SERIAL.lock().await;
     const LIMIT: usize = 1000;
     let clamd = FakeClamd::builder()
         .record(false)
@@ -196,6 +202,7 @@ async fn clamd_instream_4_stream_past_limit_cut_off_at_limit() {
 /// 4104-byte buffer: the server closes without a reply, memory stays flat.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_frame_9_endless_command_line_cut_off() {
+    let _serial = SERIAL.lock().await;
     let clamd = FakeClamd::builder()
         .record(false)
         .start()
@@ -237,8 +244,15 @@ async fn clamd_frame_9_endless_command_line_cut_off() {
 /// MaxQueue are served, and once they close the daemon answers a fresh client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_trans_6_connections_beyond_max_queue_queued_never_crash() {
+    let _serial = SERIAL.lock().await;
     let nofile = raise_nofile();
-    let n: usize = if nofile >= 5000 { 2000 } else { 400 };
+    let n: usize = if nofile >= 12_000 {
+        10_000
+    } else if nofile >= 5000 {
+        2000
+    } else {
+        400
+    };
     let clamd = FakeClamd::builder()
         .record(false)
         .with_config(|c| {

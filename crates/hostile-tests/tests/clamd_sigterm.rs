@@ -111,6 +111,24 @@ fn clamd_sigterm_during_scans_keeps_computed_replies_and_exits_cleanly() {
             .expect("send");
         partial.push(s);
     }
+    // streams still being written when the signal arrives (32 MiB each, paced)
+    let mut writers = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        let mut r = s.try_clone().expect("clone");
+        let w = std::thread::spawn(move || {
+            let _ = s.write_all(b"zINSTREAM\0");
+            let chunk = instream(&[b'w'; 64 << 10], false);
+            for _ in 0..512 {
+                if s.write_all(&chunk[10..]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = s.write_all(&[0, 0, 0, 0]);
+        });
+        writers.push((w, std::thread::spawn(move || read_all(&mut r))));
+    }
     // let the first scans finish and their replies be written
     std::thread::sleep(Duration::from_millis(500));
 
@@ -138,6 +156,14 @@ fn clamd_sigterm_during_scans_keeps_computed_replies_and_exits_cleanly() {
         assert!(
             got.is_empty() || got == b"stream: OK\0",
             "truncated or wrong reply during shutdown: {got:?}"
+        );
+    }
+    for (w, r) in writers {
+        w.join().expect("writer");
+        let got = r.join().expect("reader");
+        assert!(
+            got.is_empty() || got == b"stream: OK\0",
+            "truncated or wrong reply to a stream cut by SIGTERM: {got:?}"
         );
     }
     for mut s in partial {

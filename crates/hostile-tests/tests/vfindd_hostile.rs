@@ -11,6 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 
+/// One test at a time: one of them measures this process's RSS.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const SIG_NAME: &str = "Hostile.Test.Sig-1";
 const SIG_BYTES: &[u8] = b"HOSTILE-TESTS-SIGNATURE-1";
 
@@ -83,6 +86,7 @@ async fn server() -> FakeVfindd {
 /// discarded up to the next LF (memory stays flat), and the connection keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_4_overlong_and_endless_lines_cut_off() {
+    let _serial = SERIAL.lock().await;
     let srv = server().await;
     let mut c = Ctl::connect(srv.addr()).await;
     // just over the limit, with a digit prefix (no id is echoed)
@@ -122,6 +126,7 @@ async fn svsp_frame_4_overlong_and_endless_lines_cut_off() {
 /// lines as the same command in one write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_1_one_byte_reads_same_response() {
+    let _serial = SERIAL.lock().await;
     let srv = server().await;
     let dir = std::env::temp_dir().join(format!("hostile-vfindd-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tempdir");
@@ -156,6 +161,7 @@ async fn svsp_frame_1_one_byte_reads_same_response() {
 /// `--data-timeout`, and the control connection keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_2_data_channel_never_connects() {
+    let _serial = SERIAL.lock().await;
     let srv = server().await;
     let mut c = Ctl::connect(srv.addr()).await;
     let t = Instant::now();
@@ -222,6 +228,7 @@ async fn svsp_scan_request_2_data_channel_never_connects() {
 /// a fresh client from being served (within --max-connections).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_slow_peers_fresh_client_served() {
+    let _serial = SERIAL.lock().await;
     common::raise_nofile();
     let srv = FakeVfindd::builder()
         .max_connections(600)
