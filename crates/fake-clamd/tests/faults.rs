@@ -357,14 +357,19 @@ async fn fault_errno_eagain_efault_replies() {
         exchange(s.addr().unwrap(), b"zPING\0").await,
         eof(b"EACCES Permission denied ERROR\0")
     );
+    // eagain/efault concern scan requests only
     let s = server(always(Fault::Eagain)).await;
     assert_eq!(
         exchange(s.addr().unwrap(), b"zPING\0").await,
+        eof(b"PONG\0")
+    );
+    assert_eq!(
+        exchange(s.addr().unwrap(), b"zINSTREAM\0").await,
         eof(b"EAGAIN Server busy ERROR\0")
     );
     let s = server(always(Fault::Efault)).await;
     assert_eq!(
-        exchange(s.addr().unwrap(), b"zPING\0").await,
+        exchange(s.addr().unwrap(), b"zSCAN /x\0").await,
         eof(b"EFAULT Internal error ERROR\0")
     );
 }

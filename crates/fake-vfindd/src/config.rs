@@ -256,6 +256,11 @@ pub struct Config {
     pub max_expanded_bytes: u64,
     /// Bytes of raw traffic kept per connection in the transcript record.
     pub record_limit: usize,
+    /// Protocol-aware fault plan (`--faults FILE`, `--fault KIND[:ARG][@COND,...]`;
+    /// crate `faults`), changeable at run time via [`crate::FakeVfindd::faults`].
+    pub fault_plan: faults::FaultPlan,
+    /// Address of the HTTP/JSON fault admin API (`--admin ADDR`; off by default).
+    pub admin: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -290,6 +295,8 @@ impl Default for Config {
             max_members: 10_000,
             max_expanded_bytes: 64 << 20,
             record_limit: 4 << 20,
+            fault_plan: faults::FaultPlan::default(),
+            admin: None,
         }
     }
 }

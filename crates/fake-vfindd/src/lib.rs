@@ -34,6 +34,8 @@ pub struct FakeVfindd {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     recorder: Arc<record::Recorder>,
+    faults: faults::FaultSet,
+    admin: Option<faults::admin::AdminServer>,
 }
 
 impl FakeVfindd {
@@ -62,6 +64,22 @@ impl FakeVfindd {
             QueuedMode::Random(s) => s,
             _ => 0,
         };
+        let fault_set = faults::FaultSet::with_label(cfg.fault_plan.clone(), "fake-vfindd");
+        if !cfg.fault_plan.rules.is_empty() {
+            tracing::warn!(
+                seed = fault_set.seed(),
+                "fault injection active (seed {})",
+                fault_set.seed()
+            );
+        }
+        let admin = match cfg.admin {
+            Some(a) => Some(
+                faults::admin::AdminServer::start(a, fault_set.clone())
+                    .await
+                    .map_err(|e| VfinddError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
         let workers = Arc::new(Semaphore::new(cfg.threads));
         let (jobs, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
         let dispatcher = tokio::spawn(server::dispatcher(jobs_rx, workers.clone()));
@@ -74,6 +92,7 @@ impl FakeVfindd {
             requests_accepted: AtomicU64::new(0),
             rng: Mutex::new(seed),
             recorder: recorder.clone(),
+            faults: fault_set.clone(),
             cfg,
         });
         let (tx, rx) = oneshot::channel();
@@ -87,7 +106,19 @@ impl FakeVfindd {
             shutdown: Some(tx),
             task: Some(task),
             recorder,
+            faults: fault_set,
+            admin,
         })
+    }
+
+    /// The runtime fault handle: get/replace/clear the plan, read statistics.
+    pub fn faults(&self) -> &faults::FaultSet {
+        &self.faults
+    }
+
+    /// Where the fault admin API listens (when configured).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(faults::admin::AdminServer::addr)
     }
 
     /// The bound address.
@@ -200,6 +231,18 @@ impl Builder {
     setter!(/// Max command line length.
         max_line: usize => max_line);
 
+    /// Protocol-aware fault plan (crate `faults`; [`Builder::faults`] sets the older
+    /// `--fault` counters).
+    pub fn fault_plan(mut self, plan: faults::FaultPlan) -> Self {
+        self.cfg.fault_plan = plan;
+        self
+    }
+    /// Serve the HTTP/JSON fault admin API on `addr` (`127.0.0.1:0`: ephemeral, see
+    /// [`FakeVfindd::admin_addr`]).
+    pub fn admin(mut self, addr: SocketAddr) -> Self {
+        self.cfg.admin = Some(addr);
+        self
+    }
     /// `--scan-root`.
     pub fn scan_root(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cfg.scan_root = Some(dir.into());

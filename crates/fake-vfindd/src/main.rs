@@ -88,9 +88,17 @@ struct Args {
     /// done-without-count, infected-empty-archive-name, unknown-line, lowercase-keywords (repeatable, comma-separated).
     #[arg(long = "quirk", value_name = "NAME", value_delimiter = ',')]
     quirks: Vec<String>,
-    /// eagain-every:N, efault-every:N, drop-connection-after:N-lines (repeatable).
+    /// eagain-every:N, efault-every:N, drop-connection-after:N-lines, or a rule of the
+    /// shared fault vocabulary `KIND[:ARG][@COND,...]` (e.g. `reset@command=SCAN,times=1`,
+    /// `infected:Fake.Virus@p=0.5,seed=7`; see the faults crate README). Repeatable.
     #[arg(long = "fault", value_name = "SPEC", value_delimiter = ',')]
     faults: Vec<String>,
+    /// Fault scenario file (TOML, the shared fault vocabulary).
+    #[arg(long = "faults", value_name = "FILE")]
+    fault_file: Option<std::path::PathBuf>,
+    /// Serve the HTTP/JSON fault admin API here (e.g. 127.0.0.1:0); prints `ADMIN <addr>`.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
 }
 
 fn secs(v: f64, flag: &str) -> Result<Duration, VfinddError> {
@@ -105,8 +113,31 @@ fn config(a: Args) -> Result<Config, VfinddError> {
         quirks.enable(q)?;
     }
     let mut faults = Faults::default();
+    let mut plan = match &a.fault_file {
+        Some(p) => {
+            faults::FaultPlan::from_toml_file(p).map_err(|e| VfinddError::Config(e.to_string()))?
+        }
+        None => faults::FaultPlan::default(),
+    };
+    // clap split the values at commas: glue `COND=V` pieces back to their rule
+    let mut specs: Vec<String> = Vec::new();
     for f in &a.faults {
-        faults.enable(f)?;
+        let continuation = f.contains('=') && !f.contains(':') && !f.contains('@');
+        match specs.last_mut() {
+            Some(last) if continuation => {
+                last.push(',');
+                last.push_str(f);
+            }
+            _ => specs.push(f.clone()),
+        }
+    }
+    for f in &specs {
+        if faults.enable(f).is_err() {
+            let p = faults::FaultPlan::from_shorthand(f)
+                .map_err(|e| VfinddError::Config(e.to_string()))?;
+            plan.seed = p.seed.or(plan.seed);
+            plan.rules.extend(p.rules);
+        }
     }
     let mut cfg = Config {
         listen: SocketAddr::new(a.listen, a.svsp_port),
@@ -151,6 +182,8 @@ fn config(a: Args) -> Result<Config, VfinddError> {
         eicar_name: a.eicar_name,
         quirks,
         faults,
+        fault_plan: plan,
+        admin: a.admin,
         ..Config::default()
     };
     if let Some(allow) = &a.allow {
@@ -228,6 +261,15 @@ fn main() -> ExitCode {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "LISTENING {}", server.port());
             let _ = out.flush();
+        }
+        if let Some(a) = server.admin_addr() {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ADMIN {a}");
+            let _ = out.flush();
+        }
+        if !server.faults().plan().rules.is_empty() {
+            // the seed makes any run replayable: put `seed = N` in the scenario
+            eprintln!("fake-vfindd: fault plan seed {}", server.faults().seed());
         }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

@@ -17,6 +17,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+use faults::{Action, ConnFaults, Event as FaultEvent, ForcedReply};
+
 /// Read size of the control connection.
 const READ_CHUNK: usize = 4096;
 /// In `--dispatch=one-per-read` mode, stop reading while this much is buffered.
@@ -36,6 +38,7 @@ pub(crate) struct Shared {
     pub requests_accepted: AtomicU64,
     pub rng: Mutex<u64>,
     pub recorder: Arc<Recorder>,
+    pub faults: faults::FaultSet,
 }
 
 impl Shared {
@@ -125,6 +128,11 @@ impl Drop for ConnGuard<'_> {
 enum Out {
     Line(Response),
     Close,
+    /// Injected reset: abort with RST instead of FIN.
+    Reset,
+    /// Injected faults fired: shape the lines from here on (keeps lines queued before the
+    /// fault untouched).
+    Mark,
 }
 
 /// A line sender that knows the request's id.
@@ -152,22 +160,75 @@ impl Lines {
     }
 }
 
+/// Writes `bytes`, shaped by injected faults; false = stop writing (error or injected close).
+async fn write_shaped(
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    bytes: &[u8],
+    cf: &ConnFaults,
+    shared: &Shared,
+    rec: usize,
+) -> bool {
+    if !cf.shapes_writes() {
+        // SVSP-FRAME-6: each line written whole and flushed at once.
+        if wr.write_all(bytes).await.is_err() || wr.flush().await.is_err() {
+            return false;
+        }
+        cf.bytes_out(bytes.len());
+        shared.recorder.server(rec, bytes);
+        return true;
+    }
+    let plan = cf.write_plan(bytes);
+    for p in plan.pieces {
+        if !p.delay.is_zero() {
+            tokio::time::sleep(p.delay).await;
+        }
+        if wr.write_all(&p.bytes).await.is_err() || wr.flush().await.is_err() {
+            return false;
+        }
+        cf.bytes_out(p.bytes.len());
+        shared.recorder.server(rec, &p.bytes);
+    }
+    !plan.close_after
+}
+
 async fn writer(
     mut wr: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::Receiver<Out>,
     shared: Arc<Shared>,
     rec: usize,
+    cf: Arc<ConnFaults>,
 ) {
     let fmt = shared.format();
     let mut lines = 0u64;
+    let mut armed = false;
     while let Some(out) = rx.recv().await {
-        let Out::Line(resp) = out else { break };
-        // SVSP-FRAME-6: each line written whole and flushed at once.
+        let resp = match out {
+            Out::Line(resp) => resp,
+            Out::Close => break,
+            Out::Mark => {
+                armed = true;
+                continue;
+            }
+            Out::Reset => {
+                // linger 0: the close becomes an immediate RST; no FIN from this half
+                #[allow(deprecated)]
+                let _ = wr.as_ref().set_linger(Some(Duration::ZERO));
+                wr.forget();
+                return;
+            }
+        };
         let bytes = resp.encode(fmt);
-        if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
+        if armed {
+            if !write_shaped(&mut wr, &bytes, &cf, &shared, rec).await {
+                break;
+            }
+        } else if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
+            // SVSP-FRAME-6: each line written whole and flushed at once.
             break;
+        } else {
+            cf.bytes_out(bytes.len());
+            shared.recorder.server(rec, &bytes);
         }
-        shared.recorder.server(rec, &bytes);
         lines += 1;
         if shared
             .cfg
@@ -186,8 +247,19 @@ async fn handle_conn(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared
     let rec = shared.recorder.open(peer);
     let n = shared.conns.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = ConnGuard(&shared.conns);
-    // SVSP-CONN-2: DENIED, then close.
-    if !shared.allowed(peer.ip()) || n > shared.cfg.max_connections {
+    let cf = Arc::new(shared.faults.connect());
+    let injected = cf.event(FaultEvent::Connect);
+    if let Some(Action::Refuse) = injected {
+        // injected: RST before any byte
+        #[allow(deprecated)]
+        let _ = stream.set_linger(Some(Duration::ZERO));
+        return;
+    }
+    // SVSP-CONN-2: DENIED, then close (also injected by the `denied` fault).
+    if !shared.allowed(peer.ip())
+        || n > shared.cfg.max_connections
+        || injected == Some(Action::Denied)
+    {
         shared.recorder.denied(rec);
         let bytes = Response::new(Body::Denied).encode(shared.format());
         let _ = stream.write_all(&bytes).await;
@@ -202,7 +274,10 @@ async fn handle_conn(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(OUT_QUEUE);
-    let writer_task = tokio::spawn(writer(wr, rx, shared.clone(), rec));
+    if cf.shapes_writes() {
+        let _ = tx.send(Out::Mark).await;
+    }
+    let writer_task = tokio::spawn(writer(wr, rx, shared.clone(), rec, cf.clone()));
     let lines = Lines {
         tx,
         cancelled: Arc::new(AtomicBool::new(false)),
@@ -219,8 +294,15 @@ async fn handle_conn(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared
             peer: peer.ip(),
             local,
             rec,
+            faults: cf,
+            requests: 0,
+            silent: false,
+            reset: false,
         };
         session.run().await;
+        if session.reset {
+            let _ = lines.tx.send(Out::Reset).await;
+        }
     }
     let _ = lines.tx.send(Out::Close).await;
     drop(lines);
@@ -245,6 +327,63 @@ struct Session {
     peer: IpAddr,
     local: IpAddr,
     rec: usize,
+    faults: Arc<ConnFaults>,
+    /// Requests (non-blank command lines) so far.
+    requests: u64,
+    /// Injected `never-reply`: read and discard, answer nothing.
+    silent: bool,
+    /// Injected `reset`: end with RST.
+    reset: bool,
+}
+
+/// The command word of a line (after an optional `[id]`), upper case.
+fn command_word(line: &[u8]) -> String {
+    let mut rest = line.trim_ascii_start();
+    if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
+        // an id comes first (SVSP-ID-1)
+        let end = rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        rest = rest[end..].trim_ascii_start();
+    }
+    let word: Vec<u8> = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'/' || **b == b'-')
+        .copied()
+        .collect();
+    let w = String::from_utf8_lossy(&word).to_ascii_uppercase();
+    // `SCAN/FILE...` forms count as SCAN
+    w.split('/').next().unwrap_or("").to_string()
+}
+
+/// The SVSP body of an injected error / errno reply.
+fn forced_error(f: &ForcedReply) -> Option<Body> {
+    match f {
+        ForcedReply::Error(text) => Some(Body::Error {
+            errno: svsp_proto::Errno::Efault,
+            text: text.as_bytes().to_vec(),
+        }),
+        ForcedReply::Errno { name, text } => {
+            let errno = svsp_proto::Errno::KNOWN
+                .into_iter()
+                .find(|e| e.as_str().eq_ignore_ascii_case(name))
+                .unwrap_or_else(|| svsp_proto::Errno::Other(name.to_ascii_uppercase()));
+            let text = text.clone().unwrap_or_else(|| {
+                match errno {
+                    svsp_proto::Errno::Eagain => "Server busy",
+                    svsp_proto::Errno::Efault => "Internal error",
+                    _ => "Injected error",
+                }
+                .to_string()
+            });
+            Some(Body::Error {
+                errno,
+                text: text.into_bytes(),
+            })
+        }
+        ForcedReply::Infected(_) | ForcedReply::Clean => None,
+    }
 }
 
 impl Session {
@@ -258,10 +397,22 @@ impl Session {
                 .filter(|_| self.tasks.is_empty());
             let can_read = !(self.shared.cfg.dispatch == Dispatch::OnePerRead
                 && self.framer.buffered() > ONE_PER_READ_BACKLOG);
+            // injected: slow reads / read delays
+            let rp = self.faults.read_plan();
+            if !rp.delay.is_zero() {
+                tokio::time::sleep(rp.delay).await;
+            }
+            let max = rp.max.unwrap_or(READ_CHUNK).clamp(1, READ_CHUNK);
             tokio::select! {
-                r = self.rd.read(&mut buf), if can_read => match r {
+                r = self.rd.read(&mut buf[..max]), if can_read => match r {
                     Ok(0) => break Flow::Drain, // SVSP-CONN-4
                     Ok(n) => {
+                        if self.faults.bytes_in(n) == Some(Action::Drop) {
+                            break Flow::Close; // injected: drop after N bytes
+                        }
+                        if self.silent {
+                            continue; // injected never-reply: discard
+                        }
                         self.shared.recorder.client(self.rec, &buf[..n]);
                         self.framer.push(&buf[..n]);
                         match self.dispatch().await {
@@ -304,6 +455,9 @@ impl Session {
         match self.shared.cfg.dispatch {
             Dispatch::All => {
                 while let Some(frame) = self.framer.next_frame() {
+                    if self.silent {
+                        return Flow::Continue;
+                    }
                     match self.frame(frame).await {
                         Flow::Continue => {}
                         other => return other,
@@ -334,6 +488,9 @@ impl Session {
         let parsed = parse_line(&line, &self.shared.parse_config());
         if !matches!(parsed, Parsed::Blank) {
             self.shared.recorder.command(self.rec, &line);
+            if let Some(flow) = self.command_faults(&line, &parsed).await {
+                return flow;
+            }
         }
         match parsed {
             Parsed::Blank => Flow::Continue, // SVSP-FRAME-3
@@ -367,6 +524,72 @@ impl Session {
                 command: Command::Scan(scan),
             } => self.scan(id, scan).await,
         }
+    }
+
+    /// Reports a command line to the fault set and applies what fires now.
+    async fn command_faults(&mut self, line: &[u8], parsed: &Parsed) -> Option<Flow> {
+        self.requests += 1;
+        let (id, scan_name) = match parsed {
+            Parsed::Command { id, command } => (
+                id.clone(),
+                match command {
+                    Command::Scan(s) => Some(s.display_name().to_vec()),
+                    _ => None,
+                },
+            ),
+            Parsed::Error { id, .. } => (id.clone(), None),
+            Parsed::Blank => (None, None),
+        };
+        let name = command_word(line);
+        let ev = FaultEvent::Command {
+            name: &name,
+            request: Some(self.requests),
+            scan: scan_name.is_some(),
+        };
+        let action = self.faults.event(ev);
+        if self.faults.shapes_writes() {
+            let _ = self.lines.tx.send(Out::Mark).await;
+        }
+        if action.is_none() && scan_name.is_none() {
+            // a forced error reply for a command without verdict: answer it now
+            if let Some(body) = self.faults.take_forced().as_ref().and_then(forced_error) {
+                return Some(self.reply(&id, body).await);
+            }
+        }
+        let a = action?;
+        debug!(?a, "injected fault");
+        Some(match a {
+            Action::Drop | Action::Timeout => {
+                // SVSP has no timeout message: silent close, as SVSP-CONN-5
+                self.cancel();
+                Flow::Close
+            }
+            Action::Reset | Action::Refuse => {
+                self.reset = true;
+                self.cancel();
+                Flow::Close
+            }
+            Action::Denied => {
+                self.lines.send(&None, Body::Denied).await;
+                Flow::Close
+            }
+            Action::NeverReply => {
+                self.silent = true;
+                self.framer = LineFramer::new(self.shared.cfg.max_line);
+                Flow::Continue
+            }
+            Action::StreamLimit(_) => {
+                self.reply(
+                    &id,
+                    ErrorReply::SizeLimitExceeded(scan_name.unwrap_or_default()).body(),
+                )
+                .await
+            }
+            Action::Reply(f) => match forced_error(&f) {
+                Some(body) => self.reply(&id, body).await,
+                None => Flow::Continue,
+            },
+        })
     }
 
     async fn reply(&self, id: &Option<Id>, body: Body) -> Flow {
@@ -405,6 +628,7 @@ impl Session {
             id: id.clone(),
             opts,
             efault,
+            forced: self.faults.take_forced(),
         };
         match scan.source {
             Source::File | Source::FileSha1 => {
@@ -523,6 +747,8 @@ struct ReqCtx {
     id: Option<Id>,
     opts: OptionState,
     efault: bool,
+    /// Injected verdict / error for this request.
+    forced: Option<ForcedReply>,
 }
 
 impl ReqCtx {
@@ -563,6 +789,44 @@ impl ReqCtx {
         let id = self.id.clone();
         let opts = self.opts;
         let efault = self.efault;
+        if let Some(f) = &self.forced {
+            drop(permit);
+            let target_name = match &target {
+                Target::Path { name, .. } | Target::Stream { name, .. } => name.clone(),
+            };
+            // injected verdict: the SVSP-RESP-INFECTED-1 / SVSP-RESP-DONE-1 lines
+            let scanning = Body::Scanning(vec![target_name.clone()]);
+            let bodies = match f {
+                ForcedReply::Infected(virus) => vec![
+                    scanning,
+                    Body::Infected {
+                        virus: virus.as_bytes().to_vec(),
+                        name: vec![target_name.clone()],
+                        message: Vec::new(),
+                    },
+                    Body::Done {
+                        count: Some(1),
+                        target: target_name,
+                        sha1: None,
+                    },
+                ],
+                ForcedReply::Clean => vec![
+                    scanning,
+                    Body::Done {
+                        count: Some(0),
+                        target: target_name,
+                        sha1: None,
+                    },
+                ],
+                other => forced_error(other).into_iter().collect(),
+            };
+            for b in bodies {
+                if !self.lines.send(&self.id, b).await {
+                    break;
+                }
+            }
+            return;
+        }
         let res = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut emit = |body: Body| lines.blocking_send(&id, body);

@@ -216,9 +216,17 @@ impl Fault {
         }
     }
 
-    /// Whether this fault replaces a scan verdict (only scan commands are affected).
-    pub fn is_verdict(&self) -> bool {
-        matches!(self, Fault::Infected { .. } | Fault::Clean)
+    /// Whether this fault only concerns scan requests (forced verdicts, EAGAIN/EFAULT,
+    /// stream limit): it never fires on PING, QUIT, ENABLE, ...
+    pub fn scan_only(&self) -> bool {
+        matches!(
+            self,
+            Fault::Infected { .. }
+                | Fault::Clean
+                | Fault::Eagain
+                | Fault::Efault
+                | Fault::StreamLimit { .. }
+        )
     }
 }
 

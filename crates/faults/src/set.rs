@@ -262,8 +262,8 @@ impl FaultSet {
             let at_point = match (ev, f.class()) {
                 (Event::Connect, FaultClass::Connect | FaultClass::Shaping) => true,
                 (Event::Connect, _) | (_, FaultClass::Connect) => false,
-                (Event::Command { scan, .. }, _) if f.is_verdict() => scan,
-                (Event::Chunk { .. }, _) if f.is_verdict() => cs.scan,
+                (Event::Command { scan, .. }, _) if f.scan_only() => scan,
+                (Event::Chunk { .. }, _) if f.scan_only() => cs.scan,
                 _ => true,
             };
             // inside a command, only rules about chunks or bytes fire again (an `always`

@@ -1,0 +1,542 @@
+//! Injected faults (crate `faults`) observed on the wire from a raw tokio client: one test
+//! per fault kind and trigger that applies to SVSP, plus the runtime handle and admin API.
+//! The older `--fault` counters (eagain-every, ...) are tested in `rules.rs`.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use fake_vfindd::FakeVfindd;
+use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const T: Duration = Duration::from_secs(10);
+
+#[derive(Debug, PartialEq)]
+enum End {
+    Eof(String),
+    Reset(String),
+    Silent(String),
+}
+
+async fn read_end(s: &mut TcpStream, wait: Duration) -> End {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let text = |g: &[u8]| String::from_utf8_lossy(g).into_owned();
+    loop {
+        match tokio::time::timeout(wait, s.read(&mut buf)).await {
+            Err(_) => return End::Silent(text(&got)),
+            Ok(Ok(0)) => return End::Eof(text(&got)),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => return End::Reset(text(&got)),
+            Ok(Err(e)) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Sends `lines` (each + CRLF) then QUIT, and reads to the end.
+async fn session(addr: SocketAddr, lines: &[&str]) -> End {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(l);
+        out.push_str("\r\n");
+    }
+    out.push_str("QUIT\r\n");
+    let _ = s.write_all(out.as_bytes()).await;
+    read_end(&mut s, T).await
+}
+
+struct Srv {
+    s: FakeVfindd,
+    _dir: tempfile::TempDir,
+}
+
+async fn server(plan: FaultPlan) -> Srv {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("clean"), b"hello").unwrap();
+    std::fs::write(dir.path().join("eicar"), scan_engine_eicar()).unwrap();
+    let s = FakeVfindd::builder()
+        .threads(1)
+        .virtual_root(dir.path())
+        .fault_plan(plan)
+        .start()
+        .await
+        .unwrap();
+    Srv { s, _dir: dir }
+}
+
+fn scan_engine_eicar() -> Vec<u8> {
+    // XOR-0x5A form from the project brief, decoded at run time
+    let hex = "026f157b0a7f1a1b0a016e060a00026f6e720a04736d1919736d277e1f13191b0877090e1b141e1b081e771b140e130c13080f09770e1f090e771c13161f7b7e12711270";
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap() ^ 0x5A)
+        .collect()
+}
+
+fn always(f: Fault) -> FaultPlan {
+    FaultPlan::new().seed(1).with(Trigger::always(), f)
+}
+
+fn eof(s: &str) -> End {
+    End::Eof(s.to_string())
+}
+
+const CLEAN: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\nDONE 0 : \"/clean\"\r\nOK\r\n";
+
+#[tokio::test]
+async fn fault_delay_before_reply() {
+    let v = server(FaultPlan::new().with(
+        Trigger::command("SCAN"),
+        Fault::Delay {
+            ms: 300,
+            at: DelayAt::Reply,
+        },
+    ))
+    .await;
+    let t0 = Instant::now();
+    assert_eq!(session(v.s.addr(), &["SCAN/FILE /clean"]).await, eof(CLEAN));
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn fault_delay_between_bytes() {
+    let v = server(always(Fault::Delay {
+        ms: 30,
+        at: DelayAt::Bytes,
+    }))
+    .await;
+    let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+    let mut b = [0u8; 16];
+    let n = c.read(&mut b).await.unwrap();
+    assert_eq!(&b[..n], b"R");
+    c.write_all(b"QUIT\r\n").await.unwrap();
+    assert_eq!(read_end(&mut c, T).await, eof("EADY\r\nOK\r\n"));
+}
+
+#[tokio::test]
+async fn fault_delay_per_read_and_slow_read() {
+    let v = server(always(Fault::Delay {
+        ms: 250,
+        at: DelayAt::Read,
+    }))
+    .await;
+    let t0 = Instant::now();
+    assert_eq!(session(v.s.addr(), &[]).await, eof("READY\r\nOK\r\n"));
+    assert!(t0.elapsed() >= Duration::from_millis(250));
+    let v = server(always(Fault::SlowRead { bytes: 1, ms: 20 })).await;
+    let t0 = Instant::now();
+    assert_eq!(session(v.s.addr(), &[]).await, eof("READY\r\nOK\r\n"));
+    // QUIT\r\n: 6 reads, 20 ms before each
+    assert!(
+        t0.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn fault_split_reply_byte_and_random() {
+    for at in [SplitAt::Byte, SplitAt::Random] {
+        let v = server(always(Fault::SplitReply { at, ms: 30 })).await;
+        let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+        let mut b = [0u8; 16];
+        let n = c.read(&mut b).await.unwrap();
+        assert!(n < 7, "READY\\r\\n not in one piece ({at:?})");
+        c.write_all(b"QUIT\r\n").await.unwrap();
+        let End::Eof(rest) = read_end(&mut c, T).await else {
+            panic!()
+        };
+        assert_eq!(
+            format!("{}{rest}", String::from_utf8_lossy(&b[..n])),
+            "READY\r\nOK\r\n"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fault_drop_at_command_and_after_bytes() {
+    let v =
+        server(FaultPlan::new().with(Trigger::command("SCAN"), Fault::Drop { after_bytes: None }))
+            .await;
+    assert_eq!(
+        session(v.s.addr(), &["ENABLE RECURSE", "SCAN/FILE /clean"]).await,
+        eof("READY\r\nOK\r\n")
+    );
+    let v = server(FaultPlan::new().with(
+        Trigger::always(),
+        Fault::Drop {
+            after_bytes: Some(20),
+        },
+    ))
+    .await;
+    let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+    // armed at accept: the first 16 bytes are served, the next read crosses 20
+    c.write_all(b"ENABLE RECURSE\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.write_all(b"ENABLE RECURSE\r\n").await.unwrap();
+    assert_eq!(read_end(&mut c, T).await, eof("READY\r\nOK\r\n"));
+}
+
+#[tokio::test]
+async fn fault_reset() {
+    let v = server(FaultPlan::new().with(Trigger::command("SCAN"), Fault::Reset)).await;
+    let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+    c.write_all(b"SCAN/FILE /clean\r\n").await.unwrap();
+    assert_eq!(read_end(&mut c, T).await, End::Reset("READY\r\n".into()));
+}
+
+#[tokio::test]
+async fn fault_never_reply() {
+    let v = server(FaultPlan::new().with(Trigger::command("SCAN"), Fault::NeverReply)).await;
+    let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+    c.write_all(b"SCAN/FILE /clean\r\nQUIT\r\n").await.unwrap();
+    assert_eq!(
+        read_end(&mut c, Duration::from_millis(700)).await,
+        End::Silent("READY\r\n".into())
+    );
+}
+
+#[tokio::test]
+async fn fault_refuse_connections_and_denied_greeting() {
+    let v = server(FaultPlan::new().with(Trigger::connection(1), Fault::Refuse)).await;
+    let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+    assert_eq!(read_end(&mut c, T).await, End::Reset(String::new()));
+    assert_eq!(session(v.s.addr(), &[]).await, eof("READY\r\nOK\r\n"));
+    // SVSP-RESP-DENIED-1 greeting on demand
+    let v = server(FaultPlan::new().with(Trigger::connection(1), Fault::Denied)).await;
+    let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+    assert_eq!(read_end(&mut c, T).await, eof("DENIED\r\n"));
+}
+
+#[tokio::test]
+async fn fault_garbage_and_truncated_reply() {
+    let v = server(FaultPlan::new().with(
+        Trigger::command("SCAN"),
+        Fault::Garbage {
+            text: Some("%%%\r\n".into()),
+            len: 0,
+        },
+    ))
+    .await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof("READY\r\n%%%\r\n")
+    );
+    let v =
+        server(FaultPlan::new().with(Trigger::command("SCAN"), Fault::Truncate { keep: Some(3) }))
+            .await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof("READY\r\nQUE")
+    );
+}
+
+#[tokio::test]
+async fn fault_forced_verdicts() {
+    let v = server(always(Fault::Infected {
+        name: "Fake Forced.A".into(),
+    }))
+    .await;
+    assert_eq!(
+        session(v.s.addr(), &["7 SCAN/FILE /clean"]).await,
+        eof("READY\r\n7 QUEUED\r\n7 SCANNING \"/clean\"\r\n7 INFECTED Fake Forced.A : \"/clean\" : \r\n7 DONE 1 : \"/clean\"\r\nOK\r\n")
+    );
+    let v = server(always(Fault::Clean)).await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /eicar"]).await,
+        eof("READY\r\nQUEUED\r\nSCANNING \"/eicar\"\r\nDONE 0 : \"/eicar\"\r\nOK\r\n")
+    );
+}
+
+#[tokio::test]
+async fn fault_error_errno_eagain_efault() {
+    let cases = [
+        (
+            Fault::Error {
+                text: "Disk on fire".into(),
+            },
+            "EFAULT Disk on fire",
+        ),
+        (
+            Fault::Errno {
+                name: "EACCES".into(),
+                text: Some("\"/clean\"".into()),
+            },
+            "EACCES \"/clean\"",
+        ),
+        (Fault::Eagain, "EAGAIN Server busy"),
+        (Fault::Efault, "EFAULT Internal error"),
+    ];
+    for (f, line) in cases {
+        let v = server(FaultPlan::new().with(Trigger::command("SCAN"), f.clone())).await;
+        let got = session(v.s.addr(), &["SCAN/FILE /clean"]).await;
+        let End::Eof(text) = got else { panic!("{f:?}") };
+        assert!(text.contains(&format!("{line}\r\n")), "{f:?}: {text:?}");
+        assert!(!text.contains("DONE"), "{f:?}: {text:?}");
+        assert!(text.ends_with("OK\r\n"), "connection survives: {text:?}");
+    }
+}
+
+#[tokio::test]
+async fn fault_timeout_is_a_silent_close() {
+    let v = server(FaultPlan::new().with(Trigger::command("SCAN"), Fault::Timeout)).await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof("READY\r\n")
+    );
+}
+
+#[tokio::test]
+async fn fault_stream_limit() {
+    let v = server(FaultPlan::new().with(
+        Trigger::command("SCAN"),
+        Fault::StreamLimit {
+            mode: LimitMode::Configured,
+        },
+    ))
+    .await;
+    let End::Eof(text) = session(v.s.addr(), &["1 SCAN/FILE /clean"]).await else {
+        panic!()
+    };
+    assert!(text.starts_with("READY\r\n1 EINVAL "), "{text:?}");
+    assert!(!text.contains("DONE"));
+}
+
+#[tokio::test]
+async fn trigger_nth_connection_and_kth_request() {
+    let v = server(FaultPlan::new().with(Trigger::connection(2), Fault::Eagain)).await;
+    assert_eq!(session(v.s.addr(), &["SCAN/FILE /clean"]).await, eof(CLEAN));
+    let End::Eof(t) = session(v.s.addr(), &["SCAN/FILE /clean"]).await else {
+        panic!()
+    };
+    assert!(t.contains("EAGAIN Server busy"), "{t:?}");
+    assert_eq!(session(v.s.addr(), &["SCAN/FILE /clean"]).await, eof(CLEAN));
+    let v = server(FaultPlan::new().with(Trigger::request(2), Fault::Efault)).await;
+    let End::Eof(t) = session(
+        v.s.addr(),
+        &[
+            "1 SCAN/FILE /clean",
+            "2 SCAN/FILE /clean",
+            "3 SCAN/FILE /clean",
+        ],
+    )
+    .await
+    else {
+        panic!()
+    };
+    // requests interleave (SVSP-CONC-2): compare the lines of each id
+    let mut got: Vec<&str> = t.split("\r\n").collect();
+    got.sort_unstable();
+    let mut want = vec![
+        "READY",
+        "1 QUEUED",
+        "1 SCANNING \"/clean\"",
+        "1 DONE 0 : \"/clean\"",
+        "2 EFAULT Internal error",
+        "3 QUEUED",
+        "3 SCANNING \"/clean\"",
+        "3 DONE 0 : \"/clean\"",
+        "OK",
+        "",
+    ];
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn trigger_after_n_bytes_and_times() {
+    let v =
+        server(FaultPlan::new().rule(Rule::new(Trigger::bytes(30), Fault::Eagain).times(1))).await;
+    async fn two_scans(addr: SocketAddr) -> String {
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let mut got = String::new();
+        let mut buf = [0u8; 1024];
+        for id in 1..=2 {
+            let line = format!("{id} SCAN/FILE /clean\r\n");
+            c.write_all(line.as_bytes()).await.unwrap();
+            // wait for this request's terminal line
+            while !got.contains(&format!("{id} DONE")) && !got.contains(&format!("{id} EAGAIN")) {
+                let n = tokio::time::timeout(T, c.read(&mut buf))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert!(n > 0, "{got:?}");
+                got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+        got
+    }
+    // 20 bytes: no fault; the second line brings the count to 40
+    let t = two_scans(v.s.addr()).await;
+    assert!(
+        t.contains("1 DONE 0") && t.ends_with("2 EAGAIN Server busy\r\n"),
+        "{t:?}"
+    );
+    let t = two_scans(v.s.addr()).await;
+    assert!(t.ends_with("2 DONE 0 : \"/clean\"\r\n"), "times = 1: {t:?}");
+}
+
+#[tokio::test]
+async fn trigger_probability_seeded_replays_exactly() {
+    async fn outcomes(seed: u64) -> Vec<bool> {
+        let v = server(
+            FaultPlan::new()
+                .seed(seed)
+                .with(Trigger::probability(0.5), Fault::Eagain),
+        )
+        .await;
+        let mut out = Vec::new();
+        for _ in 0..12 {
+            let End::Eof(t) = session(v.s.addr(), &["SCAN/FILE /clean"]).await else {
+                panic!()
+            };
+            out.push(t.contains("EAGAIN"));
+        }
+        out
+    }
+    let a = outcomes(2024).await;
+    assert!(a.iter().any(|x| *x) && a.iter().any(|x| !*x), "{a:?}");
+    assert_eq!(a, outcomes(2024).await);
+}
+
+#[tokio::test]
+async fn runtime_handle_and_stats() {
+    let v = server(FaultPlan::new()).await;
+    assert_eq!(session(v.s.addr(), &["SCAN/FILE /clean"]).await, eof(CLEAN));
+    v.s.faults()
+        .replace(FaultPlan::new().with(Trigger::command("scan"), Fault::Timeout));
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof("READY\r\n")
+    );
+    v.s.faults().clear();
+    assert_eq!(session(v.s.addr(), &["SCAN/FILE /clean"]).await, eof(CLEAN));
+    let st = v.s.faults().stats();
+    assert_eq!((st.connections, st.faults_fired), (3, 1));
+    assert_eq!(st.commands, 2 + 1 + 2);
+    assert_eq!(st.per_connection[0].bytes_out as usize, CLEAN.len());
+}
+
+fn curl(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let url = format!("http://{addr}{path}");
+    match std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+            "--data-binary",
+            body,
+            &url,
+        ])
+        .output()
+    {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n').unwrap();
+            (code.trim().parse().unwrap(), body.to_string())
+        }
+        Err(_) => {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(
+                s,
+                "{method} {path} HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            let (head, body) = out.split_once("\r\n\r\n").unwrap();
+            (head[9..12].parse().unwrap(), body.to_string())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_faults_file_shorthand_and_admin_api() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("clean"), b"x").unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "seed = 3\n[[rule]]\nname = \"busy\"\nwhen = { command = \"SCAN\", request = 1 }\nfault = { kind = \"eagain\" }\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-vfindd"))
+        .args(["--svsp-port=0", "--admin", "127.0.0.1:0", "--faults"])
+        .arg(&scenario)
+        .args([
+            "--fault",
+            "eagain-every:1000,efault@command=SCAN,request=2,times=1",
+        ])
+        .arg("--scan-root")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut port, mut admin) = (None, None);
+    while port.is_none() || admin.is_none() {
+        let l = lines.next().unwrap().unwrap();
+        if let Some(p) = l.strip_prefix("LISTENING ") {
+            port = Some(p.parse::<u16>().unwrap());
+        } else if let Some(a) = l.strip_prefix("ADMIN ") {
+            admin = Some(a.parse::<SocketAddr>().unwrap());
+        }
+    }
+    let addr = SocketAddr::from(([127, 0, 0, 1], port.unwrap()));
+    let admin = admin.unwrap();
+    let file = format!("SCAN/FILE {}", dir.path().join("clean").display());
+    let End::Eof(t) = session(addr, &[&file, &file, &file]).await else {
+        panic!()
+    };
+    let lines_got: Vec<&str> = t.split("\r\n").collect();
+    assert_eq!(lines_got[1], "EAGAIN Server busy", "{t:?}");
+    assert_eq!(lines_got[2], "EFAULT Internal error", "{t:?}");
+    assert!(
+        lines_got[3..].iter().any(|l| l.starts_with("DONE 0")),
+        "{t:?}"
+    );
+    let call = move |m: &'static str, p: &'static str, b: &'static str| {
+        tokio::task::spawn_blocking(move || curl(admin, m, p, b))
+    };
+    let (code, body) = call("GET", "/stats", "").await.unwrap();
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["seed"], 3);
+    assert_eq!(v["faults_fired"], 2);
+    assert_eq!(v["rules"][0]["name"], "busy");
+    let (code, _) = call(
+        "PUT",
+        "/faults",
+        r#"{"rules":[{"when":{"command":"SCAN"},"fault":{"kind":"infected","name":"Admin.Virus"}}]}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 200);
+    let End::Eof(t) = session(addr, &[&file]).await else {
+        panic!()
+    };
+    assert!(
+        t.contains("INFECTED Admin.Virus : ") && t.contains("DONE 1 : "),
+        "{t:?}"
+    );
+    assert_eq!(call("DELETE", "/faults", "").await.unwrap().0, 200);
+    let End::Eof(t) = session(addr, &[&file]).await else {
+        panic!()
+    };
+    assert!(t.contains("DONE 0 : "), "{t:?}");
+    let (code, body) = call("POST", "/reset", "").await.unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("\"connections\": 0"));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fault plan seed 3"));
+}
