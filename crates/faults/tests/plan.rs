@@ -194,7 +194,13 @@ fn trigger_command_chunk_bytes_request() {
                 Fault::Drop { after_bytes: None },
             ))
             .rule(Rule::new(Trigger::request(3), Fault::Timeout))
-            .rule(Rule::new(Trigger::bytes(50), Fault::Eagain)),
+            .rule(Rule::new(
+                Trigger::bytes(50),
+                Fault::Errno {
+                    name: "EIO".into(),
+                    text: None,
+                },
+            )),
     );
     let c = set.connect();
     assert_eq!(c.event(cmd("PING")), None);
@@ -212,13 +218,16 @@ fn trigger_command_chunk_bytes_request() {
     let c = set.connect();
     c.bytes_in(49);
     assert_eq!(c.event(cmd("PING")), None);
+    assert_eq!(c.take_forced(), None);
     c.bytes_in(1);
+    c.event(cmd("PING"));
     assert!(matches!(
-        c.event(cmd("PING")),
-        Some(Action::Reply(ForcedReply::Errno { .. }))
+        c.take_forced(),
+        Some(ForcedReply::Errno { name, .. }) if name == "EIO"
     ));
+    c.event(cmd("PING"));
     assert_eq!(
-        c.event(cmd("PING")),
+        c.take_forced(),
         None,
         "a byte trigger fires once per connection"
     );
