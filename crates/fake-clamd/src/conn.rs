@@ -69,6 +69,9 @@ struct Session {
     deferred: Vec<Vec<u8>>,
 }
 
+/// Read size while an INSTREAM body is flowing.
+const STREAM_READ_SIZE: usize = 256 * 1024;
+
 pub(crate) struct Connection {
     shared: Arc<Shared>,
     conn: Conn,
@@ -588,6 +591,10 @@ impl Connection {
         let mut oversize = false;
         let mut input = self.dec.take_buffered();
         let mut chunks: u64 = 0;
+        // Stream data needs no 4104-byte command semantics: read it in large pieces.
+        if self.buf.len() < STREAM_READ_SIZE {
+            self.buf.resize(STREAM_READ_SIZE, 0);
+        }
         // CLAMD-INSTREAM-7: ReadTimeout while streaming, restarted by each packet
         self.deadline = self.deadline_after(cfg.read_timeout);
         loop {
@@ -646,7 +653,7 @@ impl Connection {
                     }
                 }
             }
-            match self.read_once(COMMAND_BUFFER_SIZE).await {
+            match self.read_once(STREAM_READ_SIZE).await {
                 ReadOutcome::Data(n) => {
                     input.clear();
                     input.extend_from_slice(&self.buf[..n]);
