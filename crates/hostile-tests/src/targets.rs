@@ -379,10 +379,14 @@ fn archive_opts() -> TreeOptions {
     }
 }
 
+/// Built once per process: compiling the matcher per input would dominate the run time.
 fn archive_db() -> Arc<SignatureDb> {
-    Arc::new(SignatureDb::builtin(&BuiltinOptions {
-        eicar_mode: EicarMode::Anywhere,
-        ..BuiltinOptions::default()
+    static DB: std::sync::OnceLock<Arc<SignatureDb>> = std::sync::OnceLock::new();
+    Arc::clone(DB.get_or_init(|| {
+        Arc::new(SignatureDb::builtin(&BuiltinOptions {
+            eicar_mode: EicarMode::Anywhere,
+            ..BuiltinOptions::default()
+        }))
     }))
 }
 
