@@ -44,9 +44,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(if e.use_stderr() { 2 } else { 0 }));
         }
     };
-    let ok = (args.no_lint || step("format check", &["fmt", "--all", "--check"], &[])?)
-        && (args.no_lint
-            || step(
+    let lint_ok = args.no_lint
+        || (step("format check", &["fmt", "--all", "--check"], &[])?
+            && step(
                 "clippy",
                 &[
                     "clippy",
@@ -57,11 +57,41 @@ pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
                     "warnings",
                 ],
                 &[],
-            )?)
-        && step("tests", &["test", "--workspace"], &args.cargo_test_args)?;
+            )?);
+    let ok = lint_ok
+        && step("tests", &["test", "--workspace"], &args.cargo_test_args)?
+        && (args.no_conformance || conformance()?);
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The main job, then third-party clients. clamdscan genuinely hangs on a daemon that
+/// accepts and never answers (it has no read timeout: CLAMD-CLIENT-10), so that one case is
+/// left out of its run here; `cargo xtask conformance --client clamdscan` shows it failing.
+fn conformance() -> anyhow::Result<bool> {
+    let junit = crate::workspace_root().join("target/conformance-junit.xml");
+    let runs: [Vec<String>; 2] = [
+        vec!["--report-junit".into(), junit.display().to_string()],
+        vec![
+            "--client".into(),
+            "clamdscan".into(),
+            "--client".into(),
+            "python-clamd".into(),
+            "--skip".into(),
+            "clamd.silent".into(),
+            "--require-available".into(),
+        ],
+    ];
+    for run in runs {
+        eprintln!("==> cargo xtask conformance {}", run.join(" "));
+        let code = crate::conformance::run(run)?;
+        if code != ExitCode::SUCCESS {
+            eprintln!("==> conformance failed");
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
