@@ -1,0 +1,99 @@
+//! SVSP-CONC-3 (option snapshot at acceptance) and SVSP-SCAN-TREE-3 (unreadable members are
+//! skipped without a line).
+
+mod common;
+use common::*;
+use fake_vfindd::FakeVfindd;
+use std::time::Duration;
+
+async fn start(root: &std::path::Path, delay: Duration) -> FakeVfindd {
+    FakeVfindd::builder()
+        .threads(1)
+        .delay(delay)
+        .virtual_root(root)
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conc_3_a_queued_request_keeps_the_options_it_was_accepted_with() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("e"), &eicar());
+    // One slow worker: request 2 waits in the queue while request 1 is scanned.
+    let s = start(d.path(), Duration::from_millis(400)).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("1 SCAN/FILE /e").await;
+    assert_eq!(c.line().await.unwrap(), "1 QUEUED");
+    c.send("2 SCAN/FILE /e").await;
+    assert_eq!(c.line().await.unwrap(), "2 QUEUED");
+    c.send("3 ENABLE IGNORE CVDL DOS/EICAR.Test").await;
+    c.send("4 SCAN/FILE /e").await;
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.starts_with("4 DONE")) {
+        lines.push(c.line().await.expect("EOF before request 4 finished"));
+    }
+    let pos = |p: &str| lines.iter().position(|l| l.starts_with(p));
+    let ok = pos("3 OK").expect("ENABLE answered");
+    let done2 = pos("2 DONE").expect("request 2 finished");
+    assert!(
+        ok < done2,
+        "ENABLE was processed while request 2 was pending: {lines:?}"
+    );
+    assert!(
+        lines.contains(&"1 DONE 1 : \"/e\"".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"2 DONE 1 : \"/e\"".to_string()),
+        "request 2 was accepted before IGNORE: {lines:?}"
+    );
+    assert!(
+        lines.contains(&"4 DONE 0 : \"/e\"".to_string()),
+        "request 4 was accepted after IGNORE: {lines:?}"
+    );
+    c.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
+    let d = tempfile::tempdir().unwrap();
+    // An incompressible member whose stored bytes are then damaged: its CRC check fails
+    // when it is read, so it "cannot be read".
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut z = zip_bytes(&[
+        ("good.txt", b"hello"),
+        ("bad.bin", &noise),
+        ("last.txt", b"bye"),
+    ]);
+    let at = z
+        .windows(7)
+        .position(|w| w == b"bad.bin")
+        .expect("local header of bad.bin");
+    let next = at
+        + z[at..]
+            .windows(8)
+            .position(|w| w == b"last.txt")
+            .expect("local header of last.txt");
+    // Somewhere inside bad.bin's data, between its header and the next one.
+    let target = (at + 7 + next) / 2;
+    z[target] ^= 0xff;
+    write(&d.path().join("z.zip"), &z);
+    let s = start(d.path(), Duration::ZERO).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("SCAN/FILE /z.zip").await;
+    let lines = c.until_terminal("").await;
+    assert!(lines.last().unwrap().starts_with("DONE 0"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("good.txt")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("last.txt")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("bad.bin")), "{lines:?}");
+    c.quit().await;
+}
