@@ -47,22 +47,29 @@ impl Throughput {
     }
 }
 
-/// Send `total` bytes as INSTREAM chunks of `chunk` bytes (z-mode) and wait for the verdict.
-pub fn instream(addr: SocketAddr, total: u64, chunk: usize) -> io::Result<(Throughput, Vec<u8>)> {
-    let block = clean_block(chunk);
-    let t0 = Instant::now();
-    let mut s = connect(addr)?;
-    s.write_all(b"zINSTREAM\0")?;
-    let mut frame = Vec::with_capacity(chunk + 4);
+/// Write `total` bytes of `block` as INSTREAM chunks (4-byte length + data), one write per
+/// chunk: the same bytes and write size for the daemons and the raw-copy reference.
+fn send_chunks(s: &mut TcpStream, total: u64, block: &[u8]) -> io::Result<()> {
+    let mut frame = Vec::with_capacity(block.len() + 4);
     let mut left = total;
     while left > 0 {
-        let n = (chunk as u64).min(left) as usize;
+        let n = (block.len() as u64).min(left) as usize;
         frame.clear();
         frame.extend_from_slice(&(n as u32).to_be_bytes());
         frame.extend_from_slice(&block[..n]);
         s.write_all(&frame)?;
         left -= n as u64;
     }
+    Ok(())
+}
+
+/// Send `total` bytes as INSTREAM chunks of `chunk` bytes (z-mode) and wait for the verdict.
+pub fn instream(addr: SocketAddr, total: u64, chunk: usize) -> io::Result<(Throughput, Vec<u8>)> {
+    let block = clean_block(chunk);
+    let t0 = Instant::now();
+    let mut s = connect(addr)?;
+    s.write_all(b"zINSTREAM\0")?;
+    send_chunks(&mut s, total, &block)?;
     s.write_all(&[0, 0, 0, 0])?;
     let reply = read_to_eof(&mut s)?;
     Ok((Throughput::new(total, t0.elapsed()), reply))
@@ -81,16 +88,7 @@ pub fn raw_copy(total: u64, chunk: usize) -> io::Result<Throughput> {
     let block = clean_block(chunk);
     let t0 = Instant::now();
     let mut s = connect(addr)?;
-    let mut frame = Vec::with_capacity(chunk + 4);
-    let mut left = total;
-    while left > 0 {
-        let n = (chunk as u64).min(left) as usize;
-        frame.clear();
-        frame.extend_from_slice(&(n as u32).to_be_bytes());
-        frame.extend_from_slice(&block[..n]);
-        s.write_all(&frame)?;
-        left -= n as u64;
-    }
+    send_chunks(&mut s, total, &block)?;
     s.shutdown(std::net::Shutdown::Write)?;
     sink.join()
         .map_err(|_| io::Error::other("sink thread panicked"))??;
