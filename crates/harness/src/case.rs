@@ -24,6 +24,13 @@ pub struct Case {
     pub input: InputSpec,
     #[serde(default)]
     pub daemon: DaemonSpec,
+    /// Faults in the shared vocabulary (crate `faults`): one `[[rule]]` of a scenario file
+    /// per entry. The case then runs on the embedded fake daemon with that plan installed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<toml::Value>,
+    /// Seed of the case's fault plan (default [`crate::daemon::plan::DEFAULT_SEED`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_seed: Option<u64>,
     /// The verdict the client must report.
     pub expect: Verdict,
     #[serde(default)]
@@ -43,6 +50,12 @@ impl Case {
         self.id.contains(term)
             || self.rules.iter().any(|r| r.contains(term))
             || self.tags.iter().any(|t| t == term)
+    }
+
+    /// The case's fault plan (None without `faults`).
+    pub fn fault_plan(&self) -> Result<Option<faults::FaultPlan>> {
+        crate::daemon::plan::case_plan(&self.faults, self.fault_seed)
+            .map_err(|e| HarnessError::Daemon(format!("case {}: {e}", self.id)))
     }
 
     fn validate(&self, origin: &Path) -> Result<()> {
@@ -78,6 +91,19 @@ impl Case {
         self.daemon
             .script_config(self.protocol)
             .map_err(|e| HarnessError::config(origin, format!("case {}: {e}", self.id)))?;
+        let plan = crate::daemon::plan::case_plan(&self.faults, self.fault_seed)
+            .map_err(|e| HarnessError::config(origin, format!("case {}: {e}", self.id)))?;
+        if plan.is_some() && self.daemon.kind == crate::daemon::DaemonKind::Scripted {
+            return err(
+                "`faults` run on the embedded fake daemon; drop daemon.kind = \"scripted\"".into(),
+            );
+        }
+        if plan.is_some() && !crate::daemon::fits_fake(&self.daemon) {
+            return err("`faults` cannot be combined with the scripted-only daemon settings (fault, split_reply, delay_ms, eicar_anywhere); say them as fault rules".into());
+        }
+        if plan.is_none() && self.fault_seed.is_some() {
+            return err("fault_seed without faults".into());
+        }
         Ok(())
     }
 }

@@ -56,6 +56,8 @@ impl Generated {
                 eicar_anywhere: true,
                 ..DaemonSpec::default()
             },
+            faults: Vec::new(),
+            fault_seed: None,
             expect: self.expect(),
             tags: vec!["proptest".into()],
         }

@@ -178,9 +178,16 @@ async fn run_inner(
     let dir_path = dir.path().to_path_buf();
     let file = case.input.write_to(&dir_path)?;
 
-    let daemon = daemon::start(&case.daemon, case.protocol).await?;
+    let plan = case.fault_plan()?;
+    // A refusal (scripted, or a `refuse` rule at the first connection) is seen by the client
+    // directly: through the proxy, whether the client's first bytes beat the daemon's RST
+    // would depend on timing.
+    let refuse = case.daemon.fault == Fault::Refuse
+        || plan
+            .as_ref()
+            .is_some_and(daemon::plan::refuses_first_connection);
+    let daemon = daemon::start(&case.daemon, case.protocol, plan).await?;
     r.daemon = daemon.implementation.to_string();
-    let refuse = case.daemon.fault == Fault::Refuse;
     let proxy = if refuse {
         None
     } else {

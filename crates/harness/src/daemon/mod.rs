@@ -1,7 +1,9 @@
-//! Daemons a case runs against: the embedded fakes (when built in) or the harness's own
-//! scripted servers, which produce protocol faults on demand (until the fakes' fault
-//! injection exists, and for faults the fakes do not offer).
+//! Daemons a case runs against: the embedded fakes (with the case's fault plan, in the
+//! shared `faults` vocabulary, installed) or the harness's own scripted servers, which
+//! produce the older `daemon.fault` faults (kept for faults and shapes the fakes do not
+//! offer).
 
+pub mod plan;
 pub mod scan;
 pub mod scripted_clamd;
 pub mod scripted_svsp;
@@ -168,6 +170,7 @@ async fn start_fake(
     spec: &DaemonSpec,
     cfg: &ScriptConfig,
     protocol: Protocol,
+    plan: faults::FaultPlan,
 ) -> Result<RunningDaemon> {
     match protocol {
         Protocol::Clamd => {
@@ -182,6 +185,7 @@ async fn start_fake(
                 .stream_limit(mode)
                 .allow_shutdown(false)
                 .record(false)
+                .faults(plan)
                 .start()
                 .await
                 .map_err(|e| HarnessError::Daemon(format!("fake clamd: {e}")))?;
@@ -205,6 +209,7 @@ async fn start_fake(
                 .threads(1)
                 .queued(queued)
                 .stream_max_length(cfg.stream_max_length)
+                .fault_plan(plan)
                 .start()
                 .await
                 .map_err(|e| HarnessError::Daemon(format!("fake vfindd: {e}")))?;
@@ -219,21 +224,32 @@ async fn start_fake(
     }
 }
 
-/// Starts the daemon a case asks for, on an ephemeral loopback port.
-pub async fn start(spec: &DaemonSpec, protocol: Protocol) -> Result<RunningDaemon> {
+/// Starts the daemon a case asks for, on an ephemeral loopback port. A fault plan (the
+/// case's `faults`) always runs on the embedded fake.
+pub async fn start(
+    spec: &DaemonSpec,
+    protocol: Protocol,
+    plan: Option<faults::FaultPlan>,
+) -> Result<RunningDaemon> {
     let cfg = Arc::new(spec.script_config(protocol)?);
     let use_fake = match spec.kind {
         DaemonKind::Scripted => false,
         DaemonKind::Fake => true,
-        DaemonKind::Auto => fake_available(protocol) && fits_fake(spec),
+        DaemonKind::Auto => plan.is_some() || (fake_available(protocol) && fits_fake(spec)),
     };
+    if plan.is_some() && !use_fake {
+        return Err(HarnessError::Daemon(
+            "fault rules (`faults`) need the embedded fake daemon, not daemon.kind = \"scripted\""
+                .into(),
+        ));
+    }
     if use_fake {
         if !fits_fake(spec) {
             return Err(HarnessError::Daemon(
                 "daemon.kind = \"fake\" with a scripted-only setting (fault, split_reply, delay_ms, eicar_anywhere)".into(),
             ));
         }
-        return start_fake(spec, &cfg, protocol).await;
+        return start_fake(spec, &cfg, protocol, plan.unwrap_or_default()).await;
     }
     if cfg.fault == Fault::Refuse {
         // Bind, note the port, close: connecting there is refused.
