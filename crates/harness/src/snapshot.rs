@@ -63,6 +63,9 @@ pub fn render(
     );
     for (i, conn) in t.connections().into_iter().enumerate() {
         s.push_str(&format!("connection {}:\n", i + 1));
+        // Whether the server closed while the client was still uploading: then FIN or RST
+        // is a matter of timing (CLAMD-TRANS-5), and the snapshot must not record which.
+        let mut end_depends_on_timing = false;
         let c = t.bytes(conn, Dir::C2S);
         let srv = t.bytes(conn, Dir::S2C);
         match protocol {
@@ -73,7 +76,7 @@ pub fn render(
                     || srv
                         .windows(28)
                         .any(|w| w == b"INSTREAM size limit exceeded");
-                render_clamd_client(&c, cut_by_server, &mut s);
+                end_depends_on_timing = render_clamd_client(&c, cut_by_server, &mut s);
                 for (r, terminated) in split_replies(&srv) {
                     s.push_str(&format!(
                         "  S: {}{}\n",
@@ -97,7 +100,9 @@ pub fn render(
                     crate::transcript::EventKind::Error { dir: Dir::S2C, .. }
                 )
         });
-        if reset {
+        if end_depends_on_timing {
+            s.push_str("  server closed during the upload (FIN or RST depends on timing)\n");
+        } else if reset {
             s.push_str("  server reset the connection\n");
         } else {
             let ended = |d: Dir| {
@@ -117,7 +122,8 @@ pub fn render(
     red.apply(&s)
 }
 
-fn render_clamd_client(c: &[u8], cut_by_server: bool, s: &mut String) {
+/// Renders the client's side; returns true when the upload was cut short by the server.
+fn render_clamd_client(c: &[u8], cut_by_server: bool, s: &mut String) -> bool {
     let frames = parse_client(c);
     // How far a client gets with an upload the server cut short depends on timing: show
     // such a stream without chunk counts, so the snapshot is stable.
@@ -142,7 +148,7 @@ fn render_clamd_client(c: &[u8], cut_by_server: bool, s: &mut String) {
             Some(n) => format!("  C: <chunks, the first of {n} bytes; the server ended the stream early, the rest depends on timing>\n"),
             None => "  C: <no data chunk; the server ended the stream early>\n".to_string(),
         });
-        return;
+        return true;
     }
     let mut i = 0;
     while i < frames.len() {
@@ -182,6 +188,7 @@ fn render_clamd_client(c: &[u8], cut_by_server: bool, s: &mut String) {
         }
         i += 1;
     }
+    false
 }
 
 /// Outcome of comparing with the stored snapshot.
