@@ -69,11 +69,6 @@ struct Session {
     deferred: Vec<Vec<u8>>,
 }
 
-/// Lingering close: after the FIN, input is absorbed until it pauses this long...
-const LINGER_IDLE: Duration = Duration::from_millis(20);
-/// ...or for at most this long.
-const LINGER_MAX: Duration = Duration::from_millis(250);
-
 /// Read size while an INSTREAM body is flowing.
 const STREAM_READ_SIZE: usize = 256 * 1024;
 
@@ -143,11 +138,9 @@ impl Connection {
             None => {}
         }
         if let (Flow::Close, None) = (flow, self.fault_close) {
-            // observed on clamd 1.4.6: input the client is still sending at close time is
-            // consumed, so the client sees FIN (e.g. after an over-long legacy line), not RST.
-            // FIN first (the client's read ends now), then absorb what is still in flight.
-            self.conn.shutdown_write().await;
-            self.drain_idle(LINGER_IDLE, LINGER_MAX, 8 << 20).await;
+            // observed on clamd 1.4.6: input already queued at close time is consumed, so the
+            // client sees FIN (e.g. after an over-long legacy line), not RST
+            self.conn.drain_queued(8 << 20);
         }
         self.record(Event::Closed);
         // dropping the socket closes it (RST if unread input is pending: CLAMD-TRANS-5)
@@ -732,24 +725,6 @@ impl Connection {
             StreamLimitMode::Reset => {
                 self.conn.set_reset_on_close();
                 Flow::Abort
-            }
-        }
-    }
-
-    /// Discard input until EOF, a pause of `idle`, `limit` in total, or `max_bytes`.
-    async fn drain_idle(&mut self, idle: Duration, limit: Duration, max_bytes: u64) {
-        let end = Instant::now() + limit;
-        let mut total = 0u64;
-        loop {
-            self.deadline = Some((Instant::now() + idle).min(end));
-            match self.read_once(COMMAND_BUFFER_SIZE).await {
-                ReadOutcome::Data(n) => {
-                    total += n as u64;
-                    if total >= max_bytes || Instant::now() >= end {
-                        break;
-                    }
-                }
-                _ => break,
             }
         }
     }
