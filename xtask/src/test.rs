@@ -59,7 +59,11 @@ pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
                 &[],
             )?);
     let ok = lint_ok
-        && step("tests", &["test", "--workspace"], &args.cargo_test_args)?
+        && step(
+            "tests",
+            &["test", "--workspace", "--no-fail-fast"],
+            &args.cargo_test_args,
+        )?
         && (args.no_conformance || conformance()?);
     Ok(if ok {
         ExitCode::SUCCESS
