@@ -69,9 +69,6 @@ struct Session {
     deferred: Vec<Vec<u8>>,
 }
 
-/// Read size while an INSTREAM body is flowing.
-const STREAM_READ_SIZE: usize = 256 * 1024;
-
 pub(crate) struct Connection {
     shared: Arc<Shared>,
     conn: Conn,
@@ -591,10 +588,6 @@ impl Connection {
         let mut oversize = false;
         let mut input = self.dec.take_buffered();
         let mut chunks: u64 = 0;
-        // Stream data needs no 4104-byte command semantics: read it in large pieces.
-        if self.buf.len() < STREAM_READ_SIZE {
-            self.buf.resize(STREAM_READ_SIZE, 0);
-        }
         // CLAMD-INSTREAM-7: ReadTimeout while streaming, restarted by each packet
         self.deadline = self.deadline_after(cfg.read_timeout);
         loop {
@@ -653,7 +646,9 @@ impl Connection {
                     }
                 }
             }
-            match self.read_once(STREAM_READ_SIZE).await {
+            // Reads stay within the 4104-byte command buffer: bytes after the terminator go
+            // back to the command decoder (pipelined session commands), which holds no more.
+            match self.read_once(COMMAND_BUFFER_SIZE).await {
                 ReadOutcome::Data(n) => {
                     input.clear();
                     input.extend_from_slice(&self.buf[..n]);
