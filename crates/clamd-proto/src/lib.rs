@@ -42,6 +42,7 @@
 pub mod client;
 pub mod command;
 pub mod decoder;
+pub mod display;
 mod error;
 pub mod instream;
 pub mod reply;

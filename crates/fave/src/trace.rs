@@ -65,22 +65,8 @@ impl Tracer {
     }
 }
 
-/// Escape bytes for display: printable ASCII as is, `\0 \n \r \t \\`, others `\xHH`.
-pub fn escape(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len());
-    for &b in data {
-        match b {
-            0 => out.push_str("\\0"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out
-}
+/// Bytes shown as text (`\0 \n \r \t \\`, `\xHH`): the one escaper shared with clamd-proto.
+pub use clamd_proto::display::escape;
 
 #[cfg(test)]
 mod tests {

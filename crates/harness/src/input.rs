@@ -184,22 +184,8 @@ pub fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
-/// Shows bytes as text with `\0`, `\n`, `\r`, `\t`, `\\` and `\xHH` escapes.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
-    for &c in bytes {
-        match c {
-            0 => s.push_str("\\0"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s
-}
+/// Bytes shown as text (`\0 \n \r \t \\`, `\xHH`): the one escaper shared with clamd-proto.
+pub use clamd_proto::display::escape;
 
 #[cfg(test)]
 mod tests {
