@@ -74,16 +74,24 @@ proptest! {
     #[test]
     fn formatter_and_parser_agree(
         id in proptest::option::of(1u32..999_999_999),
-        virus in "[A-Za-z0-9/. ]{1,20}",
+        // No leading/trailing space and no ':' so " : " cannot occur: no rejects needed.
+        virus in "[A-Za-z0-9/.]([A-Za-z0-9/. ]{0,18}[A-Za-z0-9/.])?",
         chain in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..12), 1..4),
         msg in proptest::collection::vec(any::<u8>().prop_filter("no LF", |b| *b != b'\n'), 0..20),
         count in proptest::option::of(0u64..100),
         lf in any::<bool>(),
     ) {
-        prop_assume!(!virus.contains(" : ") && !virus.starts_with(' ') && !virus.ends_with(' '));
         let id = id.map(|n| Id::from_number(n).unwrap());
         let fmt = FormatOptions { eol: if lf { Eol::Lf } else { Eol::Crlf }, lowercase_keywords: false };
-        let msg: Vec<u8> = msg.into_iter().skip_while(|b| *b == b' ' || *b == b'\t').collect();
+        let mut msg: Vec<u8> = msg.into_iter().skip_while(|b| *b == b' ' || *b == b'\t').collect();
+        // With LF line ends a message ending in CR cannot be told from a CRLF terminator
+        // (SVSP-FRAME-1 removes a CR directly before LF), so such a message has no exact
+        // wire form; the formatter cannot be asked to round-trip it.
+        if lf {
+            while msg.last() == Some(&b'\r') {
+                msg.pop();
+            }
+        }
         let bodies = vec![
             Body::Scanning(chain.clone()),
             Body::Infected { virus: virus.into_bytes(), name: chain.clone(), message: msg.clone() },
