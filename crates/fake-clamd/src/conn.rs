@@ -395,7 +395,7 @@ impl Connection {
                 self.faults.take_forced()
             {
                 self.record_cmd(request, req);
-                let r = forced_bytes(ctx, Subject::Stream, &f);
+                let r = forced_bytes(ctx, None, &f);
                 self.send(&r).await;
                 return Some(Flow::Close);
             }
@@ -438,7 +438,7 @@ impl Connection {
                 self.limit_exceeded_with(r, mode).await
             }
             Action::Reply(f) => {
-                let r = forced_bytes(ctx, Subject::Stream, &f);
+                let r = forced_bytes(ctx, None, &f);
                 self.send(&r).await;
                 Flow::Close
             }
@@ -540,7 +540,7 @@ impl Connection {
         };
         if let Some(f) = self.faults.take_forced() {
             // injected verdict for a path scan: one line about the path as sent
-            return Exec::Reply(forced_bytes(ctx, Subject::Path(&path), &f));
+            return Exec::Reply(forced_bytes(ctx, Some(Subject::Path(&path)), &f));
         }
         let sctx = self.shared.scan_ctx();
         let _permit = self.shared.scan_permits.acquire().await;
@@ -565,7 +565,7 @@ impl Connection {
 
     fn verdict_reply(&self, ctx: ReplyCtx, subject: Subject<'_>, v: &Verdict) -> Vec<u8> {
         if let Some(f) = self.faults.take_forced() {
-            return forced_bytes(ctx, subject, &f);
+            return forced_bytes(ctx, Some(subject), &f);
         }
         let r = match v {
             Verdict::Clean => reply::ok(ctx, subject),
@@ -737,21 +737,27 @@ impl Connection {
     }
 }
 
-/// The bytes of an injected reply (`infected`, `clean`, `error`, `errno`).
-fn forced_bytes(ctx: ReplyCtx, subject: Subject<'_>, f: &ForcedReply) -> Vec<u8> {
+/// The bytes of an injected reply (`infected`, `clean`, `error`, `errno`). In the place of a
+/// verdict (`subject` given) an error is a per-file scan error, `<subject>: <text> ERROR`, after
+/// which clamd keeps a session going (CLAMD-INSTREAM-3, CLAMD-REPLY-4); without a subject it is
+/// a bare `<text> ERROR` line and the connection closes (CLAMD-REPLY-2).
+fn forced_bytes(ctx: ReplyCtx, subject: Option<Subject<'_>>, f: &ForcedReply) -> Vec<u8> {
+    let error_line = |text: &str| match subject {
+        Some(subject) => reply::error(ctx, subject, text),
+        None => reply::plain_error(ctx, text),
+    };
     match f {
         // CLAMD-REPLY-1 shapes
-        ForcedReply::Infected(name) => reply::found(ctx, subject, name),
-        ForcedReply::Clean => reply::ok(ctx, subject),
-        // CLAMD-REPLY-2: `<message> ERROR`
-        ForcedReply::Error(text) => reply::plain_error(ctx, text),
+        ForcedReply::Infected(name) => reply::found(ctx, subject.unwrap_or(Subject::Stream), name),
+        ForcedReply::Clean => reply::ok(ctx, subject.unwrap_or(Subject::Stream)),
+        ForcedReply::Error(text) => error_line(text),
         ForcedReply::Errno { name, text } => {
             let text = text.as_deref().unwrap_or(match name.as_str() {
                 "EAGAIN" => "Server busy",
                 "EFAULT" => "Internal error",
                 _ => "injected error",
             });
-            reply::plain_error(ctx, &format!("{name} {text}"))
+            error_line(&format!("{name} {text}"))
         }
     }
 }

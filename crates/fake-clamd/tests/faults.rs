@@ -336,10 +336,12 @@ async fn fault_forced_error_line() {
         text: "Can't allocate memory".into(),
     }))
     .await;
+    // In the place of a verdict: a per-file scan error with its subject (CLAMD-INSTREAM-3).
     assert_eq!(
         exchange(s.addr().unwrap(), &instream(b"x", 1)).await,
-        eof(b"Can't allocate memory ERROR\0")
+        eof(b"stream: Can't allocate memory ERROR\0")
     );
+    // A command without verdict: a bare error line, then close (CLAMD-REPLY-2).
     assert_eq!(
         exchange(s.addr().unwrap(), b"nPING\n").await,
         eof(b"Can't allocate memory ERROR\n")
@@ -644,4 +646,24 @@ async fn binary_faults_file_fault_shorthand_and_admin_flag() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("explode"));
+}
+
+#[tokio::test]
+async fn forced_scan_error_keeps_the_idsession_as_clamd_does_for_per_file_errors() {
+    // CLAMD-REPLY-4: a per-file scan error does not end a session; the next command and
+    // END are still served.
+    let s = server(FaultPlan::new().with(
+        Trigger::request(1),
+        Fault::Error {
+            text: "Can't allocate memory".into(),
+        },
+    ))
+    .await;
+    let mut bytes = b"zIDSESSION\0".to_vec();
+    bytes.extend_from_slice(&instream(b"clean", 5));
+    bytes.extend_from_slice(b"zPING\0zEND\0");
+    assert_eq!(
+        exchange(s.addr().unwrap(), &bytes).await,
+        eof(b"1: stream: Can't allocate memory ERROR\x002: PONG\0")
+    );
 }

@@ -110,12 +110,15 @@ pub enum Fault {
     },
     /// Force the scan verdict: clean.
     Clean,
-    /// Answer the command with an error line (clamd: `<text> ERROR`; SVSP: `EFAULT <text>`).
+    /// Answer the command with an error line. clamd: in the place of a scan verdict a per-file
+    /// error `<subject>: <text> ERROR` (the session goes on, CLAMD-REPLY-4); for a command
+    /// without verdict `<text> ERROR`, then close. SVSP: `EFAULT <text>`.
     Error {
         /// Message text.
         text: String,
     },
-    /// Answer with an errno reply (SVSP: `<NAME> <text>`; clamd: `<NAME> <text> ERROR`).
+    /// Answer with an errno reply (SVSP: `<NAME> <text>`; clamd: `<NAME> <text> ERROR`, with
+    /// the `<subject>: ` prefix in the place of a verdict, as for `error`).
     Errno {
         /// Errno name, e.g. `EACCES`.
         name: String,

@@ -249,8 +249,16 @@ impl ClamdSession {
         }
         let v = match self.read_reply(id, dl) {
             Ok((subject, body)) => {
+                // A per-file scan error (`<id>: stream: <text> ERROR`) leaves the session open
+                // (CLAMD-INSTREAM-3, CLAMD-REPLY-4): the scan failed, but END is still owed
+                // (CLAMD-CLIENT-9). Any other error reply is one after which clamd closes
+                // (CLAMD-REPLY-2 "close"), or one we cannot trust: the session is over.
+                let per_file_error = matches!(
+                    (&subject, &body),
+                    (Some(Subject::Stream), ReplyBody::Error(_))
+                );
                 let v = verdict_of(subject, body);
-                if v.error().is_some() {
+                if v.error().is_some() && !per_file_error {
                     self.broken = true;
                 }
                 v

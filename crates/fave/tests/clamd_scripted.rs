@@ -102,6 +102,56 @@ fn clamd_session_4_reply_matched_by_number() {
     );
 }
 
+/// CLAMD-INSTREAM-3 / CLAMD-REPLY-4 / CLAMD-CLIENT-9: a per-file scan error
+/// (`1: stream: <text> ERROR`) fails that scan (never clean), but clamd keeps the session: the
+/// next scan reuses it and END is still sent before closing.
+#[test]
+fn clamd_client_9_end_after_per_file_error() {
+    let (addr, h) = serve(Listener::tcp(), |p| {
+        assert_eq!(p.read_command().unwrap(), b"zIDSESSION\0");
+        assert_eq!(p.read_command().unwrap(), b"zINSTREAM\0");
+        p.read_stream().unwrap();
+        p.send(b"1: stream: Can't allocate memory ERROR\0");
+        assert_eq!(p.read_command().unwrap(), b"zINSTREAM\0");
+        p.read_stream().unwrap();
+        p.send(b"2: stream: OK\0");
+        assert_eq!(p.read_command().unwrap(), b"zEND\0");
+    });
+    let mut c = Client::new(clamd_cfg(addr)).unwrap();
+    let v = c.scan_bytes("a", b"abc").verdict;
+    assert!(
+        matches!(v, Verdict::Error(FaveError::Daemon(ref m)) if m == "Can't allocate memory"),
+        "{v:?}"
+    );
+    let r = c.scan_bytes("b", b"def");
+    assert_eq!(r.verdict, Verdict::Clean);
+    assert_eq!(
+        r.stats.connections, 0,
+        "the session survives a per-file error"
+    );
+    c.close();
+    h.join().unwrap();
+}
+
+/// CLAMD-REPLY-2: after a closing error (`Error processing command.`) the session is over:
+/// no END is sent into a closed session, and the next scan opens a new connection.
+#[test]
+fn clamd_reply_2_closing_error_ends_the_session_without_end() {
+    let (addr, h) = serve(Listener::tcp(), |p| {
+        p.read_command().unwrap();
+        p.read_command().unwrap();
+        p.read_stream().unwrap();
+        p.send(b"1: Error processing command. ERROR\0");
+        p.read_to_eof()
+    });
+    let mut c = Client::new(clamd_cfg(addr)).unwrap();
+    let v = c.scan_bytes("a", b"abc").verdict;
+    assert!(matches!(v, Verdict::Error(_)), "{v:?}");
+    c.close();
+    let (after, _) = h.join().unwrap();
+    assert!(after.is_empty(), "nothing after a closing error: {after:?}");
+}
+
 fn one_scan_with_reply(reply: &'static [u8], close_after: bool) -> Verdict {
     let (addr, _h) = serve(Listener::tcp(), move |p| {
         p.read_command().unwrap();

@@ -123,19 +123,38 @@ pub fn split_replies(b: &[u8]) -> Vec<(Vec<u8>, bool)> {
     out
 }
 
-/// Replies after which clamd closes the connection (CLAMD-REPLY-2).
+/// Replies after which clamd closes the connection, ending any session (CLAMD-REPLY-2
+/// "close" column): the fixed texts, and any other `ERROR` line that is not about a scanned
+/// subject. Per-file results (`<subject>: <text> OK|FOUND|ERROR`) are not among them
+/// (CLAMD-REPLY-4).
 fn is_closing_reply(r: &[u8]) -> bool {
     let t = String::from_utf8_lossy(r);
-    [
+    let t = t.trim_end_matches(['\0', '\n']);
+    // Inside IDSESSION every reply starts with `<id>: ` (CLAMD-SESSION-3).
+    let body = match t.split_once(": ") {
+        Some((id, rest)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => t,
+    };
+    let fixed = [
         "INSTREAM size limit exceeded",
         "UNKNOWN COMMAND",
         "COMMAND READ TIMED OUT",
         "Command invalid inside IDSESSION",
         "Error processing command",
         "No file descriptor received",
-    ]
-    .iter()
-    .any(|p| t.contains(p))
+        "are accepted inside IDSESSION",
+        "PROTOCOL ERROR: ancillary data sent without FILDES",
+        "Error writing to temporary file",
+        "ENGINE VERSION MISMATCH",
+        "FILDES support not compiled in",
+    ];
+    if fixed.iter().any(|p| body.contains(p)) {
+        return true;
+    }
+    let about_a_subject = body.split_once(": ").is_some_and(|(subject, _)| {
+        subject == "stream" || subject.starts_with('/') || subject.starts_with("fd[")
+    });
+    body.ends_with("ERROR") && !about_a_subject
 }
 
 fn n_is_request(name: &[u8]) -> bool {
@@ -397,6 +416,37 @@ mod tests {
 
     fn rules(f: &[Finding]) -> Vec<&str> {
         f.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn closing_replies_per_clamd_reply_2_and_4() {
+        assert!(is_closing_reply(
+            b"1: INSTREAM size limit exceeded. ERROR\0"
+        ));
+        assert!(is_closing_reply(b"COMMAND READ TIMED OUT\n"));
+        assert!(is_closing_reply(b"2: EAGAIN Server busy ERROR\0"));
+        assert!(!is_closing_reply(
+            b"1: stream: Can't allocate memory ERROR\0"
+        ));
+        assert!(!is_closing_reply(
+            b"3: /tmp/x: File path check failure: No such file or directory. ERROR\0"
+        ));
+        assert!(!is_closing_reply(b"fd[9]: OK\n"));
+        assert!(!is_closing_reply(b"1: PONG\0"));
+    }
+
+    #[test]
+    fn session_closed_after_a_closing_error_needs_no_end() {
+        let c = b"zIDSESSION\0zINSTREAM\0\0\0\0\x01a\0\0\0\0";
+        assert!(check(&t(c, b"1: EAGAIN Server busy ERROR\0", true)).is_empty());
+        assert_eq!(
+            rules(&check(&t(
+                c,
+                b"1: stream: Can't allocate memory ERROR\0",
+                true
+            ))),
+            ["CLAMD-CLIENT-9"]
+        );
     }
 
     #[test]

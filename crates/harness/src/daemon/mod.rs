@@ -40,6 +40,8 @@ pub enum Fault {
     None,
     /// Reply this text instead of the verdict (clamd: framed with the session id and the
     /// command's terminator unless `raw`; SVSP: prefixed with the request id), then close.
+    /// clamd, inside IDSESSION: a per-file reply (`<subject>: ... OK|FOUND|ERROR`) keeps the
+    /// session going, as clamd does (CLAMD-REPLY-4).
     Reply {
         text: String,
         #[serde(default)]

@@ -246,7 +246,13 @@ impl Conn {
                     frame(text.as_bytes())
                 };
                 self.send(cfg, &bytes).await?;
-                Ok(Next::Close)
+                // As clamd: a per-file reply (`<subject>: ... OK|FOUND|ERROR`) leaves a session
+                // open (CLAMD-REPLY-4); anything else ends the connection (CLAMD-REPLY-2).
+                if !*raw && is_per_file_reply(text) {
+                    Ok(Next::Continue)
+                } else {
+                    Ok(Next::Close)
+                }
             }
             Fault::CloseBeforeReply => Ok(Next::Close),
             Fault::CloseMidReply => {
@@ -284,5 +290,29 @@ impl Conn {
                 break;
             }
         }
+    }
+}
+
+/// Whether a reply text is about one scanned subject (`<subject>: <result>`), after which
+/// clamd carries on with the session, as opposed to a connection-level error line.
+fn is_per_file_reply(text: &str) -> bool {
+    text.split_once(": ").is_some_and(|(subject, rest)| {
+        !subject.is_empty()
+            && (rest == "OK" || rest.ends_with(" FOUND") || rest.ends_with(" ERROR"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_per_file_reply;
+
+    #[test]
+    fn per_file_replies_keep_the_session_connection_errors_do_not() {
+        assert!(is_per_file_reply("stream: Can't allocate memory ERROR"));
+        assert!(is_per_file_reply("stream: Sig-1 FOUND"));
+        assert!(is_per_file_reply("/tmp/x: OK"));
+        assert!(!is_per_file_reply("INSTREAM size limit exceeded. ERROR"));
+        assert!(!is_per_file_reply("UNKNOWN COMMAND"));
+        assert!(!is_per_file_reply("Error processing command. ERROR"));
     }
 }
