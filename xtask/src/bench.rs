@@ -3,7 +3,7 @@
 //! * `engine [BYTES]`: scan-engine throughput and peak RSS on clean data (default 1 GiB).
 //! * `daemons` (the default): the fakes against the real clamd and a raw loopback copy; prints
 //!   a table of ratios and writes `target/bench/bench.{json,md}`. Extra arguments go to
-//!   `avc-bench` (`--quick`, `--skip-real`, `--out DIR`).
+//!   `avc-bench` (`--quick`, `--skip-real`, `--out DIR`, `--only instream,idle`).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -55,9 +55,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
         Some("-h" | "--help") => {
             println!(
                 "usage: cargo xtask bench engine [BYTES]        scan-engine throughput (default 1G)\n       \
-                 cargo xtask bench [daemons] [--quick] [--skip-real] [--out DIR]\n\n\
+                 cargo xtask bench [daemons] [--quick] [--skip-real] [--out DIR] [--only STEP,..]\n\n\
                  `daemons` compares the fakes with the real clamd and a raw loopback copy\n\
-                 and writes target/bench/bench.json and bench.md."
+                 and writes target/bench/bench.json and bench.md. Steps: startup, instream,\n\
+                 ping, idle, vfindd."
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -33,6 +33,9 @@ struct Args {
     /// Path of the fake-vfindd binary [default: next to this binary].
     #[arg(long)]
     fake_vfindd: Option<PathBuf>,
+    /// Run only these measurements (comma-separated): startup, instream, ping, idle, vfindd.
+    #[arg(long, value_delimiter = ',', value_parser = ["startup", "instream", "ping", "idle", "vfindd"])]
+    only: Vec<String>,
 }
 
 struct Sizes {
@@ -389,6 +392,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         ("vfindd", vfindd),
     ];
     for (name, step) in steps {
+        if !ctx.args.only.is_empty() && !ctx.args.only.iter().any(|o| o == name) {
+            continue;
+        }
         eprintln!("bench: {name} ...");
         step(&ctx, &mut rows).with_context(|| format!("benchmark `{name}`"))?;
     }

@@ -65,7 +65,8 @@ impl CommandDecoder {
     /// A decoder with another buffer size (tests, other platforms' `PATH_MAX`).
     pub fn with_capacity(capacity: usize) -> Self {
         CommandDecoder {
-            buf: Vec::with_capacity(capacity),
+            // grown on the first feed: an idle connection holds no buffer
+            buf: Vec::new(),
             pos: 0,
             capacity: capacity.max(1),
             round_started: false,
@@ -102,7 +103,7 @@ impl CommandDecoder {
     pub fn restore(&mut self, data: &[u8]) -> Result<(), ProtoError> {
         let mut rest = self.take_buffered();
         rest.extend_from_slice(data);
-        self.buf = Vec::with_capacity(self.capacity);
+        self.buf.clear();
         self.feed(&rest)
     }
 

@@ -69,12 +69,27 @@ struct Session {
     deferred: Vec<Vec<u8>>,
 }
 
+/// Read size while an INSTREAM body is flowing (commands are read at most
+/// `COMMAND_BUFFER_SIZE` at a time, as clamd does).
+const STREAM_READ_SIZE: usize = 128 * 1024;
+
+/// Lingering close: after the FIN, input is absorbed until it pauses this long...
+const LINGER_IDLE: Duration = Duration::from_millis(20);
+/// ...or for at most this long.
+const LINGER_MAX: Duration = Duration::from_millis(250);
+
 pub(crate) struct Connection {
     shared: Arc<Shared>,
     conn: Conn,
     id: u64,
     dec: CommandDecoder,
+    /// Read buffer; allocated on the first readable event, so an idle connection costs no
+    /// buffer memory.
     buf: Vec<u8>,
+    /// Bytes already read from the socket that the command buffer could not take yet (what
+    /// followed an INSTREAM terminator in a large read). They are fed to the decoder before
+    /// the socket is read again, at most its free space at a time, as if still in the socket.
+    pending: bytes::BytesMut,
     deadline: Option<Instant>,
     fds: Vec<OwnedFd>,
     session: Option<Session>,
@@ -94,7 +109,8 @@ impl Connection {
             conn,
             id,
             dec: CommandDecoder::new(),
-            buf: vec![0; COMMAND_BUFFER_SIZE],
+            buf: Vec::new(),
+            pending: bytes::BytesMut::new(),
             deadline: None,
             fds: Vec::new(),
             session: None,
@@ -135,9 +151,12 @@ impl Connection {
             None => {}
         }
         if let (Flow::Close, None) = (flow, self.fault_close) {
-            // observed on clamd 1.4.6: input already queued at close time is consumed, so the
-            // client sees FIN (e.g. after an over-long legacy line), not RST
-            self.conn.drain_queued(8 << 20);
+            // observed on clamd 1.4.6: input the client is still sending at close time is
+            // consumed, so the client sees FIN (e.g. after an over-long legacy line), not RST.
+            // FIN first (the client's read ends now), then absorb what is still in flight.
+            self.pending.clear();
+            self.conn.shutdown_write().await;
+            self.drain_idle(LINGER_IDLE, LINGER_MAX, 8 << 20).await;
         }
         self.record(Event::Closed);
         // dropping the socket closes it (RST if unread input is pending: CLAMD-TRANS-5)
@@ -179,18 +198,36 @@ impl Connection {
     }
 
     async fn read_once(&mut self, max: usize) -> ReadOutcome {
+        let mut buf = std::mem::take(&mut self.buf);
+        let out = self.read_into(&mut buf, max).await;
+        self.buf = buf;
+        out
+    }
+
+    /// One socket read of at most `max` bytes into `buf` (grown to `max` once the socket is
+    /// readable), bounded by the deadline; records the bytes and any descriptors.
+    async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> ReadOutcome {
         // injected: slow reads, read delays
         let rp = self.faults.read_plan();
-        let max = rp.max.map_or(max, |m| m.min(max));
+        let max = rp.max.map_or(max, |m| m.min(max)).max(1);
         if !rp.delay.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(rp.delay) => {}
                 _ = self.stop.wait_for(|v| *v) => return ReadOutcome::Gone,
             }
         }
-        let n = max.clamp(1, self.buf.len());
         let deadline = self.deadline;
-        let read = self.conn.recv(&mut self.buf[..n]);
+        let conn = &mut self.conn;
+        let read = async {
+            if buf.len() < max {
+                // allocate only once there is something to read (idle connections stay small)
+                if buf.is_empty() {
+                    conn.wait_input().await?;
+                }
+                buf.resize(max, 0);
+            }
+            conn.recv(&mut buf[..max]).await
+        };
         let timed = async {
             match deadline {
                 Some(d) => tokio::time::timeout_at(d, read).await.ok(),
@@ -210,7 +247,7 @@ impl Connection {
                     self.fault_close = Some(FaultClose::Fin);
                     return ReadOutcome::Gone;
                 }
-                self.record(Event::Recv(self.buf[..n].to_vec()));
+                self.record(Event::Recv(buf[..n].to_vec()));
                 for _ in &fds {
                     self.record(Event::Fd);
                 }
@@ -224,10 +261,24 @@ impl Connection {
     async fn serve(&mut self) -> Flow {
         loop {
             while let Some(req) = self.dec.next_request() {
-                match self.handle(req).await {
+                // Boxed: the state of a command in progress (scans, INSTREAM) is large and an
+                // idle connection, waiting in the read below, should not carry it.
+                match Box::pin(self.handle(req)).await {
                     Flow::Continue => {}
                     other => return other,
                 }
+            }
+            if !self.pending.is_empty() {
+                // bytes read earlier that did not fit the command buffer: the next "read"
+                let n = self.dec.free_space().max(1).min(self.pending.len());
+                let piece = self.pending.split_to(n);
+                if self.dec.feed(&piece).is_err() {
+                    // CLAMD-FRAME-9 (see below)
+                    self.pending.clear();
+                    self.drain(Duration::from_millis(50), 4 << 20).await;
+                    return Flow::Close;
+                }
+                continue;
             }
             // CLAMD-FILDES-4: a descriptor nobody claimed inside a session
             if !self.fds.is_empty() && self.dec.buffered().is_empty() {
@@ -242,7 +293,7 @@ impl Connection {
                     return Flow::Close;
                 }
             }
-            let space = self.dec.free_space();
+            let space = self.dec.free_space().max(1);
             match self.read_once(space).await {
                 ReadOutcome::Data(n) => {
                     let (dec, buf) = (&mut self.dec, &self.buf);
@@ -580,14 +631,28 @@ impl Connection {
 
     /// CLAMD-INSTREAM-*: chunks until the terminator, limit, timeout or EOF.
     async fn instream(&mut self, ctx: ReplyCtx) -> Exec {
+        // Large reads while the body flows; the buffer goes back to command size after.
+        let mut rbuf = std::mem::take(&mut self.buf);
+        let out = self.instream_body(ctx, &mut rbuf).await;
+        rbuf.truncate(COMMAND_BUFFER_SIZE);
+        rbuf.shrink_to_fit();
+        self.buf = rbuf;
+        out
+    }
+
+    async fn instream_body(&mut self, ctx: ReplyCtx, rbuf: &mut Vec<u8>) -> Exec {
         let cfg = Arc::clone(&self.shared.config);
         let sctx = self.shared.scan_ctx();
         let mut ins = InstreamDecoder::new(cfg.stream_max_length);
         let mut scanner = TreeScanner::new(Arc::clone(&sctx.db), sctx.tree_options(), b"stream");
         let mut size: u64 = 0;
         let mut oversize = false;
-        let mut input = self.dec.take_buffered();
         let mut chunks: u64 = 0;
+        // What the command buffer held after the command, then what was read earlier but not
+        // fed yet: the first bytes of the body.
+        let mut first = self.dec.take_buffered();
+        first.extend_from_slice(&self.pending.split());
+        let mut input: &[u8] = &first;
         // CLAMD-INSTREAM-7: ReadTimeout while streaming, restarted by each packet
         self.deadline = self.deadline_after(cfg.read_timeout);
         loop {
@@ -612,10 +677,14 @@ impl Connection {
                     }
                     InstreamEvent::NeedMore => break,
                     InstreamEvent::End => {
-                        let rest = input[off..].to_vec();
-                        if self.dec.restore(&rest).is_err() {
+                        // Bytes after the terminator are the next commands of a session: the
+                        // command buffer takes what fits, the rest waits its turn.
+                        let rest = &input[off..];
+                        let fits = rest.len().min(self.dec.free_space());
+                        if self.dec.restore(&rest[..fits]).is_err() {
                             return Exec::Abort;
                         }
+                        self.pending.extend_from_slice(&rest[fits..]);
                         let verdict = if oversize {
                             sctx.oversize_verdict()
                         } else {
@@ -646,12 +715,9 @@ impl Connection {
                     }
                 }
             }
-            // Reads stay within the 4104-byte command buffer: bytes after the terminator go
-            // back to the command decoder (pipelined session commands), which holds no more.
-            match self.read_once(COMMAND_BUFFER_SIZE).await {
+            match self.read_into(rbuf, STREAM_READ_SIZE).await {
                 ReadOutcome::Data(n) => {
-                    input.clear();
-                    input.extend_from_slice(&self.buf[..n]);
+                    input = &rbuf[..n];
                     self.deadline = self.deadline_after(cfg.read_timeout);
                 }
                 // CLAMD-CONN-4: EOF mid-stream => close without reply
@@ -720,6 +786,24 @@ impl Connection {
             StreamLimitMode::Reset => {
                 self.conn.set_reset_on_close();
                 Flow::Abort
+            }
+        }
+    }
+
+    /// Discard input until EOF, a pause of `idle`, `limit` in total, or `max_bytes`.
+    async fn drain_idle(&mut self, idle: Duration, limit: Duration, max_bytes: u64) {
+        let end = Instant::now() + limit;
+        let mut total = 0u64;
+        loop {
+            self.deadline = Some((Instant::now() + idle).min(end));
+            match self.read_once(COMMAND_BUFFER_SIZE).await {
+                ReadOutcome::Data(n) => {
+                    total += n as u64;
+                    if total >= max_bytes || Instant::now() >= end {
+                        break;
+                    }
+                }
+                _ => break,
             }
         }
     }

@@ -31,6 +31,40 @@ impl Conn {
         }
     }
 
+    /// Wait until input (data, EOF or an error) is really pending. tokio's `readable()`
+    /// alone reports a fresh socket ready at once, so a one-byte `MSG_PEEK` confirms it.
+    pub(crate) async fn wait_input(&self) -> io::Result<()> {
+        let fd = match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
+        };
+        let peek = || {
+            let mut one = [0u8; 1];
+            match nix::sys::socket::recv(fd, &mut one, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT)
+            {
+                Err(nix::errno::Errno::EAGAIN) => Err(io::ErrorKind::WouldBlock.into()),
+                // data, EOF, or an error the next read reports
+                _ => Ok(()),
+            }
+        };
+        loop {
+            let res = match self {
+                Conn::Tcp(s) => {
+                    s.readable().await?;
+                    s.try_io(Interest::READABLE, peek)
+                }
+                Conn::Unix(s) => {
+                    s.readable().await?;
+                    s.try_io(Interest::READABLE, peek)
+                }
+            };
+            match res {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// Read once; on Unix also return descriptors passed with the bytes.
     pub(crate) async fn recv(&mut self, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
         match self {

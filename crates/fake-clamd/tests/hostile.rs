@@ -350,3 +350,47 @@ async fn clamd_trans_6_idle_connections_do_not_block_forever() {
     );
     drop(idle);
 }
+
+/// CLAMD-SESSION-4 with large INSTREAM reads: whatever follows the terminator in the same
+/// read (here far more than the 4104-byte command buffer) is served as the next commands,
+/// in order, none lost.
+#[tokio::test]
+async fn clamd_session_4_commands_after_a_stream_in_one_write_are_all_served() {
+    let s = FakeClamd::builder().start().await.unwrap();
+    let body = vec![b'a'; 100_000];
+    let pings = b"zPING\0".repeat(2000);
+    let data = cat(&[
+        b"zIDSESSION\0zINSTREAM\0",
+        &chunk(&body),
+        &[0, 0, 0, 0],
+        &pings,
+        b"zEND\0",
+    ]);
+    let got = exchange(s.addr().unwrap(), &[&data]).await.unwrap();
+    let mut want = b"1: stream: OK\0".to_vec();
+    for id in 2..=2001 {
+        want.extend_from_slice(format!("{id}: PONG\0").as_bytes());
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+    alive(&s).await;
+}
+
+/// CLAMD-FRAME-9 after a stream: an over-long command among the bytes that followed the
+/// terminator still closes the connection without a reply for it.
+#[tokio::test]
+async fn clamd_frame_9_overlong_command_after_a_stream_closes() {
+    let s = FakeClamd::builder().start().await.unwrap();
+    let data = cat(&[
+        b"zIDSESSION\0zINSTREAM\0",
+        &chunk(&[b'b'; 50_000]),
+        &[0, 0, 0, 0],
+        b"zPING\0z",
+        &[b'x'; 10_000],
+    ]);
+    let got = exchange(s.addr().unwrap(), &[&data]).await.unwrap();
+    assert_eq!(got, b"1: stream: OK\x002: PONG\0");
+    alive(&s).await;
+}
