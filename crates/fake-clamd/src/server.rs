@@ -447,13 +447,18 @@ impl Drop for FakeClamd {
 
 async fn bind_tcp(host: &str, port: u16, backlog: u32) -> Result<Vec<TcpListener>, Error> {
     let what = format!("{host}:{port}");
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|source| Error::Bind {
-            what: what.clone(),
-            source,
-        })?
-        .collect();
+    // An address literal needs no resolver (which would cost a blocking-pool thread at
+    // start-up); names go through the system resolver.
+    let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|source| Error::Bind {
+                what: what.clone(),
+                source,
+            })?
+            .collect(),
+    };
     let mut out = Vec::new();
     for addr in addrs.into_iter().take(1) {
         let sock = if addr.is_ipv4() {
@@ -509,7 +514,16 @@ pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
         .iter()
         .map(|re| Regex::new(re).map_err(|e| Error::Invalid(format!("ExcludePath {re}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let db_loaded = {
+    let db_loaded = if matches!(db, DbSource::Fixed(_)) || config.database_directory.is_none() {
+        // built-in signatures: microseconds, no need for a blocking-pool thread
+        load_db(&config, &db)?
+    } else if tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        // reading a tiny database takes well under a millisecond: cheaper in place than
+        // handing it to a fresh blocking-pool thread (start-up time is a target)
+        tokio::task::block_in_place(|| load_db(&config, &db))?
+    } else {
         let c = config.clone();
         let src = db.clone();
         tokio::task::spawn_blocking(move || load_db(&c, &src))
