@@ -305,7 +305,7 @@ impl Client {
         };
         let sha1 = self.cfg.svsp_source == SvspSource::FileSha1;
         let (verdict, st) = match self.svsp.as_mut() {
-            Some(s) => s.scan_path(abs.as_os_str().as_bytes(), sha1, &dl),
+            Some(s) => s.scan_path(abs.as_os_str().as_bytes(), sha1, self.cfg.busy_retries, &dl),
             None => (
                 Verdict::Error(FaveError::Protocol("no session".into())),
                 RequestState::default(),

@@ -209,6 +209,9 @@ impl Default for Timeouts {
     }
 }
 
+/// Default of [`ClientConfig::busy_retries`].
+pub const DEFAULT_BUSY_RETRIES: u32 = 3;
+
 /// Everything a [`crate::Client`] needs.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -225,6 +228,9 @@ pub struct ClientConfig {
     /// A clamd session idle longer than this is replaced by a fresh one before the next scan
     /// (clamd drops idle sessions after ReadTimeout, CLAMD-SESSION-8).
     pub session_idle_max: Duration,
+    /// SVSP `FILE`/`FILE-SHA1`: how often a request refused with `EAGAIN Server busy` is sent
+    /// again (doubling back-off from 50 ms, within the scan timeout; SVSP-CLIENT-10). 0 = never.
+    pub busy_retries: u32,
 }
 
 impl ClientConfig {
@@ -238,6 +244,7 @@ impl ClientConfig {
             framing: Framing::Z,
             svsp_source: SvspSource::default(),
             session_idle_max: Duration::from_secs(60),
+            busy_retries: DEFAULT_BUSY_RETRIES,
         }
     }
 

@@ -11,6 +11,9 @@ use crate::error::FaveError;
 use crate::trace::{Dir, Tracer};
 use crate::transport::{Conn, Deadline, Stream, MAX_RECORD};
 use crate::verdict::Verdict;
+
+/// First wait before a request refused with `EAGAIN` is sent again (then doubling).
+pub(crate) const BUSY_BACKOFF: Duration = Duration::from_millis(50);
 use svsp_proto::{
     is_sendable_name, parse_response, Body, Command, Eol, Id, Response, ScanCommand, Source,
 };
@@ -54,6 +57,9 @@ pub(crate) struct SvspSession {
 pub(crate) struct RequestState {
     names: Vec<String>,
     pub(crate) sha1: Option<String>,
+    /// The request ended with `EAGAIN` (SVSP-ERR-EAGAIN-1): it never became a scan and may be
+    /// sent again after a back-off (SVSP-CLIENT-10).
+    pub(crate) busy: bool,
 }
 
 impl SvspSession {
@@ -162,8 +168,40 @@ impl SvspSession {
         Command::Scan(ScanCommand { source, name })
     }
 
-    /// `SCAN/FILE` or `SCAN/FILE-SHA1` with an absolute path (SVSP-CLIENT-6).
+    /// `SCAN/FILE` or `SCAN/FILE-SHA1` with an absolute path (SVSP-CLIENT-6). A request the
+    /// server was too busy to take (`EAGAIN`) is sent again, with a new id, up to `retries`
+    /// times after a doubling back-off that starts at [`BUSY_BACKOFF`], within the deadline
+    /// (SVSP-ERR-EAGAIN-1, SVSP-CLIENT-10: the daemon reads the file itself, so nothing is
+    /// lost by asking again).
     pub(crate) fn scan_path(
+        &mut self,
+        path: &[u8],
+        sha1: bool,
+        retries: u32,
+        dl: &Deadline,
+    ) -> (Verdict, RequestState) {
+        let mut backoff = BUSY_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            let (v, st) = self.scan_path_once(path, sha1, dl);
+            if !st.busy || attempt >= retries || self.broken {
+                return (v, st);
+            }
+            let left = dl.remaining();
+            if left <= backoff {
+                return (v, st);
+            }
+            attempt += 1;
+            self.conn.tracer.note(
+                Dir::Sent,
+                &format!("<EAGAIN: retry {attempt} of {retries} in {backoff:?}>"),
+            );
+            std::thread::sleep(backoff);
+            backoff *= 2;
+        }
+    }
+
+    fn scan_path_once(
         &mut self,
         path: &[u8],
         sha1: bool,
@@ -375,7 +413,11 @@ impl SvspSession {
                         _ => Verdict::Clean,
                     };
                 }
-                Body::Error { errno, text } => return Verdict::Error(errno_error(&errno, &text)),
+                Body::Error { errno, text } => {
+                    // SVSP-CLIENT-10: classify by the errno name only
+                    st.busy = errno == svsp_proto::Errno::Eagain;
+                    return Verdict::Error(errno_error(&errno, &text));
+                }
                 // SVSP-CLIENT-8/12: QUEUED optional, unknown keywords ignored.
                 Body::Queued | Body::Scanning(_) | Body::Send(_) | Body::Unknown(_) => {}
                 Body::Ready | Body::Denied | Body::Ok => {

@@ -29,6 +29,11 @@ impl Deadline {
         }
     }
 
+    /// Time left before the deadline.
+    pub(crate) fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
     /// The timeout to use for the next single operation: `min(op, remaining)`.
     pub(crate) fn op_timeout(&self, op: Duration, what: &str) -> Result<Duration, FaveError> {
         let left = self.at.saturating_duration_since(Instant::now());

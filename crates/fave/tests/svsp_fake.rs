@@ -365,3 +365,65 @@ fn svsp_client_1_no_ready() {
     drop(c);
     h.join().unwrap();
 }
+
+/// SVSP-ERR-EAGAIN-1 / SVSP-CLIENT-10: a FILE request refused with `EAGAIN Server busy` never
+/// became a scan and is sent again after a back-off; other errors are final. With retries
+/// off, or when every attempt is refused, the verdict is an error, never clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_client_10_eagain_file_request_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = tmp_file(&dir, "clean.txt", b"hello world");
+    let bad = tmp_file(&dir, "e.com", &eicar());
+    // every 2nd SCAN is refused: scan 1 passes, scan 2 is refused and its retry passes
+    let fake = FakeVfindd::builder()
+        .faults(Faults {
+            eagain_every: Some(2),
+            ..Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut cfg = svsp_cfg(addr_of(&fake));
+    cfg.svsp_source = SvspSource::File;
+    let (c1, b1) = (clean.clone(), bad.clone());
+    let r = blocking(move || {
+        let mut c = Client::new(cfg).unwrap();
+        let v = vec![c.scan_file(&c1), c.scan_file(&b1)];
+        c.close();
+        v
+    })
+    .await;
+    assert_eq!(r[0].verdict, Verdict::Clean);
+    assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
+    assert_eq!(
+        r[1].stats.connections, 0,
+        "the retry uses the same control connection"
+    );
+
+    for (every, retries) in [(1, 3), (2, 0)] {
+        let fake = FakeVfindd::builder()
+            .faults(Faults {
+                eagain_every: Some(every),
+                ..Faults::default()
+            })
+            .start()
+            .await
+            .unwrap();
+        let mut cfg = svsp_cfg(addr_of(&fake));
+        cfg.svsp_source = SvspSource::File;
+        cfg.busy_retries = retries;
+        let (c1, c2) = (clean.clone(), clean.clone());
+        let r = blocking(move || {
+            let mut c = Client::new(cfg).unwrap();
+            let v = vec![c.scan_file(&c1), c.scan_file(&c2)];
+            c.close();
+            v
+        })
+        .await;
+        let last = &r[1].verdict;
+        assert!(
+            matches!(last, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("EAGAIN")),
+            "every {every}, retries {retries}: {last:?}"
+        );
+    }
+}

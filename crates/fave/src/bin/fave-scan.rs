@@ -43,6 +43,10 @@ struct Cli {
     /// The daemon's StreamMaxLength in bytes: larger inputs are refused locally (too-large error).
     #[arg(long, value_name = "BYTES")]
     stream_max_length: Option<u64>,
+    /// SVSP FILE/FILE-SHA1: send a request refused with `EAGAIN Server busy` again up to N
+    /// times (back-off 50 ms, doubling, within the scan timeout).
+    #[arg(long, value_name = "N", default_value_t = fave::config::DEFAULT_BUSY_RETRIES)]
+    busy_retries: u32,
     /// SVSP data source.
     #[arg(long, value_enum, default_value_t = SourceArg::Request)]
     svsp_source: SourceArg,
@@ -99,6 +103,7 @@ fn config(cli: &Cli) -> Result<ClientConfig, FaveError> {
             parse_seconds(t).map_err(|e| FaveError::Config(format!("--scan-timeout {t}: {e}")))?;
     }
     cfg.chunk_size = cli.chunk_size;
+    cfg.busy_retries = cli.busy_retries;
     cfg.stream_max_length = cli.stream_max_length;
     cfg.svsp_source = match cli.svsp_source {
         SourceArg::File => SvspSource::File,
