@@ -77,8 +77,9 @@ fn wait_for_pong(addr: SocketAddr, limit: Duration) -> anyhow::Result<()> {
     }
 }
 
-/// Spawn `bin args...`, wait for the stdout line starting with `prefix`, return it.
-fn spawn_until_line(
+/// Spawn `bin args...`, wait for the stdout line starting with `prefix`, return it and the
+/// time from spawn to that line.
+pub fn spawn_until_line(
     bin: &Path,
     args: &[String],
     prefix: &str,

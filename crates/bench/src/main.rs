@@ -80,6 +80,23 @@ impl Sizes {
     }
 }
 
+fn median_of(v: &[f64]) -> f64 {
+    median(v.to_vec())
+}
+
+/// Median time to spawn `/bin/echo LISTENING` and read its line (None if it is missing).
+fn spawn_floor_ms(runs: usize) -> Option<f64> {
+    let echo = std::path::Path::new("/bin/echo");
+    let mut v = Vec::new();
+    for _ in 0..runs.max(3) {
+        let (mut child, _, d) =
+            daemon::spawn_until_line(echo, &["LISTENING".to_string()], "LISTENING").ok()?;
+        let _ = child.wait();
+        v.push(ms(d));
+    }
+    Some(median(v))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -163,9 +180,20 @@ fn startup(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let real_pong = (!real.is_empty()).then(|| median(real));
     if !listening.is_empty() {
         let mut r = Row::new("startup to LISTENING (fake clamd)", "ms");
-        r.fake = Some(median(listening));
+        let fake_listening = median_of(&listening);
+        r.fake = Some(fake_listening);
         r.target = "<= 2 ms".into();
         r.met = r.fake.map(|f| f <= 2.0);
+        // The floor on this machine: spawning a trivial program and reading its first line
+        // the same way (what any daemon binary pays before its own start-up work).
+        if let Some(floor) = spawn_floor_ms(ctx.sizes.startup_runs) {
+            r.reference_name = "spawn of /bin/echo".into();
+            r.reference = Some(floor);
+            r.note = format!(
+                "fake's own start-up work: {:.2} ms",
+                (fake_listening - floor).max(0.0)
+            );
+        }
         rows.push(r);
     }
     let mut r = Row::new("startup to first PONG", "ms");
