@@ -42,5 +42,5 @@ mod transport;
 pub use config::{Config, FakeOptions, SessionOrder, StreamLimitMode, TcpListen};
 pub use error::Error;
 pub use record::{Event, RecordedCommand, Transcript};
-pub use server::{load_db, start, DbSource, FakeClamd, FakeClamdBuilder};
+pub use server::{load_db, start, start_preloaded, DbSource, FakeClamd, FakeClamdBuilder};
 pub use transport::TransportKind;

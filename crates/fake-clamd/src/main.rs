@@ -145,13 +145,25 @@ fn main() -> ExitCode {
     config.fake.faults = plan;
     config.fake.admin = cli.admin;
 
-    let rt = match tokio::runtime::Runtime::new() {
+    // The database is read before the runtime exists: nothing else is running yet, and it
+    // saves handing the work to a blocking-pool thread (start-up time is a target).
+    let db = match fake_clamd::load_db(&config, &DbSource::FromConfig) {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    // One thread serves every connection (a fake's work per byte is small; scans of paths
+    // run on the blocking pool): starts in a tenth of the time of a worker per core, and
+    // avoids cross-thread wake-ups on every request.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(format!("ERROR: cannot start the runtime: {e}")),
     };
     rt.block_on(async move {
         let user = config.user.clone();
-        let server = match fake_clamd::start(config, DbSource::FromConfig).await {
+        let server = match fake_clamd::start_preloaded(config, DbSource::FromConfig, db).await {
             Ok(s) => s,
             Err(e) => return fail(e),
         };

@@ -509,12 +509,32 @@ fn bind_unix(config: &Config, path: &Path) -> Result<UnixListener, Error> {
 /// Bind the configured listeners and serve. Binding happens before this returns, so the
 /// addresses are ready for clients.
 pub async fn start(config: Config, db: DbSource) -> Result<FakeClamd, Error> {
+    start_with(config, db, None).await
+}
+
+/// As [`start`] with the database already loaded by the caller (the binary loads it before
+/// its runtime exists, which is the fastest start); RELOAD still reads `db`.
+pub async fn start_preloaded(
+    config: Config,
+    db: DbSource,
+    loaded: Arc<SignatureDb>,
+) -> Result<FakeClamd, Error> {
+    start_with(config, db, Some(loaded)).await
+}
+
+async fn start_with(
+    config: Config,
+    db: DbSource,
+    preloaded: Option<Arc<SignatureDb>>,
+) -> Result<FakeClamd, Error> {
     let exclude = config
         .exclude_path
         .iter()
         .map(|re| Regex::new(re).map_err(|e| Error::Invalid(format!("ExcludePath {re}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let db_loaded = if matches!(db, DbSource::Fixed(_)) || config.database_directory.is_none() {
+    let db_loaded = if let Some(loaded) = preloaded {
+        loaded
+    } else if matches!(db, DbSource::Fixed(_)) || config.database_directory.is_none() {
         // built-in signatures: microseconds, no need for a blocking-pool thread
         load_db(&config, &db)?
     } else if tokio::runtime::Handle::current().runtime_flavor()
