@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cli;
 pub mod client_run;
 pub mod daemon;
+pub mod data_lines;
 pub mod error;
 pub mod input;
 pub mod judge;

@@ -1,8 +1,15 @@
 //! The recording proxy: sits between the client and the daemon and records every byte both
 //! ways with direction and time. Half-closes are passed on, so a client's `shutdown(SHUT_WR)`
 //! reaches the daemon and a daemon's close reaches the client.
+//!
+//! For SVSP ([`ProxyOptions::svsp_data_channels`]) the proxy also puts itself into the data
+//! channels, which otherwise bypass it: it rewrites the port of a daemon's `SEND <port>`
+//! (SCAN/REQUEST, SVSP-SCAN-REQUEST-1) and of a client's `SCAN/PORT <port>`
+//! (SVSP-SCAN-PORT-1) to a fresh listener of its own, relays the one connection that arrives
+//! there to the original port, and records it as a connection of its own, marked as a data
+//! channel of its control connection ([`EventKind::DataChannel`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,13 +19,22 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::task::JoinHandle;
 
+use crate::data_lines::{LineRewriter, Piece, Watch};
 use crate::error::{HarnessError, Result};
-use crate::transcript::{Dir, Event, EventKind, Transcript};
+use crate::transcript::{DataSource, Dir, Event, EventKind, Transcript};
 
 /// Most bytes a proxy keeps in memory; later runs are recorded by length only.
 pub const RECORD_CAP: usize = 256 << 20;
 /// Most connections one proxy accepts (a runaway client cannot exhaust descriptors).
 pub const MAX_CONNECTIONS: u32 = 256;
+/// Most SVSP data channels one proxy opens; later SEND / SCAN/PORT lines pass unchanged (and
+/// their data unrecorded).
+pub const MAX_DATA_CHANNELS: u32 = 32;
+/// How long a data channel listener waits for its one connection (the fake's default
+/// `--data-timeout`, SVSP-SCAN-REQUEST-2).
+pub const DATA_ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the proxy waits for its own connection to a peer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Recorder {
     start: Instant,
@@ -60,11 +76,38 @@ pub enum Listen {
     Unix(PathBuf),
 }
 
+/// How the proxy treats its connections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProxyOptions {
+    /// Delays forwarding (and recording) the server's first bytes on each connection, so a
+    /// client that talks before the greeting (SVSP READY, SVSP-CLIENT-1) is seen doing so
+    /// whatever the scheduling.
+    pub hold_greeting: Duration,
+    /// Relay and record SVSP data channels (SCAN/REQUEST and SCAN/PORT). Off for clamd, whose
+    /// bytes then pass exactly as read.
+    pub svsp_data_channels: bool,
+}
+
+/// State shared by the accept loop, the connections and their data channels.
+struct Shared {
+    rec: Arc<Recorder>,
+    conns: Mutex<Vec<JoinHandle<()>>>,
+    next: AtomicU32,
+    channels: AtomicU32,
+}
+
+impl Shared {
+    fn track(&self, h: JoinHandle<()>) {
+        if let Ok(mut v) = self.conns.lock() {
+            v.push(h);
+        }
+    }
+}
+
 /// A running proxy. Dropping it stops accepting; [`Proxy::finish`] returns the transcript.
 pub struct Proxy {
-    recorder: Arc<Recorder>,
+    shared: Arc<Shared>,
     accept: JoinHandle<()>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// TCP address the client should use (TCP listeners).
     pub tcp_addr: Option<SocketAddr>,
     /// Unix socket path the client should use (unix listeners).
@@ -74,24 +117,25 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy that forwards every accepted connection to `upstream`.
     pub async fn start(listen: Listen, upstream: SocketAddr) -> Result<Proxy> {
-        Self::start_with(listen, upstream, Duration::ZERO).await
+        Self::start_with(listen, upstream, ProxyOptions::default()).await
     }
 
-    /// Like [`Proxy::start`]; `hold_greeting` delays forwarding (and recording) the server's
-    /// first bytes on each connection, so a client that talks before the greeting (SVSP
-    /// READY, SVSP-CLIENT-1) is seen doing so whatever the scheduling.
+    /// Like [`Proxy::start`], with options.
     pub async fn start_with(
         listen: Listen,
         upstream: SocketAddr,
-        hold_greeting: Duration,
+        opts: ProxyOptions,
     ) -> Result<Proxy> {
-        let recorder = Arc::new(Recorder {
-            start: Instant::now(),
-            events: Mutex::new(Vec::new()),
-            kept: AtomicUsize::new(0),
+        let shared = Arc::new(Shared {
+            rec: Arc::new(Recorder {
+                start: Instant::now(),
+                events: Mutex::new(Vec::new()),
+                kept: AtomicUsize::new(0),
+            }),
+            conns: Mutex::new(Vec::new()),
+            next: AtomicU32::new(1),
+            channels: AtomicU32::new(0),
         });
-        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::new()));
-        let next = Arc::new(AtomicU32::new(1));
         match listen {
             Listen::Tcp(addr) => {
                 let l = TcpListener::bind(addr)
@@ -100,19 +144,18 @@ impl Proxy {
                 let tcp_addr = l
                     .local_addr()
                     .map_err(|e| HarnessError::io("proxy addr", e))?;
-                let (rec, cs) = (recorder.clone(), conns.clone());
+                let sh = shared.clone();
                 let accept = tokio::spawn(async move {
                     while let Ok((s, _)) = l.accept().await {
                         let _ = s.set_nodelay(true);
-                        if !spawn_conn(s, upstream, hold_greeting, &rec, &cs, &next) {
+                        if !spawn_conn(s, upstream, opts, &sh) {
                             break;
                         }
                     }
                 });
                 Ok(Proxy {
-                    recorder,
+                    shared,
                     accept,
-                    conns,
                     tcp_addr: Some(tcp_addr),
                     unix_path: None,
                 })
@@ -120,18 +163,17 @@ impl Proxy {
             Listen::Unix(path) => {
                 let l = UnixListener::bind(&path)
                     .map_err(|e| HarnessError::io(format!("proxy bind {}", path.display()), e))?;
-                let (rec, cs) = (recorder.clone(), conns.clone());
+                let sh = shared.clone();
                 let accept = tokio::spawn(async move {
                     while let Ok((s, _)) = l.accept().await {
-                        if !spawn_conn(s, upstream, hold_greeting, &rec, &cs, &next) {
+                        if !spawn_conn(s, upstream, opts, &sh) {
                             break;
                         }
                     }
                 });
                 Ok(Proxy {
-                    recorder,
+                    shared,
                     accept,
-                    conns,
                     tcp_addr: None,
                     unix_path: Some(path),
                 })
@@ -139,22 +181,28 @@ impl Proxy {
         }
     }
 
-    /// Stops accepting, waits up to `grace` for open connections to end, and returns what was
-    /// recorded.
+    /// Stops accepting, waits up to `grace` for open connections (and data channels) to end,
+    /// and returns what was recorded.
     pub async fn finish(self, grace: Duration) -> Transcript {
         self.accept.abort();
-        let handles: Vec<JoinHandle<()>> = match self.conns.lock() {
-            Ok(mut v) => v.drain(..).collect(),
-            Err(_) => Vec::new(),
-        };
         let deadline = tokio::time::Instant::now() + grace;
-        for h in handles {
-            let abort = h.abort_handle();
-            if tokio::time::timeout_at(deadline, h).await.is_err() {
-                abort.abort();
+        // Data channels may be spawned while we wait: take the list until it stays empty.
+        loop {
+            let handles: Vec<JoinHandle<()>> = match self.shared.conns.lock() {
+                Ok(mut v) => v.drain(..).collect(),
+                Err(_) => Vec::new(),
+            };
+            if handles.is_empty() {
+                break;
+            }
+            for h in handles {
+                let abort = h.abort_handle();
+                if tokio::time::timeout_at(deadline, h).await.is_err() {
+                    abort.abort();
+                }
             }
         }
-        let mut events = match self.recorder.events.lock() {
+        let mut events = match self.shared.rec.events.lock() {
             Ok(v) => v.clone(),
             Err(_) => Vec::new(),
         };
@@ -171,62 +219,91 @@ impl Proxy {
     }
 }
 
-fn spawn_conn<S>(
-    client: S,
-    upstream: SocketAddr,
-    hold: Duration,
-    rec: &Arc<Recorder>,
-    conns: &Arc<Mutex<Vec<JoinHandle<()>>>>,
-    next: &Arc<AtomicU32>,
-) -> bool
+fn spawn_conn<S>(client: S, upstream: SocketAddr, opts: ProxyOptions, sh: &Arc<Shared>) -> bool
 where
     S: ClientStream,
 {
-    let id = next.fetch_add(1, Ordering::Relaxed);
+    let id = sh.next.fetch_add(1, Ordering::Relaxed);
     if id > MAX_CONNECTIONS {
         return false;
     }
-    let rec = rec.clone();
-    let h = tokio::spawn(async move { run_conn(client, upstream, hold, id, rec).await });
-    if let Ok(mut v) = conns.lock() {
-        v.push(h);
-    }
+    let sh2 = sh.clone();
+    let h = tokio::spawn(async move { run_conn(client, upstream, opts, id, sh2).await });
+    sh.track(h);
     true
 }
 
-async fn run_conn<S>(client: S, upstream: SocketAddr, hold: Duration, id: u32, rec: Arc<Recorder>)
+/// Connects to `addr` within [`CONNECT_TIMEOUT`]; the error as it goes into the transcript.
+async fn connect(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("connect timed out".into()),
+    }
+}
+
+async fn run_conn<S>(client: S, upstream: SocketAddr, opts: ProxyOptions, id: u32, sh: Arc<Shared>)
 where
     S: ClientStream,
 {
-    let server =
-        match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(upstream)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                rec.push(
-                    id,
-                    EventKind::Open {
-                        upstream_error: Some(e.to_string()),
-                    },
-                );
-                return; // dropping `client` closes it: the client sees the refusal as EOF
-            }
-            Err(_) => {
-                rec.push(
-                    id,
-                    EventKind::Open {
-                        upstream_error: Some("connect timed out".into()),
-                    },
-                );
-                return;
-            }
-        };
-    let _ = server.set_nodelay(true);
-    rec.push(
+    let server = match connect(upstream).await {
+        Ok(s) => s,
+        Err(e) => {
+            sh.rec.push(
+                id,
+                EventKind::Open {
+                    upstream_error: Some(e),
+                },
+            );
+            return; // dropping `client` closes it: the client sees the refusal as EOF
+        }
+    };
+    sh.rec.push(
         id,
         EventKind::Open {
             upstream_error: None,
         },
     );
+    let channels = opts.svsp_data_channels.then(|| {
+        let (client_local, client_peer) = match client.tcp_addrs() {
+            Some((l, p)) => (l.ip(), p.ip()),
+            None => (upstream.ip(), upstream.ip()),
+        };
+        Arc::new(Channels {
+            shared: sh.clone(),
+            parent: id,
+            request_bind: client_local,
+            daemon_host: upstream.ip(),
+            port_bind: server.local_addr().map(|a| a.ip()).unwrap_or(upstream.ip()),
+            client_host: client_peer,
+            port_map: Mutex::new(Vec::new()),
+        })
+    });
+    relay(
+        client,
+        server,
+        opts.hold_greeting,
+        id,
+        sh.rec.clone(),
+        channels,
+    )
+    .await;
+}
+
+/// Relays between the two sides until both directions ended, recording as it goes.
+async fn relay<S>(
+    client: S,
+    server: TcpStream,
+    hold: Duration,
+    id: u32,
+    rec: Arc<Recorder>,
+    channels: Option<Arc<Channels>>,
+) where
+    S: ClientStream,
+{
     let (cr, cw) = tokio::io::split(client);
     let (sr, sw) = server.into_split();
     let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
@@ -240,6 +317,9 @@ where
         rec.clone(),
         abort_tx.clone(),
         abort_rx.clone(),
+        channels
+            .clone()
+            .map(|c| (LineRewriter::new(Watch::ScanPort), c)),
     );
     let down = pump(
         sr,
@@ -250,6 +330,7 @@ where
         rec.clone(),
         abort_tx.clone(),
         abort_rx.clone(),
+        channels.map(|c| (LineRewriter::new(Watch::Send), c)),
     );
     let ((cr, _), (_, cw)) = tokio::join!(up, down);
     if *abort_rx.borrow() {
@@ -259,10 +340,156 @@ where
     }
 }
 
+/// What a control connection needs to open data channels.
+struct Channels {
+    shared: Arc<Shared>,
+    /// The control connection's id.
+    parent: u32,
+    /// REQUEST: the client connects to the host it used for the control connection
+    /// (SVSP-CLIENT-15), i.e. the proxy's own address.
+    request_bind: IpAddr,
+    /// REQUEST: the daemon's host, where its SEND port is.
+    daemon_host: IpAddr,
+    /// PORT: the daemon connects to its control peer's address (SVSP-SCAN-PORT-1), i.e. the
+    /// proxy's side of the upstream connection.
+    port_bind: IpAddr,
+    /// PORT: the client's host, where it listens.
+    client_host: IpAddr,
+    /// PORT: (proxy's port, client's port) of each rewritten SCAN/PORT line, so a daemon's
+    /// `SEND <portnum>` echo of it (`--port-send-echo`, SVSP-SCAN-PORT-1) reaches the client
+    /// with its own port again (SVSP-CLIENT-16) instead of opening a REQUEST channel.
+    port_map: Mutex<Vec<(u16, u16)>>,
+}
+
+impl Channels {
+    /// Opens a data channel for a SEND line (daemon to client) or a SCAN/PORT line (client to
+    /// daemon) naming `port`; returns the proxy's port to put in the line instead, or None to
+    /// pass the line unchanged (limit reached, or no listener could be bound).
+    ///
+    /// Not async on purpose: the data channel's task relays with the same `pump`, and an
+    /// async `open` awaited inside `pump` would make its future's type refer to itself.
+    fn open(&self, line_dir: Dir, port: u16) -> Option<u16> {
+        let sh = &self.shared;
+        if line_dir == Dir::S2C {
+            let echo = self.port_map.lock().ok().and_then(|m| {
+                m.iter()
+                    .find(|(proxy_port, _)| *proxy_port == port)
+                    .map(|(_, client_port)| *client_port)
+            });
+            if echo.is_some() {
+                return echo;
+            }
+        }
+        if sh.channels.fetch_add(1, Ordering::Relaxed) >= MAX_DATA_CHANNELS {
+            return None;
+        }
+        let (bind, target, source) = match line_dir {
+            Dir::S2C => (
+                self.request_bind,
+                SocketAddr::new(self.daemon_host, port),
+                DataSource::Request,
+            ),
+            Dir::C2S => (
+                self.port_bind,
+                SocketAddr::new(self.client_host, port),
+                DataSource::Port,
+            ),
+        };
+        // A loopback bind does not block.
+        let l = std::net::TcpListener::bind(SocketAddr::new(bind, 0)).ok()?;
+        l.set_nonblocking(true).ok()?;
+        let l = TcpListener::from_std(l).ok()?;
+        let new_port = l.local_addr().ok()?.port();
+        if line_dir == Dir::C2S {
+            if let Ok(mut m) = self.port_map.lock() {
+                m.push((new_port, port));
+            }
+        }
+        let id = sh.next.fetch_add(1, Ordering::Relaxed);
+        sh.rec.push(
+            id,
+            EventKind::DataChannel {
+                of: self.parent,
+                source,
+            },
+        );
+        let rec = sh.rec.clone();
+        let h = tokio::spawn(async move { run_data_channel(l, target, source, id, rec).await });
+        sh.track(h);
+        Some(new_port)
+    }
+}
+
+/// Accepts the one connection of a data channel (SVSP-SCAN-REQUEST-1 step 3), connects to the
+/// original port, and relays. `C` in the transcript is always the client program's side.
+async fn run_data_channel(
+    l: TcpListener,
+    target: SocketAddr,
+    source: DataSource,
+    id: u32,
+    rec: Arc<Recorder>,
+) {
+    let accepted = tokio::time::timeout(DATA_ACCEPT_TIMEOUT, l.accept()).await;
+    drop(l);
+    let first = match accepted {
+        Ok(Ok((s, _))) => s,
+        Ok(Err(e)) => {
+            rec.push(
+                id,
+                EventKind::Open {
+                    upstream_error: Some(format!("accept: {}", e.kind())),
+                },
+            );
+            return;
+        }
+        Err(_) => {
+            rec.push(
+                id,
+                EventKind::Open {
+                    upstream_error: Some(format!(
+                        "no connection within {} s",
+                        DATA_ACCEPT_TIMEOUT.as_secs()
+                    )),
+                },
+            );
+            return;
+        }
+    };
+    let _ = first.set_nodelay(true);
+    let second = match connect(target).await {
+        Ok(s) => s,
+        Err(e) => {
+            rec.push(
+                id,
+                EventKind::Open {
+                    upstream_error: Some(e),
+                },
+            );
+            // A reset, not a FIN: an orderly close would look like an empty, complete stream
+            // (and scan as clean); without the proxy the peer would have seen a failure.
+            first.reset();
+            return;
+        }
+    };
+    rec.push(
+        id,
+        EventKind::Open {
+            upstream_error: None,
+        },
+    );
+    let (client_side, daemon_side) = match source {
+        DataSource::Request => (first, second),
+        DataSource::Port => (second, first),
+    };
+    relay(client_side, daemon_side, Duration::ZERO, id, rec, None).await;
+}
+
 /// A client-side stream the proxy can abort with a reset.
 pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Closes with RST where the transport has one.
     fn reset(self);
+    /// (local, peer) addresses for TCP.
+    fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)>;
 }
 
 impl ClientStream for TcpStream {
@@ -270,12 +497,81 @@ impl ClientStream for TcpStream {
         let _ = socket2::SockRef::from(&self).set_linger(Some(Duration::ZERO));
         drop(self);
     }
+
+    fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        Some((self.local_addr().ok()?, self.peer_addr().ok()?))
+    }
 }
 
 impl ClientStream for tokio::net::UnixStream {
     fn reset(self) {
         drop(self);
     }
+
+    fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        None
+    }
+}
+
+/// Writes one run; on failure records it and raises the abort flag. Returns false then.
+async fn forward<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+    dir: Dir,
+    id: u32,
+    rec: &Recorder,
+    abort_tx: &tokio::sync::watch::Sender<bool>,
+) -> bool {
+    match w.write_all(bytes).await {
+        Ok(()) => true,
+        Err(e) => {
+            // The receiver is gone (the daemon reset while the client was sending): stop,
+            // and let the caller reset the client's connection.
+            let other = match dir {
+                Dir::C2S => Dir::S2C,
+                Dir::S2C => Dir::C2S,
+            };
+            rec.push(
+                id,
+                EventKind::Error {
+                    dir: other,
+                    message: format!("peer gone: {}", e.kind()),
+                },
+            );
+            let _ = abort_tx.send(true);
+            false
+        }
+    }
+}
+
+/// Forwards what the rewriter released. The transcript shows the client's view: what it sent
+/// (recorded by the caller as read) and what it received (recorded here, after rewriting).
+#[allow(clippy::too_many_arguments)]
+async fn forward_pieces<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    pieces: Vec<Piece>,
+    ch: &Channels,
+    dir: Dir,
+    id: u32,
+    rec: &Recorder,
+    abort_tx: &tokio::sync::watch::Sender<bool>,
+) -> bool {
+    for p in pieces {
+        let bytes = match p {
+            Piece::Bytes(b) => b,
+            Piece::Line { ref line, port, .. } => match ch.open(dir, port) {
+                Some(new_port) => p.rewritten(new_port),
+                None => line.clone(),
+            },
+        };
+        if dir == Dir::S2C {
+            rec.data(id, dir, &bytes);
+        }
+        if !forward(w, &bytes, dir, id, rec, abort_tx).await {
+            return false;
+        }
+    }
+    true
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -288,6 +584,7 @@ async fn pump<R, W>(
     rec: Arc<Recorder>,
     abort_tx: Arc<tokio::sync::watch::Sender<bool>>,
     mut abort_rx: tokio::sync::watch::Receiver<bool>,
+    mut rewrite: Option<(LineRewriter, Arc<Channels>)>,
 ) -> (R, W)
 where
     R: AsyncRead + Unpin,
@@ -302,6 +599,16 @@ where
         };
         match read {
             Ok(0) => {
+                if let Some((rw, ch)) = rewrite.as_mut() {
+                    // Flush a held partial line at EOF, unchanged.
+                    let rest = rw.finish();
+                    if !rest.is_empty() {
+                        let p = vec![Piece::Bytes(rest)];
+                        if !forward_pieces(&mut w, p, ch, dir, id, &rec, &abort_tx).await {
+                            break;
+                        }
+                    }
+                }
                 rec.push(id, EventKind::Eof { dir });
                 break;
             }
@@ -310,26 +617,32 @@ where
                     tokio::time::sleep(hold).await;
                 }
                 first = false;
-                rec.data(id, dir, &buf[..n]);
-                if let Err(e) = w.write_all(&buf[..n]).await {
-                    // The receiver is gone (the daemon reset while the client was sending):
-                    // stop, and let the caller reset the client's connection.
-                    let other = match dir {
-                        Dir::C2S => Dir::S2C,
-                        Dir::S2C => Dir::C2S,
-                    };
-                    rec.push(
-                        id,
-                        EventKind::Error {
-                            dir: other,
-                            message: format!("peer gone: {}", e.kind()),
-                        },
-                    );
-                    let _ = abort_tx.send(true);
+                let ok = match rewrite.as_mut() {
+                    None => {
+                        rec.data(id, dir, &buf[..n]);
+                        forward(&mut w, &buf[..n], dir, id, &rec, &abort_tx).await
+                    }
+                    Some((rw, ch)) => {
+                        if dir == Dir::C2S {
+                            rec.data(id, dir, &buf[..n]);
+                        }
+                        let pieces = rw.feed(&buf[..n]);
+                        forward_pieces(&mut w, pieces, ch, dir, id, &rec, &abort_tx).await
+                    }
+                };
+                if !ok {
                     break;
                 }
             }
             Err(e) => {
+                if let Some((rw, ch)) = rewrite.as_mut() {
+                    // What arrived before the error reached the client before it, too.
+                    let rest = rw.finish();
+                    if !rest.is_empty() {
+                        let p = vec![Piece::Bytes(rest)];
+                        let _ = forward_pieces(&mut w, p, ch, dir, id, &rec, &abort_tx).await;
+                    }
+                }
                 rec.push(
                     id,
                     EventKind::Error {

@@ -14,7 +14,7 @@ use crate::daemon::{self, Fault};
 use crate::error::{HarnessError, Result};
 use crate::judge::{judge, Failure, Status};
 use crate::profile::{ClientProfile, Protocol, Transport, Verdict};
-use crate::proxy::{Listen, Proxy};
+use crate::proxy::{Listen, Proxy, ProxyOptions};
 use crate::template::{self, Vars};
 use crate::transcript::Transcript;
 
@@ -203,7 +203,13 @@ async fn run_inner(
             Protocol::Svsp => Duration::from_millis(100),
             Protocol::Clamd => Duration::ZERO,
         };
-        Some(Proxy::start_with(listen, daemon.addr, hold).await?)
+        let opts = ProxyOptions {
+            hold_greeting: hold,
+            // SVSP data channels bypass the control connection (SVSP-SCAN-REQUEST-1,
+            // SVSP-SCAN-PORT-1): the proxy relays and records them too.
+            svsp_data_channels: case.protocol == Protocol::Svsp,
+        };
+        Some(Proxy::start_with(listen, daemon.addr, opts).await?)
     };
     let client_addr = proxy
         .as_ref()

@@ -12,7 +12,7 @@ use regex::Regex;
 use crate::checks::clamd::{parse_client, split_replies, ClientFrame};
 use crate::input::escape;
 use crate::profile::{Protocol, Verdict};
-use crate::transcript::{Dir, Transcript};
+use crate::transcript::{DataSource, Dir, Transcript};
 
 /// Values to replace in rendered text.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +40,8 @@ fn static_res() -> Vec<(Regex, &'static str)> {
     [
         (r"SEND \d+", "SEND [PORT]"),
         (r"port \d+", "port [PORT]"),
+        // The client's own port in SCAN/PORT (SVSP-SCAN-PORT-1).
+        (r"(?i)(SCAN//?PORT[ \t]+)\d+", "${1}[PORT]"),
         (r"/tmp/[A-Za-z0-9._/-]+", "[TMP]"),
     ]
     .into_iter()
@@ -93,33 +95,117 @@ pub fn render(
                 }
             }
         }
-        let reset = t.events.iter().any(|e| {
-            e.conn == conn
-                && matches!(
-                    &e.kind,
-                    crate::transcript::EventKind::Error { dir: Dir::S2C, .. }
-                )
-        });
-        if end_depends_on_timing {
-            s.push_str("  server closed during the upload (FIN or RST depends on timing)\n");
-        } else if reset {
-            s.push_str("  server reset the connection\n");
-        } else {
-            let ended = |d: Dir| {
-                if t.end_of(conn, d).is_some() {
-                    "closed"
-                } else {
-                    "open"
-                }
-            };
-            s.push_str(&format!(
-                "  client side: {}, server side: {}\n",
-                ended(Dir::C2S),
-                ended(Dir::S2C)
-            ));
+        end_line(t, conn, end_depends_on_timing, "  ", &mut s);
+        if protocol == Protocol::Svsp {
+            for (j, (dc, source)) in t.data_channels(conn).into_iter().enumerate() {
+                render_data_channel(t, j + 1, dc, source, &mut s);
+            }
         }
     }
     red.apply(&s)
+}
+
+/// How a connection ended (the last line of its block).
+fn end_line(t: &Transcript, conn: u32, end_depends_on_timing: bool, indent: &str, s: &mut String) {
+    let reset = t.events.iter().any(|e| {
+        e.conn == conn
+            && matches!(
+                &e.kind,
+                crate::transcript::EventKind::Error { dir: Dir::S2C, .. }
+            )
+    });
+    if end_depends_on_timing {
+        s.push_str(&format!(
+            "{indent}server closed during the upload (FIN or RST depends on timing)\n"
+        ));
+    } else if reset {
+        s.push_str(&format!("{indent}server reset the connection\n"));
+    } else {
+        let ended = |d: Dir| {
+            if t.end_of(conn, d).is_some() {
+                "closed"
+            } else {
+                "open"
+            }
+        };
+        s.push_str(&format!(
+            "{indent}client side: {}, server side: {}\n",
+            ended(Dir::C2S),
+            ended(Dir::S2C)
+        ));
+    }
+}
+
+/// An SVSP data channel, under its control connection. The data is shown by length and
+/// SHA-1 (it is the scanned file: binary, and possibly EICAR, which is never stored in plain
+/// form). When the daemon ended the stream first (a size limit), how much the client got to
+/// send depends on timing, so neither is shown.
+fn render_data_channel(t: &Transcript, n: usize, dc: u32, source: DataSource, s: &mut String) {
+    let who = match source {
+        DataSource::Request => "client connected to the SEND port",
+        DataSource::Port => "daemon connected to the client's port",
+    };
+    s.push_str(&format!(
+        "  data channel {n} ({}, {who}):\n",
+        source.command()
+    ));
+    if let Some(err) = t.upstream_error(dc) {
+        s.push_str(&format!("    not relayed: {err}\n"));
+        return;
+    }
+    let opened = t
+        .events
+        .iter()
+        .any(|e| e.conn == dc && matches!(e.kind, crate::transcript::EventKind::Open { .. }));
+    if !opened {
+        // The line was sent but nobody connected before the case ended (for example the
+        // daemon rejected the command).
+        s.push_str("    no connection\n");
+        return;
+    }
+    let c = t.bytes(dc, Dir::C2S);
+    let srv = t.bytes(dc, Dir::S2C);
+    let client_end = t.end_of(dc, Dir::C2S);
+    let server_end = t.end_of(dc, Dir::S2C);
+    let errored = t
+        .events
+        .iter()
+        .any(|e| e.conn == dc && matches!(e.kind, crate::transcript::EventKind::Error { .. }));
+    let cut = errored
+        || match (client_end, server_end) {
+            (None, _) => true,
+            (Some(ce), Some(se)) => se < ce,
+            (Some(_), None) => false,
+        };
+    if cut {
+        s.push_str(
+            "    C: <data; the daemon ended the stream early, the length depends on timing>\n",
+        );
+    } else if t.truncated(dc) {
+        let len: usize = t
+            .events
+            .iter()
+            .filter(|e| e.conn == dc)
+            .map(|e| match e.kind {
+                crate::transcript::EventKind::Data {
+                    dir: Dir::C2S, len, ..
+                } => len,
+                _ => 0,
+            })
+            .sum();
+        s.push_str(&format!("    C: <{len} bytes, not all kept>\n"));
+    } else {
+        use sha1::Digest;
+        let sum = hex::encode(sha1::Sha1::digest(&c));
+        s.push_str(&format!("    C: <{} bytes, sha1 {sum}>\n", c.len()));
+    }
+    for piece in srv.split_inclusive(|b| *b == b'\n') {
+        s.push_str(&format!(
+            "    S: {}\n",
+            crate::transcript::shorten(piece, 120)
+        ));
+    }
+    end_line(t, dc, cut, "    ", s);
 }
 
 /// Renders the client's side; returns true when the upload was cut short by the server.
@@ -269,5 +355,92 @@ pub fn check(
             SnapshotOutcome::Mismatch(diff)
         }
         (None, false) => SnapshotOutcome::Error(format!("could not write {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::transcript::{Event, EventKind};
+
+    fn ev(conn: u32, ms: u64, kind: EventKind) -> Event {
+        Event {
+            conn,
+            at: Duration::from_millis(ms),
+            kind,
+        }
+    }
+
+    fn data(dir: Dir, b: &[u8]) -> EventKind {
+        EventKind::Data {
+            dir,
+            bytes: b.to_vec(),
+            len: b.len(),
+            truncated: false,
+        }
+    }
+
+    fn open() -> EventKind {
+        EventKind::Open {
+            upstream_error: None,
+        }
+    }
+
+    fn snap(events: Vec<Event>) -> String {
+        render(
+            Protocol::Svsp,
+            "svsp.x",
+            Verdict::Clean,
+            Some(Verdict::Clean),
+            &Transcript { events },
+            &Redactions::default(),
+        )
+    }
+
+    #[test]
+    fn svsp_scan_request_1_data_channel_under_its_control_connection() {
+        let request = EventKind::DataChannel {
+            of: 1,
+            source: DataSource::Request,
+        };
+        let s = snap(vec![
+            ev(1, 0, open()),
+            ev(1, 1, data(Dir::S2C, b"READY\r\n")),
+            ev(1, 2, data(Dir::C2S, b"1 SCAN/REQUEST n\r\n")),
+            ev(2, 3, request.clone()),
+            ev(1, 4, data(Dir::S2C, b"1 SEND 4321\r\n")),
+            ev(2, 5, open()),
+            ev(2, 6, data(Dir::C2S, b"abc")),
+            ev(2, 7, EventKind::Eof { dir: Dir::C2S }),
+            ev(2, 8, EventKind::Eof { dir: Dir::S2C }),
+            // A second channel nobody connected to, and a third the daemon cut short.
+            ev(3, 9, request.clone()),
+            ev(4, 10, request),
+            ev(4, 11, open()),
+            ev(4, 12, data(Dir::C2S, b"xyz")),
+            ev(4, 13, EventKind::Eof { dir: Dir::S2C }),
+        ]);
+        assert!(s.ends_with(
+            "connection 1:\n  C: 1 SCAN/REQUEST n\\r\\n\n  S: READY\\r\\n\n  S: 1 SEND [PORT]\\r\\n\n  client side: open, server side: open\n  data channel 1 (SCAN/REQUEST, client connected to the SEND port):\n    C: <3 bytes, sha1 a9993e364706816aba3e25717850c26c9cd0d89d>\n    client side: closed, server side: closed\n  data channel 2 (SCAN/REQUEST, client connected to the SEND port):\n    no connection\n  data channel 3 (SCAN/REQUEST, client connected to the SEND port):\n    C: <data; the daemon ended the stream early, the length depends on timing>\n    server closed during the upload (FIN or RST depends on timing)\n"
+        ), "{s}");
+        assert!(!s.contains("connection 2"), "{s}");
+    }
+
+    #[test]
+    fn svsp_scan_port_1_port_redacted() {
+        let s = snap(vec![
+            ev(1, 0, open()),
+            ev(
+                1,
+                2,
+                data(Dir::C2S, b"1 SCAN/PORT 4321 n\r\n2 scan//port 99\r\n"),
+            ),
+        ]);
+        assert!(
+            s.contains("1 SCAN/PORT [PORT] n\\r\\n\n  C: 2 scan//port [PORT]\\r\\n"),
+            "{s}"
+        );
     }
 }

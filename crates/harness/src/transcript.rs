@@ -27,6 +27,26 @@ impl Dir {
     }
 }
 
+/// How an SVSP data channel was set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// The daemon announced a port with `SEND` and the client connected (SVSP-SCAN-REQUEST-1).
+    Request,
+    /// The client listened and named its port in `SCAN/PORT`; the daemon connected
+    /// (SVSP-SCAN-PORT-1).
+    Port,
+}
+
+impl DataSource {
+    pub fn command(self) -> &'static str {
+        match self {
+            DataSource::Request => "SCAN/REQUEST",
+            DataSource::Port => "SCAN/PORT",
+        }
+    }
+}
+
 /// One recorded event.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -45,6 +65,10 @@ pub enum EventKind {
     Eof { dir: Dir },
     /// Read error in one direction (for example a reset).
     Error { dir: Dir, message: String },
+    /// This connection is an SVSP data channel of control connection `of` (the first event of
+    /// its connection, recorded when the proxy set up its listener). In its events `C` is the
+    /// client program's side and `S` the daemon's, whoever connected.
+    DataChannel { of: u32, source: DataSource },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,15 +92,45 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// Connection ids in order of opening.
+    /// Control connections (every connection but SVSP data channels) in order of opening.
     pub fn connections(&self) -> Vec<u32> {
+        let data: Vec<u32> = self.data_channels_all().into_iter().map(|d| d.0).collect();
         let mut v: Vec<u32> = Vec::new();
         for e in &self.events {
-            if !v.contains(&e.conn) {
+            if !v.contains(&e.conn) && !data.contains(&e.conn) {
                 v.push(e.conn);
             }
         }
         v
+    }
+
+    /// SVSP data channels of one control connection, in order of setup: (id, source).
+    pub fn data_channels(&self, of: u32) -> Vec<(u32, DataSource)> {
+        self.data_channels_all()
+            .into_iter()
+            .filter(|d| d.1 == of)
+            .map(|d| (d.0, d.2))
+            .collect()
+    }
+
+    fn data_channels_all(&self) -> Vec<(u32, u32, DataSource)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::DataChannel { of, source } => Some((e.conn, of, source)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How a connection was set up, when it is not a plain control connection.
+    pub fn upstream_error(&self, conn: u32) -> Option<&str> {
+        self.events.iter().find_map(|e| match &e.kind {
+            EventKind::Open {
+                upstream_error: Some(err),
+            } if e.conn == conn => Some(err.as_str()),
+            _ => None,
+        })
     }
 
     /// All bytes one side sent on one connection (truncated runs are left out).
@@ -193,6 +247,11 @@ impl Transcript {
                     "[{t:9.3} ms] #{} {}: <error {message}>",
                     e.conn,
                     dir.tag()
+                )),
+                EventKind::DataChannel { of, source } => s.push_str(&format!(
+                    "[{t:9.3} ms] #{} data channel of #{of} ({})",
+                    e.conn,
+                    source.command()
                 )),
             }
             s.push('\n');

@@ -394,6 +394,39 @@ mod tests {
     }
 
     #[test]
+    fn svsp_scan_request_1_data_channel_is_not_a_control_connection() {
+        // The data sent on a SEND port has no READY and no lines: judged as a control
+        // connection it would break SVSP-CLIENT-1 and SVSP-CLIENT-2.
+        let mut t = tr(&[
+            (1, Dir::S2C, b"READY\r\n"),
+            (2, Dir::C2S, b"1 SCAN/REQUEST x\r\n"),
+            (3, Dir::S2C, b"1 SEND 4000\r\n"),
+            (6, Dir::S2C, b"1 DONE 0 : \"x\"\r\n"),
+        ]);
+        t.events.push(Event {
+            conn: 2,
+            at: Duration::from_millis(3),
+            kind: EventKind::DataChannel {
+                of: 1,
+                source: crate::transcript::DataSource::Request,
+            },
+        });
+        t.events.push(Event {
+            conn: 2,
+            at: Duration::from_millis(4),
+            kind: EventKind::Data {
+                dir: Dir::C2S,
+                bytes: b"no lines here".to_vec(),
+                len: 13,
+                truncated: false,
+            },
+        });
+        t.events.sort_by_key(|e| e.at);
+        assert_eq!(t.connections(), vec![1]);
+        assert!(check(&t).is_empty(), "{:?}", check(&t));
+    }
+
+    #[test]
     fn svsp_client_18_after_quit() {
         let t = tr(&[
             (1, Dir::S2C, b"READY\r\n"),
