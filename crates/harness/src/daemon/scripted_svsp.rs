@@ -1,5 +1,5 @@
 //! A scripted SVSP server: READY greeting, ENABLE/DISABLE/QUIT, SCAN/FILE, SCAN/FILE-SHA1
-//! and SCAN/REQUEST, QUEUED on/off/random, and the faults of [`Fault`]. Wire strings
+//! SCAN/REQUEST and SCAN/PORT, QUEUED on/off/random, and the faults of [`Fault`]. Wire strings
 //! follow svsp.md; rule IDs are cited inline.
 
 use std::sync::Arc;
@@ -143,7 +143,7 @@ impl Conn {
                     return Ok(());
                 }
                 "ENABLE" | "DISABLE" => self.send(cfg, &id, "OK").await?,
-                "SCAN/FILE" | "SCAN/FILE-SHA1" | "SCAN/REQUEST" => {
+                "SCAN/FILE" | "SCAN/FILE-SHA1" | "SCAN/REQUEST" | "SCAN/PORT" => {
                     if !self.scan(cfg, &id, &upper, &args).await? {
                         return Ok(());
                     }
@@ -170,12 +170,24 @@ impl Conn {
         if cfg.fault == Fault::CloseEarly {
             return Ok(false);
         }
-        let request = word == "SCAN/REQUEST";
+        let request = word == "SCAN/REQUEST" || word == "SCAN/PORT";
         if !request && args.is_empty() {
             self.send(cfg, id, "EINVAL Missing filename").await?;
             return Ok(true);
         }
-        let (display, data) = if request {
+        let (display, data) = if word == "SCAN/PORT" {
+            // SVSP-SCAN-PORT-1: `<portnum> [<name>]`, checked at parse time
+            let (port, name) = split_token(args);
+            let Some(port) = port.parse::<u16>().ok().filter(|p| *p > 0) else {
+                self.send(cfg, id, &format!("EINVAL Invalid port: {port}"))
+                    .await?;
+                return Ok(true);
+            };
+            match self.connect_back(cfg, id, port, name).await? {
+                Some(d) => (name.as_bytes().to_vec(), d),
+                None => return Ok(true),
+            }
+        } else if request {
             match self.receive(cfg, id, args).await? {
                 Some(d) => (args.as_bytes().to_vec(), d),
                 None => return Ok(true),
@@ -266,17 +278,49 @@ impl Conn {
         &mut self,
         cfg: &ScriptConfig,
         id: &Option<String>,
-        _name: &str,
+        name: &str,
     ) -> std::io::Result<Option<Vec<u8>>> {
         let ip = self.s.local_addr()?.ip();
         let l = TcpListener::bind((ip, 0)).await?;
         let port = l.local_addr()?.port();
         self.send(cfg, id, &format!("SEND {port}")).await?;
         let fail = format!("ENOENT No connection to port {port}"); // SVSP-SCAN-REQUEST-2
-        let Ok(Ok((mut d, _))) = tokio::time::timeout(DATA_TIMEOUT, l.accept()).await else {
+        let Ok(Ok((d, _))) = tokio::time::timeout(DATA_TIMEOUT, l.accept()).await else {
             self.send(cfg, id, &fail).await?;
             return Ok(None);
         };
+        self.read_data(cfg, id, d, port, name).await
+    }
+
+    /// SVSP-SCAN-PORT-1: connect to the control peer's address at `port` (no SEND line),
+    /// read to EOF.
+    async fn connect_back(
+        &mut self,
+        cfg: &ScriptConfig,
+        id: &Option<String>,
+        port: u16,
+        name: &str,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let peer = self.s.peer_addr()?.ip();
+        let connect = tokio::net::TcpStream::connect((peer, port));
+        let Ok(Ok(d)) = tokio::time::timeout(DATA_TIMEOUT, connect).await else {
+            let fail = format!("ENOENT No connection to port {port}");
+            self.send(cfg, id, &fail).await?;
+            return Ok(None);
+        };
+        self.read_data(cfg, id, d, port, name).await
+    }
+
+    /// Reads a data connection to EOF within the stream limit (SVSP-SCAN-REQUEST-2).
+    async fn read_data(
+        &mut self,
+        cfg: &ScriptConfig,
+        id: &Option<String>,
+        mut d: tokio::net::TcpStream,
+        port: u16,
+        name: &str,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let fail = format!("ENOENT No connection to port {port}");
         let mut data = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -285,8 +329,7 @@ impl Conn {
                 Ok(Ok(n)) => {
                     data.extend_from_slice(&chunk[..n]);
                     if data.len() as u64 > cfg.stream_max_length {
-                        let msg =
-                            format!("EINVAL Size limit exceeded: {}", quote(_name.as_bytes()));
+                        let msg = format!("EINVAL Size limit exceeded: {}", quote(name.as_bytes()));
                         self.send(cfg, id, &msg).await?;
                         return Ok(None);
                     }
