@@ -810,14 +810,7 @@ impl Connection {
 
     /// Discard input until EOF, `limit` time or `max_bytes`.
     async fn drain(&mut self, limit: Duration, max_bytes: u64) {
-        self.deadline = Some(Instant::now() + limit);
-        let mut total = 0u64;
-        while let ReadOutcome::Data(n) = self.read_once(COMMAND_BUFFER_SIZE).await {
-            total += n as u64;
-            if total >= max_bytes {
-                break;
-            }
-        }
+        self.drain_idle(limit, limit, max_bytes).await;
     }
 }
 
