@@ -80,10 +80,6 @@ impl Sizes {
     }
 }
 
-fn median_of(v: &[f64]) -> f64 {
-    median(v.to_vec())
-}
-
 /// Median time to spawn `/bin/echo LISTENING` and read its line (None if it is missing).
 fn spawn_floor_ms(runs: usize) -> Option<f64> {
     let echo = std::path::Path::new("/bin/echo");
@@ -94,10 +90,11 @@ fn spawn_floor_ms(runs: usize) -> Option<f64> {
         let _ = child.wait();
         v.push(ms(d));
     }
-    Some(median(v))
+    Some(median(&v))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -176,11 +173,11 @@ fn startup(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
             real.push(ms(r.to_first_reply));
         }
     }
-    let fake_pong = median(pong);
-    let real_pong = (!real.is_empty()).then(|| median(real));
+    let fake_pong = median(&pong);
+    let real_pong = (!real.is_empty()).then(|| median(&real));
     if !listening.is_empty() {
         let mut r = Row::new("startup to LISTENING (fake clamd)", "ms");
-        let fake_listening = median_of(&listening);
+        let fake_listening = median(&listening);
         r.fake = Some(fake_listening);
         r.target = "<= 2 ms".into();
         r.met = r.fake.map(|f| f <= 2.0);
