@@ -6,22 +6,10 @@
 
 use crate::Error;
 
-/// Renders bytes in the escape notation (inverse of [`unescape`]; `{` is doubled).
+/// Renders bytes in the escape notation (inverse of [`unescape`]): the shared trace notation
+/// of `clamd_proto::display::escape`, with `{` doubled so that it cannot start a placeholder.
 pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        match b {
-            0 => out.push_str("\\0"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b'\\' => out.push_str("\\\\"),
-            b'{' => out.push_str("{{"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out
+    clamd_proto::display::escape(bytes).replace('{', "{{")
 }
 
 /// Parses the escape notation into bytes, leaving placeholders (`{name}`) as they are and
