@@ -5,48 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::SHORT;
+use common::Ctl;
 use fake_vfindd::FakeVfindd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout};
-
-struct Ctl {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Ctl {
-    async fn connect(addr: std::net::SocketAddr) -> Ctl {
-        let s = timeout(SHORT, TcpStream::connect(addr))
-            .await
-            .expect("connect in time")
-            .expect("connect");
-        let mut c = Ctl { s, buf: Vec::new() };
-        assert_eq!(c.line().await.as_deref(), Some(&b"READY"[..]));
-        c
-    }
-
-    async fn line(&mut self) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + SHORT;
-        loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                let mut l: Vec<u8> = self.buf.drain(..=i).collect();
-                l.pop();
-                if l.last() == Some(&b'\r') {
-                    l.pop();
-                }
-                return Some(l);
-            }
-            let mut tmp = [0u8; 4096];
-            let left = deadline.saturating_duration_since(Instant::now());
-            match timeout(left, self.s.read(&mut tmp)).await {
-                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&tmp[..n]),
-                _ => return None,
-            }
-        }
-    }
-}
+use tokio::io::AsyncWriteExt;
+use tokio::time::sleep;
 
 async fn server() -> FakeVfindd {
     FakeVfindd::builder()

@@ -5,73 +5,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{rss_bytes, SHORT};
+use common::{rss_bytes, Ctl};
 use fake_vfindd::FakeVfindd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout};
+use tokio::time::sleep;
 
 /// One test at a time: one of them measures this process's RSS.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const SIG_NAME: &str = "Hostile.Test.Sig-1";
 const SIG_BYTES: &[u8] = b"HOSTILE-TESTS-SIGNATURE-1";
-
-/// A control connection with a line reader.
-struct Ctl {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Ctl {
-    async fn connect(addr: std::net::SocketAddr) -> Ctl {
-        let s = timeout(SHORT, TcpStream::connect(addr))
-            .await
-            .expect("connect in time")
-            .expect("connect");
-        let mut c = Ctl { s, buf: Vec::new() };
-        assert_eq!(c.line().await.as_deref(), Some(&b"READY"[..]));
-        c
-    }
-
-    /// The next line without its CRLF, or None on EOF / timeout.
-    async fn line(&mut self) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + SHORT;
-        loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                let mut l: Vec<u8> = self.buf.drain(..=i).collect();
-                l.pop();
-                if l.last() == Some(&b'\r') {
-                    l.pop();
-                }
-                return Some(l);
-            }
-            let mut tmp = [0u8; 4096];
-            let left = deadline.saturating_duration_since(Instant::now());
-            match timeout(left, self.s.read(&mut tmp)).await {
-                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&tmp[..n]),
-                _ => return None,
-            }
-        }
-    }
-
-    /// Lines up to and including the first terminal one for `id` (DONE or an error).
-    async fn until_terminal(&mut self, id: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Some(l) = self.line().await {
-            let l = String::from_utf8_lossy(&l).into_owned();
-            let terminal = l
-                .strip_prefix(id)
-                .and_then(|r| r.strip_prefix(' '))
-                .is_some_and(|r| r.starts_with("DONE") || r.starts_with('E'));
-            out.push(l);
-            if terminal {
-                break;
-            }
-        }
-        out
-    }
-}
 
 async fn server() -> FakeVfindd {
     FakeVfindd::builder()

@@ -67,3 +67,61 @@ pub fn fake_clamd_bin() -> PathBuf {
 }
 
 pub const SHORT: Duration = Duration::from_secs(5);
+
+/// SVSP: a control connection with a line reader (waits for READY on connect).
+pub struct Ctl {
+    pub s: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Ctl {
+    pub async fn connect(addr: std::net::SocketAddr) -> Ctl {
+        let s = tokio::time::timeout(SHORT, tokio::net::TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let mut c = Ctl { s, buf: Vec::new() };
+        assert_eq!(c.line().await.as_deref(), Some(&b"READY"[..]));
+        c
+    }
+
+    /// The next line without its CRLF, or None on EOF / timeout.
+    pub async fn line(&mut self) -> Option<Vec<u8>> {
+        let deadline = std::time::Instant::now() + SHORT;
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut l: Vec<u8> = self.buf.drain(..=i).collect();
+                l.pop();
+                if l.last() == Some(&b'\r') {
+                    l.pop();
+                }
+                return Some(l);
+            }
+            let mut tmp = [0u8; 4096];
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match tokio::time::timeout(left, tokio::io::AsyncReadExt::read(&mut self.s, &mut tmp))
+                .await
+            {
+                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&tmp[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Lines up to and including the first terminal one for `id` (DONE or an error).
+    pub async fn until_terminal(&mut self, id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(l) = self.line().await {
+            let l = String::from_utf8_lossy(&l).into_owned();
+            let terminal = l
+                .strip_prefix(id)
+                .and_then(|r| r.strip_prefix(' '))
+                .is_some_and(|r| r.starts_with("DONE") || r.starts_with('E'));
+            out.push(l);
+            if terminal {
+                break;
+            }
+        }
+        out
+    }
+}
