@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-/// Errors of plan parsing and the admin server.
+/// Errors of plan parsing, plan files and the admin server.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultsError {
     /// TOML/JSON syntax or schema error.
@@ -17,6 +17,13 @@ pub enum FaultsError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A plan or token file that is too large, not a regular file, or not text.
+    #[error("{0}")]
+    File(String),
+    /// An unsafe or inconsistent admin configuration (e.g. a non-loopback address without
+    /// a token, hardening item 7).
+    #[error("{0}")]
+    AdminConfig(String),
     /// The admin server could not bind.
     #[error("cannot listen on admin address {addr}: {source}")]
     Bind {

@@ -25,6 +25,7 @@
 
 mod error;
 pub mod fault;
+pub mod file;
 pub mod plan;
 mod set;
 pub mod shorthand;

@@ -162,12 +162,11 @@ impl FaultPlan {
         plan.validate()?;
         Ok(plan)
     }
-    /// Reads a TOML scenario file.
+    /// Reads a TOML scenario file: a regular file (or character device) of at most
+    /// [`crate::file::MAX_PLAN_FILE`] bytes (hardening item 5: `--faults /dev/zero` fails
+    /// at once, a FIFO never hangs).
     pub fn from_toml_file(path: &std::path::Path) -> Result<Self, FaultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FaultsError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::file::read_bounded(path, crate::file::MAX_PLAN_FILE, "fault plan")?;
         Self::from_toml(&text).map_err(|e| match e {
             FaultsError::Parse(m) | FaultsError::Invalid(m) => {
                 FaultsError::Invalid(format!("{}: {m}", path.display()))

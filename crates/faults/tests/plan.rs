@@ -368,3 +368,54 @@ fn slow_read_and_drop_after_bytes() {
     assert_eq!(c.bytes_in(9), None);
     assert_eq!(c.bytes_in(1), Some(Action::Drop));
 }
+
+/// Hardening item 5: `--faults /dev/zero` used to grow to 4 GB in 6 s; now the read
+/// stops one byte past 1 MiB and says so.
+#[test]
+fn dev_zero_fault_plan_gives_the_size_error_quickly() {
+    let t0 = std::time::Instant::now();
+    let err = FaultPlan::from_toml_file(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(err.to_string(), "fault plan /dev/zero is larger than 1 MiB");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
+/// Hardening item 5: a regular file past 1 MiB is refused the same way; one at the
+/// bound is read.
+#[test]
+fn oversized_fault_plan_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    let mut text = "# pad\n".repeat((1 << 20) / 6);
+    text.push_str(&" ".repeat((1 << 20) - text.len()));
+    std::fs::write(&big, &text).unwrap();
+    assert!(FaultPlan::from_toml_file(&big).unwrap().rules.is_empty());
+    text.push('\n');
+    std::fs::write(&big, &text).unwrap();
+    let err = FaultPlan::from_toml_file(&big).unwrap_err().to_string();
+    assert!(err.ends_with("big.toml is larger than 1 MiB"), "{err}");
+}
+
+/// Hardening item 5: a FIFO with no writer is refused at once instead of hanging in
+/// open(2).
+#[test]
+fn fifo_fault_plan_without_writer_does_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("plan.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(FaultPlan::from_toml_file(&path).map_err(|e| e.to_string()));
+    });
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("returned within 5 s");
+    let err = r.unwrap_err();
+    assert!(err.contains("is a FIFO"), "{err}");
+}
