@@ -121,6 +121,17 @@ mod tests {
         }
     }
 
+    /// Hardening item 7: a non-loopback address is allowed only with a token.
+    #[test]
+    fn non_loopback_address_needs_a_token() {
+        let any: SocketAddr = "0.0.0.0:8099".parse().unwrap();
+        let lo: SocketAddr = "[::1]:8099".parse().unwrap();
+        let t = AdminToken::new("t").unwrap();
+        assert!(check_exposure(any, None).is_err());
+        assert!(check_exposure(any, Some(&t)).is_ok());
+        assert!(check_exposure(lo, None).is_ok());
+    }
+
     /// Hardening item 7: writes need the JSON media type; parameters are fine.
     #[test]
     fn json_media_type_with_parameters() {
