@@ -93,6 +93,9 @@ pub struct FakeOptions {
     pub faults: faults::FaultPlan,
     /// Address of the HTTP/JSON fault admin API (`--admin ADDR`; off by default).
     pub admin: Option<std::net::SocketAddr>,
+    /// Bearer token the admin API requires (`--admin-token`, `--admin-token-file`,
+    /// `AVC_ADMIN_TOKEN`); needed for a non-loopback admin address.
+    pub admin_token: Option<faults::admin::AdminToken>,
 }
 
 impl Default for FakeOptions {
@@ -109,6 +112,7 @@ impl Default for FakeOptions {
             record_connections: 10_000,
             faults: faults::FaultPlan::default(),
             admin: None,
+            admin_token: None,
         }
     }
 }

@@ -59,8 +59,18 @@ struct Cli {
     #[arg(long = "fault", value_name = "SPEC")]
     fault: Vec<String>,
     /// Serve the HTTP/JSON fault admin API here (e.g. 127.0.0.1:0); prints `ADMIN <addr>`.
+    /// Writes need `Content-Type: application/json`; without a token the Host header must
+    /// name loopback; a non-loopback ADDR needs a token (else exit 2). At most 16
+    /// connections, 8 KiB headers, 64 KiB bodies.
     #[arg(long, value_name = "ADDR")]
     admin: Option<std::net::SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on every admin request (also env
+    /// AVC_ADMIN_TOKEN; a flag shows in `ps`, prefer the file or the environment).
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// Read the admin token from this file (one line).
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -144,6 +154,15 @@ fn main() -> ExitCode {
     }
     config.fake.faults = plan;
     config.fake.admin = cli.admin;
+    if cli.admin.is_some() {
+        config.fake.admin_token = match faults::admin::AdminToken::from_options(
+            cli.admin_token.as_deref(),
+            cli.admin_token_file.as_deref(),
+        ) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("ERROR: {e}")),
+        };
+    }
 
     // The database is read before the runtime exists: nothing else is running yet, and it
     // saves handing the work to a blocking-pool thread (start-up time is a target).

@@ -300,6 +300,13 @@ impl FakeClamdBuilder {
         self
     }
 
+    /// Require `Authorization: Bearer TOKEN` on the admin API (needed for a non-loopback
+    /// admin address).
+    pub fn admin_token(mut self, token: faults::admin::AdminToken) -> Self {
+        self.config.fake.admin_token = Some(token);
+        self
+    }
+
     /// Bind and start serving.
     pub async fn start(mut self) -> Result<FakeClamd, Error> {
         let tempdir = if self.unix_in_temp {
@@ -600,9 +607,13 @@ async fn start_with(
     }
     let admin = match config.fake.admin {
         Some(addr) => Some(
-            faults::admin::AdminServer::start(addr, fault_set.clone())
-                .await
-                .map_err(|e| Error::Invalid(e.to_string()))?,
+            faults::admin::AdminServer::start_with(
+                addr,
+                fault_set.clone(),
+                faults::admin::AdminOptions::default().token(config.fake.admin_token.clone()),
+            )
+            .await
+            .map_err(|e| Error::Invalid(e.to_string()))?,
         ),
         None => None,
     };

@@ -513,6 +513,8 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String)
     if let Ok(out) = std::process::Command::new("curl")
         .args([
             "-s",
+            "-H",
+            "Content-Type: application/json",
             "-X",
             method,
             "-w",
@@ -531,7 +533,7 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String)
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

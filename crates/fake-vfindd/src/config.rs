@@ -261,6 +261,9 @@ pub struct Config {
     pub fault_plan: faults::FaultPlan,
     /// Address of the HTTP/JSON fault admin API (`--admin ADDR`; off by default).
     pub admin: Option<SocketAddr>,
+    /// Bearer token the admin API requires (`--admin-token`, `--admin-token-file`,
+    /// `AVC_ADMIN_TOKEN`); needed for a non-loopback admin address.
+    pub admin_token: Option<faults::admin::AdminToken>,
 }
 
 impl Default for Config {
@@ -297,6 +300,7 @@ impl Default for Config {
             record_limit: 4 << 20,
             fault_plan: faults::FaultPlan::default(),
             admin: None,
+            admin_token: None,
         }
     }
 }

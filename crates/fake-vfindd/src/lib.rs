@@ -74,9 +74,13 @@ impl FakeVfindd {
         }
         let admin = match cfg.admin {
             Some(a) => Some(
-                faults::admin::AdminServer::start(a, fault_set.clone())
-                    .await
-                    .map_err(|e| VfinddError::Config(e.to_string()))?,
+                faults::admin::AdminServer::start_with(
+                    a,
+                    fault_set.clone(),
+                    faults::admin::AdminOptions::default().token(cfg.admin_token.clone()),
+                )
+                .await
+                .map_err(|e| VfinddError::Config(e.to_string()))?,
             ),
             None => None,
         };
@@ -241,6 +245,12 @@ impl Builder {
     /// [`FakeVfindd::admin_addr`]).
     pub fn admin(mut self, addr: SocketAddr) -> Self {
         self.cfg.admin = Some(addr);
+        self
+    }
+    /// Require `Authorization: Bearer TOKEN` on the admin API (needed for a non-loopback
+    /// admin address).
+    pub fn admin_token(mut self, token: faults::admin::AdminToken) -> Self {
+        self.cfg.admin_token = Some(token);
         self
     }
     /// `--scan-root`.

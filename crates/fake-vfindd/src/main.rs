@@ -97,8 +97,18 @@ struct Args {
     #[arg(long = "faults", value_name = "FILE")]
     fault_file: Option<std::path::PathBuf>,
     /// Serve the HTTP/JSON fault admin API here (e.g. 127.0.0.1:0); prints `ADMIN <addr>`.
+    /// Writes need `Content-Type: application/json`; without a token the Host header must
+    /// name loopback; a non-loopback ADDR needs a token (else exit 2). At most 16
+    /// connections, 8 KiB headers, 64 KiB bodies.
     #[arg(long, value_name = "ADDR")]
     admin: Option<SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on every admin request (also env
+    /// AVC_ADMIN_TOKEN; a flag shows in `ps`, prefer the file or the environment).
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// Read the admin token from this file (one line).
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
 }
 
 fn secs(v: f64, flag: &str) -> Result<Duration, VfinddError> {
@@ -183,6 +193,14 @@ fn config(a: Args) -> Result<Config, VfinddError> {
         quirks,
         faults,
         fault_plan: plan,
+        admin_token: match a.admin {
+            Some(_) => faults::admin::AdminToken::from_options(
+                a.admin_token.as_deref(),
+                a.admin_token_file.as_deref(),
+            )
+            .map_err(|e| VfinddError::Config(e.to_string()))?,
+            None => None,
+        },
         admin: a.admin,
         ..Config::default()
     };

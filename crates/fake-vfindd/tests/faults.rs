@@ -425,6 +425,8 @@ fn curl(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String)
     match std::process::Command::new("curl")
         .args([
             "-s",
+            "-H",
+            "Content-Type: application/json",
             "-X",
             method,
             "-w",
@@ -445,7 +447,7 @@ fn curl(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String)
             let mut s = std::net::TcpStream::connect(addr).unwrap();
             write!(
                 s,
-                "{method} {path} HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             )
             .unwrap();
