@@ -118,8 +118,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Case>> {
     paths.sort();
     let mut out: Vec<Case> = Vec::new();
     for p in paths {
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| HarnessError::io(format!("reading {}", p.display()), e))?;
+        let text = crate::profile::read_config_text(&p, "case file")?;
         let file: CaseFile =
             toml::from_str(&text).map_err(|e| HarnessError::config(&p, e.to_string()))?;
         for c in file.cases {

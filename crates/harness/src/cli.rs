@@ -1,6 +1,7 @@
 //! The command line (`cargo xtask conformance ...` and the `avc-conformance` binary).
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,7 +112,14 @@ impl From<ProtocolArg> for Protocol {
 
 /// Entry point: parses `args` (without the program name) and runs; returns the exit code.
 pub fn main_with_args(args: Vec<String>) -> u8 {
-    let cli = match Cli::try_parse_from(std::iter::once("conformance".to_string()).chain(args)) {
+    main_with_os_args(args.into_iter().map(OsString::from).collect())
+}
+
+/// Entry point for raw OS arguments (without the program name): an argument that is not
+/// UTF-8 where text is expected is a usage error (exit 2), never a panic.
+pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(std::iter::once(OsString::from("conformance")).chain(args))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -157,6 +165,45 @@ fn parse_partition(s: &str) -> Result<(usize, usize)> {
         return Err(bad());
     }
     Ok((k, n))
+}
+
+/// `--root DIR` must be a repository root (a directory with `conformance/`): anything else
+/// is a usage error (exit 2), not a harness failure further on.
+fn check_root(dir: &Path) -> Result<PathBuf> {
+    if dir.join("conformance").is_dir() {
+        Ok(dir.to_path_buf())
+    } else {
+        Err(HarnessError::Usage(format!(
+            "--root {}: not a repository root (no conformance/ directory in it)",
+            dir.display()
+        )))
+    }
+}
+
+/// `--server HOST:PORT` must name a port and resolve: a bad address is a usage error
+/// (exit 2), not one harness error per case (exit 3).
+async fn check_server_addr(addr: &str) -> Result<()> {
+    let bad = |why: &str| HarnessError::Usage(format!("--server {addr:?}: {why}"));
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| bad("want HOST:PORT"))?;
+    port.parse::<u16>()
+        .map_err(|_| bad("the port must be a number 0..=65535"))?;
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.[]:".contains(c))
+    {
+        return Err(bad("want HOST:PORT with a host name or IP address"));
+    }
+    match tokio::net::lookup_host(addr).await {
+        Ok(mut addrs) => match addrs.next() {
+            Some(_) => Ok(()),
+            None => Err(bad("the host has no address")),
+        },
+        Err(e) => Err(bad(&format!("cannot resolve: {e}"))),
+    }
 }
 
 /// Profiles selected by the command line.
@@ -312,7 +359,7 @@ fn build_programs(profiles: &[ClientProfile]) -> (Vec<PathBuf>, BTreeMap<String,
 async fn run(cli: Cli) -> Result<u8> {
     let started = Instant::now();
     let root = match &cli.root {
-        Some(r) => r.clone(),
+        Some(r) => check_root(r)?,
         None => {
             let cwd = std::env::current_dir().map_err(|e| HarnessError::io("current dir", e))?;
             runner::find_root(&cwd).ok_or_else(|| {
@@ -329,6 +376,9 @@ async fn run(cli: Cli) -> Result<u8> {
     }
 
     // Server suites.
+    if let Some(addr) = &cli.server {
+        check_server_addr(addr).await?;
+    }
     if cli.server.is_some() || cli.socket.is_some() {
         let rows = crate::server::run_cli(&cli, &root).await?;
         return finish(

@@ -1,7 +1,8 @@
 //! `avc-conformance`: the harness binary (same interface as `cargo xtask conformance`).
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(harness::cli::main_with_args(
-        std::env::args().skip(1).collect(),
+    // args_os: a non-UTF-8 argument is a usage error (exit 2), not a panic in std::env::args.
+    std::process::ExitCode::from(harness::cli::main_with_os_args(
+        std::env::args_os().skip(1).collect(),
     ))
 }

@@ -274,6 +274,7 @@ impl ClientProfile {
         for f in &raw.files {
             template::validate(&f.path).map_err(|e| cfg(format!("files: {e}")))?;
             template::validate(&f.content).map_err(|e| cfg(format!("files: {e}")))?;
+            check_file_path_template(&f.path).map_err(cfg)?;
         }
         if !(raw.timeout_secs > 0.0 && raw.timeout_secs <= 3600.0) {
             return Err(cfg("timeout_secs must be in (0, 3600]".into()));
@@ -315,8 +316,7 @@ impl ClientProfile {
 
     /// Loads one profile file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| HarnessError::io(format!("reading {}", path.display()), e))?;
+        let text = read_config_text(path, "profile")?;
         Self::from_toml(&text, path)
     }
 
@@ -383,6 +383,65 @@ impl ClientProfile {
             .iter()
             .find(|(_, r)| r.matches(exit, stdout, stderr))
             .map(|(v, _)| *v)
+    }
+}
+
+/// Largest profile or case file the harness reads (they are a few KiB; a bigger one is a
+/// mistake, e.g. a data file named `.toml`).
+pub const MAX_CONFIG_FILE: u64 = 1 << 20;
+
+/// Reads a profile or case file as UTF-8 text, at most [`MAX_CONFIG_FILE`] bytes. Every
+/// failure (missing, a directory, too large, not UTF-8) is a configuration error (exit 2)
+/// naming the file.
+pub fn read_config_text(path: &Path, what: &str) -> Result<String> {
+    use std::io::Read;
+    let cfg = |m: String| HarnessError::config(path, m);
+    let file =
+        std::fs::File::open(path).map_err(|e| cfg(format!("cannot open the {what}: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cfg(format!("cannot read the {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE {
+        return Err(cfg(format!(
+            "the {what} is larger than {MAX_CONFIG_FILE} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        cfg(format!(
+            "the {what} is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Whether `path` stays inside the directory it is joined to: relative, normal components
+/// only (no `..`, no root, no prefix), not empty.
+pub fn is_contained_relative(path: &str) -> bool {
+    use std::path::Component;
+    let p = Path::new(path);
+    p.components().next().is_some() && p.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// A `[[files]] path` template must expand to a path inside the case directory. Checked at
+/// load time with stand-ins (placeholders that hold paths expand to absolute ones); the
+/// runner checks the real expansion again.
+fn check_file_path_template(path: &str) -> std::result::Result<(), String> {
+    let mut vars = template::Vars::default();
+    for name in template::PLACEHOLDERS {
+        let sample = match *name {
+            "socket" | "file" | "dir" | "program" | "test_clients" => "/abs",
+            _ => "x",
+        };
+        vars.set(name, sample);
+    }
+    let expanded = template::expand(path, &vars).map_err(|e| format!("files: {e}"))?;
+    if is_contained_relative(&expanded) {
+        Ok(())
+    } else {
+        Err(format!(
+            "files: path {path:?} must be relative inside the case directory (no absolute path, no `..`, no placeholder holding a path)"
+        ))
     }
 }
 
@@ -461,6 +520,62 @@ mod tests {
         assert!(ClientProfile::from_toml(&no_clean, Path::new("a.toml")).is_err());
         let unknown_key = format!("{EXAMPLE}\nfrobnicate = 1\n");
         assert!(ClientProfile::from_toml(&unknown_key, Path::new("a.toml")).is_err());
+    }
+
+    /// Hardening item 8: a generated file may not escape the case's scratch directory.
+    #[test]
+    fn files_paths_outside_the_case_directory_are_config_errors() {
+        for bad in [
+            "../../x",
+            "/tmp/x",
+            "a/../../x",
+            "{dir}/x",
+            "{file}",
+            "",
+            ".",
+        ] {
+            let text = format!("{EXAMPLE}\n[[files]]\npath = {bad:?}\ncontent = \"x\"\n");
+            let err = ClientProfile::from_toml(&text, Path::new("p/evil.toml"))
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains("p/evil.toml") && err.contains("relative inside the case directory"),
+                "{bad}: {err}"
+            );
+        }
+        for good in ["c.conf", "sub/c.conf", "port-{port}.conf"] {
+            let text = format!("{EXAMPLE}\n[[files]]\npath = {good:?}\ncontent = \"x\"\n");
+            assert!(
+                ClientProfile::from_toml(&text, Path::new("a.toml")).is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    /// Hardening item 8: unreadable profiles (a directory, not UTF-8, over 1 MiB) are
+    /// configuration errors (exit 2) that name the file.
+    #[test]
+    fn unreadable_profiles_are_config_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad_utf8 = dir.path().join("bad.toml");
+        std::fs::write(&bad_utf8, b"name = \"\xff\"\n").unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_FILE as usize + 1]).unwrap();
+        let as_dir = dir.path().join("d.toml");
+        std::fs::create_dir(&as_dir).unwrap();
+        for (p, want) in [
+            (&bad_utf8, "not UTF-8"),
+            (&big, "larger than"),
+            (&as_dir, "cannot read"),
+        ] {
+            let e = ClientProfile::load(p).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&*p.to_string_lossy()) && msg.contains(want),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

@@ -239,7 +239,19 @@ async fn run_inner(
         }
     }
     for (path, content) in &profile.files {
-        let p = dir_path.join(template::expand(path, &vars)?);
+        let rel = template::expand(path, &vars)?;
+        // The profile was checked at load time; the real expansion is checked again so
+        // that no value can lead the write out of the case directory.
+        if !crate::profile::is_contained_relative(&rel) {
+            return Err(HarnessError::config(
+                profile
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(&profile.name)),
+                format!("files: path {path:?} expands to {rel:?}, outside the case directory"),
+            ));
+        }
+        let p = dir_path.join(rel);
         std::fs::write(&p, template::expand(content, &vars)?)
             .map_err(|e| HarnessError::io(format!("writing {}", p.display()), e))?;
     }

@@ -38,6 +38,83 @@ fn bad_flag_exits_2() {
         .code(2);
 }
 
+/// Hardening item 8: configuration errors exit 2 (README exit codes), never 3 or a panic:
+/// a non-UTF-8 argument, a profile that is a directory or not UTF-8, a missing `--root`,
+/// `--server bogus`.
+#[test]
+fn configuration_errors_exit_2() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness()
+        .arg(std::ffi::OsStr::from_bytes(b"--filter=\xff\xfe"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "non-UTF-8 argument");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+
+    let as_dir = dir.path().join("p.toml");
+    std::fs::create_dir(&as_dir).unwrap();
+    let not_utf8 = dir.path().join("bad.toml");
+    std::fs::write(&not_utf8, b"\xff\xfe").unwrap();
+    for profile in [&as_dir, &not_utf8] {
+        let out = harness()
+            .arg("--client")
+            .arg(profile)
+            .arg("--list")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "profile {}", profile.display());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&*profile.to_string_lossy()));
+    }
+
+    let out = Command::cargo_bin("avc-conformance")
+        .unwrap()
+        .arg("--root")
+        .arg(dir.path().join("missing"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "missing --root");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--root"));
+
+    for bogus in ["bogus", "127.0.0.1", "127.0.0.1:99999", "a b:1"] {
+        let out = harness().args(["--server", bogus]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "--server {bogus}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--server"));
+    }
+}
+
+/// Hardening item 8: a profile's `[[files]] path` may not leave the case's scratch
+/// directory (`..`, absolute); the error names the profile and the path, exit 2.
+#[test]
+fn profile_files_escaping_the_case_directory_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["../../x", "/tmp/avc-escape"] {
+        let p = dir.path().join("escape.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "protocol = \"clamd\"\ncommand = \"true {{file}}\"\n[verdicts]\nclean = {{ exit = 0 }}\n[[files]]\npath = {bad:?}\ncontent = \"x\"\n"
+            ),
+        )
+        .unwrap();
+        let out = harness()
+            .arg("--client")
+            .arg(&p)
+            .args(["--filter", "clamd.clean"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&*p.to_string_lossy()) && err.contains(bad),
+            "{bad}: {err}"
+        );
+        assert!(!Path::new("/tmp/avc-escape").exists());
+    }
+}
+
 #[test]
 fn list_and_partition_split_the_cases() {
     let all = harness()
