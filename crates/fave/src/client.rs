@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::clamd::ClamdSession;
 use crate::config::{ClientConfig, Protocol, SvspSource};
 use crate::error::{FaveError, LimitOrigin};
+use crate::source::{Next, TimedSource};
 use crate::svsp::{self, RequestState, SvspSession};
 use crate::trace::{Dir, TraceSink, Tracer};
 use crate::transport::{Deadline, WireCounters};
@@ -219,7 +220,9 @@ impl Client {
         }
     }
 
-    /// Scan everything `r` yields.
+    /// Scan everything `r` yields. The whole-scan deadline is checked after every read; a
+    /// read that blocks is not interrupted (use [`Client::scan_stdin`] / [`Client::scan_file`]
+    /// for pipes and FIFOs, or [`Client::scan_reader_timed`]).
     pub fn scan_reader(&mut self, name: &str, mut r: impl Read) -> Report {
         let mut buf = vec![0u8; self.cfg.chunk_size.max(4096)];
         let mut scan = self.open(name);
@@ -227,12 +230,65 @@ impl Client {
             match r.read(&mut buf) {
                 Ok(0) => return scan.close(),
                 Ok(n) => {
+                    if scan.st.dl.remaining().is_zero() {
+                        let e = scan.st.dl.timeout_error(&format!("reading {name}"));
+                        return scan.abort(e);
+                    }
                     if scan.write(&buf[..n]).is_err() {
                         return scan.close();
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return scan.abort(FaveError::LocalIo(format!("reading {name}: {e}"))),
+            }
+        }
+    }
+
+    /// Scan standard input; the whole-scan timeout covers waiting for it (a silent pipe is
+    /// a timeout error, never a hang).
+    pub fn scan_stdin(&mut self) -> Report {
+        self.scan_reader_timed("stdin", std::io::stdin())
+    }
+
+    /// Scan everything `r` yields, reading it on a helper thread so that the whole-scan
+    /// deadline ("from open to verdict") covers blocked reads too: when it passes, the
+    /// verdict is a timeout error and the thread is abandoned.
+    pub fn scan_reader_timed<R: Read + Send + 'static>(&mut self, name: &str, r: R) -> Report {
+        self.scan_opened_timed(name, move || Ok(r))
+    }
+
+    /// [`Client::scan_reader_timed`] with the source opened on the helper thread too (opening
+    /// a FIFO blocks until a writer comes).
+    fn scan_opened_timed<R, F>(&mut self, name: &str, open: F) -> Report
+    where
+        R: Read,
+        F: FnOnce() -> std::io::Result<R> + Send + 'static,
+    {
+        let source = TimedSource::spawn(open, self.cfg.chunk_size.max(4096));
+        let mut scan = self.open(name);
+        let mut source = match source {
+            Ok(s) => s,
+            Err(e) => {
+                return scan.abort(FaveError::LocalIo(format!(
+                    "reading {name}: cannot start the reader thread: {e}"
+                )))
+            }
+        };
+        loop {
+            match source.next(&scan.st.dl) {
+                Next::Data(piece) => {
+                    if scan.write(&piece).is_err() {
+                        return scan.close();
+                    }
+                }
+                Next::Eof => return scan.close(),
+                Next::Failed(e) => {
+                    return scan.abort(FaveError::LocalIo(format!("reading {name}: {e}")))
+                }
+                Next::TimedOut => {
+                    let e = scan.st.dl.timeout_error(&format!("reading {name}"));
+                    return scan.abort(e);
+                }
             }
         }
     }
@@ -278,6 +334,12 @@ impl Client {
                     detail: format!("{} is {} bytes", path.display(), meta.len()),
                 });
             }
+        }
+        if !meta.is_file() {
+            // A FIFO, device or socket can block in open and in read: the deadline covers both.
+            let owned = path.to_path_buf();
+            return self
+                .scan_opened_timed(&path.to_string_lossy(), move || std::fs::File::open(&owned));
         }
         match std::fs::File::open(path) {
             Ok(f) => self.scan_reader(&path.to_string_lossy(), f),
@@ -372,9 +434,16 @@ impl Client {
         let mut frame = vec![0u8; chunk + 4];
         let mut sent: Vec<(usize, u64, Stats)> = Vec::new();
         let mut first = true;
+        // Non-regular files (FIFOs, devices) can block in open and read: scanned one by one
+        // after the batch, under their own deadline.
+        let mut deferred: Vec<usize> = Vec::new();
         for (i, p) in paths.iter().enumerate() {
             if session.broken {
                 break;
+            }
+            if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+                deferred.push(i);
+                continue;
             }
             let mut stats = Stats {
                 connections: u64::from(first),
@@ -465,6 +534,9 @@ impl Client {
                     sha1: None,
                 });
             }
+        }
+        for i in deferred {
+            reports[i] = Some(self.scan_file(&paths[i]));
         }
         // Not attempted, or no reply because the session broke: once more, one file per new
         // session (still pipelined: the reply may only come after END).

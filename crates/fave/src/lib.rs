@@ -21,6 +21,7 @@ mod clamd;
 mod client;
 pub mod config;
 mod error;
+mod source;
 mod svsp;
 pub mod trace;
 mod transport;

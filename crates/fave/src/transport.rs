@@ -34,6 +34,14 @@ impl Deadline {
         self.at.saturating_duration_since(Instant::now())
     }
 
+    /// The whole-scan timeout error, naming what was going on when it passed.
+    pub(crate) fn timeout_error(&self, what: &str) -> FaveError {
+        FaveError::Timeout {
+            what: format!("whole scan ({what})"),
+            after: self.total,
+        }
+    }
+
     /// The timeout to use for the next single operation: `min(op, remaining)`.
     pub(crate) fn op_timeout(&self, op: Duration, what: &str) -> Result<Duration, FaveError> {
         let left = self.at.saturating_duration_since(Instant::now());

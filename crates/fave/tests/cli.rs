@@ -317,3 +317,120 @@ fn cli_pipeline_against_fake_clamd_reverse_order() {
         .code(2);
     drop(fake);
 }
+
+/// A clamd that accepts and then says nothing: the scan can only end by our own deadline.
+fn silent_clamd() -> (String, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let h = std::thread::spawn(move || {
+        l.set_nonblocking(false).unwrap();
+        if let Ok((s, _)) = l.accept() {
+            // hold the connection (reading nothing back) until the client goes away
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut &s, &mut sink);
+        }
+    });
+    (addr, h)
+}
+
+/// Runs fave-scan with `--scan-timeout 1`, waiting at most 8 s (then kills it by pid):
+/// (exit code, elapsed, stdout).
+fn run_bounded(
+    args: &[&std::ffi::OsStr],
+    stdin: std::process::Stdio,
+) -> (Option<i32>, std::time::Duration, String) {
+    use std::time::{Duration, Instant};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fave-scan"))
+        .args(args)
+        .env_remove("FL_FAVE_PARAMETER")
+        .env_remove("FL_CLAMAV_CONNECTION")
+        .stdin(stdin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        if start.elapsed() > Duration::from_secs(8) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fave-scan still running after 8 s with --scan-timeout 1");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut o, &mut out);
+    }
+    (code, elapsed, out)
+}
+
+/// Hardening item 9 (FAVE scan timeout "from open to verdict", CLAMD-CLIENT-10): a silent
+/// stdin pipe (`sleep 14 | fave-scan --scan-timeout 1 -`) ends in a timeout error, exit 2,
+/// within the deadline; never clean, never a hang.
+#[test]
+fn cli_scan_timeout_covers_a_silent_stdin() {
+    let (addr, h) = silent_clamd();
+    // The write end stays open (and silent) for the whole run, like `sleep 14 |`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    let (code, elapsed, out) = run_bounded(
+        &[
+            "--clamd".as_ref(),
+            addr.as_ref(),
+            "--scan-timeout".as_ref(),
+            "1".as_ref(),
+            "-".as_ref(),
+        ],
+        reader.into(),
+    );
+    drop(writer);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.starts_with("stdin: timeout: whole scan (reading stdin)") && out.ends_with("ERROR\n"),
+        "{out}"
+    );
+    assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}");
+    h.join().unwrap();
+}
+
+/// Hardening item 9: a FIFO without a writer blocks already in open(2); the scan timeout
+/// covers it (exit 2 within the deadline), in the one-by-one and the --pipeline mode.
+#[test]
+fn cli_scan_timeout_covers_a_fifo_without_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for pipeline in [false, true] {
+        let (addr, h) = silent_clamd();
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "--clamd".as_ref(),
+            addr.as_ref(),
+            "--scan-timeout".as_ref(),
+            "1".as_ref(),
+        ];
+        if pipeline {
+            args.push("--pipeline".as_ref());
+        }
+        args.push(fifo.as_os_str());
+        let (code, elapsed, out) = run_bounded(&args, std::process::Stdio::null());
+        assert_eq!(code, Some(2), "pipeline={pipeline}: {out}");
+        assert!(
+            out.contains(": timeout: whole scan (reading ") && out.ends_with("ERROR\n"),
+            "pipeline={pipeline}: {out}"
+        );
+        // --pipeline first waits out the batch's deadline (nothing sent), then the FIFO's own.
+        let bound = if pipeline { 6 } else { 4 };
+        assert!(
+            elapsed < std::time::Duration::from_secs(bound),
+            "pipeline={pipeline}: {elapsed:?}"
+        );
+        drop(h);
+    }
+}

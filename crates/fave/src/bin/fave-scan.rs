@@ -208,10 +208,7 @@ fn main() -> ExitCode {
         let (name, report) = if let Some(r) = pipelined.next() {
             r
         } else if f.as_os_str() == "-" {
-            (
-                "stdin".to_string(),
-                client.scan_reader("stdin", std::io::stdin().lock()),
-            )
+            ("stdin".to_string(), client.scan_stdin())
         } else {
             (f.display().to_string(), client.scan_file(f))
         };
