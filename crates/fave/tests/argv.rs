@@ -1,0 +1,155 @@
+//! Issue 12 done-when "no binary panics on any argument": `fave-scan` run with arbitrary
+//! argv (non-UTF-8 bytes mixed with its own flags) against an in-process fake clamd and fake
+//! vfindd on loopback never panics nor dies of a signal (hardening item 8/9).
+
+#[path = "support/argv_run.rs"]
+mod argv_run;
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use argv_run::{flag, Flag, Value};
+use proptest::prelude::*;
+
+/// Addresses fave-scan may be pointed at: loopback, unix paths, malformed ones (never a
+/// name that needs DNS). The live fakes' addresses are added at run time.
+const ADDRS: &[&str] = &[
+    "127.0.0.1:1",
+    "[::1]:1",
+    "127.0.0.1:99999",
+    "127.0.0.1:",
+    ":1",
+    "",
+    "unix:",
+    "unix:nope.sock",
+    "[::1",
+    "127.0.0.1:1:5",
+];
+
+const VOCAB: &[Flag] = &[
+    flag("clamd", Value::Safe(ADDRS)),
+    flag("svsp", Value::Safe(ADDRS)),
+    flag(
+        "chunk-size",
+        Value::Any(&["0", "1", "4096", "99999999999", "-1"]),
+    ),
+    flag(
+        "timeout",
+        Value::Any(&["0", "0.5", "1", "-1", "nan", "inf", "1e300"]),
+    ),
+    flag(
+        "scan-timeout",
+        Value::Any(&["0", "0.2", "1", "-1", "nan", "inf", "1e300"]),
+    ),
+    flag(
+        "stream-max-length",
+        Value::Any(&["0", "1", "10", "18446744073709551615"]),
+    ),
+    flag("busy-retries", Value::Any(&["0", "3", "4294967295"])),
+    flag(
+        "svsp-source",
+        Value::Any(&["file", "file-sha1", "request", "port", "x"]),
+    ),
+    flag("framing", Value::Any(&["z", "n", "q"])),
+    flag("json", Value::None),
+    flag("stats", Value::None),
+    flag("trace", Value::None),
+    flag("pipeline", Value::None),
+    flag("help", Value::None),
+    flag("version", Value::None),
+    // positional files
+    flag("", Value::Any(&["-", ".", "/", "missing.bin", "/dev/null"])),
+];
+
+struct World {
+    _rt: tokio::runtime::Runtime,
+    _clamd: fake_clamd::FakeClamd,
+    _vfindd: fake_vfindd::FakeVfindd,
+    dir: tempfile::TempDir,
+    extra: Vec<OsString>,
+}
+
+fn world() -> World {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let clamd = rt
+        .block_on(fake_clamd::FakeClamd::builder().start())
+        .unwrap();
+    let vfindd = rt
+        .block_on(fake_vfindd::FakeVfindd::builder().start())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.txt");
+    std::fs::write(&clean, b"hello").unwrap();
+    let extra = vec![
+        clamd.addr().unwrap().to_string().into(),
+        format!("127.0.0.1:{}", vfindd.port()).into(),
+        clean.into_os_string(),
+    ];
+    World {
+        _rt: rt,
+        _clamd: clamd,
+        _vfindd: vfindd,
+        dir,
+        extra,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: argv_run::cases(64),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Issue 12: fave-scan never panics on any argv.
+    #[test]
+    fn fave_scan_never_panics_on_any_argv(
+        items in proptest::collection::vec((any::<u32>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..8)
+    ) {
+        thread_local!(static W: World = world());
+        W.with(|w| {
+            let argv = argv_run::build_argv(VOCAB, &items, &w.extra);
+            let home = w.dir.path().as_os_str();
+            let r = argv_run::run(
+                env!("CARGO_BIN_EXE_fave-scan").as_ref(),
+                &argv,
+                &[
+                    ("HOME", home),
+                    ("TMPDIR", home),
+                    // without --clamd/--svsp: a loopback port, never clamav.daemon (DNS)
+                    ("FL_CLAMAV_CONNECTION", "127.0.0.1:1".as_ref()),
+                    ("FL_FAVE_PARAMETER", "127.0.0.1:1".as_ref()),
+                ],
+                w.dir.path(),
+                Duration::from_secs(3),
+            );
+            argv_run::check(&argv, &r).map_err(TestCaseError::fail)
+        })?;
+    }
+}
+
+/// The checker itself: a known panic is caught (so a passing run means something).
+#[test]
+fn argv_checker_catches_a_panic_and_a_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let sh: &std::path::Path = "/bin/sh".as_ref();
+    let argv: Vec<OsString> = vec![
+        "-c".into(),
+        "echo \"thread 'main' panicked at x\" >&2; exit 101".into(),
+    ];
+    let r = argv_run::run(sh, &argv, &[], dir.path(), Duration::from_secs(3));
+    assert!(argv_run::check(&argv, &r).is_err());
+    let argv: Vec<OsString> = vec!["-c".into(), "kill -SEGV $$".into()];
+    let r = argv_run::run(sh, &argv, &[], dir.path(), Duration::from_secs(3));
+    assert_eq!(r.signal, Some(11));
+    assert!(argv_run::check(&argv, &r).is_err());
+    let argv: Vec<OsString> = vec!["-c".into(), "sleep 30".into()];
+    let t = std::time::Instant::now();
+    let r = argv_run::run(sh, &argv, &[], dir.path(), Duration::from_millis(300));
+    assert!(r.killed && t.elapsed() < Duration::from_secs(5));
+    assert!(argv_run::check(&argv, &r).is_ok());
+}

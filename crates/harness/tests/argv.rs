@@ -1,0 +1,145 @@
+//! Issue 12 done-when "no binary panics on any argument" (hardening item 8):
+//! `avc-conformance` run with arbitrary argv (non-UTF-8 bytes mixed with its own flags)
+//! never panics nor dies of a signal. It runs on a temporary copy of `conformance/` (cases,
+//! profiles, test clients), in a temporary working directory, with `CARGO` pointing nowhere
+//! (no builds), so that nothing it writes lands in the repository. `--client-cmd` is left
+//! out (an arbitrary value would run an arbitrary program); `--server`, `--program` and the
+//! report paths take only listed (loopback, relative) or invalid values.
+
+#[path = "../../fave/tests/support/argv_run.rs"]
+mod argv_run;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+use argv_run::{flag, Flag, Value};
+use proptest::prelude::*;
+
+/// Written paths stay relative to the temporary working directory.
+const OUT_PATHS: &[&str] = &["r.out", "sub/r.out", "", "."];
+
+const VOCAB: &[Flag] = &[
+    flag(
+        "client",
+        Value::Any(&["all", "fave", "python-clamd", "flcl", "x.toml", "nope"]),
+    ),
+    flag("protocol", Value::Any(&["clamd", "svsp", "x"])),
+    flag(
+        "timeout",
+        Value::Any(&["0", "0.5", "1", "-1", "nan", "inf", "1e300"]),
+    ),
+    flag(
+        "program",
+        Value::Safe(&["FLCL=/nonexistent/flcl", "FLCL=", "=x", "x"]),
+    ),
+    flag(
+        "filter",
+        Value::Any(&["clamd.eicar", "CLAMD-", "", ",", "server"]),
+    ),
+    flag("skip", Value::Any(&["clamd", "", ","])),
+    flag("list", Value::None),
+    flag(
+        "partition",
+        Value::Any(&[
+            "1/1",
+            "2/3",
+            "0/0",
+            "3/2",
+            "1/",
+            "/",
+            "18446744073709551616/1",
+        ]),
+    ),
+    flag("jobs", Value::Any(&["0", "1", "2", "65", "-1"])),
+    flag("report-md", Value::Safe(OUT_PATHS)),
+    flag("report-json", Value::Safe(OUT_PATHS)),
+    flag("report-junit", Value::Safe(OUT_PATHS)),
+    flag("update-snapshots", Value::None),
+    flag("no-snapshots", Value::None),
+    flag("proptest", Value::Any(&["0", "1", "4294967296"])),
+    flag("seed", Value::Any(&["0", "18446744073709551615", "-1"])),
+    flag(
+        "server",
+        Value::Safe(&["bogus", "127.0.0.1:1", "127.0.0.1:99999", ":1", "[::1]:1"]),
+    ),
+    flag("socket", Value::Safe(&["nope.sock", ""])),
+    flag("require-available", Value::None),
+    flag("keep", Value::None),
+    flag("root", Value::Any(&["", ".", "/", "missing"])),
+    flag("help", Value::None),
+    flag("version", Value::None),
+];
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    extra: Vec<OsString>,
+}
+
+fn world() -> World {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    for sub in ["cases", "clients", "test-clients"] {
+        copy_dir(
+            &repo.join("conformance").join(sub),
+            &root.join("conformance").join(sub),
+        );
+    }
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "protocol = \"clamd\"\ncommand = \"true {file}\"\n[verdicts]\nclean = { exit = 0 }\n",
+    )
+    .unwrap();
+    let extra = vec![root.into_os_string(), profile.into_os_string()];
+    World { dir, extra }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: argv_run::cases(64),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Issue 12: avc-conformance never panics on any argv.
+    #[test]
+    fn avc_conformance_never_panics_on_any_argv(
+        items in proptest::collection::vec((any::<u32>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..8)
+    ) {
+        thread_local!(static W: World = world());
+        W.with(|w| {
+            let mut argv = argv_run::build_argv(VOCAB, &items, &w.extra);
+            // the copy, unless the case names a root itself (never the repository)
+            argv_run::ensure(&mut argv, "root", &w.extra[0].to_string_lossy());
+            let home = w.dir.path().as_os_str();
+            let r = argv_run::run(
+                env!("CARGO_BIN_EXE_avc-conformance").as_ref(),
+                &argv,
+                &[
+                    ("HOME", home),
+                    ("TMPDIR", home),
+                    ("CARGO", "/nonexistent/cargo".as_ref()),
+                    ("FLCL", "/nonexistent/flcl".as_ref()),
+                ],
+                w.dir.path(),
+                Duration::from_secs(3),
+            );
+            argv_run::check(&argv, &r).map_err(TestCaseError::fail)
+        })?;
+    }
+}
