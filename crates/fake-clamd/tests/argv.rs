@@ -55,6 +55,8 @@ const VOCAB: &[Flag] = &[
         "admin",
         Value::Safe(&["127.0.0.1:0", "[::1]:0", "127.0.0.1:99999", "x"]),
     ),
+    flag("admin-token", Value::Any(&["", "t0ken"])),
+    flag("admin-token-file", Value::Any(&["", "/nonexistent", "."])),
     flag("help", Value::None),
     flag("version", Value::None),
 ];

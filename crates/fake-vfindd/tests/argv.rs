@@ -88,6 +88,12 @@ const VOCAB: &[Flag] = &[
         "admin",
         Value::Safe(&["127.0.0.1:0", "[::1]:0", "127.0.0.1:99999", "x"]),
     ),
+    flag("admin-token", Value::Any(&["", "t0ken"])),
+    flag("admin-token-file", Value::Any(&["", "/nonexistent", "."])),
+    flag(
+        "max-file-size",
+        Value::Any(&["0", "1", "18446744073709551615", "-1"]),
+    ),
     flag("help", Value::None),
     flag("version", Value::None),
 ];
