@@ -77,6 +77,9 @@ pub enum Step {
     /// Write these bytes (notation, placeholders) as INSTREAM chunks of `chunk` bytes each,
     /// in one write (no terminator).
     ChunksOf { bytes: String, chunk: usize },
+    /// Write the file at `path` (placeholders) as INSTREAM chunks of `chunk` bytes each, in
+    /// one write (no terminator): corpus files too large for the case table.
+    StreamFile { path: String, chunk: usize },
     /// Pause.
     SleepMs(u64),
     /// `shutdown(SHUT_WR)`.
@@ -161,7 +164,8 @@ impl CaseFile {
                 }
                 if let Step::SendSplit { size: 0, .. }
                 | Step::Chunks { chunk: 0, .. }
-                | Step::ChunksOf { chunk: 0, .. } = step
+                | Step::ChunksOf { chunk: 0, .. }
+                | Step::StreamFile { chunk: 0, .. } = step
                 {
                     return Err(Error::Cases(format!("case {}: zero size", case.name)));
                 }

@@ -11,6 +11,7 @@
 //! onefound/{a_clean.txt, b_eicar.com, c_clean.txt}
 //! mixed/{a_clean.txt, b_eicar.com, sub/c_clean.txt, sub/d_eicar.com}
 //! cleandir/{one.txt, two.txt, sub/three.txt}   emptydir/
+//! limits/ (clamd's Max* limits around 1 MiB, marker A inside; see [`build_limits`])
 //! ```
 
 use std::fs;
@@ -101,7 +102,96 @@ pub fn build(dir: &Path) -> Result<(), Error> {
     file("cleandir/two.txt", b"two\n")?;
     file("cleandir/sub/three.txt", b"three\n")?;
     mkdir("emptydir")?;
+    build_limits(dir)?;
     Ok(())
+}
+
+/// `limits/`: inputs around 1 MiB for clamd's `MaxFileSize`, `MaxScanSize` and
+/// `MaxRecursion` (hardening item 3; the oracle profiles `limits_*` set those limits to 1 MiB
+/// and a few levels). Marker A is the "infection" so that hash signatures play no part.
+fn build_limits(dir: &Path) -> Result<(), Error> {
+    const MIB: usize = 1 << 20;
+    let m = MARKER_A;
+    let fill = |byte: u8, n: usize| vec![byte; n];
+    let cat = |parts: &[&[u8]]| parts.concat();
+    let base = dir.join("limits");
+    fs::create_dir(&base).map_err(|err| Error::io(&base, err))?;
+    set_mode(&base, 0o755)?;
+    let file = |rel: &str, data: &[u8]| write_file(&base.join(rel), data, 0o644);
+    let deflated =
+        |members: &[(&str, &[u8])]| zip_members(members, zip::CompressionMethod::Deflated);
+
+    file("marker_then_3m.bin", &cat(&[m, &fill(b'A', 3 * MIB)]))?;
+    file("3m_then_marker.bin", &cat(&[&fill(b'A', 3 * MIB), m]))?;
+    file(
+        "exact_1m_marker.bin",
+        &cat(&[m, &fill(b'A', MIB - m.len())]),
+    )?;
+    file(
+        "over_1m_marker.bin",
+        &cat(&[m, &fill(b'A', MIB - m.len() + 1)]),
+    )?;
+    file(
+        "zip_2m_then_marker.zip",
+        &deflated(&[("a_big", &fill(b'B', 2 * MIB)), ("b_marker.txt", m)])?,
+    )?;
+    file(
+        "zip_marker_before_1m.zip",
+        &deflated(&[(
+            "a_big",
+            &cat(&[&fill(b'B', MIB - 100), m, &fill(b'B', MIB)]),
+        )])?,
+    )?;
+    file(
+        "zip_marker_after_1m.zip",
+        &deflated(&[("a_big", &cat(&[&fill(b'B', MIB + 10), m, &fill(b'B', MIB)]))])?,
+    )?;
+    let k600 = fill(b'C', 600 << 10);
+    file(
+        "zip_600k_600k_marker.zip",
+        &deflated(&[("a", &k600), ("b", &k600), ("c_marker.txt", m)])?,
+    )?;
+    let inner = deflated(&[("a", &k600), ("b", &k600)])?;
+    file(
+        "zip_nested_budget_then_marker.zip",
+        &deflated(&[("a_inner.zip", &inner), ("b_marker.txt", m)])?,
+    )?;
+    file(
+        "zip_near_1m_then_marker.zip",
+        &deflated(&[("a", &fill(b'D', MIB - 1000)), ("c_marker.txt", m)])?,
+    )?;
+    file(
+        "gz_marker_then_2m.gz",
+        &gzip_of(&cat(&[m, &fill(b'A', 2 * MIB)]))?,
+    )?;
+    let level1 = deflated(&[("marker.txt", m)])?;
+    let level2 = deflated(&[("x.zip", &level1)])?;
+    file("zip_level1.zip", &level1)?;
+    file("zip_level2.zip", &level2)?;
+    file("zip_level3.zip", &deflated(&[("y.zip", &level2)])?)?;
+    Ok(())
+}
+
+fn zip_members(
+    members: &[(&str, &[u8])],
+    method: zip::CompressionMethod,
+) -> Result<Vec<u8>, Error> {
+    let ioerr = |e: zip::result::ZipError| Error::Corpus(format!("zip: {e}"));
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, data) in members {
+        w.start_file(*name, opts).map_err(ioerr)?;
+        w.write_all(data)
+            .map_err(|e| Error::Corpus(format!("zip: {e}")))?;
+    }
+    Ok(w.finish().map_err(ioerr)?.into_inner())
+}
+
+fn gzip_of(data: &[u8]) -> Result<Vec<u8>, Error> {
+    let err = |e: std::io::Error| Error::Corpus(format!("gzip: {e}"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).map_err(err)?;
+    gz.finish().map_err(err)
 }
 
 fn zip_of(name: &str, data: &[u8], method: zip::CompressionMethod) -> Result<Vec<u8>, Error> {

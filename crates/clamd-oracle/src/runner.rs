@@ -201,6 +201,24 @@ fn read_loop(mut r: Box<dyn Read + Send>, stop: Arc<AtomicBool>, hard: Instant) 
     }
 }
 
+/// Bytes as INSTREAM chunks of `chunk` bytes, each with its 4-byte big-endian length.
+fn instream_chunks(data: &[u8], chunk: usize) -> Vec<u8> {
+    let mut b = Vec::with_capacity(data.len() + 4 * (data.len() / chunk.max(1) + 1));
+    for piece in data.chunks(chunk.max(1)) {
+        b.extend_from_slice(&(piece.len() as u32).to_be_bytes());
+        b.extend_from_slice(piece);
+    }
+    b
+}
+
+/// A path in notation, placeholders expanded.
+fn expanded_path(path: &str, vars: &Vars) -> Result<PathBuf, Error> {
+    let p = expand(path, vars)?;
+    Ok(PathBuf::from(std::ffi::OsString::from(
+        String::from_utf8(p).map_err(|_| Error::Cases("non-UTF-8 path".into()))?,
+    )))
+}
+
 /// Runs `case` against `target` and returns what happened. Bounded: the sum of the case's
 /// sleeps plus its `wait_ms` plus a few seconds.
 pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, Error> {
@@ -243,12 +261,14 @@ pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, E
                 Action::Write(b, n, 0)
             }
             Step::ChunksOf { bytes, chunk } => {
-                let data = expand(bytes, vars)?;
-                let mut b = Vec::with_capacity(data.len() * 5);
-                for piece in data.chunks((*chunk).max(1)) {
-                    b.extend_from_slice(&(piece.len() as u32).to_be_bytes());
-                    b.extend_from_slice(piece);
-                }
+                let b = instream_chunks(&expand(bytes, vars)?, *chunk);
+                let n = b.len().max(1);
+                Action::Write(b, n, 0)
+            }
+            Step::StreamFile { path, chunk } => {
+                let p = expanded_path(path, vars)?;
+                let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                let b = instream_chunks(&data, *chunk);
                 let n = b.len().max(1);
                 Action::Write(b, n, 0)
             }
@@ -258,11 +278,7 @@ pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, E
             }
             Step::HalfClose(_) => Action::HalfClose,
             Step::SendFd { bytes, path } => {
-                let p = expand(path, vars)?;
-                let p = PathBuf::from(std::ffi::OsString::from(
-                    String::from_utf8(p).map_err(|_| Error::Cases("non-UTF-8 fd path".into()))?,
-                ));
-                Action::SendFd(expand(bytes, vars)?, p)
+                Action::SendFd(expand(bytes, vars)?, expanded_path(path, vars)?)
             }
         });
     }

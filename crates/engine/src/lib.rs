@@ -7,6 +7,7 @@
 mod eicar;
 mod error;
 mod hashdb;
+mod limits;
 mod matcher;
 mod ndb;
 mod sigdb;
@@ -15,6 +16,7 @@ mod tree;
 
 pub use eicar::{eicar, EicarMode, EICAR_LEN, EICAR_MD5, EICAR_SHA1};
 pub use error::DbError;
+pub use limits::{CancelFlag, LimitExceeded, ScanLimits};
 pub use matcher::{scan_bytes, Detection, ScanOptions, ScanResult, StreamScanner};
 pub use sigdb::{
     BuiltinOptions, DbBuilder, DbFileKind, LoadOptions, SignatureDb, EICAR_OFFICIAL_NAME,

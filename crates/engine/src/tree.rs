@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::limits::{CancelFlag, LimitExceeded, ScanLimits};
 use crate::matcher::{ScanOptions, ScanResult, StreamScanner};
 use crate::sigdb::SignatureDb;
 use crate::spool::{SpoolReader, SpoolWriter};
@@ -122,6 +123,8 @@ pub struct TreeSummary {
     pub parts: u64,
     /// A member or size limit stopped the expansion early.
     pub truncated: bool,
+    /// The first clamd limit ([`ScanLimits`]) that stopped or shortened the scan.
+    pub exceeded: Option<LimitExceeded>,
 }
 
 /// Visitor over parts; return `Break` to stop the scan.
@@ -165,6 +168,7 @@ fn tar_checksum_ok(block: &[u8]) -> bool {
 }
 
 /// Watches a part's first bytes and spools it when it is a container that may be opened.
+/// It sniffs every part, so a container left closed by a depth limit is still known as one.
 struct Capture {
     head: Vec<u8>,
     spool: Option<SpoolWriter>,
@@ -173,13 +177,19 @@ struct Capture {
     may_open: bool,
 }
 
+/// What a capture found: the container kind (opened or not), and its spool when it may open.
+struct Captured {
+    kind: Option<ContainerKind>,
+    spooled: Option<(ContainerKind, SpoolReader)>,
+}
+
 impl Capture {
     fn new(may_open: bool) -> Self {
         Self {
             head: Vec::new(),
             spool: None,
             kind: None,
-            decided: !may_open,
+            decided: false,
             may_open,
         }
     }
@@ -204,8 +214,8 @@ impl Capture {
 
     fn decide(&mut self, opts: &TreeOptions) -> io::Result<()> {
         self.decided = true;
-        self.kind = sniff(&self.head).filter(|k| self.may_open && opts.formats.allows(*k));
-        if self.kind.is_some() {
+        self.kind = sniff(&self.head).filter(|k| opts.formats.allows(*k));
+        if self.kind.is_some() && self.may_open {
             let mut s = SpoolWriter::new(opts.spill_threshold, opts.temp_dir.clone());
             s.write(&self.head)?;
             self.spool = Some(s);
@@ -214,14 +224,18 @@ impl Capture {
         Ok(())
     }
 
-    fn finish(mut self, opts: &TreeOptions) -> io::Result<Option<(ContainerKind, SpoolReader)>> {
+    fn finish(mut self, opts: &TreeOptions) -> io::Result<Captured> {
         if !self.decided {
             self.decide(opts)?;
         }
-        match (self.kind, self.spool) {
-            (Some(kind), Some(spool)) => Ok(Some((kind, spool.finish()?))),
-            _ => Ok(None),
-        }
+        let spooled = match (self.kind, self.spool) {
+            (Some(kind), Some(spool)) => Some((kind, spool.finish()?)),
+            _ => None,
+        };
+        Ok(Captured {
+            kind: self.kind,
+            spooled,
+        })
     }
 }
 
@@ -302,20 +316,53 @@ fn derived_gzip_name(parent: &[u8]) -> Vec<u8> {
 enum Stop {
     Visitor,
     Limit,
+    /// clamd's MaxScanSize: the container being expanded ends, its parent goes on.
+    ContainerDone,
+    Cancelled,
 }
 
 struct Walk<'a, 'v> {
     db: Arc<SignatureDb>,
     opts: &'a TreeOptions,
+    limits: ScanLimits,
+    cancel: Option<CancelFlag>,
     visit: &'a mut Visit<'v>,
     chain: Vec<Vec<u8>>,
     members: u64,
     expanded: u64,
     parts: u64,
     truncated: bool,
+    /// clamd's scan budget used so far (the object, then members as scanned).
+    budget_used: u64,
+    /// Members scanned, for clamd's MaxFiles.
+    files: u64,
+    exceeded: Option<LimitExceeded>,
 }
 
 impl Walk<'_, '_> {
+    /// Record a clamd limit and stop the scan.
+    fn exceed(&mut self, limit: LimitExceeded) -> Result<(), Stop> {
+        self.exceeded.get_or_insert(limit);
+        Err(Stop::Limit)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(CancelFlag::is_cancelled)
+    }
+
+    /// Whether a part at `depth` may be opened; notes a closed container when clamd's
+    /// MaxRecursion (not the daemon's own depth cap) kept it closed.
+    fn note_recursion_limit(&mut self, depth: u32, sniffed: Option<ContainerKind>) {
+        let by_depth = depth < self.opts.depth_limit();
+        if sniffed.is_some() && by_depth && !self.limits.level_allowed(depth + 1) {
+            self.exceeded.get_or_insert(LimitExceeded::MaxRecursion);
+        }
+    }
+
+    fn may_open(&self, depth: u32) -> bool {
+        depth < self.opts.depth_limit() && self.limits.level_allowed(depth + 1)
+    }
+
     fn report(
         &mut self,
         depth: u32,
@@ -339,11 +386,14 @@ impl Walk<'_, '_> {
     fn container(
         &mut self,
         depth: u32,
-        captured: Option<(ContainerKind, SpoolReader)>,
+        captured: Captured,
         result: &ScanResult,
         name: &[u8],
     ) -> Result<(), Stop> {
-        let opened = captured.and_then(|(kind, r)| open(kind, r, name).map(|o| (kind, o)));
+        self.note_recursion_limit(depth, captured.kind);
+        let opened = captured
+            .spooled
+            .and_then(|(kind, r)| open(kind, r, name).map(|o| (kind, o)));
         self.report(depth, opened.as_ref().map(|(k, _)| *k), result)?;
         match opened {
             Some((_, o)) => self.expand(o, depth),
@@ -364,12 +414,15 @@ impl Walk<'_, '_> {
                         continue;
                     }
                     let name = entry.path_bytes().into_owned();
-                    self.member(&mut entry, name, depth + 1)?;
+                    let size = entry.size();
+                    if !self.next_member(&mut entry, name, depth + 1, Some(size))? {
+                        break;
+                    }
                 }
             }
             Opened::Gzip { reader, name } => {
                 let mut dec = flate2::read::MultiGzDecoder::new(reader);
-                self.member(&mut dec, name, depth + 1)?;
+                self.next_member(&mut dec, name, depth + 1, None)?;
             }
             Opened::Zip(mut archive) => {
                 for i in 0..archive.len() {
@@ -380,40 +433,98 @@ impl Walk<'_, '_> {
                         continue;
                     }
                     let name = file.name_raw().to_vec();
-                    self.member(&mut file, name, depth + 1)?;
+                    let size = file.size();
+                    if !self.next_member(&mut file, name, depth + 1, Some(size))? {
+                        break;
+                    }
                 }
             }
         }
         Ok(())
     }
 
+    /// Scan one member of a container; `Ok(false)` when the container is done.
+    fn next_member(
+        &mut self,
+        reader: &mut dyn Read,
+        name: Vec<u8>,
+        depth: u32,
+        declared: Option<u64>,
+    ) -> Result<bool, Stop> {
+        match self.member(reader, name, depth, declared) {
+            Err(Stop::ContainerDone) => Ok(false),
+            other => other.map(|()| true),
+        }
+    }
+
     /// Scan one member; an unreadable or corrupt member is skipped (SVSP-SCAN-TREE-3).
-    fn member(&mut self, reader: &mut dyn Read, name: Vec<u8>, depth: u32) -> Result<(), Stop> {
+    /// `declared` is the size the container states (zip, tar); clamd's limits apply as
+    /// described in [`crate::limits`].
+    fn member(
+        &mut self,
+        reader: &mut dyn Read,
+        name: Vec<u8>,
+        depth: u32,
+        declared: Option<u64>,
+    ) -> Result<(), Stop> {
         self.members += 1;
         if self.members > self.opts.max_members {
             self.truncated = true;
             return Err(Stop::Limit);
         }
+        if !self.limits.files_allowed(self.files) {
+            return self.exceed(LimitExceeded::MaxFiles);
+        }
+        self.files += 1;
+        let cap = self.limits.member_cap();
+        // a declared size is truncated to MaxFileSize and must fit the budget up front
+        let want = declared.map(|d| cap.map_or(d, |c| d.min(c)));
+        if want.is_some_and(|w| !self.limits.fits_budget(self.budget_used, w)) {
+            self.exceeded.get_or_insert(LimitExceeded::MaxScanSize);
+            return Err(Stop::ContainerDone);
+        }
         let mut scanner = StreamScanner::with_options(Arc::clone(&self.db), self.opts.scan);
-        let mut capture = Capture::new(depth < self.opts.depth_limit());
+        let mut capture = Capture::new(self.may_open(depth));
         let mut buf = vec![0u8; READ_BUF];
+        let mut total: u64 = 0;
         loop {
-            let n = match reader.read(&mut buf) {
+            if self.cancelled() {
+                return Err(Stop::Cancelled);
+            }
+            let room = want.map_or(READ_BUF as u64, |w| w - total);
+            if room == 0 {
+                break;
+            }
+            let len = usize::try_from(room).unwrap_or(READ_BUF).min(READ_BUF);
+            let n = match reader.read(&mut buf[..len]) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Ok(()),
             };
+            total += n as u64;
             self.expanded += n as u64;
             if self.expanded > self.opts.max_expanded_bytes {
                 self.truncated = true;
                 return Err(Stop::Limit);
+            }
+            if want.is_none() {
+                // size known only by decompressing: past MaxFileSize it is not scanned
+                if cap.is_some_and(|c| total > c) {
+                    self.exceeded.get_or_insert(LimitExceeded::MaxFileSize);
+                    return Ok(());
+                }
+                if !self.limits.fits_budget(self.budget_used, total) {
+                    self.exceeded.get_or_insert(LimitExceeded::MaxScanSize);
+                    return Err(Stop::ContainerDone);
+                }
             }
             scanner.update(&buf[..n]);
             if capture.feed(&buf[..n], self.opts).is_err() {
                 return Ok(());
             }
         }
+        self.budget_used += total;
         let result = scanner.finish();
         let Ok(captured) = capture.finish(self.opts) else {
             return Ok(());
@@ -429,6 +540,8 @@ impl Walk<'_, '_> {
 pub struct TreeScanner {
     db: Arc<SignatureDb>,
     opts: TreeOptions,
+    limits: ScanLimits,
+    cancel: Option<CancelFlag>,
     root_name: Vec<u8>,
     raw: StreamScanner,
     capture: Capture,
@@ -441,10 +554,25 @@ impl TreeScanner {
         Self {
             db,
             opts,
+            limits: ScanLimits::default(),
+            cancel: None,
             root_name: root_name.to_vec(),
             raw,
             capture,
         }
+    }
+
+    /// Apply clamd's limits (see [`crate::limits`]); the default is none.
+    pub fn with_limits(mut self, limits: ScanLimits) -> Self {
+        self.capture.may_open = self.opts.depth_limit() > 0 && limits.level_allowed(1);
+        self.limits = limits;
+        self
+    }
+
+    /// Stop the archive walk when `cancel` is set; `finish` then fails with `Interrupted`.
+    pub fn with_cancel(mut self, cancel: CancelFlag) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// Bytes fed so far.
@@ -461,21 +589,39 @@ impl TreeScanner {
     /// Scan the root and expand it, reporting each part to `visit`.
     pub fn finish(self, visit: &mut Visit<'_>) -> io::Result<TreeSummary> {
         let root = self.raw.finish();
+        // clamd does not scan an object larger than MaxFileSize or MaxScanSize at all
+        if let Err(limit) = self.limits.check_root(root.size) {
+            return Ok(TreeSummary {
+                root,
+                parts: 0,
+                truncated: false,
+                exceeded: Some(limit),
+            });
+        }
         let captured = self.capture.finish(&self.opts)?;
         let mut walk = Walk {
             db: self.db,
             opts: &self.opts,
+            limits: self.limits,
+            cancel: self.cancel,
             visit,
             chain: Vec::new(),
             members: 0,
             expanded: 0,
             parts: 0,
             truncated: false,
+            budget_used: root.size,
+            files: 0,
+            exceeded: None,
         };
-        let _stopped_early = walk.container(0, captured, &root, &self.root_name).is_err();
+        let outcome = walk.container(0, captured, &root, &self.root_name);
+        if matches!(outcome, Err(Stop::Cancelled)) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "scan cancelled"));
+        }
         Ok(TreeSummary {
             parts: walk.parts,
             truncated: walk.truncated,
+            exceeded: walk.exceeded,
             root,
         })
     }
@@ -486,20 +632,34 @@ pub fn scan_reader(
     db: Arc<SignatureDb>,
     opts: TreeOptions,
     root_name: &[u8],
-    mut r: impl Read,
+    r: impl Read,
     visit: &mut Visit<'_>,
 ) -> io::Result<TreeSummary> {
-    let mut scanner = TreeScanner::new(db, opts, root_name);
-    let mut buf = vec![0u8; READ_BUF];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => scanner.update(&buf[..n])?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+    TreeScanner::new(db, opts, root_name).scan_reader(r, visit)
+}
+
+impl TreeScanner {
+    /// Feed everything `r` yields, then [`TreeScanner::finish`]. With a cancel flag set,
+    /// reading stops and this fails with `Interrupted`.
+    pub fn scan_reader(
+        mut self,
+        mut r: impl Read,
+        visit: &mut Visit<'_>,
+    ) -> io::Result<TreeSummary> {
+        let mut buf = vec![0u8; READ_BUF];
+        loop {
+            if self.cancel.as_ref().is_some_and(CancelFlag::is_cancelled) {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "scan cancelled"));
+            }
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.update(&buf[..n])?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         }
+        self.finish(visit)
     }
-    scanner.finish(visit)
 }
 
 #[cfg(test)]

@@ -193,6 +193,9 @@ pub const DIRECTIVES: &[(&str, Kind)] = &[
 pub enum ConfError {
     /// The file cannot be read.
     Open { file: String },
+    /// Not a regular file, or larger than [`MAX_CONF_BYTES`] (hardening item 5: `-c /dev/zero`
+    /// must not read forever; clamd itself hangs on it).
+    NotAConfigFile { file: String, why: String },
     /// `Example` line.
     Example { file: String },
     /// Name without value.
@@ -217,6 +220,10 @@ impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let file = match self {
             ConfError::Open { file } => file,
+            ConfError::NotAConfigFile { file, why } => {
+                writeln!(f, "ERROR: {file}: {why}")?;
+                file
+            }
             ConfError::Example { file } => {
                 writeln!(f, "ERROR: Please edit the example config file {file}")?;
                 file
@@ -249,6 +256,9 @@ impl fmt::Display for ConfError {
 }
 
 impl std::error::Error for ConfError {}
+
+/// Largest clamd.conf read (a distribution's commented example is about 30 KiB).
+pub const MAX_CONF_BYTES: u64 = 1 << 20;
 
 /// A parsed clamd.conf: canonical directive name -> values (in file order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -366,10 +376,33 @@ impl ClamdConf {
         Ok(conf)
     }
 
-    /// Read and parse a file.
+    /// Read and parse a file: a regular file of at most [`MAX_CONF_BYTES`].
     pub fn load(path: &std::path::Path) -> Result<ClamdConf, ConfError> {
+        use std::io::Read;
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|_| ConfError::Open { file: file.clone() })?;
+        let open = || ConfError::Open { file: file.clone() };
+        let not_conf = |why: String| ConfError::NotAConfigFile {
+            file: file.clone(),
+            why,
+        };
+        // checked before opening: opening a FIFO with no writer would block
+        let meta = std::fs::metadata(path).map_err(|_| open())?;
+        if meta.is_dir() {
+            return Err(open());
+        }
+        if !meta.is_file() {
+            return Err(not_conf("not a regular file".into()));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONF_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|_| open())?;
+        if bytes.len() as u64 > MAX_CONF_BYTES {
+            return Err(not_conf(format!(
+                "larger than {} KiB, not a clamd.conf",
+                MAX_CONF_BYTES >> 10
+            )));
+        }
         ClamdConf::parse(&String::from_utf8_lossy(&bytes), &file)
     }
 

@@ -280,6 +280,12 @@ impl Config {
             })?;
         }
         let secs = |name: &str, dflt: Duration| conf.number(name).map_or(dflt, Duration::from_secs);
+        // clamd 1.4.6 loads its database, then fails with this line and exits (hardening 11)
+        if conf.number("MaxThreads") == Some(0) {
+            return Err(Error::Invalid(
+                "thrmgr_new failed (MaxThreads must be at least 1)".into(),
+            ));
+        }
         Ok(Config {
             tcp,
             local_socket,

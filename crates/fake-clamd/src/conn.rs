@@ -12,7 +12,6 @@ use clamd_proto::{
     Command, CommandDecoder, Framing, InstreamDecoder, InstreamEvent, Request, COMMAND_BUFFER_SIZE,
 };
 use rand::seq::SliceRandom;
-use scan_engine::TreeScanner;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -643,10 +642,16 @@ impl Connection {
     async fn instream_body(&mut self, ctx: ReplyCtx, rbuf: &mut Vec<u8>) -> Exec {
         let cfg = Arc::clone(&self.shared.config);
         let sctx = self.shared.scan_ctx();
-        let mut ins = InstreamDecoder::new(cfg.stream_max_length);
-        let mut scanner = TreeScanner::new(Arc::clone(&sctx.db), sctx.tree_options(), b"stream");
+        // StreamMaxLength 0: no limit, as on clamd 1.4.6
+        let quota = match cfg.stream_max_length {
+            0 => u64::MAX,
+            n => n,
+        };
+        let mut ins = InstreamDecoder::new(quota);
+        let mut scanner = sctx.tree_scanner(b"stream");
+        let limits = sctx.limits();
         let mut size: u64 = 0;
-        let mut oversize = false;
+        let mut oversize = None;
         let mut chunks: u64 = 0;
         // What the command buffer held after the command, then what was read earlier but not
         // fed yet: the first bytes of the body.
@@ -667,9 +672,10 @@ impl Connection {
                             return Exec::Fault(a);
                         }
                         size += d.len() as u64;
-                        if size > cfg.max_file_size {
-                            // CLAMD-INSTREAM-9: not scanned
-                            oversize = true;
+                        if oversize.is_some() {
+                        } else if let Err(limit) = limits.check_root(size) {
+                            // CLAMD-INSTREAM-9: over MaxFileSize or MaxScanSize, not scanned
+                            oversize = Some(limit);
                         } else if scanner.update(d).is_err() {
                             // CLAMD-INSTREAM-10
                             return Exec::Fatal(reply::error_writing_temp(ctx));
@@ -685,8 +691,8 @@ impl Connection {
                             return Exec::Abort;
                         }
                         self.pending.extend_from_slice(&rest[fits..]);
-                        let verdict = if oversize {
-                            sctx.oversize_verdict()
+                        let verdict = if let Some(limit) = oversize {
+                            sctx.exceeded_verdict(limit)
                         } else {
                             let _permit = self.shared.scan_permits.acquire().await;
                             let job = tokio::task::spawn_blocking(move || {
@@ -695,11 +701,10 @@ impl Connection {
                                     let mut visit = ScanCtx::collector(false, &mut names);
                                     scanner.finish(&mut visit)
                                 };
-                                res.map(|_| names)
+                                res.map(|summary| sctx.verdict_of(names, summary.exceeded))
                             });
                             match job.await {
-                                Ok(Ok(names)) if names.is_empty() => Verdict::Clean,
-                                Ok(Ok(names)) => Verdict::Infected(names),
+                                Ok(Ok(verdict)) => verdict,
                                 // CLAMD-INSTREAM-10: the spool could not be read back
                                 _ => return Exec::Fatal(reply::error_writing_temp(ctx)),
                             }
@@ -742,11 +747,8 @@ impl Connection {
             let meta = file.metadata().ok();
             match meta {
                 Some(m) if m.is_file() => {
-                    if m.len() > sctx.config.max_file_size {
-                        return Some(sctx.oversize_verdict());
-                    }
                     let reader = PreadReader { file, pos: 0 };
-                    sctx.scan_reader(b"", reader, false).ok()
+                    sctx.scan_sized(b"", reader, m.len(), false).ok()
                 }
                 _ => None,
             }

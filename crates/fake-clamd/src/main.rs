@@ -191,6 +191,21 @@ fn main() -> ExitCode {
                 return fail(e);
             }
         }
+        // installed before LISTENING is printed: a signal right after it must not kill us
+        use tokio::signal::unix::{signal, SignalKind};
+        let signals = (|| {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::hangup())?,
+                signal(SignalKind::user_defined1())?,
+                signal(SignalKind::user_defined2())?,
+            ))
+        })();
+        let (mut term, mut int, mut hup, mut usr1, mut usr2) = match signals {
+            Ok(s) => s,
+            Err(e) => return fail(format!("ERROR: cannot install signal handler: {e}")),
+        };
         let mut out = std::io::stdout().lock();
         for line in server.listening_lines() {
             let _ = writeln!(out, "{line}");
@@ -204,15 +219,23 @@ fn main() -> ExitCode {
         }
         let _ = out.flush();
         drop(out);
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => return fail(format!("ERROR: cannot install signal handler: {e}")),
-            };
-        tokio::select! {
-            _ = server.stopped() => {}
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        // clamd 1.4.6: SIGHUP re-opens the log, SIGUSR2 reloads the database, SIGUSR1 is
+        // ignored; each keeps the daemon serving (hardening item 4).
+        loop {
+            tokio::select! {
+                _ = server.stopped() => break,
+                _ = int.recv() => break,
+                _ = term.recv() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP caught: re-opening log file");
+                    server.reopen_log();
+                }
+                _ = usr1.recv() => tracing::info!("SIGUSR1 caught: ignored"),
+                _ = usr2.recv() => {
+                    tracing::info!("SIGUSR2 caught: reloading the database");
+                    server.reload();
+                }
+            }
         }
         drop(server);
         ExitCode::SUCCESS

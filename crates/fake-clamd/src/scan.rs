@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use clamd_proto::reply::{self, ReplyCtx, Subject};
 use regex::bytes::Regex;
-use scan_engine::{Formats, PartEvent, ScanOptions, SignatureDb, TreeOptions};
+use scan_engine::{
+    CancelFlag, Formats, LimitExceeded, PartEvent, ScanLimits, ScanOptions, SignatureDb,
+    TreeOptions, TreeScanner,
+};
 
 use crate::config::Config;
 
@@ -86,6 +89,9 @@ pub struct ScanCtx {
     pub exclude: Arc<Vec<Regex>>,
     /// Emulated `User` access rights (root in-process only).
     pub access: Option<Arc<UserAccess>>,
+    /// Set at shutdown: scans in progress stop between reads (hardening: a shutdown is never
+    /// held up by a long scan).
+    pub cancel: CancelFlag,
 }
 
 /// Result of scanning one object.
@@ -98,14 +104,17 @@ pub enum Verdict {
 }
 
 impl ScanCtx {
-    /// Archive and size limits from the config.
+    /// Archive walk options from the config. clamd's own limits are in [`ScanCtx::limits`];
+    /// these are the engine's safety bounds, never tighter than those (0 = unlimited).
     pub fn tree_options(&self) -> TreeOptions {
         let c = &self.config;
+        let unlimited_if_zero = |v: u64| if v == 0 { u64::MAX } else { v };
         TreeOptions {
-            max_depth: Some(u32::try_from(c.max_recursion).unwrap_or(u32::MAX)),
+            max_depth: (c.max_recursion != 0)
+                .then(|| u32::try_from(c.max_recursion).unwrap_or(u32::MAX)),
             formats: Formats::all(),
-            max_members: c.max_files.max(1),
-            max_expanded_bytes: c.max_scan_size.max(1),
+            max_members: unlimited_if_zero(c.max_files).saturating_add(1),
+            max_expanded_bytes: unlimited_if_zero(c.max_scan_size),
             spill_threshold: 1 << 20,
             temp_dir: c.temporary_directory.clone(),
             // clamd replies carry no hash; SHA-1 would cap INSTREAM throughput
@@ -113,12 +122,40 @@ impl ScanCtx {
         }
     }
 
-    /// The verdict for a file larger than MaxFileSize (CLAMD-INSTREAM-9).
-    pub fn oversize_verdict(&self) -> Verdict {
+    /// clamd's limits (MaxFileSize, MaxScanSize, MaxFiles, MaxRecursion; 0 = unlimited).
+    pub fn limits(&self) -> ScanLimits {
+        let c = &self.config;
+        ScanLimits {
+            max_file_size: c.max_file_size,
+            max_scan_size: c.max_scan_size,
+            max_files: c.max_files,
+            max_recursion: u32::try_from(c.max_recursion).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// A tree scanner for one object with this daemon's options, limits and cancel flag.
+    pub fn tree_scanner(&self, name: &[u8]) -> TreeScanner {
+        TreeScanner::new(Arc::clone(&self.db), self.tree_options(), name)
+            .with_limits(self.limits())
+            .with_cancel(self.cancel.clone())
+    }
+
+    /// The verdict when a limit stopped a scan and nothing was found (CLAMD-INSTREAM-9):
+    /// clean, or `Heuristics.Limits.Exceeded.<limit>` with `AlertExceedsMax yes`.
+    pub fn exceeded_verdict(&self, limit: LimitExceeded) -> Verdict {
         if self.config.alert_exceeds_max {
-            Verdict::Infected(vec!["Heuristics.Limits.Exceeded.MaxFileSize".into()])
+            Verdict::Infected(vec![limit.heuristic_name()])
         } else {
             Verdict::Clean
+        }
+    }
+
+    /// The verdict from the names a scan found and the limit that stopped it, if any.
+    pub fn verdict_of(&self, names: Vec<String>, exceeded: Option<LimitExceeded>) -> Verdict {
+        match exceeded {
+            _ if !names.is_empty() => Verdict::Infected(names),
+            Some(limit) => self.exceeded_verdict(limit),
+            None => Verdict::Clean,
         }
     }
 
@@ -143,29 +180,37 @@ impl ScanCtx {
     /// Scan everything a reader yields.
     pub fn scan_reader(&self, name: &[u8], r: impl io::Read, all: bool) -> io::Result<Verdict> {
         let mut names = Vec::new();
-        {
+        let summary = {
             let mut visit = Self::collector(all, &mut names);
-            scan_engine::scan_reader(
-                Arc::clone(&self.db),
-                self.tree_options(),
-                name,
-                r,
-                &mut visit,
-            )?;
+            self.tree_scanner(name).scan_reader(r, &mut visit)?
+        };
+        Ok(self.verdict_of(names, summary.exceeded))
+    }
+
+    /// Scan an object of `size` bytes as stated by `fstat`. Like clamd, read at most that
+    /// many bytes: a file that claims 0 bytes (`/proc/self/pagemap`) is clean at once and
+    /// one that grows while it is read is not followed (hardening: bounded reads).
+    pub fn scan_sized(
+        &self,
+        name: &[u8],
+        r: impl io::Read,
+        size: u64,
+        all: bool,
+    ) -> io::Result<Verdict> {
+        if let Err(limit) = self.limits().check_root(size) {
+            return Ok(self.exceeded_verdict(limit));
         }
-        Ok(if names.is_empty() {
-            Verdict::Clean
-        } else {
-            Verdict::Infected(names)
-        })
+        self.scan_reader(name, r.take(size), all)
     }
 
     /// Scan an open regular file.
     pub fn scan_file(&self, name: &[u8], file: File, size: u64, all: bool) -> io::Result<Verdict> {
-        if size > self.config.max_file_size {
-            return Ok(self.oversize_verdict());
-        }
-        self.scan_reader(name, io::BufReader::with_capacity(64 * 1024, file), all)
+        self.scan_sized(
+            name,
+            io::BufReader::with_capacity(64 * 1024, file),
+            size,
+            all,
+        )
     }
 
     fn denied(&self, meta: &Metadata, want: u32) -> bool {
@@ -189,6 +234,20 @@ impl ScanCtx {
     fn excluded(&self, path: &[u8]) -> bool {
         self.exclude.iter().any(|re| re.is_match(path))
     }
+}
+
+/// `/proc/self/...` belongs to the daemon process: after clamd's switch to `User` it is that
+/// user's, so the emulated access check (CLAMD-SCAN-12) must not refuse it.
+fn is_own_proc_entry(path: &Path) -> bool {
+    let own = format!("/proc/{}/", std::process::id());
+    let p = path.as_os_str().as_bytes();
+    [
+        b"/proc/self/".as_slice(),
+        b"/proc/thread-self/",
+        own.as_bytes(),
+    ]
+    .iter()
+    .any(|prefix| p.starts_with(prefix))
 }
 
 /// CLAMD-TIME-7: libclamav's text for a file that cannot be read during the scan.
@@ -234,7 +293,7 @@ impl Walk<'_> {
 
     /// A regular file (top-level or in a walk).
     fn file(&mut self, display: &[u8], fs_path: &Path, meta: &Metadata) {
-        if self.ctx.denied(meta, 4) {
+        if self.ctx.denied(meta, 4) && !is_own_proc_entry(fs_path) {
             // CLAMD-SCAN-12 (emulated User)
             self.lines.push(reply::access_denied(self.rctx, display));
             return;
@@ -292,7 +351,7 @@ impl Walk<'_> {
             base.pop();
         }
         for name in names {
-            if self.stop {
+            if self.stop || self.ctx.cancel.is_cancelled() {
                 break;
             }
             let mut child = base.clone();

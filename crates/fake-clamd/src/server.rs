@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) next_conn: AtomicU64,
     pub(crate) log: Option<std::sync::Mutex<std::fs::File>>,
     pub(crate) faults: faults::FaultSet,
+    /// Set when the server stops: scans in progress end at their next read.
+    pub(crate) cancel: scan_engine::CancelFlag,
 }
 
 impl Shared {
@@ -58,6 +60,23 @@ impl Shared {
             config: Arc::clone(&self.config),
             exclude: Arc::clone(&self.exclude),
             access: self.access.clone(),
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    /// SIGHUP: re-open `LogFile` (logrotate moved it), as clamd does.
+    pub(crate) fn reopen_log(&self) {
+        let (Some(slot), Some(path)) = (&self.log, &self.config.log_file) else {
+            return;
+        };
+        match open_log(path) {
+            Ok(f) => {
+                if let Ok(mut g) = slot.lock() {
+                    *g = f;
+                }
+                self.log_line("SIGHUP caught: re-opening log file.");
+            }
+            Err(e) => tracing::error!("cannot re-open LogFile {}: {e}", path.display()),
         }
     }
 
@@ -428,15 +447,27 @@ impl FakeClamd {
         let _ = rx.wait_for(|v| *v).await;
     }
 
-    /// Stop serving now.
+    /// Stop serving now; scans in progress end at their next read.
     pub fn shutdown(&self) {
         let _ = self.shared.shutdown.send(true);
+        self.shared.cancel.cancel();
+    }
+
+    /// What clamd does on SIGHUP: re-open `LogFile` and keep serving.
+    pub fn reopen_log(&self) {
+        self.shared.reopen_log();
+    }
+
+    /// What clamd does on SIGUSR2 (and RELOAD): re-read the signature database.
+    pub fn reload(&self) {
+        self.shared.reload();
     }
 }
 
 impl Drop for FakeClamd {
     fn drop(&mut self) {
         let _ = self.shared.shutdown.send(true);
+        self.shared.cancel.cancel();
         for t in &self.tasks {
             t.abort();
         }
@@ -568,16 +599,12 @@ async fn start_with(
         None => None,
     };
     let log = match &config.log_file {
-        Some(p) => Some(std::sync::Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|source| Error::Io {
-                    what: format!("open LogFile {}", p.display()),
-                    source,
-                })?,
-        )),
+        Some(p) => Some(std::sync::Mutex::new(open_log(p).map_err(|source| {
+            Error::Io {
+                what: format!("open LogFile {}", p.display()),
+                source,
+            }
+        })?)),
         None => None,
     };
     if let Some(p) = &config.pid_file {
@@ -633,6 +660,7 @@ async fn start_with(
         next_conn: AtomicU64::new(1),
         log,
         faults: fault_set,
+        cancel: scan_engine::CancelFlag::new(),
     });
     // CLAMD-TRANS-6: stop accepting while MaxQueue connections are open
     let queue = Arc::new(Semaphore::new(max_queue));
@@ -661,6 +689,13 @@ async fn start_with(
         tempdir: None,
         admin,
     })
+}
+
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 enum Listener {
