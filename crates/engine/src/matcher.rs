@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use md5::{Digest, Md5};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::LazyStateID;
@@ -41,6 +41,20 @@ fn syntax_config() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
 }
 
+/// Most automaton positions (see `ndb::NdbSig::cost`) all non-literal body signatures of one
+/// database may need together; checked before anything is compiled, so that loading stays linear
+/// and memory bounded (measured: about 140 bytes of peak memory and 0.4 µs per position,
+/// so at most about 150 MiB and half a second).
+pub const MAX_DB_POSITIONS: u64 = 1 << 20;
+
+/// Backstop for the NFA builders, in bytes: compilation stops here even if the position
+/// count underestimates a pattern.
+const NFA_SIZE_LIMIT: usize = 256 << 20;
+
+/// Literal sets larger than this (in bytes) use Aho-Corasick's contiguous NFA: its DFA
+/// (the default for up to 100 patterns) costs up to 1 KiB per pattern byte to build.
+const AC_DFA_MAX_BYTES: usize = 4096;
+
 pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
     let mut c = Compiled {
         hash_index: Default::default(),
@@ -53,6 +67,27 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
     };
     let mut literals: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut dfa_patterns: Vec<(usize, String)> = Vec::new();
+    // Plain literals go to Aho-Corasick (a few bytes per pattern byte, linear in the file);
+    // everything else is unrolled into an automaton and counts against the budget.
+    let total_cost = sigs
+        .iter()
+        .map(|s| match &s.kind {
+            SigKind::Body {
+                offset: Offset::Any,
+                literal: Some(_),
+                ..
+            } => 0,
+            SigKind::Body { cost, .. } => *cost,
+            _ => 0,
+        })
+        .fold(0u64, u64::saturating_add);
+    if total_cost > MAX_DB_POSITIONS {
+        return Err(DbError::Compile(format!(
+            "the body signatures expand to {total_cost} automaton positions together \
+             (gaps and offsets count with their size); the fake supports at most \
+             {MAX_DB_POSITIONS}"
+        )));
+    }
     for (i, sig) in sigs.iter().enumerate() {
         match &sig.kind {
             SigKind::Hash { algo, digest, size } => {
@@ -73,6 +108,7 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
                 offset,
                 regex,
                 literal,
+                ..
             } => {
                 if regex.is_empty() {
                     return Err(DbError::Compile(format!(
@@ -89,6 +125,7 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
                     )),
                     (Offset::FromEof(distance), _) => {
                         let re = meta::Regex::builder()
+                            .configure(meta::Config::new().nfa_size_limit(Some(NFA_SIZE_LIMIT)))
                             .syntax(syntax_config())
                             .build(&format!("(?:{regex})"))
                             .map_err(|e| DbError::Compile(format!("{}: {e}", sig.name)))?;
@@ -107,7 +144,10 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
         sizes.dedup();
     }
     if !literals.is_empty() {
-        let ac = AhoCorasick::new(literals.iter().map(|(_, l)| l))
+        let bytes: usize = literals.iter().map(|(_, l)| l.len()).sum();
+        let ac = AhoCorasick::builder()
+            .kind((bytes > AC_DFA_MAX_BYTES).then_some(AhoCorasickKind::ContiguousNFA))
+            .build(literals.iter().map(|(_, l)| l))
             .map_err(|e| DbError::Compile(e.to_string()))?;
         c.literals = Some(LiteralSet {
             ac,
@@ -121,10 +161,16 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
                 DFA::config()
                     .match_kind(MatchKind::All)
                     .cache_capacity(8 << 20)
+                    // Many patterns need more than 8 MiB; the position budget bounds it.
+                    .skip_cache_capacity_check(true)
                     .minimum_cache_clear_count(None),
             )
             .syntax(syntax_config())
-            .thompson(thompson::Config::new().utf8(false))
+            .thompson(
+                thompson::Config::new()
+                    .utf8(false)
+                    .nfa_size_limit(Some(NFA_SIZE_LIMIT)),
+            )
             .build_many(
                 &dfa_patterns
                     .iter()

@@ -8,6 +8,11 @@
 /// the automaton (or the tail window) huge, and the fake is for tests, not production DBs.
 pub const MAX_SPAN: u64 = 64 * 1024;
 
+/// Most automaton positions one signature may expand to (offset window, gaps and bytes
+/// counted by their size, see [`NdbSig::cost`]). Gaps are unrolled in the automaton, so a
+/// few dozen `{65536}` would otherwise cost seconds and hundreds of MB for a short line.
+pub const MAX_SIG_POSITIONS: u64 = 8 * MAX_SPAN;
+
 /// Where a body signature may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offset {
@@ -28,6 +33,10 @@ pub struct NdbSig {
     pub body_regex: String,
     /// The body when it is a plain byte string (fast literal path).
     pub literal: Option<Vec<u8>>,
+    /// Automaton positions the signature expands to: one per byte, `*` or alternative
+    /// branch byte, one per fixed and two per optional byte of gaps and of the offset. Bounded by
+    /// [`MAX_SIG_POSITIONS`]; the matcher bounds the sum over the database.
+    pub cost: u64,
 }
 
 /// Parse one `.ndb` line; the error is a message without file/line (the caller adds them).
@@ -53,12 +62,23 @@ pub fn parse_line(line: &str) -> Result<NdbSig, String> {
         }
     }
     let offset = parse_offset(fields[2])?;
-    let (body_regex, literal) = translate_hexsig(fields[3])?;
+    let (body_regex, literal, body_cost) = translate_hexsig(fields[3])?;
+    let cost = body_cost.saturating_add(match offset {
+        Offset::Absolute { start, window } => start + 2 * window + 1,
+        Offset::Any | Offset::FromEof(_) => 0,
+    });
+    if cost > MAX_SIG_POSITIONS {
+        return Err(format!(
+            "the signature expands to {cost} automaton positions (gaps and offsets count \
+             with their size); the fake supports at most {MAX_SIG_POSITIONS} per signature"
+        ));
+    }
     Ok(NdbSig {
         name: name.to_string(),
         offset,
         body_regex,
         literal,
+        cost,
     })
 }
 
@@ -103,8 +123,9 @@ fn hex_val(c: u8) -> Option<u8> {
 }
 
 /// Translate a hex signature into a regex; also returns the literal bytes when the signature
-/// has no wildcard at all.
-fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>), String> {
+/// has no wildcard at all, and the cost (see [`NdbSig::cost`]). One pass: every `{`/`(`
+/// search stops at the first closing byte, so the work is linear in the signature length.
+fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>, u64), String> {
     let s = sig.as_bytes();
     if s.is_empty() {
         return Err("empty hex signature".into());
@@ -112,12 +133,14 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>), String> {
     let mut re = String::new();
     let mut literal = Some(Vec::new());
     let mut fixed_bytes = 0usize;
+    let mut cost = 0u64;
     let mut i = 0;
     while i < s.len() {
         match s[i] {
             b'*' => {
                 re.push_str("(?s-u:.)*");
                 literal = None;
+                cost += 1;
                 i += 1;
             }
             b'{' => {
@@ -126,7 +149,9 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>), String> {
                     .position(|&c| c == b'}')
                     .ok_or("unterminated `{` gap")?;
                 let inner = &sig[i + 1..i + end];
-                re.push_str(&translate_gap(inner)?);
+                let (gap_re, gap_cost) = translate_gap(inner)?;
+                re.push_str(&gap_re);
+                cost = cost.saturating_add(gap_cost);
                 literal = None;
                 i += end + 1;
             }
@@ -142,6 +167,7 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>), String> {
                     if alt_re.is_empty() {
                         return Err("empty alternative".into());
                     }
+                    cost += alt.len() as u64 / 2;
                     alts.push(alt_re);
                 }
                 if alts.len() < 2 {
@@ -161,6 +187,7 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>), String> {
                 let (piece, byte) = translate_pair(s[i], s[i + 1])?;
                 re.push_str(&piece);
                 fixed_bytes += 1;
+                cost += 1;
                 match (byte, literal.as_mut()) {
                     (Some(b), Some(lit)) => lit.push(b),
                     _ => literal = None,
@@ -172,7 +199,7 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>), String> {
     if fixed_bytes == 0 {
         return Err("the signature matches no fixed byte".into());
     }
-    Ok((re, literal))
+    Ok((re, literal, cost))
 }
 
 /// Hex pairs and `??` only (inside alternatives).
@@ -214,22 +241,32 @@ fn translate_pair(hi: u8, lo: u8) -> Result<(String, Option<u8>), String> {
     }
 }
 
-/// `{n}`, `{n-m}`, `{-m}`, `{n-}`.
-fn translate_gap(inner: &str) -> Result<String, String> {
+/// `{n}`, `{n-m}`, `{-m}`, `{n-}`; returns the regex and its cost (the unrolled size; an
+/// optional position costs two, a split and a byte).
+fn translate_gap(inner: &str) -> Result<(String, u64), String> {
     let num = |t: &str| parse_number(t, "gap");
-    let re = match inner.split_once('-') {
-        None => format!("(?s-u:.){{{}}}", num(inner)?),
-        Some(("", m)) => format!("(?s-u:.){{0,{}}}", num(m)?),
-        Some((n, "")) => format!("(?s-u:.){{{},}}", num(n)?),
+    let gap = match inner.split_once('-') {
+        None => {
+            let n = num(inner)?;
+            (format!("(?s-u:.){{{n}}}"), n)
+        }
+        Some(("", m)) => {
+            let m = num(m)?;
+            (format!("(?s-u:.){{0,{m}}}"), 2 * m)
+        }
+        Some((n, "")) => {
+            let n = num(n)?;
+            (format!("(?s-u:.){{{n},}}"), n + 1)
+        }
         Some((n, m)) => {
             let (n, m) = (num(n)?, num(m)?);
             if n > m {
                 return Err(format!("gap {{{n}-{m}}} has min > max"));
             }
-            format!("(?s-u:.){{{n},{m}}}")
+            (format!("(?s-u:.){{{n},{m}}}"), m + (m - n))
         }
     };
-    Ok(re)
+    Ok(gap)
 }
 
 #[cfg(test)]

@@ -19,6 +19,12 @@ pub const EICAR_OFFICIAL_NAME: &str = "Win.Test.EICAR_HDB-1";
 /// of them names a size up to this bound, so that no hash is computed for other files.
 pub(crate) const HASH_BUFFER_MAX: u64 = 1 << 20;
 
+/// clamd reads signature files with `fgets` into an 8192-byte buffer (libclamav `FILEBUFF`):
+/// a longer line arrives in pieces of at most 8191 bytes, and each piece is parsed and
+/// counted as a line of its own (checked with clamd 1.4.6: a 64 KiB `.ndb` body fails with
+/// "Malformed hexstring" at line 1, an 8191-byte line fails at line 2, the empty rest).
+pub const CLAMD_LINE_MAX: usize = 8191;
+
 /// Options for the built-in signatures that stand in for ClamAV's official database.
 #[derive(Debug, Clone)]
 pub struct BuiltinOptions {
@@ -85,6 +91,8 @@ pub(crate) enum SigKind {
         offset: Offset,
         regex: String,
         literal: Option<Vec<u8>>,
+        /// Automaton positions (see `ndb::NdbSig::cost`).
+        cost: u64,
     },
 }
 
@@ -212,8 +220,8 @@ impl DbBuilder {
             path: path.to_path_buf(),
             source,
         })?;
-        let text = String::from_utf8_lossy(&bytes);
-        self.add_text(kind, &text, &path.display().to_string(), opts)
+        // Raw bytes, not a lossy copy: the 8191-byte pieces count file bytes, as clamd does.
+        self.add_bytes(kind, &bytes, &path.display().to_string(), opts)
     }
 
     /// Add every signature file of a directory (see [`SignatureDb::load_dir`]).
@@ -239,6 +247,7 @@ impl DbBuilder {
     }
 
     /// Add the signatures in `text`, a file of the given kind; `origin` names it in errors.
+    /// Lines are read the way clamd reads them (see [`CLAMD_LINE_MAX`]), in one linear pass.
     pub fn add_text(
         &mut self,
         kind: DbFileKind,
@@ -246,9 +255,22 @@ impl DbBuilder {
         origin: &str,
         opts: &LoadOptions,
     ) -> Result<&mut Self, DbError> {
-        for (idx, raw) in text.lines().enumerate() {
+        self.add_bytes(kind, text.as_bytes(), origin, opts)
+    }
+
+    fn add_bytes(
+        &mut self,
+        kind: DbFileKind,
+        text: &[u8],
+        origin: &str,
+        opts: &LoadOptions,
+    ) -> Result<&mut Self, DbError> {
+        for (idx, piece) in ClamdLines::new(text).enumerate() {
+            let raw = String::from_utf8_lossy(piece.bytes);
             let line = raw.trim_end_matches(['\r', '\n']);
-            if line.trim().is_empty() || line.starts_with('#') {
+            // A blank continuation is not skipped: clamd rejects it (the rest of an
+            // 8191-byte line is just its newline).
+            if (line.trim().is_empty() && !piece.continued) || line.starts_with('#') {
                 continue;
             }
             let parsed = match kind {
@@ -268,13 +290,22 @@ impl DbBuilder {
                         offset: n.offset,
                         regex: n.body_regex,
                         literal: n.literal,
+                        cost: n.cost,
                     },
                 }),
             };
-            let mut sig = parsed.map_err(|message| DbError::Parse {
-                origin: origin.to_string(),
-                line: idx + 1,
-                message,
+            let mut sig = parsed.map_err(|mut message| {
+                if piece.split() {
+                    message.push_str(&format!(
+                        " (this is a piece of a line longer than {CLAMD_LINE_MAX} bytes: \
+                         clamd reads such a line in pieces and parses each as a line)"
+                    ));
+                }
+                DbError::Parse {
+                    origin: origin.to_string(),
+                    line: idx + 1,
+                    message,
+                }
             })?;
             sig.name = display_name(&sig.name, opts);
             self.sigs.push(sig);
@@ -296,6 +327,62 @@ fn literal_kind(bytes: &[u8]) -> SigKind {
         offset: Offset::Any,
         regex,
         literal: Some(bytes.to_vec()),
+        cost: bytes.len() as u64,
+    }
+}
+
+/// One line as clamd's `fgets` loop sees it: at most [`CLAMD_LINE_MAX`] bytes, ending after
+/// a newline or where the buffer is full.
+struct Piece<'a> {
+    bytes: &'a [u8],
+    /// The previous piece was cut: this one continues its line.
+    continued: bool,
+    /// This piece was cut: its line goes on in the next piece.
+    cut: bool,
+}
+
+impl Piece<'_> {
+    fn split(&self) -> bool {
+        self.continued || self.cut
+    }
+}
+
+/// Splits a file into [`Piece`]s; each byte is looked at once.
+struct ClamdLines<'a> {
+    rest: &'a [u8],
+    continued: bool,
+}
+
+impl<'a> ClamdLines<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            rest: text,
+            continued: false,
+        }
+    }
+}
+
+impl<'a> Iterator for ClamdLines<'a> {
+    type Item = Piece<'a>;
+
+    fn next(&mut self) -> Option<Piece<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let window = &self.rest[..self.rest.len().min(CLAMD_LINE_MAX)];
+        let (len, cut) = match window.iter().position(|&b| b == b'\n') {
+            Some(nl) => (nl + 1, false),
+            None => (window.len(), window.len() < self.rest.len()),
+        };
+        let (bytes, rest) = self.rest.split_at(len);
+        let piece = Piece {
+            bytes,
+            continued: self.continued,
+            cut,
+        };
+        self.rest = rest;
+        self.continued = cut;
+        Some(piece)
     }
 }
 
