@@ -14,6 +14,11 @@ pub const MARKER_A: (&str, &[u8]) = ("CVDL Test/Marker.A", b"SVSP-FAKE-MARKER-A"
 /// Marker B, a virus name with several spaces (SVSP-DET-2).
 pub const MARKER_B: (&str, &[u8]) = ("CVDL Test/Multi Word Name.B", b"SVSP-FAKE-MARKER-B");
 
+/// Default `--idle-timeout` (hardening item 7).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `--max-file-size` (hardening item 2).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// `--dispatch` (SVSP-FRAME-5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dispatch {
@@ -167,6 +172,12 @@ impl Cidr {
     }
 }
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 impl FromStr for Cidr {
     type Err = VfinddError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -238,8 +249,12 @@ pub struct Config {
     pub port_send_echo: bool,
     /// `--enable-future` (SVSP-SCAN-DATA-1, SVSP-SCAN-INLINE-1).
     pub enable_future: bool,
-    /// `--idle-timeout` (SVSP-CONN-5).
+    /// `--idle-timeout` (SVSP-CONN-5; hardening item 7: [`DEFAULT_IDLE_TIMEOUT`] by
+    /// default so idle sockets cannot hold every connection slot; `None` or zero: never).
     pub idle_timeout: Option<Duration>,
+    /// `--max-file-size`: a FILE target or directory member larger than this is not read
+    /// (hardening item 2); no file is ever read past its fstat size.
+    pub max_file_bytes: u64,
     /// `--eicar-name` (SVSP-DET-1).
     pub eicar_name: String,
     /// Extra literal signatures after EICAR and the markers (test API only).
@@ -289,7 +304,8 @@ impl Default for Config {
             member_errors: MemberErrors::Skip,
             port_send_echo: false,
             enable_future: false,
-            idle_timeout: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             eicar_name: DEFAULT_EICAR_NAME.to_string(),
             extra_signatures: Vec::new(),
             quirks: Quirks::default(),
@@ -316,6 +332,12 @@ impl Config {
                 "--max-connections and --max-queue must be at least 1".into(),
             ));
         }
+        if self.allow.is_empty() {
+            // hardening item 6: a daemon that refuses everyone is a mistake, not a mode
+            return Err(VfinddError::Config(
+                "--allow lists no network: every client would be refused".into(),
+            ));
+        }
         if self.eicar_name.contains(" : ")
             || self.eicar_name.contains('"')
             || self.eicar_name.contains('\n')
@@ -324,6 +346,33 @@ impl Config {
             return Err(VfinddError::Config("--eicar-name must be non-empty and contain no ` : `, `\"` or LF (SVSP-RESP-INFECTED-1)".into()));
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The idle timeout in force (`None`: connections may idle forever).
+    pub fn effective_idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout.filter(|d| !d.is_zero())
+    }
+
+    /// One line saying whom the daemon refuses and when it closes (hardening items 6, 7).
+    pub fn refusal_summary(&self) -> String {
+        let allow: Vec<String> = self.allow.iter().map(ToString::to_string).collect();
+        let idle = match self.effective_idle_timeout() {
+            Some(d) => format!("after {}s", d.as_secs_f64()),
+            None => "never".to_string(),
+        };
+        format!(
+            "accepting clients from {}{}; DENIED beyond {} connections; idle connections closed {}",
+            allow.join(","),
+            if self.localhost_only {
+                " (loopback only)"
+            } else {
+                ""
+            },
+            self.max_connections,
+            idle
+        )
     }
 }
 
@@ -364,6 +413,34 @@ mod tests {
                 && !l[1].contains("192.168.1.6".parse().unwrap())
         );
         assert!(parse_allow("10.0.0.0/33").is_err());
+    }
+
+    /// Hardening item 6: an empty allow list is refused at start-up.
+    #[test]
+    fn hardening_6_empty_allow_list_is_a_configuration_error() {
+        let cfg = Config {
+            allow: parse_allow("").unwrap(),
+            ..Config::default()
+        };
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("--allow lists no network"), "{e}");
+    }
+
+    /// Hardening item 7: an idle timeout by default, and a line saying what is refused.
+    #[test]
+    fn hardening_7_idle_timeout_by_default_and_refusal_summary() {
+        let cfg = Config::default();
+        assert_eq!(cfg.effective_idle_timeout(), Some(DEFAULT_IDLE_TIMEOUT));
+        assert_eq!(
+            cfg.refusal_summary(),
+            "accepting clients from 127.0.0.0/8,::1/128; DENIED beyond 64 connections; \
+             idle connections closed after 60s"
+        );
+        let off = Config {
+            idle_timeout: Some(Duration::ZERO),
+            ..Config::default()
+        };
+        assert_eq!(off.effective_idle_timeout(), None);
     }
 
     #[test]

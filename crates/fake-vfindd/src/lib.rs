@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod confine;
 mod error;
 pub mod record;
 pub mod scan;
@@ -50,8 +51,16 @@ impl FakeVfindd {
     pub async fn start(cfg: Config) -> Result<FakeVfindd, VfinddError> {
         cfg.validate()?;
         let (db, table) = scan::build_db(&cfg)?;
-        let env = scan::ScanEnv::new(&cfg, db, table)
-            .map_err(|e| VfinddError::Config(format!("--scan-root/--virtual-root: {e}")))?;
+        // hardening item 5: the roots must be directories
+        let env = scan::ScanEnv::new(&cfg, db, table).map_err(|e| {
+            let which = match (&cfg.scan_root, &cfg.virtual_root) {
+                (Some(p), _) | (None, Some(p)) => p.display().to_string(),
+                (None, None) => String::new(),
+            };
+            VfinddError::Config(format!(
+                "--scan-root/--virtual-root {which}: {e} (a directory is required)"
+            ))
+        })?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| VfinddError::Bind {
@@ -84,6 +93,7 @@ impl FakeVfindd {
             ),
             None => None,
         };
+        let shared_summary = cfg.refusal_summary();
         let workers = Arc::new(Semaphore::new(cfg.threads));
         let (jobs, jobs_rx) = tokio::sync::mpsc::unbounded_channel();
         let dispatcher = tokio::spawn(server::dispatcher(jobs_rx, workers.clone()));
@@ -105,6 +115,7 @@ impl FakeVfindd {
             dispatcher.abort();
         });
         tracing::info!("fake-vfindd listening on {addr}");
+        tracing::info!("{}", shared_summary);
         Ok(FakeVfindd {
             addr,
             shutdown: Some(tx),
@@ -232,6 +243,8 @@ impl Builder {
         faults: Faults => faults);
     setter!(/// `--allow`.
         allow: Vec<Cidr> => allow);
+    setter!(/// `--max-file-size` (hardening item 2).
+        max_file_bytes: u64 => max_file_bytes);
     setter!(/// Max command line length.
         max_line: usize => max_line);
 
@@ -263,7 +276,7 @@ impl Builder {
         self.cfg.virtual_root = Some(dir.into());
         self
     }
-    /// `--idle-timeout`.
+    /// `--idle-timeout` (zero: never close idle connections).
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.cfg.idle_timeout = Some(d);
         self

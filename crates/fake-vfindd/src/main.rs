@@ -22,13 +22,14 @@ struct Args {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     listen: IpAddr,
-    /// Allowed client networks, comma-separated CIDRs (default: loopback only).
+    /// Allowed client networks, comma-separated CIDRs (default: loopback only). An empty
+    /// list is refused at start-up (exit 2): a daemon that DENIES everyone is a mistake.
     #[arg(long, value_name = "CIDR[,CIDR...]")]
     allow: Option<String>,
     /// Accept loopback clients only.
     #[arg(short = 'l', long)]
     localhost: bool,
-    /// Connections beyond this get DENIED.
+    /// Connections beyond this get DENIED (start-up prints what is refused on stderr).
     #[arg(long, default_value_t = 64, value_name = "N")]
     max_connections: usize,
     /// full (FILE, FILE-SHA1, REQUEST, PORT) or first-version (FILE only).
@@ -79,9 +80,14 @@ struct Args {
     /// Implement the FUTURE sources SCAN/DATA and bare SCAN (inline).
     #[arg(long)]
     enable_future: bool,
-    /// Close idle connections without outstanding requests after SECS.
-    #[arg(long, value_name = "SECS")]
-    idle_timeout: Option<f64>,
+    /// Close idle connections without outstanding requests after SECS (0 = never), so
+    /// idle sockets cannot hold every --max-connections slot.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    idle_timeout: f64,
+    /// Largest file scanned by FILE / FILE-SHA1, in bytes (bigger: `EINVAL Size limit
+    /// exceeded`, or a member error inside a directory). Files are read by their size.
+    #[arg(long = "max-file-size", default_value_t = fake_vfindd::config::DEFAULT_MAX_FILE_BYTES, value_name = "BYTES")]
+    max_file_size: u64,
     /// Detection name for EICAR.
     #[arg(long, default_value = fake_vfindd::config::DEFAULT_EICAR_NAME, value_name = "NAME")]
     eicar_name: String,
@@ -124,9 +130,8 @@ fn config(a: Args) -> Result<Config, VfinddError> {
     }
     let mut faults = Faults::default();
     let mut plan = match &a.fault_file {
-        Some(p) => {
-            faults::FaultPlan::from_toml_file(p).map_err(|e| VfinddError::Config(e.to_string()))?
-        }
+        Some(p) => faults::FaultPlan::from_toml(&read_bounded(p)?)
+            .map_err(|e| VfinddError::Config(format!("{}: {e}", p.display())))?,
         None => faults::FaultPlan::default(),
     };
     // clap split the values at commas: glue `COND=V` pieces back to their rule
@@ -185,10 +190,8 @@ fn config(a: Args) -> Result<Config, VfinddError> {
         },
         port_send_echo: a.port_send_echo,
         enable_future: a.enable_future,
-        idle_timeout: a
-            .idle_timeout
-            .map(|s| secs(s, "--idle-timeout"))
-            .transpose()?,
+        idle_timeout: Some(secs(a.idle_timeout, "--idle-timeout")?),
+        max_file_bytes: a.max_file_size,
         eicar_name: a.eicar_name,
         quirks,
         faults,
@@ -209,6 +212,53 @@ fn config(a: Args) -> Result<Config, VfinddError> {
     }
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// Largest `--faults` file read (hardening item 8).
+const MAX_CONFIG_FILE: u64 = 1 << 20;
+
+/// Reads a configuration file the operator named: a regular file (a FIFO would block
+/// start-up), at most [`MAX_CONFIG_FILE`] bytes (hardening item 8).
+fn read_bounded(p: &std::path::Path) -> Result<String, VfinddError> {
+    use std::io::Read;
+    let bad = |m: String| VfinddError::Config(format!("{}: {m}", p.display()));
+    let meta = std::fs::metadata(p).map_err(|e| bad(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    let f = std::fs::File::open(p).map_err(|e| bad(e.to_string()))?;
+    let mut buf = Vec::new();
+    f.take(MAX_CONFIG_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| bad(e.to_string()))?;
+    if buf.len() as u64 > MAX_CONFIG_FILE {
+        return Err(bad(format!("larger than {MAX_CONFIG_FILE} bytes")));
+    }
+    String::from_utf8(buf).map_err(|_| bad("not UTF-8 text".into()))
+}
+
+/// Hardening item 3: SIGHUP, SIGUSR1 and SIGUSR2 are logged, not fatal (the default
+/// action would kill the daemon). Installed before the port is announced.
+#[cfg(unix)]
+fn survive_signals() {
+    use tokio::signal::unix::{signal, SignalKind};
+    for (kind, name) in [
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::user_defined1(), "SIGUSR1"),
+        (SignalKind::user_defined2(), "SIGUSR2"),
+    ] {
+        match signal(kind) {
+            Ok(mut s) => {
+                tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        // no log file to reopen: stderr only
+                        tracing::info!("received {name}; ignored, still serving");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot handle {name}: {e}"),
+        }
+    }
 }
 
 /// SVSP-TRANS-1: `--SVSP-port` / `--svsp-port` in any case.
@@ -264,17 +314,23 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
+        #[cfg(unix)]
+        survive_signals();
+        let summary = cfg.refusal_summary();
         let server = match FakeVfindd::start(cfg).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("fake-vfindd: {e}");
+                // hardening item 4: a port in use is a configuration error, as fake-clamd
                 return ExitCode::from(match e {
-                    VfinddError::Config(_) => 2,
+                    VfinddError::Config(_) | VfinddError::Bind { .. } => 2,
                     _ => 1,
                 });
             }
         };
+        // hardening item 7: say at start-up whom the daemon will refuse
+        eprintln!("fake-vfindd: {summary}");
         if ephemeral {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "LISTENING {}", server.port());
@@ -295,5 +351,8 @@ fn main() -> ExitCode {
         }
         server.stop().await;
         ExitCode::SUCCESS
-    })
+    });
+    // scans on worker threads stop at their next read; do not wait for them forever
+    rt.shutdown_timeout(Duration::from_secs(2));
+    code
 }

@@ -3,14 +3,18 @@
 //! `scan_engine`, and the SCANNING / INFECTED / terminal lines.
 
 use crate::config::{Config, MemberErrors, Quirks};
+use crate::confine::{self, Root};
 use scan_engine::{
     scan_reader, EicarMode, Formats, PartEvent, ScanResult, SignatureDb, TreeOptions,
 };
 use std::collections::HashSet;
+use std::io::Read;
 use std::ops::ControlFlow;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use svsp_proto::{Body, ErrorReply, Expander, OptionState};
@@ -45,10 +49,10 @@ pub struct ScanEnv {
     pub db: Arc<SignatureDb>,
     /// Names in table order (SVSP-DET-2 ordering).
     pub table: Arc<Vec<String>>,
-    /// `--scan-root`, canonicalised.
-    pub scan_root: Option<PathBuf>,
-    /// `--virtual-root` (test hook), canonicalised.
-    pub virtual_root: Option<PathBuf>,
+    /// `--scan-root`, opened (hardening item 1: every target is opened beneath it).
+    pub scan_root: Option<Arc<Root>>,
+    /// `--virtual-root` (test hook), opened.
+    pub virtual_root: Option<Arc<Root>>,
     /// `--follow-symlinks`.
     pub follow_symlinks: bool,
     /// `--member-errors`.
@@ -61,23 +65,30 @@ pub struct ScanEnv {
     pub max_members: u64,
     /// Expansion limits.
     pub max_expanded_bytes: u64,
+    /// `--max-file-size`: bytes read from one file at most (hardening item 2).
+    pub max_file_bytes: u64,
+    /// Set when the server stops: scans in progress end at their next read.
+    pub shutdown: Arc<AtomicBool>,
 }
 
 impl ScanEnv {
-    /// From the configuration.
+    /// From the configuration; `--scan-root` / `--virtual-root` must be directories.
     pub fn new(cfg: &Config, db: Arc<SignatureDb>, table: Vec<String>) -> std::io::Result<ScanEnv> {
-        let canon = |p: &Option<PathBuf>| p.as_ref().map(|p| p.canonicalize()).transpose();
+        let open =
+            |p: &Option<PathBuf>| p.as_ref().map(|p| Root::open(p).map(Arc::new)).transpose();
         Ok(ScanEnv {
             db,
             table: Arc::new(table),
-            scan_root: canon(&cfg.scan_root)?,
-            virtual_root: canon(&cfg.virtual_root)?,
+            scan_root: open(&cfg.scan_root)?,
+            virtual_root: open(&cfg.virtual_root)?,
             follow_symlinks: cfg.follow_symlinks,
             member_errors: cfg.member_errors,
             delay: cfg.delay,
             quirks: cfg.quirks,
             max_members: cfg.max_members,
             max_expanded_bytes: cfg.max_expanded_bytes,
+            max_file_bytes: cfg.max_file_bytes,
+            shutdown: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -106,7 +117,7 @@ pub type Emit<'a> = dyn FnMut(Body) -> bool + 'a;
 
 /// Why a scan stopped without its normal terminal line.
 enum Stop {
-    /// The connection is gone: emit nothing more.
+    /// The connection is gone or the server stops: emit nothing more.
     Cancelled,
     /// End the request with this error.
     Error(ErrorReply),
@@ -116,32 +127,25 @@ struct Run<'a> {
     env: &'a ScanEnv,
     opts: &'a OptionState,
     emit: &'a mut Emit<'a>,
+    cancelled: &'a AtomicBool,
     infected: u64,
     sent_unknown: bool,
 }
 
-/// Resolution of a path under the fake's rules (SVSP-NAME-4, CL-7).
+/// Resolution of a path under the fake's rules (SVSP-NAME-4, CL-7): an open descriptor,
+/// and for a confined target its path beneath the root (to follow member symlinks).
 enum Resolved {
-    Ok(PathBuf),
+    Ok(OwnedFd, Option<PathBuf>),
     NotFound,
     Denied,
 }
 
-fn lexical_normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
 impl ScanEnv {
+    /// The root every target must stay beneath (`--scan-root`, else `--virtual-root`).
+    fn confinement(&self) -> Option<&Root> {
+        self.scan_root.as_deref().or(self.virtual_root.as_deref())
+    }
+
     fn resolve(&self, name: &[u8]) -> Resolved {
         let raw = Path::new(std::ffi::OsStr::from_bytes(name));
         let path = if let Some(vr) = &self.virtual_root {
@@ -150,84 +154,60 @@ impl ScanEnv {
                 .components()
                 .filter(|c| !matches!(c, Component::RootDir))
                 .collect();
-            vr.join(rel)
+            vr.path().join(rel)
         } else if raw.is_relative() {
             match &self.scan_root {
-                Some(root) => root.join(raw),
+                Some(root) => root.path().join(raw),
                 None => raw.to_path_buf(),
             }
         } else {
             raw.to_path_buf()
         };
-        let Some(root) = self.scan_root.as_ref().or(self.virtual_root.as_ref()) else {
-            return match std::fs::symlink_metadata(&path) {
-                Ok(_) => Resolved::Ok(path),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Resolved::NotFound,
-                Err(_) => Resolved::Denied,
+        let classify = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Resolved::NotFound
+            } else {
+                Resolved::Denied // CL-7: escapes (EXDEV), symlinks (ELOOP), permissions
+            }
+        };
+        let Some(root) = self.confinement() else {
+            // No root: the target itself may be a symlink (SVSP-SCAN-TREE-2).
+            return match std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(confine::READ_FLAGS)
+                .open(&path)
+            {
+                Ok(f) => Resolved::Ok(OwnedFd::from(f), None),
+                Err(e) => classify(e),
             };
         };
-        match path.canonicalize() {
-            Ok(c) if c.starts_with(root) => Resolved::Ok(c),
-            Ok(_) => Resolved::Denied, // CL-7, symlinks included
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // CL-7: never reveal whether a path outside the root exists.
-                let abs = if path.is_absolute() {
-                    path.clone()
-                } else {
-                    std::env::current_dir()
-                        .map(|d| d.join(&path))
-                        .unwrap_or(path.clone())
-                };
-                let mut existing = abs.as_path();
-                let mut rest = Vec::new();
-                while let Some(parent) = existing.parent() {
-                    if let Some(f) = existing.file_name() {
-                        rest.push(f.to_owned());
-                    }
-                    existing = parent;
-                    if let Ok(c) = existing.canonicalize() {
-                        let mut full = c;
-                        for r in rest.iter().rev() {
-                            full.push(r);
-                        }
-                        let full = lexical_normalize(&full);
-                        return if full.starts_with(root) {
-                            Resolved::NotFound
-                        } else {
-                            Resolved::Denied
-                        };
-                    }
-                }
-                Resolved::Denied
-            }
-            Err(_) => Resolved::Denied,
-        }
-    }
-
-    fn inside_root(&self, p: &Path) -> bool {
-        match self.scan_root.as_ref().or(self.virtual_root.as_ref()) {
-            None => true,
-            Some(root) => p
-                .canonicalize()
-                .map(|c| c.starts_with(root))
-                .unwrap_or(false),
+        // CL-7: a path not under the root is refused without looking at it.
+        let Some(rel) = root.relative(&path) else {
+            return Resolved::Denied;
+        };
+        match root.open_beneath(&rel, self.follow_symlinks) {
+            Ok(fd) => Resolved::Ok(fd, Some(rel)),
+            Err(e) => classify(e),
         }
     }
 }
 
 /// Runs one request to its terminal line. `efault` replaces DONE by `EFAULT Internal error`
-/// (fault injection, SVSP-ERR-EFAULT-1).
+/// (fault injection, SVSP-ERR-EFAULT-1). `cancelled` (the connection is gone) and the
+/// server's shutdown flag are checked between read chunks: the scan then ends silently.
 pub fn run_request<'a>(
     env: &'a ScanEnv,
     opts: &'a OptionState,
     target: Target,
     efault: bool,
+    cancelled: &'a AtomicBool,
     emit: &'a mut Emit<'a>,
 ) {
     let mut run = Run {
         env,
         opts,
         emit,
+        cancelled,
         infected: 0,
         sent_unknown: false,
     };
@@ -240,7 +220,7 @@ pub fn run_request<'a>(
             let r = if opts.is_excluded(&name) {
                 Ok(None)
             } else {
-                run.scan_bytes_part(&name, &data, 0).map(|_| None)
+                run.scan_part(&name, data.as_slice(), 0).map(|_| None)
             };
             (name, r)
         }
@@ -263,7 +243,31 @@ pub fn run_request<'a>(
     (run.emit)(body);
 }
 
-impl Run<'_> {
+/// A reader that stops with an error once the request is cancelled or the server stops
+/// (hardening item 2: a shutdown interrupts scans between read chunks).
+struct Cancellable<'a, R> {
+    inner: R,
+    flags: [&'a AtomicBool; 2],
+}
+
+impl<R: Read> Read for Cancellable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.flags.iter().any(|f| f.load(Ordering::Relaxed)) {
+            return Err(std::io::Error::other("scan cancelled"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Why a file could not be scanned (the caller chooses the reply).
+enum FileSkip {
+    /// Larger than `--max-file-size`.
+    TooLarge,
+    /// Not a regular file.
+    Special,
+}
+
+impl<'a> Run<'a> {
     fn send(&mut self, body: Body) -> Result<(), Stop> {
         if (self.emit)(body) {
             Ok(())
@@ -272,22 +276,20 @@ impl Run<'_> {
         }
     }
 
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed) || self.env.shutdown.load(Ordering::Relaxed)
+    }
+
     /// FILE / FILE-SHA1 target. Returns the SHA-1 for FILE-SHA1.
     fn path_target(&mut self, name: &[u8], want_sha1: bool) -> Result<Option<String>, Stop> {
-        let path = match self.env.resolve(name) {
-            Resolved::Ok(p) => p,
+        let denied = || Stop::Error(ErrorReply::AccessDenied(name.to_vec()));
+        let (fd, rel) = match self.env.resolve(name) {
+            Resolved::Ok(fd, rel) => (fd, rel),
             Resolved::NotFound => return Err(Stop::Error(ErrorReply::NotFound(name.to_vec()))),
-            Resolved::Denied => return Err(Stop::Error(ErrorReply::AccessDenied(name.to_vec()))),
+            Resolved::Denied => return Err(denied()),
         };
-        // A symbolic link that is itself the target is followed (SVSP-SCAN-TREE-2).
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Stop::Error(ErrorReply::NotFound(name.to_vec())))
-            }
-            Err(_) => return Err(Stop::Error(ErrorReply::AccessDenied(name.to_vec()))),
-        };
-        if meta.is_dir() {
+        let st = confine::fstat(fd.as_fd()).map_err(|_| denied())?;
+        if confine::kind(&st) == libc::S_IFDIR {
             if want_sha1 {
                 return Err(Stop::Error(ErrorReply::NotRegularFile(name.to_vec())));
                 // CL-1
@@ -296,58 +298,164 @@ impl Run<'_> {
                 return Ok(None);
             }
             let mut seen = HashSet::new();
-            seen.insert((meta.dev(), meta.ino()));
-            self.walk_dir(&path, name, 0, &mut seen, true)?;
+            seen.insert((st.st_dev, st.st_ino));
+            self.walk_dir(fd.as_fd(), rel.as_deref(), name, 0, &mut seen, true)?;
             return Ok(None);
         }
-        if !meta.is_file() {
-            return Err(Stop::Error(ErrorReply::AccessDenied(name.to_vec()))); // special file
+        // SVSP-OPT-EXCLUDE-1: DONE 0, hash computed anyway for FILE-SHA1.
+        let excluded = self.opts.is_excluded(name);
+        if excluded && !want_sha1 {
+            return Ok(None);
         }
-        if self.opts.is_excluded(name) {
-            // SVSP-OPT-EXCLUDE-1: DONE 0, hash computed anyway for FILE-SHA1.
-            return if want_sha1 {
-                sha1_file(&path)
-                    .map(Some)
-                    .map_err(|_| Stop::Error(ErrorReply::AccessDenied(name.to_vec())))
-            } else {
-                Ok(None)
-            };
+        let file = match self.open_file(fd, &st) {
+            Ok(f) => f,
+            Err(FileSkip::Special) => return Err(denied()), // special file
+            Err(FileSkip::TooLarge) => {
+                return Err(Stop::Error(ErrorReply::SizeLimitExceeded(name.to_vec())))
+            }
+        };
+        if excluded {
+            return self.sha1(file).map(Some).map_err(|e| self.io_stop(e, name));
         }
-        let file = std::fs::File::open(&path)
-            .map_err(|_| Stop::Error(ErrorReply::AccessDenied(name.to_vec())))?;
         let root = self.scan_part(name, file, 0)?;
         Ok(if want_sha1 { root.sha1_hex() } else { None })
     }
 
-    /// Directory walk (SVSP-SCAN-TREE-1, -2, -3).
+    /// A regular file, read by its fstat size and never more than `--max-file-size`
+    /// (hardening item 2: /proc files and the like claim 0 and are read as empty).
+    fn open_file(
+        &self,
+        fd: OwnedFd,
+        st: &libc::stat,
+    ) -> Result<Cancellable<'a, std::io::Take<std::fs::File>>, FileSkip> {
+        let env: &'a ScanEnv = self.env;
+        if confine::kind(st) != libc::S_IFREG {
+            return Err(FileSkip::Special);
+        }
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        if size > env.max_file_bytes {
+            return Err(FileSkip::TooLarge);
+        }
+        Ok(Cancellable {
+            inner: std::fs::File::from(fd).take(size),
+            flags: [self.cancelled, &env.shutdown],
+        })
+    }
+
+    fn io_stop(&self, _e: std::io::Error, name: &[u8]) -> Stop {
+        if self.is_cancelled() {
+            Stop::Cancelled
+        } else {
+            Stop::Error(ErrorReply::AccessDenied(name.to_vec()))
+        }
+    }
+
+    fn sha1(&self, mut r: impl Read) -> std::io::Result<String> {
+        use sha1::{Digest, Sha1};
+        let mut h = Sha1::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
+    /// Opens a directory entry through the directory's descriptor, never by a path name
+    /// (hardening item 1). `None`: skip it without a line.
+    fn open_member(
+        &self,
+        dir: BorrowedFd<'_>,
+        rel_dir: Option<&Path>,
+        fname: &[u8],
+        open_dirs: bool,
+    ) -> std::io::Result<Option<(OwnedFd, libc::stat, Option<PathBuf>)>> {
+        let lst = confine::lstatat(dir, fname)?;
+        let child_rel = rel_dir.map(|r| r.join(std::ffi::OsStr::from_bytes(fname)));
+        let (fd, rel) = match confine::kind(&lst) {
+            libc::S_IFLNK => {
+                // SVSP-SCAN-TREE-2: skipped unless --follow-symlinks; then only while the
+                // link stays beneath the root (dangling and escaping links are skipped).
+                if !self.env.follow_symlinks {
+                    return Ok(None);
+                }
+                match (self.env.confinement(), rel_dir) {
+                    (Some(root), Some(rel_dir)) => {
+                        let text = confine::readlinkat(dir, fname)?;
+                        let text = Path::new(std::ffi::OsStr::from_bytes(&text));
+                        let target = if text.is_absolute() {
+                            match root.relative(text) {
+                                Some(r) => r,
+                                None => return Ok(None),
+                            }
+                        } else {
+                            rel_dir.join(text)
+                        };
+                        match root.open_beneath(&target, true) {
+                            Ok(fd) => (fd, Some(target)),
+                            Err(_) => return Ok(None),
+                        }
+                    }
+                    _ => match confine::openat(dir, fname, confine::READ_FLAGS) {
+                        Ok(fd) => (fd, None),
+                        Err(_) => return Ok(None),
+                    },
+                }
+            }
+            libc::S_IFDIR if open_dirs => (
+                confine::openat(
+                    dir,
+                    fname,
+                    confine::READ_FLAGS | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                )?,
+                child_rel,
+            ),
+            libc::S_IFREG => (
+                confine::openat(dir, fname, confine::READ_FLAGS | libc::O_NOFOLLOW)?,
+                child_rel,
+            ),
+            libc::S_IFDIR => return Ok(None), // beyond the depth limit: not opened
+            _ => return Ok(None),             // special files: skipped without a line
+        };
+        let st = confine::fstat(fd.as_fd())?;
+        Ok(Some((fd, st, rel)))
+    }
+
+    /// Directory walk through descriptors (SVSP-SCAN-TREE-1, -2, -3; hardening item 1).
     fn walk_dir(
         &mut self,
-        dir: &Path,
+        dir: BorrowedFd<'_>,
+        rel: Option<&Path>,
         display: &[u8],
         depth: u32,
         seen: &mut HashSet<(u64, u64)>,
         is_target: bool,
     ) -> Result<(), Stop> {
         let member_error = |this: &Self, d: &[u8]| -> Result<(), Stop> {
+            if this.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
             match this.env.member_errors {
                 MemberErrors::Skip => Ok(()),
                 MemberErrors::Terminal => Err(Stop::Error(ErrorReply::AccessDenied(d.to_vec()))),
             }
         };
-        let rd = match std::fs::read_dir(dir) {
-            Ok(rd) => rd,
+        let mut entries = match confine::list_dir(dir) {
+            Ok(e) => e,
             Err(_) if is_target => {
                 return Err(Stop::Error(ErrorReply::AccessDenied(display.to_vec())))
             }
             Err(_) => return member_error(self, display),
         };
-        let mut entries: Vec<(Vec<u8>, PathBuf)> = rd
-            .filter_map(Result::ok)
-            .map(|e| (e.file_name().as_bytes().to_vec(), e.path()))
-            .collect();
         entries.sort(); // SVSP-SCAN-TREE-2: by name bytes
         let limit = self.limit();
-        for (fname, path) in entries {
+        for fname in entries {
+            if self.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
             let mut child = display.to_vec();
             if !child.ends_with(b"/") {
                 child.push(b'/');
@@ -356,37 +464,33 @@ impl Run<'_> {
             if self.opts.is_excluded(&child) {
                 continue;
             }
-            let Ok(lmeta) = std::fs::symlink_metadata(&path) else {
-                member_error(self, &child)?;
-                continue;
-            };
-            let meta = if lmeta.file_type().is_symlink() {
-                if !self.env.follow_symlinks || !self.env.inside_root(&path) {
+            let d = depth + 1;
+            // Directories are opened only when d < L.
+            let (fd, st, child_rel) = match self.open_member(dir, rel, &fname, d < limit) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(_) => {
+                    member_error(self, &child)?;
                     continue;
                 }
-                match std::fs::metadata(&path) {
-                    Ok(m) => m,
-                    Err(_) => continue, // dangling link
-                }
-            } else {
-                lmeta
             };
-            let d = depth + 1;
-            if meta.is_dir() {
-                // Opened only when d < L; never follow loops.
-                if d < limit && seen.insert((meta.dev(), meta.ino())) {
-                    self.walk_dir(&path, &child, d, seen, false)?;
-                    seen.remove(&(meta.dev(), meta.ino()));
+            match confine::kind(&st) {
+                libc::S_IFDIR => {
+                    // never follow loops
+                    let key = (st.st_dev, st.st_ino);
+                    if d < limit && seen.insert(key) {
+                        self.walk_dir(fd.as_fd(), child_rel.as_deref(), &child, d, seen, false)?;
+                        seen.remove(&key);
+                    }
                 }
-            } else if meta.is_file() {
-                match std::fs::File::open(&path) {
+                libc::S_IFREG => match self.open_file(fd, &st) {
                     Ok(f) => {
                         self.scan_part(&child, f, d)?;
                     }
                     Err(_) => member_error(self, &child)?,
-                }
+                },
+                _ => {} // special files: skipped without a line
             }
-            // special files: skipped without a line
         }
         Ok(())
     }
@@ -409,15 +513,6 @@ impl Run<'_> {
             max_expanded_bytes: self.env.max_expanded_bytes,
             ..TreeOptions::default()
         }
-    }
-
-    fn scan_bytes_part(
-        &mut self,
-        display: &[u8],
-        data: &[u8],
-        depth: u32,
-    ) -> Result<ScanResult, Stop> {
-        self.scan_part(display, data, depth)
     }
 
     /// Scans one file or stream as a tree; emits its lines. Returns the root result.
@@ -449,7 +544,7 @@ impl Run<'_> {
         }
         match summary {
             Ok(s) => Ok(s.root),
-            Err(_) => Err(Stop::Error(ErrorReply::AccessDenied(display.to_vec()))),
+            Err(e) => Err(self.io_stop(e, display)),
         }
     }
 
@@ -474,7 +569,14 @@ impl Run<'_> {
             return Ok(());
         }
         if !self.env.delay.is_zero() {
-            std::thread::sleep(self.env.delay);
+            // in slices, so that a shutdown is not held up by --delay-ms
+            let end = std::time::Instant::now() + self.env.delay;
+            while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+                if self.is_cancelled() || left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(20)));
+            }
         }
         if self.env.quirks.unknown_line && !self.sent_unknown {
             self.sent_unknown = true;
@@ -510,20 +612,4 @@ impl Run<'_> {
         }
         Ok(())
     }
-}
-
-fn sha1_file(path: &Path) -> std::io::Result<String> {
-    use sha1::{Digest, Sha1};
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha1::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
 }

@@ -114,6 +114,8 @@ pub(crate) async fn serve(
             }
         }
     }
+    // hardening item 2: scans in progress on worker threads end at their next read
+    shared.env.shutdown.store(true, Ordering::SeqCst);
     conns.abort_all();
     info!("fake-vfindd stopped");
 }
@@ -393,7 +395,7 @@ impl Session {
             let idle = self
                 .shared
                 .cfg
-                .idle_timeout
+                .effective_idle_timeout()
                 .filter(|_| self.tasks.is_empty());
             let can_read = !(self.shared.cfg.dispatch == Dispatch::OnePerRead
                 && self.framer.buffered() > ONE_PER_READ_BACKLOG);
@@ -829,8 +831,9 @@ impl ReqCtx {
         }
         let res = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let cancelled = lines.cancelled.clone();
             let mut emit = |body: Body| lines.blocking_send(&id, body);
-            run_request(&shared.env, &opts, target, efault, &mut emit);
+            run_request(&shared.env, &opts, target, efault, &cancelled, &mut emit);
         })
         .await;
         if res.is_err() {
