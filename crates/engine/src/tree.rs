@@ -479,6 +479,7 @@ impl Walk<'_, '_> {
         let cap = self.limits.member_cap();
         // a declared size is truncated to MaxFileSize and must fit the budget up front
         let want = declared.map(|d| cap.map_or(d, |c| d.min(c)));
+        let truncate_at = want.filter(|w| declared.is_some_and(|d| d > *w));
         if want.is_some_and(|w| !self.limits.fits_budget(self.budget_used, w)) {
             self.exceeded.get_or_insert(LimitExceeded::MaxScanSize);
             return Err(Stop::ContainerDone);
@@ -491,7 +492,9 @@ impl Walk<'_, '_> {
             if self.cancelled() {
                 return Err(Stop::Cancelled);
             }
-            let room = want.map_or(READ_BUF as u64, |w| w - total);
+            // only a truncated member stops early: the last read of a whole member is where
+            // the zip reader checks its CRC (a corrupt member is skipped, SVSP-SCAN-TREE-3)
+            let room = truncate_at.map_or(READ_BUF as u64, |w| w - total);
             if room == 0 {
                 break;
             }
