@@ -62,13 +62,16 @@ struct Args {
     /// Data-channel timeout in seconds (fractions allowed).
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     data_timeout: f64,
-    /// Serve FILE/FILE-SHA1 only below this directory (EACCES otherwise); relative paths resolve here.
+    /// Serve FILE/FILE-SHA1 only below this directory (EACCES otherwise); relative paths
+    /// resolve here. Must be a directory. Every path is opened beneath it by the kernel
+    /// (openat2 RESOLVE_BENEATH): symlinks are refused unless --follow-symlinks.
     #[arg(long, value_name = "DIR")]
     scan_root: Option<PathBuf>,
     /// Test hook: resolve every path below DIR, like a chroot (names in replies unchanged).
     #[arg(long, value_name = "DIR", hide = true)]
     virtual_root: Option<PathBuf>,
-    /// Follow symbolic links inside scanned directories.
+    /// Follow symbolic links inside scanned directories (and, under --scan-root, in the
+    /// named path), only while they stay beneath the root.
     #[arg(long)]
     follow_symlinks: bool,
     /// skip: unreadable members are skipped; terminal: they end the request with EACCES.
