@@ -3,5 +3,6 @@
 //! Clients here are plain blocking sockets so that the client is never the bottleneck.
 
 pub mod daemon;
+pub mod dbload;
 pub mod measure;
 pub mod report;

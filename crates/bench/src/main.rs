@@ -33,8 +33,9 @@ struct Args {
     /// Path of the fake-vfindd binary [default: next to this binary].
     #[arg(long)]
     fake_vfindd: Option<PathBuf>,
-    /// Run only these measurements (comma-separated): startup, instream, ping, idle, vfindd.
-    #[arg(long, value_delimiter = ',', value_parser = ["startup", "instream", "ping", "idle", "vfindd"])]
+    /// Run only these measurements (comma-separated): startup, instream, ping, idle, vfindd,
+    /// dbload.
+    #[arg(long, value_delimiter = ',', value_parser = ["startup", "instream", "ping", "idle", "vfindd", "dbload"])]
     only: Vec<String>,
 }
 
@@ -48,6 +49,7 @@ struct Sizes {
     idle: Vec<u64>,
     idle_real: u64,
     vfindd: u64,
+    dbload: u64,
 }
 
 impl Sizes {
@@ -63,6 +65,7 @@ impl Sizes {
                 idle: vec![50],
                 idle_real: 20,
                 vfindd: 4 << 20,
+                dbload: 2_000_000,
             }
         } else {
             Self {
@@ -75,6 +78,7 @@ impl Sizes {
                 idle: vec![1_000, 10_000],
                 idle_real: 1_000,
                 vfindd: 256 << 20,
+                dbload: 10_000_000,
             }
         }
     }
@@ -373,6 +377,30 @@ fn vfindd(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn dbload(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let dir = ctx.work.path().join("dbload");
+    avc_bench::dbload::generate(&dir, ctx.sizes.dbload)?;
+    let m = avc_bench::dbload::measure(&dir, 3)?;
+    let mb = m.bytes as f64 / 1e6;
+    let mut r = Row::new(
+        &format!("signature DB load, {mb:.0} MB of .hdb + .ndb (engine)"),
+        "MB/s",
+    );
+    r.fake = Some(mb / m.load.as_secs_f64());
+    r.reference_name = "read + split lines".into();
+    r.reference = Some(mb / m.floor.as_secs_f64());
+    r.ratio_name = "fake/floor".into();
+    r.ratio = r.reference.zip(r.fake).map(|(f, x)| x / f);
+    r.note = format!(
+        "{} signatures in {:.0} ms (floor {:.1} ms)",
+        m.signatures,
+        ms(m.load),
+        ms(m.floor)
+    );
+    rows.push(r);
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     match run(args) {
@@ -409,12 +437,13 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut rows = Vec::new();
     type Step = fn(&Ctx, &mut Vec<Row>) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 5] = [
+    let steps: [(&str, Step); 6] = [
         ("startup", startup),
         ("instream", instream),
         ("ping", ping),
         ("idle", idle),
         ("vfindd", vfindd),
+        ("dbload", dbload),
     ];
     for (name, step) in steps {
         if !ctx.args.only.is_empty() && !ctx.args.only.iter().any(|o| o == name) {

@@ -24,6 +24,7 @@ fn quick_in_process_run_writes_the_table() {
         "PING pipelined",
         "idle connections",
         "SCAN/REQUEST",
+        "signature DB load",
     ] {
         let row = rows
             .iter()
