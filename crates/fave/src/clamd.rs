@@ -369,7 +369,11 @@ fn reply_error(body: ReplyBody) -> FaveError {
             detail: m,
         },
         // CLAMD-TIME-3.
-        ReplyBody::TimedOut => FaveError::DaemonTimeout("COMMAND READ TIMED OUT".into()),
+        ReplyBody::TimedOut => FaveError::DaemonTimeout(
+            String::from_utf8_lossy(texts::COMMAND_READ_TIMED_OUT)
+                .trim_end()
+                .to_string(),
+        ),
         ReplyBody::Error(m) => FaveError::Daemon(m),
         // CLAMD-CLIENT-5: no ERROR suffix, still an error.
         ReplyBody::UnknownCommand => FaveError::Daemon(texts::UNKNOWN_COMMAND.into()),
