@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use std::io::Write as _;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::case::{self, Case};
 use crate::error::{HarnessError, Result};
@@ -118,14 +121,21 @@ pub fn main_with_args(args: Vec<String>) -> u8 {
 /// Entry point for raw OS arguments (without the program name): an argument that is not
 /// UTF-8 where text is expected is a usage error (exit 2), never a panic.
 pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
-    let cli = match Cli::try_parse_from(std::iter::once(OsString::from("conformance")).chain(args))
-    {
-        Ok(c) => c,
+    let parsed = Cli::command()
+        .try_get_matches_from(std::iter::once(OsString::from("conformance")).chain(args))
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
+        Ok(x) => x,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    if let Err(why) = check_conflicts(&cli, given("protocol"), given("timeout")) {
+        say(&format!("conformance: usage: {why}"));
+        return 2;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -141,17 +151,57 @@ pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("conformance: cannot start the runtime: {e}");
+            say(&format!("conformance: cannot start the runtime: {e}"));
             return 3;
         }
     };
     match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("conformance: {e}");
+            say(&format!("conformance: {e}"));
             e.exit_code()
         }
     }
+}
+
+/// One line on stderr; a closed stderr is not an error worth a panic.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Flags that would be silently ignored together are a usage error (exit 2, issue 14
+/// item 2): `--protocol` and `--timeout` belong to `--client-cmd` (and `--protocol` to
+/// `--server`/`--socket`), a profile names its own protocol and timeout.
+fn check_conflicts(cli: &Cli, protocol_given: bool, timeout_given: bool) -> Result<(), String> {
+    let server = cli.server.is_some() || cli.socket.is_some();
+    if protocol_given && cli.client_cmd.is_none() && !server {
+        return Err(if cli.clients.is_empty() {
+            "--protocol applies to --client-cmd, --server and --socket; the default run takes each profile's own protocol".into()
+        } else {
+            format!(
+                "--protocol cannot be combined with --client {}: a profile names its own protocol (its `protocol` key)",
+                cli.clients.join(",")
+            )
+        });
+    }
+    if cli.client_cmd.is_some() && !cli.clients.is_empty() {
+        return Err("--client-cmd and --client cannot be combined: give one client".into());
+    }
+    if timeout_given && cli.client_cmd.is_none() {
+        return Err(
+            "--timeout applies to --client-cmd only (a profile sets `timeout_secs`)".into(),
+        );
+    }
+    if cli.seed.is_some() && cli.proptest.is_none() {
+        return Err("--seed applies to --proptest only".into());
+    }
+    if server && (cli.client_cmd.is_some() || !cli.clients.is_empty() || cli.proptest.is_some()) {
+        return Err("--server/--socket check a server; they cannot be combined with --client, --client-cmd or --proptest".into());
+    }
+    if cli.update_snapshots && cli.no_snapshots {
+        return Err("--update-snapshots and --no-snapshots cannot be combined".into());
+    }
+    Ok(())
 }
 
 fn parse_partition(s: &str) -> Result<(usize, usize)> {
@@ -284,10 +334,10 @@ fn build_programs(profiles: &[ClientProfile]) -> (Vec<PathBuf>, BTreeMap<String,
             }
             continue;
         }
-        eprintln!(
+        say(&format!(
             "conformance: building {} (cargo build -p {} --bin {})",
             p.name, cb.package, cb.bin
-        );
+        ));
         let out = std::process::Command::new(&cargo)
             .args([
                 "build",
@@ -381,6 +431,14 @@ async fn run(cli: Cli) -> Result<u8> {
     }
     if cli.server.is_some() || cli.socket.is_some() {
         let rows = crate::server::run_cli(&cli, &root).await?;
+        if rows.is_empty() {
+            return Err(HarnessError::Usage(format!(
+                "no case selected: no {} server case matches --filter {} / --skip {}",
+                Protocol::from(cli.protocol),
+                cli.filter.join(","),
+                cli.skip.join(",")
+            )));
+        }
         return finish(
             &cli,
             Report {
@@ -406,28 +464,52 @@ async fn run(cli: Cli) -> Result<u8> {
             }
         }
     }
+    // The default run also runs the server suites, which `--filter` may select alone.
+    let server_suites = cli.client_cmd.is_none() && cli.clients.is_empty();
+    if pairs.is_empty() && (cli.list || !server_suites) {
+        return Err(HarnessError::Usage(no_case_selected(&cli, &profiles)));
+    }
     if let Some((k, n)) = partition {
+        let selected = pairs.len();
         pairs = pairs
             .into_iter()
             .enumerate()
             .filter(|(i, _)| i % n == k - 1)
             .map(|(_, x)| x)
             .collect();
+        if pairs.is_empty() && selected > 0 {
+            return Err(HarnessError::Usage(format!(
+                "no case selected: --partition {k}/{n} is empty ({selected} cases selected)"
+            )));
+        }
     }
     if cli.list {
+        let mut out = std::io::stdout().lock();
         for (p, c) in &pairs {
-            println!(
+            let line = writeln!(
+                out,
                 "{:<12} {:<40} {:<9} {}",
                 p.name,
                 c.id,
                 c.expect.to_string(),
                 c.rules.join(" ")
             );
+            // A closed stdout (`--list | head`) ends the listing quietly.
+            if line.is_err() {
+                return Ok(0);
+            }
         }
+        let _ = out.flush();
         return Ok(0);
     }
 
-    let (extra_path, build_errors) = build_programs(&profiles);
+    // Build only the programs of profiles that have a case to run.
+    let used: Vec<ClientProfile> = profiles
+        .iter()
+        .filter(|p| cli.proptest.is_some() || pairs.iter().any(|(q, _)| q.name == p.name))
+        .cloned()
+        .collect();
+    let (extra_path, build_errors) = build_programs(&used);
     let scratch = tempfile::Builder::new()
         .prefix("avc-conformance-")
         .tempdir()
@@ -508,8 +590,11 @@ async fn run(cli: Cli) -> Result<u8> {
         rows.push(row_of(&r));
     }
     // Server suites against the embedded fakes, when built in.
-    if cli.client_cmd.is_none() && cli.clients.is_empty() {
+    if server_suites {
         rows.extend(crate::server::run_embedded(&root, &cli.filter).await?);
+    }
+    if rows.is_empty() {
+        return Err(HarnessError::Usage(no_case_selected(&cli, &profiles)));
     }
     finish(
         &cli,
@@ -522,13 +607,37 @@ async fn run(cli: Cli) -> Result<u8> {
 }
 
 fn finish(cli: &Cli, report: Report) -> Result<u8> {
-    eprint!("{}", report.terminal());
+    let _ = write!(std::io::stderr(), "{}", report.terminal());
     report.write_files(
         cli.report_md.as_deref(),
         cli.report_json.as_deref(),
         cli.report_junit.as_deref(),
     )?;
     Ok(report.exit_code(cli.require_available))
+}
+
+/// Why no case was selected, in one line (issue 14 item 2: a typo in `--filter` must not
+/// give a green run).
+fn no_case_selected(cli: &Cli, profiles: &[ClientProfile]) -> String {
+    let names = profiles
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.protocol))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !cli.filter.is_empty() {
+        format!(
+            "no case selected: --filter {} matches no case id, rule ID or tag for {names}{} (see --list)",
+            cli.filter.join(","),
+            if cli.skip.is_empty() { String::new() } else { format!(" after --skip {}", cli.skip.join(",")) }
+        )
+    } else if !cli.skip.is_empty() {
+        format!(
+            "no case selected: --skip {} leaves out every case for {names}",
+            cli.skip.join(",")
+        )
+    } else {
+        format!("no case selected: no client case has the protocol of {names}")
+    }
 }
 
 /// Runs (profile, case) pairs `jobs` at a time, printing progress; results in input order.
@@ -567,13 +676,13 @@ pub async fn run_pairs(
         let Ok((i, r)) = j else { continue };
         done += 1;
         if r.status != Status::NotAvailable {
-            eprintln!(
+            say(&format!(
                 "[{done:>3}/{total}] {:<13} {:<10} {:<36} {:.2}s",
                 r.status.label(),
                 r.client,
                 r.case_id,
                 r.seconds
-            );
+            ));
         }
         out[i] = Some(r);
     }

@@ -16,6 +16,7 @@ pub mod judge;
 pub mod profile;
 pub mod props;
 pub mod proxy;
+pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod server;

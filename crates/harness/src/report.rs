@@ -142,7 +142,7 @@ impl Report {
             "\nconformance: {} passed, {} failed, {} fail-open, {} harness errors, {} not available ({:.1}s)",
             c.passed, c.failed, c.fail_open, c.harness_errors, c.not_available, self.seconds
         );
-        s
+        crate::redact::text(&s)
     }
 
     pub fn markdown(&self) -> String {
@@ -191,7 +191,7 @@ impl Report {
                 let _ = writeln!(s, "\nTranscript:\n\n```text\n{}```", r.transcript);
             }
         }
-        s
+        crate::redact::text(&s)
     }
 
     pub fn json(&self) -> Result<String> {
@@ -204,6 +204,7 @@ impl Report {
             counts: self.counts(),
             report: self,
         })
+        .map(|s| crate::redact::text(&s))
         .map_err(|e| HarnessError::Usage(format!("json: {e}")))
     }
 
@@ -270,6 +271,7 @@ impl Report {
         }
         report
             .to_string()
+            .map(|s| crate::redact::text(&s))
             .map_err(|e| HarnessError::Usage(format!("junit: {e}")))
     }
 

@@ -259,3 +259,64 @@ fn server_suite_passes_against_a_scripted_target_only_when_it_replies_right() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CLAMD-CMD-1"));
 }
+
+/// Issue 14 item 2: a run that selects no case exits 2 with one line saying why (a typo in
+/// `--filter` used to give a green run), in a listing and in a run.
+#[test]
+fn filter_that_selects_no_case_exits_2_with_one_line_saying_why() {
+    for args in [
+        &["--filter", "CLAMD-CLIENT-4x", "--list"][..],
+        &["--filter", "CLAMD-CLIENT-4x"][..],
+        &["--client", "fave", "--skip", "clamd."][..],
+    ] {
+        let out = harness().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.contains("no case selected"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Issue 14 item 2: flags that would be silently ignored together exit 2 (`--protocol`
+/// with `--client`, `--client-cmd` with `--client`, `--seed` without `--proptest`).
+#[test]
+fn conflicting_flags_exit_2_instead_of_being_ignored() {
+    for args in [
+        &["--protocol", "svsp", "--client", "fave", "--list"][..],
+        &["--protocol", "svsp", "--list"][..],
+        &["--client-cmd", "true", "--client", "fave", "--list"][..],
+        &["--seed", "4", "--list"][..],
+        &["--timeout", "3", "--client", "fave", "--list"][..],
+    ] {
+        let out = harness().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("usage:"), "{args:?}: {err}");
+    }
+    // Their proper uses still work.
+    harness()
+        .args(["--protocol", "svsp", "--client-cmd", "true", "--list"])
+        .assert()
+        .code(0);
+}
+
+/// Issue 14 item 2: a closed stdout (`--list | head`) ends the run quietly: no panic, no
+/// backtrace, exit 0.
+#[test]
+fn closed_stdout_ends_the_listing_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("avc-conformance"))
+        .arg("--root")
+        .arg(root())
+        .arg("--list")
+        .env("RUST_BACKTRACE", "1")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "quiet: {err}");
+}

@@ -51,7 +51,8 @@ impl Finding {
     }
 }
 
-/// Escaped context around `data[start..end]`, the range itself marked.
+/// Escaped context around `data[start..end]`, the range itself marked. Signature bodies
+/// (EICAR, the marker) in view are shown by their label, never in plain form (issue 14).
 pub fn excerpt(data: &[u8], start: usize, end: usize) -> String {
     const CTX: usize = 24;
     const MAX_MARKED: usize = 48;
@@ -59,20 +60,69 @@ pub fn excerpt(data: &[u8], start: usize, end: usize) -> String {
     let end = end.clamp(start, data.len());
     let from = start.saturating_sub(CTX);
     let to = (end + CTX).min(data.len());
+    // Bodies overlapping the view, found in a window wide enough to hold any of them.
+    let win = from.saturating_sub(256);
+    let bodies: Vec<(usize, usize, &str)> =
+        crate::redact::body_ranges(&data[win..(to + 256).min(data.len())])
+            .into_iter()
+            .map(|(a, b, l)| (a + win, b + win, l))
+            .collect();
+    let show = |a: usize, b: usize| masked(data, a, b, &bodies);
     let marked = if end - start > MAX_MARKED {
         format!(
             "{}…<{} bytes>",
-            escape(&data[start..start + MAX_MARKED]),
+            show(start, start + MAX_MARKED),
             end - start - MAX_MARKED
         )
     } else {
-        escape(&data[start..end])
+        show(start, end)
     };
     format!(
         "@{start}: {}{}⟦{marked}⟧{}{}",
         if from > 0 { "…" } else { "" },
-        escape(&data[from..start]),
-        escape(&data[end..to]),
+        show(from, start),
+        show(end, to),
         if to < data.len() { "…" } else { "" }
     )
+}
+
+/// `data[a..b]` escaped, each (part of a) signature body in it replaced by its label.
+fn masked(data: &[u8], a: usize, b: usize, bodies: &[(usize, usize, &str)]) -> String {
+    let mut s = String::new();
+    let mut pos = a;
+    for &(ba, bb, label) in bodies.iter().filter(|r| r.0 < b && r.1 > a) {
+        if ba > pos {
+            s.push_str(&escape(&data[pos..ba]));
+        }
+        s.push_str(label);
+        pos = pos.max(bb);
+    }
+    if pos < b {
+        s.push_str(&escape(&data[pos..b]));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14 item 1: an excerpt never shows a signature body, not even the piece a cut
+    /// leaves at either edge.
+    #[test]
+    fn excerpt_shows_signature_bodies_by_label_even_when_cut() {
+        let e = scan_engine::eicar();
+        let mut data = b"zINSTREAM\0\0\0\0\x44".to_vec();
+        data.extend_from_slice(&e);
+        data.extend_from_slice(b"\0\0\0\0");
+        for (a, b) in [(0, 14), (10, 14), (14, 82), (30, 40), (80, 86)] {
+            let x = excerpt(&data, a, b);
+            // No 8-byte piece of the body shows.
+            for w in e.windows(8) {
+                let piece = escape(w);
+                assert!(!x.contains(&piece), "{a}..{b}: {x}");
+            }
+            assert!(x.contains("<EICAR, 68 bytes>"), "{a}..{b}: {x}");
+        }
+    }
 }
