@@ -1,0 +1,472 @@
+//! The per-connection loop of the control connection: READY, reading and framing lines
+//! (SVSP-FRAME-*), commands, injected command faults, accepting scans (SVSP-SCAN-*) and
+//! reading SCAN/DATA and inline bodies; requests then run on their own (`request`).
+
+use crate::config::{Dispatch, QuitMode};
+use crate::datachan::Channel;
+use crate::request::{forced_error, ReqCtx};
+use crate::scan::Target;
+use crate::shared::Shared;
+use crate::writer::{writer, Lines, Out, Sink};
+use faults::{Action, ConnFaults, Event as FaultEvent};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use svsp_proto::{
+    parse_line, Body, Command, ErrorReply, Frame, Id, LineFramer, OptionState, Parsed, ScanCommand,
+    Source,
+};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use tracing::debug;
+
+/// Read size of the control connection.
+const READ_CHUNK: usize = 4096;
+/// In `--dispatch=one-per-read` mode, stop reading while this much is buffered.
+const ONE_PER_READ_BACKLOG: usize = 64 * 1024;
+
+/// Serves one accepted (and admitted) control connection to its end.
+pub(crate) async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    rec: usize,
+    cf: Arc<ConnFaults>,
+) {
+    let local = stream
+        .local_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let (lines, rx) = Lines::new();
+    if cf.shapes_writes() {
+        lines.control(Out::Mark).await;
+    }
+    let sink = Sink {
+        fmt: shared.format(),
+        recorder: shared.recorder.clone(),
+        rec,
+        faults: cf.clone(),
+        drop_after_lines: shared.cfg.faults.drop_connection_after_lines,
+    };
+    let writer_task = tokio::spawn(writer(wr, rx, sink));
+    // SVSP-CONN-1: READY first.
+    if lines.send(&None, Body::Ready).await {
+        let mut session = Session {
+            shared: shared.clone(),
+            rd,
+            lines: lines.clone(),
+            opts: OptionState::default(),
+            framer: LineFramer::new(shared.cfg.max_line),
+            tasks: JoinSet::new(),
+            peer: peer.ip(),
+            local,
+            rec,
+            faults: cf,
+            requests: 0,
+            silent: false,
+            reset: false,
+        };
+        session.run().await;
+        if session.reset {
+            lines.control(Out::Reset).await;
+        }
+    }
+    lines.control(Out::Close).await;
+    drop(lines);
+    let _ = writer_task.await;
+}
+
+enum Flow {
+    Continue,
+    /// Stop reading; finish outstanding requests (EOF, inline data).
+    Drain,
+    /// Close now (QUIT handled, or connection lost).
+    Close,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    rd: tokio::net::tcp::OwnedReadHalf,
+    lines: Lines,
+    opts: OptionState,
+    framer: LineFramer,
+    tasks: JoinSet<()>,
+    peer: IpAddr,
+    local: IpAddr,
+    rec: usize,
+    faults: Arc<ConnFaults>,
+    /// Requests (non-blank command lines) so far.
+    requests: u64,
+    /// Injected `never-reply`: read and discard, answer nothing.
+    silent: bool,
+    /// Injected `reset`: end with RST.
+    reset: bool,
+}
+
+/// The command word of a line (after an optional `[id]`), upper case.
+fn command_word(line: &[u8]) -> String {
+    let mut rest = line.trim_ascii_start();
+    if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
+        // an id comes first (SVSP-ID-1)
+        let end = rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        rest = rest[end..].trim_ascii_start();
+    }
+    let word: Vec<u8> = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'/' || **b == b'-')
+        .copied()
+        .collect();
+    let w = String::from_utf8_lossy(&word).to_ascii_uppercase();
+    // `SCAN/FILE...` forms count as SCAN
+    w.split('/').next().unwrap_or("").to_string()
+}
+
+impl Session {
+    async fn run(&mut self) {
+        let mut buf = vec![0u8; READ_CHUNK];
+        let flow = loop {
+            let idle = self
+                .shared
+                .cfg
+                .effective_idle_timeout()
+                .filter(|_| self.tasks.is_empty());
+            let can_read = !(self.shared.cfg.dispatch == Dispatch::OnePerRead
+                && self.framer.buffered() > ONE_PER_READ_BACKLOG);
+            // injected: slow reads / read delays
+            let rp = self.faults.read_plan();
+            if !rp.delay.is_zero() {
+                tokio::time::sleep(rp.delay).await;
+            }
+            let max = rp.max.unwrap_or(READ_CHUNK).clamp(1, READ_CHUNK);
+            tokio::select! {
+                r = self.rd.read(&mut buf[..max]), if can_read => match r {
+                    Ok(0) => break Flow::Drain, // SVSP-CONN-4
+                    Ok(n) => {
+                        if self.faults.bytes_in(n) == Some(Action::Drop) {
+                            break Flow::Close; // injected: drop after N bytes
+                        }
+                        if self.silent {
+                            continue; // injected never-reply: discard
+                        }
+                        self.shared.recorder.client(self.rec, &buf[..n]);
+                        self.framer.push(&buf[..n]);
+                        match self.dispatch().await {
+                            Flow::Continue => {}
+                            other => break other,
+                        }
+                    }
+                    Err(_) => break Flow::Close,
+                },
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+                _ = self.lines.tx.closed() => break Flow::Close,
+                _ = async { match idle { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
+                    debug!("idle timeout"); // SVSP-CONN-5: silent close
+                    break Flow::Close;
+                }
+            }
+        };
+        match flow {
+            Flow::Drain => self.drain().await,
+            Flow::Close | Flow::Continue => self.cancel(),
+        }
+    }
+
+    async fn drain(&mut self) {
+        loop {
+            tokio::select! {
+                r = self.tasks.join_next() => if r.is_none() { break },
+                _ = self.lines.tx.closed() => { self.cancel(); break; }
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        self.lines.cancelled.store(true, Ordering::SeqCst);
+        self.tasks.abort_all();
+    }
+
+    /// SVSP-FRAME-5.
+    async fn dispatch(&mut self) -> Flow {
+        match self.shared.cfg.dispatch {
+            Dispatch::All => {
+                while let Some(frame) = self.framer.next_frame() {
+                    if self.silent {
+                        return Flow::Continue;
+                    }
+                    match self.frame(frame).await {
+                        Flow::Continue => {}
+                        other => return other,
+                    }
+                }
+                Flow::Continue
+            }
+            Dispatch::OnePerRead => {
+                while let Some(frame) = self.framer.next_frame() {
+                    if let Frame::Line(l) = &frame {
+                        if l.iter().all(|b| *b == b' ' || *b == b'\t') {
+                            continue; // blank lines do not count
+                        }
+                    }
+                    return self.frame(frame).await;
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn frame(&mut self, frame: Frame) -> Flow {
+        let line = match frame {
+            // SVSP-FRAME-4: no id prefix.
+            Frame::TooLong => return self.reply(&None, ErrorReply::LineTooLong.body()).await,
+            Frame::Line(l) => l,
+        };
+        let parsed = parse_line(&line, &self.shared.parse_config());
+        if !matches!(parsed, Parsed::Blank) {
+            self.shared.recorder.command(self.rec, &line);
+            if let Some(flow) = self.command_faults(&line, &parsed).await {
+                return flow;
+            }
+        }
+        match parsed {
+            Parsed::Blank => Flow::Continue, // SVSP-FRAME-3
+            Parsed::Error { id, error } => self.reply(&id, error.body()).await,
+            Parsed::Command {
+                id,
+                command: Command::Option(op),
+            } => {
+                self.opts.apply(&op);
+                self.reply(&id, Body::Ok).await
+            }
+            Parsed::Command {
+                id,
+                command: Command::Quit,
+            } => {
+                // SVSP-CMD-QUIT-1
+                match self.shared.cfg.quit {
+                    QuitMode::Drain => {
+                        self.drain().await;
+                        self.reply(&id, Body::Ok).await;
+                    }
+                    QuitMode::Immediate => {
+                        self.lines.send(&id, Body::Ok).await;
+                        self.cancel();
+                    }
+                }
+                Flow::Close
+            }
+            Parsed::Command {
+                id,
+                command: Command::Scan(scan),
+            } => self.scan(id, scan).await,
+        }
+    }
+
+    /// Reports a command line to the fault set and applies what fires now.
+    async fn command_faults(&mut self, line: &[u8], parsed: &Parsed) -> Option<Flow> {
+        self.requests += 1;
+        let (id, scan_name) = match parsed {
+            Parsed::Command { id, command } => (
+                id.clone(),
+                match command {
+                    Command::Scan(s) => Some(s.display_name().to_vec()),
+                    _ => None,
+                },
+            ),
+            Parsed::Error { id, .. } => (id.clone(), None),
+            Parsed::Blank => (None, None),
+        };
+        let name = command_word(line);
+        let ev = FaultEvent::Command {
+            name: &name,
+            request: Some(self.requests),
+            scan: scan_name.is_some(),
+        };
+        let action = self.faults.event(ev);
+        if self.faults.shapes_writes() {
+            self.lines.control(Out::Mark).await;
+        }
+        if action.is_none() && scan_name.is_none() {
+            // a forced error reply for a command without verdict: answer it now
+            if let Some(body) = self.faults.take_forced().as_ref().and_then(forced_error) {
+                return Some(self.reply(&id, body).await);
+            }
+        }
+        let a = action?;
+        debug!(?a, "injected fault");
+        Some(match a {
+            Action::Drop | Action::Timeout => {
+                // SVSP has no timeout message: silent close, as SVSP-CONN-5
+                self.cancel();
+                Flow::Close
+            }
+            Action::Reset | Action::Refuse => {
+                self.reset = true;
+                self.cancel();
+                Flow::Close
+            }
+            Action::Denied => {
+                self.lines.send(&None, Body::Denied).await;
+                Flow::Close
+            }
+            Action::NeverReply => {
+                self.silent = true;
+                self.framer = LineFramer::new(self.shared.cfg.max_line);
+                Flow::Continue
+            }
+            Action::StreamLimit(_) => {
+                self.reply(
+                    &id,
+                    ErrorReply::SizeLimitExceeded(scan_name.unwrap_or_default()).body(),
+                )
+                .await
+            }
+            Action::Reply(f) => match forced_error(&f) {
+                Some(body) => self.reply(&id, body).await,
+                None => Flow::Continue,
+            },
+        })
+    }
+
+    async fn reply(&self, id: &Option<Id>, body: Body) -> Flow {
+        if self.lines.send(id, body).await {
+            Flow::Continue
+        } else {
+            Flow::Close
+        }
+    }
+
+    async fn scan(&mut self, id: Option<Id>, scan: ScanCommand) -> Flow {
+        while self.tasks.try_join_next().is_some() {}
+        // SVSP-ERR-EAGAIN-1: per-connection queue limit, and the fault injection.
+        let seen = self.shared.scans_seen.fetch_add(1, Ordering::SeqCst) + 1;
+        let fault = self
+            .shared
+            .cfg
+            .faults
+            .eagain_every
+            .is_some_and(|n| seen.is_multiple_of(n));
+        if self.tasks.len() >= self.shared.cfg.max_queue || fault {
+            return self.reply(&id, ErrorReply::ServerBusy.body()).await;
+        }
+        let accepted = self.shared.requests_accepted.fetch_add(1, Ordering::SeqCst) + 1;
+        let efault = self
+            .shared
+            .cfg
+            .faults
+            .efault_every
+            .is_some_and(|n| accepted.is_multiple_of(n));
+        let opts = self.opts.clone(); // SVSP-CONC-3 snapshot
+        let name = scan.display_name().to_vec();
+        let ctx = ReqCtx {
+            shared: self.shared.clone(),
+            lines: self.lines.clone(),
+            id: id.clone(),
+            opts,
+            efault,
+            forced: self.faults.take_forced(),
+        };
+        match scan.source {
+            Source::File | Source::FileSha1 => {
+                // FILE reaches the queue at acceptance: QUEUED before any file-system check.
+                if self.shared.want_queued() && !ctx.send(Body::Queued).await {
+                    return Flow::Close;
+                }
+                let target = Target::Path {
+                    name,
+                    sha1: scan.source == Source::FileSha1,
+                };
+                let fut = ctx.enqueue(target); // queued in acceptance order
+                self.tasks.spawn(fut);
+                Flow::Continue
+            }
+            Source::Request => {
+                let (local, peer) = (self.local, self.peer);
+                self.tasks.spawn(async move {
+                    let ch = Channel {
+                        cfg: &ctx.shared.cfg,
+                        lines: &ctx.lines,
+                        id: &ctx.id,
+                    };
+                    if let Some(data) = ch.request(local, peer, &name).await {
+                        ctx.queue_and_run(Target::Stream { name, data }).await;
+                    }
+                });
+                Flow::Continue
+            }
+            Source::Port(port) => {
+                let peer = self.peer;
+                self.tasks.spawn(async move {
+                    let ch = Channel {
+                        cfg: &ctx.shared.cfg,
+                        lines: &ctx.lines,
+                        id: &ctx.id,
+                    };
+                    if let Some(data) = ch.port(peer, port, &name).await {
+                        ctx.queue_and_run(Target::Stream { name, data }).await;
+                    }
+                });
+                Flow::Continue
+            }
+            Source::Data(n) => {
+                // SVSP-SCAN-DATA-1: SEND, then exactly n raw bytes on this connection.
+                if !ctx.send(Body::Send(None)).await {
+                    return Flow::Close;
+                }
+                let want = usize::try_from(n).unwrap_or(usize::MAX);
+                let mut data = self.framer.take_raw(want);
+                let mut buf = vec![0u8; READ_CHUNK];
+                while data.len() < want {
+                    match self.rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => return Flow::Drain,
+                        Ok(got) => {
+                            self.shared.recorder.client(self.rec, &buf[..got]);
+                            let take = (want - data.len()).min(got);
+                            data.extend_from_slice(&buf[..take]);
+                            self.framer.push(&buf[take..got]);
+                        }
+                    }
+                }
+                self.tasks
+                    .spawn(async move { ctx.queue_and_run(Target::Stream { name, data }).await });
+                Flow::Continue
+            }
+            Source::Inline => {
+                // SVSP-SCAN-INLINE-1: every byte up to the half-close is data.
+                if !ctx.send(Body::Send(None)).await {
+                    return Flow::Close;
+                }
+                let max = usize::try_from(self.shared.cfg.stream_max_length).unwrap_or(usize::MAX);
+                let mut data = self.framer.take_raw(max.saturating_add(1));
+                let mut over = data.len() > max;
+                let mut buf = vec![0u8; READ_CHUNK];
+                loop {
+                    match self.rd.read(&mut buf).await {
+                        Ok(0) => break,
+                        Err(_) => return Flow::Close,
+                        Ok(got) => {
+                            self.shared.recorder.client(self.rec, &buf[..got]);
+                            if !over {
+                                data.extend_from_slice(&buf[..got]);
+                                over = data.len() > max;
+                            }
+                        }
+                    }
+                }
+                if over {
+                    ctx.send(ErrorReply::SizeLimitExceeded(name).body()).await;
+                } else {
+                    self.tasks.spawn(async move {
+                        ctx.queue_and_run(Target::Stream { name, data }).await
+                    });
+                }
+                Flow::Drain
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! State shared by every connection of one server: configuration, scan environment, the
+//! job queue, counters, the recorder and the fault set; the ACL predicate and the choices
+//! that depend on the configuration alone.
+
+use crate::config::{Config, QueuedMode};
+use crate::queue::Queue;
+use crate::record::Recorder;
+use crate::scan::ScanEnv;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use svsp_proto::{FormatOptions, ParseConfig};
+
+/// State shared by all connections.
+pub(crate) struct Shared {
+    pub(crate) cfg: Config,
+    pub(crate) env: ScanEnv,
+    /// FIFO job queue towards the workers (SVSP-CONC-4).
+    pub(crate) queue: Queue,
+    pub(crate) conns: AtomicUsize,
+    pub(crate) scans_seen: AtomicU64,
+    pub(crate) requests_accepted: AtomicU64,
+    /// `--queued=random:<seed>` state.
+    pub(crate) rng: Mutex<u64>,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) faults: faults::FaultSet,
+}
+
+impl Shared {
+    pub(crate) fn parse_config(&self) -> ParseConfig {
+        ParseConfig {
+            profile: self.cfg.profile,
+            enable_future: self.cfg.enable_future,
+            stream_max_length: self.cfg.stream_max_length,
+        }
+    }
+
+    pub(crate) fn format(&self) -> FormatOptions {
+        FormatOptions {
+            eol: self.cfg.eol,
+            lowercase_keywords: self.cfg.quirks.lowercase_keywords,
+        }
+    }
+
+    /// SVSP-RESP-QUEUED-1 modes.
+    pub(crate) fn want_queued(&self) -> bool {
+        match self.cfg.queued {
+            QueuedMode::Always => true,
+            QueuedMode::Never => false,
+            QueuedMode::WhenDelayed => !self.queue.worker_free(),
+            QueuedMode::Random(_) => {
+                let mut s = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+                // splitmix64
+                *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = *s;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31)) & 1 == 1
+            }
+        }
+    }
+
+    /// SVSP-CONN-2: whether a peer may connect (`--allow`, `--localhost`).
+    pub(crate) fn allowed(&self, ip: IpAddr) -> bool {
+        (!self.cfg.localhost_only
+            || ip.is_loopback()
+            || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())))
+            && self.cfg.allow.iter().any(|c| c.contains(ip))
+    }
+}

@@ -1,0 +1,148 @@
+//! The output side of a control connection: one task per connection writes the lines queued
+//! by the session and its requests, each whole and flushed (SVSP-FRAME-6), shaped by
+//! injected faults once they fired.
+
+use crate::record::Recorder;
+use faults::ConnFaults;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use svsp_proto::{Body, FormatOptions, Id, Response};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+/// Lines queued towards one connection's writer.
+pub(crate) const OUT_QUEUE: usize = 256;
+
+/// What the writer task is told.
+pub(crate) enum Out {
+    Line(Response),
+    Close,
+    /// Injected reset: abort with RST instead of FIN.
+    Reset,
+    /// Injected faults fired: shape the lines from here on (keeps lines queued before the
+    /// fault untouched).
+    Mark,
+}
+
+/// A line sender shared by a session and its requests.
+#[derive(Clone)]
+pub(crate) struct Lines {
+    pub(crate) tx: mpsc::Sender<Out>,
+    /// The connection is gone or closing: nothing more is sent.
+    pub(crate) cancelled: Arc<AtomicBool>,
+}
+
+impl Lines {
+    /// A sender and the receiver for [`writer`].
+    pub(crate) fn new() -> (Lines, mpsc::Receiver<Out>) {
+        let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let lines = Lines {
+            tx,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        };
+        (lines, rx)
+    }
+
+    /// Queues one line; false = the connection is gone.
+    pub(crate) async fn send(&self, id: &Option<Id>, body: Body) -> bool {
+        !self.cancelled.load(Ordering::SeqCst)
+            && self
+                .tx
+                .send(Out::Line(Response::with_id(id.clone(), body)))
+                .await
+                .is_ok()
+    }
+
+    /// [`Self::send`] from a worker thread.
+    pub(crate) fn blocking_send(&self, id: &Option<Id>, body: Body) -> bool {
+        !self.cancelled.load(Ordering::SeqCst)
+            && self
+                .tx
+                .blocking_send(Out::Line(Response::with_id(id.clone(), body)))
+                .is_ok()
+    }
+
+    /// Tells the writer something other than a line (close, reset, shaping mark).
+    pub(crate) async fn control(&self, out: Out) {
+        let _ = self.tx.send(out).await;
+    }
+}
+
+/// Where the writer's bytes go besides the socket.
+pub(crate) struct Sink {
+    pub(crate) fmt: FormatOptions,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) rec: usize,
+    pub(crate) faults: Arc<ConnFaults>,
+    /// Legacy `drop-connection-after:N-lines`.
+    pub(crate) drop_after_lines: Option<u64>,
+}
+
+/// Writes `bytes`, shaped by injected faults; false = stop writing (error or injected close).
+async fn write_shaped(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> bool {
+    let cf = &sink.faults;
+    if !cf.shapes_writes() {
+        return write_whole(wr, bytes, sink).await;
+    }
+    let plan = cf.write_plan(bytes);
+    for p in plan.pieces {
+        if !p.delay.is_zero() {
+            tokio::time::sleep(p.delay).await;
+        }
+        if !write_whole(wr, &p.bytes, sink).await {
+            return false;
+        }
+    }
+    !plan.close_after
+}
+
+/// SVSP-FRAME-6: written whole and flushed at once.
+async fn write_whole(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> bool {
+    if wr.write_all(bytes).await.is_err() || wr.flush().await.is_err() {
+        return false;
+    }
+    sink.faults.bytes_out(bytes.len());
+    sink.recorder.server(sink.rec, bytes);
+    true
+}
+
+/// The writer task of one connection: runs until told to close or the peer is gone.
+pub(crate) async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, sink: Sink) {
+    let mut lines = 0u64;
+    let mut armed = false;
+    while let Some(out) = rx.recv().await {
+        let resp = match out {
+            Out::Line(resp) => resp,
+            Out::Close => break,
+            Out::Mark => {
+                armed = true;
+                continue;
+            }
+            Out::Reset => {
+                // linger 0: the close becomes an immediate RST; no FIN from this half
+                #[allow(deprecated)]
+                let _ = wr.as_ref().set_linger(Some(Duration::ZERO));
+                wr.forget();
+                return;
+            }
+        };
+        let bytes = resp.encode(sink.fmt);
+        let ok = if armed {
+            write_shaped(&mut wr, &bytes, &sink).await
+        } else {
+            write_whole(&mut wr, &bytes, &sink).await
+        };
+        if !ok {
+            break;
+        }
+        lines += 1;
+        if sink.drop_after_lines.is_some_and(|n| lines >= n) {
+            debug!("fault: dropping connection after {lines} lines");
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
