@@ -17,7 +17,6 @@ use crate::judge::Status;
 use crate::profile::{ClientProfile, Protocol};
 use crate::report::{Report, Row};
 use crate::runner::{self, CaseResult, RunContext};
-use crate::snapshot::{self, SnapshotOutcome};
 
 /// Run AV clients (any language) against the fake clamd / SVSP daemons, record every byte,
 /// judge verdicts and protocol obligations; or check a server with raw-byte cases.
@@ -69,9 +68,13 @@ pub struct Cli {
     /// Write a JUnit XML report.
     #[arg(long, value_name = "PATH")]
     pub report_junit: Option<PathBuf>,
-    /// Accept transcript snapshot differences (rewrites conformance/snapshots/...).
-    #[arg(long)]
+    /// Accept transcript snapshot differences and new snapshots (`--accept`; pending ones
+    /// of an earlier run: `review --accept`).
+    #[arg(long, visible_alias = "accept")]
     pub update_snapshots: bool,
+    /// Snapshot directory, `DIR/<client>/<case>.snap` (default: conformance/snapshots).
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
     /// Do not compare transcript snapshots.
     #[arg(long)]
     pub no_snapshots: bool,
@@ -121,6 +124,9 @@ pub fn main_with_args(args: Vec<String>) -> u8 {
 /// Entry point for raw OS arguments (without the program name): an argument that is not
 /// UTF-8 where text is expected is a usage error (exit 2), never a panic.
 pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
+    if args.first().is_some_and(|a| a == "review") {
+        return crate::review::main(args.into_iter().skip(1).collect());
+    }
     let parsed = Cli::command()
         .try_get_matches_from(std::iter::once(OsString::from("conformance")).chain(args))
         .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
@@ -541,54 +547,13 @@ async fn run(cli: Cli) -> Result<u8> {
         }
     }
     let results = run_pairs(pairs, ctx.clone(), cli.jobs, &build_errors).await;
-    let mut rows = Vec::new();
+    let mut results = results;
     if !cli.no_snapshots {
-        snapshot::init_insta(&root, cli.update_snapshots);
+        let opts =
+            crate::review::Options::new(&root, cli.snapshots.as_deref(), cli.update_snapshots);
+        notes.extend(crate::review::check_all(&mut results, &profiles, &opts));
     }
-    let snap_root = root.join("conformance").join("snapshots");
-    for mut r in results {
-        if !cli.no_snapshots && matches!(r.status, Status::Pass | Status::Fail | Status::FailOpen) {
-            let wants = profiles
-                .iter()
-                .find(|p| p.name == r.client)
-                .is_some_and(|p| p.snapshots);
-            if wants {
-                let text = snapshot::render(
-                    r.protocol,
-                    &r.case_id,
-                    r.expected,
-                    r.got,
-                    &r.transcript,
-                    &r.redactions,
-                );
-                match snapshot::check(
-                    &snap_root,
-                    &r.client,
-                    &r.case_id,
-                    &text,
-                    cli.update_snapshots,
-                ) {
-                    SnapshotOutcome::Matched => {}
-                    SnapshotOutcome::Written => r.note = Some("new snapshot written".into()),
-                    SnapshotOutcome::Updated => r.note = Some("snapshot updated".into()),
-                    SnapshotOutcome::Mismatch(diff) => {
-                        if r.status == Status::Pass {
-                            r.status = Status::Fail;
-                        }
-                        r.failures.push(crate::judge::Failure {
-                            rule: "SNAPSHOT".into(),
-                            kind: "snapshot".into(),
-                            expected: format!("transcript as in {}", snapshot::path_for(&snap_root, &r.client, &r.case_id).display()),
-                            happened: "the client's protocol exchange changed (review with `cargo insta review`, accept with --update-snapshots)".into(),
-                            excerpt: diff,
-                        });
-                    }
-                    SnapshotOutcome::Error(e) => r.note = Some(format!("snapshot: {e}")),
-                }
-            }
-        }
-        rows.push(row_of(&r));
-    }
+    let mut rows: Vec<Row> = results.iter().map(row_of).collect();
     // Server suites against the embedded fakes, when built in.
     if server_suites {
         rows.extend(crate::server::run_embedded(&root, &cli.filter).await?);
@@ -689,20 +654,45 @@ pub async fn run_pairs(
     out.into_iter().flatten().collect()
 }
 
+/// A row's one-line detail. A failing row names its reason (the first failure's rule and
+/// what happened); a hung client reads `hung` in every report (issue 14 item 5).
+fn row_detail(r: &CaseResult) -> String {
+    let timed_out = r.run.as_ref().is_some_and(|x| x.timed_out);
+    let got = match r.got {
+        Some(v) => v.to_string(),
+        None if timed_out => "hung".into(),
+        None => "unclassified".into(),
+    };
+    match r.status {
+        Status::NotAvailable | Status::HarnessError => r.note.clone().unwrap_or_default(),
+        Status::NotApplicable => format!(
+            "not applicable: the client took a path this fault does not touch (no fault rule fired; the client reported {got}) ({}; {})",
+            r.input, r.daemon
+        ),
+        Status::Pass => format!(
+            "expect {}, got {got} ({}; {})",
+            r.expected, r.input, r.daemon
+        ),
+        Status::Fail | Status::FailOpen => {
+            let reason = match r.failures.first() {
+                Some(f) => format!(": {} {}: {}", f.rule, f.kind, f.happened),
+                None => String::new(),
+            };
+            let more = match r.failures.len() {
+                0 | 1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            };
+            format!(
+                "expect {}, got {got}{reason}{more} ({}; {})",
+                r.expected, r.input, r.daemon
+            )
+        }
+    }
+}
+
 /// A report row for a client case.
 pub fn row_of(r: &CaseResult) -> Row {
-    let detail = match r.status {
-        Status::NotAvailable | Status::HarnessError => r.note.clone().unwrap_or_default(),
-        _ => format!(
-            "expect {}, got {} ({}; {})",
-            r.expected,
-            r.got
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "unclassified".into()),
-            r.input,
-            r.daemon
-        ),
-    };
+    let detail = row_detail(r);
     let mut transcript = String::new();
     if !r.failures.is_empty() {
         transcript = r.transcript_log.clone();

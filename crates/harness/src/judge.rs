@@ -7,6 +7,7 @@ use crate::case::Case;
 use crate::checks::{Finding, Level};
 use crate::client_run::ClientRun;
 use crate::profile::{ClientProfile, Protocol, Verdict};
+use crate::transcript::{Dir, Transcript};
 
 /// Result category of one case, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -21,6 +22,9 @@ pub enum Status {
     HarnessError,
     /// The client is not available here (never counted as passed).
     NotAvailable,
+    /// A fault case whose fault never fired: the client took a path the fault does not
+    /// touch. Neither pass nor fail; does not change the exit code.
+    NotApplicable,
     Pass,
 }
 
@@ -31,6 +35,7 @@ impl Status {
             Status::Fail => "FAIL",
             Status::HarnessError => "HARNESS-ERROR",
             Status::NotAvailable => "N/A",
+            Status::NotApplicable => "NOT-APPLICABLE",
             Status::Pass => "PASS",
         }
     }
@@ -46,13 +51,93 @@ pub struct Failure {
     pub excerpt: String,
 }
 
-/// Judges verdict and findings. `reached_daemon` says whether any scan reply could have
-/// been produced (used only for the wording).
+/// What the transcript and the daemon say about the scan, beside the client's own output.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The daemon sent a scan verdict (clamd `OK`/`FOUND`, SVSP `DONE`) on some connection.
+    pub daemon_verdict: bool,
+    /// The daemon's last reply (escaped, signature bodies redacted); None if it sent nothing.
+    pub last_reply: Option<String>,
+    /// Fault-plan cases: whether any fault rule fired (None without a plan).
+    pub fault_fired: Option<bool>,
+}
+
+impl Evidence {
+    pub fn of(protocol: Protocol, t: &Transcript, fault_fired: Option<bool>) -> Self {
+        let daemon_verdict = match protocol {
+            Protocol::Clamd => crate::checks::clamd::verdict_sent(t),
+            Protocol::Svsp => crate::checks::svsp::verdict_sent(t),
+        };
+        let last_reply = t
+            .connections()
+            .into_iter()
+            .filter_map(|c| {
+                crate::checks::clamd::split_replies(&t.bytes(c, Dir::S2C))
+                    .into_iter()
+                    .rfind(|(r, _)| r.iter().any(|b| !b.is_ascii_whitespace() && *b != 0))
+            })
+            .next_back()
+            .map(|(r, _)| {
+                let r = crate::redact::bytes(&r);
+                crate::transcript::shorten(&r, 96)
+            });
+        Evidence {
+            daemon_verdict,
+            last_reply,
+            fault_fired,
+        }
+    }
+}
+
+/// Rules that say a client fails closed; a FAIL-OPEN cites one of them.
+const FAIL_CLOSED_RULES: &[&str] = &[
+    "CLAMD-CLIENT-3",
+    "CLAMD-CLIENT-4",
+    "CLAMD-CLIENT-5",
+    "CLAMD-CLIENT-10",
+    "SVSP-CLIENT-10",
+    "SVSP-CLIENT-19",
+];
+
+/// The rule a FAIL-OPEN breaks: the case's own fail-closed rule, else the one that covers
+/// the reply the client got (none: CLAMD-CLIENT-3; size limit: -4; another reply: -5).
+fn fail_open_rule(case: &Case, ev: &Evidence) -> String {
+    if let Some(r) = case
+        .rules
+        .iter()
+        .find(|r| FAIL_CLOSED_RULES.contains(&r.as_str()))
+    {
+        return r.clone();
+    }
+    match case.protocol {
+        Protocol::Svsp => "SVSP-CLIENT-10".into(),
+        Protocol::Clamd => match &ev.last_reply {
+            None => "CLAMD-CLIENT-3".into(),
+            Some(r) if r.contains("size limit") => "CLAMD-CLIENT-4".into(),
+            Some(_) => "CLAMD-CLIENT-5".into(),
+        },
+    }
+}
+
+fn reply_said(ev: &Evidence) -> String {
+    match &ev.last_reply {
+        Some(r) => format!("its last reply was `{r}`, not a verdict"),
+        None => "it sent no reply (closed, reset, refused or silent)".into(),
+    }
+}
+
+/// Judges verdict and findings.
+///
+/// FAIL-OPEN: the client reported clean where the case expects otherwise and the daemon
+/// never sent a verdict (issue 14 item 3). A fault case whose fault never fired is not
+/// applicable: the expectation assumed the fault (issue 14 item 4); a hang or a broken
+/// protocol rule still fails it.
 pub fn judge(
     case: &Case,
     profile: &ClientProfile,
     run: &ClientRun,
     findings: &[Finding],
+    ev: &Evidence,
 ) -> (Status, Option<Verdict>, Vec<Failure>) {
     let mut failures = Vec::new();
     let rule = case.rules.first().cloned().unwrap_or_default();
@@ -73,7 +158,7 @@ pub fn judge(
             kind: "hung".into(),
             expected: format!("verdict {} within the profile timeout ({:.1}s)", case.expect, profile.timeout.as_secs_f64()),
             happened: format!(
-                "client still running after {:.1}s and was killed (a client must apply its own timeouts, {timeout_rule})",
+                "hung: client still running after {:.1}s and was killed (a client must apply its own timeouts, {timeout_rule})",
                 run.duration.as_secs_f64()
             ),
             excerpt: tail(&run.stderr, &run.stdout),
@@ -87,37 +172,57 @@ pub fn judge(
                     kind: "unclassified".into(),
                     expected: format!("verdict {}", case.expect),
                     happened: format!(
-                        "exit status {:?} and output match no verdict rule of profile {}",
+                        "unclassified: exit status {:?} and output match no verdict rule of profile {}",
                         run.exit, profile.name
                     ),
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
             }
+            Some(_) if ev.fault_fired == Some(false) => status = Status::NotApplicable,
             Some(v) if v != case.expect => {
-                let fail_open = v == Verdict::Clean && case.expect == Verdict::Error;
+                let fail_open = v == Verdict::Clean && !ev.daemon_verdict;
                 status = if fail_open {
                     Status::FailOpen
                 } else {
                     Status::Fail
                 };
-                failures.push(Failure {
-                    rule: rule.clone(),
-                    kind: if fail_open {
-                        "fail-open".into()
-                    } else if v == Verdict::Clean {
-                        "missed-detection".into()
-                    } else {
-                        "wrong-verdict".into()
-                    },
-                    expected: format!("verdict {}", case.expect),
-                    happened: if fail_open {
+                let (kind, rule, happened) = if fail_open {
+                    (
+                        "fail-open",
+                        fail_open_rule(case, ev),
                         format!(
-                            "client reported CLEAN although the scan did not complete (exit {:?})",
-                            run.exit
-                        )
-                    } else {
-                        format!("client reported {v} (exit {:?})", run.exit)
-                    },
+                            "client reported CLEAN (exit {:?}) but the daemon never sent a scan verdict: {}",
+                            run.exit,
+                            reply_said(ev)
+                        ),
+                    )
+                } else if v == Verdict::Clean && case.expect == Verdict::Infected {
+                    (
+                        "missed-detection",
+                        rule.clone(),
+                        format!("client reported CLEAN (exit {:?})", run.exit),
+                    )
+                } else {
+                    (
+                        "wrong-verdict",
+                        rule.clone(),
+                        format!(
+                            "client reported {} (exit {:?}){}",
+                            v.to_string().to_uppercase(),
+                            run.exit,
+                            if ev.daemon_verdict {
+                                " after the daemon sent a scan verdict"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )
+                };
+                failures.push(Failure {
+                    rule,
+                    kind: kind.into(),
+                    expected: format!("verdict {}", case.expect),
+                    happened,
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
             }
@@ -125,7 +230,7 @@ pub fn judge(
         }
     }
     for f in findings.iter().filter(|f| f.level == Level::Must) {
-        if status == Status::Pass {
+        if matches!(status, Status::Pass | Status::NotApplicable) {
             status = Status::Fail;
         }
         failures.push(Failure {

@@ -42,6 +42,8 @@ pub struct Counts {
     pub fail_open: usize,
     pub harness_errors: usize,
     pub not_available: usize,
+    /// Fault cases whose fault never fired (neither passed nor failed).
+    pub not_applicable: usize,
 }
 
 impl Report {
@@ -54,6 +56,7 @@ impl Report {
                 Status::FailOpen => c.fail_open += 1,
                 Status::HarnessError => c.harness_errors += 1,
                 Status::NotAvailable => c.not_available += 1,
+                Status::NotApplicable => c.not_applicable += 1,
             }
         }
         c
@@ -137,10 +140,21 @@ impl Report {
                 na.join(", ")
             );
         }
+        let nap: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.status == Status::NotApplicable)
+            .collect();
+        if !nap.is_empty() {
+            let _ = writeln!(s, "\nNOT APPLICABLE (the fault never fired: the client took a path this fault does not touch; neither passed nor failed):");
+            for r in nap {
+                let _ = writeln!(s, "  {} [{}]: {}", r.id, r.suite, r.detail);
+            }
+        }
         let _ = writeln!(
             s,
-            "\nconformance: {} passed, {} failed, {} fail-open, {} harness errors, {} not available ({:.1}s)",
-            c.passed, c.failed, c.fail_open, c.harness_errors, c.not_available, self.seconds
+            "\nconformance: {} passed, {} failed, {} fail-open, {} harness errors, {} not available, {} not applicable ({:.1}s)",
+            c.passed, c.failed, c.fail_open, c.harness_errors, c.not_available, c.not_applicable, self.seconds
         );
         crate::redact::text(&s)
     }
@@ -150,8 +164,8 @@ impl Report {
         let mut s = String::from("# Conformance report\n\n");
         let _ = writeln!(
             s,
-            "**{} passed, {} failed, {} fail-open, {} harness errors, {} not available** in {:.1}s\n",
-            c.passed, c.failed, c.fail_open, c.harness_errors, c.not_available, self.seconds
+            "**{} passed, {} failed, {} fail-open, {} harness errors, {} not available, {} not applicable** in {:.1}s\n",
+            c.passed, c.failed, c.fail_open, c.harness_errors, c.not_available, c.not_applicable, self.seconds
         );
         for n in &self.notes {
             let _ = writeln!(s, "> {n}\n");
@@ -167,6 +181,17 @@ impl Report {
                 r.rules.join(" "),
                 r.detail.replace('|', "\\|")
             );
+        }
+        let nap: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.status == Status::NotApplicable)
+            .collect();
+        if !nap.is_empty() {
+            s.push_str("\n## Not applicable\n\nThe fault never fired: the client took a path this fault does not touch. These cases are neither passed nor failed.\n\n");
+            for r in nap {
+                let _ = writeln!(s, "- `{}` ({}): {}", r.id, r.suite, r.detail);
+            }
         }
         for r in self
             .rows
@@ -222,7 +247,7 @@ impl Report {
             };
             let status = match r.status {
                 Status::Pass => TestCaseStatus::success(),
-                Status::NotAvailable => {
+                Status::NotAvailable | Status::NotApplicable => {
                     let mut st = TestCaseStatus::skipped();
                     if let Some(n) = &r.note {
                         st.set_message(n.clone());

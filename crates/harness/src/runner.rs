@@ -12,7 +12,7 @@ use crate::checks::{self, Finding, Level};
 use crate::client_run::{self, ClientRun};
 use crate::daemon::{self, Fault};
 use crate::error::{HarnessError, Result};
-use crate::judge::{judge, Failure, Status};
+use crate::judge::{judge, Evidence, Failure, Status};
 use crate::profile::{ClientProfile, Protocol, Transport, Verdict};
 use crate::proxy::{Listen, Proxy, ProxyOptions};
 use crate::template::{self, Vars};
@@ -186,8 +186,24 @@ async fn run_inner(
         || plan
             .as_ref()
             .is_some_and(daemon::plan::refuses_first_connection);
-    let daemon = daemon::start(&case.daemon, case.protocol, plan).await?;
-    r.daemon = daemon.implementation.to_string();
+    // A fault plan runs on a fake whose fault counters are read after the client ran.
+    let (daemon, counted) = match plan {
+        Some(plan) => {
+            let f =
+                crate::fault_count::CountedFake::start(&case.daemon, case.protocol, plan).await?;
+            (None, Some(f))
+        }
+        None => (
+            Some(daemon::start(&case.daemon, case.protocol, None).await?),
+            None,
+        ),
+    };
+    let (daemon_addr, implementation) = match (&daemon, &counted) {
+        (Some(d), _) => (d.addr, d.implementation),
+        (None, Some(f)) => (f.addr()?, f.implementation()),
+        (None, None) => return Err(HarnessError::Daemon("no daemon started".into())),
+    };
+    r.daemon = implementation.to_string();
     let proxy = if refuse {
         None
     } else {
@@ -209,12 +225,12 @@ async fn run_inner(
             // SVSP-SCAN-PORT-1): the proxy relays and records them too.
             svsp_data_channels: case.protocol == Protocol::Svsp,
         };
-        Some(Proxy::start_with(listen, daemon.addr, opts).await?)
+        Some(Proxy::start_with(listen, daemon_addr, opts).await?)
     };
     let client_addr = proxy
         .as_ref()
         .and_then(|p| p.tcp_addr)
-        .unwrap_or(daemon.addr);
+        .unwrap_or(daemon_addr);
 
     let mut vars = Vars::default();
     vars.set("host", client_addr.ip().to_string())
@@ -271,13 +287,16 @@ async fn run_inner(
         Some(p) => p.finish(Duration::from_millis(300)).await,
         None => Transcript::default(),
     };
+    let fault_fired = counted.as_ref().map(|f| f.faults_fired() > 0);
     drop(daemon);
+    drop(counted);
 
     let findings = match case.protocol {
         Protocol::Clamd => checks::clamd::check(&transcript),
         Protocol::Svsp => checks::svsp::check(&transcript),
     };
-    let (status, got, failures) = judge(case, profile, &run, &findings);
+    let evidence = Evidence::of(case.protocol, &transcript, fault_fired);
+    let (status, got, failures) = judge(case, profile, &run, &findings, &evidence);
     r.status = status;
     r.got = got;
     r.failures = failures;

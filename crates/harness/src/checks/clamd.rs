@@ -157,6 +157,92 @@ fn is_closing_reply(r: &[u8]) -> bool {
     body.ends_with("ERROR") && !about_a_subject
 }
 
+/// Whether a reply is a scan verdict (`<subject>: OK`, `<subject>: <name> FOUND`,
+/// CLAMD-REPLY-4), with or without a session id.
+pub fn is_verdict_reply(r: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(r);
+    let t = t.trim_end_matches(['\0', '\n']);
+    let body = match t.split_once(": ") {
+        Some((id, rest)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => t,
+    };
+    body.rsplit_once(": ")
+        .is_some_and(|(_, v)| v == "OK" || v.ends_with(" FOUND"))
+}
+
+/// Whether the daemon sent a scan verdict on any connection. Without one a client's
+/// "clean" cannot come from a scan (issue 14 item 3: FAIL-OPEN needs a scan that really
+/// failed).
+pub fn verdict_sent(t: &Transcript) -> bool {
+    t.connections().into_iter().any(|conn| {
+        split_replies(&t.bytes(conn, Dir::S2C))
+            .iter()
+            .any(|(r, done)| *done && is_verdict_reply(r))
+    })
+}
+
+/// A command name as shown in a diagnosis.
+fn shown_name(name: &[u8]) -> String {
+    format!("`{}`", crate::input::escape(&name[..name.len().min(40)]))
+}
+
+/// What bytes without a z/n prefix are (issue 14 item 5): more bytes after the INSTREAM
+/// terminator, an INSTREAM chunk with no INSTREAM command, or a command without its prefix.
+/// Returns the rule, the message (with the byte offset) and the end of the marked range.
+fn legacy_diagnosis(
+    c: &[u8],
+    at: usize,
+    end: usize,
+    after_terminator: bool,
+) -> (&'static str, String, usize) {
+    let rest = &c[at..end];
+    if after_terminator {
+        let zeros = rest.iter().take_while(|b| **b == 0).count();
+        let what = if zeros >= 4 {
+            "a second zero-length chunk \\0\\0\\0\\0".to_string()
+        } else {
+            format!("{} more bytes", rest.len())
+        };
+        return (
+            "CLAMD-CLIENT-2",
+            format!(
+                "{what} at byte {at}, after the INSTREAM terminator at byte {}: the stream ends with exactly one zero-length chunk, and clamd reads what follows as a new command",
+                at.saturating_sub(4)
+            ),
+            (at + if zeros >= 4 { 4 } else { 16 }).min(end),
+        );
+    }
+    if rest.len() >= 4 && rest[0] == 0 {
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        return (
+            "CLAMD-CLIENT-2",
+            format!(
+                "an INSTREAM data chunk (4-byte length {len}) at byte {at} without a zINSTREAM command before it"
+            ),
+            at + 4,
+        );
+    }
+    let word_len = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    let word = &rest[..word_len];
+    let known =
+        !word.is_empty() && clamd_proto::parse_command(word, Framing::Z) != Command::Unknown;
+    let message = if known {
+        format!(
+            "command {} at byte {at} without the z/n prefix (legacy mode: INSTREAM and IDSESSION are UNKNOWN COMMAND there; send z{}\\0)",
+            shown_name(word),
+            String::from_utf8_lossy(word)
+        )
+    } else {
+        format!(
+            "bytes at byte {at} that are no z/n-prefixed command (legacy mode: INSTREAM and IDSESSION are UNKNOWN COMMAND there)"
+        )
+    };
+    ("CLAMD-CLIENT-1", message, (at + 16).min(end))
+}
+
 fn n_is_request(name: &[u8]) -> bool {
     name != b"IDSESSION" && name != b"END"
 }
@@ -191,7 +277,10 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let mut commands = 0usize;
     let mut in_stream = false;
     let mut session_requests = 0usize;
+    let mut first_command: Option<Vec<u8>> = None;
+    let mut prev: Option<&ClientFrame> = None;
     for f in &frames {
+        let before = prev.replace(f);
         match f {
             ClientFrame::Command {
                 at,
@@ -212,10 +301,17 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                     out.push(Finding::must(
                         "CLAMD-CLIENT-12",
                         conn,
-                        "a second command on a connection outside IDSESSION (clamd closes after one command; nothing may follow the terminal reply)",
+                        format!(
+                            "a second command {} at byte {at} on a connection outside IDSESSION, after {} (clamd closes after one command; open a new connection per command)",
+                            shown_name(name),
+                            first_command.as_deref().map(shown_name).unwrap_or_default()
+                        ),
                         excerpt(&c, *at, *end),
                     ));
                     return;
+                }
+                if first_command.is_none() {
+                    first_command = Some(name.clone());
                 }
                 commands += 1;
                 // The command as clamd parses it (clamd-proto, CLAMD-PARSE-*).
@@ -301,11 +397,13 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                 }
             }
             ClientFrame::Legacy { at, end } => {
+                let after_terminator = matches!(before, Some(ClientFrame::Terminator { .. }));
+                let (rule, message, mark_end) = legacy_diagnosis(&c, *at, *end, after_terminator);
                 out.push(Finding::must(
-                    "CLAMD-CLIENT-1",
+                    rule,
                     conn,
-                    "command without the z/n prefix (legacy mode: INSTREAM and IDSESSION are UNKNOWN COMMAND there)",
-                    excerpt(&c, *at, (*at + 16).min(*end)),
+                    message,
+                    excerpt(&c, *at, mark_end),
                 ));
                 return;
             }
@@ -449,6 +547,30 @@ mod tests {
         );
     }
 
+    /// Issue 14 item 3: only `OK` and `FOUND` results are verdicts; error replies, size
+    /// limit, UNKNOWN COMMAND and PONG are not.
+    #[test]
+    fn only_ok_and_found_replies_are_scan_verdicts() {
+        for r in [
+            &b"stream: OK\0"[..],
+            b"1: stream: OK\0",
+            b"2: /tmp/x: Win.Test.EICAR_HDB-1 FOUND\0",
+            b"fd[9]: OK\n",
+        ] {
+            assert!(is_verdict_reply(r), "{}", String::from_utf8_lossy(r));
+        }
+        for r in [
+            &b"UNKNOWN COMMAND\n"[..],
+            b"INSTREAM size limit exceeded. ERROR\0",
+            b"1: stream: Can't allocate memory ERROR\0",
+            b"PONG\0",
+            b"1: PONG\0",
+            b"COMMAND READ TIMED OUT\0",
+        ] {
+            assert!(!is_verdict_reply(r), "{}", String::from_utf8_lossy(r));
+        }
+    }
+
     #[test]
     fn good_session_has_no_findings() {
         let c = b"zIDSESSION\0zINSTREAM\0\0\0\0\x03abc\0\0\0\0zEND\0";
@@ -501,6 +623,58 @@ mod tests {
             ["CLAMD-CLIENT-7"]
         );
         assert!(check(&t(b"zSCAN /abs/x\0", b"/abs/x: OK\0", true)).is_empty());
+    }
+
+    /// Issue 14 item 5 (CLAMD-CLIENT-2): a second zero-length chunk after the terminator
+    /// is named as such, at its byte, not as "a command without the z/n prefix".
+    #[test]
+    fn second_terminator_is_diagnosed_as_bytes_after_the_instream_terminator() {
+        let c = b"zINSTREAM\0\0\0\0\x03abc\0\0\0\0\0\0\0\0";
+        let f = check(&t(c, b"stream: OK\0", true));
+        assert_eq!(rules(&f), ["CLAMD-CLIENT-2"]);
+        assert!(
+            f[0].message.contains("second zero-length chunk")
+                && f[0].message.contains("at byte 21")
+                && f[0].message.contains("terminator at byte 17"),
+            "{}",
+            f[0].message
+        );
+        assert!(!f[0].message.contains("legacy"), "{}", f[0].message);
+    }
+
+    /// Issue 14 item 5: chunks with no INSTREAM command, and a command without its
+    /// prefix, each say what they are and where.
+    #[test]
+    fn chunk_without_instream_and_missing_prefix_are_named_with_their_byte() {
+        let f = check(&t(b"\0\0\0\x03abc\0\0\0\0", b"UNKNOWN COMMAND\n", true));
+        assert_eq!(rules(&f), ["CLAMD-CLIENT-2"]);
+        assert!(
+            f[0].message.contains("without a zINSTREAM command")
+                && f[0].message.contains("at byte 0"),
+            "{}",
+            f[0].message
+        );
+        let f = check(&t(b"INSTREAM\n\0\0\0\0", b"UNKNOWN COMMAND\n", true));
+        assert_eq!(rules(&f), ["CLAMD-CLIENT-1"]);
+        assert!(
+            f[0].message
+                .contains("command `INSTREAM` at byte 0 without the z/n prefix"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    /// Issue 14 item 5 (CLAMD-CLIENT-12): the second command names itself, the first, and
+    /// its byte.
+    #[test]
+    fn second_command_outside_a_session_names_both_commands_and_the_byte() {
+        let f = check(&t(b"zVERSION\0zPING\0", b"ClamAV 1.4.6\0", true));
+        assert_eq!(rules(&f), ["CLAMD-CLIENT-12"]);
+        assert!(
+            f[0].message.contains("`PING` at byte 9") && f[0].message.contains("after `VERSION`"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]

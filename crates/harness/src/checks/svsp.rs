@@ -112,6 +112,21 @@ fn server_line(text: &[u8]) -> Option<(Option<String>, ServerKind)> {
     Some((r.id.map(|i| i.as_str().to_string()), kind))
 }
 
+/// Whether the daemon finished a scan on any connection: a `DONE` line (SVSP-RESP-DONE-1),
+/// clean or infected. Without one, a client's "clean" cannot come from a scan (issue 14
+/// item 3: FAIL-OPEN needs a scan that really failed).
+pub fn verdict_sent(t: &Transcript) -> bool {
+    t.connections().into_iter().any(|conn| {
+        lines(t, conn, Dir::S2C).iter().any(|l| {
+            l.terminated
+                && svsp_proto::parse_response(&l.text)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| matches!(r.body, Body::Done { .. }))
+        })
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ServerKind {
     Ready,
