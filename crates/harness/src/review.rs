@@ -1,0 +1,354 @@
+//! Snapshot review without cargo-insta: comparing a run's transcripts with the stored
+//! snapshots (CI vs local behaviour, the summary of new and pending snapshots) and the
+//! `review` subcommand that shows pending differences and accepts them. Everything works
+//! from the `avc-conformance` binary alone, so a client in any language never needs cargo.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use crate::judge::{Failure, Status};
+use crate::profile::ClientProfile;
+use crate::runner::CaseResult;
+use crate::snapshot::{self, Mode, SnapshotOutcome};
+
+/// Where snapshots are and how differences are handled in a run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `<dir>/<client>/<case>.snap`.
+    pub dir: PathBuf,
+    pub mode: Mode,
+}
+
+impl Options {
+    /// `--snapshots DIR` (relative to the current directory) or the repository's
+    /// `conformance/snapshots`; CI from the environment.
+    pub fn new(root: &Path, dir: Option<&Path>, accept: bool) -> Options {
+        Options {
+            dir: snapshot_dir(root, dir),
+            mode: Mode {
+                accept,
+                ci: ci_from_env(),
+            },
+        }
+    }
+}
+
+/// The snapshot directory: the given one, or `<root>/conformance/snapshots`.
+pub fn snapshot_dir(root: &Path, dir: Option<&Path>) -> PathBuf {
+    match dir {
+        Some(d) => d.to_path_buf(),
+        None => root.join("conformance").join("snapshots"),
+    }
+}
+
+/// CI systems set `CI` (GitHub, GitLab, most others); `CI=false` or `0` or empty is not CI.
+pub fn ci_from_env() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "FALSE" | "False"))
+}
+
+/// Compares each result's transcript with its snapshot (profiles with `snapshots = false`
+/// and cases that did not run are left alone), turns differences into failures, and returns
+/// summary lines (new, accepted and pending snapshots, with their counts), also printed to
+/// stderr.
+pub fn check_all(
+    results: &mut [CaseResult],
+    profiles: &[ClientProfile],
+    opts: &Options,
+) -> Vec<String> {
+    let mut written = Vec::new();
+    let mut updated = Vec::new();
+    let mut pending = Vec::new();
+    for r in results.iter_mut() {
+        if !matches!(r.status, Status::Pass | Status::Fail | Status::FailOpen) {
+            continue;
+        }
+        let Some(profile) = profiles.iter().find(|p| p.name == r.client && p.snapshots) else {
+            continue;
+        };
+        let text = snapshot::render(
+            r.protocol,
+            &r.case_id,
+            r.expected,
+            r.got,
+            &r.transcript,
+            &r.redactions,
+        );
+        let name = format!("{}/{}", r.client, r.case_id);
+        let path = snapshot::path_for(&opts.dir, &r.client, &r.case_id);
+        match snapshot::check(&opts.dir, &r.client, &r.case_id, &text, opts.mode) {
+            SnapshotOutcome::Matched => {}
+            SnapshotOutcome::Written => {
+                r.note = Some("new snapshot written".into());
+                written.push(name);
+            }
+            SnapshotOutcome::Updated => {
+                r.note = Some("snapshot accepted".into());
+                updated.push(name);
+            }
+            SnapshotOutcome::Missing => {
+                fail(
+                    r,
+                    format!("a stored snapshot {}", path.display()),
+                    format!(
+                        "no snapshot stored, and CI is set so none is written; accept it \
+                         locally with {}",
+                        accept_command(profile, &r.case_id, opts)
+                    ),
+                    String::new(),
+                );
+                pending.push(name);
+            }
+            SnapshotOutcome::Mismatch(diff) => {
+                fail(
+                    r,
+                    format!("transcript as in {}", path.display()),
+                    format!(
+                        "the client's protocol exchange changed; see it with `avc-conformance \
+                         review{}`, accept it with {}",
+                        dir_flag(opts),
+                        accept_command(profile, &r.case_id, opts)
+                    ),
+                    diff,
+                );
+                pending.push(name);
+            }
+            SnapshotOutcome::Error(e) => r.note = Some(format!("snapshot: {e}")),
+        }
+    }
+    let mut notes = Vec::new();
+    for (list, what) in [
+        (&written, "new snapshot(s) written (commit them)"),
+        (&updated, "snapshot(s) accepted"),
+        (
+            &pending,
+            "snapshot(s) pending: show with `avc-conformance review`, accept with \
+             `avc-conformance review --accept`",
+        ),
+    ] {
+        if !list.is_empty() {
+            notes.push(format!("{} {what}: {}", list.len(), list.join(", ")));
+        }
+    }
+    for n in &notes {
+        eprintln!("conformance: {n}");
+    }
+    notes
+}
+
+fn fail(r: &mut CaseResult, expected: String, happened: String, excerpt: String) {
+    if r.status == Status::Pass {
+        r.status = Status::Fail;
+    }
+    r.failures.push(Failure {
+        rule: "SNAPSHOT".into(),
+        kind: "snapshot".into(),
+        expected,
+        happened,
+        excerpt,
+    });
+}
+
+fn dir_flag(opts: &Options) -> String {
+    if opts.dir.ends_with("conformance/snapshots") {
+        String::new()
+    } else {
+        format!(" --snapshots {}", opts.dir.display())
+    }
+}
+
+/// The command that accepts one case's snapshot (the same run, narrowed, with --accept).
+fn accept_command(profile: &ClientProfile, case_id: &str, opts: &Options) -> String {
+    // A profile given by path (outside conformance/clients) is named by its path again.
+    let client = match &profile.source {
+        Some(src)
+            if !src
+                .parent()
+                .is_some_and(|d| d.ends_with("conformance/clients")) =>
+        {
+            format!("--client {}", src.display())
+        }
+        _ => format!("--client {}", profile.name),
+    };
+    format!(
+        "`avc-conformance {client} --filter {case_id}{} --accept` (in this repository: \
+         `cargo xtask conformance ...`), or `avc-conformance review --accept` after a local run",
+        dir_flag(opts)
+    )
+}
+
+/// `avc-conformance review`: show each pending snapshot difference, accept or reject them.
+#[derive(Debug, Parser)]
+#[command(name = "conformance review")]
+pub struct ReviewCli {
+    /// Accept every pending snapshot (the `.snap.new` file replaces the `.snap`).
+    #[arg(long, conflicts_with = "reject")]
+    pub accept: bool,
+    /// Delete every pending snapshot.
+    #[arg(long)]
+    pub reject: bool,
+    /// Snapshot directory (default: conformance/snapshots of the repository).
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
+    /// Repository root (default: found from the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Only pending snapshots whose `client/case` contains TERM (repeat or comma-separate).
+    #[arg(long, value_name = "TERM", value_delimiter = ',')]
+    pub filter: Vec<String>,
+}
+
+/// Most pending files one review looks at (a bound on a directory walk).
+const MAX_PENDING: usize = 10_000;
+
+/// One pending snapshot: `client/case` and its `.snap.new` path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl Pending {
+    /// The `.snap` this pending file would replace.
+    pub fn snap(&self) -> PathBuf {
+        self.path.with_extension("")
+    }
+}
+
+/// Pending snapshots under `dir` (`<dir>/<client>/<case>.snap.new`), sorted by name.
+pub fn pending(dir: &Path) -> std::result::Result<Vec<Pending>, String> {
+    let mut out = Vec::new();
+    let clients = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for c in clients.flatten() {
+        if !c.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(c.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let file = f.file_name().to_string_lossy().into_owned();
+            if let Some(case) = file.strip_suffix(".snap.new") {
+                out.push(Pending {
+                    name: format!("{}/{case}", c.file_name().to_string_lossy()),
+                    path: f.path(),
+                });
+                if out.len() >= MAX_PENDING {
+                    break;
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The review text of one pending snapshot: a diff from the stored one, or the whole new one.
+pub fn show(p: &Pending) -> std::result::Result<String, String> {
+    let new = snapshot::read_body(&p.path)?.unwrap_or_default();
+    Ok(match snapshot::read_body(&p.snap())? {
+        Some(old) => format!(
+            "pending: {} (changed)\n{}",
+            p.name,
+            snapshot::diff(&old, &new)
+        ),
+        None => format!(
+            "pending: {} (new)\n{}\n",
+            p.name,
+            new.lines()
+                .map(|l| format!("+{l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    })
+}
+
+/// Runs `review` with its arguments (after the word `review`); returns the exit code:
+/// 0 nothing left pending, 1 differences shown but not accepted, 2 bad arguments, 3 the
+/// snapshot directory cannot be read or a file cannot be moved.
+pub fn main(args: Vec<OsString>) -> u8 {
+    let cli = match ReviewCli::try_parse_from(
+        std::iter::once(OsString::from("conformance review")).chain(args),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let root = match (&cli.snapshots, &cli.root) {
+        (Some(_), _) => PathBuf::new(),
+        (None, Some(r)) => r.clone(),
+        (None, None) => {
+            let found = std::env::current_dir()
+                .ok()
+                .and_then(|d| crate::runner::find_root(&d));
+            match found {
+                Some(r) => r,
+                None => {
+                    eprintln!("conformance review: cannot find the repository root (a directory with conformance/); use --snapshots DIR or --root");
+                    return 2;
+                }
+            }
+        }
+    };
+    let dir = snapshot_dir(&root, cli.snapshots.as_deref());
+    let all = match pending(&dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("conformance review: {e}");
+            return 3;
+        }
+    };
+    let selected: Vec<Pending> = all
+        .into_iter()
+        .filter(|p| cli.filter.is_empty() || cli.filter.iter().any(|f| p.name.contains(f)))
+        .collect();
+    if selected.is_empty() {
+        println!("no pending snapshots in {}", dir.display());
+        return 0;
+    }
+    let mut failed = false;
+    for p in &selected {
+        match show(p) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("conformance review: {e}");
+                failed = true;
+                continue;
+            }
+        }
+        let done = if cli.accept {
+            std::fs::rename(&p.path, p.snap()).map(|_| "accepted")
+        } else if cli.reject {
+            std::fs::remove_file(&p.path).map(|_| "rejected")
+        } else {
+            Ok("")
+        };
+        match done {
+            Ok("") => {}
+            Ok(what) => println!("{what}: {}\n", p.name),
+            Err(e) => {
+                eprintln!("conformance review: {}: {e}", p.path.display());
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return 3;
+    }
+    if cli.accept || cli.reject {
+        0
+    } else {
+        println!(
+            "{} pending snapshot(s); accept them with `avc-conformance review --accept{}` (or --reject)",
+            selected.len(),
+            cli.snapshots
+                .as_deref()
+                .map(|d| format!(" --snapshots {}", d.display()))
+                .unwrap_or_default()
+        );
+        1
+    }
+}
