@@ -158,7 +158,7 @@ pub fn judge(
             kind: "hung".into(),
             expected: format!("verdict {} within the profile timeout ({:.1}s)", case.expect, profile.timeout.as_secs_f64()),
             happened: format!(
-                "hung: client still running after {:.1}s and was killed (a client must apply its own timeouts, {timeout_rule})",
+                "client still running after {:.1}s and was killed (a client must apply its own timeouts, {timeout_rule})",
                 run.duration.as_secs_f64()
             ),
             excerpt: tail(&run.stderr, &run.stdout),
@@ -172,7 +172,7 @@ pub fn judge(
                     kind: "unclassified".into(),
                     expected: format!("verdict {}", case.expect),
                     happened: format!(
-                        "unclassified: exit status {:?} and output match no verdict rule of profile {}",
+                        "exit status {:?} and output match no verdict rule of profile {}",
                         run.exit, profile.name
                     ),
                     excerpt: tail(&run.stderr, &run.stdout),

@@ -320,3 +320,58 @@ fn closed_stdout_ends_the_listing_quietly() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.is_empty(), "quiet: {err}");
 }
+
+/// Issue 14 item 5: every failing row in every report carries its reason (the Markdown
+/// table used to say "expect infected, got clean" and nothing more), and a hung client is
+/// `hung` in the terminal, Markdown and JUnit alike (Markdown used to say "unclassified").
+#[test]
+fn every_failing_row_carries_its_reason_and_a_hang_reads_hung_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (md, junit) = (dir.path().join("r.md"), dir.path().join("r.xml"));
+    let out = harness()
+        .args(["--client-cmd", "sleep 5", "--timeout", "0.5"])
+        .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
+        .arg("--report-md")
+        .arg(&md)
+        .arg("--report-junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let md = std::fs::read_to_string(&md).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| FAIL |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("got hung"), "{row}");
+    assert!(row.contains("hung: client still running"), "{row}");
+    assert!(!md.contains("unclassified"), "{md}");
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains("hung"), "{junit}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hung"));
+
+    let md = dir.path().join("r2.md");
+    let out = harness()
+        .args([
+            "--client-cmd",
+            "true",
+            "--filter",
+            "clamd.eicar",
+            "--skip",
+            "clamd.eicar-",
+        ])
+        .arg("--report-md")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let md = std::fs::read_to_string(&md).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| FAIL-OPEN"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(
+        row.contains("fail-open: client reported CLEAN") && row.contains("no reply"),
+        "{row}"
+    );
+}
