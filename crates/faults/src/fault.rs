@@ -141,6 +141,86 @@ pub enum Fault {
     Efault,
     /// SVSP: `DENIED` instead of `READY`, then close (clamd: as `refuse`).
     Denied,
+    /// Write every later reply in pieces of `bytes` bytes, `ms` apart (the scripted
+    /// servers' `split_reply = N`).
+    SplitEvery {
+        /// Bytes per write (at least 1).
+        bytes: usize,
+        /// Pause between pieces, milliseconds.
+        #[serde(default)]
+        ms: u64,
+    },
+    /// This text in the place of the verdict (or of the answer to a command without one),
+    /// framed as the protocol frames that reply: SVSP `[<id> ]<text><EOL>`; clamd
+    /// `[<n>: ]<text><terminator>`. With `raw`, exactly the bytes of `text` after decoding
+    /// `\xNN`, `\n`, `\r`, `\t`, `\0` and `\\` escapes ([`unescape`]), unframed.
+    Reply {
+        /// The reply text.
+        text: String,
+        /// Send `text` (escapes decoded) as is, without id or terminator.
+        #[serde(default)]
+        raw: bool,
+    },
+}
+
+/// Decodes the escapes of a raw [`Fault::Reply`] text: `\xNN`, `\n`, `\r`, `\t`, `\0`,
+/// `\\`; anything else is kept as written.
+pub fn unescape(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let (byte, used) = match b[i + 1] {
+            b'n' => (Some(b'\n'), 2),
+            b'r' => (Some(b'\r'), 2),
+            b't' => (Some(b'\t'), 2),
+            b'0' => (Some(0), 2),
+            b'\\' => (Some(b'\\'), 2),
+            b'x' => (
+                b.get(i + 2..i + 4)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok()),
+                4,
+            ),
+            _ => (None, 1),
+        };
+        match byte {
+            Some(c) => {
+                out.push(c);
+                i += used;
+            }
+            None => {
+                out.push(b'\\');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A reply text to send in the place of a verdict (from a [`Fault::Reply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyText {
+    /// The text as given.
+    pub text: String,
+    /// Unframed, escapes decoded.
+    pub raw: bool,
+}
+
+impl ReplyText {
+    /// The bytes to frame (`raw == false`: the text) or to send as is (`raw`: decoded).
+    pub fn bytes(&self) -> Vec<u8> {
+        if self.raw {
+            unescape(&self.text)
+        } else {
+            self.text.as_bytes().to_vec()
+        }
+    }
 }
 
 fn one() -> usize {
@@ -157,12 +237,12 @@ pub enum FaultClass {
     /// At accept time, before any byte: `refuse`, `denied`.
     Connect,
     /// Changes how the rest of the connection is read or written: `slow-read`,
-    /// `delay` at `read`/`bytes`, `split-reply`, `drop` with `after_bytes`.
+    /// `delay` at `read`/`bytes`, `split-reply`, `split-every`, `drop` with `after_bytes`.
     Shaping,
     /// Acts now: `drop`, `reset`, `never-reply`, `timeout`, `stream-limit`, `eagain`, `efault`.
     Immediate,
     /// Changes the next reply: `delay` at `reply`, `garbage`, `truncate`, `infected`,
-    /// `clean`, `error`, `errno`.
+    /// `clean`, `error`, `errno`, `reply`.
     Reply,
 }
 
@@ -171,7 +251,9 @@ impl Fault {
     pub fn class(&self) -> FaultClass {
         match self {
             Fault::Refuse | Fault::Denied => FaultClass::Connect,
-            Fault::SlowRead { .. } | Fault::SplitReply { .. } => FaultClass::Shaping,
+            Fault::SlowRead { .. } | Fault::SplitReply { .. } | Fault::SplitEvery { .. } => {
+                FaultClass::Shaping
+            }
             Fault::Delay { at, .. } => match at {
                 DelayAt::Reply => FaultClass::Reply,
                 DelayAt::Bytes | DelayAt::Read => FaultClass::Shaping,
@@ -191,7 +273,8 @@ impl Fault {
             | Fault::Infected { .. }
             | Fault::Clean
             | Fault::Error { .. }
-            | Fault::Errno { .. } => FaultClass::Reply,
+            | Fault::Errno { .. }
+            | Fault::Reply { .. } => FaultClass::Reply,
         }
     }
 
@@ -216,6 +299,8 @@ impl Fault {
             Fault::Eagain => "eagain",
             Fault::Efault => "efault",
             Fault::Denied => "denied",
+            Fault::SplitEvery { .. } => "split-every",
+            Fault::Reply { .. } => "reply",
         }
     }
 

@@ -34,7 +34,7 @@ pub mod shorthand;
 pub mod admin;
 
 pub use error::FaultsError;
-pub use fault::{DelayAt, Fault, FaultClass, ForcedReply, LimitMode, SplitAt};
+pub use fault::{unescape, DelayAt, Fault, FaultClass, ForcedReply, LimitMode, ReplyText, SplitAt};
 pub use plan::{FaultPlan, Rule, Trigger};
 pub use set::{
     Action, ConnFaults, ConnStats, Event, FaultSet, Piece, ReadPlan, RuleStats, Stats, WritePlan,

@@ -29,6 +29,20 @@ pub struct Trigger {
     /// With this probability (0..=1) from the plan's seeded RNG.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
+    /// On every Nth event at which the other conditions (except `times` and
+    /// `probability`) hold, counted per rule over all connections: `every = 2` fires on the
+    /// 2nd, 4th, ... matching event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+    /// At the verdict: when the daemon is about to write the reply that ends a scan (clamd:
+    /// the verdict line; SVSP: the DONE line, or the errno line the scan ended with), after
+    /// the whole request was read. Rules without it never fire there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verdict: bool,
+    /// Once the Nth reply of the connection (SVSP: the Nth line, READY included) has been
+    /// written. Rules without it never fire there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<u64>,
 }
 
 impl Trigger {
@@ -77,6 +91,35 @@ impl Trigger {
             probability: Some(p),
             ..Trigger::default()
         }
+    }
+    /// At the verdict of every scan request.
+    pub fn verdict() -> Self {
+        Trigger {
+            verdict: true,
+            ..Trigger::default()
+        }
+    }
+    /// Once the Nth reply of a connection has been written.
+    pub fn replies(n: u64) -> Self {
+        Trigger {
+            replies: Some(n),
+            ..Trigger::default()
+        }
+    }
+    /// This trigger, but only on every Nth event that meets it.
+    pub fn every(mut self, n: u64) -> Self {
+        self.every = Some(n);
+        self
+    }
+    /// This trigger, but on this command only.
+    pub fn on_command(mut self, name: &str) -> Self {
+        self.command = Some(name.to_string());
+        self
+    }
+    /// This trigger, but at the verdict.
+    pub fn at_verdict(mut self) -> Self {
+        self.verdict = true;
+        self
     }
 }
 
@@ -202,17 +245,34 @@ impl FaultPlan {
                     return bad("probability must be within 0..=1");
                 }
             }
-            if [w.connection, w.chunk, w.request].contains(&Some(0)) {
-                return bad("connection, chunk and request count from 1");
+            if [w.connection, w.chunk, w.request, w.replies].contains(&Some(0)) {
+                return bad("connection, chunk, request and replies count from 1");
+            }
+            if w.every == Some(0) {
+                return bad("every must be at least 1");
+            }
+            if w.verdict && (w.chunk.is_some() || w.replies.is_some()) {
+                // three different protocol points: such a rule could never fire
+                return bad("verdict cannot be combined with chunk or replies");
+            }
+            if w.replies.is_some() && w.chunk.is_some() {
+                return bad("replies cannot be combined with chunk");
             }
             if r.times == Some(0) {
                 return bad("times must be at least 1");
             }
-            if let Fault::SlowRead { bytes: 0, .. } = r.fault {
-                return bad("slow-read bytes must be at least 1");
+            if let Fault::SlowRead { bytes: 0, .. } | Fault::SplitEvery { bytes: 0, .. } = r.fault {
+                return bad("slow-read and split-every bytes must be at least 1");
             }
         }
         Ok(())
+    }
+
+    /// Appends `other`'s rules; its seed, when set, replaces this one (how `--faults FILE`
+    /// and repeated `--fault SPEC` flags combine).
+    pub fn merge(&mut self, other: FaultPlan) {
+        self.seed = other.seed.or(self.seed);
+        self.rules.extend(other.rules);
     }
 
     /// Parses the `--fault SPEC` shorthand: `KIND[:ARG][@TRIGGER]`, several joined by `;`.

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::fault::{DelayAt, Fault, FaultClass, ForcedReply, SplitAt};
+use crate::fault::{DelayAt, Fault, FaultClass, ForcedReply, ReplyText, SplitAt};
 use crate::plan::FaultPlan;
 
 /// Connections kept in the per-connection statistics (oldest dropped first).
@@ -35,6 +35,21 @@ pub enum Event<'a> {
         /// Chunk number.
         n: u64,
     },
+    /// A scan's verdict is about to be written (the whole request was read). Only rules
+    /// with `verdict = true` fire here. Immediate faults act in its place; reply faults
+    /// (`truncate`, `garbage`, `delay`, `error`, `errno`, `reply`) change it.
+    Verdict {
+        /// The wire name of the scan command, e.g. `INSTREAM`, `SCAN`.
+        name: &'a str,
+        /// The request's number inside the session / connection.
+        request: Option<u64>,
+    },
+    /// Reply number `n` (1-based) of the connection was written (SVSP: a line). Only rules
+    /// with `replies = n` fire here.
+    Reply {
+        /// Replies written so far.
+        n: u64,
+    },
 }
 
 struct PlanState {
@@ -42,6 +57,8 @@ struct PlanState {
     seed: u64,
     rng: ChaCha8Rng,
     fired: Vec<u64>,
+    /// Per rule: events that met its conditions (for `every`).
+    seen: Vec<u64>,
     /// Connection number before the first one this plan counts.
     conn_base: u64,
 }
@@ -107,6 +124,7 @@ impl FaultSet {
                     seed: 0,
                     rng: ChaCha8Rng::seed_from_u64(0),
                     fired: Vec::new(),
+                    seen: Vec::new(),
                     conn_base: 0,
                 }),
                 next_conn: AtomicU64::new(1),
@@ -139,6 +157,7 @@ impl FaultSet {
         let base = self.inner.next_conn.load(Ordering::SeqCst) - 1;
         let mut st = lock(&self.inner.state);
         st.fired = vec![0; plan.rules.len()];
+        st.seen = vec![0; plan.rules.len()];
         st.rng = ChaCha8Rng::seed_from_u64(seed);
         st.seed = seed;
         st.conn_base = base;
@@ -250,6 +269,7 @@ impl FaultSet {
             plan,
             rng,
             fired,
+            seen,
             conn_base,
             ..
         } = &mut *st;
@@ -258,12 +278,23 @@ impl FaultSet {
         for (i, rule) in plan.rules.iter().enumerate() {
             let w = &rule.when;
             let f = &rule.fault;
+            // the verdict and written replies are points of their own: only rules that name
+            // them fire there, and only there
+            let own_point = match ev {
+                Event::Verdict { .. } => w.verdict,
+                Event::Reply { n } => w.replies == Some(n),
+                _ => !w.verdict && w.replies.is_none(),
+            };
+            if !own_point {
+                continue;
+            }
             // where this fault can act
             let at_point = match (ev, f.class()) {
                 (Event::Connect, FaultClass::Connect | FaultClass::Shaping) => true,
                 (Event::Connect, _) | (_, FaultClass::Connect) => false,
                 (Event::Command { scan, .. }, _) if f.scan_only() => scan,
                 (Event::Chunk { .. }, _) if f.scan_only() => cs.scan,
+                (Event::Reply { .. }, _) if f.scan_only() => false,
                 _ => true,
             };
             // inside a command, only rules about chunks or bytes fire again (an `always`
@@ -282,8 +313,8 @@ impl FaultSet {
                 continue;
             }
             let command = match ev {
-                Event::Command { name, .. } => Some(name),
-                Event::Chunk { .. } => cs.command.as_deref(),
+                Event::Command { name, .. } | Event::Verdict { name, .. } => Some(name),
+                Event::Chunk { .. } | Event::Reply { .. } => cs.command.as_deref(),
                 Event::Connect => None,
             };
             if let Some(want) = &w.command {
@@ -301,11 +332,20 @@ impl FaultSet {
             }
             if let Some(k) = w.request {
                 let req = match ev {
-                    Event::Command { request, .. } => request,
-                    Event::Chunk { .. } => cs.request,
+                    Event::Command { request, .. } | Event::Verdict { request, .. } => request,
+                    Event::Chunk { .. } | Event::Reply { .. } => cs.request,
                     Event::Connect => None,
                 };
                 if req != Some(k) {
+                    continue;
+                }
+            }
+            if let Some(n) = w.every {
+                let s = seen.get_mut(i).map_or(1, |c| {
+                    *c += 1;
+                    *c
+                });
+                if s % n != 0 {
                     continue;
                 }
             }
@@ -381,6 +421,14 @@ impl ConnCounters {
     }
 }
 
+/// How `split-reply` / `split-every` cut replies.
+#[derive(Clone, Copy)]
+enum Split {
+    Byte,
+    Random,
+    Every(usize),
+}
+
 struct ConnState {
     rng: ChaCha8Rng,
     once: Vec<usize>,
@@ -390,7 +438,7 @@ struct ConnState {
     slow_read: Option<(usize, Duration)>,
     read_delay: Duration,
     byte_delay: Option<Duration>,
-    split: Option<(SplitAt, Duration)>,
+    split: Option<(Split, Duration)>,
     drop_at: Option<u64>,
     pending: Vec<Fault>,
 }
@@ -543,7 +591,15 @@ impl ConnFaults {
                     None
                 }
                 Fault::SplitReply { at, ms } => {
-                    cs.split = Some((at, Duration::from_millis(ms)));
+                    let how = match at {
+                        SplitAt::Byte => Split::Byte,
+                        SplitAt::Random => Split::Random,
+                    };
+                    cs.split = Some((how, Duration::from_millis(ms)));
+                    None
+                }
+                Fault::SplitEvery { bytes, ms } => {
+                    cs.split = Some((Split::Every(bytes.max(1)), Duration::from_millis(ms)));
                     None
                 }
                 Fault::Garbage { .. }
@@ -551,7 +607,8 @@ impl ConnFaults {
                 | Fault::Infected { .. }
                 | Fault::Clean
                 | Fault::Error { .. }
-                | Fault::Errno { .. } => {
+                | Fault::Errno { .. }
+                | Fault::Reply { .. } => {
                     cs.pending.push(f);
                     None
                 }
@@ -580,6 +637,20 @@ impl ConnFaults {
             Fault::Errno { name, text } => ForcedReply::Errno { name, text },
             _ => return None,
         })
+    }
+
+    /// Takes a pending `reply` fault: the text to write in the place of the verdict (or of
+    /// the answer to a command without one), framed by the daemon unless `raw`.
+    pub fn take_reply(&self) -> Option<ReplyText> {
+        let mut cs = lock(&self.state);
+        let i = cs
+            .pending
+            .iter()
+            .position(|f| matches!(f, Fault::Reply { .. }))?;
+        match cs.pending.remove(i) {
+            Fault::Reply { text, raw } => Some(ReplyText { text, raw }),
+            _ => None,
+        }
     }
 
     /// Counts `n` received bytes. Returns [`Action::Drop`] when an armed `drop
@@ -670,13 +741,13 @@ impl ConnFaults {
                 bytes,
             }),
             (split, _) => {
-                let random = matches!(split, Some((SplitAt::Random, _)));
+                let how = split.map(|(h, _)| h);
                 let mut off = 0;
                 while off < bytes.len() {
-                    let n = if random {
-                        cs.rng.gen_range(1..=8usize)
-                    } else {
-                        1
+                    let n = match how {
+                        Some(Split::Random) => cs.rng.gen_range(1..=8usize),
+                        Some(Split::Every(n)) => n,
+                        Some(Split::Byte) | None => 1,
                     };
                     let end = (off + n).min(bytes.len());
                     pieces.push(Piece {

@@ -4,10 +4,17 @@
 //! `delay-bytes:MS`, `slow-read:BYTES/MS`, `split-reply[:byte|random][/MS]`, `drop[:N]`
 //! (after N more bytes), `reset`, `never-reply`, `refuse`, `garbage[:TEXT]`,
 //! `truncate[:KEEP]`, `infected:NAME`, `clean`, `error:TEXT`, `errno:NAME`, `timeout`,
-//! `stream-limit[:faithful|close|reply-drain|reset]`, `eagain`, `efault`, `denied`.
+//! `stream-limit[:faithful|close|reply-drain|reset]`, `eagain`, `efault`, `denied`,
+//! `split-every:BYTES[/MS]`, `reply:TEXT` (framed), `reply-raw:TEXT` (escapes such as
+//! `\x01` decoded, unframed). A TEXT cannot contain `@` or `;`: use a TOML plan for those.
 //!
 //! Conditions: `always`, `conn=N`, `command=NAME`, `chunk=N`, `bytes=N`, `request=K`,
-//! `p=P`, and the rule options `times=N`, `seed=S` (the plan's seed).
+//! `p=P`, `every=N`, `verdict`, `replies=N`, and the rule options `times=N`, `seed=S` (the
+//! plan's seed), `name=NAME`. Commas separate conditions, `;` separates rules.
+//!
+//! Legacy aliases of fake-vfindd's first `--fault` counters, translated here:
+//! `eagain-every:N` = `eagain@command=SCAN,every=N`; `efault-every:N` =
+//! `efault@verdict,every=N`; `drop-connection-after:N-lines` = `drop@replies=N`.
 //!
 //! Example: `reset@command=INSTREAM,chunk=2,times=1;delay:200@conn=3`.
 
@@ -23,7 +30,7 @@ pub fn parse(spec: &str) -> Result<FaultPlan, FaultsError> {
             Some((f, c)) => (f, Some(c)),
             None => (part, None),
         };
-        let mut rule = Rule::new(Trigger::default(), parse_fault(fault.trim())?);
+        let mut rule = parse_head(fault.trim())?;
         for c in conds
             .unwrap_or("")
             .split(',')
@@ -46,6 +53,28 @@ fn bad(what: &str) -> FaultsError {
 
 fn num<T: std::str::FromStr>(s: &str, whole: &str) -> Result<T, FaultsError> {
     s.trim().parse().map_err(|_| bad(whole))
+}
+
+/// The part before `@`: a fault, or a legacy alias that also sets the trigger.
+fn parse_head(s: &str) -> Result<Rule, FaultsError> {
+    let (kind, arg) = match s.split_once(':') {
+        Some((k, a)) => (k.trim(), Some(a.trim())),
+        None => (s, None),
+    };
+    let count = |a: Option<&str>| -> Result<u64, FaultsError> {
+        a.and_then(|a| a.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad(s))
+    };
+    Ok(match kind {
+        "eagain-every" => Rule::new(Trigger::command("SCAN").every(count(arg)?), Fault::Eagain),
+        "efault-every" => Rule::new(Trigger::verdict().every(count(arg)?), Fault::Efault),
+        "drop-connection-after" => Rule::new(
+            Trigger::replies(count(arg.map(|a| a.strip_suffix("-lines").unwrap_or(a)))?),
+            Fault::Drop { after_bytes: None },
+        ),
+        _ => Rule::new(Trigger::default(), parse_fault(s)?),
+    })
 }
 
 fn parse_fault(s: &str) -> Result<Fault, FaultsError> {
@@ -126,13 +155,34 @@ fn parse_fault(s: &str) -> Result<Fault, FaultsError> {
         "eagain" => Fault::Eagain,
         "efault" => Fault::Efault,
         "denied" => Fault::Denied,
+        "split-every" => {
+            let a = need()?;
+            let (b, ms) = a.split_once('/').unwrap_or((a, "0"));
+            Fault::SplitEvery {
+                bytes: num(b, s)?,
+                ms: num(ms, s)?,
+            }
+        }
+        "reply" => Fault::Reply {
+            text: need()?.to_string(),
+            raw: false,
+        },
+        "reply-raw" => Fault::Reply {
+            text: need()?.to_string(),
+            raw: true,
+        },
         _ => return Err(bad(s)),
     })
 }
 
 fn apply_cond(plan: &mut FaultPlan, rule: &mut Rule, c: &str) -> Result<(), FaultsError> {
-    if c == "always" {
-        return Ok(());
+    match c {
+        "always" => return Ok(()),
+        "verdict" => {
+            rule.when.verdict = true;
+            return Ok(());
+        }
+        _ => {}
     }
     let (k, v) = c.split_once('=').ok_or_else(|| bad(c))?;
     let w = &mut rule.when;
@@ -143,6 +193,8 @@ fn apply_cond(plan: &mut FaultPlan, rule: &mut Rule, c: &str) -> Result<(), Faul
         "bytes" => w.bytes = Some(num(v, c)?),
         "request" => w.request = Some(num(v, c)?),
         "p" | "probability" => w.probability = Some(num(v, c)?),
+        "every" => w.every = Some(num(v, c)?),
+        "replies" => w.replies = Some(num(v, c)?),
         "times" => rule.times = Some(num(v, c)?),
         "seed" => plan.seed = Some(num(v, c)?),
         "name" => rule.name = Some(v.trim().to_string()),
