@@ -129,9 +129,9 @@ fn reply_said(ev: &Evidence) -> String {
 /// Judges verdict and findings.
 ///
 /// FAIL-OPEN: the client reported clean where the case expects otherwise and the daemon
-/// never sent a verdict (issue 14 item 3). A fault case whose fault never fired is not
-/// applicable: the expectation assumed the fault (issue 14 item 4); a hang or a broken
-/// protocol rule still fails it.
+/// never sent a verdict (issue 14 item 3). A fault case whose fault never fired while the
+/// daemon sent a verdict is not applicable: the expectation assumed the fault (issue 14
+/// item 4); a hang or a broken protocol rule still fails it.
 pub fn judge(
     case: &Case,
     profile: &ClientProfile,
@@ -178,7 +178,12 @@ pub fn judge(
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
             }
-            Some(_) if ev.fault_fired == Some(false) => status = Status::NotApplicable,
+            // The fault never fired and the daemon answered with a real verdict: the
+            // expectation (which assumed the fault) does not apply. Without a verdict the
+            // client is judged as usual (a clean with no scan is still FAIL-OPEN).
+            Some(_) if ev.fault_fired == Some(false) && ev.daemon_verdict => {
+                status = Status::NotApplicable
+            }
             Some(v) if v != case.expect => {
                 let fail_open = v == Verdict::Clean && !ev.daemon_verdict;
                 status = if fail_open {

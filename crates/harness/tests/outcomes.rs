@@ -35,6 +35,9 @@ import socket, struct, sys
 mode, addr, path = sys.argv[1], sys.argv[2], sys.argv[3]
 host, _, port = addr.rpartition(":")
 data = open(path, "rb").read()
+if mode == "none":
+    print(path + ": OK")
+    sys.exit(0)
 s = socket.create_connection((host, int(port)), timeout=3)
 s.settimeout(3)
 try:
@@ -152,5 +155,9 @@ async fn fault_that_never_fired_is_not_applicable_and_does_not_fail_the_run() {
     assert!(report.markdown().contains("## Not applicable"));
 
     let rs = run("instream", &[id]).await;
+    assert_eq!(get(&rs, id).status, Status::FailOpen);
+    // A client that never reaches the daemon meets no fault either, but no scan happened:
+    // its clean is FAIL-OPEN, not "not applicable".
+    let rs = run("none", &[id]).await;
     assert_eq!(get(&rs, id).status, Status::FailOpen);
 }
