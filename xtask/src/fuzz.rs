@@ -44,6 +44,10 @@ const TARGETS: &[(&str, &str)] = &[
         "archive",
         "scan_engine::scan_reader (tar/gzip/zip), small limits",
     ),
+    (
+        "mail",
+        "scan_engine mail/MIME/mbox walk: split independence",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -1,7 +1,8 @@
 //! Recursive archive expansion: the scanned object and each archive member is a *part*;
 //! every part is scanned as a stream and reported to a visitor, depth first, a container
 //! before its members. Formats are recognised by content: zip `PK\x03\x04`, gzip `1f 8b 08`,
-//! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2).
+//! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2); and, as clamd
+//! unpacks them (CLAMD-DET-7), mail (RFC 822 / MIME headers or an mbox `From ` line).
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -12,6 +13,10 @@ use crate::limits::{CancelFlag, LimitExceeded, ScanLimits};
 use crate::matcher::{ScanOptions, ScanResult, StreamScanner};
 use crate::sigdb::SignatureDb;
 use crate::spool::{SpoolReader, SpoolWriter};
+
+// Container formats beyond tar/gzip/zip, one module each (private to the walk).
+#[path = "mime.rs"]
+mod mime;
 
 /// Depth limit used for "unlimited" (SVSP-OPT-RECURSE-1).
 pub const DEPTH_CAP: u32 = 32;
@@ -48,12 +53,29 @@ impl Formats {
             zip: false,
         }
     }
-    fn allows(&self, kind: ContainerKind) -> bool {
-        match kind {
-            ContainerKind::Tar => self.tar,
-            ContainerKind::Gzip => self.gzip,
-            ContainerKind::Zip => self.zip,
-        }
+}
+
+/// The formats clamd opens beyond tar/gzip/zip (CLAMD-DET-7); all on by default. Set with
+/// [`TreeScanner::with_more_formats`] (not a `TreeOptions` field, so that the daemons'
+/// `Formats` and `TreeOptions` literals stay valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoreFormats {
+    /// RFC 822 / MIME messages and mbox.
+    pub mail: bool,
+}
+
+impl Default for MoreFormats {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl MoreFormats {
+    pub fn all() -> Self {
+        Self { mail: true }
+    }
+    pub fn none() -> Self {
+        Self { mail: false }
     }
 }
 
@@ -93,6 +115,16 @@ impl TreeOptions {
     fn depth_limit(&self) -> u32 {
         self.max_depth.unwrap_or(DEPTH_CAP).min(DEPTH_CAP)
     }
+
+    fn allows(&self, more: MoreFormats, kind: ContainerKind) -> bool {
+        let (f, m) = (&self.formats, &more);
+        match kind {
+            ContainerKind::Tar => f.tar,
+            ContainerKind::Gzip => f.gzip,
+            ContainerKind::Zip => f.zip,
+            ContainerKind::Mail => m.mail,
+        }
+    }
 }
 
 /// A container format.
@@ -101,6 +133,8 @@ pub enum ContainerKind {
     Tar,
     Gzip,
     Zip,
+    /// An RFC 822 / MIME message or an mbox.
+    Mail,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -138,6 +172,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Gzip)
     } else if head.len() >= 512 && &head[257..262] == b"ustar" && tar_checksum_ok(&head[..512]) {
         Some(ContainerKind::Tar)
+    } else if mime::looks_like_mail(head) {
+        Some(ContainerKind::Mail)
     } else {
         None
     }
@@ -175,6 +211,7 @@ struct Capture {
     kind: Option<ContainerKind>,
     decided: bool,
     may_open: bool,
+    more: MoreFormats,
 }
 
 /// What a capture found: the container kind (opened or not), and its spool when it may open.
@@ -184,13 +221,14 @@ struct Captured {
 }
 
 impl Capture {
-    fn new(may_open: bool) -> Self {
+    fn new(may_open: bool, more: MoreFormats) -> Self {
         Self {
             head: Vec::new(),
             spool: None,
             kind: None,
             decided: false,
             may_open,
+            more,
         }
     }
 
@@ -214,7 +252,7 @@ impl Capture {
 
     fn decide(&mut self, opts: &TreeOptions) -> io::Result<()> {
         self.decided = true;
-        self.kind = sniff(&self.head).filter(|k| opts.formats.allows(*k));
+        self.kind = sniff(&self.head).filter(|k| opts.allows(self.more, *k));
         if self.kind.is_some() && self.may_open {
             let mut s = SpoolWriter::new(opts.spill_threshold, opts.temp_dir.clone());
             s.write(&self.head)?;
@@ -244,11 +282,13 @@ enum Opened {
     Tar(SpoolReader),
     Gzip { reader: SpoolReader, name: Vec<u8> },
     Zip(Box<zip::ZipArchive<SpoolReader>>),
+    Mail(SpoolReader),
 }
 
 fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Option<Opened> {
     match kind {
         ContainerKind::Tar => Some(Opened::Tar(reader)),
+        ContainerKind::Mail => Some(Opened::Mail(reader)),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
             .map(|z| Opened::Zip(Box::new(z))),
@@ -324,6 +364,7 @@ enum Stop {
 struct Walk<'a, 'v> {
     db: Arc<SignatureDb>,
     opts: &'a TreeOptions,
+    more: MoreFormats,
     limits: ScanLimits,
     cancel: Option<CancelFlag>,
     visit: &'a mut Visit<'v>,
@@ -424,6 +465,23 @@ impl Walk<'_, '_> {
                 let mut dec = flate2::read::MultiGzDecoder::new(reader);
                 self.next_member(&mut dec, name, depth + 1, None)?;
             }
+            Opened::Mail(mut reader) => {
+                let mut index = mime::Indexer::new();
+                // an unreadable spool ends the message like its end would
+                while let Ok(Some(part)) = index.next_part(&mut reader) {
+                    if io::Seek::seek(&mut reader, io::SeekFrom::Start(part.start)).is_err() {
+                        break;
+                    }
+                    let body = io::BufReader::with_capacity(
+                        16 * 1024,
+                        (&mut reader).take(part.end - part.start),
+                    );
+                    let mut decoded = mime::Decoder::new(body, part.encoding);
+                    if !self.next_member(&mut decoded, part.name, depth + 1, None)? {
+                        break;
+                    }
+                }
+            }
             Opened::Zip(mut archive) => {
                 for i in 0..archive.len() {
                     let Ok(mut file) = archive.by_index(i) else {
@@ -485,7 +543,7 @@ impl Walk<'_, '_> {
             return Err(Stop::ContainerDone);
         }
         let mut scanner = StreamScanner::with_options(Arc::clone(&self.db), self.opts.scan);
-        let mut capture = Capture::new(self.may_open(depth));
+        let mut capture = Capture::new(self.may_open(depth), self.more);
         let mut buf = vec![0u8; READ_BUF];
         let mut total: u64 = 0;
         loop {
@@ -553,7 +611,7 @@ pub struct TreeScanner {
 impl TreeScanner {
     pub fn new(db: Arc<SignatureDb>, opts: TreeOptions, root_name: &[u8]) -> Self {
         let raw = StreamScanner::with_options(Arc::clone(&db), opts.scan);
-        let capture = Capture::new(opts.depth_limit() > 0);
+        let capture = Capture::new(opts.depth_limit() > 0, MoreFormats::all());
         Self {
             db,
             opts,
@@ -569,6 +627,12 @@ impl TreeScanner {
     pub fn with_limits(mut self, limits: ScanLimits) -> Self {
         self.capture.may_open = self.opts.depth_limit() > 0 && limits.level_allowed(1);
         self.limits = limits;
+        self
+    }
+
+    /// Which formats beyond tar/gzip/zip are opened (default: all).
+    pub fn with_more_formats(mut self, more: MoreFormats) -> Self {
+        self.capture.more = more;
         self
     }
 
@@ -601,10 +665,12 @@ impl TreeScanner {
                 exceeded: Some(limit),
             });
         }
+        let captured_more = self.capture.more;
         let captured = self.capture.finish(&self.opts)?;
         let mut walk = Walk {
             db: self.db,
             opts: &self.opts,
+            more: captured_more,
             limits: self.limits,
             cancel: self.cancel,
             visit,

@@ -58,6 +58,11 @@ pub const TARGETS: &[Target] = &[
         about: "scan_engine::scan_reader (tar/gzip/zip) with small limits vs TreeScanner in chunks",
         run: archive,
     },
+    Target {
+        name: "mail",
+        about: "scan_engine mail/MIME/mbox walk (base64, QP, uuencode, nesting): split independence (CLAMD-DET-7)",
+        run: mail,
+    },
 ];
 
 /// The target called `name`.
@@ -461,6 +466,23 @@ pub fn archive(data: &[u8]) {
         (Err(_), Err(_)) => {}
         _ => panic!("scan_reader {a:?} vs chunked TreeScanner {b:?}"),
     }
+}
+
+/// Mail headers that make any input a MIME message with a few boundaries the fuzzer can hit.
+const MAIL_PREFIX: &[u8] = b"From: f\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n";
+
+/// Mail: the input, behind headers that make it a multipart message, is walked like any
+/// archive (same properties as [`archive`]: no panic, member limit, split independence).
+pub fn mail(data: &[u8]) {
+    let (sel, body) = split_first(data);
+    let mut input = Vec::with_capacity(MAIL_PREFIX.len() + body.len() + 1);
+    if sel & 1 == 0 {
+        input.extend_from_slice(MAIL_PREFIX);
+    }
+    input.extend_from_slice(body);
+    let mut with_sel = vec![sel];
+    with_sel.extend_from_slice(&input);
+    archive(&with_sel);
 }
 
 #[cfg(test)]
