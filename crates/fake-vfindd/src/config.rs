@@ -1,6 +1,6 @@
 //! Fake configuration (svsp.md section 12, SVSP-FAKE-1 and SVSP-FAKE-2).
 
-use crate::VfinddError;
+use crate::Error;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -78,45 +78,13 @@ pub struct Quirks {
 
 impl Quirks {
     /// Enables one quirk by name.
-    pub fn enable(&mut self, name: &str) -> Result<(), VfinddError> {
+    pub fn enable(&mut self, name: &str) -> Result<(), Error> {
         match name.trim() {
             "done-without-count" => self.done_without_count = true,
             "infected-empty-archive-name" => self.infected_empty_archive_name = true,
             "unknown-line" => self.unknown_line = true,
             "lowercase-keywords" => self.lowercase_keywords = true,
-            other => return Err(VfinddError::Config(format!("unknown quirk {other:?}"))),
-        }
-        Ok(())
-    }
-}
-
-/// `--fault=...` injections (SVSP-FAKE-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Faults {
-    /// `eagain-every:N`: every Nth SCAN is refused with EAGAIN.
-    pub eagain_every: Option<u64>,
-    /// `efault-every:N`: every Nth accepted request ends with EFAULT.
-    pub efault_every: Option<u64>,
-    /// `drop-connection-after:N-lines`: close after writing N lines.
-    pub drop_connection_after_lines: Option<u64>,
-}
-
-impl Faults {
-    /// Enables one fault from its `name:value` form.
-    pub fn enable(&mut self, spec: &str) -> Result<(), VfinddError> {
-        let bad = || {
-            VfinddError::Config(format!("invalid fault {spec:?} (eagain-every:N, efault-every:N, drop-connection-after:N-lines)"))
-        };
-        let (name, value) = spec.trim().split_once(':').ok_or_else(bad)?;
-        let num = |v: &str| v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(bad);
-        match name {
-            "eagain-every" => self.eagain_every = Some(num(value)?),
-            "efault-every" => self.efault_every = Some(num(value)?),
-            "drop-connection-after" => {
-                self.drop_connection_after_lines =
-                    Some(num(value.strip_suffix("-lines").unwrap_or(value))?)
-            }
-            _ => return Err(bad()),
+            other => return Err(Error::Config(format!("unknown quirk {other:?}"))),
         }
         Ok(())
     }
@@ -179,9 +147,9 @@ impl std::fmt::Display for Cidr {
 }
 
 impl FromStr for Cidr {
-    type Err = VfinddError;
+    type Err = Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || VfinddError::Config(format!("invalid CIDR {s:?}"));
+        let bad = || Error::Config(format!("invalid CIDR {s:?}"));
         let (a, p) = match s.trim().split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s.trim(), None),
@@ -197,7 +165,7 @@ impl FromStr for Cidr {
 }
 
 /// Parses a comma-separated CIDR list.
-pub fn parse_allow(list: &str) -> Result<Vec<Cidr>, VfinddError> {
+pub fn parse_allow(list: &str) -> Result<Vec<Cidr>, Error> {
     list.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(str::parse)
@@ -261,8 +229,6 @@ pub struct Config {
     pub extra_signatures: Vec<(String, Vec<u8>)>,
     /// `--quirk` (SVSP-FAKE-2).
     pub quirks: Quirks,
-    /// `--fault` (SVSP-FAKE-2).
-    pub faults: Faults,
     /// Max line length (SVSP-FRAME-4).
     pub max_line: usize,
     /// Max expanded members per request (SVSP-OPT-EXPAND-2).
@@ -271,8 +237,8 @@ pub struct Config {
     pub max_expanded_bytes: u64,
     /// Bytes of raw traffic kept per connection in the transcript record.
     pub record_limit: usize,
-    /// Protocol-aware fault plan (`--faults FILE`, `--fault KIND[:ARG][@COND,...]`;
-    /// crate `faults`), changeable at run time via [`crate::FakeVfindd::faults`].
+    /// The fault plan (`--faults FILE`, `--fault KIND[:ARG][@COND,...]`; crate `faults`,
+    /// SVSP-FAKE-2), changeable at run time via [`crate::FakeVfindd::faults`].
     pub fault_plan: faults::FaultPlan,
     /// Address of the HTTP/JSON fault admin API (`--admin ADDR`; off by default).
     pub admin: Option<SocketAddr>,
@@ -309,7 +275,6 @@ impl Default for Config {
             eicar_name: DEFAULT_EICAR_NAME.to_string(),
             extra_signatures: Vec::new(),
             quirks: Quirks::default(),
-            faults: Faults::default(),
             max_line: svsp_proto::DEFAULT_MAX_LINE,
             max_members: 10_000,
             max_expanded_bytes: 64 << 20,
@@ -323,18 +288,18 @@ impl Default for Config {
 
 impl Config {
     /// Checks value ranges.
-    pub fn validate(&self) -> Result<(), VfinddError> {
+    pub fn validate(&self) -> Result<(), Error> {
         if self.threads == 0 {
-            return Err(VfinddError::Config("--threads must be at least 1".into()));
+            return Err(Error::Config("--threads must be at least 1".into()));
         }
         if self.max_connections == 0 || self.max_queue == 0 {
-            return Err(VfinddError::Config(
+            return Err(Error::Config(
                 "--max-connections and --max-queue must be at least 1".into(),
             ));
         }
         if self.allow.is_empty() {
             // hardening item 6: a daemon that refuses everyone is a mistake, not a mode
-            return Err(VfinddError::Config(
+            return Err(Error::Config(
                 "--allow lists no network: every client would be refused".into(),
             ));
         }
@@ -343,7 +308,7 @@ impl Config {
             || self.eicar_name.contains('\n')
             || self.eicar_name.is_empty()
         {
-            return Err(VfinddError::Config("--eicar-name must be non-empty and contain no ` : `, `\"` or LF (SVSP-RESP-INFECTED-1)".into()));
+            return Err(Error::Config("--eicar-name must be non-empty and contain no ` : `, `\"` or LF (SVSP-RESP-INFECTED-1)".into()));
         }
         Ok(())
     }
@@ -377,7 +342,7 @@ impl Config {
 }
 
 /// Parses `--queued` values.
-pub fn parse_queued(s: &str) -> Result<QueuedMode, VfinddError> {
+pub fn parse_queued(s: &str) -> Result<QueuedMode, Error> {
     Ok(match s {
         "always" => QueuedMode::Always,
         "when-delayed" => QueuedMode::WhenDelayed,
@@ -385,7 +350,7 @@ pub fn parse_queued(s: &str) -> Result<QueuedMode, VfinddError> {
         _ => match s.strip_prefix("random:").and_then(|v| v.parse().ok()) {
             Some(seed) => QueuedMode::Random(seed),
             None => {
-                return Err(VfinddError::Config(format!(
+                return Err(Error::Config(format!(
                     "invalid --queued {s:?} (always, when-delayed, never, random:<seed>)"
                 )))
             }
@@ -444,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn svsp_fake_2_quirk_and_fault_names() {
+    fn svsp_fake_2_quirk_names() {
         let mut q = Quirks::default();
         for n in [
             "done-without-count",
@@ -461,19 +426,6 @@ mod tests {
                 && q.lowercase_keywords
         );
         assert!(q.enable("nope").is_err());
-        let mut f = Faults::default();
-        f.enable("eagain-every:3").unwrap();
-        f.enable("efault-every:2").unwrap();
-        f.enable("drop-connection-after:5-lines").unwrap();
-        assert_eq!(
-            (
-                f.eagain_every,
-                f.efault_every,
-                f.drop_connection_after_lines
-            ),
-            (Some(3), Some(2), Some(5))
-        );
-        assert!(f.enable("eagain-every:0").is_err());
         assert_eq!(parse_queued("random:7").unwrap(), QueuedMode::Random(7));
     }
 }

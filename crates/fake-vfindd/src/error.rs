@@ -5,7 +5,7 @@ use thiserror::Error;
 /// Errors of the fake vfindd (configuration and start-up; per-connection problems are
 /// answered on the wire and logged, never returned).
 #[derive(Debug, Error)]
-pub enum VfinddError {
+pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -24,3 +24,7 @@ pub enum VfinddError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
+
+/// The former name of [`Error`].
+#[deprecated(note = "renamed `Error`, as in fake-clamd")]
+pub type VfinddError = Error;

@@ -3,7 +3,7 @@
 //! clap wrapper.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), fake_vfindd::VfinddError> {
+//! # async fn demo() -> Result<(), fake_vfindd::Error> {
 //! let server = fake_vfindd::FakeVfindd::builder().threads(1).start().await?;
 //! println!("listening on {}", server.addr());
 //! # Ok(()) }
@@ -15,6 +15,7 @@ pub mod config;
 pub mod confine;
 mod datachan;
 mod error;
+mod legacy;
 mod queue;
 pub mod record;
 mod request;
@@ -24,7 +25,10 @@ mod session;
 mod shared;
 mod writer;
 
-pub use config::{Cidr, Config, Dispatch, Faults, MemberErrors, QueuedMode, Quirks, QuitMode};
+pub use config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
+pub use error::Error;
+#[allow(deprecated)]
 pub use error::VfinddError;
+pub use legacy::Faults;
 pub use record::SessionRecord;
 pub use server::{Builder, FakeVfindd};

@@ -2,9 +2,9 @@
 
 use clap::Parser;
 use fake_vfindd::config::{
-    parse_allow, parse_queued, Config, Dispatch, Faults, MemberErrors, Quirks, QuitMode,
+    parse_allow, parse_queued, Config, Dispatch, MemberErrors, Quirks, QuitMode,
 };
-use fake_vfindd::{FakeVfindd, VfinddError};
+use fake_vfindd::{Error as VfinddError, FakeVfindd};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -97,10 +97,12 @@ struct Args {
     /// done-without-count, infected-empty-archive-name, unknown-line, lowercase-keywords (repeatable, comma-separated).
     #[arg(long = "quirk", value_name = "NAME", value_delimiter = ',')]
     quirks: Vec<String>,
-    /// eagain-every:N, efault-every:N, drop-connection-after:N-lines, or a rule of the
-    /// shared fault vocabulary `KIND[:ARG][@COND,...]` (e.g. `reset@command=SCAN,times=1`,
-    /// `infected:Fake.Virus@p=0.5,seed=7`; see the faults crate README). Repeatable.
-    #[arg(long = "fault", value_name = "SPEC", value_delimiter = ',')]
+    /// Fault rules in the shared shorthand, exactly as fake-clamd takes them:
+    /// `KIND[:ARG][@COND,COND...]`, rules joined by `;` (e.g. `reset@command=SCAN,times=1`,
+    /// `infected:Fake.Virus@p=0.5,seed=7`, `truncate@verdict`, `drop@replies=3`; see the
+    /// faults crate README). The first counters are aliases: `eagain-every:N`,
+    /// `efault-every:N`, `drop-connection-after:N-lines`. Repeatable.
+    #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<String>,
     /// Fault scenario file (TOML, the shared fault vocabulary).
     #[arg(long = "faults", value_name = "FILE")]
@@ -131,31 +133,16 @@ fn config(a: Args) -> Result<Config, VfinddError> {
     for q in &a.quirks {
         quirks.enable(q)?;
     }
-    let mut faults = Faults::default();
     let mut plan = match &a.fault_file {
         Some(p) => faults::FaultPlan::from_toml(&read_bounded(p)?)
             .map_err(|e| VfinddError::Config(format!("{}: {e}", p.display())))?,
         None => faults::FaultPlan::default(),
     };
-    // clap split the values at commas: glue `COND=V` pieces back to their rule
-    let mut specs: Vec<String> = Vec::new();
+    // one value = one shorthand spec, as fake-clamd parses it (commas are conditions)
     for f in &a.faults {
-        let continuation = f.contains('=') && !f.contains(':') && !f.contains('@');
-        match specs.last_mut() {
-            Some(last) if continuation => {
-                last.push(',');
-                last.push_str(f);
-            }
-            _ => specs.push(f.clone()),
-        }
-    }
-    for f in &specs {
-        if faults.enable(f).is_err() {
-            let p = faults::FaultPlan::from_shorthand(f)
-                .map_err(|e| VfinddError::Config(e.to_string()))?;
-            plan.seed = p.seed.or(plan.seed);
-            plan.rules.extend(p.rules);
-        }
+        plan.merge(
+            faults::FaultPlan::from_shorthand(f).map_err(|e| VfinddError::Config(e.to_string()))?,
+        );
     }
     let mut cfg = Config {
         listen: SocketAddr::new(a.listen, a.svsp_port),
@@ -197,7 +184,6 @@ fn config(a: Args) -> Result<Config, VfinddError> {
         max_file_bytes: a.max_file_size,
         eicar_name: a.eicar_name,
         quirks,
-        faults,
         fault_plan: plan,
         admin_token: match a.admin {
             Some(_) => faults::admin::AdminToken::from_options(
@@ -352,7 +338,8 @@ fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { #[cfg(unix)] { if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) { s.recv().await; } else { std::future::pending::<()>().await } } } => {}
         }
-        server.stop().await;
+        server.shutdown();
+        server.stopped().await;
         ExitCode::SUCCESS
     });
     // scans on worker threads stop at their next read; do not wait for them forever

@@ -24,7 +24,7 @@ pub const DEPTH_CAP: u32 = 32;
 
 /// Builds the SVSP detection table (SVSP-DET-1, SVSP-DET-2): EICAR anywhere, marker A,
 /// marker B, then any extra test signatures. Returns the db and the names in table order.
-pub fn build_db(cfg: &Config) -> Result<(Arc<SignatureDb>, Vec<String>), crate::VfinddError> {
+pub fn build_db(cfg: &Config) -> Result<(Arc<SignatureDb>, Vec<String>), crate::Error> {
     let mut b = SignatureDb::builder();
     let mut names = vec![cfg.eicar_name.clone()];
     b.add_eicar(&cfg.eicar_name, EicarMode::Anywhere);
@@ -36,9 +36,7 @@ pub fn build_db(cfg: &Config) -> Result<(Arc<SignatureDb>, Vec<String>), crate::
         b.add_literal(n, bytes);
         names.push(n.clone());
     }
-    let db = b
-        .build()
-        .map_err(|e| crate::VfinddError::Db(e.to_string()))?;
+    let db = b.build().map_err(|e| crate::Error::Db(e.to_string()))?;
     Ok((Arc::new(db), names))
 }
 
@@ -192,17 +190,17 @@ impl ScanEnv {
     }
 }
 
-/// Runs one request to its terminal line. `efault` replaces DONE by `EFAULT Internal error`
-/// (fault injection, SVSP-ERR-EFAULT-1). `cancelled` (the connection is gone) and the
-/// server's shutdown flag are checked between read chunks: the scan then ends silently.
+/// Runs one request up to its terminal line and returns that line (the verdict: DONE, or
+/// the errno reply the scan ended with) for the caller to write, so that faults at the
+/// verdict can act on it; `None` when the request was cancelled (the connection is gone) or
+/// the server stopped, checked between read chunks: the scan then ends silently.
 pub fn run_request<'a>(
     env: &'a ScanEnv,
     opts: &'a OptionState,
     target: Target,
-    efault: bool,
     cancelled: &'a AtomicBool,
     emit: &'a mut Emit<'a>,
-) {
+) -> Option<Body> {
     let mut run = Run {
         env,
         opts,
@@ -225,10 +223,9 @@ pub fn run_request<'a>(
             (name, r)
         }
     };
-    let body = match result {
-        Err(Stop::Cancelled) => return,
+    Some(match result {
+        Err(Stop::Cancelled) => return None,
         Err(Stop::Error(e)) => e.body(),
-        Ok(_) if efault => ErrorReply::InternalError.body(),
         Ok(sha1) => Body::Done {
             // SVSP-RESP-DONE-1: count = INFECTED lines after IGNORE (INC-30)
             count: if env.quirks.done_without_count {
@@ -239,8 +236,7 @@ pub fn run_request<'a>(
             target: target_name,
             sha1,
         },
-    };
-    (run.emit)(body);
+    })
 }
 
 /// A reader that stops with an error once the request is cancelled or the server stops

@@ -1,30 +1,30 @@
 //! The server: the listener and its accept loop, admission (ACL and connection limit,
 //! SVSP-CONN-2, and connect-time faults), and the handle ([`FakeVfindd`], [`Builder`]).
 
-use crate::config::{Cidr, Config, Dispatch, Faults, MemberErrors, QueuedMode, Quirks, QuitMode};
+use crate::config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 use crate::queue::Queue;
 use crate::record::{Recorder, SessionRecord};
 use crate::shared::Shared;
-use crate::VfinddError;
+use crate::Error;
 use faults::{Action, Event as FaultEvent};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use svsp_proto::{Body, Response};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 /// Accept loop until `shutdown` fires; then every connection is aborted.
-async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: oneshot::Receiver<()>) {
+async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = async { let _ = stop.wait_for(|v| *v).await; } => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
@@ -82,8 +82,10 @@ async fn admit(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
 /// A running fake vfindd. Dropping it stops the server and aborts its connections.
 pub struct FakeVfindd {
     addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    /// Set to stop the accept loop.
+    stop: watch::Sender<bool>,
+    /// Set once the accept loop has ended (every connection aborted).
+    ended: watch::Receiver<bool>,
     recorder: Arc<Recorder>,
     faults: faults::FaultSet,
     admin: Option<faults::admin::AdminServer>,
@@ -98,7 +100,7 @@ impl FakeVfindd {
     }
 
     /// Starts a server with this configuration.
-    pub async fn start(cfg: Config) -> Result<FakeVfindd, VfinddError> {
+    pub async fn start(cfg: Config) -> Result<FakeVfindd, Error> {
         cfg.validate()?;
         let (db, table) = crate::scan::build_db(&cfg)?;
         // hardening item 5: the roots must be directories
@@ -107,13 +109,13 @@ impl FakeVfindd {
                 (Some(p), _) | (None, Some(p)) => p.display().to_string(),
                 (None, None) => String::new(),
             };
-            VfinddError::Config(format!(
+            Error::Config(format!(
                 "--scan-root/--virtual-root {which}: {e} (a directory is required)"
             ))
         })?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| VfinddError::Bind {
+            .map_err(|source| Error::Bind {
                 addr: cfg.listen.to_string(),
                 source,
             })?;
@@ -139,7 +141,7 @@ impl FakeVfindd {
                     faults::admin::AdminOptions::default().token(cfg.admin_token.clone()),
                 )
                 .await
-                .map_err(|e| VfinddError::Config(e.to_string()))?,
+                .map_err(|e| Error::Config(e.to_string()))?,
             ),
             None => None,
         };
@@ -149,24 +151,24 @@ impl FakeVfindd {
             queue,
             env,
             conns: AtomicUsize::new(0),
-            scans_seen: AtomicU64::new(0),
-            requests_accepted: AtomicU64::new(0),
             rng: Mutex::new(seed),
             recorder: recorder.clone(),
             faults: fault_set.clone(),
             cfg,
         });
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            serve(listener, shared, rx).await;
+        let (stop, stop_rx) = watch::channel(false);
+        let (ended, ended_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            serve(listener, shared, stop_rx).await;
             dispatcher.abort();
+            let _ = ended.send(true);
         });
         tracing::info!("fake-vfindd listening on {addr}");
         tracing::info!("{}", shared_summary);
         Ok(FakeVfindd {
             addr,
-            shutdown: Some(tx),
-            task: Some(task),
+            stop,
+            ended: ended_rx,
             recorder,
             faults: fault_set,
             admin,
@@ -207,29 +209,41 @@ impl FakeVfindd {
             .collect()
     }
 
-    /// Stops the server and waits for the accept loop to end.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+    /// Stop serving now: the listener closes, connections are aborted and scans in
+    /// progress end at their next read (as `FakeClamd::shutdown`).
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
     }
 
-    /// Waits until the server stops (it only stops when told to; for the binary).
-    pub async fn wait(mut self) {
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+    /// True once [`Self::shutdown`] (or dropping the handle) stopped the server.
+    pub fn is_shut_down(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once the server has stopped: told to by [`Self::shutdown`] (or SIGTERM in
+    /// the binary) and its accept loop ended.
+    pub async fn stopped(&self) {
+        let mut rx = self.ended.clone();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+
+    /// Stops the server and waits for the accept loop to end.
+    #[deprecated(note = "use `shutdown()` then `stopped().await` (FakeClamd's names)")]
+    pub async fn stop(self) {
+        self.shutdown();
+        self.stopped().await;
+    }
+
+    /// Waits until the server stops.
+    #[deprecated(note = "use `stopped().await` (FakeClamd's name)")]
+    pub async fn wait(self) {
+        self.stopped().await;
     }
 }
 
 impl Drop for FakeVfindd {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        let _ = self.stop.send(true);
     }
 }
 
@@ -286,8 +300,6 @@ impl Builder {
         eicar_name: String => eicar_name);
     setter!(/// `--quirk`s.
         quirks: Quirks => quirks);
-    setter!(/// `--fault`s.
-        faults: Faults => faults);
     setter!(/// `--allow`.
         allow: Vec<Cidr> => allow);
     setter!(/// `--max-file-size` (hardening item 2).
@@ -295,11 +307,16 @@ impl Builder {
     setter!(/// Max command line length.
         max_line: usize => max_line);
 
-    /// Protocol-aware fault plan (crate `faults`; [`Builder::faults`] sets the older
-    /// `--fault` counters).
-    pub fn fault_plan(mut self, plan: faults::FaultPlan) -> Self {
-        self.cfg.fault_plan = plan;
+    /// The fault plan (crate `faults`), as `FakeClamdBuilder::faults`; also takes the
+    /// deprecated [`crate::Faults`] counters, translated into a plan.
+    pub fn faults(mut self, plan: impl Into<faults::FaultPlan>) -> Self {
+        self.cfg.fault_plan = plan.into();
         self
+    }
+    /// Deprecated name of [`Builder::faults`] (kept while other crates move over; not
+    /// marked `#[deprecated]` so their `-D warnings` builds keep passing).
+    pub fn fault_plan(self, plan: faults::FaultPlan) -> Self {
+        self.faults(plan)
     }
     /// Serve the HTTP/JSON fault admin API on `addr` (`127.0.0.1:0`: ephemeral, see
     /// [`FakeVfindd::admin_addr`]).
@@ -345,7 +362,7 @@ impl Builder {
         &self.cfg
     }
     /// Starts the server.
-    pub async fn start(self) -> Result<FakeVfindd, VfinddError> {
+    pub async fn start(self) -> Result<FakeVfindd, Error> {
         FakeVfindd::start(self.cfg).await
     }
 }

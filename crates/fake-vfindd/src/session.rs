@@ -4,7 +4,7 @@
 
 use crate::config::{Dispatch, QuitMode};
 use crate::datachan::Channel;
-use crate::request::{forced_error, ReqCtx};
+use crate::request::{forced_error, reply_out, ReqCtx};
 use crate::scan::Target;
 use crate::shared::Shared;
 use crate::writer::{writer, Lines, Out, Sink};
@@ -49,7 +49,6 @@ pub(crate) async fn run(
         recorder: shared.recorder.clone(),
         rec,
         faults: cf.clone(),
-        drop_after_lines: shared.cfg.faults.drop_connection_after_lines,
     };
     let writer_task = tokio::spawn(writer(wr, rx, sink));
     // SVSP-CONN-1: READY first.
@@ -70,6 +69,10 @@ pub(crate) async fn run(
             reset: false,
         };
         session.run().await;
+        if lines.is_silent() {
+            // injected never-reply at the verdict: neither answer nor close
+            session.discard_input().await;
+        }
         if session.reset {
             lines.control(Out::Reset).await;
         }
@@ -151,7 +154,7 @@ impl Session {
                         if self.faults.bytes_in(n) == Some(Action::Drop) {
                             break Flow::Close; // injected: drop after N bytes
                         }
-                        if self.silent {
+                        if self.silent || self.lines.is_silent() {
                             continue; // injected never-reply: discard
                         }
                         self.shared.recorder.client(self.rec, &buf[..n]);
@@ -186,6 +189,24 @@ impl Session {
         }
     }
 
+    /// Reads and discards until the client closes (or the idle timeout).
+    async fn discard_input(&mut self) {
+        let mut buf = [0u8; READ_CHUNK];
+        let idle = self.shared.cfg.effective_idle_timeout();
+        loop {
+            let r = match idle {
+                Some(d) => tokio::time::timeout(d, self.rd.read(&mut buf)).await,
+                None => Ok(self.rd.read(&mut buf).await),
+            };
+            match r {
+                Ok(Ok(n)) if n > 0 => {
+                    self.faults.bytes_in(n);
+                }
+                _ => break,
+            }
+        }
+    }
+
     fn cancel(&mut self) {
         self.lines.cancelled.store(true, Ordering::SeqCst);
         self.tasks.abort_all();
@@ -196,7 +217,7 @@ impl Session {
         match self.shared.cfg.dispatch {
             Dispatch::All => {
                 while let Some(frame) = self.framer.next_frame() {
-                    if self.silent {
+                    if self.silent || self.lines.is_silent() {
                         return Flow::Continue;
                     }
                     match self.frame(frame).await {
@@ -293,8 +314,16 @@ impl Session {
         }
         if action.is_none() && scan_name.is_none() {
             // a forced error reply for a command without verdict: answer it now
-            if let Some(body) = self.faults.take_forced().as_ref().and_then(forced_error) {
+            if let Some(body) = self
+                .faults
+                .take_forced()
+                .and_then(|f| forced_error(&f, None))
+            {
                 return Some(self.reply(&id, body).await);
+            }
+            if let Some(r) = self.faults.take_reply() {
+                self.lines.control(reply_out(&id, &r)).await;
+                return Some(Flow::Continue);
             }
         }
         let a = action?;
@@ -326,7 +355,7 @@ impl Session {
                 )
                 .await
             }
-            Action::Reply(f) => match forced_error(&f) {
+            Action::Reply(f) => match forced_error(&f, None) {
                 Some(body) => self.reply(&id, body).await,
                 None => Flow::Continue,
             },
@@ -343,24 +372,10 @@ impl Session {
 
     async fn scan(&mut self, id: Option<Id>, scan: ScanCommand) -> Flow {
         while self.tasks.try_join_next().is_some() {}
-        // SVSP-ERR-EAGAIN-1: per-connection queue limit, and the fault injection.
-        let seen = self.shared.scans_seen.fetch_add(1, Ordering::SeqCst) + 1;
-        let fault = self
-            .shared
-            .cfg
-            .faults
-            .eagain_every
-            .is_some_and(|n| seen.is_multiple_of(n));
-        if self.tasks.len() >= self.shared.cfg.max_queue || fault {
+        // SVSP-ERR-EAGAIN-1: per-connection queue limit.
+        if self.tasks.len() >= self.shared.cfg.max_queue {
             return self.reply(&id, ErrorReply::ServerBusy.body()).await;
         }
-        let accepted = self.shared.requests_accepted.fetch_add(1, Ordering::SeqCst) + 1;
-        let efault = self
-            .shared
-            .cfg
-            .faults
-            .efault_every
-            .is_some_and(|n| accepted.is_multiple_of(n));
         let opts = self.opts.clone(); // SVSP-CONC-3 snapshot
         let name = scan.display_name().to_vec();
         let ctx = ReqCtx {
@@ -368,8 +383,10 @@ impl Session {
             lines: self.lines.clone(),
             id: id.clone(),
             opts,
-            efault,
+            faults: self.faults.clone(),
+            request: self.requests,
             forced: self.faults.take_forced(),
+            reply: self.faults.take_reply(),
         };
         match scan.source {
             Source::File | Source::FileSha1 => {

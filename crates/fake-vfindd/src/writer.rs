@@ -3,7 +3,7 @@
 //! injected faults once they fired.
 
 use crate::record::Recorder;
-use faults::ConnFaults;
+use faults::{Action, ConnFaults, Event as FaultEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,8 @@ pub(crate) const OUT_QUEUE: usize = 256;
 /// What the writer task is told.
 pub(crate) enum Out {
     Line(Response),
+    /// Bytes as they are (an injected raw reply).
+    Raw(Vec<u8>),
     Close,
     /// Injected reset: abort with RST instead of FIN.
     Reset,
@@ -33,6 +35,8 @@ pub(crate) struct Lines {
     pub(crate) tx: mpsc::Sender<Out>,
     /// The connection is gone or closing: nothing more is sent.
     pub(crate) cancelled: Arc<AtomicBool>,
+    /// Injected `never-reply`: lines are dropped, the connection stays open.
+    silent: Arc<AtomicBool>,
 }
 
 impl Lines {
@@ -42,12 +46,16 @@ impl Lines {
         let lines = Lines {
             tx,
             cancelled: Arc::new(AtomicBool::new(false)),
+            silent: Arc::new(AtomicBool::new(false)),
         };
         (lines, rx)
     }
 
     /// Queues one line; false = the connection is gone.
     pub(crate) async fn send(&self, id: &Option<Id>, body: Body) -> bool {
+        if self.is_silent() {
+            return !self.cancelled.load(Ordering::SeqCst);
+        }
         !self.cancelled.load(Ordering::SeqCst)
             && self
                 .tx
@@ -58,6 +66,9 @@ impl Lines {
 
     /// [`Self::send`] from a worker thread.
     pub(crate) fn blocking_send(&self, id: &Option<Id>, body: Body) -> bool {
+        if self.is_silent() {
+            return !self.cancelled.load(Ordering::SeqCst);
+        }
         !self.cancelled.load(Ordering::SeqCst)
             && self
                 .tx
@@ -65,9 +76,31 @@ impl Lines {
                 .is_ok()
     }
 
-    /// Tells the writer something other than a line (close, reset, shaping mark).
+    /// Tells the writer something other than a line (close, reset, shaping mark, raw
+    /// bytes); raw bytes obey cancel and silence as lines do.
     pub(crate) async fn control(&self, out: Out) {
+        let mute = self.cancelled.load(Ordering::SeqCst) || self.is_silent();
+        if matches!(out, Out::Raw(_)) && mute {
+            return;
+        }
         let _ = self.tx.send(out).await;
+    }
+
+    /// Nothing more is sent; the writer ends the connection with `how` (`Close`, `Reset`)
+    /// after the lines queued so far.
+    pub(crate) async fn close(&self, how: Out) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        let _ = self.tx.send(how).await;
+    }
+
+    /// Injected `never-reply`: from now on nothing is written and input is discarded.
+    pub(crate) fn silence(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Self::silence`] was called.
+    pub(crate) fn is_silent(&self) -> bool {
+        self.silent.load(Ordering::SeqCst)
     }
 }
 
@@ -77,8 +110,6 @@ pub(crate) struct Sink {
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) rec: usize,
     pub(crate) faults: Arc<ConnFaults>,
-    /// Legacy `drop-connection-after:N-lines`.
-    pub(crate) drop_after_lines: Option<u64>,
 }
 
 /// Writes `bytes`, shaped by injected faults; false = stop writing (error or injected close).
@@ -109,27 +140,26 @@ async fn write_whole(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> bool
     true
 }
 
-/// The writer task of one connection: runs until told to close or the peer is gone.
+/// The writer task of one connection: runs until told to close or the peer is gone. After
+/// each line it reports the written reply to the fault set (`replies = N` rules).
 pub(crate) async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, sink: Sink) {
     let mut lines = 0u64;
     let mut armed = false;
+    let mut reset = false;
     while let Some(out) = rx.recv().await {
-        let resp = match out {
-            Out::Line(resp) => resp,
+        let bytes = match out {
+            Out::Line(resp) => resp.encode(sink.fmt),
+            Out::Raw(bytes) => bytes,
             Out::Close => break,
             Out::Mark => {
                 armed = true;
                 continue;
             }
             Out::Reset => {
-                // linger 0: the close becomes an immediate RST; no FIN from this half
-                #[allow(deprecated)]
-                let _ = wr.as_ref().set_linger(Some(Duration::ZERO));
-                wr.forget();
-                return;
+                reset = true;
+                break;
             }
         };
-        let bytes = resp.encode(sink.fmt);
         let ok = if armed {
             write_shaped(&mut wr, &bytes, &sink).await
         } else {
@@ -139,10 +169,32 @@ pub(crate) async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, 
             break;
         }
         lines += 1;
-        if sink.drop_after_lines.is_some_and(|n| lines >= n) {
-            debug!("fault: dropping connection after {lines} lines");
-            break;
+        // lines queued before a fault stay untouched: arm only for shaping this event fired
+        let shaped_before = sink.faults.shapes_writes();
+        match sink.faults.event(FaultEvent::Reply { n: lines }) {
+            Some(Action::Reset) => {
+                reset = true;
+                break;
+            }
+            Some(Action::Drop | Action::Timeout) => {
+                debug!("fault: closing after {lines} lines");
+                break;
+            }
+            Some(Action::NeverReply) => {
+                // keep the connection, write nothing more
+                while rx.recv().await.is_some() {}
+                return;
+            }
+            _ => {}
         }
+        armed = armed || (!shaped_before && sink.faults.shapes_writes());
+    }
+    if reset {
+        // linger 0: the close becomes an immediate RST; no FIN from this half
+        #[allow(deprecated)]
+        let _ = wr.as_ref().set_linger(Some(Duration::ZERO));
+        wr.forget();
+        return;
     }
     let _ = wr.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! Injected faults (crate `faults`) observed on the wire from a raw tokio client: one test
 //! per fault kind and trigger that applies to SVSP, plus the runtime handle and admin API.
-//! The older `--fault` counters (eagain-every, ...) are tested in `rules.rs`.
+//! The vocabulary added for issue 13 (verdict point, replies, every, reply texts) is in
+//! `one_language.rs`.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -474,8 +475,10 @@ async fn binary_faults_file_shorthand_and_admin_api() {
         .args(["--svsp-port=0", "--admin", "127.0.0.1:0", "--faults"])
         .arg(&scenario)
         .args([
+            // one value = one shorthand spec, as fake-clamd: `;` between rules, commas
+            // between conditions; the legacy counter is an alias
             "--fault",
-            "eagain-every:1000,efault@command=SCAN,request=2,times=1",
+            "eagain-every:1000;efault@command=SCAN,request=2,times=1",
         ])
         .arg("--scan-root")
         .arg(dir.path())
@@ -515,6 +518,13 @@ async fn binary_faults_file_shorthand_and_admin_api() {
     assert_eq!(v["seed"], 3);
     assert_eq!(v["faults_fired"], 2);
     assert_eq!(v["rules"][0]["name"], "busy");
+    let (code, body) = call("GET", "/faults", "").await.unwrap();
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["rules"][1]["when"]["every"], 1000, "{body}");
+    assert_eq!(v["rules"][1]["fault"]["kind"], "eagain", "{body}");
+    assert_eq!(v["rules"][2]["when"]["request"], 2, "{body}");
+    assert_eq!(v["rules"][2]["times"], 1, "{body}");
     let (code, _) = call(
         "PUT",
         "/faults",

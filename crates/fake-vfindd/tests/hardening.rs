@@ -98,7 +98,8 @@ async fn hardening_1_scan_root_symlink_swap_race_never_escapes() {
             requests > 100 && clean > 0,
             "{requests} requests, {clean} clean"
         );
-        s.stop().await;
+        s.shutdown();
+        s.stopped().await;
     }
 }
 
@@ -171,7 +172,8 @@ fn hardening_2_stop_interrupts_a_scan_in_progress() {
             assert_eq!(c.line().await.as_deref(), Some("QUEUED"));
             tokio::time::sleep(Duration::from_millis(300)).await;
             let t = Instant::now();
-            s.stop().await;
+            s.shutdown();
+            s.stopped().await;
             t
         });
         drop(rt); // waits for the blocking scan thread

@@ -1,0 +1,276 @@
+//! One fault language (issue 13) on the SVSP wire: the verdict point, written replies,
+//! `every`, framed and raw reply texts, `split-every`, the legacy counters as aliases, and
+//! the handle names shared with FakeClamd. Each test reads the raw bytes a client gets.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fake_vfindd::{Error, FakeVfindd, Faults};
+use faults::FaultPlan;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const T: Duration = Duration::from_secs(10);
+
+#[derive(Debug, PartialEq)]
+enum End {
+    Eof(String),
+    Reset(String),
+    Silent(String),
+}
+
+async fn read_end(s: &mut TcpStream, wait: Duration) -> End {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let text = |g: &[u8]| String::from_utf8_lossy(g).into_owned();
+    loop {
+        match tokio::time::timeout(wait, s.read(&mut buf)).await {
+            Err(_) => return End::Silent(text(&got)),
+            Ok(Ok(0)) => return End::Eof(text(&got)),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => return End::Reset(text(&got)),
+            Ok(Err(e)) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Sends `lines` (each + CRLF) then QUIT, and reads to the end (or `wait` of silence).
+async fn session_wait(addr: SocketAddr, lines: &[&str], wait: Duration) -> End {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(l);
+        out.push_str("\r\n");
+    }
+    out.push_str("QUIT\r\n");
+    let _ = s.write_all(out.as_bytes()).await;
+    read_end(&mut s, wait).await
+}
+
+async fn session(addr: SocketAddr, lines: &[&str]) -> End {
+    session_wait(addr, lines, T).await
+}
+
+struct Srv {
+    s: FakeVfindd,
+    _dir: tempfile::TempDir,
+}
+
+async fn server(spec: &str) -> Srv {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("clean"), b"hello").unwrap();
+    let s = FakeVfindd::builder()
+        .threads(1)
+        .virtual_root(dir.path())
+        .faults(FaultPlan::from_shorthand(spec).unwrap())
+        .start()
+        .await
+        .unwrap();
+    Srv { s, _dir: dir }
+}
+
+fn eof(s: &str) -> End {
+    End::Eof(s.to_string())
+}
+
+const SCANNED: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\n";
+
+/// `drop@verdict` (the scripted `close-before-reply`): the request was read and scanned, the
+/// connection closes where DONE would be (SVSP-CLIENT-10: no verdict is an error).
+#[tokio::test]
+async fn verdict_drop_closes_where_done_would_be() {
+    let v = server("drop@verdict").await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof(SCANNED)
+    );
+}
+
+/// `truncate@verdict` (the scripted `close-mid-reply`): half of the DONE line, no
+/// terminator, then FIN.
+#[tokio::test]
+async fn verdict_truncate_sends_half_of_done_then_closes() {
+    let v = server("truncate@verdict").await;
+    // `DONE 0 : "/clean"\r\n` is 19 bytes: 9 are kept
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof(&format!("{SCANNED}DONE 0 : "))
+    );
+}
+
+/// `reset@verdict`: RST in the place of DONE.
+#[tokio::test]
+async fn verdict_reset_aborts_in_place_of_done() {
+    let v = server("reset@verdict").await;
+    match session(v.s.addr(), &["SCAN/FILE /clean"]).await {
+        End::Reset(t) => assert!(!t.contains("DONE"), "{t:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `never-reply@verdict` (the scripted `silent`): the request is read, nothing more is
+/// written (not even QUIT's OK), and the connection stays open.
+#[tokio::test]
+async fn verdict_never_reply_stays_open_and_silent() {
+    let v = server("never-reply@verdict").await;
+    assert_eq!(
+        session_wait(
+            v.s.addr(),
+            &["SCAN/FILE /clean"],
+            Duration::from_millis(700)
+        )
+        .await,
+        End::Silent(SCANNED.to_string())
+    );
+}
+
+/// `errno:EACCES@verdict` (the scripted `errno`): the scan ends with `EACCES "<target>"`
+/// (SVSP-ERR-EACCES-1 form), with the request's id (SVSP-ID-1).
+#[tokio::test]
+async fn verdict_errno_names_the_target_with_the_id() {
+    let v = server("errno:EACCES@verdict").await;
+    assert_eq!(
+        session(v.s.addr(), &["7 SCAN/FILE /clean"]).await,
+        eof("READY\r\n7 QUEUED\r\n7 SCANNING \"/clean\"\r\n7 EACCES \"/clean\"\r\nOK\r\n")
+    );
+}
+
+/// The legacy `efault-every:N` alias = `efault@verdict,every=N` (SVSP-ERR-EFAULT-1): every
+/// Nth verdict is EFAULT in the place of DONE, after the scan lines.
+#[tokio::test]
+async fn efault_every_alias_replaces_every_second_done() {
+    let v = server("efault-every:2").await;
+    let t = session(v.s.addr(), &["1 SCAN/FILE /clean", "2 SCAN/FILE /clean"]).await;
+    assert_eq!(
+        t,
+        eof(
+            "READY\r\n1 QUEUED\r\n2 QUEUED\r\n1 SCANNING \"/clean\"\r\n1 DONE 0 : \"/clean\"\r\n\
+             2 SCANNING \"/clean\"\r\n2 EFAULT Internal error\r\nOK\r\n"
+        )
+    );
+}
+
+/// `eagain@command=SCAN,every=2` (alias `eagain-every:2`, SVSP-ERR-EAGAIN-1) counts SCANs
+/// over all connections: the 2nd SCAN, on a second connection, is refused.
+#[tokio::test]
+async fn every_counts_scans_over_all_connections() {
+    let v = server("eagain-every:2").await;
+    let first = session(v.s.addr(), &["SCAN/FILE /clean"]).await;
+    assert_eq!(
+        first,
+        eof(&format!("{SCANNED}DONE 0 : \"/clean\"\r\nOK\r\n"))
+    );
+    let second = session(v.s.addr(), &["SCAN/FILE /clean"]).await;
+    assert_eq!(second, eof("READY\r\nEAGAIN Server busy\r\nOK\r\n"));
+    assert_eq!(
+        v.s.faults().plan().rules,
+        FaultPlan::from_shorthand("eagain@command=SCAN,every=2")
+            .unwrap()
+            .rules
+    );
+}
+
+/// `drop@replies=N` (alias `drop-connection-after:N-lines`): FIN after the Nth line.
+#[tokio::test]
+async fn drop_after_the_nth_written_line() {
+    let v = server("drop-connection-after:2-lines").await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof("READY\r\nQUEUED\r\n")
+    );
+}
+
+/// `reply:TEXT@command=SCAN` (the scripted `reply`): the text, framed with the request id
+/// and CRLF, in the place of the scan output; the connection goes on.
+#[tokio::test]
+async fn reply_text_is_framed_with_the_request_id() {
+    let v = server("reply:UNKNOWN COMMAND@command=SCAN").await;
+    assert_eq!(
+        session(v.s.addr(), &["5 SCAN/FILE /clean"]).await,
+        eof("READY\r\n5 QUEUED\r\n5 UNKNOWN COMMAND\r\nOK\r\n")
+    );
+}
+
+/// `reply-raw:...@verdict`: the decoded bytes, unframed, in the place of DONE.
+#[tokio::test]
+async fn raw_reply_bytes_go_out_unframed_at_the_verdict() {
+    let v = server("reply-raw:\\x01\\x02 what@verdict").await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
+        eof(&format!("{SCANNED}\u{1}\u{2} whatOK\r\n"))
+    );
+}
+
+/// A reply text answers a command without verdict at once, in the place of its OK.
+#[tokio::test]
+async fn reply_text_answers_a_command_without_verdict() {
+    let v = server("reply:HELLO@command=ENABLE").await;
+    assert_eq!(
+        session(v.s.addr(), &["3 ENABLE ORIGINAL"]).await,
+        eof("READY\r\n3 HELLO\r\nOK\r\n")
+    );
+}
+
+/// `split-every:N/MS` (the scripted `split_reply = N`): replies arrive N bytes at a time.
+#[tokio::test]
+async fn split_every_writes_n_bytes_at_a_time() {
+    let v = server("split-every:4/40").await;
+    let mut s = TcpStream::connect(v.s.addr()).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(T, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"READ");
+    s.write_all(b"QUIT\r\n").await.unwrap();
+    let rest = read_end(&mut s, T).await;
+    assert_eq!(rest, eof("Y\r\nOK\r\n"));
+}
+
+/// `drop@command=SCAN` (the scripted `close-early`): a REQUEST gets no `SEND` line.
+#[tokio::test]
+async fn drop_at_the_scan_command_sends_no_send_line() {
+    let v = server("drop@command=SCAN").await;
+    assert_eq!(
+        session(v.s.addr(), &["SCAN/REQUEST x"]).await,
+        eof("READY\r\n")
+    );
+}
+
+/// The deprecated `Faults` counters still configure the builder, as the plan they stand for.
+#[tokio::test]
+async fn legacy_counters_become_the_shared_plan() {
+    let s = FakeVfindd::builder()
+        .faults(Faults {
+            eagain_every: Some(3),
+            efault_every: Some(2),
+            drop_connection_after_lines: Some(5),
+        })
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        s.faults().plan().rules,
+        FaultPlan::from_shorthand(
+            "eagain@command=SCAN,every=3;efault@verdict,every=2;drop@replies=5"
+        )
+        .unwrap()
+        .rules
+    );
+}
+
+/// The handle names of FakeClamd: `shutdown()`, `stopped()`, `is_shut_down()`, `Error`.
+#[tokio::test]
+async fn shutdown_and_stopped_end_the_server() {
+    let s = FakeVfindd::builder().start().await.unwrap();
+    let addr = s.addr();
+    assert!(!s.is_shut_down());
+    TcpStream::connect(addr).await.expect("serving");
+    s.shutdown();
+    tokio::time::timeout(T, s.stopped()).await.expect("stopped");
+    assert!(s.is_shut_down());
+    assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
+    let e: Result<FakeVfindd, Error> = FakeVfindd::builder().threads(0).start().await;
+    assert!(matches!(e, Err(Error::Config(_))));
+}
