@@ -478,6 +478,7 @@ mod tests {
         out
     }
 
+    /// CLAMD-CLIENT-1.
     #[test]
     fn clamd_client_1_encode_framings() {
         assert_eq!(
@@ -505,6 +506,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-CLIENT-2.
     #[test]
     fn clamd_client_2_chunks() {
         assert_eq!(chunk_header(0x44), [0, 0, 0, 0x44]);
@@ -515,6 +517,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-TIME-3.
     #[test]
     fn clamd_time_3_timeout_record_in_z_mode() {
         assert_eq!(
@@ -525,6 +528,7 @@ mod tests {
         assert_eq!(r.body, ReplyBody::TimedOut);
     }
 
+    /// CLAMD-CMD-7.
     #[test]
     fn clamd_cmd_7_stats_record_in_n_mode() {
         let stats = crate::reply::stats(
@@ -556,6 +560,7 @@ mod tests {
         assert_eq!(s.finish(), Err(ProtoError::TruncatedReply { pending: 3 }));
     }
 
+    /// CLAMD-CLIENT-6.
     #[test]
     fn clamd_client_6_found_parsing() {
         let r = parse_reply(b"3: /tmp/a: b c/eicar.com: Eicar-Signature FOUND", true);
@@ -573,6 +578,7 @@ mod tests {
         assert_eq!(r.subject, Some(Subject::Fd(11)));
     }
 
+    /// CLAMD-CLIENT-5.
     #[test]
     fn clamd_client_5_errors_and_verdicts() {
         let e = parse_reply(
@@ -624,6 +630,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-CLIENT-8.
     #[test]
     fn clamd_client_8_versions() {
         let r = parse_reply(b"ClamAV 1.4.6", false);

@@ -329,12 +329,14 @@ pub fn chomp(mut s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// CLAMD-PARSE-1.
     #[test]
     fn clamd_parse_1_case_sensitive() {
         assert_eq!(parse_command(b"ping", Framing::Z), Command::Unknown);
         assert_eq!(parse_command(b"PING", Framing::Z), Command::Ping);
     }
 
+    /// CLAMD-PARSE-2.
     #[test]
     fn clamd_parse_2_prefix_order() {
         assert_eq!(
@@ -359,6 +361,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-PARSE-3.
     #[test]
     fn clamd_parse_3_no_trailing_bytes() {
         for t in [
@@ -374,6 +377,7 @@ mod tests {
         }
     }
 
+    /// CLAMD-PARSE-4.
     #[test]
     fn clamd_parse_4_skip_exactly_one_byte() {
         assert_eq!(parse_command(b"SCAN", Framing::Z), Command::Unknown);
@@ -399,6 +403,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-FRAME-5.
     #[test]
     fn clamd_frame_5_legacy_only_for_some() {
         for t in [
@@ -425,6 +430,7 @@ mod tests {
         }
     }
 
+    /// CLAMD-FRAME-10.
     #[test]
     fn clamd_frame_10_c_string_semantics() {
         assert_eq!(parse_command(b"PING\0junk", Framing::N), Command::Ping);

@@ -214,6 +214,7 @@ mod tests {
             .collect()
     }
 
+    /// CLAMD-FRAME-1.
     #[test]
     fn clamd_frame_1_z_mode_no_stripping() {
         assert_eq!(cmds(&[b"zPING\0"]), vec![(Framing::Z, Command::Ping)]);
@@ -225,6 +226,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-FRAME-2.
     #[test]
     fn clamd_frame_2_n_mode_chomps() {
         assert_eq!(cmds(&[b"nPING\n"]), vec![(Framing::N, Command::Ping)]);
@@ -235,6 +237,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-FRAME-3.
     #[test]
     fn clamd_frame_3_legacy_first_read_is_command() {
         assert_eq!(cmds(&[b"PING"]), vec![(Framing::Legacy, Command::Ping)]);
@@ -260,6 +263,7 @@ mod tests {
         assert_eq!(cmds(&[&long]), vec![(Framing::Legacy, Command::Unknown)]);
     }
 
+    /// CLAMD-FRAME-3.
     #[test]
     fn clamd_frame_3_legacy_not_after_other_commands_in_same_round() {
         let mut d = CommandDecoder::new();
@@ -273,6 +277,7 @@ mod tests {
         assert_eq!(r.command, Command::Ping);
     }
 
+    /// CLAMD-FRAME-6.
     #[test]
     fn clamd_frame_6_7_leading_bytes_and_empty() {
         assert_eq!(cmds(&[b"z PING\0"]), vec![(Framing::Z, Command::Unknown)]);
@@ -280,6 +285,7 @@ mod tests {
         assert_eq!(cmds(&[b"n\n"]), vec![(Framing::N, Command::Unknown)]);
     }
 
+    /// CLAMD-FRAME-8.
     #[test]
     fn clamd_frame_8_partial_commands_buffered() {
         assert_eq!(cmds(&[b"zPI", b"NG\0"]), vec![(Framing::Z, Command::Ping)]);
@@ -287,6 +293,7 @@ mod tests {
         assert_eq!(cmds(&bytes), vec![(Framing::N, Command::Version)]);
     }
 
+    /// CLAMD-FRAME-9.
     #[test]
     fn clamd_frame_9_buffer_limit() {
         // exactly 4104 bytes with the terminator: parsed normally
@@ -307,6 +314,7 @@ mod tests {
         ));
     }
 
+    /// CLAMD-FRAME-9.
     #[test]
     fn clamd_frame_9_max_scan_path_4097() {
         let mut line = b"zSCAN ".to_vec();
@@ -317,6 +325,7 @@ mod tests {
         assert_eq!(r[0].1.path().map(|p| p.len()), Some(4097));
     }
 
+    /// CLAMD-CONN-3.
     #[test]
     fn clamd_conn_3_pipelined_commands_are_decoded_in_order() {
         assert_eq!(
@@ -329,6 +338,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-FILDES-1.
     #[test]
     fn clamd_fildes_1_needs_one_extra_byte() {
         let mut d = CommandDecoder::new();
@@ -347,6 +357,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-FRAME-2.
     #[test]
     fn clamd_frame_2_n_mode_crlf_leaves_lf_like_clamd() {
         // clamd advances by the chomped length + 1, so "\r\n" leaves the "\n" in the buffer

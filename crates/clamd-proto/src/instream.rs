@@ -197,11 +197,13 @@ mod tests {
         (data, None)
     }
 
+    /// CLAMD-INSTREAM-3.
     #[test]
     fn clamd_instream_3_zero_chunks() {
         assert_eq!(run(10, &[b"\0\0\0\0"]), (vec![], Some(InstreamEvent::End)));
     }
 
+    /// CLAMD-INSTREAM-4.
     #[test]
     fn clamd_instream_4_exact_limit_accepted() {
         let mut s = Vec::new();
@@ -215,6 +217,7 @@ mod tests {
         assert_eq!(ev, Some(InstreamEvent::End));
     }
 
+    /// CLAMD-INSTREAM-4.
     #[test]
     fn clamd_instream_4_one_more_byte_rejected_before_data() {
         let mut s = Vec::new();
@@ -233,6 +236,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-INSTREAM-4.
     #[test]
     fn clamd_instream_4_huge_headers_exceed() {
         assert_eq!(
@@ -248,6 +252,7 @@ mod tests {
         ));
     }
 
+    /// CLAMD-INSTREAM-4.
     #[test]
     fn clamd_instream_4_zero_header_ends_with_quota_used_up() {
         let mut s = 2u32.to_be_bytes().to_vec();
@@ -255,6 +260,7 @@ mod tests {
         assert_eq!(run(2, &[&s]), (b"xy".to_vec(), Some(InstreamEvent::End)));
     }
 
+    /// CLAMD-INSTREAM-1.
     #[test]
     fn clamd_instream_1_split_headers() {
         let (d, ev) = run(100, &[b"\0", b"\0\0", b"\x02a", b"b", b"\0\0\0", b"\0"]);

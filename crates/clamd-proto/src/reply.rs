@@ -318,6 +318,7 @@ mod tests {
         term: b'\n',
     };
 
+    /// CLAMD-CMD-1.
     #[test]
     fn clamd_cmd_1_pong() {
         assert_eq!(pong(Z), b"PONG\0");
@@ -325,6 +326,7 @@ mod tests {
         assert_eq!(pong(ReplyCtx::session(1, Framing::Z)), b"1: PONG\0");
     }
 
+    /// CLAMD-CMD-3.
     #[test]
     fn clamd_cmd_3_versioncommands_exact() {
         assert_eq!(
@@ -333,6 +335,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-CMD-2.
     #[test]
     fn clamd_cmd_2_version_text() {
         assert_eq!(version_text("1.4.6", None), "ClamAV 1.4.6");
@@ -343,6 +346,7 @@ mod tests {
         assert_eq!(version(N, "ClamAV 1.4.6"), b"ClamAV 1.4.6\n");
     }
 
+    /// CLAMD-CMD-7.
     #[test]
     fn clamd_cmd_7_stats_shape() {
         let s = stats(
@@ -368,11 +372,13 @@ mod tests {
         assert!(s.ends_with(b"\nEND\n"));
     }
 
+    /// CLAMD-TIME-3.
     #[test]
     fn clamd_time_3_timeout_always_newline() {
         assert_eq!(timed_out(), b"COMMAND READ TIMED OUT\n");
     }
 
+    /// CLAMD-INSTREAM-5.
     #[test]
     fn clamd_instream_5_size_limit() {
         assert_eq!(
@@ -385,6 +391,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-SESSION-6.
     #[test]
     fn clamd_session_6_literal_backslashes() {
         let r = only_new_style_inside_session(ReplyCtx::session(2, Framing::Z));
@@ -394,6 +401,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-REPLY-1.
     #[test]
     fn clamd_reply_1_scan_lines() {
         assert_eq!(ok(Z, Subject::Path(b"/c/x")), b"/c/x: OK\0");

@@ -64,6 +64,8 @@ proptest! {
         prop_assert!(dec.buffered().is_empty());
     }
 
+    /// CLAMD-INSTREAM-4.
+    ///
     /// CLAMD-INSTREAM-1/4: payload and verdict independent of chunking and split points;
     /// the limit is exact.
     #[test]

@@ -29,12 +29,14 @@ fn db_from(kind: DbFileKind, text: &str) -> Arc<SignatureDb> {
     Arc::new(b.build().unwrap())
 }
 
+/// CLAMD-DET-1.
 #[test]
 fn clamd_det_1_exact_eicar_is_win_test_eicar_hdb_1() {
     let db = builtin(EicarMode::Exact);
     assert_eq!(names(&db, &eicar()), vec!["Win.Test.EICAR_HDB-1"]);
 }
 
+/// CLAMD-DET-3.
 #[test]
 fn clamd_det_3_eicar_with_newline_or_embedded_is_clean_in_exact_mode() {
     let db = builtin(EicarMode::Exact);
@@ -68,6 +70,7 @@ fn anywhere_mode_reports_the_end_offset() {
     assert_eq!(r.detections[0].end_offset, Some(1068));
 }
 
+/// CLAMD-DET-9.
 #[test]
 fn clamd_det_9_builtin_marker_matches_anywhere() {
     let db = builtin(EicarMode::Exact);
@@ -92,6 +95,7 @@ fn sha1_is_computed_in_the_same_pass_and_can_be_disabled() {
     assert_eq!(r.detections.len(), 1, "disabling SHA-1 keeps detection");
 }
 
+/// CLAMD-DET-2.
 #[test]
 fn clamd_det_2_unofficial_suffix_and_clam_suffix_removal() {
     let db = db_from(
@@ -115,6 +119,7 @@ fn clamd_det_2_unofficial_suffix_and_clam_suffix_removal() {
     );
 }
 
+/// CLAMD-DET-4.
 #[test]
 fn clamd_det_4_hsb_sha1_sha256_and_wildcard_size() {
     let text = format!(
@@ -129,6 +134,7 @@ fn clamd_det_4_hsb_sha1_sha256_and_wildcard_size() {
     );
 }
 
+/// CLAMD-DET-5.
 #[test]
 fn clamd_det_5_ndb_offsets_and_wildcards() {
     let text = "\
@@ -150,6 +156,7 @@ Nibble:0:*:5a4?5a
     assert!(names(&db, b"ZaZ").is_empty());
 }
 
+/// CLAMD-DET-6.
 #[test]
 fn clamd_det_6_order_hash_first_then_lowest_match_end_then_db_order() {
     let mut b = SignatureDb::builder();

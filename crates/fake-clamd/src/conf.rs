@@ -460,6 +460,7 @@ mod tests {
         ClamdConf::parse(text, "/x/c.conf").unwrap_err().to_string()
     }
 
+    /// CLAMD-CONF-1.
     #[test]
     fn clamd_conf_1_syntax() {
         let c = ClamdConf::parse(
@@ -473,6 +474,7 @@ mod tests {
         assert_eq!(c.get("LogFile"), Some("/tmp/a b\" x"));
     }
 
+    /// CLAMD-CONF-1.
     #[test]
     fn clamd_conf_1_errors_match_clamd() {
         assert_eq!(
@@ -498,6 +500,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-CONF-2.
     #[test]
     fn clamd_conf_2_types() {
         assert_eq!(parse_size("1M"), Some(1048576));
@@ -515,6 +518,7 @@ mod tests {
         assert!(ClamdConf::parse("BytecodeMode 1\n", "f").is_err());
     }
 
+    /// CLAMD-CONF-3.
     #[test]
     fn clamd_conf_3_debian_config_accepted() {
         // the directives of Debian's generated clamd.conf, including deprecated names

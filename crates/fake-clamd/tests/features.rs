@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::*;
 use fake_clamd::FakeClamd;
 
+/// CLAMD-CMD-4.
 #[tokio::test]
 async fn clamd_cmd_4_reload_rereads_the_database() {
     let corpus = Corpus::new();
@@ -45,6 +46,7 @@ async fn clamd_cmd_4_reload_rereads_the_database() {
     assert_eq!(got, want);
 }
 
+/// CLAMD-CMD-2.
 #[tokio::test]
 async fn clamd_cmd_2_version_text_configurable_and_det_2_official_names() {
     let corpus = Corpus::new();
@@ -67,6 +69,7 @@ async fn clamd_cmd_2_version_text_configurable_and_det_2_official_names() {
     );
 }
 
+/// CLAMD-SCAN-11.
 #[tokio::test]
 async fn clamd_scan_11_exclude_path_and_recursion_limit() {
     let corpus = Corpus::new();
@@ -124,6 +127,7 @@ async fn clamd_scan_11_exclude_path_and_recursion_limit() {
     assert!(got.contains("deeper/x.com"), "0 = unlimited: {got:?}");
 }
 
+/// CLAMD-SCAN-5.
 #[tokio::test]
 async fn clamd_scan_5_follow_file_symlinks() {
     let corpus = Corpus::new();
@@ -146,6 +150,7 @@ async fn clamd_scan_5_follow_file_symlinks() {
     );
 }
 
+/// CLAMD-SCAN-9.
 #[tokio::test]
 async fn clamd_scan_9_allmatchscan_disabled() {
     let corpus = Corpus::new();
@@ -205,6 +210,7 @@ async fn log_file_and_pid_file() {
     assert!(!pid.exists(), "PidFile removed on shutdown");
 }
 
+/// CLAMD-SESSION-4.
 #[tokio::test]
 async fn clamd_session_4_random_order_keeps_every_reply() {
     let s = FakeClamd::builder()

@@ -16,6 +16,7 @@ async fn alive(s: &FakeClamd) {
     );
 }
 
+/// CLAMD-INSTREAM-4.
 #[tokio::test]
 async fn clamd_instream_4_exact_quota_through_the_server() {
     let s = FakeClamd::builder()
@@ -64,6 +65,7 @@ async fn hostile_ffffffff_chunk_allocates_nothing_and_server_survives() {
     alive(&s).await;
 }
 
+/// CLAMD-FRAME-9.
 #[tokio::test]
 async fn clamd_frame_9_endless_line_closes_without_reply() {
     let s = FakeClamd::start().await.unwrap();
@@ -102,6 +104,7 @@ async fn clamd_frame_9_endless_line_closes_without_reply() {
     alive(&s).await;
 }
 
+/// CLAMD-CONN-4.
 #[tokio::test]
 async fn clamd_conn_4_half_close() {
     let s = FakeClamd::start().await.unwrap();
@@ -128,6 +131,7 @@ async fn clamd_conn_4_half_close() {
     alive(&s).await;
 }
 
+/// CLAMD-FRAME-8.
 #[tokio::test]
 async fn clamd_frame_8_one_byte_sends() {
     let s = FakeClamd::start().await.unwrap();
@@ -146,6 +150,7 @@ async fn clamd_frame_8_one_byte_sends() {
     );
 }
 
+/// CLAMD-CONN-3.
 #[tokio::test]
 async fn clamd_conn_3_extra_bytes_after_path_command() {
     let corpus = Corpus::new();
@@ -187,6 +192,7 @@ async fn clamd_conn_3_extra_bytes_after_path_command() {
     );
 }
 
+/// CLAMD-SCAN-8.
 #[tokio::test]
 async fn clamd_scan_8_multiscan_empty_dir_sends_nothing() {
     let corpus = Corpus::new();
@@ -211,6 +217,7 @@ async fn clamd_scan_8_multiscan_empty_dir_sends_nothing() {
     );
 }
 
+/// CLAMD-SCAN-12.
 #[tokio::test]
 async fn clamd_scan_12_user_access_emulated_as_root() {
     if !is_root() {
@@ -278,6 +285,7 @@ async fn over_limit_client(
     (w, out, err)
 }
 
+/// CLAMD-INSTREAM-8.
 #[tokio::test]
 async fn clamd_instream_8_limit_modes_are_deterministic() {
     // reply-drain: the whole upload succeeds, then the reply and EOF
@@ -317,6 +325,7 @@ async fn clamd_instream_8_limit_modes_are_deterministic() {
     }
 }
 
+/// CLAMD-TRANS-6.
 #[tokio::test]
 async fn clamd_trans_6_idle_connections_do_not_block_forever() {
     let s = FakeClamd::builder()

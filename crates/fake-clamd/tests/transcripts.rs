@@ -19,6 +19,7 @@ async fn server(corpus: &Corpus) -> FakeClamd {
         .expect("start")
 }
 
+/// CLAMD-CMD-1.
 #[tokio::test]
 async fn clamd_cmd_1_and_frame_transcripts() {
     let corpus = Corpus::new();
@@ -57,6 +58,7 @@ async fn clamd_cmd_1_and_frame_transcripts() {
     );
 }
 
+/// CLAMD-CMD-7.
 #[tokio::test]
 async fn clamd_cmd_7_stats_transcript() {
     let corpus = Corpus::new();
@@ -187,6 +189,7 @@ async fn clamd_scan_transcripts() {
     );
 }
 
+/// CLAMD-SCAN-3.
 #[tokio::test]
 async fn clamd_scan_3_access_denied_transcripts() {
     if is_root() {
@@ -301,6 +304,7 @@ async fn clamd_session_transcripts() {
     assert_eq!(got, expect);
 }
 
+/// CLAMD-TIME-1.
 #[tokio::test]
 async fn clamd_time_1_silent_client_times_out() {
     let s = FakeClamd::builder()
@@ -389,6 +393,7 @@ async fn clamd_fildes_transcripts() {
     );
 }
 
+/// CLAMD-CMD-5.
 #[tokio::test]
 async fn clamd_cmd_5_shutdown_stops_the_server() {
     let s = FakeClamd::start().await.unwrap();

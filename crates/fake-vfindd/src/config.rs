@@ -362,6 +362,7 @@ pub fn parse_queued(s: &str) -> Result<QueuedMode, Error> {
 mod tests {
     use super::*;
 
+    /// SVSP-CONN-2.
     #[test]
     fn svsp_conn_2_cidr_matching() {
         let lo = Cidr::loopback();
@@ -408,6 +409,7 @@ mod tests {
         assert_eq!(off.effective_idle_timeout(), None);
     }
 
+    /// SVSP-FAKE-2.
     #[test]
     fn svsp_fake_2_quirk_names() {
         let mut q = Quirks::default();

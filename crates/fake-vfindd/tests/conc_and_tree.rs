@@ -16,6 +16,7 @@ async fn start(root: &std::path::Path, delay: Duration) -> FakeVfindd {
         .unwrap()
 }
 
+/// SVSP-CONC-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conc_3_a_queued_request_keeps_the_options_it_was_accepted_with() {
     let d = tempfile::tempdir().unwrap();
@@ -55,6 +56,7 @@ async fn svsp_conc_3_a_queued_request_keeps_the_options_it_was_accepted_with() {
     c.quit().await;
 }
 
+/// SVSP-SCAN-TREE-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
     let d = tempfile::tempdir().unwrap();

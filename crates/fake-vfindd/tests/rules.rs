@@ -19,6 +19,7 @@ async fn start(root: &std::path::Path) -> FakeVfindd {
         .unwrap()
 }
 
+/// SVSP-TRANS-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
     let d = tempfile::tempdir().unwrap();
@@ -43,6 +44,7 @@ async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
     c.quit().await;
 }
 
+/// SVSP-CONN-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
     let d = tempfile::tempdir().unwrap();
@@ -66,6 +68,7 @@ async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
     assert_eq!(c.until_eof().await, ["DENIED"]);
 }
 
+/// SVSP-CONN-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_3_svsp_cmd_quit_1_svsp_resp_ok_1_drain_then_ok() {
     let d = tempfile::tempdir().unwrap();
@@ -93,6 +96,7 @@ async fn svsp_conn_3_svsp_cmd_quit_1_svsp_resp_ok_1_drain_then_ok() {
     );
 }
 
+/// SVSP-CONN-4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_4_half_close_drains_outstanding() {
     let d = tempfile::tempdir().unwrap();
@@ -107,6 +111,7 @@ async fn svsp_conn_4_half_close_drains_outstanding() {
     );
 }
 
+/// SVSP-CONN-5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_5_idle_timeout_closes_silently() {
     let s = FakeVfindd::builder()
@@ -118,6 +123,7 @@ async fn svsp_conn_5_idle_timeout_closes_silently() {
     assert_eq!(c.until_eof().await, Vec::<String>::new());
 }
 
+/// SVSP-FRAME-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_1_svsp_frame_2_svsp_frame_3_lf_blank_one_byte_writes() {
     let d = tempfile::tempdir().unwrap();
@@ -133,6 +139,7 @@ async fn svsp_frame_1_svsp_frame_2_svsp_frame_3_lf_blank_one_byte_writes() {
     c.quit().await;
 }
 
+/// SVSP-FRAME-4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_4_overlong_line_no_id_then_usable() {
     let s = FakeVfindd::builder().start().await.unwrap();
@@ -150,6 +157,7 @@ async fn svsp_frame_4_overlong_line_no_id_then_usable() {
     c.quit().await;
 }
 
+/// SVSP-FRAME-5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_5_one_per_read_dispatch() {
     let s = FakeVfindd::builder()
@@ -172,6 +180,7 @@ async fn svsp_frame_5_one_per_read_dispatch() {
     assert_eq!(c.line().await.unwrap(), "2 OK");
 }
 
+/// SVSP-FRAME-6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_6_eol_lf_and_whole_lines() {
     let s = FakeVfindd::builder()
@@ -185,6 +194,7 @@ async fn svsp_frame_6_eol_lf_and_whole_lines() {
     assert_eq!(c.raw_line().await.unwrap(), b"OK\n");
 }
 
+/// SVSP-FRAME-7.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_7_random_bytes_wellformed_then_quit_ok() {
     let s = FakeVfindd::builder().start().await.unwrap();
@@ -215,6 +225,7 @@ async fn svsp_frame_7_random_bytes_wellformed_then_quit_ok() {
     }
 }
 
+/// SVSP-FRAME-8.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_8_svsp_id_1_svsp_id_2_svsp_id_3_svsp_err_einval_1_identifiers() {
     let s = FakeVfindd::builder().start().await.unwrap();
@@ -237,6 +248,7 @@ async fn svsp_frame_8_svsp_id_1_svsp_id_2_svsp_id_3_svsp_err_einval_1_identifier
     c.quit().await;
 }
 
+/// SVSP-ID-4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_id_4_duplicate_ids_both_processed() {
     let d = tempfile::tempdir().unwrap();
@@ -254,6 +266,7 @@ async fn svsp_id_4_duplicate_ids_both_processed() {
     );
 }
 
+/// SVSP-NAME-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_name_1_svsp_name_4_raw_names_and_scan_root_relative() {
     let d = tempfile::tempdir().unwrap();
@@ -273,6 +286,7 @@ async fn svsp_name_1_svsp_name_4_raw_names_and_scan_root_relative() {
     );
 }
 
+/// SVSP-RESP-SCANNING-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_svsp_scan_port_1_unnamed_stream(
 ) {
@@ -300,6 +314,7 @@ async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_sv
     );
 }
 
+/// SVSP-CMD-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ignore_1() {
     let d = tempfile::tempdir().unwrap();
@@ -325,6 +340,7 @@ async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ign
     );
 }
 
+/// SVSP-CMD-ENABLE-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_cmd_enable_2_svsp_opt_0_svsp_opt_html_1_errors_leave_state() {
     let d = tempfile::tempdir().unwrap();
@@ -359,6 +375,7 @@ async fn svsp_cmd_enable_2_svsp_opt_0_svsp_opt_html_1_errors_leave_state() {
     );
 }
 
+/// SVSP-OPT-EXCLUDE-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_exclude_1_target_and_member() {
     let d = tempfile::tempdir().unwrap();
@@ -386,6 +403,7 @@ async fn svsp_opt_exclude_1_target_and_member() {
     );
 }
 
+/// SVSP-OPT-EXPAND-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
     let d = tempfile::tempdir().unwrap();
@@ -427,6 +445,7 @@ async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
     assert_eq!(got.last().unwrap(), "DONE 2 : \"/z\"");
 }
 
+/// SVSP-OPT-RECURSE-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() {
     let d = tempfile::tempdir().unwrap();
@@ -473,6 +492,7 @@ async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() 
     );
 }
 
+/// SVSP-SCAN-FILE-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_file_1_svsp_scan_filesha1_1_svsp_err_enoent_1_svsp_err_eacces_1_scan_root() {
     let d = tempfile::tempdir().unwrap();
@@ -544,6 +564,7 @@ async fn svsp_scan_file_1_svsp_scan_filesha1_1_svsp_err_enoent_1_svsp_err_eacces
     }
 }
 
+/// SVSP-SCAN-REQUEST-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
     let s = FakeVfindd::builder()
@@ -599,6 +620,7 @@ async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
     c.quit().await;
 }
 
+/// SVSP-SCAN-PORT-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_port_1_echo_quirk_and_refused() {
     let s = FakeVfindd::builder()
@@ -623,6 +645,7 @@ async fn svsp_scan_port_1_echo_quirk_and_refused() {
     assert_eq!(c.line().await.unwrap(), "9 EINVAL Invalid port: 0");
 }
 
+/// SVSP-SCAN-DATA-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_data_1_svsp_scan_inline_1_future_sources() {
     let s = FakeVfindd::builder()
@@ -648,6 +671,7 @@ async fn svsp_scan_data_1_svsp_scan_inline_1_future_sources() {
     );
 }
 
+/// SVSP-SCAN-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
     let s = FakeVfindd::builder()
@@ -668,6 +692,7 @@ async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
     }
 }
 
+/// SVSP-SCAN-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_3_svsp_resp_queued_1_modes() {
     let d = tempfile::tempdir().unwrap();
@@ -698,6 +723,7 @@ async fn svsp_scan_3_svsp_resp_queued_1_modes() {
     );
 }
 
+/// SVSP-ERR-EAGAIN-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_err_eagain_1_queue_limit_and_fault() {
     let d = tempfile::tempdir().unwrap();
@@ -731,6 +757,7 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
     assert_eq!(c.line().await.unwrap(), "2 EAGAIN Server busy");
 }
 
+/// SVSP-ERR-EFAULT-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
     let d = tempfile::tempdir().unwrap();
@@ -754,6 +781,7 @@ async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
     c.quit().await;
 }
 
+/// SVSP-DET-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_det_1_svsp_det_2_svsp_det_3_table_order_and_name() {
     let d = tempfile::tempdir().unwrap();
@@ -782,6 +810,7 @@ async fn svsp_det_1_svsp_det_2_svsp_det_3_table_order_and_name() {
     );
 }
 
+/// SVSP-FAKE-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_fake_2_quirks() {
     let d = tempfile::tempdir().unwrap();
@@ -814,6 +843,7 @@ async fn svsp_fake_2_quirks() {
     );
 }
 
+/// SVSP-CONC-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conc_1_svsp_conc_2_svsp_conc_4_pipelined_requests_on_two_workers() {
     let d = tempfile::tempdir().unwrap();

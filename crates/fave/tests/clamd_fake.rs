@@ -100,6 +100,8 @@ async fn clamd_instream_3_all_verdicts_tcp_and_unix() {
     assert_eq!(ids.last().map(|x| x.1.as_str()), Some("End"), "{ids:?}");
 }
 
+/// CLAMD-INSTREAM-8.
+///
 /// CLAMD-INSTREAM-4/5/8, CLAMD-CLIENT-4: every limit outcome mode is an error, never clean;
 /// with a reply we can read it is the distinct too-large error. Exact limit is accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,6 +261,8 @@ async fn clamd_session_4_pipelined_reverse_and_random_order() {
     }
 }
 
+/// CLAMD-INSTREAM-5.
+///
 /// Pipelined with a too-large file in the middle: its own error is too-large, the session
 /// ends, and the other files still get their right verdicts (retried on new sessions).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use fave::{Client, FaveError, Framing, LimitOrigin, Verdict};
 
+/// CLAMD-SESSION-3.
+///
 /// CLAMD-SESSION-1/3, CLAMD-INSTREAM-1/3, CLAMD-CLIENT-9: IDSESSION, two numbered INSTREAMs
 /// on one connection, END at close; exact client bytes.
 #[test]
@@ -325,6 +327,8 @@ fn clamd_client_10_silent_daemon_times_out() {
     h.join().unwrap();
 }
 
+/// CLAMD-CLIENT-10.
+///
 /// The whole-scan timeout bounds a daemon that trickles nothing but keeps the connection.
 #[test]
 fn clamd_client_10_whole_scan_timeout() {
@@ -418,6 +422,8 @@ fn clamd_client_2_local_limit_refused_session_survives() {
     assert_eq!((n1, n2), (60, 100));
 }
 
+/// CLAMD-CLIENT-2.
+///
 /// A file over the known limit is refused before connecting.
 #[test]
 fn clamd_client_2_file_over_limit_refused_before_connect() {
@@ -547,6 +553,8 @@ fn clamd_session_4_pipelined_exact_bytes_reverse_replies() {
     );
 }
 
+/// CLAMD-SESSION-3.
+///
 /// The handle-style API (begin/write/end on the Client) for C-like callbacks: several scans
 /// in one session, an abandoned scan drops the session, `end` without `begin` is an error.
 #[test]

@@ -80,6 +80,7 @@ fn run_case(
 proptest! {
     #![proptest_config(ProptestConfig { cases: 40, .. ProptestConfig::default() })]
 
+    /// CLAMD-CLIENT-2.
     #[test]
     fn clamd_client_2_framing_any_sizes(
         len in 0usize..200_000,

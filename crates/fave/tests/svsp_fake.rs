@@ -222,6 +222,8 @@ async fn svsp_client_9_12_quirks_tolerated() {
     }
 }
 
+/// SVSP-CLIENT-10.
+///
 /// SVSP-ERR-EAGAIN-1 / SVSP-ERR-EFAULT-1 / connection drop: errors, never clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_client_10_faults_are_errors() {
@@ -297,6 +299,8 @@ async fn svsp_client_1_denied_is_refused() {
     );
 }
 
+/// SVSP-CLIENT-10.
+///
 /// Scripted: EOF before DONE, truncated line, unknown-id lines and a malformed DONE.
 #[test]
 fn svsp_client_10_scripted_faults() {

@@ -470,12 +470,14 @@ mod tests {
         })
     }
 
+    /// SVSP-FRAME-3.
     #[test]
     fn svsp_frame_3_blank_lines_ignored() {
         assert_eq!(p(b""), Parsed::Blank);
         assert_eq!(p(b" \t "), Parsed::Blank);
     }
 
+    /// SVSP-FRAME-2.
     #[test]
     fn svsp_frame_2_rest_of_line_is_one_filename() {
         assert_eq!(
@@ -484,6 +486,7 @@ mod tests {
         );
     }
 
+    /// SVSP-FRAME-8.
     #[test]
     fn svsp_frame_8_tokenisation_case_and_verbatim_args() {
         assert_eq!(
@@ -501,6 +504,7 @@ mod tests {
         );
     }
 
+    /// SVSP-ID-2.
     #[test]
     fn svsp_id_2_identifier_rules() {
         assert_eq!(cmd(b"007 QUIT"), (Some("007".into()), Command::Quit));
@@ -527,6 +531,7 @@ mod tests {
         );
     }
 
+    /// SVSP-CMD-1.
     #[test]
     fn svsp_cmd_1_unknown_command() {
         assert_eq!(
@@ -542,6 +547,7 @@ mod tests {
         );
     }
 
+    /// SVSP-CMD-ENABLE-2.
     #[test]
     fn svsp_cmd_enable_2_errors() {
         assert_eq!(err(b"ENABLE").1, "EINVAL Missing option");
@@ -581,6 +587,7 @@ mod tests {
         );
     }
 
+    /// SVSP-CMD-ENABLE-1.
     #[test]
     fn svsp_cmd_enable_1_and_disable_1_forms() {
         use OptionOp::*;
@@ -614,11 +621,13 @@ mod tests {
         assert_eq!(o(b"DISABLE EXCLUDE"), ExcludeClear);
     }
 
+    /// SVSP-CMD-QUIT-1.
     #[test]
     fn svsp_cmd_quit_1_trailing_text_ignored() {
         assert_eq!(cmd(b"3 QUIT bye now"), (Some("3".into()), Command::Quit));
     }
 
+    /// SVSP-SCAN-1.
     #[test]
     fn svsp_scan_1_forms() {
         assert_eq!(cmd(b"SCAN//FILE /a").1, scan(Source::File, Some(b"/a")));
@@ -640,11 +649,13 @@ mod tests {
         assert_eq!(err(b"SCAN/ /x").1, "ENOTSUP Unsupported source: (none)");
     }
 
+    /// SVSP-SCAN-2.
     #[test]
     fn svsp_scan_2_named_format_rejected() {
         assert_eq!(err(b"SCAN/b64/FILE /x").1, "ENOTSUP Unknown format: b64");
     }
 
+    /// SVSP-SCAN-4.
     #[test]
     fn svsp_scan_4_first_version_profile() {
         let cfg = ParseConfig {
@@ -669,12 +680,14 @@ mod tests {
         }
     }
 
+    /// SVSP-SCAN-FILE-1.
     #[test]
     fn svsp_scan_file_1_missing_filename() {
         assert_eq!(err(b"SCAN/FILE").1, "EINVAL Missing filename");
         assert_eq!(err(b"2 SCAN/FILE-SHA1   ").1, "EINVAL Missing filename");
     }
 
+    /// SVSP-SCAN-PORT-1.
     #[test]
     fn svsp_scan_port_1_port_range() {
         assert_eq!(
@@ -688,6 +701,7 @@ mod tests {
         assert_eq!(err(b"SCAN/PORT").1, "EINVAL Invalid port: ");
     }
 
+    /// SVSP-SCAN-DATA-1.
     #[test]
     fn svsp_scan_data_1_future_flag_and_byte_count() {
         assert_eq!(
@@ -722,6 +736,7 @@ mod tests {
         ));
     }
 
+    /// SVSP-SCAN-INLINE-1.
     #[test]
     fn svsp_scan_inline_1_future_flag() {
         let cfg = ParseConfig {
@@ -737,6 +752,7 @@ mod tests {
         );
     }
 
+    /// SVSP-NAME-1.
     #[test]
     fn svsp_name_1_quotes_are_part_of_the_name() {
         assert_eq!(

@@ -171,6 +171,7 @@ mod tests {
         std::iter::from_fn(|| f.next_frame()).collect()
     }
 
+    /// SVSP-FRAME-1.
     #[test]
     fn svsp_frame_1_lf_and_crlf_accepted_inner_cr_kept() {
         let mut f = LineFramer::default();
@@ -186,6 +187,7 @@ mod tests {
         );
     }
 
+    /// SVSP-FRAME-4.
     #[test]
     fn svsp_frame_4_exact_limit_ok_one_more_too_long_then_resync() {
         let mut f = LineFramer::new(8);
@@ -200,6 +202,7 @@ mod tests {
         );
     }
 
+    /// SVSP-FRAME-4.
     #[test]
     fn svsp_frame_4_unterminated_overlong_is_bounded_and_reported_once() {
         let mut f = LineFramer::new(8);

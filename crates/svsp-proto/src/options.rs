@@ -301,6 +301,7 @@ impl OptionState {
 mod tests {
     use super::*;
 
+    /// SVSP-OPT-0.
     #[test]
     fn svsp_opt_0_initial_state() {
         let s = OptionState::default();
@@ -311,6 +312,7 @@ mod tests {
         assert_eq!(s.html, 0);
     }
 
+    /// SVSP-OPT-EXPAND-1.
     #[test]
     fn svsp_opt_expand_1_default_set_has_all_but_html() {
         let d = ExpanderSet::default_set();
@@ -322,6 +324,7 @@ mod tests {
         assert_eq!(Expander::parse(b"bz2"), None);
     }
 
+    /// SVSP-OPT-EXPAND-2.
     #[test]
     fn svsp_opt_expand_2_add_remove_star() {
         let mut s = OptionState::default();
@@ -337,6 +340,7 @@ mod tests {
         assert_eq!(s.expanders, ExpanderSet::default_set());
     }
 
+    /// SVSP-OPT-RECURSE-1.
     #[test]
     fn svsp_opt_recurse_1_limits() {
         let mut s = OptionState::default();
@@ -348,6 +352,7 @@ mod tests {
         assert_eq!(s.depth_limit(), Some(1));
     }
 
+    /// SVSP-OPT-IGNORE-1.
     #[test]
     fn svsp_opt_ignore_1_and_exclude_1_lists() {
         let mut s = OptionState::default();
@@ -365,6 +370,7 @@ mod tests {
         assert!(!s.is_excluded(b"/other/file"));
     }
 
+    /// SVSP-OPT-ORIGINAL-1.
     #[test]
     fn svsp_opt_original_1_and_html_1_state() {
         let mut s = OptionState::default();

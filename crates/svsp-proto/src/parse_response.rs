@@ -181,6 +181,7 @@ mod tests {
         parse_response(l).unwrap().unwrap()
     }
 
+    /// SVSP-CLIENT-12.
     #[test]
     fn svsp_client_12_eol_case_blank_unknown() {
         assert_eq!(pr(b"READY\r\n").body, Body::Ready);
@@ -194,6 +195,7 @@ mod tests {
         assert!(!r.body.is_terminal());
     }
 
+    /// SVSP-CLIENT-9.
     #[test]
     fn svsp_client_9_done_variants() {
         assert_eq!(
@@ -221,6 +223,7 @@ mod tests {
         assert!(parse_response(b"DONE 1 : /x").is_err());
     }
 
+    /// SVSP-CLIENT-11.
     #[test]
     fn svsp_client_11_infected_with_spaces_and_colons() {
         let r = pr(
@@ -238,6 +241,7 @@ mod tests {
         assert!(matches!(r.body, Body::Infected { ref message, .. } if message.is_empty()));
     }
 
+    /// SVSP-CLIENT-15.
     #[test]
     fn svsp_client_15_send_port_checked() {
         assert_eq!(pr(b"3 SEND 40123").body, Body::Send(Some(40123)));
@@ -247,6 +251,7 @@ mod tests {
         assert!(parse_response(b"SEND x").is_err());
     }
 
+    /// SVSP-CLIENT-10.
     #[test]
     fn svsp_client_10_errors_classified_by_errno_only() {
         let r = pr(b"ENOENT \"nonexistent\"");

@@ -141,6 +141,7 @@ pub fn echo_token(token: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// SVSP-NAME-2.
     #[test]
     fn svsp_name_2_escapes_only_quote_backslash_lf() {
         assert_eq!(
@@ -151,6 +152,7 @@ mod tests {
         assert_eq!(quote(b""), b"\"\"".to_vec());
     }
 
+    /// SVSP-NAME-3.
     #[test]
     fn svsp_name_3_chain_uses_arrow() {
         assert_eq!(
@@ -160,6 +162,7 @@ mod tests {
         assert_eq!(quote_chain::<&[u8]>(&[]), b"\"\"".to_vec());
     }
 
+    /// SVSP-CLIENT-7.
     #[test]
     fn svsp_client_7_decoder_tolerates_extra_escapes() {
         let (n, rest) = unquote(b"\"a\\r\\t\\q\\n\" tail").unwrap();
@@ -173,6 +176,7 @@ mod tests {
         assert_eq!(rest, b" : m");
     }
 
+    /// SVSP-RESP-ERR-1.
     #[test]
     fn svsp_resp_err_1_echo_token_escapes_and_cuts_cl_2() {
         assert_eq!(echo_token(b"wrongCommand"), b"wrongCommand".to_vec());

@@ -450,6 +450,7 @@ mod tests {
             .unwrap()
     }
 
+    /// SVSP-ID-1.
     #[test]
     fn svsp_id_1_every_line_carries_id_and_svsp_id_3_ready_never() {
         assert_eq!(w(Some("007"), Body::Ok), "007 OK\r\n");
@@ -462,6 +463,7 @@ mod tests {
         );
     }
 
+    /// SVSP-RESP-INFECTED-1.
     #[test]
     fn svsp_resp_infected_1_format() {
         let b = Body::Infected {
@@ -475,6 +477,7 @@ mod tests {
         );
     }
 
+    /// SVSP-RESP-DONE-1.
     #[test]
     fn svsp_resp_done_1_svsp_resp_done_2_format() {
         assert_eq!(
@@ -512,12 +515,14 @@ mod tests {
         );
     }
 
+    /// SVSP-RESP-SEND-1.
     #[test]
     fn svsp_resp_send_1_with_and_without_port() {
         assert_eq!(w(Some("3"), Body::Send(Some(40123))), "3 SEND 40123\r\n");
         assert_eq!(w(Some("3"), Body::Send(None)), "3 SEND\r\n");
     }
 
+    /// SVSP-RESP-ERR-1.
     #[test]
     fn svsp_resp_err_1_every_message_form() {
         use ErrorReply::*;
@@ -587,6 +592,7 @@ mod tests {
         }
     }
 
+    /// SVSP-ERR-2.
     #[test]
     fn svsp_err_2_only_six_errno_names() {
         assert_eq!(Errno::from_keyword(b"enoent"), Some(Errno::Enoent));
@@ -598,6 +604,7 @@ mod tests {
         assert_eq!(Errno::from_keyword(b"DONE"), None);
     }
 
+    /// SVSP-FRAME-6.
     #[test]
     fn svsp_frame_6_eol_lf_and_lowercase_quirk() {
         let f = FormatOptions {

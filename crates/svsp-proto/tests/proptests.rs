@@ -17,6 +17,7 @@ fn frames_for(chunks: &[&[u8]], max: usize) -> Vec<Frame> {
 }
 
 proptest! {
+    /// SVSP-NAME-2.
     #[test]
     fn svsp_name_2_quote_unquote_round_trip(name in proptest::collection::vec(any::<u8>(), 0..64)) {
         let q = quote(&name);
@@ -27,6 +28,7 @@ proptest! {
         prop_assert!(rest.is_empty());
     }
 
+    /// SVSP-NAME-3.
     #[test]
     fn svsp_name_3_chain_round_trip(chain in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..16), 1..5)) {
         let q = quote_chain(&chain);
@@ -35,6 +37,7 @@ proptest! {
         prop_assert!(rest.is_empty());
     }
 
+    /// SVSP-FRAME-1.
     #[test]
     fn svsp_frame_1_framing_is_split_independent(
         data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'a'), any::<u8>()], 0..300),
@@ -53,6 +56,7 @@ proptest! {
         prop_assert_eq!(&frames_for(&bytes, 16), &whole);
     }
 
+    /// SVSP-FRAME-7.
     #[test]
     fn svsp_frame_7_random_lines_give_wellformed_replies(line in proptest::collection::vec(any::<u8>(), 0..200)) {
         let line: Vec<u8> = line.into_iter().filter(|b| *b != b'\n').collect();
