@@ -256,6 +256,25 @@ for rej in ['SHUTDOWN', 'QUIT']:
     case('session_rejects_%s' % rej.lower(), ['CLAMD-SESSION-5'], [send(S + 'zPING\\0z%s\\0' % rej)],
          profile='shutdown', probe_alive=True)
 
+# --- found by the differential fuzzer (issue 18; crates/clamd-oracle/src/fuzz.rs) ---
+# compare='session': clamd's own race (fuzz::race_records): after a closing error the scan and
+# STATS replies are optional, and so is how (or whether) clamd closes (end_racy). STATS before
+# FILDES or END-then-bytes is left to the fuzzer: clamd's STATS worker usually wins that race.
+FS = dict(compare='session', end_racy=True, wait_ms=400)
+case('fuzzfound_session_rejected_drops_queued_streams', ['CLAMD-SESSION-4', 'CLAMD-SESSION-5'],
+     [send(S + 'zVERSION\\0zPING\\0zINSTREAM\\0' + CLEAN_CHUNK + TERM + 'zINSTREAM\\0' + EICAR_CHUNK + TERM + 'zCONTSCAN {corpus}/clean.txt\\0')], **FS)
+case('fuzzfound_session_bytes_after_end_pending_scan', ['CLAMD-SESSION-7'],
+     [send('nIDSESSION\\nnSCAN {corpus}/limits/3m_then_marker.bin\\nnEND\\nnPING\\nnEND\\n')], **FS)
+case('fuzzfound_session_bytes_after_end_pending_stream', ['CLAMD-SESSION-7'],
+     [send('nIDSESSION\\nnINSTREAM\\n'), '{ chunks = { total = 900000, chunk = 65536, byte = 65 } }', send(TERM + 'nEND\\nnPING\\nnEND\\n')], **FS)
+case('fuzzfound_session_limit_after_stream_and_ping', ['CLAMD-SESSION-10', 'CLAMD-INSTREAM-5'],
+     [send(S + 'zINSTREAM\\0' + CLEAN_CHUNK + TERM + 'zPING\\0zINSTREAM\\0\\xff\\xff\\xff\\xff')], **FS)
+case('fuzzfound_session_stats_is_queued', ['CLAMD-SESSION-4', 'CLAMD-CMD-7'],
+     [send(S + 'zSTATS\\0zPING\\0zEND\\0')], **FS)
+for cmd in ['SCAN', 'CONTSCAN', 'ALLMATCHSCAN']:
+    case('fuzzfound_%s_inode_order' % cmd.lower(), ['CLAMD-SCAN-6'], [send('z%s {corpus}/inodes\\0' % cmd)])
+case('fuzzfound_multiscan_inode_order', ['CLAMD-SCAN-8'], [send('zMULTISCAN {corpus}/inodes\\0')], compare='unordered')
+
 # --- daemon control ---
 for cmd in ['SHUTDOWN', 'QUIT']:
     for fr in FR:

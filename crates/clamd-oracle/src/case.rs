@@ -50,6 +50,10 @@ pub enum Compare {
     Unordered,
     /// STATS: the variable numbers (thread counts, seconds, pool sizes) are normalised first.
     Stats,
+    /// The equivalence clamd's own threads force (`fuzz::race_records`): unordered, STATS
+    /// normalised, and after a session's closing error the scan replies are optional
+    /// (CLAMD-SESSION-4/5: whether a worker's reply beat the close is a race).
+    Session,
 }
 
 /// One thing the client does.

@@ -11,6 +11,7 @@
 //! onefound/{a_clean.txt, b_eicar.com, c_clean.txt}
 //! mixed/{a_clean.txt, b_eicar.com, sub/c_clean.txt, sub/d_eicar.com}
 //! cleandir/{one.txt, two.txt, sub/three.txt}   emptydir/
+//! inodes/{w.com, sub_b/x.com, b.com (clean), a.com, sub_a/x.com, c.com} (created in this order)
 //! limits/ (clamd's Max* limits around 1 MiB, marker A inside; see [`build_limits`])
 //! ```
 
@@ -102,6 +103,17 @@ pub fn build(dir: &Path) -> Result<(), Error> {
     file("cleandir/two.txt", b"two\n")?;
     file("cleandir/sub/three.txt", b"three\n")?;
     mkdir("emptydir")?;
+    // created out of name order: clamd walks files by inode number, then subdirectories
+    // (CLAMD-SCAN-6), which tells its order from sorted names and from raw readdir order
+    mkdir("inodes")?;
+    file("inodes/w.com", &e)?;
+    mkdir("inodes/sub_b")?;
+    file("inodes/sub_b/x.com", &e)?;
+    file("inodes/b.com", &clean)?;
+    file("inodes/a.com", &e)?;
+    mkdir("inodes/sub_a")?;
+    file("inodes/sub_a/x.com", &e)?;
+    file("inodes/c.com", &e)?;
     build_limits(dir)?;
     Ok(())
 }

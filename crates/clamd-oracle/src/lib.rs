@@ -7,6 +7,7 @@ pub mod case;
 pub mod corpus;
 pub mod env;
 pub mod esc;
+pub mod fuzz;
 pub mod real;
 pub mod runner;
 pub mod suite;

@@ -248,6 +248,7 @@ pub fn compare(case: &Case, expected: &Transcript, got: &Transcript) -> Vec<Mism
         Compare::Exact => e == g,
         Compare::Unordered => sorted_records(&e) == sorted_records(&g),
         Compare::Stats => normalize_stats(&e) == normalize_stats(&g),
+        Compare::Session => crate::fuzz::race_records(&e) == crate::fuzz::race_records(&g),
     };
     if !same {
         out.push(mk("reply bytes", expected.reply.clone(), got.reply.clone()));

@@ -76,6 +76,8 @@ const STREAM_READ_SIZE: usize = 128 * 1024;
 const LINGER_IDLE: Duration = Duration::from_millis(20);
 /// ...or for at most this long.
 const LINGER_MAX: Duration = Duration::from_millis(250);
+/// Longest hold of a connection after bytes that followed END (clamd holds it forever).
+const HOLD_AFTER_END_MAX: Duration = Duration::from_secs(600);
 
 pub(crate) struct Connection {
     shared: Arc<Shared>,
@@ -269,6 +271,9 @@ impl Connection {
             }
             if !self.pending.is_empty() {
                 // bytes read earlier that did not fit the command buffer: the next "read"
+                if !self.flush_batch().await {
+                    return Flow::Abort;
+                }
                 let n = self.dec.free_space().max(1).min(self.pending.len());
                 let piece = self.pending.split_to(n);
                 if self.dec.feed(&piece).is_err() {
@@ -292,6 +297,10 @@ impl Connection {
                     return Flow::Close;
                 }
             }
+            // clamd order: the scan replies of this read follow its immediate replies
+            if !self.flush_batch().await {
+                return Flow::Abort;
+            }
             let space = self.dec.free_space().max(1);
             match self.read_once(space).await {
                 ReadOutcome::Data(n) => {
@@ -313,6 +322,49 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// `--session-order clamd`: sends the scan replies held for the read just processed
+    /// (clamd's workers answer after its reading thread has answered PING/VERSION/STATS of
+    /// the same read, CLAMD-SESSION-4). False if the client is gone.
+    async fn flush_batch(&mut self) -> bool {
+        if self.shared.config.fake.session_order != SessionOrder::Clamd {
+            return true;
+        }
+        let batch = match self.session.as_mut() {
+            Some(s) if !s.deferred.is_empty() => std::mem::take(&mut s.deferred),
+            _ => return true,
+        };
+        for r in batch {
+            if !self.send(&r).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether input follows the current command in what was already read.
+    fn input_follows(&self) -> bool {
+        !self.dec.buffered().is_empty() || !self.pending.is_empty()
+    }
+
+    /// Observed on clamd 1.4.6 (CLAMD-SESSION-7): bytes after END in the read that carried it,
+    /// while scans of the session are still pending, get `<k>: Error processing command.
+    /// ERROR<t>` (k and t of the END); the pending scan replies are lost and clamd never
+    /// closes the connection. The fake holds it open, discarding input, until the client
+    /// closes or ReadTimeout passes (a bounded stand-in for clamd's leak; MISMATCHES.md).
+    async fn bytes_after_end(&mut self, ctx: ReplyCtx) -> Flow {
+        self.dec.take_buffered();
+        self.pending.clear();
+        if !self.send(&reply::error_processing_command(ctx)).await {
+            return Flow::Abort;
+        }
+        let hold = match self.shared.config.read_timeout {
+            t if t.is_zero() => HOLD_AFTER_END_MAX,
+            t => t.min(HOLD_AFTER_END_MAX),
+        };
+        self.drain(hold, 64 << 20).await;
+        Flow::Close
     }
 
     fn record_cmd(&self, session_id: Option<u64>, req: &Request) {
@@ -365,7 +417,10 @@ impl Connection {
                 // CLAMD-SESSION-7: close after the last outstanding reply
                 let mut deferred = self.session.take().map(|s| s.deferred).unwrap_or_default();
                 match self.shared.config.fake.session_order {
-                    SessionOrder::Arrival => {}
+                    SessionOrder::Clamd if !deferred.is_empty() && self.input_follows() => {
+                        return self.bytes_after_end(ctx).await;
+                    }
+                    SessionOrder::Clamd | SessionOrder::Arrival => {}
                     SessionOrder::Reverse => deferred.reverse(),
                     SessionOrder::Random => deferred.shuffle(&mut rand::thread_rng()),
                 }
@@ -376,6 +431,15 @@ impl Connection {
                 }
                 Flow::Close
             }
+            Command::Stats if self.shared.config.fake.session_order == SessionOrder::Clamd => {
+                // observed on clamd 1.4.6: STATS goes to a worker like a scan (its reply
+                // follows this read's PINGs and is lost with the scans on a closing error)
+                let r = self.quick_reply(&req.command, ctx);
+                if let Some(s) = self.session.as_mut() {
+                    s.deferred.push(r);
+                }
+                Flow::Continue
+            }
             Command::Ping | Command::Version | Command::VersionCommands | Command::Stats => {
                 // CLAMD-SESSION-4: answered at once
                 let r = self.quick_reply(&req.command, ctx);
@@ -385,32 +449,49 @@ impl Connection {
                     Flow::Abort
                 }
             }
-            cmd => match self.execute(cmd, ctx).await {
-                Exec::Reply(r) => {
-                    self.deadline = self.deadline_after(self.shared.config.read_timeout);
-                    let defer = self.shared.config.fake.session_order != SessionOrder::Arrival;
-                    match self.session.as_mut() {
-                        Some(s) if defer => {
-                            s.deferred.push(r);
+            cmd => {
+                // observed on clamd 1.4.6: FILDES without a descriptor while this session's
+                // worker replies are pending adds `Error processing command` (same number)
+                let extra_error = matches!(cmd, Command::Fildes)
+                    && self.shared.config.fake.session_order == SessionOrder::Clamd
+                    && self
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| !s.deferred.is_empty());
+                self.exec_in_session(cmd, ctx, extra_error).await
+            }
+        }
+    }
+
+    async fn exec_in_session(&mut self, cmd: Command, ctx: ReplyCtx, extra_error: bool) -> Flow {
+        match self.execute(cmd, ctx).await {
+            Exec::Reply(r) => {
+                self.deadline = self.deadline_after(self.shared.config.read_timeout);
+                let defer = self.shared.config.fake.session_order != SessionOrder::Arrival;
+                match self.session.as_mut() {
+                    Some(s) if defer => {
+                        s.deferred.push(r);
+                        Flow::Continue
+                    }
+                    _ => {
+                        if self.send(&r).await {
                             Flow::Continue
-                        }
-                        _ => {
-                            if self.send(&r).await {
-                                Flow::Continue
-                            } else {
-                                Flow::Abort
-                            }
+                        } else {
+                            Flow::Abort
                         }
                     }
                 }
-                Exec::Fatal(r) => {
-                    self.send(&r).await;
-                    Flow::Close
+            }
+            Exec::Fatal(mut r) => {
+                if extra_error {
+                    r.extend_from_slice(&reply::error_processing_command(ctx));
                 }
-                Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
-                Exec::Abort => Flow::Abort,
-                Exec::Fault(a) => self.apply_fault(a, ctx).await,
-            },
+                self.send(&r).await;
+                Flow::Close
+            }
+            Exec::LimitExceeded(r) => self.limit_exceeded(r).await,
+            Exec::Abort => Flow::Abort,
+            Exec::Fault(a) => self.apply_fault(a, ctx).await,
         }
     }
 
@@ -532,6 +613,14 @@ impl Connection {
                 Flow::Close
             }
             Command::Ping | Command::Version | Command::VersionCommands | Command::Stats => {
+                // observed on clamd 1.4.6: STATS is a worker's job, so bytes after it in the
+                // same read get CLAMD-CONN-3's line first, as after a path command
+                if matches!(req.command, Command::Stats)
+                    && !self.dec.buffered().is_empty()
+                    && !self.send(&reply::error_processing_command(ctx)).await
+                {
+                    return Flow::Abort;
+                }
                 let r = self.quick_reply(&req.command, ctx);
                 self.send(&r).await;
                 Flow::Close

@@ -39,8 +39,11 @@ struct Cli {
     /// After "INSTREAM size limit exceeded": faithful | close | reply-drain | reset.
     #[arg(long, value_name = "MODE", default_value = "faithful")]
     stream_limit: StreamLimitMode,
-    /// Order of scan replies in IDSESSION: arrival | reverse | random.
-    #[arg(long, value_name = "ORDER", default_value = "arrival")]
+    /// Order of scan replies in IDSESSION: clamd (as clamd 1.4.6: PING/VERSION/STATS
+    /// answered when read, scan replies after the immediate replies of the same read, a
+    /// rejected command drops the scan replies not yet sent) | arrival (each reply as soon as
+    /// ready) | reverse | random (scan replies held until END).
+    #[arg(long, value_name = "ORDER", default_value = "clamd")]
     session_order: SessionOrder,
     /// Ignore SHUTDOWN and QUIT (close the connection, keep running).
     #[arg(long)]

@@ -339,12 +339,7 @@ impl Walk<'_> {
                 return false;
             }
         };
-        // CLAMD-SCAN-6 [F]: entries sorted by byte value
-        let mut names: Vec<Vec<u8>> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().as_bytes().to_vec())
-            .collect();
-        names.sort();
+        let names = walk_order(fs_path, rd);
         // CLAMD-SCAN-2: argument with trailing '/' removed, then '/', then the entry
         let mut base = display.to_vec();
         while base.last() == Some(&b'/') {
@@ -409,6 +404,25 @@ impl Walk<'_> {
         }
         true
     }
+}
+
+/// The order clamd 1.4.6 visits a directory's entries (libclamav's `cli_ftw`, observed with
+/// the oracle, CLAMD-SCAN-6): the whole directory is read first; then every entry that is not
+/// a directory, by inode number; then the subdirectories, by inode number. It decides SCAN's
+/// first infection and CONTSCAN's line order; neither sorted names nor raw readdir order.
+fn walk_order(dir: &Path, rd: fs::ReadDir) -> Vec<Vec<u8>> {
+    use std::os::unix::fs::DirEntryExt;
+    let mut entries: Vec<(bool, u64, Vec<u8>)> = rd
+        .filter_map(Result::ok)
+        .map(|e| {
+            let name = e.file_name().as_bytes().to_vec();
+            // the entry's kind as a walk sees it: a followed link to a directory is one
+            let is_dir = fs::metadata(dir.join(OsStr::from_bytes(&name))).is_ok_and(|m| m.is_dir());
+            (is_dir, e.ino(), name)
+        })
+        .collect();
+    entries.sort_by_key(|(is_dir, ino, _)| (*is_dir, *ino));
+    entries.into_iter().map(|(_, _, name)| name).collect()
 }
 
 /// Run a path command and return every reply record, in order (section 7).

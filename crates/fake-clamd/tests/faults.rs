@@ -653,7 +653,7 @@ async fn binary_faults_file_fault_shorthand_and_admin_flag() {
 #[tokio::test]
 async fn forced_scan_error_keeps_the_idsession_as_clamd_does_for_per_file_errors() {
     // CLAMD-REPLY-4: a per-file scan error does not end a session; the next command and
-    // END are still served.
+    // END are still served (PING of the same read first: CLAMD-SESSION-4, clamd order).
     let s = server(FaultPlan::new().with(
         Trigger::request(1),
         Fault::Error {
@@ -666,6 +666,6 @@ async fn forced_scan_error_keeps_the_idsession_as_clamd_does_for_per_file_errors
     bytes.extend_from_slice(b"zPING\0zEND\0");
     assert_eq!(
         exchange(s.addr().unwrap(), &bytes).await,
-        eof(b"1: stream: Can't allocate memory ERROR\x002: PONG\0")
+        eof(b"2: PONG\x001: stream: Can't allocate memory ERROR\0")
     );
 }

@@ -1,0 +1,226 @@
+//! `--session-order clamd` (the default) and clamd's directory walk order, as found by the
+//! differential fuzzer against clamd 1.4.6 (issue 18): replies per read, what a closing error
+//! drops, bytes after END, files before subdirectories by inode number.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{cat, chunk, Corpus, UNOFFICIAL_EICAR};
+use fake_clamd::{FakeClamd, SessionOrder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TERM: &[u8] = &[0, 0, 0, 0];
+
+/// Writes `bytes` in one write and reads for at most `wait`: (bytes, closed by the server).
+async fn talk(addr: SocketAddr, bytes: &[u8], wait: Duration) -> (Vec<u8>, bool) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(bytes).await.expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return (got, false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (got, true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+async fn fake(corpus: &Corpus, order: Option<SessionOrder>) -> FakeClamd {
+    let mut b = FakeClamd::builder().database_directory(corpus.db());
+    if let Some(o) = order {
+        b = b.session_order(o);
+    }
+    b.start().await.expect("fake starts")
+}
+
+fn instream(framing: u8, data: &[u8]) -> Vec<u8> {
+    let t = if framing == b'z' { b"\0" } else { b"\n" };
+    cat(&[&[framing], b"INSTREAM", t, &chunk(data), TERM])
+}
+
+/// CLAMD-SESSION-4/5 (issue 18 item 1): PING and VERSION are answered when read; INSTREAMs of
+/// the same read are still queued when a rejected command closes the session, so their
+/// replies are never sent.
+#[tokio::test]
+async fn rejected_command_in_session_drops_queued_scan_replies() {
+    let corpus = Corpus::new();
+    let s = fake(&corpus, None).await;
+    let bytes = cat(&[
+        b"zIDSESSION\0zVERSION\0zPING\0",
+        &instream(b'z', b"hello"),
+        &instream(b'z', &scan_engine::eicar()),
+        b"zCONTSCAN /tmp\0",
+    ]);
+    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
+    assert_eq!(
+        got,
+        b"1: ClamAV 1.4.6\x002: PONG\x005: Command invalid inside IDSESSION. ERROR\0".to_vec(),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(closed);
+}
+
+/// CLAMD-SESSION-4: the scan replies of one read come after the immediate replies of that
+/// read; those of an earlier read come first.
+#[tokio::test]
+async fn scan_replies_follow_the_immediate_replies_of_the_same_read() {
+    let corpus = Corpus::new();
+    let s = fake(&corpus, None).await;
+    let eicar = corpus.p("eicar.com");
+    let bytes = cat(&[
+        b"zIDSESSION\0zSCAN ",
+        &eicar,
+        b"\0zPING\0",
+        &instream(b'z', b"hello"),
+        b"zVERSION\0zEND\0",
+    ]);
+    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
+    let want = cat(&[
+        b"2: PONG\x004: ClamAV 1.4.6\x001: ",
+        &eicar,
+        format!(": {UNOFFICIAL_EICAR} FOUND\0").as_bytes(),
+        b"3: stream: OK\0",
+    ]);
+    assert_eq!(got, want, "{}", String::from_utf8_lossy(&got));
+    assert!(closed);
+}
+
+/// `--session-order arrival` keeps the old order: every reply as soon as it is ready.
+#[tokio::test]
+async fn session_order_arrival_still_answers_in_arrival_order() {
+    let corpus = Corpus::new();
+    let s = fake(&corpus, Some(SessionOrder::Arrival)).await;
+    let bytes = cat(&[b"zIDSESSION\0", &instream(b'z', b"hello"), b"zPING\0zEND\0"]);
+    let (got, _) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
+    assert_eq!(got, b"1: stream: OK\x002: PONG\0".to_vec());
+}
+
+/// CLAMD-SESSION-7 (issue 18 item 3): bytes after END in the same read, with a scan of that
+/// read pending, get `<k>: Error processing command. ERROR` with END's number and terminator;
+/// the scan reply is lost and the connection stays open.
+#[tokio::test]
+async fn bytes_after_end_with_a_pending_scan_get_error_and_the_connection_stays_open() {
+    let corpus = Corpus::new();
+    let s = fake(&corpus, None).await;
+    let bytes = cat(&[
+        b"nIDSESSION\n",
+        &instream(b'n', b"hello"),
+        b"nEND\nnPING\nnEND\n",
+    ]);
+    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_millis(800)).await;
+    assert_eq!(got, b"2: Error processing command. ERROR\n".to_vec());
+    assert!(!closed, "clamd keeps the connection open");
+    // without a pending scan, bytes after END are ignored (CLAMD-SESSION-7)
+    let (got, closed) = talk(
+        s.addr().unwrap(),
+        b"zIDSESSION\0zPING\0zEND\0zPING\0",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(got, b"1: PONG\0".to_vec());
+    assert!(closed);
+}
+
+/// CLAMD-SESSION-10 / CLAMD-INSTREAM-5 (issue 18 item 4): a size-limit error closes the
+/// session; the reply of the stream queued before it in the same read is lost.
+#[tokio::test]
+async fn size_limit_in_session_drops_the_earlier_stream_reply_of_the_same_read() {
+    let corpus = Corpus::new();
+    let s = fake(&corpus, None).await;
+    let bytes = cat(&[
+        b"zIDSESSION\0",
+        &instream(b'z', b"hello"),
+        b"zPING\0zINSTREAM\0\xff\xff\xff\xff",
+    ]);
+    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
+    assert_eq!(
+        got,
+        b"2: PONG\x003: INSTREAM size limit exceeded. ERROR\0".to_vec()
+    );
+    assert!(closed);
+}
+
+/// CLAMD-SCAN-6 (issue 18 item 2), observed on clamd 1.4.6: a walk visits the files of a
+/// directory by inode number, then its subdirectories by inode number; names play no part.
+#[tokio::test]
+async fn walks_visit_files_then_subdirectories_by_inode_number() {
+    use std::os::unix::fs::MetadataExt;
+    let corpus = Corpus::new();
+    let dir = corpus.c().join("order");
+    std::fs::create_dir(&dir).unwrap();
+    let e = scan_engine::eicar();
+    // created in this order: inode numbers rise (mostly) with creation; the expectation is
+    // computed from the real inode numbers below either way
+    for name in ["w.com", "sub_b", "b.com", "sub_a", "a.com"] {
+        let p = dir.join(name);
+        if name.starts_with("sub_") {
+            std::fs::create_dir(&p).unwrap();
+            std::fs::write(p.join("x.com"), &e).unwrap();
+        } else {
+            std::fs::write(&p, &e).unwrap();
+        }
+    }
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        let m = entry.metadata().unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if m.is_dir() {
+            dirs.push((m.ino(), format!("{name}/x.com")));
+        } else {
+            files.push((m.ino(), name));
+        }
+    }
+    files.sort();
+    dirs.sort();
+    let expected: Vec<String> = files.into_iter().chain(dirs).map(|(_, n)| n).collect();
+    let sorted_by_name = {
+        let mut v = expected.clone();
+        v.sort();
+        v
+    };
+    let s = fake(&corpus, None).await;
+    let root = corpus.p("order");
+    let (got, _) = talk(
+        s.addr().unwrap(),
+        &cat(&[b"zCONTSCAN ", &root, b"\0"]),
+        Duration::from_secs(5),
+    )
+    .await;
+    let want: Vec<u8> = expected
+        .iter()
+        .flat_map(|n| {
+            cat(&[
+                &root,
+                format!("/{n}: {UNOFFICIAL_EICAR} FOUND\0").as_bytes(),
+            ])
+        })
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+    // SCAN stops at the first infection in that order
+    let (got, _) = talk(
+        s.addr().unwrap(),
+        &cat(&[b"zSCAN ", &root, b"\0"]),
+        Duration::from_secs(5),
+    )
+    .await;
+    let first = cat(&[
+        &root,
+        format!("/{}: {UNOFFICIAL_EICAR} FOUND\0", expected[0]).as_bytes(),
+    ]);
+    assert_eq!(got, first);
+    assert_ne!(
+        expected, sorted_by_name,
+        "the corpus must tell inode order from name order"
+    );
+}
