@@ -533,6 +533,28 @@ fn race_closing(reply: &[u8]) -> bool {
         })
 }
 
+/// Whether clamd tore a reply: its threads write a `<k>: ` prefix and the body separately,
+/// so another thread's reply can land between them (observed: a STATS body inside a
+/// VERSIONCOMMANDS line). Such a run says nothing about the order of replies.
+pub fn torn(reply: &[u8]) -> bool {
+    let mut start = 0;
+    for (i, w) in reply.windows(7).enumerate() {
+        if i > 0 && matches!(reply[i - 1], 0 | b'\n') {
+            start = i;
+        }
+        if w == b"POOLS: " {
+            let head = &reply[start..i];
+            let d = head.iter().take_while(|b| b.is_ascii_digit()).count();
+            let prefix_only =
+                head.is_empty() || (d > 0 && d + 2 == head.len() && head.ends_with(b": "));
+            if !prefix_only {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Why two observations of one conversation differ, or `None` if they are equivalent.
 pub fn differs(a: &Observed, b: &Observed) -> Option<String> {
     if race_records(&a.reply) != race_records(&b.reply) {
@@ -611,13 +633,19 @@ impl Pair {
         let Some(diff) = differs(&first, &cand) else {
             return (None, true, Some(first));
         };
+        let mut all_torn = torn(&first.reply);
         for _ in 1..RETRIES {
             settle();
             if let Some(r) = run(&self.reference, conv, &self.vars) {
                 if differs(&r, &cand).is_none() {
                     return (None, false, Some(first));
                 }
+                all_torn &= torn(&r.reply);
             }
+        }
+        if all_torn {
+            // every reference run was torn by clamd's own write race: no verdict
+            return (None, false, Some(first));
         }
         (Some(diff), false, Some(first))
     }
@@ -642,7 +670,12 @@ impl Pair {
             }
             let cur = tree.current();
             settle();
-            match self.check(&cur).0 {
+            // a candidate must diverge twice: one flaky run must not steer the shrink
+            let twice = self.check(&cur).0.and_then(|d| {
+                settle();
+                self.check(&cur).0.map(|_| d)
+            });
+            match twice {
                 Some(d) => {
                     fails = true;
                     best = (cur, d);
@@ -690,6 +723,11 @@ impl Pair {
                     }
                 }
             }
+            // a divergence must repeat before it counts (a loaded machine can delay one run)
+            let diff = diff.and_then(|d| {
+                settle();
+                self.check(&conv).0.map(|_| d)
+            });
             match diff {
                 None => rep.agree += 1,
                 Some(d) if rep.divergences.len() < max_divergences => {
@@ -759,6 +797,16 @@ mod tests {
             race_records(b"1: stream: OK\x002: PONG\0"),
             race_records(b"2: PONG\0")
         );
+    }
+
+    /// A STATS body inside another reply's line is a torn write; a whole one is not.
+    #[test]
+    fn torn_detects_a_stats_body_inside_another_line() {
+        assert!(torn(
+            b"2: ClamAV 1.4.6| COMMANDS: SCAN1:  QUITPOOLS: 1\n\nEND\0 STATS\n"
+        ));
+        assert!(!torn(b"1: POOLS: 1\n\nEND\0"));
+        assert!(!torn(b"2: PONG\0POOLS: 1\nEND\0"));
     }
 
     /// A torn STATS write (`1: ` + another line + the body) is one optional reply.
