@@ -48,6 +48,10 @@ const TARGETS: &[(&str, &str)] = &[
         "mail",
         "scan_engine mail/MIME/mbox walk: split independence",
     ),
+    (
+        "compressed",
+        "scan_engine bzip2/xz members: limits, split independence",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

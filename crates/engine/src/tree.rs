@@ -2,7 +2,8 @@
 //! every part is scanned as a stream and reported to a visitor, depth first, a container
 //! before its members. Formats are recognised by content: zip `PK\x03\x04`, gzip `1f 8b 08`,
 //! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2); and, as clamd
-//! unpacks them (CLAMD-DET-7), mail (RFC 822 / MIME headers or an mbox `From ` line).
+//! unpacks them (CLAMD-DET-7), mail (RFC 822 / MIME headers or an mbox `From ` line), bzip2
+//! `BZh`, xz `fd 37 7a 58 5a 00`.
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -15,6 +16,8 @@ use crate::sigdb::SignatureDb;
 use crate::spool::{SpoolReader, SpoolWriter};
 
 // Container formats beyond tar/gzip/zip, one module each (private to the walk).
+#[path = "compress.rs"]
+mod compress;
 #[path = "mime.rs"]
 mod mime;
 
@@ -62,6 +65,8 @@ impl Formats {
 pub struct MoreFormats {
     /// RFC 822 / MIME messages and mbox.
     pub mail: bool,
+    pub bzip2: bool,
+    pub xz: bool,
 }
 
 impl Default for MoreFormats {
@@ -72,10 +77,18 @@ impl Default for MoreFormats {
 
 impl MoreFormats {
     pub fn all() -> Self {
-        Self { mail: true }
+        Self {
+            mail: true,
+            bzip2: true,
+            xz: true,
+        }
     }
     pub fn none() -> Self {
-        Self { mail: false }
+        Self {
+            mail: false,
+            bzip2: false,
+            xz: false,
+        }
     }
 }
 
@@ -123,6 +136,8 @@ impl TreeOptions {
             ContainerKind::Gzip => f.gzip,
             ContainerKind::Zip => f.zip,
             ContainerKind::Mail => m.mail,
+            ContainerKind::Bzip2 => m.bzip2,
+            ContainerKind::Xz => m.xz,
         }
     }
 }
@@ -135,6 +150,8 @@ pub enum ContainerKind {
     Zip,
     /// An RFC 822 / MIME message or an mbox.
     Mail,
+    Bzip2,
+    Xz,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -172,6 +189,10 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Gzip)
     } else if head.len() >= 512 && &head[257..262] == b"ustar" && tar_checksum_ok(&head[..512]) {
         Some(ContainerKind::Tar)
+    } else if compress::is_bzip2(head) {
+        Some(ContainerKind::Bzip2)
+    } else if compress::is_xz(head) {
+        Some(ContainerKind::Xz)
     } else if mime::looks_like_mail(head) {
         Some(ContainerKind::Mail)
     } else {
@@ -283,12 +304,22 @@ enum Opened {
     Gzip { reader: SpoolReader, name: Vec<u8> },
     Zip(Box<zip::ZipArchive<SpoolReader>>),
     Mail(SpoolReader),
+    Bzip2 { reader: SpoolReader, name: Vec<u8> },
+    Xz { reader: SpoolReader, name: Vec<u8> },
 }
 
 fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Option<Opened> {
     match kind {
         ContainerKind::Tar => Some(Opened::Tar(reader)),
         ContainerKind::Mail => Some(Opened::Mail(reader)),
+        ContainerKind::Bzip2 => Some(Opened::Bzip2 {
+            reader,
+            name: compress::derived_name(parent_name, compress::BZIP2_SUFFIXES),
+        }),
+        ContainerKind::Xz => Some(Opened::Xz {
+            reader,
+            name: compress::derived_name(parent_name, compress::XZ_SUFFIXES),
+        }),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
             .map(|z| Opened::Zip(Box::new(z))),
@@ -463,6 +494,14 @@ impl Walk<'_, '_> {
             }
             Opened::Gzip { reader, name } => {
                 let mut dec = flate2::read::MultiGzDecoder::new(reader);
+                self.next_member(&mut dec, name, depth + 1, None)?;
+            }
+            Opened::Bzip2 { reader, name } => {
+                let mut dec = compress::bzip2_reader(reader);
+                self.next_member(&mut dec, name, depth + 1, None)?;
+            }
+            Opened::Xz { reader, name } => {
+                let mut dec = compress::xz_reader(reader);
                 self.next_member(&mut dec, name, depth + 1, None)?;
             }
             Opened::Mail(mut reader) => {

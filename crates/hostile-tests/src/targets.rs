@@ -63,6 +63,11 @@ pub const TARGETS: &[Target] = &[
         about: "scan_engine mail/MIME/mbox walk (base64, QP, uuencode, nesting): split independence (CLAMD-DET-7)",
         run: mail,
     },
+    Target {
+        name: "compressed",
+        about: "scan_engine bzip2/xz members (and zip bzip2/deflate64): limits, split independence (CLAMD-DET-7)",
+        run: compressed,
+    },
 ];
 
 /// The target called `name`.
@@ -483,6 +488,12 @@ pub fn mail(data: &[u8]) {
     let mut with_sel = vec![sel];
     with_sel.extend_from_slice(&input);
     archive(&with_sel);
+}
+
+/// bzip2 / xz: the same walk and properties as [`archive`]; the seeds are compressed files,
+/// so the fuzzer starts inside these decoders.
+pub fn compressed(data: &[u8]) {
+    archive(data);
 }
 
 #[cfg(test)]

@@ -1,0 +1,81 @@
+//! Single-member compressed files clamd unpacks (CLAMD-DET-7): bzip2 and xz. Each yields one
+//! member, decompressed as a stream (the walk reads it in bounded pieces; its size is known
+//! only by decompressing, like gzip), with memory bounded by the format: bzip2 blocks are at
+//! most 900 kB, and an xz dictionary larger than [`XZ_MEM_LIMIT_KIB`] is refused.
+
+use std::io::Read;
+
+/// Largest xz decoder memory accepted (KiB): `xz -9` needs about 65 MiB.
+pub(crate) const XZ_MEM_LIMIT_KIB: u32 = 80 * 1024;
+
+/// `BZh1`..`BZh9` then the block magic (or the end-of-stream magic of an empty file).
+pub(crate) fn is_bzip2(head: &[u8]) -> bool {
+    head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        && (head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+            || head[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
+}
+
+/// The xz stream header magic.
+pub(crate) fn is_xz(head: &[u8]) -> bool {
+    head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
+}
+
+/// All bzip2 streams of `r`, concatenated (as `bzip2 -d` does).
+pub(crate) fn bzip2_reader<R: Read>(r: R) -> impl Read {
+    bzip2::read::MultiBzDecoder::new(r)
+}
+
+/// All xz streams of `r`, with the decoder memory limit.
+pub(crate) fn xz_reader<R: Read>(r: R) -> impl Read {
+    lzma_rust2::XzReader::new_mem_limit(r, true, XZ_MEM_LIMIT_KIB)
+}
+
+/// The member name: the container's base name without its compression suffix
+/// (`a.tbz2` → `a.tar`, `x.exe.bz2` → `x.exe`, as SVSP-NAME-6 does for gzip).
+pub(crate) fn derived_name(parent: &[u8], suffixes: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let base = match parent.iter().rposition(|&b| b == b'/') {
+        Some(i) => &parent[i + 1..],
+        None => parent,
+    };
+    let lower = base.to_ascii_lowercase();
+    for (suffix, replacement) in suffixes {
+        if lower.ends_with(suffix) && lower.len() > suffix.len() {
+            let mut v = base[..base.len() - suffix.len()].to_vec();
+            v.extend_from_slice(replacement);
+            return v;
+        }
+    }
+    base.to_vec()
+}
+
+pub(crate) const BZIP2_SUFFIXES: &[(&[u8], &[u8])] = &[
+    (b".tbz2", b".tar"),
+    (b".tbz", b".tar"),
+    (b".bz2", b""),
+    (b".bz", b""),
+];
+pub(crate) const XZ_SUFFIXES: &[(&[u8], &[u8])] = &[(b".txz", b".tar"), (b".xz", b"")];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_drop_the_suffix() {
+        assert_eq!(derived_name(b"/d/a.tbz2", BZIP2_SUFFIXES), b"a.tar");
+        assert_eq!(derived_name(b"x.exe.BZ2", BZIP2_SUFFIXES), b"x.exe");
+        assert_eq!(derived_name(b"p.txz", XZ_SUFFIXES), b"p.tar");
+        assert_eq!(derived_name(b"plain", XZ_SUFFIXES), b"plain");
+        assert_eq!(derived_name(b".xz", XZ_SUFFIXES), b".xz");
+    }
+
+    #[test]
+    fn sniffs_magic() {
+        assert!(is_bzip2(b"BZh91AY&SYxx"));
+        assert!(!is_bzip2(b"BZh01AY&SY"));
+        assert!(is_xz(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0, 4]));
+        assert!(!is_xz(b"7z\xbc\xaf"));
+    }
+}
