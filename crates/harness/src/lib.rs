@@ -4,6 +4,7 @@
 //! reads. It also checks servers with raw-byte cases. See the crate README for the client
 //! profile and case formats.
 
+pub mod builtin;
 pub mod case;
 pub mod checks;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod server;
 pub mod snapshot;
 pub mod template;
 pub mod transcript;
+pub mod user_config;
 
 pub use error::{HarnessError, Result};
 pub use profile::{ClientProfile, Protocol, Verdict};
