@@ -12,6 +12,8 @@ command -v clamdscan >/dev/null 2>&1 || need_apt+=(clamdscan)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 # clam.exe in ~45 container forms: the content differential (crates/clamd-oracle/tests/testfiles_differential.rs)
 [ -f /usr/share/clamav-testfiles/clam.exe ] || need_apt+=(clamav-testfiles)
+# headless browser for the HTML report test (crates/harness/tests/report_html_browser.rs)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   $SUDO apt-get update -qq

@@ -4,7 +4,8 @@
 //! reads. It also checks servers with raw-byte cases. See the crate README for the client
 //! profile and case formats.
 
-pub mod builtin;
+pub mod annotate;
+pub mod baseline;
 pub mod case;
 pub mod checks;
 pub mod cli;
@@ -20,13 +21,13 @@ pub mod props;
 pub mod proxy;
 pub mod redact;
 pub mod report;
+pub mod report_html;
 pub mod review;
 pub mod runner;
 pub mod server;
 pub mod snapshot;
 pub mod template;
 pub mod transcript;
-pub mod user_config;
 
 pub use error::{HarnessError, Result};
 pub use profile::{ClientProfile, Protocol, Verdict};

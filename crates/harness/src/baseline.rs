@@ -1,0 +1,436 @@
+//! Known-failures baseline (`--baseline FILE`, `--write-baseline FILE`): a TOML list of the
+//! cases each client is allowed to fail, each with a reason. A run with a baseline exits 0
+//! when only listed cases fail, and 1 on a new failure or on a listed case that now passes
+//! (a stale entry must be removed, so the list only ever shrinks by intent).
+//!
+//! FAIL-OPEN (clean when no scan happened) is the worst defect: an entry may cover it only
+//! when it says `status = "fail-open"` and the run has `--baseline-allow-fail-open`. An entry
+//! for a plain failure never covers a case that has become FAIL-OPEN.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HarnessError, Result};
+use crate::judge::Status;
+use crate::report::{Report, Row};
+
+/// A baseline file is small; anything larger is a mistake (and would be read whole).
+const MAX_FILE: u64 = 1 << 20;
+
+/// What a baseline entry allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allowed {
+    /// A failure other than FAIL-OPEN.
+    #[default]
+    Fail,
+    /// FAIL-OPEN as well (needs `--baseline-allow-fail-open`).
+    FailOpen,
+}
+
+/// One known failure.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// The client profile name (a report suite `client:<name>`), or the suite itself for
+    /// server suites (`server:clamd`).
+    pub client: String,
+    /// The case id.
+    pub case: String,
+    /// Why this failure is accepted for now (required).
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "is_fail")]
+    pub status: Allowed,
+}
+
+fn is_fail(a: &Allowed) -> bool {
+    *a == Allowed::Fail
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default, rename = "failure")]
+    failures: Vec<Entry>,
+}
+
+/// A loaded baseline.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    pub path: PathBuf,
+    pub entries: Vec<Entry>,
+    /// `--baseline-allow-fail-open` was given.
+    pub allow_fail_open: bool,
+}
+
+/// The client name of a report suite, as a baseline entry writes it.
+pub fn client_of(suite: &str) -> &str {
+    suite.strip_prefix("client:").unwrap_or(suite)
+}
+
+fn is_failure(s: Status) -> bool {
+    matches!(s, Status::Fail | Status::FailOpen)
+}
+
+/// Reads at most `MAX_FILE` bytes of a regular file (a FIFO or device never blocks us).
+fn read_bounded(path: &Path) -> Result<String> {
+    // A baseline that cannot be read is a configuration error (exit 2), like a bad one.
+    let bad = |m: String| HarnessError::config(path, m);
+    let meta =
+        std::fs::metadata(path).map_err(|e| bad(format!("cannot read the baseline: {e}")))?;
+    if !meta.is_file() {
+        return Err(bad("the baseline is not a regular file".into()));
+    }
+    let f = std::fs::File::open(path).map_err(|e| bad(format!("cannot read the baseline: {e}")))?;
+    let mut buf = Vec::new();
+    f.take(MAX_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| bad(format!("cannot read the baseline: {e}")))?;
+    if buf.len() as u64 > MAX_FILE {
+        return Err(bad("the baseline is larger than 1 MiB".into()));
+    }
+    String::from_utf8(buf).map_err(|_| bad("the baseline is not UTF-8".into()))
+}
+
+impl Baseline {
+    /// Parses and checks a baseline text (`origin` names it in errors; exit 2 on any error).
+    pub fn parse(text: &str, origin: &Path, allow_fail_open: bool) -> Result<Self> {
+        let file: File =
+            toml::from_str(text).map_err(|e| HarnessError::config(origin, e.to_string()))?;
+        let mut seen = BTreeSet::new();
+        for e in &file.failures {
+            let what = format!("[[failure]] client = {:?}, case = {:?}", e.client, e.case);
+            if e.client.trim().is_empty() || e.case.trim().is_empty() {
+                return Err(HarnessError::config(
+                    origin,
+                    format!("{what}: client and case must not be empty"),
+                ));
+            }
+            if e.reason.trim().is_empty() {
+                return Err(HarnessError::config(
+                    origin,
+                    format!("{what}: every entry needs a reason"),
+                ));
+            }
+            if !seen.insert((e.client.clone(), e.case.clone())) {
+                return Err(HarnessError::config(
+                    origin,
+                    format!("{what}: listed twice"),
+                ));
+            }
+            if e.status == Allowed::FailOpen && !allow_fail_open {
+                return Err(HarnessError::config(
+                    origin,
+                    format!("{what}: allows FAIL-OPEN (the client reports clean when no scan happened); baselining that needs --baseline-allow-fail-open"),
+                ));
+            }
+        }
+        Ok(Baseline {
+            path: origin.to_path_buf(),
+            entries: file.failures,
+            allow_fail_open,
+        })
+    }
+
+    /// Loads `--baseline FILE` (None without one). `--baseline-allow-fail-open` alone is a
+    /// usage error: it would be silently ignored.
+    pub fn load(
+        path: Option<&Path>,
+        allow_fail_open: bool,
+        write_path: Option<&Path>,
+    ) -> Result<Option<Self>> {
+        match path {
+            Some(p) => Ok(Some(Self::parse(&read_bounded(p)?, p, allow_fail_open)?)),
+            None if allow_fail_open && write_path.is_none() => Err(HarnessError::Usage(
+                "--baseline-allow-fail-open applies to --baseline and --write-baseline".into(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn entry(&self, row: &Row) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.client == client_of(&row.suite) && e.case == row.id)
+    }
+
+    /// Compares a finished run with the baseline.
+    pub fn check(&self, report: &Report) -> Outcome {
+        let mut out = Outcome::default();
+        for (i, row) in report.rows.iter().enumerate() {
+            match (self.entry(row), row.status) {
+                (Some(e), Status::Fail) => out.known.push((i, e.reason.clone())),
+                (Some(e), Status::FailOpen)
+                    if e.status == Allowed::FailOpen && self.allow_fail_open =>
+                {
+                    out.known.push((i, e.reason.clone()))
+                }
+                (Some(_), Status::FailOpen) => {
+                    out.new.push(i);
+                    out.notes.push(format!(
+                        "{} [{}] is FAIL-OPEN; its baseline entry allows only a plain failure (FAIL-OPEN needs status = \"fail-open\" and --baseline-allow-fail-open)",
+                        row.id, row.suite
+                    ));
+                }
+                (Some(e), Status::Pass) => out.stale.push((i, e.reason.clone())),
+                (None, s) if is_failure(s) => out.new.push(i),
+                _ => {}
+            }
+        }
+        for e in &self.entries {
+            let ran = report
+                .rows
+                .iter()
+                .any(|r| client_of(&r.suite) == e.client && r.id == e.case);
+            if !ran {
+                out.unchecked.push(format!("{}/{}", e.client, e.case));
+            }
+        }
+        out
+    }
+}
+
+/// How a run compares with its baseline (row indexes into the report).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Failing rows the baseline allows, with the entry's reason.
+    pub known: Vec<(usize, String)>,
+    /// Failing rows the baseline does not allow.
+    pub new: Vec<usize>,
+    /// Rows that pass although the baseline lists them.
+    pub stale: Vec<(usize, String)>,
+    /// Entries no row of this run checked (filtered out, another partition, not available).
+    pub unchecked: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    pub fn is_known(&self, row: usize) -> Option<&str> {
+        self.known
+            .iter()
+            .find(|(i, _)| *i == row)
+            .map(|(_, r)| r.as_str())
+    }
+
+    pub fn is_stale(&self, row: usize) -> bool {
+        self.stale.iter().any(|(i, _)| *i == row)
+    }
+
+    /// The run's exit code with this baseline: 1 on a new failure or a stale entry, else
+    /// as without a baseline (3 for harness errors, or a missing client when required).
+    pub fn exit_code(&self, report: &Report, require_available: bool) -> u8 {
+        if !self.new.is_empty() || !self.stale.is_empty() {
+            return 1;
+        }
+        let c = report.counts();
+        if c.harness_errors > 0 || (require_available && c.not_available > 0) {
+            3
+        } else {
+            0
+        }
+    }
+
+    /// The terminal lines about the baseline.
+    pub fn terminal(&self, report: &Report, path: &Path) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "\nbaseline {}: {} known failure(s), {} new failure(s), {} stale entr{}",
+            path.display(),
+            self.known.len(),
+            self.new.len(),
+            self.stale.len(),
+            if self.stale.len() == 1 { "y" } else { "ies" }
+        );
+        for i in &self.new {
+            if let Some(r) = report.rows.get(*i) {
+                let _ = writeln!(s, "  NEW   {} {} [{}]", r.status.label(), r.id, r.suite);
+            }
+        }
+        for (i, reason) in &self.stale {
+            if let Some(r) = report.rows.get(*i) {
+                let _ = writeln!(
+                    s,
+                    "  STALE {} [{}] passes now: remove it from the baseline (reason was: {reason})",
+                    r.id, r.suite
+                );
+            }
+        }
+        for (i, reason) in &self.known {
+            if let Some(r) = report.rows.get(*i) {
+                let _ = writeln!(
+                    s,
+                    "  known {} {} [{}]: {reason}",
+                    r.status.label(),
+                    r.id,
+                    r.suite
+                );
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+        if !self.unchecked.is_empty() {
+            let _ = writeln!(
+                s,
+                "  not checked by this run: {}",
+                self.unchecked.join(", ")
+            );
+        }
+        crate::redact::text(&s)
+    }
+}
+
+/// Escapes a TOML basic string (for comments and values written by hand here).
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The baseline text for the current failures (`--write-baseline`). Reasons of entries in
+/// `previous` are kept; a new entry's reason is the failure's first line, to be edited.
+/// FAIL-OPEN rows are written as entries only with `allow_fail_open`, else as comments.
+pub fn render(report: &Report, previous: Option<&Baseline>, allow_fail_open: bool) -> String {
+    let mut s = String::from(
+        "# avc-conformance known failures (--baseline FILE). Each entry lets one client fail one\n\
+         # case; the run exits 1 on any other failure and on an entry whose case now passes.\n",
+    );
+    for r in report.rows.iter().filter(|r| is_failure(r.status)) {
+        let reason = previous
+            .and_then(|b| b.entry(r))
+            .map(|e| e.reason.clone())
+            .unwrap_or_else(|| match r.failures.first() {
+                Some(f) => format!("{} {} {}: {}", r.status.label(), f.rule, f.kind, f.happened),
+                None => format!("{}: {}", r.status.label(), r.detail),
+            });
+        let reason = crate::redact::text(&reason).replace(['\n', '\r'], " ");
+        let mut entry = format!(
+            "\n[[failure]]\nclient = {}\ncase = {}\nreason = {}\n",
+            toml_str(client_of(&r.suite)),
+            toml_str(&r.id),
+            toml_str(&reason)
+        );
+        if r.status == Status::FailOpen {
+            entry.push_str("status = \"fail-open\"\n");
+            if !allow_fail_open {
+                entry = format!(
+                    "\n# FAIL-OPEN: baselined only with --baseline-allow-fail-open (then uncomment)\n{}",
+                    entry
+                        .trim_start_matches('\n')
+                        .lines()
+                        .map(|l| format!("# {l}\n"))
+                        .collect::<String>()
+                );
+            }
+        }
+        s.push_str(&entry);
+    }
+    s
+}
+
+/// Writes `--write-baseline FILE`.
+pub fn write(
+    path: &Path,
+    report: &Report,
+    previous: Option<&Baseline>,
+    allow_fail_open: bool,
+) -> Result<()> {
+    std::fs::write(path, render(report, previous, allow_fail_open))
+        .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(suite: &str, id: &str, status: Status) -> Row {
+        Row {
+            suite: suite.into(),
+            id: id.into(),
+            rules: vec!["CLAMD-CLIENT-4".into()],
+            title: String::new(),
+            status,
+            detail: "d".into(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            note: None,
+            seconds: 0.0,
+            transcript: String::new(),
+        }
+    }
+
+    fn report(rows: Vec<Row>) -> Report {
+        Report {
+            rows,
+            seconds: 0.0,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Issue 16 part 3: a plain-failure entry never covers FAIL-OPEN; a fail-open entry
+    /// needs the flag at load time.
+    #[test]
+    fn fail_open_is_covered_only_by_a_fail_open_entry_with_the_flag() {
+        let p = Path::new("b.toml");
+        let plain = "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\n";
+        let b = Baseline::parse(plain, p, true).unwrap();
+        let rep = report(vec![row("client:x", "c", Status::FailOpen)]);
+        let o = b.check(&rep);
+        assert_eq!(o.new, vec![0]);
+        assert_eq!(o.exit_code(&rep, false), 1);
+
+        let fo = format!("{plain}status = \"fail-open\"\n");
+        let err = Baseline::parse(&fo, p, false).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("--baseline-allow-fail-open"),
+            "{err}"
+        );
+        let b = Baseline::parse(&fo, p, true).unwrap();
+        let o = b.check(&rep);
+        assert!(o.new.is_empty() && o.known.len() == 1);
+        assert_eq!(o.exit_code(&rep, false), 0);
+    }
+
+    /// Issue 16 part 3: entries without a reason, duplicates and unknown keys are
+    /// configuration errors (exit 2).
+    #[test]
+    fn bad_baselines_are_configuration_errors() {
+        let p = Path::new("b.toml");
+        for bad in [
+            "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \" \"\n",
+            "[[failure]]\nclient = \"x\"\ncase = \"c\"\n",
+            "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\n[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\n",
+            "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\ncolour = 1\n",
+            "[[failure]\n",
+        ] {
+            let e = Baseline::parse(bad, p, false).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+        }
+    }
+
+    /// Issue 16 part 3: the written text loads back and covers exactly the failures; a
+    /// FAIL-OPEN row stays a comment unless allowed.
+    #[test]
+    fn written_baseline_loads_back_and_covers_the_failures() {
+        let rep = report(vec![
+            row("client:x", "a", Status::Fail),
+            row("client:x", "b", Status::Pass),
+            row("server:clamd", "s", Status::Fail),
+            row("client:y", "fo", Status::FailOpen),
+        ]);
+        let text = render(&rep, None, false);
+        let b = Baseline::parse(&text, Path::new("w.toml"), false).unwrap();
+        assert_eq!(b.entries.len(), 2, "{text}");
+        assert!(text.contains("# case = \"fo\""), "{text}");
+        let o = b.check(&rep);
+        assert_eq!(o.new, vec![3]);
+        let text = render(&rep, Some(&b), true);
+        let b = Baseline::parse(&text, Path::new("w.toml"), true).unwrap();
+        assert_eq!(b.entries.len(), 3);
+        assert_eq!(b.check(&rep).exit_code(&rep, false), 0);
+    }
+}
