@@ -29,5 +29,16 @@ if ! python3 -c 'import clamd' >/dev/null 2>&1; then
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages clamd
 fi
 
+# Third-party clamd client libraries with conformance profiles (conformance/clients/
+# pyclamd.toml, aioclamd.toml, clamav-client.toml; wrappers in conformance/clients/wrappers/).
+for mod_pkg in pyclamd:pyclamd aioclamd:aioclamd clamav_client:clamav-client; do
+  mod=${mod_pkg%%:*}; pkg=${mod_pkg#*:}
+  if ! python3 -c "import $mod" >/dev/null 2>&1; then
+    echo "setup: installing the python '$pkg' package (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check "$pkg" \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$pkg"
+  fi
+done
+
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 echo "setup: ok (clamd: $(/usr/sbin/clamd --version 2>/dev/null || echo missing))"

@@ -1,7 +1,13 @@
-//! `--proptest N`: property tests of clients. Generated inputs (size, content, EICAR at a
-//! random offset or inside nested zips) and daemon behaviours (replies split at random byte
-//! boundaries, delays) run through the scripted daemon; a failure is shrunk to a minimal
-//! case by proptest and reported with the seed that replays the run.
+//! `--proptest N`: property tests of clients on the embedded fake daemons. Each run pairs a
+//! generated input with a generated daemon behaviour, said as a fault plan in the `faults`
+//! vocabulary (the language of `clamd-fault-plans.toml`), and is judged by the same rules as
+//! the case suites, FAIL-OPEN included (CLAMD-CLIENT-3/4/5, SVSP-CLIENT-10).
+//!
+//! The generator leans on the edges where clients break: sizes 0, 1, 4095, 4096, 4097,
+//! 8192, StreamMaxLength and StreamMaxLength + 1 come up in most runs, and most daemon
+//! behaviours make the scan fail (reset at a byte, close, truncated or garbage reply, error
+//! reply, size-limit reply, silence, refusal). A failure is shrunk by proptest (towards the
+//! first size and the plainest behaviour) and reported with the seed that replays the run.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,69 +24,293 @@ use crate::profile::{ClientProfile, Protocol, Verdict};
 use crate::report::Row;
 use crate::runner::{availability, run_case, RunContext};
 
-/// One generated case.
+/// StreamMaxLength of the generated runs' daemons: small, so that the limit and one byte
+/// over it stay quick to send (CLAMD-CLIENT-4).
+pub const STREAM_MAX_LENGTH: u64 = 64 * 1024;
+
+/// The sizes that break clients: empty, one byte, around clamd's usual 4 KiB chunk, two
+/// chunks, and both sides of the stream limit. The first is what shrinking aims for.
+pub const EDGE_SIZES: [u64; 8] = [
+    0,
+    1,
+    4095,
+    4096,
+    4097,
+    8192,
+    STREAM_MAX_LENGTH,
+    STREAM_MAX_LENGTH + 1,
+];
+
+/// How the daemon behaves in one run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    /// Answers; replies written `split` bytes at a time (`None`: whole), after `delay_ms`.
+    Answers { split: Option<u8>, delay_ms: u64 },
+    /// RST once `at_byte` bytes of the connection have arrived (0: at the scan command).
+    Reset { at_byte: u64 },
+    /// FIN without a reply once `at_byte` bytes of the connection have arrived (0: at the
+    /// scan command).
+    Close { at_byte: u64 },
+    /// The first `keep` bytes of the verdict, no terminator, then FIN.
+    Truncated { keep: u8 },
+    /// `len` random printable bytes instead of the verdict, then FIN.
+    Garbage { len: u8 },
+    /// An error reply instead of the verdict.
+    ErrorReply(ErrorKind),
+    /// The size-limit reply (`INSTREAM size limit exceeded. ERROR`, SVSP `EINVAL`).
+    SizeLimit,
+    /// Reads the request and never answers: the client's own timeout must fire.
+    Silence,
+    /// RST at accept, before any byte.
+    Refuse,
+}
+
+/// The error replies a daemon may give instead of a verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ErrorKind {
+    Error,
+    Eagain,
+    Efault,
+    Eacces,
+    /// clamd's `COMMAND READ TIMED OUT` (SVSP: a silent close).
+    ReadTimeout,
+}
+
+/// One generated run.
 #[derive(Debug, Clone)]
 pub struct Generated {
     pub input: InputSpec,
-    pub split_reply: Option<usize>,
-    pub delay_ms: u64,
+    pub behaviour: Behaviour,
 }
 
 impl Generated {
+    /// The bytes the client streams (None: not known up front, a generated zip).
+    fn data_len(&self) -> Option<u64> {
+        match self.input {
+            InputSpec::Clean { size, .. } => Some(size),
+            InputSpec::Empty => Some(0),
+            InputSpec::Eicar => Some(68),
+            _ => None,
+        }
+    }
+
+    /// What the client must report: the input's verdict when the daemon answers and the
+    /// input fits the stream limit, otherwise error (fail closed).
     fn expect(&self) -> Verdict {
+        if !matches!(self.behaviour, Behaviour::Answers { .. }) {
+            return Verdict::Error;
+        }
+        if self.data_len().is_some_and(|n| n > STREAM_MAX_LENGTH) {
+            return Verdict::Error;
+        }
         match self.input {
             InputSpec::Clean { .. } | InputSpec::Empty | InputSpec::ZipClean => Verdict::Clean,
             _ => Verdict::Infected,
         }
     }
 
+    /// The rule a failure of this run is cited under first.
+    fn rule(&self, protocol: Protocol) -> &'static str {
+        let over = self.data_len().is_some_and(|n| n > STREAM_MAX_LENGTH);
+        match (protocol, &self.behaviour) {
+            (Protocol::Clamd, Behaviour::SizeLimit) => "CLAMD-CLIENT-4",
+            (Protocol::Clamd, Behaviour::Answers { .. }) if over => "CLAMD-CLIENT-4",
+            (Protocol::Clamd, Behaviour::Answers { .. }) => "CLAMD-CLIENT-2",
+            (Protocol::Clamd, Behaviour::ErrorReply(_)) => "CLAMD-CLIENT-5",
+            (Protocol::Clamd, Behaviour::Silence) => "CLAMD-CLIENT-10",
+            (Protocol::Clamd, _) => "CLAMD-CLIENT-3",
+            (Protocol::Svsp, Behaviour::Answers { .. }) => "SVSP-CLIENT-12",
+            (Protocol::Svsp, _) => "SVSP-CLIENT-10",
+        }
+    }
+
+    /// The behaviour as fault rules (the `faults` of a case).
+    fn fault_rules(&self, protocol: Protocol) -> Vec<toml::Value> {
+        let scan = match protocol {
+            Protocol::Clamd => "INSTREAM",
+            Protocol::Svsp => "SCAN",
+        };
+        // Reply faults fire at the scan command: the fake reads the whole request, then
+        // applies them to its reply (as clamd-fault-plans.toml and svsp-fault-plans.toml).
+        let at_scan = format!("when = {{ command = \"{scan}\" }}");
+        let rule = match &self.behaviour {
+            Behaviour::Answers {
+                split: None,
+                delay_ms: 0,
+            } => return Vec::new(),
+            Behaviour::Answers { split, delay_ms } => {
+                let mut rules = Vec::new();
+                if let Some(n) = split {
+                    rules.push(format!("kind = \"split-every\"\nbytes = {n}"));
+                }
+                if *delay_ms > 0 {
+                    rules.push(format!(
+                        "kind = \"delay\"\nms = {delay_ms}\nat = \"reply\"\n{at_scan}"
+                    ));
+                }
+                return rules.iter().filter_map(|r| parse_rule(r)).collect();
+            }
+            Behaviour::Reset { at_byte: 0 } => format!("kind = \"reset\"\n{at_scan}"),
+            Behaviour::Reset { at_byte } if protocol == Protocol::Clamd => {
+                format!("kind = \"reset\"\nwhen = {{ bytes = {at_byte} }}")
+            }
+            Behaviour::Reset { .. } => format!("kind = \"reset\"\n{at_scan}"),
+            Behaviour::Close { at_byte } if protocol == Protocol::Clamd && *at_byte > 0 => {
+                format!("kind = \"drop\"\nwhen = {{ bytes = {at_byte} }}")
+            }
+            Behaviour::Close { .. } => format!("kind = \"drop\"\n{at_scan}"),
+            Behaviour::Truncated { keep } => {
+                // SVSP's `DONE 0` is 6 bytes: keep fewer, so the line is really cut
+                let keep = if protocol == Protocol::Svsp {
+                    (*keep).min(3)
+                } else {
+                    *keep
+                };
+                format!("kind = \"truncate\"\nkeep = {keep}\n{at_scan}")
+            }
+            Behaviour::Garbage { len } => format!("kind = \"garbage\"\nlen = {len}\n{at_scan}"),
+            Behaviour::ErrorReply(kind) => {
+                let fault = match kind {
+                    ErrorKind::Error => "kind = \"error\"\ntext = \"Can't allocate memory\"",
+                    ErrorKind::Eagain => "kind = \"eagain\"",
+                    ErrorKind::Efault => "kind = \"efault\"",
+                    ErrorKind::Eacces => {
+                        "kind = \"errno\"\nname = \"EACCES\"\ntext = \"Permission denied\""
+                    }
+                    ErrorKind::ReadTimeout => "kind = \"timeout\"",
+                };
+                format!("{fault}\n{at_scan}")
+            }
+            Behaviour::SizeLimit => match protocol {
+                Protocol::Clamd => {
+                    format!("kind = \"stream-limit\"\nmode = \"reply-drain\"\n{at_scan}")
+                }
+                Protocol::Svsp => format!("kind = \"stream-limit\"\n{at_scan}"),
+            },
+            Behaviour::Silence => format!("kind = \"never-reply\"\n{at_scan}"),
+            Behaviour::Refuse => "kind = \"refuse\"".to_string(),
+        };
+        parse_rule(&rule).into_iter().collect()
+    }
+
+    fn title(&self) -> String {
+        format!("{}; daemon: {}", self.input.label(), self.behaviour.label())
+    }
+
     fn case(&self, protocol: Protocol, n: u32) -> Case {
+        let faults = self.fault_rules(protocol);
         Case {
             id: format!("proptest.{protocol}.{n}"),
             protocol,
-            rules: vec![match protocol {
-                Protocol::Clamd => "CLAMD-CLIENT-2".into(),
-                Protocol::Svsp => "SVSP-CLIENT-12".into(),
-            }],
-            title: format!(
-                "{} (split {:?}, delay {} ms)",
-                self.input.label(),
-                self.split_reply,
-                self.delay_ms
-            ),
+            rules: vec![self.rule(protocol).into()],
+            title: self.title(),
             input: self.input.clone(),
             daemon: DaemonSpec {
-                kind: DaemonKind::Scripted,
-                split_reply: self.split_reply,
-                delay_ms: (self.delay_ms > 0).then_some(self.delay_ms),
-                eicar_anywhere: true,
+                kind: DaemonKind::Fake,
+                stream_max_length: Some(STREAM_MAX_LENGTH),
                 ..DaemonSpec::default()
             },
-            faults: Vec::new(),
-            fault_seed: None,
+            fault_seed: (!faults.is_empty()).then_some(1),
+            faults,
             expect: self.expect(),
             tags: vec!["proptest".into()],
         }
     }
 }
 
-/// The generator: inputs and daemon behaviours.
+impl Behaviour {
+    fn label(&self) -> String {
+        match self {
+            Behaviour::Answers {
+                split: None,
+                delay_ms: 0,
+            } => "answers".into(),
+            Behaviour::Answers { split, delay_ms } => format!(
+                "answers{}{}",
+                split.map_or(String::new(), |n| format!(", {n} bytes at a time")),
+                if *delay_ms > 0 {
+                    format!(", after {delay_ms} ms")
+                } else {
+                    String::new()
+                }
+            ),
+            Behaviour::Reset { at_byte: 0 } => "RST at the scan command".into(),
+            Behaviour::Reset { at_byte } => format!("RST once {at_byte} bytes arrived"),
+            Behaviour::Close { at_byte: 0 } => "FIN, no reply, at the scan command".into(),
+            Behaviour::Close { at_byte } => format!("FIN, no reply, once {at_byte} bytes arrived"),
+            Behaviour::Truncated { keep } => format!("reply cut after {keep} bytes, then FIN"),
+            Behaviour::Garbage { len } => format!("{len} bytes of garbage instead of the reply"),
+            Behaviour::ErrorReply(k) => format!("error reply ({k:?})"),
+            Behaviour::SizeLimit => "size-limit reply".into(),
+            Behaviour::Silence => "silence (never replies)".into(),
+            Behaviour::Refuse => "RST at accept".into(),
+        }
+    }
+}
+
+fn parse_rule(text: &str) -> Option<toml::Value> {
+    // The texts above are fixed shapes with numbers; a parse error is a bug here, and the
+    // case's own validation (fault_plan) reports it as a harness error rather than a panic.
+    toml::from_str::<toml::Value>(text).ok()
+}
+
+/// Input sizes: an edge size in three runs of four, any size up to one chunk past the
+/// limit otherwise. Shrinks towards 0 (the first edge).
+fn size() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => prop::sample::select(EDGE_SIZES.to_vec()),
+        1 => 0u64..=STREAM_MAX_LENGTH + 8192,
+    ]
+}
+
+fn input() -> impl Strategy<Value = InputSpec> {
+    prop_oneof![
+        6 => (size(), any::<u64>()).prop_map(|(size, seed)| InputSpec::Clean { size, seed }),
+        2 => Just(InputSpec::Eicar),
+        1 => (1u32..4).prop_map(|depth| InputSpec::ZipEicar { depth }),
+        1 => Just(InputSpec::ZipClean),
+    ]
+}
+
+/// Daemon behaviours: most runs make the scan fail; silence is rare (each costs the
+/// client's own timeout).
+fn behaviour() -> impl Strategy<Value = Behaviour> {
+    let error = prop::sample::select(vec![
+        ErrorKind::Error,
+        ErrorKind::Eagain,
+        ErrorKind::Efault,
+        ErrorKind::Eacces,
+        ErrorKind::ReadTimeout,
+    ]);
+    prop_oneof![
+        4 => (prop::option::of(1u8..9), prop::sample::select(vec![0u64, 0, 5, 50]))
+            .prop_map(|(split, delay_ms)| Behaviour::Answers { split, delay_ms }),
+        3 => (0u64..=STREAM_MAX_LENGTH).prop_map(|at_byte| Behaviour::Reset { at_byte }),
+        2 => (0u64..=8192).prop_map(|at_byte| Behaviour::Close { at_byte }),
+        1 => (0u8..=6).prop_map(|keep| Behaviour::Truncated { keep }),
+        1 => (1u8..=40).prop_map(|len| Behaviour::Garbage { len }),
+        2 => error.prop_map(Behaviour::ErrorReply),
+        1 => Just(Behaviour::SizeLimit),
+        1 => Just(Behaviour::Refuse),
+        1 => Just(Behaviour::Silence),
+    ]
+}
+
+/// The generator: an input and a daemon behaviour per run.
 pub fn strategy() -> impl Strategy<Value = Generated> {
-    let input = prop_oneof![
-        (0u64..300_000, any::<u64>()).prop_map(|(size, seed)| InputSpec::Clean { size, seed }),
-        Just(InputSpec::Eicar),
-        (68u64..200_000, 0.0f64..1.0, any::<u64>()).prop_map(|(size, frac, seed)| {
-            let offset = ((size - 68) as f64 * frac) as u64;
-            InputSpec::EicarAt { offset, size, seed }
-        }),
-        (1u32..4).prop_map(|depth| InputSpec::ZipEicar { depth }),
-        Just(InputSpec::ZipClean),
-    ];
-    let split = prop_oneof![Just(None), (1usize..24).prop_map(Some)];
-    (input, split, 0u64..3).prop_map(|(input, split_reply, delay_ms)| Generated {
-        input,
-        split_reply,
-        delay_ms,
+    (input(), behaviour()).prop_map(|(input, mut behaviour)| {
+        // Byte triggers stay within the upload, so the fault fires before the verdict
+        // (a generated zip is a few hundred bytes).
+        let limit = match input {
+            InputSpec::Clean { size, .. } => size,
+            InputSpec::Empty => 0,
+            InputSpec::Eicar => 68,
+            _ => 100,
+        };
+        if let Behaviour::Reset { at_byte } | Behaviour::Close { at_byte } = &mut behaviour {
+            *at_byte = (*at_byte).min(limit);
+        }
+        Generated { input, behaviour }
     })
 }
 
@@ -147,7 +377,8 @@ pub async fn run(
                 let case = g.case(profile.protocol, counter.get());
                 let r = handle.block_on(run_case(&case, &profile, &ctx2));
                 match r.status {
-                    Status::Pass => Ok(()),
+                    // a fault the client's path never met proves nothing either way
+                    Status::Pass | Status::NotApplicable => Ok(()),
                     _ => {
                         let msg = r
                             .failures
@@ -216,4 +447,105 @@ pub async fn run(
         rows.push(row);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+
+    fn sample(n: usize) -> Vec<Generated> {
+        let mut runner = TestRunner::new_with_rng(Config::default(), rng_from(7));
+        let s = strategy();
+        (0..n)
+            .map(|_| s.new_tree(&mut runner).map(|t| t.current()))
+            .collect::<std::result::Result<_, _>>()
+            .unwrap_or_default()
+    }
+
+    /// Issue 14 item 2: every edge size (0, 1, 4095..4097, 8192, StreamMaxLength and one
+    /// over, CLAMD-CLIENT-2/4) comes up, and edge sizes make most of the sized inputs.
+    #[test]
+    fn generator_puts_every_edge_size_in_the_runs_with_high_weight() {
+        let runs = sample(1000);
+        assert_eq!(runs.len(), 1000);
+        let sizes: Vec<u64> = runs
+            .iter()
+            .filter_map(|g| match g.input {
+                InputSpec::Clean { size, .. } => Some(size),
+                _ => None,
+            })
+            .collect();
+        for edge in EDGE_SIZES {
+            let hits = sizes.iter().filter(|s| **s == edge).count();
+            assert!(hits >= 20, "size {edge} drawn {hits} times in 1000 runs");
+        }
+        let on_edge = sizes.iter().filter(|s| EDGE_SIZES.contains(s)).count();
+        assert!(
+            on_edge * 3 >= sizes.len() * 2,
+            "{on_edge} of {}",
+            sizes.len()
+        );
+    }
+
+    /// Issue 14 item 2: most runs have a daemon that makes the scan fail, each failing
+    /// behaviour comes up, and each runs as a valid fault plan on the fake (CLAMD-CLIENT-3/
+    /// 4/5/10), expecting error.
+    #[test]
+    fn generator_makes_most_scans_fail_with_valid_fault_plans() {
+        let runs = sample(1000);
+        let failing = runs
+            .iter()
+            .filter(|g| !matches!(g.behaviour, Behaviour::Answers { .. }))
+            .count();
+        assert!(failing > 600, "{failing} of 1000");
+        for probe in [
+            "Reset",
+            "Close",
+            "Truncated",
+            "Garbage",
+            "ErrorReply",
+            "SizeLimit",
+            "Silence",
+            "Refuse",
+        ] {
+            assert!(
+                runs.iter()
+                    .any(|g| format!("{:?}", g.behaviour).starts_with(probe)),
+                "{probe} never generated"
+            );
+        }
+        for g in &runs {
+            for protocol in [Protocol::Clamd, Protocol::Svsp] {
+                let case = g.case(protocol, 1);
+                let plan = case.fault_plan().unwrap_or_else(|e| panic!("{g:?}: {e}"));
+                let answers = matches!(g.behaviour, Behaviour::Answers { .. });
+                assert_eq!(plan.is_some(), !case.faults.is_empty());
+                if !answers {
+                    assert!(plan.is_some(), "{g:?} has no fault plan");
+                    assert_eq!(case.expect, Verdict::Error, "{g:?}");
+                }
+            }
+        }
+    }
+
+    /// CLAMD-CLIENT-4: one byte over StreamMaxLength must be an error even when the daemon
+    /// answers; at the limit the content decides.
+    #[test]
+    fn over_the_stream_limit_expects_error_at_the_limit_clean() {
+        let answers = Behaviour::Answers {
+            split: None,
+            delay_ms: 0,
+        };
+        let g = |size| Generated {
+            input: InputSpec::Clean { size, seed: 1 },
+            behaviour: answers.clone(),
+        };
+        assert_eq!(g(STREAM_MAX_LENGTH).expect(), Verdict::Clean);
+        assert_eq!(g(STREAM_MAX_LENGTH + 1).expect(), Verdict::Error);
+        assert_eq!(
+            g(STREAM_MAX_LENGTH + 1).rule(Protocol::Clamd),
+            "CLAMD-CLIENT-4"
+        );
+    }
 }
