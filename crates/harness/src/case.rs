@@ -110,13 +110,29 @@ impl Case {
 
 /// Loads every `*.toml` case file in `dir` (sorted), checking that ids are unique.
 pub fn load_dir(dir: &Path) -> Result<Vec<Case>> {
+    load_dirs(dir, &[])
+}
+
+/// Loads the cases of `dir` then of each of `extra` (a user's own case directories, issue
+/// 14), checking that ids are unique across all of them.
+pub fn load_dirs(dir: &Path, extra: &[PathBuf]) -> Result<Vec<Case>> {
+    if let Some(bad) = extra.iter().find(|d| !d.is_dir()) {
+        return Err(HarnessError::config(bad, "--cases: not a directory"));
+    }
+    let mut out: Vec<Case> = Vec::new();
+    for d in std::iter::once(dir).chain(extra.iter().map(PathBuf::as_path)) {
+        load_into(d, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn load_into(dir: &Path, out: &mut Vec<Case>) -> Result<()> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| HarnessError::io(format!("reading {}", dir.display()), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
-    let mut out: Vec<Case> = Vec::new();
     for p in paths {
         let text = crate::profile::read_config_text(&p, "case file")?;
         let file: CaseFile =
@@ -132,5 +148,5 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Case>> {
             out.push(c);
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -85,7 +85,8 @@ pub struct Cli {
     /// of an earlier run: `review --accept`).
     #[arg(long, visible_alias = "accept")]
     pub update_snapshots: bool,
-    /// Snapshot directory, `DIR/<client>/<case>.snap` (default: conformance/snapshots).
+    /// Snapshot directory, `DIR/<client>/<case>.snap` (default: conformance/snapshots in
+    /// this repository, ./av-conformance/snapshots outside it).
     #[arg(long, value_name = "DIR")]
     pub snapshots: Option<PathBuf>,
     /// Do not compare transcript snapshots.
@@ -109,9 +110,21 @@ pub struct Cli {
     /// Keep each case's scratch directory.
     #[arg(long)]
     pub keep: bool,
-    /// Repository root (default: found from the current directory).
+    /// Repository root (default: found from the current directory; outside this
+    /// repository the built-in cases and profiles are used).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Client profile file to run, from any directory (repeatable).
+    #[arg(long = "profile", value_name = "FILE")]
+    pub profile_files: Vec<PathBuf>,
+    /// Directory of your own client case files (`*.toml`), added to the built-in cases
+    /// (repeatable).
+    #[arg(long = "cases", value_name = "DIR")]
+    pub case_dirs: Vec<PathBuf>,
+    /// Config file holding profiles, cases, snapshots and reports (default:
+    /// `av-conformance.toml` in the current directory, when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -138,7 +151,7 @@ pub fn main_with_args(args: Vec<String>) -> u8 {
 /// UTF-8 where text is expected is a usage error (exit 2), never a panic.
 pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
     if args.first().is_some_and(|a| a == "review") {
-        return crate::review::main(args.into_iter().skip(1).collect());
+        return crate::review::main(review_args(args.into_iter().skip(1).collect()));
     }
     let parsed = Cli::command()
         .try_get_matches_from(std::iter::once(OsString::from("conformance")).chain(args))
@@ -206,6 +219,9 @@ fn check_conflicts(cli: &Cli, protocol_given: bool, timeout_given: bool) -> Resu
     if cli.client_cmd.is_some() && !cli.clients.is_empty() {
         return Err("--client-cmd and --client cannot be combined: give one client".into());
     }
+    if cli.client_cmd.is_some() && !cli.profile_files.is_empty() {
+        return Err("--client-cmd and --profile cannot be combined: give one client".into());
+    }
     if timeout_given && cli.client_cmd.is_none() {
         return Err(
             "--timeout applies to --client-cmd only (a profile sets `timeout_secs`)".into(),
@@ -214,8 +230,13 @@ fn check_conflicts(cli: &Cli, protocol_given: bool, timeout_given: bool) -> Resu
     if cli.seed.is_some() && cli.proptest.is_none() {
         return Err("--seed applies to --proptest only".into());
     }
-    if server && (cli.client_cmd.is_some() || !cli.clients.is_empty() || cli.proptest.is_some()) {
-        return Err("--server/--socket check a server; they cannot be combined with --client, --client-cmd or --proptest".into());
+    if server
+        && (cli.client_cmd.is_some()
+            || !cli.clients.is_empty()
+            || !cli.profile_files.is_empty()
+            || cli.proptest.is_some())
+    {
+        return Err("--server/--socket check a server; they cannot be combined with --client, --client-cmd, --profile or --proptest".into());
     }
     if cli.update_snapshots && cli.no_snapshots {
         return Err("--update-snapshots and --no-snapshots cannot be combined".into());
@@ -247,6 +268,49 @@ fn check_root(dir: &Path) -> Result<PathBuf> {
             dir.display()
         )))
     }
+}
+
+/// The run's root: `--root`, else this repository when the current directory is inside it,
+/// else the built-in cases and profiles written to a scratch directory, which the returned
+/// guard keeps alive for the run (issue 14: the installed binary works from any directory).
+fn resolve_root(cli: &Cli, cwd: &Path) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    if let Some(r) = &cli.root {
+        return Ok((check_root(r)?, None));
+    }
+    if let Some(r) = runner::find_root(cwd) {
+        return Ok((r, None));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("avc-conformance-data-")
+        .tempdir()
+        .map_err(|e| HarnessError::io("scratch dir for the built-in data", e))?;
+    let root = crate::builtin::materialize(dir.path())?;
+    Ok((root, Some(dir)))
+}
+
+/// `review` outside this repository looks at the snapshot directory a run there writes to
+/// (the config file's `snapshots`, else `./av-conformance/snapshots`), unless the
+/// arguments name one.
+fn review_args(mut args: Vec<OsString>) -> Vec<OsString> {
+    let names_dir = args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        ["--snapshots", "--root"]
+            .iter()
+            .any(|f| a == *f || a.starts_with(&format!("{f}=")))
+    });
+    let Ok(cwd) = std::env::current_dir() else {
+        return args;
+    };
+    if names_dir || runner::find_root(&cwd).is_some() {
+        return args;
+    }
+    let dir = crate::user_config::Config::find(None, &cwd)
+        .ok()
+        .flatten()
+        .and_then(|c| c.snapshots)
+        .unwrap_or_else(|| cwd.join(crate::user_config::DEFAULT_SNAPSHOTS));
+    args.extend([OsString::from("--snapshots"), dir.into_os_string()]);
+    args
 }
 
 /// `--server HOST:PORT` must name a port and resolve: a bad address is a usage error
@@ -288,16 +352,23 @@ fn select_profiles(cli: &Cli, root: &Path) -> Result<Vec<ClientProfile>> {
         )?]);
     }
     let all = ClientProfile::load_dir(&root.join("conformance").join("clients"))?;
-    if cli.clients.is_empty() {
+    if cli.clients.is_empty() && cli.profile_files.is_empty() {
         return Ok(all
             .into_iter()
             .filter(|p| p.tags.iter().any(|t| t == "default"))
             .collect());
     }
-    if cli.clients.iter().any(|c| c == "all") {
-        return Ok(all);
-    }
     let mut out = Vec::new();
+    for path in &cli.profile_files {
+        out.push(ClientProfile::load(path)?);
+    }
+    if cli.clients.is_empty() {
+        return Ok(out);
+    }
+    if cli.clients.iter().any(|c| c == "all") {
+        out.extend(all);
+        return Ok(out);
+    }
     for name in &cli.clients {
         // A path to a profile file works too.
         if name.ends_with(".toml") {
@@ -425,20 +496,17 @@ fn build_programs(profiles: &[ClientProfile]) -> (Vec<PathBuf>, BTreeMap<String,
     (dirs, errors)
 }
 
-async fn run(cli: Cli) -> Result<u8> {
+async fn run(mut cli: Cli) -> Result<u8> {
     let started = Instant::now();
-    let root = match &cli.root {
-        Some(r) => check_root(r)?,
-        None => {
-            let cwd = std::env::current_dir().map_err(|e| HarnessError::io("current dir", e))?;
-            runner::find_root(&cwd).ok_or_else(|| {
-                HarnessError::Usage(
-                    "cannot find the repository root (a directory with conformance/); use --root"
-                        .into(),
-                )
-            })?
-        }
-    };
+    let cwd = std::env::current_dir().map_err(|e| HarnessError::io("current dir", e))?;
+    if let Some(cfg) = crate::user_config::Config::find(cli.config.as_deref(), &cwd)? {
+        cfg.apply(&mut cli);
+    }
+    // `builtin_data` keeps the scratch copy of the built-in data for the whole run.
+    let (root, builtin_data) = resolve_root(&cli, &cwd)?;
+    if builtin_data.is_some() && cli.snapshots.is_none() {
+        cli.snapshots = Some(cwd.join(crate::user_config::DEFAULT_SNAPSHOTS));
+    }
     let partition = cli.partition.as_deref().map(parse_partition).transpose()?;
     let mut extras = crate::report::Extras::new(
         &root,
@@ -476,11 +544,34 @@ async fn run(cli: Cli) -> Result<u8> {
         );
     }
 
-    let profiles = select_profiles(&cli, &root)?;
+    let mut profiles = select_profiles(&cli, &root)?;
+    if builtin_data.is_some() {
+        // No workspace to build in: a shipped profile's program must be installed
+        // (`cargo install fave`) and is looked up on PATH like any other.
+        for p in &mut profiles {
+            if let Some(cb) = p.cargo_bin.take() {
+                p.requires.push(cb.bin);
+            }
+        }
+    }
     if profiles.is_empty() {
         return Err(HarnessError::Usage("no client profile selected".into()));
     }
-    let cases = case::load_dir(&root.join("conformance").join("cases").join("client"))?;
+    // Snapshots and report rows are keyed by profile name.
+    if let Some((i, _)) = profiles
+        .iter()
+        .enumerate()
+        .find(|(i, p)| profiles[..*i].iter().any(|q| q.name == p.name))
+    {
+        return Err(HarnessError::Usage(format!(
+            "two selected profiles are named {:?}: give one a `name` key",
+            profiles[i].name
+        )));
+    }
+    let cases = case::load_dirs(
+        &root.join("conformance").join("cases").join("client"),
+        &cli.case_dirs,
+    )?;
     let mut pairs: Vec<(ClientProfile, Case)> = Vec::new();
     for p in &profiles {
         for c in cases.iter().filter(|c| c.protocol == p.protocol) {
@@ -492,7 +583,8 @@ async fn run(cli: Cli) -> Result<u8> {
         }
     }
     // The default run also runs the server suites, which `--filter` may select alone.
-    let server_suites = cli.client_cmd.is_none() && cli.clients.is_empty();
+    let server_suites =
+        cli.client_cmd.is_none() && cli.clients.is_empty() && cli.profile_files.is_empty();
     if pairs.is_empty() && (cli.list || !server_suites) {
         return Err(HarnessError::Usage(no_case_selected(&cli, &profiles)));
     }

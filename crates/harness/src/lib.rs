@@ -6,6 +6,7 @@
 
 pub mod annotate;
 pub mod baseline;
+pub mod builtin;
 pub mod case;
 pub mod checks;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod server;
 pub mod snapshot;
 pub mod template;
 pub mod transcript;
+pub mod user_config;
 
 pub use error::{HarnessError, Result};
 pub use profile::{ClientProfile, Protocol, Verdict};

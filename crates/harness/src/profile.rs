@@ -237,7 +237,7 @@ impl ClientProfile {
     /// Parses a profile from TOML text. `origin` names the file in error messages; the
     /// file stem is the default profile name.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Self> {
-        let raw: ProfileFile =
+        let mut raw: ProfileFile =
             toml::from_str(text).map_err(|e| HarnessError::config(origin, e.to_string()))?;
         let cfg = |m: String| HarnessError::config(origin, m);
         let name = match raw.name {
@@ -262,6 +262,15 @@ impl ClientProfile {
             }
             CommandSpec::Argv(v) => v,
         };
+        // `{profile_dir}` is known at load time: replace it before the run's placeholders.
+        let pdir = profile_dir(origin);
+        let argv: Vec<String> = argv.iter().map(|a| with_profile_dir(a, &pdir)).collect();
+        for v in raw.env.values_mut() {
+            *v = with_profile_dir(v, &pdir);
+        }
+        for f in &mut raw.files {
+            f.content = with_profile_dir(&f.content, &pdir);
+        }
         if argv.is_empty() {
             return Err(cfg("command is empty".into()));
         }
@@ -384,6 +393,47 @@ impl ClientProfile {
             .find(|(_, r)| r.matches(exit, stdout, stderr))
             .map(|(v, _)| *v)
     }
+}
+
+/// The absolute directory of a profile file, for `{profile_dir}`.
+fn profile_dir(origin: &Path) -> String {
+    let dir = origin.parent().unwrap_or(Path::new(""));
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::path::absolute(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Replaces `{profile_dir}` in a template with `dir` (its braces doubled, so they stay
+/// literal), leaving `{{`, `}}` and every other placeholder as they are. A profile in a
+/// client's own repository names its scripts relative to itself this way (issue 14).
+fn with_profile_dir(template: &str, dir: &str) -> String {
+    const KEY: &str = "{profile_dir}";
+    let escaped = dir.replace('{', "{{").replace('}', "}}");
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let r = &rest[i..];
+        let step = if r.starts_with("{{") || r.starts_with("}}") {
+            out.push_str(&r[..2]);
+            2
+        } else if r.starts_with(KEY) {
+            out.push_str(&escaped);
+            KEY.len()
+        } else {
+            out.push_str(&r[..1]);
+            1
+        };
+        rest = &r[step..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Largest profile or case file the harness reads (they are a few KiB; a bigger one is a
@@ -576,6 +626,26 @@ mod tests {
                 "{msg}"
             );
         }
+    }
+
+    /// Issue 14: `{profile_dir}` is the profile file's absolute directory, so a profile in
+    /// a client's repository can name its scripts wherever the harness is started;
+    /// `{{profile_dir}}` stays literal and braces in the directory stay literal.
+    #[test]
+    fn profile_dir_placeholder_is_the_profile_files_directory() {
+        let text = "protocol = \"clamd\"\ncommand = \"python3 {profile_dir}/scan.py {{profile_dir}} {file}\"\n[env]\nX = \"{profile_dir}\"\n[verdicts]\nclean = { exit = 0 }\n";
+        let p = ClientProfile::from_toml(text, Path::new("/srv/my {repo}/c/p.toml")).unwrap();
+        assert_eq!(p.argv[1], "/srv/my {{repo}}/c/scan.py");
+        assert_eq!(p.argv[2], "{{profile_dir}}");
+        assert_eq!(p.env["X"], "/srv/my {{repo}}/c");
+        let vars = template::Vars::default();
+        assert_eq!(
+            template::expand(&p.argv[1], &vars).unwrap(),
+            "/srv/my {repo}/c/scan.py"
+        );
+        let rel = ClientProfile::from_toml(text, Path::new("p.toml")).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(rel.argv[1], format!("{}/scan.py", cwd.display()));
     }
 
     #[test]

@@ -1,0 +1,52 @@
+//! Compiles the shipped conformance data into the harness: client and server cases, client
+//! profiles and the test-client scripts. They are read from the very files of the
+//! repository's `conformance/` directory (through the `builtin-data` link, which
+//! `cargo package` follows), so the built-in data cannot differ from them, and an installed
+//! `avc-conformance` runs from any directory. No file here holds EICAR: inputs are
+//! generated at run time.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// (directory under `conformance/`, file extension) pairs that are compiled in.
+const DIRS: &[(&str, &str)] = &[
+    ("cases/client", "toml"),
+    ("cases/server", "toml"),
+    ("clients", "toml"),
+    ("test-clients", "py"),
+];
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let base = manifest.join("builtin-data");
+    let mut table = String::from("&[\n");
+    for (sub, ext) in DIRS {
+        let dir = base.join(sub);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == *ext))
+            .collect();
+        files.sort();
+        for path in files {
+            println!("cargo:rerun-if-changed={}", path.display());
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_else(|| panic!("{}: file name is not UTF-8", path.display()));
+            let abs = path
+                .canonicalize()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let _ = writeln!(
+                table,
+                "    ({:?}, include_str!({:?})),",
+                format!("{sub}/{name}"),
+                abs.display().to_string()
+            );
+        }
+    }
+    table.push_str("]\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
+    std::fs::write(out.join("builtin_files.rs"), table).expect("writing the built-in table");
+}
