@@ -537,6 +537,17 @@ fn race_closing(reply: &[u8]) -> bool {
 /// so another thread's reply can land between them (observed: a STATS body inside a
 /// VERSIONCOMMANDS line). Such a run says nothing about the order of replies.
 pub fn torn(reply: &[u8]) -> bool {
+    // a VERSIONCOMMANDS line holds only upper-case command names after `| COMMANDS:`
+    let torn_commands = reply
+        .split(|&b| b == 0 || b == b'\n')
+        .filter_map(|line| {
+            let i = line.windows(12).position(|w| w == b"| COMMANDS: ")?;
+            Some(&line[i + 12..])
+        })
+        .any(|names| !names.iter().all(|b| b.is_ascii_uppercase() || *b == b' '));
+    if torn_commands {
+        return true;
+    }
     let mut start = 0;
     for (i, w) in reply.windows(7).enumerate() {
         if i > 0 && matches!(reply[i - 1], 0 | b'\n') {
@@ -807,6 +818,10 @@ mod tests {
         ));
         assert!(!torn(b"1: POOLS: 1\n\nEND\0"));
         assert!(!torn(b"2: PONG\0POOLS: 1\nEND\0"));
+        assert!(torn(
+            b"3: ClamAV 1.4.6| COMMANDS: SCAN PING1: /c/x: OK\n VERSION END\0"
+        ));
+        assert!(!torn(b"3: ClamAV 1.4.6| COMMANDS: SCAN PING VERSION END\0"));
     }
 
     /// A torn STATS write (`1: ` + another line + the body) is one optional reply.
