@@ -58,6 +58,32 @@ pub const NOT_ENOUGH_THREADS: &str = "Not enough threads for multiscan. Increase
 pub const NOT_A_REGULAR_FILE: &str = "Not a regular file";
 /// CLAMD-CMD-3: separator between the version text and the command list.
 pub const COMMANDS_SEPARATOR: &str = "| COMMANDS:";
+
+/// The bodies after which clamd closes the connection, ending any session (CLAMD-REPLY-2
+/// "close" column): CLAMD-INSTREAM-5, CLAMD-CMD-9, CLAMD-TIME-3, CLAMD-SESSION-5/6,
+/// CLAMD-CONN-3, CLAMD-FILDES-3/4, CLAMD-INSTREAM-10. Clients and checks that must tell a
+/// closing error from a per-file result (CLAMD-REPLY-4) use this list, not copies of it.
+pub const CLOSING_TEXTS: &[&str] = &[
+    INSTREAM_SIZE_LIMIT_EXCEEDED,
+    UNKNOWN_COMMAND,
+    "COMMAND READ TIMED OUT",
+    COMMAND_INVALID_INSIDE_IDSESSION,
+    ONLY_NEW_STYLE_INSIDE_IDSESSION,
+    ERROR_PROCESSING_COMMAND,
+    NO_FILE_DESCRIPTOR_RECEIVED,
+    ANCILLARY_WITHOUT_FILDES,
+    ERROR_WRITING_TEMPORARY_FILE,
+    FILDES_NOT_COMPILED,
+    "ENGINE VERSION MISMATCH",
+];
+
+/// Whether a reply body (session id and terminator removed) is one of [`CLOSING_TEXTS`]
+/// (with or without its final period and ` ERROR`).
+pub fn is_closing_text(body: &str) -> bool {
+    CLOSING_TEXTS
+        .iter()
+        .any(|t| body.contains(t.trim_end_matches('.')))
+}
 /// CLAMD-CMD-2 [F]: default version text of the fake (matches the oracle, no DB part).
 pub const DEFAULT_VERSION: &str = "ClamAV 1.4.6";
 

@@ -95,10 +95,10 @@ fn render_connection(protocol: Protocol, t: &Transcript, conn: u32) -> String {
         Protocol::Clamd => {
             // A stream the server cut short (no reply to it, or the size-limit error) has a
             // timing-dependent length.
-            let cut_by_server = !srv.windows(8).any(|w| w == b"stream: ")
-                || srv
-                    .windows(28)
-                    .any(|w| w == b"INSTREAM size limit exceeded");
+            let cut_by_server = !srv.windows(8).any(|w| w == b"stream: ") || {
+                let limit = clamd_proto::reply::INSTREAM_SIZE_LIMIT_EXCEEDED.as_bytes();
+                srv.windows(limit.len()).any(|w| w == limit)
+            };
             let answered = srv.windows(8).filter(|w| *w == b"stream: ").count();
             end_depends_on_timing = render_clamd_client(&c, cut_by_server, answered, &mut s);
             for (r, terminated) in split_replies(&srv) {

@@ -135,20 +135,7 @@ fn is_closing_reply(r: &[u8]) -> bool {
         Some((id, rest)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => rest,
         _ => t,
     };
-    let fixed = [
-        "INSTREAM size limit exceeded",
-        "UNKNOWN COMMAND",
-        "COMMAND READ TIMED OUT",
-        "Command invalid inside IDSESSION",
-        "Error processing command",
-        "No file descriptor received",
-        "are accepted inside IDSESSION",
-        "PROTOCOL ERROR: ancillary data sent without FILDES",
-        "Error writing to temporary file",
-        "ENGINE VERSION MISMATCH",
-        "FILDES support not compiled in",
-    ];
-    if fixed.iter().any(|p| body.contains(p)) {
+    if clamd_proto::reply::is_closing_text(body) {
         return true;
     }
     let about_a_subject = body.split_once(": ").is_some_and(|(subject, _)| {
