@@ -363,6 +363,7 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// CLAMD-CONF-3.
     #[test]
     fn clamd_conf_3_defaults() {
         let c = Config::from_conf_text("TCPSocket 0\n", "f").unwrap();
@@ -375,6 +376,7 @@ mod tests {
         assert_eq!(c.tcp.unwrap().addrs, vec!["127.0.0.1".to_string()]);
     }
 
+    /// CLAMD-CONF-4.
     #[test]
     fn clamd_conf_4_server_type_required() {
         let e = Config::from_conf_text("Foreground yes\n", "f").unwrap_err();
@@ -384,6 +386,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-CONF-3.
     #[test]
     fn clamd_conf_3_values() {
         let c = Config::from_conf_text(

@@ -351,6 +351,7 @@ mod tests {
         whole
     }
 
+    /// SVSP-RESP-SEND-1.
     #[test]
     fn svsp_resp_send_1_rewritten_at_every_split() {
         for (input, expect, ports) in [
@@ -377,6 +378,7 @@ mod tests {
         }
     }
 
+    /// SVSP-RESP-SEND-1.
     #[test]
     fn svsp_resp_send_1_lookalikes_pass_unchanged() {
         for input in [
@@ -400,6 +402,7 @@ mod tests {
         }
     }
 
+    /// SVSP-SCAN-PORT-1.
     #[test]
     fn svsp_scan_port_1_rewritten_at_every_split() {
         for (input, expect, ports) in [
@@ -429,6 +432,7 @@ mod tests {
         }
     }
 
+    /// SVSP-SCAN-PORT-1.
     #[test]
     fn svsp_scan_port_1_lookalikes_pass_unchanged() {
         for input in [

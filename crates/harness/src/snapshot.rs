@@ -486,6 +486,7 @@ mod tests {
         )
     }
 
+    /// SVSP-SCAN-REQUEST-1.
     #[test]
     fn svsp_scan_request_1_data_channel_under_its_control_connection() {
         let request = EventKind::DataChannel {
@@ -515,6 +516,7 @@ mod tests {
         assert!(!s.contains("connection 2"), "{s}");
     }
 
+    /// SVSP-SCAN-PORT-1.
     #[test]
     fn svsp_scan_port_1_port_redacted() {
         let s = snap(vec![

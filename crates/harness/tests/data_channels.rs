@@ -97,6 +97,7 @@ async fn port_client(proxy: SocketAddr, data: &[u8], listen: bool) -> (String, u
     (replies, port)
 }
 
+/// SVSP-SCAN-PORT-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_port_1_data_channel_is_relayed_and_recorded() {
     let (_d, proxy) = start_fake_vfindd().await;
@@ -151,6 +152,7 @@ async fn svsp_scan_port_1_data_channel_is_relayed_and_recorded() {
     assert!(!snap.contains(&client_port.to_string()), "{snap}");
 }
 
+/// SVSP-SCAN-PORT-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_port_1_unreachable_client_port_is_not_clean() {
     // Without the proxy the daemon's connect would fail (ENOENT). Through it, the daemon's
@@ -192,6 +194,7 @@ async fn send_upstream(
     (addr, h, data_l)
 }
 
+/// SVSP-RESP-SEND-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_resp_send_1_rewritten_only_for_svsp() {
     // SVSP: the port in `SEND` is the proxy's; the data arrives at the daemon's port, recorded.
@@ -266,6 +269,7 @@ async fn svsp_resp_send_1_rewritten_only_for_svsp() {
     assert_eq!(t.connections(), vec![1]);
 }
 
+/// SVSP-CLIENT-16.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_client_16_port_send_echo_repeats_the_clients_own_port() {
     // `--port-send-echo` (SVSP-SCAN-PORT-1): the daemon repeats the port it was given, which is

@@ -564,12 +564,14 @@ mod tests {
         assert!(check(&t(c, b"1: stream: OK\0", true)).is_empty());
     }
 
+    /// CLAMD-CLIENT-2.
     #[test]
     fn clamd_client_2_missing_terminator() {
         let c = b"zINSTREAM\0\0\0\0\x03abc";
         assert_eq!(rules(&check(&t(c, b"", true))), ["CLAMD-CLIENT-2"]);
     }
 
+    /// CLAMD-CLIENT-1.
     #[test]
     fn clamd_client_1_unprefixed() {
         assert_eq!(
@@ -578,6 +580,7 @@ mod tests {
         );
     }
 
+    /// CLAMD-CLIENT-9.
     #[test]
     fn clamd_client_9_session_without_end() {
         let c = b"zIDSESSION\0zINSTREAM\0\0\0\0\x01a\0\0\0\0";
@@ -587,18 +590,21 @@ mod tests {
         );
     }
 
+    /// CLAMD-CLIENT-12.
     #[test]
     fn clamd_client_12_second_command_without_session() {
         let c = b"zPING\0zPING\0";
         assert_eq!(rules(&check(&t(c, b"PONG\0", true))), ["CLAMD-CLIENT-12"]);
     }
 
+    /// CLAMD-CLIENT-2.
     #[test]
     fn clamd_client_2_insane_length() {
         let c = b"zINSTREAM\0\xca\x07\x00\x67xx";
         assert_eq!(rules(&check(&t(c, b"", true))), ["CLAMD-CLIENT-2"]);
     }
 
+    /// CLAMD-CLIENT-11.
     #[test]
     fn clamd_client_11_quit_and_clamd_client_7_relative_scan() {
         assert_eq!(

@@ -384,6 +384,7 @@ mod tests {
         assert!(check(&t).is_empty(), "{:?}", check(&t));
     }
 
+    /// SVSP-CLIENT-1.
     #[test]
     fn svsp_client_1_before_ready() {
         let t = tr(&[
@@ -393,6 +394,7 @@ mod tests {
         assert_eq!(check(&t)[0].rule, "SVSP-CLIENT-1");
     }
 
+    /// SVSP-CLIENT-3.
     #[test]
     fn svsp_client_3_pipelined_scans() {
         let t = tr(&[
@@ -408,6 +410,7 @@ mod tests {
         assert!(f.iter().any(|f| f.rule == "SVSP-CLIENT-3"), "{f:?}");
     }
 
+    /// SVSP-SCAN-REQUEST-1.
     #[test]
     fn svsp_scan_request_1_data_channel_is_not_a_control_connection() {
         // The data sent on a SEND port has no READY and no lines: judged as a control
@@ -441,6 +444,7 @@ mod tests {
         assert!(check(&t).is_empty(), "{:?}", check(&t));
     }
 
+    /// SVSP-CLIENT-18.
     #[test]
     fn svsp_client_18_after_quit() {
         let t = tr(&[
