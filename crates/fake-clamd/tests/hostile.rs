@@ -365,7 +365,12 @@ async fn clamd_trans_6_idle_connections_do_not_block_forever() {
 /// in order, none lost.
 #[tokio::test]
 async fn clamd_session_4_commands_after_a_stream_in_one_write_are_all_served() {
-    let s = FakeClamd::builder().start().await.unwrap();
+    // arrival order: this is about buffering; clamd's reply order is tests/clamd_order.rs
+    let s = FakeClamd::builder()
+        .session_order(fake_clamd::SessionOrder::Arrival)
+        .start()
+        .await
+        .unwrap();
     let body = vec![b'a'; 100_000];
     let pings = b"zPING\0".repeat(2000);
     let data = cat(&[
@@ -391,7 +396,12 @@ async fn clamd_session_4_commands_after_a_stream_in_one_write_are_all_served() {
 /// terminator still closes the connection without a reply for it.
 #[tokio::test]
 async fn clamd_frame_9_overlong_command_after_a_stream_closes() {
-    let s = FakeClamd::builder().start().await.unwrap();
+    // arrival order: this is about buffering; clamd's reply order is tests/clamd_order.rs
+    let s = FakeClamd::builder()
+        .session_order(fake_clamd::SessionOrder::Arrival)
+        .start()
+        .await
+        .unwrap();
     let data = cat(&[
         b"zIDSESSION\0zINSTREAM\0",
         &chunk(&[b'b'; 50_000]),

@@ -233,11 +233,11 @@ async fn clamd_session_transcripts() {
         &chunk(&e),
         b"\0\0\0\0zPING\0zEND\0",
     ]);
-    // arrival order (default [F])
+    // clamd order (default): the PINGs and VERSION of the read first, then the streams
     let s = server(&corpus).await;
     assert_eq!(
         exchange(s.addr().unwrap(), &[&session]).await.unwrap(),
-        format!("1: PONG\x002: ClamAV 1.4.6\x003: stream: OK\x004: stream: {UNOFFICIAL_EICAR} FOUND\x005: PONG\0")
+        format!("1: PONG\x002: ClamAV 1.4.6\x005: PONG\x003: stream: OK\x004: stream: {UNOFFICIAL_EICAR} FOUND\0")
             .into_bytes()
     );
     // session-order=reverse reproduces the recorded real-clamd order (CLAMD-SESSION-4)
