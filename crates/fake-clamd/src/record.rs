@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use clamd_proto::{Command, Framing};
+use faults::admin::live::{Dir, LiveCommand, LiveEvent, LiveState, LiveTranscript, Signature};
 
 use crate::transport::TransportKind;
 
@@ -161,7 +162,136 @@ impl Recorder {
         self.with(|i| i.conns.iter().cloned().collect())
     }
 
+    /// The newest `last` transcripts, oldest first (clones only those).
+    pub(crate) fn last_transcripts(&self, last: usize) -> Vec<Transcript> {
+        self.with(|i| {
+            let skip = i.conns.len().saturating_sub(last);
+            i.conns.iter().skip(skip).cloned().collect()
+        })
+    }
+
+    /// The newest `last` commands, in connection order.
+    pub(crate) fn last_commands(&self, last: usize) -> Vec<RecordedCommand> {
+        self.with(|i| {
+            let mut out: Vec<RecordedCommand> = Vec::new();
+            for t in i.conns.iter().rev() {
+                for c in t.commands.iter().rev() {
+                    if out.len() == last {
+                        break;
+                    }
+                    out.push(c.clone());
+                }
+            }
+            out.reverse();
+            out
+        })
+    }
+
+    /// Names of every recorded command, in connection order (for expectations).
+    pub(crate) fn command_names(&self) -> Vec<String> {
+        self.with(|i| {
+            i.conns
+                .iter()
+                .flat_map(|t| t.commands.iter().map(|c| command_name(&c.command)))
+                .collect()
+        })
+    }
+
     pub(crate) fn clear(&self) {
         self.with(|i| i.conns.clear());
+    }
+}
+
+/// `INSTREAM`, `SCAN`, ...; `UNKNOWN` for what did not parse.
+fn command_name(c: &Command) -> String {
+    c.name()
+        .map_or("UNKNOWN", clamd_proto::CommandName::as_str)
+        .to_string()
+}
+
+/// The recorder as the admin API shows it (`GET /`, `/transcripts`, `/commands`).
+pub(crate) struct LiveRecord {
+    pub(crate) recorder: Recorder,
+}
+
+/// Test-signature bodies shown by label only: EICAR and the built-in marker.
+pub(crate) fn signatures() -> Vec<Signature> {
+    vec![
+        Signature::new("EICAR", scan_engine::eicar()),
+        Signature::new(
+            &format!("test signature {}", scan_engine::MARKER_NAME),
+            scan_engine::MARKER_BYTES.to_vec(),
+        ),
+    ]
+}
+
+impl LiveState for LiveRecord {
+    fn transcripts(&self, last: usize) -> Vec<LiveTranscript> {
+        self.recorder
+            .last_transcripts(last)
+            .into_iter()
+            .map(|t| LiveTranscript {
+                conn: t.conn,
+                transport: match t.transport {
+                    TransportKind::Tcp => "tcp",
+                    TransportKind::Unix => "unix",
+                }
+                .to_string(),
+                note: None,
+                truncated: t.truncated,
+                events: t
+                    .events
+                    .into_iter()
+                    .map(|e| match e {
+                        Event::Recv(b) => LiveEvent {
+                            dir: Dir::Recv,
+                            bytes: b,
+                        },
+                        Event::Sent(b) => LiveEvent {
+                            dir: Dir::Sent,
+                            bytes: b,
+                        },
+                        Event::Fd => LiveEvent {
+                            dir: Dir::Fd,
+                            bytes: Vec::new(),
+                        },
+                        Event::Closed => LiveEvent {
+                            dir: Dir::Closed,
+                            bytes: Vec::new(),
+                        },
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn commands(&self, last: usize) -> Vec<LiveCommand> {
+        self.recorder
+            .last_commands(last)
+            .into_iter()
+            .map(|c| {
+                let name = command_name(&c.command);
+                let mut line = name.clone().into_bytes();
+                if let Some(p) = c.command.path() {
+                    line.push(b' ');
+                    line.extend_from_slice(p);
+                }
+                LiveCommand {
+                    conn: c.conn,
+                    name,
+                    line,
+                    session: c.session_id,
+                    framing: Some(c.framing.name().to_string()),
+                }
+            })
+            .collect()
+    }
+
+    fn reset(&self) {
+        self.recorder.clear();
+    }
+
+    fn signatures(&self) -> Vec<Signature> {
+        signatures()
     }
 }

@@ -16,10 +16,11 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, SessionOrder, StreamLimitMode};
 use crate::conn::Connection;
-use crate::record::{RecordedCommand, Recorder, Transcript};
+use crate::record::{LiveRecord, RecordedCommand, Recorder, Transcript};
 use crate::scan::ScanCtx;
 use crate::transport::Conn;
 use crate::Error;
+use faults::admin::expect::{Expectation, Expectations, Observed, VerifyError};
 
 /// Where signatures come from.
 #[derive(Clone)]
@@ -357,6 +358,7 @@ pub struct FakeClamd {
     tasks: Vec<JoinHandle<()>>,
     tempdir: Option<PathBuf>,
     admin: Option<faults::admin::AdminServer>,
+    expectations: Expectations,
 }
 
 impl FakeClamd {
@@ -436,6 +438,44 @@ impl FakeClamd {
         }
     }
 
+    /// Adds an expectation, checked by [`Self::verify`] and when the handle is dropped
+    /// (which panics with the message, unless the thread is already panicking):
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), fake_clamd::Error> {
+    /// use faults::admin::Expectation;
+    /// let clamd = fake_clamd::FakeClamd::start().await?;
+    /// clamd.expect(Expectation::command("INSTREAM").exactly(1));
+    /// clamd.expect(Expectation::connections().at_most(2));
+    /// // ... run the client ...
+    /// clamd.verify().expect("the client scanned once");
+    /// # Ok(()) }
+    /// ```
+    pub fn expect(&self, e: Expectation) -> &Self {
+        self.expectations.add(e);
+        self
+    }
+
+    /// Checks every expectation now: commands recorded, connections accepted (since start
+    /// or `POST /reset`), fault rule firings (since the plan was installed).
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        self.expectations.check("fake-clamd", &self.observed())
+    }
+
+    fn observed(&self) -> Observed {
+        let stats = self.shared.faults.stats();
+        Observed {
+            commands: self
+                .shared
+                .recorder
+                .as_ref()
+                .map_or_else(Vec::new, Recorder::command_names),
+            connections: stats.connections,
+            rules: stats.rules.into_iter().map(|r| (r.name, r.fired)).collect(),
+            recording: self.shared.recorder.is_some(),
+        }
+    }
+
     /// True once SHUTDOWN/QUIT (or [`Self::shutdown`]) stopped the server.
     pub fn is_shut_down(&self) -> bool {
         *self.shared.shutdown.borrow()
@@ -466,6 +506,15 @@ impl FakeClamd {
 
 impl Drop for FakeClamd {
     fn drop(&mut self) {
+        // stop first, so that the panic of an unmet expectation leaves nothing running
+        self.stop_now();
+        self.expectations
+            .verify_on_drop("fake-clamd", || self.observed());
+    }
+}
+
+impl FakeClamd {
+    fn stop_now(&mut self) {
         let _ = self.shared.shutdown.send(true);
         self.shared.cancel.cancel();
         for t in &self.tasks {
@@ -619,9 +668,8 @@ async fn start_with(
         _ => None,
     };
     let (shutdown, _) = watch::channel(false);
-    let recorder = config
-        .fake
-        .record
+    // the admin API serves transcripts and commands, so it records them too
+    let recorder = (config.fake.record || config.fake.admin.is_some())
         .then(|| Recorder::new(config.fake.record_limit, config.fake.record_connections));
     let max_queue = config.effective_max_queue();
     let fault_set = faults::FaultSet::with_label(config.fake.faults.clone(), "fake-clamd");
@@ -637,7 +685,7 @@ async fn start_with(
             faults::admin::AdminServer::start_with(
                 addr,
                 fault_set.clone(),
-                faults::admin::AdminOptions::default().token(config.fake.admin_token.clone()),
+                admin_options(&config, recorder.as_ref()),
             )
             .await
             .map_err(|e| Error::Invalid(e.to_string()))?,
@@ -688,7 +736,21 @@ async fn start_with(
         tasks,
         tempdir: None,
         admin,
+        expectations: Expectations::default(),
     })
+}
+
+/// Token, title and the recorder as live state of the admin API.
+fn admin_options(config: &Config, recorder: Option<&Recorder>) -> faults::admin::AdminOptions {
+    let opts = faults::admin::AdminOptions::default()
+        .token(config.fake.admin_token.clone())
+        .title("fake-clamd");
+    match recorder {
+        Some(r) => opts.live(Arc::new(LiveRecord {
+            recorder: r.clone(),
+        })),
+        None => opts,
+    }
 }
 
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {

@@ -3,9 +3,11 @@
 
 use crate::config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 use crate::queue::Queue;
-use crate::record::{Recorder, SessionRecord};
+use crate::record::{LiveRecord, Recorder, SessionRecord};
 use crate::shared::Shared;
 use crate::Error;
+use faults::admin::expect::{Expectation, Expectations, Observed, VerifyError};
+use faults::admin::live::Signature;
 use faults::{Action, Event as FaultEvent};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -89,6 +91,25 @@ pub struct FakeVfindd {
     recorder: Arc<Recorder>,
     faults: faults::FaultSet,
     admin: Option<faults::admin::AdminServer>,
+    expectations: Expectations,
+}
+
+/// Bodies the live view shows by label only: EICAR, the marker, `--signature`s.
+fn signatures(cfg: &Config) -> Vec<Signature> {
+    let mut out = vec![
+        Signature::new("EICAR", scan_engine::eicar()),
+        Signature::new(
+            &format!("test signature {}", scan_engine::MARKER_NAME),
+            scan_engine::MARKER_BYTES.to_vec(),
+        ),
+    ];
+    for (name, body) in &cfg.extra_signatures {
+        out.push(Signature::new(
+            &format!("test signature {name}"),
+            body.clone(),
+        ));
+    }
+    out
 }
 
 impl FakeVfindd {
@@ -138,7 +159,13 @@ impl FakeVfindd {
                 faults::admin::AdminServer::start_with(
                     a,
                     fault_set.clone(),
-                    faults::admin::AdminOptions::default().token(cfg.admin_token.clone()),
+                    faults::admin::AdminOptions::default()
+                        .token(cfg.admin_token.clone())
+                        .title("fake-vfindd")
+                        .live(Arc::new(LiveRecord {
+                            recorder: recorder.clone(),
+                            signatures: signatures(&cfg),
+                        })),
                 )
                 .await
                 .map_err(|e| Error::Config(e.to_string()))?,
@@ -172,6 +199,7 @@ impl FakeVfindd {
             recorder,
             faults: fault_set,
             admin,
+            expectations: Expectations::default(),
         })
     }
 
@@ -209,6 +237,41 @@ impl FakeVfindd {
             .collect()
     }
 
+    /// Adds an expectation, checked by [`Self::verify`] and when the handle is dropped
+    /// (which panics with the message, unless the thread is already panicking). Same
+    /// names as `FakeClamd::expect`:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), fake_vfindd::Error> {
+    /// use faults::admin::Expectation;
+    /// let vfindd = fake_vfindd::FakeVfindd::builder().start().await?;
+    /// vfindd.expect(Expectation::command("SCAN").at_least(1));
+    /// // ... run the client ...
+    /// vfindd.verify().expect("the client scanned");
+    /// # Ok(()) }
+    /// ```
+    pub fn expect(&self, e: Expectation) -> &Self {
+        self.expectations.add(e);
+        self
+    }
+
+    /// Checks every expectation now: command lines received (by keyword, `SCAN` for
+    /// `SCAN/FILE`), connections accepted (since start or `POST /reset`), fault rule
+    /// firings (since the plan was installed).
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        self.expectations.check("fake-vfindd", &self.observed())
+    }
+
+    fn observed(&self) -> Observed {
+        let stats = self.faults.stats();
+        Observed {
+            commands: self.recorder.command_names(),
+            connections: stats.connections,
+            rules: stats.rules.into_iter().map(|r| (r.name, r.fired)).collect(),
+            recording: true,
+        }
+    }
+
     /// Stop serving now: the listener closes, connections are aborted and scans in
     /// progress end at their next read (as `FakeClamd::shutdown`).
     pub fn shutdown(&self) {
@@ -244,6 +307,8 @@ impl FakeVfindd {
 impl Drop for FakeVfindd {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        self.expectations
+            .verify_on_drop("fake-vfindd", || self.observed());
     }
 }
 

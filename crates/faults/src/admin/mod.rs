@@ -6,7 +6,13 @@
 //! | `PUT /faults`    | replace with the JSON plan in the body   | 200, the plan as installed |
 //! | `DELETE /faults` | remove every rule                        | 200, the (empty) plan      |
 //! | `GET /stats`     | -                                        | 200, [`crate::Stats`]      |
-//! | `POST /reset`    | no rules, counters and numbering zeroed  | 200, the stats             |
+//! | `POST /reset`    | no rules, counters, numbering, transcripts and commands cleared | 200, the stats |
+//! | `GET /`          | -                                        | 200, the live state (HTML) |
+//! | `GET /transcripts` | -                                      | 200, [`live::transcripts_reply`] |
+//! | `GET /commands`  | -                                        | 200, [`live::commands_reply`] |
+//!
+//! The daemon's recorded state reaches the server through [`live::LiveState`]
+//! ([`AdminOptions::live`]); without it `/transcripts` and `/commands` are empty lists.
 //!
 //! Hardening item 7 (it must not be drivable from a web page or the network):
 //! - writes (`PUT`/`POST`/`DELETE`, empty bodies too) need `Content-Type:
@@ -23,7 +29,10 @@
 //! Other errors: 400 (bad JSON plan or request, with `{"error": ...}`), 404, 405. One
 //! request per connection (`Connection: close`).
 
+pub mod expect;
 mod guard;
+pub mod live;
+pub mod page;
 mod request;
 mod token;
 
@@ -36,13 +45,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+pub use expect::{Expectation, Expectations, Observed, Times, VerifyError};
+pub use live::{Live, LiveState};
 pub use token::{AdminToken, TOKEN_ENV};
 
 use crate::{FaultPlan, FaultSet, FaultsError};
 use request::Limits;
 
-/// Limits and access control of the admin server.
-#[derive(Debug, Clone)]
+/// Limits and access control of the admin server, and the daemon's live state.
+#[derive(Clone)]
 pub struct AdminOptions {
     /// Bearer token required on every request (required for a non-loopback address).
     pub token: Option<AdminToken>,
@@ -56,6 +67,25 @@ pub struct AdminOptions {
     pub read_timeout: Duration,
     /// Longest life of one connection, reply included (5 s): stalled peers are cut.
     pub request_timeout: Duration,
+    /// The daemon's transcripts and commands (`GET /`, `/transcripts`, `/commands`).
+    pub live: Option<Live>,
+    /// Names the daemon on the page (`fake-clamd`).
+    pub title: String,
+}
+
+impl std::fmt::Debug for AdminOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminOptions")
+            .field("token", &self.token)
+            .field("max_connections", &self.max_connections)
+            .field("max_head", &self.max_head)
+            .field("max_body", &self.max_body)
+            .field("read_timeout", &self.read_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("live", &self.live.is_some())
+            .field("title", &self.title)
+            .finish()
+    }
 }
 
 impl Default for AdminOptions {
@@ -67,6 +97,8 @@ impl Default for AdminOptions {
             max_body: 64 * 1024,
             read_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(5),
+            live: None,
+            title: "fake daemon".to_string(),
         }
     }
 }
@@ -75,6 +107,19 @@ impl AdminOptions {
     /// With (or without) a bearer token.
     pub fn token(mut self, token: Option<AdminToken>) -> Self {
         self.token = token;
+        self
+    }
+
+    /// Serve this live state at `GET /`, `/transcripts`, `/commands` (cleared by
+    /// `POST /reset`).
+    pub fn live(mut self, live: Live) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// The daemon's name on the page.
+    pub fn title(mut self, title: &str) -> Self {
+        self.title = title.to_string();
         self
     }
 }
@@ -168,41 +213,102 @@ fn stats_json(set: &FaultSet) -> String {
     serde_json::to_string_pretty(&set.stats()).unwrap_or_default()
 }
 
-/// Handles one request against `set`: (status, JSON body). Public for tests and embedding;
-/// access control is the server's (this function trusts its caller).
-pub fn handle(set: &FaultSet, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-    let path = path.split('?').next().unwrap_or(path);
-    match (method, path) {
-        ("GET", "/faults") => (200, plan_json(set)),
-        ("PUT", "/faults") | ("POST", "/faults") => match FaultPlan::from_json(body) {
-            Ok(plan) => {
-                set.replace(plan);
-                (200, plan_json(set))
-            }
-            Err(e) => (400, json_error(&e.to_string())),
-        },
-        ("DELETE", "/faults") => {
-            set.clear();
-            (200, plan_json(set))
+/// A reply: status, content type, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `application/json` or `text/html; charset=utf-8`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+impl Reply {
+    fn json(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            content_type: JSON,
+            body,
         }
-        ("GET", "/stats") => (200, stats_json(set)),
-        ("POST", "/reset") => {
-            set.reset();
-            (200, stats_json(set))
-        }
-        (_, "/faults" | "/stats" | "/reset") => (405, json_error("method not allowed")),
-        _ => (404, json_error("not found")),
     }
 }
 
+const JSON: &str = "application/json";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// Handles one request against `set`: (status, JSON body). Public for tests and embedding;
+/// access control is the server's (this function trusts its caller).
+pub fn handle(set: &FaultSet, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let r = handle_with(set, &AdminOptions::default(), method, path, body);
+    (r.status, r.body)
+}
+
+/// As [`handle`], with the live state and title of `opts` (`GET /`, `/transcripts`,
+/// `/commands`, and `POST /reset` clearing the records too).
+pub fn handle_with(
+    set: &FaultSet,
+    opts: &AdminOptions,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Reply {
+    let path = path.split('?').next().unwrap_or(path);
+    let live = opts.live.as_deref();
+    let ok = |body| Reply::json(200, body);
+    match (method, path) {
+        ("GET", "/faults") => ok(plan_json(set)),
+        ("PUT", "/faults") | ("POST", "/faults") => match FaultPlan::from_json(body) {
+            Ok(plan) => {
+                set.replace(plan);
+                ok(plan_json(set))
+            }
+            Err(e) => Reply::json(400, json_error(&e.to_string())),
+        },
+        ("DELETE", "/faults") => {
+            set.clear();
+            ok(plan_json(set))
+        }
+        ("GET", "/stats") => ok(stats_json(set)),
+        ("POST", "/reset") => {
+            set.reset();
+            if let Some(l) = live {
+                l.reset();
+            }
+            ok(stats_json(set))
+        }
+        ("GET", "/") => Reply {
+            status: 200,
+            content_type: HTML,
+            body: page::render(&opts.title, set, live),
+        },
+        ("GET", "/transcripts") => ok(pretty(&match live {
+            Some(l) => live::transcripts_reply(l),
+            None => serde_json::json!({ "transcripts": [], "omitted": 0 }),
+        })),
+        ("GET", "/commands") => ok(pretty(&match live {
+            Some(l) => live::commands_reply(l),
+            None => serde_json::json!({ "commands": [], "omitted": 0 }),
+        })),
+        (_, "/faults" | "/stats" | "/reset" | "/" | "/transcripts" | "/commands") => {
+            Reply::json(405, json_error("method not allowed"))
+        }
+        _ => Reply::json(404, json_error("not found")),
+    }
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
 /// Reads, checks and answers one request.
-async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> (u16, String) {
+async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> Reply {
     let limits = Limits {
         max_head: opts.max_head,
         max_body: opts.max_body,
         read_timeout: opts.read_timeout,
     };
-    let refused = |(status, msg): guard::Refusal| (status, json_error(msg));
+    let refused = |(status, msg): guard::Refusal| Reply::json(status, json_error(msg));
     let (head, rest) = match request::read_head(s, limits).await {
         Ok(h) => h,
         Err(r) => return refused(r),
@@ -217,8 +323,8 @@ async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> (u16,
     };
     match body {
         Ok(body) => {
-            let r = handle(set, &head.method, &head.path, &body);
-            tracing::debug!(method = %head.method, path = %head.path, status = r.0, "admin");
+            let r = handle_with(set, opts, &head.method, &head.path, &body);
+            tracing::debug!(method = %head.method, path = %head.path, status = r.status, "admin");
             r
         }
         Err(r) => refused(r),
@@ -226,8 +332,10 @@ async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> (u16,
 }
 
 async fn serve_one(mut s: TcpStream, set: FaultSet, opts: &AdminOptions) {
-    let (status, body) = answer(&mut s, &set, opts).await;
-    let _ = s.write_all(response(status, &body).as_bytes()).await;
+    let r = answer(&mut s, &set, opts).await;
+    let _ = s
+        .write_all(response_typed(r.status, r.content_type, &r.body).as_bytes())
+        .await;
     let _ = s.shutdown().await;
     // Read (and drop) what the peer still sends, a little while, so that closing with
     // unread bytes does not reset the connection before the peer sees an error reply.
@@ -242,6 +350,10 @@ async fn serve_one(mut s: TcpStream, set: FaultSet, opts: &AdminOptions) {
 }
 
 fn response(status: u16, body: &str) -> String {
+    response_typed(status, JSON, body)
+}
+
+fn response_typed(status: u16, content_type: &str, body: &str) -> String {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -261,8 +373,17 @@ fn response(status: u16, body: &str) -> String {
     } else {
         ""
     };
+    // the page may not run scripts, load anything, or be framed; nothing is sniffed
+    let page = if content_type == HTML {
+        format!(
+            "Content-Security-Policy: {}\r\nX-Frame-Options: DENY\r\n",
+            page::CSP
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "HTTP/1.1 {status} {reason}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\n{auth}{page}Content-Type: {content_type}\r\nX-Content-Type-Options: nosniff\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
 }
