@@ -11,6 +11,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+use clamd_proto::reply::{self, is_closing_text};
+
 use crate::case::{Case, Compare, Step, Transport};
 use crate::esc::{escape, Vars};
 use crate::runner::{run_case, End, Observed, Target, Timing};
@@ -424,19 +426,22 @@ fn py_notation(t: &str) -> String {
     t.replace('\\', "\\\\").replace('\'', "\\\\x27")
 }
 
-/// Lines the server answers with an error that ends a session (CLAMD-SESSION-5/6/10,
-/// CLAMD-INSTREAM-5, CLAMD-FILDES-3, CLAMD-SESSION-7 bytes after END).
-const CLOSING_ERRORS: &[&[u8]] = &[
-    b"Command invalid inside IDSESSION. ERROR",
-    b"INSTREAM size limit exceeded. ERROR",
-    b"are accepted inside IDSESSION. ERROR",
-    b"Error processing command. ERROR",
-    b"No file descriptor received. ERROR",
-];
+/// Whether a reply body holds an error after which clamd closes the connection, ending any
+/// session (CLAMD-REPLY-2 "close" column: CLAMD-SESSION-5/6/10, CLAMD-INSTREAM-5,
+/// CLAMD-FILDES-3, CLAMD-CONN-3, ...). The texts are `clamd_proto::reply::CLOSING_TEXTS`.
+fn closing_error(body: &[u8]) -> bool {
+    is_closing_text(&String::from_utf8_lossy(body))
+}
 
 /// Replies clamd's reading thread sends itself; any other numbered line is a worker's
 /// (STATS too: observed on clamd 1.4.6, its reply is queued like a scan's).
-const IMMEDIATE: &[&[u8]] = &[b"PONG", b"ClamAV ", b"COMMAND READ TIMED OUT"];
+fn immediate(body: &[u8]) -> bool {
+    let timed_out = reply::COMMAND_READ_TIMED_OUT;
+    let timed_out = timed_out.strip_suffix(b"\n").unwrap_or(timed_out);
+    body.starts_with(reply::PONG.as_bytes())
+        || body.starts_with(b"ClamAV ")
+        || body.starts_with(timed_out)
+}
 
 /// Length of a `<k>: ` prefix directly followed by another `<j>: ` (a torn write).
 fn torn_prefix(r: &[u8]) -> Option<usize> {
@@ -502,17 +507,13 @@ pub fn race_records(reply: &[u8]) -> Vec<Vec<u8>> {
         let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
         (digits > 0 && r[digits..].starts_with(b": ")).then(|| r[digits + 2..].to_vec())
     };
-    let contains = |hay: &[u8], n: &[u8]| hay.windows(n.len()).any(|w| w == n);
     let closing = recs
         .iter()
         .filter_map(|r| body(r))
-        .any(|b| CLOSING_ERRORS.iter().any(|e| contains(&b, e)));
+        .any(|b| closing_error(&b));
     if closing {
         recs.retain(|r| match body(r) {
-            Some(b) => {
-                IMMEDIATE.iter().any(|p| b.starts_with(p))
-                    || CLOSING_ERRORS.iter().any(|e| contains(&b, e))
-            }
+            Some(b) => immediate(&b) || closing_error(&b),
             // the body of a torn STATS reply is a worker's too
             None => !r.starts_with(b"POOLS: "),
         });
@@ -526,11 +527,7 @@ fn race_closing(reply: &[u8]) -> bool {
     reply
         .split(|&b| b == 0 || b == b'\n')
         .filter(|r| r.first().is_some_and(u8::is_ascii_digit))
-        .any(|r| {
-            CLOSING_ERRORS
-                .iter()
-                .any(|e| r.windows(e.len()).any(|w| w == *e))
-        })
+        .any(closing_error)
 }
 
 /// Whether clamd tore a reply: its threads write a `<k>: ` prefix and the body separately,
