@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use faults::{Action, ConnFaults, Event as FaultEvent, ForcedReply, LimitMode};
+use faults::{Action, ConnFaults, Event as FaultEvent, ForcedReply, LimitMode, ReplyText};
 
 use crate::config::{SessionOrder, StreamLimitMode};
 use crate::record::{Event, RecordedCommand};
@@ -97,6 +97,8 @@ pub(crate) struct Connection {
     stop: watch::Receiver<bool>,
     faults: ConnFaults,
     fault_close: Option<FaultClose>,
+    /// Replies written on this connection (the `replies = N` fault point).
+    replies: u64,
 }
 
 impl Connection {
@@ -106,6 +108,7 @@ impl Connection {
         Connection {
             faults,
             fault_close: None,
+            replies: 0,
             shared,
             conn,
             id,
@@ -174,7 +177,10 @@ impl Connection {
         if !self.faults.shapes_writes() {
             self.record(Event::Sent(bytes.to_vec()));
             self.faults.bytes_out(bytes.len());
-            return self.conn.send(bytes, limit).await.is_ok();
+            if self.conn.send(bytes, limit).await.is_err() {
+                return false;
+            }
+            return self.reply_written().await;
         }
         // injected: delay, split, garbage, truncate
         let plan = self.faults.write_plan(bytes);
@@ -195,7 +201,42 @@ impl Connection {
             self.fault_close = Some(FaultClose::Fin);
             return false;
         }
-        true
+        self.reply_written().await
+    }
+
+    /// The `replies = N` fault point: one more reply went out whole. False when a fault
+    /// ends the connection here (FIN, RST, silence, or clamd's timeout line).
+    async fn reply_written(&mut self) -> bool {
+        self.replies += 1;
+        let Some(a) = self.faults.event(FaultEvent::Reply { n: self.replies }) else {
+            return true;
+        };
+        tracing::debug!(
+            conn = self.id,
+            ?a,
+            replies = self.replies,
+            "injected fault after a reply"
+        );
+        match a {
+            Action::Drop => self.fault_close = Some(FaultClose::Fin),
+            Action::Reset | Action::Refuse | Action::Denied => {
+                self.fault_close = Some(FaultClose::Rst)
+            }
+            Action::NeverReply => self.drain(Duration::from_secs(3600), 1 << 30).await,
+            Action::Timeout => {
+                let r = reply::timed_out();
+                self.record(Event::Sent(r.clone()));
+                self.faults.bytes_out(r.len());
+                let _ = self
+                    .conn
+                    .send(&r, self.shared.config.send_buf_timeout)
+                    .await;
+                self.fault_close = Some(FaultClose::Fin);
+            }
+            // answers to a scan request: nothing to answer after a written reply
+            Action::StreamLimit(_) | Action::Reply(_) => return true,
+        }
+        false
     }
 
     async fn read_once(&mut self, max: usize) -> ReadOutcome {
@@ -521,6 +562,20 @@ impl Connection {
             return Some(self.apply_fault(a, ctx).await);
         }
         if !scan {
+            // a `reply` text for a command without verdict: in the place of its answer
+            if let Some(r) = self.faults.take_reply() {
+                self.record_cmd(request, req);
+                if let Some(s) = self.session.as_mut() {
+                    // the answered command keeps its number (CLAMD-SESSION-3)
+                    s.next_id += 1;
+                }
+                let sent = self.send(&reply_text_bytes(ctx, &r)).await;
+                return Some(match (sent, request) {
+                    (true, Some(_)) if req.command != Command::End => Flow::Continue,
+                    (true, _) => Flow::Close,
+                    (false, _) => Flow::Abort,
+                });
+            }
             // a forced error line for a command without verdict: answer it now
             if let Some(f @ (ForcedReply::Error(_) | ForcedReply::Errno { .. })) =
                 self.faults.take_forced()
@@ -668,6 +723,7 @@ impl Connection {
     }
 
     async fn execute(&mut self, cmd: Command, ctx: ReplyCtx) -> Exec {
+        let name = cmd.name().map_or("SCAN", |n| n.as_str());
         let (mode, path) = match cmd {
             Command::Scan(p) => (ScanMode::Scan, p),
             Command::ContScan(p) => (ScanMode::ContScan, p),
@@ -677,9 +733,13 @@ impl Connection {
             Command::Fildes => return self.fildes(ctx).await,
             _ => return Exec::Reply(reply::unknown_command(ctx)),
         };
-        if let Some(f) = self.faults.take_forced() {
-            // injected verdict for a path scan: one line about the path as sent
-            return Exec::Reply(forced_bytes(ctx, Some(Subject::Path(&path)), &f));
+        // the path scan's verdict point: the request is whole once the command is
+        if let Some(a) = self.verdict_point(name, ctx) {
+            return verdict_fault(a, ctx, Subject::Path(&path));
+        }
+        // injected verdict for a path scan: one line about the path as sent
+        if let Some(r) = self.injected_verdict(ctx, Subject::Path(&path)) {
+            return Exec::Reply(r);
         }
         let sctx = self.shared.scan_ctx();
         let _permit = self.shared.scan_permits.acquire().await;
@@ -702,9 +762,33 @@ impl Connection {
         }
     }
 
-    fn verdict_reply(&self, ctx: ReplyCtx, subject: Subject<'_>, v: &Verdict) -> Vec<u8> {
-        if let Some(f) = self.faults.take_forced() {
-            return forced_bytes(ctx, Some(subject), &f);
+    /// Reports the verdict point (rules with `verdict = true`) of scan command `name`;
+    /// returns the immediate fault to apply in the place of the verdict.
+    fn verdict_point(&self, name: &str, ctx: ReplyCtx) -> Option<Action> {
+        self.faults.event(FaultEvent::Verdict {
+            name,
+            request: ctx.session_id,
+        })
+    }
+
+    /// A pending injected reply in the place of the verdict: a `reply` text (it wins, as on
+    /// fake-vfindd), else a forced verdict or error about `subject`.
+    fn injected_verdict(&self, ctx: ReplyCtx, subject: Subject<'_>) -> Option<Vec<u8>> {
+        let forced = self.faults.take_forced();
+        if let Some(r) = self.faults.take_reply() {
+            return Some(reply_text_bytes(ctx, &r));
+        }
+        forced.map(|f| forced_bytes(ctx, Some(subject), &f))
+    }
+
+    /// The reply that ends a scan of `subject` by command `name`, after the faults at the
+    /// verdict had their say.
+    fn verdict_reply(&self, name: &str, ctx: ReplyCtx, subject: Subject<'_>, v: &Verdict) -> Exec {
+        if let Some(a) = self.verdict_point(name, ctx) {
+            return verdict_fault(a, ctx, subject);
+        }
+        if let Some(r) = self.injected_verdict(ctx, subject) {
+            return Exec::Reply(r);
         }
         let r = match v {
             Verdict::Clean => reply::ok(ctx, subject),
@@ -714,7 +798,7 @@ impl Connection {
             }
         };
         self.log_reply(&r);
-        r
+        Exec::Reply(r)
     }
 
     /// CLAMD-INSTREAM-*: chunks until the terminator, limit, timeout or EOF.
@@ -798,7 +882,7 @@ impl Connection {
                                 _ => return Exec::Fatal(reply::error_writing_temp(ctx)),
                             }
                         };
-                        return Exec::Reply(self.verdict_reply(ctx, Subject::Stream, &verdict));
+                        return self.verdict_reply("INSTREAM", ctx, Subject::Stream, &verdict);
                     }
                     InstreamEvent::LimitExceeded {
                         requested,
@@ -846,7 +930,7 @@ impl Connection {
         .ok()
         .flatten();
         match res {
-            Some(v) => Exec::Reply(self.verdict_reply(ctx, Subject::Fd(n), &v)),
+            Some(v) => self.verdict_reply("FILDES", ctx, Subject::Fd(n), &v),
             None => Exec::Reply(reply::fd_not_regular(ctx, n)),
         }
     }
@@ -928,6 +1012,33 @@ fn forced_bytes(ctx: ReplyCtx, subject: Option<Subject<'_>>, f: &ForcedReply) ->
             error_line(&format!("{name} {text}"))
         }
     }
+}
+
+/// An immediate fault at the verdict: an error reply (`eagain`, `efault`, ...) becomes the
+/// scan's per-file error about `subject` (the session goes on, CLAMD-REPLY-4); the others
+/// (drop, reset, never-reply, timeout) act in the verdict's place.
+fn verdict_fault(a: Action, ctx: ReplyCtx, subject: Subject<'_>) -> Exec {
+    match a {
+        Action::Reply(f) => Exec::Reply(forced_bytes(ctx, Some(subject), &f)),
+        other => Exec::Fault(other),
+    }
+}
+
+/// The bytes of a `reply` fault: the text framed as this reply would be (`<n>: ` inside
+/// IDSESSION, the command's terminator), or with `raw` exactly the decoded bytes.
+fn reply_text_bytes(ctx: ReplyCtx, r: &ReplyText) -> Vec<u8> {
+    let body = r.bytes();
+    if r.raw {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len() + 24);
+    if let Some(id) = ctx.session_id {
+        // CLAMD-SESSION-3: "<id>: "
+        out.extend_from_slice(format!("{id}: ").as_bytes());
+    }
+    out.extend_from_slice(&body);
+    out.push(ctx.term);
+    out
 }
 
 /// Reads a descriptor from offset 0 with `pread`, leaving the shared file offset alone.
