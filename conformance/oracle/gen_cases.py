@@ -45,7 +45,7 @@ for cmd, rules, cmp in [
     ('PING', ['CLAMD-CMD-1'], None), ('VERSION', ['CLAMD-CMD-2'], None),
     ('VERSIONCOMMANDS', ['CLAMD-CMD-3', 'CLAMD-FRAME-5'], None),
     ('STATS', ['CLAMD-CMD-7', 'CLAMD-FRAME-5'], 'stats'),
-    ('DETSTATS', ['CLAMD-CMD-6'], None), ('DETSTATSCLEAR', ['CLAMD-CMD-6'], None),
+    ('DETSTATS', ['CLAMD-CMD-6', 'CLAMD-VER-2'], None), ('DETSTATSCLEAR', ['CLAMD-CMD-6', 'CLAMD-VER-2'], None),
     ('END', ['CLAMD-CMD-8'], None), ('FOO', ['CLAMD-CMD-9'], None),
     ('INSTREAM', ['CLAMD-FRAME-5'], None), ('ALLMATCHSCAN', ['CLAMD-PARSE-4'], None),
     ('SCAN', ['CLAMD-PARSE-4'], None),
@@ -126,7 +126,7 @@ case('conn_halfclose_after_ping', ['CLAMD-CONN-4'], [send('zPING\\0'), '{ half_c
 case('conn_halfclose_after_scan', ['CLAMD-CONN-4'], [send('zSCAN {corpus}/eicar.com\\0'), '{ half_close = true }'])
 case('conn_halfclose_before_terminator', ['CLAMD-CONN-4'], [send('zPING'), '{ half_close = true }'])
 case('conn_halfclose_n_before_terminator', ['CLAMD-CONN-4'], [send('nPING'), '{ half_close = true }'])
-case('conn_halfclose_nothing_sent', ['CLAMD-CONN-6'], ['{ half_close = true }'])
+case('conn_halfclose_nothing_sent', ['CLAMD-CONN-6', 'CLAMD-TRANS-3'], ['{ half_close = true }'])
 case('conn_halfclose_legacy_noterm', ['CLAMD-FRAME-3', 'CLAMD-CONN-4'], [send('PING'), '{ half_close = true }'])
 
 # over-long lines, 4104-byte buffer (CLAMD-TRANS-4, CLAMD-FRAME-9)
@@ -160,7 +160,11 @@ targets = [
 for cmd, rules in [('SCAN', ['CLAMD-SCAN-6']), ('CONTSCAN', ['CLAMD-SCAN-7']),
                    ('MULTISCAN', ['CLAMD-SCAN-8']), ('ALLMATCHSCAN', ['CLAMD-SCAN-9'])]:
     for tname, rel, is_dir in targets:
-        case('%s_%s' % (cmd.lower(), tname), rules + ['CLAMD-SCAN-3'],
+        # 1.4 texts, not the removed ones: `File path check failure`, no `lstat() failed`
+        # (CLAMD-VER-3, CLAMD-REPLY-3); ALLMATCHSCAN is there (CLAMD-VER-2)
+        extra = (['CLAMD-VER-3', 'CLAMD-REPLY-3'] if tname == 'missing' else []) + \
+            (['CLAMD-VER-2'] if (cmd, tname) == ('ALLMATCHSCAN', 'eicar') else [])
+        case('%s_%s' % (cmd.lower(), tname), rules + ['CLAMD-SCAN-3'] + extra,
              [send('z%s {corpus}/%s\\0' % (cmd, rel))], compare='unordered' if is_dir else None)
     for fr in ['n', 'legacy']:
         case('%s_%s_eicar' % (cmd.lower(), fr), rules + ['CLAMD-FRAME-4'],
@@ -177,7 +181,7 @@ for fr in ['z', 'n']:
     case('instream_%s_eicar' % fr, ['CLAMD-INSTREAM-3', 'CLAMD-DET-1'], [send(c + EICAR_CHUNK + TERM)])
     case('instream_%s_zero_chunks' % fr, ['CLAMD-INSTREAM-3'], [send(c + TERM)])
     case('instream_%s_header_ffffffff' % fr, ['CLAMD-INSTREAM-4', 'CLAMD-INSTREAM-5'], [send(c + '\\xff\\xff\\xff\\xff')])
-case('instream_eicar_one_byte_chunks', ['CLAMD-INSTREAM-1', 'CLAMD-DET-3'],
+case('instream_eicar_one_byte_chunks', ['CLAMD-INSTREAM-1', 'CLAMD-DET-3', 'CLAMD-INSTREAM-2'],
      [send('zINSTREAM\\0'), "{ chunks_of = { bytes = '{eicar}', chunk = 1 } }", send(TERM)])
 case('instream_eicar_chunks_of_7', ['CLAMD-INSTREAM-1', 'CLAMD-DET-3'],
      [send('zINSTREAM\\0'), "{ chunks_of = { bytes = '{eicar}', chunk = 7 } }", send(TERM)])
@@ -194,11 +198,11 @@ case('instream_exact_limit_one_chunk', ['CLAMD-INSTREAM-4'],
      [send('zINSTREAM\\0'), '{ chunks = { total = 1048576, chunk = 1048576, byte = 65 } }', send(TERM)])
 case('instream_limit_plus_one_64k_chunks', ['CLAMD-INSTREAM-4', 'CLAMD-INSTREAM-5'],
      [send('zINSTREAM\\0'), '{ chunks = { total = 1048577, chunk = 65536, byte = 65 } }', send(TERM)], end_racy=True)
-case('instream_limit_plus_one_one_chunk', ['CLAMD-INSTREAM-4', 'CLAMD-INSTREAM-5', 'CLAMD-INSTREAM-8'],
+case('instream_limit_plus_one_one_chunk', ['CLAMD-INSTREAM-4', 'CLAMD-INSTREAM-5', 'CLAMD-INSTREAM-8', 'CLAMD-REPLY-3'],
      [send('zINSTREAM\\0'), '{ chunks = { total = 1048577, chunk = 1048577, byte = 65 } }', send(TERM)], end_racy=True)
 case('instream_limit_header_only', ['CLAMD-INSTREAM-4'], [send('zINSTREAM\\0' + be32(1048577))])
 case('instream_limit_then_ping', ['CLAMD-INSTREAM-6'], [send('zINSTREAM\\0\\xff\\xff\\xff\\xff'), '{ sleep_ms = 100 }', send('zPING\\0')], end_racy=True)
-case('instream_verdict_then_ping', ['CLAMD-INSTREAM-6', 'CLAMD-CONN-3'], [send('zINSTREAM\\0' + CLEAN_CHUNK + TERM + 'zPING\\0')])
+case('instream_verdict_then_ping', ['CLAMD-INSTREAM-6', 'CLAMD-CONN-3', 'CLAMD-TRANS-2'], [send('zINSTREAM\\0' + CLEAN_CHUNK + TERM + 'zPING\\0')])
 case('instream_no_terminator_halfclose', ['CLAMD-CONN-4'], [send('zINSTREAM\\0' + CLEAN_CHUNK), '{ half_close = true }'])
 case('instream_truncated_header_halfclose', ['CLAMD-CONN-4'], [send('zINSTREAM\\0\\0\\0'), '{ half_close = true }'])
 case('instream_truncated_data_halfclose', ['CLAMD-CONN-4'], [send('zINSTREAM\\0' + be32(10) + 'abc'), '{ half_close = true }'])
@@ -278,13 +282,15 @@ case('fuzzfound_multiscan_inode_order', ['CLAMD-SCAN-8'], [send('zMULTISCAN {cor
 # --- daemon control ---
 for cmd in ['SHUTDOWN', 'QUIT']:
     for fr in FR:
-        case('cmd_%s_%s' % (cmd.lower(), fr), ['CLAMD-CMD-5'], [send(frame(fr, cmd))], profile='shutdown', probe_alive=True)
+        # QUIT stays an alias of SHUTDOWN (CLAMD-VER-3)
+        vq = ['CLAMD-VER-3'] if cmd == 'QUIT' else []
+        case('cmd_%s_%s' % (cmd.lower(), fr), ['CLAMD-CMD-5'] + vq, [send(frame(fr, cmd))], profile='shutdown', probe_alive=True)
 for fr in FR:
     case('cmd_reload_%s' % fr, ['CLAMD-CMD-4'], [send(frame(fr, 'RELOAD'))], profile='reload', probe_alive=True)
 
 # --- timeouts (section 11): CommandReadTimeout 1, ReadTimeout 2 ---
 T = dict(profile='timeouts', wait_ms=5000)
-case('timeout_silent_client', ['CLAMD-TIME-1', 'CLAMD-CONN-6', 'CLAMD-TIME-3'], ['{ sleep_ms = 0 }'], **T)
+case('timeout_silent_client', ['CLAMD-TIME-1', 'CLAMD-CONN-6', 'CLAMD-TIME-3', 'CLAMD-TRANS-3'], ['{ sleep_ms = 0 }'], **T)
 case('timeout_partial_z', ['CLAMD-TIME-1'], [send('zPIN')], **T)
 case('timeout_z_with_newline', ['CLAMD-FRAME-1', 'CLAMD-TIME-1'], [send('zPING\\n')], **T)
 case('timeout_n_with_nul', ['CLAMD-FRAME-2', 'CLAMD-TIME-1'], [send('nPING\\0')], **T)

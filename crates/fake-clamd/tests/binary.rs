@@ -255,3 +255,54 @@ fn binary_drops_privileges_to_user() {
         format!("{p}: Access denied. ERROR\0").into_bytes()
     );
 }
+
+/// CLAMD-CONF-5: the clamd-style overrides `--config-file=PATH`, `--datadir=PATH`,
+/// `--foreground` and `--debug` are accepted; once bound on port 0 the binary prints its
+/// readiness line with the ephemeral port, and `--datadir` replaces the database (a scan
+/// finds the signature that only the override directory holds).
+#[test]
+fn clamd_conf_5_command_line_overrides_and_readiness_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("clamd.conf");
+    std::fs::write(&conf, "TCPSocket 0\nTCPAddr 127.0.0.1\n").unwrap();
+    let db = dir.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    // md5 of the marker file's bytes, size 28
+    std::fs::write(
+        db.join("conf5.hdb"),
+        "b7245660e939b6c00006ab9411935778:28:Test.Conf5.Datadir\n",
+    )
+    .unwrap();
+    let marker = dir.path().join("marker.txt");
+    std::fs::write(&marker, b"clamd-conf-5 datadir marker\n").unwrap();
+    let mut child = bin()
+        .arg(format!("--config-file={}", conf.display()))
+        .arg(format!("--datadir={}", db.display()))
+        .arg("--foreground")
+        .arg("--debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn fake-clamd");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines.next().expect("a readiness line").expect("utf8");
+    let addr = line
+        .strip_prefix("LISTENING tcp ")
+        .unwrap_or_else(|| panic!("readiness line {line:?}"))
+        .to_string();
+    let port: u16 = addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("a port");
+    assert_ne!(port, 0, "the ephemeral port, not 0");
+    let reply = talk(&addr, format!("zSCAN {}\0", marker.display()).as_bytes());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        format!(
+            "{}: Test.Conf5.Datadir.UNOFFICIAL FOUND\0",
+            marker.display()
+        )
+    );
+}

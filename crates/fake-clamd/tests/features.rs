@@ -237,3 +237,45 @@ async fn clamd_session_4_random_order_keeps_every_reply() {
     want.sort();
     assert_eq!(recs, want.iter().map(Vec::as_slice).collect::<Vec<_>>());
 }
+
+/// CLAMD-DET-8: `ExtendedDetectionInfo yes` leaves socket replies as they are: no
+/// `(md5:size)` after the name, for a path scan or a stream.
+#[tokio::test]
+async fn clamd_det_8_extended_detection_info_does_not_change_replies() {
+    let corpus = Corpus::new();
+    let conf = format!(
+        "TCPSocket 0\nDatabaseDirectory {}\nExtendedDetectionInfo yes\n",
+        corpus.db().display()
+    );
+    let s = FakeClamd::builder()
+        .conf_text(&conf, "t.conf")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert!(s.config().extended_detection_info, "the option was read");
+    let a = s.addr().unwrap();
+    let p = String::from_utf8(corpus.p("eicar.com")).unwrap();
+    assert_eq!(
+        exchange(a, &[format!("zSCAN {p}\0").as_bytes()])
+            .await
+            .unwrap(),
+        format!("{p}: {UNOFFICIAL_EICAR} FOUND\0").into_bytes()
+    );
+    let req = cat(&[b"zINSTREAM\0", &chunk(&scan_engine::eicar()), b"\0\0\0\0"]);
+    assert_eq!(
+        exchange(a, &[&req]).await.unwrap(),
+        format!("stream: {UNOFFICIAL_EICAR} FOUND\0").into_bytes()
+    );
+}
+
+/// CLAMD-VER-4: the 1.x defaults the fake starts from without a setting: `StreamMaxLength`
+/// 100M (= `MaxFileSize`), `MaxScanSize` 400M.
+#[test]
+fn clamd_ver_4_size_limit_defaults_are_clamd_1x() {
+    let c = fake_clamd::Config::from_conf_text("TCPSocket 0\n", "defaults.conf").unwrap();
+    assert_eq!(c.stream_max_length, 100 << 20);
+    assert_eq!(c.max_file_size, 100 << 20);
+    assert_eq!(c.max_scan_size, 400 << 20);
+    assert_eq!(fake_clamd::Config::default().stream_max_length, 100 << 20);
+}

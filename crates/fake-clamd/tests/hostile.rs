@@ -413,3 +413,38 @@ async fn clamd_frame_9_overlong_command_after_a_stream_closes() {
     assert_eq!(got, b"1: stream: OK\x002: PONG\0");
     alive(&s).await;
 }
+
+/// CLAMD-TIME-6: a client that stops reading while its session's replies fill the socket
+/// buffer loses them after `SendBufTimeout`: the fake gives up the write and closes, it
+/// does not block forever nor deliver the rest later.
+#[tokio::test]
+async fn clamd_time_6_send_buf_timeout_abandons_an_unread_session() {
+    let corpus = Corpus::new();
+    let s = FakeClamd::builder()
+        .database_directory(corpus.db())
+        .unix_socket_in_temp()
+        .with_config(|c| c.send_buf_timeout = Duration::from_millis(200))
+        .start()
+        .await
+        .expect("start");
+    let n = 5000;
+    let mut req = b"zIDSESSION\0".to_vec();
+    for _ in 0..n {
+        req.extend_from_slice(b"zVERSIONCOMMANDS\0");
+    }
+    req.extend_from_slice(b"zEND\0");
+    let mut u = tokio::net::UnixStream::connect(s.socket_path().unwrap())
+        .await
+        .expect("connect");
+    u.write_all(&req).await.expect("write the session");
+    // not reading: about 170 bytes a reply, far more than the socket buffer holds
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), u.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the fake closed the connection");
+    let replies = got.iter().filter(|&&b| b == 0).count();
+    assert!(
+        replies < n,
+        "{replies} of {n} replies arrived: the blocked write was not abandoned"
+    );
+}

@@ -59,6 +59,7 @@ async fn clamd_cmd_1_and_frame_transcripts() {
 }
 
 /// CLAMD-CMD-7.
+/// CLAMD-TIME-5: `IdleTimeout` shows only as STATS `idle-timeout`.
 #[tokio::test]
 async fn clamd_cmd_7_stats_transcript() {
     let corpus = Corpus::new();
@@ -70,6 +71,7 @@ async fn clamd_cmd_7_stats_transcript() {
     );
 }
 
+/// CLAMD-INSTREAM-2: 68 one-byte chunks get one reply, after the terminator (no per-chunk ack).
 #[tokio::test]
 async fn clamd_instream_transcripts() {
     let corpus = Corpus::new();
@@ -337,6 +339,7 @@ async fn clamd_time_1_silent_client_times_out() {
     );
 }
 
+/// CLAMD-FILDES-5: FILDES over the unix socket (SCM_RIGHTS), replies `fd[<n>]: ...`.
 #[tokio::test]
 async fn clamd_fildes_transcripts() {
     use std::os::fd::AsRawFd;

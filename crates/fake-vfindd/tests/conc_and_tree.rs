@@ -99,3 +99,52 @@ async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
     assert!(!lines.iter().any(|l| l.contains("bad.bin")), "{lines:?}");
     c.quit().await;
 }
+
+/// Elapsed time until connection B's request is done, when connection A's request was
+/// accepted first, on a pool of `threads` workers each delayed by `delay` per part.
+async fn second_connection_done_after(threads: usize, delay: Duration) -> Duration {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("f"), b"x");
+    let s = FakeVfindd::builder()
+        .threads(threads)
+        .delay(delay)
+        .virtual_root(d.path())
+        .start()
+        .await
+        .unwrap();
+    let mut a = Client::connect(s.addr()).await;
+    let mut b = Client::connect(s.addr()).await;
+    let t = std::time::Instant::now();
+    a.send("1 SCAN/FILE /f").await;
+    assert_eq!(a.line().await.unwrap(), "1 QUEUED");
+    b.send("2 SCAN/FILE /f").await;
+    assert_eq!(
+        b.until_terminal("2 ").await.last().unwrap(),
+        "2 DONE 0 : \"/f\""
+    );
+    let elapsed = t.elapsed();
+    assert_eq!(
+        a.until_terminal("1 ").await.last().unwrap(),
+        "1 DONE 0 : \"/f\""
+    );
+    elapsed
+}
+
+/// SVSP-CONC-4: one pool of `--threads` workers is shared by all connections, in FIFO
+/// order, and `--delay-ms` delays each part: with one worker, connection B's request waits
+/// for connection A's (two delays); with two workers it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conc_4_one_worker_pool_shared_by_all_connections_in_fifo_order() {
+    let delay = Duration::from_millis(300);
+    let one = second_connection_done_after(1, delay).await;
+    assert!(
+        one >= delay * 2 - Duration::from_millis(20),
+        "one worker: {one:?}"
+    );
+    let two = second_connection_done_after(2, delay).await;
+    assert!(two >= delay, "the delay applies: {two:?}");
+    assert!(
+        two < delay * 2,
+        "two workers: B did not wait for A: {two:?}"
+    );
+}

@@ -20,6 +20,7 @@ async fn start(root: &std::path::Path) -> FakeVfindd {
 }
 
 /// SVSP-TRANS-2.
+/// SVSP-TRANS-3: two servers on one host, each on its own port, over the same root, both serve.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
     let d = tempfile::tempdir().unwrap();
@@ -45,6 +46,7 @@ async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
 }
 
 /// SVSP-CONN-1.
+/// SVSP-RESP-READY-1 (the READY greeting), SVSP-CONN-2 and SVSP-RESP-DENIED-1 (DENIED, then close).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
     let d = tempfile::tempdir().unwrap();
@@ -69,6 +71,7 @@ async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
 }
 
 /// SVSP-CONN-3.
+/// SVSP-CMD-QUIT-1, SVSP-RESP-OK-1: QUIT drains, then `<id> OK`; the SCAN gets no OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_3_svsp_cmd_quit_1_svsp_resp_ok_1_drain_then_ok() {
     let d = tempfile::tempdir().unwrap();
@@ -124,6 +127,7 @@ async fn svsp_conn_5_idle_timeout_closes_silently() {
 }
 
 /// SVSP-FRAME-1.
+/// SVSP-FRAME-2, SVSP-FRAME-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_1_svsp_frame_2_svsp_frame_3_lf_blank_one_byte_writes() {
     let d = tempfile::tempdir().unwrap();
@@ -226,6 +230,7 @@ async fn svsp_frame_7_random_bytes_wellformed_then_quit_ok() {
 }
 
 /// SVSP-FRAME-8.
+/// SVSP-ID-1, SVSP-ID-2, SVSP-ERR-EINVAL-1: identifiers echoed as sent, invalid ones refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_8_svsp_id_1_svsp_id_2_svsp_id_3_svsp_err_einval_1_identifiers() {
     let s = FakeVfindd::builder().start().await.unwrap();
@@ -267,6 +272,7 @@ async fn svsp_id_4_duplicate_ids_both_processed() {
 }
 
 /// SVSP-NAME-1.
+/// SVSP-NAME-4: a relative name resolves against `--scan-root`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_name_1_svsp_name_4_raw_names_and_scan_root_relative() {
     let d = tempfile::tempdir().unwrap();
@@ -287,6 +293,8 @@ async fn svsp_name_1_svsp_name_4_raw_names_and_scan_root_relative() {
 }
 
 /// SVSP-RESP-SCANNING-1.
+/// SVSP-NAME-2, SVSP-NAME-3, SVSP-NAME-6, SVSP-SCAN-PORT-1; SVSP-NAME-5: a PORT stream without a
+/// filename is written `""`, its parts `"" -> "/part"`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_svsp_scan_port_1_unnamed_stream(
 ) {
@@ -315,6 +323,8 @@ async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_sv
 }
 
 /// SVSP-CMD-1.
+/// SVSP-CMD-ENABLE-1, SVSP-OPT-IGNORE-1; SVSP-CMD-2: the two DISABLEs are answered in order;
+/// SVSP-CMD-DISABLE-1: DISABLE with a value removes it from the list (EICAR is found again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ignore_1() {
     let d = tempfile::tempdir().unwrap();
@@ -341,6 +351,7 @@ async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ign
 }
 
 /// SVSP-CMD-ENABLE-2.
+/// SVSP-OPT-0; SVSP-OPT-HTML-1: `ENABLE HTML 2` is accepted, level 4 is EINVAL, scans unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_cmd_enable_2_svsp_opt_0_svsp_opt_html_1_errors_leave_state() {
     let d = tempfile::tempdir().unwrap();
@@ -404,6 +415,7 @@ async fn svsp_opt_exclude_1_target_and_member() {
 }
 
 /// SVSP-OPT-EXPAND-1.
+/// SVSP-OPT-EXPAND-2, SVSP-OPT-ORIGINAL-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
     let d = tempfile::tempdir().unwrap();
@@ -446,6 +458,8 @@ async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
 }
 
 /// SVSP-OPT-RECURSE-1.
+/// SVSP-SCAN-TREE-1 (depth limit: a directory target scans its own files, deeper containers are
+/// not opened), SVSP-SCAN-TREE-2 (depth first, sorted by name, symlinks inside skipped).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() {
     let d = tempfile::tempdir().unwrap();
@@ -493,6 +507,7 @@ async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() 
 }
 
 /// SVSP-SCAN-FILE-1.
+/// SVSP-SCAN-FILESHA1-1, SVSP-ERR-ENOENT-1, SVSP-ERR-EACCES-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_file_1_svsp_scan_filesha1_1_svsp_err_enoent_1_svsp_err_eacces_1_scan_root() {
     let d = tempfile::tempdir().unwrap();
@@ -565,6 +580,7 @@ async fn svsp_scan_file_1_svsp_scan_filesha1_1_svsp_err_enoent_1_svsp_err_eacces
 }
 
 /// SVSP-SCAN-REQUEST-1.
+/// SVSP-SCAN-REQUEST-2, SVSP-RESP-SEND-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
     let s = FakeVfindd::builder()
@@ -646,6 +662,7 @@ async fn svsp_scan_port_1_echo_quirk_and_refused() {
 }
 
 /// SVSP-SCAN-DATA-1.
+/// SVSP-SCAN-INLINE-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_data_1_svsp_scan_inline_1_future_sources() {
     let s = FakeVfindd::builder()
@@ -672,6 +689,7 @@ async fn svsp_scan_data_1_svsp_scan_inline_1_future_sources() {
 }
 
 /// SVSP-SCAN-1.
+/// SVSP-SCAN-2, SVSP-SCAN-4, SVSP-ERR-ENOTSUP-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
     let s = FakeVfindd::builder()
@@ -693,6 +711,7 @@ async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
 }
 
 /// SVSP-SCAN-3.
+/// SVSP-RESP-QUEUED-1: `--queued=never` and `--queued=when-delayed` (a free worker) send no QUEUED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_3_svsp_resp_queued_1_modes() {
     let d = tempfile::tempdir().unwrap();
@@ -758,6 +777,7 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
 }
 
 /// SVSP-ERR-EFAULT-1.
+/// SVSP-ERR-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
     let d = tempfile::tempdir().unwrap();
@@ -782,6 +802,7 @@ async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
 }
 
 /// SVSP-DET-1.
+/// SVSP-DET-2 (markers A and B and their names), SVSP-DET-3 (every occurrence byte-exact).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_det_1_svsp_det_2_svsp_det_3_table_order_and_name() {
     let d = tempfile::tempdir().unwrap();
@@ -844,6 +865,7 @@ async fn svsp_fake_2_quirks() {
 }
 
 /// SVSP-CONC-1.
+/// SVSP-CONC-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conc_1_svsp_conc_2_svsp_conc_4_pipelined_requests_on_two_workers() {
     let d = tempfile::tempdir().unwrap();

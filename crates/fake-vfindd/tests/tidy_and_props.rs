@@ -119,6 +119,7 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
     /// SVSP-SCAN-3.
+    /// SVSP-ID-1.
     #[test]
     fn svsp_scan_3_svsp_id_1_interleaving_every_id_answered_once_terminal_last(
         cmds in proptest::collection::vec(cmd_strategy(), 1..12),
@@ -168,6 +169,8 @@ proptest! {
 }
 
 /// SVSP-TRANS-1.
+/// SVSP-FAKE-1: with only the port and `--threads=1` set, the binary serves the defaults: CRLF
+/// lines, QUEUED always, QUIT drains then OK, loopback allowed, the default EICAR name.
 #[test]
 fn svsp_trans_1_svsp_fake_1_binary_listening_ready_and_file_scan() {
     let d = tempfile::tempdir().unwrap();

@@ -22,6 +22,8 @@ fn sick_zip() -> Vec<u8> {
     zip_bytes(&[("some/file", b"clean"), ("other/file", &other)])
 }
 
+/// Transcript A: SVSP-RESP-READY-1 (greeting), SVSP-RESP-QUEUED-1 (`--queued=always`: one QUEUED),
+/// SVSP-RESP-OK-1 (QUIT gets OK, the SCAN none).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_a_single_file() {
     let d = tempfile::tempdir().unwrap();
@@ -51,6 +53,7 @@ async fn svsp_transcript_a_single_file() {
     insta::assert_snapshot!(c.log);
 }
 
+/// Transcript B: SVSP-SCAN-TREE-1 (an archive target is expanded, its parts listed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_b_ids_archive_parts_interleaving() {
     let d = tempfile::tempdir().unwrap();
@@ -101,6 +104,7 @@ async fn svsp_transcript_b_ids_archive_parts_interleaving() {
     insta::assert_snapshot!(got.join("\n"));
 }
 
+/// Transcript C: SVSP-RESP-DONE-2 (FILE-SHA1: `DONE <count> : <target> : <sha1>`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_c_file_sha1_eicar() {
     let d = tempfile::tempdir().unwrap();
@@ -174,6 +178,7 @@ async fn svsp_transcript_e_errors() {
     insta::assert_snapshot!(c.log);
 }
 
+/// Transcript F: SVSP-SCAN-TREE-1 (SCAN/FILE of a directory scans its own files).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_f_quoting() {
     let d = tempfile::tempdir().unwrap();

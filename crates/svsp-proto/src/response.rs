@@ -451,6 +451,7 @@ mod tests {
     }
 
     /// SVSP-ID-1.
+    /// SVSP-ID-3: READY and DENIED never carry an identifier.
     #[test]
     fn svsp_id_1_every_line_carries_id_and_svsp_id_3_ready_never() {
         assert_eq!(w(Some("007"), Body::Ok), "007 OK\r\n");
@@ -478,6 +479,7 @@ mod tests {
     }
 
     /// SVSP-RESP-DONE-1.
+    /// SVSP-RESP-DONE-2: only FILE-SHA1 has the third field.
     #[test]
     fn svsp_resp_done_1_svsp_resp_done_2_format() {
         assert_eq!(
