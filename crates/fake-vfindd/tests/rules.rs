@@ -895,3 +895,37 @@ async fn svsp_conc_1_svsp_conc_2_svsp_conc_4_pipelined_requests_on_two_workers()
         assert!(mine[2].starts_with(&format!("{i} DONE 0")));
     }
 }
+
+/// SVSP-DET-3: detection is byte-exact and case-sensitive (a lower-case or cut marker is not
+/// found), and IGNORE is applied before the count is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_det_3_byte_exact_case_sensitive_and_ignore_before_count() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        &d.path().join("near"),
+        b"svsp-fake-marker-a SVSP-FAKE-MARKER- SVSP-FAKE-MARKER-a",
+    );
+    write(
+        &d.path().join("ab"),
+        b"SVSP-FAKE-MARKER-A SVSP-FAKE-MARKER-B",
+    );
+    let s = start(d.path()).await;
+    let mut c = Client::connect(s.addr()).await;
+    c.send("1 SCAN/FILE /near").await;
+    assert_eq!(
+        c.until_terminal("1 ").await,
+        ["1 QUEUED", "1 SCANNING \"/near\"", "1 DONE 0 : \"/near\""]
+    );
+    c.send("2 ENABLE IGNORE CVDL Test/Marker.A").await;
+    assert_eq!(c.line().await.unwrap(), "2 OK");
+    c.send("3 SCAN/FILE /ab").await;
+    assert_eq!(
+        c.until_terminal("3 ").await,
+        [
+            "3 QUEUED",
+            "3 SCANNING \"/ab\"",
+            "3 INFECTED CVDL Test/Multi Word Name.B : \"/ab\" : end at 37",
+            "3 DONE 1 : \"/ab\""
+        ]
+    );
+}
