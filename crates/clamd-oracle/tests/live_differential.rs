@@ -47,13 +47,40 @@ fn clamd_oracle_live_differential_real_vs_fake() {
     for m in &mismatches {
         eprintln!("LIVE MISMATCH {m}");
     }
-    let bad: std::collections::BTreeSet<&str> =
-        mismatches.iter().map(|m| m.case.as_str()).collect();
+    let first: std::collections::BTreeSet<String> =
+        mismatches.iter().map(|m| m.case.clone()).collect();
+    // clamd races with itself under load (e.g. CLAMD-CONN-3: whether the reading thread sees
+    // the bytes after a SCAN before the worker closes). The fake must give one of clamd's
+    // outcomes: a case passes when a fresh recording of it matches the fake.
+    let mut bad = Vec::new();
+    for name in &first {
+        let one: Vec<_> = cases.iter().filter(|c| &c.name == name).cloned().collect();
+        let fake_one = suite::run_cases(&file, &one, &env, &launcher, 1).expect("fake rerun");
+        let agrees = (0..RERUNS).any(|attempt| {
+            let real_one =
+                suite::run_cases(&file, &one, &env, &RealLauncher, 1).expect("real rerun");
+            let live_one = suite::to_transcripts(&real_one, &env, &version).expect("rerun");
+            let left = suite::diff(&fake_one, &live_one, &env, &version);
+            for m in &left {
+                eprintln!("LIVE MISMATCH (rerun {}) {m}", attempt + 1);
+            }
+            left.is_empty()
+        });
+        if agrees {
+            println!("{name}: clamd's own outcome varied; a rerun matches the fake");
+        } else {
+            bad.push(name.clone());
+        }
+    }
     assert!(
-        mismatches.is_empty(),
-        "{} of {} cases: fake differs from live clamd: {:?}",
+        bad.is_empty(),
+        "{} of {} cases: fake differs from live clamd in {} recordings each: {:?}",
         bad.len(),
         cases.len(),
+        RERUNS + 1,
         bad
     );
 }
+
+/// Fresh recordings of a mismatching case before it counts as a difference.
+const RERUNS: usize = 4;
