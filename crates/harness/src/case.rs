@@ -1,5 +1,5 @@
 //! Client scenarios (`conformance/cases/client/*.toml`): each names the rule IDs it checks,
-//! the input, the daemon with its settings or fault, and the verdict the client must report.
+//! the input, the daemon's settings and fault rules, and the verdict the client must report.
 
 use std::path::{Path, PathBuf};
 
@@ -25,9 +25,14 @@ pub struct Case {
     #[serde(default)]
     pub daemon: DaemonSpec,
     /// Faults in the shared vocabulary (crate `faults`): one `[[rule]]` of a scenario file
-    /// per entry. The case then runs on the embedded fake daemon with that plan installed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub faults: Vec<toml::Value>,
+    /// per entry (or its flat form), parsed and validated at load. The embedded fake daemon
+    /// runs the case with that plan installed.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::daemon::plan::deserialize_rules"
+    )]
+    pub faults: Vec<faults::Rule>,
     /// Seed of the case's fault plan (default [`crate::daemon::plan::DEFAULT_SEED`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault_seed: Option<u64>,
@@ -53,9 +58,8 @@ impl Case {
     }
 
     /// The case's fault plan (None without `faults`).
-    pub fn fault_plan(&self) -> Result<Option<faults::FaultPlan>> {
+    pub fn fault_plan(&self) -> Option<faults::FaultPlan> {
         crate::daemon::plan::case_plan(&self.faults, self.fault_seed)
-            .map_err(|e| HarnessError::Daemon(format!("case {}: {e}", self.id)))
     }
 
     fn validate(&self, origin: &Path) -> Result<()> {
@@ -89,19 +93,9 @@ impl Case {
             }
         }
         self.daemon
-            .script_config(self.protocol)
+            .validate()
             .map_err(|e| HarnessError::config(origin, format!("case {}: {e}", self.id)))?;
-        let plan = crate::daemon::plan::case_plan(&self.faults, self.fault_seed)
-            .map_err(|e| HarnessError::config(origin, format!("case {}: {e}", self.id)))?;
-        if plan.is_some() && self.daemon.kind == crate::daemon::DaemonKind::Scripted {
-            return err(
-                "`faults` run on the embedded fake daemon; drop daemon.kind = \"scripted\"".into(),
-            );
-        }
-        if plan.is_some() && !crate::daemon::fits_fake(&self.daemon) {
-            return err("`faults` cannot be combined with the scripted-only daemon settings (fault, split_reply, delay_ms, eicar_anywhere); say them as fault rules".into());
-        }
-        if plan.is_none() && self.fault_seed.is_some() {
+        if self.faults.is_empty() && self.fault_seed.is_some() {
             return err("fault_seed without faults".into());
         }
         Ok(())
@@ -149,4 +143,48 @@ fn load_into(dir: &Path, out: &mut Vec<Case>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Vec<Case>> {
+        let dir = tempfile::tempdir().map_err(|e| HarnessError::io("tempdir", e))?;
+        std::fs::write(dir.path().join("c.toml"), text)
+            .map_err(|e| HarnessError::io("write", e))?;
+        load_dir(dir.path())
+    }
+
+    /// Issue 13: a case's `faults` are typed rules once loaded (flat form included), and the
+    /// scripted servers' `daemon.kind` / `daemon.fault` are configuration errors (exit 2).
+    #[test]
+    fn faults_load_as_rules_and_scripted_daemon_keys_are_rejected() {
+        let ok = load_text(
+            r#"[[case]]
+id = "clamd.x"
+protocol = "clamd"
+rules = ["CLAMD-CLIENT-3"]
+input = { kind = "empty" }
+faults = [ { kind = "drop", when = { verdict = true } } ]
+expect = "error"
+"#,
+        )
+        .expect("loads");
+        let rule = &ok[0].faults[0];
+        assert_eq!(rule.fault, faults::Fault::Drop { after_bytes: None });
+        assert!(rule.when.verdict);
+        assert_eq!(ok[0].fault_plan().and_then(|p| p.seed), Some(1));
+        for daemon in [
+            r#"daemon = { kind = "scripted" }"#,
+            r#"daemon = { fault = { kind = "silent" } }"#,
+            r#"daemon = { split_reply = 1 }"#,
+        ] {
+            let text = format!(
+                "[[case]]\nid = \"clamd.y\"\nprotocol = \"clamd\"\nrules = [\"CLAMD-CLIENT-3\"]\ninput = {{ kind = \"empty\" }}\n{daemon}\nexpect = \"error\"\n"
+            );
+            let e = load_text(&text).expect_err(daemon);
+            assert_eq!(e.exit_code(), 2, "{daemon}: {e}");
+        }
+    }
 }

@@ -500,7 +500,7 @@ async fn run(mut cli: Cli) -> Result<u8> {
     let started = Instant::now();
     let cwd = std::env::current_dir().map_err(|e| HarnessError::io("current dir", e))?;
     if let Some(cfg) = crate::user_config::Config::find(cli.config.as_deref(), &cwd)? {
-        cfg.apply(&mut cli);
+        apply_config(cfg, &mut cli);
     }
     // `builtin_data` keeps the scratch copy of the built-in data for the whole run.
     let (root, builtin_data) = resolve_root(&cli, &cwd)?;
@@ -508,7 +508,7 @@ async fn run(mut cli: Cli) -> Result<u8> {
         cli.snapshots = Some(cwd.join(crate::user_config::DEFAULT_SNAPSHOTS));
     }
     let partition = cli.partition.as_deref().map(parse_partition).transpose()?;
-    let mut extras = crate::report::Extras::new(
+    let mut extras = crate::outputs::Extras::new(
         &root,
         cli.report_html.as_deref(),
         cli.baseline.as_deref(),
@@ -524,7 +524,18 @@ async fn run(mut cli: Cli) -> Result<u8> {
         check_server_addr(addr).await?;
     }
     if cli.server.is_some() || cli.socket.is_some() {
-        let rows = crate::server::run_cli(&cli, &root).await?;
+        let target = match (&cli.server, &cli.socket) {
+            (Some(a), _) => crate::server::Target::Tcp(a.clone()),
+            (None, Some(p)) => crate::server::Target::Unix(p.clone()),
+            (None, None) => return Err(HarnessError::Usage("--server or --socket".into())),
+        };
+        let run = crate::server::ServerRun {
+            protocol: cli.protocol.into(),
+            target,
+            filter: cli.filter.clone(),
+            list: cli.list,
+        };
+        let rows = crate::server::run_target(&run, &root).await?;
         if rows.is_empty() {
             return Err(HarnessError::Usage(format!(
                 "no case selected: no {} server case matches --filter {} / --skip {}",
@@ -655,11 +666,6 @@ async fn run(mut cli: Cli) -> Result<u8> {
     }
 
     let mut notes = Vec::new();
-    for p in [Protocol::Clamd, Protocol::Svsp] {
-        if !crate::daemon::fake_available(p) {
-            notes.push(format!("the embedded fake {p} daemon is not built in yet: client cases ran against the harness's scripted {p} server"));
-        }
-    }
     let results = run_pairs(pairs, ctx.clone(), cli.jobs, &build_errors).await;
     let mut results = results;
     if !cli.no_snapshots {
@@ -687,14 +693,40 @@ async fn run(mut cli: Cli) -> Result<u8> {
     )
 }
 
-fn finish(cli: &Cli, report: Report, extras: &crate::report::Extras) -> Result<u8> {
+/// Fills in from the config file what the command line did not give (the command line
+/// wins; `--profile`, `--client` or `--client-cmd` replace the file's `profiles`).
+fn apply_config(cfg: crate::user_config::Config, cli: &mut Cli) {
+    let names_client = !cli.clients.is_empty()
+        || cli.client_cmd.is_some()
+        || !cli.profile_files.is_empty()
+        || cli.server.is_some()
+        || cli.socket.is_some();
+    if !names_client {
+        cli.profile_files = cfg.profiles;
+    }
+    if cli.case_dirs.is_empty() {
+        cli.case_dirs = cfg.cases;
+    }
+    if cli.filter.is_empty() {
+        cli.filter = cfg.filter;
+    }
+    if cli.skip.is_empty() {
+        cli.skip = cfg.skip;
+    }
+    cli.snapshots = cli.snapshots.take().or(cfg.snapshots);
+    cli.report_junit = cli.report_junit.take().or(cfg.report_junit);
+    cli.report_md = cli.report_md.take().or(cfg.report_md);
+    cli.report_json = cli.report_json.take().or(cfg.report_json);
+}
+
+fn finish(cli: &Cli, report: Report, extras: &crate::outputs::Extras) -> Result<u8> {
     let _ = write!(std::io::stderr(), "{}", report.terminal());
     report.write_files(
         cli.report_md.as_deref(),
         cli.report_json.as_deref(),
         cli.report_junit.as_deref(),
     )?;
-    report.finish_extras(extras, cli.require_available)
+    extras.finish(&report, cli.require_available)
 }
 
 /// Why no case was selected, in one line (issue 14 item 2: a typo in `--filter` must not

@@ -16,13 +16,14 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::case::Case;
-use crate::daemon::{DaemonKind, DaemonSpec};
+use crate::daemon::DaemonSpec;
 use crate::error::Result;
 use crate::input::InputSpec;
 use crate::judge::{Failure, Status};
 use crate::profile::{ClientProfile, Protocol, Verdict};
 use crate::report::Row;
 use crate::runner::{availability, run_case, RunContext};
+use faults::{DelayAt, Fault, LimitMode, Rule, Trigger};
 
 /// StreamMaxLength of the generated runs' daemons: small, so that the limit and one byte
 /// over it stay quick to send (CLAMD-CLIENT-4).
@@ -125,72 +126,76 @@ impl Generated {
     }
 
     /// The behaviour as fault rules (the `faults` of a case).
-    fn fault_rules(&self, protocol: Protocol) -> Vec<toml::Value> {
-        let scan = match protocol {
-            Protocol::Clamd => "INSTREAM",
-            Protocol::Svsp => "SCAN",
-        };
+    fn fault_rules(&self, protocol: Protocol) -> Vec<Rule> {
         // Reply faults fire at the scan command: the fake reads the whole request, then
         // applies them to its reply (as clamd-fault-plans.toml and svsp-fault-plans.toml).
-        let at_scan = format!("when = {{ command = \"{scan}\" }}");
-        let rule = match &self.behaviour {
-            Behaviour::Answers {
-                split: None,
-                delay_ms: 0,
-            } => return Vec::new(),
+        let at_scan = Trigger::command(match protocol {
+            Protocol::Clamd => "INSTREAM",
+            Protocol::Svsp => "SCAN",
+        });
+        let at = |fault: Fault| vec![Rule::new(at_scan.clone(), fault)];
+        match &self.behaviour {
             Behaviour::Answers { split, delay_ms } => {
                 let mut rules = Vec::new();
                 if let Some(n) = split {
-                    rules.push(format!("kind = \"split-every\"\nbytes = {n}"));
+                    let split = Fault::SplitEvery {
+                        bytes: usize::from(*n),
+                        ms: 0,
+                    };
+                    rules.push(Rule::new(Trigger::always(), split));
                 }
                 if *delay_ms > 0 {
-                    rules.push(format!(
-                        "kind = \"delay\"\nms = {delay_ms}\nat = \"reply\"\n{at_scan}"
-                    ));
+                    rules.extend(at(Fault::Delay {
+                        ms: *delay_ms,
+                        at: DelayAt::Reply,
+                    }));
                 }
-                return rules.iter().filter_map(|r| parse_rule(r)).collect();
+                rules
             }
-            Behaviour::Reset { at_byte: 0 } => format!("kind = \"reset\"\n{at_scan}"),
-            Behaviour::Reset { at_byte } if protocol == Protocol::Clamd => {
-                format!("kind = \"reset\"\nwhen = {{ bytes = {at_byte} }}")
+            Behaviour::Reset { at_byte } if protocol == Protocol::Clamd && *at_byte > 0 => {
+                vec![Rule::new(Trigger::bytes(*at_byte), Fault::Reset)]
             }
-            Behaviour::Reset { .. } => format!("kind = \"reset\"\n{at_scan}"),
+            Behaviour::Reset { .. } => at(Fault::Reset),
             Behaviour::Close { at_byte } if protocol == Protocol::Clamd && *at_byte > 0 => {
-                format!("kind = \"drop\"\nwhen = {{ bytes = {at_byte} }}")
+                let drop = Fault::Drop { after_bytes: None };
+                vec![Rule::new(Trigger::bytes(*at_byte), drop)]
             }
-            Behaviour::Close { .. } => format!("kind = \"drop\"\n{at_scan}"),
+            Behaviour::Close { .. } => at(Fault::Drop { after_bytes: None }),
             Behaviour::Truncated { keep } => {
                 // SVSP's `DONE 0` is 6 bytes: keep fewer, so the line is really cut
-                let keep = if protocol == Protocol::Svsp {
-                    (*keep).min(3)
-                } else {
-                    *keep
+                let keep = match protocol {
+                    Protocol::Svsp => (*keep).min(3),
+                    Protocol::Clamd => *keep,
                 };
-                format!("kind = \"truncate\"\nkeep = {keep}\n{at_scan}")
+                at(Fault::Truncate {
+                    keep: Some(usize::from(keep)),
+                })
             }
-            Behaviour::Garbage { len } => format!("kind = \"garbage\"\nlen = {len}\n{at_scan}"),
-            Behaviour::ErrorReply(kind) => {
-                let fault = match kind {
-                    ErrorKind::Error => "kind = \"error\"\ntext = \"Can't allocate memory\"",
-                    ErrorKind::Eagain => "kind = \"eagain\"",
-                    ErrorKind::Efault => "kind = \"efault\"",
-                    ErrorKind::Eacces => {
-                        "kind = \"errno\"\nname = \"EACCES\"\ntext = \"Permission denied\""
-                    }
-                    ErrorKind::ReadTimeout => "kind = \"timeout\"",
-                };
-                format!("{fault}\n{at_scan}")
-            }
-            Behaviour::SizeLimit => match protocol {
-                Protocol::Clamd => {
-                    format!("kind = \"stream-limit\"\nmode = \"reply-drain\"\n{at_scan}")
-                }
-                Protocol::Svsp => format!("kind = \"stream-limit\"\n{at_scan}"),
-            },
-            Behaviour::Silence => format!("kind = \"never-reply\"\n{at_scan}"),
-            Behaviour::Refuse => "kind = \"refuse\"".to_string(),
-        };
-        parse_rule(&rule).into_iter().collect()
+            Behaviour::Garbage { len } => at(Fault::Garbage {
+                text: None,
+                len: usize::from(*len),
+            }),
+            Behaviour::ErrorReply(kind) => at(match kind {
+                ErrorKind::Error => Fault::Error {
+                    text: "Can't allocate memory".into(),
+                },
+                ErrorKind::Eagain => Fault::Eagain,
+                ErrorKind::Efault => Fault::Efault,
+                ErrorKind::Eacces => Fault::Errno {
+                    name: "EACCES".into(),
+                    text: Some("Permission denied".into()),
+                },
+                ErrorKind::ReadTimeout => Fault::Timeout,
+            }),
+            Behaviour::SizeLimit => at(Fault::StreamLimit {
+                mode: match protocol {
+                    Protocol::Clamd => LimitMode::ReplyDrain,
+                    Protocol::Svsp => LimitMode::default(),
+                },
+            }),
+            Behaviour::Silence => at(Fault::NeverReply),
+            Behaviour::Refuse => vec![Rule::new(Trigger::always(), Fault::Refuse)],
+        }
     }
 
     fn title(&self) -> String {
@@ -206,7 +211,6 @@ impl Generated {
             title: self.title(),
             input: self.input.clone(),
             daemon: DaemonSpec {
-                kind: DaemonKind::Fake,
                 stream_max_length: Some(STREAM_MAX_LENGTH),
                 ..DaemonSpec::default()
             },
@@ -243,15 +247,9 @@ impl Behaviour {
             Behaviour::ErrorReply(k) => format!("error reply ({k:?})"),
             Behaviour::SizeLimit => "size-limit reply".into(),
             Behaviour::Silence => "silence (never replies)".into(),
-            Behaviour::Refuse => "RST at accept".into(),
+            Behaviour::Refuse => "connection refused (nothing listens)".into(),
         }
     }
-}
-
-fn parse_rule(text: &str) -> Option<toml::Value> {
-    // The texts above are fixed shapes with numbers; a parse error is a bug here, and the
-    // case's own validation (fault_plan) reports it as a harness error rather than a panic.
-    toml::from_str::<toml::Value>(text).ok()
 }
 
 /// Input sizes: an edge size in three runs of four, any size up to one chunk past the
@@ -518,7 +516,7 @@ mod tests {
         for g in &runs {
             for protocol in [Protocol::Clamd, Protocol::Svsp] {
                 let case = g.case(protocol, 1);
-                let plan = case.fault_plan().unwrap_or_else(|e| panic!("{g:?}: {e}"));
+                let plan = case.fault_plan();
                 let answers = matches!(g.behaviour, Behaviour::Answers { .. });
                 assert_eq!(plan.is_some(), !case.faults.is_empty());
                 if !answers {

@@ -657,6 +657,10 @@ where
             }
         }
     }
-    let _ = w.shutdown().await;
+    if !*abort_rx.borrow() {
+        // After a reset no FIN: the caller passes the RST on, and a FIN first would turn it
+        // into an orderly end for the client.
+        let _ = w.shutdown().await;
+    }
     (r, w)
 }

@@ -118,6 +118,32 @@ pub fn text(text: &str) -> String {
     s
 }
 
+/// Redacts, then escapes text for HTML element content and attribute values (the HTML
+/// report's one escape). `'` and `"`
+/// are escaped as the redaction's XML forms expect.
+pub fn html(s: &str) -> String {
+    use std::fmt::Write as _;
+    let s = text(s);
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Control characters from client output would be parse errors; show them.
+            c if c.is_control() && c != '\n' && c != '\t' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    // No URL in the page, even as text from a client: `://` is written as a character
+    // reference (the browser still shows it).
+    out.replace("://", "&#58;//")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! Reports: terminal summary, Markdown, JSON and JUnit XML.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -321,58 +321,5 @@ impl Report {
             w(p, self.junit()?)?;
         }
         Ok(())
-    }
-}
-
-/// What `--report-html`, `--baseline`, `--write-baseline` and the GitHub annotations need
-/// beyond the rows (issue 16).
-#[derive(Debug, Clone, Default)]
-pub struct Extras {
-    pub details: crate::report_html::Details,
-    pub baseline: Option<crate::baseline::Baseline>,
-    pub html: Option<PathBuf>,
-    pub write_baseline: Option<PathBuf>,
-    pub allow_fail_open: bool,
-}
-
-impl Extras {
-    /// Loads the baseline before anything runs, so a bad one exits 2 at once.
-    pub fn new(
-        root: &Path,
-        html: Option<&Path>,
-        baseline: Option<&Path>,
-        write_baseline: Option<&Path>,
-        allow_fail_open: bool,
-    ) -> Result<Self> {
-        Ok(Extras {
-            details: crate::report_html::Details::for_root(root),
-            baseline: crate::baseline::Baseline::load(baseline, allow_fail_open, write_baseline)?,
-            html: html.map(Path::to_path_buf),
-            write_baseline: write_baseline.map(Path::to_path_buf),
-            allow_fail_open,
-        })
-    }
-}
-
-impl Report {
-    /// The HTML report, the baseline comparison (printed) and `--write-baseline`, the
-    /// GitHub summary and annotations; returns the exit code (the baseline's when given).
-    pub fn finish_extras(&self, extras: &Extras, require_available: bool) -> Result<u8> {
-        let outcome = extras.baseline.as_ref().map(|b| b.check(self));
-        if let (Some(b), Some(o)) = (&extras.baseline, &outcome) {
-            use std::io::Write as _;
-            let _ = write!(std::io::stderr(), "{}", o.terminal(self, &b.path));
-        }
-        if let Some(p) = &extras.html {
-            crate::report_html::write(p, self, &extras.details, outcome.as_ref())?;
-        }
-        if let Some(p) = &extras.write_baseline {
-            crate::baseline::write(p, self, extras.baseline.as_ref(), extras.allow_fail_open)?;
-        }
-        crate::annotate::github(self, outcome.as_ref())?;
-        Ok(match &outcome {
-            Some(o) => o.exit_code(self, require_available),
-            None => self.exit_code(require_available),
-        })
     }
 }

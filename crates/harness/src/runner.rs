@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::case::Case;
 use crate::checks::{self, Finding, Level};
 use crate::client_run::{self, ClientRun};
-use crate::daemon::{self, Fault};
+use crate::daemon;
 use crate::error::{HarnessError, Result};
 use crate::judge::{judge, Evidence, Failure, Status};
 use crate::profile::{ClientProfile, Protocol, Transport, Verdict};
@@ -178,32 +178,13 @@ async fn run_inner(
     let dir_path = dir.path().to_path_buf();
     let file = case.input.write_to(&dir_path)?;
 
-    let plan = case.fault_plan()?;
-    // A refusal (scripted, or a `refuse` rule at the first connection) is seen by the client
-    // directly: through the proxy, whether the client's first bytes beat the daemon's RST
-    // would depend on timing.
-    let refuse = case.daemon.fault == Fault::Refuse
-        || plan
-            .as_ref()
-            .is_some_and(daemon::plan::refuses_first_connection);
-    // A fault plan runs on a fake whose fault counters are read after the client ran.
-    let (daemon, counted) = match plan {
-        Some(plan) => {
-            let f =
-                crate::fault_count::CountedFake::start(&case.daemon, case.protocol, plan).await?;
-            (None, Some(f))
-        }
-        None => (
-            Some(daemon::start(&case.daemon, case.protocol, None).await?),
-            None,
-        ),
-    };
-    let (daemon_addr, implementation) = match (&daemon, &counted) {
-        (Some(d), _) => (d.addr, d.implementation),
-        (None, Some(f)) => (f.addr()?, f.implementation()),
-        (None, None) => return Err(HarnessError::Daemon("no daemon started".into())),
-    };
-    r.daemon = implementation.to_string();
+    // A plan that refuses the first connection gets no daemon: the client sees the refusal
+    // directly (through the proxy, whether its first bytes beat an RST would depend on
+    // timing).
+    let daemon = daemon::start(&case.daemon, case.protocol, case.fault_plan()).await?;
+    let daemon_addr = daemon.addr()?;
+    let refuse = matches!(daemon, daemon::RunningDaemon::Refused(_));
+    r.daemon = daemon.implementation().to_string();
     let proxy = if refuse {
         None
     } else {
@@ -287,9 +268,12 @@ async fn run_inner(
         Some(p) => p.finish(Duration::from_millis(300)).await,
         None => Transcript::default(),
     };
-    let fault_fired = counted.as_ref().map(|f| f.faults_fired() > 0);
+    // A case with fault rules whose fault never fired is not applicable (issue 14 item 4).
+    let fault_fired = match (daemon.fault_stats(), case.faults.is_empty()) {
+        (Some(stats), false) => Some(stats.rules.iter().any(|r| r.fired > 0)),
+        _ => None,
+    };
     drop(daemon);
-    drop(counted);
 
     let findings = match case.protocol {
         Protocol::Clamd => checks::clamd::check(&transcript),

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::cli::Cli;
 use crate::error::{HarnessError, Result};
 use crate::input::{eicar, escape, unescape};
 use crate::judge::{Failure, Status};
@@ -235,28 +234,33 @@ pub async fn run_case(c: &ServerCase, target: &Target, suite: &str) -> Row {
     row
 }
 
+/// What a run against a server under test needs (filled in from `--server` / `--socket`,
+/// `--protocol`, `--filter` and `--list` by the CLI).
+#[derive(Debug, Clone)]
+pub struct ServerRun {
+    pub protocol: Protocol,
+    pub target: Target,
+    /// `--filter` terms: a case runs when its id or a rule ID contains one (all without).
+    pub filter: Vec<String>,
+    /// Print the selected cases instead of running them.
+    pub list: bool,
+}
+
+/// Whether a server case matches the `--filter` terms (all match when there are none).
+fn selected(c: &ServerCase, filter: &[String]) -> bool {
+    filter.is_empty()
+        || filter
+            .iter()
+            .any(|f| c.id.contains(f.as_str()) || c.rules.iter().any(|r| r.contains(f.as_str())))
+}
+
 /// `--server` / `--socket`.
-pub async fn run_cli(cli: &Cli, root: &Path) -> Result<Vec<Row>> {
-    let protocol: Protocol = cli.protocol.into();
-    let target = match (&cli.server, &cli.socket) {
-        (Some(a), _) => Target::Tcp(a.clone()),
-        (None, Some(p)) => Target::Unix(p.clone()),
-        _ => return Err(HarnessError::Usage("--server or --socket".into())),
-    };
-    let cases = load(
-        &root.join("conformance").join("cases").join("server"),
-        protocol,
-    )?;
-    let cases: Vec<ServerCase> = cases
-        .into_iter()
-        .filter(|c| {
-            cli.filter.is_empty()
-                || cli.filter.iter().any(|f| {
-                    c.id.contains(f.as_str()) || c.rules.iter().any(|r| r.contains(f.as_str()))
-                })
-        })
-        .collect();
-    if cli.list {
+pub async fn run_target(run: &ServerRun, root: &Path) -> Result<Vec<Row>> {
+    let protocol = run.protocol;
+    let target = &run.target;
+    let dir = root.join("conformance").join("cases").join("server");
+    let cases = selected_cases(&dir, protocol, &run.filter)?;
+    if run.list {
         for c in &cases {
             println!("{:<40} {}", c.id, c.rules.join(" "));
         }
@@ -265,7 +269,7 @@ pub async fn run_cli(cli: &Cli, root: &Path) -> Result<Vec<Row>> {
     let suite = format!("server:{protocol}");
     let mut rows = Vec::new();
     for (i, c) in cases.iter().enumerate() {
-        let r = run_case(c, &target, &suite).await;
+        let r = run_case(c, target, &suite).await;
         eprintln!(
             "[{:>3}/{}] {:<13} {:<40} {:.2}s",
             i + 1,
@@ -283,17 +287,8 @@ pub async fn run_cli(cli: &Cli, root: &Path) -> Result<Vec<Row>> {
 /// with defaults).
 pub async fn run_embedded(root: &Path, filter: &[String]) -> Result<Vec<Row>> {
     let dir = root.join("conformance").join("cases").join("server");
-    let keep = |c: &ServerCase| {
-        filter.is_empty()
-            || filter.iter().any(|f| {
-                c.id.contains(f.as_str()) || c.rules.iter().any(|r| r.contains(f.as_str()))
-            })
-    };
     let mut rows = Vec::new();
-    let clamd_cases: Vec<ServerCase> = load(&dir, Protocol::Clamd)?
-        .into_iter()
-        .filter(keep)
-        .collect();
+    let clamd_cases = selected_cases(&dir, Protocol::Clamd, filter)?;
     if !clamd_cases.is_empty() {
         let clamd = fake_clamd::FakeClamd::builder()
             .stream_max_length(1 << 20)
@@ -305,39 +300,44 @@ pub async fn run_embedded(root: &Path, filter: &[String]) -> Result<Vec<Row>> {
         let addr = clamd
             .addr()
             .ok_or_else(|| HarnessError::Daemon("fake clamd: no TCP address".into()))?;
-        let target = Target::Tcp(addr.to_string());
-        for c in &clamd_cases {
-            let r = run_case(c, &target, "server:fake-clamd").await;
-            eprintln!(
-                "[server] {:<13} {:<44} {:.2}s",
-                r.status.label(),
-                r.id,
-                r.seconds
-            );
-            rows.push(r);
-        }
+        run_suite(&clamd_cases, addr, "server:fake-clamd", &mut rows).await;
     }
-    let svsp_cases: Vec<ServerCase> = load(&dir, Protocol::Svsp)?
-        .into_iter()
-        .filter(keep)
-        .collect();
+    let svsp_cases = selected_cases(&dir, Protocol::Svsp, filter)?;
     if !svsp_cases.is_empty() {
         let v = fake_vfindd::FakeVfindd::builder()
             .threads(1)
             .start()
             .await
             .map_err(|e| HarnessError::Daemon(format!("fake vfindd: {e}")))?;
-        let target = Target::Tcp(v.addr().to_string());
-        for c in &svsp_cases {
-            let r = run_case(c, &target, "server:fake-vfindd").await;
-            eprintln!(
-                "[server] {:<13} {:<44} {:.2}s",
-                r.status.label(),
-                r.id,
-                r.seconds
-            );
-            rows.push(r);
-        }
+        run_suite(&svsp_cases, v.addr(), "server:fake-vfindd", &mut rows).await;
     }
     Ok(rows)
+}
+
+/// The server cases of `protocol` in `dir` that `filter` selects.
+fn selected_cases(dir: &Path, protocol: Protocol, filter: &[String]) -> Result<Vec<ServerCase>> {
+    Ok(load(dir, protocol)?
+        .into_iter()
+        .filter(|c| selected(c, filter))
+        .collect())
+}
+
+/// Runs `cases` against an embedded fake at `addr`, one progress line each.
+async fn run_suite(
+    cases: &[ServerCase],
+    addr: std::net::SocketAddr,
+    suite: &str,
+    rows: &mut Vec<Row>,
+) {
+    let target = Target::Tcp(addr.to_string());
+    for c in cases {
+        let r = run_case(c, &target, suite).await;
+        eprintln!(
+            "[server] {:<13} {:<44} {:.2}s",
+            r.status.label(),
+            r.id,
+            r.seconds
+        );
+        rows.push(r);
+    }
 }

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::Cli;
 use crate::error::{HarnessError, Result};
 
 /// The file looked for in the current directory when no `--config` is given.
@@ -91,31 +90,6 @@ impl Config {
                 }
             }
         }
-    }
-
-    /// Fills in what the command line did not give.
-    pub fn apply(self, cli: &mut Cli) {
-        let names_client = !cli.clients.is_empty()
-            || cli.client_cmd.is_some()
-            || !cli.profile_files.is_empty()
-            || cli.server.is_some()
-            || cli.socket.is_some();
-        if !names_client {
-            cli.profile_files = self.profiles;
-        }
-        if cli.case_dirs.is_empty() {
-            cli.case_dirs = self.cases;
-        }
-        if cli.filter.is_empty() {
-            cli.filter = self.filter;
-        }
-        if cli.skip.is_empty() {
-            cli.skip = self.skip;
-        }
-        cli.snapshots = cli.snapshots.take().or(self.snapshots);
-        cli.report_junit = cli.report_junit.take().or(self.report_junit);
-        cli.report_md = cli.report_md.take().or(self.report_md);
-        cli.report_json = cli.report_json.take().or(self.report_json);
     }
 }
 

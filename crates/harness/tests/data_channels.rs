@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use harness::daemon::{self, DaemonKind, DaemonSpec};
+use harness::daemon::{self, DaemonSpec};
 use harness::proxy::{Listen, Proxy, ProxyOptions};
 use harness::snapshot::{render, Redactions};
 use harness::transcript::{DataSource, Dir, Transcript};
@@ -24,14 +24,12 @@ fn svsp_opts() -> ProxyOptions {
 }
 
 async fn start_fake_vfindd() -> (daemon::RunningDaemon, Proxy) {
-    let spec = DaemonSpec {
-        kind: DaemonKind::Fake,
-        ..Default::default()
-    };
-    let d = daemon::start(&spec, Protocol::Svsp, None).await.unwrap();
+    let d = daemon::start(&DaemonSpec::default(), Protocol::Svsp, None)
+        .await
+        .unwrap();
     let p = Proxy::start_with(
         Listen::Tcp("127.0.0.1:0".parse().unwrap()),
-        d.addr,
+        d.addr().unwrap(),
         svsp_opts(),
     )
     .await

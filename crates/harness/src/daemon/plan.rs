@@ -9,32 +9,46 @@
 //! and validates the result (`FaultPlan::from_toml`), so a case and a scenario file accept
 //! the same words.
 
-use faults::FaultPlan;
+use faults::{FaultPlan, Rule};
+use serde::{Deserialize, Deserializer};
 
 /// The seed a case's plan uses when it gives no `fault_seed` (runs replay exactly).
 pub const DEFAULT_SEED: u64 = 1;
 
-/// Builds the plan for a case's `faults` entries (None when there are none).
-pub fn case_plan(rules: &[toml::Value], seed: Option<u64>) -> Result<Option<FaultPlan>, String> {
-    if rules.is_empty() {
-        return Ok(None);
+/// Parses a case's `faults` entries into rules, once, at load: each entry is normalized
+/// (flat form) and the `faults` crate parses and validates them all
+/// (`FaultPlan::from_toml`), so a case and a scenario file accept the same words.
+pub fn parse_rules(entries: &[toml::Value]) -> Result<Vec<Rule>, String> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut normalized = Vec::with_capacity(rules.len());
-    for (i, r) in rules.iter().enumerate() {
+    let mut normalized = Vec::with_capacity(entries.len());
+    for (i, r) in entries.iter().enumerate() {
         let toml::Value::Table(t) = r else {
             return Err(format!("faults[{}]: want a table (a fault rule)", i + 1));
         };
         normalized.push(toml::Value::Table(normalize(t.clone())));
     }
     let mut doc = toml::Table::new();
-    let seed = seed.unwrap_or(DEFAULT_SEED);
-    let seed = i64::try_from(seed).map_err(|_| format!("fault_seed {seed} is too large"))?;
-    doc.insert("seed".into(), toml::Value::Integer(seed));
     doc.insert("rule".into(), toml::Value::Array(normalized));
     let text = toml::to_string(&doc).map_err(|e| format!("faults: {e}"))?;
     FaultPlan::from_toml(&text)
-        .map(Some)
+        .map(|p| p.rules)
         .map_err(|e| format!("faults: {e}"))
+}
+
+/// `#[serde(deserialize_with)]` for `Case::faults`.
+pub fn deserialize_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Rule>, D::Error> {
+    let entries = Vec::<toml::Value>::deserialize(d)?;
+    parse_rules(&entries).map_err(serde::de::Error::custom)
+}
+
+/// The plan of a case's rules (None when there are none).
+pub fn case_plan(rules: &[Rule], seed: Option<u64>) -> Option<FaultPlan> {
+    (!rules.is_empty()).then(|| FaultPlan {
+        seed: Some(seed.unwrap_or(DEFAULT_SEED)),
+        rules: rules.to_vec(),
+    })
 }
 
 /// Whether the plan refuses the first connection outright (a `refuse` rule whose trigger is
@@ -49,6 +63,9 @@ pub fn refuses_first_connection(plan: &FaultPlan) -> bool {
             && w.bytes.is_none()
             && w.request.is_none()
             && w.probability.is_none()
+            && w.every.is_none()
+            && !w.verdict
+            && w.replies.is_none()
     })
 }
 
@@ -88,7 +105,7 @@ mod tests {
     use super::*;
     use faults::{Fault, Trigger};
 
-    fn rules(text: &str) -> Vec<toml::Value> {
+    fn entries(text: &str) -> Vec<toml::Value> {
         #[derive(serde::Deserialize)]
         struct W {
             faults: Vec<toml::Value>,
@@ -96,6 +113,10 @@ mod tests {
         toml::from_str::<W>(text)
             .map(|w| w.faults)
             .unwrap_or_default()
+    }
+
+    fn rules(text: &str) -> Vec<Rule> {
+        parse_rules(&entries(text)).unwrap_or_else(|e| panic!("{text}: {e}"))
     }
 
     #[test]
@@ -112,8 +133,8 @@ mod tests {
             ),
             None,
         );
-        let a = a.ok().flatten().expect("plan a");
-        assert_eq!(Some(a.clone()), b.ok().flatten());
+        let a = a.expect("plan a");
+        assert_eq!(Some(a.clone()), b);
         assert_eq!(a.seed, Some(DEFAULT_SEED));
         assert_eq!(a.rules.len(), 1);
         assert_eq!(a.rules[0].fault, Fault::Reset);
@@ -129,8 +150,6 @@ mod tests {
             &rules(r#"faults = [ { kind = "delay", ms = 300 } ]"#),
             Some(9),
         )
-        .ok()
-        .flatten()
         .expect("plan");
         assert_eq!(p.seed, Some(9));
         assert!(p.to_toml().contains("ms = 300"));
@@ -145,7 +164,7 @@ mod tests {
             r#"faults = [ { kind = "reset", when = { connection = 0 } } ]"#,
             r#"faults = [ 3 ]"#,
         ] {
-            assert!(case_plan(&rules(bad), None).is_err(), "accepted: {bad}");
+            assert!(parse_rules(&entries(bad)).is_err(), "accepted: {bad}");
         }
     }
 
@@ -155,8 +174,6 @@ mod tests {
             &rules(r#"faults = [ { kind = "infected", name = "Fake.X-1" }, { kind = "reset", name = "r" } ]"#),
             None,
         )
-        .ok()
-        .flatten()
         .expect("plan");
         assert_eq!(
             p.rules[0].fault,
@@ -170,7 +187,7 @@ mod tests {
 
     #[test]
     fn refusal_of_the_first_connection_is_recognised() {
-        let p = |t: &str| case_plan(&rules(t), None).ok().flatten().expect("plan");
+        let p = |t: &str| case_plan(&rules(t), None).expect("plan");
         assert!(refuses_first_connection(&p(
             r#"faults = [ { kind = "refuse" } ]"#
         )));
@@ -187,6 +204,7 @@ mod tests {
 
     #[test]
     fn no_rules_no_plan() {
-        assert_eq!(case_plan(&[], None), Ok(None));
+        assert_eq!(case_plan(&[], None), None);
+        assert_eq!(parse_rules(&[]), Ok(Vec::new()));
     }
 }

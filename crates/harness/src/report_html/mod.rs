@@ -18,35 +18,12 @@ pub use spec::Rules;
 
 use crate::baseline::Outcome;
 use crate::case::Case;
-use crate::daemon::Fault;
 use crate::error::{HarnessError, Result};
 use crate::judge::Status;
 use crate::report::{Report, Row};
 use crate::runner::CaseResult;
 
-/// Redacts, then escapes text for HTML element content and attribute values. `'` and `"`
-/// are escaped as the redaction's XML forms expect.
-pub fn esc(s: &str) -> String {
-    let s = crate::redact::text(s);
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters from client output would be parse errors; show them.
-            c if c.is_control() && c != '\n' && c != '\t' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    // No URL in the page, even as text from a client: `://` is written as a character
-    // reference (the browser still shows it).
-    out.replace("://", "&#58;//")
-}
+pub use crate::redact::html as esc;
 
 /// What a client case's section shows beyond its report row.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +32,7 @@ pub struct CaseDetail {
     pub got: String,
     pub input: String,
     pub daemon: String,
-    /// The fault applied (fault rules, or the scripted fault), empty when none.
+    /// The fault applied (the fault rules), empty when none.
     pub fault: String,
     /// The full timestamped transcript (passing cases too), redacted.
     pub transcript: String,
@@ -71,18 +48,16 @@ pub struct Details {
 /// The fault a case applies, in its own words (TOML for fault rules).
 pub fn fault_of(case: &Case) -> String {
     if !case.faults.is_empty() {
-        let rules: Vec<String> = case.faults.iter().map(|v| v.to_string()).collect();
+        let rules: Vec<String> = case
+            .faults
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default())
+            .collect();
         let seed = case
             .fault_seed
             .map(|s| format!(" (fault_seed {s})"))
             .unwrap_or_default();
         return format!("fault rules: {}{seed}", rules.join("; "));
-    }
-    if case.daemon.fault != Fault::None {
-        return format!(
-            "scripted fault: {}",
-            serde_json::to_string(&case.daemon.fault).unwrap_or_default()
-        );
     }
     String::new()
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::esc;
+use crate::redact::html as esc;
 
 /// Characters of data shown before the rest is folded into a `<details>` element.
 const FOLD_AT: usize = 160;

@@ -31,6 +31,11 @@ def main():
     reply = b""
     try:
         s = socket.create_connection((host, int(port)), timeout=a.timeout)
+    except OSError as e:
+        # refused or unreachable: fail closed
+        print("ERROR: connect: %s" % e)
+        sys.exit(2)
+    try:
         if not (data == b"" and a.defect == "empty-terminator-only"):
             s.sendall(b"zINSTREAM\0")
         for i in range(0, len(data), 4096):

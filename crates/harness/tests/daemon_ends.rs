@@ -1,0 +1,93 @@
+//! How a case's daemon ends a connection reaches the client unchanged: a refusal needs no
+//! server (nothing listens), and a reset by the daemon reaches the client through the
+//! recording proxy as a reset, not as an orderly FIN (CLAMD-CLIENT-3).
+
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use faults::{Fault, FaultPlan, Trigger};
+use harness::daemon::{self, DaemonSpec, RunningDaemon};
+use harness::proxy::{Listen, Proxy, ProxyOptions};
+use harness::Protocol;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const T: Duration = Duration::from_secs(10);
+
+/// Issue 13: a plan that refuses the first connection starts no daemon; the client gets an
+/// address where the kernel refuses the connection, and there are no fault counters.
+#[tokio::test]
+async fn refusal_needs_no_server() {
+    let plan = FaultPlan::new().with(Trigger::always(), Fault::Refuse);
+    let d = daemon::start(&DaemonSpec::default(), Protocol::Clamd, Some(plan))
+        .await
+        .expect("start");
+    assert!(matches!(d, RunningDaemon::Refused(_)));
+    assert_eq!(d.implementation(), "refuse");
+    assert!(d.fault_stats().is_none());
+    let err = TcpStream::connect(d.addr().expect("addr"))
+        .await
+        .expect_err("something listens");
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+}
+
+/// Issue 13: a fake with a plan counts what fired (`fault_stats`, read by the runner for
+/// NOT-APPLICABLE), from the one daemon the case runs on.
+#[tokio::test]
+async fn fault_stats_count_the_rules_that_fired() {
+    let plan = FaultPlan::new().with(Trigger::command("PING"), Fault::Reset);
+    let d = daemon::start(&DaemonSpec::default(), Protocol::Clamd, Some(plan))
+        .await
+        .expect("start");
+    let fired = |d: &RunningDaemon| -> u64 {
+        d.fault_stats()
+            .expect("a fake has stats")
+            .rules
+            .iter()
+            .map(|r| r.fired)
+            .sum()
+    };
+    assert_eq!(fired(&d), 0);
+    let mut s = TcpStream::connect(d.addr().expect("addr"))
+        .await
+        .expect("connect");
+    s.write_all(b"zPING\0").await.expect("write");
+    let mut buf = [0u8; 16];
+    let _ = tokio::time::timeout(T, s.read(&mut buf)).await;
+    assert_eq!(fired(&d), 1);
+}
+
+/// CLAMD-CLIENT-3 through the proxy: the daemon resets after the scan command, and the
+/// client reading through the proxy sees the reset (ECONNRESET), not an orderly EOF.
+#[tokio::test]
+async fn a_daemon_reset_reaches_the_client_as_a_reset() {
+    let plan = FaultPlan::new().with(Trigger::command("INSTREAM"), Fault::Reset);
+    let d = daemon::start(&DaemonSpec::default(), Protocol::Clamd, Some(plan))
+        .await
+        .expect("start");
+    let opts = ProxyOptions {
+        hold_greeting: Duration::ZERO,
+        svsp_data_channels: false,
+    };
+    let p = Proxy::start_with(
+        Listen::Tcp("127.0.0.1:0".parse().expect("addr")),
+        d.addr().expect("addr"),
+        opts,
+    )
+    .await
+    .expect("proxy");
+    let mut s = TcpStream::connect(p.tcp_addr.expect("proxy tcp"))
+        .await
+        .expect("connect");
+    s.write_all(b"zINSTREAM\0\0\0\0\x03abc\0\0\0\0")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 64];
+    let got = tokio::time::timeout(T, s.read(&mut buf))
+        .await
+        .expect("no answer in time");
+    match got {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
+        Ok(n) => panic!("read {n} bytes (0 = FIN) instead of a reset"),
+    }
+}
