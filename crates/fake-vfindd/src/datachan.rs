@@ -1,12 +1,14 @@
 //! Data channels of SCAN/REQUEST (the daemon listens, SVSP-SCAN-REQUEST-1/-2) and SCAN/PORT
 //! (the daemon connects back, SVSP-SCAN-PORT-1): one connection read to EOF, bounded in
-//! bytes (`--stream-max-length`) and idle time (`--data-timeout`).
+//! bytes (`--stream-max-length`) and idle time (`--data-timeout`), and scanned while it
+//! arrives (`feed`): the data is never collected whole.
 
 use crate::config::Config;
+use crate::feed::{Fed, Feeder};
 use crate::writer::Lines;
+use scan_engine::TreeScanner;
 use std::net::{IpAddr, SocketAddr};
 use svsp_proto::{Body, ErrorReply, Id};
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
@@ -36,7 +38,8 @@ impl Channel<'_> {
         local: IpAddr,
         peer: IpAddr,
         name: &[u8],
-    ) -> Option<Vec<u8>> {
+        scanner: Option<TreeScanner>,
+    ) -> Option<Fed> {
         let listener = match TcpListener::bind(SocketAddr::new(local, 0)).await {
             Ok(l) => l,
             Err(_) => {
@@ -63,11 +66,17 @@ impl Channel<'_> {
             }
         };
         drop(listener);
-        self.read_stream(stream, port, name).await
+        self.read_stream(stream, port, name, scanner).await
     }
 
     /// SVSP-SCAN-PORT-1: connect to the control peer at `port`.
-    pub(crate) async fn port(&self, peer: IpAddr, port: u16, name: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) async fn port(
+        &self,
+        peer: IpAddr,
+        port: u16,
+        name: &[u8],
+        scanner: Option<TreeScanner>,
+    ) -> Option<Fed> {
         if self.cfg.port_send_echo && !self.send(Body::Send(Some(port))).await {
             return None;
         }
@@ -83,26 +92,41 @@ impl Channel<'_> {
                 return None;
             }
         };
-        self.read_stream(stream, port, name).await
+        self.read_stream(stream, port, name, scanner).await
     }
 
-    /// Reads a data connection to EOF, bounded in bytes and idle time.
-    async fn read_stream(&self, mut s: TcpStream, port: u16, name: &[u8]) -> Option<Vec<u8>> {
-        let max = usize::try_from(self.cfg.stream_max_length).unwrap_or(usize::MAX);
-        let mut data = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
+    /// Reads a data connection to EOF, bounded in bytes and idle time, feeding the scanner
+    /// as it goes; memory is bounded by the read size, not by the stream limit.
+    async fn read_stream(
+        &self,
+        mut s: TcpStream,
+        port: u16,
+        name: &[u8],
+        scanner: Option<TreeScanner>,
+    ) -> Option<Fed> {
+        let max = self.cfg.stream_max_length;
+        let mut total = 0u64;
+        let mut feeder = Feeder::start(scanner);
         loop {
-            match tokio::time::timeout(self.cfg.data_timeout, s.read(&mut buf)).await {
-                Ok(Ok(0)) => return Some(data),
-                Ok(Ok(n)) => {
-                    if data.len() + n > max {
+            match tokio::time::timeout(self.cfg.data_timeout, feeder.read(&mut s)).await {
+                Ok(Ok(buf)) if buf.is_empty() => {
+                    let fed = feeder.finish().await;
+                    if fed.is_none() {
+                        // SVSP-ERR-EFAULT-1: the scan thread panicked
+                        self.send(ErrorReply::InternalError.body()).await;
+                    }
+                    return fed;
+                }
+                Ok(Ok(buf)) => {
+                    total = total.saturating_add(buf.len() as u64);
+                    if total > max {
                         // CL-5: no QUEUED, single terminal line.
                         drop(s);
                         self.send(ErrorReply::SizeLimitExceeded(name.to_vec()).body())
                             .await;
                         return None;
                     }
-                    data.extend_from_slice(&buf[..n]);
+                    feeder.feed(buf).await;
                 }
                 Ok(Err(_)) | Err(_) => {
                     self.send(ErrorReply::NoConnection(port).body()).await;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod confine;
 mod datachan;
 mod error;
+mod feed;
 mod legacy;
 mod queue;
 pub mod record;

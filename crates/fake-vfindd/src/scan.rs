@@ -4,8 +4,10 @@
 
 use crate::config::{Config, MemberErrors, Quirks};
 use crate::confine::{self, Root};
+use crate::feed::Fed;
 use scan_engine::{
-    scan_reader, EicarMode, Formats, PartEvent, ScanResult, SignatureDb, TreeOptions,
+    EicarMode, Formats, PartEvent, ScanOptions, ScanResult, SignatureDb, TreeOptions, TreeScanner,
+    TreeSummary,
 };
 use std::collections::HashSet;
 use std::io::Read;
@@ -108,6 +110,46 @@ pub enum Target {
         /// The data.
         data: Vec<u8>,
     },
+    /// A data channel (REQUEST, PORT) already fed through the scanner as it arrived.
+    Fed {
+        /// Display name (`""` when none, SVSP-NAME-5).
+        name: Vec<u8>,
+        /// The scanner, to finish (report parts, open containers).
+        fed: Fed,
+    },
+}
+
+/// The tree options of a part at `depth` (SVSP-SCAN-TREE-1); SHA-1 only when the reply
+/// carries it (it costs more per byte than the matcher).
+fn tree_options(env: &ScanEnv, o: &OptionState, depth: u32, sha1: bool) -> TreeOptions {
+    let limit = o.depth_limit().unwrap_or(DEPTH_CAP).min(DEPTH_CAP);
+    TreeOptions {
+        // SVSP-SCAN-TREE-1: a container at depth d opens iff d < L.
+        max_depth: Some(limit.saturating_sub(depth)),
+        formats: Formats {
+            tar: o.expands(Expander::Tar),
+            gzip: o.expands(Expander::Gz),
+            zip: o.expands(Expander::Zip),
+        },
+        max_members: env.max_members,
+        max_expanded_bytes: env.max_expanded_bytes,
+        scan: ScanOptions { sha1 },
+        ..TreeOptions::default()
+    }
+}
+
+/// The scanner a data channel feeds while it arrives; `None` when the name is excluded
+/// (SVSP-OPT-EXCLUDE-1: DONE 0, nothing scanned).
+pub(crate) fn stream_scanner(
+    env: &ScanEnv,
+    opts: &OptionState,
+    name: &[u8],
+) -> Option<TreeScanner> {
+    if opts.is_excluded(name) {
+        return None;
+    }
+    let o = tree_options(env, opts, 0, false);
+    Some(TreeScanner::new(env.db.clone(), o, name))
 }
 
 /// The emitter returns `false` when the connection is gone (stop scanning).
@@ -218,7 +260,18 @@ pub fn run_request<'a>(
             let r = if opts.is_excluded(&name) {
                 Ok(None)
             } else {
-                run.scan_part(&name, data.as_slice(), 0).map(|_| None)
+                run.scan_part(&name, data.as_slice(), 0, false)
+                    .map(|_| None)
+            };
+            (name, r)
+        }
+        Target::Fed { name, fed } => {
+            let r = match fed {
+                Fed { scanner: None, .. } => Ok(None),
+                Fed { error: Some(e), .. } => Err(run.io_stop(e, &name)),
+                Fed {
+                    scanner: Some(s), ..
+                } => run.visit_tree(&name, |visit| s.finish(visit)).map(|_| None),
             };
             (name, r)
         }
@@ -313,7 +366,7 @@ impl<'a> Run<'a> {
         if excluded {
             return self.sha1(file).map(Some).map_err(|e| self.io_stop(e, name));
         }
-        let root = self.scan_part(name, file, 0)?;
+        let root = self.scan_part(name, file, 0, want_sha1)?;
         Ok(if want_sha1 { root.sha1_hex() } else { None })
     }
 
@@ -481,7 +534,7 @@ impl<'a> Run<'a> {
                 }
                 libc::S_IFREG => match self.open_file(fd, &st) {
                     Ok(f) => {
-                        self.scan_part(&child, f, d)?;
+                        self.scan_part(&child, f, d, false)?;
                     }
                     Err(_) => member_error(self, &child)?,
                 },
@@ -495,46 +548,35 @@ impl<'a> Run<'a> {
         self.opts.depth_limit().unwrap_or(DEPTH_CAP).min(DEPTH_CAP)
     }
 
-    fn tree_options(&self, depth: u32) -> TreeOptions {
-        let o = self.opts;
-        TreeOptions {
-            // SVSP-SCAN-TREE-1: a container at depth d opens iff d < L.
-            max_depth: Some(self.limit().saturating_sub(depth)),
-            formats: Formats {
-                tar: o.expands(Expander::Tar),
-                gzip: o.expands(Expander::Gz),
-                zip: o.expands(Expander::Zip),
-            },
-            max_members: self.env.max_members,
-            max_expanded_bytes: self.env.max_expanded_bytes,
-            ..TreeOptions::default()
-        }
-    }
-
     /// Scans one file or stream as a tree; emits its lines. Returns the root result.
     fn scan_part(
         &mut self,
         display: &[u8],
         reader: impl std::io::Read,
         depth: u32,
+        sha1: bool,
     ) -> Result<ScanResult, Stop> {
-        let env = self.env;
-        let db = env.db.clone();
-        let opts = self.tree_options(depth);
+        let o = tree_options(self.env, self.opts, depth, sha1);
+        let scanner = TreeScanner::new(self.env.db.clone(), o, display);
+        self.visit_tree(display, |visit| scanner.scan_reader(reader, visit))
+    }
+
+    /// Runs a tree scan with this request's part visitor (its lines, its stop).
+    fn visit_tree(
+        &mut self,
+        display: &[u8],
+        scan: impl FnOnce(
+            &mut dyn FnMut(PartEvent<'_>) -> ControlFlow<()>,
+        ) -> std::io::Result<TreeSummary>,
+    ) -> Result<ScanResult, Stop> {
         let mut stop: Option<Stop> = None;
-        let summary = scan_reader(
-            db,
-            opts,
-            display,
-            reader,
-            &mut |ev: PartEvent<'_>| match self.on_part(display, &ev) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(s) => {
-                    stop = Some(s);
-                    ControlFlow::Break(())
-                }
-            },
-        );
+        let summary = scan(&mut |ev: PartEvent<'_>| match self.on_part(display, &ev) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(s) => {
+                stop = Some(s);
+                ControlFlow::Break(())
+            }
+        });
         if let Some(s) = stop {
             return Err(s);
         }

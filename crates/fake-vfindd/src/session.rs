@@ -5,7 +5,7 @@
 use crate::config::{Dispatch, QuitMode};
 use crate::datachan::Channel;
 use crate::request::{forced_error, reply_out, ReqCtx};
-use crate::scan::Target;
+use crate::scan::{stream_scanner, Target};
 use crate::shared::Shared;
 use crate::writer::{writer, Lines, Out, Sink};
 use faults::{Action, ConnFaults, Event as FaultEvent};
@@ -410,8 +410,9 @@ impl Session {
                         lines: &ctx.lines,
                         id: &ctx.id,
                     };
-                    if let Some(data) = ch.request(local, peer, &name).await {
-                        ctx.queue_and_run(Target::Stream { name, data }).await;
+                    let scanner = stream_scanner(&ctx.shared.env, &ctx.opts, &name);
+                    if let Some(fed) = ch.request(local, peer, &name, scanner).await {
+                        ctx.queue_and_run(Target::Fed { name, fed }).await;
                     }
                 });
                 Flow::Continue
@@ -424,8 +425,9 @@ impl Session {
                         lines: &ctx.lines,
                         id: &ctx.id,
                     };
-                    if let Some(data) = ch.port(peer, port, &name).await {
-                        ctx.queue_and_run(Target::Stream { name, data }).await;
+                    let scanner = stream_scanner(&ctx.shared.env, &ctx.opts, &name);
+                    if let Some(fed) = ch.port(peer, port, &name, scanner).await {
+                        ctx.queue_and_run(Target::Fed { name, fed }).await;
                     }
                 });
                 Flow::Continue
