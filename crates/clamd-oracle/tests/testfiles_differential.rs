@@ -36,8 +36,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam-yc.exe", "PE unpacker (yC)"),
     ("clam.7z", "7z not unpacked yet"),
     ("clam.arj", "ARJ not unpacked"),
-    ("clam.bin-be.cpio", "cpio not unpacked yet"),
-    ("clam.bin-le.cpio", "cpio not unpacked yet"),
     ("clam.cab", "CAB not unpacked"),
     ("clam.chm", "CHM not unpacked"),
     ("clam.ea05.exe", "AutoIt script (EA05) not unpacked"),
@@ -50,8 +48,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam.exe.rtf", "RTF embedded objects not extracted"),
     ("clam.exe.szdd", "SZDD (MS compress) not unpacked"),
     ("clam.impl.zip", "zip member method implode not supported"),
-    ("clam.newc.cpio", "cpio not unpacked yet"),
-    ("clam.odc.cpio", "cpio not unpacked yet"),
     ("clam.ole.doc", "OLE2 not unpacked"),
     ("clam.pdf", "PDF streams not extracted"),
     ("clam.ppt", "OLE2 (PowerPoint) not unpacked"),
@@ -308,7 +304,86 @@ fn compress(tool: &str, data: &[u8]) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
-/// EICAR (decoded at run time) wrapped as mail and compressed files.
+/// A one-member cpio archive (then the trailer) in format `magic`: "070707" (odc), "070701"
+/// (newc), "070702" (crc), "bin-le" or "bin-be".
+fn cpio(magic: &str, name: &str, data: &[u8]) -> Vec<u8> {
+    fn entry(out: &mut Vec<u8>, magic: &str, name: &str, mode: u32, data: &[u8]) {
+        let pad = |out: &mut Vec<u8>, a: usize| out.resize(out.len().div_ceil(a) * a, 0);
+        let (ns, size) = (name.len() + 1, data.len());
+        match magic {
+            "070707" => out.extend_from_slice(
+                format!(
+                    "070707{:012o}{mode:06o}{:024o}{:011o}{ns:06o}{size:011o}",
+                    1, 0, 0
+                )
+                .as_bytes(),
+            ),
+            "070701" | "070702" => {
+                let check: u32 = data.iter().map(|&b| u32::from(b)).sum();
+                let check = if magic == "070702" { check } else { 0 };
+                out.extend_from_slice(magic.as_bytes());
+                for f in [
+                    1,
+                    mode,
+                    0,
+                    0,
+                    1,
+                    0,
+                    size as u32,
+                    0,
+                    0,
+                    0,
+                    0,
+                    ns as u32,
+                    check,
+                ] {
+                    out.extend_from_slice(format!("{f:08x}").as_bytes());
+                }
+            }
+            _ => {
+                let words = [
+                    0o070707,
+                    0,
+                    1,
+                    mode as u16,
+                    0,
+                    0,
+                    1,
+                    0,
+                    0,
+                    0,
+                    ns as u16,
+                    0,
+                    size as u16,
+                ];
+                for w in words {
+                    let b = if magic == "bin-le" {
+                        w.to_le_bytes()
+                    } else {
+                        w.to_be_bytes()
+                    };
+                    out.extend_from_slice(&b);
+                }
+            }
+        }
+        let align = match magic {
+            "070707" => 1,
+            "070701" | "070702" => 4,
+            _ => 2,
+        };
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        pad(out, align);
+        out.extend_from_slice(data);
+        pad(out, align);
+    }
+    let mut out = Vec::new();
+    entry(&mut out, magic, name, 0o100644, data);
+    entry(&mut out, magic, "TRAILER!!!", 0, b"");
+    out
+}
+
+/// EICAR (decoded at run time) wrapped as mail, compressed files and cpio archives.
 fn generated() -> Vec<(&'static str, Vec<u8>)> {
     let e = clamd_oracle::env::eicar();
     let text = String::from_utf8(e.clone()).expect("EICAR is ASCII");
@@ -370,6 +445,15 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
         ("rfc822_in_multipart_in_multipart.eml", deep.into_bytes()),
         ("mbox_second_message.mbox", mbox),
     ];
+    for (name, magic) in [
+        ("eicar.odc.cpio", "070707"),
+        ("eicar.newc.cpio", "070701"),
+        ("eicar.crc.cpio", "070702"),
+        ("eicar.bin-le.cpio", "bin-le"),
+        ("eicar.bin-be.cpio", "bin-be"),
+    ] {
+        v.push((name, cpio(magic, "dir/e.com", &e)));
+    }
     for (name, tool) in [("eicar.bz2", "bzip2"), ("eicar.xz", "xz")] {
         match compress(tool, &e) {
             Some(c) => v.push((name, c)),

@@ -3,7 +3,7 @@
 //! before its members. Formats are recognised by content: zip `PK\x03\x04`, gzip `1f 8b 08`,
 //! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2); and, as clamd
 //! unpacks them (CLAMD-DET-7), mail (RFC 822 / MIME headers or an mbox `From ` line), bzip2
-//! `BZh`, xz `fd 37 7a 58 5a 00`.
+//! `BZh`, xz `fd 37 7a 58 5a 00`, cpio (`070707`/`070701`/`070702` or a binary header).
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -18,6 +18,8 @@ use crate::spool::{SpoolReader, SpoolWriter};
 // Container formats beyond tar/gzip/zip, one module each (private to the walk).
 #[path = "compress.rs"]
 mod compress;
+#[path = "cpio.rs"]
+mod cpio;
 #[path = "mime.rs"]
 mod mime;
 
@@ -67,6 +69,8 @@ pub struct MoreFormats {
     pub mail: bool,
     pub bzip2: bool,
     pub xz: bool,
+    /// odc, newc, crc and binary (both byte orders) cpio archives.
+    pub cpio: bool,
 }
 
 impl Default for MoreFormats {
@@ -81,6 +85,7 @@ impl MoreFormats {
             mail: true,
             bzip2: true,
             xz: true,
+            cpio: true,
         }
     }
     pub fn none() -> Self {
@@ -88,6 +93,7 @@ impl MoreFormats {
             mail: false,
             bzip2: false,
             xz: false,
+            cpio: false,
         }
     }
 }
@@ -138,6 +144,7 @@ impl TreeOptions {
             ContainerKind::Mail => m.mail,
             ContainerKind::Bzip2 => m.bzip2,
             ContainerKind::Xz => m.xz,
+            ContainerKind::Cpio => m.cpio,
         }
     }
 }
@@ -152,6 +159,8 @@ pub enum ContainerKind {
     Mail,
     Bzip2,
     Xz,
+    /// A cpio archive (any of its five header formats).
+    Cpio,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -193,6 +202,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Bzip2)
     } else if compress::is_xz(head) {
         Some(ContainerKind::Xz)
+    } else if cpio::sniff(head).is_some() {
+        Some(ContainerKind::Cpio)
     } else if mime::looks_like_mail(head) {
         Some(ContainerKind::Mail)
     } else {
@@ -306,6 +317,7 @@ enum Opened {
     Mail(SpoolReader),
     Bzip2 { reader: SpoolReader, name: Vec<u8> },
     Xz { reader: SpoolReader, name: Vec<u8> },
+    Cpio(cpio::Reader<SpoolReader>),
 }
 
 fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Option<Opened> {
@@ -320,6 +332,12 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
             reader,
             name: compress::derived_name(parent_name, compress::XZ_SUFFIXES),
         }),
+        ContainerKind::Cpio => {
+            let mut head = [0u8; SNIFF_LEN];
+            let n = read_up_to(&mut reader, &mut head).ok()?;
+            let variant = cpio::sniff(&head[..n])?;
+            Some(Opened::Cpio(cpio::Reader::new(reader, variant)))
+        }
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
             .map(|z| Opened::Zip(Box::new(z))),
@@ -503,6 +521,15 @@ impl Walk<'_, '_> {
             Opened::Xz { reader, name } => {
                 let mut dec = compress::xz_reader(reader);
                 self.next_member(&mut dec, name, depth + 1, None)?;
+            }
+            Opened::Cpio(mut archive) => {
+                // a spool that cannot be read ends the archive like its trailer would
+                while let Ok(Some(entry)) = archive.next_entry() {
+                    let mut data = archive.data(entry.size);
+                    if !self.next_member(&mut data, entry.name, depth + 1, Some(entry.size))? {
+                        break;
+                    }
+                }
             }
             Opened::Mail(mut reader) => {
                 let mut index = mime::Indexer::new();
