@@ -289,19 +289,6 @@ impl FakeVfindd {
         let mut rx = self.ended.clone();
         let _ = rx.wait_for(|v| *v).await;
     }
-
-    /// Stops the server and waits for the accept loop to end.
-    #[deprecated(note = "use `shutdown()` then `stopped().await` (FakeClamd's names)")]
-    pub async fn stop(self) {
-        self.shutdown();
-        self.stopped().await;
-    }
-
-    /// Waits until the server stops.
-    #[deprecated(note = "use `stopped().await` (FakeClamd's name)")]
-    pub async fn wait(self) {
-        self.stopped().await;
-    }
 }
 
 impl Drop for FakeVfindd {

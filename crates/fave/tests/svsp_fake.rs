@@ -7,8 +7,25 @@ use std::io::Write;
 use std::time::Duration;
 
 use common::*;
-use fake_vfindd::{FakeVfindd, Faults, QueuedMode, Quirks};
+use fake_vfindd::{FakeVfindd, QueuedMode, Quirks};
 use fave::{Address, Client, ClientConfig, FaveError, Report, SvspSource, Verdict};
+
+/// Installs one fault rule (the shared `faults` vocabulary, in its JSON form) as the fake's
+/// plan. The plan's type is reached through `fake_vfindd::Config::fault_plan`, as fave does
+/// not depend on the `faults` crate.
+fn with_rule(b: fake_vfindd::Builder, rule: &str) -> fake_vfindd::Builder {
+    let cfg = fake_vfindd::Config {
+        fault_plan: serde_json::from_str(&format!(r#"{{"seed": 1, "rules": [{rule}]}}"#))
+            .expect("fault rule"),
+        ..Default::default()
+    };
+    b.faults(cfg.fault_plan)
+}
+
+/// `eagain@command=SCAN,every=N`: every Nth SCAN is refused with `EAGAIN Server busy`.
+fn eagain_every(n: u64) -> String {
+    format!(r#"{{"when": {{"command": "SCAN", "every": {n}}}, "fault": {{"kind": "eagain"}}}}"#)
+}
 
 const EICAR_NAME: &str = "CVDL DOS/EICAR.Test";
 
@@ -228,21 +245,12 @@ async fn svsp_client_9_12_quirks_tolerated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_client_10_faults_are_errors() {
     let cases = [
-        Faults {
-            eagain_every: Some(1),
-            ..Faults::default()
-        },
-        Faults {
-            efault_every: Some(1),
-            ..Faults::default()
-        },
-        Faults {
-            drop_connection_after_lines: Some(2),
-            ..Faults::default()
-        },
+        r#"{"when": {"command": "SCAN"}, "fault": {"kind": "eagain"}}"#,
+        r#"{"when": {"verdict": true}, "fault": {"kind": "efault"}}"#,
+        r#"{"when": {"replies": 2}, "fault": {"kind": "drop"}}"#,
     ];
     for f in cases {
-        let fake = FakeVfindd::builder().faults(f).start().await.unwrap();
+        let fake = with_rule(FakeVfindd::builder(), f).start().await.unwrap();
         let cfg = svsp_cfg(addr_of(&fake));
         let r = blocking(move || scan_all(cfg, vec![("a", b"clean data".to_vec())])).await;
         assert!(
@@ -379,11 +387,7 @@ async fn svsp_client_10_eagain_file_request_is_retried() {
     let clean = tmp_file(&dir, "clean.txt", b"hello world");
     let bad = tmp_file(&dir, "e.com", &eicar());
     // every 2nd SCAN is refused: scan 1 passes, scan 2 is refused and its retry passes
-    let fake = FakeVfindd::builder()
-        .faults(Faults {
-            eagain_every: Some(2),
-            ..Faults::default()
-        })
+    let fake = with_rule(FakeVfindd::builder(), &eagain_every(2))
         .start()
         .await
         .unwrap();
@@ -405,11 +409,7 @@ async fn svsp_client_10_eagain_file_request_is_retried() {
     );
 
     for (every, retries) in [(1, 3), (2, 0)] {
-        let fake = FakeVfindd::builder()
-            .faults(Faults {
-                eagain_every: Some(every),
-                ..Faults::default()
-            })
+        let fake = with_rule(FakeVfindd::builder(), &eagain_every(every))
             .start()
             .await
             .unwrap();
