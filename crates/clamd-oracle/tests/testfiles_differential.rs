@@ -34,7 +34,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam-upx.exe", "PE unpacker (UPX)"),
     ("clam-wwpack.exe", "PE unpacker (WWPack)"),
     ("clam-yc.exe", "PE unpacker (yC)"),
-    ("clam.7z", "7z not unpacked yet"),
     ("clam.arj", "ARJ not unpacked"),
     ("clam.cab", "CAB not unpacked"),
     ("clam.chm", "CHM not unpacked"),
@@ -383,7 +382,64 @@ fn cpio(magic: &str, name: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// EICAR (decoded at run time) wrapped as mail, compressed files and cpio archives.
+/// CRC-32 (IEEE), for the 7z headers.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A minimal 7z holding `data` (under 128 bytes) as `name` with the Copy coder and a plain
+/// (not encoded) header, built by hand: no 7z tool is needed.
+fn sevenz_copy(name: &str, data: &[u8]) -> Vec<u8> {
+    assert!(
+        data.len() < 0x80 && name.len() < 60,
+        "one-byte 7z numbers only"
+    );
+    let size = data.len() as u8;
+    let utf16: Vec<u8> = name
+        .encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut h = vec![
+        0x01, // Header
+        0x04, // MainStreamsInfo
+        0x06, 0x00, 0x01, 0x09, size, 0x00, // PackInfo: pos 0, 1 stream, its size
+        0x07, 0x0b, 0x01, 0x00, // UnPackInfo: 1 folder, not external
+        0x01, 0x01, 0x00, // folder: 1 coder, id length 1, Copy
+        0x0c, size, 0x00, // unpack size
+        0x08, 0x00, // SubStreamsInfo: one stream per folder
+        0x00, // end of MainStreamsInfo
+        0x05, 0x01, // FilesInfo: 1 file
+        0x11, // names
+    ];
+    h.push((utf16.len() + 1) as u8);
+    h.push(0x00); // not external
+    h.extend_from_slice(&utf16);
+    h.extend_from_slice(&[0x00, 0x00]); // end of FilesInfo, end of Header
+    let mut start = Vec::new();
+    start.extend_from_slice(&u64::from(size).to_le_bytes());
+    start.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    start.extend_from_slice(&crc32(&h).to_le_bytes());
+    let mut out = vec![b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04];
+    out.extend_from_slice(&crc32(&start).to_le_bytes());
+    out.extend_from_slice(&start);
+    out.extend_from_slice(data);
+    out.extend_from_slice(&h);
+    out
+}
+
+/// EICAR (decoded at run time) wrapped as mail, compressed files, cpio and 7z archives.
 fn generated() -> Vec<(&'static str, Vec<u8>)> {
     let e = clamd_oracle::env::eicar();
     let text = String::from_utf8(e.clone()).expect("EICAR is ASCII");
@@ -454,6 +510,7 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
     ] {
         v.push((name, cpio(magic, "dir/e.com", &e)));
     }
+    v.push(("eicar_copy.7z", sevenz_copy("e.com", &e)));
     for (name, tool) in [("eicar.bz2", "bzip2"), ("eicar.xz", "xz")] {
         match compress(tool, &e) {
             Some(c) => v.push((name, c)),
@@ -468,8 +525,8 @@ const GENERATED_NOT_YET: &[(&str, &str)] = &[];
 
 /// CLAMD-DET-7 with EICAR (CLAMD-DET-1/3): EICAR as a MIME attachment in base64,
 /// quoted-printable and uuencode, uuencoded without MIME, in message/rfc822 inside multipart
-/// inside multipart, in an mbox, and compressed: the fake's SCAN and INSTREAM replies equal
-/// clamd's byte for byte.
+/// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE) and in
+/// 7z: the fake's SCAN and INSTREAM replies equal clamd's byte for byte.
 #[test]
 fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
     if !available() {

@@ -3,7 +3,7 @@
 //! before its members. Formats are recognised by content: zip `PK\x03\x04`, gzip `1f 8b 08`,
 //! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2); and, as clamd
 //! unpacks them (CLAMD-DET-7), mail (RFC 822 / MIME headers or an mbox `From ` line), bzip2
-//! `BZh`, xz `fd 37 7a 58 5a 00`, cpio (`070707`/`070701`/`070702` or a binary header).
+//! `BZh`, xz `fd 37 7a 58 5a 00`, cpio (`070707`/`070701`/`070702` or a binary header), 7z `37 7a bc af 27 1c`.
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
@@ -22,6 +22,8 @@ mod compress;
 mod cpio;
 #[path = "mime.rs"]
 mod mime;
+#[path = "sevenz.rs"]
+mod sevenz;
 
 /// Depth limit used for "unlimited" (SVSP-OPT-RECURSE-1).
 pub const DEPTH_CAP: u32 = 32;
@@ -71,6 +73,8 @@ pub struct MoreFormats {
     pub xz: bool,
     /// odc, newc, crc and binary (both byte orders) cpio archives.
     pub cpio: bool,
+    /// 7z archives.
+    pub sevenz: bool,
 }
 
 impl Default for MoreFormats {
@@ -86,6 +90,7 @@ impl MoreFormats {
             bzip2: true,
             xz: true,
             cpio: true,
+            sevenz: true,
         }
     }
     pub fn none() -> Self {
@@ -94,6 +99,7 @@ impl MoreFormats {
             bzip2: false,
             xz: false,
             cpio: false,
+            sevenz: false,
         }
     }
 }
@@ -145,6 +151,7 @@ impl TreeOptions {
             ContainerKind::Bzip2 => m.bzip2,
             ContainerKind::Xz => m.xz,
             ContainerKind::Cpio => m.cpio,
+            ContainerKind::SevenZ => m.sevenz,
         }
     }
 }
@@ -161,6 +168,8 @@ pub enum ContainerKind {
     Xz,
     /// A cpio archive (any of its five header formats).
     Cpio,
+    /// A 7z archive.
+    SevenZ,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -202,6 +211,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Bzip2)
     } else if compress::is_xz(head) {
         Some(ContainerKind::Xz)
+    } else if sevenz::is_7z(head) {
+        Some(ContainerKind::SevenZ)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
     } else if mime::looks_like_mail(head) {
@@ -318,6 +329,7 @@ enum Opened {
     Bzip2 { reader: SpoolReader, name: Vec<u8> },
     Xz { reader: SpoolReader, name: Vec<u8> },
     Cpio(cpio::Reader<SpoolReader>),
+    SevenZ(Box<sevenz_rust2::ArchiveReader<SpoolReader>>),
 }
 
 fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Option<Opened> {
@@ -338,6 +350,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
             let variant = cpio::sniff(&head[..n])?;
             Some(Opened::Cpio(cpio::Reader::new(reader, variant)))
         }
+        ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
             .map(|z| Opened::Zip(Box::new(z))),
@@ -531,6 +544,7 @@ impl Walk<'_, '_> {
                     }
                 }
             }
+            Opened::SevenZ(mut archive) => self.expand_7z(&mut archive, depth)?,
             Opened::Mail(mut reader) => {
                 let mut index = mime::Indexer::new();
                 // an unreadable spool ends the message like its end would
@@ -565,6 +579,44 @@ impl Walk<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The members of a 7z archive, decoded block by block as streams.
+    fn expand_7z(
+        &mut self,
+        archive: &mut sevenz_rust2::ArchiveReader<SpoolReader>,
+        depth: u32,
+    ) -> Result<(), Stop> {
+        use sevenz_rust2::EntryDecision;
+        let mut stop = None;
+        let cap = self.limits.member_cap();
+        // a decode error or a bad CRC ends the archive (SVSP-SCAN-TREE-3: not an error)
+        let _ = archive.for_each_entries_with_decision(|entry, data| {
+            if entry.is_directory() || entry.is_anti_item() || !entry.has_stream() {
+                return Ok(EntryDecision::Continue);
+            }
+            let size = entry.size();
+            let name = entry.name().as_bytes().to_vec();
+            match self.next_member(data, name, depth + 1, Some(size)) {
+                Ok(true) => {
+                    // the rest of a member cut at MaxFileSize is decoded (to reach the next
+                    // member of a solid block) only while it fits the expansion budget
+                    let rest = cap.map_or(0, |c| size.saturating_sub(c));
+                    let after = self.expanded.saturating_add(rest);
+                    if after > self.opts.max_expanded_bytes {
+                        return Ok(EntryDecision::SkipBlock);
+                    }
+                    self.expanded = after;
+                    Ok(EntryDecision::Continue)
+                }
+                Ok(false) => Ok(EntryDecision::Stop),
+                Err(s) => {
+                    stop = Some(s);
+                    Ok(EntryDecision::Stop)
+                }
+            }
+        });
+        stop.map_or(Ok(()), Err)
     }
 
     /// Scan one member of a container; `Ok(false)` when the container is done.
