@@ -24,7 +24,3 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
-
-/// The former name of [`Error`].
-#[deprecated(note = "renamed `Error`, as in fake-clamd")]
-pub type VfinddError = Error;

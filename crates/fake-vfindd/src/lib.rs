@@ -28,8 +28,6 @@ mod writer;
 
 pub use config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 pub use error::Error;
-#[allow(deprecated)]
-pub use error::VfinddError;
 pub use legacy::Faults;
 pub use record::SessionRecord;
 pub use server::{Builder, FakeVfindd};
