@@ -52,6 +52,14 @@ const TARGETS: &[(&str, &str)] = &[
         "compressed",
         "scan_engine bzip2/xz members: limits, split independence",
     ),
+    (
+        "cpio",
+        "scan_engine cpio walk (odc/newc/crc/binary): split independence",
+    ),
+    (
+        "sevenz",
+        "scan_engine 7z walk (memory-limited coders): split independence",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -68,6 +68,16 @@ pub const TARGETS: &[Target] = &[
         about: "scan_engine bzip2/xz members (and zip bzip2/deflate64): limits, split independence (CLAMD-DET-7)",
         run: compressed,
     },
+    Target {
+        name: "cpio",
+        about: "scan_engine cpio walk (odc/newc/crc/binary LE+BE headers): limits, split independence (CLAMD-DET-7)",
+        run: cpio,
+    },
+    Target {
+        name: "sevenz",
+        about: "scan_engine 7z walk (sevenz-rust2, memory-limited coders): limits, split independence (CLAMD-DET-7)",
+        run: sevenz,
+    },
 ];
 
 /// The target called `name`.
@@ -494,6 +504,36 @@ pub fn mail(data: &[u8]) {
 /// so the fuzzer starts inside these decoders.
 pub fn compressed(data: &[u8]) {
     archive(data);
+}
+
+/// The cpio header magics, one picked by the selector byte.
+const CPIO_MAGICS: [&[u8]; 5] = [b"070707", b"070701", b"070702", b"\xc7\x71", b"\x71\xc7"];
+
+/// cpio: the input behind a cpio magic (picked by the selector; none for selectors >= 5, so
+/// that seeds which are whole archives are fuzzed as they are), walked like any archive.
+pub fn cpio(data: &[u8]) {
+    let (sel, body) = split_first(data);
+    let mut input = vec![sel];
+    if let Some(magic) = CPIO_MAGICS.get(usize::from(sel % 8)) {
+        input.extend_from_slice(magic);
+    }
+    input.extend_from_slice(body);
+    archive(&input);
+}
+
+/// The 7z signature and version 0.4.
+const SEVENZ_SIGNATURE: &[u8] = b"7z\xbc\xaf\x27\x1c\x00\x04";
+
+/// 7z: the input, behind the 7z signature when it lacks one, walked like any archive (the
+/// seeds are small 7z files with Copy and LZMA coders).
+pub fn sevenz(data: &[u8]) {
+    let (sel, body) = split_first(data);
+    let mut input = vec![sel];
+    if !body.starts_with(&SEVENZ_SIGNATURE[..6]) {
+        input.extend_from_slice(SEVENZ_SIGNATURE);
+    }
+    input.extend_from_slice(body);
+    archive(&input);
 }
 
 #[cfg(test)]
