@@ -191,6 +191,8 @@ pub fn fake_vfindd_process(bin: &Path, stream_max: u64) -> anyhow::Result<Runnin
         &[
             "--svsp-port=0".into(),
             format!("--stream-max-length={stream_max}"),
+            // SCAN/FILE reads files as large as the streams (the default is 64 MiB)
+            format!("--max-file-size={stream_max}"),
             "--threads=2".into(),
         ],
         "LISTENING ",
@@ -216,7 +218,10 @@ pub fn fake_vfindd_in_process(
     let t0 = Instant::now();
     let server = rt.block_on(async move {
         fake_vfindd::FakeVfindd::builder()
-            .configure(|c| c.stream_max_length = stream_max)
+            .configure(|c| {
+                c.stream_max_length = stream_max;
+                c.max_file_bytes = stream_max;
+            })
             .start()
             .await
     })?;

@@ -77,6 +77,19 @@ pub fn instream(addr: SocketAddr, total: u64, chunk: usize) -> io::Result<(Throu
 
 /// The reference: the same sender writes the same frames to a sink that only reads.
 pub fn raw_copy(total: u64, chunk: usize) -> io::Result<Throughput> {
+    raw_sink(total, chunk, send_chunks)
+}
+
+/// The reference for SVSP data channels: the same plain writes (no framing) to a sink.
+pub fn raw_copy_plain(total: u64, chunk: usize) -> io::Result<Throughput> {
+    raw_sink(total, chunk, send_plain)
+}
+
+fn raw_sink(
+    total: u64,
+    chunk: usize,
+    send: fn(&mut TcpStream, u64, &[u8]) -> io::Result<()>,
+) -> io::Result<Throughput> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let sink = std::thread::spawn(move || -> io::Result<()> {
@@ -88,11 +101,61 @@ pub fn raw_copy(total: u64, chunk: usize) -> io::Result<Throughput> {
     let block = clean_block(chunk);
     let t0 = Instant::now();
     let mut s = connect(addr)?;
-    send_chunks(&mut s, total, &block)?;
+    send(&mut s, total, &block)?;
     s.shutdown(std::net::Shutdown::Write)?;
     sink.join()
         .map_err(|_| io::Error::other("sink thread panicked"))??;
     Ok(Throughput::new(total, t0.elapsed()))
+}
+
+/// Write `total` bytes of `block`, one write per block (an SVSP data channel).
+fn send_plain(s: &mut TcpStream, total: u64, block: &[u8]) -> io::Result<()> {
+    let mut left = total;
+    while left > 0 {
+        let n = (block.len() as u64).min(left) as usize;
+        s.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// The SCAN/FILE reference: read `path` to its end with a `buf`-byte buffer (the engine's
+/// read size), page cache as warm as for the daemon.
+pub fn read_file(path: &std::path::Path, buf: usize) -> io::Result<Throughput> {
+    let t0 = Instant::now();
+    let mut f = std::fs::File::open(path)?;
+    let mut b = vec![0u8; buf];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut b)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    Ok(Throughput::new(total, t0.elapsed()))
+}
+
+/// The engine's own per-byte cost: `path` (cached) through a [`scan_engine::StreamScanner`]
+/// in this process, 64 KiB at a time, with or without SHA-1.
+pub fn engine_rate(
+    path: &std::path::Path,
+    db: std::sync::Arc<scan_engine::SignatureDb>,
+    sha1: bool,
+) -> io::Result<Throughput> {
+    let t0 = Instant::now();
+    let mut sc = scan_engine::StreamScanner::with_options(db, scan_engine::ScanOptions { sha1 });
+    let mut f = std::fs::File::open(path)?;
+    let mut b = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut b)?;
+        if n == 0 {
+            break;
+        }
+        sc.update(&b[..n]);
+    }
+    let r = sc.finish();
+    Ok(Throughput::new(r.size, t0.elapsed()))
 }
 
 /// Replies per second.
@@ -310,9 +373,11 @@ pub fn idle_connections_svsp(addr: SocketAddr, k: u64, pid: Option<u32>) -> io::
     })
 }
 
-/// SVSP: one `SCAN/FILE` of `path`; returns the time to the terminal line and the lines.
+/// SVSP: one `SCAN/FILE` (or `SCAN/FILE-SHA1`, `cmd`) of `path`; returns the time to the
+/// terminal line and the lines.
 pub fn svsp_file(
     addr: SocketAddr,
+    cmd: &str,
     path: &std::path::Path,
     bytes: u64,
 ) -> io::Result<(Throughput, String)> {
@@ -320,7 +385,7 @@ pub fn svsp_file(
     let mut s = connect(addr)?;
     let mut reader = io::BufReader::new(s.try_clone()?);
     read_line(&mut reader)?; // READY
-    s.write_all(format!("SCAN/FILE {}\r\n", path.display()).as_bytes())?;
+    s.write_all(format!("{cmd} {}\r\n", path.display()).as_bytes())?;
     let lines = read_until_terminal(&mut reader)?;
     Ok((Throughput::new(bytes, t0.elapsed()), lines))
 }
@@ -340,12 +405,38 @@ pub fn svsp_request(addr: SocketAddr, total: u64) -> io::Result<(Throughput, Str
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| io::Error::other(format!("expected SEND <port>, got {send:?}")))?;
     let mut data = connect(SocketAddr::new(addr.ip(), port))?;
-    let mut left = total;
-    while left > 0 {
-        let n = (block.len() as u64).min(left) as usize;
-        data.write_all(&block[..n])?;
-        left -= n as u64;
-    }
+    send_plain(&mut data, total, &block)?;
+    data.shutdown(std::net::Shutdown::Write)?;
+    let lines = read_until_terminal(&mut reader)?;
+    Ok((Throughput::new(total, t0.elapsed()), lines))
+}
+
+/// SVSP: one `SCAN/PORT`: the daemon connects back and reads `total` clean bytes.
+pub fn svsp_port(addr: SocketAddr, total: u64) -> io::Result<(Throughput, String)> {
+    let block = clean_block(64 * 1024);
+    let listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))?;
+    let port = listener.local_addr()?.port();
+    let t0 = Instant::now();
+    let mut s = connect(addr)?;
+    let mut reader = io::BufReader::new(s.try_clone()?);
+    read_line(&mut reader)?; // READY
+    s.write_all(format!("SCAN/PORT {port} bench.bin\r\n").as_bytes())?;
+    // bounded: the daemon connects within its data timeout or answers with an error
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut data = loop {
+        match listener.accept() {
+            Ok((d, _)) => break d,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    data.set_nonblocking(false)?;
+    data.set_write_timeout(Some(IO_TIMEOUT))?;
+    data.set_nodelay(true)?;
+    send_plain(&mut data, total, &block)?;
     data.shutdown(std::net::Shutdown::Write)?;
     let lines = read_until_terminal(&mut reader)?;
     Ok((Throughput::new(total, t0.elapsed()), lines))
