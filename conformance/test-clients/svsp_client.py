@@ -35,8 +35,9 @@ def main():
 
     def line():
         l = f.readline()
-        if not l:
-            raise EOFError("connection closed")
+        # SVSP-CLIENT-12: a line ends at LF; a fragment cut by a close is no line at all
+        if not l.endswith(b"\n"):
+            raise EOFError("connection closed" + (" mid-line" if l else ""))
         return l.rstrip(b"\r\n").decode("utf-8", "replace")
 
     try:
