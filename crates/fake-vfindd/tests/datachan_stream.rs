@@ -168,3 +168,63 @@ async fn svsp_scan_port_1_zip_over_channels_same_verdict_as_scan_data() {
     assert_eq!(strip_id(&got, "2"), want);
     c.quit().await;
 }
+
+/// SVSP-SCAN-REQUEST-2 (wire unchanged while streaming): a channel reset after 1 MiB, one that
+/// goes idle past `--data-timeout`, and one that passes the stream limit mid-stream each end
+/// with their single error line (no QUEUED), and the connection goes on scanning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_request_2_reset_idle_and_over_limit_channels_mid_stream() {
+    let s = FakeVfindd::builder()
+        .stream_max_length(2 << 20)
+        .data_timeout(Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    let block = filler(64 * 1024);
+    let mut c = Client::connect(s.addr()).await;
+    let port_of = |d: &TcpStream| d.peer_addr().unwrap().port();
+
+    let mut d = request(&mut c, "1", "r.bin").await;
+    let port = port_of(&d);
+    for _ in 0..16 {
+        d.write_all(&block).await.unwrap();
+    }
+    d.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(d); // RST
+    assert_eq!(
+        c.line().await.unwrap(),
+        format!("1 ENOENT No connection to port {port}")
+    );
+
+    let mut d = request(&mut c, "2", "i.bin").await;
+    let port = port_of(&d);
+    d.write_all(&block).await.unwrap();
+    assert_eq!(
+        c.line().await.unwrap(),
+        format!("2 ENOENT No connection to port {port}")
+    );
+    drop(d);
+
+    let mut d = request(&mut c, "3", "big.bin").await;
+    let mut sent = 0;
+    while sent <= 3 << 20 {
+        if d.write_all(&block).await.is_err() {
+            break; // the server closed the channel at the limit
+        }
+        sent += block.len();
+    }
+    drop(d);
+    assert_eq!(
+        c.line().await.unwrap(),
+        "3 EINVAL Size limit exceeded: \"big.bin\""
+    );
+
+    let mut d = request(&mut c, "4", "ok.bin").await;
+    d.write_all(&block).await.unwrap();
+    d.shutdown().await.unwrap();
+    assert_eq!(
+        c.until_terminal("4 ").await,
+        ["4 QUEUED", "4 SCANNING \"ok.bin\"", "4 DONE 0 : \"ok.bin\""]
+    );
+    c.quit().await;
+}
