@@ -189,7 +189,7 @@ async fn svsp_scan_request_2_reset_idle_and_over_limit_channels_mid_stream() {
     for _ in 0..16 {
         d.write_all(&block).await.unwrap();
     }
-    d.set_linger(Some(Duration::ZERO)).unwrap();
+    d.set_zero_linger().unwrap();
     drop(d); // RST
     assert_eq!(
         c.line().await.unwrap(),
