@@ -3,23 +3,12 @@
 //! naming the case and the rule, escaped per GitHub's workflow-command rules (client output
 //! cannot start a command of its own); outside GitHub neither appears.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{python, root};
+
+use std::path::Path;
 
 use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// A clean-on-error client (FAIL-OPEN on clamd.reply-error, CLAMD-CLIENT-5) that prints a
 /// workflow command and table-breaking text of its own.

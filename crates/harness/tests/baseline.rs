@@ -3,23 +3,12 @@
 //! (stale); `--write-baseline FILE` writes the current failures and loads back; FAIL-OPEN
 //! is baselined only with `--baseline-allow-fail-open` and still has its own report section.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{python, root};
+
+use std::path::Path;
 
 use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// The test client with a defect (`""` for none), on the cases `filter` selects.
 fn run(defect: &str, filter: &str, extra: &[&str]) -> std::process::Output {

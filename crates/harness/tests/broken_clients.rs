@@ -1,28 +1,15 @@
 //! The deliberately broken clients in conformance/test-clients/ must each be caught with
 //! the right rule ID; the correct test clients must pass (so the checks are not vacuous).
 
+mod common;
+use common::{python, root};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use harness::case::{self, Case};
 use harness::judge::Status;
 use harness::profile::ClientProfile;
-use harness::runner::{CaseResult, RunContext};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python_available() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use harness::runner::CaseResult;
 
 async fn run(profile: &str, case_ids: &[&str]) -> Vec<CaseResult> {
     let root = root();
@@ -45,13 +32,7 @@ async fn run(profile: &str, case_ids: &[&str]) -> Vec<CaseResult> {
         "unknown case id in {case_ids:?}"
     );
     let scratch = tempfile::tempdir().unwrap();
-    let ctx = Arc::new(RunContext {
-        root,
-        extra_path: Vec::new(),
-        programs: BTreeMap::new(),
-        scratch: scratch.path().to_path_buf(),
-        keep: false,
-    });
+    let ctx = common::context(scratch.path());
     harness::cli::run_pairs(selected, ctx, 4, &BTreeMap::new()).await
 }
 
@@ -67,7 +48,7 @@ fn rules(r: &CaseResult) -> Vec<&str> {
 
 macro_rules! need_python {
     () => {
-        if !python_available() {
+        if !python() {
             println!("SKIP: python3 not found; the test clients are python scripts");
             return;
         }

@@ -1,28 +1,17 @@
 //! The command line: exit codes, listing, sharding, report files, one-off clients, and the
 //! server suites against the embedded fakes.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{python, root};
+
+use std::path::Path;
 
 use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn harness() -> Command {
     let mut c = Command::cargo_bin("avc-conformance").unwrap();
     c.arg("--root").arg(root()).arg("--no-snapshots");
     c
-}
-
-fn python() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 #[test]

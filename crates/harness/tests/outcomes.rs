@@ -4,29 +4,16 @@
 //!
 //! The clients are small python scripts written into a scratch directory at run time.
 
+mod common;
+use common::{python, root};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use harness::case::{self, Case};
 use harness::judge::Status;
 use harness::profile::ClientProfile;
 use harness::report::Report;
-use harness::runner::{CaseResult, RunContext};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use harness::runner::CaseResult;
 
 /// Sends `first` then the file as one INSTREAM chunk and the terminator, reads one reply,
 /// then prints clean whatever it got (exit 0).
@@ -83,13 +70,7 @@ async fn run(mode: &str, case_ids: &[&str]) -> Vec<CaseResult> {
         case_ids.len(),
         "unknown case id in {case_ids:?}"
     );
-    let ctx = Arc::new(RunContext {
-        root,
-        extra_path: Vec::new(),
-        programs: BTreeMap::new(),
-        scratch: scratch.path().to_path_buf(),
-        keep: false,
-    });
+    let ctx = common::context(scratch.path());
     harness::cli::run_pairs(pairs, ctx, 2, &BTreeMap::new()).await
 }
 

@@ -3,28 +3,15 @@
 //! after a reset, shrinks each to a minimal case and prints the seed; a correct client
 //! passes. The clients are crates/harness/tests/clients/clamd_defects.py.
 
+mod common;
+use common::python;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use harness::judge::Status;
 use harness::profile::ClientProfile;
 use harness::report::Row;
-use harness::runner::RunContext;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python_available() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 fn profile(name: &str, defect: &str) -> ClientProfile {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/clamd_defects.py");
@@ -54,13 +41,7 @@ error = {{ exit = 2 }}
 
 async fn proptest(p: ClientProfile, n: u32, seed: u64) -> Row {
     let scratch = tempfile::tempdir().unwrap();
-    let ctx = Arc::new(RunContext {
-        root: root(),
-        extra_path: Vec::new(),
-        programs: BTreeMap::new(),
-        scratch: scratch.path().to_path_buf(),
-        keep: false,
-    });
+    let ctx = common::context(scratch.path());
     let mut rows = harness::props::run(&[p], &ctx, n, Some(seed), &BTreeMap::new())
         .await
         .unwrap();
@@ -70,7 +51,7 @@ async fn proptest(p: ClientProfile, n: u32, seed: u64) -> Row {
 
 macro_rules! need_python {
     () => {
-        if !python_available() {
+        if !python() {
             println!("SKIP: python3 not found; the test clients are python scripts");
             return;
         }

@@ -6,25 +6,14 @@
 //! is kept at `target/tmp/report-html/report-with-failures.png`. Without chromium the
 //! browser part skips visibly (the file checks still run).
 
+mod common;
+use common::{python, root};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> bool {
-    StdCommand::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -1,23 +1,10 @@
 //! Issue 14 item 1: no test-signature body (EICAR, the marker) appears in plain or escaped
 //! form in any output: terminal (stdout, stderr), Markdown, JSON and JUnit reports.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{python, root};
 
 use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// Every form the EICAR bytes could take in an output: raw, the harness's `\\` escaping,
 /// and JSON escaping of both; and every 16-byte piece of each (a cut must not leave one).

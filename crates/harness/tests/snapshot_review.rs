@@ -2,23 +2,12 @@
 //! missing snapshot, pending differences shown and accepted by the harness binary itself,
 //! and `--snapshots DIR`.
 
+mod common;
+use common::{python, root};
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// A profile of the well-behaved Python client, as a user outside this repository would
 /// write one (snapshots on, the default), in its own directory.
