@@ -73,16 +73,11 @@ async fn clamd_cmd_2_version_text_configurable_and_det_2_official_names() {
 #[tokio::test]
 async fn clamd_scan_11_exclude_path_and_recursion_limit() {
     let corpus = Corpus::new();
-    let conf = format!(
-        "TCPSocket 0\nDatabaseDirectory {}\nExcludePath b_eicar\\.com$\nMaxDirectoryRecursion 1\n",
-        corpus.db().display()
+    let conf = conf_with(
+        &corpus.db(),
+        "ExcludePath b_eicar\\.com$\nMaxDirectoryRecursion 1\n",
     );
-    let s = FakeClamd::builder()
-        .conf_text(&conf, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let s = start_conf(&conf).await;
     let p = String::from_utf8(corpus.p("mixed")).unwrap();
     // sub/ is at depth 1 (allowed); b_eicar.com excluded
     assert_eq!(
@@ -99,12 +94,7 @@ async fn clamd_scan_11_exclude_path_and_recursion_limit() {
     std::fs::create_dir(&deep).unwrap();
     std::fs::write(deep.join("x.com"), scan_engine::eicar()).unwrap();
     let limited = conf.replace("ExcludePath b_eicar\\.com$\n", "");
-    let s1 = FakeClamd::builder()
-        .conf_text(&limited, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let s1 = start_conf(&limited).await;
     let got = String::from_utf8(
         exchange(s1.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
             .await
@@ -112,12 +102,7 @@ async fn clamd_scan_11_exclude_path_and_recursion_limit() {
     )
     .unwrap();
     assert!(!got.contains("deeper"), "depth 2 skipped: {got:?}");
-    let s0 = FakeClamd::builder()
-        .conf_text(&conf0, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let s0 = start_conf(&conf0).await;
     let got = String::from_utf8(
         exchange(s0.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
             .await
@@ -131,16 +116,8 @@ async fn clamd_scan_11_exclude_path_and_recursion_limit() {
 #[tokio::test]
 async fn clamd_scan_5_follow_file_symlinks() {
     let corpus = Corpus::new();
-    let conf = format!(
-        "TCPSocket 0\nDatabaseDirectory {}\nFollowFileSymlinks yes\n",
-        corpus.db().display()
-    );
-    let s = FakeClamd::builder()
-        .conf_text(&conf, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let conf = conf_with(&corpus.db(), "FollowFileSymlinks yes\n");
+    let s = start_conf(&conf).await;
     let p = String::from_utf8(corpus.p("link.com")).unwrap();
     assert_eq!(
         exchange(s.addr().unwrap(), &[format!("zSCAN {p}\0").as_bytes()])
@@ -154,16 +131,8 @@ async fn clamd_scan_5_follow_file_symlinks() {
 #[tokio::test]
 async fn clamd_scan_9_allmatchscan_disabled() {
     let corpus = Corpus::new();
-    let conf = format!(
-        "TCPSocket 0\nDatabaseDirectory {}\nAllowAllMatchScan no\n",
-        corpus.db().display()
-    );
-    let s = FakeClamd::builder()
-        .conf_text(&conf, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let conf = conf_with(&corpus.db(), "AllowAllMatchScan no\n");
+    let s = start_conf(&conf).await;
     let p = String::from_utf8(corpus.p("markers.txt")).unwrap();
     assert_eq!(
         exchange(
@@ -181,18 +150,11 @@ async fn log_file_and_pid_file() {
     let corpus = Corpus::new();
     let log = corpus.dir.path().join("clamd.log");
     let pid = corpus.dir.path().join("clamd.pid");
-    let conf = format!(
-        "TCPSocket 0\nDatabaseDirectory {}\nLogFile {}\nPidFile {}\n",
-        corpus.db().display(),
-        log.display(),
-        pid.display()
+    let conf = conf_with(
+        &corpus.db(),
+        &format!("LogFile {}\nPidFile {}\n", log.display(), pid.display()),
     );
-    let s = FakeClamd::builder()
-        .conf_text(&conf, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let s = start_conf(&conf).await;
     assert_eq!(
         std::fs::read_to_string(&pid).unwrap(),
         format!("{}\n", std::process::id())
@@ -243,16 +205,8 @@ async fn clamd_session_4_random_order_keeps_every_reply() {
 #[tokio::test]
 async fn clamd_det_8_extended_detection_info_does_not_change_replies() {
     let corpus = Corpus::new();
-    let conf = format!(
-        "TCPSocket 0\nDatabaseDirectory {}\nExtendedDetectionInfo yes\n",
-        corpus.db().display()
-    );
-    let s = FakeClamd::builder()
-        .conf_text(&conf, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let conf = conf_with(&corpus.db(), "ExtendedDetectionInfo yes\n");
+    let s = start_conf(&conf).await;
     assert!(s.config().extended_detection_info, "the option was read");
     let a = s.addr().unwrap();
     let p = String::from_utf8(corpus.p("eicar.com")).unwrap();

@@ -225,16 +225,8 @@ async fn clamd_scan_12_user_access_emulated_as_root() {
         return;
     }
     let corpus = Corpus::new();
-    let conf = format!(
-        "TCPSocket 0\nUser nobody\nDatabaseDirectory {}\n",
-        corpus.db().display()
-    );
-    let s = FakeClamd::builder()
-        .conf_text(&conf, "t.conf")
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let conf = conf_with(&corpus.db(), "User nobody\n");
+    let s = start_conf(&conf).await;
     let p = String::from_utf8(corpus.p("mixperm")).unwrap();
     // mixperm/ is 0755 (tempdir parents readable), secret.com is 0000
     use std::os::unix::fs::PermissionsExt;

@@ -168,3 +168,19 @@ pub async fn exchange_fd(
     let mut s = UnixStream::from_std(std_s).map_err(|e| e.to_string())?;
     read_all(&mut s, Duration::from_secs(10)).await
 }
+
+/// A clamd.conf for a fake on an ephemeral TCP port over `db`: `TCPSocket 0`,
+/// `DatabaseDirectory`, then the `extra` lines (each ending in a newline).
+pub fn conf_with(db: &Path, extra: &str) -> String {
+    format!("TCPSocket 0\nDatabaseDirectory {}\n{extra}", db.display())
+}
+
+/// Starts a fake from clamd.conf text (as `t.conf`).
+pub async fn start_conf(conf: &str) -> fake_clamd::FakeClamd {
+    fake_clamd::FakeClamd::builder()
+        .conf_text(conf, "t.conf")
+        .expect("the test's clamd.conf parses")
+        .start()
+        .await
+        .expect("the fake starts")
+}
