@@ -2,7 +2,6 @@
 //! written replies (`replies = N`) and the `reply` fault (a text in the place of the
 //! verdict), each observed on the wire from a raw tokio client.
 
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,29 +10,9 @@ use faults::{Fault, FaultPlan, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use fixtures::wire::{read_end, End};
+
 const T: Duration = Duration::from_secs(10);
-
-/// What the client read, and how the connection ended.
-#[derive(Debug, PartialEq)]
-enum End {
-    Eof(Vec<u8>),
-    Reset(Vec<u8>),
-    Silent(Vec<u8>),
-}
-
-async fn read_end(s: &mut TcpStream, wait: Duration) -> End {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match tokio::time::timeout(wait, s.read(&mut buf)).await {
-            Err(_) => return End::Silent(got),
-            Ok(Ok(0)) => return End::Eof(got),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => return End::Reset(got),
-            Ok(Err(e)) => panic!("read: {e}"),
-        }
-    }
-}
 
 /// Reads until `want` bytes arrived (or the wait passed); returns what came.
 async fn read_n(s: &mut TcpStream, want: usize) -> Vec<u8> {

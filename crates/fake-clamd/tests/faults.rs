@@ -1,7 +1,6 @@
 //! Injected faults (crate `faults`) observed on the wire from a raw tokio client: one test
 //! per fault kind and per trigger, plus the runtime handle and the admin API.
 
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -10,32 +9,9 @@ use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use fixtures::wire::{read_end, End};
+
 const T: Duration = Duration::from_secs(10);
-
-/// What the client observed.
-#[derive(Debug, PartialEq)]
-enum End {
-    /// Orderly EOF after these bytes.
-    Eof(Vec<u8>),
-    /// RST after these bytes.
-    Reset(Vec<u8>),
-    /// Nothing more within the wait; the bytes so far.
-    Silent(Vec<u8>),
-}
-
-async fn read_end(s: &mut TcpStream, wait: Duration) -> End {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match tokio::time::timeout(wait, s.read(&mut buf)).await {
-            Err(_) => return End::Silent(got),
-            Ok(Ok(0)) => return End::Eof(got),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => return End::Reset(got),
-            Ok(Err(e)) => panic!("read: {e}"),
-        }
-    }
-}
 
 async fn send(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(addr).await.unwrap();

@@ -3,7 +3,6 @@
 //! The vocabulary added for issue 13 (verdict point, replies, every, reply texts) is in
 //! `one_language.rs`.
 
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -12,29 +11,12 @@ use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use fixtures::wire::read_end_text as read_end;
+
+/// The SVSP replies as text.
+type End = fixtures::wire::End<String>;
+
 const T: Duration = Duration::from_secs(10);
-
-#[derive(Debug, PartialEq)]
-enum End {
-    Eof(String),
-    Reset(String),
-    Silent(String),
-}
-
-async fn read_end(s: &mut TcpStream, wait: Duration) -> End {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let text = |g: &[u8]| String::from_utf8_lossy(g).into_owned();
-    loop {
-        match tokio::time::timeout(wait, s.read(&mut buf)).await {
-            Err(_) => return End::Silent(text(&got)),
-            Ok(Ok(0)) => return End::Eof(text(&got)),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => return End::Reset(text(&got)),
-            Ok(Err(e)) => panic!("read: {e}"),
-        }
-    }
-}
 
 /// Sends `lines` (each + CRLF) then QUIT, and reads to the end.
 async fn session(addr: SocketAddr, lines: &[&str]) -> End {
@@ -57,7 +39,7 @@ struct Srv {
 async fn server(plan: FaultPlan) -> Srv {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("clean"), b"hello").unwrap();
-    std::fs::write(dir.path().join("eicar"), scan_engine_eicar()).unwrap();
+    std::fs::write(dir.path().join("eicar"), fixtures::eicar()).unwrap();
     let s = FakeVfindd::builder()
         .threads(1)
         .virtual_root(dir.path())
@@ -66,15 +48,6 @@ async fn server(plan: FaultPlan) -> Srv {
         .await
         .unwrap();
     Srv { s, _dir: dir }
-}
-
-fn scan_engine_eicar() -> Vec<u8> {
-    // XOR-0x5A form from the project brief, decoded at run time
-    let hex = "026f157b0a7f1a1b0a016e060a00026f6e720a04736d1919736d277e1f13191b0877090e1b141e1b081e771b140e130c13080f09770e1f090e771c13161f7b7e12711270";
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap() ^ 0x5A)
-        .collect()
 }
 
 fn always(f: Fault) -> FaultPlan {

@@ -2,7 +2,6 @@
 //! `every`, framed and raw reply texts, `split-every`, the legacy counters as aliases, and
 //! the handle names shared with FakeClamd. Each test reads the raw bytes a client gets.
 
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,29 +10,12 @@ use faults::FaultPlan;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use fixtures::wire::read_end_text as read_end;
+
+/// The SVSP replies as text.
+type End = fixtures::wire::End<String>;
+
 const T: Duration = Duration::from_secs(10);
-
-#[derive(Debug, PartialEq)]
-enum End {
-    Eof(String),
-    Reset(String),
-    Silent(String),
-}
-
-async fn read_end(s: &mut TcpStream, wait: Duration) -> End {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let text = |g: &[u8]| String::from_utf8_lossy(g).into_owned();
-    loop {
-        match tokio::time::timeout(wait, s.read(&mut buf)).await {
-            Err(_) => return End::Silent(text(&got)),
-            Ok(Ok(0)) => return End::Eof(text(&got)),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => return End::Reset(text(&got)),
-            Ok(Err(e)) => panic!("read: {e}"),
-        }
-    }
-}
 
 /// Sends `lines` (each + CRLF) then QUIT, and reads to the end (or `wait` of silence).
 async fn session_wait(addr: SocketAddr, lines: &[&str], wait: Duration) -> End {
