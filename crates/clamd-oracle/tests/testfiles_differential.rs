@@ -398,45 +398,57 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// A minimal 7z holding `data` (under 128 bytes) as `name` with the Copy coder and a plain
-/// (not encoded) header, built by hand: no 7z tool is needed.
-fn sevenz_copy(name: &str, data: &[u8]) -> Vec<u8> {
+/// A minimal 7z holding one member `name` of `size` bytes, stored as `packed` (under 128
+/// bytes) through `coder` (flag byte, id, properties), with a plain (not encoded) header,
+/// built by hand: no 7z tool is needed.
+fn sevenz_one(name: &str, packed: &[u8], size: usize, coder: &[u8]) -> Vec<u8> {
     assert!(
-        data.len() < 0x80 && name.len() < 60,
+        packed.len() < 0x80 && size < 0x80 && name.len() < 60,
         "one-byte 7z numbers only"
     );
-    let size = data.len() as u8;
     let utf16: Vec<u8> = name
         .encode_utf16()
         .chain([0])
         .flat_map(u16::to_le_bytes)
         .collect();
-    let mut h = vec![
-        0x01, // Header
-        0x04, // MainStreamsInfo
-        0x06, 0x00, 0x01, 0x09, size, 0x00, // PackInfo: pos 0, 1 stream, its size
-        0x07, 0x0b, 0x01, 0x00, // UnPackInfo: 1 folder, not external
-        0x01, 0x01, 0x00, // folder: 1 coder, id length 1, Copy
-        0x0c, size, 0x00, // unpack size
-        0x08, 0x00, // SubStreamsInfo: one stream per folder
-        0x00, // end of MainStreamsInfo
-        0x05, 0x01, // FilesInfo: 1 file
-        0x11, // names
-    ];
-    h.push((utf16.len() + 1) as u8);
-    h.push(0x00); // not external
+    // PackInfo: pos 0, 1 stream, its size; UnPackInfo: 1 folder (not external) of 1 coder
+    let mut h = vec![0x01, 0x04, 0x06, 0x00, 0x01, 0x09, packed.len() as u8, 0x00];
+    h.extend_from_slice(&[0x07, 0x0b, 0x01, 0x00, 0x01]);
+    h.extend_from_slice(coder);
+    // unpack size; SubStreamsInfo (one stream per folder); end of MainStreamsInfo
+    h.extend_from_slice(&[0x0c, size as u8, 0x00, 0x08, 0x00, 0x00]);
+    // FilesInfo: 1 file, its name (not external)
+    h.extend_from_slice(&[0x05, 0x01, 0x11, (utf16.len() + 1) as u8, 0x00]);
     h.extend_from_slice(&utf16);
     h.extend_from_slice(&[0x00, 0x00]); // end of FilesInfo, end of Header
     let mut start = Vec::new();
-    start.extend_from_slice(&u64::from(size).to_le_bytes());
+    start.extend_from_slice(&(packed.len() as u64).to_le_bytes());
     start.extend_from_slice(&(h.len() as u64).to_le_bytes());
     start.extend_from_slice(&crc32(&h).to_le_bytes());
     let mut out = vec![b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04];
     out.extend_from_slice(&crc32(&start).to_le_bytes());
     out.extend_from_slice(&start);
-    out.extend_from_slice(data);
+    out.extend_from_slice(packed);
     out.extend_from_slice(&h);
     out
+}
+
+/// `data` as a raw LZMA1 stream (lc=3 lp=0 pb=2, 64 KiB dictionary) from the installed `xz`,
+/// or None when it is absent.
+fn raw_lzma(data: &[u8]) -> Option<Vec<u8>> {
+    let mut child = Command::new("xz")
+        .args([
+            "--format=raw",
+            "--lzma1=preset=6,dict=64KiB,lc=3,lp=0,pb=2",
+            "-c",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(data).ok()?;
+    let out = child.wait_with_output().ok()?;
+    out.status.success().then_some(out.stdout)
 }
 
 /// EICAR (decoded at run time) wrapped as mail, compressed files, cpio and 7z archives.
@@ -510,7 +522,22 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
     ] {
         v.push((name, cpio(magic, "dir/e.com", &e)));
     }
-    v.push(("eicar_copy.7z", sevenz_copy("e.com", &e)));
+    v.push((
+        "eicar_copy.7z",
+        sevenz_one("e.com", &e, e.len(), &[0x01, 0x00]),
+    ));
+    match raw_lzma(&e) {
+        // LZMA coder 03 01 01 with 5 property bytes: 0x5d (lc/lp/pb), dictionary size
+        Some(packed) => {
+            let mut coder = vec![0x23, 0x03, 0x01, 0x01, 0x05, 0x5d];
+            coder.extend_from_slice(&(64u32 << 10).to_le_bytes());
+            v.push((
+                "eicar_lzma.7z",
+                sevenz_one("e.com", &packed, e.len(), &coder),
+            ));
+        }
+        None => println!("note: xz not installed, eicar_lzma.7z not generated"),
+    }
     for (name, tool) in [("eicar.bz2", "bzip2"), ("eicar.xz", "xz")] {
         match compress(tool, &e) {
             Some(c) => v.push((name, c)),
