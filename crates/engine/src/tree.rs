@@ -3,7 +3,8 @@
 //! before its members. Formats are recognised by content: zip `PK\x03\x04`, gzip `1f 8b 08`,
 //! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2); and, as clamd
 //! unpacks them (CLAMD-DET-7), mail (RFC 822 / MIME headers or an mbox `From ` line), bzip2
-//! `BZh`, xz `fd 37 7a 58 5a 00`, cpio (`070707`/`070701`/`070702` or a binary header), 7z `37 7a bc af 27 1c`.
+//! `BZh`, xz `fd 37 7a 58 5a 00`, cpio (`070707`/`070701`/`070702` or a binary header), 7z
+//! `37 7a bc af 27 1c`.
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
