@@ -9,6 +9,7 @@ use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use fixtures::admin_http::curl_or_raw as http;
 use fixtures::wire::{read_end, End};
 
 const T: Duration = Duration::from_secs(10);
@@ -481,42 +482,6 @@ async fn runtime_handle_replace_clear_and_stats() {
     assert_eq!(st.bytes_in, 18);
     assert_eq!(st.bytes_out, 5 + 23 + 5);
     assert_eq!(st.per_connection[1].faults_fired, 1);
-}
-
-/// A plain HTTP client: curl when installed, else raw HTTP/1.1 over TCP.
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let url = format!("http://{addr}{path}");
-    if let Ok(out) = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            "Content-Type: application/json",
-            "-X",
-            method,
-            "-w",
-            "\n%{http_code}",
-            "--data-binary",
-            body,
-            &url,
-        ])
-        .output()
-    {
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        return (code.trim().parse().unwrap(), body.to_string());
-    }
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    (head[9..12].parse().unwrap(), body.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

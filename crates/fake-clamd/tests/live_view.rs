@@ -7,27 +7,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use fake_clamd::FakeClamd;
 use faults::admin::Expectation;
 use faults::{Fault, FaultPlan, Rule, Trigger};
+use fixtures::admin_http::{get_json as json, http};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// One request, `Host: 127.0.0.1`, JSON content type on writes.
-async fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let status = out[9..12].parse().unwrap();
-    (status, out.split_once("\r\n\r\n").unwrap().1.to_string())
-}
-
-async fn json(addr: SocketAddr, path: &str) -> serde_json::Value {
-    let (st, body) = http(addr, "GET", path).await;
-    assert_eq!(st, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
 
 /// One exchange on a fresh connection: send, read to EOF.
 async fn talk(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
@@ -82,16 +64,16 @@ async fn admin_lists_commands_and_redacted_transcripts_then_reset_clears() {
     );
     assert_eq!(ts[1]["bytes_received"], 10 + 4 + 68 + 4);
     let eicar = String::from_utf8(scan_engine::eicar()).unwrap();
-    let (_, raw) = http(admin, "GET", "/transcripts").await;
+    let (_, raw) = http(admin, "GET", "/transcripts", "").await;
     assert!(!raw.contains(&eicar[..20]), "EICAR body in /transcripts");
 
-    let (st, page) = http(admin, "GET", "/").await;
+    let (st, page) = http(admin, "GET", "/", "").await;
     assert_eq!(st, 200);
     assert!(page.contains("&lt;EICAR, 68 bytes&gt;"), "{page}");
     assert!(!page.contains(&eicar[..20]), "EICAR body on the page");
     assert!(page.contains("fake-clamd: live state"));
 
-    let (st, _) = http(admin, "POST", "/reset").await;
+    let (st, _) = http(admin, "POST", "/reset", "").await;
     assert_eq!(st, 200);
     assert_eq!(
         json(admin, "/commands").await["commands"],

@@ -11,6 +11,7 @@ use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use fixtures::admin_http::curl_or_raw as curl;
 use fixtures::wire::read_end_text as read_end;
 
 /// The SVSP replies as text.
@@ -392,45 +393,6 @@ async fn runtime_handle_and_stats() {
     assert_eq!((st.connections, st.faults_fired), (3, 1));
     assert_eq!(st.commands, 2 + 1 + 2);
     assert_eq!(st.per_connection[0].bytes_out as usize, CLEAN.len());
-}
-
-fn curl(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let url = format!("http://{addr}{path}");
-    match std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            "Content-Type: application/json",
-            "-X",
-            method,
-            "-w",
-            "\n%{http_code}",
-            "--data-binary",
-            body,
-            &url,
-        ])
-        .output()
-    {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            let (body, code) = text.rsplit_once('\n').unwrap();
-            (code.trim().parse().unwrap(), body.to_string())
-        }
-        Err(_) => {
-            use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            write!(
-                s,
-                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            let mut out = String::new();
-            s.read_to_string(&mut out).unwrap();
-            let (head, body) = out.split_once("\r\n\r\n").unwrap();
-            (head[9..12].parse().unwrap(), body.to_string())
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,31 +4,12 @@
 mod common;
 use common::*;
 
-use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use fake_vfindd::FakeVfindd;
 use faults::admin::Expectation;
 use faults::FaultPlan;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let status = out[9..12].parse().unwrap();
-    (status, out.split_once("\r\n\r\n").unwrap().1.to_string())
-}
-
-async fn json(addr: SocketAddr, path: &str) -> serde_json::Value {
-    let (st, body) = http(addr, "GET", path).await;
-    assert_eq!(st, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
+use fixtures::admin_http::{get_json as json, http};
 
 /// A path named after the marker signature's body: it crosses the wire both ways.
 fn marker_path() -> String {
@@ -96,14 +77,14 @@ async fn admin_lists_commands_and_redacted_transcripts_then_reset_clears() {
     );
     assert!(sent.ends_with("OK\\r\\n"), "{sent}");
     let marker = String::from_utf8_lossy(scan_engine::MARKER_BYTES).into_owned();
-    let (_, raw) = http(admin, "GET", "/transcripts").await;
+    let (_, raw) = http(admin, "GET", "/transcripts", "").await;
     assert!(!raw.contains(&marker), "{raw}");
-    let (_, page) = http(admin, "GET", "/").await;
+    let (_, page) = http(admin, "GET", "/", "").await;
     assert!(page.contains("fake-vfindd: live state"));
     assert!(!page.contains(&marker));
     assert!(page.contains("&lt;test signature Fake.Test.Marker-1, 21 bytes&gt;"));
 
-    let (st, _) = http(admin, "POST", "/reset").await;
+    let (st, _) = http(admin, "POST", "/reset", "").await;
     assert_eq!(st, 200);
     assert_eq!(
         json(admin, "/commands").await["commands"],

@@ -2,21 +2,8 @@
 
 use faults::admin::{AdminOptions, AdminServer, AdminToken};
 use faults::{Fault, FaultPlan, FaultSet, Trigger};
+use fixtures::admin_http::http;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out.split_once("\r\n\r\n").unwrap().1.to_string();
-    (status, body)
-}
 
 #[tokio::test]
 async fn admin_get_put_delete_stats_reset() {
