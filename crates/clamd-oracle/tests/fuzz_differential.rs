@@ -12,7 +12,7 @@
 mod common;
 
 use clamd_oracle::fuzz::Pair;
-use clamd_oracle::{CaseFile, Launcher, OracleEnv, RealClamd, RealLauncher};
+use clamd_oracle::{CaseFile, Launcher, OracleEnv, RealLauncher};
 
 const FIXED_SEED: u64 = 18;
 
@@ -38,16 +38,7 @@ fn seed() -> u64 {
 /// indistinguishable from clamd 1.4.6 on at least 1000 generated conversations.
 #[test]
 fn fuzz_fake_agrees_with_real_clamd_on_generated_conversations() {
-    if !RealClamd::available() {
-        assert!(
-            std::env::var("AVC_REQUIRE_CLAMD").as_deref() != Ok("1"),
-            "AVC_REQUIRE_CLAMD=1 but {} is missing",
-            RealClamd::bin().display()
-        );
-        println!(
-            "SKIP: real clamd not installed at {}",
-            RealClamd::bin().display()
-        );
+    if !common::real_clamd_or_skip() {
         return;
     }
     let n: usize = std::env::var("FUZZ_CONVERSATIONS")

@@ -8,16 +8,7 @@ use clamd_oracle::{suite, tasks, CaseFile, OracleEnv, RealClamd, RealLauncher};
 
 #[test]
 fn clamd_oracle_live_differential_real_vs_fake() {
-    if !RealClamd::available() {
-        assert!(
-            std::env::var("AVC_REQUIRE_CLAMD").as_deref() != Ok("1"),
-            "AVC_REQUIRE_CLAMD=1 but {} is missing",
-            RealClamd::bin().display()
-        );
-        println!(
-            "SKIP: real clamd not installed at {}",
-            RealClamd::bin().display()
-        );
+    if !common::real_clamd_or_skip() {
         return;
     }
     let file = CaseFile::load(&clamd_oracle::default_cases_path()).expect("cases");

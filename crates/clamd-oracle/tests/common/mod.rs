@@ -76,3 +76,23 @@ impl Launcher for FakeLauncher {
         }))
     }
 }
+
+/// Whether the real clamd is installed. When it is not, prints a visible SKIP line and
+/// returns false, unless `AVC_REQUIRE_CLAMD=1` (CI), where its absence fails the test.
+#[allow(dead_code)] // not every test file of this crate needs the real clamd
+pub fn real_clamd_or_skip() -> bool {
+    use clamd_oracle::RealClamd;
+    if RealClamd::available() {
+        return true;
+    }
+    assert!(
+        std::env::var("AVC_REQUIRE_CLAMD").as_deref() != Ok("1"),
+        "AVC_REQUIRE_CLAMD=1 but {} is missing",
+        RealClamd::bin().display()
+    );
+    println!(
+        "SKIP: real clamd not installed at {}",
+        RealClamd::bin().display()
+    );
+    false
+}
