@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use fixtures::admin_http::curl_or_raw as curl;
-use fixtures::wire::read_end_text as read_end;
+use fixtures::wire::{read_end_text as read_end, svsp_session};
 
 /// The SVSP replies as text.
 type End = fixtures::wire::End<String>;
@@ -21,15 +21,7 @@ const T: Duration = Duration::from_secs(10);
 
 /// Sends `lines` (each + CRLF) then QUIT, and reads to the end.
 async fn session(addr: SocketAddr, lines: &[&str]) -> End {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut out = String::new();
-    for l in lines {
-        out.push_str(l);
-        out.push_str("\r\n");
-    }
-    out.push_str("QUIT\r\n");
-    let _ = s.write_all(out.as_bytes()).await;
-    read_end(&mut s, T).await
+    svsp_session(addr, lines, T).await
 }
 
 struct Srv {

@@ -10,28 +10,15 @@ use faults::FaultPlan;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use fixtures::wire::read_end_text as read_end;
+use fixtures::wire::{read_end_text as read_end, svsp_session};
 
 /// The SVSP replies as text.
 type End = fixtures::wire::End<String>;
 
 const T: Duration = Duration::from_secs(10);
 
-/// Sends `lines` (each + CRLF) then QUIT, and reads to the end (or `wait` of silence).
-async fn session_wait(addr: SocketAddr, lines: &[&str], wait: Duration) -> End {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut out = String::new();
-    for l in lines {
-        out.push_str(l);
-        out.push_str("\r\n");
-    }
-    out.push_str("QUIT\r\n");
-    let _ = s.write_all(out.as_bytes()).await;
-    read_end(&mut s, wait).await
-}
-
 async fn session(addr: SocketAddr, lines: &[&str]) -> End {
-    session_wait(addr, lines, T).await
+    svsp_session(addr, lines, T).await
 }
 
 struct Srv {
@@ -97,7 +84,7 @@ async fn verdict_reset_aborts_in_place_of_done() {
 async fn verdict_never_reply_stays_open_and_silent() {
     let v = server("never-reply@verdict").await;
     assert_eq!(
-        session_wait(
+        svsp_session(
             v.s.addr(),
             &["SCAN/FILE /clean"],
             Duration::from_millis(700)
