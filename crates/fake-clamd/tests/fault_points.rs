@@ -10,6 +10,7 @@ use faults::{Fault, FaultPlan, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use fixtures::clamd_wire::instream_with as instream;
 use fixtures::wire::{read_end, End};
 
 const T: Duration = Duration::from_secs(10);
@@ -31,14 +32,6 @@ async fn exchange(addr: SocketAddr, bytes: &[u8]) -> End {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     s.write_all(bytes).await.expect("write");
     read_end(&mut s, T).await
-}
-
-fn instream(prefix: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = prefix.to_vec();
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(data);
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    out
 }
 
 async fn server(rule: &str) -> FakeClamd {

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use fixtures::admin_http::curl_or_raw as http;
+use fixtures::clamd_wire::instream_chunked as instream;
 use fixtures::wire::{read_end, End};
 
 const T: Duration = Duration::from_secs(10);
@@ -23,16 +24,6 @@ async fn send(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
 async fn exchange(addr: SocketAddr, bytes: &[u8]) -> End {
     let mut s = send(addr, bytes).await;
     read_end(&mut s, T).await
-}
-
-fn instream(data: &[u8], chunk: usize) -> Vec<u8> {
-    let mut out = b"zINSTREAM\0".to_vec();
-    for c in data.chunks(chunk.max(1)) {
-        out.extend_from_slice(&(c.len() as u32).to_be_bytes());
-        out.extend_from_slice(c);
-    }
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    out
 }
 
 async fn server(plan: FaultPlan) -> FakeClamd {

@@ -299,10 +299,7 @@ fn hardening_3_zero_limits_mean_unlimited_never_clean_by_default() {
         String::from_utf8_lossy(&reply)
     );
     let e = scan_engine::eicar();
-    let mut req = b"zINSTREAM\0".to_vec();
-    req.extend_from_slice(&(e.len() as u32).to_be_bytes());
-    req.extend_from_slice(&e);
-    req.extend_from_slice(&[0, 0, 0, 0]);
+    let req = fixtures::clamd_wire::instream(&e);
     let reply = talk(&d.tcp, &req, Duration::from_secs(10));
     assert!(
         reply.starts_with(b"stream: ") && reply.ends_with(b" FOUND\0"),

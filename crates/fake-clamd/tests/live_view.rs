@@ -8,6 +8,7 @@ use fake_clamd::FakeClamd;
 use faults::admin::Expectation;
 use faults::{Fault, FaultPlan, Rule, Trigger};
 use fixtures::admin_http::{get_json as json, http};
+use fixtures::clamd_wire::instream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -18,14 +19,6 @@ async fn talk(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
     out
-}
-
-fn instream(body: &[u8]) -> Vec<u8> {
-    let mut v = b"zINSTREAM\0".to_vec();
-    v.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    v.extend_from_slice(body);
-    v.extend_from_slice(&[0, 0, 0, 0]);
-    v
 }
 
 /// Live view: `/commands` and `/transcripts` list what the daemon received (CLAMD-CMD-1

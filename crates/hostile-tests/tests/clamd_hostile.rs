@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use clamd_proto::reply;
 use common::{raise_nofile, rss_bytes, SHORT};
 use fake_clamd::FakeClamd;
+use fixtures::clamd_wire::chunk;
+use fixtures::clamd_wire::chunk;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
@@ -135,12 +137,6 @@ async fn clamd_instream_4_ffffffff_chunk_len_allocates_nothing() {
     assert_eq!(ping(addr).await, b"PONG\0");
 }
 
-fn chunk(data: &[u8]) -> Vec<u8> {
-    let mut v = (data.len() as u32).to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
 /// CLAMD-INSTREAM-4: exactly StreamMaxLength bytes are accepted (a marker ending at the
 /// last allowed byte is found), one byte more is cut off with the size-limit reply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,11 +157,7 @@ async fn clamd_instream_4_stream_past_limit_cut_off_at_limit() {
 
     // exactly at the limit, in 100-byte chunks: accepted and scanned to the last byte
     let mut s = TcpStream::connect(addr).await.expect("connect");
-    let mut req = b"zINSTREAM\0".to_vec();
-    for c in body.chunks(100) {
-        req.extend_from_slice(&chunk(c));
-    }
-    req.extend_from_slice(&[0, 0, 0, 0]);
+    let req = fixtures::clamd_wire::instream_chunked(&body, 100);
     s.write_all(&req).await.expect("send");
     let r = read_z_reply(&mut s, SHORT).await;
     assert_eq!(

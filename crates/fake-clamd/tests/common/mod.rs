@@ -92,11 +92,7 @@ pub fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-pub fn chunk(data: &[u8]) -> Vec<u8> {
-    let mut v = (data.len() as u32).to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
+pub use fixtures::clamd_wire::chunk;
 
 async fn read_all<R: AsyncReadExt + Unpin>(r: &mut R, limit: Duration) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
