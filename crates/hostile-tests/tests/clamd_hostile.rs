@@ -9,7 +9,6 @@ use clamd_proto::reply;
 use common::{raise_nofile, rss_bytes, SHORT};
 use fake_clamd::FakeClamd;
 use fixtures::clamd_wire::chunk;
-use fixtures::clamd_wire::chunk;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
