@@ -46,6 +46,28 @@ fn rules(r: &CaseResult) -> Vec<&str> {
     r.failures.iter().map(|f| f.rule.as_str()).collect()
 }
 
+/// Every result passed (a correct client), each failure shown with its case.
+fn assert_all_pass(rs: &[CaseResult]) {
+    for r in rs {
+        assert_eq!(
+            r.status,
+            Status::Pass,
+            "{}: {:?} {:?}",
+            r.case_id,
+            r.failures,
+            r.note
+        );
+    }
+}
+
+/// The failure of `r` under `rule` (the test has already asserted that there is one).
+fn failure<'a>(r: &'a CaseResult, rule: &str) -> &'a harness::judge::Failure {
+    r.failures
+        .iter()
+        .find(|f| f.rule == rule)
+        .unwrap_or_else(|| panic!("no {rule} failure in {:?}", r.failures))
+}
+
 macro_rules! need_python {
     () => {
         if !python() {
@@ -60,16 +82,7 @@ async fn good_clamd_test_client_passes_every_clamd_case() {
     need_python!();
     let rs = run("good-clamd", &[]).await;
     assert!(rs.len() >= 15);
-    for r in &rs {
-        assert_eq!(
-            r.status,
-            Status::Pass,
-            "{}: {:?} {:?}",
-            r.case_id,
-            r.failures,
-            r.note
-        );
-    }
+    assert_all_pass(&rs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,16 +90,7 @@ async fn good_svsp_test_client_passes_every_svsp_case() {
     need_python!();
     let rs = run("good-svsp", &[]).await;
     assert!(rs.len() >= 10);
-    for r in &rs {
-        assert_eq!(
-            r.status,
-            Status::Pass,
-            "{}: {:?} {:?}",
-            r.case_id,
-            r.failures,
-            r.note
-        );
-    }
+    assert_all_pass(&rs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,11 +129,7 @@ async fn no_zero_length_chunk_is_clamd_client_2() {
     let r = get(&rs, "clamd.clean");
     assert_eq!(r.status, Status::Fail);
     assert!(rules(r).contains(&"CLAMD-CLIENT-2"), "{:?}", r.failures);
-    let f = r
-        .failures
-        .iter()
-        .find(|f| f.rule == "CLAMD-CLIENT-2")
-        .unwrap();
+    let f = failure(r, "CLAMD-CLIENT-2");
     assert!(f.happened.contains("zero-length chunk"), "{}", f.happened);
 }
 
@@ -140,11 +140,7 @@ async fn unprefixed_commands_are_clamd_client_1() {
     let r = get(&rs, "clamd.eicar");
     assert_eq!(r.status, Status::Fail);
     assert!(rules(r).contains(&"CLAMD-CLIENT-1"), "{:?}", r.failures);
-    let f = r
-        .failures
-        .iter()
-        .find(|f| f.rule == "CLAMD-CLIENT-1")
-        .unwrap();
+    let f = failure(r, "CLAMD-CLIENT-1");
     assert!(
         f.excerpt.contains("⟦INSTREAM"),
         "excerpt marks the offending bytes: {}",
