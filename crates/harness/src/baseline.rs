@@ -338,8 +338,7 @@ pub fn write(
     previous: Option<&Baseline>,
     allow_fail_open: bool,
 ) -> Result<()> {
-    std::fs::write(path, render(report, previous, allow_fail_open))
-        .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))
+    crate::out_file::write(path, render(report, previous, allow_fail_open))
 }
 
 #[cfg(test)]

@@ -307,10 +307,7 @@ impl Report {
         json: Option<&Path>,
         junit: Option<&Path>,
     ) -> Result<()> {
-        let w = |p: &Path, s: String| {
-            std::fs::write(p, s)
-                .map_err(|e| HarnessError::io(format!("writing {}", p.display()), e))
-        };
+        let w = |p: &Path, s: String| crate::out_file::write(p, s);
         if let Some(p) = md {
             w(p, self.markdown())?;
         }

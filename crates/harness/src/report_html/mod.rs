@@ -18,7 +18,7 @@ pub use spec::Rules;
 
 use crate::baseline::Outcome;
 use crate::case::Case;
-use crate::error::{HarnessError, Result};
+use crate::error::Result;
 use crate::judge::Status;
 use crate::report::{Report, Row};
 use crate::runner::CaseResult;
@@ -501,6 +501,5 @@ pub fn write(
         .or_else(|| built.canonicalize().ok().and_then(|b| Rules::dir_of(&b)))
         .map(|d| Rules::load(&d))
         .unwrap_or_default();
-    std::fs::write(path, render(report, details, &rules, baseline))
-        .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))
+    crate::out_file::write(path, render(report, details, &rules, baseline))
 }
