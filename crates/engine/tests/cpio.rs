@@ -2,13 +2,10 @@
 //! members named from their headers, directories and the trailer skipped, a member with a
 //! declared size larger than MaxFileSize scanned truncated (CLAMD-CONF-3, as zip/tar).
 
-use std::ops::ControlFlow;
-use std::sync::Arc;
+mod common;
+use common::{infected, names, scan_as, Seen};
 
-use scan_engine::{
-    eicar, BuiltinOptions, ContainerKind, LimitExceeded, ScanLimits, SignatureDb, TreeOptions,
-    TreeScanner, TreeSummary,
-};
+use scan_engine::{eicar, ContainerKind, LimitExceeded, ScanLimits, TreeSummary};
 
 #[derive(Clone, Copy, Debug)]
 enum Fmt {
@@ -121,33 +118,8 @@ fn archive(fmt: Fmt, members: &[(&str, u32, &[u8])]) -> Vec<u8> {
 const FILE: u32 = 0o100644;
 const DIR: u32 = 0o040755;
 
-/// (chain, opened, infected) per part.
-type Seen = Vec<(String, Option<ContainerKind>, bool)>;
-
 fn scan(data: &[u8], limits: ScanLimits) -> (Seen, TreeSummary) {
-    let db = Arc::new(SignatureDb::builtin(&BuiltinOptions::default()));
-    let mut seen = Seen::new();
-    let summary = TreeScanner::new(db, TreeOptions::default(), b"a.cpio")
-        .with_limits(limits)
-        .scan_reader(data, &mut |p| {
-            let chain: Vec<String> = p
-                .chain
-                .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            seen.push((chain.join(" -> "), p.opened, !p.result.is_clean()));
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    (seen, summary)
-}
-
-fn names(seen: &Seen) -> Vec<&str> {
-    seen.iter().map(|s| s.0.as_str()).collect()
-}
-
-fn infected(seen: &Seen) -> Vec<&str> {
-    seen.iter().filter(|s| s.2).map(|s| s.0.as_str()).collect()
+    scan_as(b"a.cpio", data, limits)
 }
 
 /// CLAMD-DET-7: in each of the five cpio formats, EICAR in the second member is found under

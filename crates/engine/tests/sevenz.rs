@@ -2,14 +2,12 @@
 //! names, solid blocks included; a coder dictionary over the memory limit is refused; a
 //! member larger than MaxFileSize is scanned truncated (CLAMD-CONF-3, as zip/tar).
 
-use std::io::Cursor;
-use std::ops::ControlFlow;
-use std::sync::Arc;
+mod common;
+use common::{infected, names, scan_as, Seen};
 
-use scan_engine::{
-    eicar, BuiltinOptions, ContainerKind, ScanLimits, SignatureDb, TreeOptions, TreeScanner,
-    TreeSummary, MARKER_BYTES,
-};
+use std::io::Cursor;
+
+use scan_engine::{eicar, ContainerKind, ScanLimits, TreeSummary, MARKER_BYTES};
 use sevenz_rust2::encoder_options::LzmaOptions;
 use sevenz_rust2::{ArchiveEntry, ArchiveWriter, EncoderConfiguration, SourceReader};
 
@@ -61,33 +59,8 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// (chain, opened, infected) per part.
-type Seen = Vec<(String, Option<ContainerKind>, bool)>;
-
 fn scan(data: &[u8], limits: ScanLimits) -> (Seen, TreeSummary) {
-    let db = Arc::new(SignatureDb::builtin(&BuiltinOptions::default()));
-    let mut seen = Seen::new();
-    let summary = TreeScanner::new(db, TreeOptions::default(), b"a.7z")
-        .with_limits(limits)
-        .scan_reader(data, &mut |p| {
-            let chain: Vec<String> = p
-                .chain
-                .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            seen.push((chain.join(" -> "), p.opened, !p.result.is_clean()));
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    (seen, summary)
-}
-
-fn names(seen: &Seen) -> Vec<&str> {
-    seen.iter().map(|s| s.0.as_str()).collect()
-}
-
-fn infected(seen: &Seen) -> Vec<&str> {
-    seen.iter().filter(|s| s.2).map(|s| s.0.as_str()).collect()
+    scan_as(b"a.7z", data, limits)
 }
 
 /// CLAMD-DET-7: EICAR in a 7z (per-member blocks, and in a solid block after another
