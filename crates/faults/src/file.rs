@@ -37,10 +37,10 @@ pub fn read_bounded(path: &Path, limit: u64, what: &str) -> Result<String, Fault
         } else if kind.is_dir() {
             "a directory"
         } else {
-            "not a regular file"
+            "of another kind"
         };
         return Err(FaultsError::File(format!(
-            "{what} {} is {kind}; give a regular file",
+            "{what} {} is {kind}, not a regular file",
             path.display()
         )));
     }
