@@ -382,22 +382,6 @@ fn cpio(magic: &str, name: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// CRC-32 (IEEE), for the 7z headers.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// A minimal 7z holding one member `name` of `size` bytes, stored as `packed` (under 128
 /// bytes) through `coder` (flag byte, id, properties), with a plain (not encoded) header,
 /// built by hand: no 7z tool is needed.
@@ -424,9 +408,9 @@ fn sevenz_one(name: &str, packed: &[u8], size: usize, coder: &[u8]) -> Vec<u8> {
     let mut start = Vec::new();
     start.extend_from_slice(&(packed.len() as u64).to_le_bytes());
     start.extend_from_slice(&(h.len() as u64).to_le_bytes());
-    start.extend_from_slice(&crc32(&h).to_le_bytes());
+    start.extend_from_slice(&crc32fast::hash(&h).to_le_bytes());
     let mut out = vec![b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04];
-    out.extend_from_slice(&crc32(&start).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&start).to_le_bytes());
     out.extend_from_slice(&start);
     out.extend_from_slice(packed);
     out.extend_from_slice(&h);
