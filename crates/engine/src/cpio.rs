@@ -6,6 +6,9 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
+use crate::spool::SpoolReader;
+use crate::tree::{read_up_to, EachMember, MemberSource};
+
 /// Longest member name accepted (bytes, with its NUL); a longer one ends the walk.
 pub(crate) const MAX_NAME: u64 = 4096;
 /// The entry that ends an archive.
@@ -191,6 +194,26 @@ impl<R: Read + Seek> Reader<R> {
     /// The current member's data, at most `size` bytes (fewer when the archive is cut).
     pub fn data(&mut self, size: u64) -> io::Take<&mut R> {
         (&mut self.inner).take(size)
+    }
+}
+
+/// Open a spooled cpio archive for the walk (its variant sniffed again from the spool).
+pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    let mut head = [0u8; 512];
+    let n = read_up_to(&mut spool, &mut head).ok()?;
+    let variant = sniff(&head[..n])?;
+    Some(Box::new(Reader::new(spool, variant)))
+}
+
+impl<R: Read + Seek> MemberSource for Reader<R> {
+    fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
+        // a spool that cannot be read ends the archive like its trailer would
+        while let Ok(Some(entry)) = self.next_entry() {
+            let mut data = self.data(entry.size);
+            if !each(entry.name, &mut data, Some(entry.size)) {
+                break;
+            }
+        }
     }
 }
 

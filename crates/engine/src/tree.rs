@@ -321,15 +321,37 @@ impl Capture {
     }
 }
 
+/// A container format module's view of one opened container: it hands its members, one at a
+/// time and as streams, to `each` (name as stored, size the container declares if any);
+/// `each` returns `false` when the walk wants no more members. A format that cannot go on
+/// (corrupt data, an unreadable spool) just returns: that ends the container like its end
+/// would (SVSP-SCAN-TREE-3). New formats plug in here, so the walk itself stays one loop.
+pub(crate) trait MemberSource {
+    fn for_each_member(self: Box<Self>, each: &mut EachMember<'_>);
+}
+
+/// The walk's side of [`MemberSource`]: (name, member bytes, declared size) -> go on?
+pub(crate) type EachMember<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>) -> bool + 'a;
+
 /// A container whose structure parsed: its members can be listed.
 enum Opened {
     Tar(SpoolReader),
-    Gzip { reader: SpoolReader, name: Vec<u8> },
+    Gzip {
+        reader: SpoolReader,
+        name: Vec<u8>,
+    },
     Zip(Box<zip::ZipArchive<SpoolReader>>),
     Mail(SpoolReader),
-    Bzip2 { reader: SpoolReader, name: Vec<u8> },
-    Xz { reader: SpoolReader, name: Vec<u8> },
-    Cpio(cpio::Reader<SpoolReader>),
+    Bzip2 {
+        reader: SpoolReader,
+        name: Vec<u8>,
+    },
+    Xz {
+        reader: SpoolReader,
+        name: Vec<u8>,
+    },
+    /// A format module that lists its own members.
+    Source(Box<dyn MemberSource>),
     SevenZ(Box<sevenz_rust2::ArchiveReader<SpoolReader>>),
 }
 
@@ -345,12 +367,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
             reader,
             name: compress::derived_name(parent_name, compress::XZ_SUFFIXES),
         }),
-        ContainerKind::Cpio => {
-            let mut head = [0u8; SNIFF_LEN];
-            let n = read_up_to(&mut reader, &mut head).ok()?;
-            let variant = cpio::sniff(&head[..n])?;
-            Some(Opened::Cpio(cpio::Reader::new(reader, variant)))
-        }
+        ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
@@ -366,7 +383,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
     }
 }
 
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..])? {
@@ -536,13 +553,17 @@ impl Walk<'_, '_> {
                 let mut dec = compress::xz_reader(reader);
                 self.next_member(&mut dec, name, depth + 1, None)?;
             }
-            Opened::Cpio(mut archive) => {
-                // a spool that cannot be read ends the archive like its trailer would
-                while let Ok(Some(entry)) = archive.next_entry() {
-                    let mut data = archive.data(entry.size);
-                    if !self.next_member(&mut data, entry.name, depth + 1, Some(entry.size))? {
-                        break;
-                    }
+            Opened::Source(source) => {
+                let mut stop = None;
+                source.for_each_member(&mut |name, data, declared| {
+                    let outcome = self.next_member(data, name, depth + 1, declared);
+                    outcome.unwrap_or_else(|s| {
+                        stop = Some(s);
+                        false
+                    })
+                });
+                if let Some(s) = stop {
+                    return Err(s);
                 }
             }
             Opened::SevenZ(mut archive) => self.expand_7z(&mut archive, depth)?,
