@@ -32,6 +32,13 @@ pub enum InputSpec {
     },
     /// A zip with only clean members.
     ZipClean,
+    /// A whole RFC 822 message as a mail gateway hands it to clamd: a text part and EICAR as
+    /// a base64 attachment in `multipart/mixed`; `nested` wraps it as `message/rfc822` inside
+    /// a second multipart (a forwarded mail).
+    MailEicar {
+        #[serde(default)]
+        nested: bool,
+    },
     /// The given bytes (text with `\xHH` escapes).
     Bytes { data: String },
 }
@@ -59,6 +66,10 @@ impl InputSpec {
             }
             InputSpec::ZipEicar { depth } => format!("EICAR in zip, depth {depth}"),
             InputSpec::ZipClean => "clean zip".into(),
+            InputSpec::MailEicar { nested: false } => "mail, EICAR as base64 attachment".into(),
+            InputSpec::MailEicar { nested: true } => {
+                "forwarded mail (message/rfc822), EICAR as base64 attachment".into()
+            }
             InputSpec::Bytes { data } => format!("{} literal bytes", unescape(data).len()),
         }
     }
@@ -68,6 +79,7 @@ impl InputSpec {
         match self {
             InputSpec::ZipEicar { .. } | InputSpec::ZipClean => "input.zip",
             InputSpec::Eicar => "input.com",
+            InputSpec::MailEicar { .. } => "input.eml",
             _ => "input.bin",
         }
     }
@@ -103,6 +115,7 @@ impl InputSpec {
                 Ok(data)
             }
             InputSpec::ZipClean => zip_one("readme.txt", b"nothing to see here\n"),
+            InputSpec::MailEicar { nested } => Ok(mail_with_attachment(&eicar(), *nested)),
             InputSpec::Bytes { data } => Ok(unescape(data)),
         }
     }
@@ -142,6 +155,36 @@ fn zip_one(name: &str, data: &[u8]) -> Result<Vec<u8>> {
     w.start_file(name, opts).map_err(|e| err(&e))?;
     w.write_all(data).map_err(|e| err(&e))?;
     Ok(w.finish().map_err(|e| err(&e))?.into_inner())
+}
+
+/// A MIME message with `data` as a base64 attachment (lines of 76 characters, CRLF), as a
+/// mail client writes one; `nested` forwards it inside a second message.
+fn mail_with_attachment(data: &[u8], nested: bool) -> Vec<u8> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut body = String::new();
+    for line in encoded.as_bytes().chunks(76) {
+        body.push_str(std::str::from_utf8(line).unwrap_or_default());
+        body.push_str("\r\n");
+    }
+    let inner = format!(
+        "From: sender@example.test\r\nTo: rcpt@example.test\r\nSubject: invoice\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"inner-b\"\r\n\r\n\
+         --inner-b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nSee attachment.\r\n\
+         --inner-b\r\nContent-Type: application/octet-stream; name=\"invoice.com\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"invoice.com\"\r\n\r\n{body}--inner-b--\r\n"
+    );
+    if !nested {
+        return inner.into_bytes();
+    }
+    format!(
+        "From: forwarder@example.test\r\nTo: rcpt@example.test\r\nSubject: Fwd: invoice\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer-b\"\r\n\r\n\
+         --outer-b\r\nContent-Type: text/plain\r\n\r\nForwarded.\r\n\
+         --outer-b\r\nContent-Type: message/rfc822\r\n\r\n{inner}--outer-b--\r\n"
+    )
+    .into_bytes()
 }
 
 /// Decodes `\xHH`, `\0`, `\n`, `\r`, `\t`, `\\` escapes (used by byte-level case files).
@@ -200,6 +243,25 @@ mod tests {
             hex::encode(Sha1::digest(&e)),
             "3395856ce81f2b7382dee72602f798b642f14140"
         );
+    }
+
+    /// CLAMD-DET-7: the generated messages carry EICAR as base64 the engine decodes.
+    #[test]
+    fn mail_inputs_are_found_by_the_engine() {
+        for nested in [false, true] {
+            let mail = InputSpec::MailEicar { nested }.generate().unwrap();
+            assert!(!mail.windows(68).any(|w| w == eicar().as_slice()));
+            let db = std::sync::Arc::new(scan_engine::SignatureDb::builtin(&Default::default()));
+            let mut found = Vec::new();
+            let mut tree = scan_engine::TreeScanner::new(db, Default::default(), b"m.eml");
+            tree.update(&mail).unwrap();
+            tree.finish(&mut |part| {
+                found.extend(part.result.detections.iter().map(|d| d.name.clone()));
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+            assert!(!found.is_empty(), "nested={nested}: nothing found");
+        }
     }
 
     #[test]
