@@ -845,17 +845,7 @@ pub fn row_of(r: &CaseResult) -> Row {
     if !r.failures.is_empty() {
         transcript = r.transcript_log.clone();
         if let Some(run) = &r.run {
-            transcript = format!(
-                "client: {}\nexit: {:?}{}\n{}",
-                run.argv.join(" "),
-                run.exit,
-                if run.timed_out {
-                    " (killed: timeout)"
-                } else {
-                    ""
-                },
-                transcript
-            );
+            transcript = format!("{}\n{transcript}", run.header());
         }
     }
     Row {

@@ -27,6 +27,26 @@ pub struct ClientRun {
     pub duration: Duration,
 }
 
+impl ClientRun {
+    /// The exit status for people: `0`, `3`, or why there is none.
+    pub fn exit_text(&self) -> String {
+        match (self.exit, self.timed_out) {
+            (Some(code), _) => code.to_string(),
+            (None, true) => "none (killed at the timeout)".into(),
+            (None, false) => "none (killed by a signal)".into(),
+        }
+    }
+
+    /// The two lines that head a failure's transcript: the command and how it ended.
+    pub fn header(&self) -> String {
+        format!(
+            "client: {}\nexit: {}",
+            self.argv.join(" "),
+            self.exit_text()
+        )
+    }
+}
+
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }

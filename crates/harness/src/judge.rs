@@ -196,8 +196,8 @@ pub fn judge(
                         "fail-open",
                         fail_open_rule(case, ev),
                         format!(
-                            "client reported CLEAN (exit {:?}) but the daemon never sent a scan verdict: {}",
-                            run.exit,
+                            "client reported CLEAN (exit {}) but the daemon never sent a scan verdict: {}",
+                            run.exit_text(),
                             reply_said(ev)
                         ),
                     )
@@ -205,16 +205,16 @@ pub fn judge(
                     (
                         "missed-detection",
                         rule.clone(),
-                        format!("client reported CLEAN (exit {:?})", run.exit),
+                        format!("client reported CLEAN (exit {})", run.exit_text()),
                     )
                 } else {
                     (
                         "wrong-verdict",
                         rule.clone(),
                         format!(
-                            "client reported {} (exit {:?}){}",
+                            "client reported {} (exit {}){}",
                             v.to_string().to_uppercase(),
-                            run.exit,
+                            run.exit_text(),
                             if ev.daemon_verdict {
                                 " after the daemon sent a scan verdict"
                             } else {

@@ -16,6 +16,7 @@ pub mod data_lines;
 pub mod error;
 pub mod input;
 pub mod judge;
+pub mod log_view;
 pub mod out_file;
 pub mod outputs;
 pub mod profile;

@@ -288,7 +288,7 @@ async fn run_inner(
         .into_iter()
         .filter(|f| f.level == Level::Should)
         .collect();
-    r.transcript_log = redacted_log(&transcript);
+    r.transcript_log = crate::log_view::report_log(&transcript);
     r.transcript = transcript;
     let mut red = crate::snapshot::Redactions::default();
     red.literals
@@ -302,56 +302,6 @@ async fn run_inner(
         r.note = Some(format!("scratch kept at {}", kept.display()));
     }
     Ok(())
-}
-
-/// The transcript's byte log with every signature body shown by its label (issue 14 item 1).
-/// Each run of data in one direction is redacted whole, before `raw_log` shortens it, so a
-/// body split across reads or cut by the shortening never shows.
-pub fn redacted_log(t: &Transcript) -> String {
-    use crate::transcript::{Event, EventKind};
-    let mut events: Vec<Event> = Vec::with_capacity(t.events.len());
-    for e in &t.events {
-        if let (
-            EventKind::Data {
-                dir,
-                bytes,
-                truncated: false,
-                ..
-            },
-            Some(Event {
-                conn,
-                kind:
-                    EventKind::Data {
-                        dir: pd,
-                        bytes: pb,
-                        len: pl,
-                        truncated: false,
-                    },
-                ..
-            }),
-        ) = (&e.kind, events.last_mut())
-        {
-            if *conn == e.conn && pd == dir {
-                pb.extend_from_slice(bytes);
-                *pl = pb.len();
-                continue;
-            }
-        }
-        events.push(e.clone());
-    }
-    for e in &mut events {
-        if let EventKind::Data {
-            bytes,
-            len,
-            truncated: false,
-            ..
-        } = &mut e.kind
-        {
-            *bytes = crate::redact::bytes(bytes);
-            *len = bytes.len();
-        }
-    }
-    Transcript { events }.raw_log(96)
 }
 
 /// Directory of the repo given a path inside it (looks for `conformance/`).

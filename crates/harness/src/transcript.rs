@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::input::escape;
 
 /// Direction of a byte run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Dir {
     /// client to server
     #[serde(rename = "C")]
@@ -84,6 +84,10 @@ pub struct Event {
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
+
+/// How [`Transcript::raw_log_with`] shows one merged byte run: (connection, direction, offset
+/// of the run in that direction, bytes) -> text.
+pub type ShowRun<'a> = dyn FnMut(u32, Dir, usize, &[u8]) -> String + 'a;
 
 /// All events of one case run, in the order the proxy saw them.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -189,6 +193,14 @@ impl Transcript {
     /// Timestamped raw log (for reports): one line per event, consecutive byte runs of the
     /// same connection and direction merged, long runs shortened.
     pub fn raw_log(&self, max_run: usize) -> String {
+        self.raw_log_with(&mut |_, _, _, bytes| shorten(bytes, max_run))
+    }
+
+    /// [`Transcript::raw_log`] with each merged byte run shown by `show(conn, dir, offset,
+    /// bytes)`, where `offset` is where the run starts in that direction of the connection
+    /// (counting bytes not kept).
+    pub fn raw_log_with(&self, show: &mut ShowRun<'_>) -> String {
+        let mut offsets: std::collections::HashMap<(u32, Dir), usize> = Default::default();
         let mut s = String::new();
         let mut i = 0;
         while i < self.events.len() {
@@ -227,12 +239,10 @@ impl Transcript {
                         }
                         j += 1;
                     }
-                    s.push_str(&format!(
-                        "[{t:9.3} ms] #{} {}: {}",
-                        e.conn,
-                        dir.tag(),
-                        shorten(&bytes, max_run)
-                    ));
+                    let offset = offsets.entry((e.conn, *dir)).or_default();
+                    let shown = show(e.conn, *dir, *offset, &bytes);
+                    *offset += bytes.len() + lost;
+                    s.push_str(&format!("[{t:9.3} ms] #{} {}: {shown}", e.conn, dir.tag()));
                     if lost > 0 {
                         s.push_str(&format!(" <+{lost} bytes not kept>"));
                     }

@@ -80,17 +80,7 @@ impl Details {
                 .unwrap_or_default();
             let mut transcript = String::new();
             if let Some(run) = &r.run {
-                let _ = writeln!(
-                    transcript,
-                    "client: {}\nexit: {:?}{}",
-                    run.argv.join(" "),
-                    run.exit,
-                    if run.timed_out {
-                        " (killed: timeout)"
-                    } else {
-                        ""
-                    }
-                );
+                let _ = writeln!(transcript, "{}", run.header());
             }
             transcript.push_str(&r.transcript_log);
             let got = match (r.got, r.run.as_ref().is_some_and(|x| x.timed_out)) {
