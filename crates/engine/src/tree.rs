@@ -23,6 +23,8 @@ mod compress;
 mod cpio;
 #[path = "mime.rs"]
 mod mime;
+#[path = "ole2.rs"]
+mod ole2;
 #[path = "sevenz.rs"]
 mod sevenz;
 
@@ -76,6 +78,8 @@ pub struct MoreFormats {
     pub cpio: bool,
     /// 7z archives.
     pub sevenz: bool,
+    /// OLE2 compound files (clamd's `ScanOLE2`).
+    pub ole2: bool,
 }
 
 impl Default for MoreFormats {
@@ -92,6 +96,7 @@ impl MoreFormats {
             xz: true,
             cpio: true,
             sevenz: true,
+            ole2: true,
         }
     }
     pub fn none() -> Self {
@@ -101,6 +106,7 @@ impl MoreFormats {
             xz: false,
             cpio: false,
             sevenz: false,
+            ole2: false,
         }
     }
 }
@@ -153,6 +159,7 @@ impl TreeOptions {
             ContainerKind::Xz => m.xz,
             ContainerKind::Cpio => m.cpio,
             ContainerKind::SevenZ => m.sevenz,
+            ContainerKind::Ole2 => m.ole2,
         }
     }
 }
@@ -171,6 +178,8 @@ pub enum ContainerKind {
     Cpio,
     /// A 7z archive.
     SevenZ,
+    /// An OLE2 compound file (Word, Excel, PowerPoint).
+    Ole2,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -214,6 +223,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Xz)
     } else if sevenz::is_7z(head) {
         Some(ContainerKind::SevenZ)
+    } else if ole2::is_ole2(head) {
+        Some(ContainerKind::Ole2)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
     } else if mime::looks_like_mail(head) {
@@ -368,6 +379,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
             name: compress::derived_name(parent_name, compress::XZ_SUFFIXES),
         }),
         ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
+        ContainerKind::Ole2 => ole2::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
