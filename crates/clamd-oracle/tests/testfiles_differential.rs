@@ -44,7 +44,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "clam.exe.html",
         "HTML normalisation / embedded data not handled",
     ),
-    ("clam.exe.rtf", "RTF embedded objects not extracted"),
     ("clam.exe.szdd", "SZDD (MS compress) not unpacked"),
     ("clam.impl.zip", "zip member method implode not supported"),
     ("clam.pdf", "PDF streams not extracted"),

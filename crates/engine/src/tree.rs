@@ -25,6 +25,8 @@ mod cpio;
 mod mime;
 #[path = "ole2.rs"]
 mod ole2;
+#[path = "rtf.rs"]
+mod rtf;
 #[path = "sevenz.rs"]
 mod sevenz;
 
@@ -80,6 +82,8 @@ pub struct MoreFormats {
     pub sevenz: bool,
     /// OLE2 compound files (clamd's `ScanOLE2`).
     pub ole2: bool,
+    /// RTF embedded objects (clamd 1.4.6 parses RTF under `ScanArchive`, not `ScanOLE2`).
+    pub rtf: bool,
 }
 
 impl Default for MoreFormats {
@@ -97,6 +101,7 @@ impl MoreFormats {
             cpio: true,
             sevenz: true,
             ole2: true,
+            rtf: true,
         }
     }
     pub fn none() -> Self {
@@ -107,6 +112,7 @@ impl MoreFormats {
             cpio: false,
             sevenz: false,
             ole2: false,
+            rtf: false,
         }
     }
 }
@@ -160,6 +166,7 @@ impl TreeOptions {
             ContainerKind::Cpio => m.cpio,
             ContainerKind::SevenZ => m.sevenz,
             ContainerKind::Ole2 => m.ole2,
+            ContainerKind::Rtf => m.rtf,
         }
     }
 }
@@ -180,6 +187,8 @@ pub enum ContainerKind {
     SevenZ,
     /// An OLE2 compound file (Word, Excel, PowerPoint).
     Ole2,
+    /// An RTF document (its `\objdata` objects).
+    Rtf,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -225,6 +234,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::SevenZ)
     } else if ole2::is_ole2(head) {
         Some(ContainerKind::Ole2)
+    } else if rtf::is_rtf(head) {
+        Some(ContainerKind::Rtf)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
     } else if mime::looks_like_mail(head) {
@@ -380,6 +391,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         }),
         ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
         ContainerKind::Ole2 => ole2::open(reader).map(Opened::Source),
+        ContainerKind::Rtf => rtf::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
