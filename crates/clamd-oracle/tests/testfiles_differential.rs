@@ -46,7 +46,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ),
     ("clam.exe.szdd", "SZDD (MS compress) not unpacked"),
     ("clam.impl.zip", "zip member method implode not supported"),
-    ("clam.pdf", "PDF streams not extracted"),
     ("clam.sis", "SIS not unpacked"),
     ("clam.tnef", "TNEF not decoded"),
     ("clam_IScab_ext.exe", "InstallShield CAB not unpacked"),

@@ -25,6 +25,8 @@ mod cpio;
 mod mime;
 #[path = "ole2.rs"]
 mod ole2;
+#[path = "pdf.rs"]
+mod pdf;
 #[path = "rtf.rs"]
 mod rtf;
 #[path = "sevenz.rs"]
@@ -84,6 +86,8 @@ pub struct MoreFormats {
     pub ole2: bool,
     /// RTF embedded objects (clamd 1.4.6 parses RTF under `ScanArchive`, not `ScanOLE2`).
     pub rtf: bool,
+    /// PDF streams (clamd's `ScanPDF`).
+    pub pdf: bool,
 }
 
 impl Default for MoreFormats {
@@ -102,6 +106,7 @@ impl MoreFormats {
             sevenz: true,
             ole2: true,
             rtf: true,
+            pdf: true,
         }
     }
     pub fn none() -> Self {
@@ -113,6 +118,7 @@ impl MoreFormats {
             sevenz: false,
             ole2: false,
             rtf: false,
+            pdf: false,
         }
     }
 }
@@ -167,6 +173,7 @@ impl TreeOptions {
             ContainerKind::SevenZ => m.sevenz,
             ContainerKind::Ole2 => m.ole2,
             ContainerKind::Rtf => m.rtf,
+            ContainerKind::Pdf => m.pdf,
         }
     }
 }
@@ -189,6 +196,8 @@ pub enum ContainerKind {
     Ole2,
     /// An RTF document (its `\objdata` objects).
     Rtf,
+    /// A PDF document (its streams).
+    Pdf,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -240,6 +249,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Cpio)
     } else if mime::looks_like_mail(head) {
         Some(ContainerKind::Mail)
+    } else if pdf::is_pdf(head) {
+        Some(ContainerKind::Pdf)
     } else {
         None
     }
@@ -392,6 +403,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
         ContainerKind::Ole2 => ole2::open(reader).map(Opened::Source),
         ContainerKind::Rtf => rtf::open(reader).map(Opened::Source),
+        ContainerKind::Pdf => pdf::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
