@@ -40,10 +40,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam.ea05.exe", "AutoIt script (EA05) not unpacked"),
     ("clam.ea06.exe", "AutoIt script (EA06) not unpacked"),
     ("clam.exe.binhex", "BinHex not decoded"),
-    (
-        "clam.exe.html",
-        "HTML normalisation / embedded data not handled",
-    ),
     ("clam.exe.szdd", "SZDD (MS compress) not unpacked"),
     ("clam.impl.zip", "zip member method implode not supported"),
     ("clam.sis", "SIS not unpacked"),

@@ -21,6 +21,8 @@ use crate::spool::{SpoolReader, SpoolWriter};
 mod compress;
 #[path = "cpio.rs"]
 mod cpio;
+#[path = "html.rs"]
+mod html;
 #[path = "mime.rs"]
 mod mime;
 #[path = "ole2.rs"]
@@ -88,6 +90,8 @@ pub struct MoreFormats {
     pub rtf: bool,
     /// PDF streams (clamd's `ScanPDF`).
     pub pdf: bool,
+    /// HTML `data:` URIs (clamd's `ScanHTML`; clamd also needs `ScanMail` for them).
+    pub html: bool,
 }
 
 impl Default for MoreFormats {
@@ -107,6 +111,7 @@ impl MoreFormats {
             ole2: true,
             rtf: true,
             pdf: true,
+            html: true,
         }
     }
     pub fn none() -> Self {
@@ -119,6 +124,7 @@ impl MoreFormats {
             ole2: false,
             rtf: false,
             pdf: false,
+            html: false,
         }
     }
 }
@@ -174,6 +180,7 @@ impl TreeOptions {
             ContainerKind::Ole2 => m.ole2,
             ContainerKind::Rtf => m.rtf,
             ContainerKind::Pdf => m.pdf,
+            ContainerKind::Html => m.html && m.mail,
         }
     }
 }
@@ -198,6 +205,8 @@ pub enum ContainerKind {
     Rtf,
     /// A PDF document (its streams).
     Pdf,
+    /// An HTML document (its `data:` URIs).
+    Html,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -251,6 +260,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Mail)
     } else if pdf::is_pdf(head) {
         Some(ContainerKind::Pdf)
+    } else if html::is_html(head) {
+        Some(ContainerKind::Html)
     } else {
         None
     }
@@ -404,6 +415,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Ole2 => ole2::open(reader).map(Opened::Source),
         ContainerKind::Rtf => rtf::open(reader).map(Opened::Source),
         ContainerKind::Pdf => pdf::open(reader).map(Opened::Source),
+        ContainerKind::Html => html::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
