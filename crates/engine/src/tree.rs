@@ -21,8 +21,16 @@ use crate::spool::{SpoolReader, SpoolWriter};
 mod compress;
 #[path = "cpio.rs"]
 mod cpio;
+#[path = "html.rs"]
+mod html;
 #[path = "mime.rs"]
 mod mime;
+#[path = "ole2.rs"]
+mod ole2;
+#[path = "pdf.rs"]
+mod pdf;
+#[path = "rtf.rs"]
+mod rtf;
 #[path = "sevenz.rs"]
 mod sevenz;
 
@@ -76,6 +84,14 @@ pub struct MoreFormats {
     pub cpio: bool,
     /// 7z archives.
     pub sevenz: bool,
+    /// OLE2 compound files (clamd's `ScanOLE2`).
+    pub ole2: bool,
+    /// RTF embedded objects (clamd 1.4.6 parses RTF under `ScanArchive`, not `ScanOLE2`).
+    pub rtf: bool,
+    /// PDF streams (clamd's `ScanPDF`).
+    pub pdf: bool,
+    /// HTML `data:` URIs (clamd's `ScanHTML`; clamd also needs `ScanMail` for them).
+    pub html: bool,
 }
 
 impl Default for MoreFormats {
@@ -92,6 +108,10 @@ impl MoreFormats {
             xz: true,
             cpio: true,
             sevenz: true,
+            ole2: true,
+            rtf: true,
+            pdf: true,
+            html: true,
         }
     }
     pub fn none() -> Self {
@@ -101,6 +121,10 @@ impl MoreFormats {
             xz: false,
             cpio: false,
             sevenz: false,
+            ole2: false,
+            rtf: false,
+            pdf: false,
+            html: false,
         }
     }
 }
@@ -153,6 +177,10 @@ impl TreeOptions {
             ContainerKind::Xz => m.xz,
             ContainerKind::Cpio => m.cpio,
             ContainerKind::SevenZ => m.sevenz,
+            ContainerKind::Ole2 => m.ole2,
+            ContainerKind::Rtf => m.rtf,
+            ContainerKind::Pdf => m.pdf,
+            ContainerKind::Html => m.html && m.mail,
         }
     }
 }
@@ -171,6 +199,14 @@ pub enum ContainerKind {
     Cpio,
     /// A 7z archive.
     SevenZ,
+    /// An OLE2 compound file (Word, Excel, PowerPoint).
+    Ole2,
+    /// An RTF document (its `\objdata` objects).
+    Rtf,
+    /// A PDF document (its streams).
+    Pdf,
+    /// An HTML document (its `data:` URIs).
+    Html,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -214,10 +250,18 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Xz)
     } else if sevenz::is_7z(head) {
         Some(ContainerKind::SevenZ)
+    } else if ole2::is_ole2(head) {
+        Some(ContainerKind::Ole2)
+    } else if rtf::is_rtf(head) {
+        Some(ContainerKind::Rtf)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
     } else if mime::looks_like_mail(head) {
         Some(ContainerKind::Mail)
+    } else if pdf::is_pdf(head) {
+        Some(ContainerKind::Pdf)
+    } else if html::is_html(head) {
+        Some(ContainerKind::Html)
     } else {
         None
     }
@@ -368,6 +412,10 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
             name: compress::derived_name(parent_name, compress::XZ_SUFFIXES),
         }),
         ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
+        ContainerKind::Ole2 => ole2::open(reader).map(Opened::Source),
+        ContainerKind::Rtf => rtf::open(reader).map(Opened::Source),
+        ContainerKind::Pdf => pdf::open(reader).map(Opened::Source),
+        ContainerKind::Html => html::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()

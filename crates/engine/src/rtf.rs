@@ -1,0 +1,346 @@
+//! RTF embedded objects, as clamd 1.4.6's `cli_scanrtf` extracts them (CLAMD-DET-7): the hex
+//! text of a `\objdata` group (inside a group that saw `\object`, or one of its sub-groups)
+//! is an OLE1 object: 8 magic bytes, a u32 description length and the description (e.g.
+//! `Package`), 8 bytes, a u32 data size, then the data. Data that is an OLE2 file is a member
+//! as is; other data is an Ole10Native object whose payload (without its header) is the
+//! member, as clamd's `cli_decode_ole_object` does. Objects follow one another in the same
+//! group. Everything is read as a stream from the spool: hex is decoded as the walk reads it.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use crate::spool::SpoolReader;
+use crate::tree::{EachMember, MemberSource};
+
+/// Deepest group nesting tracked; deeper groups share the deepest state.
+const MAX_DEPTH: usize = 4096;
+/// Longest control word read (clamd keeps 32 letters).
+const MAX_WORD: usize = 32;
+/// Most objects taken from one document.
+const MAX_OBJECTS: usize = 10_000;
+
+pub(crate) fn is_rtf(head: &[u8]) -> bool {
+    head.starts_with(b"{\\rtf")
+}
+
+pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    Some(Box::new(Rtf {
+        r: BufReader::with_capacity(16 * 1024, spool),
+        groups: vec![Group::default()],
+        eof: false,
+    }))
+}
+
+/// What a group knows: `\object` seen here or in a parent; this group is `\objdata`.
+#[derive(Clone, Copy, Default)]
+struct Group {
+    object: bool,
+    objdata: bool,
+}
+
+struct Rtf {
+    r: BufReader<SpoolReader>,
+    groups: Vec<Group>,
+    eof: bool,
+}
+
+impl Rtf {
+    fn next_byte(&mut self) -> Option<u8> {
+        if self.eof {
+            return None;
+        }
+        let b = loop {
+            match self.r.fill_buf() {
+                Ok([]) => break None,
+                Ok(buf) => break Some(buf[0]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break None,
+            }
+        };
+        match b {
+            Some(b) => {
+                self.r.consume(1);
+                Some(b)
+            }
+            None => {
+                self.eof = true;
+                None
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        match self.r.fill_buf() {
+            Ok(buf) => buf.first().copied(),
+            Err(_) => None,
+        }
+    }
+
+    fn top(&mut self) -> &mut Group {
+        // never empty: the base group is re-created when a `}` pops it
+        if self.groups.is_empty() {
+            self.groups.push(Group::default());
+        }
+        let last = self.groups.len() - 1;
+        &mut self.groups[last]
+    }
+
+    fn open_group(&mut self) {
+        let object = self.top().object;
+        if self.groups.len() < MAX_DEPTH {
+            self.groups.push(Group {
+                object,
+                objdata: false,
+            });
+        }
+    }
+
+    fn close_group(&mut self) {
+        self.groups.pop();
+    }
+
+    /// After a `\`: a control word (letters, an optional signed number, one space eaten)
+    /// or a control symbol (one character). Returns the word.
+    fn control(&mut self) -> Vec<u8> {
+        let mut word = Vec::new();
+        match self.peek() {
+            Some(c) if c.is_ascii_alphabetic() => {
+                while let Some(c) = self.peek().filter(u8::is_ascii_alphabetic) {
+                    if word.len() < MAX_WORD {
+                        word.push(c);
+                    }
+                    self.next_byte();
+                }
+                if self.peek() == Some(b'-') {
+                    self.next_byte();
+                }
+                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.next_byte();
+                }
+                if self.peek() == Some(b' ') {
+                    self.next_byte();
+                }
+            }
+            Some(_) => {
+                self.next_byte();
+            }
+            None => {}
+        }
+        word
+    }
+
+    /// Walk to the start of the next `\objdata` text; false at the end of the document.
+    fn seek_objdata(&mut self) -> bool {
+        while let Some(b) = self.next_byte() {
+            match b {
+                b'{' => self.open_group(),
+                b'}' => self.close_group(),
+                b'\\' => match self.control().as_slice() {
+                    b"object" => self.top().object = true,
+                    b"objdata" if self.top().object => {
+                        self.top().objdata = true;
+                        return true;
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// The decoded bytes of the current `\objdata` group: hex digits in its own text, anything
+/// else skipped; nested groups and control words carry no object data (clamd's state is
+/// not inherited by sub-groups). Ends where the group closes.
+struct ObjData<'a> {
+    rtf: &'a mut Rtf,
+    depth: usize,
+    high: Option<u8>,
+    done: bool,
+}
+
+impl ObjData<'_> {
+    fn new(rtf: &mut Rtf) -> ObjData<'_> {
+        let depth = rtf.groups.len();
+        ObjData {
+            rtf,
+            depth,
+            high: None,
+            done: false,
+        }
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        while !self.done {
+            let Some(b) = self.rtf.next_byte() else {
+                self.done = true;
+                break;
+            };
+            let inside = self.rtf.groups.len() == self.depth;
+            match b {
+                b'{' => self.rtf.open_group(),
+                b'}' => {
+                    self.rtf.close_group();
+                    if self.rtf.groups.len() < self.depth {
+                        self.done = true;
+                    }
+                }
+                b'\\' => {
+                    self.rtf.control();
+                }
+                c if inside && c.is_ascii_hexdigit() => {
+                    let v = hex(c);
+                    match self.high.take() {
+                        Some(h) => return Some((h << 4) | v),
+                        None => self.high = Some(v),
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn drain(&mut self) {
+        while self.next().is_some() {}
+    }
+
+    fn read_u32(&mut self) -> Option<u32> {
+        let mut v = 0u32;
+        for i in 0..4 {
+            v |= u32::from(self.next()?) << (8 * i);
+        }
+        Some(v)
+    }
+
+    fn skip(&mut self, n: u64) -> Option<()> {
+        for _ in 0..n {
+            self.next()?;
+        }
+        Some(())
+    }
+}
+
+impl Read for ObjData<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.next() {
+                Some(b) => {
+                    buf[n] = b;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn hex(c: u8) -> u8 {
+    char::from(c).to_digit(16).unwrap_or(0) as u8
+}
+
+impl MemberSource for Rtf {
+    fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
+        let mut count = 0usize;
+        while count < MAX_OBJECTS && self.seek_objdata() {
+            let mut data = ObjData::new(&mut self);
+            // objects follow one another until the group ends
+            while count < MAX_OBJECTS {
+                let Some(size) = object_header(&mut data) else {
+                    break;
+                };
+                count += 1;
+                let name = format!("objdata {count}").into_bytes();
+                if !one_object(&mut data, size, name, each) {
+                    return;
+                }
+            }
+            data.drain();
+        }
+    }
+}
+
+/// The OLE1 header up to the data: the data size. clamd only warns on a wrong magic.
+fn object_header(d: &mut ObjData<'_>) -> Option<u64> {
+    d.skip(8)?;
+    let desc_len = d.read_u32()?;
+    d.skip(u64::from(desc_len))?;
+    d.skip(8)?;
+    Some(u64::from(d.read_u32()?))
+}
+
+/// Hand one object's data (`size` bytes) to the walk; then skip what it left unread.
+fn one_object(d: &mut ObjData<'_>, size: u64, name: Vec<u8>, each: &mut EachMember<'_>) -> bool {
+    let mut head = Vec::with_capacity(2);
+    for _ in 0..size.min(2) {
+        match d.next() {
+            Some(b) => head.push(b),
+            None => break,
+        }
+    }
+    let rest = size - head.len() as u64;
+    let mut body = (&mut *d).take(rest);
+    let go_on = if head == [0xd0, 0xcf] {
+        // an OLE2 document: scanned as it is
+        let mut data = io::Cursor::new(head).chain(&mut body);
+        each(name, &mut data, Some(size))
+    } else {
+        // an OLE1 "Package": clamd writes the size before it and decodes it as Ole10Native
+        let mut obj = io::Cursor::new(u32::try_from(size).unwrap_or(u32::MAX).to_le_bytes())
+            .chain(io::Cursor::new(head))
+            .chain(&mut body);
+        match super::ole2::ole10_payload(&mut obj, size + 4) {
+            Some(payload) => each(name, &mut (&mut obj).take(payload), Some(payload)),
+            None => true,
+        }
+    };
+    // the rest of this object (whatever the walk did not read)
+    let _ = io::copy(&mut body, &mut io::sink());
+    go_on
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(doc: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let spool = SpoolReader::Memory(io::Cursor::new(doc.to_vec()));
+        let src = open(spool).unwrap();
+        let mut out = Vec::new();
+        src.for_each_member(&mut |name, r, _| {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).unwrap();
+            out.push((name, v));
+            true
+        });
+        out
+    }
+
+    fn hexed(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn ole1(data: &[u8]) -> Vec<u8> {
+        let mut o = vec![1, 5, 0, 0, 2, 0, 0, 0, 8, 0, 0, 0];
+        o.extend_from_slice(b"Package\0");
+        o.extend_from_slice(&[0; 8]);
+        o.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        o.extend_from_slice(data);
+        o
+    }
+
+    #[test]
+    fn ole2_data_is_a_member_as_is_and_only_inside_an_object() {
+        let mut ole = vec![0xd0, 0xcf, 0x11, 0xe0];
+        ole.extend_from_slice(b"rest");
+        let doc = format!(
+            "{{\\rtf1{{\\*\\objdata {}}}{{\\object{{\\*\\objdata {}\r\n}}}}}}",
+            hexed(&ole1(&ole)),
+            hexed(&ole1(&ole))
+        );
+        let got = members(doc.as_bytes());
+        assert_eq!(got, [(b"objdata 1".to_vec(), ole)]);
+    }
+}

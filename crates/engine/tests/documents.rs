@@ -1,0 +1,75 @@
+//! Documents as clamd 1.4.6 unpacks them (CLAMD-DET-7): OLE2 compound files (streams,
+//! `Ole10Native` payloads, PowerPoint's embedded objects), RTF `\objdata` objects, PDF
+//! streams and HTML `data:` URIs.
+
+mod common;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use scan_engine::{LoadOptions, SignatureDb, TreeOptions, TreeScanner};
+
+const TESTFILES: &str = "/usr/share/clamav-testfiles";
+
+/// A database holding one hash signature: the MD5 and size of `clam.exe`.
+fn clam_exe_db(clam_exe: &[u8]) -> Arc<SignatureDb> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(clam_exe));
+    let line = format!("{md5}:{}:Clam.Exe.Testfile-1\n", clam_exe.len());
+    std::fs::write(dir.path().join("clamexe.hdb"), line).expect("write hdb");
+    Arc::new(SignatureDb::load_dir(dir.path(), &LoadOptions::default()).expect("db"))
+}
+
+/// (chain, infected) of every part of `data`.
+fn parts(db: &Arc<SignatureDb>, name: &str, data: &[u8]) -> Vec<(String, bool)> {
+    let mut seen = Vec::new();
+    TreeScanner::new(Arc::clone(db), TreeOptions::default(), name.as_bytes())
+        .scan_reader(data, &mut |p| {
+            let chain: Vec<String> = p
+                .chain
+                .iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            seen.push((chain.join(" -> "), !p.result.is_clean()));
+            ControlFlow::Continue(())
+        })
+        .expect("scan");
+    seen
+}
+
+/// CLAMD-DET-7: clamd finds `clam.exe` (by its hash) inside the Word, PowerPoint, RTF, PDF
+/// and HTML test files of clamav-testfiles; so does the engine, in the part clamd finds it.
+#[test]
+fn clamav_testfiles_documents_hold_clam_exe_where_clamd_finds_it() {
+    let dir = Path::new(TESTFILES);
+    let Ok(clam_exe) = std::fs::read(dir.join("clam.exe")) else {
+        assert!(
+            std::env::var("AVC_REQUIRE_CLAMD").as_deref() != Ok("1"),
+            "AVC_REQUIRE_CLAMD=1 but {TESTFILES} is missing"
+        );
+        println!("SKIP: {TESTFILES}/clam.exe missing (apt-get install clamav-testfiles)");
+        return;
+    };
+    let db = clam_exe_db(&clam_exe);
+    for (file, part) in [
+        (
+            "clam.ole.doc",
+            "ObjectPool/_1279313719/\u{1}Ole10Native/payload",
+        ),
+        ("clam.ppt", "ppt00001152.doc -> \u{1}Ole10Native/payload"),
+        ("clam.exe.rtf", "objdata 1"),
+        ("clam.pdf", "15 0 obj"),
+        ("clam.exe.html", "data 1"),
+    ] {
+        let data = std::fs::read(dir.join(file)).expect("read test file");
+        let seen = parts(&db, file, &data);
+        let infected: Vec<&str> = seen
+            .iter()
+            .filter(|(_, bad)| *bad)
+            .map(|(c, _)| c.as_str())
+            .collect();
+        println!("{file}: {seen:?}");
+        assert_eq!(infected, [part], "{file}");
+    }
+}
