@@ -46,7 +46,63 @@ pub struct Counts {
     pub not_applicable: usize,
 }
 
+/// Failures of one rule (and kind) across the run: one cause often fails many cases, so a
+/// client author fixes the rule at the top first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTally {
+    pub rule: String,
+    pub kind: String,
+    /// Case ids (with their suite) in report order.
+    pub cases: Vec<String>,
+    /// What happened in the first of them.
+    pub example: String,
+}
+
 impl Report {
+    /// Failures grouped by rule and kind, most cases first (ties in report order).
+    pub fn by_rule(&self) -> Vec<RuleTally> {
+        let mut tallies: Vec<RuleTally> = Vec::new();
+        for r in &self.rows {
+            for f in &r.failures {
+                let case = format!("{} [{}]", r.id, r.suite);
+                match tallies
+                    .iter_mut()
+                    .find(|t| t.rule == f.rule && t.kind == f.kind)
+                {
+                    Some(t) if !t.cases.contains(&case) => t.cases.push(case),
+                    Some(_) => {}
+                    None => tallies.push(RuleTally {
+                        rule: f.rule.clone(),
+                        kind: f.kind.clone(),
+                        cases: vec![case],
+                        example: f.happened.clone(),
+                    }),
+                }
+            }
+        }
+        // stable: equal counts keep report order
+        tallies.sort_by_key(|t| std::cmp::Reverse(t.cases.len()));
+        tallies
+    }
+
+    /// The by-rule summary as text lines (empty when nothing failed).
+    fn by_rule_lines(&self) -> Vec<String> {
+        self.by_rule()
+            .iter()
+            .map(|t| {
+                let n = t.cases.len();
+                let first = &t.cases[0];
+                format!(
+                    "{} ({}): {n} case{}, first {first}: {}",
+                    t.rule,
+                    t.kind,
+                    if n == 1 { "" } else { "s" },
+                    t.example
+                )
+            })
+            .collect()
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for r in &self.rows {
@@ -112,6 +168,16 @@ impl Report {
                 }
             }
         }
+        let by_rule = self.by_rule_lines();
+        if !by_rule.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nFAILURES BY RULE (one cause often fails many cases; fix the first):"
+            );
+            for l in by_rule {
+                let _ = writeln!(s, "  {l}");
+            }
+        }
         let c = self.counts();
         let fo = self
             .rows
@@ -169,6 +235,16 @@ impl Report {
         );
         for n in &self.notes {
             let _ = writeln!(s, "> {n}\n");
+        }
+        let by_rule = self.by_rule_lines();
+        if !by_rule.is_empty() {
+            s.push_str(
+                "## Failures by rule\n\nOne cause often fails many cases; fix the first.\n\n",
+            );
+            for l in by_rule {
+                let _ = writeln!(s, "- {}", l.replace('|', "\\|"));
+            }
+            s.push('\n');
         }
         s.push_str("| status | suite | case | rules | detail |\n|---|---|---|---|---|\n");
         for r in &self.rows {
@@ -318,5 +394,78 @@ impl Report {
             w(p, self.junit()?)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
+        Row {
+            suite: "client:c".into(),
+            id: id.into(),
+            rules: vec![],
+            title: String::new(),
+            status: if failures.is_empty() {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            detail: String::new(),
+            failures: failures
+                .iter()
+                .map(|(rule, kind, happened)| Failure {
+                    rule: (*rule).into(),
+                    kind: (*kind).into(),
+                    expected: String::new(),
+                    happened: (*happened).into(),
+                    excerpt: String::new(),
+                })
+                .collect(),
+            warnings: vec![],
+            note: None,
+            seconds: 0.0,
+            transcript: String::new(),
+        }
+    }
+
+    /// A rule that fails in many cases comes first, with its count and first example, in
+    /// the terminal and Markdown reports; a clean run has no such section.
+    #[test]
+    fn failures_are_tallied_by_rule_most_cases_first() {
+        let report = Report {
+            rows: vec![
+                row(
+                    "a",
+                    &[("CLAMD-CLIENT-2", "wrong-verdict", "reported ERROR")],
+                ),
+                row("b", &[("CLAMD-CLIENT-1", "protocol", "legacy PING")]),
+                row("c", &[("CLAMD-CLIENT-1", "protocol", "legacy PING again")]),
+                row("d", &[]),
+            ],
+            ..Default::default()
+        };
+        let tallies = report.by_rule();
+        assert_eq!(tallies.len(), 2);
+        assert_eq!(tallies[0].rule, "CLAMD-CLIENT-1");
+        assert_eq!(tallies[0].cases, ["b [client:c]", "c [client:c]"]);
+        assert_eq!(tallies[0].example, "legacy PING");
+        let term = report.terminal();
+        assert!(
+            term.contains("CLAMD-CLIENT-1 (protocol): 2 cases, first b [client:c]: legacy PING\n"),
+            "{term}"
+        );
+        assert!(
+            term.contains("CLAMD-CLIENT-2 (wrong-verdict): 1 case, first a [client:c]"),
+            "{term}"
+        );
+        assert!(report.markdown().contains("## Failures by rule"));
+        let clean = Report {
+            rows: vec![row("d", &[])],
+            ..Default::default()
+        };
+        assert!(!clean.terminal().contains("BY RULE"));
+        assert!(!clean.markdown().contains("Failures by rule"));
     }
 }
