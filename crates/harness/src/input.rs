@@ -126,9 +126,9 @@ impl InputSpec {
     /// The file's name inside the case directory.
     pub fn file_name(&self) -> &'static str {
         match self {
+            InputSpec::Files { .. } => "input",
             InputSpec::ZipEicar { .. } | InputSpec::ZipClean => "input.zip",
             InputSpec::Eicar => "input.com",
-            InputSpec::Files { .. } => "input",
             _ => "input.bin",
         }
     }
