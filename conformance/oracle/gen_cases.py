@@ -279,6 +279,24 @@ for cmd in ['SCAN', 'CONTSCAN', 'ALLMATCHSCAN']:
     case('fuzzfound_%s_inode_order' % cmd.lower(), ['CLAMD-SCAN-6'], [send('z%s {corpus}/inodes\\0' % cmd)])
 case('fuzzfound_multiscan_inode_order', ['CLAMD-SCAN-8'], [send('zMULTISCAN {corpus}/inodes\\0')], compare='unordered')
 
+# --- FILDES with nothing after it inside a session (issue 18): clamd reads the byte after
+# FILDES's terminator before it looks for a descriptor (CLAMD-FILDES-1), so END or EOF decides ---
+for tr in ['tcp', 'unix']:
+    t = 'unix' if tr == 'unix' else None
+    FD = ['CLAMD-FILDES-3', 'CLAMD-SESSION-10']
+    case('session_fildes_alone_%s_then_end' % tr, FD,
+         [send(S + 'zFILDES\\0'), '{ sleep_ms = 200 }', send('zEND\\0')], transport=t)
+    case('session_fildes_end_same_write_%s' % tr, FD, [send(S + 'zFILDES\\0zEND\\0')], transport=t)
+    case('session_fildes_alone_%s_then_halfclose' % tr, FD + ['CLAMD-CONN-4'],
+         [send(S + 'zFILDES\\0'), '{ sleep_ms = 200 }', '{ half_close = true }'], transport=t)
+    case('session_fildes_after_ping_%s_then_end' % tr, FD + ['CLAMD-SESSION-4'],
+         [send(S + 'zPING\\0zFILDES\\0'), '{ sleep_ms = 200 }', send('zEND\\0')], transport=t)
+    case('session_fildes_after_stream_%s_then_end' % tr, FD + ['CLAMD-SESSION-4'],
+         [send(S + 'zINSTREAM\\0' + CLEAN_CHUNK + TERM + 'zFILDES\\0'), '{ sleep_ms = 200 }', send('zEND\\0')],
+         transport=t, compare='session', end_racy=True, wait_ms=400, profile='isolated')
+    case('timeout_session_fildes_alone_%s' % tr, ['CLAMD-FILDES-3', 'CLAMD-SESSION-8'],
+         [send(S + 'zFILDES\\0')], transport=t, profile='timeouts', wait_ms=5000)
+
 # --- daemon control ---
 for cmd in ['SHUTDOWN', 'QUIT']:
     for fr in FR:

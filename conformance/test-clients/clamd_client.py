@@ -10,13 +10,75 @@ turn it into one of the deliberately broken clients the harness must catch:
   unprefixed         sends legacy commands without the z/n prefix
   ignore-size-limit  treats `INSTREAM size limit exceeded` as clean
   no-end             leaves IDSESSION without END
+  pairs-by-position  (directory mode) pairs a session's replies with its requests by
+                     position instead of by their `<id>:` number (CLAMD-CLIENT-9)
 
-Usage: clamd_client.py [--defect NAME] [--chunk N] [--timeout S] HOST:PORT FILE
+Given a directory, it scans every file in it in one IDSESSION: all INSTREAMs, a PING as a
+liveness check and END in one write, then one clamdscan-style line per file.
+
+Usage: clamd_client.py [--defect NAME] [--chunk N] [--timeout S] HOST:PORT FILE|DIR
 """
 import argparse
+import os
 import socket
 import struct
 import sys
+
+MAX_REPLIES = 1 << 20
+
+
+def scan_dir(a, host, port):
+    names = sorted(n for n in os.listdir(a.file) if os.path.isfile(os.path.join(a.file, n)))
+    paths = [os.path.join(a.file, n) for n in names]
+    batch = b"zIDSESSION\0"
+    for p in paths:
+        data = open(p, "rb").read()
+        batch += b"zINSTREAM\0"
+        for i in range(0, len(data), a.chunk):
+            part = data[i:i + a.chunk]
+            batch += struct.pack(">I", len(part)) + part
+        batch += b"\0\0\0\0"
+    batch += b"zPING\0zEND\0"  # request n+1 is the PING
+    got = b""
+    try:
+        s = socket.create_connection((host.strip("[]"), int(port)), timeout=a.timeout)
+        s.sendall(batch)
+        while len(got) < MAX_REPLIES:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+        s.close()
+    except OSError as e:
+        print("ERROR: %s" % e)  # fail closed: files without a reply are errors below
+    records = [r.decode("utf-8", "replace") for r in got.split(b"\0") if r]
+    by_file = {}
+    if a.defect == "pairs-by-position":
+        # the defect: the k-th reply is taken for the k-th request
+        for i, r in enumerate(records[:len(paths)]):
+            by_file[i] = r.split(": ", 1)[-1]
+    else:
+        for r in records:
+            num, _, text = r.partition(": ")
+            if num.isdigit() and 1 <= int(num) <= len(paths):
+                by_file[int(num) - 1] = text
+    infected = errors = 0
+    for i, p in enumerate(paths):
+        text = by_file.get(i)
+        if text is None:
+            print("%s: no reply ERROR" % p)
+            errors += 1
+            continue
+        text = text[len("stream: "):] if text.startswith("stream: ") else text
+        if text.endswith(" FOUND"):
+            print("%s: %s" % (p, text))
+            infected += 1
+        elif text.endswith(" ERROR"):
+            print("%s: %s" % (p, text))
+            errors += 1
+        else:
+            print("%s: OK" % p)
+    sys.exit(2 if errors else (1 if infected else 0))
 
 
 def fail(msg, clean_on_error):
@@ -38,6 +100,8 @@ def main():
     a = ap.parse_args()
     coe = a.defect == "clean-on-error"
     host, _, port = a.addr.rpartition(":")
+    if os.path.isdir(a.file):
+        scan_dir(a, host, port)
     data = open(a.file, "rb").read()
     try:
         s = socket.create_connection((host.strip("[]"), int(port)), timeout=a.timeout)

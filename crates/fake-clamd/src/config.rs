@@ -55,8 +55,32 @@ pub enum SessionOrder {
     /// Scan replies (SCAN, INSTREAM, FILDES) held back and sent in reverse order at END;
     /// PING/VERSION/VERSIONCOMMANDS/STATS are answered at once.
     Reverse,
-    /// Like `Reverse` but shuffled.
+    /// Like `Reverse` but shuffled so that no scan reply keeps its arrival position (a
+    /// client that pairs replies by position always fails); from
+    /// [`FakeOptions::session_seed`] when set, so a run can be replayed.
     Random,
+}
+
+impl SessionOrder {
+    /// Puts the scan replies held until END in this order's sequence (CLAMD-SESSION-4 [F]).
+    /// `Clamd` and `Arrival` keep them as they are.
+    pub fn reorder<T>(self, held: &mut [T], seed: Option<u64>) {
+        use rand::{Rng, SeedableRng};
+        match self {
+            Self::Clamd | Self::Arrival => {}
+            Self::Reverse => held.reverse(),
+            Self::Random => {
+                let mut rng = match seed {
+                    Some(s) => rand::rngs::StdRng::seed_from_u64(s),
+                    None => rand::rngs::StdRng::from_entropy(),
+                };
+                // Sattolo's shuffle: a random cyclic permutation, so no element stays put.
+                for i in (1..held.len()).rev() {
+                    held.swap(i, rng.gen_range(0..i));
+                }
+            }
+        }
+    }
 }
 
 impl std::str::FromStr for SessionOrder {
@@ -83,6 +107,8 @@ pub struct FakeOptions {
     pub stream_limit: StreamLimitMode,
     /// CLAMD-SESSION-4.
     pub session_order: SessionOrder,
+    /// Seed of `--session-order random` (None: a fresh one per session).
+    pub session_seed: Option<u64>,
     /// CLAMD-CMD-5: when false, SHUTDOWN/QUIT close the connection without reply but keep
     /// the daemon running.
     pub allow_shutdown: bool,
@@ -112,6 +138,7 @@ impl Default for FakeOptions {
             version_text: clamd_proto::reply::DEFAULT_VERSION.to_string(),
             stream_limit: StreamLimitMode::Faithful,
             session_order: SessionOrder::Clamd,
+            session_seed: None,
             allow_shutdown: true,
             official_names: false,
             timeout_slack: Duration::from_millis(500),

@@ -11,7 +11,6 @@ use clamd_proto::reply::{self, ReplyCtx, StatsInfo, Subject};
 use clamd_proto::{
     Command, CommandDecoder, Framing, InstreamDecoder, InstreamEvent, Request, COMMAND_BUFFER_SIZE,
 };
-use rand::seq::SliceRandom;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -461,9 +460,7 @@ impl Connection {
                     SessionOrder::Clamd if !deferred.is_empty() && self.input_follows() => {
                         return self.bytes_after_end(ctx).await;
                     }
-                    SessionOrder::Clamd | SessionOrder::Arrival => {}
-                    SessionOrder::Reverse => deferred.reverse(),
-                    SessionOrder::Random => deferred.shuffle(&mut rand::thread_rng()),
+                    order => order.reorder(&mut deferred, self.shared.config.fake.session_seed),
                 }
                 for r in deferred {
                     if !self.send(&r).await {

@@ -42,9 +42,12 @@ struct Cli {
     /// Order of scan replies in IDSESSION: clamd (as clamd 1.4.6: PING/VERSION/STATS
     /// answered when read, scan replies after the immediate replies of the same read, a
     /// rejected command drops the scan replies not yet sent) | arrival (each reply as soon as
-    /// ready) | reverse | random (scan replies held until END).
+    /// ready) | reverse | random (scan replies held until END; random moves every one of them).
     #[arg(long, value_name = "ORDER", default_value = "clamd")]
     session_order: SessionOrder,
+    /// Seed of `--session-order random` (default: a fresh one per session).
+    #[arg(long, value_name = "N")]
+    session_seed: Option<u64>,
     /// Ignore SHUTDOWN and QUIT (close the connection, keep running).
     #[arg(long)]
     no_shutdown: bool,
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
     }
     config.fake.stream_limit = cli.stream_limit;
     config.fake.session_order = cli.session_order;
+    config.fake.session_seed = cli.session_seed;
     config.fake.allow_shutdown = !cli.no_shutdown;
     config.fake.official_names = cli.official;
     config.fake.timeout_slack = Duration::from_millis(cli.timeout_slack_ms);

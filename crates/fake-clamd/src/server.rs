@@ -288,6 +288,12 @@ impl FakeClamdBuilder {
         self
     }
 
+    /// Seed of `SessionOrder::Random`, so a run's reply order can be replayed.
+    pub fn session_seed(mut self, seed: u64) -> Self {
+        self.config.fake.session_seed = Some(seed);
+        self
+    }
+
     /// Whether SHUTDOWN/QUIT stop the server (default yes).
     pub fn allow_shutdown(mut self, yes: bool) -> Self {
         self.config.fake.allow_shutdown = yes;

@@ -172,6 +172,18 @@ async fn log_file_and_pid_file() {
     assert!(!pid.exists(), "PidFile removed on shutdown");
 }
 
+/// `zIDSESSION`, `n` three-byte INSTREAMs (bytes 0, 1, ...), then `tail`, as one write.
+fn session_of_streams(n: u8, tail: &[u8]) -> Vec<u8> {
+    let mut req = b"zIDSESSION\0".to_vec();
+    for i in 0..n {
+        req.extend_from_slice(b"zINSTREAM\0");
+        req.extend_from_slice(&chunk(&[i; 3]));
+        req.extend_from_slice(&[0; 4]);
+    }
+    req.extend_from_slice(tail);
+    req
+}
+
 /// CLAMD-SESSION-4.
 #[tokio::test]
 async fn clamd_session_4_random_order_keeps_every_reply() {
@@ -180,13 +192,7 @@ async fn clamd_session_4_random_order_keeps_every_reply() {
         .start()
         .await
         .unwrap();
-    let mut req = b"zIDSESSION\0".to_vec();
-    for i in 0..8u8 {
-        req.extend_from_slice(b"zINSTREAM\0");
-        req.extend_from_slice(&chunk(&[i; 3]));
-        req.extend_from_slice(&[0; 4]);
-    }
-    req.extend_from_slice(b"zPING\0zEND\0");
+    let req = session_of_streams(8, b"zPING\0zEND\0");
     let got = exchange(s.addr().unwrap(), &[&req]).await.unwrap();
     let mut recs: Vec<&[u8]> = got.split(|b| *b == 0).filter(|r| !r.is_empty()).collect();
     // PING is answered at once, before the held-back scan replies
@@ -198,6 +204,46 @@ async fn clamd_session_4_random_order_keeps_every_reply() {
     want.push(b"9: PONG".to_vec());
     want.sort();
     assert_eq!(recs, want.iter().map(Vec::as_slice).collect::<Vec<_>>());
+}
+
+/// CLAMD-SESSION-4 [F]: `random` moves every scan reply away from its arrival position (a
+/// client pairing replies by position always fails), and a seed replays the same order.
+#[tokio::test]
+async fn clamd_session_4_random_order_moves_every_reply_and_replays_with_a_seed() {
+    let req = session_of_streams(6, b"zEND\0");
+    let mut orders = Vec::new();
+    for seed in [7, 7, 8] {
+        let s = FakeClamd::builder()
+            .session_order(fake_clamd::SessionOrder::Random)
+            .session_seed(seed)
+            .start()
+            .await
+            .unwrap();
+        let got = exchange(s.addr().unwrap(), &[&req]).await.unwrap();
+        let ids: Vec<usize> = got
+            .split(|b| *b == 0)
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let text = String::from_utf8_lossy(r);
+                let (id, rest) = text.split_once(": ").expect("numbered reply");
+                assert_eq!(rest, "stream: OK");
+                id.parse().expect("number")
+            })
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (1..=6).collect::<Vec<_>>(), "every reply once");
+        for (pos, id) in ids.iter().enumerate() {
+            assert_ne!(
+                *id,
+                pos + 1,
+                "reply {id} kept its arrival position: {ids:?}"
+            );
+        }
+        orders.push(ids);
+    }
+    assert_eq!(orders[0], orders[1], "same seed, same order");
+    assert_ne!(orders[0], orders[2], "another seed, another order");
 }
 
 /// CLAMD-DET-8: `ExtendedDetectionInfo yes` leaves socket replies as they are: no

@@ -40,6 +40,12 @@ pub struct Case {
     pub expect: Verdict,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// clamd IDSESSION reply orders of the fake to run this case with
+    /// (`clamd`, `arrival`, `reverse`, `random`): at load, one case per order, its id
+    /// suffixed with the order and its `daemon.session_order` set (CLAMD-SESSION-4,
+    /// CLAMD-CLIENT-9). Empty after loading.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_orders: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +61,40 @@ impl Case {
         self.id.contains(term)
             || self.rules.iter().any(|r| r.contains(term))
             || self.tags.iter().any(|t| t == term)
+    }
+
+    /// Whether `profile` runs this case: same protocol, and a client that takes a directory
+    /// of files (`inputs` has `dir`) for a `files` input, a file (`inputs` has `file`)
+    /// otherwise.
+    pub fn applies_to(&self, profile: &crate::profile::ClientProfile) -> bool {
+        use crate::profile::InputKind;
+        let kind = if self.input.files().is_some() {
+            InputKind::Dir
+        } else {
+            InputKind::File
+        };
+        self.protocol == profile.protocol && profile.inputs.contains(&kind)
+    }
+
+    /// One case per entry of `session_orders` (the case itself when there is none).
+    fn expand_session_orders(mut self) -> Vec<Case> {
+        let orders = std::mem::take(&mut self.session_orders);
+        if orders.is_empty() {
+            return vec![self];
+        }
+        orders
+            .iter()
+            .map(|order| {
+                let mut c = self.clone();
+                c.id = format!("{}.{order}", self.id);
+                c.daemon.session_order = Some(order.clone());
+                if !c.title.is_empty() {
+                    c.title = format!("{} (session order {order})", c.title);
+                }
+                c.tags.push(format!("session-order-{order}"));
+                c
+            })
+            .collect()
     }
 
     /// The case's fault plan (None without `faults`).
@@ -98,6 +138,42 @@ impl Case {
         if self.faults.is_empty() && self.fault_seed.is_some() {
             return err("fault_seed without faults".into());
         }
+        if let Err(e) = self.input.validate() {
+            return err(format!("input: {e}"));
+        }
+        if let Some(files) = self.input.files() {
+            // the run's verdict is the worst of the files' (an error wins, as in clamdscan)
+            let worst = files
+                .iter()
+                .map(|f| f.expect)
+                .fold(Verdict::Clean, |w, v| match (w, v) {
+                    (Verdict::Error, _) | (_, Verdict::Error) => Verdict::Error,
+                    (Verdict::Infected, _) | (_, Verdict::Infected) => Verdict::Infected,
+                    _ => Verdict::Clean,
+                });
+            if worst != self.expect {
+                return err(format!(
+                    "expect = {} but the files' expectations add up to {worst}",
+                    self.expect
+                ));
+            }
+        }
+        if !self.session_orders.is_empty() {
+            if self.protocol != Protocol::Clamd {
+                return err("session_orders is for clamd cases".into());
+            }
+            if self.daemon.session_order.is_some() {
+                return err("give session_orders or daemon.session_order, not both".into());
+            }
+            for (i, o) in self.session_orders.iter().enumerate() {
+                if let Err(e) = crate::daemon::parse_session_order(o) {
+                    return err(e.to_string());
+                }
+                if self.session_orders[..i].contains(o) {
+                    return err(format!("session order {o} given twice"));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -133,13 +209,15 @@ fn load_into(dir: &Path, out: &mut Vec<Case>) -> Result<()> {
             toml::from_str(&text).map_err(|e| HarnessError::config(&p, e.to_string()))?;
         for c in file.cases {
             c.validate(&p)?;
-            if out.iter().any(|o| o.id == c.id) {
-                return Err(HarnessError::config(
-                    &p,
-                    format!("duplicate case id {}", c.id),
-                ));
+            for c in c.expand_session_orders() {
+                if out.iter().any(|o| o.id == c.id) {
+                    return Err(HarnessError::config(
+                        &p,
+                        format!("duplicate case id {}", c.id),
+                    ));
+                }
+                out.push(c);
             }
-            out.push(c);
         }
     }
     Ok(())
@@ -154,6 +232,49 @@ mod tests {
         std::fs::write(dir.path().join("c.toml"), text)
             .map_err(|e| HarnessError::io("write", e))?;
         load_dir(dir.path())
+    }
+
+    /// CLAMD-SESSION-4, CLAMD-CLIENT-9: `session_orders` expands into one case per order,
+    /// named after it, with the fake's order set; mistakes are configuration errors.
+    #[test]
+    fn session_orders_expand_into_one_case_per_order() {
+        let case = |extra: &str| {
+            format!(
+                r#"[[case]]
+id = "clamd.s"
+protocol = "clamd"
+rules = ["CLAMD-CLIENT-9"]
+title = "t"
+expect = "infected"
+input = {{ kind = "files", files = [
+  {{ name = "a", expect = "clean", input = {{ kind = "empty" }} }},
+  {{ name = "b", expect = "infected", input = {{ kind = "eicar" }} }} ] }}
+{extra}
+"#
+            )
+        };
+        let cs = load_text(&case(r#"session_orders = ["clamd", "reverse"]"#)).expect("loads");
+        let ids: Vec<&str> = cs.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["clamd.s.clamd", "clamd.s.reverse"]);
+        assert_eq!(cs[1].daemon.session_order.as_deref(), Some("reverse"));
+        assert_eq!(cs[1].title, "t (session order reverse)");
+        assert!(cs[1].matches("session-order-reverse"));
+        assert!(cs.iter().all(|c| c.session_orders.is_empty()));
+        assert_eq!(load_text(&case("")).expect("loads").len(), 1);
+        for bad in [
+            r#"session_orders = ["sideways"]"#,
+            r#"session_orders = ["clamd", "clamd"]"#,
+            "session_orders = [\"clamd\"]\ndaemon = { session_order = \"reverse\" }",
+        ] {
+            let e = load_text(&case(bad)).expect_err(bad);
+            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+        }
+        // the run's expectation must agree with the files'
+        let e = load_text(
+            &case("").replace("expect = \"infected\"\ninput", "expect = \"clean\"\ninput"),
+        )
+        .expect_err("clean over an infected file");
+        assert!(e.to_string().contains("add up to infected"), "{e}");
     }
 
     /// Issue 13: a case's `faults` are typed rules once loaded (flat form included), and the

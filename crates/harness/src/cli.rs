@@ -585,7 +585,7 @@ async fn run(mut cli: Cli) -> Result<u8> {
     )?;
     let mut pairs: Vec<(ClientProfile, Case)> = Vec::new();
     for p in &profiles {
-        for c in cases.iter().filter(|c| c.protocol == p.protocol) {
+        for c in cases.iter().filter(|c| c.applies_to(p)) {
             if (cli.filter.is_empty() || cli.filter.iter().any(|f| c.matches(f)))
                 && !cli.skip.iter().any(|f| c.matches(f))
             {

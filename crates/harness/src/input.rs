@@ -7,6 +7,7 @@ use rand::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HarnessError, Result};
+use crate::profile::Verdict;
 
 /// What file a case hands to the client.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -41,6 +42,20 @@ pub enum InputSpec {
     },
     /// The given bytes (text with `\xHH` escapes).
     Bytes { data: String },
+    /// Several files for one run (a client that scans them in one IDSESSION): written into
+    /// the directory `input/`, which is what `{file}` names; each has its own expectation.
+    Files { files: Vec<NamedInput> },
+}
+
+/// One file of a [`InputSpec::Files`] input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedInput {
+    /// File name inside `input/` (`[A-Za-z0-9._-]`, no leading dot).
+    pub name: String,
+    pub input: InputSpec,
+    /// The verdict the client must report for this file.
+    pub expect: Verdict,
 }
 
 fn default_size() -> u64 {
@@ -71,12 +86,58 @@ impl InputSpec {
                 "forwarded mail (message/rfc822), EICAR as base64 attachment".into()
             }
             InputSpec::Bytes { data } => format!("{} literal bytes", unescape(data).len()),
+            InputSpec::Files { files } => {
+                let each: Vec<String> = files
+                    .iter()
+                    .map(|f| format!("{} ({})", f.name, f.input.label()))
+                    .collect();
+                format!("{} files: {}", files.len(), each.join(", "))
+            }
         }
+    }
+
+    /// The files of a `files` input (None for a single-file input).
+    pub fn files(&self) -> Option<&[NamedInput]> {
+        match self {
+            InputSpec::Files { files } => Some(files),
+            _ => None,
+        }
+    }
+
+    /// Checks what can be checked before a run: `files` names and nesting.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let Some(files) = self.files() else {
+            return Ok(());
+        };
+        if files.len() < 2 {
+            return Err("a files input needs at least two files".into());
+        }
+        for (i, f) in files.iter().enumerate() {
+            let ok_name = !f.name.is_empty()
+                && !f.name.starts_with('.')
+                && f.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !ok_name {
+                return Err(format!(
+                    "file name {:?}: use only [A-Za-z0-9._-], no leading dot",
+                    f.name
+                ));
+            }
+            if files[..i].iter().any(|g| g.name == f.name) {
+                return Err(format!("file name {:?} given twice", f.name));
+            }
+            if f.input.files().is_some() {
+                return Err(format!("file {:?}: a files input cannot nest", f.name));
+            }
+        }
+        Ok(())
     }
 
     /// The file's name inside the case directory.
     pub fn file_name(&self) -> &'static str {
         match self {
+            InputSpec::Files { .. } => "input",
             InputSpec::ZipEicar { .. } | InputSpec::ZipClean => "input.zip",
             InputSpec::Eicar => "input.com",
             InputSpec::MailEicar { .. } => "input.eml",
@@ -117,12 +178,27 @@ impl InputSpec {
             InputSpec::ZipClean => zip_one("readme.txt", b"nothing to see here\n"),
             InputSpec::MailEicar { nested } => Ok(mail_with_attachment(&eicar(), *nested)),
             InputSpec::Bytes { data } => Ok(unescape(data)),
+            InputSpec::Files { .. } => Err(HarnessError::Fixture(
+                "a files input is a directory, not one file's bytes".into(),
+            )),
         }
     }
 
-    /// Writes the input into `dir` and returns its path.
+    /// Writes the input into `dir` and returns its path (for `files`, the directory
+    /// holding them).
     pub fn write_to(&self, dir: &Path) -> Result<PathBuf> {
         let path = dir.join(self.file_name());
+        if let Some(files) = self.files() {
+            self.validate().map_err(HarnessError::Fixture)?;
+            std::fs::create_dir(&path)
+                .map_err(|e| HarnessError::io(format!("creating {}", path.display()), e))?;
+            for f in files {
+                let p = path.join(&f.name);
+                std::fs::write(&p, f.input.generate()?)
+                    .map_err(|e| HarnessError::io(format!("writing {}", p.display()), e))?;
+            }
+            return Ok(path);
+        }
         let data = self.generate()?;
         std::fs::write(&path, data)
             .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))?;
@@ -268,6 +344,43 @@ mod tests {
     fn escape_roundtrip() {
         let raw = b"zINSTREAM\0\x00\x00\x00\x44ab\\\n\xff".to_vec();
         assert_eq!(unescape(&escape(&raw)), raw);
+    }
+
+    #[test]
+    fn files_input_writes_a_directory_and_checks_names() {
+        let spec: InputSpec = toml::from_str::<toml::Table>(
+            r#"input = { kind = "files", files = [
+                 { name = "a.bin", expect = "clean", input = { kind = "clean", size = 10 } },
+                 { name = "b.com", expect = "infected", input = { kind = "eicar" } } ] }"#,
+        )
+        .unwrap()["input"]
+            .clone()
+            .try_into()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = spec.write_to(dir.path()).unwrap();
+        assert!(p.is_dir());
+        assert_eq!(std::fs::read(p.join("a.bin")).unwrap().len(), 10);
+        assert_eq!(std::fs::read(p.join("b.com")).unwrap(), eicar());
+        assert!(spec.generate().is_err());
+        let bad = |name: &str| InputSpec::Files {
+            files: vec![
+                NamedInput {
+                    name: name.into(),
+                    input: InputSpec::Empty,
+                    expect: Verdict::Clean,
+                },
+                NamedInput {
+                    name: "ok".into(),
+                    input: InputSpec::Empty,
+                    expect: Verdict::Clean,
+                },
+            ],
+        };
+        for name in ["../x", ".hidden", "", "a/b", "ok"] {
+            assert!(bad(name).validate().is_err(), "{name:?}");
+        }
+        assert!(bad("fine-1.bin").validate().is_ok());
     }
 
     #[test]

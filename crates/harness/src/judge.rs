@@ -234,6 +234,13 @@ pub fn judge(
             Some(_) => {}
         }
     }
+    if !run.timed_out {
+        let per_file = file_failures(case, run);
+        if !per_file.is_empty() && matches!(status, Status::Pass | Status::NotApplicable) {
+            status = Status::Fail;
+        }
+        failures.extend(per_file);
+    }
     for f in findings.iter().filter(|f| f.level == Level::Must) {
         if matches!(status, Status::Pass | Status::NotApplicable) {
             status = Status::Fail;
@@ -247,6 +254,73 @@ pub fn judge(
         });
     }
     (status, got, failures)
+}
+
+/// For a `files` input, the client's clamdscan-style line for each file (`<path>: OK`,
+/// `<path>: <name> FOUND`, `<path>: <text> ERROR`, on stdout or stderr): an infected file must
+/// be reported FOUND, an error one ERROR, and a clean one neither. A client that pairs a
+/// session's replies with its requests by position instead of by their `<id>:` number puts
+/// a verdict on the wrong file when the replies come out of order (CLAMD-CLIENT-9,
+/// CLAMD-SESSION-3, CLAMD-SESSION-4).
+fn file_failures(case: &Case, run: &ClientRun) -> Vec<Failure> {
+    let Some(files) = case.input.files() else {
+        return Vec::new();
+    };
+    let rule = case.rules.first().cloned().unwrap_or_default();
+    let lines: Vec<&str> = run.stdout.lines().chain(run.stderr.lines()).collect();
+    let mut out = Vec::new();
+    for f in files {
+        let named: Vec<&str> = lines
+            .iter()
+            .map(|l| l.trim_end())
+            .filter(|l| {
+                l.starts_with(&format!("{}: ", f.name)) || l.contains(&format!("/{}: ", f.name))
+            })
+            .collect();
+        let said: Vec<Verdict> = named.iter().filter_map(|l| line_verdict(l)).collect();
+        let ok = match f.expect {
+            Verdict::Clean => !said.iter().any(|v| *v != Verdict::Clean),
+            v => said.contains(&v),
+        };
+        if ok {
+            continue;
+        }
+        let happened = if said.is_empty() {
+            format!("no result line names {}", f.name)
+        } else {
+            let words: Vec<String> = said.iter().map(|v| v.to_string().to_uppercase()).collect();
+            format!(
+                "client reported {} as {} (replies paired by position, not by their number?)",
+                f.name,
+                words.join(" and ")
+            )
+        };
+        out.push(Failure {
+            rule: rule.clone(),
+            kind: "file-verdict".into(),
+            expected: format!("{}: {}", f.name, f.expect),
+            happened,
+            excerpt: if named.is_empty() {
+                tail(&run.stderr, &run.stdout)
+            } else {
+                named.join("\n")
+            },
+        });
+    }
+    out
+}
+
+/// The verdict of one clamdscan-style result line, if it is one.
+fn line_verdict(line: &str) -> Option<Verdict> {
+    if line.ends_with(" FOUND") {
+        Some(Verdict::Infected)
+    } else if line.ends_with(" ERROR") {
+        Some(Verdict::Error)
+    } else if line.ends_with(": OK") {
+        Some(Verdict::Clean)
+    } else {
+        None
+    }
 }
 
 fn tail(stderr: &str, stdout: &str) -> String {

@@ -38,6 +38,19 @@ pub enum Transport {
     Unix,
 }
 
+/// What a client command takes as `{file}`: one file, or a directory of files it scans in
+/// one go (the cases with a `files` input; IDSESSION clients, CLAMD-CLIENT-9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    File,
+    Dir,
+}
+
+fn file_only() -> Vec<InputKind> {
+    vec![InputKind::File]
+}
+
 /// A verdict as a client reports it, or as a case expects it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,6 +144,8 @@ struct ProfileFile {
     tags: Vec<String>,
     #[serde(default = "yes")]
     snapshots: bool,
+    #[serde(default = "file_only")]
+    inputs: Vec<InputKind>,
 }
 
 fn default_timeout() -> f64 {
@@ -230,6 +245,11 @@ pub struct ClientProfile {
     pub requires_python: Vec<String>,
     pub tags: Vec<String>,
     pub snapshots: bool,
+    /// Which cases the profile runs: `file` (the default) the one-file cases, `dir` those
+    /// with a `files` input, where `{file}` is the directory holding them and the client
+    /// prints one clamdscan-style line per file (`<path>: OK`, `<path>: <name> FOUND`,
+    /// `<path>: <text> ERROR`).
+    pub inputs: Vec<InputKind>,
     pub source: Option<PathBuf>,
 }
 
@@ -300,6 +320,9 @@ impl ClientProfile {
         if !rules.iter().any(|(v, _)| *v == Verdict::Clean) {
             return Err(cfg("verdicts.clean is required".into()));
         }
+        if raw.inputs.is_empty() {
+            return Err(cfg("inputs must name file, dir or both".into()));
+        }
         Ok(ClientProfile {
             name,
             description: raw.description,
@@ -319,6 +342,7 @@ impl ClientProfile {
             requires_python: raw.requires_python,
             tags: raw.tags,
             snapshots: raw.snapshots,
+            inputs: raw.inputs,
             source: Some(origin.to_path_buf()),
         })
     }
@@ -382,6 +406,7 @@ impl ClientProfile {
             requires_python: Vec::new(),
             tags: Vec::new(),
             snapshots: false,
+            inputs: file_only(),
             source: None,
         })
     }

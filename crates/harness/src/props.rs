@@ -218,6 +218,7 @@ impl Generated {
             faults,
             expect: self.expect(),
             tags: vec!["proptest".into()],
+            session_orders: Vec::new(),
         }
     }
 }

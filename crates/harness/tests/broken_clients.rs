@@ -22,9 +22,7 @@ async fn run(profile: &str, case_ids: &[&str]) -> Vec<CaseResult> {
     let cases: Vec<Case> = case::load_dir(&root.join("conformance/cases/client")).unwrap();
     let selected: Vec<(ClientProfile, Case)> = cases
         .into_iter()
-        .filter(|c| {
-            c.protocol == p.protocol && (case_ids.is_empty() || case_ids.contains(&c.id.as_str()))
-        })
+        .filter(|c| c.applies_to(&p) && (case_ids.is_empty() || case_ids.contains(&c.id.as_str())))
         .map(|c| (p.clone(), c))
         .collect();
     assert!(
@@ -173,6 +171,49 @@ async fn session_without_end_is_clamd_client_9() {
         ["CLAMD-CLIENT-9"],
         "verdict was right, only the protocol is wrong"
     );
+}
+
+/// CLAMD-CLIENT-9, CLAMD-SESSION-3, CLAMD-SESSION-4: a client that pairs a session's replies
+/// with its requests by position, not by their number, passes only when the fake answers in
+/// arrival order. With clamd's own order (its PING, sent last, answered before the scans),
+/// reversed or shuffled, its verdicts land on the wrong files: the per-file check says so
+/// even where the run's overall verdict happens to be right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairing_replies_by_position_is_clamd_client_9_under_every_order_but_arrival() {
+    need_python!();
+    let ids = ["clamd", "arrival", "reverse", "random"].map(|o| format!("clamd.session-files.{o}"));
+    let rs = run(
+        "broken-pairs-by-position",
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let arrival = get(&rs, "clamd.session-files.arrival");
+    assert_eq!(arrival.status, Status::Pass, "{:?}", arrival.failures);
+    for order in ["clamd", "reverse", "random"] {
+        let r = get(&rs, &format!("clamd.session-files.{order}"));
+        assert_eq!(r.status, Status::Fail, "{order}: {:?}", r.failures);
+        let f = r
+            .failures
+            .iter()
+            .find(|f| f.kind == "file-verdict")
+            .unwrap_or_else(|| panic!("{order}: no file-verdict failure in {:?}", r.failures));
+        assert_eq!(f.rule, "CLAMD-CLIENT-9", "{order}");
+        assert!(
+            f.expected.starts_with("2-eicar.com") || f.happened.contains("by position"),
+            "{order}: {f:?}"
+        );
+    }
+    // clamd's order and reverse put EICAR's FOUND on a clean file: the overall verdict is
+    // right and only the per-file check catches the client
+    for order in ["clamd", "reverse"] {
+        let r = get(&rs, &format!("clamd.session-files.{order}"));
+        assert_eq!(r.got, Some(harness::profile::Verdict::Infected), "{order}");
+        assert!(
+            r.failures.iter().all(|f| f.kind == "file-verdict"),
+            "{order}: {:?}",
+            r.failures
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

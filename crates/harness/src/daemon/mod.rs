@@ -24,6 +24,18 @@ pub struct DaemonSpec {
     /// Fake clamd: what follows `INSTREAM size limit exceeded` (`faithful`, `close`,
     /// `reply-drain` (default here, deterministic), `reset`), CLAMD-INSTREAM-8.
     pub limit_mode: Option<String>,
+    /// Fake clamd: order of scan replies inside IDSESSION (`clamd`, the default, `arrival`,
+    /// `reverse`, `random` with a fixed seed), CLAMD-SESSION-4. Usually set by a case's
+    /// `session_orders`.
+    pub session_order: Option<String>,
+}
+
+/// Seed of `random` session order in every case run, so transcripts are the same each run.
+pub const SESSION_SEED: u64 = 18;
+
+/// A session order name, checked.
+pub fn parse_session_order(name: &str) -> Result<fake_clamd::SessionOrder> {
+    name.parse().map_err(HarnessError::Daemon)
 }
 
 impl DaemonSpec {
@@ -58,10 +70,18 @@ impl DaemonSpec {
             .map_err(HarnessError::Daemon)
     }
 
+    /// The fake clamd's IDSESSION reply order, checked.
+    pub fn session_order(&self) -> Result<fake_clamd::SessionOrder> {
+        self.session_order
+            .as_deref()
+            .map_or(Ok(fake_clamd::SessionOrder::Clamd), parse_session_order)
+    }
+
     /// Checks the settings without starting anything.
     pub fn validate(&self) -> Result<()> {
         self.queued_mode()?;
         self.limit_mode()?;
+        self.session_order()?;
         Ok(())
     }
 }
@@ -129,6 +149,8 @@ pub async fn start(
         Protocol::Clamd => fake_clamd::FakeClamd::builder()
             .stream_max_length(max)
             .stream_limit(spec.limit_mode()?)
+            .session_order(spec.session_order()?)
+            .session_seed(SESSION_SEED)
             .allow_shutdown(false)
             .record(false)
             .faults(plan)
