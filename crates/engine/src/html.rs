@@ -1,17 +1,17 @@
 //! HTML `data:` URIs (RFC 2397), as clamd 1.4.6's HTML normaliser extracts them
 //! (CLAMD-DET-7): a tag attribute whose value starts with `data:` holds a media type up to
 //! `,` and then the data up to the value's end (its closing quote; white space or `>` when
-//! unquoted), with `%XX` escapes decoded. clamd writes it out as a small mail message and
-//! scans that with its mail parser, so a `;base64` URI yields the decoded bytes and others
-//! the text as is; the member here is that attachment, decoded as a stream. Comments
-//! (`<!-- ... -->`) hold no URIs. clamd reads it only with both `ScanHTML` and `ScanMail`.
+//! unquoted), with `%XX` escapes decoded. clamd writes it out as a small mail message
+//! (`From html-normalise`, `Content-type: <media type>`, `Content-transfer-encoding: base64`
+//! for a `;base64` URI) and scans that; the member here is the same message, streamed, so
+//! the mail module opens it as clamd's mail parser does: the decoded data is one level
+//! deeper (`MaxRecursion`), and with `ScanMail` off it stays unopened. Comments
+//! (`<!-- ... -->`) hold no URIs.
 
 use std::io::{self, BufRead, BufReader, Read};
 
 use crate::spool::SpoolReader;
 use crate::tree::{EachMember, MemberSource};
-
-use super::mime::{Decoder, Encoding};
 
 /// Most URIs taken from one document.
 const MAX_URIS: usize = 10_000;
@@ -287,20 +287,15 @@ impl MemberSource for Html {
             let Some((kind, quote)) = self.next_uri() else {
                 return;
             };
-            let base64 = memchr::memmem::find(&kind, b";base64").is_some();
             let name = format!("data {count}").into_bytes();
+            let header = rfc2397_header(&kind);
             let mut data = UriData {
                 html: &mut self,
                 quote,
                 done: false,
                 pending: None,
             };
-            let go_on = if base64 {
-                let mut decoded = Decoder::new(BufReader::new(&mut data), Encoding::Base64);
-                each(name, &mut decoded, None)
-            } else {
-                each(name, &mut data, None)
-            };
+            let go_on = each(name, &mut io::Cursor::new(header).chain(&mut data), None);
             if !go_on {
                 return;
             }
@@ -308,6 +303,18 @@ impl MemberSource for Html {
             let _ = io::copy(&mut data, &mut io::sink());
         }
     }
+}
+
+/// The head of the message clamd makes of a `data:` URI of media type `kind`.
+fn rfc2397_header(kind: &[u8]) -> Vec<u8> {
+    let mut h = b"From html-normalise\nContent-type: ".to_vec();
+    h.extend_from_slice(kind);
+    h.push(b'\n');
+    if memchr::memmem::find(kind, b";base64").is_some() {
+        h.extend_from_slice(b"Content-transfer-encoding: base64\n");
+    }
+    h.push(b'\n');
+    h
 }
 
 #[cfg(test)]
@@ -331,14 +338,16 @@ mod tests {
         let doc = b"<html><!-- <img src=\"data:;base64,QUJD\"> --> data:,text\n\
 <img SRC=\"DATA:image/png;base64,aGk=\"><a href='data:,a%41b%4' title=x>\
 <p class=data:,plain>";
+        let mail = |kind: &[u8], data: &[u8]| [rfc2397_header(kind), data.to_vec()].concat();
         assert_eq!(
             members(doc),
             [
-                (b"data 1".to_vec(), b"hi".to_vec()),
-                (b"data 2".to_vec(), b"aAb%4".to_vec()),
-                (b"data 3".to_vec(), b"plain".to_vec()),
+                (b"data 1".to_vec(), mail(b"image/png;base64", b"aGk=")),
+                (b"data 2".to_vec(), mail(b"", b"aAb%4")),
+                (b"data 3".to_vec(), mail(b"", b"plain")),
             ]
         );
+        assert!(mail(b"a;base64", b"").ends_with(b"encoding: base64\n\n"));
         assert!(is_html(b"\r\n<A HREF=x>"));
         assert!(!is_html(b"plain text"));
     }

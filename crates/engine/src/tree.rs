@@ -90,7 +90,7 @@ pub struct MoreFormats {
     pub rtf: bool,
     /// PDF streams (clamd's `ScanPDF`).
     pub pdf: bool,
-    /// HTML `data:` URIs (clamd's `ScanHTML`; clamd also needs `ScanMail` for them).
+    /// HTML `data:` URIs (clamd's `ScanHTML`; each is a small mail message, see `html.rs`).
     pub html: bool,
 }
 
@@ -180,7 +180,7 @@ impl TreeOptions {
             ContainerKind::Ole2 => m.ole2,
             ContainerKind::Rtf => m.rtf,
             ContainerKind::Pdf => m.pdf,
-            ContainerKind::Html => m.html && m.mail,
+            ContainerKind::Html => m.html,
         }
     }
 }
@@ -372,7 +372,17 @@ impl Capture {
 /// would (SVSP-SCAN-TREE-3). New formats plug in here, so the walk itself stays one loop.
 pub(crate) trait MemberSource {
     fn for_each_member(self: Box<Self>, each: &mut EachMember<'_>);
+
+    /// As [`MemberSource::for_each_member`], for a format whose objects sit at several
+    /// depths for clamd's MaxRecursion (an OLE2 Package payload is one level below the
+    /// streams): `each` also takes the levels below a plain member (0 for one).
+    fn for_each_member_at(self: Box<Self>, each: &mut EachMemberAt<'_>) {
+        self.for_each_member(&mut |name, data, declared| each(name, data, declared, 0));
+    }
 }
+
+/// [`EachMember`] with the levels below a plain member.
+pub(crate) type EachMemberAt<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>, u32) -> bool + 'a;
 
 /// The walk's side of [`MemberSource`]: (name, member bytes, declared size) -> go on?
 pub(crate) type EachMember<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>) -> bool + 'a;
@@ -528,6 +538,16 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// Whether an object a format places below its members, at `depth`, is scanned; notes
+    /// clamd's MaxRecursion when that keeps it out.
+    fn deeper_allowed(&mut self, depth: u32) -> bool {
+        let by_limit = self.limits.level_allowed(depth);
+        if !by_limit {
+            self.exceeded.get_or_insert(LimitExceeded::MaxRecursion);
+        }
+        by_limit && depth <= self.opts.depth_limit()
+    }
+
     fn may_open(&self, depth: u32) -> bool {
         depth < self.opts.depth_limit() && self.limits.level_allowed(depth + 1)
     }
@@ -603,8 +623,12 @@ impl Walk<'_, '_> {
             }
             Opened::Source(source) => {
                 let mut stop = None;
-                source.for_each_member(&mut |name, data, declared| {
-                    let outcome = self.next_member(data, name, depth + 1, declared);
+                source.for_each_member_at(&mut |name, data, declared, below| {
+                    let at = depth + 1 + below;
+                    if below > 0 && !self.deeper_allowed(at) {
+                        return true;
+                    }
+                    let outcome = self.next_member(data, name, at, declared);
                     outcome.unwrap_or_else(|s| {
                         stop = Some(s);
                         false

@@ -189,6 +189,9 @@ pub struct Config {
     pub max_files: u64,
     /// `AlertExceedsMax`.
     pub alert_exceeds_max: bool,
+    /// `ScanOLE2`, `ScanPDF`, `ScanHTML`, `ScanMail` (default yes): which of the formats
+    /// clamd opens beyond tar/gzip/zip are looked inside.
+    pub more_formats: scan_engine::MoreFormats,
     /// `LogFile`.
     pub log_file: Option<PathBuf>,
     /// `LogClean`.
@@ -235,12 +238,27 @@ impl Default for Config {
             max_recursion: 17,
             max_files: 10_000,
             alert_exceeds_max: false,
+            more_formats: scan_engine::MoreFormats::all(),
             log_file: None,
             log_clean: false,
             pid_file: None,
             user: None,
             fake: FakeOptions::default(),
         }
+    }
+}
+
+/// clamd's `Scan*` switches (CLAMD-DET-7): `ScanOLE2` (Word, Excel, PowerPoint), `ScanPDF`,
+/// `ScanHTML` and `ScanMail`; clamd 1.4.6 reads an HTML `data:` URI through its mail
+/// parser, so it needs both of the last two (the engine applies that).
+fn scan_switches(conf: &ClamdConf) -> scan_engine::MoreFormats {
+    let on = |name: &str| conf.bool(name).unwrap_or(true);
+    scan_engine::MoreFormats {
+        ole2: on("ScanOLE2"),
+        pdf: on("ScanPDF"),
+        html: on("ScanHTML"),
+        mail: on("ScanMail"),
+        ..scan_engine::MoreFormats::all()
     }
 }
 
@@ -331,6 +349,7 @@ impl Config {
             max_recursion: conf.number("MaxRecursion").unwrap_or(d.max_recursion),
             max_files: conf.number("MaxFiles").unwrap_or(d.max_files),
             alert_exceeds_max: conf.bool("AlertExceedsMax").unwrap_or(false),
+            more_formats: scan_switches(conf),
             log_file: conf.get("LogFile").map(PathBuf::from),
             log_clean: conf.bool("LogClean").unwrap_or(false),
             pid_file: conf.get("PidFile").map(PathBuf::from),

@@ -137,6 +137,7 @@ impl ScanCtx {
     pub fn tree_scanner(&self, name: &[u8]) -> TreeScanner {
         TreeScanner::new(Arc::clone(&self.db), self.tree_options(), name)
             .with_limits(self.limits())
+            .with_more_formats(self.config.more_formats)
             .with_cancel(self.cancel.clone())
     }
 
