@@ -395,6 +395,24 @@ mod tests {
         assert_eq!(c.tcp.unwrap().addrs, vec!["127.0.0.1".to_string()]);
     }
 
+    /// CLAMD-DET-7, CLAMD-CONF-2: `ScanOLE2`, `ScanPDF`, `ScanHTML`, `ScanMail` (default yes)
+    /// switch the document and mail formats the engine opens; the others stay on.
+    #[test]
+    fn clamd_det_7_scan_switches_turn_formats_off() {
+        let on = Config::from_conf_text("TCPSocket 0\n", "f").unwrap();
+        assert_eq!(on.more_formats, scan_engine::MoreFormats::all());
+        let off = Config::from_conf_text(
+            "TCPSocket 0\nScanOLE2 no\nScanPDF false\nScanHTML 0\nScanMail no\n",
+            "f",
+        )
+        .unwrap()
+        .more_formats;
+        assert!(!off.ole2 && !off.pdf && !off.html && !off.mail);
+        assert!(off.rtf && off.sevenz && off.cpio && off.bzip2 && off.xz);
+        let one = Config::from_conf_text("TCPSocket 0\nScanPDF no\n", "f").unwrap();
+        assert!(!one.more_formats.pdf && one.more_formats.ole2 && one.more_formats.html);
+    }
+
     /// CLAMD-CONF-4.
     #[test]
     fn clamd_conf_4_server_type_required() {
