@@ -558,6 +558,10 @@ fn documents(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("stream.ole2", ole2_of(&[("/Payload", payload)])),
         ("package.doc", ole2_with_package("e.com", payload)),
+        (
+            "object.ppt",
+            ppt_with_object(&ole2_with_package("e.com", payload)),
+        ),
         ("package.rtf", rtf_with_package("e.com", payload)),
         (
             "ole2_object.rtf",

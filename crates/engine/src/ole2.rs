@@ -52,7 +52,8 @@ impl MemberSource for Ole2 {
         self.for_each_member_at(&mut |name, data, declared, _| each(name, data, declared));
     }
 
-    /// clamd 1.4.6 scans a Package payload one level below the streams (MaxRecursion).
+    /// clamd 1.4.6 scans a Package payload one level below the streams and a PowerPoint
+    /// embedded object at the compound file's own level (MaxRecursion).
     fn for_each_member_at(mut self: Box<Self>, each: &mut EachMemberAt<'_>) {
         let streams: Vec<StreamInfo> = self
             .cf
@@ -202,7 +203,7 @@ fn ppt_objects<R: Read + Seek>(mut s: R, len: u64, each: &mut EachMemberAt<'_>) 
             let packed = alen.saturating_sub(4);
             let name = format!("ppt{data_at:08x}.doc").into_bytes();
             let mut inflated = UntilError(flate2::read::ZlibDecoder::new((&mut s).take(packed)));
-            if !each(name, &mut inflated, None, 0) {
+            if !each(name, &mut inflated, None, -1) {
                 return false;
             }
             pos = data_at + packed;
