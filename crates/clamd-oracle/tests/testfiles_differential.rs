@@ -529,19 +529,9 @@ fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
     std::fs::create_dir(&dir).expect("mkdir");
     let mut failures = Vec::new();
     for (name, data) in generated() {
-        let path = dir.join(name);
-        std::fs::write(&path, &data).expect("write input");
-        let real = both(&servers.real, &path, &data);
-        let fake = both(&servers.fake, &path, &data);
+        let same = same_replies(&servers, &dir, name, &data, "");
         let listed = GENERATED_NOT_YET.iter().find(|(n, _)| *n == name);
-        println!(
-            "{name}: real {:?} / {:?}, fake {:?} / {:?}",
-            shown(&real.0),
-            shown(&real.1),
-            shown(&fake.0),
-            shown(&fake.1)
-        );
-        match (real == fake, listed) {
+        match (same, listed) {
             (true, None) | (false, Some(_)) => {}
             (false, None) => failures.push(format!("{name}: fake differs from clamd")),
             (true, Some(_)) => failures.push(format!(
@@ -550,6 +540,23 @@ fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Writes `data` as `dir/name`, scans it with SCAN and INSTREAM on both servers, prints the
+/// replies (after `label`) and says whether they are the same.
+fn same_replies(servers: &Servers, dir: &Path, name: &str, data: &[u8], label: &str) -> bool {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("write input");
+    let real = both(&servers.real, &path, data);
+    let fake = both(&servers.fake, &path, data);
+    println!(
+        "{label}{name}: real {:?} / {:?}, fake {:?} / {:?}",
+        shown(&real.0),
+        shown(&real.1),
+        shown(&fake.0),
+        shown(&fake.1)
+    );
+    real == fake
 }
 
 /// `payload` in the document containers clamd 1.4.6 unpacks (CLAMD-DET-7).
@@ -638,18 +645,7 @@ fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
         let dir = env.corpus_dir.join("documents");
         std::fs::create_dir(&dir).expect("mkdir");
         for (name, data) in &inputs {
-            let path = dir.join(name);
-            std::fs::write(&path, data).expect("write input");
-            let real = both(&servers.real, &path, data);
-            let fake = both(&servers.fake, &path, data);
-            println!(
-                "[{conf}] {name}: real {:?} / {:?}, fake {:?} / {:?}",
-                shown(&real.0),
-                shown(&real.1),
-                shown(&fake.0),
-                shown(&fake.1)
-            );
-            if real != fake {
+            if !same_replies(&servers, &dir, name, data, &format!("[{conf}] ")) {
                 failures.push(format!("[{conf}] {name}: fake differs from clamd"));
             }
         }

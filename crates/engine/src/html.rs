@@ -52,11 +52,14 @@ pub(crate) fn is_html(head: &[u8]) -> bool {
 pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
     Some(Box::new(Html {
         r: BufReader::with_capacity(16 * 1024, spool),
+        after_uri: None,
     }))
 }
 
 struct Html {
     r: BufReader<SpoolReader>,
+    /// Set after a URI: the walk is still inside its tag, at the end of that value.
+    after_uri: Option<Quote>,
 }
 
 /// How an attribute value ends.
@@ -115,6 +118,15 @@ impl Html {
     /// Walk to the data of the next `data:` attribute value; returns its media type
     /// (lower case) and how the value ends. None at the end of the document.
     fn next_uri(&mut self) -> Option<(Vec<u8>, Quote)> {
+        if let Some(quote) = self.after_uri.take() {
+            // the rest of the tag the last URI was in
+            if quote != Quote::None && self.peek().is_some_and(|b| quote.ends(b)) {
+                self.next_byte();
+            }
+            if let Some(found) = self.attributes() {
+                return Some(found);
+            }
+        }
         loop {
             // text up to a tag
             while self.next_byte()? != b'<' {}
@@ -139,6 +151,11 @@ impl Html {
         {
             self.next_byte();
         }
+        self.attributes()
+    }
+
+    /// A tag's attributes until `>`; stops at a `data:` value.
+    fn attributes(&mut self) -> Option<(Vec<u8>, Quote)> {
         loop {
             self.skip_ws();
             match self.peek()? {
@@ -301,6 +318,7 @@ impl MemberSource for Html {
             }
             // what the walk left of this value
             let _ = io::copy(&mut data, &mut io::sink());
+            self.after_uri = Some(quote);
         }
     }
 }
@@ -337,7 +355,7 @@ mod tests {
     fn base64_percent_and_unquoted_uris_but_not_in_comments_or_text() {
         let doc = b"<html><!-- <img src=\"data:;base64,QUJD\"> --> data:,text\n\
 <img SRC=\"DATA:image/png;base64,aGk=\"><a href='data:,a%41b%4' title=x>\
-<p class=data:,plain>";
+<p class=data:,plain title=\"data:,two\">";
         let mail = |kind: &[u8], data: &[u8]| [rfc2397_header(kind), data.to_vec()].concat();
         assert_eq!(
             members(doc),
@@ -345,6 +363,7 @@ mod tests {
                 (b"data 1".to_vec(), mail(b"image/png;base64", b"aGk=")),
                 (b"data 2".to_vec(), mail(b"", b"aAb%4")),
                 (b"data 3".to_vec(), mail(b"", b"plain")),
+                (b"data 4".to_vec(), mail(b"", b"two")),
             ]
         );
         assert!(mail(b"a;base64", b"").ends_with(b"encoding: base64\n\n"));

@@ -323,6 +323,23 @@ mod tests {
     }
 
     #[test]
+    fn keywords_across_the_read_window_are_found() {
+        // `stream` at every offset around the first 64 KiB boundary, `endstream` too
+        for shift in 0..10 {
+            let obj = b"7 0 obj\n<</Length 2>>\n";
+            let mut pdf = b"%PDF-1.4\n".to_vec();
+            pdf.resize(CHUNK - 3 - obj.len() + shift, b' ');
+            pdf.extend_from_slice(obj);
+            pdf.extend_from_slice(b"stream\nhi\nendstream\nendobj\n");
+            assert_eq!(
+                members(&pdf),
+                [(b"7 0 obj".to_vec(), b"hi".to_vec())],
+                "shift {shift}"
+            );
+        }
+    }
+
+    #[test]
     fn dictionary_values() {
         assert_eq!(clamd_length(b"<< /Length 12\n/Filter /Fl >>"), Some(12));
         assert_eq!(clamd_length(b"<</Length 12/Filter /Fl >>"), Some(12));
