@@ -615,16 +615,22 @@ fn large_documents() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// CLAMD-DET-7 with clamd's limits and switches: the document inputs under `MaxRecursion`
-/// 1, 2 and 3, `MaxFileSize 1M`, and each of `ScanOLE2`, `ScanPDF`, `ScanHTML`, `ScanMail`
-/// off: the fake's SCAN and INSTREAM replies equal clamd 1.4.6's byte for byte.
+/// CLAMD-DET-7 with clamd's limits and switches: the document inputs (and zip, tar, gzip)
+/// under `MaxRecursion` 1, 2 and 3, `MaxFileSize 1M`, and each of `ScanOLE2`, `ScanPDF`,
+/// `ScanHTML`, `ScanMail`, `ScanArchive` off: the fake's SCAN and INSTREAM replies equal
+/// clamd 1.4.6's byte for byte.
 #[test]
 fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
     if !available() {
         return;
     }
-    let mut inputs = documents(&clamd_oracle::env::eicar());
+    let e = clamd_oracle::env::eicar();
+    let mut inputs = documents(&e);
     inputs.extend(large_documents());
+    // archives, for ScanArchive
+    inputs.push(("eicar.zip", fixtures::zip_of(&[("e.com", &e)], true)));
+    inputs.push(("eicar.tar", fixtures::tar_of(&[("e.com", &e)])));
+    inputs.push(("eicar.gz", fixtures::gzip_of(Some("e.com"), &e)));
     let mut failures = Vec::new();
     for conf in [
         "MaxRecursion 1",
@@ -635,6 +641,7 @@ fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
         "ScanPDF no",
         "ScanHTML no",
         "ScanMail no",
+        "ScanArchive no",
     ] {
         let env = OracleEnv::create().expect("oracle env");
         let servers = start_with(
