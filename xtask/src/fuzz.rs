@@ -60,6 +60,19 @@ const TARGETS: &[(&str, &str)] = &[
         "sevenz",
         "scan_engine 7z walk (memory-limited coders): split independence",
     ),
+    (
+        "ole2",
+        "scan_engine OLE2 walk (streams, Ole10Native, PowerPoint objects)",
+    ),
+    (
+        "rtf",
+        "scan_engine RTF \\objdata objects: split independence",
+    ),
+    (
+        "pdf",
+        "scan_engine PDF streams (Flate, ASCIIHex): split independence",
+    ),
+    ("html", "scan_engine HTML data: URIs: split independence"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -127,11 +127,16 @@ struct Servers {
 
 /// The real clamd and the fake, both with the oracle DB plus the clam.exe hash signature.
 fn start(env: &OracleEnv, clam_exe: &Path) -> Servers {
+    start_with(env, clam_exe, Vec::new())
+}
+
+/// As [`start`], with `conf` lines appended to both daemons' clamd.conf.
+fn start_with(env: &OracleEnv, clam_exe: &Path, conf: Vec<String>) -> Servers {
     let size = std::fs::metadata(clam_exe).expect("clam.exe").len();
     let hdb = format!("{}:{size}:{SIG_NAME}\n", md5_hex(clam_exe));
     std::fs::write(env.db_dir.join("clamexe.hdb"), hdb).expect("write hdb");
     let profile = Profile {
-        conf: Vec::new(),
+        conf,
         fresh_per_case: false,
     };
     let real = RealLauncher
@@ -241,27 +246,6 @@ fn mime_message(boundary: &str, parts: &[String]) -> String {
 Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\nThis is MIME.\r\n{}",
         multipart_body(boundary, parts)
     )
-}
-
-fn base64(data: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (i, c) in data.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
-            out.push_str("\r\n");
-        }
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for k in 0..4 {
-            if k <= c.len() {
-                out.push(A[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn uuencode(name: &str, data: &[u8]) -> String {
@@ -427,14 +411,15 @@ fn raw_lzma(data: &[u8]) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
-/// EICAR (decoded at run time) wrapped as mail, compressed files, cpio and 7z archives.
+/// EICAR (decoded at run time) wrapped as mail, compressed files, cpio and 7z archives, and
+/// as documents (see [`documents`]).
 fn generated() -> Vec<(&'static str, Vec<u8>)> {
     let e = clamd_oracle::env::eicar();
     let text = String::from_utf8(e.clone()).expect("EICAR is ASCII");
     let b64_part = format!(
         "Content-Type: application/octet-stream; name=\"e.com\"\r\n\
 Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"e.com\"\r\n\r\n{}",
-        base64(&e)
+        fixtures::documents::base64(&e, Some(76))
     );
     let qp_text = format!(
         "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{text}"
@@ -514,6 +499,7 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
         }
         None => println!("note: xz not installed, eicar_lzma.7z not generated"),
     }
+    v.extend(documents(&e));
     for (name, tool) in [("eicar.bz2", "bzip2"), ("eicar.xz", "xz")] {
         match compress(tool, &e) {
             Some(c) => v.push((name, c)),
@@ -528,8 +514,10 @@ const GENERATED_NOT_YET: &[(&str, &str)] = &[];
 
 /// CLAMD-DET-7 with EICAR (CLAMD-DET-1/3): EICAR as a MIME attachment in base64,
 /// quoted-printable and uuencode, uuencoded without MIME, in message/rfc822 inside multipart
-/// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE) and in
-/// 7z: the fake's SCAN and INSTREAM replies equal clamd's byte for byte.
+/// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE), in 7z
+/// and in documents (OLE2 stream and Package object, RTF objdata, PDF embedded file raw,
+/// Flate and ASCIIHex+Flate, HTML data: URI base64 and %-escaped): the fake's SCAN and
+/// INSTREAM replies equal clamd's byte for byte.
 #[test]
 fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
     if !available() {
@@ -541,24 +529,132 @@ fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
     std::fs::create_dir(&dir).expect("mkdir");
     let mut failures = Vec::new();
     for (name, data) in generated() {
-        let path = dir.join(name);
-        std::fs::write(&path, &data).expect("write input");
-        let real = both(&servers.real, &path, &data);
-        let fake = both(&servers.fake, &path, &data);
+        let same = same_replies(&servers, &dir, name, &data, "");
         let listed = GENERATED_NOT_YET.iter().find(|(n, _)| *n == name);
-        println!(
-            "{name}: real {:?} / {:?}, fake {:?} / {:?}",
-            shown(&real.0),
-            shown(&real.1),
-            shown(&fake.0),
-            shown(&fake.1)
-        );
-        match (real == fake, listed) {
+        match (same, listed) {
             (true, None) | (false, Some(_)) => {}
             (false, None) => failures.push(format!("{name}: fake differs from clamd")),
             (true, Some(_)) => failures.push(format!(
                 "{name}: fake now equals clamd: remove it from GENERATED_NOT_YET"
             )),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Writes `data` as `dir/name`, scans it with SCAN and INSTREAM on both servers, prints the
+/// replies (after `label`) and says whether they are the same.
+fn same_replies(servers: &Servers, dir: &Path, name: &str, data: &[u8], label: &str) -> bool {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("write input");
+    let real = both(&servers.real, &path, data);
+    let fake = both(&servers.fake, &path, data);
+    println!(
+        "{label}{name}: real {:?} / {:?}, fake {:?} / {:?}",
+        shown(&real.0),
+        shown(&real.1),
+        shown(&fake.0),
+        shown(&fake.1)
+    );
+    real == fake
+}
+
+/// `payload` in the document containers clamd 1.4.6 unpacks (CLAMD-DET-7).
+fn documents(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    vec![
+        ("stream.ole2", ole2_of(&[("/Payload", payload)])),
+        ("package.doc", ole2_with_package("e.com", payload)),
+        (
+            "object.ppt",
+            ppt_with_object(&ole2_with_package("e.com", payload)),
+        ),
+        ("package.rtf", rtf_with_package("e.com", payload)),
+        (
+            "ole2_object.rtf",
+            rtf_with_objdata(&ole1_object(
+                "Word.Document.8",
+                &ole2_of(&[("/Payload", payload)]),
+            )),
+        ),
+        (
+            "embedded_raw.pdf",
+            pdf_with_embedded_file("e.com", payload, PdfEncoding::Raw),
+        ),
+        (
+            "embedded_flate.pdf",
+            pdf_with_embedded_file("e.com", payload, PdfEncoding::Flate),
+        ),
+        (
+            "embedded_hex_flate.pdf",
+            pdf_with_embedded_file("e.com", payload, PdfEncoding::HexFlate),
+        ),
+        ("data_uri_base64.html", html_with_data_uri(payload, true)),
+        ("data_uri_escaped.html", html_with_data_uri(payload, false)),
+    ]
+}
+
+/// Limit cases for documents: a marker after 1.2 MiB of zeros, and one at the start of
+/// such a stream, in a PDF Flate stream (small on disk, large once extracted).
+fn large_documents() -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    let marker = clamd_oracle::env::MARKER_A;
+    let mut tail = vec![0u8; 1_200_000];
+    tail.extend_from_slice(marker);
+    let mut head = marker.to_vec();
+    head.resize(1_200_000, 0);
+    vec![
+        (
+            "marker_after_1.2M.pdf",
+            pdf_with_embedded_file("m.bin", &tail, PdfEncoding::Flate),
+        ),
+        (
+            "marker_then_1.2M.pdf",
+            pdf_with_embedded_file("m.bin", &head, PdfEncoding::Flate),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7 with clamd's limits and switches: the document inputs (and zip, tar, gzip)
+/// under `MaxRecursion` 1, 2 and 3, `MaxFileSize 1M`, and each of `ScanOLE2`, `ScanPDF`,
+/// `ScanHTML`, `ScanMail`, `ScanArchive` off: the fake's SCAN and INSTREAM replies equal
+/// clamd 1.4.6's byte for byte.
+#[test]
+fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let e = clamd_oracle::env::eicar();
+    let mut inputs = documents(&e);
+    inputs.extend(large_documents());
+    // archives, for ScanArchive
+    inputs.push(("eicar.zip", fixtures::zip_of(&[("e.com", &e)], true)));
+    inputs.push(("eicar.tar", fixtures::tar_of(&[("e.com", &e)])));
+    inputs.push(("eicar.gz", fixtures::gzip_of(Some("e.com"), &e)));
+    let mut failures = Vec::new();
+    for conf in [
+        "MaxRecursion 1",
+        "MaxRecursion 2",
+        "MaxRecursion 3",
+        "MaxFileSize 1M",
+        "ScanOLE2 no",
+        "ScanPDF no",
+        "ScanHTML no",
+        "ScanMail no",
+        "ScanArchive no",
+    ] {
+        let env = OracleEnv::create().expect("oracle env");
+        let servers = start_with(
+            &env,
+            &Path::new(TESTFILES).join("clam.exe"),
+            vec![conf.to_string()],
+        );
+        let dir = env.corpus_dir.join("documents");
+        std::fs::create_dir(&dir).expect("mkdir");
+        for (name, data) in &inputs {
+            if !same_replies(&servers, &dir, name, data, &format!("[{conf}] ")) {
+                failures.push(format!("[{conf}] {name}: fake differs from clamd"));
+            }
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

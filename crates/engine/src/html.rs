@@ -1,17 +1,17 @@
 //! HTML `data:` URIs (RFC 2397), as clamd 1.4.6's HTML normaliser extracts them
 //! (CLAMD-DET-7): a tag attribute whose value starts with `data:` holds a media type up to
 //! `,` and then the data up to the value's end (its closing quote; white space or `>` when
-//! unquoted), with `%XX` escapes decoded. clamd writes it out as a small mail message and
-//! scans that with its mail parser, so a `;base64` URI yields the decoded bytes and others
-//! the text as is; the member here is that attachment, decoded as a stream. Comments
-//! (`<!-- ... -->`) hold no URIs. clamd reads it only with both `ScanHTML` and `ScanMail`.
+//! unquoted), with `%XX` escapes decoded. clamd writes it out as a small mail message
+//! (`From html-normalise`, `Content-type: <media type>`, `Content-transfer-encoding: base64`
+//! for a `;base64` URI) and scans that; the member here is the same message, streamed, so
+//! the mail module opens it as clamd's mail parser does: the decoded data is one level
+//! deeper (`MaxRecursion`), and with `ScanMail` off it stays unopened. Comments
+//! (`<!-- ... -->`) hold no URIs.
 
 use std::io::{self, BufRead, BufReader, Read};
 
 use crate::spool::SpoolReader;
 use crate::tree::{EachMember, MemberSource};
-
-use super::mime::{Decoder, Encoding};
 
 /// Most URIs taken from one document.
 const MAX_URIS: usize = 10_000;
@@ -52,11 +52,14 @@ pub(crate) fn is_html(head: &[u8]) -> bool {
 pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
     Some(Box::new(Html {
         r: BufReader::with_capacity(16 * 1024, spool),
+        after_uri: None,
     }))
 }
 
 struct Html {
     r: BufReader<SpoolReader>,
+    /// Set after a URI: the walk is still inside its tag, at the end of that value.
+    after_uri: Option<Quote>,
 }
 
 /// How an attribute value ends.
@@ -115,6 +118,15 @@ impl Html {
     /// Walk to the data of the next `data:` attribute value; returns its media type
     /// (lower case) and how the value ends. None at the end of the document.
     fn next_uri(&mut self) -> Option<(Vec<u8>, Quote)> {
+        if let Some(quote) = self.after_uri.take() {
+            // the rest of the tag the last URI was in
+            if quote != Quote::None && self.peek().is_some_and(|b| quote.ends(b)) {
+                self.next_byte();
+            }
+            if let Some(found) = self.attributes() {
+                return Some(found);
+            }
+        }
         loop {
             // text up to a tag
             while self.next_byte()? != b'<' {}
@@ -139,6 +151,11 @@ impl Html {
         {
             self.next_byte();
         }
+        self.attributes()
+    }
+
+    /// A tag's attributes until `>`; stops at a `data:` value.
+    fn attributes(&mut self) -> Option<(Vec<u8>, Quote)> {
         loop {
             self.skip_ws();
             match self.peek()? {
@@ -287,27 +304,35 @@ impl MemberSource for Html {
             let Some((kind, quote)) = self.next_uri() else {
                 return;
             };
-            let base64 = memchr::memmem::find(&kind, b";base64").is_some();
             let name = format!("data {count}").into_bytes();
+            let header = rfc2397_header(&kind);
             let mut data = UriData {
                 html: &mut self,
                 quote,
                 done: false,
                 pending: None,
             };
-            let go_on = if base64 {
-                let mut decoded = Decoder::new(BufReader::new(&mut data), Encoding::Base64);
-                each(name, &mut decoded, None)
-            } else {
-                each(name, &mut data, None)
-            };
+            let go_on = each(name, &mut io::Cursor::new(header).chain(&mut data), None);
             if !go_on {
                 return;
             }
             // what the walk left of this value
             let _ = io::copy(&mut data, &mut io::sink());
+            self.after_uri = Some(quote);
         }
     }
+}
+
+/// The head of the message clamd makes of a `data:` URI of media type `kind`.
+fn rfc2397_header(kind: &[u8]) -> Vec<u8> {
+    let mut h = b"From html-normalise\nContent-type: ".to_vec();
+    h.extend_from_slice(kind);
+    h.push(b'\n');
+    if memchr::memmem::find(kind, b";base64").is_some() {
+        h.extend_from_slice(b"Content-transfer-encoding: base64\n");
+    }
+    h.push(b'\n');
+    h
 }
 
 #[cfg(test)]
@@ -330,15 +355,18 @@ mod tests {
     fn base64_percent_and_unquoted_uris_but_not_in_comments_or_text() {
         let doc = b"<html><!-- <img src=\"data:;base64,QUJD\"> --> data:,text\n\
 <img SRC=\"DATA:image/png;base64,aGk=\"><a href='data:,a%41b%4' title=x>\
-<p class=data:,plain>";
+<p class=data:,plain title=\"data:,two\">";
+        let mail = |kind: &[u8], data: &[u8]| [rfc2397_header(kind), data.to_vec()].concat();
         assert_eq!(
             members(doc),
             [
-                (b"data 1".to_vec(), b"hi".to_vec()),
-                (b"data 2".to_vec(), b"aAb%4".to_vec()),
-                (b"data 3".to_vec(), b"plain".to_vec()),
+                (b"data 1".to_vec(), mail(b"image/png;base64", b"aGk=")),
+                (b"data 2".to_vec(), mail(b"", b"aAb%4")),
+                (b"data 3".to_vec(), mail(b"", b"plain")),
+                (b"data 4".to_vec(), mail(b"", b"two")),
             ]
         );
+        assert!(mail(b"a;base64", b"").ends_with(b"encoding: base64\n\n"));
         assert!(is_html(b"\r\n<A HREF=x>"));
         assert!(!is_html(b"plain text"));
     }

@@ -14,7 +14,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use crate::spool::SpoolReader;
-use crate::tree::{EachMember, MemberSource};
+use crate::tree::{EachMember, EachMemberAt, MemberSource};
 
 /// Most streams listed in one compound file; the rest are not scanned.
 pub(crate) const MAX_STREAMS: usize = 10_000;
@@ -48,7 +48,13 @@ struct StreamInfo {
 }
 
 impl MemberSource for Ole2 {
-    fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
+    fn for_each_member(self: Box<Self>, each: &mut EachMember<'_>) {
+        self.for_each_member_at(&mut |name, data, declared, _| each(name, data, declared));
+    }
+
+    /// clamd 1.4.6 scans a Package payload one level below the streams and a PowerPoint
+    /// embedded object at the compound file's own level (MaxRecursion).
+    fn for_each_member_at(mut self: Box<Self>, each: &mut EachMemberAt<'_>) {
         let streams: Vec<StreamInfo> = self
             .cf
             .walk()
@@ -71,7 +77,7 @@ impl MemberSource for Ole2 {
                 continue;
             };
             let name = s.shown.clone().into_bytes();
-            if !each(name, &mut stream, Some(s.len)) {
+            if !each(name, &mut stream, Some(s.len), 0) {
                 return;
             }
         }
@@ -83,7 +89,7 @@ impl MemberSource for Ole2 {
                 continue;
             };
             let name = format!("{}/payload", s.shown).into_bytes();
-            if !each(name, &mut (&mut stream).take(size), Some(size)) {
+            if !each(name, &mut (&mut stream).take(size), Some(size), 1) {
                 return;
             }
         }
@@ -172,7 +178,7 @@ impl<R: Read> Read for UntilError<R> {
 /// clamd's `ppt_stream_iter`: top-level atoms (8-byte header: version/instance, type,
 /// length); an atom of length 0 ends the walk; each `ExOleObjStg` is a 4-byte id then zlib
 /// data, inflated as a member. Returns `false` when the walk wants no more members.
-fn ppt_objects<R: Read + Seek>(mut s: R, len: u64, each: &mut EachMember<'_>) -> bool {
+fn ppt_objects<R: Read + Seek>(mut s: R, len: u64, each: &mut EachMemberAt<'_>) -> bool {
     let mut pos: u64 = 0;
     for _ in 0..MAX_ATOMS {
         if s.seek(SeekFrom::Start(pos)).is_err() {
@@ -197,7 +203,7 @@ fn ppt_objects<R: Read + Seek>(mut s: R, len: u64, each: &mut EachMember<'_>) ->
             let packed = alen.saturating_sub(4);
             let name = format!("ppt{data_at:08x}.doc").into_bytes();
             let mut inflated = UntilError(flate2::read::ZlibDecoder::new((&mut s).take(packed)));
-            if !each(name, &mut inflated, None) {
+            if !each(name, &mut inflated, None, -1) {
                 return false;
             }
             pos = data_at + packed;

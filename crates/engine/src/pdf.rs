@@ -2,9 +2,9 @@
 //! every object (embedded files, page contents, object streams...) is a member named
 //! `N G obj`, decoded through its `/Filter` chain (`/FlateDecode` and `/ASCIIHexDecode`;
 //! decoding stops at the first other filter, and a corrupt deflate stream ends where it
-//! breaks, as clamd keeps what it inflated). The data is `/Length` bytes when that is a
-//! direct number that fits before `endstream`, otherwise everything up to `endstream`
-//! without its end-of-line.
+//! breaks, as clamd keeps what it inflated). The data is `/Length` bytes when clamd reads
+//! that as a direct number (see [`clamd_length`]) that fits before `endstream`, otherwise
+//! everything up to `endstream`, the end-of-line before it included (as clamd 1.4.6 does).
 //!
 //! Two passes over the spool, both streaming: the first finds `stream` / `endstream`
 //! keywords in a sliding window (keeping a small record per stream), the second hands each
@@ -125,7 +125,7 @@ fn stream_record(before: &[u8], start: u64) -> StreamRec {
     StreamRec {
         name,
         start,
-        length: direct_number(dict, b"/Length"),
+        length: clamd_length(dict),
         filters: filters(dict),
         end: None,
     }
@@ -147,24 +147,30 @@ fn object_name(before: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The value of `key` when it is a direct number (not `N G R`).
-fn direct_number(dict: &[u8], key: &[u8]) -> Option<u64> {
-    let at = memchr::memmem::rfind(dict, key)? + key.len();
+/// `/Length` as clamd's `find_length` reads it: a number; when a space follows it, the next
+/// token must be a number too (else the length is unknown), and `N G R` is an indirect
+/// length (not resolved here: unknown). Unknown means "up to `endstream`".
+fn clamd_length(dict: &[u8]) -> Option<u64> {
+    let at = memchr::memmem::rfind(dict, b"/Length")? + 7;
     let rest = &dict[at..];
     // `/Length1` etc. are other keys
     if rest.first().is_some_and(u8::is_ascii_alphanumeric) {
         return None;
     }
-    let mut words = rest
-        .split(|b| b.is_ascii_whitespace() || matches!(b, b'/' | b'>' | b'<' | b'[' | b']'))
-        .filter(|w| !w.is_empty());
-    let value = words.next()?;
-    let next = words.next();
-    let third = words.next();
-    if next.is_some_and(|w| w.iter().all(u8::is_ascii_digit)) && third == Some(b"R") {
-        return None;
+    let rest = rest.trim_ascii_start();
+    let digits = |t: &[u8]| t.iter().take_while(|b| b.is_ascii_digit()).count();
+    let n = digits(rest);
+    let value: u64 = std::str::from_utf8(&rest[..n]).ok()?.parse().ok()?;
+    let after = &rest[n..];
+    if after.first() == Some(&b' ') {
+        let g = after[1..].trim_ascii_start();
+        let g = g.strip_prefix(b"+").unwrap_or(g);
+        let gn = digits(g);
+        if gn == 0 || g.len() - gn < 2 || g[gn..].starts_with(b" R") {
+            return None;
+        }
     }
-    std::str::from_utf8(value).ok()?.parse().ok()
+    Some(value)
 }
 
 /// The `/Filter` chain: one name or an array of names.
@@ -251,7 +257,8 @@ impl MemberSource for Pdf {
             let Some(end) = s.end else { continue };
             let len = match s.length {
                 Some(l) if s.start.saturating_add(l) <= end => l,
-                _ => data_len_before_endstream(&mut self.spool, s.start, end),
+                // as clamd: everything up to `endstream`, its end-of-line included
+                _ => end.saturating_sub(s.start),
             };
             if self.spool.seek(SeekFrom::Start(s.start)).is_err() {
                 return;
@@ -284,23 +291,6 @@ impl MemberSource for Pdf {
     }
 }
 
-/// Bytes from `start` to `endstream` at `end`, without the end-of-line before it.
-fn data_len_before_endstream(spool: &mut SpoolReader, start: u64, end: u64) -> u64 {
-    let mut len = end.saturating_sub(start);
-    let mut tail = [0u8; 2];
-    let from = end.saturating_sub(2).max(start);
-    if spool.seek(SeekFrom::Start(from)).is_ok() {
-        let got = read_up_to(spool, &mut tail[..(end - from) as usize]).unwrap_or(0);
-        let tail = &tail[..got];
-        if tail.ends_with(b"\r\n") {
-            len -= 2;
-        } else if tail.ends_with(b"\n") || tail.ends_with(b"\r") {
-            len -= 1;
-        }
-    }
-    len
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,25 +309,44 @@ mod tests {
 
     #[test]
     fn raw_hex_and_indirect_length_streams() {
-        let pdf = b"%PDF-1.4\n1 0 obj\n<< /Length 5 >>\nstream\nhello\nendstream\nendobj\n\
+        let pdf = b"%PDF-1.4\n1 0 obj\n<</Length 5>>\nstream\nhello\nendstream\nendobj\n\
+2 0 obj\n<< /Length 5 >>\nstream\nhello\nendstream\nendobj\n\
 12 0 obj\n<< /Filter /AHx /Length 9 0 R >>\nstream\r\n68 69>\r\nendstream\nendobj\n%%EOF\n";
         assert_eq!(
             members(pdf),
             [
                 (b"1 0 obj".to_vec(), b"hello".to_vec()),
+                (b"2 0 obj".to_vec(), b"hello\n".to_vec()),
                 (b"12 0 obj".to_vec(), b"hi".to_vec())
             ]
         );
     }
 
     #[test]
+    fn keywords_across_the_read_window_are_found() {
+        // `stream` at every offset around the first 64 KiB boundary, `endstream` too
+        for shift in 0..10 {
+            let obj = b"7 0 obj\n<</Length 2>>\n";
+            let mut pdf = b"%PDF-1.4\n".to_vec();
+            pdf.resize(CHUNK - 3 - obj.len() + shift, b' ');
+            pdf.extend_from_slice(obj);
+            pdf.extend_from_slice(b"stream\nhi\nendstream\nendobj\n");
+            assert_eq!(
+                members(&pdf),
+                [(b"7 0 obj".to_vec(), b"hi".to_vec())],
+                "shift {shift}"
+            );
+        }
+    }
+
+    #[test]
     fn dictionary_values() {
-        assert_eq!(
-            direct_number(b"<< /Length 12 /Filter /Fl >>", b"/Length"),
-            Some(12)
-        );
-        assert_eq!(direct_number(b"<< /Length 3 0 R >>", b"/Length"), None);
-        assert_eq!(direct_number(b"<< /Length1 3 >>", b"/Length"), None);
+        assert_eq!(clamd_length(b"<< /Length 12\n/Filter /Fl >>"), Some(12));
+        assert_eq!(clamd_length(b"<</Length 12/Filter /Fl >>"), Some(12));
+        assert_eq!(clamd_length(b"<< /Length 12 /Filter /Fl >>"), None);
+        assert_eq!(clamd_length(b"<< /Length 12 7 >>"), Some(12));
+        assert_eq!(clamd_length(b"<< /Length 3 0 R >>"), None);
+        assert_eq!(clamd_length(b"<< /Length1 3 >>"), None);
         assert_eq!(
             filters(b"<< /Filter [/AHx /FlateDecode /DCTDecode] >>"),
             [Filter::AsciiHex, Filter::Flate, Filter::Other]

@@ -90,7 +90,7 @@ pub struct MoreFormats {
     pub rtf: bool,
     /// PDF streams (clamd's `ScanPDF`).
     pub pdf: bool,
-    /// HTML `data:` URIs (clamd's `ScanHTML`; clamd also needs `ScanMail` for them).
+    /// HTML `data:` URIs (clamd's `ScanHTML`; each is a small mail message, see `html.rs`).
     pub html: bool,
 }
 
@@ -180,7 +180,7 @@ impl TreeOptions {
             ContainerKind::Ole2 => m.ole2,
             ContainerKind::Rtf => m.rtf,
             ContainerKind::Pdf => m.pdf,
-            ContainerKind::Html => m.html && m.mail,
+            ContainerKind::Html => m.html,
         }
     }
 }
@@ -372,7 +372,18 @@ impl Capture {
 /// would (SVSP-SCAN-TREE-3). New formats plug in here, so the walk itself stays one loop.
 pub(crate) trait MemberSource {
     fn for_each_member(self: Box<Self>, each: &mut EachMember<'_>);
+
+    /// As [`MemberSource::for_each_member`], for a format whose objects sit at several
+    /// depths for clamd's MaxRecursion (an OLE2 Package payload is one level below the
+    /// streams, a PowerPoint embedded object at the container's own level): `each` also
+    /// takes the level relative to a plain member (0 for one, +1 below it, -1 above it).
+    fn for_each_member_at(self: Box<Self>, each: &mut EachMemberAt<'_>) {
+        self.for_each_member(&mut |name, data, declared| each(name, data, declared, 0));
+    }
 }
+
+/// [`EachMember`] with the level relative to a plain member.
+pub(crate) type EachMemberAt<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>, i32) -> bool + 'a;
 
 /// The walk's side of [`MemberSource`]: (name, member bytes, declared size) -> go on?
 pub(crate) type EachMember<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>) -> bool + 'a;
@@ -528,6 +539,17 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// Whether an object a format places off its members' level, at `depth`, is scanned;
+    /// notes clamd's MaxRecursion when that keeps it out. The nesting itself is capped too,
+    /// so objects at their container's level cannot recurse without end.
+    fn level_allowed_at(&mut self, depth: u32) -> bool {
+        let by_limit = self.limits.level_allowed(depth);
+        if !by_limit {
+            self.exceeded.get_or_insert(LimitExceeded::MaxRecursion);
+        }
+        by_limit && depth <= self.opts.depth_limit() && self.chain.len() < DEPTH_CAP as usize
+    }
+
     fn may_open(&self, depth: u32) -> bool {
         depth < self.opts.depth_limit() && self.limits.level_allowed(depth + 1)
     }
@@ -603,8 +625,12 @@ impl Walk<'_, '_> {
             }
             Opened::Source(source) => {
                 let mut stop = None;
-                source.for_each_member(&mut |name, data, declared| {
-                    let outcome = self.next_member(data, name, depth + 1, declared);
+                source.for_each_member_at(&mut |name, data, declared, rel| {
+                    let at = (depth + 1).saturating_add_signed(rel);
+                    if rel != 0 && !self.level_allowed_at(at) {
+                        return true;
+                    }
+                    let outcome = self.next_member(data, name, at, declared);
                     outcome.unwrap_or_else(|s| {
                         stop = Some(s);
                         false

@@ -216,6 +216,11 @@ pub struct Config {
     pub max_files: u64,
     /// `AlertExceedsMax`.
     pub alert_exceeds_max: bool,
+    /// `ScanArchive` (default yes): tar, gzip, zip and the other archive formats.
+    pub scan_archive: bool,
+    /// `ScanOLE2`, `ScanPDF`, `ScanHTML`, `ScanMail`, `ScanArchive` (default yes): which of
+    /// the formats clamd opens beyond tar/gzip/zip are looked inside.
+    pub more_formats: scan_engine::MoreFormats,
     /// `LogFile`.
     pub log_file: Option<PathBuf>,
     /// `LogClean`.
@@ -262,12 +267,34 @@ impl Default for Config {
             max_recursion: 17,
             max_files: 10_000,
             alert_exceeds_max: false,
+            scan_archive: true,
+            more_formats: scan_engine::MoreFormats::all(),
             log_file: None,
             log_clean: false,
             pid_file: None,
             user: None,
             fake: FakeOptions::default(),
         }
+    }
+}
+
+/// clamd's `Scan*` switches (CLAMD-DET-7): `ScanOLE2` (Word, Excel, PowerPoint), `ScanPDF`,
+/// `ScanHTML`, `ScanMail` and `ScanArchive` (bzip2, xz, cpio, 7z and, in clamd 1.4.6, RTF;
+/// tar/gzip/zip through [`Config::scan_archive`]). clamd reads an HTML `data:` URI through
+/// its mail parser, so it needs both `ScanHTML` and `ScanMail` (the engine does the same).
+fn scan_switches(conf: &ClamdConf) -> scan_engine::MoreFormats {
+    let on = |name: &str| conf.bool(name).unwrap_or(true);
+    let archive = on("ScanArchive");
+    scan_engine::MoreFormats {
+        ole2: on("ScanOLE2"),
+        pdf: on("ScanPDF"),
+        html: on("ScanHTML"),
+        mail: on("ScanMail"),
+        bzip2: archive,
+        xz: archive,
+        cpio: archive,
+        sevenz: archive,
+        rtf: archive,
     }
 }
 
@@ -358,6 +385,8 @@ impl Config {
             max_recursion: conf.number("MaxRecursion").unwrap_or(d.max_recursion),
             max_files: conf.number("MaxFiles").unwrap_or(d.max_files),
             alert_exceeds_max: conf.bool("AlertExceedsMax").unwrap_or(false),
+            scan_archive: conf.bool("ScanArchive").unwrap_or(true),
+            more_formats: scan_switches(conf),
             log_file: conf.get("LogFile").map(PathBuf::from),
             log_clean: conf.bool("LogClean").unwrap_or(false),
             pid_file: conf.get("PidFile").map(PathBuf::from),
@@ -401,6 +430,28 @@ mod tests {
         assert_eq!(c.max_directory_recursion, 15);
         assert!(c.allow_all_match_scan);
         assert_eq!(c.tcp.unwrap().addrs, vec!["127.0.0.1".to_string()]);
+    }
+
+    /// CLAMD-DET-7, CLAMD-CONF-2: `ScanOLE2`, `ScanPDF`, `ScanHTML`, `ScanMail`,
+    /// `ScanArchive` (default yes) switch the formats the engine opens; the others stay on.
+    #[test]
+    fn clamd_det_7_scan_switches_turn_formats_off() {
+        let on = Config::from_conf_text("TCPSocket 0\n", "f").unwrap();
+        assert_eq!(on.more_formats, scan_engine::MoreFormats::all());
+        let off = Config::from_conf_text(
+            "TCPSocket 0\nScanOLE2 no\nScanPDF false\nScanHTML 0\nScanMail no\n",
+            "f",
+        )
+        .unwrap()
+        .more_formats;
+        assert!(!off.ole2 && !off.pdf && !off.html && !off.mail);
+        assert!(off.rtf && off.sevenz && off.cpio && off.bzip2 && off.xz);
+        let one = Config::from_conf_text("TCPSocket 0\nScanPDF no\n", "f").unwrap();
+        assert!(!one.more_formats.pdf && one.more_formats.ole2 && one.more_formats.html);
+        let no_archive = Config::from_conf_text("TCPSocket 0\nScanArchive no\n", "f").unwrap();
+        let m = no_archive.more_formats;
+        assert!(!no_archive.scan_archive && !m.rtf && !m.sevenz && !m.cpio && !m.bzip2 && !m.xz);
+        assert!(m.ole2 && m.pdf && m.html && m.mail);
     }
 
     /// CLAMD-CONF-4.

@@ -112,7 +112,11 @@ impl ScanCtx {
         TreeOptions {
             max_depth: (c.max_recursion != 0)
                 .then(|| u32::try_from(c.max_recursion).unwrap_or(u32::MAX)),
-            formats: Formats::all(),
+            formats: if c.scan_archive {
+                Formats::all()
+            } else {
+                Formats::none()
+            },
             max_members: unlimited_if_zero(c.max_files).saturating_add(1),
             max_expanded_bytes: unlimited_if_zero(c.max_scan_size),
             spill_threshold: 1 << 20,
@@ -137,6 +141,7 @@ impl ScanCtx {
     pub fn tree_scanner(&self, name: &[u8]) -> TreeScanner {
         TreeScanner::new(Arc::clone(&self.db), self.tree_options(), name)
             .with_limits(self.limits())
+            .with_more_formats(self.config.more_formats)
             .with_cancel(self.cancel.clone())
     }
 

@@ -78,6 +78,26 @@ pub const TARGETS: &[Target] = &[
         about: "scan_engine 7z walk (sevenz-rust2, memory-limited coders): limits, split independence (CLAMD-DET-7)",
         run: sevenz,
     },
+    Target {
+        name: "ole2",
+        about: "scan_engine OLE2 walk (cfb streams, Ole10Native, PowerPoint objects): limits, split independence (CLAMD-DET-7)",
+        run: ole2,
+    },
+    Target {
+        name: "rtf",
+        about: "scan_engine RTF \\objdata objects (hex, OLE1 headers): limits, split independence (CLAMD-DET-7)",
+        run: rtf,
+    },
+    Target {
+        name: "pdf",
+        about: "scan_engine PDF streams (Flate, ASCIIHex, /Length): limits, split independence (CLAMD-DET-7)",
+        run: pdf,
+    },
+    Target {
+        name: "html",
+        about: "scan_engine HTML data: URIs (as mail messages): limits, split independence (CLAMD-DET-7)",
+        run: html,
+    },
 ];
 
 /// The target called `name`.
@@ -527,13 +547,42 @@ const SEVENZ_SIGNATURE: &[u8] = b"7z\xbc\xaf\x27\x1c\x00\x04";
 /// 7z: the input, behind the 7z signature when it lacks one, walked like any archive (the
 /// seeds are small 7z files with Copy and LZMA coders).
 pub fn sevenz(data: &[u8]) {
+    behind_magic(data, SEVENZ_SIGNATURE, 6);
+}
+
+/// The input behind `magic` when its first `check` bytes are not those of `magic` (seeds
+/// that are whole files are fuzzed as they are), walked like any archive.
+fn behind_magic(data: &[u8], magic: &[u8], check: usize) {
     let (sel, body) = split_first(data);
     let mut input = vec![sel];
-    if !body.starts_with(&SEVENZ_SIGNATURE[..6]) {
-        input.extend_from_slice(SEVENZ_SIGNATURE);
+    if !body.starts_with(&magic[..check]) {
+        input.extend_from_slice(magic);
     }
     input.extend_from_slice(body);
     archive(&input);
+}
+
+const OLE2_SIGNATURE: &[u8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1";
+
+/// OLE2: the input behind the compound file signature (seeds: Word Package, PowerPoint
+/// embedded object, plain stream), walked like any archive.
+pub fn ole2(data: &[u8]) {
+    behind_magic(data, OLE2_SIGNATURE, 8);
+}
+
+/// RTF: the input behind `{\rtf1` (seeds: `\objdata` Package and OLE2 objects).
+pub fn rtf(data: &[u8]) {
+    behind_magic(data, b"{\\rtf1", 5);
+}
+
+/// PDF: the input behind `%PDF-1.4` (seeds: embedded files raw, Flate, ASCIIHex+Flate).
+pub fn pdf(data: &[u8]) {
+    behind_magic(data, b"%PDF-1.4\n", 5);
+}
+
+/// HTML: the input behind `<html>` (seeds: `data:` URIs, base64 and %-escaped).
+pub fn html(data: &[u8]) {
+    behind_magic(data, b"<html>", 5);
 }
 
 #[cfg(test)]
