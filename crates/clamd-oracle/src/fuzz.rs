@@ -746,6 +746,15 @@ impl Pair {
             if conv.is_session() {
                 settle();
             }
+            // long explorations say how far they are (every 1000 conversations)
+            if rep.conversations % 1000 == 0 && n > 1000 {
+                eprintln!(
+                    "fuzz seed {seed}: {}/{n} conversations, {} diverging, {:.0} s",
+                    rep.conversations,
+                    rep.divergences.len(),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
         }
         rep.elapsed = t0.elapsed();
         rep
