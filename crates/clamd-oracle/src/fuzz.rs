@@ -608,6 +608,9 @@ pub struct Report {
     pub self_agree: usize,
     /// Minimal diverging conversations, with the difference.
     pub divergences: Vec<(Conversation, String)>,
+    /// Conversations during (or after) which the reference stopped answering: a crash of the
+    /// reference, not a divergence of the candidate.
+    pub reference_crashes: Vec<Conversation>,
     pub elapsed: Duration,
 }
 
@@ -696,7 +699,17 @@ impl Pair {
 
     /// Runs `n` generated conversations from `seed` (shrinking every divergence, at most
     /// `max_divergences`); with `self_check`, every reference run is compared with a second.
-    pub fn explore(&self, seed: u64, n: usize, self_check: bool, max_divergences: usize) -> Report {
+    /// When the reference stops answering (clamd 1.4.6 can abort on heap corruption under
+    /// generated sessions), the conversation is kept in [`Report::reference_crashes`], not
+    /// counted as a divergence, and `revive` starts a new reference; without one the run ends.
+    pub fn explore(
+        &mut self,
+        seed: u64,
+        n: usize,
+        self_check: bool,
+        max_divergences: usize,
+        revive: &mut dyn FnMut() -> Option<Target>,
+    ) -> Report {
         let t0 = Instant::now();
         let mut seed_bytes = [0u8; 32];
         seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
@@ -736,6 +749,15 @@ impl Pair {
                 settle();
                 self.check(&conv).0.map(|_| d)
             });
+            if diff.is_some() && !answers_ping(&self.reference) {
+                eprintln!("fuzz: the reference stopped answering during or after: {conv:?}");
+                rep.reference_crashes.push(conv);
+                match revive() {
+                    Some(t) => self.reference = t,
+                    None => break,
+                }
+                continue;
+            }
             match diff {
                 None => rep.agree += 1,
                 Some(d) if rep.divergences.len() < max_divergences => {
@@ -761,6 +783,18 @@ impl Pair {
     }
 }
 
+/// Whether `target` answers a PING within two seconds (a crashed clamd refuses the connect).
+fn answers_ping(target: &Target) -> bool {
+    use std::io::{Read, Write};
+    let timeout = Duration::from_secs(2);
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&target.tcp, timeout) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(timeout));
+    let mut reply = [0u8; 5];
+    s.write_all(b"zPING\0").is_ok() && s.read_exact(&mut reply).is_ok() && reply == *b"PONG\0"
+}
+
 /// clamd writes the reply of a scan that outlived its closed session to whatever connection
 /// reuses the descriptor next (not imitated: MISMATCHES.md); a pause lets such a scan end
 /// before the next conversation connects.
@@ -781,7 +815,7 @@ impl Report {
         format!(
             "{} conversations in {:.1} s: candidate agrees with the reference on {} ({:.2} %), \
              on the first reference run {} ({:.2} %); reference vs itself {}/{} ({:.2} %); \
-             {} divergences",
+             {} divergences; the reference stopped answering {} times",
             self.conversations,
             self.elapsed.as_secs_f64(),
             self.agree,
@@ -791,7 +825,8 @@ impl Report {
             self.self_agree,
             self.self_runs,
             pct(self.self_agree, self.self_runs),
-            self.divergences.len()
+            self.divergences.len(),
+            self.reference_crashes.len()
         )
     }
 }
