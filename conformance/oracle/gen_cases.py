@@ -275,6 +275,10 @@ case('fuzzfound_session_limit_after_stream_and_ping', ['CLAMD-SESSION-10', 'CLAM
      [send(S + 'zINSTREAM\\0' + CLEAN_CHUNK + TERM + 'zPING\\0zINSTREAM\\0\\xff\\xff\\xff\\xff')], **FS)
 case('fuzzfound_session_stats_is_queued', ['CLAMD-SESSION-4', 'CLAMD-CMD-7'],
      [send(S + 'zSTATS\\0zPING\\0zEND\\0')], **FS)
+# a legacy FILDES inside a session is rejected at once: it does not wait for FILDES's extra byte
+for tail, name in [('FILDES\\n', 'nl'), ('FILDES', 'bare')]:
+    case('fuzzfound_session_legacy_fildes_%s' % name, ['CLAMD-SESSION-2', 'CLAMD-FILDES-1'],
+         [send(S + 'zPING\\0zPING\\0'), '{ sleep_ms = 30 }', send(tail)])
 for cmd in ['SCAN', 'CONTSCAN', 'ALLMATCHSCAN']:
     case('fuzzfound_%s_inode_order' % cmd.lower(), ['CLAMD-SCAN-6'], [send('z%s {corpus}/inodes\\0' % cmd)])
 case('fuzzfound_multiscan_inode_order', ['CLAMD-SCAN-8'], [send('zMULTISCAN {corpus}/inodes\\0')], compare='unordered')

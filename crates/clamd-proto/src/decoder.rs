@@ -48,6 +48,8 @@ pub struct CommandDecoder {
     pos: usize,
     capacity: usize,
     round_started: bool,
+    /// An IDSESSION is open (set by the server; see [`CommandDecoder::set_in_session`]).
+    in_session: bool,
 }
 
 impl Default for CommandDecoder {
@@ -70,7 +72,15 @@ impl CommandDecoder {
             pos: 0,
             capacity: capacity.max(1),
             round_started: false,
+            in_session: false,
         }
+    }
+
+    /// Tell the decoder whether an IDSESSION is open: a legacy command there is rejected by
+    /// the server at once, so a legacy `FILDES` does not wait for its extra byte (observed on
+    /// clamd 1.4.6: `zIDSESSION\0` then `FILDES\n` is answered `Only nCMDS...` at once).
+    pub fn set_in_session(&mut self, open: bool) {
+        self.in_session = open;
     }
 
     /// The buffer capacity.
@@ -165,7 +175,7 @@ impl CommandDecoder {
         };
         let command = parse_command(&text, framing);
         let mut consumed = cmdlen + 1;
-        if command == Command::Fildes {
+        if command == Command::Fildes && !(framing == Framing::Legacy && self.in_session) {
             // CLAMD-FILDES-1: clamd needs more than `FILDES\n` after the marker: one extra
             // byte, consumed with the command.
             if from_marker_len <= 1 + "FILDES\n".len() {
@@ -336,6 +346,23 @@ mod tests {
                 (Framing::Z, Command::End)
             ]
         );
+    }
+
+    /// CLAMD-FILDES-1, CLAMD-SESSION-2: inside a session a legacy FILDES is a complete
+    /// (rejected) command at once; outside one it waits for its extra byte.
+    #[test]
+    fn legacy_fildes_waits_for_its_extra_byte_only_outside_a_session() {
+        let mut d = CommandDecoder::new();
+        d.feed(b"FILDES\n").unwrap();
+        assert!(d.next_request().is_none());
+        let mut d = CommandDecoder::new();
+        d.set_in_session(true);
+        d.feed(b"FILDES\n").unwrap();
+        let r = d.next_request().unwrap();
+        assert_eq!((r.framing, r.command), (Framing::Legacy, Command::Fildes));
+        // z-framed FILDES still waits in a session (CLAMD-FILDES-1)
+        d.feed(b"zFILDES\0").unwrap();
+        assert!(d.next_request().is_none());
     }
 
     /// CLAMD-FILDES-1.

@@ -301,7 +301,10 @@ impl Connection {
 
     async fn serve(&mut self) -> Flow {
         loop {
-            while let Some(req) = self.dec.next_request() {
+            while let Some(req) = {
+                self.dec.set_in_session(self.session.is_some());
+                self.dec.next_request()
+            } {
                 // Boxed: the state of a command in progress (scans, INSTREAM) is large and an
                 // idle connection, waiting in the read below, should not carry it.
                 match Box::pin(self.handle(req)).await {
