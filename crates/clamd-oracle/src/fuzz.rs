@@ -381,6 +381,25 @@ impl Conversation {
         matches!(self.conv, Conv::Session { .. })
     }
 
+    /// A session whose END is followed by more bytes while worker jobs (streams, STATS, path
+    /// scans) were queued before it: whether a job is still pending when clamd's reading
+    /// thread reaches END is clamd's own race (CLAMD-SESSION-7; observed both ways on one
+    /// conversation: the job's reply and a close, or `Error processing command` and no close).
+    pub fn end_races_workers(&self) -> bool {
+        let Conv::Session {
+            items,
+            end: Some(_),
+            after_end: Some(_),
+            ..
+        } = &self.conv
+        else {
+            return false;
+        };
+        items
+            .iter()
+            .any(|i| matches!(i.cmd, Cmd::Instream(_) | Cmd::Stats | Cmd::Path(..)))
+    }
+
     /// The conversation as an oracle case (TCP, main profile, race-aware comparison).
     pub fn case(&self, name: &str) -> Case {
         Case {
@@ -563,6 +582,23 @@ pub fn torn(reply: &[u8]) -> bool {
     false
 }
 
+/// The replies clamd's reading thread writes at once (PING, VERSION, VERSIONCOMMANDS), in
+/// order: what an END race cannot change.
+fn immediate_replies(reply: &[u8]) -> Vec<Vec<u8>> {
+    race_records(reply)
+        .into_iter()
+        .filter(|r| {
+            let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
+            let body = r[digits..].strip_prefix(b": ").unwrap_or(&r[digits..]);
+            body.starts_with(b"PONG") || body.starts_with(b"ClamAV ")
+        })
+        .collect()
+}
+
+fn same_immediate_replies(a: &[u8], b: &[u8]) -> bool {
+    immediate_replies(a) == immediate_replies(b)
+}
+
 /// Why two observations of one conversation differ, or `None` if they are equivalent.
 pub fn differs(a: &Observed, b: &Observed) -> Option<String> {
     if race_records(&a.reply) != race_records(&b.reply) {
@@ -644,6 +680,9 @@ impl Pair {
         let Some(diff) = differs(&first, &cand) else {
             return (None, true, Some(first));
         };
+        if conv.end_races_workers() && same_immediate_replies(&first.reply, &cand.reply) {
+            return (None, false, Some(first));
+        }
         let mut all_torn = torn(&first.reply);
         for _ in 1..RETRIES {
             settle();
@@ -852,6 +891,45 @@ mod tests {
     }
 
     /// A STATS body inside another reply's line is a torn write; a whole one is not.
+    /// CLAMD-SESSION-7: with worker jobs queued before an END that is followed by more bytes,
+    /// clamd answers either the jobs (and closes) or `Error processing command` (and holds);
+    /// only the immediate replies must agree. Seen by the 100k exploration (seeds 1001, 1003).
+    #[test]
+    fn end_race_with_queued_workers_compares_only_immediate_replies() {
+        let item = |fr, cmd| Item { fr, cmd };
+        let conv = Conversation {
+            conv: Conv::Session {
+                open: Fr::Z,
+                items: vec![item(Fr::Z, Cmd::Stats), item(Fr::Z, Cmd::Ping)],
+                end: Some(Fr::N),
+                after_end: Some(item(Fr::Z, Cmd::VersionCommands)),
+            },
+            cuts: vec![],
+        };
+        assert!(conv.end_races_workers());
+        let jobs_answered = b"1: POOLS: 1\n\nEND\02: PONG\0";
+        let pending = b"2: PONG\03: Error processing command. ERROR\n";
+        assert!(same_immediate_replies(jobs_answered, pending));
+        assert!(!same_immediate_replies(
+            jobs_answered,
+            b"3: Error processing command. ERROR\n"
+        ));
+        // without bytes after END there is no race to allow for
+        let Conv::Session { items, end, .. } = conv.conv else {
+            unreachable!()
+        };
+        let plain = Conversation {
+            conv: Conv::Session {
+                open: Fr::Z,
+                items,
+                end,
+                after_end: None,
+            },
+            cuts: vec![],
+        };
+        assert!(!plain.end_races_workers());
+    }
+
     #[test]
     fn torn_detects_a_stats_body_inside_another_line() {
         assert!(torn(
