@@ -907,8 +907,8 @@ mod tests {
             cuts: vec![],
         };
         assert!(conv.end_races_workers());
-        let jobs_answered = b"1: POOLS: 1\n\nEND\02: PONG\0";
-        let pending = b"2: PONG\03: Error processing command. ERROR\n";
+        let jobs_answered = b"1: POOLS: 1\n\nEND\x002: PONG\x00";
+        let pending = b"2: PONG\x003: Error processing command. ERROR\n";
         assert!(same_immediate_replies(jobs_answered, pending));
         assert!(!same_immediate_replies(
             jobs_answered,
