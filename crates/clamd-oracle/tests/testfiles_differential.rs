@@ -39,7 +39,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam.chm", "CHM not unpacked"),
     ("clam.ea05.exe", "AutoIt script (EA05) not unpacked"),
     ("clam.ea06.exe", "AutoIt script (EA06) not unpacked"),
-    ("clam.exe.binhex", "BinHex not decoded"),
     (
         "clam.exe.html",
         "HTML normalisation / embedded data not handled",

@@ -17,6 +17,8 @@ use crate::sigdb::SignatureDb;
 use crate::spool::{SpoolReader, SpoolWriter};
 
 // Container formats beyond tar/gzip/zip, one module each (private to the walk).
+#[path = "binhex.rs"]
+mod binhex;
 #[path = "compress.rs"]
 mod compress;
 #[path = "cpio.rs"]
@@ -76,6 +78,8 @@ pub struct MoreFormats {
     pub cpio: bool,
     /// 7z archives.
     pub sevenz: bool,
+    /// BinHex 4.0 text (clamd: `ScanArchive`).
+    pub binhex: bool,
 }
 
 impl Default for MoreFormats {
@@ -92,6 +96,7 @@ impl MoreFormats {
             xz: true,
             cpio: true,
             sevenz: true,
+            binhex: true,
         }
     }
     pub fn none() -> Self {
@@ -101,6 +106,7 @@ impl MoreFormats {
             xz: false,
             cpio: false,
             sevenz: false,
+            binhex: false,
         }
     }
 }
@@ -153,6 +159,7 @@ impl TreeOptions {
             ContainerKind::Xz => m.xz,
             ContainerKind::Cpio => m.cpio,
             ContainerKind::SevenZ => m.sevenz,
+            ContainerKind::BinHex => m.binhex,
         }
     }
 }
@@ -171,6 +178,8 @@ pub enum ContainerKind {
     Cpio,
     /// A 7z archive.
     SevenZ,
+    /// BinHex 4.0 text.
+    BinHex,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -216,6 +225,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::SevenZ)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
+    } else if binhex::is_binhex(head) {
+        Some(ContainerKind::BinHex)
     } else if mime::looks_like_mail(head) {
         Some(ContainerKind::Mail)
     } else {
@@ -368,6 +379,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
             name: compress::derived_name(parent_name, compress::XZ_SUFFIXES),
         }),
         ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
+        ContainerKind::BinHex => binhex::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
