@@ -44,7 +44,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "HTML normalisation / embedded data not handled",
     ),
     ("clam.exe.rtf", "RTF embedded objects not extracted"),
-    ("clam.exe.szdd", "SZDD (MS compress) not unpacked"),
     ("clam.impl.zip", "zip member method implode not supported"),
     ("clam.ole.doc", "OLE2 not unpacked"),
     ("clam.pdf", "PDF streams not extracted"),

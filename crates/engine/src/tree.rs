@@ -27,6 +27,8 @@ mod cpio;
 mod mime;
 #[path = "sevenz.rs"]
 mod sevenz;
+#[path = "szdd.rs"]
+mod szdd;
 
 /// Depth limit used for "unlimited" (SVSP-OPT-RECURSE-1).
 pub const DEPTH_CAP: u32 = 32;
@@ -80,6 +82,8 @@ pub struct MoreFormats {
     pub sevenz: bool,
     /// BinHex 4.0 text (clamd: `ScanArchive`).
     pub binhex: bool,
+    /// SZDD, MS-DOS `COMPRESS.EXE` (clamd: `ScanArchive`).
+    pub szdd: bool,
 }
 
 impl Default for MoreFormats {
@@ -97,6 +101,7 @@ impl MoreFormats {
             cpio: true,
             sevenz: true,
             binhex: true,
+            szdd: true,
         }
     }
     pub fn none() -> Self {
@@ -107,6 +112,7 @@ impl MoreFormats {
             cpio: false,
             sevenz: false,
             binhex: false,
+            szdd: false,
         }
     }
 }
@@ -160,6 +166,7 @@ impl TreeOptions {
             ContainerKind::Cpio => m.cpio,
             ContainerKind::SevenZ => m.sevenz,
             ContainerKind::BinHex => m.binhex,
+            ContainerKind::Szdd => m.szdd,
         }
     }
 }
@@ -180,6 +187,8 @@ pub enum ContainerKind {
     SevenZ,
     /// BinHex 4.0 text.
     BinHex,
+    /// SZDD (MS compress).
+    Szdd,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -225,6 +234,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::SevenZ)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
+    } else if szdd::is_szdd(head) {
+        Some(ContainerKind::Szdd)
     } else if binhex::is_binhex(head) {
         Some(ContainerKind::BinHex)
     } else if mime::looks_like_mail(head) {
@@ -380,6 +391,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         }),
         ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
         ContainerKind::BinHex => binhex::open(reader).map(Opened::Source),
+        ContainerKind::Szdd => szdd::open(reader, parent_name).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
