@@ -49,7 +49,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam.pdf", "PDF streams not extracted"),
     ("clam.ppt", "OLE2 (PowerPoint) not unpacked"),
     ("clam.sis", "SIS not unpacked"),
-    ("clam.tnef", "TNEF not decoded"),
     ("clam_IScab_ext.exe", "InstallShield CAB not unpacked"),
     ("clam_IScab_int.exe", "InstallShield CAB not unpacked"),
     ("clam_ISmsi_ext.exe", "InstallShield MSI not unpacked"),

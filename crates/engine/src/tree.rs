@@ -29,6 +29,8 @@ mod mime;
 mod sevenz;
 #[path = "szdd.rs"]
 mod szdd;
+#[path = "tnef.rs"]
+mod tnef;
 
 /// Depth limit used for "unlimited" (SVSP-OPT-RECURSE-1).
 pub const DEPTH_CAP: u32 = 32;
@@ -84,6 +86,8 @@ pub struct MoreFormats {
     pub binhex: bool,
     /// SZDD, MS-DOS `COMPRESS.EXE` (clamd: `ScanArchive`).
     pub szdd: bool,
+    /// TNEF, `winmail.dat` (clamd: `ScanMail`).
+    pub tnef: bool,
 }
 
 impl Default for MoreFormats {
@@ -102,6 +106,7 @@ impl MoreFormats {
             sevenz: true,
             binhex: true,
             szdd: true,
+            tnef: true,
         }
     }
     pub fn none() -> Self {
@@ -113,6 +118,7 @@ impl MoreFormats {
             sevenz: false,
             binhex: false,
             szdd: false,
+            tnef: false,
         }
     }
 }
@@ -167,6 +173,7 @@ impl TreeOptions {
             ContainerKind::SevenZ => m.sevenz,
             ContainerKind::BinHex => m.binhex,
             ContainerKind::Szdd => m.szdd,
+            ContainerKind::Tnef => m.tnef,
         }
     }
 }
@@ -189,6 +196,8 @@ pub enum ContainerKind {
     BinHex,
     /// SZDD (MS compress).
     Szdd,
+    /// TNEF (`winmail.dat`).
+    Tnef,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -234,6 +243,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::SevenZ)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
+    } else if tnef::is_tnef(head) {
+        Some(ContainerKind::Tnef)
     } else if szdd::is_szdd(head) {
         Some(ContainerKind::Szdd)
     } else if binhex::is_binhex(head) {
@@ -392,6 +403,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Cpio => cpio::open(reader).map(Opened::Source),
         ContainerKind::BinHex => binhex::open(reader).map(Opened::Source),
         ContainerKind::Szdd => szdd::open(reader, parent_name).map(Opened::Source),
+        ContainerKind::Tnef => tnef::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
