@@ -35,7 +35,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam-wwpack.exe", "PE unpacker (WWPack)"),
     ("clam-yc.exe", "PE unpacker (yC)"),
     ("clam.arj", "ARJ not unpacked"),
-    ("clam.cab", "CAB not unpacked"),
     ("clam.chm", "CHM not unpacked"),
     ("clam.ea05.exe", "AutoIt script (EA05) not unpacked"),
     ("clam.ea06.exe", "AutoIt script (EA06) not unpacked"),

@@ -19,6 +19,8 @@ use crate::spool::{SpoolReader, SpoolWriter};
 // Container formats beyond tar/gzip/zip, one module each (private to the walk).
 #[path = "binhex.rs"]
 mod binhex;
+#[path = "cab.rs"]
+mod cab;
 #[path = "compress.rs"]
 mod compress;
 #[path = "cpio.rs"]
@@ -88,6 +90,8 @@ pub struct MoreFormats {
     pub szdd: bool,
     /// TNEF, `winmail.dat` (clamd: `ScanMail`).
     pub tnef: bool,
+    /// Microsoft Cabinet (clamd: `ScanArchive`).
+    pub cab: bool,
 }
 
 impl Default for MoreFormats {
@@ -107,6 +111,7 @@ impl MoreFormats {
             binhex: true,
             szdd: true,
             tnef: true,
+            cab: true,
         }
     }
     pub fn none() -> Self {
@@ -119,6 +124,7 @@ impl MoreFormats {
             binhex: false,
             szdd: false,
             tnef: false,
+            cab: false,
         }
     }
 }
@@ -174,6 +180,7 @@ impl TreeOptions {
             ContainerKind::BinHex => m.binhex,
             ContainerKind::Szdd => m.szdd,
             ContainerKind::Tnef => m.tnef,
+            ContainerKind::Cab => m.cab,
         }
     }
 }
@@ -198,6 +205,8 @@ pub enum ContainerKind {
     Szdd,
     /// TNEF (`winmail.dat`).
     Tnef,
+    /// Microsoft Cabinet.
+    Cab,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -243,6 +252,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::SevenZ)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
+    } else if cab::is_cab(head) {
+        Some(ContainerKind::Cab)
     } else if tnef::is_tnef(head) {
         Some(ContainerKind::Tnef)
     } else if szdd::is_szdd(head) {
@@ -404,6 +415,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::BinHex => binhex::open(reader).map(Opened::Source),
         ContainerKind::Szdd => szdd::open(reader, parent_name).map(Opened::Source),
         ContainerKind::Tnef => tnef::open(reader).map(Opened::Source),
+        ContainerKind::Cab => cab::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
