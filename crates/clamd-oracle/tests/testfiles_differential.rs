@@ -47,7 +47,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam.ole.doc", "OLE2 not unpacked"),
     ("clam.pdf", "PDF streams not extracted"),
     ("clam.ppt", "OLE2 (PowerPoint) not unpacked"),
-    ("clam.sis", "SIS not unpacked"),
     ("clam_IScab_ext.exe", "InstallShield CAB not unpacked"),
     ("clam_IScab_int.exe", "InstallShield CAB not unpacked"),
     ("clam_ISmsi_ext.exe", "InstallShield MSI not unpacked"),

@@ -29,6 +29,8 @@ mod cpio;
 mod mime;
 #[path = "sevenz.rs"]
 mod sevenz;
+#[path = "sis.rs"]
+mod sis;
 #[path = "szdd.rs"]
 mod szdd;
 #[path = "tnef.rs"]
@@ -92,6 +94,8 @@ pub struct MoreFormats {
     pub tnef: bool,
     /// Microsoft Cabinet (clamd: `ScanArchive`).
     pub cab: bool,
+    /// Symbian SIS before 9 (clamd: `ScanArchive`).
+    pub sis: bool,
 }
 
 impl Default for MoreFormats {
@@ -112,6 +116,7 @@ impl MoreFormats {
             szdd: true,
             tnef: true,
             cab: true,
+            sis: true,
         }
     }
     pub fn none() -> Self {
@@ -125,6 +130,7 @@ impl MoreFormats {
             szdd: false,
             tnef: false,
             cab: false,
+            sis: false,
         }
     }
 }
@@ -181,6 +187,7 @@ impl TreeOptions {
             ContainerKind::Szdd => m.szdd,
             ContainerKind::Tnef => m.tnef,
             ContainerKind::Cab => m.cab,
+            ContainerKind::Sis => m.sis,
         }
     }
 }
@@ -207,6 +214,8 @@ pub enum ContainerKind {
     Tnef,
     /// Microsoft Cabinet.
     Cab,
+    /// Symbian SIS (before 9).
+    Sis,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -260,6 +269,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Szdd)
     } else if binhex::is_binhex(head) {
         Some(ContainerKind::BinHex)
+    } else if sis::is_sis(head) {
+        Some(ContainerKind::Sis)
     } else if mime::looks_like_mail(head) {
         Some(ContainerKind::Mail)
     } else {
@@ -416,6 +427,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Szdd => szdd::open(reader, parent_name).map(Opened::Source),
         ContainerKind::Tnef => tnef::open(reader).map(Opened::Source),
         ContainerKind::Cab => cab::open(reader).map(Opened::Source),
+        ContainerKind::Sis => sis::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
