@@ -130,11 +130,16 @@ struct Servers {
 
 /// The real clamd and the fake, both with the oracle DB plus the clam.exe hash signature.
 fn start(env: &OracleEnv, clam_exe: &Path) -> Servers {
+    start_with(env, clam_exe, &[])
+}
+
+/// [`start`] with extra clamd.conf lines for both servers.
+fn start_with(env: &OracleEnv, clam_exe: &Path, conf: &[String]) -> Servers {
     let size = std::fs::metadata(clam_exe).expect("clam.exe").len();
     let hdb = format!("{}:{size}:{SIG_NAME}\n", md5_hex(clam_exe));
     std::fs::write(env.db_dir.join("clamexe.hdb"), hdb).expect("write hdb");
     let profile = Profile {
-        conf: Vec::new(),
+        conf: conf.to_vec(),
         fresh_per_case: false,
     };
     let real = RealLauncher
@@ -517,6 +522,7 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
         }
         None => println!("note: xz not installed, eicar_lzma.7z not generated"),
     }
+    v.extend(legacy_archives(&e));
     for (name, tool) in [("eicar.bz2", "bzip2"), ("eicar.xz", "xz")] {
         match compress(tool, &e) {
             Some(c) => v.push((name, c)),
@@ -526,13 +532,26 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
     v
 }
 
+/// `payload` in each of the older formats clamd unpacks: BinHex, SZDD, TNEF, stored CAB, SIS.
+fn legacy_archives(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::legacy_archives as la;
+    vec![
+        ("eicar.hqx", la::binhex_of("e.com", payload)),
+        ("eicar.szdd", la::szdd_of(payload)),
+        ("winmail.dat", la::tnef_of("e.com", payload)),
+        ("eicar.cab", la::cab_stored_of("e.com", payload)),
+        ("eicar.sis", la::sis_of(payload)),
+    ]
+}
+
 /// Generated inputs not unpacked yet, with the reason (shrinks as formats land).
 const GENERATED_NOT_YET: &[(&str, &str)] = &[];
 
 /// CLAMD-DET-7 with EICAR (CLAMD-DET-1/3): EICAR as a MIME attachment in base64,
 /// quoted-printable and uuencode, uuencoded without MIME, in message/rfc822 inside multipart
-/// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE) and in
-/// 7z: the fake's SCAN and INSTREAM replies equal clamd's byte for byte.
+/// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE), in 7z,
+/// BinHex, SZDD, TNEF, a stored CAB and SIS: the fake's SCAN and INSTREAM replies equal
+/// clamd's byte for byte.
 #[test]
 fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
     if !available() {
@@ -563,6 +582,116 @@ fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
                 "{name}: fake now equals clamd: remove it from GENERATED_NOT_YET"
             )),
         }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// SCAN and INSTREAM of every `(name, data)` against both servers; the names whose replies
+/// differ, with both replies.
+fn differing(
+    env: &OracleEnv,
+    servers: &Servers,
+    tag: &str,
+    inputs: &[(String, Vec<u8>)],
+) -> Vec<String> {
+    let dir = env.corpus_dir.join(tag);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut out = Vec::new();
+    for (name, data) in inputs {
+        let path = dir.join(name);
+        std::fs::write(&path, data).expect("write input");
+        let real = both(&servers.real, &path, data);
+        let fake = both(&servers.fake, &path, data);
+        println!(
+            "[{tag}] {name}: real {:?} / {:?}, fake {:?} / {:?}",
+            shown(&real.0),
+            shown(&real.1),
+            shown(&fake.0),
+            shown(&fake.1)
+        );
+        if real != fake {
+            out.push(format!("[{tag}] {name}: fake differs from clamd"));
+        }
+    }
+    out
+}
+
+/// CLAMD-DET-7 with clamd's limits (CLAMD-CONF-3) and `AlertExceedsMax yes`, so the reply
+/// names the limit that stopped a scan: EICAR padded to a 4 KiB member (with a hash signature
+/// of its own, so a member scanned whole is FOUND) in BinHex, SZDD, TNEF, stored CAB and SIS, with `MaxFileSize` just under / at the member, `MaxScanSize` just
+/// below / at the object plus the member, `MaxRecursion` 1 and 2: the fake's replies equal
+/// clamd's.
+#[test]
+fn legacy_archive_limits_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    const MEMBER: usize = 4096;
+    let mut payload = clamd_oracle::env::eicar();
+    payload.resize(MEMBER, b'\n');
+    let inputs: Vec<(String, Vec<u8>)> = legacy_archives(&payload)
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+    let mut failures = Vec::new();
+    for (i, (name, data)) in inputs.iter().enumerate() {
+        let root = data.len();
+        let confs = [
+            format!("MaxFileSize {}", MEMBER - 1),
+            format!("MaxFileSize {}", root.max(MEMBER)),
+            format!("MaxScanSize {}", root + MEMBER - 1),
+            format!("MaxScanSize {}", root + MEMBER),
+            "MaxRecursion 1".to_string(),
+            "MaxRecursion 2".to_string(),
+        ];
+        for (k, line) in confs.iter().enumerate() {
+            let env = OracleEnv::create().expect("oracle env");
+            // a hash signature of the padded member, so a scanned member is FOUND
+            let member = env.corpus_dir.join("member.bin");
+            std::fs::write(&member, &payload).expect("write member");
+            let hdb = format!("{}:{MEMBER}:Padded.Member-1\n", md5_hex(&member));
+            std::fs::write(env.db_dir.join("member.hdb"), hdb).expect("write hdb");
+            let conf = vec![line.clone(), "AlertExceedsMax yes".to_string()];
+            let servers = start_with(&env, &Path::new(TESTFILES).join("clam.exe"), &conf);
+            let one = [(name.clone(), data.clone())];
+            failures.extend(differing(&env, &servers, &format!("{i}-{k} {line}"), &one));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// CLAMD-DET-7: `ScanArchive no` leaves BinHex, SZDD, CAB, SIS (and every other archive)
+/// closed and `ScanMail no` leaves TNEF closed, as in clamd: the fake's replies for the
+/// clamav-testfiles of these formats and for generated EICAR in each equal clamd's.
+#[test]
+fn scan_archive_and_scan_mail_off_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let mut inputs: Vec<(String, Vec<u8>)> = legacy_archives(&clamd_oracle::env::eicar())
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+    for f in [
+        "clam.exe.binhex",
+        "clam.exe.szdd",
+        "clam.tnef",
+        "clam.cab",
+        "clam.sis",
+        "clam.zip",
+    ] {
+        let data = std::fs::read(Path::new(TESTFILES).join(f)).expect("test file");
+        inputs.push((f.to_string(), data));
+    }
+    let mut failures = Vec::new();
+    for line in ["ScanArchive no", "ScanMail no"] {
+        let env = OracleEnv::create().expect("oracle env");
+        let servers = start_with(
+            &env,
+            &Path::new(TESTFILES).join("clam.exe"),
+            &[line.to_string()],
+        );
+        failures.extend(differing(&env, &servers, line, &inputs));
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -64,6 +64,10 @@ impl<R: Read> Read for UntilError<R> {
 }
 
 impl MemberSource for Cab {
+    fn cut_at_scan_budget(&self) -> bool {
+        true
+    }
+
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
         let mut work = 0u64;
         for (name, size, folder_work) in std::mem::take(&mut self.files) {

@@ -23,5 +23,6 @@ pub use sigdb::{
     MARKER_BYTES, MARKER_NAME,
 };
 pub use tree::{
-    scan_reader, ContainerKind, Formats, PartEvent, TreeOptions, TreeScanner, TreeSummary,
+    scan_reader, ContainerKind, Formats, MoreFormats, PartEvent, TreeOptions, TreeScanner,
+    TreeSummary,
 };

@@ -135,7 +135,7 @@ impl<R: Read> Read for Expand<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
         while n < out.len() && !self.done {
-            if self.emitted >= self.limit && self.emitted % PIECE == 0 {
+            if self.emitted >= self.limit && self.emitted.is_multiple_of(PIECE) {
                 self.done = true;
                 break;
             }

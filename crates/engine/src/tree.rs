@@ -383,6 +383,12 @@ impl Capture {
 /// would (SVSP-SCAN-TREE-3). New formats plug in here, so the walk itself stays one loop.
 pub(crate) trait MemberSource {
     fn for_each_member(self: Box<Self>, each: &mut EachMember<'_>);
+
+    /// clamd extracts this format's members through libmspack (CAB, CHM), which cuts a
+    /// member at what is left of `MaxScanSize` and stops, silently, once nothing is left.
+    fn cut_at_scan_budget(&self) -> bool {
+        false
+    }
 }
 
 /// The walk's side of [`MemberSource`]: (name, member bytes, declared size) -> go on?
@@ -615,8 +621,15 @@ impl Walk<'_, '_> {
             }
             Opened::Source(source) => {
                 let mut stop = None;
+                let cut = source.cut_at_scan_budget();
                 source.for_each_member(&mut |name, data, declared| {
-                    let outcome = self.next_member(data, name, depth + 1, declared);
+                    let left = self.limits.scan_budget_left(self.budget_used);
+                    let (declared, mut data) = match (cut, left, declared) {
+                        (true, Some(0), _) => return false,
+                        (true, Some(left), Some(d)) => (Some(d.min(left)), data.take(left)),
+                        _ => (declared, data.take(u64::MAX)),
+                    };
+                    let outcome = self.next_member(&mut data, name, depth + 1, declared);
                     outcome.unwrap_or_else(|s| {
                         stop = Some(s);
                         false

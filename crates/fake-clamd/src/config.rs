@@ -189,6 +189,10 @@ pub struct Config {
     pub max_files: u64,
     /// `AlertExceedsMax`.
     pub alert_exceeds_max: bool,
+    /// `ScanArchive` (default yes): archives and compressed files are opened.
+    pub scan_archive: bool,
+    /// `ScanMail` (default yes): mail, mbox and TNEF are opened.
+    pub scan_mail: bool,
     /// `LogFile`.
     pub log_file: Option<PathBuf>,
     /// `LogClean`.
@@ -235,6 +239,8 @@ impl Default for Config {
             max_recursion: 17,
             max_files: 10_000,
             alert_exceeds_max: false,
+            scan_archive: true,
+            scan_mail: true,
             log_file: None,
             log_clean: false,
             pid_file: None,
@@ -331,6 +337,8 @@ impl Config {
             max_recursion: conf.number("MaxRecursion").unwrap_or(d.max_recursion),
             max_files: conf.number("MaxFiles").unwrap_or(d.max_files),
             alert_exceeds_max: conf.bool("AlertExceedsMax").unwrap_or(false),
+            scan_archive: conf.bool("ScanArchive").unwrap_or(d.scan_archive),
+            scan_mail: conf.bool("ScanMail").unwrap_or(d.scan_mail),
             log_file: conf.get("LogFile").map(PathBuf::from),
             log_clean: conf.bool("LogClean").unwrap_or(false),
             pid_file: conf.get("PidFile").map(PathBuf::from),

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use clamd_proto::reply::{self, ReplyCtx, Subject};
 use regex::bytes::Regex;
 use scan_engine::{
-    CancelFlag, Formats, LimitExceeded, PartEvent, ScanLimits, ScanOptions, SignatureDb,
-    TreeOptions, TreeScanner,
+    CancelFlag, Formats, LimitExceeded, MoreFormats, PartEvent, ScanLimits, ScanOptions,
+    SignatureDb, TreeOptions, TreeScanner,
 };
 
 use crate::config::Config;
@@ -112,7 +112,11 @@ impl ScanCtx {
         TreeOptions {
             max_depth: (c.max_recursion != 0)
                 .then(|| u32::try_from(c.max_recursion).unwrap_or(u32::MAX)),
-            formats: Formats::all(),
+            formats: if c.scan_archive {
+                Formats::all()
+            } else {
+                Formats::none()
+            },
             max_members: unlimited_if_zero(c.max_files).saturating_add(1),
             max_expanded_bytes: unlimited_if_zero(c.max_scan_size),
             spill_threshold: 1 << 20,
@@ -133,9 +137,23 @@ impl ScanCtx {
         }
     }
 
+    /// The formats beyond tar/gzip/zip that clamd's switches leave on (CLAMD-DET-7): its
+    /// `ScanArchive` gates archives and compressed files, BinHex included; `ScanMail` gates
+    /// mail, mbox and TNEF.
+    pub fn more_formats(&self) -> MoreFormats {
+        let (archive, mail) = (self.config.scan_archive, self.config.scan_mail);
+        // formats no switch here names stay on
+        let mut m = MoreFormats::all();
+        (m.mail, m.tnef) = (mail, mail);
+        (m.bzip2, m.xz, m.cpio, m.sevenz) = (archive, archive, archive, archive);
+        (m.binhex, m.szdd, m.cab, m.sis) = (archive, archive, archive, archive);
+        m
+    }
+
     /// A tree scanner for one object with this daemon's options, limits and cancel flag.
     pub fn tree_scanner(&self, name: &[u8]) -> TreeScanner {
         TreeScanner::new(Arc::clone(&self.db), self.tree_options(), name)
+            .with_more_formats(self.more_formats())
             .with_limits(self.limits())
             .with_cancel(self.cancel.clone())
     }
