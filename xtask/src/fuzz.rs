@@ -60,6 +60,10 @@ const TARGETS: &[(&str, &str)] = &[
         "sevenz",
         "scan_engine 7z walk (memory-limited coders): split independence",
     ),
+    (
+        "legacy",
+        "scan_engine BinHex/SZDD/TNEF/CAB/SIS walks: limits, split independence",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -8,7 +8,7 @@
 //! cabinet is bounded by [`WORK_LIMIT`] (a folder's worst case per file, counted up front);
 //! past it the cabinet ends. Memory is one data block and the LZX window (at most 2 MiB).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use cab::Cabinet;
 
@@ -31,11 +31,14 @@ struct Cab {
     files: Vec<(String, u64, u64)>,
 }
 
-pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    // every data block has an 8-byte header in the file: a folder cannot hold more
+    let most_blocks = spool.seek(SeekFrom::End(0)).ok()? / 8;
+    spool.seek(SeekFrom::Start(0)).ok()?;
     let cabinet = Cabinet::new(spool).ok()?;
     let mut files = Vec::new();
     for folder in cabinet.folder_entries() {
-        let work = u64::from(folder.num_data_blocks()) * BLOCK_MAX;
+        let work = u64::from(folder.num_data_blocks()).min(most_blocks) * BLOCK_MAX;
         for file in folder.file_entries() {
             let size = u64::from(file.uncompressed_size());
             files.push((file.name().to_string(), size, work));

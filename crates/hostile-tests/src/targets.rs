@@ -78,6 +78,11 @@ pub const TARGETS: &[Target] = &[
         about: "scan_engine 7z walk (sevenz-rust2, memory-limited coders): limits, split independence (CLAMD-DET-7)",
         run: sevenz,
     },
+    Target {
+        name: "legacy",
+        about: "scan_engine BinHex/SZDD/TNEF/CAB/SIS walks (clamd's older containers): limits, split independence (CLAMD-DET-7)",
+        run: legacy,
+    },
 ];
 
 /// The target called `name`.
@@ -534,6 +539,13 @@ pub fn sevenz(data: &[u8]) {
     }
     input.extend_from_slice(body);
     archive(&input);
+}
+
+/// The older containers clamd unpacks (BinHex, SZDD, TNEF, CAB, SIS): walked like any
+/// archive from seeds of each format, so one target covers every parser of the tree scanner
+/// that these formats reach.
+pub fn legacy(data: &[u8]) {
+    archive(data);
 }
 
 #[cfg(test)]
