@@ -17,6 +17,8 @@ use crate::sigdb::SignatureDb;
 use crate::spool::{SpoolReader, SpoolWriter};
 
 // Container formats beyond tar/gzip/zip, one module each (private to the walk).
+#[path = "arj.rs"]
+mod arj;
 #[path = "binhex.rs"]
 mod binhex;
 #[path = "cab.rs"]
@@ -25,6 +27,8 @@ mod cab;
 mod compress;
 #[path = "cpio.rs"]
 mod cpio;
+#[path = "implode.rs"]
+mod implode;
 #[path = "mime.rs"]
 mod mime;
 #[path = "sevenz.rs"]
@@ -96,6 +100,8 @@ pub struct MoreFormats {
     pub cab: bool,
     /// Symbian SIS before 9 (clamd: `ScanArchive`).
     pub sis: bool,
+    /// ARJ (clamd: `ScanArchive`).
+    pub arj: bool,
 }
 
 impl Default for MoreFormats {
@@ -117,6 +123,7 @@ impl MoreFormats {
             tnef: true,
             cab: true,
             sis: true,
+            arj: true,
         }
     }
     pub fn none() -> Self {
@@ -131,6 +138,7 @@ impl MoreFormats {
             tnef: false,
             cab: false,
             sis: false,
+            arj: false,
         }
     }
 }
@@ -188,6 +196,7 @@ impl TreeOptions {
             ContainerKind::Tnef => m.tnef,
             ContainerKind::Cab => m.cab,
             ContainerKind::Sis => m.sis,
+            ContainerKind::Arj => m.arj,
         }
     }
 }
@@ -216,6 +225,8 @@ pub enum ContainerKind {
     Cab,
     /// Symbian SIS (before 9).
     Sis,
+    /// An ARJ archive.
+    Arj,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -261,6 +272,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::SevenZ)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
+    } else if arj::is_arj(head) {
+        Some(ContainerKind::Arj)
     } else if cab::is_cab(head) {
         Some(ContainerKind::Cab)
     } else if tnef::is_tnef(head) {
@@ -434,6 +447,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Tnef => tnef::open(reader).map(Opened::Source),
         ContainerKind::Cab => cab::open(reader).map(Opened::Source),
         ContainerKind::Sis => sis::open(reader).map(Opened::Source),
+        ContainerKind::Arj => arj::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
@@ -658,8 +672,12 @@ impl Walk<'_, '_> {
                 }
             }
             Opened::Zip(mut archive) => {
+                // the zip crate refuses method 6: those members are expanded from the spool
+                // once it is done (implode.rs)
+                let mut imploded = Vec::new();
                 for i in 0..archive.len() {
                     let Ok(mut file) = archive.by_index(i) else {
+                        imploded.extend(implode::member(&mut archive, i));
                         continue;
                     };
                     if file.is_dir() {
@@ -668,8 +686,15 @@ impl Walk<'_, '_> {
                     let name = file.name_raw().to_vec();
                     let size = file.size();
                     if !self.next_member(&mut file, name, depth + 1, Some(size))? {
-                        break;
+                        return Ok(());
                     }
+                }
+                if !imploded.is_empty() {
+                    let members = implode::Members {
+                        spool: archive.into_inner(),
+                        members: imploded,
+                    };
+                    self.expand(Opened::Source(Box::new(members)), depth)?;
                 }
             }
         }
