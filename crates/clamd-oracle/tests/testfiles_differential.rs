@@ -34,7 +34,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam-upx.exe", "PE unpacker (UPX)"),
     ("clam-wwpack.exe", "PE unpacker (WWPack)"),
     ("clam-yc.exe", "PE unpacker (yC)"),
-    ("clam.chm", "CHM not unpacked"),
     ("clam.ea05.exe", "AutoIt script (EA05) not unpacked"),
     ("clam.ea06.exe", "AutoIt script (EA06) not unpacked"),
     (

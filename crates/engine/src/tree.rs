@@ -23,6 +23,8 @@ mod arj;
 mod binhex;
 #[path = "cab.rs"]
 mod cab;
+#[path = "chm.rs"]
+mod chm;
 #[path = "compress.rs"]
 mod compress;
 #[path = "cpio.rs"]
@@ -102,6 +104,8 @@ pub struct MoreFormats {
     pub sis: bool,
     /// ARJ (clamd: `ScanArchive`).
     pub arj: bool,
+    /// Compiled HTML Help (clamd: `ScanArchive`).
+    pub chm: bool,
 }
 
 impl Default for MoreFormats {
@@ -124,6 +128,7 @@ impl MoreFormats {
             cab: true,
             sis: true,
             arj: true,
+            chm: true,
         }
     }
     pub fn none() -> Self {
@@ -139,6 +144,7 @@ impl MoreFormats {
             cab: false,
             sis: false,
             arj: false,
+            chm: false,
         }
     }
 }
@@ -197,6 +203,7 @@ impl TreeOptions {
             ContainerKind::Cab => m.cab,
             ContainerKind::Sis => m.sis,
             ContainerKind::Arj => m.arj,
+            ContainerKind::Chm => m.chm,
         }
     }
 }
@@ -227,6 +234,8 @@ pub enum ContainerKind {
     Sis,
     /// An ARJ archive.
     Arj,
+    /// Compiled HTML Help.
+    Chm,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -274,6 +283,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Cpio)
     } else if arj::is_arj(head) {
         Some(ContainerKind::Arj)
+    } else if chm::is_chm(head) {
+        Some(ContainerKind::Chm)
     } else if cab::is_cab(head) {
         Some(ContainerKind::Cab)
     } else if tnef::is_tnef(head) {
@@ -448,6 +459,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Cab => cab::open(reader).map(Opened::Source),
         ContainerKind::Sis => sis::open(reader).map(Opened::Source),
         ContainerKind::Arj => arj::open(reader).map(Opened::Source),
+        ContainerKind::Chm => chm::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()

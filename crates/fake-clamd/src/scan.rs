@@ -146,7 +146,8 @@ impl ScanCtx {
         let mut m = MoreFormats::all();
         (m.mail, m.tnef) = (mail, mail);
         (m.bzip2, m.xz, m.cpio, m.sevenz) = (archive, archive, archive, archive);
-        (m.binhex, m.szdd, m.cab, m.sis, m.arj) = (archive, archive, archive, archive, archive);
+        (m.binhex, m.szdd, m.cab, m.sis) = (archive, archive, archive, archive);
+        (m.arj, m.chm) = (archive, archive);
         m
     }
 
