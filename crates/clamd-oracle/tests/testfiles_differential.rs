@@ -520,6 +520,12 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
         None => println!("note: xz not installed, eicar_lzma.7z not generated"),
     }
     v.extend(legacy_archives(&e));
+    for (name, method) in [("eicar_m1.arj", 1), ("eicar_m4.arj", 4)] {
+        match arj_tool(method, &e) {
+            Some(a) => v.push((name, a)),
+            None => println!("note: arj not installed, {name} not generated"),
+        }
+    }
     for (name, tool) in [("eicar.bz2", "bzip2"), ("eicar.xz", "xz")] {
         match compress(tool, &e) {
             Some(c) => v.push((name, c)),
@@ -529,7 +535,8 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
     v
 }
 
-/// `payload` in each of the older formats clamd unpacks: BinHex, SZDD, TNEF, stored CAB, SIS.
+/// `payload` in each of the older formats clamd unpacks: BinHex, SZDD, TNEF, stored CAB, SIS,
+/// stored ARJ, zip implode, stored CHM.
 fn legacy_archives(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     use fixtures::legacy_archives as la;
     vec![
@@ -538,7 +545,27 @@ fn legacy_archives(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         ("winmail.dat", la::tnef_of("e.com", payload)),
         ("eicar.cab", la::cab_stored_of("e.com", payload)),
         ("eicar.sis", la::sis_of(payload)),
+        ("eicar.arj", la::arj_stored_of("e.com", payload)),
+        ("eicar_implode.zip", la::zip_implode_of("e.com", payload)),
+        ("eicar.chm", la::chm_stored_of("/e.com", payload)),
     ]
+}
+
+/// `data` as `e.com` in an ARJ made by the installed `arj` with `-m<method>`, or None when
+/// it is absent.
+fn arj_tool(method: u8, data: &[u8]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().ok()?;
+    std::fs::write(dir.path().join("e.com"), data).ok()?;
+    let status = Command::new("arj")
+        .args(["a", &format!("-m{method}"), "-y", "e.arj", "e.com"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    status
+        .success()
+        .then(|| std::fs::read(dir.path().join("e.arj")).ok())?
 }
 
 /// Generated inputs not unpacked yet, with the reason (shrinks as formats land).
@@ -547,7 +574,8 @@ const GENERATED_NOT_YET: &[(&str, &str)] = &[];
 /// CLAMD-DET-7 with EICAR (CLAMD-DET-1/3): EICAR as a MIME attachment in base64,
 /// quoted-printable and uuencode, uuencoded without MIME, in message/rfc822 inside multipart
 /// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE), in 7z,
-/// BinHex, SZDD, TNEF, a stored CAB and SIS: the fake's SCAN and INSTREAM replies equal
+/// BinHex, SZDD, TNEF, a stored CAB, SIS, ARJ (stored, and methods 1 and 4 when `arj` is
+/// installed), zip implode and a stored CHM: the fake's SCAN and INSTREAM replies equal
 /// clamd's byte for byte.
 #[test]
 fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
@@ -615,7 +643,8 @@ fn differing(
 
 /// CLAMD-DET-7 with clamd's limits (CLAMD-CONF-3) and `AlertExceedsMax yes`, so the reply
 /// names the limit that stopped a scan: EICAR padded to a 4 KiB member (with a hash signature
-/// of its own, so a member scanned whole is FOUND) in BinHex, SZDD, TNEF, stored CAB and SIS, with `MaxFileSize` just under / at the member, `MaxScanSize` just
+/// of its own, so a member scanned whole is FOUND) in BinHex, SZDD, TNEF, stored CAB, SIS,
+/// stored ARJ, zip implode and stored CHM, with `MaxFileSize` just under / at the member, `MaxScanSize` just
 /// below / at the object plus the member, `MaxRecursion` 1 and 2: the fake's replies equal
 /// clamd's.
 #[test]
@@ -657,7 +686,8 @@ fn legacy_archive_limits_fake_replies_equal_real_clamd() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// CLAMD-DET-7: `ScanArchive no` leaves BinHex, SZDD, CAB, SIS (and every other archive)
+/// CLAMD-DET-7: `ScanArchive no` leaves BinHex, SZDD, CAB, SIS, ARJ, CHM, zip (implode
+/// included) and every other archive
 /// closed and `ScanMail no` leaves TNEF closed, as in clamd: the fake's replies for the
 /// clamav-testfiles of these formats and for generated EICAR in each equal clamd's.
 #[test]
