@@ -536,7 +536,7 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
 }
 
 /// `payload` in each of the older formats clamd unpacks: BinHex, SZDD, TNEF, stored CAB, SIS,
-/// stored ARJ, zip implode, stored CHM.
+/// stored ARJ, zip implode, CHM (stored, LZX).
 fn legacy_archives(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     use fixtures::legacy_archives as la;
     vec![
@@ -548,6 +548,7 @@ fn legacy_archives(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         ("eicar.arj", la::arj_stored_of("e.com", payload)),
         ("eicar_implode.zip", la::zip_implode_of("e.com", payload)),
         ("eicar.chm", la::chm_stored_of("/e.com", payload)),
+        ("eicar_lzx.chm", la::chm_lzx_of("/e.com", payload)),
     ]
 }
 
@@ -575,7 +576,7 @@ const GENERATED_NOT_YET: &[(&str, &str)] = &[];
 /// quoted-printable and uuencode, uuencoded without MIME, in message/rfc822 inside multipart
 /// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE), in 7z,
 /// BinHex, SZDD, TNEF, a stored CAB, SIS, ARJ (stored, and methods 1 and 4 when `arj` is
-/// installed), zip implode and a stored CHM: the fake's SCAN and INSTREAM replies equal
+/// installed), zip implode and CHM (stored, LZX): the fake's SCAN and INSTREAM replies equal
 /// clamd's byte for byte.
 #[test]
 fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
@@ -644,7 +645,7 @@ fn differing(
 /// CLAMD-DET-7 with clamd's limits (CLAMD-CONF-3) and `AlertExceedsMax yes`, so the reply
 /// names the limit that stopped a scan: EICAR padded to a 4 KiB member (with a hash signature
 /// of its own, so a member scanned whole is FOUND) in BinHex, SZDD, TNEF, stored CAB, SIS,
-/// stored ARJ, zip implode and stored CHM, with `MaxFileSize` just under / at the member, `MaxScanSize` just
+/// stored ARJ, zip implode and CHM (stored, LZX), with `MaxFileSize` just under / at the member, `MaxScanSize` just
 /// below / at the object plus the member, `MaxRecursion` 1 and 2: the fake's replies equal
 /// clamd's.
 #[test]

@@ -179,7 +179,8 @@ struct Lzx {
 fn lzx_section(r: &mut SpoolReader, system: &[Entry], sec0: u64) -> Option<Lzx> {
     let find = |name: &[u8]| system.iter().find(|e| e.name == name && e.section == 0);
     let (content, control, rtable) = (find(CONTENT)?, find(CONTROL)?, find(RESET_TABLE)?);
-    if control.length < 0x18 || rtable.length < 0x28 {
+    // libmspack wants ControlData of exactly its structure's size
+    if control.length != 0x1c || rtable.length < 0x28 {
         return None;
     }
     let c = read_at(r, sec0 + control.offset, 0x18)?;
@@ -219,7 +220,8 @@ fn lzx_section(r: &mut SpoolReader, system: &[Entry], sec0: u64) -> Option<Lzx> 
         table: sec0 + rtable.offset + table_offset,
         entry_size,
         entries,
-        uncompressed: le64(&t, 0x10),
+        // libmspack rounds the length up to the reset interval, so every frame is 32 KiB
+        uncompressed: le64(&t, 0x10).div_ceil(reset).saturating_mul(reset),
     })
 }
 
@@ -295,7 +297,7 @@ impl Frames {
         if k.is_multiple_of(self.lzx.reset_frames) && k > 0 {
             self.decoder.reset();
         }
-        let out_len = (self.lzx.uncompressed - k * FRAME).min(FRAME) as usize;
+        let out_len = FRAME as usize;
         match self.decoder.decompress_next(&packed, out_len) {
             Ok(out) => {
                 self.frame.clear();
