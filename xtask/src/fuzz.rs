@@ -62,7 +62,7 @@ const TARGETS: &[(&str, &str)] = &[
     ),
     (
         "legacy",
-        "scan_engine BinHex/SZDD/TNEF/CAB/SIS walks: limits, split independence",
+        "scan_engine BinHex/SZDD/TNEF/CAB/SIS/ARJ/CHM/implode walks: limits, split independence",
     ),
 ];
 

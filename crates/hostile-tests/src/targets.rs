@@ -80,7 +80,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "legacy",
-        about: "scan_engine BinHex/SZDD/TNEF/CAB/SIS walks (clamd's older containers): limits, split independence (CLAMD-DET-7)",
+        about: "scan_engine BinHex/SZDD/TNEF/CAB/SIS/ARJ/CHM/zip-implode walks (clamd's older containers): limits, split independence (CLAMD-DET-7)",
         run: legacy,
     },
 ];
@@ -541,7 +541,8 @@ pub fn sevenz(data: &[u8]) {
     archive(&input);
 }
 
-/// The older containers clamd unpacks (BinHex, SZDD, TNEF, CAB, SIS): walked like any
+/// The older containers clamd unpacks (BinHex, SZDD, TNEF, CAB, SIS, ARJ, CHM, zip implode):
+/// walked like any
 /// archive from seeds of each format, so one target covers every parser of the tree scanner
 /// that these formats reach.
 pub fn legacy(data: &[u8]) {
