@@ -542,9 +542,8 @@ pub fn sevenz(data: &[u8]) {
 }
 
 /// The older containers clamd unpacks (BinHex, SZDD, TNEF, CAB, SIS, ARJ, CHM, zip implode):
-/// walked like any
-/// archive from seeds of each format, so one target covers every parser of the tree scanner
-/// that these formats reach.
+/// walked like any archive from seeds of each format, so one target covers every parser of
+/// the tree scanner that these formats reach.
 pub fn legacy(data: &[u8]) {
     archive(data);
 }
