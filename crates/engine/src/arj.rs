@@ -9,8 +9,8 @@
 //! stopped reading, and a member clamd cannot expand (unknown method) ends the archive.
 //!
 //! Memory is the dictionary and the Huffman tables; a member is expanded as a stream. Past
-//! [`DRAIN_LIMIT`] bytes decoded only to find the next header (after the walk stopped
-//! reading a member) the archive ends, so a tiny header cannot make a long walk.
+//! [`DRAIN_LIMIT`] bytes decoded in one archive only to find the next header (after the walk
+//! stopped reading a member) the archive ends, so tiny headers cannot make a long walk.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -34,7 +34,8 @@ const CTABLESIZE: usize = 4096;
 const PTABLESIZE: usize = 256;
 const TREE: usize = 2 * NC - 1;
 const GARBLED: u8 = 0x01;
-/// Most bytes decoded past where the walk stopped reading, to find the next header.
+/// Most bytes decoded, in one archive, past where the walk stopped reading members (to find
+/// the next header).
 const DRAIN_LIMIT: u64 = 16 << 20;
 
 pub(crate) fn is_arj(head: &[u8]) -> bool {
@@ -343,25 +344,10 @@ impl<R: Read> Decoder<R> {
         }
         let mut i = 0usize;
         while (i as i32) < n {
-            let mut c = usize::from(self.pt_table[usize::from(self.bit_buf >> 8)]);
-            if c >= NT {
-                let mut mask = 1u16 << 7;
-                loop {
-                    if c >= TREE {
-                        self.status = Status::Format;
-                        return;
-                    }
-                    c = usize::from(if self.bit_buf & mask != 0 {
-                        self.right[c]
-                    } else {
-                        self.left[c]
-                    });
-                    mask >>= 1;
-                    if c < NT {
-                        break;
-                    }
-                }
-            }
+            let first = usize::from(self.pt_table[usize::from(self.bit_buf >> 8)]);
+            let Some(c) = self.walk(first, NT, 1 << 7, Status::Format) else {
+                return;
+            };
             if c >= 19 {
                 self.status = Status::Unpack;
                 return;
@@ -404,6 +390,24 @@ impl<R: Read> Decoder<R> {
         self.make_table(Tab::C, NC, 12);
     }
 
+    /// Follow a table entry at or past `below` down the left/right tree by the bits of
+    /// `bit_buf` from `mask` on; `None` (status `err`) on a node outside the tree.
+    fn walk(&mut self, mut c: usize, below: usize, mut mask: u16, err: Status) -> Option<usize> {
+        while c >= below {
+            if c >= TREE {
+                self.status = err;
+                return None;
+            }
+            c = usize::from(if self.bit_buf & mask != 0 {
+                self.right[c]
+            } else {
+                self.left[c]
+            });
+            mask >>= 1;
+        }
+        Some(c)
+    }
+
     fn decode_c(&mut self) -> u16 {
         if self.blocksize == 0 {
             self.blocksize = self.getbits(16);
@@ -413,49 +417,19 @@ impl<R: Read> Decoder<R> {
             self.read_pt_len(NT, PBIT, -1);
         }
         self.blocksize = self.blocksize.wrapping_sub(1);
-        let mut j = usize::from(self.c_table[usize::from(self.bit_buf >> 4)]);
-        if j >= NC {
-            let mut mask = 1u16 << 3;
-            loop {
-                if j >= TREE {
-                    self.status = Status::Unpack;
-                    return 0;
-                }
-                j = usize::from(if self.bit_buf & mask != 0 {
-                    self.right[j]
-                } else {
-                    self.left[j]
-                });
-                mask >>= 1;
-                if j < NC {
-                    break;
-                }
-            }
-        }
+        let first = usize::from(self.c_table[usize::from(self.bit_buf >> 4)]);
+        let Some(j) = self.walk(first, NC, 1 << 3, Status::Unpack) else {
+            return 0;
+        };
         self.fill_buf(i32::from(self.c_len[j]));
         j as u16
     }
 
     fn decode_p(&mut self) -> u16 {
-        let mut j = usize::from(self.pt_table[usize::from(self.bit_buf >> 8)]);
-        if j >= NP {
-            let mut mask = 1u16 << 7;
-            loop {
-                if j >= TREE {
-                    self.status = Status::Unpack;
-                    return 0;
-                }
-                j = usize::from(if self.bit_buf & mask != 0 {
-                    self.right[j]
-                } else {
-                    self.left[j]
-                });
-                mask >>= 1;
-                if j < NP {
-                    break;
-                }
-            }
-        }
+        let first = usize::from(self.pt_table[usize::from(self.bit_buf >> 8)]);
+        let Some(j) = self.walk(first, NP, 1 << 7, Status::Unpack) else {
+            return 0;
+        };
         self.fill_buf(i32::from(self.pt_len[j.min(NPT - 1)]));
         if j != 0 {
             let b = (j - 1) as i32;
@@ -780,6 +754,7 @@ impl Arj {
     /// Walk the members; `Err` only for an unreadable spool.
     fn walk(&mut self, each: &mut EachMember<'_>) -> io::Result<()> {
         let mut pos = self.first;
+        let mut drained = 0u64;
         loop {
             if !mark_at(&mut self.spool, pos)? {
                 return Ok(());
@@ -813,7 +788,6 @@ impl Arj {
                     }
                     // the next header is where the decoder stopped reading
                     let mut sink = vec![0u8; 64 * 1024];
-                    let mut drained = 0u64;
                     loop {
                         let n = x.read(&mut sink)?;
                         if n == 0 {
@@ -864,18 +838,8 @@ mod tests {
     }
 
     fn members(data: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut spool = crate::spool::SpoolWriter::new(1 << 20, None);
-        spool.write(data).unwrap();
-        let mut got = Vec::new();
-        open(spool.finish().unwrap())
-            .unwrap()
-            .for_each_member(&mut |name, r, _| {
-                let mut v = Vec::new();
-                r.read_to_end(&mut v).unwrap();
-                got.push((name, v));
-                true
-            });
-        got
+        let all = crate::tree::unpack_all(data, open);
+        all.into_iter().map(|(n, d, _)| (n, d)).collect()
     }
 
     #[test]

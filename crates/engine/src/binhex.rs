@@ -354,21 +354,22 @@ impl MemberSource for BinHex {
 mod tests {
     use super::*;
 
-    /// Encode `decoded` (already run-length coded) as BinHex text.
+    /// Encode `decoded` (already run-length coded) as BinHex text: 6 bits a character,
+    /// most significant first, the last group padded with zero bits.
     fn encode(decoded: &[u8]) -> Vec<u8> {
         let mut out = BANNER.to_vec();
         out.extend_from_slice(b"\n:");
-        for c in decoded.chunks(3) {
-            let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-            let v = [
-                b[0] >> 2,
-                ((b[0] & 3) << 4) | (b[1] >> 4),
-                ((b[1] & 15) << 2) | (b[2] >> 6),
-                b[2] & 63,
-            ];
-            for x in &v[..c.len() + 1] {
-                out.push(ALPHABET[usize::from(*x)]);
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for &b in decoded {
+            acc = (acc << 8) | u32::from(b);
+            bits += 8;
+            while bits >= 6 {
+                bits -= 6;
+                out.push(ALPHABET[((acc >> bits) & 63) as usize]);
             }
+        }
+        if bits > 0 {
+            out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize]);
         }
         out.extend_from_slice(b":\n");
         out
@@ -386,17 +387,8 @@ mod tests {
     }
 
     fn members(text: &[u8]) -> Vec<Vec<u8>> {
-        let mut spool = crate::spool::SpoolWriter::new(1 << 20, None);
-        spool.write(text).unwrap();
-        let source = open(spool.finish().unwrap()).unwrap();
-        let mut got = Vec::new();
-        source.for_each_member(&mut |_, r, _| {
-            let mut v = Vec::new();
-            r.read_to_end(&mut v).unwrap();
-            got.push(v);
-            true
-        });
-        got
+        let all = crate::tree::unpack_all(text, open);
+        all.into_iter().map(|(_, d, _)| d).collect()
     }
 
     #[test]

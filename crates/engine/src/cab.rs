@@ -7,13 +7,15 @@
 //! The crate decodes a folder from its start for each file read, so the decoding work of one
 //! cabinet is bounded by [`WORK_LIMIT`] (a folder's worst case per file, counted up front);
 //! past it the cabinet ends. Memory is one data block and the LZX window (at most 2 MiB).
+//! The crate panics on a file that starts past its folder's data and on a stored block whose
+//! sizes disagree: such files are found in the headers first and skipped.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
 use cab::Cabinet;
 
 use crate::spool::SpoolReader;
-use crate::tree::{EachMember, MemberSource};
+use crate::tree::{read_up_to, EachMember, MemberSource};
 
 /// Largest uncompressed size of one CAB data block.
 const BLOCK_MAX: u64 = 32 * 1024;
@@ -31,17 +33,111 @@ struct Cab {
     files: Vec<(String, u64, u64)>,
 }
 
+/// What the `cab` crate does not check and would panic on, read from the headers: per
+/// folder, the uncompressed size its data blocks add up to and whether a stored block says
+/// a size other than the bytes it holds; per file (directory order), folder and offset.
+struct Layout {
+    folders: Vec<(u64, bool)>,
+    files: Vec<(usize, u64)>,
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn le32(b: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+}
+
+fn read_exact_at(r: &mut SpoolReader, pos: u64, buf: &mut [u8]) -> Option<()> {
+    r.seek(SeekFrom::Start(pos)).ok()?;
+    r.read_exact(buf).ok()
+}
+
+/// A NUL-terminated string's length (at most 256 bytes, as the crate reads names).
+fn skip_string(r: &mut SpoolReader, pos: u64) -> Option<u64> {
+    let mut b = [0u8; 257];
+    r.seek(SeekFrom::Start(pos)).ok()?;
+    let n = read_up_to(r, &mut b).ok()?;
+    b[..n].iter().position(|&c| c == 0).map(|i| i as u64 + 1)
+}
+
+fn layout(r: &mut SpoolReader) -> Option<Layout> {
+    let mut h = [0u8; 36];
+    read_exact_at(r, 0, &mut h)?;
+    let (files_at, folders, files, flags) =
+        (le32(&h, 16), le16(&h, 26), le16(&h, 28), le16(&h, 30));
+    let (mut pos, mut folder_reserve, mut data_reserve) = (36u64, 0u64, 0u64);
+    if flags & 4 != 0 {
+        let mut rs = [0u8; 4];
+        read_exact_at(r, 36, &mut rs)?;
+        folder_reserve = u64::from(rs[2]);
+        data_reserve = u64::from(rs[3]);
+        pos = 40 + u64::from(le16(&rs, 0));
+    }
+    for _ in 0..(flags & 3).count_ones() * 2 {
+        pos += skip_string(r, pos)?;
+    }
+    let mut out = Layout {
+        folders: Vec::new(),
+        files: Vec::new(),
+    };
+    for _ in 0..folders {
+        let mut f = [0u8; 8];
+        read_exact_at(r, pos, &mut f)?;
+        pos += 8 + folder_reserve;
+        let stored = le16(&f, 6) & 0x000f == 0;
+        let (mut block, mut total, mut safe) = (le32(&f, 0), 0u64, true);
+        for _ in 0..le16(&f, 4) {
+            let mut d = [0u8; 8];
+            if read_exact_at(r, block, &mut d).is_none() {
+                break;
+            }
+            let (packed, size) = (le16(&d, 4), le16(&d, 6));
+            safe &= !stored || packed == size;
+            total += u64::from(size);
+            block += 8 + data_reserve + u64::from(packed);
+        }
+        out.folders.push((total, safe));
+    }
+    pos = files_at;
+    for _ in 0..files {
+        let mut f = [0u8; 16];
+        read_exact_at(r, pos, &mut f)?;
+        out.files.push((usize::from(le16(&f, 8)), le32(&f, 4)));
+        pos += 16 + skip_string(r, pos + 16)?;
+    }
+    Some(out)
+}
+
 pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
     // every data block has an 8-byte header in the file: a folder cannot hold more
     let most_blocks = spool.seek(SeekFrom::End(0)).ok()? / 8;
+    let layout = layout(&mut spool)?;
     spool.seek(SeekFrom::Start(0)).ok()?;
     let cabinet = Cabinet::new(spool).ok()?;
-    let mut files = Vec::new();
+    // the crate lists files per folder in directory order, and `read_file` opens the first
+    // file of a name: pair names with the directory to check the entry that will be opened
+    let mut per_folder: Vec<Vec<(String, u64)>> = Vec::new();
+    let mut work = Vec::new();
     for folder in cabinet.folder_entries() {
-        let work = u64::from(folder.num_data_blocks()).min(most_blocks) * BLOCK_MAX;
-        for file in folder.file_entries() {
-            let size = u64::from(file.uncompressed_size());
-            files.push((file.name().to_string(), size, work));
+        work.push(u64::from(folder.num_data_blocks()).min(most_blocks) * BLOCK_MAX);
+        let mut names: Vec<(String, u64)> = folder
+            .file_entries()
+            .map(|f| (f.name().to_string(), u64::from(f.uncompressed_size())))
+            .collect();
+        names.reverse();
+        per_folder.push(names);
+    }
+    let mut first_of_name = std::collections::HashMap::new();
+    let mut files = Vec::new();
+    for &(folder, offset) in &layout.files {
+        let (name, size) = per_folder.get_mut(folder)?.pop()?;
+        let (f, off) = *first_of_name
+            .entry(name.clone())
+            .or_insert((folder, offset));
+        let (total, safe) = *layout.folders.get(f)?;
+        if safe && off <= total {
+            files.push((name, size, work[folder]));
         }
     }
     Some(Box::new(Cab { cabinet, files }))
@@ -111,18 +207,7 @@ mod tests {
     }
 
     fn members(data: &[u8]) -> Vec<(Vec<u8>, Vec<u8>, Option<u64>)> {
-        let mut spool = crate::spool::SpoolWriter::new(1 << 20, None);
-        spool.write(data).unwrap();
-        let mut got = Vec::new();
-        open(spool.finish().unwrap())
-            .unwrap()
-            .for_each_member(&mut |name, r, size| {
-                let mut v = Vec::new();
-                r.read_to_end(&mut v).unwrap();
-                got.push((name, v, size));
-                true
-            });
-        got
+        crate::tree::unpack_all(data, open)
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! Like clamd, expansion runs to the end of the compressed data (not to the stated size), a
 //! copy from before the start yields zeros, and a member whose trees or codes are invalid is
 //! not scanned at all: so it is expanded once to check it, then again as a stream for the
-//! walk. Memory is the 8 KiB window and three trees of at most 256 codes.
+//! walk (checks capped at [`CHECK_LIMIT`] bytes per zip). Memory is the 8 KiB window and
+//! three trees of at most 256 codes.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -17,6 +18,9 @@ use crate::tree::{read_up_to, EachMember, MemberSource};
 const LARGE_WINDOW: u16 = 0x0002;
 const LITERAL_TREE: u16 = 0x0004;
 const MAX_CODE_BITS: u8 = 16;
+/// Most bytes expanded to check the imploded members of one zip (central directory entries
+/// may all point at one member); past it the remaining members are not scanned.
+const CHECK_LIMIT: u64 = 1 << 30;
 
 /// A Shannon-Fano tree: (code length, code aligned to 16 bits) -> symbol.
 type Tree = HashMap<(u8, u16), u16>;
@@ -314,6 +318,8 @@ pub(crate) fn member(archive: &mut zip::ZipArchive<SpoolReader>, i: usize) -> Op
 pub(crate) struct Members {
     pub spool: SpoolReader,
     pub members: Vec<Member>,
+    /// Bytes expanded by the checks so far.
+    pub checked: u64,
 }
 
 impl Members {
@@ -326,14 +332,20 @@ impl Members {
         Ok(u16::from_le_bytes(f))
     }
 
-    /// Whether the member expands to the end of its data without a bad tree or code.
-    fn expands(&mut self, m: &Member) -> io::Result<bool> {
+    /// Whether the member expands to the end of its data without a bad tree or code;
+    /// `None` once the check budget of the zip is spent.
+    fn expands(&mut self, m: &Member) -> io::Result<Option<bool>> {
         let flags = self.flags(m)?;
         let mut x = Explode::new((&mut self.spool).take(m.packed), flags);
         loop {
             match x.next()? {
-                Ok(_) => {}
-                Err(end) => return Ok(end == End::Input),
+                Ok(_) => {
+                    self.checked += 1;
+                    if self.checked > CHECK_LIMIT {
+                        return Ok(None);
+                    }
+                }
+                Err(end) => return Ok(Some(end == End::Input)),
             }
         }
     }
@@ -342,8 +354,10 @@ impl Members {
 impl MemberSource for Members {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
         for m in std::mem::take(&mut self.members) {
-            if !self.expands(&m).unwrap_or(false) {
-                continue;
+            match self.expands(&m) {
+                Ok(Some(true)) => {}
+                Ok(None) => break,
+                _ => continue,
             }
             let Ok(flags) = self.flags(&m) else { break };
             let mut data = Explode::new((&mut self.spool).take(m.packed), flags);

@@ -9,8 +9,9 @@
 //! times its packed size and its stated size. The newer SIS 9 format is not opened (clamd
 //! opens it; see the README).
 //!
-//! Each file's data is checked first (inflated once into a counter) and then inflated again
-//! as a stream for the walk: memory is zlib's window, whatever the sizes claim.
+//! Each file's data is checked first (inflated once into a counter, at most [`CHECK_LIMIT`]
+//! bytes for one SIS) and then inflated again as a stream for the walk: memory is zlib's
+//! window, whatever the sizes claim.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -32,6 +33,9 @@ const PKG_ELSIF: u32 = 4;
 const FT_NULL: u32 = 4;
 /// File records read from one SIS (a record costs 4 bytes, so this bounds the first pass).
 const MAX_RECORDS: u32 = 65_536;
+/// Most bytes inflated to check the files of one SIS (records may all point at one zlib
+/// bomb); past it the remaining records are not read.
+const CHECK_LIMIT: u64 = 1 << 30;
 
 /// clamd's check for the old format: UID 3 (offset 8) is `0x10000419`.
 pub(crate) fn is_sis(head: &[u8]) -> bool {
@@ -91,6 +95,7 @@ fn plan(r: &mut SpoolReader) -> io::Result<Vec<Data>> {
     let mut rec = Records { r, pos: pfiles };
     let mut out = Vec::new();
     let mut read = 0u32;
+    let mut checked = 0u64;
     for _ in 0..files {
         let Some(kind) = rec.u32() else { break };
         let skip = match kind {
@@ -124,7 +129,10 @@ fn plan(r: &mut SpoolReader) -> io::Result<Vec<Data>> {
                             len,
                             compressed,
                         };
-                        if !compressed || inflates_within(rec.r, data, limit)? {
+                        if checked > CHECK_LIMIT {
+                            return Ok(out);
+                        }
+                        if !compressed || inflates_within(rec.r, data, limit, &mut checked)? {
                             out.push(data);
                         }
                     }
@@ -146,7 +154,12 @@ fn plan(r: &mut SpoolReader) -> io::Result<Vec<Data>> {
 
 /// Whether `data` is a complete zlib stream of at most `limit` bytes inflated (zlib's
 /// `uncompress` into a buffer of that size, as clamd calls it).
-fn inflates_within(r: &mut SpoolReader, data: Data, limit: u64) -> io::Result<bool> {
+fn inflates_within(
+    r: &mut SpoolReader,
+    data: Data,
+    limit: u64,
+    checked: &mut u64,
+) -> io::Result<bool> {
     r.seek(SeekFrom::Start(data.offset))?;
     let mut input = r.take(data.len);
     let mut z = Decompress::new(true);
@@ -169,7 +182,8 @@ fn inflates_within(r: &mut SpoolReader, data: Data, limit: u64) -> io::Result<bo
             Err(_) => return Ok(false),
         };
         at += (z.total_in() - before.0) as usize;
-        if z.total_out() > limit {
+        *checked += z.total_out() - before.1;
+        if z.total_out() > limit || *checked > CHECK_LIMIT {
             return Ok(false);
         }
         match status {
@@ -262,18 +276,8 @@ mod tests {
     }
 
     fn members(data: &[u8]) -> Vec<Vec<u8>> {
-        let mut spool = crate::spool::SpoolWriter::new(1 << 20, None);
-        spool.write(data).unwrap();
-        let mut got = Vec::new();
-        open(spool.finish().unwrap())
-            .unwrap()
-            .for_each_member(&mut |_, r, _| {
-                let mut v = Vec::new();
-                r.read_to_end(&mut v).unwrap();
-                got.push(v);
-                true
-            });
-        got
+        let all = crate::tree::unpack_all(data, open);
+        all.into_iter().map(|(_, d, _)| d).collect()
     }
 
     #[test]

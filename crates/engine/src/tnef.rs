@@ -191,18 +191,8 @@ mod tests {
     }
 
     fn files(tnef: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut spool = crate::spool::SpoolWriter::new(1 << 20, None);
-        spool.write(tnef).unwrap();
-        let mut got = Vec::new();
-        open(spool.finish().unwrap())
-            .unwrap()
-            .for_each_member(&mut |name, r, _| {
-                let mut v = Vec::new();
-                r.read_to_end(&mut v).unwrap();
-                got.push((name, v));
-                true
-            });
-        got
+        let all = crate::tree::unpack_all(tnef, open);
+        all.into_iter().map(|(n, d, _)| (n, d)).collect()
     }
 
     fn start() -> Vec<u8> {

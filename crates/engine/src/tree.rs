@@ -418,6 +418,27 @@ pub(crate) trait MemberSource {
 /// The walk's side of [`MemberSource`]: (name, member bytes, declared size) -> go on?
 pub(crate) type EachMember<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>) -> bool + 'a;
 
+/// Test support for the format modules: open `data` with `open` (from a spool, as the walk
+/// does) and collect every member as (name, bytes, declared size).
+#[cfg(test)]
+pub(crate) fn unpack_all(
+    data: &[u8],
+    open: fn(SpoolReader) -> Option<Box<dyn MemberSource>>,
+) -> Vec<(Vec<u8>, Vec<u8>, Option<u64>)> {
+    let mut spool = SpoolWriter::new(1 << 20, None);
+    spool.write(data).expect("memory spool");
+    let mut got = Vec::new();
+    if let Some(source) = open(spool.finish().expect("memory spool")) {
+        source.for_each_member(&mut |name, r, declared| {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).expect("member reads");
+            got.push((name, v, declared));
+            true
+        });
+    }
+    got
+}
+
 /// A container whose structure parsed: its members can be listed.
 enum Opened {
     Tar(SpoolReader),
@@ -705,6 +726,7 @@ impl Walk<'_, '_> {
                     let members = implode::Members {
                         spool: archive.into_inner(),
                         members: imploded,
+                        checked: 0,
                     };
                     self.expand(Opened::Source(Box::new(members)), depth)?;
                 }
