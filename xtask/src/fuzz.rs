@@ -73,6 +73,10 @@ const TARGETS: &[(&str, &str)] = &[
         "scan_engine PDF streams (Flate, ASCIIHex): split independence",
     ),
     ("html", "scan_engine HTML data: URIs: split independence"),
+    (
+        "legacy",
+        "scan_engine BinHex/SZDD/TNEF/CAB/SIS/ARJ/CHM/implode walks: limits, split independence",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

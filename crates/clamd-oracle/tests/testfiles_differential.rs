@@ -34,16 +34,8 @@ const NOT_YET: &[(&str, &str)] = &[
     ("clam-upx.exe", "PE unpacker (UPX)"),
     ("clam-wwpack.exe", "PE unpacker (WWPack)"),
     ("clam-yc.exe", "PE unpacker (yC)"),
-    ("clam.arj", "ARJ not unpacked"),
-    ("clam.cab", "CAB not unpacked"),
-    ("clam.chm", "CHM not unpacked"),
     ("clam.ea05.exe", "AutoIt script (EA05) not unpacked"),
     ("clam.ea06.exe", "AutoIt script (EA06) not unpacked"),
-    ("clam.exe.binhex", "BinHex not decoded"),
-    ("clam.exe.szdd", "SZDD (MS compress) not unpacked"),
-    ("clam.impl.zip", "zip member method implode not supported"),
-    ("clam.sis", "SIS not unpacked"),
-    ("clam.tnef", "TNEF not decoded"),
     ("clam_IScab_ext.exe", "InstallShield CAB not unpacked"),
     ("clam_IScab_int.exe", "InstallShield CAB not unpacked"),
     ("clam_ISmsi_ext.exe", "InstallShield MSI not unpacked"),
@@ -127,16 +119,16 @@ struct Servers {
 
 /// The real clamd and the fake, both with the oracle DB plus the clam.exe hash signature.
 fn start(env: &OracleEnv, clam_exe: &Path) -> Servers {
-    start_with(env, clam_exe, Vec::new())
+    start_with(env, clam_exe, &[])
 }
 
-/// As [`start`], with `conf` lines appended to both daemons' clamd.conf.
-fn start_with(env: &OracleEnv, clam_exe: &Path, conf: Vec<String>) -> Servers {
+/// [`start`] with extra clamd.conf lines for both servers.
+fn start_with(env: &OracleEnv, clam_exe: &Path, conf: &[String]) -> Servers {
     let size = std::fs::metadata(clam_exe).expect("clam.exe").len();
     let hdb = format!("{}:{size}:{SIG_NAME}\n", md5_hex(clam_exe));
     std::fs::write(env.db_dir.join("clamexe.hdb"), hdb).expect("write hdb");
     let profile = Profile {
-        conf,
+        conf: conf.to_vec(),
         fresh_per_case: false,
     };
     let real = RealLauncher
@@ -500,6 +492,13 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
         None => println!("note: xz not installed, eicar_lzma.7z not generated"),
     }
     v.extend(documents(&e));
+    v.extend(legacy_archives(&e));
+    for (name, method) in [("eicar_m1.arj", 1), ("eicar_m4.arj", 4)] {
+        match arj_tool(method, &e) {
+            Some(a) => v.push((name, a)),
+            None => println!("note: arj not installed, {name} not generated"),
+        }
+    }
     for (name, tool) in [("eicar.bz2", "bzip2"), ("eicar.xz", "xz")] {
         match compress(tool, &e) {
             Some(c) => v.push((name, c)),
@@ -509,15 +508,50 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
     v
 }
 
+/// `payload` in each of the older formats clamd unpacks: BinHex, SZDD, TNEF, stored CAB, SIS,
+/// stored ARJ, zip implode, CHM (stored, LZX).
+fn legacy_archives(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::legacy_archives as la;
+    vec![
+        ("eicar.hqx", la::binhex_of("e.com", payload)),
+        ("eicar.szdd", la::szdd_of(payload)),
+        ("winmail.dat", la::tnef_of("e.com", payload)),
+        ("eicar.cab", la::cab_stored_of("e.com", payload)),
+        ("eicar.sis", la::sis_of(payload)),
+        ("eicar.arj", la::arj_stored_of("e.com", payload)),
+        ("eicar_implode.zip", la::zip_implode_of("e.com", payload)),
+        ("eicar.chm", la::chm_stored_of("/e.com", payload)),
+        ("eicar_lzx.chm", la::chm_lzx_of("/e.com", payload)),
+    ]
+}
+
+/// `data` as `e.com` in an ARJ made by the installed `arj` with `-m<method>`, or None when
+/// it is absent.
+fn arj_tool(method: u8, data: &[u8]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().ok()?;
+    std::fs::write(dir.path().join("e.com"), data).ok()?;
+    let status = Command::new("arj")
+        .args(["a", &format!("-m{method}"), "-y", "e.arj", "e.com"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    status
+        .success()
+        .then(|| std::fs::read(dir.path().join("e.arj")).ok())?
+}
+
 /// Generated inputs not unpacked yet, with the reason (shrinks as formats land).
 const GENERATED_NOT_YET: &[(&str, &str)] = &[];
 
 /// CLAMD-DET-7 with EICAR (CLAMD-DET-1/3): EICAR as a MIME attachment in base64,
 /// quoted-printable and uuencode, uuencoded without MIME, in message/rfc822 inside multipart
-/// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE), in 7z
-/// and in documents (OLE2 stream and Package object, RTF objdata, PDF embedded file raw,
-/// Flate and ASCIIHex+Flate, HTML data: URI base64 and %-escaped): the fake's SCAN and
-/// INSTREAM replies equal clamd's byte for byte.
+/// inside multipart, in an mbox, compressed, in cpio (odc, newc, crc, binary LE/BE), in 7z,
+/// in documents (OLE2 stream and Package object, RTF objdata, PDF embedded file raw, Flate
+/// and ASCIIHex+Flate, HTML data: URI base64 and %-escaped), and in BinHex, SZDD, TNEF, a
+/// stored CAB, SIS, ARJ (stored, and methods 1 and 4 when `arj` is installed), zip implode and
+/// CHM (stored, LZX): the fake's SCAN and INSTREAM replies equal clamd's byte for byte.
 #[test]
 fn generated_mail_and_compressed_eicar_fake_replies_equal_real_clamd() {
     if !available() {
@@ -647,7 +681,7 @@ fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
         let servers = start_with(
             &env,
             &Path::new(TESTFILES).join("clam.exe"),
-            vec![conf.to_string()],
+            &[conf.to_string()],
         );
         let dir = env.corpus_dir.join("documents");
         std::fs::create_dir(&dir).expect("mkdir");
@@ -656,6 +690,118 @@ fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
                 failures.push(format!("[{conf}] {name}: fake differs from clamd"));
             }
         }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// SCAN and INSTREAM of every `(name, data)` against both servers; the names whose replies
+/// differ, with both replies.
+fn differing(
+    env: &OracleEnv,
+    servers: &Servers,
+    tag: &str,
+    inputs: &[(String, Vec<u8>)],
+) -> Vec<String> {
+    let dir = env.corpus_dir.join(tag);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut out = Vec::new();
+    for (name, data) in inputs {
+        let path = dir.join(name);
+        std::fs::write(&path, data).expect("write input");
+        let real = both(&servers.real, &path, data);
+        let fake = both(&servers.fake, &path, data);
+        println!(
+            "[{tag}] {name}: real {:?} / {:?}, fake {:?} / {:?}",
+            shown(&real.0),
+            shown(&real.1),
+            shown(&fake.0),
+            shown(&fake.1)
+        );
+        if real != fake {
+            out.push(format!("[{tag}] {name}: fake differs from clamd"));
+        }
+    }
+    out
+}
+
+/// CLAMD-DET-7 with clamd's limits (CLAMD-CONF-3) and `AlertExceedsMax yes`, so the reply
+/// names the limit that stopped a scan: EICAR padded to a 4 KiB member (with a hash signature
+/// of its own, so a member scanned whole is FOUND) in BinHex, SZDD, TNEF, stored CAB, SIS,
+/// stored ARJ, zip implode and CHM (stored, LZX), with `MaxFileSize` just under / at the member, `MaxScanSize` just
+/// below / at the object plus the member, `MaxRecursion` 1 and 2: the fake's replies equal
+/// clamd's.
+#[test]
+fn legacy_archive_limits_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    const MEMBER: usize = 4096;
+    let mut payload = clamd_oracle::env::eicar();
+    payload.resize(MEMBER, b'\n');
+    let inputs: Vec<(String, Vec<u8>)> = legacy_archives(&payload)
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+    let mut failures = Vec::new();
+    for (i, (name, data)) in inputs.iter().enumerate() {
+        let root = data.len();
+        let confs = [
+            format!("MaxFileSize {}", MEMBER - 1),
+            format!("MaxFileSize {}", root.max(MEMBER)),
+            format!("MaxScanSize {}", root + MEMBER - 1),
+            format!("MaxScanSize {}", root + MEMBER),
+            "MaxRecursion 1".to_string(),
+            "MaxRecursion 2".to_string(),
+        ];
+        for (k, line) in confs.iter().enumerate() {
+            let env = OracleEnv::create().expect("oracle env");
+            // a hash signature of the padded member, so a scanned member is FOUND
+            let member = env.corpus_dir.join("member.bin");
+            std::fs::write(&member, &payload).expect("write member");
+            let hdb = format!("{}:{MEMBER}:Padded.Member-1\n", md5_hex(&member));
+            std::fs::write(env.db_dir.join("member.hdb"), hdb).expect("write hdb");
+            let conf = vec![line.clone(), "AlertExceedsMax yes".to_string()];
+            let servers = start_with(&env, &Path::new(TESTFILES).join("clam.exe"), &conf);
+            let one = [(name.clone(), data.clone())];
+            failures.extend(differing(&env, &servers, &format!("{i}-{k} {line}"), &one));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// CLAMD-DET-7: `ScanArchive no` leaves BinHex, SZDD, CAB, SIS, ARJ, CHM, zip (implode
+/// included) and every other archive
+/// closed and `ScanMail no` leaves TNEF closed, as in clamd: the fake's replies for the
+/// clamav-testfiles of these formats and for generated EICAR in each equal clamd's.
+#[test]
+fn scan_archive_and_scan_mail_off_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let mut inputs: Vec<(String, Vec<u8>)> = legacy_archives(&clamd_oracle::env::eicar())
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+    for f in [
+        "clam.exe.binhex",
+        "clam.exe.szdd",
+        "clam.tnef",
+        "clam.cab",
+        "clam.sis",
+        "clam.zip",
+    ] {
+        let data = std::fs::read(Path::new(TESTFILES).join(f)).expect("test file");
+        inputs.push((f.to_string(), data));
+    }
+    let mut failures = Vec::new();
+    for line in ["ScanArchive no", "ScanMail no"] {
+        let env = OracleEnv::create().expect("oracle env");
+        let servers = start_with(
+            &env,
+            &Path::new(TESTFILES).join("clam.exe"),
+            &[line.to_string()],
+        );
+        failures.extend(differing(&env, &servers, line, &inputs));
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }

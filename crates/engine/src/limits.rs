@@ -87,6 +87,11 @@ impl ScanLimits {
         limited(self.max_scan_size).is_none_or(|m| used.saturating_add(more) <= m)
     }
 
+    /// What is left of `MaxScanSize` after `used` bytes; `None` when it is unlimited.
+    pub fn scan_budget_left(&self, used: u64) -> Option<u64> {
+        limited(self.max_scan_size).map(|m| m.saturating_sub(used))
+    }
+
     /// Whether a member at nesting `level` (1 = the object's own members) may be scanned.
     pub fn level_allowed(&self, level: u32) -> bool {
         self.max_recursion == 0 || level < self.max_recursion

@@ -17,12 +17,22 @@ use crate::sigdb::SignatureDb;
 use crate::spool::{SpoolReader, SpoolWriter};
 
 // Container formats beyond tar/gzip/zip, one module each (private to the walk).
+#[path = "arj.rs"]
+mod arj;
+#[path = "binhex.rs"]
+mod binhex;
+#[path = "cab.rs"]
+mod cab;
+#[path = "chm.rs"]
+mod chm;
 #[path = "compress.rs"]
 mod compress;
 #[path = "cpio.rs"]
 mod cpio;
 #[path = "html.rs"]
 mod html;
+#[path = "implode.rs"]
+mod implode;
 #[path = "mime.rs"]
 mod mime;
 #[path = "ole2.rs"]
@@ -33,6 +43,12 @@ mod pdf;
 mod rtf;
 #[path = "sevenz.rs"]
 mod sevenz;
+#[path = "sis.rs"]
+mod sis;
+#[path = "szdd.rs"]
+mod szdd;
+#[path = "tnef.rs"]
+mod tnef;
 
 /// Depth limit used for "unlimited" (SVSP-OPT-RECURSE-1).
 pub const DEPTH_CAP: u32 = 32;
@@ -92,6 +108,20 @@ pub struct MoreFormats {
     pub pdf: bool,
     /// HTML `data:` URIs (clamd's `ScanHTML`; each is a small mail message, see `html.rs`).
     pub html: bool,
+    /// BinHex 4.0 text (clamd: `ScanArchive`).
+    pub binhex: bool,
+    /// SZDD, MS-DOS `COMPRESS.EXE` (clamd: `ScanArchive`).
+    pub szdd: bool,
+    /// TNEF, `winmail.dat` (clamd: `ScanMail`).
+    pub tnef: bool,
+    /// Microsoft Cabinet (clamd: `ScanArchive`).
+    pub cab: bool,
+    /// Symbian SIS before 9 (clamd: `ScanArchive`).
+    pub sis: bool,
+    /// ARJ (clamd: `ScanArchive`).
+    pub arj: bool,
+    /// Compiled HTML Help (clamd: `ScanArchive`).
+    pub chm: bool,
 }
 
 impl Default for MoreFormats {
@@ -112,6 +142,13 @@ impl MoreFormats {
             rtf: true,
             pdf: true,
             html: true,
+            binhex: true,
+            szdd: true,
+            tnef: true,
+            cab: true,
+            sis: true,
+            arj: true,
+            chm: true,
         }
     }
     pub fn none() -> Self {
@@ -125,6 +162,13 @@ impl MoreFormats {
             rtf: false,
             pdf: false,
             html: false,
+            binhex: false,
+            szdd: false,
+            tnef: false,
+            cab: false,
+            sis: false,
+            arj: false,
+            chm: false,
         }
     }
 }
@@ -181,6 +225,13 @@ impl TreeOptions {
             ContainerKind::Rtf => m.rtf,
             ContainerKind::Pdf => m.pdf,
             ContainerKind::Html => m.html,
+            ContainerKind::BinHex => m.binhex,
+            ContainerKind::Szdd => m.szdd,
+            ContainerKind::Tnef => m.tnef,
+            ContainerKind::Cab => m.cab,
+            ContainerKind::Sis => m.sis,
+            ContainerKind::Arj => m.arj,
+            ContainerKind::Chm => m.chm,
         }
     }
 }
@@ -207,6 +258,20 @@ pub enum ContainerKind {
     Pdf,
     /// An HTML document (its `data:` URIs).
     Html,
+    /// BinHex 4.0 text.
+    BinHex,
+    /// SZDD (MS compress).
+    Szdd,
+    /// TNEF (`winmail.dat`).
+    Tnef,
+    /// Microsoft Cabinet.
+    Cab,
+    /// Symbian SIS (before 9).
+    Sis,
+    /// An ARJ archive.
+    Arj,
+    /// Compiled HTML Help.
+    Chm,
 }
 
 /// One scanned part, as reported to the visitor.
@@ -256,6 +321,20 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Rtf)
     } else if cpio::sniff(head).is_some() {
         Some(ContainerKind::Cpio)
+    } else if arj::is_arj(head) {
+        Some(ContainerKind::Arj)
+    } else if chm::is_chm(head) {
+        Some(ContainerKind::Chm)
+    } else if cab::is_cab(head) {
+        Some(ContainerKind::Cab)
+    } else if tnef::is_tnef(head) {
+        Some(ContainerKind::Tnef)
+    } else if szdd::is_szdd(head) {
+        Some(ContainerKind::Szdd)
+    } else if binhex::is_binhex(head) {
+        Some(ContainerKind::BinHex)
+    } else if sis::is_sis(head) {
+        Some(ContainerKind::Sis)
     } else if mime::looks_like_mail(head) {
         Some(ContainerKind::Mail)
     } else if pdf::is_pdf(head) {
@@ -380,6 +459,12 @@ pub(crate) trait MemberSource {
     fn for_each_member_at(self: Box<Self>, each: &mut EachMemberAt<'_>) {
         self.for_each_member(&mut |name, data, declared| each(name, data, declared, 0));
     }
+
+    /// clamd extracts this format's members through libmspack (CAB, CHM), which cuts a
+    /// member at what is left of `MaxScanSize` and stops, silently, once nothing is left.
+    fn cut_at_scan_budget(&self) -> bool {
+        false
+    }
 }
 
 /// [`EachMember`] with the level relative to a plain member.
@@ -387,6 +472,27 @@ pub(crate) type EachMemberAt<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>
 
 /// The walk's side of [`MemberSource`]: (name, member bytes, declared size) -> go on?
 pub(crate) type EachMember<'a> = dyn FnMut(Vec<u8>, &mut dyn Read, Option<u64>) -> bool + 'a;
+
+/// Test support for the format modules: open `data` with `open` (from a spool, as the walk
+/// does) and collect every member as (name, bytes, declared size).
+#[cfg(test)]
+pub(crate) fn unpack_all(
+    data: &[u8],
+    open: fn(SpoolReader) -> Option<Box<dyn MemberSource>>,
+) -> Vec<(Vec<u8>, Vec<u8>, Option<u64>)> {
+    let mut spool = SpoolWriter::new(1 << 20, None);
+    spool.write(data).expect("memory spool");
+    let mut got = Vec::new();
+    if let Some(source) = open(spool.finish().expect("memory spool")) {
+        source.for_each_member(&mut |name, r, declared| {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).expect("member reads");
+            got.push((name, v, declared));
+            true
+        });
+    }
+    got
+}
 
 /// A container whose structure parsed: its members can be listed.
 enum Opened {
@@ -427,6 +533,13 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Rtf => rtf::open(reader).map(Opened::Source),
         ContainerKind::Pdf => pdf::open(reader).map(Opened::Source),
         ContainerKind::Html => html::open(reader).map(Opened::Source),
+        ContainerKind::BinHex => binhex::open(reader).map(Opened::Source),
+        ContainerKind::Szdd => szdd::open(reader, parent_name).map(Opened::Source),
+        ContainerKind::Tnef => tnef::open(reader).map(Opened::Source),
+        ContainerKind::Cab => cab::open(reader).map(Opened::Source),
+        ContainerKind::Sis => sis::open(reader).map(Opened::Source),
+        ContainerKind::Arj => arj::open(reader).map(Opened::Source),
+        ContainerKind::Chm => chm::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
         ContainerKind::Zip => zip::ZipArchive::new(reader)
             .ok()
@@ -625,12 +738,20 @@ impl Walk<'_, '_> {
             }
             Opened::Source(source) => {
                 let mut stop = None;
+                // CAB/CHM: libmspack cuts members at the scan budget left
+                let cut = source.cut_at_scan_budget();
                 source.for_each_member_at(&mut |name, data, declared, rel| {
                     let at = (depth + 1).saturating_add_signed(rel);
                     if rel != 0 && !self.level_allowed_at(at) {
                         return true;
                     }
-                    let outcome = self.next_member(data, name, at, declared);
+                    let left = self.limits.scan_budget_left(self.budget_used);
+                    let (declared, mut data) = match (cut, left, declared) {
+                        (true, Some(0), _) => return false,
+                        (true, Some(left), Some(d)) => (Some(d.min(left)), data.take(left)),
+                        _ => (declared, data.take(u64::MAX)),
+                    };
+                    let outcome = self.next_member(&mut data, name, at, declared);
                     outcome.unwrap_or_else(|s| {
                         stop = Some(s);
                         false
@@ -659,8 +780,12 @@ impl Walk<'_, '_> {
                 }
             }
             Opened::Zip(mut archive) => {
+                // the zip crate refuses method 6: those members are expanded from the spool
+                // once it is done (implode.rs)
+                let mut imploded = Vec::new();
                 for i in 0..archive.len() {
                     let Ok(mut file) = archive.by_index(i) else {
+                        imploded.extend(implode::member(&mut archive, i));
                         continue;
                     };
                     if file.is_dir() {
@@ -669,8 +794,16 @@ impl Walk<'_, '_> {
                     let name = file.name_raw().to_vec();
                     let size = file.size();
                     if !self.next_member(&mut file, name, depth + 1, Some(size))? {
-                        break;
+                        return Ok(());
                     }
+                }
+                if !imploded.is_empty() {
+                    let members = implode::Members {
+                        spool: archive.into_inner(),
+                        members: imploded,
+                        checked: 0,
+                    };
+                    self.expand(Opened::Source(Box::new(members)), depth)?;
                 }
             }
         }

@@ -295,6 +295,14 @@ fn scan_switches(conf: &ClamdConf) -> scan_engine::MoreFormats {
         cpio: archive,
         sevenz: archive,
         rtf: archive,
+        // clamd 1.4.6: TNEF is mail; the older containers are archives
+        tnef: on("ScanMail"),
+        binhex: archive,
+        szdd: archive,
+        cab: archive,
+        sis: archive,
+        arj: archive,
+        chm: archive,
     }
 }
 

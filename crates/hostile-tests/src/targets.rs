@@ -98,6 +98,11 @@ pub const TARGETS: &[Target] = &[
         about: "scan_engine HTML data: URIs (as mail messages): limits, split independence (CLAMD-DET-7)",
         run: html,
     },
+    Target {
+        name: "legacy",
+        about: "scan_engine BinHex/SZDD/TNEF/CAB/SIS/ARJ/CHM/zip-implode walks (clamd's older containers): limits, split independence (CLAMD-DET-7)",
+        run: legacy,
+    },
 ];
 
 /// The target called `name`.
@@ -583,6 +588,13 @@ pub fn pdf(data: &[u8]) {
 /// HTML: the input behind `<html>` (seeds: `data:` URIs, base64 and %-escaped).
 pub fn html(data: &[u8]) {
     behind_magic(data, b"<html>", 5);
+}
+
+/// The older containers clamd unpacks (BinHex, SZDD, TNEF, CAB, SIS, ARJ, CHM, zip implode):
+/// walked like any archive from seeds of each format, so one target covers every parser of
+/// the tree scanner that these formats reach.
+pub fn legacy(data: &[u8]) {
+    archive(data);
 }
 
 #[cfg(test)]

@@ -33,6 +33,79 @@ fn fuzz_seeds_run_clean() {
     }
 }
 
+/// The `legacy` seeds (one container of each format, holding a clean payload, behind the
+/// selector byte) as the fixture builders make them.
+fn legacy_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::legacy_archives as la;
+    let mut payload = b"seed payload for the legacy container walk ".repeat(6);
+    payload.extend((0u8..=255).collect::<Vec<u8>>());
+    let resource = b"resource fork of the seed".repeat(3);
+    let files = [
+        ("binhex", la::binhex_forks("seed.bin", &payload, &resource)),
+        ("szdd", la::szdd_of(&payload)),
+        ("tnef", la::tnef_of("seed.bin", &payload)),
+        ("cab-stored", la::cab_stored_of("seed.bin", &payload)),
+        ("cab-mszip", la::cab_mszip_of("seed.bin", &payload)),
+        ("sis", la::sis_of(&payload)),
+        ("arj-stored", la::arj_stored_of("seed.bin", &payload)),
+        ("zip-implode", la::zip_implode_of("seed.bin", &payload)),
+        ("chm-stored", la::chm_stored_of("/seed.bin", &payload)),
+        ("chm-lzx", la::chm_lzx_of("/seed.bin", &payload)),
+    ];
+    files
+        .into_iter()
+        .map(|(n, f)| {
+            let mut seed = vec![1u8];
+            seed.extend_from_slice(&f);
+            (n, seed)
+        })
+        .collect()
+}
+
+/// Seeds made once by the `arj` tool (methods 1 and 4, the same payload), which no builder
+/// here can make: they are only checked to open.
+const LEGACY_TOOL_SEEDS: &[&str] = &["arj-m1", "arj-m4"];
+
+/// CLAMD-DET-7: `fuzz/seeds/legacy` holds one seed per format of the `legacy` target (the
+/// builder-made ones equal to what the fixture builders make; `AVC_WRITE_SEEDS=1` rewrites
+/// them), and each seed expands to at least one member (so the fuzzer starts inside every
+/// parser).
+#[test]
+fn legacy_seeds_cover_every_format() {
+    let dir = repo_root().join("fuzz/seeds/legacy");
+    let write = std::env::var("AVC_WRITE_SEEDS").as_deref() == Ok("1");
+    let mut all = Vec::new();
+    for (name, seed) in legacy_seeds() {
+        let path = dir.join(name);
+        if write {
+            std::fs::create_dir_all(&dir).expect("mkdir seeds");
+            std::fs::write(&path, &seed).expect("write seed");
+        }
+        let stored = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(
+            stored,
+            seed,
+            "{}: regenerate with AVC_WRITE_SEEDS=1",
+            path.display()
+        );
+        all.push((name, seed));
+    }
+    for name in LEGACY_TOOL_SEEDS {
+        let seed = std::fs::read(dir.join(name)).expect("tool-made seed");
+        all.push((name, seed));
+    }
+    for (name, seed) in all {
+        let db = std::sync::Arc::new(scan_engine::SignatureDb::builtin(&Default::default()));
+        let mut parts = 0;
+        scan_engine::scan_reader(db, Default::default(), b"seed", &seed[1..], &mut |_| {
+            parts += 1;
+            std::ops::ControlFlow::Continue(())
+        })
+        .expect("scan");
+        assert!(parts >= 2, "{name}: the seed opens no member");
+    }
+}
+
 /// Crash inputs found by fuzzing, kept as regression tests: `regressions/<target>/<file>`.
 #[test]
 fn fuzz_regressions_run_clean() {
