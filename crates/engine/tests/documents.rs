@@ -71,3 +71,29 @@ fn clamav_testfiles_documents_hold_clam_exe_where_clamd_finds_it() {
         assert_eq!(infected, [part], "{file}");
     }
 }
+
+/// CLAMD-DET-7, bounded memory: a PDF larger than the spill threshold is read from its
+/// temporary file (two passes, seeks) and its stream still yields EICAR, whole.
+#[test]
+fn pdf_spooled_to_a_temporary_file_still_yields_its_streams() {
+    let db = Arc::new(SignatureDb::builtin(&scan_engine::BuiltinOptions::default()));
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.resize(300_000, b' ');
+    pdf.extend_from_slice(b"\n4 0 obj\n<</Length 68>>\nstream\n");
+    pdf.extend_from_slice(&scan_engine::eicar());
+    pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+    let opts = TreeOptions {
+        spill_threshold: 64 << 10,
+        ..TreeOptions::default()
+    };
+    let mut infected = Vec::new();
+    TreeScanner::new(db, opts, b"big.pdf")
+        .scan_reader(&pdf[..], &mut |p| {
+            if !p.result.is_clean() {
+                infected.push(p.chain.concat());
+            }
+            ControlFlow::Continue(())
+        })
+        .expect("scan");
+    assert_eq!(infected, [b"4 0 obj".to_vec()]);
+}
