@@ -50,8 +50,8 @@ pub(crate) struct SvspSession {
     io_timeout: Duration,
     connect_timeout: Duration,
     pub(crate) broken: bool,
-    /// A read already waited out the I/O timeout: the daemon is not answering, so `QUIT`
-    /// does not wait a second time for its `OK`.
+    /// A read (or the wait for a PORT data connection) already ran out of time: the daemon
+    /// is not answering, so `QUIT` does not wait a second time for its `OK`.
     unresponsive: bool,
 }
 
@@ -334,10 +334,13 @@ impl SvspSession {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(FaveError::LocalIo(format!("accept: {e}"))),
             }
-            accept_dl.op_timeout(
+            if let Err(e) = accept_dl.op_timeout(
                 Duration::from_secs(1),
                 "waiting for the daemon's data connection",
-            )?;
+            ) {
+                self.unresponsive = true;
+                return Err(e);
+            }
             // Watch the control connection briefly: an error line ends the request.
             self.conn.poll_early();
             while let Some(pos) = self.conn.buffer().iter().position(|&b| b == b'\n') {
