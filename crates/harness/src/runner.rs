@@ -18,6 +18,10 @@ use crate::proxy::{Listen, Proxy, ProxyOptions};
 use crate::template::{self, Vars};
 use crate::transcript::Transcript;
 
+/// How long the proxy holds an SVSP daemon's first bytes (READY), so that a client that
+/// talks before the greeting (SVSP-CLIENT-1) is seen doing so whatever the scheduling.
+pub const SVSP_GREETING_HOLD: Duration = Duration::from_millis(100);
+
 /// What every case run shares.
 #[derive(Debug, Clone)]
 pub struct RunContext {
@@ -197,7 +201,7 @@ async fn run_inner(
             Transport::Unix => Listen::Unix(dir_path.join("daemon.sock")),
         };
         let hold = match case.protocol {
-            Protocol::Svsp => Duration::from_millis(100),
+            Protocol::Svsp => SVSP_GREETING_HOLD,
             Protocol::Clamd => Duration::ZERO,
         };
         let opts = ProxyOptions {
