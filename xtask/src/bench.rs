@@ -58,7 +58,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
                  cargo xtask bench [daemons] [--quick] [--skip-real] [--out DIR] [--only STEP,..]\n\n\
                  `daemons` compares the fakes with the real clamd and a raw loopback copy\n\
                  and writes target/bench/bench.json and bench.md. Steps: startup, instream,\n\
-                 ping, idle, vfindd, dbload."
+                 ping, idle, vfindd, dbload, suite."
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -6,3 +6,4 @@ pub mod daemon;
 pub mod dbload;
 pub mod measure;
 pub mod report;
+pub mod suite;

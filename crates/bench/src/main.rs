@@ -34,8 +34,8 @@ struct Args {
     #[arg(long)]
     fake_vfindd: Option<PathBuf>,
     /// Run only these measurements (comma-separated): startup, instream, ping, idle, vfindd,
-    /// dbload.
-    #[arg(long, value_delimiter = ',', value_parser = ["startup", "instream", "ping", "idle", "vfindd", "dbload"])]
+    /// dbload, suite.
+    #[arg(long, value_delimiter = ',', value_parser = ["startup", "instream", "ping", "idle", "vfindd", "dbload", "suite"])]
     only: Vec<String>,
 }
 
@@ -50,6 +50,7 @@ struct Sizes {
     idle_real: u64,
     vfindd: u64,
     dbload: u64,
+    suite_runs: usize,
 }
 
 impl Sizes {
@@ -66,6 +67,7 @@ impl Sizes {
                 idle_real: 20,
                 vfindd: 4 << 20,
                 dbload: 2_000_000,
+                suite_runs: 1,
             }
         } else {
             Self {
@@ -79,6 +81,7 @@ impl Sizes {
                 idle_real: 1_000,
                 vfindd: 256 << 20,
                 dbload: 10_000_000,
+                suite_runs: 3,
             }
         }
     }
@@ -444,6 +447,46 @@ fn dbload(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The default `cargo xtask conformance`, warm: a first run builds what it needs and
+/// records case durations (not timed), then the median of the timed runs.
+fn suite(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let root = std::env::current_dir()?;
+    let warm = avc_bench::suite::run_once(&root, ctx.work.path())?;
+    let mut runs = Vec::new();
+    for _ in 0..ctx.sizes.suite_runs {
+        runs.push(avc_bench::suite::run_once(&root, ctx.work.path())?);
+    }
+    runs.sort_by_key(|r| r.wall);
+    let same = runs.iter().all(|r| r.outcomes == warm.outcomes);
+    let all_passed = warm.passed && runs.iter().all(|r| r.passed);
+    let m = &runs[runs.len() / 2];
+    let wall = m.wall.as_secs_f64();
+    let mut r = Row::new("default `cargo xtask conformance`, warm", "s");
+    r.fake = Some(wall);
+    // No schedule can beat its longest case: that is the floor the wall time is read against.
+    r.reference_name = format!("its longest case, {}", m.longest.0);
+    r.reference = Some(m.longest.1);
+    r.ratio_name = "wall/longest".into();
+    r.ratio = Some(wall / m.longest.1.max(1e-9));
+    r.target = "<= 4 s, same outcomes".into();
+    r.met = Some(wall <= 4.0 && same && all_passed);
+    r.note = format!(
+        "median of {} runs ({} s); {} rows, {}, {} outcomes in every run (and the untimed first one); the report's own time {:.2} s; the cases' own times add up to {:.1} s",
+        runs.len(),
+        runs.iter()
+            .map(|r| format!("{:.2}", r.wall.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        m.outcomes.len(),
+        if all_passed { "all passed" } else { "NOT all passed" },
+        if same { "same" } else { "DIFFERENT" },
+        m.report_seconds,
+        m.serial_seconds,
+    );
+    rows.push(r);
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     match run(args) {
@@ -480,13 +523,14 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut rows = Vec::new();
     type Step = fn(&Ctx, &mut Vec<Row>) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 6] = [
+    let steps: [(&str, Step); 7] = [
         ("startup", startup),
         ("instream", instream),
         ("ping", ping),
         ("idle", idle),
         ("vfindd", vfindd),
         ("dbload", dbload),
+        ("suite", suite),
     ];
     for (name, step) in steps {
         if !ctx.args.only.is_empty() && !ctx.args.only.iter().any(|o| o == name) {
