@@ -2,6 +2,7 @@
 //! reference (the real clamd, a raw loopback copy), so results are read as ratios.
 //! Clients here are plain blocking sockets so that the client is never the bottleneck.
 
+pub mod content;
 pub mod daemon;
 pub mod dbload;
 pub mod measure;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use avc_bench::content;
 use avc_bench::daemon::{self, Running};
 use avc_bench::measure;
 use avc_bench::report::{machine, Report, Row};
@@ -34,8 +35,8 @@ struct Args {
     #[arg(long)]
     fake_vfindd: Option<PathBuf>,
     /// Run only these measurements (comma-separated): startup, instream, ping, idle, vfindd,
-    /// dbload, suite.
-    #[arg(long, value_delimiter = ',', value_parser = ["startup", "instream", "ping", "idle", "vfindd", "dbload", "suite"])]
+    /// dbload, content, suite.
+    #[arg(long, value_delimiter = ',', value_parser = ["startup", "instream", "ping", "idle", "vfindd", "dbload", "content", "suite"])]
     only: Vec<String>,
 }
 
@@ -50,6 +51,7 @@ struct Sizes {
     idle_real: u64,
     vfindd: u64,
     dbload: u64,
+    content: u64,
     suite_runs: usize,
 }
 
@@ -67,6 +69,7 @@ impl Sizes {
                 idle_real: 20,
                 vfindd: 4 << 20,
                 dbload: 2_000_000,
+                content: 8 << 20,
                 suite_runs: 1,
             }
         } else {
@@ -81,6 +84,7 @@ impl Sizes {
                 idle_real: 1_000,
                 vfindd: 256 << 20,
                 dbload: 10_000_000,
+                content: 100 << 20,
                 suite_runs: 3,
             }
         }
@@ -476,6 +480,94 @@ fn dbload(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a content row's daemons may scan: the whole input (clamd's defaults would stop at
+/// 100 MB per file and after 2 minutes), the same lines for the fake and the real clamd.
+fn content_limits() -> Vec<String> {
+    ["MaxFileSize 1000M", "MaxScanSize 2000M", "MaxScanTime 0"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// One INSTREAM of `path` to a fresh daemon: throughput, the daemon's peak RSS (KiB) and
+/// whether it answered FOUND (the input ends with EICAR).
+fn content_scan(d: &Running, path: &std::path::Path) -> anyhow::Result<(f64, Option<u64>, bool)> {
+    let (t, reply) = measure::instream_file(d.addr, path, 64 * 1024)?;
+    let found = reply.ends_with(b" FOUND\0");
+    Ok((t.mb_per_s, d.pid.and_then(measure::peak_rss_kib), found))
+}
+
+/// Engine rows on generated content (issue 15): a mailbox and a 7z, through the fake and the
+/// real clamd, each on a fresh daemon so that its peak RSS is this scan's.
+fn content(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let size = ctx.sizes.content;
+    let mbox = ctx.work.path().join("mailbox.mbox");
+    let sevenz = ctx.work.path().join("archive.7z");
+    let inputs = [
+        (
+            "mbox of MIME messages with 48 KiB base64 attachments",
+            content::write_mailbox(&mbox, size)?,
+            mbox,
+        ),
+        (
+            "7z of 1 MiB LZMA2 members (3 random : 1 text)",
+            content::write_7z(&sevenz, size)?,
+            sevenz,
+        ),
+    ];
+    let limits = content_limits();
+    for (what, bytes, path) in inputs {
+        let d = match &ctx.args.fake_clamd {
+            _ if ctx.args.in_process => ctx.fake_clamd()?,
+            bin => {
+                let bin = bin
+                    .clone()
+                    .or_else(|| daemon::sibling_binary("fake-clamd"))
+                    .context("fake-clamd binary not found")?;
+                daemon::fake_clamd_process_with(&bin, ctx.work.path(), &ctx.env.db_dir, &limits)?
+            }
+        };
+        let (fake, fake_rss, fake_found) = content_scan(&d, &path)?;
+        drop(d);
+        anyhow::ensure!(
+            fake_found,
+            "fake clamd missed the EICAR at the end of the {what}"
+        );
+        let real = match ctx.real_available {
+            true => {
+                let r = daemon::real_clamd_with(&ctx.env, &limits)?;
+                Some(content_scan(&r, &path)?)
+            }
+            false => None,
+        };
+        let mib = bytes as f64 / f64::from(1u32 << 20);
+        let verdicts = format!(
+            "verdicts: fake FOUND, real {}",
+            match &real {
+                Some((_, _, true)) => "FOUND",
+                Some((_, _, false)) => "NOT FOUND",
+                None => "-",
+            }
+        );
+        let mut r = Row::new(&format!("{what}, {mib:.0} MiB (INSTREAM)"), "MB/s");
+        r.fake = Some(fake);
+        r.reference_name = "real clamd, same file".into();
+        r.reference = real.map(|x| x.0);
+        r.ratio_name = "fake/real".into();
+        r.ratio = r.reference.map(|x| fake / x);
+        r.note = verdicts.clone();
+        rows.push(r);
+        let mut r = Row::new(&format!("{what}: peak RSS"), "MiB");
+        r.fake = fake_rss.map(|k| k as f64 / 1024.0);
+        r.reference_name = "real clamd, same file".into();
+        r.reference = real.and_then(|x| x.1).map(|k| k as f64 / 1024.0);
+        r.ratio_name = "fake/real".into();
+        r.ratio = r.fake.zip(r.reference).map(|(f, x)| f / x);
+        r.note = "each daemon fresh, peak over its life (VmHWM)".into();
+        rows.push(r);
+    }
+    Ok(())
+}
+
 /// The default `cargo xtask conformance`, warm: a first run builds what it needs and
 /// records case durations (not timed), then the median of the timed runs.
 fn suite(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
@@ -552,13 +644,14 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut rows = Vec::new();
     type Step = fn(&Ctx, &mut Vec<Row>) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 7] = [
+    let steps: [(&str, Step); 8] = [
         ("startup", startup),
         ("instream", instream),
         ("ping", ping),
         ("idle", idle),
         ("vfindd", vfindd),
         ("dbload", dbload),
+        ("content", content),
         ("suite", suite),
     ];
     for (name, step) in steps {

@@ -75,6 +75,33 @@ pub fn instream(addr: SocketAddr, total: u64, chunk: usize) -> io::Result<(Throu
     Ok((Throughput::new(total, t0.elapsed()), reply))
 }
 
+/// Send the file at `path` as INSTREAM chunks of `chunk` bytes (z-mode) and wait for the
+/// verdict.
+pub fn instream_file(
+    addr: SocketAddr,
+    path: &std::path::Path,
+    chunk: usize,
+) -> io::Result<(Throughput, Vec<u8>)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut frame = vec![0u8; chunk + 4];
+    let mut total = 0u64;
+    let t0 = Instant::now();
+    let mut s = connect(addr)?;
+    s.write_all(b"zINSTREAM\0")?;
+    loop {
+        let n = f.read(&mut frame[4..])?;
+        if n == 0 {
+            break;
+        }
+        frame[..4].copy_from_slice(&(n as u32).to_be_bytes());
+        s.write_all(&frame[..n + 4])?;
+        total += n as u64;
+    }
+    s.write_all(&[0, 0, 0, 0])?;
+    let reply = read_to_eof(&mut s)?;
+    Ok((Throughput::new(total, t0.elapsed()), reply))
+}
+
 /// The reference: the same sender writes the same frames to a sink that only reads.
 pub fn raw_copy(total: u64, chunk: usize) -> io::Result<Throughput> {
     raw_sink(total, chunk, send_chunks)
