@@ -356,29 +356,21 @@ fn ping(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         ("VERSION", b"zVERSION\0", b"ClamAV ", 1),
         ("small INSTREAM (18 bytes)", &instream, b"stream: OK", 10),
     ];
+    // every kind against one daemon, `n` requests each (divided as the kind says)
+    let all = |addr, n: u64| -> std::io::Result<Vec<measure::Rate>> {
+        kinds
+            .iter()
+            .map(|(_, req, reply, div)| measure::pipelined(addr, n / div, req, reply))
+            .collect()
+    };
     let d = ctx.fake_clamd()?;
-    let mut fake = Vec::new();
-    for (_, req, reply, div) in kinds {
-        fake.push(measure::pipelined(
-            d.addr,
-            ctx.sizes.ping / div,
-            req,
-            reply,
-        )?);
-    }
+    let fake = all(d.addr, ctx.sizes.ping)?;
     let per_conn = measure::ping_per_connection(d.addr, ctx.sizes.per_conn)?;
     drop(d);
     let mut real = Vec::new();
     let mut real_conn = None;
     if let Some(r) = ctx.real() {
-        for (_, req, reply, div) in kinds {
-            real.push(measure::pipelined(
-                r.addr,
-                ctx.sizes.ping_real / div,
-                req,
-                reply,
-            )?);
-        }
+        real = all(r.addr, ctx.sizes.ping_real)?;
         real_conn = Some(measure::ping_per_connection(
             r.addr,
             ctx.sizes.per_conn.min(2_000),

@@ -192,6 +192,21 @@ async fn send_upstream(
     (addr, h, data_l)
 }
 
+/// Reads until `lines` whole lines have arrived.
+async fn read_lines(c: &mut TcpStream, lines: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while !got.ends_with(b"\n") || got.iter().filter(|b| **b == b'\n').count() < lines {
+        let mut b = [0u8; 64];
+        let n = tokio::time::timeout(T, c.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&b[..n]);
+    }
+    got
+}
+
 /// SVSP-RESP-SEND-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_resp_send_1_rewritten_only_for_svsp() {
@@ -202,17 +217,7 @@ async fn svsp_resp_send_1_rewritten_only_for_svsp() {
         .await
         .unwrap();
     let mut c = TcpStream::connect(p.tcp_addr.unwrap()).await.unwrap();
-    let mut got = Vec::new();
-    while !got.ends_with(b"\n") || got.iter().filter(|b| **b == b'\n').count() < 2 {
-        let mut b = [0u8; 64];
-        let n = tokio::time::timeout(T, c.read(&mut b))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        got.extend_from_slice(&b[..n]);
-    }
-    let text = String::from_utf8(got).unwrap();
+    let text = String::from_utf8(read_lines(&mut c, 2).await).unwrap();
     let port: u16 = text
         .trim_end()
         .rsplit(' ')
@@ -308,16 +313,7 @@ async fn svsp_scan_request_1_unused_data_channel_does_not_hold_finish() {
         .await
         .unwrap();
     let mut c = TcpStream::connect(p.tcp_addr.unwrap()).await.unwrap();
-    let mut got = Vec::new();
-    while got.iter().filter(|b| **b == b'\n').count() < 2 {
-        let mut b = [0u8; 64];
-        let n = tokio::time::timeout(T, c.read(&mut b))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        got.extend_from_slice(&b[..n]);
-    }
+    let got = read_lines(&mut c, 2).await;
     assert!(got.starts_with(b"READY\r\n3 SEND "), "{got:?}");
     // The client leaves without using the channel; the upstream sees EOF and closes.
     c.shutdown().await.unwrap();
