@@ -640,10 +640,10 @@ fn content(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
 /// records case durations (not timed), then the median of the timed runs.
 fn suite(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let root = std::env::current_dir()?;
-    let warm = avc_bench::suite::run_once(&root, ctx.work.path())?;
+    let warm = avc_bench::suite::run_once(&root, ctx.work.path(), 0)?;
     let mut runs = Vec::new();
-    for _ in 0..ctx.sizes.suite_runs {
-        runs.push(avc_bench::suite::run_once(&root, ctx.work.path())?);
+    for n in 1..=ctx.sizes.suite_runs {
+        runs.push(avc_bench::suite::run_once(&root, ctx.work.path(), n)?);
     }
     runs.sort_by_key(|r| r.wall);
     let same = runs.iter().all(|r| r.outcomes == warm.outcomes);
@@ -672,6 +672,17 @@ fn suite(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         m.report_seconds,
         m.serial_seconds,
     );
+    let mut failed: Vec<&String> = std::iter::once(&warm)
+        .chain(&runs)
+        .flat_map(|r| &r.not_passed)
+        .collect();
+    failed.sort();
+    failed.dedup();
+    if !failed.is_empty() {
+        let shown: Vec<&str> = failed.iter().take(5).map(|s| s.as_str()).collect();
+        r.note
+            .push_str(&format!("; not passed: {}", shown.join(" | ")));
+    }
     rows.push(r);
     Ok(())
 }

@@ -23,11 +23,14 @@ pub struct SuiteRun {
     pub longest: (String, f64),
     /// Every row's `suite id status`, sorted: two runs with the same outcomes compare equal.
     pub outcomes: Vec<String>,
+    /// Rows that did not pass: `suite id status: detail`.
+    pub not_passed: Vec<String>,
 }
 
-/// Runs `cargo xtask conformance` in `root` once, writing its JSON report in `work`.
-pub fn run_once(root: &Path, work: &Path) -> anyhow::Result<SuiteRun> {
-    let json = work.join("conformance.json");
+/// Runs `cargo xtask conformance` in `root` once, writing its JSON report in `work` (kept,
+/// as `conformance-<n>.json`, for a look at a run that did not pass).
+pub fn run_once(root: &Path, work: &Path, n: usize) -> anyhow::Result<SuiteRun> {
+    let json = work.join(format!("conformance-{n}.json"));
     let _ = std::fs::remove_file(&json);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let started = Instant::now();
@@ -51,6 +54,7 @@ pub fn run_once(root: &Path, work: &Path) -> anyhow::Result<SuiteRun> {
     let mut outcomes = Vec::with_capacity(rows.len());
     let mut serial_seconds = 0.0;
     let mut longest = (String::new(), 0.0);
+    let mut not_passed = Vec::new();
     for r in rows {
         let secs = r["seconds"].as_f64().unwrap_or(0.0);
         let name = format!(
@@ -62,6 +66,13 @@ pub fn run_once(root: &Path, work: &Path) -> anyhow::Result<SuiteRun> {
         if secs > longest.1 {
             longest = (name.clone(), secs);
         }
+        if r["status"] != "pass" {
+            not_passed.push(format!(
+                "{name} {}: {}",
+                r["status"],
+                r["detail"].as_str().unwrap_or("")
+            ));
+        }
         outcomes.push(format!("{name} {}", r["status"]));
     }
     outcomes.sort();
@@ -72,5 +83,6 @@ pub fn run_once(root: &Path, work: &Path) -> anyhow::Result<SuiteRun> {
         serial_seconds,
         longest,
         outcomes,
+        not_passed,
     })
 }
