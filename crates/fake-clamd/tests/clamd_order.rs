@@ -257,7 +257,9 @@ async fn pipelined_replies_of_one_read_go_out_together() {
         ("VERSION", b"zVERSION\0".to_vec(), b"ClamAV 1.4.6".to_vec()),
         ("INSTREAM", instream(b'z', b"hello"), b"stream: OK".to_vec()),
     ] {
-        let mut c = TcpStream::connect(s.addr().unwrap()).await.expect("connect");
+        let mut c = TcpStream::connect(s.addr().unwrap())
+            .await
+            .expect("connect");
         c.set_nodelay(true).expect("nodelay");
         // fewer bytes than the 4104-byte command buffer: one read on the fake's side
         let count = if what == "INSTREAM" { 40 } else { n };
