@@ -58,7 +58,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
                  cargo xtask bench [daemons] [--quick] [--skip-real] [--out DIR] [--only STEP,..]\n\n\
                  `daemons` compares the fakes with the real clamd and a raw loopback copy\n\
                  and writes target/bench/bench.json and bench.md. Steps: startup, instream,\n\
-                 ping, idle, vfindd, dbload."
+                 ping, idle, vfindd, dbload, suite."
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -80,11 +80,57 @@ pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("release build failed");
             }
             let bin = target_dir().join("release").join("avc-bench");
-            let status = Command::new(&bin)
-                .current_dir(crate::workspace_root())
-                .args(args)
-                .status()?;
+            let mut cmd = Command::new(&bin);
+            cmd.current_dir(crate::workspace_root());
+            if let Some(st) = static_fake_clamd()? {
+                cmd.arg("--fake-clamd-static").arg(st);
+            }
+            let status = cmd.args(args).status()?;
             Ok(exit(status.success()))
         }
     }
+}
+
+/// The start-up rows' second binary: fake-clamd linked static and non-PIE, without debug
+/// info (no dynamic loader, no relocations, a sixth of the size), built in its own target
+/// directory so the flags touch nothing else. x86_64 Linux (glibc) only; None elsewhere or
+/// when the build fails (the rows then measure the release binary alone).
+fn static_fake_clamd() -> anyhow::Result<Option<PathBuf>> {
+    const TRIPLE: &str = "x86_64-unknown-linux-gnu";
+    if !cfg!(all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        target_env = "gnu"
+    )) {
+        return Ok(None);
+    }
+    let dir = target_dir().join("bench-static");
+    let ok = Command::new(env!("CARGO"))
+        .current_dir(crate::workspace_root())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "fake-clamd",
+            "--target",
+            TRIPLE,
+        ])
+        .env("CARGO_TARGET_DIR", &dir)
+        // with --target these reach the binary only, not build scripts or proc macros
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C relocation-model=static",
+        )
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "0")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        .status()?
+        .success();
+    if !ok {
+        eprintln!(
+            "bench: the static fake-clamd did not build; start-up rows use the release binary"
+        );
+        return Ok(None);
+    }
+    Ok(Some(dir.join(TRIPLE).join("release").join("fake-clamd")))
 }

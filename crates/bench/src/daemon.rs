@@ -114,9 +114,20 @@ pub fn spawn_until_line(
 
 /// The `fake-clamd` binary with a generated clamd.conf on an ephemeral port.
 pub fn fake_clamd_process(bin: &Path, work: &Path, db_dir: &Path) -> anyhow::Result<Running> {
+    fake_clamd_process_with(bin, work, db_dir, &[])
+}
+
+/// [`fake_clamd_process`] with `extra` clamd.conf lines (after the shared ones).
+pub fn fake_clamd_process_with(
+    bin: &Path,
+    work: &Path,
+    db_dir: &Path,
+    extra: &[String],
+) -> anyhow::Result<Running> {
     let conf = work.join("fake-clamd.conf");
     let mut lines = vec!["TCPSocket 0".to_string(), "TCPAddr 127.0.0.1".to_string()];
     lines.extend(clamd_conf_lines(db_dir));
+    lines.extend(extra.iter().cloned());
     std::fs::write(&conf, lines.join("\n") + "\n")?;
     let t0 = Instant::now();
     let (child, line, to_listening) = spawn_until_line(
@@ -165,12 +176,22 @@ pub fn fake_clamd_in_process(
 
 /// The real clamd with the same DB and limits.
 pub fn real_clamd(env: &clamd_oracle::env::OracleEnv) -> anyhow::Result<Running> {
+    real_clamd_with(env, &[])
+}
+
+/// [`real_clamd`] with `extra` clamd.conf lines.
+pub fn real_clamd_with(
+    env: &clamd_oracle::env::OracleEnv,
+    extra: &[String],
+) -> anyhow::Result<Running> {
+    let mut conf: Vec<String> = vec![
+        "StreamMaxLength 1100M".into(),
+        "CommandReadTimeout 60".into(),
+        "ReadTimeout 60".into(),
+    ];
+    conf.extend(extra.iter().cloned());
     let profile = clamd_oracle::case::Profile {
-        conf: vec![
-            "StreamMaxLength 1100M".into(),
-            "CommandReadTimeout 60".into(),
-            "ReadTimeout 60".into(),
-        ],
+        conf,
         fresh_per_case: false,
     };
     let real = clamd_oracle::real::RealClamd::start(env, "bench", &profile)?;

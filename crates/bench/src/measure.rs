@@ -75,6 +75,33 @@ pub fn instream(addr: SocketAddr, total: u64, chunk: usize) -> io::Result<(Throu
     Ok((Throughput::new(total, t0.elapsed()), reply))
 }
 
+/// Send the file at `path` as INSTREAM chunks of `chunk` bytes (z-mode) and wait for the
+/// verdict.
+pub fn instream_file(
+    addr: SocketAddr,
+    path: &std::path::Path,
+    chunk: usize,
+) -> io::Result<(Throughput, Vec<u8>)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut frame = vec![0u8; chunk + 4];
+    let mut total = 0u64;
+    let t0 = Instant::now();
+    let mut s = connect(addr)?;
+    s.write_all(b"zINSTREAM\0")?;
+    loop {
+        let n = f.read(&mut frame[4..])?;
+        if n == 0 {
+            break;
+        }
+        frame[..4].copy_from_slice(&(n as u32).to_be_bytes());
+        s.write_all(&frame[..n + 4])?;
+        total += n as u64;
+    }
+    s.write_all(&[0, 0, 0, 0])?;
+    let reply = read_to_eof(&mut s)?;
+    Ok((Throughput::new(total, t0.elapsed()), reply))
+}
+
 /// The reference: the same sender writes the same frames to a sink that only reads.
 pub fn raw_copy(total: u64, chunk: usize) -> io::Result<Throughput> {
     raw_sink(total, chunk, send_chunks)
@@ -177,49 +204,66 @@ impl Rate {
     }
 }
 
-/// `n` PINGs pipelined in one IDSESSION; counts `PONG` replies until EOF.
+/// `n` PINGs pipelined in one IDSESSION.
 pub fn ping_pipelined(addr: SocketAddr, n: u64) -> io::Result<Rate> {
+    pipelined(addr, n, b"zPING\0", b"PONG")
+}
+
+/// `n` copies of `request` pipelined in one IDSESSION, written in batches of at most 24 KiB
+/// while a second thread counts the replies (records containing `reply`).
+pub fn pipelined(addr: SocketAddr, n: u64, request: &[u8], reply: &[u8]) -> io::Result<Rate> {
     let t0 = Instant::now();
     let mut s = connect(addr)?;
     let mut reader = s.try_clone()?;
+    let reply = reply.to_vec();
     let counter = std::thread::spawn(move || -> io::Result<u64> {
         let mut buf = vec![0u8; 64 * 1024];
-        let mut pongs = 0u64;
+        let mut count = 0u64;
         let mut tail: Vec<u8> = Vec::new();
         loop {
             let k = reader.read(&mut buf)?;
             if k == 0 {
-                return Ok(pongs);
+                return Ok(count);
             }
             tail.extend_from_slice(&buf[..k]);
             let last_nul = tail.iter().rposition(|&b| b == 0);
             if let Some(end) = last_nul {
-                pongs += tail[..=end]
+                count += tail[..=end]
                     .split(|&b| b == 0)
-                    .filter(|r| r.ends_with(b"PONG"))
+                    .filter(|r| r.windows(reply.len()).any(|w| w == reply))
                     .count() as u64;
                 tail.drain(..=end);
             }
         }
     });
     s.write_all(b"zIDSESSION\0")?;
-    let batch: Vec<u8> = b"zPING\0".repeat(4096);
+    let per_batch = (24 * 1024 / request.len()).max(1) as u64;
+    let batch: Vec<u8> = request.repeat(per_batch as usize);
     let mut left = n;
     while left > 0 {
-        let k = left.min(4096);
-        s.write_all(&batch[..k as usize * 6])?;
+        let k = left.min(per_batch);
+        s.write_all(&batch[..k as usize * request.len()])?;
         left -= k;
     }
     s.write_all(b"zEND\0")?;
-    let pongs = counter
+    let got = counter
         .join()
         .map_err(|_| io::Error::other("reader thread panicked"))??;
-    if pongs != n {
+    if got != n {
         return Err(io::Error::other(format!(
-            "expected {n} PONGs in the session, got {pongs}"
+            "expected {n} replies in the session, got {got}"
         )));
     }
     Ok(Rate::new(n, t0.elapsed()))
+}
+
+/// A small INSTREAM request: `zINSTREAM\0`, one chunk of `data`, the zero chunk.
+pub fn small_instream(data: &[u8]) -> Vec<u8> {
+    let mut v = b"zINSTREAM\0".to_vec();
+    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    v.extend_from_slice(data);
+    v.extend_from_slice(&[0, 0, 0, 0]);
+    v
 }
 
 /// `n` connections, one `zPING\0` each.

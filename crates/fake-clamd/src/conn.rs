@@ -67,6 +67,9 @@ struct Session {
     deferred: Vec<Vec<u8>>,
 }
 
+/// Most reply bytes held for one write (a read of commands yields far fewer).
+const OUT_HELD_MAX: usize = 64 * 1024;
+
 /// Read size while an INSTREAM body is flowing (commands are read at most
 /// `COMMAND_BUFFER_SIZE` at a time, as clamd does).
 const STREAM_READ_SIZE: usize = 128 * 1024;
@@ -98,6 +101,9 @@ pub(crate) struct Connection {
     fault_close: Option<FaultClose>,
     /// Replies written on this connection (the `replies = N` fault point).
     replies: u64,
+    /// Replies not written yet: while more requests of the same read wait, their replies
+    /// are joined and go out in one write (see [`Connection::send`]).
+    out: Vec<u8>,
 }
 
 impl Connection {
@@ -108,6 +114,7 @@ impl Connection {
             faults,
             fault_close: None,
             replies: 0,
+            out: Vec::new(),
             shared,
             conn,
             id,
@@ -145,6 +152,8 @@ impl Connection {
         // CLAMD-TIME-1: from accept, the first command must complete in CommandReadTimeout
         self.deadline = self.deadline_after(self.shared.config.command_read_timeout);
         let flow = self.serve().await;
+        // what was joined for one write goes out before any close
+        self.flush_out().await;
         match self.fault_close {
             Some(FaultClose::Fin) => {
                 self.conn.shutdown_write().await;
@@ -165,7 +174,18 @@ impl Connection {
         // dropping the socket closes it (RST if unread input is pending: CLAMD-TRANS-5)
     }
 
+    /// Sends one reply. Without fault rules, a reply is held while more requests of the same
+    /// read are waiting and goes out with theirs in one write: the byte stream and its order
+    /// are as with one write per reply, the replies are just not cut into segments one by
+    /// one. Held replies are written before anything that waits (a socket read, a scan, a
+    /// close), so no reply waits for the client or for other work.
     async fn send(&mut self, bytes: &[u8]) -> bool {
+        self.send_reply(bytes, false).await
+    }
+
+    /// [`Connection::send`], told whether the caller has more replies to send right after
+    /// this one (then it is held as when requests follow).
+    async fn send_reply(&mut self, bytes: &[u8], more: bool) -> bool {
         if bytes.is_empty() {
             return true;
         }
@@ -173,6 +193,20 @@ impl Connection {
             return false;
         }
         let limit = self.shared.config.send_buf_timeout;
+        if self.faults.plan_is_empty() {
+            // no rule: no reply fault point to stop at
+            self.record(Event::Sent(bytes.to_vec()));
+            self.faults.bytes_out(bytes.len());
+            self.replies += 1;
+            self.out.extend_from_slice(bytes);
+            if (more || self.input_follows()) && self.out.len() < OUT_HELD_MAX {
+                return true;
+            }
+            return self.flush_out().await;
+        }
+        if !self.flush_out().await {
+            return false;
+        }
         if !self.faults.shapes_writes() {
             self.record(Event::Sent(bytes.to_vec()));
             self.faults.bytes_out(bytes.len());
@@ -201,6 +235,24 @@ impl Connection {
             return false;
         }
         self.reply_written().await
+    }
+
+    /// Writes the replies held by [`Connection::send`], in one write. False if the client is
+    /// gone.
+    async fn flush_out(&mut self) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        let out = std::mem::take(&mut self.out);
+        let ok = self
+            .conn
+            .send(&out, self.shared.config.send_buf_timeout)
+            .await
+            .is_ok();
+        // keep the allocation for the next batch
+        self.out = out;
+        self.out.clear();
+        ok
     }
 
     /// The `replies = N` fault point: one more reply went out whole. False when a fault
@@ -248,6 +300,10 @@ impl Connection {
     /// One socket read of at most `max` bytes into `buf` (grown to `max` once the socket is
     /// readable), bounded by the deadline; records the bytes and any descriptors.
     async fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> ReadOutcome {
+        // no held reply waits for the client's next bytes
+        if !self.flush_out().await {
+            return ReadOutcome::Gone;
+        }
         // injected: slow reads, read delays
         let rp = self.faults.read_plan();
         let max = rp.max.map_or(max, |m| m.min(max)).max(1);
@@ -378,8 +434,14 @@ impl Connection {
             Some(s) if !s.deferred.is_empty() => std::mem::take(&mut s.deferred),
             _ => return true,
         };
-        for r in batch {
-            if !self.send(&r).await {
+        self.send_all(batch).await
+    }
+
+    /// Sends `replies` in order (joined into one write where no fault rule is installed).
+    async fn send_all(&mut self, replies: Vec<Vec<u8>>) -> bool {
+        let last = replies.len().saturating_sub(1);
+        for (i, r) in replies.into_iter().enumerate() {
+            if !self.send_reply(&r, i < last).await {
                 return false;
             }
         }
@@ -465,10 +527,8 @@ impl Connection {
                     }
                     order => order.reorder(&mut deferred, self.shared.config.fake.session_seed),
                 }
-                for r in deferred {
-                    if !self.send(&r).await {
-                        return Flow::Abort;
-                    }
+                if !self.send_all(deferred).await {
+                    return Flow::Abort;
                 }
                 Flow::Close
             }
@@ -723,6 +783,10 @@ impl Connection {
     }
 
     async fn execute(&mut self, cmd: Command, ctx: ReplyCtx) -> Exec {
+        // held replies do not wait for a scan
+        if !self.flush_out().await {
+            return Exec::Abort;
+        }
         let name = cmd.name().map_or("SCAN", |n| n.as_str());
         let (mode, path) = match cmd {
             Command::Scan(p) => (ScanMode::Scan, p),
@@ -949,6 +1013,7 @@ impl Connection {
             }
             StreamLimitMode::Close => {
                 self.send(&r).await;
+                self.flush_out().await;
                 self.conn.shutdown_write().await;
                 self.drain(Duration::from_secs(1), u64::MAX).await;
                 Flow::Close
@@ -959,6 +1024,7 @@ impl Connection {
                 Flow::Close
             }
             StreamLimitMode::Reset => {
+                self.flush_out().await;
                 self.conn.set_reset_on_close();
                 Flow::Abort
             }

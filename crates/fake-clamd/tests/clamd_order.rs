@@ -224,3 +224,71 @@ async fn walks_visit_files_then_subdirectories_by_inode_number() {
         "the corpus must tell inode order from name order"
     );
 }
+
+/// Data segments this socket has received (`tcpi_data_segs_in`, Linux 4.6+).
+fn data_segments_in(s: &TcpStream) -> u32 {
+    use std::os::fd::AsRawFd;
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is a writable tcp_info of `len` bytes; the descriptor is open.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_INFO");
+    info.tcpi_data_segs_in
+}
+
+/// CLAMD-SESSION-3, CLAMD-SESSION-4: requests pipelined in one read get their replies, in
+/// order and byte for byte as before, in one write (a few TCP segments, not one per reply);
+/// the same for VERSION and for small INSTREAMs, whose replies follow the read.
+#[tokio::test]
+async fn pipelined_replies_of_one_read_go_out_together() {
+    let corpus = Corpus::new();
+    let s = fake(&corpus, None).await;
+    let n = 200;
+    for (what, req, reply) in [
+        ("PING", b"zPING\0".to_vec(), b"PONG".to_vec()),
+        ("VERSION", b"zVERSION\0".to_vec(), b"ClamAV 1.4.6".to_vec()),
+        ("INSTREAM", instream(b'z', b"hello"), b"stream: OK".to_vec()),
+    ] {
+        let mut c = TcpStream::connect(s.addr().unwrap())
+            .await
+            .expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        // fewer bytes than the 4104-byte command buffer: one read on the fake's side
+        let count = if what == "INSTREAM" { 40 } else { n };
+        let mut bytes = b"zIDSESSION\0".to_vec();
+        for _ in 0..count {
+            bytes.extend_from_slice(&req);
+        }
+        assert!(bytes.len() < 4104, "{what}: {} bytes", bytes.len());
+        c.write_all(&bytes).await.expect("write");
+        let mut want = Vec::new();
+        for i in 1..=count {
+            want.extend_from_slice(format!("{i}: ").as_bytes());
+            want.extend_from_slice(&reply);
+            want.push(0);
+        }
+        let mut got = vec![0u8; want.len()];
+        tokio::time::timeout(Duration::from_secs(10), c.read_exact(&mut got))
+            .await
+            .expect("replies in time")
+            .expect("read");
+        assert_eq!(got, want, "{what}: {}", String::from_utf8_lossy(&got));
+        let segments = data_segments_in(&c);
+        assert!(
+            segments <= 3,
+            "{what}: {count} replies came in {segments} data segments"
+        );
+        c.write_all(b"zEND\0").await.expect("END");
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut rest)).await;
+        assert!(rest.is_empty(), "{what}: after END {rest:?}");
+    }
+}

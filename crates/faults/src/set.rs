@@ -691,6 +691,12 @@ impl ConnFaults {
         }
     }
 
+    /// Whether the installed plan has no rule (then no event can fire a fault: a daemon
+    /// may batch its writes without asking after each one).
+    pub fn plan_is_empty(&self) -> bool {
+        lock(&self.set.inner.state).plan.rules.is_empty()
+    }
+
     /// Whether any write shaping or pending reply fault is active (fast path check).
     pub fn shapes_writes(&self) -> bool {
         let cs = lock(&self.state);

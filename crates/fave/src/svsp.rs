@@ -50,6 +50,9 @@ pub(crate) struct SvspSession {
     io_timeout: Duration,
     connect_timeout: Duration,
     pub(crate) broken: bool,
+    /// A read (or the wait for a PORT data connection) already ran out of time: the daemon
+    /// is not answering, so `QUIT` does not wait a second time for its `OK`.
+    unresponsive: bool,
 }
 
 /// Accumulated state of one request.
@@ -85,6 +88,7 @@ impl SvspSession {
             io_timeout: cfg.timeouts.io,
             connect_timeout: cfg.timeouts.connect,
             broken: false,
+            unresponsive: false,
         };
         loop {
             match s.read_line(dl)? {
@@ -137,7 +141,10 @@ impl SvspSession {
             if self.conn.buffer().len() > MAX_RECORD {
                 return Err(FaveError::Protocol("response line too long".into()));
             }
-            self.conn.fill(dl)?;
+            if let Err(e) = self.conn.fill(dl) {
+                self.unresponsive |= matches!(e, FaveError::Timeout { .. });
+                return Err(e);
+            }
         }
     }
 
@@ -327,10 +334,13 @@ impl SvspSession {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(FaveError::LocalIo(format!("accept: {e}"))),
             }
-            accept_dl.op_timeout(
+            if let Err(e) = accept_dl.op_timeout(
                 Duration::from_secs(1),
                 "waiting for the daemon's data connection",
-            )?;
+            ) {
+                self.unresponsive = true;
+                return Err(e);
+            }
             // Watch the control connection briefly: an error line ends the request.
             self.conn.poll_early();
             while let Some(pos) = self.conn.buffer().iter().position(|&b| b == b'\n') {
@@ -427,13 +437,14 @@ impl SvspSession {
         }
     }
 
-    /// `QUIT`, wait for `OK` or EOF, close (SVSP-CLIENT-18).
+    /// `QUIT`, wait for `OK` or EOF, close (SVSP-CLIENT-18). After a read timed out the
+    /// daemon has shown it does not answer: `QUIT` is still said, but not waited on.
     pub(crate) fn quit(mut self, timeout: Duration) {
         if self.broken {
             return;
         }
         let dl = Deadline::after(timeout);
-        if self.send_command(&Command::Quit, None, &dl).is_err() {
+        if self.send_command(&Command::Quit, None, &dl).is_err() || self.unresponsive {
             return;
         }
         while let Ok(Some(l)) = self.read_line(&dl) {

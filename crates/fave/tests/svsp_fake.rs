@@ -359,6 +359,46 @@ fn svsp_client_10_scripted_faults() {
     assert!(v.is_infected(), "{v:?}");
 }
 
+/// SVSP-CLIENT-18, SVSP-CLIENT-19: after a SCAN/REQUEST or SCAN/PORT timed out (the daemon
+/// never sent `SEND`, never connected), the client still says `QUIT` but closes without
+/// waiting a second I/O timeout for an `OK` that a silent daemon will not send.
+#[test]
+fn svsp_client_18_quit_after_a_timeout_does_not_wait_again() {
+    let io = Duration::from_secs(2);
+    for (source, command) in [
+        (SvspSource::Request, &b"1 SCAN/REQUEST"[..]),
+        (SvspSource::Port, &b"1 SCAN/PORT "[..]),
+    ] {
+        let (addr, h) = serve(Listener::tcp(), move |p| {
+            p.send(b"READY\r\n");
+            let cmd = p.read_line().unwrap();
+            assert!(cmd.starts_with(command), "{cmd:?}");
+            let quit = p.read_line().unwrap();
+            let after_quit = std::time::Instant::now();
+            let rest = p.read_to_eof();
+            (quit, rest, after_quit.elapsed())
+        });
+        let mut cfg = svsp_cfg(addr);
+        cfg.svsp_source = source;
+        cfg.timeouts.io = io;
+        cfg.timeouts.connect = io;
+        let mut c = Client::new(cfg).unwrap();
+        let v = c.scan_bytes("a", b"x").verdict;
+        assert!(
+            matches!(v, Verdict::Error(FaveError::Timeout { .. })),
+            "{v:?}"
+        );
+        drop(c);
+        let ((quit, rest, closed_after), _) = h.join().unwrap();
+        assert_eq!(quit, b"QUIT", "{source:?}");
+        assert!(rest.is_empty(), "nothing after QUIT: {rest:?}");
+        assert!(
+            closed_after < io / 2,
+            "{source:?}: closed {closed_after:?} after QUIT; a wait for OK would take the I/O timeout ({io:?})"
+        );
+    }
+}
+
 /// SVSP-CLIENT-1: connection closed before READY, or garbage instead of READY.
 #[test]
 fn svsp_client_1_no_ready() {

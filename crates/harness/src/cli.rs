@@ -56,8 +56,10 @@ pub struct Cli {
     /// Run only shard K of N (1-based), to split a run over CI jobs.
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
-    /// Cases run at once.
-    #[arg(long, default_value_t = 4)]
+    /// Cases run at once (default: 4 per core; a case mostly waits on its client); cases
+    /// expected to wait longer (client time-outs, fault sleeps) run beside them, and every
+    /// case starts longest first (see the harness README).
+    #[arg(long, default_value_t = default_jobs())]
     pub jobs: usize,
     /// Write a Markdown report.
     #[arg(long, value_name = "PATH")]
@@ -125,6 +127,13 @@ pub struct Cli {
     /// `av-conformance.toml` in the current directory, when present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `--jobs` default: 4 per core, within the flag's 1..=64.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get().saturating_mul(4))
+        .clamp(4, 64)
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -666,18 +675,42 @@ async fn run(mut cli: Cli) -> Result<u8> {
     }
 
     let mut notes = Vec::new();
-    let results = run_pairs(pairs, ctx.clone(), cli.jobs, &build_errors).await;
-    let mut results = results;
-    if !cli.no_snapshots {
+    // A checkout records case durations (in its target directory) to order the next run.
+    let mut durations = crate::schedule::Durations::load(
+        builtin_data
+            .is_none()
+            .then(|| crate::schedule::Durations::default_path(&root)),
+    );
+    // Each transcript is compared with its snapshot as soon as its case ends.
+    let after: Option<AfterCase> = (!cli.no_snapshots).then(|| {
         let opts =
             crate::review::Options::new(&root, cli.snapshots.as_deref(), cli.update_snapshots);
-        notes.extend(crate::review::check_all(&mut results, &profiles, &opts));
-    }
+        let profiles = profiles.clone();
+        Arc::new(move |r: &mut CaseResult| crate::review::check_one(r, &profiles, &opts))
+            as AfterCase
+    });
+    // Server suites against the embedded fakes, when built in, beside the client cases.
+    let (client_run, server_rows) = tokio::join!(
+        run_scheduled(
+            pairs,
+            ctx.clone(),
+            cli.jobs,
+            &build_errors,
+            &durations,
+            after
+        ),
+        async {
+            match server_suites {
+                true => crate::server::run_embedded(&root, &cli.filter).await,
+                false => Ok(Vec::new()),
+            }
+        }
+    );
+    let (results, noted) = client_run;
+    durations.save(&results);
+    notes.extend(crate::review::summarize(&noted));
     let mut rows: Vec<Row> = results.iter().map(row_of).collect();
-    // Server suites against the embedded fakes, when built in.
-    if server_suites {
-        rows.extend(crate::server::run_embedded(&root, &cli.filter).await?);
-    }
+    rows.extend(server_rows?);
     if rows.is_empty() {
         return Err(HarnessError::Usage(no_case_selected(&cli, &profiles)));
     }
@@ -753,40 +786,101 @@ fn no_case_selected(cli: &Cli, profiles: &[ClientProfile]) -> String {
     }
 }
 
-/// Runs (profile, case) pairs `jobs` at a time, printing progress; results in input order.
+/// Runs (profile, case) pairs, printing progress; results in input order. Scheduled by
+/// [`crate::schedule`] from what the cases' faults make them wait (no recorded durations).
 pub async fn run_pairs(
     pairs: Vec<(ClientProfile, Case)>,
     ctx: Arc<RunContext>,
     jobs: usize,
     build_errors: &BTreeMap<String, String>,
 ) -> Vec<CaseResult> {
+    let durations = crate::schedule::Durations::default();
+    run_scheduled(pairs, ctx, jobs, build_errors, &durations, None)
+        .await
+        .0
+}
+
+/// A step run on each result as soon as its case has finished (off the runtime's threads):
+/// the snapshot comparison, so that it overlaps the cases still waiting.
+pub type AfterCase =
+    Arc<dyn Fn(&mut CaseResult) -> Option<crate::review::Noted> + Send + Sync + 'static>;
+
+/// Runs (profile, case) pairs longest first: `jobs` at a time, and the cases that mostly
+/// wait beside them in a lane of their own ([`crate::schedule`]); prints progress; results
+/// in input order, with what `after` noted for each (in input order too).
+pub async fn run_scheduled(
+    pairs: Vec<(ClientProfile, Case)>,
+    ctx: Arc<RunContext>,
+    jobs: usize,
+    build_errors: &BTreeMap<String, String>,
+    durations: &crate::schedule::Durations,
+    after: Option<AfterCase>,
+) -> (Vec<CaseResult>, Vec<crate::review::Noted>) {
+    use crate::schedule::{Lane, MAX_WAITING};
     let total = pairs.len();
-    let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let order = crate::schedule::plan(&pairs, durations);
+    let mut pairs: Vec<Option<(ClientProfile, Case)>> = pairs.into_iter().map(Some).collect();
     let mut avail: BTreeMap<String, Option<String>> = BTreeMap::new();
-    let mut set = tokio::task::JoinSet::new();
-    for (i, (p, c)) in pairs.into_iter().enumerate() {
+    type Done = (usize, CaseResult, Option<crate::review::Noted>);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Done>();
+    // One dispatcher per lane starts its cases in order as permits free up.
+    let mut lanes: BTreeMap<bool, Vec<(usize, ClientProfile, Case)>> = BTreeMap::new();
+    for (i, lane) in order {
+        let Some((p, c)) = pairs[i].take() else {
+            continue;
+        };
         let why = avail
             .entry(p.name.clone())
             .or_insert_with(|| runner::availability(&p, &ctx))
             .clone();
-        let build_err = build_errors.get(&p.name).cloned();
-        let (sem, ctx) = (sem.clone(), ctx.clone());
-        set.spawn(async move {
-            let r = if let Some(why) = why {
-                CaseResult::not_available(&c, &p, &why)
-            } else if let Some(e) = build_err {
-                CaseResult::harness_error(&c, &p, &HarnessError::Client(e))
-            } else {
-                let _permit = sem.acquire().await;
-                runner::run_case(&c, &p, &ctx).await
-            };
-            (i, r)
+        if let Some(why) = why {
+            let _ = tx.send((i, CaseResult::not_available(&c, &p, &why), None));
+        } else if let Some(e) = build_errors.get(&p.name) {
+            let err = HarnessError::Client(e.clone());
+            let _ = tx.send((i, CaseResult::harness_error(&c, &p, &err), None));
+        } else {
+            lanes
+                .entry(lane == Lane::Waiting)
+                .or_default()
+                .push((i, p, c));
+        }
+    }
+    for (waiting, list) in lanes {
+        let sem = Arc::new(tokio::sync::Semaphore::new(if waiting {
+            MAX_WAITING
+        } else {
+            jobs
+        }));
+        let (tx, ctx, after) = (tx.clone(), ctx.clone(), after.clone());
+        tokio::spawn(async move {
+            for (i, p, c) in list {
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    return;
+                };
+                let (tx, ctx, after) = (tx.clone(), ctx.clone(), after.clone());
+                tokio::spawn(async move {
+                    let mut r = runner::run_case(&c, &p, &ctx).await;
+                    let mut noted = None;
+                    if let Some(f) = after {
+                        let checked = tokio::task::spawn_blocking(move || {
+                            let n = f(&mut r);
+                            (r, n)
+                        })
+                        .await;
+                        let Ok((checked, n)) = checked else { return };
+                        (r, noted) = (checked, n);
+                    }
+                    drop(permit);
+                    let _ = tx.send((i, r, noted));
+                });
+            }
         });
     }
+    drop(tx);
     let mut out: Vec<Option<CaseResult>> = (0..total).map(|_| None).collect();
+    let mut notes: Vec<Option<crate::review::Noted>> = (0..total).map(|_| None).collect();
     let mut done = 0;
-    while let Some(j) = set.join_next().await {
-        let Ok((i, r)) = j else { continue };
+    while let Some((i, r, noted)) = rx.recv().await {
         done += 1;
         if r.status != Status::NotAvailable {
             say(&format!(
@@ -798,8 +892,12 @@ pub async fn run_pairs(
             ));
         }
         out[i] = Some(r);
+        notes[i] = noted;
     }
-    out.into_iter().flatten().collect()
+    (
+        out.into_iter().flatten().collect(),
+        notes.into_iter().flatten().collect(),
+    )
 }
 
 /// A row's one-line detail. A failing row names its reason (the first failure's rule and

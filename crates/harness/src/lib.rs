@@ -27,6 +27,7 @@ pub mod report;
 pub mod report_html;
 pub mod review;
 pub mod runner;
+pub mod schedule;
 pub mod server;
 pub mod snapshot;
 pub mod template;

@@ -91,15 +91,41 @@ pub struct ProxyOptions {
 /// State shared by the accept loop, the connections and their data channels.
 struct Shared {
     rec: Arc<Recorder>,
+    /// Control connections' relays.
     conns: Mutex<Vec<JoinHandle<()>>>,
+    /// Data channels' tasks (listening, then relaying).
+    data: Mutex<Vec<JoinHandle<()>>>,
+    /// Set by [`Proxy::finish`] once every control connection has ended: a data channel
+    /// still waiting for its connection then stops waiting (nobody is left to open it).
+    closing: tokio::sync::watch::Sender<bool>,
     next: AtomicU32,
     channels: AtomicU32,
 }
 
 impl Shared {
-    fn track(&self, h: JoinHandle<()>) {
-        if let Ok(mut v) = self.conns.lock() {
+    fn track(list: &Mutex<Vec<JoinHandle<()>>>, h: JoinHandle<()>) {
+        if let Ok(mut v) = list.lock() {
             v.push(h);
+        }
+    }
+}
+
+/// Awaits every task of `list` (also those added meanwhile) until `deadline`, then aborts
+/// what is left.
+async fn join_until(list: &Mutex<Vec<JoinHandle<()>>>, deadline: tokio::time::Instant) {
+    loop {
+        let handles: Vec<JoinHandle<()>> = match list.lock() {
+            Ok(mut v) => v.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        if handles.is_empty() {
+            break;
+        }
+        for h in handles {
+            let abort = h.abort_handle();
+            if tokio::time::timeout_at(deadline, h).await.is_err() {
+                abort.abort();
+            }
         }
     }
 }
@@ -133,6 +159,8 @@ impl Proxy {
                 kept: AtomicUsize::new(0),
             }),
             conns: Mutex::new(Vec::new()),
+            data: Mutex::new(Vec::new()),
+            closing: tokio::sync::watch::channel(false).0,
             next: AtomicU32::new(1),
             channels: AtomicU32::new(0),
         });
@@ -182,26 +210,16 @@ impl Proxy {
     }
 
     /// Stops accepting, waits up to `grace` for open connections (and data channels) to end,
-    /// and returns what was recorded.
+    /// and returns what was recorded. A data channel nobody connected to by the time every
+    /// control connection has ended is not waited for: its peers are gone (the client has
+    /// exited; the daemon saw its control connection end), so the grace would only pass.
     pub async fn finish(self, grace: Duration) -> Transcript {
         self.accept.abort();
         let deadline = tokio::time::Instant::now() + grace;
-        // Data channels may be spawned while we wait: take the list until it stays empty.
-        loop {
-            let handles: Vec<JoinHandle<()>> = match self.shared.conns.lock() {
-                Ok(mut v) => v.drain(..).collect(),
-                Err(_) => Vec::new(),
-            };
-            if handles.is_empty() {
-                break;
-            }
-            for h in handles {
-                let abort = h.abort_handle();
-                if tokio::time::timeout_at(deadline, h).await.is_err() {
-                    abort.abort();
-                }
-            }
-        }
+        // Control connections open data channels, so they end first.
+        join_until(&self.shared.conns, deadline).await;
+        self.shared.closing.send_replace(true);
+        join_until(&self.shared.data, deadline).await;
         let mut events = match self.shared.rec.events.lock() {
             Ok(v) => v.clone(),
             Err(_) => Vec::new(),
@@ -229,7 +247,7 @@ where
     }
     let sh2 = sh.clone();
     let h = tokio::spawn(async move { run_conn(client, upstream, opts, id, sh2).await });
-    sh.track(h);
+    Shared::track(&sh.conns, h);
     true
 }
 
@@ -414,8 +432,11 @@ impl Channels {
             },
         );
         let rec = sh.rec.clone();
-        let h = tokio::spawn(async move { run_data_channel(l, target, source, id, rec).await });
-        sh.track(h);
+        let closing = sh.closing.subscribe();
+        let h = tokio::spawn(
+            async move { run_data_channel(l, target, source, id, rec, closing).await },
+        );
+        Shared::track(&sh.data, h);
         Some(new_port)
     }
 }
@@ -428,8 +449,14 @@ async fn run_data_channel(
     source: DataSource,
     id: u32,
     rec: Arc<Recorder>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
 ) {
-    let accepted = tokio::time::timeout(DATA_ACCEPT_TIMEOUT, l.accept()).await;
+    // `biased`: a connection already queued is still taken when closing is set.
+    let accepted = tokio::select! {
+        biased;
+        a = tokio::time::timeout(DATA_ACCEPT_TIMEOUT, l.accept()) => a,
+        _ = closing.wait_for(|c| *c) => return,
+    };
     drop(l);
     let first = match accepted {
         Ok(Ok((s, _))) => s,

@@ -57,66 +57,102 @@ pub fn check_all(
     profiles: &[ClientProfile],
     opts: &Options,
 ) -> Vec<String> {
-    let mut written = Vec::new();
-    let mut updated = Vec::new();
-    let mut pending = Vec::new();
-    for r in results.iter_mut() {
-        if !matches!(r.status, Status::Pass | Status::Fail | Status::FailOpen) {
-            continue;
+    let noted: Vec<Noted> = results
+        .iter_mut()
+        .filter_map(|r| check_one(r, profiles, opts))
+        .collect();
+    summarize(&noted)
+}
+
+/// What [`check_one`] did with a snapshot that did not simply match, with the case's
+/// `client/case` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Noted {
+    Written(String),
+    Updated(String),
+    Pending(String),
+}
+
+/// Compares one result's transcript with its snapshot (see [`check_all`]); a difference
+/// becomes a failure of the case.
+pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options) -> Option<Noted> {
+    if !matches!(r.status, Status::Pass | Status::Fail | Status::FailOpen) {
+        return None;
+    }
+    let profile = profiles
+        .iter()
+        .find(|p| p.name == r.client && p.snapshots)?;
+    let text = snapshot::render(
+        r.protocol,
+        &r.case_id,
+        r.expected,
+        r.got,
+        &r.transcript,
+        &r.redactions,
+    );
+    let name = format!("{}/{}", r.client, r.case_id);
+    let path = snapshot::path_for(&opts.dir, &r.client, &r.case_id);
+    match snapshot::check(&opts.dir, &r.client, &r.case_id, &text, opts.mode) {
+        SnapshotOutcome::Matched => None,
+        SnapshotOutcome::Written => {
+            r.note = Some("new snapshot written".into());
+            Some(Noted::Written(name))
         }
-        let Some(profile) = profiles.iter().find(|p| p.name == r.client && p.snapshots) else {
-            continue;
-        };
-        let text = snapshot::render(
-            r.protocol,
-            &r.case_id,
-            r.expected,
-            r.got,
-            &r.transcript,
-            &r.redactions,
-        );
-        let name = format!("{}/{}", r.client, r.case_id);
-        let path = snapshot::path_for(&opts.dir, &r.client, &r.case_id);
-        match snapshot::check(&opts.dir, &r.client, &r.case_id, &text, opts.mode) {
-            SnapshotOutcome::Matched => {}
-            SnapshotOutcome::Written => {
-                r.note = Some("new snapshot written".into());
-                written.push(name);
-            }
-            SnapshotOutcome::Updated => {
-                r.note = Some("snapshot accepted".into());
-                updated.push(name);
-            }
-            SnapshotOutcome::Missing => {
-                fail(
-                    r,
-                    format!("a stored snapshot {}", path.display()),
-                    format!(
-                        "no snapshot stored, and CI is set so none is written; accept it \
-                         locally with {}",
-                        accept_command(profile, &r.case_id, opts)
-                    ),
-                    String::new(),
-                );
-                pending.push(name);
-            }
-            SnapshotOutcome::Mismatch(diff) => {
-                fail(
-                    r,
-                    format!("transcript as in {}", path.display()),
-                    format!(
-                        "the client's protocol exchange changed; see it with `avc-conformance \
-                         review{}`, accept it with {}",
-                        dir_flag(opts),
-                        accept_command(profile, &r.case_id, opts)
-                    ),
-                    diff,
-                );
-                pending.push(name);
-            }
-            SnapshotOutcome::Error(e) => r.note = Some(format!("snapshot: {e}")),
+        SnapshotOutcome::Updated => {
+            r.note = Some("snapshot accepted".into());
+            Some(Noted::Updated(name))
+        }
+        SnapshotOutcome::Missing => {
+            fail(
+                r,
+                format!("a stored snapshot {}", path.display()),
+                format!(
+                    "no snapshot stored, and CI is set so none is written; accept it \
+                     locally with {}",
+                    accept_command(profile, &r.case_id, opts)
+                ),
+                String::new(),
+            );
+            Some(Noted::Pending(name))
+        }
+        SnapshotOutcome::Mismatch(diff) => {
+            fail(
+                r,
+                format!("transcript as in {}", path.display()),
+                format!(
+                    "the client's protocol exchange changed; see it with `avc-conformance \
+                     review{}`, accept it with {}",
+                    dir_flag(opts),
+                    accept_command(profile, &r.case_id, opts)
+                ),
+                diff,
+            );
+            Some(Noted::Pending(name))
+        }
+        SnapshotOutcome::Error(e) => {
+            r.note = Some(format!("snapshot: {e}"));
+            None
         }
     }
+}
+
+/// The summary lines of [`check_all`] (in the order of `noted`), also printed to stderr.
+pub fn summarize(noted: &[Noted]) -> Vec<String> {
+    let pick = |f: fn(&Noted) -> Option<&String>| -> Vec<&str> {
+        noted.iter().filter_map(f).map(String::as_str).collect()
+    };
+    let written = pick(|n| match n {
+        Noted::Written(s) => Some(s),
+        _ => None,
+    });
+    let updated = pick(|n| match n {
+        Noted::Updated(s) => Some(s),
+        _ => None,
+    });
+    let pending = pick(|n| match n {
+        Noted::Pending(s) => Some(s),
+        _ => None,
+    });
     let mut notes = Vec::new();
     for (list, what) in [
         (&written, "new snapshot(s) written (commit them)"),

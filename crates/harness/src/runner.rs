@@ -18,6 +18,16 @@ use crate::proxy::{Listen, Proxy, ProxyOptions};
 use crate::template::{self, Vars};
 use crate::transcript::Transcript;
 
+/// How long the proxy holds an SVSP daemon's first bytes (READY), so that a client that
+/// talks before the greeting (SVSP-CLIENT-1) is seen doing so whatever the scheduling.
+pub const SVSP_GREETING_HOLD: Duration = Duration::from_millis(100);
+
+/// How long the proxy waits, once the client has exited, for the daemon's side of its
+/// connections to close. Connections end well before it (the run does not wait on it), so
+/// it only has to outlast a daemon starved of CPU among many cases; a shorter one turned
+/// `server side: closed` into `open` under load.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// What every case run shares.
 #[derive(Debug, Clone)]
 pub struct RunContext {
@@ -197,7 +207,7 @@ async fn run_inner(
             Transport::Unix => Listen::Unix(dir_path.join("daemon.sock")),
         };
         let hold = match case.protocol {
-            Protocol::Svsp => Duration::from_millis(100),
+            Protocol::Svsp => SVSP_GREETING_HOLD,
             Protocol::Clamd => Duration::ZERO,
         };
         let opts = ProxyOptions {
@@ -265,7 +275,7 @@ async fn run_inner(
 
     let run = client_run::run(&argv, &env, &ctx.extra_path, &dir_path, profile.timeout).await?;
     let transcript = match proxy {
-        Some(p) => p.finish(Duration::from_millis(300)).await,
+        Some(p) => p.finish(CLOSE_GRACE).await,
         None => Transcript::default(),
     };
     // A case with fault rules whose fault never fired is not applicable (issue 14 item 4).

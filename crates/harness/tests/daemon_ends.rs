@@ -14,8 +14,9 @@ use tokio::net::TcpStream;
 
 const T: Duration = Duration::from_secs(10);
 
-/// Issue 13: a plan that refuses the first connection starts no daemon; the client gets an
-/// address where the kernel refuses the connection, and there are no fault counters.
+/// Issue 13 (CLAMD-CLIENT-3): a plan that refuses the first connection starts no daemon; the
+/// client gets an address where the kernel refuses the connection, reserved for the case,
+/// and there are no fault counters.
 #[tokio::test]
 async fn refusal_needs_no_server() {
     let plan = FaultPlan::new().with(Trigger::always(), Fault::Refuse);
@@ -29,6 +30,11 @@ async fn refusal_needs_no_server() {
         .await
         .expect_err("something listens");
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    // The port stays reserved while the case runs: a proxy or daemon of a case running
+    // beside it cannot be given it (tokio binds with SO_REUSEADDR) and receive this client.
+    let taken = tokio::net::TcpListener::bind(d.addr().expect("addr")).await;
+    assert!(taken.is_err(), "the refused port was free to bind");
+    drop(d);
 }
 
 /// Issue 13: a fake with a plan counts what fired (`fault_stats`, read by the runner for

@@ -192,6 +192,21 @@ async fn send_upstream(
     (addr, h, data_l)
 }
 
+/// Reads until `lines` whole lines have arrived.
+async fn read_lines(c: &mut TcpStream, lines: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while !got.ends_with(b"\n") || got.iter().filter(|b| **b == b'\n').count() < lines {
+        let mut b = [0u8; 64];
+        let n = tokio::time::timeout(T, c.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&b[..n]);
+    }
+    got
+}
+
 /// SVSP-RESP-SEND-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_resp_send_1_rewritten_only_for_svsp() {
@@ -202,17 +217,7 @@ async fn svsp_resp_send_1_rewritten_only_for_svsp() {
         .await
         .unwrap();
     let mut c = TcpStream::connect(p.tcp_addr.unwrap()).await.unwrap();
-    let mut got = Vec::new();
-    while !got.ends_with(b"\n") || got.iter().filter(|b| **b == b'\n').count() < 2 {
-        let mut b = [0u8; 64];
-        let n = tokio::time::timeout(T, c.read(&mut b))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        got.extend_from_slice(&b[..n]);
-    }
-    let text = String::from_utf8(got).unwrap();
+    let text = String::from_utf8(read_lines(&mut c, 2).await).unwrap();
     let port: u16 = text
         .trim_end()
         .rsplit(' ')
@@ -296,4 +301,43 @@ async fn svsp_client_16_port_send_echo_repeats_the_clients_own_port() {
     assert_eq!(dcs.len(), 1, "{}", t.raw_log(200));
     assert_eq!(dcs[0].1, DataSource::Port);
     assert_eq!(t.bytes(dcs[0].0, Dir::C2S), b"clean data");
+}
+
+/// SVSP-SCAN-REQUEST-1: a data channel nobody connected to is listed without a connection,
+/// and `finish` does not spend its grace waiting for it once the control connection has
+/// ended on both sides (the client has gone; nobody is left to connect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_request_1_unused_data_channel_does_not_hold_finish() {
+    let (up, h, _data_l) = send_upstream("3 ").await;
+    let p = Proxy::start_with(Listen::Tcp("127.0.0.1:0".parse().unwrap()), up, svsp_opts())
+        .await
+        .unwrap();
+    let mut c = TcpStream::connect(p.tcp_addr.unwrap()).await.unwrap();
+    let got = read_lines(&mut c, 2).await;
+    assert!(got.starts_with(b"READY\r\n3 SEND "), "{got:?}");
+    // The client leaves without using the channel; the upstream sees EOF and closes.
+    c.shutdown().await.unwrap();
+    drop(c);
+    let _ = h.await;
+    let grace = T;
+    let started = std::time::Instant::now();
+    let t = p.finish(grace).await;
+    let took = started.elapsed();
+    assert!(
+        took < grace / 2,
+        "finish waited {took:?} of its {grace:?} grace for a channel nobody will open"
+    );
+    let dcs = t.data_channels(1);
+    assert_eq!(dcs.len(), 1, "{}", t.raw_log(200));
+    assert!(t.bytes(dcs[0].0, Dir::C2S).is_empty());
+    let snap = render(
+        Protocol::Svsp,
+        "svsp.unused-channel",
+        Verdict::Error,
+        Some(Verdict::Error),
+        &t,
+        &Redactions::default(),
+    );
+    assert!(snap.contains("data channel 1 (SCAN/REQUEST"), "{snap}");
+    assert!(snap.contains("    no connection\n"), "{snap}");
 }

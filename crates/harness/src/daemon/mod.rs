@@ -7,7 +7,6 @@ pub mod plan;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
 
 use crate::error::{HarnessError, Result};
 use crate::profile::Protocol;
@@ -92,7 +91,32 @@ pub enum RunningDaemon {
     Vfindd(fake_vfindd::FakeVfindd),
     /// Nothing listens at this address (the case's fault plan refuses the first
     /// connection): connecting is refused by the kernel.
-    Refused(SocketAddr),
+    Refused(Refusal),
+}
+
+/// A loopback port where nothing listens, held for as long as the case runs: a socket
+/// bound there without `SO_REUSEADDR` and never listening, so connecting is refused and no
+/// other case (running beside this one) can be given the same port meanwhile.
+#[derive(Debug)]
+pub struct Refusal {
+    addr: SocketAddr,
+    _held: socket2::Socket,
+}
+
+impl Refusal {
+    fn new() -> Result<Refusal> {
+        use socket2::{Domain, Socket, Type};
+        let io = |e| HarnessError::io("reserving a refused port", e);
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(io)?;
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        s.bind(&any.into()).map_err(io)?;
+        let addr = s
+            .local_addr()
+            .map_err(io)?
+            .as_socket()
+            .ok_or_else(|| HarnessError::Daemon("refused port: not an IP address".into()))?;
+        Ok(Refusal { addr, _held: s })
+    }
 }
 
 impl RunningDaemon {
@@ -103,7 +127,7 @@ impl RunningDaemon {
                 .addr()
                 .ok_or_else(|| HarnessError::Daemon("fake clamd has no TCP address".into())),
             RunningDaemon::Vfindd(v) => Ok(v.addr()),
-            RunningDaemon::Refused(a) => Ok(*a),
+            RunningDaemon::Refused(r) => Ok(r.addr),
         }
     }
 
@@ -136,13 +160,7 @@ pub async fn start(
 ) -> Result<RunningDaemon> {
     let plan = plan.unwrap_or_default();
     if plan::refuses_first_connection(&plan) {
-        // Bind, note the port, close: connecting there is refused.
-        let l = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| HarnessError::io("bind", e))?;
-        let addr = l.local_addr().map_err(|e| HarnessError::io("addr", e))?;
-        drop(l);
-        return Ok(RunningDaemon::Refused(addr));
+        return Refusal::new().map(RunningDaemon::Refused);
     }
     let max = spec.stream_max_length(protocol);
     match protocol {
