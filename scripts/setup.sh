@@ -14,6 +14,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 [ -f /usr/share/clamav-testfiles/clam.exe ] || need_apt+=(clamav-testfiles)
 # headless browser for the HTML report test (crates/harness/tests/report_html_browser.rs)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# arj builds the ARJ method 1 and 4 inputs of the content differential (issue 15)
+command -v arj >/dev/null 2>&1 || need_apt+=(arj)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   $SUDO apt-get update -qq
