@@ -724,24 +724,20 @@ fn differing(
     out
 }
 
-/// CLAMD-DET-7 with clamd's limits (CLAMD-CONF-3) and `AlertExceedsMax yes`, so the reply
-/// names the limit that stopped a scan: EICAR padded to a 4 KiB member (with a hash signature
-/// of its own, so a member scanned whole is FOUND) in BinHex, SZDD, TNEF, stored CAB, SIS,
-/// stored ARJ, zip implode and CHM (stored, LZX), with `MaxFileSize` just under / at the member, `MaxScanSize` just
-/// below / at the object plus the member, `MaxRecursion` 1 and 2: the fake's replies equal
-/// clamd's.
-#[test]
-fn legacy_archive_limits_fake_replies_equal_real_clamd() {
-    if !available() {
-        return;
-    }
-    const MEMBER: usize = 4096;
+/// The member the limit cases put in each container: EICAR padded to 4 KiB.
+const MEMBER: usize = 4096;
+
+fn padded_member() -> Vec<u8> {
     let mut payload = clamd_oracle::env::eicar();
     payload.resize(MEMBER, b'\n');
-    let inputs: Vec<(String, Vec<u8>)> = legacy_archives(&payload)
-        .into_iter()
-        .map(|(n, d)| (n.to_string(), d))
-        .collect();
+    payload
+}
+
+/// Each input under clamd's limits (CLAMD-CONF-3) with `AlertExceedsMax yes`, so the reply
+/// names the limit that stopped a scan, and a hash signature of the padded member (so a member
+/// scanned whole is FOUND): `MaxFileSize` just under / at the member, `MaxScanSize` just below
+/// / at the object plus the member, `MaxRecursion` 1 and 2. The inputs whose replies differ.
+fn limits_differing(inputs: &[(String, Vec<u8>)], payload: &[u8]) -> Vec<String> {
     let mut failures = Vec::new();
     for (i, (name, data)) in inputs.iter().enumerate() {
         let root = data.len();
@@ -755,9 +751,8 @@ fn legacy_archive_limits_fake_replies_equal_real_clamd() {
         ];
         for (k, line) in confs.iter().enumerate() {
             let env = OracleEnv::create().expect("oracle env");
-            // a hash signature of the padded member, so a scanned member is FOUND
             let member = env.corpus_dir.join("member.bin");
-            std::fs::write(&member, &payload).expect("write member");
+            std::fs::write(&member, payload).expect("write member");
             let hdb = format!("{}:{MEMBER}:Padded.Member-1\n", md5_hex(&member));
             std::fs::write(env.db_dir.join("member.hdb"), hdb).expect("write hdb");
             let conf = vec![line.clone(), "AlertExceedsMax yes".to_string()];
@@ -766,7 +761,116 @@ fn legacy_archive_limits_fake_replies_equal_real_clamd() {
             failures.extend(differing(&env, &servers, &format!("{i}-{k} {line}"), &one));
         }
     }
+    failures
+}
+
+fn owned(inputs: Vec<(&'static str, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    inputs
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect()
+}
+
+/// CLAMD-DET-7, CLAMD-CONF-3: the padded EICAR member in BinHex, SZDD, TNEF, stored CAB, SIS,
+/// stored ARJ, zip implode and CHM (stored, LZX) at the limits of [`limits_differing`]: the
+/// fake's replies equal clamd's.
+#[test]
+fn legacy_archive_limits_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let payload = padded_member();
+    let failures = limits_differing(&owned(legacy_archives(&payload)), &payload);
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// `payload` in mail (base64 attachment, uuencode, base64 inside message/rfc822 inside
+/// multipart inside multipart), cpio (odc, newc), bzip2 and xz (the hand-built 7z holds
+/// members under 128 bytes only: 7z limits are pinned by the engine tests).
+fn mail_and_compressed(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let b64_part = format!(
+        "Content-Type: application/octet-stream; name=\"m.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"m.bin\"\r\n\r\n{}",
+        fixtures::documents::base64(payload, Some(76))
+    );
+    let uu_part = format!(
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n{}",
+        uuencode("m.bin", payload)
+    );
+    let rfc822 = format!(
+        "Content-Type: message/rfc822\r\n\r\nFrom: c@example.com\r\nSubject: inner\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"in3\"\r\n\r\n{}",
+        multipart_body("in3", std::slice::from_ref(&b64_part))
+    );
+    let inner = format!(
+        "Content-Type: multipart/mixed; boundary=\"in2\"\r\n\r\n{}",
+        multipart_body("in2", &[rfc822])
+    );
+    let mut v: Vec<(&'static str, Vec<u8>)> = vec![
+        (
+            "limit_base64.eml",
+            mime_message("l1", std::slice::from_ref(&b64_part)).into_bytes(),
+        ),
+        (
+            "limit_uuencode.eml",
+            mime_message("l2", &[uu_part]).into_bytes(),
+        ),
+        (
+            "limit_nested.eml",
+            mime_message("l3", &[inner]).into_bytes(),
+        ),
+        ("limit.odc.cpio", cpio("070707", "m.bin", payload)),
+        ("limit.newc.cpio", cpio("070701", "m.bin", payload)),
+    ];
+    for (name, tool) in [("limit.bz2", "bzip2"), ("limit.xz", "xz")] {
+        match compress(tool, payload) {
+            Some(c) => v.push((name, c)),
+            None => println!("note: {tool} not installed, {name} not generated"),
+        }
+    }
+    v
+}
+
+/// CLAMD-DET-7, CLAMD-CONF-3: the padded EICAR member in mail, cpio, bzip2, xz and in the
+/// documents (OLE2 stream and Package, RTF objdata, PDF Flate stream, HTML data: URI) at the
+/// limits of [`limits_differing`]: the fake's replies equal clamd's.
+#[test]
+fn mail_compressed_and_document_limits_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let payload = padded_member();
+    let mut inputs = owned(mail_and_compressed(&payload));
+    let wanted = [
+        "stream.ole2",
+        "package.doc",
+        "package.rtf",
+        "embedded_flate.pdf",
+        "data_uri_base64.html",
+    ];
+    inputs.extend(owned(
+        documents(&payload)
+            .into_iter()
+            .filter(|(n, _)| wanted.contains(n))
+            .collect(),
+    ));
+    let failures = limits_differing(&inputs, &payload);
+    // Not yet: clamd extracts a message/rfc822 part as a file of its own before parsing it,
+    // which costs one more level and the part's bytes; the fake reads it in place. A listed
+    // difference must still be there (the list only shrinks).
+    const NOT_YET_LIMITS: &[&str] = &[
+        "MaxScanSize 10216] limit_nested.eml",
+        "MaxRecursion 2] limit_nested.eml",
+    ];
+    let known = |f: &String| NOT_YET_LIMITS.iter().any(|k| f.contains(k));
+    let unexpected: Vec<&String> = failures.iter().filter(|f| !known(f)).collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+    for k in NOT_YET_LIMITS {
+        assert!(
+            failures.iter().any(|f| f.contains(k)),
+            "{k} now equals clamd: remove it from NOT_YET_LIMITS"
+        );
+    }
 }
 
 /// CLAMD-DET-7: `ScanArchive no` leaves BinHex, SZDD, CAB, SIS, ARJ, CHM, zip (implode
