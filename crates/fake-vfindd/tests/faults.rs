@@ -36,7 +36,7 @@ async fn server(plan: FaultPlan) -> Srv {
     let s = FakeVfindd::builder()
         .threads(1)
         .virtual_root(dir.path())
-        .fault_plan(plan)
+        .faults(plan)
         .start()
         .await
         .unwrap();

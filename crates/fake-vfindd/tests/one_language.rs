@@ -1,11 +1,11 @@
 //! One fault language (issue 13) on the SVSP wire: the verdict point, written replies,
-//! `every`, framed and raw reply texts, `split-every`, the legacy counters as aliases, and
+//! `every`, framed and raw reply texts, `split-every`, the legacy counters' shorthand aliases, and
 //! the handle names shared with FakeClamd. Each test reads the raw bytes a client gets.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fake_vfindd::{Error, FakeVfindd, Faults};
+use fake_vfindd::{Error, FakeVfindd};
 use faults::FaultPlan;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -204,28 +204,6 @@ async fn drop_at_the_scan_command_sends_no_send_line() {
     assert_eq!(
         session(v.s.addr(), &["SCAN/REQUEST x"]).await,
         eof("READY\r\n")
-    );
-}
-
-/// The deprecated `Faults` counters still configure the builder, as the plan they stand for.
-#[tokio::test]
-async fn legacy_counters_become_the_shared_plan() {
-    let s = FakeVfindd::builder()
-        .faults(Faults {
-            eagain_every: Some(3),
-            efault_every: Some(2),
-            drop_connection_after_lines: Some(5),
-        })
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(
-        s.faults().plan().rules,
-        FaultPlan::from_shorthand(
-            "eagain@command=SCAN,every=3;efault@verdict,every=2;drop@replies=5"
-        )
-        .unwrap()
-        .rules
     );
 }
 

@@ -2,7 +2,8 @@
 
 mod common;
 use common::*;
-use fake_vfindd::{FakeVfindd, Faults, Quirks};
+use fake_vfindd::{FakeVfindd, Quirks};
+use faults::{Fault, FaultPlan, Trigger};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -759,10 +760,8 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
     c.send("2 SCAN/FILE /f").await;
     let got = c.lines(2).await;
     assert_eq!(got, ["1 QUEUED", "2 EAGAIN Server busy"]);
-    let faults = Faults {
-        eagain_every: Some(2),
-        ..Default::default()
-    };
+    // The second SCAN over all connections is refused (`eagain-every:2`).
+    let faults = FaultPlan::new().with(Trigger::command("SCAN").every(2), Fault::Eagain);
     let s = FakeVfindd::builder()
         .faults(faults)
         .virtual_root(d.path())
@@ -782,10 +781,8 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
 async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
     let d = tempfile::tempdir().unwrap();
     write(&d.path().join("f"), b"x");
-    let faults = Faults {
-        efault_every: Some(1),
-        ..Default::default()
-    };
+    // Every verdict is EFAULT (`efault-every:1`).
+    let faults = FaultPlan::new().with(Trigger::verdict().every(1), Fault::Efault);
     let s = FakeVfindd::builder()
         .faults(faults)
         .virtual_root(d.path())
