@@ -5,9 +5,7 @@
 //! killed by its pid after the time limit. The driver (proptest, shrinking) and the
 //! property are `fixtures::argv`, shared with the other binaries.
 
-use std::time::Duration;
-
-use fixtures::argv::{flag, never_panics, Flag, Target, Value};
+use fixtures::argv::{flag, Flag, Target, Value};
 
 const VOCAB: &[Flag] = &[
     flag("config-file", Value::Safe(&["", ".", "/nonexistent.conf"])),
@@ -75,13 +73,8 @@ fn fake_clamd_never_panics_on_any_argv() {
     .unwrap();
     let plan = dir.path().join("plan.toml");
     std::fs::write(&plan, b"[[rule]]\nfault = 7\n\xff").unwrap();
-    never_panics(&Target {
-        exe: env!("CARGO_BIN_EXE_fake-clamd").as_ref(),
-        vocab: VOCAB,
-        extra: &[good.into(), broken.into(), plan.into()],
-        ensure: &[("tcp-port", "0")],
-        env: &[],
-        cwd: dir.path(),
-        limit: Duration::from_secs(2),
-    });
+    Target::new(env!("CARGO_BIN_EXE_fake-clamd"), VOCAB, dir.path())
+        .extra([good, broken, plan])
+        .ensure("tcp-port", "0")
+        .never_panics();
 }

@@ -4,9 +4,7 @@
 //! ephemeral port (`--svsp-port 0` appended unless given; given only as 0 or invalid); a
 //! daemon that starts is killed by its pid after the time limit.
 
-use std::time::Duration;
-
-use fixtures::argv::{flag, never_panics, Flag, Target, Value};
+use fixtures::argv::{flag, Flag, Target, Value};
 
 const VOCAB: &[Flag] = &[
     flag("svsp-port", Value::Safe(&["0", "65536", "-1", "x"])),
@@ -99,13 +97,8 @@ fn fake_vfindd_never_panics_on_any_argv() {
     let dir = tempfile::tempdir().unwrap();
     let bad_plan = dir.path().join("plan.toml");
     std::fs::write(&bad_plan, b"[[rule]]\nfault = 7\n\xff").unwrap();
-    never_panics(&Target {
-        exe: env!("CARGO_BIN_EXE_fake-vfindd").as_ref(),
-        vocab: VOCAB,
-        extra: &[bad_plan.into_os_string(), dir.path().into()],
-        ensure: &[("svsp-port", "0")],
-        env: &[],
-        cwd: dir.path(),
-        limit: Duration::from_secs(2),
-    });
+    Target::new(env!("CARGO_BIN_EXE_fake-vfindd"), VOCAB, dir.path())
+        .extra([bad_plan.as_path(), dir.path()])
+        .ensure("svsp-port", "0")
+        .never_panics();
 }

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use fixtures::argv::{flag, never_panics, Flag, Target, Value};
+use fixtures::argv::{flag, Flag, Target, Value};
 
 /// Addresses fave-scan may be pointed at: loopback, unix paths, malformed ones (never a
 /// name that needs DNS). The live fakes' addresses are added at run time.
@@ -98,17 +98,11 @@ fn world() -> World {
 #[test]
 fn fave_scan_never_panics_on_any_argv() {
     let w = world();
-    never_panics(&Target {
-        exe: env!("CARGO_BIN_EXE_fave-scan").as_ref(),
-        vocab: VOCAB,
-        extra: &w.extra,
-        ensure: &[],
-        // without --clamd/--svsp: a loopback port, never clamav.daemon (DNS)
-        env: &[
-            ("FL_CLAMAV_CONNECTION", "127.0.0.1:1".as_ref()),
-            ("FL_FAVE_PARAMETER", "127.0.0.1:1".as_ref()),
-        ],
-        cwd: w.dir.path(),
-        limit: Duration::from_secs(3),
-    });
+    // without --clamd/--svsp: a loopback port, never clamav.daemon (DNS)
+    Target::new(env!("CARGO_BIN_EXE_fave-scan"), VOCAB, w.dir.path())
+        .extra(&w.extra)
+        .env("FL_CLAMAV_CONNECTION", "127.0.0.1:1")
+        .env("FL_FAVE_PARAMETER", "127.0.0.1:1")
+        .limit(Duration::from_secs(3))
+        .never_panics();
 }

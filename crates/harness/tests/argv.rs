@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use fixtures::argv::{flag, never_panics, Flag, Target, Value};
+use fixtures::argv::{flag, Flag, Target, Value};
 
 /// Written paths stay relative to the temporary working directory.
 const OUT_PATHS: &[&str] = &["r.out", "sub/r.out", "", "."];
@@ -111,16 +111,11 @@ fn avc_conformance_never_panics_on_any_argv() {
     let w = world();
     // the copy, unless the case names a root itself (never the repository)
     let root = w.extra[0].to_string_lossy().into_owned();
-    never_panics(&Target {
-        exe: env!("CARGO_BIN_EXE_avc-conformance").as_ref(),
-        vocab: VOCAB,
-        extra: &w.extra,
-        ensure: &[("root", &root)],
-        env: &[
-            ("CARGO", "/nonexistent/cargo".as_ref()),
-            ("FLCL", "/nonexistent/flcl".as_ref()),
-        ],
-        cwd: w.dir.path(),
-        limit: Duration::from_secs(3),
-    });
+    Target::new(env!("CARGO_BIN_EXE_avc-conformance"), VOCAB, w.dir.path())
+        .extra(&w.extra)
+        .ensure("root", &root)
+        .env("CARGO", "/nonexistent/cargo")
+        .env("FLCL", "/nonexistent/flcl")
+        .limit(Duration::from_secs(3))
+        .never_panics();
 }
