@@ -2,7 +2,8 @@
 //! `every`, framed and raw reply texts, `split-every`, the legacy counters' shorthand aliases, and
 //! the handle names shared with FakeClamd. Each test reads the raw bytes a client gets.
 
-use std::net::SocketAddr;
+mod common;
+use common::*;
 use std::time::Duration;
 
 use fake_vfindd::{Error, FakeVfindd};
@@ -12,35 +13,9 @@ use tokio::net::TcpStream;
 
 use fixtures::wire::{read_end_text as read_end, svsp_session};
 
-/// The SVSP replies as text.
-type End = fixtures::wire::End<String>;
-
-const T: Duration = Duration::from_secs(10);
-
-async fn session(addr: SocketAddr, lines: &[&str]) -> End {
-    svsp_session(addr, lines, T).await
-}
-
-struct Srv {
-    s: FakeVfindd,
-    _dir: tempfile::TempDir,
-}
-
-async fn server(spec: &str) -> Srv {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("clean"), b"hello").unwrap();
-    let s = FakeVfindd::builder()
-        .threads(1)
-        .virtual_root(dir.path())
-        .faults(FaultPlan::from_shorthand(spec).unwrap())
-        .start()
-        .await
-        .unwrap();
-    Srv { s, _dir: dir }
-}
-
-fn eof(s: &str) -> End {
-    End::Eof(s.to_string())
+/// A server with the plan the shorthand `spec` gives.
+async fn shorthand(spec: &str) -> Srv {
+    server(FaultPlan::from_shorthand(spec).unwrap()).await
 }
 
 const SCANNED: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\n";
@@ -49,7 +24,7 @@ const SCANNED: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\n";
 /// connection closes where DONE would be (SVSP-CLIENT-10: no verdict is an error).
 #[tokio::test]
 async fn verdict_drop_closes_where_done_would_be() {
-    let v = server("drop@verdict").await;
+    let v = shorthand("drop@verdict").await;
     assert_eq!(
         session(v.s.addr(), &["SCAN/FILE /clean"]).await,
         eof(SCANNED)
@@ -60,7 +35,7 @@ async fn verdict_drop_closes_where_done_would_be() {
 /// terminator, then FIN.
 #[tokio::test]
 async fn verdict_truncate_sends_half_of_done_then_closes() {
-    let v = server("truncate@verdict").await;
+    let v = shorthand("truncate@verdict").await;
     // `DONE 0 : "/clean"\r\n` is 19 bytes: 9 are kept
     assert_eq!(
         session(v.s.addr(), &["SCAN/FILE /clean"]).await,
@@ -71,7 +46,7 @@ async fn verdict_truncate_sends_half_of_done_then_closes() {
 /// `reset@verdict`: RST in the place of DONE.
 #[tokio::test]
 async fn verdict_reset_aborts_in_place_of_done() {
-    let v = server("reset@verdict").await;
+    let v = shorthand("reset@verdict").await;
     match session(v.s.addr(), &["SCAN/FILE /clean"]).await {
         End::Reset(t) => assert!(!t.contains("DONE"), "{t:?}"),
         other => panic!("{other:?}"),
@@ -82,7 +57,7 @@ async fn verdict_reset_aborts_in_place_of_done() {
 /// written (not even QUIT's OK), and the connection stays open.
 #[tokio::test]
 async fn verdict_never_reply_stays_open_and_silent() {
-    let v = server("never-reply@verdict").await;
+    let v = shorthand("never-reply@verdict").await;
     assert_eq!(
         svsp_session(
             v.s.addr(),
@@ -98,7 +73,7 @@ async fn verdict_never_reply_stays_open_and_silent() {
 /// (SVSP-ERR-EACCES-1 form), with the request's id (SVSP-ID-1).
 #[tokio::test]
 async fn verdict_errno_names_the_target_with_the_id() {
-    let v = server("errno:EACCES@verdict").await;
+    let v = shorthand("errno:EACCES@verdict").await;
     assert_eq!(
         session(v.s.addr(), &["7 SCAN/FILE /clean"]).await,
         eof("READY\r\n7 QUEUED\r\n7 SCANNING \"/clean\"\r\n7 EACCES \"/clean\"\r\nOK\r\n")
@@ -109,7 +84,7 @@ async fn verdict_errno_names_the_target_with_the_id() {
 /// Nth verdict is EFAULT in the place of DONE, after the scan lines.
 #[tokio::test]
 async fn efault_every_alias_replaces_every_second_done() {
-    let v = server("efault-every:2").await;
+    let v = shorthand("efault-every:2").await;
     let t = session(v.s.addr(), &["1 SCAN/FILE /clean", "2 SCAN/FILE /clean"]).await;
     assert_eq!(
         t,
@@ -124,7 +99,7 @@ async fn efault_every_alias_replaces_every_second_done() {
 /// over all connections: the 2nd SCAN, on a second connection, is refused.
 #[tokio::test]
 async fn every_counts_scans_over_all_connections() {
-    let v = server("eagain-every:2").await;
+    let v = shorthand("eagain-every:2").await;
     let first = session(v.s.addr(), &["SCAN/FILE /clean"]).await;
     assert_eq!(
         first,
@@ -143,7 +118,7 @@ async fn every_counts_scans_over_all_connections() {
 /// `drop@replies=N` (alias `drop-connection-after:N-lines`): FIN after the Nth line.
 #[tokio::test]
 async fn drop_after_the_nth_written_line() {
-    let v = server("drop-connection-after:2-lines").await;
+    let v = shorthand("drop-connection-after:2-lines").await;
     assert_eq!(
         session(v.s.addr(), &["SCAN/FILE /clean"]).await,
         eof("READY\r\nQUEUED\r\n")
@@ -154,7 +129,7 @@ async fn drop_after_the_nth_written_line() {
 /// and CRLF, in the place of the scan output; the connection goes on.
 #[tokio::test]
 async fn reply_text_is_framed_with_the_request_id() {
-    let v = server("reply:UNKNOWN COMMAND@command=SCAN").await;
+    let v = shorthand("reply:UNKNOWN COMMAND@command=SCAN").await;
     assert_eq!(
         session(v.s.addr(), &["5 SCAN/FILE /clean"]).await,
         eof("READY\r\n5 QUEUED\r\n5 UNKNOWN COMMAND\r\nOK\r\n")
@@ -164,7 +139,7 @@ async fn reply_text_is_framed_with_the_request_id() {
 /// `reply-raw:...@verdict`: the decoded bytes, unframed, in the place of DONE.
 #[tokio::test]
 async fn raw_reply_bytes_go_out_unframed_at_the_verdict() {
-    let v = server("reply-raw:\\x01\\x02 what@verdict").await;
+    let v = shorthand("reply-raw:\\x01\\x02 what@verdict").await;
     assert_eq!(
         session(v.s.addr(), &["SCAN/FILE /clean"]).await,
         eof(&format!("{SCANNED}\u{1}\u{2} whatOK\r\n"))
@@ -174,7 +149,7 @@ async fn raw_reply_bytes_go_out_unframed_at_the_verdict() {
 /// A reply text answers a command without verdict at once, in the place of its OK.
 #[tokio::test]
 async fn reply_text_answers_a_command_without_verdict() {
-    let v = server("reply:HELLO@command=ENABLE").await;
+    let v = shorthand("reply:HELLO@command=ENABLE").await;
     assert_eq!(
         session(v.s.addr(), &["3 ENABLE ORIGINAL"]).await,
         eof("READY\r\n3 HELLO\r\nOK\r\n")
@@ -184,7 +159,7 @@ async fn reply_text_answers_a_command_without_verdict() {
 /// `split-every:N/MS` (the scripted `split_reply = N`): replies arrive N bytes at a time.
 #[tokio::test]
 async fn split_every_writes_n_bytes_at_a_time() {
-    let v = server("split-every:4/40").await;
+    let v = shorthand("split-every:4/40").await;
     let mut s = TcpStream::connect(v.s.addr()).await.unwrap();
     let mut buf = [0u8; 64];
     let n = tokio::time::timeout(T, s.read(&mut buf))
@@ -200,7 +175,7 @@ async fn split_every_writes_n_bytes_at_a_time() {
 /// `drop@command=SCAN` (the scripted `close-early`): a REQUEST gets no `SEND` line.
 #[tokio::test]
 async fn drop_at_the_scan_command_sends_no_send_line() {
-    let v = server("drop@command=SCAN").await;
+    let v = shorthand("drop@command=SCAN").await;
     assert_eq!(
         session(v.s.addr(), &["SCAN/REQUEST x"]).await,
         eof("READY\r\n")

@@ -168,3 +168,35 @@ pub fn gz_bytes(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// SVSP replies as text, to the end of the connection.
+pub type End = fixtures::wire::End<String>;
+
+/// A connection that ended with a FIN after `s`.
+pub fn eof(s: &str) -> End {
+    End::Eof(s.to_string())
+}
+
+/// Sends `lines` (each + CRLF) then QUIT, and reads to the end.
+pub async fn session(addr: SocketAddr, lines: &[&str]) -> End {
+    fixtures::wire::svsp_session(addr, lines, T).await
+}
+
+/// A one-thread server with a fault plan over a root holding `/clean` and `/eicar`.
+pub struct Srv {
+    pub s: fake_vfindd::FakeVfindd,
+    _dir: tempfile::TempDir,
+}
+
+/// (No client connects here: connection counts and `conn=N` triggers stay the test's.)
+pub async fn server(plan: faults::FaultPlan) -> Srv {
+    let _dir = root_with(&[("clean", b"hello"), ("eicar", &eicar())]);
+    let s = fake_vfindd::FakeVfindd::builder()
+        .threads(1)
+        .virtual_root(_dir.path())
+        .faults(plan)
+        .start()
+        .await
+        .unwrap();
+    Srv { s, _dir }
+}
