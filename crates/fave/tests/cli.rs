@@ -170,7 +170,9 @@ fn cli_env_configuration_and_precedence() {
     };
     // each row: where the working address goes; the other places name a dead port
     let dead = format!("127.0.0.1:{dead}");
-    let rows: [(&str, fn(&mut Command, &str, &str)); 3] = [
+    // (what, how the live address and the dead one are given)
+    type Configure = fn(&mut Command, &str, &str);
+    let rows: [(&str, Configure); 3] = [
         ("FL_CLAMAV_CONNECTION alone", |c, live, _| {
             c.env("FL_CLAMAV_CONNECTION", live);
         }),

@@ -12,7 +12,9 @@ use std::time::Duration;
 use fave::{Address, ClientConfig, Protocol};
 
 /// EICAR, decoded at run time (never stored in plain form).
-pub use fixtures::eicar;
+pub fn eicar() -> Vec<u8> {
+    fixtures::eicar()
+}
 
 /// Run blocking client work next to an async fake.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
