@@ -2,7 +2,7 @@
 //! the right rule ID; the correct test clients must pass (so the checks are not vacuous).
 
 mod common;
-use common::{python, root};
+use common::*;
 
 use std::collections::BTreeMap;
 
@@ -68,18 +68,11 @@ fn failure<'a>(r: &'a CaseResult, rule: &str) -> &'a harness::judge::Failure {
         .unwrap_or_else(|| panic!("no {rule} failure in {:?}", r.failures))
 }
 
-macro_rules! need_python {
-    () => {
-        if !python() {
-            println!("SKIP: python3 not found; the test clients are python scripts");
-            return;
-        }
-    };
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_clamd_test_client_passes_every_clamd_case() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run("good-clamd", &[]).await;
     assert!(rs.len() >= 15);
     assert_all_pass(&rs);
@@ -87,7 +80,9 @@ async fn good_clamd_test_client_passes_every_clamd_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_svsp_test_client_passes_every_svsp_case() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run("good-svsp", &[]).await;
     assert!(rs.len() >= 10);
     assert_all_pass(&rs);
@@ -95,7 +90,9 @@ async fn good_svsp_test_client_passes_every_svsp_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run(
         "broken-clean-on-error",
         &[
@@ -124,7 +121,9 @@ async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_zero_length_chunk_is_clamd_client_2() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run("broken-no-terminator", &["clamd.clean"]).await;
     let r = get(&rs, "clamd.clean");
     assert_eq!(r.status, Status::Fail);
@@ -135,7 +134,9 @@ async fn no_zero_length_chunk_is_clamd_client_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unprefixed_commands_are_clamd_client_1() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run("broken-unprefixed", &["clamd.eicar"]).await;
     let r = get(&rs, "clamd.eicar");
     assert_eq!(r.status, Status::Fail);
@@ -150,7 +151,9 @@ async fn unprefixed_commands_are_clamd_client_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run(
         "broken-ignores-size-limit",
         &["clamd.over-limit", "clamd.exact-limit"],
@@ -164,7 +167,9 @@ async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_without_end_is_clamd_client_9() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run("broken-no-end", &["clamd.clean"]).await;
     let r = get(&rs, "clamd.clean");
     assert_eq!(r.status, Status::Fail);
@@ -177,7 +182,9 @@ async fn session_without_end_is_clamd_client_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_queued_hangs_svsp_client_8() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run("broken-needs-queued", &["svsp.queued-never", "svsp.eicar"]).await;
     let r = get(&rs, "svsp.queued-never");
     assert_eq!(r.status, Status::Fail);
@@ -189,7 +196,9 @@ async fn waiting_for_queued_hangs_svsp_client_8() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run(
         "broken-svsp-clean-on-error",
         &["svsp.eacces", "svsp.efault"],
@@ -204,7 +213,9 @@ async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_before_ready_is_svsp_client_1() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let rs = run("broken-svsp-no-wait-ready", &["svsp.clean"]).await;
     let r = get(&rs, "svsp.clean");
     assert_eq!(r.status, Status::Fail);

@@ -4,7 +4,7 @@
 //! passes. The clients are crates/harness/tests/clients/clamd_defects.py.
 
 mod common;
-use common::python;
+use common::*;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,20 +49,13 @@ async fn proptest(p: ClientProfile, n: u32, seed: u64) -> Row {
     rows.remove(0)
 }
 
-macro_rules! need_python {
-    () => {
-        if !python() {
-            println!("SKIP: python3 not found; the test clients are python scripts");
-            return;
-        }
-    };
-}
-
 /// CLAMD-CLIENT-2 (issue 14 item 2): a client that sends only the terminator for an empty
 /// stream is caught by `--proptest 200`, shrunk to the 0-byte input, with the seed printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proptest_200_finds_the_empty_stream_bug_and_shrinks_it_to_zero_bytes() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let row = proptest(
         profile("empty-terminator-only", "empty-terminator-only"),
         200,
@@ -88,7 +81,9 @@ async fn proptest_200_finds_the_empty_stream_bug_and_shrinks_it_to_zero_bytes() 
 /// under `--proptest 200`, and the minimal case is a reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proptest_200_finds_the_client_that_says_clean_after_a_reset_as_fail_open() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let row = proptest(profile("clean-after-reset", "clean-after-reset"), 200, 42).await;
     assert_eq!(row.status, Status::FailOpen, "{}", row.detail);
     assert!(row.detail.contains("RST"), "{}", row.detail);
@@ -104,7 +99,9 @@ async fn proptest_200_finds_the_client_that_says_clean_after_a_reset_as_fail_ope
 /// every kind of failing daemon, so the two findings above are the defects, not noise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proptest_passes_the_same_client_without_a_defect() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let row = proptest(profile("correct", ""), 60, 42).await;
     assert_eq!(
         row.status,

@@ -4,6 +4,8 @@
 //! the current directory; a config file makes that one short command; the built-in data is
 //! the repository's `conformance/` directory.
 
+mod common;
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -12,20 +14,6 @@ use assert_cmd::Command;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-macro_rules! need_python {
-    () => {
-        if std::process::Command::new("python3")
-            .arg("--version")
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            eprintln!("SKIPPED: python3 is not installed (the test client is a Python script)");
-            return;
-        }
-    };
 }
 
 /// An empty directory that is not inside this repository (the harness must not find it).
@@ -138,7 +126,9 @@ fn builtin_clamd_cases() -> usize {
 /// reports; snapshots go to `./av-conformance/snapshots`, and `review` finds them there.
 #[test]
 fn a_profile_file_and_one_command_run_the_suite_from_outside_the_repository() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let dir = outside_dir();
     let profile = user_client(dir.path());
     let out = avc(
@@ -204,7 +194,9 @@ fn a_profile_file_and_one_command_run_the_suite_from_outside_the_repository() {
 /// file), so CI runs `avc-conformance` with no argument.
 #[test]
 fn the_config_file_in_the_current_directory_makes_the_run_one_bare_command() {
-    need_python!();
+    if skip_without_python() {
+        return;
+    }
     let dir = outside_dir();
     user_client(dir.path());
     std::fs::write(
