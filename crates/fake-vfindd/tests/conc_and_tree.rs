@@ -60,15 +60,7 @@ async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
     let d = tempfile::tempdir().unwrap();
     // An incompressible member whose stored bytes are then damaged: its CRC check fails
     // when it is read, so it "cannot be read".
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let noise: Vec<u8> = (0..20_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let noise = fixtures::clean_random(7, 20_000);
     let mut z = zip_bytes(&[
         ("good.txt", b"hello"),
         ("bad.bin", &noise),

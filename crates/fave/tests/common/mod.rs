@@ -41,17 +41,7 @@ pub fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
 
 /// Deterministic clean bytes.
 pub fn clean_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    fixtures::clean_random(seed, n)
 }
 
 pub trait Io: Read + Write + Send {
