@@ -70,9 +70,7 @@ fn failure<'a>(r: &'a CaseResult, rule: &str) -> &'a harness::judge::Failure {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_clamd_test_client_passes_every_clamd_case() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run("good-clamd", &[]).await;
     assert!(rs.len() >= 15);
     assert_all_pass(&rs);
@@ -80,9 +78,7 @@ async fn good_clamd_test_client_passes_every_clamd_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_svsp_test_client_passes_every_svsp_case() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run("good-svsp", &[]).await;
     assert!(rs.len() >= 10);
     assert_all_pass(&rs);
@@ -90,9 +86,7 @@ async fn good_svsp_test_client_passes_every_svsp_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run(
         "broken-clean-on-error",
         &[
@@ -121,9 +115,7 @@ async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_zero_length_chunk_is_clamd_client_2() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run("broken-no-terminator", &["clamd.clean"]).await;
     let r = get(&rs, "clamd.clean");
     assert_eq!(r.status, Status::Fail);
@@ -134,9 +126,7 @@ async fn no_zero_length_chunk_is_clamd_client_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unprefixed_commands_are_clamd_client_1() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run("broken-unprefixed", &["clamd.eicar"]).await;
     let r = get(&rs, "clamd.eicar");
     assert_eq!(r.status, Status::Fail);
@@ -151,9 +141,7 @@ async fn unprefixed_commands_are_clamd_client_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run(
         "broken-ignores-size-limit",
         &["clamd.over-limit", "clamd.exact-limit"],
@@ -167,9 +155,7 @@ async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_without_end_is_clamd_client_9() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run("broken-no-end", &["clamd.clean"]).await;
     let r = get(&rs, "clamd.clean");
     assert_eq!(r.status, Status::Fail);
@@ -182,9 +168,7 @@ async fn session_without_end_is_clamd_client_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_queued_hangs_svsp_client_8() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run("broken-needs-queued", &["svsp.queued-never", "svsp.eicar"]).await;
     let r = get(&rs, "svsp.queued-never");
     assert_eq!(r.status, Status::Fail);
@@ -196,9 +180,7 @@ async fn waiting_for_queued_hangs_svsp_client_8() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run(
         "broken-svsp-clean-on-error",
         &["svsp.eacces", "svsp.efault"],
@@ -213,9 +195,7 @@ async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_before_ready_is_svsp_client_1() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let rs = run("broken-svsp-no-wait-ready", &["svsp.clean"]).await;
     let r = get(&rs, "svsp.clean");
     assert_eq!(r.status, Status::Fail);

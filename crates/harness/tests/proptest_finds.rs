@@ -53,9 +53,7 @@ async fn proptest(p: ClientProfile, n: u32, seed: u64) -> Row {
 /// stream is caught by `--proptest 200`, shrunk to the 0-byte input, with the seed printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proptest_200_finds_the_empty_stream_bug_and_shrinks_it_to_zero_bytes() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let row = proptest(
         profile("empty-terminator-only", "empty-terminator-only"),
         200,
@@ -81,9 +79,7 @@ async fn proptest_200_finds_the_empty_stream_bug_and_shrinks_it_to_zero_bytes() 
 /// under `--proptest 200`, and the minimal case is a reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proptest_200_finds_the_client_that_says_clean_after_a_reset_as_fail_open() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let row = proptest(profile("clean-after-reset", "clean-after-reset"), 200, 42).await;
     assert_eq!(row.status, Status::FailOpen, "{}", row.detail);
     assert!(row.detail.contains("RST"), "{}", row.detail);
@@ -99,9 +95,7 @@ async fn proptest_200_finds_the_client_that_says_clean_after_a_reset_as_fail_ope
 /// every kind of failing daemon, so the two findings above are the defects, not noise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proptest_passes_the_same_client_without_a_defect() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let row = proptest(profile("correct", ""), 60, 42).await;
     assert_eq!(
         row.status,

@@ -126,9 +126,7 @@ fn builtin_clamd_cases() -> usize {
 /// reports; snapshots go to `./av-conformance/snapshots`, and `review` finds them there.
 #[test]
 fn a_profile_file_and_one_command_run_the_suite_from_outside_the_repository() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let dir = outside_dir();
     let profile = user_client(dir.path());
     let out = avc(
@@ -194,9 +192,7 @@ fn a_profile_file_and_one_command_run_the_suite_from_outside_the_repository() {
 /// file), so CI runs `avc-conformance` with no argument.
 #[test]
 fn the_config_file_in_the_current_directory_makes_the_run_one_bare_command() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let dir = outside_dir();
     user_client(dir.path());
     std::fs::write(

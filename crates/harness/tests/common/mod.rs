@@ -35,6 +35,18 @@ pub fn skip_without_python() -> bool {
     missing
 }
 
+/// `need_python!();` ends the test with a SKIP line when python3 is missing.
+#[allow(unused_macros)]
+macro_rules! need_python {
+    () => {
+        if $crate::common::skip_without_python() {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use need_python;
+
 /// `avc-conformance --root <repository> --no-snapshots`, the start of most runs here.
 pub fn avc() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("avc-conformance").unwrap();
