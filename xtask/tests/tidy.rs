@@ -5,13 +5,17 @@
 //!   ID, by a test (a test file, a unit-test module, or a recorded/conformance case);
 //! - a test whose name says it proves a rule (`clamd_instream_8_...`) carries the dashed ID in
 //!   its doc comment, so `grep -rn CLAMD-INSTREAM-8` finds it;
-//! - no clamd reply literal lives outside the protocol crate.
+//! - no clamd reply literal lives outside the protocol crate;
+//! - no two modules of one crate import each other (`imports.rs` reads the syntax trees).
 //!
 //! The specs live beside the repository (`../shared/spec`); without them these checks skip
 //! visibly, except in CI (`CI` set), where a missing spec is a failure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+#[path = "tidy/imports.rs"]
+mod imports;
 
 /// Server-side rules that no test cites, each with the reason. Keep it short: a rule with a
 /// test comes off this list (the check fails while a listed rule is cited).
@@ -331,6 +335,44 @@ fn tidy_no_clamd_reply_literal_outside_the_protocol_crate() {
     );
 }
 
+/// Each crate's `src/` modules (non-test code) as module path -> source.
+fn crate_sources() -> BTreeMap<String, BTreeMap<imports::ModPath, String>> {
+    let mut out: BTreeMap<String, BTreeMap<_, _>> = BTreeMap::new();
+    for p in all_files() {
+        let r = rel(&p);
+        let Some((krate, in_src)) = r.split_once("/src/") else {
+            continue;
+        };
+        if krate.starts_with("conformance") || krate.starts_with("fuzz") {
+            continue;
+        }
+        let Some(m) = imports::module_of(Path::new(in_src)) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{r}: {e}"));
+        out.entry(krate.to_string()).or_default().insert(m, text);
+    }
+    out
+}
+
+#[test]
+fn tidy_no_two_modules_import_each_other() {
+    let crates = crate_sources();
+    assert!(crates.len() >= 10, "found only {:?}", crates.keys());
+    let mut bad = Vec::new();
+    for (krate, sources) in &crates {
+        for pair in imports::mutual_pairs(sources) {
+            bad.push(format!("{krate}: {pair}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "modules that import each other (move what both need into one of them or a third \
+         module, so that imports go one way):\n  {}",
+        bad.join("\n  ")
+    );
+}
+
 #[test]
 fn tidy_checks_can_fail() {
     // the helpers above must see what they are meant to see
@@ -345,4 +387,30 @@ fn tidy_checks_can_fail() {
         vec!["SVSP-OPT-EXCLUDE-1"]
     );
     assert!(rules_in_name("clamd_scan_10_x", &ids).is_empty());
+    // a module pair importing each other is found; one-way imports are not
+    let src = |pairs: &[(&str, &str)]| -> BTreeMap<imports::ModPath, String> {
+        pairs
+            .iter()
+            .map(|(m, t)| (m.split("::").map(String::from).collect(), t.to_string()))
+            .collect()
+    };
+    let cycle = src(&[
+        ("conn", "use crate::server::Shared; fn f(_: Shared) {}"),
+        ("server", "fn g() { crate::conn::run(); }"),
+        ("reply", "use super::conn;"),
+    ]);
+    assert_eq!(imports::mutual_pairs(&cycle), vec!["conn <-> server"]);
+    let grouped = src(&[
+        ("a::b", "use crate::{c::{self, X}};"),
+        ("c", "fn f() { tracing::info!(\"{}\", super::a::b::y()); }"),
+        ("d", "#[cfg(test)] mod tests { use crate::c::X; }"),
+    ]);
+    assert_eq!(imports::mutual_pairs(&grouped), vec!["a::b <-> c"]);
+    let one_way = src(&[("c", "use crate::a::b::X;"), ("a::b", "")]);
+    assert!(imports::mutual_pairs(&one_way).is_empty());
+    assert_eq!(
+        imports::module_of(Path::new("checks/mod.rs")),
+        Some(vec!["checks".to_string()])
+    );
+    assert_eq!(imports::module_of(Path::new("lib.rs")), None);
 }

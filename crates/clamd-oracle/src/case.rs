@@ -50,7 +50,7 @@ pub enum Compare {
     Unordered,
     /// STATS: the variable numbers (thread counts, seconds, pool sizes) are normalised first.
     Stats,
-    /// The equivalence clamd's own threads force (`fuzz::race_records`): unordered, STATS
+    /// The equivalence clamd's own threads force (`equiv::race_records`): unordered, STATS
     /// normalised, and after a session's closing error the scan replies are optional
     /// (CLAMD-SESSION-4/5: whether a worker's reply beat the close is a race).
     Session,

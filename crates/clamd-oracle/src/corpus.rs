@@ -19,7 +19,8 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use crate::env::{eicar, make_symlink, set_mode, write_file, MARKER_A, MARKER_B};
+use crate::files::{make_symlink, set_mode, write_file};
+use crate::sigs::{eicar, MARKER_A, MARKER_B};
 use crate::Error;
 
 /// Builds the corpus under `dir` (which must exist and be empty).

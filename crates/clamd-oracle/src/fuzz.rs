@@ -1,6 +1,6 @@
 //! Differential fuzzer (issue 18): random clamd conversations from a grammar (proptest
 //! strategies), sent byte for byte to two servers started from the same clamd.conf, compared
-//! with the equivalence clamd's own threads force ([`race_records`]), and shrunk to a minimal
+//! with the equivalence clamd's own threads force ([`crate::equiv::race_records`]), and shrunk to a minimal
 //! conversation on divergence. A divergence prints as a `gen_cases.py` line, so that it
 //! becomes a recorded oracle case.
 
@@ -11,12 +11,10 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use clamd_proto::reply::{self, is_closing_text};
-
 use crate::case::{Case, Compare, Step, Transport};
+use crate::equiv::{race_closing, race_records, torn};
 use crate::esc::{escape, Vars};
 use crate::runner::{run_case, End, Observed, Target, Timing};
-use crate::transcript::normalize_stats;
 
 /// Pause between two writes the conversation splits (the server has read the first one).
 pub const GAP_MS: u64 = 30;
@@ -282,7 +280,7 @@ fn render_item(it: &Item, eicar_len: usize, out: &mut Vec<Piece>) {
                     if sizes.len() == 1 {
                         out.push(text(format!("{}{{eicar}}{TERM}", be32(eicar_len))));
                     } else {
-                        let e = crate::env::eicar();
+                        let e = crate::sigs::eicar();
                         let mut s = String::new();
                         let mut off = 0;
                         for n in sizes {
@@ -295,7 +293,7 @@ fn render_item(it: &Item, eicar_len: usize, out: &mut Vec<Piece>) {
                     }
                 }
                 Payload::Marker => {
-                    let data = [b"xx ".as_slice(), crate::env::MARKER_A, b" yy"].concat();
+                    let data = [b"xx ".as_slice(), crate::sigs::MARKER_A, b" yy"].concat();
                     out.push(text(format!("{}{}{TERM}", be32(data.len()), escape(&data))));
                 }
                 Payload::Big { delta, chunk } => {
@@ -344,7 +342,7 @@ impl Conversation {
 
     /// The steps of the case: one write per run of commands between cuts.
     pub fn steps(&self) -> Vec<Step> {
-        let eicar_len = crate::env::eicar().len();
+        let eicar_len = crate::sigs::eicar().len();
         let mut steps = Vec::new();
         let mut text = String::new();
         for (k, it) in self.items().iter().enumerate() {
@@ -443,162 +441,6 @@ impl Conversation {
 /// string: backslashes doubled, quotes as `\x27`.
 fn py_notation(t: &str) -> String {
     t.replace('\\', "\\\\").replace('\'', "\\\\x27")
-}
-
-/// Whether a reply body holds an error after which clamd closes the connection, ending any
-/// session (CLAMD-REPLY-2 "close" column: CLAMD-SESSION-5/6/10, CLAMD-INSTREAM-5,
-/// CLAMD-FILDES-3, CLAMD-CONN-3, ...). The texts are `clamd_proto::reply::CLOSING_TEXTS`.
-fn closing_error(body: &[u8]) -> bool {
-    is_closing_text(&String::from_utf8_lossy(body))
-}
-
-/// Replies clamd's reading thread sends itself; any other numbered line is a worker's
-/// (STATS too: observed on clamd 1.4.6, its reply is queued like a scan's).
-fn immediate(body: &[u8]) -> bool {
-    let timed_out = reply::COMMAND_READ_TIMED_OUT;
-    let timed_out = timed_out.strip_suffix(b"\n").unwrap_or(timed_out);
-    body.starts_with(reply::PONG.as_bytes())
-        || body.starts_with(b"ClamAV ")
-        || body.starts_with(timed_out)
-}
-
-/// Length of a `<k>: ` prefix directly followed by another `<j>: ` (a torn write).
-fn torn_prefix(r: &[u8]) -> Option<usize> {
-    let num = |r: &[u8]| {
-        let d = r.iter().take_while(|b| b.is_ascii_digit()).count();
-        (d > 0 && r[d..].starts_with(b": ")).then_some(d + 2)
-    };
-    let n = num(r)?;
-    num(&r[n..]).map(|_| n)
-}
-
-/// A STATS reply (`[k: ]POOLS: ...` up to `END<t>`) as one record: it is one reply.
-fn fold_stats(recs: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    let mut open = false;
-    for r in recs {
-        if open {
-            if let Some(last) = out.last_mut() {
-                last.extend_from_slice(&r);
-            }
-            open = !(r == b"END\0" || r == b"END\n");
-            continue;
-        }
-        let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
-        let rest = if digits > 0 && r[digits..].starts_with(b": ") {
-            &r[digits + 2..]
-        } else {
-            &r[..]
-        };
-        open = rest.starts_with(b"POOLS: ");
-        out.push(r);
-    }
-    out
-}
-
-/// The reply as clamd's threads make it comparable: STATS numbers normalised, records
-/// (ending in `\0` or `\n`) as a sorted multiset, and, when a session ended with a closing
-/// error, the numbered scan replies left out: whether a worker's reply got out before the
-/// reading thread closed the connection is clamd's race (CLAMD-SESSION-5).
-pub fn race_records(reply: &[u8]) -> Vec<Vec<u8>> {
-    let norm = normalize_stats(reply);
-    let mut recs: Vec<Vec<u8>> = Vec::new();
-    let mut cur = Vec::new();
-    for &b in &norm {
-        cur.push(b);
-        if b == 0 || b == b'\n' {
-            recs.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        recs.push(cur);
-    }
-    // a torn write (observed: a worker's `1: ` prefix, then the reading thread's whole
-    // error line, then the worker's body): the orphan prefix goes
-    for r in &mut recs {
-        while let Some(n) = torn_prefix(r) {
-            r.drain(..n);
-        }
-    }
-    let mut recs = fold_stats(recs);
-    let body = |r: &[u8]| -> Option<Vec<u8>> {
-        // "<k>: rest" -> rest (session records only)
-        let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
-        (digits > 0 && r[digits..].starts_with(b": ")).then(|| r[digits + 2..].to_vec())
-    };
-    let closing = recs
-        .iter()
-        .filter_map(|r| body(r))
-        .any(|b| closing_error(&b));
-    if closing {
-        recs.retain(|r| match body(r) {
-            Some(b) => immediate(&b) || closing_error(&b),
-            // the body of a torn STATS reply is a worker's too
-            None => !r.starts_with(b"POOLS: "),
-        });
-        // `Error processing command` beside another closing error says a worker job was still
-        // pending then (CLAMD-SESSION-10: observed both ways after a lone FILDES with a STATS
-        // queued), so it is as optional as the jobs' own replies
-        let processing = |r: &Vec<u8>| body(r).is_some_and(|b| b.starts_with(b"Error processing"));
-        let other_closing = recs
-            .iter()
-            .filter_map(|r| body(r))
-            .any(|b| closing_error(&b) && !b.starts_with(b"Error processing"));
-        if other_closing {
-            recs.retain(|r| !processing(r));
-        }
-    }
-    recs.sort();
-    recs
-}
-
-/// Whether a reply holds a numbered closing error (a session that ended by error).
-fn race_closing(reply: &[u8]) -> bool {
-    reply
-        .split(|&b| b == 0 || b == b'\n')
-        .filter(|r| r.first().is_some_and(u8::is_ascii_digit))
-        .any(closing_error)
-}
-
-/// Whether clamd tore a reply: its threads write a `<k>: ` prefix and the body separately,
-/// so another thread's reply can land between them (observed: a STATS body inside a
-/// VERSIONCOMMANDS line). Such a run says nothing about the order of replies.
-pub fn torn(reply: &[u8]) -> bool {
-    // two prefixes on one line (`2: 1: stream: OK`): another thread's reply landed between a
-    // `<k>: ` prefix and its body
-    if reply
-        .split(|&b| b == 0 || b == b'\n')
-        .any(|line| torn_prefix(line).is_some())
-    {
-        return true;
-    }
-    // a VERSIONCOMMANDS line holds only upper-case command names after `| COMMANDS:`
-    let torn_commands = reply
-        .split(|&b| b == 0 || b == b'\n')
-        .filter_map(|line| {
-            let i = line.windows(12).position(|w| w == b"| COMMANDS: ")?;
-            Some(&line[i + 12..])
-        })
-        .any(|names| !names.iter().all(|b| b.is_ascii_uppercase() || *b == b' '));
-    if torn_commands {
-        return true;
-    }
-    let mut start = 0;
-    for (i, w) in reply.windows(7).enumerate() {
-        if i > 0 && matches!(reply[i - 1], 0 | b'\n') {
-            start = i;
-        }
-        if w == b"POOLS: " {
-            let head = &reply[start..i];
-            let d = head.iter().take_while(|b| b.is_ascii_digit()).count();
-            let prefix_only =
-                head.is_empty() || (d > 0 && d + 2 == head.len() && head.ends_with(b": "));
-            if !prefix_only {
-                return true;
-            }
-        }
-    }
-    false
 }
 
 /// The replies clamd's reading thread writes at once (PING, VERSION, VERSIONCOMMANDS), in
@@ -893,23 +735,6 @@ impl Report {
 mod tests {
     use super::*;
 
-    /// CLAMD-SESSION-5: after a closing error the scan and STATS replies are optional,
-    /// immediate replies and the error are not.
-    #[test]
-    fn race_records_make_queued_replies_optional_after_a_closing_error() {
-        let clamd = b"1: ClamAV 1.4.6\x002: PONG\x003: stream: OK\x005: Command invalid inside IDSESSION. ERROR\0";
-        let fake = b"2: PONG\x001: ClamAV 1.4.6\x005: Command invalid inside IDSESSION. ERROR\0";
-        assert_eq!(race_records(clamd), race_records(fake));
-        let no_pong = b"1: ClamAV 1.4.6\x005: Command invalid inside IDSESSION. ERROR\0";
-        assert_ne!(race_records(clamd), race_records(no_pong));
-        // without a closing error every reply counts
-        assert_ne!(
-            race_records(b"1: stream: OK\x002: PONG\0"),
-            race_records(b"2: PONG\0")
-        );
-    }
-
-    /// A STATS body inside another reply's line is a torn write; a whole one is not.
     /// CLAMD-SESSION-7: with worker jobs queued before an END that is followed by more bytes,
     /// clamd answers either the jobs (and closes) or `Error processing command` (and holds);
     /// only the immediate replies must agree. Seen by the 100k exploration (seeds 1001, 1003).
@@ -947,49 +772,6 @@ mod tests {
             cuts: vec![],
         };
         assert!(!plain.end_races_workers());
-    }
-
-    /// CLAMD-SESSION-10: after a lone FILDES's error with a STATS queued, clamd sends the STATS
-    /// reply or `Error processing command` (the job was still pending): both agree. A lone
-    /// `Error processing command` is still compared.
-    #[test]
-    fn error_processing_beside_another_closing_error_is_optional() {
-        let stats_won = b"1: PONG\x003: PONG\x004: No file descriptor received. ERROR\x002: POOLS: 1\n\nEND\x00";
-        let pending = b"1: PONG\x003: PONG\x004: No file descriptor received. ERROR\x004: Error processing command. ERROR\x00";
-        assert_eq!(race_records(stats_won), race_records(pending));
-        assert_ne!(
-            race_records(b"1: PONG\x002: Error processing command. ERROR\x00"),
-            race_records(b"1: PONG\x00")
-        );
-    }
-
-    /// A line with two reply prefixes is a torn write (seed 2002 of the 100k exploration).
-    #[test]
-    fn torn_detects_two_prefixes_on_one_line() {
-        assert!(torn(b"2: 1: stream: OK\x003: PONG\x00"));
-        assert!(!torn(b"1: stream: OK\x002: PONG\x00"));
-    }
-
-    #[test]
-    fn torn_detects_a_stats_body_inside_another_line() {
-        assert!(torn(
-            b"2: ClamAV 1.4.6| COMMANDS: SCAN1:  QUITPOOLS: 1\n\nEND\0 STATS\n"
-        ));
-        assert!(!torn(b"1: POOLS: 1\n\nEND\0"));
-        assert!(!torn(b"2: PONG\0POOLS: 1\nEND\0"));
-        assert!(torn(
-            b"3: ClamAV 1.4.6| COMMANDS: SCAN PING1: /c/x: OK\n VERSION END\0"
-        ));
-        assert!(!torn(b"3: ClamAV 1.4.6| COMMANDS: SCAN PING VERSION END\0"));
-    }
-
-    /// A torn STATS write (`1: ` + another line + the body) is one optional reply.
-    #[test]
-    fn race_records_repair_a_torn_stats_reply() {
-        let torn = b"3: No file descriptor received. ERROR\x001: 3: Error processing command. ERROR\0POOLS: 1\n\nEND\0";
-        let clean =
-            b"3: No file descriptor received. ERROR\x003: Error processing command. ERROR\0";
-        assert_eq!(race_records(torn), race_records(clean));
     }
 
     /// Conversations render without EICAR in plain form unless it is the whole `{eicar}`.

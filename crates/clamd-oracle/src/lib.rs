@@ -6,10 +6,13 @@
 pub mod case;
 pub mod corpus;
 pub mod env;
+pub mod equiv;
 pub mod esc;
+mod files;
 pub mod fuzz;
 pub mod real;
 pub mod runner;
+pub mod sigs;
 pub mod suite;
 pub mod tasks;
 pub mod transcript;

@@ -2,7 +2,7 @@
 //! z/n/legacy, IDSESSION with 1-5 commands, INSTREAM chunkings with EICAR split anywhere,
 //! streams around StreamMaxLength, path scans on the corpus, malformed commands) sent to the
 //! real clamd and to the fake from the same clamd.conf, compared race-aware
-//! (`fuzz::race_records`), shrunk on divergence. One real clamd and one fake serve every
+//! (`equiv::race_records`), shrunk on divergence. One real clamd and one fake serve every
 //! conversation.
 //!
 //! Seed: `PROPTEST_RNG_SEED` if set; a fixed seed in CI (`CI` or `AVC_REQUIRE_CLAMD=1`); else

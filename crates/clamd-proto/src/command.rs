@@ -380,27 +380,28 @@ mod tests {
     /// CLAMD-PARSE-4.
     #[test]
     fn clamd_parse_4_skip_exactly_one_byte() {
-        assert_eq!(parse_command(b"SCAN", Framing::Z), Command::Unknown);
-        assert_eq!(
-            parse_command(b"SCAN ", Framing::Z),
-            Command::Scan(Vec::new())
-        );
-        assert_eq!(
-            parse_command(b"SCAN  /x", Framing::Z),
-            Command::Scan(b" /x".to_vec())
-        );
-        assert_eq!(
-            parse_command(b"SCAN\t/x", Framing::Z),
-            Command::Scan(b"/x".to_vec())
-        );
-        assert_eq!(
-            parse_command(b"CONTSCAN /a b ", Framing::N),
-            Command::ContScan(b"/a b ".to_vec())
-        );
-        assert_eq!(
-            parse_command(b"MULTISCAN /m", Framing::Legacy),
-            Command::MultiScan(b"/m".to_vec())
-        );
+        for (line, framing, want) in [
+            (&b"SCAN"[..], Framing::Z, Command::Unknown),
+            (b"SCAN ", Framing::Z, Command::Scan(Vec::new())),
+            (b"SCAN  /x", Framing::Z, Command::Scan(b" /x".to_vec())),
+            (b"SCAN\t/x", Framing::Z, Command::Scan(b"/x".to_vec())),
+            (
+                b"CONTSCAN /a b ",
+                Framing::N,
+                Command::ContScan(b"/a b ".to_vec()),
+            ),
+            (
+                b"MULTISCAN /m",
+                Framing::Legacy,
+                Command::MultiScan(b"/m".to_vec()),
+            ),
+        ] {
+            assert_eq!(
+                parse_command(line, framing),
+                want,
+                "CLAMD-PARSE-4: {line:?}"
+            );
+        }
     }
 
     /// CLAMD-FRAME-5.

@@ -3,6 +3,7 @@
 //! byte, so its state survives chunk boundaries) and `EOF-n` signatures (a bounded tail window).
 //! Every piece is independent of how the input is chunked.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
@@ -18,7 +19,60 @@ use crate::eicar::{is_eicar_standard, EICAR_STANDARD_MAX_LEN};
 use crate::error::DbError;
 use crate::hashdb::HashAlgo;
 use crate::ndb::Offset;
-use crate::sigdb::{Compiled, Sig, SigKind, SignatureDb, HASH_BUFFER_MAX};
+
+/// Whole-file hash signatures are checked against a buffered copy of the data when every one
+/// of them names a size up to this bound, so that no hash is computed for other files.
+pub(crate) const HASH_BUFFER_MAX: u64 = 1 << 20;
+
+/// A signature as loaded (`sigdb`), before compiling.
+#[derive(Debug, Clone)]
+pub(crate) enum SigKind {
+    Hash {
+        algo: HashAlgo,
+        digest: Vec<u8>,
+        size: Option<u64>,
+    },
+    EicarStandard,
+    Body {
+        offset: Offset,
+        regex: String,
+        literal: Option<Vec<u8>>,
+        /// Automaton positions (see `ndb::NdbSig::cost`).
+        cost: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Sig {
+    pub name: String,
+    pub kind: SigKind,
+}
+
+/// Compiled matchers; built once per database.
+pub(crate) struct Compiled {
+    pub hash_index: HashMap<(HashAlgo, Vec<u8>), Vec<usize>>,
+    /// Sizes of all hash signatures when all are bounded by [`HASH_BUFFER_MAX`].
+    pub hash_sizes: Option<Vec<u64>>,
+    pub algos: Vec<HashAlgo>,
+    pub eicar_standard: Vec<usize>,
+    pub literals: Option<LiteralSet>,
+    pub dfa: Option<BodyDfa>,
+    pub eof: Vec<EofSig>,
+}
+
+/// An immutable, compiled set of signatures. Share it as `Arc<SignatureDb>`.
+pub struct SignatureDb {
+    pub(crate) sigs: Vec<Sig>,
+    pub(crate) compiled: Compiled,
+}
+
+impl std::fmt::Debug for SignatureDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureDb")
+            .field("signatures", &self.sigs.len())
+            .finish()
+    }
+}
 
 pub(crate) struct LiteralSet {
     ac: AhoCorasick,

@@ -1,12 +1,16 @@
 //! The signature database: built-in test signatures and ClamAV `.hdb`/`.hsb`/`.ndb` files.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::eicar::{eicar, EicarMode, EICAR_LEN, EICAR_MD5};
 use crate::error::DbError;
 use crate::hashdb::{self, HashAlgo};
+use crate::matcher::{compile, Sig, SigKind};
 use crate::ndb::{self, Offset};
+
+// Defined beside the matchers it holds (so that imports go one way: sigdb -> matcher);
+// its constructors are here.
+pub use crate::matcher::SignatureDb;
 
 /// Name of the built-in non-EICAR marker signature (CLAMD-DET-9).
 pub const MARKER_NAME: &str = "Fake.Test.Marker-1";
@@ -14,10 +18,6 @@ pub const MARKER_NAME: &str = "Fake.Test.Marker-1";
 pub const MARKER_BYTES: &[u8] = b"AV-FAKE-TEST-MARKER-1";
 /// ClamAV's official name for the EICAR file (CLAMD-DET-1).
 pub const EICAR_OFFICIAL_NAME: &str = "Win.Test.EICAR_HDB-1";
-
-/// Whole-file hash signatures are checked against a buffered copy of the data when every one
-/// of them names a size up to this bound, so that no hash is computed for other files.
-pub(crate) const HASH_BUFFER_MAX: u64 = 1 << 20;
 
 /// clamd reads signature files with `fgets` into an 8192-byte buffer (libclamav `FILEBUFF`):
 /// a longer line arrives in pieces of at most 8191 bytes, and each piece is parsed and
@@ -76,55 +76,6 @@ impl DbFileKind {
             "ndb" => Some(Self::Ndb),
             _ => None,
         }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum SigKind {
-    Hash {
-        algo: HashAlgo,
-        digest: Vec<u8>,
-        size: Option<u64>,
-    },
-    EicarStandard,
-    Body {
-        offset: Offset,
-        regex: String,
-        literal: Option<Vec<u8>>,
-        /// Automaton positions (see `ndb::NdbSig::cost`).
-        cost: u64,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Sig {
-    pub name: String,
-    pub kind: SigKind,
-}
-
-/// Compiled matchers; built once per database.
-pub(crate) struct Compiled {
-    pub hash_index: HashMap<(HashAlgo, Vec<u8>), Vec<usize>>,
-    /// Sizes of all hash signatures when all are bounded by [`HASH_BUFFER_MAX`].
-    pub hash_sizes: Option<Vec<u64>>,
-    pub algos: Vec<HashAlgo>,
-    pub eicar_standard: Vec<usize>,
-    pub literals: Option<crate::matcher::LiteralSet>,
-    pub dfa: Option<crate::matcher::BodyDfa>,
-    pub eof: Vec<crate::matcher::EofSig>,
-}
-
-/// An immutable, compiled set of signatures. Share it as `Arc<SignatureDb>`.
-pub struct SignatureDb {
-    pub(crate) sigs: Vec<Sig>,
-    pub(crate) compiled: Compiled,
-}
-
-impl std::fmt::Debug for SignatureDb {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignatureDb")
-            .field("signatures", &self.sigs.len())
-            .finish()
     }
 }
 
@@ -316,7 +267,7 @@ impl DbBuilder {
     /// Compile the collected signatures.
     pub fn build(&mut self) -> Result<SignatureDb, DbError> {
         let sigs = self.sigs.clone();
-        let compiled = crate::matcher::compile(&sigs)?;
+        let compiled = compile(&sigs)?;
         Ok(SignatureDb { sigs, compiled })
     }
 }

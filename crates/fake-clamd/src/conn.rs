@@ -19,7 +19,7 @@ use faults::{Action, ConnFaults, Event as FaultEvent, ForcedReply, LimitMode, Re
 use crate::config::{SessionOrder, StreamLimitMode};
 use crate::record::{Event, RecordedCommand};
 use crate::scan::{self, ScanCtx, ScanMode, Verdict};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::transport::Conn;
 
 /// What to do with the connection after a command.

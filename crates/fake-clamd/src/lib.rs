@@ -27,8 +27,8 @@
 //! * [`conf`]: clamd.conf syntax, option table, clamd's error messages (CLAMD-CONF-1/2).
 //! * [`config`]: typed settings with clamd's defaults and the fake's switches.
 //! * [`scan`]: path scans (section 7) and stream verdicts on top of `scan_engine`.
-//! * server (listeners, back-pressure, handle) and conn (per-connection state machine
-//!   over `clamd_proto`).
+//! * server (listeners, back-pressure, handle), shared (state all connections read) and
+//!   conn (per-connection state machine over `clamd_proto`).
 
 pub mod conf;
 pub mod config;
@@ -37,10 +37,12 @@ mod error;
 pub mod record;
 pub mod scan;
 mod server;
+mod shared;
 mod transport;
 
 pub use config::{Config, FakeOptions, SessionOrder, StreamLimitMode, TcpListen};
 pub use error::Error;
 pub use record::{Event, RecordedCommand, Transcript};
-pub use server::{load_db, start, start_preloaded, DbSource, FakeClamd, FakeClamdBuilder};
+pub use server::{start, start_preloaded, FakeClamd, FakeClamdBuilder};
+pub use shared::{load_db, DbSource};
 pub use transport::TransportKind;

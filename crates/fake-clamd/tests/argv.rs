@@ -2,17 +2,10 @@
 //! argv (non-UTF-8 bytes mixed with its own flags) never panics nor dies of a signal. It
 //! always binds loopback on an ephemeral port (`--tcp-port 0` appended unless given; given
 //! only as 0 or invalid; config files only from a loopback list); a daemon that starts is
-//! killed by its pid after the time limit. This crate has no proptest dependency, so the
-//! items come from a seeded generator (seed printed on failure; PROPTEST_CASES sets the
-//! count, AVC_ARGV_SEED the seed).
+//! killed by its pid after the time limit. The driver (proptest, shrinking) and the
+//! property are `fixtures::argv`, shared with the other binaries.
 
-#[path = "../../fave/tests/support/argv_run.rs"]
-mod argv_run;
-
-use std::ffi::OsString;
-use std::time::Duration;
-
-use argv_run::{flag, Flag, Value};
+use fixtures::argv::{flag, Flag, Target, Value};
 
 const VOCAB: &[Flag] = &[
     flag("config-file", Value::Safe(&["", ".", "/nonexistent.conf"])),
@@ -64,11 +57,6 @@ const VOCAB: &[Flag] = &[
 /// Issue 12: fake-clamd never panics on any argv.
 #[test]
 fn fake_clamd_never_panics_on_any_argv() {
-    let seed: u64 = std::env::var("AVC_ARGV_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_c1a3d);
-    let mut gen = argv_run::SplitMix(seed);
     let dir = tempfile::tempdir().unwrap();
     // Config files the daemon may read: loopback/ephemeral only, plus broken ones.
     let good = dir.path().join("good.conf");
@@ -85,23 +73,8 @@ fn fake_clamd_never_panics_on_any_argv() {
     .unwrap();
     let plan = dir.path().join("plan.toml");
     std::fs::write(&plan, b"[[rule]]\nfault = 7\n\xff").unwrap();
-    let extra: Vec<OsString> = vec![good.into(), broken.into(), plan.into()];
-    let home = dir.path().as_os_str();
-    let mut failures = Vec::new();
-    for case in 0..argv_run::cases(64) {
-        let items = gen.items(8, 12);
-        let mut argv = argv_run::build_argv(VOCAB, &items, &extra);
-        argv_run::ensure(&mut argv, "tcp-port", "0");
-        let r = argv_run::run(
-            env!("CARGO_BIN_EXE_fake-clamd").as_ref(),
-            &argv,
-            &[("HOME", home), ("TMPDIR", home)],
-            dir.path(),
-            Duration::from_secs(2),
-        );
-        if let Err(e) = argv_run::check(&argv, &r) {
-            failures.push(format!("case {case} (seed {seed}): {e}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    Target::new(env!("CARGO_BIN_EXE_fake-clamd"), VOCAB, dir.path())
+        .extra([good, broken, plan])
+        .ensure("tcp-port", "0")
+        .never_panics();
 }

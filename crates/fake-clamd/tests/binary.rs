@@ -24,7 +24,9 @@ impl Drop for Running {
     }
 }
 
-fn spawn(conf: &Path) -> Running {
+/// Starts the binary on `conf` and reads its LISTENING lines: TCP, and unix too when the
+/// config has a LocalSocket.
+fn spawn_listening(conf: &Path, with_unix: bool) -> Running {
     let mut child = bin()
         .arg("-c")
         .arg(conf)
@@ -35,7 +37,7 @@ fn spawn(conf: &Path) -> Running {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut tcp = None;
     let mut unix = None;
-    while tcp.is_none() || unix.is_none() {
+    while tcp.is_none() || (with_unix && unix.is_none()) {
         let line = lines.next().expect("a LISTENING line").expect("utf8");
         if let Some(a) = line.strip_prefix("LISTENING tcp ") {
             tcp = Some(a.to_string());
@@ -52,25 +54,12 @@ fn spawn(conf: &Path) -> Running {
     }
 }
 
+fn spawn(conf: &Path) -> Running {
+    spawn_listening(conf, true)
+}
+
 fn spawn_tcp_only(conf: &Path) -> Running {
-    let mut child = bin()
-        .arg("-c")
-        .arg(conf)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn fake-clamd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = lines.next().expect("a LISTENING line").expect("utf8");
-    let tcp = line
-        .strip_prefix("LISTENING tcp ")
-        .expect("LISTENING tcp")
-        .to_string();
-    Running {
-        child,
-        tcp,
-        unix: None,
-    }
+    spawn_listening(conf, false)
 }
 
 fn talk(addr: &str, req: &[u8]) -> Vec<u8> {

@@ -38,19 +38,198 @@ fn eof(b: &[u8]) -> End {
     End::Eof(b.to_vec())
 }
 
+/// One row of [`faults_seen_on_the_wire`]: a plan, what a client sends on one fresh
+/// connection after another, what each gets back, and bounds on the time the row takes.
+struct Row {
+    what: &'static str,
+    plan: FaultPlan,
+    talk: Vec<(Vec<u8>, End)>,
+    at_least: Duration,
+    at_most: Duration,
+}
+
+fn row(what: &'static str, plan: FaultPlan, talk: &[(&[u8], End)]) -> Row {
+    Row {
+        what,
+        plan,
+        talk: talk.iter().map(|(b, e)| (b.to_vec(), e.clone())).collect(),
+        at_least: Duration::ZERO,
+        at_most: T,
+    }
+}
+
+fn in_session(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// Each fault kind and trigger on the clamd wire, one row each (the row names its rule where
+/// it proves one: CLAMD-INSTREAM-3, CLAMD-INSTREAM-5, CLAMD-REPLY-2, CLAMD-REPLY-4,
+/// CLAMD-SESSION-4, CLAMD-TIME-1).
 #[tokio::test]
-async fn fault_delay_before_reply() {
-    let s = server(always(Fault::Delay {
-        ms: 300,
-        at: DelayAt::Reply,
-    }))
-    .await;
-    let t0 = Instant::now();
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zPING\0").await,
-        eof(b"PONG\0")
-    );
-    assert!(t0.elapsed() >= Duration::from_millis(300));
+async fn faults_seen_on_the_wire() {
+    let ping: &[u8] = b"zPING\0";
+    let pong = || eof(b"PONG\0");
+    let eicar = scan_engine::eicar();
+    let found = b"stream: Win.Test.EICAR_HDB-1 FOUND\0";
+    let limit = |mode| FaultPlan::new().with(Trigger::chunk(1), Fault::StreamLimit { mode });
+    let over = eof(b"INSTREAM size limit exceeded. ERROR\0");
+    let six = instream(b"abcdef", 2);
+    let memory = || Fault::Error {
+        text: "Can't allocate memory".into(),
+    };
+    let session_error = in_session(&[b"zIDSESSION\0", &instream(b"clean", 5), b"zPING\0zEND\0"]);
+    let rows =
+        vec![
+        Row {
+            at_least: Duration::from_millis(300),
+            ..row(
+                "delay before the reply",
+                always(Fault::Delay { ms: 300, at: DelayAt::Reply }),
+                &[(ping, pong())],
+            )
+        },
+        Row {
+            at_least: Duration::from_millis(250),
+            ..row(
+                "delay per read",
+                always(Fault::Delay { ms: 250, at: DelayAt::Read }),
+                &[(ping, pong())],
+            )
+        },
+        row(
+            "drop at a command, other commands unaffected",
+            FaultPlan::new().with(Trigger::command("PING"), Fault::Drop { after_bytes: None }),
+            &[(ping, eof(b"")), (b"zVERSION\0", eof(b"ClamAV 1.4.6\0"))],
+        ),
+        row(
+            "reset after the 2nd chunk",
+            FaultPlan::new().with(
+                Trigger { command: Some("INSTREAM".into()), chunk: Some(2), ..Trigger::default() },
+                Fault::Reset,
+            ),
+            &[(&six, End::Reset(vec![]))],
+        ),
+        row(
+            "truncate to 2 bytes",
+            always(Fault::Truncate { keep: Some(2) }),
+            &[(ping, eof(b"PO"))],
+        ),
+        row(
+            "truncate to half",
+            always(Fault::Truncate { keep: None }),
+            &[(&instream(&eicar, 10), eof(&found[..found.len() / 2]))],
+        ),
+        row(
+            "forced infected: streams and path scans, PING is no scan",
+            always(Fault::Infected { name: "Fake.Forced-1".into() }),
+            &[
+                (&instream(b"clean data", 4), eof(b"stream: Fake.Forced-1 FOUND\0")),
+                (ping, pong()),
+                (b"zSCAN /nonexistent/x\0", eof(b"/nonexistent/x: Fake.Forced-1 FOUND\0")),
+            ],
+        ),
+        row(
+            "forced clean",
+            always(Fault::Clean),
+            &[(&instream(&eicar, 7), eof(b"stream: OK\0"))],
+        ),
+        row(
+            "CLAMD-INSTREAM-3 / CLAMD-REPLY-2: forced error: with its subject in the place of a \
+             verdict, a bare line then close for a command without verdict",
+            always(memory()),
+            &[
+                (&instream(b"x", 1), eof(b"stream: Can't allocate memory ERROR\0")),
+                (b"nPING\n", eof(b"Can't allocate memory ERROR\n")),
+            ],
+        ),
+        row(
+            "errno reply",
+            always(Fault::Errno { name: "EACCES".into(), text: Some("Permission denied".into()) }),
+            &[(ping, eof(b"EACCES Permission denied ERROR\0"))],
+        ),
+        row(
+            "eagain concerns scan requests only",
+            always(Fault::Eagain),
+            &[(ping, pong()), (b"zINSTREAM\0", eof(b"EAGAIN Server busy ERROR\0"))],
+        ),
+        row(
+            "efault",
+            always(Fault::Efault),
+            &[(b"zSCAN /x\0", eof(b"EFAULT Internal error ERROR\0"))],
+        ),
+        Row {
+            at_most: Duration::from_secs(5),
+            ..row(
+                "CLAMD-TIME-1: the timeout wire string without waiting for CommandReadTimeout",
+                FaultPlan::new().with(Trigger::command("INSTREAM"), Fault::Timeout),
+                &[(b"zINSTREAM\0", eof(b"COMMAND READ TIMED OUT\n"))],
+            )
+        },
+        row(
+            "CLAMD-INSTREAM-5: stream limit after chunk 1, reply-drain",
+            limit(LimitMode::ReplyDrain),
+            &[(&six, over.clone())],
+        ),
+        row(
+            "CLAMD-INSTREAM-5: stream limit after chunk 1, close",
+            limit(LimitMode::Close),
+            &[(&six, over.clone())],
+        ),
+        row(
+            "CLAMD-INSTREAM-5: stream limit after chunk 1, reset",
+            limit(LimitMode::Reset),
+            &[(&six, End::Reset(vec![]))],
+        ),
+        row(
+            "trigger: the 2nd connection only",
+            FaultPlan::new().with(Trigger::connection(2), Fault::Reset),
+            &[(ping, pong()), (ping, End::Reset(vec![])), (ping, pong())],
+        ),
+        row(
+            "trigger: a command (any case)",
+            FaultPlan::new().with(Trigger::command("version"), Fault::Timeout),
+            &[(ping, pong()), (b"zVERSION\0", eof(b"COMMAND READ TIMED OUT\n"))],
+        ),
+        row(
+            "trigger: the 2nd request of an IDSESSION",
+            FaultPlan::new().with(Trigger::request(2), Fault::Error { text: "Injected".into() }),
+            &[(
+                b"zIDSESSION\0zPING\0zPING\0zPING\0zEND\0",
+                eof(b"1: PONG\x002: Injected ERROR\0"),
+            )],
+        ),
+        row(
+            "rule fired at most `times` times",
+            FaultPlan::new().rule(Rule::new(Trigger::always(), Fault::Reset).times(1)),
+            &[(ping, End::Reset(vec![])), (ping, pong())],
+        ),
+        row(
+            "CLAMD-REPLY-4 / CLAMD-SESSION-4: a per-file scan error keeps the session (PING of \
+             the same read first, clamd order)",
+            FaultPlan::new().with(Trigger::request(1), memory()),
+            &[(&session_error, eof(b"2: PONG\x001: stream: Can't allocate memory ERROR\0"))],
+        ),
+    ];
+    for r in rows {
+        let s = server(r.plan).await;
+        let t0 = Instant::now();
+        for (bytes, want) in &r.talk {
+            let got = exchange(s.addr().unwrap(), bytes).await;
+            assert_eq!(
+                &got,
+                want,
+                "{}: {:?}",
+                r.what,
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let took = t0.elapsed();
+        assert!(
+            took >= r.at_least && took <= r.at_most,
+            "{}: took {took:?}",
+            r.what
+        );
+    }
 }
 
 #[tokio::test]
@@ -67,21 +246,6 @@ async fn fault_delay_between_bytes() {
     let t0 = Instant::now();
     assert_eq!(read_end(&mut c, T).await, eof(b"ONG\0"));
     assert!(t0.elapsed() >= Duration::from_millis(100));
-}
-
-#[tokio::test]
-async fn fault_delay_per_read() {
-    let s = server(always(Fault::Delay {
-        ms: 250,
-        at: DelayAt::Read,
-    }))
-    .await;
-    let t0 = Instant::now();
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zPING\0").await,
-        eof(b"PONG\0")
-    );
-    assert!(t0.elapsed() >= Duration::from_millis(250));
 }
 
 #[tokio::test]
@@ -152,19 +316,6 @@ async fn fault_split_reply_random_boundaries_replay_with_seed() {
 }
 
 #[tokio::test]
-async fn fault_drop_at_command() {
-    let s =
-        server(FaultPlan::new().with(Trigger::command("PING"), Fault::Drop { after_bytes: None }))
-            .await;
-    assert_eq!(exchange(s.addr().unwrap(), b"zPING\0").await, eof(b""));
-    // other commands unaffected
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zVERSION\0").await,
-        eof(b"ClamAV 1.4.6\0")
-    );
-}
-
-#[tokio::test]
 async fn fault_drop_after_n_bytes_mid_stream() {
     let s = server(FaultPlan::new().with(
         Trigger::command("INSTREAM"),
@@ -185,22 +336,6 @@ async fn fault_drop_after_n_bytes_mid_stream() {
         .unwrap();
     assert_eq!(read_end(&mut c, T).await, eof(b""));
     assert!(s.faults().stats().per_connection[0].bytes_in <= 120);
-}
-
-#[tokio::test]
-async fn fault_reset_after_nth_chunk() {
-    let s = server(FaultPlan::new().with(
-        Trigger {
-            command: Some("INSTREAM".into()),
-            chunk: Some(2),
-            ..Trigger::default()
-        },
-        Fault::Reset,
-    ))
-    .await;
-    let mut c = send(s.addr().unwrap(), &instream(b"abcdef", 2)).await;
-    assert_eq!(read_end(&mut c, T).await, End::Reset(vec![]));
-    assert_eq!(s.faults().stats().rules[0].fired, 1);
 }
 
 #[tokio::test]
@@ -256,146 +391,6 @@ async fn fault_garbage_reply() {
 }
 
 #[tokio::test]
-async fn fault_truncated_reply() {
-    let s = server(always(Fault::Truncate { keep: Some(2) })).await;
-    assert_eq!(exchange(s.addr().unwrap(), b"zPING\0").await, eof(b"PO"));
-    let s = server(always(Fault::Truncate { keep: None })).await;
-    let want = b"stream: Win.Test.EICAR_HDB-1 FOUND\0";
-    assert_eq!(
-        exchange(s.addr().unwrap(), &instream(&scan_engine::eicar(), 10)).await,
-        eof(&want[..want.len() / 2])
-    );
-}
-
-#[tokio::test]
-async fn fault_forced_verdict_infected() {
-    let s = server(always(Fault::Infected {
-        name: "Fake.Forced-1".into(),
-    }))
-    .await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), &instream(b"clean data", 4)).await,
-        eof(b"stream: Fake.Forced-1 FOUND\0")
-    );
-    // PING is no scan: untouched
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zPING\0").await,
-        eof(b"PONG\0")
-    );
-    // path scans too
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zSCAN /nonexistent/x\0").await,
-        eof(b"/nonexistent/x: Fake.Forced-1 FOUND\0")
-    );
-}
-
-#[tokio::test]
-async fn fault_forced_verdict_clean() {
-    let s = server(always(Fault::Clean)).await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), &instream(&scan_engine::eicar(), 7)).await,
-        eof(b"stream: OK\0")
-    );
-}
-
-#[tokio::test]
-async fn fault_forced_error_line() {
-    let s = server(always(Fault::Error {
-        text: "Can't allocate memory".into(),
-    }))
-    .await;
-    // In the place of a verdict: a per-file scan error with its subject (CLAMD-INSTREAM-3).
-    assert_eq!(
-        exchange(s.addr().unwrap(), &instream(b"x", 1)).await,
-        eof(b"stream: Can't allocate memory ERROR\0")
-    );
-    // A command without verdict: a bare error line, then close (CLAMD-REPLY-2).
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"nPING\n").await,
-        eof(b"Can't allocate memory ERROR\n")
-    );
-}
-
-#[tokio::test]
-async fn fault_errno_eagain_efault_replies() {
-    let s = server(always(Fault::Errno {
-        name: "EACCES".into(),
-        text: Some("Permission denied".into()),
-    }))
-    .await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zPING\0").await,
-        eof(b"EACCES Permission denied ERROR\0")
-    );
-    // eagain/efault concern scan requests only
-    let s = server(always(Fault::Eagain)).await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zPING\0").await,
-        eof(b"PONG\0")
-    );
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zINSTREAM\0").await,
-        eof(b"EAGAIN Server busy ERROR\0")
-    );
-    let s = server(always(Fault::Efault)).await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), b"zSCAN /x\0").await,
-        eof(b"EFAULT Internal error ERROR\0")
-    );
-}
-
-#[tokio::test]
-async fn fault_timeout_on_demand() {
-    // CLAMD-TIME-1 wire string without waiting for CommandReadTimeout
-    let s = server(FaultPlan::new().with(Trigger::command("INSTREAM"), Fault::Timeout)).await;
-    let t0 = Instant::now();
-    let mut c = send(s.addr().unwrap(), b"zINSTREAM\0").await;
-    assert_eq!(read_end(&mut c, T).await, eof(b"COMMAND READ TIMED OUT\n"));
-    assert!(t0.elapsed() < Duration::from_secs(5));
-}
-
-#[tokio::test]
-async fn fault_stream_limit_outcomes() {
-    // CLAMD-INSTREAM-5 reply after chunk 1, followed by each mode
-    let plan = |mode| FaultPlan::new().with(Trigger::chunk(1), Fault::StreamLimit { mode });
-    let s = server(plan(LimitMode::ReplyDrain)).await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), &instream(b"abcdef", 2)).await,
-        eof(b"INSTREAM size limit exceeded. ERROR\0")
-    );
-    let s = server(plan(LimitMode::Close)).await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), &instream(b"abcdef", 2)).await,
-        eof(b"INSTREAM size limit exceeded. ERROR\0")
-    );
-    let s = server(plan(LimitMode::Reset)).await;
-    assert_eq!(
-        exchange(s.addr().unwrap(), &instream(b"abcdef", 2)).await,
-        End::Reset(vec![])
-    );
-}
-
-#[tokio::test]
-async fn trigger_nth_connection() {
-    let s = server(FaultPlan::new().with(Trigger::connection(2), Fault::Reset)).await;
-    let a = s.addr().unwrap();
-    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
-    assert_eq!(exchange(a, b"zPING\0").await, End::Reset(vec![]));
-    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
-}
-
-#[tokio::test]
-async fn trigger_on_command() {
-    let s = server(FaultPlan::new().with(Trigger::command("version"), Fault::Timeout)).await;
-    let a = s.addr().unwrap();
-    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
-    assert_eq!(
-        exchange(a, b"zVERSION\0").await,
-        eof(b"COMMAND READ TIMED OUT\n")
-    );
-}
-
-#[tokio::test]
 async fn trigger_after_n_bytes() {
     let s = server(FaultPlan::new().with(Trigger::bytes(40), Fault::Reset)).await;
     let a = s.addr().unwrap();
@@ -404,25 +399,6 @@ async fn trigger_after_n_bytes() {
     assert_eq!(read_end(&mut c, T).await, End::Reset(vec![]));
     let mut c = send(a, &instream(&[b'x'; 8], 8)).await;
     assert_eq!(read_end(&mut c, T).await, eof(b"stream: OK\0"));
-}
-
-#[tokio::test]
-async fn trigger_kth_request_of_idsession() {
-    let s = server(FaultPlan::new().with(
-        Trigger::request(2),
-        Fault::Error {
-            text: "Injected".into(),
-        },
-    ))
-    .await;
-    assert_eq!(
-        exchange(
-            s.addr().unwrap(),
-            b"zIDSESSION\0zPING\0zPING\0zPING\0zEND\0"
-        )
-        .await,
-        eof(b"1: PONG\x002: Injected ERROR\0")
-    );
 }
 
 #[tokio::test]
@@ -444,15 +420,6 @@ async fn trigger_probability_seeded_replays_exactly() {
     let a = outcomes(99).await;
     assert!(a.iter().any(|x| *x) && a.iter().any(|x| !*x), "{a:?}");
     assert_eq!(a, outcomes(99).await);
-}
-
-#[tokio::test]
-async fn rule_times_limit() {
-    let s =
-        server(FaultPlan::new().rule(Rule::new(Trigger::always(), Fault::Reset).times(1))).await;
-    let a = s.addr().unwrap();
-    assert_eq!(exchange(a, b"zPING\0").await, End::Reset(vec![]));
-    assert_eq!(exchange(a, b"zPING\0").await, eof(b"PONG\0"));
 }
 
 #[tokio::test]
@@ -580,24 +547,4 @@ async fn binary_faults_file_fault_shorthand_and_admin_flag() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("explode"));
-}
-
-#[tokio::test]
-async fn forced_scan_error_keeps_the_idsession_as_clamd_does_for_per_file_errors() {
-    // CLAMD-REPLY-4: a per-file scan error does not end a session; the next command and
-    // END are still served (PING of the same read first: CLAMD-SESSION-4, clamd order).
-    let s = server(FaultPlan::new().with(
-        Trigger::request(1),
-        Fault::Error {
-            text: "Can't allocate memory".into(),
-        },
-    ))
-    .await;
-    let mut bytes = b"zIDSESSION\0".to_vec();
-    bytes.extend_from_slice(&instream(b"clean", 5));
-    bytes.extend_from_slice(b"zPING\0zEND\0");
-    assert_eq!(
-        exchange(s.addr().unwrap(), &bytes).await,
-        eof(b"2: PONG\x001: stream: Can't allocate memory ERROR\0")
-    );
 }

@@ -16,7 +16,6 @@ pub mod confine;
 mod datachan;
 mod error;
 mod feed;
-mod legacy;
 mod queue;
 pub mod record;
 mod request;
@@ -28,6 +27,5 @@ mod writer;
 
 pub use config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 pub use error::Error;
-pub use legacy::Faults;
 pub use record::SessionRecord;
 pub use server::{Builder, FakeVfindd};

@@ -359,16 +359,10 @@ impl Builder {
     setter!(/// Max command line length.
         max_line: usize => max_line);
 
-    /// The fault plan (crate `faults`), as `FakeClamdBuilder::faults`; also takes the
-    /// deprecated [`crate::Faults`] counters, translated into a plan.
-    pub fn faults(mut self, plan: impl Into<faults::FaultPlan>) -> Self {
-        self.cfg.fault_plan = plan.into();
+    /// The fault plan (crate `faults`), as `FakeClamdBuilder::faults` (SVSP-FAKE-2).
+    pub fn faults(mut self, plan: faults::FaultPlan) -> Self {
+        self.cfg.fault_plan = plan;
         self
-    }
-    /// Deprecated name of [`Builder::faults`] (kept while other crates move over; not
-    /// marked `#[deprecated]` so their `-D warnings` builds keep passing).
-    pub fn fault_plan(self, plan: faults::FaultPlan) -> Self {
-        self.faults(plan)
     }
     /// Serve the HTTP/JSON fault admin API on `addr` (`127.0.0.1:0`: ephemeral, see
     /// [`FakeVfindd::admin_addr`]).

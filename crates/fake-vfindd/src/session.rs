@@ -402,7 +402,7 @@ impl Session {
                 self.tasks.spawn(fut);
                 Flow::Continue
             }
-            Source::Request => {
+            source @ (Source::Request | Source::Port(_)) => {
                 let (local, peer) = (self.local, self.peer);
                 self.tasks.spawn(async move {
                     let ch = Channel {
@@ -411,22 +411,11 @@ impl Session {
                         id: &ctx.id,
                     };
                     let scanner = stream_scanner(&ctx.shared.env, &ctx.opts, &name);
-                    if let Some(fed) = ch.request(local, peer, &name, scanner).await {
-                        ctx.queue_and_run(Target::Fed { name, fed }).await;
-                    }
-                });
-                Flow::Continue
-            }
-            Source::Port(port) => {
-                let peer = self.peer;
-                self.tasks.spawn(async move {
-                    let ch = Channel {
-                        cfg: &ctx.shared.cfg,
-                        lines: &ctx.lines,
-                        id: &ctx.id,
+                    let fed = match source {
+                        Source::Port(port) => ch.port(peer, port, &name, scanner).await,
+                        _ => ch.request(local, peer, &name, scanner).await,
                     };
-                    let scanner = stream_scanner(&ctx.shared.env, &ctx.opts, &name);
-                    if let Some(fed) = ch.port(peer, port, &name, scanner).await {
+                    if let Some(fed) = fed {
                         ctx.queue_and_run(Target::Fed { name, fed }).await;
                     }
                 });

@@ -4,14 +4,7 @@
 //! ephemeral port (`--svsp-port 0` appended unless given; given only as 0 or invalid); a
 //! daemon that starts is killed by its pid after the time limit.
 
-#[path = "../../fave/tests/support/argv_run.rs"]
-mod argv_run;
-
-use std::ffi::OsString;
-use std::time::Duration;
-
-use argv_run::{flag, Flag, Value};
-use proptest::prelude::*;
+use fixtures::argv::{flag, Flag, Target, Value};
 
 const VOCAB: &[Flag] = &[
     flag("svsp-port", Value::Safe(&["0", "65536", "-1", "x"])),
@@ -98,32 +91,14 @@ const VOCAB: &[Flag] = &[
     flag("version", Value::None),
 ];
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: argv_run::cases(64),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    /// Issue 12: fake-vfindd never panics on any argv.
-    #[test]
-    fn fake_vfindd_never_panics_on_any_argv(
-        items in proptest::collection::vec((any::<u32>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..8)
-    ) {
-        let dir = tempfile::tempdir().unwrap();
-        let bad_plan = dir.path().join("plan.toml");
-        std::fs::write(&bad_plan, b"[[rule]]\nfault = 7\n\xff").unwrap();
-        let extra: Vec<OsString> = vec![bad_plan.into_os_string(), dir.path().into()];
-        let mut argv = argv_run::build_argv(VOCAB, &items, &extra);
-        argv_run::ensure(&mut argv, "svsp-port", "0");
-        let home = dir.path().as_os_str();
-        let r = argv_run::run(
-            env!("CARGO_BIN_EXE_fake-vfindd").as_ref(),
-            &argv,
-            &[("HOME", home), ("TMPDIR", home)],
-            dir.path(),
-            Duration::from_secs(2),
-        );
-        argv_run::check(&argv, &r).map_err(TestCaseError::fail)?;
-    }
+/// Issue 12: fake-vfindd never panics on any argv.
+#[test]
+fn fake_vfindd_never_panics_on_any_argv() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_plan = dir.path().join("plan.toml");
+    std::fs::write(&bad_plan, b"[[rule]]\nfault = 7\n\xff").unwrap();
+    Target::new(env!("CARGO_BIN_EXE_fake-vfindd"), VOCAB, dir.path())
+        .extra([bad_plan.as_path(), dir.path()])
+        .ensure("svsp-port", "0")
+        .never_panics();
 }

@@ -24,10 +24,8 @@ async fn svsp_conc_3_a_queued_request_keeps_the_options_it_was_accepted_with() {
     // One slow worker: request 2 waits in the queue while request 1 is scanned.
     let s = start(d.path(), Duration::from_millis(400)).await;
     let mut c = Client::connect(s.addr()).await;
-    c.send("1 SCAN/FILE /e").await;
-    assert_eq!(c.line().await.unwrap(), "1 QUEUED");
-    c.send("2 SCAN/FILE /e").await;
-    assert_eq!(c.line().await.unwrap(), "2 QUEUED");
+    c.expect("1 SCAN/FILE /e", "1 QUEUED").await;
+    c.expect("2 SCAN/FILE /e", "2 QUEUED").await;
     c.send("3 ENABLE IGNORE CVDL DOS/EICAR.Test").await;
     c.send("4 SCAN/FILE /e").await;
     let mut lines = Vec::new();
@@ -62,15 +60,7 @@ async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
     let d = tempfile::tempdir().unwrap();
     // An incompressible member whose stored bytes are then damaged: its CRC check fails
     // when it is read, so it "cannot be read".
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let noise: Vec<u8> = (0..20_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let noise = fixtures::clean_random(7, 20_000);
     let mut z = zip_bytes(&[
         ("good.txt", b"hello"),
         ("bad.bin", &noise),
@@ -91,8 +81,7 @@ async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
     write(&d.path().join("z.zip"), &z);
     let s = start(d.path(), Duration::ZERO).await;
     let mut c = Client::connect(s.addr()).await;
-    c.send("SCAN/FILE /z.zip").await;
-    let lines = c.until_terminal("").await;
+    let lines = c.scan("SCAN/FILE /z.zip").await;
     assert!(lines.last().unwrap().starts_with("DONE 0"), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("good.txt")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("last.txt")), "{lines:?}");
@@ -103,23 +92,16 @@ async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
 /// Elapsed time until connection B's request is done, when connection A's request was
 /// accepted first, on a pool of `threads` workers each delayed by `delay` per part.
 async fn second_connection_done_after(threads: usize, delay: Duration) -> Duration {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("f"), b"x");
-    let s = FakeVfindd::builder()
-        .threads(threads)
-        .delay(delay)
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut a = Client::connect(s.addr()).await;
+    let (_d, s, mut a) = served(
+        FakeVfindd::builder().threads(threads).delay(delay),
+        &[("f", b"x")],
+    )
+    .await;
     let mut b = Client::connect(s.addr()).await;
     let t = std::time::Instant::now();
-    a.send("1 SCAN/FILE /f").await;
-    assert_eq!(a.line().await.unwrap(), "1 QUEUED");
-    b.send("2 SCAN/FILE /f").await;
+    a.expect("1 SCAN/FILE /f", "1 QUEUED").await;
     assert_eq!(
-        b.until_terminal("2 ").await.last().unwrap(),
+        b.scan("2 SCAN/FILE /f").await.last().unwrap(),
         "2 DONE 0 : \"/f\""
     );
     let elapsed = t.elapsed();

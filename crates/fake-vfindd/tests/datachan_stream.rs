@@ -100,12 +100,7 @@ async fn svsp_scan_request_2_streamed_256_mib_keeps_rss_bounded() {
 /// the same bytes sent with SCAN/DATA, which are collected and scanned whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_2_eicar_at_any_split_same_verdict_as_scan_data() {
-    let s = FakeVfindd::builder()
-        .enable_future(true)
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(FakeVfindd::builder().enable_future(true)).await;
     let mut data = filler(1000);
     data.extend_from_slice(&eicar());
     data.extend_from_slice(&filler(300));
@@ -132,12 +127,7 @@ async fn svsp_scan_request_2_eicar_at_any_split_same_verdict_as_scan_data() {
 /// pieces over a REQUEST and a PORT channel, is opened and reported as with SCAN/DATA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_port_1_zip_over_channels_same_verdict_as_scan_data() {
-    let s = FakeVfindd::builder()
-        .enable_future(true)
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(FakeVfindd::builder().enable_future(true)).await;
     let zip = zip_bytes(&[("a.txt", b"clean"), ("in/e.com", &eicar())]);
     let want = strip_id(&data_verdict(&mut c, "0", "z.zip", &zip).await, "0");
     assert!(
@@ -162,8 +152,7 @@ async fn svsp_scan_port_1_zip_over_channels_same_verdict_as_scan_data() {
         }
         s.shutdown().await.unwrap();
     });
-    c.send(&format!("2 SCAN/PORT {port} z.zip")).await;
-    let got = c.until_terminal("2 ").await;
+    let got = c.scan(&format!("2 SCAN/PORT {port} z.zip")).await;
     feeder.await.unwrap();
     assert_eq!(strip_id(&got, "2"), want);
     c.quit().await;

@@ -3,52 +3,20 @@
 //! The vocabulary added for issue 13 (verdict point, replies, every, reply texts) is in
 //! `one_language.rs`.
 
-use std::net::SocketAddr;
+mod common;
+use common::*;
 use std::time::{Duration, Instant};
 
-use fake_vfindd::FakeVfindd;
 use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
+use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use fixtures::admin_http::curl_or_raw as curl;
-use fixtures::wire::{read_end_text as read_end, svsp_session};
-
-/// The SVSP replies as text.
-type End = fixtures::wire::End<String>;
-
-const T: Duration = Duration::from_secs(10);
-
-/// Sends `lines` (each + CRLF) then QUIT, and reads to the end.
-async fn session(addr: SocketAddr, lines: &[&str]) -> End {
-    svsp_session(addr, lines, T).await
-}
-
-struct Srv {
-    s: FakeVfindd,
-    _dir: tempfile::TempDir,
-}
-
-async fn server(plan: FaultPlan) -> Srv {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("clean"), b"hello").unwrap();
-    std::fs::write(dir.path().join("eicar"), fixtures::eicar()).unwrap();
-    let s = FakeVfindd::builder()
-        .threads(1)
-        .virtual_root(dir.path())
-        .fault_plan(plan)
-        .start()
-        .await
-        .unwrap();
-    Srv { s, _dir: dir }
-}
+use fixtures::wire::read_end_text as read_end;
 
 fn always(f: Fault) -> FaultPlan {
     FaultPlan::new().seed(1).with(Trigger::always(), f)
-}
-
-fn eof(s: &str) -> End {
-    End::Eof(s.to_string())
 }
 
 const CLEAN: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\nDONE 0 : \"/clean\"\r\nOK\r\n";

@@ -113,12 +113,7 @@ async fn hardening_2_proc_self_pagemap_and_fifo_are_answered_within_a_second() {
     // SAFETY: valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(cpath(&fifo).as_ptr(), 0o600) }, 0);
     write(&d.path().join("big"), &[b'a'; 100]);
-    let s = FakeVfindd::builder()
-        .max_file_bytes(99)
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(FakeVfindd::builder().max_file_bytes(99)).await;
     let dir = d.path().display();
     let cases = [
         (

@@ -1,77 +1,102 @@
 //! One fault language (issue 13) on the SVSP wire: the verdict point, written replies,
-//! `every`, framed and raw reply texts, `split-every`, the legacy counters as aliases, and
+//! `every`, framed and raw reply texts, `split-every`, the legacy counters' shorthand aliases, and
 //! the handle names shared with FakeClamd. Each test reads the raw bytes a client gets.
 
-use std::net::SocketAddr;
+mod common;
+use common::*;
 use std::time::Duration;
 
-use fake_vfindd::{Error, FakeVfindd, Faults};
+use fake_vfindd::{Error, FakeVfindd};
 use faults::FaultPlan;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use fixtures::wire::{read_end_text as read_end, svsp_session};
 
-/// The SVSP replies as text.
-type End = fixtures::wire::End<String>;
-
-const T: Duration = Duration::from_secs(10);
-
-async fn session(addr: SocketAddr, lines: &[&str]) -> End {
-    svsp_session(addr, lines, T).await
-}
-
-struct Srv {
-    s: FakeVfindd,
-    _dir: tempfile::TempDir,
-}
-
-async fn server(spec: &str) -> Srv {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("clean"), b"hello").unwrap();
-    let s = FakeVfindd::builder()
-        .threads(1)
-        .virtual_root(dir.path())
-        .faults(FaultPlan::from_shorthand(spec).unwrap())
-        .start()
-        .await
-        .unwrap();
-    Srv { s, _dir: dir }
-}
-
-fn eof(s: &str) -> End {
-    End::Eof(s.to_string())
+/// A server with the plan the shorthand `spec` gives.
+async fn shorthand(spec: &str) -> Srv {
+    server(FaultPlan::from_shorthand(spec).unwrap()).await
 }
 
 const SCANNED: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\n";
 
-/// `drop@verdict` (the scripted `close-before-reply`): the request was read and scanned, the
-/// connection closes where DONE would be (SVSP-CLIENT-10: no verdict is an error).
+/// One plan in the shorthand, one session (lines, then QUIT), and everything the client
+/// gets up to the FIN: each row names the scripted behaviour it replaces and its rule.
 #[tokio::test]
-async fn verdict_drop_closes_where_done_would_be() {
-    let v = server("drop@verdict").await;
-    assert_eq!(
-        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
-        eof(SCANNED)
-    );
-}
-
-/// `truncate@verdict` (the scripted `close-mid-reply`): half of the DONE line, no
-/// terminator, then FIN.
-#[tokio::test]
-async fn verdict_truncate_sends_half_of_done_then_closes() {
-    let v = server("truncate@verdict").await;
-    // `DONE 0 : "/clean"\r\n` is 19 bytes: 9 are kept
-    assert_eq!(
-        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
-        eof(&format!("{SCANNED}DONE 0 : "))
-    );
+async fn shorthand_faults_seen_on_the_svsp_wire() {
+    let scanned_then = |rest: &str| format!("{SCANNED}{rest}");
+    let rows: [(&str, &str, &[&str], String); 9] = [
+        (
+            "drop@verdict (scripted close-before-reply; SVSP-CLIENT-10: no verdict is an \
+             error): the request was scanned, the connection closes where DONE would be",
+            "drop@verdict",
+            &["SCAN/FILE /clean"],
+            scanned_then(""),
+        ),
+        (
+            "truncate@verdict (scripted close-mid-reply): 9 of the 19 bytes of DONE, then FIN",
+            "truncate@verdict",
+            &["SCAN/FILE /clean"],
+            scanned_then("DONE 0 : "),
+        ),
+        (
+            "errno:EACCES@verdict (scripted errno): `EACCES \"<target>\"` (SVSP-ERR-EACCES-1) \
+             with the request's id (SVSP-ID-1)",
+            "errno:EACCES@verdict",
+            &["7 SCAN/FILE /clean"],
+            "READY\r\n7 QUEUED\r\n7 SCANNING \"/clean\"\r\n7 EACCES \"/clean\"\r\nOK\r\n".into(),
+        ),
+        (
+            "efault-every:2 = efault@verdict,every=2 (SVSP-ERR-EFAULT-1): every 2nd verdict is \
+             EFAULT in the place of DONE, after the scan lines",
+            "efault-every:2",
+            &["1 SCAN/FILE /clean", "2 SCAN/FILE /clean"],
+            "READY\r\n1 QUEUED\r\n2 QUEUED\r\n1 SCANNING \"/clean\"\r\n1 DONE 0 : \"/clean\"\r\n\
+             2 SCANNING \"/clean\"\r\n2 EFAULT Internal error\r\nOK\r\n"
+                .into(),
+        ),
+        (
+            "drop-connection-after:2-lines = drop@replies=2: FIN after the 2nd line",
+            "drop-connection-after:2-lines",
+            &["SCAN/FILE /clean"],
+            "READY\r\nQUEUED\r\n".into(),
+        ),
+        (
+            "reply:TEXT@command=SCAN (scripted reply): the text framed with the request id \
+             and CRLF in the place of the scan output; the connection goes on",
+            "reply:UNKNOWN COMMAND@command=SCAN",
+            &["5 SCAN/FILE /clean"],
+            "READY\r\n5 QUEUED\r\n5 UNKNOWN COMMAND\r\nOK\r\n".into(),
+        ),
+        (
+            "reply-raw:...@verdict: the decoded bytes, unframed, in the place of DONE",
+            "reply-raw:\\x01\\x02 what@verdict",
+            &["SCAN/FILE /clean"],
+            scanned_then("\u{1}\u{2} whatOK\r\n"),
+        ),
+        (
+            "a reply text answers a command without verdict at once, in the place of its OK",
+            "reply:HELLO@command=ENABLE",
+            &["3 ENABLE ORIGINAL"],
+            "READY\r\n3 HELLO\r\nOK\r\n".into(),
+        ),
+        (
+            "drop@command=SCAN (scripted close-early): a REQUEST gets no SEND line",
+            "drop@command=SCAN",
+            &["SCAN/REQUEST x"],
+            "READY\r\n".into(),
+        ),
+    ];
+    for (what, spec, lines, want) in rows {
+        let v = shorthand(spec).await;
+        assert_eq!(session(v.s.addr(), lines).await, eof(&want), "{what}");
+    }
 }
 
 /// `reset@verdict`: RST in the place of DONE.
 #[tokio::test]
 async fn verdict_reset_aborts_in_place_of_done() {
-    let v = server("reset@verdict").await;
+    let v = shorthand("reset@verdict").await;
     match session(v.s.addr(), &["SCAN/FILE /clean"]).await {
         End::Reset(t) => assert!(!t.contains("DONE"), "{t:?}"),
         other => panic!("{other:?}"),
@@ -82,7 +107,7 @@ async fn verdict_reset_aborts_in_place_of_done() {
 /// written (not even QUIT's OK), and the connection stays open.
 #[tokio::test]
 async fn verdict_never_reply_stays_open_and_silent() {
-    let v = server("never-reply@verdict").await;
+    let v = shorthand("never-reply@verdict").await;
     assert_eq!(
         svsp_session(
             v.s.addr(),
@@ -94,37 +119,11 @@ async fn verdict_never_reply_stays_open_and_silent() {
     );
 }
 
-/// `errno:EACCES@verdict` (the scripted `errno`): the scan ends with `EACCES "<target>"`
-/// (SVSP-ERR-EACCES-1 form), with the request's id (SVSP-ID-1).
-#[tokio::test]
-async fn verdict_errno_names_the_target_with_the_id() {
-    let v = server("errno:EACCES@verdict").await;
-    assert_eq!(
-        session(v.s.addr(), &["7 SCAN/FILE /clean"]).await,
-        eof("READY\r\n7 QUEUED\r\n7 SCANNING \"/clean\"\r\n7 EACCES \"/clean\"\r\nOK\r\n")
-    );
-}
-
-/// The legacy `efault-every:N` alias = `efault@verdict,every=N` (SVSP-ERR-EFAULT-1): every
-/// Nth verdict is EFAULT in the place of DONE, after the scan lines.
-#[tokio::test]
-async fn efault_every_alias_replaces_every_second_done() {
-    let v = server("efault-every:2").await;
-    let t = session(v.s.addr(), &["1 SCAN/FILE /clean", "2 SCAN/FILE /clean"]).await;
-    assert_eq!(
-        t,
-        eof(
-            "READY\r\n1 QUEUED\r\n2 QUEUED\r\n1 SCANNING \"/clean\"\r\n1 DONE 0 : \"/clean\"\r\n\
-             2 SCANNING \"/clean\"\r\n2 EFAULT Internal error\r\nOK\r\n"
-        )
-    );
-}
-
 /// `eagain@command=SCAN,every=2` (alias `eagain-every:2`, SVSP-ERR-EAGAIN-1) counts SCANs
 /// over all connections: the 2nd SCAN, on a second connection, is refused.
 #[tokio::test]
 async fn every_counts_scans_over_all_connections() {
-    let v = server("eagain-every:2").await;
+    let v = shorthand("eagain-every:2").await;
     let first = session(v.s.addr(), &["SCAN/FILE /clean"]).await;
     assert_eq!(
         first,
@@ -140,51 +139,10 @@ async fn every_counts_scans_over_all_connections() {
     );
 }
 
-/// `drop@replies=N` (alias `drop-connection-after:N-lines`): FIN after the Nth line.
-#[tokio::test]
-async fn drop_after_the_nth_written_line() {
-    let v = server("drop-connection-after:2-lines").await;
-    assert_eq!(
-        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
-        eof("READY\r\nQUEUED\r\n")
-    );
-}
-
-/// `reply:TEXT@command=SCAN` (the scripted `reply`): the text, framed with the request id
-/// and CRLF, in the place of the scan output; the connection goes on.
-#[tokio::test]
-async fn reply_text_is_framed_with_the_request_id() {
-    let v = server("reply:UNKNOWN COMMAND@command=SCAN").await;
-    assert_eq!(
-        session(v.s.addr(), &["5 SCAN/FILE /clean"]).await,
-        eof("READY\r\n5 QUEUED\r\n5 UNKNOWN COMMAND\r\nOK\r\n")
-    );
-}
-
-/// `reply-raw:...@verdict`: the decoded bytes, unframed, in the place of DONE.
-#[tokio::test]
-async fn raw_reply_bytes_go_out_unframed_at_the_verdict() {
-    let v = server("reply-raw:\\x01\\x02 what@verdict").await;
-    assert_eq!(
-        session(v.s.addr(), &["SCAN/FILE /clean"]).await,
-        eof(&format!("{SCANNED}\u{1}\u{2} whatOK\r\n"))
-    );
-}
-
-/// A reply text answers a command without verdict at once, in the place of its OK.
-#[tokio::test]
-async fn reply_text_answers_a_command_without_verdict() {
-    let v = server("reply:HELLO@command=ENABLE").await;
-    assert_eq!(
-        session(v.s.addr(), &["3 ENABLE ORIGINAL"]).await,
-        eof("READY\r\n3 HELLO\r\nOK\r\n")
-    );
-}
-
 /// `split-every:N/MS` (the scripted `split_reply = N`): replies arrive N bytes at a time.
 #[tokio::test]
 async fn split_every_writes_n_bytes_at_a_time() {
-    let v = server("split-every:4/40").await;
+    let v = shorthand("split-every:4/40").await;
     let mut s = TcpStream::connect(v.s.addr()).await.unwrap();
     let mut buf = [0u8; 64];
     let n = tokio::time::timeout(T, s.read(&mut buf))
@@ -195,38 +153,6 @@ async fn split_every_writes_n_bytes_at_a_time() {
     s.write_all(b"QUIT\r\n").await.unwrap();
     let rest = read_end(&mut s, T).await;
     assert_eq!(rest, eof("Y\r\nOK\r\n"));
-}
-
-/// `drop@command=SCAN` (the scripted `close-early`): a REQUEST gets no `SEND` line.
-#[tokio::test]
-async fn drop_at_the_scan_command_sends_no_send_line() {
-    let v = server("drop@command=SCAN").await;
-    assert_eq!(
-        session(v.s.addr(), &["SCAN/REQUEST x"]).await,
-        eof("READY\r\n")
-    );
-}
-
-/// The deprecated `Faults` counters still configure the builder, as the plan they stand for.
-#[tokio::test]
-async fn legacy_counters_become_the_shared_plan() {
-    let s = FakeVfindd::builder()
-        .faults(Faults {
-            eagain_every: Some(3),
-            efault_every: Some(2),
-            drop_connection_after_lines: Some(5),
-        })
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(
-        s.faults().plan().rules,
-        FaultPlan::from_shorthand(
-            "eagain@command=SCAN,every=3;efault@verdict,every=2;drop@replies=5"
-        )
-        .unwrap()
-        .rules
-    );
 }
 
 /// The handle names of FakeClamd: `shutdown()`, `stopped()`, `is_shut_down()`, `Error`.

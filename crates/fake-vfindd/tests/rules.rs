@@ -2,7 +2,8 @@
 
 mod common;
 use common::*;
-use fake_vfindd::{FakeVfindd, Faults, Quirks};
+use fake_vfindd::{FakeVfindd, Quirks};
+use faults::{Fault, FaultPlan, Trigger};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -29,16 +30,13 @@ async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
     assert_ne!(s1.port(), s2.port());
     let mut a = Client::connect(s1.addr()).await;
     let mut b = Client::connect(s1.addr()).await;
-    a.send("ENABLE IGNORE CVDL DOS/EICAR.Test").await;
-    assert_eq!(a.line().await.unwrap(), "OK");
-    b.send("SCAN/FILE /e").await;
+    a.expect("ENABLE IGNORE CVDL DOS/EICAR.Test", "OK").await;
     assert_eq!(
-        b.until_terminal("").await.last().unwrap(),
+        b.scan("SCAN/FILE /e").await.last().unwrap(),
         "DONE 1 : \"/e\""
     );
-    a.send("SCAN/FILE /e").await;
     assert_eq!(
-        a.until_terminal("").await.last().unwrap(),
+        a.scan("SCAN/FILE /e").await.last().unwrap(),
         "DONE 0 : \"/e\""
     );
     let mut c = Client::connect(s2.addr()).await;
@@ -74,16 +72,13 @@ async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
 /// SVSP-CMD-QUIT-1, SVSP-RESP-OK-1: QUIT drains, then `<id> OK`; the SCAN gets no OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_3_svsp_cmd_quit_1_svsp_resp_ok_1_drain_then_ok() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("f"), b"x");
-    let s = FakeVfindd::builder()
-        .threads(1)
-        .delay(Duration::from_millis(100))
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = served(
+        FakeVfindd::builder()
+            .threads(1)
+            .delay(Duration::from_millis(100)),
+        &[("f", b"x")],
+    )
+    .await;
     c.send("1 SCAN/FILE /f").await;
     c.send("007 QUIT trailing text").await;
     c.send("2 SCAN/FILE /f").await; // ignored after QUIT
@@ -102,10 +97,7 @@ async fn svsp_conn_3_svsp_cmd_quit_1_svsp_resp_ok_1_drain_then_ok() {
 /// SVSP-CONN-4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_4_half_close_drains_outstanding() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("f"), b"x");
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve(&[("f", b"x")]).await;
     c.send_raw(b"SCAN/FILE /f\r\npartial").await;
     c.wr.shutdown().await.unwrap();
     assert_eq!(
@@ -117,12 +109,8 @@ async fn svsp_conn_4_half_close_drains_outstanding() {
 /// SVSP-CONN-5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_5_idle_timeout_closes_silently() {
-    let s = FakeVfindd::builder()
-        .idle_timeout(Duration::from_millis(200))
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) =
+        connected(FakeVfindd::builder().idle_timeout(Duration::from_millis(200))).await;
     assert_eq!(c.until_eof().await, Vec::<String>::new());
 }
 
@@ -130,9 +118,7 @@ async fn svsp_conn_5_idle_timeout_closes_silently() {
 /// SVSP-FRAME-2, SVSP-FRAME-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_1_svsp_frame_2_svsp_frame_3_lf_blank_one_byte_writes() {
-    let d = tempfile::tempdir().unwrap();
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve(&[]).await;
     for b in b"\n  \t\r\n1 ENABLE ORIGINAL\n2 SCAN/FILE /a SCAN/FILE /b\r\n" {
         c.send_raw(&[*b]).await;
     }
@@ -146,8 +132,7 @@ async fn svsp_frame_1_svsp_frame_2_svsp_frame_3_lf_blank_one_byte_writes() {
 /// SVSP-FRAME-4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_4_overlong_line_no_id_then_usable() {
-    let s = FakeVfindd::builder().start().await.unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(FakeVfindd::builder()).await;
     let mut long = b"12 SCAN/FILE /".to_vec();
     long.extend(std::iter::repeat_n(b'a', 9000));
     long.extend_from_slice(b"\r\n");
@@ -164,12 +149,8 @@ async fn svsp_frame_4_overlong_line_no_id_then_usable() {
 /// SVSP-FRAME-5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_5_one_per_read_dispatch() {
-    let s = FakeVfindd::builder()
-        .dispatch(fake_vfindd::Dispatch::OnePerRead)
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) =
+        connected(FakeVfindd::builder().dispatch(fake_vfindd::Dispatch::OnePerRead)).await;
     c.send_raw(b"1 ENABLE ORIGINAL\r\n2 ENABLE ORIGINAL\r\n")
         .await;
     assert_eq!(c.line().await.unwrap(), "1 OK");
@@ -233,8 +214,7 @@ async fn svsp_frame_7_random_bytes_wellformed_then_quit_ok() {
 /// SVSP-ID-1, SVSP-ID-2, SVSP-ERR-EINVAL-1: identifiers echoed as sent, invalid ones refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_8_svsp_id_1_svsp_id_2_svsp_id_3_svsp_err_einval_1_identifiers() {
-    let s = FakeVfindd::builder().start().await.unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(FakeVfindd::builder()).await;
     c.send("  007\tenable   original").await;
     c.send("1234567890 QUIT").await;
     c.send("42").await;
@@ -256,10 +236,7 @@ async fn svsp_frame_8_svsp_id_1_svsp_id_2_svsp_id_3_svsp_err_einval_1_identifier
 /// SVSP-ID-4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_id_4_duplicate_ids_both_processed() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("f"), b"x");
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve(&[("f", b"x")]).await;
     c.send("5 SCAN/FILE /f").await;
     c.send("5 SCAN/FILE /nope").await;
     let got = c.lines(5).await;
@@ -308,8 +285,7 @@ async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_sv
         s.shutdown().await.unwrap();
     });
     let mut c = Client::connect(s.addr()).await;
-    c.send(&format!("4 SCAN/PORT {port}")).await;
-    let got = c.until_terminal("4 ").await;
+    let got = c.scan(&format!("4 SCAN/PORT {port}")).await;
     feeder.await.unwrap();
     assert_eq!(
         got,
@@ -327,14 +303,10 @@ async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_sv
 /// SVSP-CMD-DISABLE-1: DISABLE with a value removes it from the list (EICAR is found again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ignore_1() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("e"), &eicar());
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
-    c.send("FROB").await;
-    assert_eq!(c.line().await.unwrap(), "EINVAL Unrecognized command: FROB");
-    c.send("1 ENABLE IGNORE CVDL DOS/EICAR.Test").await;
-    assert_eq!(c.line().await.unwrap(), "1 OK");
+    let (_d, _s, mut c) = serve(&[("e", &eicar())]).await;
+    c.expect("FROB", "EINVAL Unrecognized command: FROB").await;
+    c.expect("1 ENABLE IGNORE CVDL DOS/EICAR.Test", "1 OK")
+        .await;
     c.send("2 SCAN/FILE /e").await;
     assert_eq!(
         c.lines(3).await,
@@ -343,9 +315,8 @@ async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ign
     c.send("3 DISABLE IGNORE CVDL DOS/EICAR.Test").await;
     c.send("4 DISABLE IGNORE not there").await;
     assert_eq!(c.lines(2).await, ["3 OK", "4 OK"]);
-    c.send("5 SCAN/FILE /e").await;
     assert_eq!(
-        c.until_terminal("5 ").await.last().unwrap(),
+        c.scan("5 SCAN/FILE /e").await.last().unwrap(),
         "5 DONE 1 : \"/e\""
     );
 }
@@ -354,10 +325,7 @@ async fn svsp_cmd_1_svsp_cmd_2_svsp_cmd_enable_1_svsp_cmd_disable_1_svsp_opt_ign
 /// SVSP-OPT-0; SVSP-OPT-HTML-1: `ENABLE HTML 2` is accepted, level 4 is EINVAL, scans unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_cmd_enable_2_svsp_opt_0_svsp_opt_html_1_errors_leave_state() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("z"), &eicar_zip());
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve(&[("z", &eicar_zip())]).await;
     for (cmd, want) in [
         ("ENABLE", "EINVAL Missing option"),
         ("ENABLE HTML 2", "OK"),
@@ -373,9 +341,8 @@ async fn svsp_cmd_enable_2_svsp_opt_0_svsp_opt_html_1_errors_leave_state() {
         assert_eq!(c.line().await.unwrap(), want, "{cmd}");
     }
     // Default state: archive expanded one level (SVSP-OPT-0).
-    c.send("SCAN/FILE /z").await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /z").await,
         [
             "QUEUED",
             "SCANNING \"/z\" -> \"/some/file\"",
@@ -389,25 +356,18 @@ async fn svsp_cmd_enable_2_svsp_opt_0_svsp_opt_html_1_errors_leave_state() {
 /// SVSP-OPT-EXCLUDE-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_exclude_1_target_and_member() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("z"), &eicar_zip());
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
-    c.send("ENABLE EXCLUDE /other/file").await;
-    assert_eq!(c.line().await.unwrap(), "OK");
-    c.send("SCAN/FILE /z").await;
+    let (_d, _s, mut c) = serve(&[("z", &eicar_zip())]).await;
+    c.expect("ENABLE EXCLUDE /other/file", "OK").await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /z").await,
         [
             "QUEUED",
             "SCANNING \"/z\" -> \"/some/file\"",
             "DONE 0 : \"/z\""
         ]
     );
-    c.send("ENABLE EXCLUDE /z").await;
-    assert_eq!(c.line().await.unwrap(), "OK");
-    c.send("SCAN/FILE-SHA1 /z").await;
-    let got = c.until_terminal("").await;
+    c.expect("ENABLE EXCLUDE /z", "OK").await;
+    let got = c.scan("SCAN/FILE-SHA1 /z").await;
     assert_eq!(got.len(), 2);
     assert!(
         got[1].starts_with("DONE 0 : \"/z\" : ") && got[1].len() == "DONE 0 : \"/z\" : ".len() + 40
@@ -439,15 +399,13 @@ async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
     );
     c.send("ENABLE EXPAND gz").await;
     c.line().await;
-    c.send("SCAN/FILE /g").await;
-    let got = c.until_terminal("").await;
+    let got = c.scan("SCAN/FILE /g").await;
     assert_eq!(got[1], "SCANNING \"/g\" -> \"/g\"");
     assert_eq!(got.last().unwrap(), "DONE 1 : \"/g\"");
     c.send("ENABLE EXPAND *").await;
     c.send("ENABLE ORIGINAL").await;
     c.lines(2).await;
-    c.send("SCAN/FILE /z").await;
-    let got = c.until_terminal("").await;
+    let got = c.scan("SCAN/FILE /z").await;
     assert_eq!(got[1], "SCANNING \"/z\"");
     assert!(
         got[2].starts_with("INFECTED CVDL DOS/EICAR.Test : \"/z\" : end at "),
@@ -476,9 +434,8 @@ async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() 
     std::os::unix::fs::symlink(d.path().join("dir/b.txt"), d.path().join("dir/link")).unwrap();
     let s = start(d.path()).await;
     let mut c = Client::connect(s.addr()).await;
-    c.send("SCAN/FILE /dir/").await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /dir/").await,
         [
             "QUEUED".to_string(),
             "SCANNING \"/dir/a.zip\"".to_string(),
@@ -490,9 +447,8 @@ async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() 
     );
     c.send("ENABLE RECURSE").await;
     c.line().await;
-    c.send("SCAN/FILE /dir").await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /dir").await,
         [
             "QUEUED",
             "SCANNING \"/dir/a.zip\" -> \"/some/file\"",
@@ -583,13 +539,12 @@ async fn svsp_scan_file_1_svsp_scan_filesha1_1_svsp_err_enoent_1_svsp_err_eacces
 /// SVSP-SCAN-REQUEST-2, SVSP-RESP-SEND-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
-    let s = FakeVfindd::builder()
-        .data_timeout(Duration::from_millis(300))
-        .stream_max_length(10)
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(
+        FakeVfindd::builder()
+            .data_timeout(Duration::from_millis(300))
+            .stream_max_length(10),
+    )
+    .await;
     c.send("1 SCAN/REQUEST never").await;
     let send = c.line().await.unwrap();
     let port = send.strip_prefix("1 SEND ").unwrap();
@@ -657,29 +612,21 @@ async fn svsp_scan_port_1_echo_quirk_and_refused() {
             format!("8 ENOENT No connection to port {port}")
         ]
     );
-    c.send("9 SCAN/PORT 0").await;
-    assert_eq!(c.line().await.unwrap(), "9 EINVAL Invalid port: 0");
+    c.expect("9 SCAN/PORT 0", "9 EINVAL Invalid port: 0").await;
 }
 
 /// SVSP-SCAN-DATA-1.
 /// SVSP-SCAN-INLINE-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_data_1_svsp_scan_inline_1_future_sources() {
-    let s = FakeVfindd::builder()
-        .enable_future(true)
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
-    c.send("1 SCAN/DATA 68 e.com").await;
-    assert_eq!(c.line().await.unwrap(), "1 SEND");
+    let (_s, mut c) = connected(FakeVfindd::builder().enable_future(true)).await;
+    c.expect("1 SCAN/DATA 68 e.com", "1 SEND").await;
     c.send_raw(&eicar()).await;
     assert_eq!(
         c.until_terminal("1 ").await.last().unwrap(),
         "1 DONE 1 : \"e.com\""
     );
-    c.send("2 SCAN").await;
-    assert_eq!(c.line().await.unwrap(), "2 SEND");
+    c.expect("2 SCAN", "2 SEND").await;
     c.send_raw(b"inline\r\nQUIT\r\n").await;
     c.wr.shutdown().await.unwrap();
     assert_eq!(
@@ -692,12 +639,8 @@ async fn svsp_scan_data_1_svsp_scan_inline_1_future_sources() {
 /// SVSP-SCAN-2, SVSP-SCAN-4, SVSP-ERR-ENOTSUP-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
-    let s = FakeVfindd::builder()
-        .profile(svsp_proto::Profile::FirstVersion)
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) =
+        connected(FakeVfindd::builder().profile(svsp_proto::Profile::FirstVersion)).await;
     for (cmd, want) in [
         ("SCAN/REQUEST", "ENOTSUP Unsupported source: REQUEST"),
         ("SCAN/FILE-SHA1 /x", "ENOTSUP Unsupported source: FILE-SHA1"),
@@ -705,8 +648,7 @@ async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
         ("SCAN/a/b/c", "EINVAL Invalid SCAN form: SCAN/a/b/c"),
         ("SCAN x", "ENOTSUP Unsupported source: (none)"),
     ] {
-        c.send(cmd).await;
-        assert_eq!(c.line().await.unwrap(), want);
+        c.expect(cmd, want).await;
     }
 }
 
@@ -714,18 +656,13 @@ async fn svsp_scan_1_svsp_scan_2_svsp_scan_4_svsp_err_enotsup_1_profiles() {
 /// SVSP-RESP-QUEUED-1: `--queued=never` and `--queued=when-delayed` (a free worker) send no QUEUED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_3_svsp_resp_queued_1_modes() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("f"), b"x");
-    let s = FakeVfindd::builder()
-        .queued(fake_vfindd::QueuedMode::Never)
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
-    c.send("SCAN/FILE /f").await;
+    let (d, _s, mut c) = served(
+        FakeVfindd::builder().queued(fake_vfindd::QueuedMode::Never),
+        &[("f", b"x")],
+    )
+    .await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /f").await,
         ["SCANNING \"/f\"", "DONE 0 : \"/f\""]
     );
     let s = FakeVfindd::builder()
@@ -735,9 +672,8 @@ async fn svsp_scan_3_svsp_resp_queued_1_modes() {
         .await
         .unwrap();
     let mut c = Client::connect(s.addr()).await;
-    c.send("SCAN/FILE /f").await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /f").await,
         ["SCANNING \"/f\"", "DONE 0 : \"/f\""]
     );
 }
@@ -745,24 +681,19 @@ async fn svsp_scan_3_svsp_resp_queued_1_modes() {
 /// SVSP-ERR-EAGAIN-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_err_eagain_1_queue_limit_and_fault() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("f"), b"x");
-    let s = FakeVfindd::builder()
-        .max_queue(1)
-        .delay(Duration::from_millis(200))
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (d, _s, mut c) = served(
+        FakeVfindd::builder()
+            .max_queue(1)
+            .delay(Duration::from_millis(200)),
+        &[("f", b"x")],
+    )
+    .await;
     c.send("1 SCAN/FILE /f").await;
     c.send("2 SCAN/FILE /f").await;
     let got = c.lines(2).await;
     assert_eq!(got, ["1 QUEUED", "2 EAGAIN Server busy"]);
-    let faults = Faults {
-        eagain_every: Some(2),
-        ..Default::default()
-    };
+    // The second SCAN over all connections is refused (`eagain-every:2`).
+    let faults = FaultPlan::new().with(Trigger::command("SCAN").every(2), Fault::Eagain);
     let s = FakeVfindd::builder()
         .faults(faults)
         .virtual_root(d.path())
@@ -770,10 +701,8 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
         .await
         .unwrap();
     let mut c = Client::connect(s.addr()).await;
-    c.send("1 SCAN/FILE /f").await;
-    c.until_terminal("1 ").await;
-    c.send("2 SCAN/FILE /f").await;
-    assert_eq!(c.line().await.unwrap(), "2 EAGAIN Server busy");
+    c.scan("1 SCAN/FILE /f").await;
+    c.expect("2 SCAN/FILE /f", "2 EAGAIN Server busy").await;
 }
 
 /// SVSP-ERR-EFAULT-1.
@@ -782,10 +711,8 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
 async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
     let d = tempfile::tempdir().unwrap();
     write(&d.path().join("f"), b"x");
-    let faults = Faults {
-        efault_every: Some(1),
-        ..Default::default()
-    };
+    // Every verdict is EFAULT (`efault-every:1`).
+    let faults = FaultPlan::new().with(Trigger::verdict().every(1), Fault::Efault);
     let s = FakeVfindd::builder()
         .faults(faults)
         .virtual_root(d.path())
@@ -793,9 +720,8 @@ async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
         .await
         .unwrap();
     let mut c = Client::connect(s.addr()).await;
-    c.send("SCAN/FILE /f").await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /f").await,
         ["QUEUED", "SCANNING \"/f\"", "EFAULT Internal error"]
     );
     c.quit().await;
@@ -817,9 +743,8 @@ async fn svsp_det_1_svsp_det_2_svsp_det_3_table_order_and_name() {
         .await
         .unwrap();
     let mut c = Client::connect(s.addr()).await;
-    c.send("SCAN/FILE /m").await;
     assert_eq!(
-        c.until_terminal("").await,
+        c.scan("SCAN/FILE /m").await,
         [
             "QUEUED",
             "SCANNING \"/m\"",
@@ -911,16 +836,13 @@ async fn svsp_det_3_byte_exact_case_sensitive_and_ignore_before_count() {
     );
     let s = start(d.path()).await;
     let mut c = Client::connect(s.addr()).await;
-    c.send("1 SCAN/FILE /near").await;
     assert_eq!(
-        c.until_terminal("1 ").await,
+        c.scan("1 SCAN/FILE /near").await,
         ["1 QUEUED", "1 SCANNING \"/near\"", "1 DONE 0 : \"/near\""]
     );
-    c.send("2 ENABLE IGNORE CVDL Test/Marker.A").await;
-    assert_eq!(c.line().await.unwrap(), "2 OK");
-    c.send("3 SCAN/FILE /ab").await;
+    c.expect("2 ENABLE IGNORE CVDL Test/Marker.A", "2 OK").await;
     assert_eq!(
-        c.until_terminal("3 ").await,
+        c.scan("3 SCAN/FILE /ab").await,
         [
             "3 QUEUED",
             "3 SCANNING \"/ab\"",

@@ -56,22 +56,16 @@ async fn svsp_transcript_a_single_file() {
 /// Transcript B: SVSP-SCAN-TREE-1 (an archive target is expanded, its parts listed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_b_ids_archive_parts_interleaving() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("tmp/foo.zip"), &sick_zip());
-    write(&d.path().join("tmp/foo.exe"), b"MZ clean");
-    let s = FakeVfindd::builder()
-        .threads(2)
-        .delay(Duration::from_millis(30))
-        .virtual_root(d.path())
-        .signature("CVDL W32/Sick", b"SVSP-TEST-SICK")
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
-    c.send("ENABLE RECURSE 1").await;
-    assert_eq!(c.line().await.unwrap(), "OK");
-    c.send("1 SCAN/FILE /tmp/foo.zip").await;
-    assert_eq!(c.line().await.unwrap(), "1 QUEUED");
+    let (_d, _s, mut c) = served(
+        FakeVfindd::builder()
+            .threads(2)
+            .delay(Duration::from_millis(30))
+            .signature("CVDL W32/Sick", b"SVSP-TEST-SICK"),
+        &[("tmp/foo.zip", &sick_zip()), ("tmp/foo.exe", b"MZ clean")],
+    )
+    .await;
+    c.expect("ENABLE RECURSE 1", "OK").await;
+    c.expect("1 SCAN/FILE /tmp/foo.zip", "1 QUEUED").await;
     c.send("2 SCAN/FILE /tmp/foo.exe").await;
     let mut got = c.lines(7).await;
     c.send("QUIT").await;

@@ -274,12 +274,6 @@ impl FaultPlan {
         self.seed = other.seed.or(self.seed);
         self.rules.extend(other.rules);
     }
-
-    /// Parses the `--fault SPEC` shorthand: `KIND[:ARG][@TRIGGER]`, several joined by `;`.
-    /// See [`crate::shorthand`].
-    pub fn from_shorthand(spec: &str) -> Result<Self, FaultsError> {
-        crate::shorthand::parse(spec)
-    }
 }
 
 /// serde's `deny_unknown_fields` does not reach the field-less variants of an internally

@@ -22,6 +22,15 @@ use crate::fault::{DelayAt, Fault, LimitMode, SplitAt};
 use crate::plan::{FaultPlan, Rule, Trigger};
 use crate::FaultsError;
 
+// Here rather than in `plan`, so that imports go one way (shorthand -> plan).
+impl FaultPlan {
+    /// Parses the `--fault SPEC` shorthand: `KIND[:ARG][@TRIGGER]`, several joined by `;`.
+    /// See [`crate::shorthand`].
+    pub fn from_shorthand(spec: &str) -> Result<Self, FaultsError> {
+        parse(spec)
+    }
+}
+
 /// Parses a shorthand spec.
 pub fn parse(spec: &str) -> Result<FaultPlan, FaultsError> {
     let mut plan = FaultPlan::default();

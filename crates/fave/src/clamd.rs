@@ -128,11 +128,7 @@ impl ClamdSession {
     /// stashed; one for `current` (or an unnumbered one) before its stream ended is an error.
     fn take_ready(&mut self, current: u64) -> Result<(), FaveError> {
         loop {
-            self.move_to_splitter();
-            let rec = self.splitter.next_record().map_err(|e| {
-                self.broken = true;
-                FaveError::Protocol(e.to_string())
-            })?;
+            let rec = self.next_record()?;
             let Some(rec) = rec else { return Ok(()) };
             let reply = wire::parse_reply(&rec, true);
             match reply.session_id {
@@ -147,6 +143,16 @@ impl ClamdSession {
                 }
             }
         }
+    }
+
+    /// The next complete reply record of what was read so far, if any; a malformed record
+    /// breaks the session.
+    fn next_record(&mut self) -> Result<Option<Vec<u8>>, FaveError> {
+        self.move_to_splitter();
+        self.splitter.next_record().map_err(|e| {
+            self.broken = true;
+            FaveError::Protocol(e.to_string())
+        })
     }
 
     fn move_to_splitter(&mut self) {
@@ -284,11 +290,7 @@ impl ClamdSession {
             return Ok(r);
         }
         loop {
-            self.move_to_splitter();
-            let rec = self.splitter.next_record().map_err(|e| {
-                self.broken = true;
-                FaveError::Protocol(e.to_string())
-            })?;
+            let rec = self.next_record()?;
             if let Some(rec) = rec {
                 let reply = wire::parse_reply(&rec, true);
                 match reply.session_id {

@@ -2,14 +2,10 @@
 //! argv (non-UTF-8 bytes mixed with its own flags) against an in-process fake clamd and fake
 //! vfindd on loopback never panics nor dies of a signal (hardening item 8/9).
 
-#[path = "support/argv_run.rs"]
-mod argv_run;
-
 use std::ffi::OsString;
 use std::time::Duration;
 
-use argv_run::{flag, Flag, Value};
-use proptest::prelude::*;
+use fixtures::argv::{flag, Flag, Target, Value};
 
 /// Addresses fave-scan may be pointed at: loopback, unix paths, malformed ones (never a
 /// name that needs DNS). The live fakes' addresses are added at run time.
@@ -98,58 +94,15 @@ fn world() -> World {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: argv_run::cases(64),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    /// Issue 12: fave-scan never panics on any argv.
-    #[test]
-    fn fave_scan_never_panics_on_any_argv(
-        items in proptest::collection::vec((any::<u32>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..8)
-    ) {
-        thread_local!(static W: World = world());
-        W.with(|w| {
-            let argv = argv_run::build_argv(VOCAB, &items, &w.extra);
-            let home = w.dir.path().as_os_str();
-            let r = argv_run::run(
-                env!("CARGO_BIN_EXE_fave-scan").as_ref(),
-                &argv,
-                &[
-                    ("HOME", home),
-                    ("TMPDIR", home),
-                    // without --clamd/--svsp: a loopback port, never clamav.daemon (DNS)
-                    ("FL_CLAMAV_CONNECTION", "127.0.0.1:1".as_ref()),
-                    ("FL_FAVE_PARAMETER", "127.0.0.1:1".as_ref()),
-                ],
-                w.dir.path(),
-                Duration::from_secs(3),
-            );
-            argv_run::check(&argv, &r).map_err(TestCaseError::fail)
-        })?;
-    }
-}
-
-/// The checker itself: a known panic is caught (so a passing run means something).
+/// Issue 12: fave-scan never panics on any argv.
 #[test]
-fn argv_checker_catches_a_panic_and_a_signal() {
-    let dir = tempfile::tempdir().unwrap();
-    let sh: &std::path::Path = "/bin/sh".as_ref();
-    let argv: Vec<OsString> = vec![
-        "-c".into(),
-        "echo \"thread 'main' panicked at x\" >&2; exit 101".into(),
-    ];
-    let r = argv_run::run(sh, &argv, &[], dir.path(), Duration::from_secs(3));
-    assert!(argv_run::check(&argv, &r).is_err());
-    let argv: Vec<OsString> = vec!["-c".into(), "kill -SEGV $$".into()];
-    let r = argv_run::run(sh, &argv, &[], dir.path(), Duration::from_secs(3));
-    assert_eq!(r.signal, Some(11));
-    assert!(argv_run::check(&argv, &r).is_err());
-    let argv: Vec<OsString> = vec!["-c".into(), "sleep 30".into()];
-    let t = std::time::Instant::now();
-    let r = argv_run::run(sh, &argv, &[], dir.path(), Duration::from_millis(300));
-    assert!(r.killed && t.elapsed() < Duration::from_secs(5));
-    assert!(argv_run::check(&argv, &r).is_ok());
+fn fave_scan_never_panics_on_any_argv() {
+    let w = world();
+    // without --clamd/--svsp: a loopback port, never clamav.daemon (DNS)
+    Target::new(env!("CARGO_BIN_EXE_fave-scan"), VOCAB, w.dir.path())
+        .extra(&w.extra)
+        .env("FL_CLAMAV_CONNECTION", "127.0.0.1:1")
+        .env("FL_FAVE_PARAMETER", "127.0.0.1:1")
+        .limit(Duration::from_secs(3))
+        .never_panics();
 }

@@ -9,27 +9,6 @@ use common::*;
 use fake_clamd::{FakeClamd, StreamLimitMode};
 use fave::{Address, Client, ClientConfig, FaveError, Framing, LimitOrigin, Report, Verdict};
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
-
-fn tcp_of(f: &FakeClamd) -> Address {
-    let a = f.addr().expect("tcp");
-    Address::Tcp {
-        host: a.ip().to_string(),
-        port: a.port(),
-    }
-}
-
-fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file(name, zip::write::SimpleFileOptions::default())
-        .unwrap();
-    w.write_all(data).unwrap();
-    w.finish().unwrap().into_inner()
-}
-
 fn scan_all(cfg: ClientConfig, inputs: Vec<Vec<u8>>) -> Vec<Report> {
     let mut c = Client::new(cfg).unwrap();
     let r = inputs.iter().map(|d| c.scan_bytes("x", d)).collect();
@@ -37,8 +16,16 @@ fn scan_all(cfg: ClientConfig, inputs: Vec<Vec<u8>>) -> Vec<Report> {
     r
 }
 
-fn is_eicar(v: &Verdict) -> bool {
-    matches!(v, Verdict::Infected(n) if n.len() == 1 && n[0].starts_with("Win.Test.EICAR_HDB-1"))
+/// A fake whose CommandReadTimeout and ReadTimeout are 1 s, and a client config for it.
+async fn one_second_timeouts() -> (FakeClamd, ClientConfig) {
+    let fake = FakeClamd::builder()
+        .timeouts(Duration::from_secs(1), Duration::from_secs(1))
+        .timeout_slack(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let cfg = clamd_cfg(tcp(fake.addr().expect("tcp")));
+    (fake, cfg)
 }
 
 /// CLAMD-INSTREAM-3 / CLAMD-SESSION-3 / CLAMD-CLIENT-9 over TCP and unix, z and n framing.
@@ -50,7 +37,10 @@ async fn clamd_instream_3_all_verdicts_tcp_and_unix() {
         .await
         .unwrap();
     let unix = Address::Unix(fake.socket_path().unwrap().to_path_buf());
-    for (addr, framing) in [(tcp_of(&fake), Framing::Z), (unix, Framing::N)] {
+    for (addr, framing) in [
+        (tcp(fake.addr().expect("tcp")), Framing::Z),
+        (unix, Framing::N),
+    ] {
         let mut cfg = clamd_cfg(addr.clone());
         cfg.framing = framing;
         cfg.chunk_size = 1000;
@@ -118,7 +108,7 @@ async fn clamd_instream_8_every_limit_mode_is_error() {
             .start()
             .await
             .unwrap();
-        let cfg = clamd_cfg(tcp_of(&fake));
+        let cfg = clamd_cfg(tcp(fake.addr().expect("tcp")));
         let r = blocking(move || {
             scan_all(
                 cfg,
@@ -169,13 +159,7 @@ async fn clamd_instream_8_every_limit_mode_is_error() {
 /// CLAMD-SESSION-8: an idle session timed out by the daemon is replaced transparently.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_session_8_idle_session_replaced() {
-    let fake = FakeClamd::builder()
-        .timeouts(Duration::from_secs(1), Duration::from_secs(1))
-        .timeout_slack(Duration::from_millis(100))
-        .start()
-        .await
-        .unwrap();
-    let cfg = clamd_cfg(tcp_of(&fake));
+    let (_fake, cfg) = one_second_timeouts().await;
     let r = blocking(move || {
         let mut c = Client::new(cfg).unwrap();
         let a = c.scan_bytes("a", b"one");
@@ -192,13 +176,7 @@ async fn clamd_session_8_idle_session_replaced() {
 /// CLAMD-INSTREAM-7 / CLAMD-TIME-2: a writer that stalls longer than ReadTimeout gets an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_instream_7_stalled_writer_is_error() {
-    let fake = FakeClamd::builder()
-        .timeouts(Duration::from_secs(1), Duration::from_secs(1))
-        .timeout_slack(Duration::from_millis(100))
-        .start()
-        .await
-        .unwrap();
-    let cfg = clamd_cfg(tcp_of(&fake));
+    let (_fake, cfg) = one_second_timeouts().await;
     let v = blocking(move || {
         let mut c = Client::new(cfg).unwrap();
         let mut s = c.open("slow");
@@ -240,7 +218,7 @@ async fn clamd_session_4_pipelined_reverse_and_random_order() {
             .start()
             .await
             .unwrap();
-        let cfg = clamd_cfg(tcp_of(&fake));
+        let cfg = clamd_cfg(tcp(fake.addr().expect("tcp")));
         let f2 = files.clone();
         let r = blocking(move || {
             let mut c = Client::new(cfg).unwrap();
@@ -281,7 +259,7 @@ async fn clamd_instream_5_pipelined_limit_mid_batch() {
         .start()
         .await
         .unwrap();
-    let cfg = clamd_cfg(tcp_of(&fake));
+    let cfg = clamd_cfg(tcp(fake.addr().expect("tcp")));
     let r = blocking(move || Client::new(cfg).unwrap().scan_files_pipelined(&files)).await;
     assert!(is_eicar(&r[0].verdict), "{:?}", r[0].verdict);
     assert!(

@@ -168,32 +168,33 @@ fn cli_env_configuration_and_precedence() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    // FL_CLAMAV_CONNECTION alone
-    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
-    bin()
-        .env("FL_CLAMAV_CONNECTION", addr_arg(&addr))
-        .arg(&f)
-        .assert()
-        .code(0);
-    h.join().unwrap();
-    // FL_FAVE_PARAMETER (with timeout part) wins over FL_CLAMAV_CONNECTION
-    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
-    bin()
-        .env("FL_CLAMAV_CONNECTION", format!("127.0.0.1:{dead}"))
-        .env("FL_FAVE_PARAMETER", format!("{}:5", addr_arg(&addr)))
-        .arg(&f)
-        .assert()
-        .code(0);
-    h.join().unwrap();
-    // the flag wins over both
-    let (addr, h) = scripted_clamd(Listener::tcp(), 1);
-    bin()
-        .env("FL_FAVE_PARAMETER", format!("127.0.0.1:{dead}"))
-        .args(["--clamd", &addr_arg(&addr)])
-        .arg(&f)
-        .assert()
-        .code(0);
-    h.join().unwrap();
+    // each row: where the working address goes; the other places name a dead port
+    let dead = format!("127.0.0.1:{dead}");
+    // (what, how the live address and the dead one are given)
+    type Configure = fn(&mut Command, &str, &str);
+    let rows: [(&str, Configure); 3] = [
+        ("FL_CLAMAV_CONNECTION alone", |c, live, _| {
+            c.env("FL_CLAMAV_CONNECTION", live);
+        }),
+        (
+            "FL_FAVE_PARAMETER (with timeout part) wins over FL_CLAMAV_CONNECTION",
+            |c, live, dead| {
+                c.env("FL_CLAMAV_CONNECTION", dead)
+                    .env("FL_FAVE_PARAMETER", format!("{live}:5"));
+            },
+        ),
+        ("the flag wins over both", |c, live, dead| {
+            c.env("FL_FAVE_PARAMETER", dead).args(["--clamd", live]);
+        }),
+    ];
+    for (what, configure) in rows {
+        let (addr, h) = scripted_clamd(Listener::tcp(), 1);
+        let mut cmd = bin();
+        configure(&mut cmd, &addr_arg(&addr), &dead);
+        let out = cmd.arg(&f).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "FAVE-1/2, {what}: {out:?}");
+        h.join().unwrap();
+    }
     // a bad parameter string: one clear message, exit 2
     bin()
         .env("FL_FAVE_PARAMETER", "host:notaport")

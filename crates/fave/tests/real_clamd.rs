@@ -117,18 +117,6 @@ fn start_clamd() -> Option<RealClamd> {
     panic!("real clamd did not come up; log:\n{log}");
 }
 
-fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file(name, zip::write::SimpleFileOptions::default())
-        .unwrap();
-    w.write_all(data).unwrap();
-    w.finish().unwrap().into_inner()
-}
-
-fn is_eicar(v: &Verdict) -> bool {
-    matches!(v, Verdict::Infected(n) if n.len() == 1 && n[0].starts_with("Win.Test.EICAR_HDB-1"))
-}
-
 /// CLAMD-INSTREAM-3/4/5, CLAMD-SESSION-3, CLAMD-CLIENT-4 against the oracle: clean, EICAR,
 /// zip-EICAR, exact limit, over limit, several scans per session, TCP + unix, z + n.
 #[test]

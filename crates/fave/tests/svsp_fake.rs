@@ -3,12 +3,12 @@
 
 mod common;
 
-use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
 use fake_vfindd::{FakeVfindd, QueuedMode, Quirks};
-use fave::{Address, Client, ClientConfig, FaveError, Report, SvspSource, Verdict};
+use fave::{Address, Client, FaveError, Report, SvspSource, Verdict};
 
 /// Installs one fault rule (the shared `faults` vocabulary, in its JSON form) as the fake's
 /// plan. The plan's type is reached through `fake_vfindd::Config::fault_plan`, as fave does
@@ -30,52 +30,68 @@ fn eagain_every(n: u64) -> String {
 const EICAR_NAME: &str = "CVDL DOS/EICAR.Test";
 
 fn addr_of(f: &FakeVfindd) -> Address {
-    Address::Tcp {
-        host: "127.0.0.1".into(),
-        port: f.port(),
-    }
+    tcp(f.addr())
 }
 
-fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file(name, zip::write::SimpleFileOptions::default())
-        .unwrap();
-    w.write_all(data).unwrap();
-    w.finish().unwrap().into_inner()
+/// Starts the fake `b` describes.
+async fn start(b: fake_vfindd::Builder) -> FakeVfindd {
+    b.start().await.unwrap()
 }
 
-/// Run blocking client work next to the async fake.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
+/// Scans `inputs` (name, bytes) in order over one client of `fake` sending with `source`.
+async fn scan_via(
+    fake: &FakeVfindd,
+    source: SvspSource,
+    inputs: Vec<(&'static str, Vec<u8>)>,
+) -> Vec<Report> {
+    let mut cfg = svsp_cfg(addr_of(fake));
+    cfg.svsp_source = source;
+    blocking(move || {
+        let mut c = Client::new(cfg).unwrap();
+        let out = inputs.iter().map(|(n, d)| c.scan_bytes(n, d)).collect();
+        c.close();
+        out
+    })
+    .await
 }
 
-fn scan_all(cfg: ClientConfig, inputs: Vec<(&'static str, Vec<u8>)>) -> Vec<Report> {
-    let mut c = Client::new(cfg).unwrap();
-    let out = inputs.iter().map(|(n, d)| c.scan_bytes(n, d)).collect();
-    c.close();
-    out
+/// Scans `files` by path in order over one client of `fake` (`source`: FILE or FILE-SHA1),
+/// with `busy_retries` retries of a refused request when given (else the default).
+async fn scan_files(
+    fake: &FakeVfindd,
+    source: SvspSource,
+    busy_retries: Option<u32>,
+    files: Vec<PathBuf>,
+) -> Vec<Report> {
+    let mut cfg = svsp_cfg(addr_of(fake));
+    cfg.svsp_source = source;
+    cfg.busy_retries = busy_retries.unwrap_or(cfg.busy_retries);
+    blocking(move || {
+        let mut c = Client::new(cfg).unwrap();
+        let out = files.iter().map(|f| c.scan_file(f)).collect();
+        c.close();
+        out
+    })
+    .await
 }
 
 /// SVSP-SCAN-REQUEST-1 / SVSP-CLIENT-15 and SVSP-SCAN-PORT-1 / SVSP-CLIENT-16: every verdict
 /// through both stream sources, several requests on one connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_client_15_16_request_and_port_verdicts() {
-    let fake = FakeVfindd::builder().start().await.unwrap();
+    let fake = start(FakeVfindd::builder()).await;
     for source in [SvspSource::Request, SvspSource::Port] {
-        let mut cfg = svsp_cfg(addr_of(&fake));
-        cfg.svsp_source = source;
-        let reports = blocking(move || {
-            scan_all(
-                cfg,
-                vec![
-                    ("clean.bin", clean_bytes(100_000, 3)),
-                    ("eicar.com", eicar()),
-                    ("eicar.zip", zip_with("inner/eicar.com", &eicar())),
-                    ("markers.txt", b"xx SVSP-FAKE-MARKER-B yy".to_vec()),
-                    ("", Vec::new()),
-                ],
-            )
-        })
+        let reports = scan_via(
+            &fake,
+            source,
+            vec![
+                ("clean.bin", clean_bytes(100_000, 3)),
+                ("eicar.com", eicar()),
+                ("eicar.zip", zip_with("inner/eicar.com", &eicar())),
+                ("markers.txt", b"xx SVSP-FAKE-MARKER-B yy".to_vec()),
+                ("", Vec::new()),
+            ],
+        )
         .await;
         assert_eq!(reports[0].verdict, Verdict::Clean, "{source:?}");
         assert_eq!(reports[0].stats.bytes, 100_000);
@@ -112,22 +128,14 @@ async fn svsp_client_15_16_request_and_port_verdicts() {
 /// SVSP-SCAN-FILE-1 / SVSP-SCAN-FILESHA1-1: the daemon reads the absolute path itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_filesha1_1_file_sources() {
-    let fake = FakeVfindd::builder().start().await.unwrap();
+    let fake = start(FakeVfindd::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let clean = tmp_file(&dir, "clean.txt", b"hello world");
     let bad = tmp_file(&dir, "e.com", &eicar());
     let missing = dir.path().join("missing");
     for source in [SvspSource::File, SvspSource::FileSha1] {
-        let mut cfg = svsp_cfg(addr_of(&fake));
-        cfg.svsp_source = source;
-        let (c2, b2, m2) = (clean.clone(), bad.clone(), missing.clone());
-        let r = blocking(move || {
-            let mut c = Client::new(cfg).unwrap();
-            let v = vec![c.scan_file(&c2), c.scan_file(&b2), c.scan_file(&m2)];
-            c.close();
-            v
-        })
-        .await;
+        let files = vec![clean.clone(), bad.clone(), missing.clone()];
+        let r = scan_files(&fake, source, None, files).await;
         assert_eq!(r[0].verdict, Verdict::Clean);
         assert_eq!(r[0].stats.bytes, 0, "FILE sends no data");
         assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
@@ -151,20 +159,13 @@ async fn svsp_scan_filesha1_1_file_sources() {
 /// SVSP-SCAN-REQUEST-2: over the daemon's stream limit is an error, never clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_2_over_limit_is_error() {
-    let fake = FakeVfindd::builder()
-        .stream_max_length(64 * 1024)
-        .start()
-        .await
-        .unwrap();
+    let fake = start(FakeVfindd::builder().stream_max_length(64 * 1024)).await;
     for source in [SvspSource::Request, SvspSource::Port] {
-        let mut cfg = svsp_cfg(addr_of(&fake));
-        cfg.svsp_source = source;
-        let r = blocking(move || {
-            scan_all(
-                cfg,
-                vec![("big", clean_bytes(4 << 20, 9)), ("small", b"ok".to_vec())],
-            )
-        })
+        let r = scan_via(
+            &fake,
+            source,
+            vec![("big", clean_bytes(4 << 20, 9)), ("small", b"ok".to_vec())],
+        )
         .await;
         assert!(
             matches!(r[0].verdict, Verdict::Error(_)),
@@ -183,18 +184,16 @@ async fn svsp_scan_request_2_over_limit_is_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_client_8_queued_modes() {
     for q in [QueuedMode::Never, QueuedMode::Random(7)] {
-        let fake = FakeVfindd::builder().queued(q).start().await.unwrap();
-        let cfg = svsp_cfg(addr_of(&fake));
-        let r = blocking(move || {
-            scan_all(
-                cfg,
-                vec![
-                    ("a", b"clean".to_vec()),
-                    ("b", eicar()),
-                    ("c", b"x".to_vec()),
-                ],
-            )
-        })
+        let fake = start(FakeVfindd::builder().queued(q)).await;
+        let r = scan_via(
+            &fake,
+            SvspSource::Request,
+            vec![
+                ("a", b"clean".to_vec()),
+                ("b", eicar()),
+                ("c", b"x".to_vec()),
+            ],
+        )
         .await;
         assert_eq!(r[0].verdict, Verdict::Clean);
         assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
@@ -211,24 +210,16 @@ async fn svsp_client_9_12_quirks_tolerated() {
         unknown_line: true,
         lowercase_keywords: true,
     };
-    let fake = FakeVfindd::builder()
-        .quirks(quirks)
-        .port_send_echo(true)
-        .start()
-        .await
-        .unwrap();
+    let fake = start(FakeVfindd::builder().quirks(quirks).port_send_echo(true)).await;
     for source in [SvspSource::Request, SvspSource::Port] {
-        let mut cfg = svsp_cfg(addr_of(&fake));
-        cfg.svsp_source = source;
-        let r = blocking(move || {
-            scan_all(
-                cfg,
-                vec![
-                    ("a", b"clean".to_vec()),
-                    ("z.zip", zip_with("e.com", &eicar())),
-                ],
-            )
-        })
+        let r = scan_via(
+            &fake,
+            source,
+            vec![
+                ("a", b"clean".to_vec()),
+                ("z.zip", zip_with("e.com", &eicar())),
+            ],
+        )
         .await;
         assert_eq!(r[0].verdict, Verdict::Clean, "{source:?}");
         assert_eq!(
@@ -250,9 +241,13 @@ async fn svsp_client_10_faults_are_errors() {
         r#"{"when": {"replies": 2}, "fault": {"kind": "drop"}}"#,
     ];
     for f in cases {
-        let fake = with_rule(FakeVfindd::builder(), f).start().await.unwrap();
-        let cfg = svsp_cfg(addr_of(&fake));
-        let r = blocking(move || scan_all(cfg, vec![("a", b"clean data".to_vec())])).await;
+        let fake = start(with_rule(FakeVfindd::builder(), f)).await;
+        let r = scan_via(
+            &fake,
+            SvspSource::Request,
+            vec![("a", b"clean data".to_vec())],
+        )
+        .await;
         assert!(
             matches!(r[0].verdict, Verdict::Error(_)),
             "{f:?}: {:?}",
@@ -264,13 +259,8 @@ async fn svsp_client_10_faults_are_errors() {
 /// SVSP-SCAN-4 / SVSP-CLIENT-17: a first-version daemon refuses stream sources: error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_4_first_version_profile_enotsup_is_error() {
-    let fake = FakeVfindd::builder()
-        .profile(svsp_proto::Profile::FirstVersion)
-        .start()
-        .await
-        .unwrap();
-    let cfg = svsp_cfg(addr_of(&fake));
-    let r = blocking(move || scan_all(cfg, vec![("a", b"clean".to_vec())])).await;
+    let fake = start(FakeVfindd::builder().profile(svsp_proto::Profile::FirstVersion)).await;
+    let r = scan_via(&fake, SvspSource::Request, vec![("a", b"clean".to_vec())]).await;
     assert!(
         matches!(&r[0].verdict, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("ENOTSUP")),
         "{:?}",
@@ -281,25 +271,15 @@ async fn svsp_scan_4_first_version_profile_enotsup_is_error() {
 /// SVSP-CONN-2 / SVSP-CLIENT-1: DENIED is a refusal (error).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_client_1_denied_is_refused() {
-    let fake = FakeVfindd::builder().max_connections(0).start().await;
-    let Ok(fake) = fake else {
-        // max_connections 0 may be rejected by validation; use an allow list instead.
-        let fake = FakeVfindd::builder()
-            .allow(fake_vfindd::config::parse_allow("10.0.0.0/8").unwrap())
-            .start()
-            .await
-            .unwrap();
-        let cfg = svsp_cfg(addr_of(&fake));
-        let r = blocking(move || scan_all(cfg, vec![("a", b"x".to_vec())])).await;
-        assert!(
-            matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))),
-            "{:?}",
-            r[0].verdict
-        );
-        return;
+    // max_connections 0 may be rejected by validation; an allow list then refuses instead
+    let fake = match FakeVfindd::builder().max_connections(0).start().await {
+        Ok(fake) => fake,
+        Err(_) => {
+            let allow = fake_vfindd::config::parse_allow("10.0.0.0/8").unwrap();
+            start(FakeVfindd::builder().allow(allow)).await
+        }
     };
-    let cfg = svsp_cfg(addr_of(&fake));
-    let r = blocking(move || scan_all(cfg, vec![("a", b"x".to_vec())])).await;
+    let r = scan_via(&fake, SvspSource::Request, vec![("a", b"x".to_vec())]).await;
     assert!(
         matches!(r[0].verdict, Verdict::Error(FaveError::Refused(_))),
         "{:?}",
@@ -427,20 +407,8 @@ async fn svsp_client_10_eagain_file_request_is_retried() {
     let clean = tmp_file(&dir, "clean.txt", b"hello world");
     let bad = tmp_file(&dir, "e.com", &eicar());
     // every 2nd SCAN is refused: scan 1 passes, scan 2 is refused and its retry passes
-    let fake = with_rule(FakeVfindd::builder(), &eagain_every(2))
-        .start()
-        .await
-        .unwrap();
-    let mut cfg = svsp_cfg(addr_of(&fake));
-    cfg.svsp_source = SvspSource::File;
-    let (c1, b1) = (clean.clone(), bad.clone());
-    let r = blocking(move || {
-        let mut c = Client::new(cfg).unwrap();
-        let v = vec![c.scan_file(&c1), c.scan_file(&b1)];
-        c.close();
-        v
-    })
-    .await;
+    let fake = start(with_rule(FakeVfindd::builder(), &eagain_every(2))).await;
+    let r = scan_files(&fake, SvspSource::File, None, vec![clean.clone(), bad]).await;
     assert_eq!(r[0].verdict, Verdict::Clean);
     assert_eq!(r[1].verdict, Verdict::Infected(vec![EICAR_NAME.into()]));
     assert_eq!(
@@ -449,21 +417,9 @@ async fn svsp_client_10_eagain_file_request_is_retried() {
     );
 
     for (every, retries) in [(1, 3), (2, 0)] {
-        let fake = with_rule(FakeVfindd::builder(), &eagain_every(every))
-            .start()
-            .await
-            .unwrap();
-        let mut cfg = svsp_cfg(addr_of(&fake));
-        cfg.svsp_source = SvspSource::File;
-        cfg.busy_retries = retries;
-        let (c1, c2) = (clean.clone(), clean.clone());
-        let r = blocking(move || {
-            let mut c = Client::new(cfg).unwrap();
-            let v = vec![c.scan_file(&c1), c.scan_file(&c2)];
-            c.close();
-            v
-        })
-        .await;
+        let fake = start(with_rule(FakeVfindd::builder(), &eagain_every(every))).await;
+        let files = vec![clean.clone(), clean.clone()];
+        let r = scan_files(&fake, SvspSource::File, Some(retries), files).await;
         let last = &r[1].verdict;
         assert!(
             matches!(last, Verdict::Error(FaveError::Daemon(m)) if m.starts_with("EAGAIN")),

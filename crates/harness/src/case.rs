@@ -197,12 +197,7 @@ pub fn load_dirs(dir: &Path, extra: &[PathBuf]) -> Result<Vec<Case>> {
 }
 
 fn load_into(dir: &Path, out: &mut Vec<Case>) -> Result<()> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| HarnessError::io(format!("reading {}", dir.display()), e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
+    let paths = crate::profile::toml_files(dir)?;
     for p in paths {
         let text = crate::profile::read_config_text(&p, "case file")?;
         let file: CaseFile =

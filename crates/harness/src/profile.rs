@@ -355,12 +355,7 @@ impl ClientProfile {
 
     /// Loads every `*.toml` in a directory, sorted by name.
     pub fn load_dir(dir: &Path) -> Result<Vec<Self>> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| HarnessError::io(format!("reading {}", dir.display()), e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
+        let paths = toml_files(dir)?;
         let mut out: Vec<Self> = Vec::new();
         for p in paths {
             let prof = Self::load(&p)?;
@@ -464,6 +459,17 @@ fn with_profile_dir(template: &str, dir: &str) -> String {
 /// Largest profile or case file the harness reads (they are a few KiB; a bigger one is a
 /// mistake, e.g. a data file named `.toml`).
 pub const MAX_CONFIG_FILE: u64 = 1 << 20;
+
+/// The `*.toml` files of `dir`, sorted by name (profiles, cases).
+pub(crate) fn toml_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| HarnessError::io(format!("reading {}", dir.display()), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
 
 /// Reads a profile or case file as UTF-8 text, at most [`MAX_CONFIG_FILE`] bytes. Every
 /// failure (missing, a directory, too large, not UTF-8) is a configuration error (exit 2)

@@ -4,11 +4,9 @@
 //! cannot start a command of its own); outside GitHub neither appears.
 
 mod common;
-use common::{python, root};
+use common::*;
 
 use std::path::Path;
-
-use assert_cmd::Command;
 
 /// A clean-on-error client (FAIL-OPEN on clamd.reply-error, CLAMD-CLIENT-5) that prints a
 /// workflow command and table-breaking text of its own.
@@ -19,16 +17,15 @@ fn run(dir: &Path, summary: Option<&Path>) -> std::process::Output {
         "#!/bin/sh\nprintf '::error title=forged::from the client\\n| x | <b>y</b> |\\n'\nexec python3 \"$@\"\n",
     )
     .unwrap();
-    let mut cmd = Command::cargo_bin("avc-conformance").unwrap();
-    cmd.arg("--root")
-        .arg(root())
-        .arg("--no-snapshots")
-        .arg("--client-cmd")
-        .arg(format!(
-            "sh {} {{test_clients}}/clamd_client.py --timeout 2 --defect clean-on-error {{addr}} {{file}}",
-            wrap.display()
-        ))
-        .args(["--filter", "clamd.reply-error,clamd.eicar", "--skip", "clamd.eicar-"])
+    let mut cmd = avc();
+    cmd.arg("--client-cmd")
+        .arg(clean_on_error_via(&wrap))
+        .args([
+            "--filter",
+            "clamd.reply-error,clamd.eicar",
+            "--skip",
+            "clamd.eicar-",
+        ])
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY");
     if let Some(s) = summary {

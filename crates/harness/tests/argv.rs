@@ -6,15 +6,11 @@
 //! out (an arbitrary value would run an arbitrary program); `--server`, `--program` and the
 //! report paths take only listed (loopback, relative) or invalid values.
 
-#[path = "../../fave/tests/support/argv_run.rs"]
-mod argv_run;
-
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use argv_run::{flag, Flag, Value};
-use proptest::prelude::*;
+use fixtures::argv::{flag, Flag, Target, Value};
 
 /// Written paths stay relative to the temporary working directory.
 const OUT_PATHS: &[&str] = &["r.out", "sub/r.out", "", "."];
@@ -109,37 +105,17 @@ fn world() -> World {
     World { dir, extra }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: argv_run::cases(64),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    /// Issue 12: avc-conformance never panics on any argv.
-    #[test]
-    fn avc_conformance_never_panics_on_any_argv(
-        items in proptest::collection::vec((any::<u32>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..8)
-    ) {
-        thread_local!(static W: World = world());
-        W.with(|w| {
-            let mut argv = argv_run::build_argv(VOCAB, &items, &w.extra);
-            // the copy, unless the case names a root itself (never the repository)
-            argv_run::ensure(&mut argv, "root", &w.extra[0].to_string_lossy());
-            let home = w.dir.path().as_os_str();
-            let r = argv_run::run(
-                env!("CARGO_BIN_EXE_avc-conformance").as_ref(),
-                &argv,
-                &[
-                    ("HOME", home),
-                    ("TMPDIR", home),
-                    ("CARGO", "/nonexistent/cargo".as_ref()),
-                    ("FLCL", "/nonexistent/flcl".as_ref()),
-                ],
-                w.dir.path(),
-                Duration::from_secs(3),
-            );
-            argv_run::check(&argv, &r).map_err(TestCaseError::fail)
-        })?;
-    }
+/// Issue 12: avc-conformance never panics on any argv.
+#[test]
+fn avc_conformance_never_panics_on_any_argv() {
+    let w = world();
+    // the copy, unless the case names a root itself (never the repository)
+    let root = w.extra[0].to_string_lossy().into_owned();
+    Target::new(env!("CARGO_BIN_EXE_avc-conformance"), VOCAB, w.dir.path())
+        .extra(&w.extra)
+        .ensure("root", &root)
+        .env("CARGO", "/nonexistent/cargo")
+        .env("FLCL", "/nonexistent/flcl")
+        .limit(Duration::from_secs(3))
+        .never_panics();
 }

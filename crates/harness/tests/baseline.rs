@@ -4,7 +4,7 @@
 //! is baselined only with `--baseline-allow-fail-open` and still has its own report section.
 
 mod common;
-use common::{python, root};
+use common::*;
 
 use std::path::Path;
 
@@ -17,12 +17,8 @@ fn run(defect: &str, filter: &str, extra: &[&str]) -> std::process::Output {
     } else {
         format!("--defect {defect} ")
     };
-    Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .arg("--root")
-        .arg(root())
+    avc()
         .args([
-            "--no-snapshots",
             "--client-cmd",
             &format!(
                 "python3 {{test_clients}}/clamd_client.py --timeout 2 {defect}{{addr}} {{file}}"

@@ -2,7 +2,7 @@
 //! the right rule ID; the correct test clients must pass (so the checks are not vacuous).
 
 mod common;
-use common::{python, root};
+use common::*;
 
 use std::collections::BTreeMap;
 
@@ -64,15 +64,6 @@ fn failure<'a>(r: &'a CaseResult, rule: &str) -> &'a harness::judge::Failure {
         .iter()
         .find(|f| f.rule == rule)
         .unwrap_or_else(|| panic!("no {rule} failure in {:?}", r.failures))
-}
-
-macro_rules! need_python {
-    () => {
-        if !python() {
-            println!("SKIP: python3 not found; the test clients are python scripts");
-            return;
-        }
-    };
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

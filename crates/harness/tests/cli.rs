@@ -2,16 +2,14 @@
 //! server suites against the embedded fakes.
 
 mod common;
-use common::{python, root};
+use common::*;
 
 use std::path::Path;
 
 use assert_cmd::Command;
 
 fn harness() -> Command {
-    let mut c = Command::cargo_bin("avc-conformance").unwrap();
-    c.arg("--root").arg(root()).arg("--no-snapshots");
-    c
+    avc()
 }
 
 #[test]

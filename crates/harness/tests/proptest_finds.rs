@@ -4,7 +4,7 @@
 //! passes. The clients are crates/harness/tests/clients/clamd_defects.py.
 
 mod common;
-use common::python;
+use common::*;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,15 +47,6 @@ async fn proptest(p: ClientProfile, n: u32, seed: u64) -> Row {
         .unwrap();
     assert_eq!(rows.len(), 1);
     rows.remove(0)
-}
-
-macro_rules! need_python {
-    () => {
-        if !python() {
-            println!("SKIP: python3 not found; the test clients are python scripts");
-            return;
-        }
-    };
 }
 
 /// CLAMD-CLIENT-2 (issue 14 item 2): a client that sends only the terminator for an empty

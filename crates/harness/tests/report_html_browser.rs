@@ -7,13 +7,11 @@
 //! browser part skips visibly (the file checks still run).
 
 mod common;
-use common::{python, root};
+use common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
-
-use assert_cmd::Command;
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -126,16 +124,9 @@ fn run_report(dir: &Path) -> PathBuf {
     )
     .unwrap();
     let html = dir.join("report.html");
-    let out = Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .arg("--root")
-        .arg(root())
-        .arg("--no-snapshots")
+    let out = avc()
         .arg("--client-cmd")
-        .arg(format!(
-            "sh {} {{test_clients}}/clamd_client.py --timeout 2 --defect clean-on-error {{addr}} {{file}}",
-            wrap.display()
-        ))
+        .arg(clean_on_error_via(&wrap))
         .args([
             "--filter",
             "clamd.reply-error,clamd.eicar,clamd.fault-reset-mid-stream",

@@ -2,9 +2,7 @@
 //! form in any output: terminal (stdout, stderr), Markdown, JSON and JUnit reports.
 
 mod common;
-use common::{python, root};
-
-use assert_cmd::Command;
+use common::*;
 
 /// Every form the EICAR bytes could take in an output: raw, the harness's `\\` escaping,
 /// and JSON escaping of both; and every 16-byte piece of each (a cut must not leave one).
@@ -48,11 +46,7 @@ fn run_and_scan(args: &[&str], expect_text: &str) {
         dir.path().join("r.json"),
         dir.path().join("r.xml"),
     );
-    let out = Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .arg("--root")
-        .arg(root())
-        .arg("--no-snapshots")
+    let out = avc()
         .args(args)
         .arg("--report-md")
         .arg(&md)

@@ -4,6 +4,8 @@
 //! the current directory; a config file makes that one short command; the built-in data is
 //! the repository's `conformance/` directory.
 
+mod common;
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -12,20 +14,6 @@ use assert_cmd::Command;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-macro_rules! need_python {
-    () => {
-        if std::process::Command::new("python3")
-            .arg("--version")
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            eprintln!("SKIPPED: python3 is not installed (the test client is a Python script)");
-            return;
-        }
-    };
 }
 
 /// An empty directory that is not inside this repository (the harness must not find it).

@@ -86,6 +86,26 @@ impl Client {
         }
         v
     }
+    /// Sends `line` and asserts the one line it gets back.
+    pub async fn expect(&mut self, line: &str, reply: &str) {
+        self.send(line).await;
+        assert_eq!(
+            self.line().await.as_deref(),
+            Some(reply),
+            "reply to {line:?}"
+        );
+    }
+    /// Sends `line` and reads its replies up to its terminal line (DONE or E...), with the
+    /// line's `[id] ` prefix if it has one.
+    pub async fn scan(&mut self, line: &str) -> Vec<String> {
+        self.send(line).await;
+        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+        let prefix = match line.as_bytes().get(digits) {
+            Some(b' ') if digits > 0 => &line[..=digits],
+            _ => "",
+        };
+        self.until_terminal(prefix).await
+    }
     pub async fn quit(&mut self) {
         self.send("QUIT").await;
         assert_eq!(self.line().await.as_deref(), Some("OK"));
@@ -104,20 +124,42 @@ pub fn write(path: &Path, data: &[u8]) {
     std::fs::write(path, data).unwrap();
 }
 
+/// A deflated zip of `members`.
 pub fn zip_bytes(members: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        let opt = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (n, d) in members {
-            z.start_file(*n, opt).unwrap();
-            z.write_all(d).unwrap();
-        }
-        z.finish().unwrap();
+    fixtures::zip_of(members, true)
+}
+
+/// A temp root holding `files` (relative path, bytes; parents created).
+pub fn root_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (name, data) in files {
+        write(&d.path().join(name), data);
     }
-    buf.into_inner()
+    d
+}
+
+/// `builder` started, and a client past READY.
+pub async fn connected(builder: fake_vfindd::Builder) -> (fake_vfindd::FakeVfindd, Client) {
+    let s = builder.start().await.unwrap();
+    let c = Client::connect(s.addr()).await;
+    (s, c)
+}
+
+/// `builder` serving a temp root that holds `files`, and a client past READY.
+pub async fn served(
+    builder: fake_vfindd::Builder,
+    files: &[(&str, &[u8])],
+) -> (tempfile::TempDir, fake_vfindd::FakeVfindd, Client) {
+    let d = root_with(files);
+    let (s, c) = connected(builder.virtual_root(d.path())).await;
+    (d, s, c)
+}
+
+/// [`served`] with one scan thread (the order of replies is then fixed).
+pub async fn serve(
+    files: &[(&str, &[u8])],
+) -> (tempfile::TempDir, fake_vfindd::FakeVfindd, Client) {
+    served(fake_vfindd::FakeVfindd::builder().threads(1), files).await
 }
 
 pub fn gz_bytes(data: &[u8]) -> Vec<u8> {
@@ -125,4 +167,36 @@ pub fn gz_bytes(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
+}
+
+/// SVSP replies as text, to the end of the connection.
+pub type End = fixtures::wire::End<String>;
+
+/// A connection that ended with a FIN after `s`.
+pub fn eof(s: &str) -> End {
+    End::Eof(s.to_string())
+}
+
+/// Sends `lines` (each + CRLF) then QUIT, and reads to the end.
+pub async fn session(addr: SocketAddr, lines: &[&str]) -> End {
+    fixtures::wire::svsp_session(addr, lines, T).await
+}
+
+/// A one-thread server with a fault plan over a root holding `/clean` and `/eicar`.
+pub struct Srv {
+    pub s: fake_vfindd::FakeVfindd,
+    _dir: tempfile::TempDir,
+}
+
+/// (No client connects here: connection counts and `conn=N` triggers stay the test's.)
+pub async fn server(plan: faults::FaultPlan) -> Srv {
+    let _dir = root_with(&[("clean", b"hello"), ("eicar", &eicar())]);
+    let s = fake_vfindd::FakeVfindd::builder()
+        .threads(1)
+        .virtual_root(_dir.path())
+        .faults(plan)
+        .start()
+        .await
+        .unwrap();
+    Srv { s, _dir }
 }

@@ -3,12 +3,9 @@
 
 use std::net::SocketAddr;
 
-use super::request::Head;
+use super::request::{Head, Refusal};
 use super::token::AdminToken;
 use crate::FaultsError;
-
-/// A refusal: status and message for the JSON error body.
-pub(crate) type Refusal = (u16, &'static str);
 
 /// Checks a request head: with a token, `Authorization: Bearer TOKEN` (401); without one,
 /// a `Host` naming loopback (403, DNS rebinding); for writes, `Content-Type:

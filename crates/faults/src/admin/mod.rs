@@ -308,7 +308,7 @@ async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> Reply
         max_body: opts.max_body,
         read_timeout: opts.read_timeout,
     };
-    let refused = |(status, msg): guard::Refusal| Reply::json(status, json_error(msg));
+    let refused = |(status, msg): request::Refusal| Reply::json(status, json_error(msg));
     let (head, rest) = match request::read_head(s, limits).await {
         Ok(h) => h,
         Err(r) => return refused(r),

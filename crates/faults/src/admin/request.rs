@@ -5,7 +5,9 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use super::guard::Refusal;
+/// A refusal: status and message for the JSON error body (bounds exceeded here, or a
+/// request the guard refuses).
+pub(crate) type Refusal = (u16, &'static str);
 
 /// The request line and headers.
 pub(crate) struct Head {

@@ -11,28 +11,37 @@ use std::time::Duration;
 
 use fave::{Address, ClientConfig, Protocol};
 
-/// EICAR decoded at run time from its XOR-0x5A hex form (never stored in plain form).
+/// EICAR, decoded at run time (never stored in plain form).
 pub fn eicar() -> Vec<u8> {
-    const X: &str = "026f157b0a7f1a1b0a016e060a00026f6e720a04736d1919736d277e1f13191b0877090e1b141e1b081e771b140e130c13080f09770e1f090e771c13161f7b7e12711270";
-    (0..X.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&X[i..i + 2], 16).expect("hex") ^ 0x5a)
-        .collect()
+    fixtures::eicar()
+}
+
+/// Run blocking client work next to an async fake.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+/// A daemon's TCP address as the client's [`Address`].
+pub fn tcp(a: std::net::SocketAddr) -> Address {
+    Address::Tcp {
+        host: a.ip().to_string(),
+        port: a.port(),
+    }
+}
+
+/// The verdict for EICAR under the clamd name the tests' databases give it.
+pub fn is_eicar(v: &fave::Verdict) -> bool {
+    matches!(v, fave::Verdict::Infected(n) if n.len() == 1 && n[0].starts_with("Win.Test.EICAR_HDB-1"))
+}
+
+/// A zip holding one deflated member.
+pub fn zip_with(name: &str, data: &[u8]) -> Vec<u8> {
+    fixtures::zip_of(&[(name, data)], true)
 }
 
 /// Deterministic clean bytes.
 pub fn clean_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    fixtures::clean_random(seed, n)
 }
 
 pub trait Io: Read + Write + Send {

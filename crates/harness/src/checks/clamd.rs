@@ -2,7 +2,7 @@
 
 use clamd_proto::{Command, Framing};
 
-use crate::checks::{excerpt, Finding};
+use crate::checks::{excerpt, per_connection, Finding};
 use crate::transcript::{Dir, Transcript};
 
 /// A chunk length at or above this is a framing desync, not a real chunk (CLAMD-CLIENT-2:
@@ -236,18 +236,11 @@ fn n_is_request(name: &[u8]) -> bool {
 
 /// Checks every connection of a transcript against CLAMD-CLIENT-*.
 pub fn check(t: &Transcript) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for conn in t.connections() {
-        check_conn(t, conn, &mut out);
-    }
-    out
+    per_connection(t, check_conn)
 }
 
 fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let c = t.bytes(conn, Dir::C2S);
-    if c.is_empty() || t.truncated(conn) {
-        return;
-    }
     let s = t.bytes(conn, Dir::S2C);
     let replies = split_replies(&s);
     // The server ended the conversation (closing reply, or its EOF before the client's):

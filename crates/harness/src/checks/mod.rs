@@ -7,6 +7,7 @@ pub mod svsp;
 use serde::Serialize;
 
 use crate::input::escape;
+use crate::transcript::{Dir, Transcript};
 
 /// How strong the violated rule is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +50,21 @@ impl Finding {
             excerpt,
         }
     }
+}
+
+/// Runs `check_conn` on each connection of `t` on which the client sent bytes and that was
+/// recorded whole (a truncated recording proves nothing about the client's obligations).
+pub(crate) fn per_connection(
+    t: &Transcript,
+    check_conn: fn(&Transcript, u32, &mut Vec<Finding>),
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for conn in t.connections() {
+        if !t.bytes(conn, Dir::C2S).is_empty() && !t.truncated(conn) {
+            check_conn(t, conn, &mut out);
+        }
+    }
+    out
 }
 
 /// Escaped context around `data[start..end]`, the range itself marked. Signature bodies

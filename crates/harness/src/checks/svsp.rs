@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use svsp_proto::{Body, Command, Parsed, Source};
 
-use crate::checks::{excerpt, Finding};
+use crate::checks::{excerpt, per_connection, Finding};
 use crate::transcript::{Dir, Transcript};
 
 /// One line as seen on the wire.
@@ -149,18 +149,11 @@ struct Request {
 
 /// Checks every connection against SVSP-CLIENT-*.
 pub fn check(t: &Transcript) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for conn in t.connections() {
-        check_conn(t, conn, &mut out);
-    }
-    out
+    per_connection(t, check_conn)
 }
 
 fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let c = t.bytes(conn, Dir::C2S);
-    if c.is_empty() || t.truncated(conn) {
-        return;
-    }
     let cl = lines(t, conn, Dir::C2S);
     let sl = lines(t, conn, Dir::S2C);
     // SVSP-CLIENT-1: nothing before READY; nothing at all after DENIED.
