@@ -296,15 +296,10 @@ mod tests {
     use super::*;
 
     fn members(pdf: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let src = open(SpoolReader::Memory(io::Cursor::new(pdf.to_vec()))).unwrap();
-        let mut out = Vec::new();
-        src.for_each_member(&mut |name, r, _| {
-            let mut v = Vec::new();
-            r.read_to_end(&mut v).unwrap();
-            out.push((name, v));
-            true
-        });
-        out
+        let all = crate::tree::unpack_all(pdf, open);
+        all.into_iter()
+            .map(|(name, data, _)| (name, data))
+            .collect()
     }
 
     #[test]

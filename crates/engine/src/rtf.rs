@@ -223,17 +223,7 @@ impl ObjData<'_> {
 
 impl Read for ObjData<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut n = 0;
-        while n < buf.len() {
-            match self.next() {
-                Some(b) => {
-                    buf[n] = b;
-                    n += 1;
-                }
-                None => break,
-            }
-        }
-        Ok(n)
+        Ok(crate::tree::fill_from(buf, || self.next()))
     }
 }
 
@@ -306,16 +296,10 @@ mod tests {
     use super::*;
 
     fn members(doc: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let spool = SpoolReader::Memory(io::Cursor::new(doc.to_vec()));
-        let src = open(spool).unwrap();
-        let mut out = Vec::new();
-        src.for_each_member(&mut |name, r, _| {
-            let mut v = Vec::new();
-            r.read_to_end(&mut v).unwrap();
-            out.push((name, v));
-            true
-        });
-        out
+        let all = crate::tree::unpack_all(doc, open);
+        all.into_iter()
+            .map(|(name, data, _)| (name, data))
+            .collect()
     }
 
     fn hexed(bytes: &[u8]) -> String {

@@ -555,6 +555,21 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
     }
 }
 
+/// Fill `buf` from a byte-at-a-time decoder (`next` returns `None` at its end); the count.
+pub(crate) fn fill_from(buf: &mut [u8], mut next: impl FnMut() -> Option<u8>) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match next() {
+            Some(b) => {
+                buf[n] = b;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    n
+}
+
 pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {

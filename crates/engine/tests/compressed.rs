@@ -2,13 +2,15 @@
 //! member is decompressed as a stream and scanned; clamd's MaxFileSize applies to a member
 //! whose size is known only by decompressing it (CLAMD-CONF-3, as for gzip).
 
+mod common;
+
+use common::infected;
+
 use std::io::{Cursor, Write};
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use scan_engine::{
-    eicar, BuiltinOptions, ContainerKind, LimitExceeded, ScanLimits, SignatureDb, TreeOptions,
-    TreeScanner, TreeSummary,
+    eicar, BuiltinOptions, ContainerKind, LimitExceeded, ScanLimits, SignatureDb, TreeSummary,
 };
 
 fn db() -> Arc<SignatureDb> {
@@ -28,28 +30,8 @@ fn xz(data: &[u8]) -> Vec<u8> {
     w.finish().unwrap()
 }
 
-/// (chain, opened, infected) per part.
-type Seen = Vec<(String, Option<ContainerKind>, bool)>;
-
-fn scan(name: &[u8], data: &[u8], limits: ScanLimits) -> (Seen, TreeSummary) {
-    let mut seen = Seen::new();
-    let summary = TreeScanner::new(db(), TreeOptions::default(), name)
-        .with_limits(limits)
-        .scan_reader(data, &mut |p| {
-            let chain: Vec<String> = p
-                .chain
-                .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            seen.push((chain.join(" -> "), p.opened, !p.result.is_clean()));
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    (seen, summary)
-}
-
-fn infected(seen: &Seen) -> Vec<&str> {
-    seen.iter().filter(|s| s.2).map(|s| s.0.as_str()).collect()
+fn scan(name: &[u8], data: &[u8], limits: ScanLimits) -> (common::Seen, TreeSummary) {
+    common::scan_with(db(), name, data, limits)
 }
 
 /// CLAMD-DET-7: `.bz2` and `.xz` hold one member named after the file (suffix removed).

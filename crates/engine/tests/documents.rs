@@ -2,6 +2,8 @@
 //! `Ole10Native` payloads, PowerPoint's embedded objects), RTF `\objdata` objects, PDF
 //! streams and HTML `data:` URIs.
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,19 +23,10 @@ fn clam_exe_db(clam_exe: &[u8]) -> Arc<SignatureDb> {
 
 /// (chain, infected) of every part of `data`.
 fn parts(db: &Arc<SignatureDb>, name: &str, data: &[u8]) -> Vec<(String, bool)> {
-    let mut seen = Vec::new();
-    TreeScanner::new(Arc::clone(db), TreeOptions::default(), name.as_bytes())
-        .scan_reader(data, &mut |p| {
-            let chain: Vec<String> = p
-                .chain
-                .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            seen.push((chain.join(" -> "), !p.result.is_clean()));
-            ControlFlow::Continue(())
-        })
-        .expect("scan");
-    seen
+    let (seen, _) = common::scan_with(Arc::clone(db), name.as_bytes(), data, Default::default());
+    seen.into_iter()
+        .map(|(chain, _, infected)| (chain, infected))
+        .collect()
 }
 
 /// CLAMD-DET-7: clamd finds `clam.exe` (by its hash) inside the Word, PowerPoint, RTF, PDF

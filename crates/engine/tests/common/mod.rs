@@ -1,4 +1,6 @@
 //! What the container tests share: a tree scan that lists every part it saw.
+// each test binary includes this module and uses a part of it
+#![allow(dead_code)]
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -13,6 +15,16 @@ pub type Seen = Vec<(String, Option<ContainerKind>, bool)>;
 /// Scans `data` as an object named `root` with the built-in signatures and `limits`.
 pub fn scan_as(root: &[u8], data: &[u8], limits: ScanLimits) -> (Seen, TreeSummary) {
     let db = Arc::new(SignatureDb::builtin(&BuiltinOptions::default()));
+    scan_with(db, root, data, limits)
+}
+
+/// Scans `data` as an object named `root` with `db` and `limits`.
+pub fn scan_with(
+    db: Arc<SignatureDb>,
+    root: &[u8],
+    data: &[u8],
+    limits: ScanLimits,
+) -> (Seen, TreeSummary) {
     let mut seen = Seen::new();
     let summary = TreeScanner::new(db, TreeOptions::default(), root)
         .with_limits(limits)
