@@ -849,24 +849,7 @@ fn mail_compressed_and_document_limits_fake_replies_equal_real_clamd() {
             .collect(),
     ));
     let failures = limits_differing(&inputs, &payload);
-    // Not yet: clamd extracts a message/rfc822 part as a file of its own before parsing it,
-    // which costs one more level and the part's bytes; the fake reads it in place. A listed
-    // difference must still be there (the list only shrinks).
-    // (limit case, input): case 3 is MaxScanSize at the object plus the member, 5 MaxRecursion 2
-    const NOT_YET_LIMITS: &[(&str, &str)] = &[
-        ("-3 MaxScanSize", "] limit_nested.eml"),
-        ("-5 MaxRecursion 2", "] limit_nested.eml"),
-    ];
-    let is = |f: &String, (case, input): &(&str, &str)| f.contains(case) && f.contains(input);
-    let known = |f: &String| NOT_YET_LIMITS.iter().any(|k| is(f, k));
-    let unexpected: Vec<&String> = failures.iter().filter(|f| !known(f)).collect();
-    assert!(unexpected.is_empty(), "{unexpected:#?}");
-    for k in NOT_YET_LIMITS {
-        assert!(
-            failures.iter().any(|f| is(f, k)),
-            "{k:?} now equals clamd: remove it from NOT_YET_LIMITS"
-        );
-    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 /// CLAMD-DET-7: `ScanArchive no` leaves BinHex, SZDD, CAB, SIS, ARJ, CHM, zip (implode
