@@ -350,25 +350,37 @@ fn cpio(magic: &str, name: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A minimal 7z holding one member `name` of `size` bytes, stored as `packed` (under 128
-/// bytes) through `coder` (flag byte, id, properties), with a plain (not encoded) header,
-/// built by hand: no 7z tool is needed.
+/// A minimal 7z holding one member `name` of `size` bytes, stored as `packed` (under 16 KiB)
+/// through `coder` (flag byte, id, properties), with a plain (not encoded) header, built by
+/// hand: no 7z tool is needed.
 fn sevenz_one(name: &str, packed: &[u8], size: usize, coder: &[u8]) -> Vec<u8> {
     assert!(
-        packed.len() < 0x80 && size < 0x80 && name.len() < 60,
-        "one-byte 7z numbers only"
+        packed.len() < 0x4000 && size < 0x4000 && name.len() < 60,
+        "one- and two-byte 7z numbers only"
     );
+    // 7z NUMBER: one byte below 0x80, else a 0b10 tag with the high bits, then the low byte
+    let number = |v: usize| -> Vec<u8> {
+        if v < 0x80 {
+            vec![v as u8]
+        } else {
+            vec![0x80 | (v >> 8) as u8, v as u8]
+        }
+    };
     let utf16: Vec<u8> = name
         .encode_utf16()
         .chain([0])
         .flat_map(u16::to_le_bytes)
         .collect();
     // PackInfo: pos 0, 1 stream, its size; UnPackInfo: 1 folder (not external) of 1 coder
-    let mut h = vec![0x01, 0x04, 0x06, 0x00, 0x01, 0x09, packed.len() as u8, 0x00];
+    let mut h = vec![0x01, 0x04, 0x06, 0x00, 0x01, 0x09];
+    h.extend(number(packed.len()));
+    h.push(0x00);
     h.extend_from_slice(&[0x07, 0x0b, 0x01, 0x00, 0x01]);
     h.extend_from_slice(coder);
     // unpack size; SubStreamsInfo (one stream per folder); end of MainStreamsInfo
-    h.extend_from_slice(&[0x0c, size as u8, 0x00, 0x08, 0x00, 0x00]);
+    h.push(0x0c);
+    h.extend(number(size));
+    h.extend_from_slice(&[0x00, 0x08, 0x00, 0x00]);
     // FilesInfo: 1 file, its name (not external)
     h.extend_from_slice(&[0x05, 0x01, 0x11, (utf16.len() + 1) as u8, 0x00]);
     h.extend_from_slice(&utf16);
@@ -799,8 +811,7 @@ fn legacy_archive_limits_fake_replies_equal_real_clamd() {
 }
 
 /// `payload` in mail (base64 attachment, uuencode, base64 inside message/rfc822 inside
-/// multipart inside multipart), cpio (odc, newc), bzip2 and xz (the hand-built 7z holds
-/// members under 128 bytes only: 7z limits are pinned by the engine tests).
+/// multipart inside multipart), cpio (odc, newc), 7z (copy), bzip2 and xz.
 fn mail_and_compressed(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let b64_part = base64_part("m.bin", payload);
     let mut v: Vec<(&'static str, Vec<u8>)> = vec![
@@ -815,6 +826,10 @@ fn mail_and_compressed(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         ("limit_nested.eml", nested_message(&b64_part).into_bytes()),
         ("limit.odc.cpio", cpio("070707", "m.bin", payload)),
         ("limit.newc.cpio", cpio("070701", "m.bin", payload)),
+        (
+            "limit_copy.7z",
+            sevenz_one("m.bin", payload, payload.len(), &[0x01, 0x00]),
+        ),
     ];
     for (name, tool) in [("limit.bz2", "bzip2"), ("limit.xz", "xz")] {
         match compress(tool, payload) {
@@ -825,7 +840,7 @@ fn mail_and_compressed(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     v
 }
 
-/// CLAMD-DET-7, CLAMD-CONF-3: the padded EICAR member in mail, cpio, bzip2, xz and in the
+/// CLAMD-DET-7, CLAMD-CONF-3: the padded EICAR member in mail, cpio, 7z, bzip2, xz and in the
 /// documents (OLE2 stream and Package, RTF objdata, PDF Flate stream, HTML data: URI) at the
 /// limits of [`limits_differing`]: the fake's replies equal clamd's.
 #[test]
