@@ -330,10 +330,7 @@ mod tests {
     use super::*;
 
     fn members(doc: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let all = crate::tree::unpack_all(doc, open);
-        all.into_iter()
-            .map(|(name, data, _)| (name, data))
-            .collect()
+        crate::tree::unpack_named(doc, open)
     }
 
     #[test]

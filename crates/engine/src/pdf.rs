@@ -296,10 +296,7 @@ mod tests {
     use super::*;
 
     fn members(pdf: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let all = crate::tree::unpack_all(pdf, open);
-        all.into_iter()
-            .map(|(name, data, _)| (name, data))
-            .collect()
+        crate::tree::unpack_named(pdf, open)
     }
 
     #[test]

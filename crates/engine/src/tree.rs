@@ -494,6 +494,18 @@ pub(crate) fn unpack_all(
     got
 }
 
+/// [`unpack_all`] without the declared sizes.
+#[cfg(test)]
+pub(crate) fn unpack_named(
+    data: &[u8],
+    open: fn(SpoolReader) -> Option<Box<dyn MemberSource>>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let all = unpack_all(data, open);
+    all.into_iter()
+        .map(|(name, data, _)| (name, data))
+        .collect()
+}
+
 /// A container whose structure parsed: its members can be listed.
 enum Opened {
     Tar(SpoolReader),
