@@ -1,5 +1,9 @@
 //! Archive expansion: tar, gzip, zip (stored, deflate), nesting, limits, member names.
 
+mod common;
+
+use common::tar_of;
+
 use std::io::{Cursor, Write};
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -26,18 +30,6 @@ fn zip_of(members: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
         w.write_all(data).unwrap();
     }
     w.finish().unwrap().into_inner()
-}
-
-fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap()
 }
 
 fn gzip_of(name: Option<&str>, data: &[u8]) -> Vec<u8> {

@@ -48,14 +48,8 @@ fn bzip2_and_xz_members_are_found_with_derived_names() {
 /// CLAMD-DET-7: a tar inside xz inside bzip2 (nesting through both decoders).
 #[test]
 fn tar_in_xz_in_bzip2_is_walked() {
-    let mut b = tar::Builder::new(Vec::new());
     let e = eicar();
-    let mut h = tar::Header::new_ustar();
-    h.set_size(e.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append_data(&mut h, "x/e.com", &e[..]).unwrap();
-    let t = b.into_inner().unwrap();
+    let t = common::tar_of(&[("x/e.com", &e)]);
     let (seen, _) = scan(b"a.txz.bz2", &bz2(&xz(&t)), ScanLimits::default());
     assert_eq!(infected(&seen), vec!["a.txz -> a.tar -> x/e.com"]);
 }

@@ -66,13 +66,7 @@ fn eicar_in_7z_is_found_under_its_name() {
 #[test]
 fn nested_7z_and_tar_are_walked() {
     let e = eicar();
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_size(e.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append_data(&mut h, "t/e.com", &e[..]).unwrap();
-    let t = b.into_inner().unwrap();
+    let t = common::tar_of(&[("t/e.com", &e)]);
     let inner = sevenz(&[("in.tar", &t)]);
     let outer = sevenz_solid(&[("x", b"x"), ("in.7z", &inner)]);
     let (seen, _) = scan(&outer, ScanLimits::default());

@@ -50,3 +50,16 @@ pub fn names(seen: &Seen) -> Vec<&str> {
 pub fn infected(seen: &Seen) -> Vec<&str> {
     seen.iter().filter(|s| s.2).map(|s| s.0.as_str()).collect()
 }
+
+/// A ustar archive of `members` (mode 0644), in memory.
+pub fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
