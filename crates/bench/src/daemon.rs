@@ -19,6 +19,9 @@ pub struct Running {
     pub to_listening: Option<Duration>,
     /// Spawn to the first `PONG` (clamd) or `READY` (vfindd).
     pub to_first_reply: Duration,
+    /// What each start-up step took, in ms, in order (the fake-clamd binary only; empty
+    /// otherwise): see [`startup_steps`].
+    pub startup_steps: Vec<(String, f64)>,
     _guard: Guard,
 }
 
@@ -84,9 +87,30 @@ pub fn spawn_until_line(
     args: &[String],
     prefix: &str,
 ) -> anyhow::Result<(Child, String, Duration)> {
+    let s = spawn_until(Command::new(bin).args(args), prefix)?;
+    Ok((s.child, s.line, s.elapsed))
+}
+
+/// A spawned program that printed the line looked for.
+pub struct Spawned {
+    pub child: Child,
+    /// The line starting with the prefix.
+    pub line: String,
+    /// Spawn to reading that line.
+    pub elapsed: Duration,
+    /// `CLOCK_MONOTONIC` just before the spawn and when the line was read.
+    pub spawned_ns: u64,
+    pub line_ns: u64,
+    /// The stdout lines before it.
+    pub earlier: Vec<String>,
+}
+
+/// Spawn `cmd`, wait for the stdout line starting with `prefix`.
+pub fn spawn_until(cmd: &mut Command, prefix: &str) -> anyhow::Result<Spawned> {
+    let bin = PathBuf::from(cmd.get_program());
+    let spawned_ns = fake_clamd::startup_trace::monotonic_ns();
     let t0 = Instant::now();
-    let mut child = Command::new(bin)
-        .args(args)
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -94,15 +118,24 @@ pub fn spawn_until_line(
         .with_context(|| format!("cannot start {}", bin.display()))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
+    let mut earlier = Vec::new();
     loop {
         match lines.next() {
             Some(Ok(line)) if line.starts_with(prefix) => {
                 let elapsed = t0.elapsed();
+                let line_ns = fake_clamd::startup_trace::monotonic_ns();
                 // Keep draining stdout so the daemon never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines.by_ref() {});
-                return Ok((child, line, elapsed));
+                return Ok(Spawned {
+                    child,
+                    line,
+                    elapsed,
+                    spawned_ns,
+                    line_ns,
+                    earlier,
+                });
             }
-            Some(Ok(_)) => continue,
+            Some(Ok(line)) => earlier.push(line),
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -130,23 +163,56 @@ pub fn fake_clamd_process_with(
     lines.extend(extra.iter().cloned());
     std::fs::write(&conf, lines.join("\n") + "\n")?;
     let t0 = Instant::now();
-    let (child, line, to_listening) = spawn_until_line(
-        bin,
-        &[format!("--config-file={}", conf.display())],
+    let spawned = spawn_until(
+        Command::new(bin)
+            .arg(format!("--config-file={}", conf.display()))
+            .env(fake_clamd::startup_trace::ENV, "1"),
         "LISTENING tcp ",
     )?;
+    let line = &spawned.line;
     let addr: SocketAddr = line["LISTENING tcp ".len()..]
         .trim()
         .parse()
         .with_context(|| format!("bad LISTENING line {line:?}"))?;
     wait_for_pong(addr, Duration::from_secs(10))?;
+    let pong_ns = fake_clamd::startup_trace::monotonic_ns();
     Ok(Running {
         addr,
-        pid: Some(child.id()),
-        to_listening: Some(to_listening),
+        pid: Some(spawned.child.id()),
+        to_listening: Some(spawned.elapsed),
         to_first_reply: t0.elapsed(),
-        _guard: Guard::Child(child),
+        startup_steps: startup_steps(&spawned, pong_ns),
+        _guard: Guard::Child(spawned.child),
     })
+}
+
+/// The start-up steps of a traced fake-clamd (its `STARTUP-TRACE` line, see
+/// `fake_clamd::startup_trace`), as (step, ms): spawn to `main` (exec, the loader, Rust's
+/// runtime set-up), each stamped step of `main`, the `LISTENING` line reaching the bench, and
+/// the first PING answered. Empty when the binary printed no trace.
+pub fn startup_steps(spawned: &Spawned, pong_ns: u64) -> Vec<(String, f64)> {
+    let Some(stamps) = spawned
+        .earlier
+        .iter()
+        .find_map(|l| fake_clamd::startup_trace::parse_line(l))
+    else {
+        return Vec::new();
+    };
+    let ms = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
+    let mut steps = Vec::new();
+    let mut prev = spawned.spawned_ns;
+    for (i, (step, ns)) in stamps.iter().enumerate() {
+        let name = if i == 0 {
+            "spawn to main"
+        } else {
+            step.as_str()
+        };
+        steps.push((name.to_string(), ms(prev, *ns)));
+        prev = *ns;
+    }
+    steps.push(("LISTENING read".into(), ms(prev, spawned.line_ns)));
+    steps.push(("first PING answered".into(), ms(spawned.line_ns, pong_ns)));
+    steps
 }
 
 /// The fake clamd inside this process (smoke test).
@@ -170,6 +236,7 @@ pub fn fake_clamd_in_process(
         pid: None,
         to_listening: None,
         to_first_reply: t0.elapsed(),
+        startup_steps: Vec::new(),
         _guard: Guard::FakeClamd(fake, Arc::clone(rt)),
     })
 }
@@ -200,6 +267,7 @@ pub fn real_clamd_with(
         pid: Some(real.pid()),
         to_listening: None,
         to_first_reply: real.startup,
+        startup_steps: Vec::new(),
         _guard: Guard::Real(Box::new(real)),
     })
 }
@@ -227,6 +295,7 @@ pub fn fake_vfindd_process(bin: &Path, stream_max: u64) -> anyhow::Result<Runnin
         pid: Some(child.id()),
         to_listening: Some(to_listening),
         to_first_reply: t0.elapsed(),
+        startup_steps: Vec::new(),
         _guard: Guard::Child(child),
     })
 }
@@ -251,6 +320,7 @@ pub fn fake_vfindd_in_process(
         pid: None,
         to_listening: None,
         to_first_reply: t0.elapsed(),
+        startup_steps: Vec::new(),
         _guard: Guard::FakeVfindd(server, Arc::clone(rt)),
     })
 }

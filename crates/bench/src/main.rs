@@ -168,18 +168,46 @@ impl Ctx {
     }
 }
 
-/// One start of a fake-clamd binary: (ms to LISTENING, ms to the first PONG, idle RSS KiB).
-fn start_once(ctx: &Ctx, bin: Option<&std::path::Path>) -> anyhow::Result<(f64, f64, Option<u64>)> {
+/// One start of a fake-clamd binary.
+struct Start {
+    listening_ms: f64,
+    pong_ms: f64,
+    idle_rss_kib: Option<u64>,
+    steps: Vec<(String, f64)>,
+}
+
+fn start_once(ctx: &Ctx, bin: Option<&std::path::Path>) -> anyhow::Result<Start> {
     let d = match bin {
         Some(b) => daemon::fake_clamd_process(b, ctx.work.path(), &ctx.env.db_dir)?,
         None => ctx.fake_clamd()?,
     };
-    let listening = d.to_listening.map_or(f64::NAN, ms);
-    Ok((
-        listening,
-        ms(d.to_first_reply),
-        d.pid.and_then(measure::rss_kib),
-    ))
+    Ok(Start {
+        listening_ms: d.to_listening.map_or(f64::NAN, ms),
+        pong_ms: ms(d.to_first_reply),
+        idle_rss_kib: d.pid.and_then(measure::rss_kib),
+        steps: d.startup_steps.clone(),
+    })
+}
+
+/// Per-step medians over runs whose traces name the same steps in the same order.
+fn median_steps(runs: &[Vec<(String, f64)>]) -> Vec<(String, f64)> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    let same: Vec<_> = runs
+        .iter()
+        .filter(|r| r.iter().map(|s| &s.0).eq(first.iter().map(|s| &s.0)))
+        .collect();
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            (
+                name.clone(),
+                median(&same.iter().map(|r| r[i].1).collect::<Vec<_>>()),
+            )
+        })
+        .collect()
 }
 
 /// Start-up: the release binary (PIE, debuginfo) and, when `cargo xtask bench` built it, the
@@ -192,14 +220,17 @@ fn startup(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         .as_deref()
         .filter(|p| p.is_file());
     let (mut pie, mut st, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pie_steps, mut st_steps) = (Vec::new(), Vec::new());
     let mut idle_rss = None;
     for _ in 0..ctx.sizes.startup_runs {
-        let (l, p, rss) = start_once(ctx, None)?;
-        pie.push((l, p));
-        idle_rss = idle_rss.or(rss);
+        let run = start_once(ctx, None)?;
+        pie.push((run.listening_ms, run.pong_ms));
+        pie_steps.push(run.steps);
+        idle_rss = idle_rss.or(run.idle_rss_kib);
         if let Some(b) = statik {
-            let (l, p, _) = start_once(ctx, Some(b))?;
-            st.push((l, p));
+            let run = start_once(ctx, Some(b))?;
+            st.push((run.listening_ms, run.pong_ms));
+            st_steps.push(run.steps);
         }
         if let Some(f) = spawn_floor_ms(1) {
             floor.push(f);
@@ -221,9 +252,9 @@ fn startup(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let floor = (!floor.is_empty()).then(|| median(&floor));
     let real_pong = (!real.is_empty()).then(|| median(&real));
     // The headline binary: the static one when built (a fair way to start faster).
-    let (best, best_name) = match st.is_empty() {
-        false => (&st, "static non-PIE, stripped"),
-        true => (&pie, "PIE with debuginfo"),
+    let (best, best_steps, best_name) = match st.is_empty() {
+        false => (&st, &st_steps, "static non-PIE, stripped"),
+        true => (&pie, &pie_steps, "PIE with debuginfo"),
     };
     let breakdown = {
         let mut parts = vec![format!(
@@ -287,6 +318,19 @@ fn startup(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         r.target = "<= 0.3 ms".into();
         r.met = r.fake.map(|w| w <= 0.3);
         r.note = format!("first PONG minus the spawn floor, {best_name}");
+        rows.push(r);
+    }
+    // One row per start-up step (issue 17: measure what each step costs before changing it).
+    for (step, ms) in median_steps(best_steps) {
+        let mut r = Row::new(&format!("startup step: {step} (fake clamd)"), "ms");
+        r.fake = Some(ms);
+        if step == "spawn to main" {
+            if let Some(f) = floor {
+                r.reference_name = "spawn of /bin/echo".into();
+                r.reference = Some(f);
+            }
+        }
+        r.note = format!("{best_name}; median of {} runs", best_steps.len());
         rows.push(r);
     }
     if let Some(kib) = idle_rss {

@@ -38,6 +38,7 @@ pub mod record;
 pub mod scan;
 mod server;
 mod shared;
+pub mod startup_trace;
 mod transport;
 
 pub use config::{Config, FakeOptions, SessionOrder, StreamLimitMode, TcpListen};

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use fake_clamd::startup_trace::StartupTrace;
 use fake_clamd::{Config, DbSource, SessionOrder, StreamLimitMode};
 
 /// A fake ClamAV clamd 1.4 daemon: the same socket protocol byte for byte, built-in EICAR
@@ -85,6 +86,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    let mut trace = StartupTrace::from_env();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if e.use_stderr() => {
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    trace.mark("args");
     // RUST_LOG directives when given; otherwise a plain level, which skips compiling an
     // EnvFilter (a quarter of a millisecond of start-up).
     let level = if cli.debug {
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
         }
         _ => fmt.with_max_level(level).try_init(),
     };
+    trace.mark("log");
 
     let mut config = match &cli.config_file {
         Some(p) => match Config::from_conf_file(p) {
@@ -171,12 +175,14 @@ fn main() -> ExitCode {
         };
     }
 
+    trace.mark("conf");
     // The database is read before the runtime exists: nothing else is running yet, and it
     // saves handing the work to a blocking-pool thread (start-up time is a target).
     let db = match fake_clamd::load_db(&config, &DbSource::FromConfig) {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
+    trace.mark("db");
     // One thread serves every connection (a fake's work per byte is small; scans of paths
     // run on the blocking pool): starts in a tenth of the time of a worker per core, and
     // avoids cross-thread wake-ups on every request.
@@ -187,12 +193,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("ERROR: cannot start the runtime: {e}")),
     };
+    trace.mark("runtime");
     rt.block_on(async move {
         let user = config.user.clone();
         let server = match fake_clamd::start_preloaded(config, DbSource::FromConfig, db).await {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
+        trace.mark("bind");
         if let Some(u) = user {
             if let Err(e) = drop_privileges(&u) {
                 return fail(e);
@@ -213,7 +221,11 @@ fn main() -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(format!("ERROR: cannot install signal handler: {e}")),
         };
+        trace.mark("signals");
         let mut out = std::io::stdout().lock();
+        if let Some(line) = trace.line() {
+            let _ = writeln!(out, "{line}");
+        }
         for line in server.listening_lines() {
             let _ = writeln!(out, "{line}");
         }
