@@ -1,5 +1,6 @@
-//! The streaming matcher: whole-file hashes, literal body signatures (Aho-Corasick with a
-//! carry-over across chunk boundaries), general body signatures (a lazy DFA stepped byte by
+//! The streaming matcher: whole-file hashes, literal body signatures (one SIMD substring
+//! search per literal for a few of them, Aho-Corasick for more, with a carry-over across chunk
+//! boundaries), general body signatures (a lazy DFA stepped byte by
 //! byte, so its state survives chunk boundaries) and `EOF-n` signatures (a bounded tail window).
 //! Every piece is independent of how the input is chunked.
 
@@ -75,10 +76,23 @@ impl std::fmt::Debug for SignatureDb {
 }
 
 pub(crate) struct LiteralSet {
-    ac: AhoCorasick,
+    search: LiteralSearch,
     sig_of: Vec<usize>,
     max_len: usize,
 }
+
+/// How the literals are found: each pattern index is an index into `LiteralSet::sig_of`.
+enum LiteralSearch {
+    /// Up to [`FEW_LITERALS`]: one `memmem` search each. On data without matches its SIMD
+    /// prefilter (two bytes at two offsets) rarely stops, where Aho-Corasick's prefilter for a
+    /// few patterns stops on every rare byte, about every hundredth byte of random data
+    /// (issue 17: that bounded SVSP REQUEST/PORT).
+    Substrings(Vec<memchr::memmem::Finder<'static>>),
+    Automaton(AhoCorasick),
+}
+
+/// Most literals searched one by one (each is one pass over the data).
+const FEW_LITERALS: usize = 8;
 
 pub(crate) struct BodyDfa {
     dfa: DFA,
@@ -199,12 +213,23 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
     }
     if !literals.is_empty() {
         let bytes: usize = literals.iter().map(|(_, l)| l.len()).sum();
-        let ac = AhoCorasick::builder()
-            .kind((bytes > AC_DFA_MAX_BYTES).then_some(AhoCorasickKind::ContiguousNFA))
-            .build(literals.iter().map(|(_, l)| l))
-            .map_err(|e| DbError::Compile(e.to_string()))?;
+        let search = if literals.len() <= FEW_LITERALS {
+            LiteralSearch::Substrings(
+                literals
+                    .iter()
+                    .map(|(_, l)| memchr::memmem::Finder::new(l).into_owned())
+                    .collect(),
+            )
+        } else {
+            LiteralSearch::Automaton(
+                AhoCorasick::builder()
+                    .kind((bytes > AC_DFA_MAX_BYTES).then_some(AhoCorasickKind::ContiguousNFA))
+                    .build(literals.iter().map(|(_, l)| l))
+                    .map_err(|e| DbError::Compile(e.to_string()))?,
+            )
+        };
         c.literals = Some(LiteralSet {
-            ac,
+            search,
             max_len: literals.iter().map(|(_, l)| l.len()).max().unwrap_or(1),
             sig_of: literals.iter().map(|(i, _)| *i).collect(),
         });
@@ -407,25 +432,51 @@ impl StreamScanner {
             return;
         };
         let keep = lits.max_len - 1;
-        if !self.carry.is_empty() {
-            // Matches that straddle the previous chunk and this one.
+        // Matches that straddle the previous chunk and this one.
+        let joint = (!self.carry.is_empty()).then(|| {
             let mut joint = self.carry.clone();
             joint.extend_from_slice(&data[..keep.min(data.len())]);
-            let base = self.size - self.carry.len() as u64;
-            for m in lits.ac.find_overlapping_iter(&joint) {
-                Self::record(
-                    &mut self.first_end,
-                    lits.sig_of[m.pattern().as_usize()],
-                    base + m.end() as u64,
-                );
+            (joint, self.size - self.carry.len() as u64)
+        });
+        match &lits.search {
+            LiteralSearch::Automaton(ac) => {
+                if let Some((joint, base)) = &joint {
+                    for m in ac.find_overlapping_iter(joint) {
+                        Self::record(
+                            &mut self.first_end,
+                            lits.sig_of[m.pattern().as_usize()],
+                            base + m.end() as u64,
+                        );
+                    }
+                }
+                for m in ac.find_overlapping_iter(data) {
+                    Self::record(
+                        &mut self.first_end,
+                        lits.sig_of[m.pattern().as_usize()],
+                        self.size + m.end() as u64,
+                    );
+                }
             }
-        }
-        for m in lits.ac.find_overlapping_iter(data) {
-            Self::record(
-                &mut self.first_end,
-                lits.sig_of[m.pattern().as_usize()],
-                self.size + m.end() as u64,
-            );
+            LiteralSearch::Substrings(finders) => {
+                for (k, finder) in finders.iter().enumerate() {
+                    let sig = lits.sig_of[k];
+                    // Only the first end of each signature counts: one found in an earlier
+                    // chunk ends before anything in this one.
+                    if self.first_end[sig].is_some_and(|e| e <= self.size) {
+                        continue;
+                    }
+                    let len = finder.needle().len() as u64;
+                    // A literal's leftmost match is its earliest end; the joint buffer holds
+                    // every match that ends in the first `keep` bytes of `data`.
+                    let end = joint
+                        .as_ref()
+                        .and_then(|(j, base)| finder.find(j).map(|p| base + p as u64 + len))
+                        .or_else(|| finder.find(data).map(|p| self.size + p as u64 + len));
+                    if let Some(end) = end {
+                        Self::record(&mut self.first_end, sig, end);
+                    }
+                }
+            }
         }
         if keep > 0 {
             if data.len() >= keep {
