@@ -4,7 +4,7 @@
 //! arrives (`feed`): the data is never collected whole.
 
 use crate::config::Config;
-use crate::feed::{Fed, Feeder};
+use crate::feed::{self, Ended, Fed};
 use crate::writer::Lines;
 use scan_engine::TreeScanner;
 use std::net::{IpAddr, SocketAddr};
@@ -99,40 +99,31 @@ impl Channel<'_> {
     /// as it goes; memory is bounded by the read size, not by the stream limit.
     async fn read_stream(
         &self,
-        mut s: TcpStream,
+        s: TcpStream,
         port: u16,
         name: &[u8],
         scanner: Option<TreeScanner>,
     ) -> Option<Fed> {
-        let max = self.cfg.stream_max_length;
-        let mut total = 0u64;
-        let mut feeder = Feeder::start(scanner);
-        loop {
-            match tokio::time::timeout(self.cfg.data_timeout, feeder.read(&mut s)).await {
-                Ok(Ok(buf)) if buf.is_empty() => {
-                    let fed = feeder.finish().await;
-                    if fed.is_none() {
-                        // SVSP-ERR-EFAULT-1: the scan thread panicked
-                        self.send(ErrorReply::InternalError.body()).await;
-                    }
-                    return fed;
-                }
-                Ok(Ok(buf)) => {
-                    total = total.saturating_add(buf.len() as u64);
-                    if total > max {
-                        // CL-5: no QUEUED, single terminal line.
-                        drop(s);
-                        self.send(ErrorReply::SizeLimitExceeded(name.to_vec()).body())
-                            .await;
-                        return None;
-                    }
-                    feeder.feed(buf).await;
-                }
-                Ok(Err(_)) | Err(_) => {
-                    self.send(ErrorReply::NoConnection(port).body()).await;
-                    return None;
-                }
-            }
-        }
+        let ended = match feed::read_and_scan(
+            s,
+            scanner,
+            self.cfg.stream_max_length,
+            self.cfg.data_timeout,
+        )
+        .await
+        {
+            Ok(fed) => return Some(fed),
+            Err(e) => e,
+        };
+        // the data connection is closed by now, before the reply goes out
+        let body = match ended {
+            // CL-5: no QUEUED, single terminal line.
+            Ended::TooLarge => ErrorReply::SizeLimitExceeded(name.to_vec()).body(),
+            Ended::NoConnection => ErrorReply::NoConnection(port).body(),
+            // SVSP-ERR-EFAULT-1: the scan thread panicked
+            Ended::Panicked => ErrorReply::InternalError.body(),
+        };
+        self.send(body).await;
+        None
     }
 }
