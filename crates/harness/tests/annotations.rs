@@ -36,10 +36,7 @@ fn run(dir: &Path, summary: Option<&Path>) -> std::process::Output {
 
 #[test]
 fn github_step_summary_gets_a_table_and_each_failure_an_error_line() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.md");
     std::fs::write(&summary, "earlier step\n").unwrap();
@@ -92,10 +89,7 @@ fn github_step_summary_gets_a_table_and_each_failure_an_error_line() {
 
 #[test]
 fn no_annotations_outside_github_actions() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), None);
     assert_eq!(out.status.code(), Some(1));

@@ -137,16 +137,8 @@ fn list_and_partition_split_the_cases() {
 
 #[test]
 fn one_off_fail_open_client_exits_1_with_reports() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (md, json, junit) = (
-        dir.path().join("r.md"),
-        dir.path().join("r.json"),
-        dir.path().join("r.xml"),
-    );
+    need_python!();
+    let reports = Reports::new();
     let out = harness()
         .args([
             "--client-cmd",
@@ -156,12 +148,7 @@ fn one_off_fail_open_client_exits_1_with_reports() {
             "--filter",
             "clamd.reply-error,clamd.eicar",
         ])
-        .arg("--report-md")
-        .arg(&md)
-        .arg("--report-json")
-        .arg(&json)
-        .arg("--report-junit")
-        .arg(&junit)
+        .args(reports.flags())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -169,23 +156,20 @@ fn one_off_fail_open_client_exits_1_with_reports() {
     assert!(err.contains("FAIL-OPEN clamd.reply-error"), "{err}");
     assert!(err.contains("1 passed, 0 failed, 1 fail-open"), "{err}");
     let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&reports.json).unwrap()).unwrap();
     assert_eq!(j["counts"]["fail_open"], 1);
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(&reports.junit).unwrap();
     assert!(
         xml.contains("<testsuite") && xml.contains("clamd.reply-error") && xml.contains("<failure")
     );
-    assert!(std::fs::read_to_string(&md)
+    assert!(std::fs::read_to_string(&reports.md)
         .unwrap()
         .contains("CLAMD-CLIENT-5"));
 }
 
 #[test]
 fn one_off_good_client_exits_0() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     harness()
         .args([
             "--client-cmd",
@@ -313,50 +297,32 @@ fn closed_stdout_ends_the_listing_quietly() {
 /// `hung` in the terminal, Markdown and JUnit alike (Markdown used to say "unclassified").
 #[test]
 fn every_failing_row_carries_its_reason_and_a_hang_reads_hung_everywhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let (md, junit) = (dir.path().join("r.md"), dir.path().join("r.xml"));
+    let reports = Reports::new();
     let out = harness()
         .args(["--client-cmd", "sleep 5", "--timeout", "0.5"])
         .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
-        .arg("--report-md")
-        .arg(&md)
-        .arg("--report-junit")
-        .arg(&junit)
+        .args(reports.flags())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let md = std::fs::read_to_string(&md).unwrap();
-    let row = md
-        .lines()
-        .find(|l| l.starts_with("| FAIL |"))
-        .unwrap_or_else(|| panic!("{md}"));
+    let row = reports.md_row("| FAIL |");
     assert!(row.contains("got hung"), "{row}");
     assert!(row.contains("hung: client still running"), "{row}");
+    let md = std::fs::read_to_string(&reports.md).unwrap();
     assert!(!md.contains("unclassified"), "{md}");
-    let junit = std::fs::read_to_string(&junit).unwrap();
+    let junit = std::fs::read_to_string(&reports.junit).unwrap();
     assert!(junit.contains("hung"), "{junit}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("hung"));
 
-    let md = dir.path().join("r2.md");
+    let reports = Reports::new();
     let out = harness()
-        .args([
-            "--client-cmd",
-            "true",
-            "--filter",
-            "clamd.eicar",
-            "--skip",
-            "clamd.eicar-",
-        ])
-        .arg("--report-md")
-        .arg(&md)
+        .args(["--client-cmd", "true"])
+        .args(["--filter", "clamd.eicar", "--skip", "clamd.eicar-"])
+        .args(reports.flags())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let md = std::fs::read_to_string(&md).unwrap();
-    let row = md
-        .lines()
-        .find(|l| l.starts_with("| FAIL-OPEN"))
-        .unwrap_or_else(|| panic!("{md}"));
+    let row = reports.md_row("| FAIL-OPEN");
     assert!(
         row.contains("fail-open: client reported CLEAN") && row.contains("no reply"),
         "{row}"
