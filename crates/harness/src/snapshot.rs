@@ -83,6 +83,24 @@ pub fn render(
     s
 }
 
+/// [`render`] for a case whose client gave the expected `verdict`, with nothing redacted: a
+/// transcript as the tests of the proxy and of rendering read it.
+pub fn render_as_expected(
+    protocol: Protocol,
+    case_id: &str,
+    verdict: Verdict,
+    t: &Transcript,
+) -> String {
+    render(
+        protocol,
+        case_id,
+        verdict,
+        Some(verdict),
+        t,
+        &Redactions::default(),
+    )
+}
+
 /// One control connection (and its data channels), without its header line.
 fn render_connection(protocol: Protocol, t: &Transcript, conn: u32) -> String {
     let mut s = String::new();
@@ -476,13 +494,11 @@ mod tests {
     }
 
     fn snap(events: Vec<Event>) -> String {
-        render(
+        render_as_expected(
             Protocol::Svsp,
             "svsp.x",
             Verdict::Clean,
-            Some(Verdict::Clean),
             &Transcript { events },
-            &Redactions::default(),
         )
     }
 
@@ -534,13 +550,11 @@ mod tests {
     }
 
     fn clamd_snap(events: Vec<Event>) -> String {
-        render(
+        render_as_expected(
             Protocol::Clamd,
             "clamd.x",
             Verdict::Error,
-            Some(Verdict::Error),
             &Transcript { events },
-            &Redactions::default(),
         )
     }
 
