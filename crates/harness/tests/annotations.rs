@@ -37,9 +37,7 @@ fn run(dir: &Path, summary: Option<&Path>) -> std::process::Output {
 #[test]
 fn github_step_summary_gets_a_table_and_each_failure_an_error_line() {
     need_python!();
-    let dir = tempfile::tempdir().unwrap();
-    let summary = dir.path().join("summary.md");
-    std::fs::write(&summary, "earlier step\n").unwrap();
+    let (dir, summary) = temp_file("summary.md", "earlier step\n");
     let out = run(dir.path(), Some(&summary));
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);

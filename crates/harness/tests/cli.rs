@@ -292,19 +292,29 @@ fn closed_stdout_ends_the_listing_quietly() {
     assert!(err.is_empty(), "quiet: {err}");
 }
 
+/// Runs a one-off client (`client`: its flags) on case `id` alone, not its variants, with
+/// every report written; the run must fail (exit 1).
+fn failing_case(client: &[&str], id: &str) -> (std::process::Output, Reports) {
+    let reports = Reports::new();
+    let out = harness()
+        .args(client)
+        .args(["--filter", id, "--skip", &format!("{id}-")])
+        .args(reports.flags())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{id}: {out:?}");
+    (out, reports)
+}
+
 /// Issue 14 item 5: every failing row in every report carries its reason (the Markdown
 /// table used to say "expect infected, got clean" and nothing more), and a hung client is
 /// `hung` in the terminal, Markdown and JUnit alike (Markdown used to say "unclassified").
 #[test]
 fn every_failing_row_carries_its_reason_and_a_hang_reads_hung_everywhere() {
-    let reports = Reports::new();
-    let out = harness()
-        .args(["--client-cmd", "sleep 5", "--timeout", "0.5"])
-        .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
-        .args(reports.flags())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let (out, reports) = failing_case(
+        &["--client-cmd", "sleep 5", "--timeout", "0.5"],
+        "clamd.clean",
+    );
     let row = reports.md_row("| FAIL |");
     assert!(row.contains("got hung"), "{row}");
     assert!(row.contains("hung: client still running"), "{row}");
@@ -314,14 +324,7 @@ fn every_failing_row_carries_its_reason_and_a_hang_reads_hung_everywhere() {
     assert!(junit.contains("hung"), "{junit}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("hung"));
 
-    let reports = Reports::new();
-    let out = harness()
-        .args(["--client-cmd", "true"])
-        .args(["--filter", "clamd.eicar", "--skip", "clamd.eicar-"])
-        .args(reports.flags())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let (_, reports) = failing_case(&["--client-cmd", "true"], "clamd.eicar");
     let row = reports.md_row("| FAIL-OPEN");
     assert!(
         row.contains("fail-open: client reported CLEAN") && row.contains("no reply"),

@@ -21,6 +21,13 @@ fn profile() -> (tempfile::TempDir, PathBuf) {
     )
 }
 
+/// A scratch snapshot directory and where `clamd.clean`'s snapshot goes in it.
+fn snapshot_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("py-good/clamd.clean.snap");
+    (dir, snap)
+}
+
 /// One run of the profile on `clamd.clean` with snapshots in `dir`.
 fn run(dir: &Path, ci: bool, extra: &[&str]) -> (i32, String) {
     let (_keep, prof) = profile();
@@ -60,8 +67,7 @@ fn review(dir: &Path, extra: &[&str]) -> (i32, String) {
 #[test]
 fn missing_snapshot_in_ci_fails_naming_the_accept_command() {
     need_python!();
-    let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("py-good/clamd.clean.snap");
+    let (dir, snap) = snapshot_dir();
     let (code, err) = run(dir.path(), true, &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("CI is set"), "{err}");
@@ -84,8 +90,7 @@ fn missing_snapshot_in_ci_fails_naming_the_accept_command() {
 #[test]
 fn local_snapshots_are_written_listed_reviewed_and_accepted_in_the_chosen_dir() {
     need_python!();
-    let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("py-good/clamd.clean.snap");
+    let (dir, snap) = snapshot_dir();
     let (code, err) = run(dir.path(), false, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
