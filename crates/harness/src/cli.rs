@@ -267,15 +267,15 @@ fn parse_partition(s: &str) -> Result<(usize, usize)> {
 }
 
 /// `--root DIR` must be a repository root (a directory with `conformance/`): anything else
-/// is a usage error (exit 2), not a harness failure further on.
+/// is a usage error (exit 2), not a harness failure further on. The root is made absolute: transcripts redact it as `[REPO]`, and a relative spelling
+/// such as `.` would be replaced wherever it occurs (`case: clamd[REPO]clean`).
 fn check_root(dir: &Path) -> Result<PathBuf> {
-    if dir.join("conformance").is_dir() {
-        Ok(dir.to_path_buf())
-    } else {
-        Err(HarnessError::Usage(format!(
+    match dir.canonicalize() {
+        Ok(abs) if abs.join("conformance").is_dir() => Ok(abs),
+        _ => Err(HarnessError::Usage(format!(
             "--root {}: not a repository root (no conformance/ directory in it)",
             dir.display()
-        )))
+        ))),
     }
 }
 

@@ -72,6 +72,30 @@ fn configuration_errors_exit_2() {
     }
 }
 
+/// `--root .` works like the absolute path: the root is redacted from snapshots as `[REPO]`,
+/// and redacting `.` used to rewrite every dot (`case: clamd[REPO]clean`).
+#[test]
+fn a_relative_root_is_redacted_as_its_absolute_path() {
+    need_python!();
+    let (dir, profile) = temp_file("py-good.toml", PY_GOOD_PROFILE);
+    let snapshots = dir.path().join("snapshots");
+    let out = Command::cargo_bin("avc-conformance")
+        .unwrap()
+        .current_dir(root())
+        .args(["--root", ".", "--client"])
+        .arg(&profile)
+        .arg("--snapshots")
+        .arg(&snapshots)
+        .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = std::fs::read_to_string(snapshots.join("py-good/clamd.clean.snap")).unwrap();
+    assert!(text.contains("\ncase: clamd.clean\n"), "{text}");
+    assert!(!text.contains("[REPO]"), "{text}");
+}
+
 /// Hardening item 8: a profile's `[[files]] path` may not leave the case's scratch
 /// directory (`..`, absolute); the error names the profile and the path, exit 2.
 #[test]

@@ -3,7 +3,7 @@
 //! and `--snapshots DIR`.
 
 mod common;
-use common::{need_python, root, temp_file};
+use common::{need_python, root, temp_file, PY_GOOD_PROFILE};
 
 use std::path::{Path, PathBuf};
 
@@ -12,13 +12,7 @@ use assert_cmd::Command;
 /// A profile of the well-behaved Python client, as a user outside this repository would
 /// write one (snapshots on, the default), in its own directory.
 fn profile() -> (tempfile::TempDir, PathBuf) {
-    temp_file(
-        "py-good.toml",
-        "protocol = \"clamd\"\n\
-         command = \"python3 {test_clients}/clamd_client.py --timeout 2 {addr} {file}\"\n\
-         timeout_secs = 8\n\
-         [verdicts]\nclean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n",
-    )
+    temp_file("py-good.toml", PY_GOOD_PROFILE)
 }
 
 /// A scratch snapshot directory and where `clamd.clean`'s snapshot goes in it.

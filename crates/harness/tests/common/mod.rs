@@ -78,6 +78,13 @@ pub fn context(scratch: &Path) -> Arc<RunContext> {
 pub const TRUE_PROFILE: &str =
     "protocol = \"clamd\"\ncommand = \"true {file}\"\n[verdicts]\nclean = { exit = 0 }\n";
 
+/// A profile of the well-behaved Python test client as a user would write one (snapshots
+/// on, the default).
+pub const PY_GOOD_PROFILE: &str = "protocol = \"clamd\"\n\
+     command = \"python3 {test_clients}/clamd_client.py --timeout 2 {addr} {file}\"\n\
+     timeout_secs = 8\n\
+     [verdicts]\nclean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n";
+
 /// A scratch directory holding one file `name` with `text`; keep the directory alive as long
 /// as the file is used.
 pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
