@@ -3,34 +3,29 @@
 so the harness can check that library. Exit 0 clean, 1 infected, 2 error (clamdscan's
 convention). Usage: python_clamd.py HOST PORT FILE
 """
+import os
 import sys
 
-try:
-    import clamd
-except ImportError:
-    print("ERROR: the python `clamd` package is not installed (pip install clamd)")
-    sys.exit(2)
+# the wrappers' shared part (conformance/clients/wrappers/library_scan.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "wrappers"))
+from library_scan import main, require  # noqa: E402
+
+clamd = require("clamd", "clamd")
 
 
-def main():
-    host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    try:
-        cd = clamd.ClamdNetworkSocket(host=host, port=port, timeout=10)
-        with open(path, "rb") as f:
-            result = cd.instream(f)
-    except Exception as e:  # the library raises its own and socket errors
-        print("ERROR: %s: %s" % (type(e).__name__, e))
-        sys.exit(2)
+def scan(host, port, path):
+    # the library raises its own and socket errors
+    cd = clamd.ClamdNetworkSocket(host=host, port=port, timeout=10)
+    with open(path, "rb") as f:
+        return cd.instream(f)
+
+
+def judge(result):
     status, name = (result or {}).get("stream", (None, None))
-    if status == "FOUND":
-        print("%s: %s FOUND" % (path, name))
-        sys.exit(1)
-    if status == "OK":
-        print("%s: OK" % path)
-        sys.exit(0)
-    print("ERROR: unexpected result %r" % (result,))
-    sys.exit(2)
+    if status in ("FOUND", "OK"):
+        return status, name
+    return "ERROR", "unexpected result %r" % (result,)
 
 
 if __name__ == "__main__":
-    main()
+    main(scan, judge)

@@ -1,9 +1,9 @@
 //! Compiles the shipped conformance data into the harness: client and server cases, client
-//! profiles and the test-client scripts. They are read from the very files of the
-//! repository's `conformance/` directory (through the `builtin-data` link, which
-//! `cargo package` follows), so the built-in data cannot differ from them, and an installed
-//! `avc-conformance` runs from any directory. No file here holds EICAR: inputs are
-//! generated at run time.
+//! profiles, the wrapper scripts some of them run and the test-client scripts. They are read
+//! from the very files of the repository's `conformance/` directory (through the
+//! `builtin-data` link, which `cargo package` follows), so the built-in data cannot differ
+//! from them, and an installed `avc-conformance` runs from any directory. No file here holds
+//! EICAR: inputs are generated at run time.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ const DIRS: &[(&str, &str)] = &[
     ("cases/client", "toml"),
     ("cases/server", "toml"),
     ("clients", "toml"),
+    ("clients/wrappers", "py"),
     ("test-clients", "py"),
 ];
 

@@ -9,7 +9,7 @@ use clap::Parser;
 /// signature DBs for the real clamd and the fakes) plus `manifest.json`.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask fixtures")]
-struct Args {
+pub struct Args {
     /// Output directory [default: target/fixtures]
     #[arg(long)]
     out: Option<PathBuf>,
@@ -34,14 +34,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is not a size (examples: 4096, 64K, 512M, 2G)"))
 }
 
-pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let args = match Args::try_parse_from(std::iter::once("fixtures".to_string()).chain(args)) {
-        Ok(a) => a,
-        Err(e) => {
-            e.print()?;
-            return Ok(ExitCode::from(if e.use_stderr() { 2 } else { 0 }));
-        }
-    };
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .unwrap_or_else(|| fixtures::default_dir(&crate::workspace_root()));

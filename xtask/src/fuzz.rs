@@ -97,7 +97,7 @@ enum Engine {
 crashes: fuzz/artifacts/<target>. Minimise a crash with \
 `RUSTC_BOOTSTRAP=1 cargo fuzz tmin -s none <target> <file>` in fuzz/."
 )]
-struct Cli {
+pub struct Cli {
     /// The target (see --list).
     #[arg(required_unless_present = "list")]
     target: Option<String>,
@@ -132,19 +132,7 @@ fn cargo_fuzz_available() -> bool {
         .unwrap_or(false)
 }
 
-pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let cli = match Cli::try_parse_from(std::iter::once("cargo xtask fuzz".to_string()).chain(args))
-    {
-        Ok(c) => c,
-        Err(e) if e.use_stderr() => {
-            let _ = e.print();
-            return Ok(ExitCode::from(2));
-        }
-        Err(e) => {
-            let _ = e.print();
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.list {
         for (name, about) in TARGETS {
             println!("{name:16} {about}");

@@ -33,6 +33,22 @@ pub fn workspace_root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
+/// Parses a task's arguments with clap and runs the task; after help (exit 0) or a usage
+/// error (exit 2), which clap has printed, the task does not run.
+fn parsed<A: clap::Parser>(
+    task: &str,
+    args: Vec<String>,
+    run: fn(A) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    match A::try_parse_from(std::iter::once(format!("cargo xtask {task}")).chain(args)) {
+        Ok(parsed) => run(parsed),
+        Err(e) => {
+            let _ = e.print();
+            Ok(ExitCode::from(if e.use_stderr() { 2 } else { 0 }))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(task) = args.next() else {
@@ -42,11 +58,11 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match task.as_str() {
         "conformance" => conformance::run(rest),
-        "fixtures" => fixtures::run(rest),
-        "oracle" => oracle::run(rest),
+        "fixtures" => parsed(&task, rest, fixtures::run),
+        "oracle" => parsed(&task, rest, oracle::run),
         "bench" => bench::run(rest),
-        "test" => test::run(rest),
-        "fuzz" => fuzz::run(rest),
+        "test" => parsed(&task, rest, test::run),
+        "fuzz" => parsed(&task, rest, fuzz::run),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

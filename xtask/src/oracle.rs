@@ -20,7 +20,7 @@ DB (eicar.hdb + markers.ndb) and a corpus made at run time; write the transcript
 fd numbers templated) to conformance/oracle/transcripts.json. Replay diffs a recording against a \
 server. The test `cargo test -p clamd-oracle` replays every case against the fake clamd."
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -73,16 +73,7 @@ enum Cmd {
     },
 }
 
-pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let cli =
-        match Cli::try_parse_from(std::iter::once("cargo xtask oracle".to_string()).chain(args)) {
-            Ok(c) => c,
-            Err(e) => {
-                let code = if e.use_stderr() { 2 } else { 0 };
-                let _ = e.print();
-                return Ok(ExitCode::from(code));
-            }
-        };
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
         Cmd::Record { out, cases, filter } => {
             let s = tasks::record(&cases, &out, filter.as_deref())?;

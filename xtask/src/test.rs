@@ -11,7 +11,7 @@ use clap::Parser;
 /// clamdscan and python-clamd profiles).
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask test")]
-struct Args {
+pub struct Args {
     /// Skip the format and lint steps (for a quick local test run).
     #[arg(long)]
     no_lint: bool,
@@ -36,14 +36,7 @@ fn step(name: &str, args: &[&str], extra: &[String]) -> anyhow::Result<bool> {
     Ok(status.success())
 }
 
-pub fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let args = match Args::try_parse_from(std::iter::once("test".to_string()).chain(args)) {
-        Ok(a) => a,
-        Err(e) => {
-            e.print()?;
-            return Ok(ExitCode::from(if e.use_stderr() { 2 } else { 0 }));
-        }
-    };
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let lint_ok = args.no_lint
         || (step("format check", &["fmt", "--all", "--check"], &[])?
             && step(

@@ -53,12 +53,6 @@ const UNCITED_RULES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Source files (outside tests) allowed to spell clamd reply texts, with the reason.
-const REPLY_LITERAL_ALLOWED: &[(&str, &str)] = &[(
-    "crates/harness/src/daemon/",
-    "the harness's scripted servers, to be replaced by fault plans on the fakes (issue 13)",
-)];
-
 /// Reply texts owned by `clamd-proto` (crates/clamd-proto/src/reply.rs).
 const CLAMD_REPLY_TEXTS: &[&str] = &[
     "UNKNOWN COMMAND",
@@ -302,9 +296,6 @@ fn tidy_no_clamd_reply_literal_outside_the_protocol_crate() {
             || is_test_file(&r)
             || r.starts_with("crates/clamd-proto/")
             || r.starts_with("xtask/tests/")
-            || REPLY_LITERAL_ALLOWED
-                .iter()
-                .any(|(pre, _)| r.starts_with(pre))
         {
             continue;
         }

@@ -11,43 +11,32 @@ Exit 0 clean, 1 infected, 2 error (clamdscan's convention).
 Usage: aioclamd_scan.py HOST PORT FILE
 """
 import asyncio
-import sys
+
+from library_scan import main, require
 
 TIMEOUT_SECS = 5.0
 
-try:
-    import aioclamd
-except ImportError:
-    print("ERROR: the python `aioclamd` package is not installed (pip install aioclamd)")
-    sys.exit(2)
+aioclamd = require("aioclamd", "aioclamd")
 
 
-async def scan(host, port, path):
+async def instream(host, port, path):
     client = aioclamd.ClamdAsyncClient(host=host, port=port, timeout=TIMEOUT_SECS)
     with open(path, "rb") as f:
         return await client.instream(f)
 
 
-def main():
-    host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    try:
-        result = asyncio.run(scan(host, port, path))
-    except Exception as e:  # the library's own errors, socket errors, parser errors
-        print("ERROR: %s: %s" % (type(e).__name__, e))
-        sys.exit(2)
+def scan(host, port, path):
+    return asyncio.run(instream(host, port, path))
+
+
+def judge(result):
     if not isinstance(result, dict) or len(result) != 1:
-        print("ERROR: no result from the library: %r" % (result,))
-        sys.exit(2)
+        return "ERROR", "no result from the library: %r" % (result,)
     (status, virus), = result.values()
-    if status == "FOUND":
-        print("%s: %s FOUND" % (path, virus))
-        sys.exit(1)
-    if status == "OK":
-        print("%s: OK" % path)
-        sys.exit(0)
-    print("ERROR: %s %s" % (status, virus))
-    sys.exit(2)
+    if status in ("FOUND", "OK"):
+        return status, virus
+    return "ERROR", "%s %s" % (status, virus)
 
 
 if __name__ == "__main__":
-    main()
+    main(scan, judge)

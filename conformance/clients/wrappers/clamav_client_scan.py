@@ -10,37 +10,28 @@ Reports what the library says; it does not fix the library's bugs.
 Exit 0 clean, 1 infected, 2 error (clamdscan's convention).
 Usage: clamav_client_scan.py HOST PORT FILE
 """
-import sys
+from library_scan import main, require
 
 TIMEOUT_SECS = 5.0
 
-try:
-    from clamav_client.scanner import ClamdScanner
-except ImportError:
-    print("ERROR: the python `clamav-client` package is not installed (pip install clamav-client)")
-    sys.exit(2)
+scanner = require("clamav_client.scanner", "clamav-client")
 
 
-def main():
-    host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    try:
-        scanner = ClamdScanner(
-            {"backend": "clamd", "address": "%s:%s" % (host, port),
-             "timeout": TIMEOUT_SECS, "stream": True}
-        )
-        result = scanner.scan(path)
-    except Exception as e:  # construction errors (the scan itself reports its own)
-        print("ERROR: %s: %s" % (type(e).__name__, e))
-        sys.exit(2)
+def scan(host, port, path):
+    # construction errors raise; the scan itself reports its own in the result
+    return scanner.ClamdScanner(
+        {"backend": "clamd", "address": "%s:%s" % (host, port),
+         "timeout": TIMEOUT_SECS, "stream": True}
+    ).scan(path)
+
+
+def judge(result):
     if result.passed is True:
-        print("%s: OK" % path)
-        sys.exit(0)
+        return "OK", None
     if result.passed is False and result.state == "FOUND":
-        print("%s: %s FOUND" % (path, result.details))
-        sys.exit(1)
-    print("ERROR: state %s, details %s, err %r" % (result.state, result.details, result.err))
-    sys.exit(2)
+        return "FOUND", result.details
+    return "ERROR", "state %s, details %s, err %r" % (result.state, result.details, result.err)
 
 
 if __name__ == "__main__":
-    main()
+    main(scan, judge)

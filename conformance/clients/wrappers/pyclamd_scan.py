@@ -9,36 +9,26 @@ BufferTooLongError / ConnectionError (and, undocumented, anything its parser tri
 Exit 0 clean, 1 infected, 2 error (clamdscan's convention).
 Usage: pyclamd_scan.py HOST PORT FILE
 """
-import sys
+from library_scan import main, require
 
 TIMEOUT_SECS = 5.0
 
-try:
-    import pyclamd
-except ImportError:
-    print("ERROR: the python `pyclamd` package is not installed (pip install pyclamd)")
-    sys.exit(2)
+pyclamd = require("pyclamd", "pyclamd")
 
 
-def main():
-    host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    try:
-        cd = pyclamd.ClamdNetworkSocket(host=host, port=port, timeout=TIMEOUT_SECS)
-        with open(path, "rb") as f:
-            result = cd.scan_stream(f)
-    except Exception as e:  # the library's own errors, socket errors, parser errors
-        print("ERROR: %s: %s" % (type(e).__name__, e))
-        sys.exit(2)
+def scan(host, port, path):
+    cd = pyclamd.ClamdNetworkSocket(host=host, port=port, timeout=TIMEOUT_SECS)
+    with open(path, "rb") as f:
+        return cd.scan_stream(f)
+
+
+def judge(result):
     if result is None:  # documented: "None: if no virus found"
-        print("%s: OK" % path)
-        sys.exit(0)
-    statuses = [v[0] for v in result.values()]
-    if "FOUND" in statuses:
-        print("%s: %s FOUND" % (path, "; ".join(v[1] for v in result.values())))
-        sys.exit(1)
-    print("ERROR: %r" % (result,))
-    sys.exit(2)
+        return "OK", None
+    if "FOUND" in [v[0] for v in result.values()]:
+        return "FOUND", "; ".join(v[1] for v in result.values())
+    return "ERROR", "%r" % (result,)
 
 
 if __name__ == "__main__":
-    main()
+    main(scan, judge)

@@ -102,22 +102,25 @@ pub fn commands(report: &Report, baseline: Option<&Outcome>) -> String {
     s
 }
 
+/// What a Markdown table cell shows instead of each character that would break it.
+const CELL_ESCAPES: &[(char, &str)] = &[
+    ('\n', " "),
+    ('\r', " "),
+    ('&', "&amp;"),
+    ('<', "&lt;"),
+    ('>', "&gt;"),
+    ('|', "\\|"),
+    ('`', "&#96;"),
+];
+
 /// A Markdown table cell: one line, no table break, no HTML (GitHub renders HTML in
 /// step summaries, so `<` `>` `&` become entities).
 fn cell(s: &str) -> String {
-    let one: String = s
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-        .collect();
-    let mut out = String::with_capacity(one.len());
-    for c in one.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '|' => out.push_str("\\|"),
-            '`' => out.push_str("&#96;"),
-            _ => out.push(c),
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match CELL_ESCAPES.iter().find(|(k, _)| *k == c) {
+            Some((_, escaped)) => out.push_str(escaped),
+            None => out.push(c),
         }
     }
     if out.chars().count() > 300 {
@@ -137,14 +140,7 @@ pub fn summary(report: &Report, baseline: Option<&Outcome>) -> String {
         c.passed, c.failed, c.fail_open, c.harness_errors, c.not_available, c.not_applicable
     );
     if let Some(b) = baseline {
-        let _ = writeln!(
-            s,
-            "Baseline: {} known failure(s), {} new failure(s), {} stale entr{}.\n",
-            b.known.len(),
-            b.new.len(),
-            b.stale.len(),
-            if b.stale.len() == 1 { "y" } else { "ies" }
-        );
+        let _ = writeln!(s, "Baseline: {}.\n", b.tally());
     }
     let rows: Vec<(usize, &Row)> = report
         .rows

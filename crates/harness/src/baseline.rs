@@ -234,18 +234,21 @@ impl Outcome {
         }
     }
 
-    /// The terminal lines about the baseline.
-    pub fn terminal(&self, report: &Report, path: &Path) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "\nbaseline {}: {} known failure(s), {} new failure(s), {} stale entr{}",
-            path.display(),
+    /// `N known failure(s), N new failure(s), N stale entries`, said by every report.
+    pub fn tally(&self) -> String {
+        format!(
+            "{} known failure(s), {} new failure(s), {} stale entr{}",
             self.known.len(),
             self.new.len(),
             self.stale.len(),
             if self.stale.len() == 1 { "y" } else { "ies" }
-        );
+        )
+    }
+
+    /// The terminal lines about the baseline.
+    pub fn terminal(&self, report: &Report, path: &Path) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "\nbaseline {}: {}", path.display(), self.tally());
         for i in &self.new {
             if let Some(r) = report.rows.get(*i) {
                 let _ = writeln!(s, "  NEW   {} {} [{}]", r.status.label(), r.id, r.suite);

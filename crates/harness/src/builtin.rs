@@ -1,8 +1,8 @@
 //! The conformance data compiled into the harness (see `build.rs`): every client and server
-//! case, every shipped client profile and the test-client scripts, as they are in the
-//! repository's `conformance/` directory. Outside this repository the harness writes them
-//! into a scratch directory and runs from there, so an installed `avc-conformance` needs
-//! no checkout.
+//! case, every shipped client profile with its wrapper scripts and the test-client scripts,
+//! as they are in the repository's `conformance/` directory. Outside this repository the
+//! harness writes them into a scratch directory and runs from there, so an installed
+//! `avc-conformance` needs no checkout.
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +45,10 @@ mod tests {
         assert!(profiles.iter().any(|p| p.name == "python-clamd"));
         assert!(root
             .join("conformance/test-clients/python_clamd.py")
+            .is_file());
+        // python_clamd.py and the library wrappers import it
+        assert!(root
+            .join("conformance/clients/wrappers/library_scan.py")
             .is_file());
         assert!(root.join("conformance/cases/server/clamd.toml").is_file());
         assert!(root.join("conformance/cases/server/svsp.toml").is_file());

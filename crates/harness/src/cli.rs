@@ -267,15 +267,15 @@ fn parse_partition(s: &str) -> Result<(usize, usize)> {
 }
 
 /// `--root DIR` must be a repository root (a directory with `conformance/`): anything else
-/// is a usage error (exit 2), not a harness failure further on.
+/// is a usage error (exit 2), not a harness failure further on. The root is made absolute: transcripts redact it as `[REPO]`, and a relative spelling
+/// such as `.` would be replaced wherever it occurs (`case: clamd[REPO]clean`).
 fn check_root(dir: &Path) -> Result<PathBuf> {
-    if dir.join("conformance").is_dir() {
-        Ok(dir.to_path_buf())
-    } else {
-        Err(HarnessError::Usage(format!(
+    match dir.canonicalize() {
+        Ok(abs) if abs.join("conformance").is_dir() => Ok(abs),
+        _ => Err(HarnessError::Usage(format!(
             "--root {}: not a repository root (no conformance/ directory in it)",
             dir.display()
-        )))
+        ))),
     }
 }
 
@@ -553,15 +553,7 @@ async fn run(mut cli: Cli) -> Result<u8> {
                 cli.skip.join(",")
             )));
         }
-        return finish(
-            &cli,
-            Report {
-                rows,
-                seconds: started.elapsed().as_secs_f64(),
-                notes: Vec::new(),
-            },
-            &extras,
-        );
+        return finish(&cli, rows, Vec::new(), started, &extras);
     }
 
     let mut profiles = select_profiles(&cli, &root)?;
@@ -663,15 +655,7 @@ async fn run(mut cli: Cli) -> Result<u8> {
 
     if let Some(n) = cli.proptest {
         let rows = crate::props::run(&profiles, &ctx, n, cli.seed, &build_errors).await?;
-        return finish(
-            &cli,
-            Report {
-                rows,
-                seconds: started.elapsed().as_secs_f64(),
-                notes: Vec::new(),
-            },
-            &extras,
-        );
+        return finish(&cli, rows, Vec::new(), started, &extras);
     }
 
     let mut notes = Vec::new();
@@ -715,15 +699,7 @@ async fn run(mut cli: Cli) -> Result<u8> {
         return Err(HarnessError::Usage(no_case_selected(&cli, &profiles)));
     }
     extras.details.add_results(&results, &cases);
-    finish(
-        &cli,
-        Report {
-            rows,
-            seconds: started.elapsed().as_secs_f64(),
-            notes,
-        },
-        &extras,
-    )
+    finish(&cli, rows, notes, started, &extras)
 }
 
 /// Fills in from the config file what the command line did not give (the command line
@@ -752,7 +728,19 @@ fn apply_config(cfg: crate::user_config::Config, cli: &mut Cli) {
     cli.report_json = cli.report_json.take().or(cfg.report_json);
 }
 
-fn finish(cli: &Cli, report: Report, extras: &crate::outputs::Extras) -> Result<u8> {
+/// Reports the run that began at `started` (terminal, report files, extras); its exit code.
+fn finish(
+    cli: &Cli,
+    rows: Vec<Row>,
+    notes: Vec<String>,
+    started: Instant,
+    extras: &crate::outputs::Extras,
+) -> Result<u8> {
+    let report = Report {
+        rows,
+        seconds: started.elapsed().as_secs_f64(),
+        notes,
+    };
     let _ = write!(std::io::stderr(), "{}", report.terminal());
     report.write_files(
         cli.report_md.as_deref(),

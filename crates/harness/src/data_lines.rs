@@ -351,107 +351,119 @@ mod tests {
         whole
     }
 
-    /// SVSP-RESP-SEND-1.
-    #[test]
-    fn svsp_resp_send_1_rewritten_at_every_split() {
-        for (input, expect, ports) in [
-            (&b"1 SEND 40123\r\n"[..], &b"1 SEND 1\r\n"[..], vec![40123]),
-            (b"SEND 40123\n", b"SEND 1\n", vec![40123]),
-            (b"007 send 9\r\n", b"007 send 1\r\n", vec![9]),
-            (
-                b"READY\r\n1 QUEUED\r\n1 SEND 5000\r\n1 DONE 0 : \"\"\r\n",
-                b"READY\r\n1 QUEUED\r\n1 SEND 1\r\n1 DONE 0 : \"\"\r\n",
-                vec![5000],
-            ),
-            (
-                b"1 SEND 5\r\n2 SEND 6\n",
-                b"1 SEND 1\r\n2 SEND 1\n",
-                vec![5, 6],
-            ),
-        ] {
+    /// Each `(input, forwarded, ports)`: at every split, `input` is forwarded as `forwarded`
+    /// (ports replaced by 1) and `ports` are the ports seen.
+    fn assert_rewritten(watch: Watch, cases: &[(&[u8], &[u8], &[u16])]) {
+        for (input, expect, ports) in cases {
             assert_eq!(
-                all_splits(Watch::Send, input),
-                (expect.to_vec(), ports),
+                all_splits(watch, input),
+                (expect.to_vec(), ports.to_vec()),
                 "{}",
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    /// Each input passes unchanged at every split, and no port is seen.
+    fn assert_unchanged(watch: Watch, inputs: &[&[u8]]) {
+        for input in inputs {
+            let (out, ports) = all_splits(watch, input);
+            assert_eq!(&out, input, "{}", String::from_utf8_lossy(input));
+            assert!(ports.is_empty(), "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    /// SVSP-RESP-SEND-1.
+    #[test]
+    fn svsp_resp_send_1_rewritten_at_every_split() {
+        assert_rewritten(
+            Watch::Send,
+            &[
+                (b"1 SEND 40123\r\n", b"1 SEND 1\r\n", &[40123]),
+                (b"SEND 40123\n", b"SEND 1\n", &[40123]),
+                (b"007 send 9\r\n", b"007 send 1\r\n", &[9]),
+                (
+                    b"READY\r\n1 QUEUED\r\n1 SEND 5000\r\n1 DONE 0 : \"\"\r\n",
+                    b"READY\r\n1 QUEUED\r\n1 SEND 1\r\n1 DONE 0 : \"\"\r\n",
+                    &[5000],
+                ),
+                (
+                    b"1 SEND 5\r\n2 SEND 6\n",
+                    b"1 SEND 1\r\n2 SEND 1\n",
+                    &[5, 6],
+                ),
+            ],
+        );
     }
 
     /// SVSP-RESP-SEND-1.
     #[test]
     fn svsp_resp_send_1_lookalikes_pass_unchanged() {
-        for input in [
-            &b"SEND\r\n"[..], // inline data (SVSP-SCAN-DATA-1): no port, nothing to proxy
-            b"1 SEND\r\n",
-            b"SEND 0\r\n",
-            b"SEND 65536\r\n",
-            b"SEND 12a\r\n",
-            b"SEND 12 x\r\n",
-            b"SENDX 12\r\n",
-            b"1234567890 SEND 12\r\n", // identifier too long (SVSP-ID-2)
-            b"1a SEND 12\r\n",
-            b"INFECTED SEND 12 : \"x\" : y\r\n",
-            b"1 SCANNING \"SEND 12\"\r\n",
-            b"SEND 12\rX\n",
-            b"SEND 12", // no terminator: flushed at EOF unchanged
-        ] {
-            let (out, ports) = all_splits(Watch::Send, input);
-            assert_eq!(out, input, "{}", String::from_utf8_lossy(input));
-            assert!(ports.is_empty(), "{}", String::from_utf8_lossy(input));
-        }
+        assert_unchanged(
+            Watch::Send,
+            &[
+                b"SEND\r\n", // inline data (SVSP-SCAN-DATA-1): no port, nothing to proxy
+                b"1 SEND\r\n",
+                b"SEND 0\r\n",
+                b"SEND 65536\r\n",
+                b"SEND 12a\r\n",
+                b"SEND 12 x\r\n",
+                b"SENDX 12\r\n",
+                b"1234567890 SEND 12\r\n", // identifier too long (SVSP-ID-2)
+                b"1a SEND 12\r\n",
+                b"INFECTED SEND 12 : \"x\" : y\r\n",
+                b"1 SCANNING \"SEND 12\"\r\n",
+                b"SEND 12\rX\n",
+                b"SEND 12", // no terminator: flushed at EOF unchanged
+            ],
+        );
     }
 
     /// SVSP-SCAN-PORT-1.
     #[test]
     fn svsp_scan_port_1_rewritten_at_every_split() {
-        for (input, expect, ports) in [
-            (
-                &b"1 SCAN/PORT 40123 /tmp/a b\r\n"[..],
-                &b"1 SCAN/PORT 1 /tmp/a b\r\n"[..],
-                vec![40123],
-            ),
-            (b"SCAN/PORT 7\n", b"SCAN/PORT 1\n", vec![7]),
-            (
-                b"  12\tscan//port\t0080 n\n",
-                b"  12\tscan//port\t1 n\n",
-                vec![80],
-            ),
-            (
-                b"ENABLE RECURSE\r\n3 SCAN/PORT 9 x\r\nQUIT\r\n",
-                b"ENABLE RECURSE\r\n3 SCAN/PORT 1 x\r\nQUIT\r\n",
-                vec![9],
-            ),
-        ] {
-            assert_eq!(
-                all_splits(Watch::ScanPort, input),
-                (expect.to_vec(), ports),
-                "{}",
-                String::from_utf8_lossy(input)
-            );
-        }
+        assert_rewritten(
+            Watch::ScanPort,
+            &[
+                (
+                    b"1 SCAN/PORT 40123 /tmp/a b\r\n",
+                    b"1 SCAN/PORT 1 /tmp/a b\r\n",
+                    &[40123],
+                ),
+                (b"SCAN/PORT 7\n", b"SCAN/PORT 1\n", &[7]),
+                (
+                    b"  12\tscan//port\t0080 n\n",
+                    b"  12\tscan//port\t1 n\n",
+                    &[80],
+                ),
+                (
+                    b"ENABLE RECURSE\r\n3 SCAN/PORT 9 x\r\nQUIT\r\n",
+                    b"ENABLE RECURSE\r\n3 SCAN/PORT 1 x\r\nQUIT\r\n",
+                    &[9],
+                ),
+            ],
+        );
     }
 
     /// SVSP-SCAN-PORT-1.
     #[test]
     fn svsp_scan_port_1_lookalikes_pass_unchanged() {
-        for input in [
-            &b"SCAN/PORT\r\n"[..],
-            b"SCAN/PORT 0 x\r\n",
-            b"SCAN/PORT 70000\r\n",
-            b"SCAN/PORT x12\r\n",
-            b"SCAN/PORTS 12\r\n",
-            b"SCAN/REQUEST 12\r\n",
-            b"SCAN/FILE /SCAN/PORT 12\r\n",
-            b"SCAN/X/PORT 12\r\n", // unknown format (SVSP-SCAN-2)
-            b"1234567890 SCAN/PORT 12\r\n",
-            b"SEND 12\r\n",
-            b"SCAN/PORT 12", // unterminated
-        ] {
-            let (out, ports) = all_splits(Watch::ScanPort, input);
-            assert_eq!(out, input, "{}", String::from_utf8_lossy(input));
-            assert!(ports.is_empty(), "{}", String::from_utf8_lossy(input));
-        }
+        assert_unchanged(
+            Watch::ScanPort,
+            &[
+                b"SCAN/PORT\r\n",
+                b"SCAN/PORT 0 x\r\n",
+                b"SCAN/PORT 70000\r\n",
+                b"SCAN/PORT x12\r\n",
+                b"SCAN/PORTS 12\r\n",
+                b"SCAN/REQUEST 12\r\n",
+                b"SCAN/FILE /SCAN/PORT 12\r\n",
+                b"SCAN/X/PORT 12\r\n", // unknown format (SVSP-SCAN-2)
+                b"1234567890 SCAN/PORT 12\r\n",
+                b"SEND 12\r\n",
+                b"SCAN/PORT 12", // unterminated
+            ],
+        );
     }
 
     #[test]

@@ -140,6 +140,7 @@ fn collapse_repeats(parts: Vec<String>) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::transcript::Event;
+    use fixtures::clamd_wire::chunk;
     use std::time::Duration;
 
     fn data(conn: u32, dir: Dir, bytes: &[u8]) -> Event {
@@ -153,12 +154,6 @@ mod tests {
                 truncated: false,
             },
         }
-    }
-
-    fn chunk(data: &[u8]) -> Vec<u8> {
-        let mut v = (data.len() as u32).to_be_bytes().to_vec();
-        v.extend_from_slice(data);
-        v
     }
 
     /// CLAMD-INSTREAM-1: an upload is shown as its frames, EICAR split over two chunks and
@@ -180,15 +175,13 @@ mod tests {
             ],
         };
         let log = report_log(&t);
-        assert!(
-            log.contains("C: zINSTREAM\\0 <chunk 30 bytes, 11 in this read>"),
-            "{log}"
-        );
-        assert!(
-            log.contains("C: <rest of chunk: 19 bytes> <chunk 38 bytes> <chunk 0: end of stream>"),
-            "{log}"
-        );
-        assert!(log.contains("S: stream: OK\\0"), "{log}");
+        for shown in [
+            "C: zINSTREAM\\0 <chunk 30 bytes, 11 in this read>",
+            "C: <rest of chunk: 19 bytes> <chunk 38 bytes> <chunk 0: end of stream>",
+            "S: stream: OK\\0",
+        ] {
+            assert!(log.contains(shown), "{shown:?} is not in {log}");
+        }
         assert!(!log.contains("X5O"), "{log}");
     }
 

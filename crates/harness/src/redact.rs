@@ -126,22 +126,30 @@ pub fn html(s: &str) -> String {
     let s = text(s);
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+        match html_entity(c) {
+            Some(entity) => out.push_str(entity),
             // Control characters from client output would be parse errors; show them.
-            c if c.is_control() && c != '\n' && c != '\t' => {
+            None if c.is_control() && c != '\n' && c != '\t' => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c => out.push(c),
+            None => out.push(c),
         }
     }
     // No URL in the page, even as text from a client: `://` is written as a character
     // reference (the browser still shows it).
     out.replace("://", "&#58;//")
+}
+
+/// The entity for a character that cannot stand as is in HTML text or an attribute value.
+fn html_entity(c: char) -> Option<&'static str> {
+    Some(match c {
+        '&' => "&amp;",
+        '<' => "&lt;",
+        '>' => "&gt;",
+        '"' => "&quot;",
+        '\'' => "&apos;",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

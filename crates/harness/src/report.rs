@@ -59,6 +59,11 @@ pub struct RuleTally {
 }
 
 impl Report {
+    /// The rows with this status, in report order.
+    fn with_status(&self, status: Status) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(move |r| r.status == status)
+    }
+
     /// Failures grouped by rule and kind, most cases first (ties in report order).
     pub fn by_rule(&self) -> Vec<RuleTally> {
         let mut tallies: Vec<RuleTally> = Vec::new();
@@ -180,9 +185,7 @@ impl Report {
         }
         let c = self.counts();
         let fo = self
-            .rows
-            .iter()
-            .filter(|r| r.status == Status::FailOpen)
+            .with_status(Status::FailOpen)
             .map(|r| format!("{} [{}]", r.id, r.suite))
             .collect::<Vec<_>>();
         if !fo.is_empty() {
@@ -192,9 +195,7 @@ impl Report {
             }
         }
         let na: Vec<String> = self
-            .rows
-            .iter()
-            .filter(|r| r.status == Status::NotAvailable)
+            .with_status(Status::NotAvailable)
             .map(|r| r.suite.clone())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -206,11 +207,7 @@ impl Report {
                 na.join(", ")
             );
         }
-        let nap: Vec<&Row> = self
-            .rows
-            .iter()
-            .filter(|r| r.status == Status::NotApplicable)
-            .collect();
+        let nap: Vec<&Row> = self.with_status(Status::NotApplicable).collect();
         if !nap.is_empty() {
             let _ = writeln!(s, "\nNOT APPLICABLE (the fault never fired: the client took a path this fault does not touch; neither passed nor failed):");
             for r in nap {
@@ -258,11 +255,7 @@ impl Report {
                 r.detail.replace('|', "\\|")
             );
         }
-        let nap: Vec<&Row> = self
-            .rows
-            .iter()
-            .filter(|r| r.status == Status::NotApplicable)
-            .collect();
+        let nap: Vec<&Row> = self.with_status(Status::NotApplicable).collect();
         if !nap.is_empty() {
             s.push_str("\n## Not applicable\n\nThe fault never fired: the client took a path this fault does not touch. These cases are neither passed nor failed.\n\n");
             for r in nap {

@@ -36,13 +36,8 @@ fn run(dir: &Path, summary: Option<&Path>) -> std::process::Output {
 
 #[test]
 fn github_step_summary_gets_a_table_and_each_failure_an_error_line() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let summary = dir.path().join("summary.md");
-    std::fs::write(&summary, "earlier step\n").unwrap();
+    need_python!();
+    let (dir, summary) = temp_file("summary.md", "earlier step\n");
     let out = run(dir.path(), Some(&summary));
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -92,10 +87,7 @@ fn github_step_summary_gets_a_table_and_each_failure_an_error_line() {
 
 #[test]
 fn no_annotations_outside_github_actions() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), None);
     assert_eq!(out.status.code(), Some(1));

@@ -6,6 +6,8 @@
 //! out (an arbitrary value would run an arbitrary program); `--server`, `--program` and the
 //! report paths take only listed (loopback, relative) or invalid values.
 
+mod common;
+
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
@@ -86,7 +88,7 @@ struct World {
 }
 
 fn world() -> World {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = common::root();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     for sub in ["cases", "clients", "test-clients"] {
@@ -96,11 +98,7 @@ fn world() -> World {
         );
     }
     let profile = dir.path().join("p.toml");
-    std::fs::write(
-        &profile,
-        "protocol = \"clamd\"\ncommand = \"true {file}\"\n[verdicts]\nclean = { exit = 0 }\n",
-    )
-    .unwrap();
+    std::fs::write(&profile, common::TRUE_PROFILE).unwrap();
     let extra = vec![root.into_os_string(), profile.into_os_string()];
     World { dir, extra }
 }

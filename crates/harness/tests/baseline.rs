@@ -42,10 +42,7 @@ fn s(p: &Path) -> &str {
 /// with a reason, and a run with it exits 0; a baseline with one of them exits 1 (new).
 #[test]
 fn only_baselined_failures_exit_0_and_a_new_failure_exits_1() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     let dir = tempfile::tempdir().unwrap();
     let b = dir.path().join("known.toml");
     let filter = "clamd.clean,clamd.eicar";
@@ -95,17 +92,11 @@ fn only_baselined_failures_exit_0_and_a_new_failure_exits_1() {
 /// for a case this run did not select is only noted.
 #[test]
 fn stale_baseline_entry_exits_1() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let b = dir.path().join("known.toml");
-    std::fs::write(
-        &b,
+    need_python!();
+    let (_dir, b) = temp_file(
+        "known.toml",
         "[[failure]]\nclient = \"client-cmd\"\ncase = \"clamd.clean\"\nreason = \"was broken\"\n\n[[failure]]\nclient = \"client-cmd\"\ncase = \"clamd.over-limit\"\nreason = \"not run here\"\n",
-    )
-    .unwrap();
+    );
     let out = run(
         "",
         "clamd.clean",
@@ -133,10 +124,7 @@ fn stale_baseline_entry_exits_1() {
 /// it in its FAIL-OPEN section. A fail-open entry without the flag is exit 2.
 #[test]
 fn fail_open_is_baselined_only_with_the_explicit_flag() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     let dir = tempfile::tempdir().unwrap();
     let b = dir.path().join("known.toml");
     let html = dir.path().join("r.html");
@@ -209,9 +197,7 @@ fn fail_open_is_baselined_only_with_the_explicit_flag() {
 /// before any case runs.
 #[test]
 fn bad_baselines_exit_2_before_running() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = dir.path().join("bad.toml");
-    std::fs::write(&b, "[[failure]]\nclient = \"x\"\ncase = \"y\"\n").unwrap();
+    let (_dir, b) = temp_file("bad.toml", "[[failure]]\nclient = \"x\"\ncase = \"y\"\n");
     for args in [
         vec!["--baseline", s(&b)],
         vec!["--baseline", "/nonexistent/known.toml"],

@@ -40,6 +40,13 @@ fn get<'a>(rs: &'a [CaseResult], id: &str) -> &'a CaseResult {
         .unwrap_or_else(|| panic!("no result for {id}"))
 }
 
+/// The result of case `id`, which has `status` (the failures are shown when not).
+fn with_status<'a>(rs: &'a [CaseResult], id: &str, status: Status) -> &'a CaseResult {
+    let r = get(rs, id);
+    assert_eq!(r.status, status, "{id}: {:?}", r.failures);
+    r
+}
+
 fn rules(r: &CaseResult) -> Vec<&str> {
     r.failures.iter().map(|f| f.rule.as_str()).collect()
 }
@@ -66,20 +73,15 @@ fn failure<'a>(r: &'a CaseResult, rule: &str) -> &'a harness::judge::Failure {
         .unwrap_or_else(|| panic!("no {rule} failure in {:?}", r.failures))
 }
 
+/// The correct test clients pass every case of their protocol (at least this many).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn good_clamd_test_client_passes_every_clamd_case() {
+async fn good_test_clients_pass_every_case_of_their_protocol() {
     need_python!();
-    let rs = run("good-clamd", &[]).await;
-    assert!(rs.len() >= 15);
-    assert_all_pass(&rs);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn good_svsp_test_client_passes_every_svsp_case() {
-    need_python!();
-    let rs = run("good-svsp", &[]).await;
-    assert!(rs.len() >= 10);
-    assert_all_pass(&rs);
+    for (profile, at_least) in [("good-clamd", 15), ("good-svsp", 10)] {
+        let rs = run(profile, &[]).await;
+        assert!(rs.len() >= at_least, "{profile}: {} cases", rs.len());
+        assert_all_pass(&rs);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,8 +104,7 @@ async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
         ("clamd.close-before-reply", "CLAMD-CLIENT-3"),
         ("clamd.silent", "CLAMD-CLIENT-10"),
     ] {
-        let r = get(&rs, id);
-        assert_eq!(r.status, Status::FailOpen, "{id}: {:?}", r.failures);
+        let r = with_status(&rs, id, Status::FailOpen);
         assert_eq!(r.failures[0].rule, rule, "{id}");
         assert_eq!(r.failures[0].kind, "fail-open");
     }
@@ -115,9 +116,7 @@ async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
 async fn no_zero_length_chunk_is_clamd_client_2() {
     need_python!();
     let rs = run("broken-no-terminator", &["clamd.clean"]).await;
-    let r = get(&rs, "clamd.clean");
-    assert_eq!(r.status, Status::Fail);
-    assert!(rules(r).contains(&"CLAMD-CLIENT-2"), "{:?}", r.failures);
+    let r = with_status(&rs, "clamd.clean", Status::Fail);
     let f = failure(r, "CLAMD-CLIENT-2");
     assert!(f.happened.contains("zero-length chunk"), "{}", f.happened);
 }
@@ -126,9 +125,7 @@ async fn no_zero_length_chunk_is_clamd_client_2() {
 async fn unprefixed_commands_are_clamd_client_1() {
     need_python!();
     let rs = run("broken-unprefixed", &["clamd.eicar"]).await;
-    let r = get(&rs, "clamd.eicar");
-    assert_eq!(r.status, Status::Fail);
-    assert!(rules(r).contains(&"CLAMD-CLIENT-1"), "{:?}", r.failures);
+    let r = with_status(&rs, "clamd.eicar", Status::Fail);
     let f = failure(r, "CLAMD-CLIENT-1");
     assert!(
         f.excerpt.contains("⟦INSTREAM"),
@@ -145,8 +142,7 @@ async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
         &["clamd.over-limit", "clamd.exact-limit"],
     )
     .await;
-    let r = get(&rs, "clamd.over-limit");
-    assert_eq!(r.status, Status::FailOpen, "{:?}", r.failures);
+    let r = with_status(&rs, "clamd.over-limit", Status::FailOpen);
     assert_eq!(r.failures[0].rule, "CLAMD-CLIENT-4");
     assert_eq!(get(&rs, "clamd.exact-limit").status, Status::Pass);
 }
@@ -155,8 +151,7 @@ async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
 async fn session_without_end_is_clamd_client_9() {
     need_python!();
     let rs = run("broken-no-end", &["clamd.clean"]).await;
-    let r = get(&rs, "clamd.clean");
-    assert_eq!(r.status, Status::Fail);
+    let r = with_status(&rs, "clamd.clean", Status::Fail);
     assert_eq!(
         rules(r),
         ["CLAMD-CLIENT-9"],
@@ -181,8 +176,7 @@ async fn pairing_replies_by_position_is_clamd_client_9_under_every_order_but_arr
     let arrival = get(&rs, "clamd.session-files.arrival");
     assert_eq!(arrival.status, Status::Pass, "{:?}", arrival.failures);
     for order in ["clamd", "reverse", "random"] {
-        let r = get(&rs, &format!("clamd.session-files.{order}"));
-        assert_eq!(r.status, Status::Fail, "{order}: {:?}", r.failures);
+        let r = with_status(&rs, &format!("clamd.session-files.{order}"), Status::Fail);
         let f = r
             .failures
             .iter()
@@ -211,8 +205,7 @@ async fn pairing_replies_by_position_is_clamd_client_9_under_every_order_but_arr
 async fn waiting_for_queued_hangs_svsp_client_8() {
     need_python!();
     let rs = run("broken-needs-queued", &["svsp.queued-never", "svsp.eicar"]).await;
-    let r = get(&rs, "svsp.queued-never");
-    assert_eq!(r.status, Status::Fail);
+    let r = with_status(&rs, "svsp.queued-never", Status::Fail);
     assert_eq!(r.failures[0].rule, "SVSP-CLIENT-8");
     assert_eq!(r.failures[0].kind, "hung");
     // With QUEUED present (fake default) the same client passes.
@@ -228,8 +221,7 @@ async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
     )
     .await;
     for id in ["svsp.eacces", "svsp.efault"] {
-        let r = get(&rs, id);
-        assert_eq!(r.status, Status::FailOpen, "{id}");
+        let r = with_status(&rs, id, Status::FailOpen);
         assert_eq!(r.failures[0].rule, "SVSP-CLIENT-10");
     }
 }
@@ -238,9 +230,8 @@ async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
 async fn sending_before_ready_is_svsp_client_1() {
     need_python!();
     let rs = run("broken-svsp-no-wait-ready", &["svsp.clean"]).await;
-    let r = get(&rs, "svsp.clean");
-    assert_eq!(r.status, Status::Fail);
-    assert!(rules(r).contains(&"SVSP-CLIENT-1"), "{:?}", r.failures);
+    let r = with_status(&rs, "svsp.clean", Status::Fail);
+    failure(r, "SVSP-CLIENT-1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,30 @@ fn configuration_errors_exit_2() {
     }
 }
 
+/// `--root .` works like the absolute path: the root is redacted from snapshots as `[REPO]`,
+/// and redacting `.` used to rewrite every dot (`case: clamd[REPO]clean`).
+#[test]
+fn a_relative_root_is_redacted_as_its_absolute_path() {
+    need_python!();
+    let (dir, profile) = temp_file("py-good.toml", PY_GOOD_PROFILE);
+    let snapshots = dir.path().join("snapshots");
+    let out = Command::cargo_bin("avc-conformance")
+        .unwrap()
+        .current_dir(root())
+        .args(["--root", ".", "--client"])
+        .arg(&profile)
+        .arg("--snapshots")
+        .arg(&snapshots)
+        .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = std::fs::read_to_string(snapshots.join("py-good/clamd.clean.snap")).unwrap();
+    assert!(text.contains("\ncase: clamd.clean\n"), "{text}");
+    assert!(!text.contains("[REPO]"), "{text}");
+}
+
 /// Hardening item 8: a profile's `[[files]] path` may not leave the case's scratch
 /// directory (`..`, absolute); the error names the profile and the path, exit 2.
 #[test]
@@ -137,16 +161,8 @@ fn list_and_partition_split_the_cases() {
 
 #[test]
 fn one_off_fail_open_client_exits_1_with_reports() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (md, json, junit) = (
-        dir.path().join("r.md"),
-        dir.path().join("r.json"),
-        dir.path().join("r.xml"),
-    );
+    need_python!();
+    let reports = Reports::new();
     let out = harness()
         .args([
             "--client-cmd",
@@ -156,12 +172,7 @@ fn one_off_fail_open_client_exits_1_with_reports() {
             "--filter",
             "clamd.reply-error,clamd.eicar",
         ])
-        .arg("--report-md")
-        .arg(&md)
-        .arg("--report-json")
-        .arg(&json)
-        .arg("--report-junit")
-        .arg(&junit)
+        .args(reports.flags())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -169,23 +180,20 @@ fn one_off_fail_open_client_exits_1_with_reports() {
     assert!(err.contains("FAIL-OPEN clamd.reply-error"), "{err}");
     assert!(err.contains("1 passed, 0 failed, 1 fail-open"), "{err}");
     let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&reports.json).unwrap()).unwrap();
     assert_eq!(j["counts"]["fail_open"], 1);
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(&reports.junit).unwrap();
     assert!(
         xml.contains("<testsuite") && xml.contains("clamd.reply-error") && xml.contains("<failure")
     );
-    assert!(std::fs::read_to_string(&md)
+    assert!(std::fs::read_to_string(&reports.md)
         .unwrap()
         .contains("CLAMD-CLIENT-5"));
 }
 
 #[test]
 fn one_off_good_client_exits_0() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     harness()
         .args([
             "--client-cmd",
@@ -308,55 +316,40 @@ fn closed_stdout_ends_the_listing_quietly() {
     assert!(err.is_empty(), "quiet: {err}");
 }
 
+/// Runs a one-off client (`client`: its flags) on case `id` alone, not its variants, with
+/// every report written; the run must fail (exit 1).
+fn failing_case(client: &[&str], id: &str) -> (std::process::Output, Reports) {
+    let reports = Reports::new();
+    let out = harness()
+        .args(client)
+        .args(["--filter", id, "--skip", &format!("{id}-")])
+        .args(reports.flags())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{id}: {out:?}");
+    (out, reports)
+}
+
 /// Issue 14 item 5: every failing row in every report carries its reason (the Markdown
 /// table used to say "expect infected, got clean" and nothing more), and a hung client is
 /// `hung` in the terminal, Markdown and JUnit alike (Markdown used to say "unclassified").
 #[test]
 fn every_failing_row_carries_its_reason_and_a_hang_reads_hung_everywhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let (md, junit) = (dir.path().join("r.md"), dir.path().join("r.xml"));
-    let out = harness()
-        .args(["--client-cmd", "sleep 5", "--timeout", "0.5"])
-        .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
-        .arg("--report-md")
-        .arg(&md)
-        .arg("--report-junit")
-        .arg(&junit)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let md = std::fs::read_to_string(&md).unwrap();
-    let row = md
-        .lines()
-        .find(|l| l.starts_with("| FAIL |"))
-        .unwrap_or_else(|| panic!("{md}"));
+    let (out, reports) = failing_case(
+        &["--client-cmd", "sleep 5", "--timeout", "0.5"],
+        "clamd.clean",
+    );
+    let row = reports.md_row("| FAIL |");
     assert!(row.contains("got hung"), "{row}");
     assert!(row.contains("hung: client still running"), "{row}");
+    let md = std::fs::read_to_string(&reports.md).unwrap();
     assert!(!md.contains("unclassified"), "{md}");
-    let junit = std::fs::read_to_string(&junit).unwrap();
+    let junit = std::fs::read_to_string(&reports.junit).unwrap();
     assert!(junit.contains("hung"), "{junit}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("hung"));
 
-    let md = dir.path().join("r2.md");
-    let out = harness()
-        .args([
-            "--client-cmd",
-            "true",
-            "--filter",
-            "clamd.eicar",
-            "--skip",
-            "clamd.eicar-",
-        ])
-        .arg("--report-md")
-        .arg(&md)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let md = std::fs::read_to_string(&md).unwrap();
-    let row = md
-        .lines()
-        .find(|l| l.starts_with("| FAIL-OPEN"))
-        .unwrap_or_else(|| panic!("{md}"));
+    let (_, reports) = failing_case(&["--client-cmd", "true"], "clamd.eicar");
+    let row = reports.md_row("| FAIL-OPEN");
     assert!(
         row.contains("fail-open: client reported CLEAN") && row.contains("no reply"),
         "{row}"

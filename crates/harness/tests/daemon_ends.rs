@@ -14,15 +14,20 @@ use tokio::net::TcpStream;
 
 const T: Duration = Duration::from_secs(10);
 
+/// The case's clamd daemon with a plan of one rule: `fault` when `when`.
+async fn clamd_with(when: Trigger, fault: Fault) -> RunningDaemon {
+    let plan = FaultPlan::new().with(when, fault);
+    daemon::start(&DaemonSpec::default(), Protocol::Clamd, Some(plan))
+        .await
+        .expect("start")
+}
+
 /// Issue 13 (CLAMD-CLIENT-3): a plan that refuses the first connection starts no daemon; the
 /// client gets an address where the kernel refuses the connection, reserved for the case,
 /// and there are no fault counters.
 #[tokio::test]
 async fn refusal_needs_no_server() {
-    let plan = FaultPlan::new().with(Trigger::always(), Fault::Refuse);
-    let d = daemon::start(&DaemonSpec::default(), Protocol::Clamd, Some(plan))
-        .await
-        .expect("start");
+    let d = clamd_with(Trigger::always(), Fault::Refuse).await;
     assert!(matches!(d, RunningDaemon::Refused(_)));
     assert_eq!(d.implementation(), "refuse");
     assert!(d.fault_stats().is_none());
@@ -41,10 +46,7 @@ async fn refusal_needs_no_server() {
 /// NOT-APPLICABLE), from the one daemon the case runs on.
 #[tokio::test]
 async fn fault_stats_count_the_rules_that_fired() {
-    let plan = FaultPlan::new().with(Trigger::command("PING"), Fault::Reset);
-    let d = daemon::start(&DaemonSpec::default(), Protocol::Clamd, Some(plan))
-        .await
-        .expect("start");
+    let d = clamd_with(Trigger::command("PING"), Fault::Reset).await;
     let fired = |d: &RunningDaemon| -> u64 {
         d.fault_stats()
             .expect("a fake has stats")
@@ -67,10 +69,7 @@ async fn fault_stats_count_the_rules_that_fired() {
 /// client reading through the proxy sees the reset (ECONNRESET), not an orderly EOF.
 #[tokio::test]
 async fn a_daemon_reset_reaches_the_client_as_a_reset() {
-    let plan = FaultPlan::new().with(Trigger::command("INSTREAM"), Fault::Reset);
-    let d = daemon::start(&DaemonSpec::default(), Protocol::Clamd, Some(plan))
-        .await
-        .expect("start");
+    let d = clamd_with(Trigger::command("INSTREAM"), Fault::Reset).await;
     let opts = ProxyOptions {
         hold_greeting: Duration::ZERO,
         svsp_data_channels: false,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use harness::daemon::{self, DaemonSpec};
 use harness::proxy::{Listen, Proxy, ProxyOptions};
-use harness::snapshot::{render, Redactions};
+use harness::snapshot::render_as_expected;
 use harness::transcript::{DataSource, Dir, Transcript};
 use harness::{Protocol, Verdict};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -126,14 +126,7 @@ async fn svsp_scan_port_1_data_channel_is_relayed_and_recorded() {
     // The client checks see one well-behaved control connection.
     let findings = harness::checks::svsp::check(&t);
     assert!(findings.is_empty(), "{findings:?}");
-    let snap = render(
-        Protocol::Svsp,
-        "svsp.port",
-        Verdict::Infected,
-        Some(Verdict::Infected),
-        &t,
-        &Redactions::default(),
-    );
+    let snap = render_as_expected(Protocol::Svsp, "svsp.port", Verdict::Infected, &t);
     let sha1 = "3395856ce81f2b7382dee72602f798b642f14140"; // of the 68-byte EICAR file
     assert!(
         snap.contains(
@@ -330,14 +323,7 @@ async fn svsp_scan_request_1_unused_data_channel_does_not_hold_finish() {
     let dcs = t.data_channels(1);
     assert_eq!(dcs.len(), 1, "{}", t.raw_log(200));
     assert!(t.bytes(dcs[0].0, Dir::C2S).is_empty());
-    let snap = render(
-        Protocol::Svsp,
-        "svsp.unused-channel",
-        Verdict::Error,
-        Some(Verdict::Error),
-        &t,
-        &Redactions::default(),
-    );
+    let snap = render_as_expected(Protocol::Svsp, "svsp.unused-channel", Verdict::Error, &t);
     assert!(snap.contains("data channel 1 (SCAN/REQUEST"), "{snap}");
     assert!(snap.contains("    no connection\n"), "{snap}");
 }

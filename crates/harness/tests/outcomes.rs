@@ -5,7 +5,7 @@
 //! The clients are small python scripts written into a scratch directory at run time.
 
 mod common;
-use common::{python, root};
+use common::{need_python, root};
 
 use std::collections::BTreeMap;
 
@@ -84,10 +84,7 @@ fn get<'a>(rs: &'a [CaseResult], id: &str) -> &'a CaseResult {
 /// said clean missed a detection (FAIL), it did not fail open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_after_a_reply_that_is_no_verdict_is_fail_open_clamd_client_5() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     let rs = run("unprefixed", &["clamd.eicar"]).await;
     let r = get(&rs, "clamd.eicar");
     assert_eq!(r.status, Status::FailOpen, "{:?}", r.failures);
@@ -110,10 +107,7 @@ async fn clean_after_a_reply_that_is_no_verdict_is_fail_open_clamd_client_5() {
 /// INSTREAM client on the same case meets the fault and is FAIL-OPEN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_that_never_fired_is_not_applicable_and_does_not_fail_the_run() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
+    need_python!();
     let id = "clamd.fault-reset-mid-stream";
     let rs = run("scan", &[id]).await;
     let r = get(&rs, id);

@@ -3,7 +3,7 @@
 //! and `--snapshots DIR`.
 
 mod common;
-use common::{python, root};
+use common::{need_python, root, temp_file, PY_GOOD_PROFILE};
 
 use std::path::{Path, PathBuf};
 
@@ -12,17 +12,14 @@ use assert_cmd::Command;
 /// A profile of the well-behaved Python client, as a user outside this repository would
 /// write one (snapshots on, the default), in its own directory.
 fn profile() -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("py-good.toml");
-    std::fs::write(
-        &p,
-        "protocol = \"clamd\"\n\
-         command = \"python3 {test_clients}/clamd_client.py --timeout 2 {addr} {file}\"\n\
-         timeout_secs = 8\n\
-         [verdicts]\nclean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n",
-    )
-    .unwrap();
-    (d, p)
+    temp_file("py-good.toml", PY_GOOD_PROFILE)
+}
+
+/// A scratch snapshot directory and where `clamd.clean`'s snapshot goes in it.
+fn snapshot_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("py-good/clamd.clean.snap");
+    (dir, snap)
 }
 
 /// One run of the profile on `clamd.clean` with snapshots in `dir`.
@@ -63,12 +60,8 @@ fn review(dir: &Path, extra: &[&str]) -> (i32, String) {
 /// snapshot, and names the command that accepts it; `--accept` then writes it.
 #[test]
 fn missing_snapshot_in_ci_fails_naming_the_accept_command() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("py-good/clamd.clean.snap");
+    need_python!();
+    let (dir, snap) = snapshot_dir();
     let (code, err) = run(dir.path(), true, &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("CI is set"), "{err}");
@@ -90,12 +83,8 @@ fn missing_snapshot_in_ci_fails_naming_the_accept_command() {
 /// `review --accept` accepts it, after which the run passes again. No cargo-insta involved.
 #[test]
 fn local_snapshots_are_written_listed_reviewed_and_accepted_in_the_chosen_dir() {
-    if !python() {
-        println!("SKIP: python3 not found");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("py-good/clamd.clean.snap");
+    need_python!();
+    let (dir, snap) = snapshot_dir();
     let (code, err) = run(dir.path(), false, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(

@@ -225,28 +225,27 @@ report_junit = "ci/junit.xml"
     assert!(text(&bad.stderr).contains("av-conformance.toml"));
 }
 
+/// A case file with one clamd case `id` (CLAMD-CLIENT-6) that expects `input` (a TOML
+/// inline table) to be reported infected.
+fn infected_case(id: &str, input: &str) -> String {
+    format!(
+        "[[case]]\nid = {id:?}\nprotocol = \"clamd\"\nrules = [\"CLAMD-CLIENT-6\"]\ninput = {input}\nexpect = \"infected\"\n"
+    )
+}
+
 /// Issue 14: `--cases DIR` adds the user's own case files to the built-in ones; an id that
 /// repeats a built-in case is a configuration error (exit 2) naming the file.
 #[test]
 fn user_case_directories_are_added_to_the_builtin_cases() {
     let dir = outside_dir();
     let profile = dir.path().join("p.toml");
-    std::fs::write(
-        &profile,
-        "protocol = \"clamd\"\ncommand = \"true {file}\"\n[verdicts]\nclean = { exit = 0 }\n",
-    )
-    .unwrap();
+    std::fs::write(&profile, TRUE_PROFILE).unwrap();
     let cases = dir.path().join("cases");
     std::fs::create_dir(&cases).unwrap();
+    let marker = r#"{ kind = "bytes", data = "AV-FAKE-TEST-MARKER-1" }"#;
     std::fs::write(
         cases.join("mine.toml"),
-        r#"[[case]]
-id = "clamd.mine-marker"
-protocol = "clamd"
-rules = ["CLAMD-CLIENT-6"]
-input = { kind = "bytes", data = "AV-FAKE-TEST-MARKER-1" }
-expect = "infected"
-"#,
+        infected_case("clamd.mine-marker", marker),
     )
     .unwrap();
     let p = profile.to_string_lossy();
@@ -257,17 +256,8 @@ expect = "infected"
     assert!(listing.contains("clamd.over-limit"), "{listing}");
     assert_eq!(listing.lines().count(), builtin_clamd_cases() + 1);
 
-    std::fs::write(
-        cases.join("dup.toml"),
-        r#"[[case]]
-id = "clamd.eicar"
-protocol = "clamd"
-rules = ["CLAMD-CLIENT-6"]
-input = { kind = "eicar" }
-expect = "infected"
-"#,
-    )
-    .unwrap();
+    let eicar = infected_case("clamd.eicar", r#"{ kind = "eicar" }"#);
+    std::fs::write(cases.join("dup.toml"), eicar).unwrap();
     let dup = avc(dir.path(), &["--profile", &p, "--cases", "cases", "--list"]);
     assert_eq!(dup.status.code(), Some(2));
     let e = text(&dup.stderr);
@@ -299,8 +289,9 @@ fn disk_files(sub: &str, ext: &str) -> Vec<(String, String)> {
 }
 
 /// Issue 14: the data compiled into the binary is exactly the repository's
-/// `conformance/cases`, `conformance/clients` and test-client scripts (no file missing,
-/// none extra, no byte different), and none of it holds the EICAR string.
+/// `conformance/cases`, `conformance/clients` (with its wrapper scripts) and test-client
+/// scripts (no file missing, none extra, no byte different), and none of it holds the EICAR
+/// string.
 #[test]
 fn builtin_data_is_exactly_the_repository_conformance_files() {
     let mut disk = Vec::new();
@@ -308,6 +299,7 @@ fn builtin_data_is_exactly_the_repository_conformance_files() {
         ("cases/client", "toml"),
         ("cases/server", "toml"),
         ("clients", "toml"),
+        ("clients/wrappers", "py"),
         ("test-clients", "py"),
     ] {
         disk.extend(disk_files(sub, ext));

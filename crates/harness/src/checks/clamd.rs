@@ -2,7 +2,7 @@
 
 use clamd_proto::{Command, Framing};
 
-use crate::checks::{excerpt, per_connection, Finding};
+use crate::checks::{per_connection, Finding, Found};
 use crate::transcript::{Dir, Transcript};
 
 /// A chunk length at or above this is a framing desync, not a real chunk (CLAMD-CLIENT-2:
@@ -241,6 +241,7 @@ pub fn check(t: &Transcript) -> Vec<Finding> {
 
 fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let c = t.bytes(conn, Dir::C2S);
+    let mut found = Found::new(conn, &c, out);
     let s = t.bytes(conn, Dir::S2C);
     let replies = split_replies(&s);
     // The server ended the conversation (closing reply, or its EOF before the client's):
@@ -269,25 +270,20 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                 mode,
             } => {
                 if ended {
-                    out.push(Finding::must(
+                    found.must(
                         "CLAMD-CLIENT-9",
-                        conn,
                         "bytes sent after END (the session is over)",
-                        excerpt(&c, *at, *end),
-                    ));
+                        *at,
+                        *end,
+                    );
                     return;
                 }
                 if !session && commands >= 1 {
-                    out.push(Finding::must(
-                        "CLAMD-CLIENT-12",
-                        conn,
-                        format!(
+                    found.must("CLAMD-CLIENT-12", format!(
                             "a second command {} at byte {at} on a connection outside IDSESSION, after {} (clamd closes after one command; open a new connection per command)",
                             shown_name(name),
                             first_command.as_deref().map(shown_name).unwrap_or_default()
-                        ),
-                        excerpt(&c, *at, *end),
-                    ));
+                        ), *at, *end);
                     return;
                 }
                 if first_command.is_none() {
@@ -306,154 +302,139 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                 }
                 in_stream = cmd == Command::Instream;
                 match &cmd {
-                    Command::Quit | Command::Shutdown => out.push(Finding::must(
+                    Command::Quit | Command::Shutdown => found.must(
                         "CLAMD-CLIENT-11",
-                        conn,
                         "QUIT/SHUTDOWN shuts the daemon down; never send it to end a conversation",
-                        excerpt(&c, *at, *end),
-                    )),
+                        *at,
+                        *end,
+                    ),
                     Command::IdSession => {
                         if session {
-                            out.push(Finding::must(
-                                "CLAMD-CLIENT-9",
-                                conn,
-                                "nested IDSESSION",
-                                excerpt(&c, *at, *end),
-                            ));
+                            found.must("CLAMD-CLIENT-9", "nested IDSESSION", *at, *end);
                         }
                         session = true;
                         continue;
                     }
                     Command::End => {
                         if !session {
-                            out.push(Finding::must(
-                                "CLAMD-CLIENT-9",
-                                conn,
-                                "END outside IDSESSION",
-                                excerpt(&c, *at, *end),
-                            ));
+                            found.must("CLAMD-CLIENT-9", "END outside IDSESSION", *at, *end);
                         }
                         ended = true;
                         continue;
                     }
                     Command::Unknown => {
-                        out.push(Finding::must(
+                        found.must(
                             "CLAMD-CLIENT-1",
-                            conn,
                             "clamd does not know this command (it answers UNKNOWN COMMAND)",
-                            excerpt(&c, *at, *end),
-                        ));
+                            *at,
+                            *end,
+                        );
                         continue;
                     }
                     _ => {}
                 }
                 if let Some(path) = cmd.path() {
                     if !path.starts_with(b"/") {
-                        out.push(Finding::must(
+                        found.must(
                             "CLAMD-CLIENT-7",
-                            conn,
                             "path command with a relative path",
-                            excerpt(&c, *at, *end),
-                        ));
+                            *at,
+                            *end,
+                        );
                     }
                     let name_len = cmd.name().map_or(0, |n| n.as_str().len());
                     let one_space = name.get(name_len) == Some(&b' ');
                     if path.starts_with(b"\"") || path.starts_with(b" ") || !one_space {
-                        out.push(Finding::must(
+                        found.must(
                             "CLAMD-CLIENT-7",
-                            conn,
                             "path quoted, or not exactly one space after the command name",
-                            excerpt(&c, *at, *end),
-                        ));
+                            *at,
+                            *end,
+                        );
                     }
                 }
                 if session && !cmd.name().is_some_and(|n| n.allowed_in_session()) {
-                    out.push(Finding::must(
+                    found.must(
                         "CLAMD-CLIENT-9",
-                        conn,
                         "command not allowed inside IDSESSION (CLAMD-SESSION-2)",
-                        excerpt(&c, *at, *end),
-                    ));
+                        *at,
+                        *end,
+                    );
                 }
             }
             ClientFrame::Legacy { at, end } => {
                 let after_terminator = matches!(before, Some(ClientFrame::Terminator { .. }));
                 let (rule, message, mark_end) = legacy_diagnosis(&c, *at, *end, after_terminator);
-                out.push(Finding::must(
-                    rule,
-                    conn,
-                    message,
-                    excerpt(&c, *at, mark_end),
-                ));
+                found.must(rule, message, *at, mark_end);
                 return;
             }
             ClientFrame::Unterminated { at, end } => {
                 if !server_closed_first {
-                    out.push(Finding::must(
+                    found.must(
                         "CLAMD-CLIENT-1",
-                        conn,
                         "command never terminated (no \\0 / \\n)",
-                        excerpt(&c, *at, *end),
-                    ));
+                        *at,
+                        *end,
+                    );
                 }
                 return;
             }
             ClientFrame::Chunk { at, len, complete } => {
                 if !complete && !server_closed_first {
-                    out.push(Finding::must(
+                    found.must(
                         "CLAMD-CLIENT-2",
-                        conn,
                         format!(
                             "chunk announced {len} bytes but the stream ended after {}",
                             c.len() - at - 4
                         ),
-                        excerpt(&c, *at, c.len()),
-                    ));
+                        *at,
+                        c.len(),
+                    );
                     return;
                 }
             }
             ClientFrame::PartialHeader { at, end } => {
                 if !server_closed_first {
-                    out.push(Finding::must(
+                    found.must(
                         "CLAMD-CLIENT-2",
-                        conn,
                         "stream ended inside a 4-byte chunk header",
-                        excerpt(&c, *at, *end),
-                    ));
+                        *at,
+                        *end,
+                    );
                 }
                 return;
             }
             ClientFrame::Insane { at, len } => {
-                out.push(Finding::must(
+                found.must(
                     "CLAMD-CLIENT-2",
-                    conn,
                     format!("chunk length {len} (0x{len:08x}) is not a real chunk: INSTREAM framing out of step"),
-                    excerpt(&c, *at, *at + 4),
-                ));
+                    *at,
+                    *at + 4,
+                );
                 return;
             }
             ClientFrame::Terminator { .. } => in_stream = false,
         }
     }
     if in_stream && !server_closed_first {
-        out.push(Finding::must(
+        found.must(
             "CLAMD-CLIENT-2",
-            conn,
             "INSTREAM data never ended with the zero-length chunk \\0\\0\\0\\0",
-            excerpt(&c, c.len().saturating_sub(8), c.len()),
-        ));
+            c.len().saturating_sub(8),
+            c.len(),
+        );
     }
     // A client that gave up on an unanswered request (its own timeout) may close without
     // END: it fails closed, and END would not be answered anyway.
     let complete_replies = replies.iter().filter(|(_, t)| *t).count();
     let abandoned = complete_replies < session_requests;
     if session && !ended && !server_closed_first && !abandoned {
-        out.push(Finding::must(
+        found.must(
             "CLAMD-CLIENT-9",
-            conn,
             "IDSESSION closed without END",
-            excerpt(&c, c.len().saturating_sub(8), c.len()),
-        ));
+            c.len().saturating_sub(8),
+            c.len(),
+        );
     }
 }
 
@@ -531,23 +512,20 @@ mod tests {
     /// limit, UNKNOWN COMMAND and PONG are not.
     #[test]
     fn only_ok_and_found_replies_are_scan_verdicts() {
-        for r in [
-            &b"stream: OK\0"[..],
-            b"1: stream: OK\0",
-            b"2: /tmp/x: Win.Test.EICAR_HDB-1 FOUND\0",
-            b"fd[9]: OK\n",
+        for (reply, is_verdict) in [
+            (&b"stream: OK\0"[..], true),
+            (b"1: stream: OK\0", true),
+            (b"2: /tmp/x: Win.Test.EICAR_HDB-1 FOUND\0", true),
+            (b"fd[9]: OK\n", true),
+            (b"UNKNOWN COMMAND\n", false),
+            (b"INSTREAM size limit exceeded. ERROR\0", false),
+            (b"1: stream: Can't allocate memory ERROR\0", false),
+            (b"PONG\0", false),
+            (b"1: PONG\0", false),
+            (b"COMMAND READ TIMED OUT\0", false),
         ] {
-            assert!(is_verdict_reply(r), "{}", String::from_utf8_lossy(r));
-        }
-        for r in [
-            &b"UNKNOWN COMMAND\n"[..],
-            b"INSTREAM size limit exceeded. ERROR\0",
-            b"1: stream: Can't allocate memory ERROR\0",
-            b"PONG\0",
-            b"1: PONG\0",
-            b"COMMAND READ TIMED OUT\0",
-        ] {
-            assert!(!is_verdict_reply(r), "{}", String::from_utf8_lossy(r));
+            let shown = String::from_utf8_lossy(reply);
+            assert_eq!(is_verdict_reply(reply), is_verdict, "{shown}");
         }
     }
 

@@ -30,25 +30,36 @@ pub struct Finding {
     pub excerpt: String,
 }
 
-impl Finding {
-    pub fn must(rule: &str, conn: u32, message: impl Into<String>, excerpt: String) -> Self {
-        Finding {
-            rule: rule.into(),
-            level: Level::Must,
-            conn,
-            message: message.into(),
-            excerpt,
-        }
+/// The findings of one connection, each marked in the bytes the client sent on it.
+pub(crate) struct Found<'a> {
+    conn: u32,
+    client: &'a [u8],
+    out: &'a mut Vec<Finding>,
+}
+
+impl<'a> Found<'a> {
+    pub fn new(conn: u32, client: &'a [u8], out: &'a mut Vec<Finding>) -> Self {
+        Found { conn, client, out }
     }
 
-    pub fn should(rule: &str, conn: u32, message: impl Into<String>, excerpt: String) -> Self {
-        Finding {
+    /// A MUST of `rule` broken by client bytes `from..to`: the case fails.
+    pub fn must(&mut self, rule: &str, message: impl Into<String>, from: usize, to: usize) {
+        self.push(Level::Must, rule, message.into(), from, to);
+    }
+
+    /// A SHOULD of `rule` broken by client bytes `from..to`: a warning.
+    pub fn should(&mut self, rule: &str, message: impl Into<String>, from: usize, to: usize) {
+        self.push(Level::Should, rule, message.into(), from, to);
+    }
+
+    fn push(&mut self, level: Level, rule: &str, message: String, from: usize, to: usize) {
+        self.out.push(Finding {
             rule: rule.into(),
-            level: Level::Should,
-            conn,
-            message: message.into(),
-            excerpt,
-        }
+            level,
+            conn: self.conn,
+            message,
+            excerpt: excerpt(self.client, from, to),
+        });
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use svsp_proto::{Body, Command, Parsed, Source};
 
-use crate::checks::{excerpt, per_connection, Finding};
+use crate::checks::{per_connection, Finding, Found};
 use crate::transcript::{Dir, Transcript};
 
 /// One line as seen on the wire.
@@ -154,6 +154,7 @@ pub fn check(t: &Transcript) -> Vec<Finding> {
 
 fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let c = t.bytes(conn, Dir::C2S);
+    let mut found = Found::new(conn, &c, out);
     let cl = lines(t, conn, Dir::C2S);
     let sl = lines(t, conn, Dir::S2C);
     // SVSP-CLIENT-1: nothing before READY; nothing at all after DENIED.
@@ -164,29 +165,29 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let first_sent = t.runs(conn, Dir::C2S).first().map(|(at, _)| *at);
     match (&greeting, first_sent) {
         (Some((kw, _)), Some(_)) if kw == "DENIED" => {
-            out.push(Finding::must(
+            found.must(
                 "SVSP-CLIENT-1",
-                conn,
                 "client sent bytes on a connection the server refused with DENIED",
-                excerpt(&c, 0, c.len().min(40)),
-            ));
+                0,
+                c.len().min(40),
+            );
             return;
         }
         (Some((kw, ready)), Some(sent)) if kw == "READY" && sent < *ready => {
-            out.push(Finding::must(
+            found.must(
                 "SVSP-CLIENT-1",
-                conn,
                 "client sent its first command before READY arrived",
-                excerpt(&c, 0, c.len().min(40)),
-            ));
+                0,
+                c.len().min(40),
+            );
         }
         (None, Some(_)) => {
-            out.push(Finding::must(
+            found.must(
                 "SVSP-CLIENT-1",
-                conn,
                 "client sent bytes although no READY greeting was received",
-                excerpt(&c, 0, c.len().min(40)),
-            ));
+                0,
+                c.len().min(40),
+            );
             return;
         }
         _ => {}
@@ -196,21 +197,21 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let mut quit_seen: Option<usize> = None;
     for (i, l) in cl.iter().enumerate() {
         if !l.terminated {
-            out.push(Finding::must(
+            found.must(
                 "SVSP-CLIENT-2",
-                conn,
                 "command without a line terminator (LF)",
-                excerpt(&c, l.at, l.end),
-            ));
+                l.at,
+                l.end,
+            );
             continue;
         }
         if let Some(q) = quit_seen {
-            out.push(Finding::must(
+            found.must(
                 "SVSP-CLIENT-18",
-                conn,
                 format!("bytes sent after QUIT (line {})", q + 1),
-                excerpt(&c, l.at, l.end),
-            ));
+                l.at,
+                l.end,
+            );
             break;
         }
         // The command as a server parses it (svsp-proto, SVSP-FRAME-8).
@@ -220,12 +221,12 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
         };
         let (id, scan) = match svsp_proto::parse_line(&l.text, &cfg) {
             Parsed::Blank => {
-                out.push(Finding::should(
+                found.should(
                     "SVSP-CLIENT-2",
-                    conn,
                     "blank line sent (a bare newline must not be used to kick the server)",
-                    excerpt(&c, l.at, l.end),
-                ));
+                    l.at,
+                    l.end,
+                );
                 continue;
             }
             Parsed::Command {
@@ -245,19 +246,19 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
             if matches!(scan.source, Source::File | Source::FileSha1) {
                 let name = scan.display_name();
                 if name.starts_with(b"\"") {
-                    out.push(Finding::must(
+                    found.must(
                         "SVSP-CLIENT-6",
-                        conn,
                         "filename sent quoted (names are sent raw)",
-                        excerpt(&c, l.at, l.end),
-                    ));
+                        l.at,
+                        l.end,
+                    );
                 } else if !name.starts_with(b"/") {
-                    out.push(Finding::should(
+                    found.should(
                         "SVSP-CLIENT-6",
-                        conn,
                         "SCAN/FILE with a relative path",
-                        excerpt(&c, l.at, l.end),
-                    ));
+                        l.at,
+                        l.end,
+                    );
                 }
             }
             // SVSP-CLIENT-5: ids when more than one request is outstanding, unique.
@@ -267,33 +268,33 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                 .collect();
             if !outstanding.is_empty() {
                 if id.is_none() || outstanding.iter().any(|r| r.id.is_none()) {
-                    out.push(Finding::must(
+                    found.must(
                         "SVSP-CLIENT-5",
-                        conn,
                         "several SCANs outstanding without identifiers",
-                        excerpt(&c, l.at, l.end),
-                    ));
+                        l.at,
+                        l.end,
+                    );
                 } else if outstanding.iter().any(|r| r.id == id) {
-                    out.push(Finding::must(
+                    found.must(
                         "SVSP-CLIENT-5",
-                        conn,
                         "identifier reused while a request with it is outstanding",
-                        excerpt(&c, l.at, l.end),
-                    ));
+                        l.at,
+                        l.end,
+                    );
                 }
             }
             // SVSP-CLIENT-3: the previous SCAN must be acknowledged first.
             if let Some(prev) = requests.last() {
                 if prev.ack.is_none_or(|a| a > l.time) {
-                    out.push(Finding::must(
+                    found.must(
                         "SVSP-CLIENT-3",
-                        conn,
                         format!(
                             "SCAN sent before the previous SCAN (line {}) was acknowledged",
                             prev.line + 1
                         ),
-                        excerpt(&c, l.at, l.end),
-                    ));
+                        l.at,
+                        l.end,
+                    );
                 }
             }
             let mut req = Request {

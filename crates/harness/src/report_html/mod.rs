@@ -206,13 +206,18 @@ fn link(i: usize, r: &Row) -> String {
     format!("<a href=\"#r-{i}\">{}</a> [{}]", esc(&r.id), esc(&r.suite))
 }
 
-fn fail_open_section(s: &mut String, report: &Report, baseline: Option<&Outcome>) {
-    let fo: Vec<(usize, &Row)> = report
+/// The rows with `status`, each with its index in the report (the anchor of its details).
+fn numbered_with(report: &Report, status: Status) -> Vec<(usize, &Row)> {
+    report
         .rows
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.status == Status::FailOpen)
-        .collect();
+        .filter(|(_, r)| r.status == status)
+        .collect()
+}
+
+fn fail_open_section(s: &mut String, report: &Report, baseline: Option<&Outcome>) {
+    let fo = numbered_with(report, Status::FailOpen);
     if fo.is_empty() {
         return;
     }
@@ -240,11 +245,8 @@ fn fail_open_section(s: &mut String, report: &Report, baseline: Option<&Outcome>
 fn baseline_section(s: &mut String, report: &Report, b: &Outcome) {
     let _ = writeln!(
         s,
-        "<h2 id=\"baseline\">Baseline</h2>\n<p>{} known failure(s), {} new failure(s), {} stale entr{}.</p><ul>",
-        b.known.len(),
-        b.new.len(),
-        b.stale.len(),
-        if b.stale.len() == 1 { "y" } else { "ies" }
+        "<h2 id=\"baseline\">Baseline</h2>\n<p>{}.</p><ul>",
+        b.tally()
     );
     let row = |i: usize| report.rows.get(i);
     for i in &b.new {
@@ -285,12 +287,7 @@ fn baseline_section(s: &mut String, report: &Report, b: &Outcome) {
 }
 
 fn not_applicable_section(s: &mut String, report: &Report) {
-    let nap: Vec<(usize, &Row)> = report
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.status == Status::NotApplicable)
-        .collect();
+    let nap = numbered_with(report, Status::NotApplicable);
     if nap.is_empty() {
         return;
     }

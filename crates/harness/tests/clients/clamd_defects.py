@@ -16,11 +16,27 @@ import struct
 import sys
 
 MAX_REPLY = 64 * 1024
+DEFECTS = ["", "empty-terminator-only", "clean-after-reset"]
+
+
+def fail(msg):
+    """Fails closed: an error verdict."""
+    print("ERROR: %s" % msg)
+    sys.exit(2)
+
+
+def reset(defect, during, e):
+    """The connection was reset while `during` (send/read)."""
+    if defect == "clean-after-reset":
+        print("OK (connection reset, assumed clean)")
+        sys.exit(0)
+    fail("%s: %s" % (during, e))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--defect", default="")
+    # a misspelt defect must not quietly run the correct client
+    ap.add_argument("--defect", choices=DEFECTS, default="")
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("addr")
     ap.add_argument("file")
@@ -32,9 +48,7 @@ def main():
     try:
         s = socket.create_connection((host, int(port)), timeout=a.timeout)
     except OSError as e:
-        # refused or unreachable: fail closed
-        print("ERROR: connect: %s" % e)
-        sys.exit(2)
+        fail("connect: %s" % e)  # refused or unreachable
     try:
         if not (data == b"" and a.defect == "empty-terminator-only"):
             s.sendall(b"zINSTREAM\0")
@@ -43,11 +57,7 @@ def main():
             s.sendall(struct.pack(">I", len(part)) + part)
         s.sendall(b"\0\0\0\0")
     except ConnectionResetError as e:
-        if a.defect == "clean-after-reset":
-            print("OK (connection reset, assumed clean)")
-            sys.exit(0)
-        print("ERROR: send: %s" % e)
-        sys.exit(2)
+        reset(a.defect, "send", e)
     except OSError:
         pass  # the daemon may have answered and closed (size limit): read the reply
     try:
@@ -57,18 +67,12 @@ def main():
                 break
             reply += b
     except ConnectionResetError as e:
-        if a.defect == "clean-after-reset":
-            print("OK (connection reset, assumed clean)")
-            sys.exit(0)
-        print("ERROR: read: %s" % e)
-        sys.exit(2)
+        reset(a.defect, "read", e)
     except OSError as e:
-        print("ERROR: read: %s" % e)
-        sys.exit(2)
+        fail("read: %s" % e)
     s.close()
     if not reply.endswith(b"\0"):
-        print("ERROR: no complete reply: %r" % reply[:80])
-        sys.exit(2)
+        fail("no complete reply: %r" % reply[:80])
     text = reply[:-1].decode("utf-8", "replace")
     if text.startswith("stream: ") and text.endswith(" FOUND"):
         print(text)
@@ -76,8 +80,7 @@ def main():
     if text == "stream: OK":
         print(text)
         sys.exit(0)
-    print("ERROR: %s" % text)
-    sys.exit(2)
+    fail(text)
 
 
 if __name__ == "__main__":

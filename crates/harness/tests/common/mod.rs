@@ -73,3 +73,101 @@ pub fn context(scratch: &Path) -> Arc<RunContext> {
         keep: false,
     })
 }
+
+/// A clamd client profile whose command (`true`) exits 0, read as clean, without scanning.
+pub const TRUE_PROFILE: &str =
+    "protocol = \"clamd\"\ncommand = \"true {file}\"\n[verdicts]\nclean = { exit = 0 }\n";
+
+/// A profile of the well-behaved Python test client as a user would write one (snapshots
+/// on, the default).
+pub const PY_GOOD_PROFILE: &str = "protocol = \"clamd\"\n\
+     command = \"python3 {test_clients}/clamd_client.py --timeout 2 {addr} {file}\"\n\
+     timeout_secs = 8\n\
+     [verdicts]\nclean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n";
+
+/// A scratch directory holding one file `name` with `text`; keep the directory alive as long
+/// as the file is used.
+pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Scratch paths for the Markdown, JSON and JUnit reports of one run.
+pub struct Reports {
+    _dir: tempfile::TempDir,
+    pub md: PathBuf,
+    pub json: PathBuf,
+    pub junit: PathBuf,
+}
+
+impl Reports {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        Reports {
+            md: at("r.md"),
+            json: at("r.json"),
+            junit: at("r.xml"),
+            _dir: dir,
+        }
+    }
+
+    /// `--report-md`, `--report-json` and `--report-junit` with these paths.
+    pub fn flags(&self) -> Vec<&std::ffi::OsStr> {
+        let mut flags = Vec::new();
+        for (flag, path) in [
+            ("--report-md", &self.md),
+            ("--report-json", &self.json),
+            ("--report-junit", &self.junit),
+        ] {
+            flags.push(flag.as_ref());
+            flags.push(path.as_os_str());
+        }
+        flags
+    }
+
+    /// The Markdown report's first table row that starts with `prefix` (`"| FAIL |"`).
+    pub fn md_row(&self, prefix: &str) -> String {
+        let md = std::fs::read_to_string(&self.md).unwrap();
+        md.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no row {prefix:?} in {md}"))
+            .to_string()
+    }
+}
+
+/// Every 16-character piece of every printed form of EICAR: raw, the harness's `\\`
+/// escaping, and JSON escaping of both (a cut must not leave one).
+pub fn eicar_pieces() -> Vec<String> {
+    let e = scan_engine::eicar();
+    let raw = String::from_utf8_lossy(&e).into_owned();
+    let esc = harness::input::escape(&e);
+    let mut forms = Vec::new();
+    for base in [raw, esc] {
+        let json = serde_json::to_string(&base).unwrap();
+        forms.push(json[1..json.len() - 1].to_string());
+        forms.push(base);
+    }
+    let mut pieces = Vec::new();
+    for f in &forms {
+        let chars: Vec<char> = f.chars().collect();
+        for w in chars.windows(16) {
+            pieces.push(w.iter().collect::<String>());
+        }
+    }
+    pieces.sort();
+    pieces.dedup();
+    pieces
+}
+
+/// Fails when `text` (named `what` in the message) holds a piece of the EICAR body.
+pub fn assert_no_eicar(what: &str, text: &str) {
+    for p in eicar_pieces() {
+        assert!(
+            !text.contains(&p),
+            "{what} shows a piece of the EICAR body: {p:?}\n{text}"
+        );
+    }
+}
