@@ -194,37 +194,33 @@ async fn admin_token_is_required_and_checked() {
     let token = AdminToken::new("s3cret-Token_1").unwrap();
     let (admin, set) = server_with(one_rule(), AdminOptions::default().token(Some(token))).await;
     let a = admin.addr();
-    let (st, _) = raw(a, "GET /faults HTTP/1.1\r\nHost: 127.0.0.1", b"").await;
-    assert_eq!(st, 401, "no token");
-    let (st, _) = raw(
-        a,
-        "POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer s3cret-Token_2",
-        b"",
-    )
-    .await;
-    assert_eq!(st, 401, "wrong token");
-    assert_eq!(set.plan().rules.len(), 1);
-    let (st, body) = raw(
-        a,
-        "GET /faults HTTP/1.1\r\nHost: admin.example\r\nAuthorization: Bearer s3cret-Token_1",
-        b"",
-    )
-    .await;
+    const RIGHT: &str = "Authorization: Bearer s3cret-Token_1";
+    const JSON: &str = "Content-Type: application/json";
+    for (case, head, want) in [
+        ("no token", "GET /faults HTTP/1.1\r\nHost: 127.0.0.1".to_string(), 401),
+        (
+            "wrong token",
+            format!("POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\n{JSON}\r\nAuthorization: Bearer s3cret-Token_2"),
+            401,
+        ),
+        (
+            "right token, any Host",
+            format!("GET /faults HTTP/1.1\r\nHost: admin.example\r\n{RIGHT}"),
+            200,
+        ),
+        (
+            "right token, not JSON",
+            format!("POST /reset HTTP/1.1\r\nHost: admin.example\r\n{RIGHT}\r\nContent-Type: text/plain"),
+            415,
+        ),
+    ] {
+        let (st, body) = raw(a, &head, b"").await;
+        assert_eq!(st, want, "{case}: {body}");
+    }
+    assert_eq!(set.plan().rules.len(), 1, "no refused reset applied");
+    let reset = format!("POST /reset HTTP/1.1\r\nHost: admin.example\r\n{RIGHT}\r\n{JSON}");
+    let (st, body) = raw(a, &reset, b"").await;
     assert_eq!(st, 200, "{body}");
-    let (st, _) = raw(
-        a,
-        "POST /reset HTTP/1.1\r\nHost: admin.example\r\nAuthorization: Bearer s3cret-Token_1\r\nContent-Type: text/plain",
-        b"",
-    )
-    .await;
-    assert_eq!(st, 415);
-    let (st, _) = raw(
-        a,
-        "POST /reset HTTP/1.1\r\nHost: admin.example\r\nAuthorization: Bearer s3cret-Token_1\r\nContent-Type: application/json",
-        b"",
-    )
-    .await;
-    assert_eq!(st, 200);
     assert!(set.plan().rules.is_empty());
 }
 
