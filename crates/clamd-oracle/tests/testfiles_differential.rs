@@ -692,27 +692,37 @@ fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
     inputs.push(("eicar.tar", fixtures::tar_of(&[("e.com", &e)])));
     inputs.push(("eicar.gz", fixtures::gzip_of(Some("e.com"), &e)));
     let inputs = owned(inputs);
+    let failures = differing_under(
+        &[
+            "MaxRecursion 1",
+            "MaxRecursion 2",
+            "MaxRecursion 3",
+            "MaxFileSize 1M",
+            "ScanOLE2 no",
+            "ScanPDF no",
+            "ScanHTML no",
+            "ScanMail no",
+            "ScanArchive no",
+        ],
+        &inputs,
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// [`differing`] under each clamd.conf line in turn (one fresh pair of servers per line,
+/// with the clam.exe hash signature).
+fn differing_under(conf_lines: &[&str], inputs: &[(String, Vec<u8>)]) -> Vec<String> {
     let mut failures = Vec::new();
-    for conf in [
-        "MaxRecursion 1",
-        "MaxRecursion 2",
-        "MaxRecursion 3",
-        "MaxFileSize 1M",
-        "ScanOLE2 no",
-        "ScanPDF no",
-        "ScanHTML no",
-        "ScanMail no",
-        "ScanArchive no",
-    ] {
+    for line in conf_lines {
         let env = OracleEnv::create().expect("oracle env");
         let servers = start_with(
             &env,
             &Path::new(TESTFILES).join("clam.exe"),
-            &[conf.to_string()],
+            &[line.to_string()],
         );
-        failures.extend(differing(&env, &servers, conf, &inputs));
+        failures.extend(differing(&env, &servers, line, inputs));
     }
-    assert!(failures.is_empty(), "{failures:#?}");
+    failures
 }
 
 /// SCAN and INSTREAM of every `(name, data)` against both servers; the names whose replies
@@ -874,15 +884,6 @@ fn scan_archive_and_scan_mail_off_fake_replies_equal_real_clamd() {
         let data = std::fs::read(Path::new(TESTFILES).join(f)).expect("test file");
         inputs.push((f.to_string(), data));
     }
-    let mut failures = Vec::new();
-    for line in ["ScanArchive no", "ScanMail no"] {
-        let env = OracleEnv::create().expect("oracle env");
-        let servers = start_with(
-            &env,
-            &Path::new(TESTFILES).join("clam.exe"),
-            &[line.to_string()],
-        );
-        failures.extend(differing(&env, &servers, line, &inputs));
-    }
+    let failures = differing_under(&["ScanArchive no", "ScanMail no"], &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
