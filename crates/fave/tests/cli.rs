@@ -5,6 +5,7 @@ mod common;
 
 use assert_cmd::Command;
 use common::*;
+use nix::sys::stat::Mode;
 use predicates::prelude::*;
 
 fn bin() -> Command {
@@ -397,11 +398,7 @@ fn cli_scan_timeout_covers_a_silent_stdin() {
 fn cli_scan_timeout_covers_a_fifo_without_writer() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    nix::unistd::mkfifo(
-        &fifo,
-        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
-    )
-    .expect("mkfifo");
+    nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).expect("mkfifo");
     for pipeline in [false, true] {
         let (addr, h) = silent_clamd();
         let mut args: Vec<&std::ffi::OsStr> = vec![
