@@ -260,8 +260,14 @@ fn uuencode(name: &str, data: &[u8]) -> String {
 
 /// `data` through an installed compressor (`bzip2`, `xz`), or None when it is absent.
 fn compress(tool: &str, data: &[u8]) -> Option<Vec<u8>> {
+    pipe_through(tool, &["-c"], data)
+}
+
+/// `data` through the installed `tool args`, its standard output; None when the tool is
+/// absent or fails.
+fn pipe_through(tool: &str, args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
     let mut child = Command::new(tool)
-        .arg("-c")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -400,19 +406,15 @@ fn sevenz_one(name: &str, packed: &[u8], size: usize, coder: &[u8]) -> Vec<u8> {
 /// `data` as a raw LZMA1 stream (lc=3 lp=0 pb=2, 64 KiB dictionary) from the installed `xz`,
 /// or None when it is absent.
 fn raw_lzma(data: &[u8]) -> Option<Vec<u8>> {
-    let mut child = Command::new("xz")
-        .args([
+    pipe_through(
+        "xz",
+        &[
             "--format=raw",
             "--lzma1=preset=6,dict=64KiB,lc=3,lp=0,pb=2",
             "-c",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(data).ok()?;
-    let out = child.wait_with_output().ok()?;
-    out.status.success().then_some(out.stdout)
+        ],
+        data,
+    )
 }
 
 /// A MIME part holding `payload` as a base64 attachment named `name`.
