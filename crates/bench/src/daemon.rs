@@ -22,32 +22,6 @@ pub struct Running {
     _guard: Guard,
 }
 
-impl Running {
-    /// A daemon this process spawned at `t0`, answering now; stopped by killing `child`.
-    fn spawned(addr: SocketAddr, child: Child, to_listening: Duration, t0: Instant) -> Running {
-        Running {
-            addr,
-            pid: Some(child.id()),
-            to_listening: Some(to_listening),
-            to_first_reply: t0.elapsed(),
-            _guard: Guard::Child(child),
-        }
-    }
-}
-
-/// What follows `prefix` on a daemon's `LISTENING` line (its address or port).
-fn listening_value<T>(line: &str, prefix: &str) -> anyhow::Result<T>
-where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    line.strip_prefix(prefix)
-        .unwrap_or(line)
-        .trim()
-        .parse()
-        .with_context(|| format!("bad LISTENING line {line:?}"))
-}
-
 enum Guard {
     Child(Child),
     FakeClamd(
@@ -161,9 +135,18 @@ pub fn fake_clamd_process_with(
         &[format!("--config-file={}", conf.display())],
         "LISTENING tcp ",
     )?;
-    let addr: SocketAddr = listening_value(&line, "LISTENING tcp ")?;
+    let addr: SocketAddr = line["LISTENING tcp ".len()..]
+        .trim()
+        .parse()
+        .with_context(|| format!("bad LISTENING line {line:?}"))?;
     wait_for_pong(addr, Duration::from_secs(10))?;
-    Ok(Running::spawned(addr, child, to_listening, t0))
+    Ok(Running {
+        addr,
+        pid: Some(child.id()),
+        to_listening: Some(to_listening),
+        to_first_reply: t0.elapsed(),
+        _guard: Guard::Child(child),
+    })
 }
 
 /// The fake clamd inside this process (smoke test).
@@ -235,13 +218,17 @@ pub fn fake_vfindd_process(bin: &Path, stream_max: u64) -> anyhow::Result<Runnin
         ],
         "LISTENING ",
     )?;
-    let port: u16 = listening_value(&line, "LISTENING ")?;
-    Ok(Running::spawned(
-        ([127, 0, 0, 1], port).into(),
-        child,
-        to_listening,
-        t0,
-    ))
+    let port: u16 = line["LISTENING ".len()..]
+        .trim()
+        .parse()
+        .with_context(|| format!("bad LISTENING line {line:?}"))?;
+    Ok(Running {
+        addr: ([127, 0, 0, 1], port).into(),
+        pid: Some(child.id()),
+        to_listening: Some(to_listening),
+        to_first_reply: t0.elapsed(),
+        _guard: Guard::Child(child),
+    })
 }
 
 /// The fake vfindd inside this process (smoke test).
