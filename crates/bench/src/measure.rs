@@ -38,13 +38,19 @@ pub struct Throughput {
 
 impl Throughput {
     fn new(bytes: u64, elapsed: Duration) -> Self {
-        let seconds = elapsed.as_secs_f64();
+        let (seconds, per_s) = per_second(bytes, elapsed);
         Self {
             bytes,
             seconds,
-            mb_per_s: bytes as f64 / seconds / 1e6,
+            mb_per_s: per_s / 1e6,
         }
     }
+}
+
+/// How long `elapsed` is in seconds, and `n` per second over it.
+fn per_second(n: u64, elapsed: Duration) -> (f64, f64) {
+    let seconds = elapsed.as_secs_f64();
+    (seconds, n as f64 / seconds)
 }
 
 /// Write `total` bytes of `block` as INSTREAM chunks (4-byte length + data), one write per
@@ -172,15 +178,9 @@ pub fn engine_rate(
 ) -> io::Result<Throughput> {
     let t0 = Instant::now();
     let mut sc = scan_engine::StreamScanner::with_options(db, scan_engine::ScanOptions { sha1 });
-    let mut f = std::fs::File::open(path)?;
-    let mut b = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut b)?;
-        if n == 0 {
-            break;
-        }
-        sc.update(&b[..n]);
-    }
+    let f = std::fs::File::open(path)?;
+    // the reader's buffer sets the chunk size the scanner sees
+    io::copy(&mut io::BufReader::with_capacity(64 * 1024, f), &mut sc)?;
     let r = sc.finish();
     Ok(Throughput::new(r.size, t0.elapsed()))
 }
@@ -195,11 +195,11 @@ pub struct Rate {
 
 impl Rate {
     fn new(count: u64, elapsed: Duration) -> Self {
-        let seconds = elapsed.as_secs_f64();
+        let (seconds, per_s) = per_second(count, elapsed);
         Self {
             count,
             seconds,
-            per_s: count as f64 / seconds,
+            per_s,
         }
     }
 }

@@ -12,7 +12,7 @@
 mod common;
 
 use clamd_oracle::fuzz::Pair;
-use clamd_oracle::{CaseFile, Launcher, OracleEnv, RealLauncher};
+use clamd_oracle::{CaseFile, Launcher, OracleEnv, Profile, RealLauncher, RunningServer, Target};
 
 const FIXED_SEED: u64 = 18;
 
@@ -63,12 +63,7 @@ fn fuzz_fake_agrees_with_real_clamd_on_generated_conversations() {
     // clamd 1.4.6 can abort ("malloc(): unaligned tcache chunk detected") in a long
     // exploration: a new one takes over and the conversation is listed (MISMATCHES.md)
     let mut revived = Vec::new();
-    let mut revive = || {
-        let server = RealLauncher.start(&env, "main", &profile).ok()?;
-        let target = server.target();
-        revived.push(server);
-        Some(target)
-    };
+    let mut revive = reviver(&RealLauncher, &env, &profile, &mut revived);
     let rep = pair.explore(seed, n, self_check, 5, &mut revive);
     println!("fuzz seed {seed}: {}", rep.summary());
     for conv in &rep.reference_crashes {
@@ -104,7 +99,7 @@ fn fuzz_reference_that_stops_answering_is_revived_not_counted_as_divergence() {
         .and_then(|l| l.local_addr())
         .expect("ephemeral port");
     let mut pair = Pair {
-        reference: clamd_oracle::Target {
+        reference: Target {
             tcp: dead,
             unix: None,
         },
@@ -112,15 +107,31 @@ fn fuzz_reference_that_stops_answering_is_revived_not_counted_as_divergence() {
         vars: env.vars(),
     };
     let mut revived = Vec::new();
-    let mut revive = || {
-        let server = launcher.start(&env, "main", &profile).ok()?;
-        let target = server.target();
-        revived.push(server);
-        Some(target)
-    };
-    let rep = pair.explore(7, 30, false, 5, &mut revive);
+    let rep = pair.explore(
+        7,
+        30,
+        false,
+        5,
+        &mut reviver(&launcher, &env, &profile, &mut revived),
+    );
     assert_eq!(rep.conversations, 30, "{}", rep.summary());
     assert_eq!(rep.reference_crashes.len(), 1, "{}", rep.summary());
     assert!(rep.divergences.is_empty(), "{:?}", rep.divergences);
     assert_eq!(revived.len(), 1);
+}
+
+/// The `revive` of [`Pair::explore`]: a new reference (profile `main`) from `launcher`, kept
+/// running in `started` until the exploration ends.
+fn reviver<'a>(
+    launcher: &'a dyn Launcher,
+    env: &'a OracleEnv,
+    profile: &'a Profile,
+    started: &'a mut Vec<Box<dyn RunningServer>>,
+) -> impl FnMut() -> Option<Target> + 'a {
+    move || {
+        let server = launcher.start(env, "main", profile).ok()?;
+        let target = server.target();
+        started.push(server);
+        Some(target)
+    }
 }

@@ -260,8 +260,14 @@ fn uuencode(name: &str, data: &[u8]) -> String {
 
 /// `data` through an installed compressor (`bzip2`, `xz`), or None when it is absent.
 fn compress(tool: &str, data: &[u8]) -> Option<Vec<u8>> {
+    pipe_through(tool, &["-c"], data)
+}
+
+/// `data` through the installed `tool args`, its standard output; None when the tool is
+/// absent or fails.
+fn pipe_through(tool: &str, args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
     let mut child = Command::new(tool)
-        .arg("-c")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -400,19 +406,15 @@ fn sevenz_one(name: &str, packed: &[u8], size: usize, coder: &[u8]) -> Vec<u8> {
 /// `data` as a raw LZMA1 stream (lc=3 lp=0 pb=2, 64 KiB dictionary) from the installed `xz`,
 /// or None when it is absent.
 fn raw_lzma(data: &[u8]) -> Option<Vec<u8>> {
-    let mut child = Command::new("xz")
-        .args([
+    pipe_through(
+        "xz",
+        &[
             "--format=raw",
             "--lzma1=preset=6,dict=64KiB,lc=3,lp=0,pb=2",
             "-c",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(data).ok()?;
-    let out = child.wait_with_output().ok()?;
-    out.status.success().then_some(out.stdout)
+        ],
+        data,
+    )
 }
 
 /// A MIME part holding `payload` as a base64 attachment named `name`.
@@ -692,27 +694,37 @@ fn documents_under_limits_and_switches_fake_replies_equal_real_clamd() {
     inputs.push(("eicar.tar", fixtures::tar_of(&[("e.com", &e)])));
     inputs.push(("eicar.gz", fixtures::gzip_of(Some("e.com"), &e)));
     let inputs = owned(inputs);
+    let failures = differing_under(
+        &[
+            "MaxRecursion 1",
+            "MaxRecursion 2",
+            "MaxRecursion 3",
+            "MaxFileSize 1M",
+            "ScanOLE2 no",
+            "ScanPDF no",
+            "ScanHTML no",
+            "ScanMail no",
+            "ScanArchive no",
+        ],
+        &inputs,
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// [`differing`] under each clamd.conf line in turn (one fresh pair of servers per line,
+/// with the clam.exe hash signature).
+fn differing_under(conf_lines: &[&str], inputs: &[(String, Vec<u8>)]) -> Vec<String> {
     let mut failures = Vec::new();
-    for conf in [
-        "MaxRecursion 1",
-        "MaxRecursion 2",
-        "MaxRecursion 3",
-        "MaxFileSize 1M",
-        "ScanOLE2 no",
-        "ScanPDF no",
-        "ScanHTML no",
-        "ScanMail no",
-        "ScanArchive no",
-    ] {
+    for line in conf_lines {
         let env = OracleEnv::create().expect("oracle env");
         let servers = start_with(
             &env,
             &Path::new(TESTFILES).join("clam.exe"),
-            &[conf.to_string()],
+            &[line.to_string()],
         );
-        failures.extend(differing(&env, &servers, conf, &inputs));
+        failures.extend(differing(&env, &servers, line, inputs));
     }
-    assert!(failures.is_empty(), "{failures:#?}");
+    failures
 }
 
 /// SCAN and INSTREAM of every `(name, data)` against both servers; the names whose replies
@@ -874,15 +886,6 @@ fn scan_archive_and_scan_mail_off_fake_replies_equal_real_clamd() {
         let data = std::fs::read(Path::new(TESTFILES).join(f)).expect("test file");
         inputs.push((f.to_string(), data));
     }
-    let mut failures = Vec::new();
-    for line in ["ScanArchive no", "ScanMail no"] {
-        let env = OracleEnv::create().expect("oracle env");
-        let servers = start_with(
-            &env,
-            &Path::new(TESTFILES).join("clam.exe"),
-            &[line.to_string()],
-        );
-        failures.extend(differing(&env, &servers, line, &inputs));
-    }
+    let failures = differing_under(&["ScanArchive no", "ScanMail no"], &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }

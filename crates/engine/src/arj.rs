@@ -857,10 +857,7 @@ mod tests {
         a.extend_from_slice(&[0, 0]);
         assert_eq!(
             members(&a),
-            vec![
-                (b"a".to_vec(), b"first".to_vec()),
-                (b"c".to_vec(), b"third".to_vec())
-            ]
+            crate::tree::owned(&[(b"a", b"first"), (b"c", b"third")])
         );
     }
 

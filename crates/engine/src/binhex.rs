@@ -13,7 +13,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::spool::SpoolReader;
-use crate::tree::{EachMember, MemberSource};
+use crate::tree::{planned, EachMember, MemberSource, Planned};
 
 /// The first line of every BinHex 4.0 file (clamd's file-type magic for it).
 const BANNER: &[u8] = b"(This file must be converted with BinHex 4.0)";
@@ -323,19 +323,13 @@ impl<R: Read> Read for Decoded<R> {
     }
 }
 
-/// A BinHex text ready to hand its forks to the walk.
-struct BinHex {
-    spool: SpoolReader,
-    plan: Plan,
-}
-
 /// Plan a spooled BinHex text (first pass); `None` when it cannot be read.
-pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
-    let plan = plan(&mut spool).ok()?;
-    Some(Box::new(BinHex { spool, plan }))
+pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    planned(spool, plan)
 }
 
-impl MemberSource for BinHex {
+/// A BinHex text ready to hand its forks to the walk.
+impl MemberSource for Planned<Plan> {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
         for fork in &self.plan.forks {
             if fork.len == 0 || self.spool.seek(SeekFrom::Start(0)).is_err() {

@@ -329,10 +329,6 @@ fn rfc2397_header(kind: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn members(doc: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        crate::tree::unpack_named(doc, open)
-    }
-
     #[test]
     fn base64_percent_and_unquoted_uris_but_not_in_comments_or_text() {
         let doc = b"<html><!-- <img src=\"data:;base64,QUJD\"> --> data:,text\n\
@@ -340,7 +336,7 @@ mod tests {
 <p class=data:,plain title=\"data:,two\">";
         let mail = |kind: &[u8], data: &[u8]| [rfc2397_header(kind), data.to_vec()].concat();
         assert_eq!(
-            members(doc),
+            crate::tree::unpack_named(doc, open),
             [
                 (b"data 1".to_vec(), mail(b"image/png;base64", b"aGk=")),
                 (b"data 2".to_vec(), mail(b"", b"aAb%4")),

@@ -347,6 +347,19 @@ pub struct StreamScanner {
     first_end: Vec<Option<u64>>,
 }
 
+/// A scanner is a byte sink: `io::copy` a reader into it (each write is one
+/// [`StreamScanner::update`]).
+impl std::io::Write for StreamScanner {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.update(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl StreamScanner {
     pub fn new(db: Arc<SignatureDb>) -> Self {
         Self::with_options(db, ScanOptions::default())

@@ -122,6 +122,21 @@ fn hex_val(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// The text between the opening byte at `sig[open]` and the first `close` after it, and the
+/// index just past `close`.
+fn group<'a>(
+    sig: &'a str,
+    open: usize,
+    close: u8,
+    unterminated: &str,
+) -> Result<(&'a str, usize), String> {
+    let end = sig.as_bytes()[open..]
+        .iter()
+        .position(|&c| c == close)
+        .ok_or(unterminated)?;
+    Ok((&sig[open + 1..open + end], open + end + 1))
+}
+
 /// Translate a hex signature into a regex; also returns the literal bytes when the signature
 /// has no wildcard at all, and the cost (see [`NdbSig::cost`]). One pass: every `{`/`(`
 /// search stops at the first closing byte, so the work is linear in the signature length.
@@ -144,23 +159,15 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>, u64), String>
                 i += 1;
             }
             b'{' => {
-                let end = s[i..]
-                    .iter()
-                    .position(|&c| c == b'}')
-                    .ok_or("unterminated `{` gap")?;
-                let inner = &sig[i + 1..i + end];
+                let (inner, next) = group(sig, i, b'}', "unterminated `{` gap")?;
                 let (gap_re, gap_cost) = translate_gap(inner)?;
                 re.push_str(&gap_re);
                 cost = cost.saturating_add(gap_cost);
                 literal = None;
-                i += end + 1;
+                i = next;
             }
             b'(' => {
-                let end = s[i..]
-                    .iter()
-                    .position(|&c| c == b')')
-                    .ok_or("unterminated `(` alternative")?;
-                let inner = &sig[i + 1..i + end];
+                let (inner, next) = group(sig, i, b')', "unterminated `(` alternative")?;
                 let mut alts = Vec::new();
                 for alt in inner.split('|') {
                     let (alt_re, _) = translate_plain(alt.as_bytes())?;
@@ -178,7 +185,7 @@ fn translate_hexsig(sig: &str) -> Result<(String, Option<Vec<u8>>, u64), String>
                 re.push(')');
                 fixed_bytes += 1;
                 literal = None;
-                i += end + 1;
+                i = next;
             }
             _ => {
                 if i + 1 >= s.len() {

@@ -13,7 +13,7 @@
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 use crate::spool::SpoolReader;
-use crate::tree::{read_up_to, EachMember, MemberSource};
+use crate::tree::{planned, read_up_to, EachMember, MemberSource, Planned};
 
 /// Most streams taken from one PDF.
 pub(crate) const MAX_STREAMS: usize = 10_000;
@@ -29,9 +29,8 @@ pub(crate) fn is_pdf(head: &[u8]) -> bool {
     memchr::memmem::find(head, b"%PDF-").is_some()
 }
 
-pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
-    let streams = index(&mut spool).ok()?;
-    Some(Box::new(Pdf { spool, streams }))
+pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    planned(spool, index)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +49,6 @@ struct StreamRec {
     filters: Vec<Filter>,
     /// Where `endstream` starts, once found.
     end: Option<u64>,
-}
-
-struct Pdf {
-    spool: SpoolReader,
-    streams: Vec<StreamRec>,
 }
 
 /// Pass one: every `stream` keyword with its dictionary, and the `endstream` after it.
@@ -251,9 +245,10 @@ impl<R: BufRead> Read for AsciiHex<R> {
     }
 }
 
-impl MemberSource for Pdf {
+/// A PDF and its streams, in file order.
+impl MemberSource for Planned<Vec<StreamRec>> {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
-        for s in std::mem::take(&mut self.streams) {
+        for s in std::mem::take(&mut self.plan) {
             let Some(end) = s.end else { continue };
             let len = match s.length {
                 Some(l) if s.start.saturating_add(l) <= end => l,
@@ -306,11 +301,11 @@ mod tests {
 12 0 obj\n<< /Filter /AHx /Length 9 0 R >>\nstream\r\n68 69>\r\nendstream\nendobj\n%%EOF\n";
         assert_eq!(
             members(pdf),
-            [
-                (b"1 0 obj".to_vec(), b"hello".to_vec()),
-                (b"2 0 obj".to_vec(), b"hello\n".to_vec()),
-                (b"12 0 obj".to_vec(), b"hi".to_vec())
-            ]
+            crate::tree::owned(&[
+                (b"1 0 obj", b"hello"),
+                (b"2 0 obj", b"hello\n"),
+                (b"12 0 obj", b"hi")
+            ])
         );
     }
 

@@ -18,7 +18,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::spool::SpoolReader;
-use crate::tree::{read_up_to, EachMember, MemberSource};
+use crate::tree::{planned, read_up_to, EachMember, MemberSource, Planned};
 
 const UID_OLD: [u8; 4] = 0x1000_0419u32.to_le_bytes();
 /// The four UIDs and clamd's header structure.
@@ -194,19 +194,14 @@ fn inflates_within(
     }
 }
 
-struct Sis {
-    spool: SpoolReader,
-    files: Vec<Data>,
+pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    planned(spool, plan)
 }
 
-pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
-    let files = plan(&mut spool).ok()?;
-    Some(Box::new(Sis { spool, files }))
-}
-
-impl MemberSource for Sis {
+/// A checked SIS and its files' places.
+impl MemberSource for Planned<Vec<Data>> {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
-        for (i, d) in self.files.iter().enumerate() {
+        for (i, d) in self.plan.iter().enumerate() {
             if self.spool.seek(SeekFrom::Start(d.offset)).is_err() {
                 break;
             }

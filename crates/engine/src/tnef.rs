@@ -11,7 +11,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::spool::SpoolReader;
-use crate::tree::{read_up_to, EachMember, MemberSource};
+use crate::tree::{planned, read_up_to, EachMember, MemberSource, Planned};
 
 const SIGNATURE: [u8; 4] = [0x78, 0x9f, 0x3e, 0x22];
 const LVL_MESSAGE: u8 = 1;
@@ -119,15 +119,8 @@ fn plan(r: &mut SpoolReader) -> io::Result<Vec<File>> {
     Ok(files)
 }
 
-/// A checked TNEF stream ready to hand its files to the walk.
-struct Tnef {
-    spool: SpoolReader,
-    files: Vec<File>,
-}
-
-pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
-    let files = plan(&mut spool).ok()?;
-    Some(Box::new(Tnef { spool, files }))
+pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    planned(spool, plan)
 }
 
 /// The concatenated byte ranges of one file, read from the spool.
@@ -160,9 +153,10 @@ impl Read for Pieces<'_> {
     }
 }
 
-impl MemberSource for Tnef {
+/// A checked TNEF stream ready to hand its files to the walk.
+impl MemberSource for Planned<Vec<File>> {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
-        for file in &self.files {
+        for file in &self.plan {
             let mut data = Pieces {
                 spool: &mut self.spool,
                 pieces: &file.pieces,
@@ -213,10 +207,7 @@ mod tests {
         record(&mut v, LVL_ATTACHMENT, ATT_ATTACHDATA, b"three");
         assert_eq!(
             files(&v),
-            vec![
-                (b"a.exe".to_vec(), b"onetwo".to_vec()),
-                (b"tnef".to_vec(), b"three".to_vec())
-            ]
+            crate::tree::owned(&[(b"a.exe", b"onetwo"), (b"tnef", b"three")])
         );
     }
 

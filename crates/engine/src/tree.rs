@@ -444,6 +444,26 @@ impl Capture {
     }
 }
 
+/// A container whose members are listed by a first pass over its spool: the spool and what
+/// that pass found, for the walk to read the members from.
+pub(crate) struct Planned<P> {
+    pub(crate) spool: SpoolReader,
+    pub(crate) plan: P,
+}
+
+/// Opens a container by running its first pass `plan` over `spool`; `None` when that pass
+/// fails (not this format after all, or unreadable).
+pub(crate) fn planned<P: 'static>(
+    mut spool: SpoolReader,
+    plan: impl FnOnce(&mut SpoolReader) -> io::Result<P>,
+) -> Option<Box<dyn MemberSource>>
+where
+    Planned<P>: MemberSource,
+{
+    let plan = plan(&mut spool).ok()?;
+    Some(Box::new(Planned { spool, plan }))
+}
+
 /// A container format module's view of one opened container: it hands its members, one at a
 /// time and as streams, to `each` (name as stored, size the container declares if any);
 /// `each` returns `false` when the walk wants no more members. A format that cannot go on
@@ -492,6 +512,15 @@ pub(crate) fn unpack_all(
         });
     }
     got
+}
+
+/// Test support: (name, bytes) pairs as [`unpack_named`] returns them.
+#[cfg(test)]
+pub(crate) fn owned(pairs: &[(&[u8], &[u8])]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pairs
+        .iter()
+        .map(|(n, d)| (n.to_vec(), d.to_vec()))
+        .collect()
 }
 
 /// [`unpack_all`] without the declared sizes.

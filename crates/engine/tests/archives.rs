@@ -2,9 +2,8 @@
 
 mod common;
 
-use common::tar_of;
+use fixtures::{gzip_of, tar_of, zip_of};
 
-use std::io::{Cursor, Write};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -15,31 +14,6 @@ use scan_engine::{
 
 fn db() -> Arc<SignatureDb> {
     Arc::new(SignatureDb::builtin(&BuiltinOptions::default()))
-}
-
-fn zip_of(members: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let method = if deflate {
-        zip::CompressionMethod::Deflated
-    } else {
-        zip::CompressionMethod::Stored
-    };
-    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
-    for (name, data) in members {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-fn gzip_of(name: Option<&str>, data: &[u8]) -> Vec<u8> {
-    let mut builder = flate2::GzBuilder::new();
-    if let Some(n) = name {
-        builder = builder.filename(n);
-    }
-    let mut enc = builder.write(Vec::new(), flate2::Compression::default());
-    enc.write_all(data).unwrap();
-    enc.finish().unwrap()
 }
 
 /// (chain joined by " -> ", depth, opened, detection names) for each part.

@@ -49,7 +49,7 @@ fn bzip2_and_xz_members_are_found_with_derived_names() {
 #[test]
 fn tar_in_xz_in_bzip2_is_walked() {
     let e = eicar();
-    let t = common::tar_of(&[("x/e.com", &e)]);
+    let t = fixtures::tar_of(&[("x/e.com", &e)]);
     let (seen, _) = scan(b"a.txz.bz2", &bz2(&xz(&t)), ScanLimits::default());
     assert_eq!(infected(&seen), vec!["a.txz -> a.tar -> x/e.com"]);
 }

@@ -153,22 +153,12 @@ fn eicar_in_each_cpio_format_is_found_under_its_name() {
 #[test]
 fn nested_cpio_and_tar_are_walked() {
     let e = eicar();
-    let t = common::tar_of(&[("t/e.com", &e)]);
+    let t = fixtures::tar_of(&[("t/e.com", &e)]);
     let inner = archive(Fmt::Newc, &[("in.tar", FILE, &t)]);
     let outer = archive(Fmt::BinBe, &[("in.cpio", FILE, &inner)]);
     let (seen, _) = scan(&outer, ScanLimits::default());
     assert_eq!(infected(&seen), vec!["in.cpio -> in.tar -> t/e.com"]);
     assert_eq!(seen[1].1, Some(ContainerKind::Cpio));
-}
-
-fn deflated_zip(name: &str, data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let o = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    z.start_file(name, o).unwrap();
-    z.write_all(data).unwrap();
-    z.finish().unwrap().into_inner()
 }
 
 /// CLAMD-CONF-3: MaxFileSize caps members with a declared size: a cpio (in a deflated zip, so
@@ -188,7 +178,7 @@ fn cpio_members_are_capped_at_max_file_size() {
                 ("e2.com", FILE, &e),
             ],
         );
-        let root = deflated_zip("a.cpio", &inner);
+        let root = fixtures::zip_of(&[("a.cpio", &inner)], true);
         let capped = ScanLimits {
             max_file_size: 10_000,
             ..ScanLimits::default()

@@ -3,11 +3,15 @@
 //! and counted as a line (CLAMD-DET-4, CLAMD-DET-5). Speed targets live in `cargo xtask bench
 //! --only dbload`; these tests are about complexity and correctness.
 
+mod common;
+
+use common::detected;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scan_engine::{scan_bytes, DbError, DbFileKind, LoadOptions, SignatureDb};
+use scan_engine::{DbError, DbFileKind, LoadOptions, SignatureDb};
 
 /// `n` pseudo-random bytes (xorshift), reproducible from `seed`.
 fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
@@ -26,14 +30,6 @@ fn load(kind: DbFileKind, text: &str) -> Result<Arc<SignatureDb>, DbError> {
     let mut b = SignatureDb::builder();
     b.add_text(kind, text, "t.db", &LoadOptions::default())?;
     b.build().map(Arc::new)
-}
-
-fn names(db: &Arc<SignatureDb>, data: &[u8]) -> Vec<String> {
-    scan_bytes(db, data)
-        .detections
-        .into_iter()
-        .map(|d| d.name)
-        .collect()
 }
 
 fn parse_error(err: DbError) -> (usize, String) {
@@ -75,8 +71,8 @@ fn pieces_of_an_overlong_line_are_lines_of_their_own_like_clamd() {
     assert_eq!(first.len(), 8191);
     let db = load(DbFileKind::Ndb, &format!("{first}B:0:*:5a5a5a5a\n")).unwrap();
     assert_eq!(db.len(), 2);
-    assert_eq!(names(&db, b"xZZZZx"), ["B.UNOFFICIAL"]);
-    assert_eq!(names(&db, &[b'A'; 4092]), ["AB.UNOFFICIAL"]);
+    assert_eq!(detected(&db, b"xZZZZx"), ["B.UNOFFICIAL"]);
+    assert_eq!(detected(&db, &[b'A'; 4092]), ["AB.UNOFFICIAL"]);
 
     let (line_no, message) = parse_error(load(DbFileKind::Ndb, &format!("{first}\n")).unwrap_err());
     assert_eq!(line_no, 2, "{message}");
@@ -85,7 +81,7 @@ fn pieces_of_an_overlong_line_are_lines_of_their_own_like_clamd() {
     let fits = format!("A:0:*:{}\n", "42".repeat(4092));
     assert_eq!(fits.len(), 8191);
     let db = load(DbFileKind::Ndb, &fits).unwrap();
-    assert_eq!(names(&db, &[b'B'; 4093]), ["A.UNOFFICIAL"]);
+    assert_eq!(detected(&db, &[b'B'; 4093]), ["A.UNOFFICIAL"]);
 }
 
 /// The same 8191-byte pieces for hash databases (clamd 1.4.6: "cli_loadhash: Problem
@@ -113,7 +109,7 @@ fn unrolled_gaps_are_refused_before_compiling_per_signature_and_per_database() {
     let sig = |i: usize| format!("S{i}:0:*:41{{0-60000}}42{{0-60000}}{:02x}\n", 0x30 + i);
     let four: String = (0..4).map(sig).collect();
     let db = load(DbFileKind::Ndb, &four).unwrap();
-    assert_eq!(names(&db, b"AB2"), ["S2.UNOFFICIAL"]);
+    assert_eq!(detected(&db, b"AB2"), ["S2.UNOFFICIAL"]);
     let five: String = (0..5).map(sig).collect();
     match load(DbFileKind::Ndb, &five).unwrap_err() {
         DbError::Compile(m) => assert!(m.contains("automaton positions together"), "{m}"),
@@ -198,9 +194,9 @@ fn loading_100k_lines_is_linear_and_every_kind_still_matches() {
     let lit = random_bytes(12, last as u64 + 1);
     let mut data = b"..".to_vec();
     data.extend_from_slice(&lit);
-    assert_eq!(names(&db, &data), [format!("L{last}.UNOFFICIAL")]);
+    assert_eq!(detected(&db, &data), [format!("L{last}.UNOFFICIAL")]);
     let mut wild = random_bytes(12, 4 * 1000 + 1);
     wild[4] ^= 0xff; // the `??` byte may be anything
-    assert_eq!(names(&db, &wild), ["W4000.UNOFFICIAL"]);
-    assert_eq!(names(&db, b"file 77777"), ["H77777.UNOFFICIAL"]);
+    assert_eq!(detected(&db, &wild), ["W4000.UNOFFICIAL"]);
+    assert_eq!(detected(&db, b"file 77777"), ["H77777.UNOFFICIAL"]);
 }

@@ -1,7 +1,7 @@
 //! clamd's Max* limits in the tree walk (hardening item 3, spec section 19 "Limits"). The same
 //! inputs are differential against the real clamd in the oracle case table (`limits_*`).
 
-use std::io::{Cursor, Write};
+use fixtures::zip_of;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -16,17 +16,6 @@ fn db() -> Arc<SignatureDb> {
     Arc::new(SignatureDb::builtin(&BuiltinOptions::default()))
 }
 
-fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in members {
-        w.start_file(*name, opts).expect("start");
-        w.write_all(data).expect("write");
-    }
-    w.finish().expect("finish").into_inner()
-}
-
 /// Scan `data` with `limits`: (detection names, summary).
 fn scan(data: &[u8], limits: ScanLimits) -> (Vec<String>, TreeSummary) {
     let mut names = Vec::new();
@@ -39,6 +28,13 @@ fn scan(data: &[u8], limits: ScanLimits) -> (Vec<String>, TreeSummary) {
         .scan_reader(data, &mut visit)
         .expect("scan");
     (names, summary)
+}
+
+/// `data` under `limits` finds nothing, and the scan says `hit` stopped it.
+fn assert_stopped_by(data: &[u8], limits: ScanLimits, hit: LimitExceeded) {
+    let (names, s) = scan(data, limits);
+    assert!(names.is_empty(), "{hit:?}: {names:?}");
+    assert_eq!(s.exceeded, Some(hit));
 }
 
 fn marker_then(n: usize) -> Vec<u8> {
@@ -63,12 +59,8 @@ fn scan_size(n: u64) -> ScanLimits {
 #[test]
 fn limits_root_over_a_size_limit_is_not_scanned() {
     let data = marker_then(MIB);
-    let (names, s) = scan(&data, file_size(MIB as u64));
-    assert!(names.is_empty());
-    assert_eq!(s.exceeded, Some(LimitExceeded::MaxFileSize));
-    let (names, s) = scan(&data, scan_size(MIB as u64));
-    assert!(names.is_empty());
-    assert_eq!(s.exceeded, Some(LimitExceeded::MaxScanSize));
+    assert_stopped_by(&data, file_size(MIB as u64), LimitExceeded::MaxFileSize);
+    assert_stopped_by(&data, scan_size(MIB as u64), LimitExceeded::MaxScanSize);
     let (names, s) = scan(&data, ScanLimits::default());
     assert_eq!(names.len(), 1, "0 = unlimited");
     assert_eq!(s.exceeded, None);
@@ -84,12 +76,12 @@ fn limits_member_over_max_file_size_is_truncated_and_the_scan_goes_on() {
     ]
     .concat();
     let after = [vec![b'B'; MIB + 10], MARKER_BYTES.to_vec()].concat();
-    let (names, _) = scan(&zip_of(&[("a", &before)]), file_size(MIB as u64));
+    let (names, _) = scan(&zip_of(&[("a", &before)], true), file_size(MIB as u64));
     assert_eq!(names.len(), 1, "marker inside the first MiB is found");
-    let (names, _) = scan(&zip_of(&[("a", &after)]), file_size(MIB as u64));
+    let (names, _) = scan(&zip_of(&[("a", &after)], true), file_size(MIB as u64));
     assert!(names.is_empty(), "marker past the first MiB is not read");
     let (names, _) = scan(
-        &zip_of(&[("a", &after), ("b", MARKER_BYTES)]),
+        &zip_of(&[("a", &after), ("b", MARKER_BYTES)], true),
         file_size(MIB as u64),
     );
     assert_eq!(names.len(), 1, "the next member is still scanned");
@@ -99,12 +91,10 @@ fn limits_member_over_max_file_size_is_truncated_and_the_scan_goes_on() {
 #[test]
 fn limits_scan_budget_ends_the_container_not_the_parent() {
     let k600 = vec![b'C'; 600 << 10];
-    let flat = zip_of(&[("a", &k600), ("b", &k600), ("c", MARKER_BYTES)]);
-    let (names, s) = scan(&flat, scan_size(MIB as u64));
-    assert!(names.is_empty());
-    assert_eq!(s.exceeded, Some(LimitExceeded::MaxScanSize));
-    let inner = zip_of(&[("a", &k600), ("b", &k600)]);
-    let nested = zip_of(&[("inner.zip", &inner), ("m", MARKER_BYTES)]);
+    let flat = zip_of(&[("a", &k600), ("b", &k600), ("c", MARKER_BYTES)], true);
+    assert_stopped_by(&flat, scan_size(MIB as u64), LimitExceeded::MaxScanSize);
+    let inner = zip_of(&[("a", &k600), ("b", &k600)], true);
+    let nested = zip_of(&[("inner.zip", &inner), ("m", MARKER_BYTES)], true);
     let (names, s) = scan(&nested, scan_size(MIB as u64));
     assert_eq!(names.len(), 1, "the parent's next member fits the budget");
     assert_eq!(s.exceeded, Some(LimitExceeded::MaxScanSize));
@@ -113,15 +103,13 @@ fn limits_scan_budget_ends_the_container_not_the_parent() {
 /// A member at level L is scanned only if L < MaxRecursion.
 #[test]
 fn limits_max_recursion_counts_levels_like_clamd() {
-    let level1 = zip_of(&[("m", MARKER_BYTES)]);
-    let level2 = zip_of(&[("x.zip", &level1)]);
+    let level1 = zip_of(&[("m", MARKER_BYTES)], true);
+    let level2 = zip_of(&[("x.zip", &level1)], true);
     let rec = |n| ScanLimits {
         max_recursion: n,
         ..ScanLimits::default()
     };
-    let (names, s) = scan(&level1, rec(1));
-    assert!(names.is_empty());
-    assert_eq!(s.exceeded, Some(LimitExceeded::MaxRecursion));
+    assert_stopped_by(&level1, rec(1), LimitExceeded::MaxRecursion);
     assert_eq!(scan(&level1, rec(2)).0.len(), 1);
     assert!(scan(&level2, rec(2)).0.is_empty());
     assert_eq!(scan(&level2, rec(3)).0.len(), 1);
@@ -131,14 +119,12 @@ fn limits_max_recursion_counts_levels_like_clamd() {
 /// MaxFiles: the member after the MaxFiles-th stops the scan.
 #[test]
 fn limits_max_files_stops_after_that_many_members() {
-    let z = zip_of(&[("a", b"a"), ("b", b"b"), ("m", MARKER_BYTES)]);
+    let z = zip_of(&[("a", b"a"), ("b", b"b"), ("m", MARKER_BYTES)], true);
     let files = |n| ScanLimits {
         max_files: n,
         ..ScanLimits::default()
     };
-    let (names, s) = scan(&z, files(2));
-    assert!(names.is_empty());
-    assert_eq!(s.exceeded, Some(LimitExceeded::MaxFiles));
+    assert_stopped_by(&z, files(2), LimitExceeded::MaxFiles);
     assert_eq!(scan(&z, files(3)).0.len(), 1);
 }
 

@@ -85,16 +85,23 @@ fn infected(seen: &Seen) -> Vec<&str> {
     seen.iter().filter(|s| s.3).map(|s| s.0.as_str()).collect()
 }
 
+/// A message of a text part and EICAR attached as `e.com`.
+fn text_and_eicar() -> Vec<u8> {
+    let text = "Content-Type: text/plain\r\n\r\nhi\r\n".to_string();
+    message("b", &[text, attachment(&eicar(), "e.com")])
+}
+
+/// `m` under `limits` finds nothing, and the scan says `hit` stopped it.
+fn assert_stopped_by(m: &[u8], limits: ScanLimits, hit: LimitExceeded) {
+    let (seen, summary) = scan(m, limits);
+    assert!(infected(&seen).is_empty(), "{hit:?}: {seen:?}");
+    assert_eq!(summary.exceeded, Some(hit));
+}
+
 /// CLAMD-DET-7: a base64 attachment is decoded and scanned as a member of the message.
 #[test]
 fn mail_base64_attachment_is_found_as_a_member() {
-    let m = message(
-        "b",
-        &[
-            "Content-Type: text/plain\r\n\r\nhi\r\n".into(),
-            attachment(&eicar(), "e.com"),
-        ],
-    );
+    let m = text_and_eicar();
     let (seen, summary) = scan(&m, ScanLimits::default());
     assert_eq!(seen[0].2, Some(ContainerKind::Mail), "root opened as mail");
     assert_eq!(infected(&seen), vec!["e.com"]);
@@ -184,20 +191,12 @@ fn mail_quoted_printable_text_keeps_its_line_break() {
 /// message over MaxFileSize is not scanned at all.)
 #[test]
 fn mail_limits_max_files_counts_parts() {
-    let m = message(
-        "b",
-        &[
-            "Content-Type: text/plain\r\n\r\nhi\r\n".into(),
-            attachment(&eicar(), "e.com"),
-        ],
-    );
+    let m = text_and_eicar();
     let limits = ScanLimits {
         max_files: 1,
         ..ScanLimits::default()
     };
-    let (seen, summary) = scan(&m, limits);
-    assert!(infected(&seen).is_empty());
-    assert_eq!(summary.exceeded, Some(LimitExceeded::MaxFiles));
+    assert_stopped_by(&m, limits, LimitExceeded::MaxFiles);
     let (seen, _) = scan(
         &m,
         ScanLimits {
@@ -216,9 +215,7 @@ fn mail_limits_max_recursion_keeps_the_message_closed() {
         max_recursion: 1,
         ..ScanLimits::default()
     };
-    let (seen, summary) = scan(&m, limits);
-    assert!(infected(&seen).is_empty());
-    assert_eq!(summary.exceeded, Some(LimitExceeded::MaxRecursion));
+    assert_stopped_by(&m, limits, LimitExceeded::MaxRecursion);
 }
 
 /// CLAMD-CONF-3 MaxScanSize: the budget counts decoded parts; a part that does not fit
@@ -234,9 +231,7 @@ fn mail_limits_max_scan_size_ends_the_message() {
         max_scan_size: m.len() as u64 + 4000 + 10,
         ..ScanLimits::default()
     };
-    let (seen, summary) = scan(&m, limits);
-    assert!(infected(&seen).is_empty());
-    assert_eq!(summary.exceeded, Some(LimitExceeded::MaxScanSize));
+    assert_stopped_by(&m, limits, LimitExceeded::MaxScanSize);
 }
 
 /// Bounded memory: a message larger than the spill threshold is spooled to a temporary

@@ -66,7 +66,7 @@ fn eicar_in_7z_is_found_under_its_name() {
 #[test]
 fn nested_7z_and_tar_are_walked() {
     let e = eicar();
-    let t = common::tar_of(&[("t/e.com", &e)]);
+    let t = fixtures::tar_of(&[("t/e.com", &e)]);
     let inner = sevenz(&[("in.tar", &t)]);
     let outer = sevenz_solid(&[("x", b"x"), ("in.7z", &inner)]);
     let (seen, _) = scan(&outer, ScanLimits::default());

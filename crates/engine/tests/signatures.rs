@@ -1,5 +1,9 @@
 //! Signature matching: built-ins, the ClamAV file formats, match order (CLAMD-DET-*).
 
+mod common;
+
+use common::detected;
+
 use std::sync::Arc;
 
 use scan_engine::{
@@ -14,18 +18,17 @@ fn builtin(mode: EicarMode) -> Arc<SignatureDb> {
     }))
 }
 
-fn names(db: &Arc<SignatureDb>, data: &[u8]) -> Vec<String> {
-    scan_bytes(db, data)
-        .detections
-        .into_iter()
-        .map(|d| d.name)
-        .collect()
+fn db_from(kind: DbFileKind, text: &str) -> Arc<SignatureDb> {
+    db_of(&[(kind, text, "test.db")])
 }
 
-fn db_from(kind: DbFileKind, text: &str) -> Arc<SignatureDb> {
+/// One database from several files (kind, text, file name), loaded in this order.
+fn db_of(files: &[(DbFileKind, &str, &str)]) -> Arc<SignatureDb> {
     let mut b = SignatureDb::builder();
-    b.add_text(kind, text, "test.db", &LoadOptions::default())
-        .unwrap();
+    for (kind, text, name) in files {
+        b.add_text(*kind, text, name, &LoadOptions::default())
+            .unwrap();
+    }
     Arc::new(b.build().unwrap())
 }
 
@@ -33,30 +36,27 @@ fn db_from(kind: DbFileKind, text: &str) -> Arc<SignatureDb> {
 #[test]
 fn clamd_det_1_exact_eicar_is_win_test_eicar_hdb_1() {
     let db = builtin(EicarMode::Exact);
-    assert_eq!(names(&db, &eicar()), vec!["Win.Test.EICAR_HDB-1"]);
+    assert_eq!(detected(&db, &eicar()), vec!["Win.Test.EICAR_HDB-1"]);
 }
 
 /// CLAMD-DET-3.
 #[test]
 fn clamd_det_3_eicar_with_newline_or_embedded_is_clean_in_exact_mode() {
     let db = builtin(EicarMode::Exact);
-    let mut nl = eicar();
-    nl.push(b'\n');
-    assert!(names(&db, &nl).is_empty());
-    let mut embedded = b"prefix".to_vec();
-    embedded.extend(eicar());
-    assert!(names(&db, &embedded).is_empty());
+    let e = eicar();
+    assert!(detected(&db, &[e.as_slice(), b"\n"].concat()).is_empty());
+    assert!(detected(&db, &[b"prefix".as_slice(), &e].concat()).is_empty());
 }
 
 #[test]
 fn standard_mode_accepts_trailing_whitespace_only() {
     let db = builtin(EicarMode::Standard);
-    let mut e = eicar();
-    e.extend_from_slice(b"\r\n");
-    assert_eq!(names(&db, &e), vec!["Win.Test.EICAR_HDB-1"]);
-    let mut embedded = b" ".to_vec();
-    embedded.extend(eicar());
-    assert!(names(&db, &embedded).is_empty());
+    let e = eicar();
+    assert_eq!(
+        detected(&db, &[e.as_slice(), b"\r\n"].concat()),
+        vec!["Win.Test.EICAR_HDB-1"]
+    );
+    assert!(detected(&db, &[b" ".as_slice(), &e].concat()).is_empty());
 }
 
 #[test]
@@ -76,12 +76,12 @@ fn clamd_det_9_builtin_marker_matches_anywhere() {
     let db = builtin(EicarMode::Exact);
     let mut data = b"hello ".to_vec();
     data.extend_from_slice(MARKER_BYTES);
-    assert_eq!(names(&db, &data), vec![MARKER_NAME]);
+    assert_eq!(detected(&db, &data), vec![MARKER_NAME]);
     let off = SignatureDb::builtin(&BuiltinOptions {
         marker: false,
         ..Default::default()
     });
-    assert!(names(&Arc::new(off), &data).is_empty());
+    assert!(detected(&Arc::new(off), &data).is_empty());
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn clamd_det_2_unofficial_suffix_and_clam_suffix_removal() {
         DbFileKind::Hdb,
         "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test (Clam)\n",
     );
-    assert_eq!(names(&db, &eicar()), vec!["Eicar-Test.UNOFFICIAL"]);
+    assert_eq!(detected(&db, &eicar()), vec!["Eicar-Test.UNOFFICIAL"]);
     let mut b = SignatureDb::builder();
     b.add_text(
         DbFileKind::Hdb,
@@ -114,7 +114,7 @@ fn clamd_det_2_unofficial_suffix_and_clam_suffix_removal() {
     )
     .unwrap();
     assert_eq!(
-        names(&Arc::new(b.build().unwrap()), &eicar()),
+        detected(&Arc::new(b.build().unwrap()), &eicar()),
         vec!["Eicar-Test"]
     );
 }
@@ -129,7 +129,7 @@ fn clamd_det_4_hsb_sha1_sha256_and_wildcard_size() {
     );
     let db = db_from(DbFileKind::Hsb, &text);
     assert_eq!(
-        names(&db, &eicar()),
+        detected(&db, &eicar()),
         vec!["ViaSha1.UNOFFICIAL", "ViaSha256.UNOFFICIAL"]
     );
 }
@@ -145,39 +145,38 @@ Wild:0:*:41??43*44{1-2}45(46|47)
 Nibble:0:*:5a4?5a
 ";
     let db = db_from(DbFileKind::Ndb, text);
-    assert_eq!(names(&db, b"HELLO"), vec!["AtZero.UNOFFICIAL"]);
-    assert_eq!(names(&db, b"xxxWORLD"), vec!["InWindow.UNOFFICIAL"]);
-    assert!(names(&db, b"xxxxxxWORLD").is_empty(), "outside the window");
-    assert_eq!(names(&db, b"the END"), vec!["AtEof.UNOFFICIAL"]);
-    assert!(names(&db, b"the END.").is_empty(), "EOF-3 is exact");
-    assert_eq!(names(&db, b"AxC....DzzEG"), vec!["Wild.UNOFFICIAL"]);
-    assert!(names(&db, b"AxC....DzzzEG").is_empty(), "gap too long");
-    assert_eq!(names(&db, b"ZOZ"), vec!["Nibble.UNOFFICIAL"]);
-    assert!(names(&db, b"ZaZ").is_empty());
+    assert_eq!(detected(&db, b"HELLO"), vec!["AtZero.UNOFFICIAL"]);
+    assert_eq!(detected(&db, b"xxxWORLD"), vec!["InWindow.UNOFFICIAL"]);
+    assert!(
+        detected(&db, b"xxxxxxWORLD").is_empty(),
+        "outside the window"
+    );
+    assert_eq!(detected(&db, b"the END"), vec!["AtEof.UNOFFICIAL"]);
+    assert!(detected(&db, b"the END.").is_empty(), "EOF-3 is exact");
+    assert_eq!(detected(&db, b"AxC....DzzEG"), vec!["Wild.UNOFFICIAL"]);
+    assert!(detected(&db, b"AxC....DzzzEG").is_empty(), "gap too long");
+    assert_eq!(detected(&db, b"ZOZ"), vec!["Nibble.UNOFFICIAL"]);
+    assert!(detected(&db, b"ZaZ").is_empty());
 }
 
 /// CLAMD-DET-6.
 #[test]
 fn clamd_det_6_order_hash_first_then_lowest_match_end_then_db_order() {
-    let mut b = SignatureDb::builder();
-    b.add_text(
-        DbFileKind::Ndb,
-        "Late:0:*:4c415445\nEarly:0:*:4541524c59\nTieB:0:*:5449\nTieA:0:*:49\n",
-        "b.ndb",
-        &LoadOptions::default(),
-    )
-    .unwrap();
-    b.add_text(
-        DbFileKind::Hsb,
-        "a822a72bc8d20f1dc2182da8b242d4d24c5c06cb:14:Whole\n",
-        "a.hsb",
-        &LoadOptions::default(),
-    )
-    .unwrap();
-    let db = Arc::new(b.build().unwrap());
+    let db = db_of(&[
+        (
+            DbFileKind::Ndb,
+            "Late:0:*:4c415445\nEarly:0:*:4541524c59\nTieB:0:*:5449\nTieA:0:*:49\n",
+            "b.ndb",
+        ),
+        (
+            DbFileKind::Hsb,
+            "a822a72bc8d20f1dc2182da8b242d4d24c5c06cb:14:Whole\n",
+            "a.hsb",
+        ),
+    ]);
     // Ends: Early 5, TieB 9, TieA 9 (DB order breaks the tie), Late 14; the hash comes first.
     assert_eq!(
-        names(&db, b"EARLY..TI.LATE"),
+        detected(&db, b"EARLY..TI.LATE"),
         [
             "Whole.UNOFFICIAL",
             "Early.UNOFFICIAL",
@@ -187,7 +186,7 @@ fn clamd_det_6_order_hash_first_then_lowest_match_end_then_db_order() {
         ]
     );
     assert_eq!(
-        names(&db, b"EARLY..TI.LATE!"),
+        detected(&db, b"EARLY..TI.LATE!"),
         [
             "Early.UNOFFICIAL",
             "TieB.UNOFFICIAL",
@@ -235,9 +234,9 @@ fn load_dir_reads_hdb_hsb_ndb_and_ignores_other_files() {
     std::fs::write(dir.path().join("readme.txt"), "not a db").unwrap();
     let db = Arc::new(SignatureDb::load_dir(dir.path(), &LoadOptions::default()).unwrap());
     assert_eq!(db.len(), 2);
-    assert_eq!(names(&db, &eicar()), ["Win.Test.EICAR_HDB-1.UNOFFICIAL"]);
+    assert_eq!(detected(&db, &eicar()), ["Win.Test.EICAR_HDB-1.UNOFFICIAL"]);
     assert_eq!(
-        names(&db, b"xCLAMD-ORACLE-MARKER-Ax"),
+        detected(&db, b"xCLAMD-ORACLE-MARKER-Ax"),
         ["Oracle.Test.MarkerA-1.UNOFFICIAL"]
     );
     std::fs::write(dir.path().join("broken.hdb"), "nothex:68:X\n").unwrap();

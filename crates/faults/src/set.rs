@@ -380,15 +380,21 @@ impl FaultSet {
         }
         drop(st);
         if !out.is_empty() {
-            let n = out.len() as u64;
-            self.inner
-                .totals
-                .faults_fired
-                .fetch_add(n, Ordering::Relaxed);
-            conn.counters.faults_fired.fetch_add(n, Ordering::Relaxed);
+            add_both(
+                &self.inner.totals.faults_fired,
+                &conn.counters.faults_fired,
+                out.len() as u64,
+            );
         }
         out
     }
+}
+
+/// Adds `n` to a count of the set's totals and to the same count of one connection; returns
+/// the connection's new count.
+fn add_both(total: &AtomicU64, conn: &AtomicU64, n: u64) -> u64 {
+    total.fetch_add(n, Ordering::Relaxed);
+    conn.fetch_add(n, Ordering::Relaxed) + n
 }
 
 fn rule_name(i: usize, r: &crate::plan::Rule) -> String {
@@ -541,12 +547,7 @@ impl ConnFaults {
             scan,
         } = ev
         {
-            self.set
-                .inner
-                .totals
-                .commands
-                .fetch_add(1, Ordering::Relaxed);
-            self.counters.commands.fetch_add(1, Ordering::Relaxed);
+            add_both(&self.set.inner.totals.commands, &self.counters.commands, 1);
             cs.command = Some(name.to_string());
             cs.request = request;
             cs.scan = scan;
@@ -602,13 +603,10 @@ impl ConnFaults {
                     cs.split = Some((Split::Every(bytes.max(1)), Duration::from_millis(ms)));
                     None
                 }
-                Fault::Garbage { .. }
-                | Fault::Truncate { .. }
-                | Fault::Infected { .. }
-                | Fault::Clean
-                | Fault::Error { .. }
-                | Fault::Errno { .. }
-                | Fault::Reply { .. } => {
+                // the rest are the reply faults (`Fault::class`): they wait for the reply
+                // being composed
+                _ => {
+                    debug_assert_eq!(f.class(), FaultClass::Reply, "{f:?}");
                     cs.pending.push(f);
                     None
                 }
@@ -656,26 +654,22 @@ impl ConnFaults {
     /// Counts `n` received bytes. Returns [`Action::Drop`] when an armed `drop
     /// { after_bytes }` is reached (the daemon closes without processing them).
     pub fn bytes_in(&self, n: usize) -> Option<Action> {
-        let n = n as u64;
-        self.set
-            .inner
-            .totals
-            .bytes_in
-            .fetch_add(n, Ordering::Relaxed);
-        let total = self.counters.bytes_in.fetch_add(n, Ordering::Relaxed) + n;
+        let total = add_both(
+            &self.set.inner.totals.bytes_in,
+            &self.counters.bytes_in,
+            n as u64,
+        );
         let cs = lock(&self.state);
         cs.drop_at.filter(|at| total >= *at).map(|_| Action::Drop)
     }
 
     /// Counts `n` sent bytes.
     pub fn bytes_out(&self, n: usize) {
-        let n = n as u64;
-        self.set
-            .inner
-            .totals
-            .bytes_out
-            .fetch_add(n, Ordering::Relaxed);
-        self.counters.bytes_out.fetch_add(n, Ordering::Relaxed);
+        add_both(
+            &self.set.inner.totals.bytes_out,
+            &self.counters.bytes_out,
+            n as u64,
+        );
     }
 
     /// How to do the next read.

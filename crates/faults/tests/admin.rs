@@ -89,43 +89,40 @@ fn one_rule() -> FaultPlan {
         .with(Trigger::always(), Fault::Reset)
 }
 
-/// Hardening item 7: a browser form (`text/plain` POST) cannot reset the daemon.
+/// Hardening item 7: writes a browser can send cross-site without a preflight (a
+/// `text/plain` form POST, a POST or DELETE with no content type, a form-encoded PUT) are
+/// refused with 415, naming `application/json`, and change nothing.
 #[tokio::test]
-async fn cross_site_text_plain_post_reset_is_refused_415() {
+async fn cross_site_writes_are_refused_415() {
     let (admin, set) = server_with(one_rule(), AdminOptions::default()).await;
-    let (st, body) = raw(
-        admin.addr(),
-        "POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain",
-        b"x=y",
-    )
-    .await;
-    assert_eq!(st, 415, "{body}");
-    assert!(body.contains("application/json"), "{body}");
-    // no content type at all (an empty-bodied POST) is refused too
-    let (st, _) = raw(admin.addr(), "POST /reset HTTP/1.1\r\nHost: 127.0.0.1", b"").await;
-    assert_eq!(st, 415);
-    let (st, _) = raw(
-        admin.addr(),
-        "DELETE /faults HTTP/1.1\r\nHost: 127.0.0.1",
-        b"",
-    )
-    .await;
-    assert_eq!(st, 415);
-    assert_eq!(set.plan().rules.len(), 1, "the plan survived");
-}
-
-/// Hardening item 7: a form-encoded PUT /faults is refused and changes nothing.
-#[tokio::test]
-async fn cross_site_form_put_faults_is_refused_415() {
-    let (admin, set) = server_with(one_rule(), AdminOptions::default()).await;
-    let (st, _) = raw(
-        admin.addr(),
-        "PUT /faults HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded",
-        br#"{"rules":[]}"#,
-    )
-    .await;
-    assert_eq!(st, 415);
-    assert_eq!(set.plan().rules[0].fault, Fault::Reset);
+    for (case, head, body) in [
+        (
+            "text/plain form POST /reset",
+            "POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain",
+            &b"x=y"[..],
+        ),
+        (
+            "POST /reset without content type",
+            "POST /reset HTTP/1.1\r\nHost: 127.0.0.1",
+            b"",
+        ),
+        (
+            "DELETE /faults without content type",
+            "DELETE /faults HTTP/1.1\r\nHost: 127.0.0.1",
+            b"",
+        ),
+        (
+            "form-encoded PUT /faults",
+            "PUT /faults HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded",
+            br#"{"rules":[]}"#,
+        ),
+    ] {
+        let (st, reply) = raw(admin.addr(), head, body).await;
+        assert_eq!(st, 415, "{case}: {reply}");
+        assert!(reply.contains("application/json"), "{case}: {reply}");
+        assert_eq!(set.plan().rules.len(), 1, "{case}: the plan survived");
+        assert_eq!(set.plan().rules[0].fault, Fault::Reset, "{case}");
+    }
 }
 
 /// Hardening item 7 (DNS rebinding): a foreign or missing Host is refused, reads too,
@@ -194,37 +191,33 @@ async fn admin_token_is_required_and_checked() {
     let token = AdminToken::new("s3cret-Token_1").unwrap();
     let (admin, set) = server_with(one_rule(), AdminOptions::default().token(Some(token))).await;
     let a = admin.addr();
-    let (st, _) = raw(a, "GET /faults HTTP/1.1\r\nHost: 127.0.0.1", b"").await;
-    assert_eq!(st, 401, "no token");
-    let (st, _) = raw(
-        a,
-        "POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer s3cret-Token_2",
-        b"",
-    )
-    .await;
-    assert_eq!(st, 401, "wrong token");
-    assert_eq!(set.plan().rules.len(), 1);
-    let (st, body) = raw(
-        a,
-        "GET /faults HTTP/1.1\r\nHost: admin.example\r\nAuthorization: Bearer s3cret-Token_1",
-        b"",
-    )
-    .await;
+    const RIGHT: &str = "Authorization: Bearer s3cret-Token_1";
+    const JSON: &str = "Content-Type: application/json";
+    for (case, head, want) in [
+        ("no token", "GET /faults HTTP/1.1\r\nHost: 127.0.0.1".to_string(), 401),
+        (
+            "wrong token",
+            format!("POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\n{JSON}\r\nAuthorization: Bearer s3cret-Token_2"),
+            401,
+        ),
+        (
+            "right token, any Host",
+            format!("GET /faults HTTP/1.1\r\nHost: admin.example\r\n{RIGHT}"),
+            200,
+        ),
+        (
+            "right token, not JSON",
+            format!("POST /reset HTTP/1.1\r\nHost: admin.example\r\n{RIGHT}\r\nContent-Type: text/plain"),
+            415,
+        ),
+    ] {
+        let (st, body) = raw(a, &head, b"").await;
+        assert_eq!(st, want, "{case}: {body}");
+    }
+    assert_eq!(set.plan().rules.len(), 1, "no refused reset applied");
+    let reset = format!("POST /reset HTTP/1.1\r\nHost: admin.example\r\n{RIGHT}\r\n{JSON}");
+    let (st, body) = raw(a, &reset, b"").await;
     assert_eq!(st, 200, "{body}");
-    let (st, _) = raw(
-        a,
-        "POST /reset HTTP/1.1\r\nHost: admin.example\r\nAuthorization: Bearer s3cret-Token_1\r\nContent-Type: text/plain",
-        b"",
-    )
-    .await;
-    assert_eq!(st, 415);
-    let (st, _) = raw(
-        a,
-        "POST /reset HTTP/1.1\r\nHost: admin.example\r\nAuthorization: Bearer s3cret-Token_1\r\nContent-Type: application/json",
-        b"",
-    )
-    .await;
-    assert_eq!(st, 200);
     assert!(set.plan().rules.is_empty());
 }
 

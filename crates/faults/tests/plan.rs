@@ -6,6 +6,7 @@ use faults::{
     Action, DelayAt, Event, Fault, FaultPlan, FaultSet, ForcedReply, LimitMode, Rule, SplitAt,
     Trigger,
 };
+use nix::sys::stat::Mode;
 
 const SCENARIO: &str = r#"
 seed = 42
@@ -405,9 +406,7 @@ fn oversized_fault_plan_file_is_refused() {
 fn fifo_fault_plan_without_writer_does_not_hang() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("plan.fifo");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).expect("mkfifo");
     let (tx, rx) = std::sync::mpsc::channel();
     let path = fifo.clone();
     std::thread::spawn(move || {

@@ -2,9 +2,12 @@
 //! argv (non-UTF-8 bytes mixed with its own flags) against an in-process fake clamd and fake
 //! vfindd on loopback never panics nor dies of a signal (hardening item 8/9).
 
+mod common;
+
 use std::ffi::OsString;
 use std::time::Duration;
 
+use common::runtime;
 use fixtures::argv::{flag, Flag, Target, Value};
 
 /// Addresses fave-scan may be pointed at: loopback, unix paths, malformed ones (never a
@@ -66,11 +69,7 @@ struct World {
 }
 
 fn world() -> World {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let clamd = rt
         .block_on(fake_clamd::FakeClamd::builder().start())
         .unwrap();

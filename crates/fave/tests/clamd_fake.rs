@@ -129,13 +129,7 @@ async fn clamd_instream_8_every_limit_mode_is_error() {
         for x in &r[1..3] {
             match mode {
                 StreamLimitMode::Close | StreamLimitMode::ReplyDrain => assert!(
-                    matches!(
-                        x.verdict,
-                        Verdict::Error(FaveError::TooLarge {
-                            origin: LimitOrigin::Server,
-                            ..
-                        })
-                    ),
+                    is_too_large(&x.verdict, LimitOrigin::Server),
                     "{mode:?}: {:?}",
                     x.verdict
                 ),

@@ -168,76 +168,68 @@ fn one_scan_with_reply(reply: &'static [u8], close_after: bool) -> Verdict {
     c.scan_bytes("x", b"abc").verdict
 }
 
-/// CLAMD-CLIENT-3: EOF with no reply bytes is an error, never clean.
+/// Replies that must fail the scan, never read as clean, each with the error kind it maps to:
+/// - CLAMD-CLIENT-3: EOF with no reply bytes; EOF inside a reply (no terminator) even if it
+///   reads "OK"; a reply that does not parse.
+/// - CLAMD-TIME-3 / CLAMD-CLIENT-9: `COMMAND READ TIMED OUT\n` (always `\n`, unnumbered)
+///   fails the outstanding command.
+/// - CLAMD-CLIENT-5: `UNKNOWN COMMAND` has no ERROR suffix and is still an error.
+/// - CLAMD-INSTREAM-5 / CLAMD-CLIENT-4: the size-limit reply after the stream is a distinct
+///   too-large error.
 #[test]
-fn clamd_client_3_eof_without_reply_is_error() {
-    let v = one_scan_with_reply(b"", true);
-    assert!(
-        matches!(v, Verdict::Error(FaveError::ConnectionLost(_))),
-        "{v:?}"
-    );
-}
-
-/// CLAMD-CLIENT-3: EOF inside a reply (no terminator) is an error, even if it reads "OK".
-#[test]
-fn clamd_client_3_truncated_ok_reply_is_error() {
-    let v = one_scan_with_reply(b"1: stream: OK", true);
-    assert!(
-        matches!(v, Verdict::Error(FaveError::ConnectionLost(ref m)) if m.contains("truncated")),
-        "{v:?}"
-    );
-}
-
-/// CLAMD-CLIENT-3: a reply that does not parse is an error.
-#[test]
-fn clamd_client_3_unparsable_reply_is_error() {
-    let v = one_scan_with_reply(b"1: stream: OK and more\0", false);
-    assert!(matches!(v, Verdict::Error(FaveError::Protocol(_))), "{v:?}");
-    let v = one_scan_with_reply(b"1: /some/path: OK\0", false);
-    assert!(matches!(v, Verdict::Error(FaveError::Protocol(_))), "{v:?}");
-}
-
-/// CLAMD-TIME-3 / CLAMD-CLIENT-9: `COMMAND READ TIMED OUT\n` (always `\n`, unnumbered) fails
-/// the outstanding command.
-#[test]
-fn clamd_time_3_read_timed_out_is_error() {
-    let v = one_scan_with_reply(b"COMMAND READ TIMED OUT\n", true);
-    assert!(
-        matches!(v, Verdict::Error(FaveError::DaemonTimeout(_))),
-        "{v:?}"
-    );
-}
-
-/// CLAMD-CLIENT-5: `UNKNOWN COMMAND` has no ERROR suffix and is still an error.
-#[test]
-fn clamd_client_5_unknown_command_is_error() {
-    let v = one_scan_with_reply(b"1: UNKNOWN COMMAND\0", true);
-    assert!(
-        matches!(v, Verdict::Error(FaveError::Daemon(ref m)) if m == "UNKNOWN COMMAND"),
-        "{v:?}"
-    );
-    let v = one_scan_with_reply(b"1: stream: Can't allocate memory ERROR\0", false);
-    assert!(
-        matches!(v, Verdict::Error(FaveError::Daemon(ref m)) if m.contains("allocate")),
-        "{v:?}"
-    );
-}
-
-/// CLAMD-INSTREAM-5 / CLAMD-CLIENT-4: the size-limit reply after the stream is a distinct
-/// too-large error.
-#[test]
-fn clamd_client_4_size_limit_reply_is_too_large() {
-    let v = one_scan_with_reply(b"1: INSTREAM size limit exceeded. ERROR\0", true);
-    assert!(
-        matches!(
-            v,
-            Verdict::Error(FaveError::TooLarge {
-                origin: LimitOrigin::Server,
-                ..
-            })
+fn clamd_client_error_replies_fail_the_scan() {
+    type Check = fn(&Verdict) -> bool;
+    let cases: [(&str, &'static [u8], bool, Check); 8] = [
+        ("CLAMD-CLIENT-3 EOF without reply", b"", true, |v| {
+            matches!(v, Verdict::Error(FaveError::ConnectionLost(_)))
+        }),
+        (
+            "CLAMD-CLIENT-3 truncated OK",
+            b"1: stream: OK",
+            true,
+            |v| matches!(v, Verdict::Error(FaveError::ConnectionLost(m)) if m.contains("truncated")),
         ),
-        "{v:?}"
-    );
+        (
+            "CLAMD-CLIENT-3 unparsable",
+            b"1: stream: OK and more\0",
+            false,
+            |v| matches!(v, Verdict::Error(FaveError::Protocol(_))),
+        ),
+        (
+            "CLAMD-CLIENT-3 other name",
+            b"1: /some/path: OK\0",
+            false,
+            |v| matches!(v, Verdict::Error(FaveError::Protocol(_))),
+        ),
+        (
+            "CLAMD-TIME-3 read timed out",
+            b"COMMAND READ TIMED OUT\n",
+            true,
+            |v| matches!(v, Verdict::Error(FaveError::DaemonTimeout(_))),
+        ),
+        (
+            "CLAMD-CLIENT-5 unknown command",
+            b"1: UNKNOWN COMMAND\0",
+            true,
+            |v| matches!(v, Verdict::Error(FaveError::Daemon(m)) if m == "UNKNOWN COMMAND"),
+        ),
+        (
+            "CLAMD-CLIENT-5 per-file error",
+            b"1: stream: Can't allocate memory ERROR\0",
+            false,
+            |v| matches!(v, Verdict::Error(FaveError::Daemon(m)) if m.contains("allocate")),
+        ),
+        (
+            "CLAMD-CLIENT-4 size limit",
+            b"1: INSTREAM size limit exceeded. ERROR\0",
+            true,
+            |v| is_too_large(v, LimitOrigin::Server),
+        ),
+    ];
+    for (case, reply, close_after, check) in cases {
+        let v = one_scan_with_reply(reply, close_after);
+        assert!(check(&v), "{case}: {v:?}");
+    }
 }
 
 /// CLAMD-INSTREAM-8 mode reply-drain: the reply comes while we are still sending; the server
@@ -255,13 +247,7 @@ fn clamd_instream_8_early_limit_reply_with_drain_is_too_large() {
     let data = clean_bytes(8 << 20, 1);
     let r = c.scan_bytes("big", &data);
     assert!(
-        matches!(
-            r.verdict,
-            Verdict::Error(FaveError::TooLarge {
-                origin: LimitOrigin::Server,
-                ..
-            })
-        ),
+        is_too_large(&r.verdict, LimitOrigin::Server),
         "{:?}",
         r.verdict
     );
@@ -394,16 +380,7 @@ fn clamd_client_2_local_limit_refused_session_survives() {
         }
     ));
     let v = s.close().verdict;
-    assert!(
-        matches!(
-            v,
-            Verdict::Error(FaveError::TooLarge {
-                origin: LimitOrigin::Local,
-                ..
-            })
-        ),
-        "{v:?}"
-    );
+    assert!(is_too_large(&v, LimitOrigin::Local), "{v:?}");
     // exactly the limit is fine (CLAMD-INSTREAM-4: exact StreamMaxLength accepted)
     let r = c.scan_bytes("exact", &[2u8; 100]);
     assert_eq!(r.verdict, Verdict::Clean);

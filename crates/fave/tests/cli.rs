@@ -5,6 +5,7 @@ mod common;
 
 use assert_cmd::Command;
 use common::*;
+use nix::sys::stat::Mode;
 use predicates::prelude::*;
 
 fn bin() -> Command {
@@ -237,11 +238,7 @@ fn cli_bad_flags_exit_2() {
 /// The SVSP side of the CLI against the in-process fake vfindd.
 #[test]
 fn cli_svsp_sources_against_fake_vfindd() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let fake = rt
         .block_on(fake_vfindd::FakeVfindd::builder().start())
         .unwrap();
@@ -279,11 +276,7 @@ fn cli_svsp_sources_against_fake_vfindd() {
 /// `--pipeline` against the fake clamd holding replies until END (session-order reverse).
 #[test]
 fn cli_pipeline_against_fake_clamd_reverse_order() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let fake = rt
         .block_on(
             fake_clamd::FakeClamd::builder()
@@ -405,9 +398,7 @@ fn cli_scan_timeout_covers_a_silent_stdin() {
 fn cli_scan_timeout_covers_a_fifo_without_writer() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).expect("mkfifo");
     for pipeline in [false, true] {
         let (addr, h) = silent_clamd();
         let mut args: Vec<&std::ffi::OsStr> = vec![

@@ -184,13 +184,7 @@ fn real_clamd_client_2_known_limit_refused_locally() {
     let mut c = Client::new(cfg).unwrap();
     let r = c.scan_bytes("over", &clean_bytes(LIMIT + 1, 8));
     assert!(
-        matches!(
-            r.verdict,
-            Verdict::Error(FaveError::TooLarge {
-                origin: LimitOrigin::Local,
-                ..
-            })
-        ),
+        is_too_large(&r.verdict, LimitOrigin::Local),
         "{:?}",
         r.verdict
     );

@@ -550,41 +550,48 @@ mod tests {
     /// SVSP-CMD-ENABLE-2.
     #[test]
     fn svsp_cmd_enable_2_errors() {
-        assert_eq!(err(b"ENABLE").1, "EINVAL Missing option");
-        assert_eq!(
-            err(b"4 ENABLE FROBNICATE"),
+        // (line, id echoed, error text)
+        let cases: [(&[u8], Option<&str>, &str); 11] = [
+            (b"ENABLE", None, "EINVAL Missing option"),
             (
-                Some("4".into()),
-                "ENOTSUP Unknown option: FROBNICATE".into()
-            )
-        );
-        assert_eq!(err(b"ENABLE ignore").1, "EINVAL Missing value for IGNORE");
-        assert_eq!(err(b"ENABLE EXCLUDE").1, "EINVAL Missing value for EXCLUDE");
-        assert_eq!(
-            err(b"5 ENABLE RECURSE x"),
+                b"4 ENABLE FROBNICATE",
+                Some("4"),
+                "ENOTSUP Unknown option: FROBNICATE",
+            ),
+            (b"ENABLE ignore", None, "EINVAL Missing value for IGNORE"),
+            (b"ENABLE EXCLUDE", None, "EINVAL Missing value for EXCLUDE"),
             (
-                Some("5".into()),
-                "EINVAL Invalid value for RECURSE: x".into()
-            )
-        );
-        assert_eq!(
-            err(b"ENABLE RECURSE -1").1,
-            "EINVAL Invalid value for RECURSE: -1"
-        );
-        assert_eq!(err(b"ENABLE HTML 4").1, "EINVAL Invalid value for HTML: 4");
-        assert_eq!(
-            err(b"ENABLE ORIGINAL yes").1,
-            "EINVAL Unexpected value for ORIGINAL: yes"
-        );
-        assert_eq!(
-            err(b"DISABLE HTML 2").1,
-            "EINVAL Unexpected value for HTML: 2"
-        );
-        assert_eq!(err(b"ENABLE EXPAND bz2").1, "ENOTSUP Unknown expander: bz2");
-        assert_eq!(
-            err(b"DISABLE EXPAND bz2").1,
-            "ENOTSUP Unknown expander: bz2"
-        );
+                b"5 ENABLE RECURSE x",
+                Some("5"),
+                "EINVAL Invalid value for RECURSE: x",
+            ),
+            (
+                b"ENABLE RECURSE -1",
+                None,
+                "EINVAL Invalid value for RECURSE: -1",
+            ),
+            (b"ENABLE HTML 4", None, "EINVAL Invalid value for HTML: 4"),
+            (
+                b"ENABLE ORIGINAL yes",
+                None,
+                "EINVAL Unexpected value for ORIGINAL: yes",
+            ),
+            (
+                b"DISABLE HTML 2",
+                None,
+                "EINVAL Unexpected value for HTML: 2",
+            ),
+            (b"ENABLE EXPAND bz2", None, "ENOTSUP Unknown expander: bz2"),
+            (b"DISABLE EXPAND bz2", None, "ENOTSUP Unknown expander: bz2"),
+        ];
+        for (line, id, text) in cases {
+            assert_eq!(
+                err(line),
+                (id.map(String::from), text.to_string()),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     /// SVSP-CMD-ENABLE-1.

@@ -528,9 +528,10 @@ mod tests {
     #[test]
     fn svsp_resp_err_1_every_message_form() {
         use ErrorReply::*;
+        let v = |s: &str| s.as_bytes().to_vec();
         let cases: Vec<(ErrorReply, &str)> = vec![
             (
-                UnrecognizedCommand(b"wrongCommand".to_vec()),
+                UnrecognizedCommand(v("wrongCommand")),
                 "EINVAL Unrecognized command: wrongCommand",
             ),
             (MissingCommand, "EINVAL Missing command"),
@@ -538,7 +539,7 @@ mod tests {
             (LineTooLong, "EINVAL Line too long"),
             (MissingOption, "EINVAL Missing option"),
             (
-                UnknownOption(b"FROBNICATE".to_vec()),
+                UnknownOption(v("FROBNICATE")),
                 "ENOTSUP Unknown option: FROBNICATE",
             ),
             (
@@ -546,51 +547,39 @@ mod tests {
                 "EINVAL Missing value for IGNORE",
             ),
             (
-                InvalidValue(OptionName::Recurse, b"x".to_vec()),
+                InvalidValue(OptionName::Recurse, v("x")),
                 "EINVAL Invalid value for RECURSE: x",
             ),
             (
-                UnexpectedValue(OptionName::Recurse, b"v".to_vec()),
+                UnexpectedValue(OptionName::Recurse, v("v")),
                 "EINVAL Unexpected value for RECURSE: v",
             ),
+            (UnknownExpander(v("bz2")), "ENOTSUP Unknown expander: bz2"),
             (
-                UnknownExpander(b"bz2".to_vec()),
-                "ENOTSUP Unknown expander: bz2",
-            ),
-            (
-                InvalidScanForm(b"SCAN/a/b/c".to_vec()),
+                InvalidScanForm(v("SCAN/a/b/c")),
                 "EINVAL Invalid SCAN form: SCAN/a/b/c",
             ),
+            (UnknownFormat(v("b64")), "ENOTSUP Unknown format: b64"),
             (
-                UnknownFormat(b"b64".to_vec()),
-                "ENOTSUP Unknown format: b64",
-            ),
-            (
-                UnsupportedSource(b"DATA".to_vec()),
+                UnsupportedSource(v("DATA")),
                 "ENOTSUP Unsupported source: DATA",
             ),
             (MissingFilename, "EINVAL Missing filename"),
-            (InvalidPort(b"0".to_vec()), "EINVAL Invalid port: 0"),
+            (InvalidPort(v("0")), "EINVAL Invalid port: 0"),
+            (InvalidByteCount(v("x")), "EINVAL Invalid byte count: x"),
             (
-                InvalidByteCount(b"x".to_vec()),
-                "EINVAL Invalid byte count: x",
-            ),
-            (
-                NotRegularFile(b"/tmp".to_vec()),
+                NotRegularFile(v("/tmp")),
                 "EINVAL Not a regular file: \"/tmp\"",
             ),
-            (
-                SizeLimitExceeded(b"".to_vec()),
-                "EINVAL Size limit exceeded: \"\"",
-            ),
-            (NotFound(b"nonexistent".to_vec()), "ENOENT \"nonexistent\""),
-            (AccessDenied(b"/etc/x".to_vec()), "EACCES \"/etc/x\""),
+            (SizeLimitExceeded(v("")), "EINVAL Size limit exceeded: \"\""),
+            (NotFound(v("nonexistent")), "ENOENT \"nonexistent\""),
+            (AccessDenied(v("/etc/x")), "EACCES \"/etc/x\""),
             (NoConnection(40123), "ENOENT No connection to port 40123"),
             (ServerBusy, "EAGAIN Server busy"),
             (InternalError, "EFAULT Internal error"),
         ];
         for (e, want) in cases {
-            assert_eq!(w(None, e.body()), format!("{want}\r\n"));
+            assert_eq!(w(None, e.body()), format!("{want}\r\n"), "{e:?}");
         }
     }
 

@@ -6,7 +6,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use scan_engine::{
-    BuiltinOptions, ContainerKind, ScanLimits, SignatureDb, TreeOptions, TreeScanner, TreeSummary,
+    scan_bytes, BuiltinOptions, ContainerKind, ScanLimits, SignatureDb, TreeOptions, TreeScanner,
+    TreeSummary,
 };
 
 /// (chain, opened, infected) per part.
@@ -51,15 +52,11 @@ pub fn infected(seen: &Seen) -> Vec<&str> {
     seen.iter().filter(|s| s.2).map(|s| s.0.as_str()).collect()
 }
 
-/// A ustar archive of `members` (mode 0644), in memory.
-pub fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap()
+/// The names `scan_bytes` reports for `data`, in report order.
+pub fn detected(db: &Arc<SignatureDb>, data: &[u8]) -> Vec<String> {
+    scan_bytes(db, data)
+        .detections
+        .into_iter()
+        .map(|d| d.name)
+        .collect()
 }

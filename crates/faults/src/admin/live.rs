@@ -163,9 +163,14 @@ pub fn escape_into(data: &[u8], out: &mut String) {
 }
 
 /// Cut `s` to [`MAX_TEXT`] bytes at a char boundary.
-fn shorten(mut s: String) -> String {
-    if s.len() > MAX_TEXT {
-        let mut cut = MAX_TEXT;
+fn shorten(s: String) -> String {
+    shorten_to(s, MAX_TEXT)
+}
+
+/// Cut `s` to `max` bytes at a char boundary, marking the cut with `...`.
+pub(crate) fn shorten_to(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
         while !s.is_char_boundary(cut) {
             cut -= 1;
         }

@@ -95,12 +95,20 @@ fn rules(h: &mut String, set: &FaultSet, s: &Stats) {
     h.push_str("</table>");
 }
 
+/// A section's heading with the number of entries shown; `none yet` and false when there
+/// are none.
+fn heading(h: &mut String, title: &str, shown: usize) -> bool {
+    let _ = write!(h, "<h2>{title} ({shown} newest)</h2>");
+    if shown == 0 {
+        h.push_str("<p class=\"meta\">none yet</p>");
+    }
+    shown > 0
+}
+
 fn commands(h: &mut String, l: &dyn LiveState) {
     let sigs = l.signatures();
     let cmds = l.commands(PAGE_COMMANDS);
-    let _ = write!(h, "<h2>Commands ({} newest)</h2>", cmds.len());
-    if cmds.is_empty() {
-        h.push_str("<p class=\"meta\">none yet</p>");
+    if !heading(h, "Commands", cmds.len()) {
         return;
     }
     h.push_str("<table><tr><th>conn</th><th>session</th><th>framing</th><th>command</th></tr>");
@@ -121,9 +129,7 @@ fn commands(h: &mut String, l: &dyn LiveState) {
 fn transcripts(h: &mut String, l: &dyn LiveState, s: &Stats) {
     let sigs = l.signatures();
     let ts = l.transcripts(PAGE_TRANSCRIPTS);
-    let _ = write!(h, "<h2>Connections ({} newest)</h2>", ts.len());
-    if ts.is_empty() {
-        h.push_str("<p class=\"meta\">none yet</p>");
+    if !heading(h, "Connections", ts.len()) {
         return;
     }
     for t in ts.iter().rev() {
@@ -180,17 +186,8 @@ fn transcripts(h: &mut String, l: &dyn LiveState, s: &Stats) {
 }
 
 /// The page shows at most 4 KiB of one text.
-fn short(mut s: String) -> String {
-    const MAX: usize = 4096;
-    if s.len() > MAX {
-        let mut cut = MAX;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push_str("...");
-    }
-    s
+fn short(s: String) -> String {
+    live::shorten_to(s, 4096)
 }
 
 #[cfg(test)]

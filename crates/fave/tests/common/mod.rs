@@ -16,6 +16,15 @@ pub fn eicar() -> Vec<u8> {
     fixtures::eicar()
 }
 
+/// A two-worker runtime for the fakes that run in this process beside the blocking client.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime")
+}
+
 /// Run blocking client work next to an async fake.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
@@ -32,6 +41,11 @@ pub fn tcp(a: std::net::SocketAddr) -> Address {
 /// The verdict for EICAR under the clamd name the tests' databases give it.
 pub fn is_eicar(v: &fave::Verdict) -> bool {
     matches!(v, fave::Verdict::Infected(n) if n.len() == 1 && n[0].starts_with("Win.Test.EICAR_HDB-1"))
+}
+
+/// The too-large error, with the side that hit the limit.
+pub fn is_too_large(v: &fave::Verdict, origin: fave::LimitOrigin) -> bool {
+    matches!(v, fave::Verdict::Error(fave::FaveError::TooLarge { origin: o, .. }) if *o == origin)
 }
 
 /// A zip holding one deflated member.
