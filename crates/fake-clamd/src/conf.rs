@@ -218,39 +218,39 @@ pub enum ConfError {
 
 impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = match self {
-            ConfError::Open { file } => file,
-            ConfError::NotAConfigFile { file, why } => {
-                writeln!(f, "ERROR: {file}: {why}")?;
-                file
-            }
-            ConfError::Example { file } => {
-                writeln!(f, "ERROR: Please edit the example config file {file}")?;
-                file
-            }
-            ConfError::MissingArgument { file, line } => {
-                writeln!(f, "ERROR: Missing argument for option at {file}:{line}")?;
-                file
-            }
-            ConfError::UnknownOption { file, line, name } => {
-                writeln!(
-                    f,
-                    "ERROR: Parse error at {file}:{line}: Unknown option {name}"
-                )?;
-                file
-            }
-            ConfError::IncorrectFormat { file, name } => {
-                writeln!(f, "ERROR: Incorrect argument format for option {name}")?;
-                file
-            }
-            ConfError::MissingQuote { file, line, name } => {
-                writeln!(
-                    f,
-                    "ERROR: Missing closing parenthesis in option {name} at {file}:{line}"
-                )?;
-                file
-            }
+        // clamd's first line says what is wrong (none when it cannot open the file), its
+        // last line names the file.
+        let (what, file) = match self {
+            ConfError::Open { file } => (None, file),
+            ConfError::NotAConfigFile { file, why } => (Some(format!("{file}: {why}")), file),
+            ConfError::Example { file } => (
+                Some(format!("Please edit the example config file {file}")),
+                file,
+            ),
+            ConfError::MissingArgument { file, line } => (
+                Some(format!("Missing argument for option at {file}:{line}")),
+                file,
+            ),
+            ConfError::UnknownOption { file, line, name } => (
+                Some(format!(
+                    "Parse error at {file}:{line}: Unknown option {name}"
+                )),
+                file,
+            ),
+            ConfError::IncorrectFormat { file, name } => (
+                Some(format!("Incorrect argument format for option {name}")),
+                file,
+            ),
+            ConfError::MissingQuote { file, line, name } => (
+                Some(format!(
+                    "Missing closing parenthesis in option {name} at {file}:{line}"
+                )),
+                file,
+            ),
         };
+        if let Some(what) = what {
+            writeln!(f, "ERROR: {what}")?;
+        }
         write!(f, "ERROR: Can't open/parse the config file {file}")
     }
 }
