@@ -216,42 +216,49 @@ pub enum ConfError {
     },
 }
 
+impl ConfError {
+    /// The config file named in the last line.
+    fn file(&self) -> &str {
+        match self {
+            ConfError::Open { file }
+            | ConfError::NotAConfigFile { file, .. }
+            | ConfError::Example { file }
+            | ConfError::MissingArgument { file, .. }
+            | ConfError::UnknownOption { file, .. }
+            | ConfError::IncorrectFormat { file, .. }
+            | ConfError::MissingQuote { file, .. } => file,
+        }
+    }
+
+    /// What is wrong, clamd's first line (none when it cannot open the file).
+    fn what(&self) -> Option<String> {
+        let what = match self {
+            ConfError::Open { .. } => return None,
+            ConfError::NotAConfigFile { file, why } => format!("{file}: {why}"),
+            ConfError::Example { file } => format!("Please edit the example config file {file}"),
+            ConfError::MissingArgument { file, line } => {
+                format!("Missing argument for option at {file}:{line}")
+            }
+            ConfError::UnknownOption { file, line, name } => {
+                format!("Parse error at {file}:{line}: Unknown option {name}")
+            }
+            ConfError::IncorrectFormat { name, .. } => {
+                format!("Incorrect argument format for option {name}")
+            }
+            ConfError::MissingQuote { file, line, name } => {
+                format!("Missing closing parenthesis in option {name} at {file}:{line}")
+            }
+        };
+        Some(what)
+    }
+}
+
 impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // clamd's first line says what is wrong (none when it cannot open the file), its
-        // last line names the file.
-        let (what, file) = match self {
-            ConfError::Open { file } => (None, file),
-            ConfError::NotAConfigFile { file, why } => (Some(format!("{file}: {why}")), file),
-            ConfError::Example { file } => (
-                Some(format!("Please edit the example config file {file}")),
-                file,
-            ),
-            ConfError::MissingArgument { file, line } => (
-                Some(format!("Missing argument for option at {file}:{line}")),
-                file,
-            ),
-            ConfError::UnknownOption { file, line, name } => (
-                Some(format!(
-                    "Parse error at {file}:{line}: Unknown option {name}"
-                )),
-                file,
-            ),
-            ConfError::IncorrectFormat { file, name } => (
-                Some(format!("Incorrect argument format for option {name}")),
-                file,
-            ),
-            ConfError::MissingQuote { file, line, name } => (
-                Some(format!(
-                    "Missing closing parenthesis in option {name} at {file}:{line}"
-                )),
-                file,
-            ),
-        };
-        if let Some(what) = what {
+        if let Some(what) = self.what() {
             writeln!(f, "ERROR: {what}")?;
         }
-        write!(f, "ERROR: Can't open/parse the config file {file}")
+        write!(f, "ERROR: Can't open/parse the config file {}", self.file())
     }
 }
 

@@ -43,6 +43,17 @@ fn instream(framing: u8, data: &[u8]) -> Vec<u8> {
     cat(&[&[framing], b"INSTREAM", t, &chunk(data), TERM])
 }
 
+/// A row of [`session_replies_per_read`]: (case, session order, the one write, how long to
+/// read, the reply, whether the fake closed the connection).
+type OneRead = (
+    &'static str,
+    Option<SessionOrder>,
+    Vec<u8>,
+    Duration,
+    Vec<u8>,
+    bool,
+);
+
 /// One read of a session and what comes back, one row per behaviour found by the
 /// differential fuzzer against clamd 1.4.6:
 /// - CLAMD-SESSION-4/5 (issue 18 item 1): PING and VERSION are answered when read;
@@ -63,8 +74,7 @@ async fn session_replies_per_read() {
     let eicar = corpus.p("eicar.com");
     let hello = instream(b'z', b"hello");
     let secs = Duration::from_secs(5);
-    // (case, session order, the one write, how long to read, reply, closed by the fake)
-    let rows: Vec<(&str, Option<SessionOrder>, Vec<u8>, Duration, Vec<u8>, bool)> = vec![
+    let rows: Vec<OneRead> = vec![
         (
             "rejected command drops queued scan replies",
             None,

@@ -16,7 +16,7 @@ use fixtures::clamd_wire::instream_chunked as instream;
 use fixtures::daemon::start_announcing;
 use fixtures::files::write_in;
 use fixtures::seeded::{assert_seeded_replay, sample};
-use fixtures::wire::{read_end, End};
+use fixtures::wire::{read_end, read_once, End};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -261,9 +261,7 @@ async fn fault_delay_between_bytes() {
     }))
     .await;
     let mut c = send(s.addr().unwrap(), b"zPING\0").await;
-    let mut first = [0u8; 16];
-    let n = c.read(&mut first).await.unwrap();
-    assert_eq!(&first[..n], b"P", "first byte alone");
+    assert_eq!(read_once(&mut c, T).await, b"P", "first byte alone");
     let t0 = Instant::now();
     assert_eq!(read_end(&mut c, T).await, eof(b"ONG\0"));
     assert!(t0.elapsed() >= Duration::from_millis(100));

@@ -39,16 +39,11 @@ async fn clamd_cmd_4_reload_rereads_the_database() {
 #[tokio::test]
 async fn clamd_cmd_2_version_text_configurable_and_det_2_official_names() {
     let corpus = Corpus::new();
-    let s = started(
-        corpus
-            .builder()
-            .version_text("ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026")
-            .official_names(true),
-    )
-    .await;
+    let version = "ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026";
+    let s = started(corpus.builder().version_text(version).official_names(true)).await;
     assert_eq!(
         ask(&s, b"nVERSION\n").await,
-        b"ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026\n"
+        format!("{version}\n").into_bytes()
     );
     let e = scan_engine::eicar();
     let req = cat(&[b"zINSTREAM\0", &chunk(&e), b"\0\0\0\0"]);

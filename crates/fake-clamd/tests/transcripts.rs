@@ -19,8 +19,11 @@ async fn server(corpus: &Corpus) -> FakeClamd {
         .expect("start")
 }
 
+/// (rule, request as written in pieces, reply)
+type Row<'a> = (&'a str, &'a [&'a [u8]], &'a [u8]);
+
 /// Each row's request, written in pieces on a fresh connection, gets the row's reply.
-async fn replies_are(a: std::net::SocketAddr, rows: &[(&str, &[&[u8]], &[u8])]) {
+async fn replies_are(a: std::net::SocketAddr, rows: &[Row<'_>]) {
     for (rule, parts, want) in rows {
         let got = exchange(a, parts).await.unwrap();
         assert_eq!(
@@ -39,7 +42,7 @@ async fn clamd_cmd_1_and_frame_transcripts() {
     let s = server(&corpus).await;
     let a = s.addr().unwrap();
     // (rule, request as written in pieces, reply)
-    let rows: [(&str, &[&[u8]], &[u8]); 10] = [
+    let rows: [Row; 10] = [
         ("CLAMD-CMD-1", &[b"zPING\0"], b"PONG\0"),
         ("CLAMD-CMD-1 n", &[b"nVERSION\n"], b"ClamAV 1.4.6\n"),
         ("CLAMD-CMD-1 legacy", &[b"PING"], b"PONG\n"),
@@ -242,7 +245,7 @@ async fn clamd_session_transcripts() {
     );
     let a = s.addr().unwrap();
     // (rule, request as written in pieces, reply)
-    let rows: [(&str, &[&[u8]], &[u8]); 7] = [
+    let rows: [Row; 7] = [
         (
             "CLAMD-SESSION-5",
             &[b"zIDSESSION\0zPING\0zCONTSCAN /c/x\0"],

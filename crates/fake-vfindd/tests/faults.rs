@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use fixtures::admin_http::{curl, curl_json};
 use fixtures::seeded::{assert_seeded_replay, sample};
 use fixtures::wire::read_end_text as read_end;
+use fixtures::wire::read_once;
 
 fn always(f: Fault) -> FaultPlan {
     FaultPlan::new().seed(1).with(Trigger::always(), f)
@@ -45,9 +46,7 @@ async fn fault_delay_between_bytes() {
     }))
     .await;
     let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
-    let mut b = [0u8; 16];
-    let n = c.read(&mut b).await.unwrap();
-    assert_eq!(&b[..n], b"R");
+    assert_eq!(read_once(&mut c, T).await, b"R", "first byte alone");
     c.write_all(b"QUIT\r\n").await.unwrap();
     assert_eq!(read_end(&mut c, T).await, eof("EADY\r\nOK\r\n"));
 }
@@ -78,15 +77,14 @@ async fn fault_split_reply_byte_and_random() {
     for at in [SplitAt::Byte, SplitAt::Random] {
         let v = server(always(Fault::SplitReply { at, ms: 30 })).await;
         let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
-        let mut b = [0u8; 16];
-        let n = c.read(&mut b).await.unwrap();
-        assert!(n < 7, "READY\\r\\n not in one piece ({at:?})");
+        let first = read_once(&mut c, T).await;
+        assert!(first.len() < 7, "READY\\r\\n not in one piece ({at:?})");
         c.write_all(b"QUIT\r\n").await.unwrap();
         let End::Eof(rest) = read_end(&mut c, T).await else {
             panic!()
         };
         assert_eq!(
-            format!("{}{rest}", String::from_utf8_lossy(&b[..n])),
+            format!("{}{rest}", String::from_utf8_lossy(&first)),
             "READY\r\nOK\r\n"
         );
     }
