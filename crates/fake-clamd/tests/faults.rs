@@ -59,6 +59,11 @@ fn eof(b: &[u8]) -> End {
     End::Eof(b.to_vec())
 }
 
+/// Every reply (or read, or byte) delayed by `ms`.
+fn delay_always(ms: u64, at: DelayAt) -> FaultPlan {
+    always(Fault::Delay { ms, at })
+}
+
 /// One row of [`faults_seen_on_the_wire`]: a plan, what a client sends on one fresh
 /// connection after another, what each gets back, and bounds on the time the row takes.
 struct Row {
@@ -105,7 +110,7 @@ async fn faults_seen_on_the_wire() {
             at_least: Duration::from_millis(300),
             ..row(
                 "delay before the reply",
-                always(Fault::Delay { ms: 300, at: DelayAt::Reply }),
+                delay_always(300, DelayAt::Reply),
                 &[(ping, pong())],
             )
         },
@@ -113,7 +118,7 @@ async fn faults_seen_on_the_wire() {
             at_least: Duration::from_millis(250),
             ..row(
                 "delay per read",
-                always(Fault::Delay { ms: 250, at: DelayAt::Read }),
+                delay_always(250, DelayAt::Read),
                 &[(ping, pong())],
             )
         },
@@ -255,11 +260,7 @@ async fn faults_seen_on_the_wire() {
 
 #[tokio::test]
 async fn fault_delay_between_bytes() {
-    let s = server(always(Fault::Delay {
-        ms: 40,
-        at: DelayAt::Bytes,
-    }))
-    .await;
+    let s = server(delay_always(40, DelayAt::Bytes)).await;
     let mut c = send(s.addr().unwrap(), b"zPING\0").await;
     assert_eq!(read_once(&mut c, T).await, b"P", "first byte alone");
     let t0 = Instant::now();

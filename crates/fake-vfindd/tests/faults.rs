@@ -23,6 +23,11 @@ fn always(f: Fault) -> FaultPlan {
 
 const CLEAN: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\nDONE 0 : \"/clean\"\r\nOK\r\n";
 
+/// Every reply (or read, or byte) delayed by `ms`.
+fn delay_always(ms: u64, at: DelayAt) -> FaultPlan {
+    always(Fault::Delay { ms, at })
+}
+
 #[tokio::test]
 async fn fault_delay_before_reply() {
     let v = server(FaultPlan::new().with(
@@ -40,11 +45,7 @@ async fn fault_delay_before_reply() {
 
 #[tokio::test]
 async fn fault_delay_between_bytes() {
-    let v = server(always(Fault::Delay {
-        ms: 30,
-        at: DelayAt::Bytes,
-    }))
-    .await;
+    let v = server(delay_always(30, DelayAt::Bytes)).await;
     let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
     assert_eq!(read_once(&mut c, T).await, b"R", "first byte alone");
     c.write_all(b"QUIT\r\n").await.unwrap();
@@ -53,11 +54,7 @@ async fn fault_delay_between_bytes() {
 
 #[tokio::test]
 async fn fault_delay_per_read_and_slow_read() {
-    let v = server(always(Fault::Delay {
-        ms: 250,
-        at: DelayAt::Read,
-    }))
-    .await;
+    let v = server(delay_always(250, DelayAt::Read)).await;
     let t0 = Instant::now();
     assert_eq!(session(v.s.addr(), &[]).await, eof("READY\r\nOK\r\n"));
     assert!(t0.elapsed() >= Duration::from_millis(250));
