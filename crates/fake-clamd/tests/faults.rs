@@ -84,6 +84,14 @@ fn row(what: &'static str, plan: FaultPlan, talk: &[(&[u8], End)]) -> Row {
     }
 }
 
+/// A PING under a `ms` delay at `at`: answered, and not before the delay passed.
+fn delayed_ping(what: &'static str, ms: u64, at: DelayAt) -> Row {
+    Row {
+        at_least: Duration::from_millis(ms),
+        ..row(what, delay_always(ms, at), &[(b"zPING\0", eof(b"PONG\0"))])
+    }
+}
+
 fn in_session(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
@@ -106,22 +114,8 @@ async fn faults_seen_on_the_wire() {
     let session_error = in_session(&[b"zIDSESSION\0", &instream(b"clean", 5), b"zPING\0zEND\0"]);
     let rows =
         vec![
-        Row {
-            at_least: Duration::from_millis(300),
-            ..row(
-                "delay before the reply",
-                delay_always(300, DelayAt::Reply),
-                &[(ping, pong())],
-            )
-        },
-        Row {
-            at_least: Duration::from_millis(250),
-            ..row(
-                "delay per read",
-                delay_always(250, DelayAt::Read),
-                &[(ping, pong())],
-            )
-        },
+        delayed_ping("delay before the reply", 300, DelayAt::Reply),
+        delayed_ping("delay per read", 250, DelayAt::Read),
         row(
             "drop at a command, other commands unaffected",
             FaultPlan::new().with(Trigger::command("PING"), Fault::Drop { after_bytes: None }),
