@@ -216,42 +216,49 @@ pub enum ConfError {
     },
 }
 
-impl fmt::Display for ConfError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = match self {
-            ConfError::Open { file } => file,
-            ConfError::NotAConfigFile { file, why } => {
-                writeln!(f, "ERROR: {file}: {why}")?;
-                file
-            }
-            ConfError::Example { file } => {
-                writeln!(f, "ERROR: Please edit the example config file {file}")?;
-                file
-            }
+impl ConfError {
+    /// The config file named in the last line.
+    fn file(&self) -> &str {
+        match self {
+            ConfError::Open { file }
+            | ConfError::NotAConfigFile { file, .. }
+            | ConfError::Example { file }
+            | ConfError::MissingArgument { file, .. }
+            | ConfError::UnknownOption { file, .. }
+            | ConfError::IncorrectFormat { file, .. }
+            | ConfError::MissingQuote { file, .. } => file,
+        }
+    }
+
+    /// What is wrong, clamd's first line (none when it cannot open the file).
+    fn what(&self) -> Option<String> {
+        let what = match self {
+            ConfError::Open { .. } => return None,
+            ConfError::NotAConfigFile { file, why } => format!("{file}: {why}"),
+            ConfError::Example { file } => format!("Please edit the example config file {file}"),
             ConfError::MissingArgument { file, line } => {
-                writeln!(f, "ERROR: Missing argument for option at {file}:{line}")?;
-                file
+                format!("Missing argument for option at {file}:{line}")
             }
             ConfError::UnknownOption { file, line, name } => {
-                writeln!(
-                    f,
-                    "ERROR: Parse error at {file}:{line}: Unknown option {name}"
-                )?;
-                file
+                format!("Parse error at {file}:{line}: Unknown option {name}")
             }
-            ConfError::IncorrectFormat { file, name } => {
-                writeln!(f, "ERROR: Incorrect argument format for option {name}")?;
-                file
+            ConfError::IncorrectFormat { name, .. } => {
+                format!("Incorrect argument format for option {name}")
             }
             ConfError::MissingQuote { file, line, name } => {
-                writeln!(
-                    f,
-                    "ERROR: Missing closing parenthesis in option {name} at {file}:{line}"
-                )?;
-                file
+                format!("Missing closing parenthesis in option {name} at {file}:{line}")
             }
         };
-        write!(f, "ERROR: Can't open/parse the config file {file}")
+        Some(what)
+    }
+}
+
+impl fmt::Display for ConfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(what) = self.what() {
+            writeln!(f, "ERROR: {what}")?;
+        }
+        write!(f, "ERROR: Can't open/parse the config file {}", self.file())
     }
 }
 

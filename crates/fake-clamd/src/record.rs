@@ -53,25 +53,25 @@ pub struct Transcript {
 impl Transcript {
     /// All bytes received, concatenated.
     pub fn received(&self) -> Vec<u8> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Recv(b) => Some(b.as_slice()),
-                _ => None,
-            })
-            .flatten()
-            .copied()
-            .collect()
+        self.concat(|e| match e {
+            Event::Recv(b) => Some(b),
+            _ => None,
+        })
     }
 
     /// All bytes sent, concatenated.
     pub fn sent(&self) -> Vec<u8> {
+        self.concat(|e| match e {
+            Event::Sent(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// The bytes `pick` takes from each event, concatenated.
+    fn concat(&self, pick: impl Fn(&Event) -> Option<&Vec<u8>>) -> Vec<u8> {
         self.events
             .iter()
-            .filter_map(|e| match e {
-                Event::Sent(b) => Some(b.as_slice()),
-                _ => None,
-            })
+            .filter_map(pick)
             .flatten()
             .copied()
             .collect()

@@ -59,22 +59,12 @@ const VOCAB: &[Flag] = &[
 fn fake_clamd_never_panics_on_any_argv() {
     let dir = tempfile::tempdir().unwrap();
     // Config files the daemon may read: loopback/ephemeral only, plus broken ones.
-    let good = dir.path().join("good.conf");
-    std::fs::write(
-        &good,
-        "TCPSocket 0\nTCPAddr 127.0.0.1\nStreamMaxLength 1M\n",
-    )
-    .unwrap();
-    let broken = dir.path().join("broken.conf");
-    std::fs::write(
-        &broken,
-        b"TCPSocket 0\nTCPAddr 127.0.0.1\nStreamMaxLength \xff\nFoo\n",
-    )
-    .unwrap();
-    let plan = dir.path().join("plan.toml");
-    std::fs::write(&plan, b"[[rule]]\nfault = 7\n\xff").unwrap();
+    let good = "TCPSocket 0\nTCPAddr 127.0.0.1\nStreamMaxLength 1M\n";
+    let broken = b"TCPSocket 0\nTCPAddr 127.0.0.1\nStreamMaxLength \xff\nFoo\n";
     Target::new(env!("CARGO_BIN_EXE_fake-clamd"), VOCAB, dir.path())
-        .extra([good, broken, plan])
+        .extra_file("good.conf", good)
+        .extra_file("broken.conf", broken)
+        .extra_file("plan.toml", b"[[rule]]\nfault = 7\n\xff")
         .ensure("tcp-port", "0")
         .never_panics();
 }

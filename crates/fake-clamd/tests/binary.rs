@@ -1,11 +1,16 @@
 //! The `fake-clamd` binary: LISTENING lines, PING, SHUTDOWN, bad config; and clamdscan
 //! against it when clamdscan is installed.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::exits_2_saying;
+use fixtures::files::write_in;
 
 fn bin() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("fake-clamd"))
@@ -118,24 +123,18 @@ fn binary_bad_config_exits_2_with_clamds_message() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("c.conf");
     std::fs::write(&conf, "Example\nTCPSocket 0\n").unwrap();
-    let out = bin()
-        .arg(format!("--config-file={}", conf.display()))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
+    exits_2_saying(
+        bin().arg(format!("--config-file={}", conf.display())),
+        &format!(
             "ERROR: Please edit the example config file {}",
             conf.display()
-        )),
-        "{err}"
+        ),
     );
     std::fs::write(&conf, "Foreground yes\n").unwrap();
-    let out = bin().arg("-c").arg(&conf).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("ERROR: Please define server type (local and/or TCP)."));
+    exits_2_saying(
+        bin().arg("-c").arg(&conf),
+        "ERROR: Please define server type (local and/or TCP).",
+    );
     let out = bin().arg("--no-such-flag").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = bin().args(["--stream-limit", "bogus"]).output().unwrap();
@@ -252,18 +251,14 @@ fn binary_drops_privileges_to_user() {
 #[test]
 fn clamd_conf_5_command_line_overrides_and_readiness_line() {
     let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("clamd.conf");
-    std::fs::write(&conf, "TCPSocket 0\nTCPAddr 127.0.0.1\n").unwrap();
-    let db = dir.path().join("db");
-    std::fs::create_dir(&db).unwrap();
+    let conf = write_in(dir.path(), "clamd.conf", "TCPSocket 0\nTCPAddr 127.0.0.1\n");
     // md5 of the marker file's bytes, size 28
-    std::fs::write(
-        db.join("conf5.hdb"),
-        "b7245660e939b6c00006ab9411935778:28:Test.Conf5.Datadir\n",
-    )
-    .unwrap();
-    let marker = dir.path().join("marker.txt");
-    std::fs::write(&marker, b"clamd-conf-5 datadir marker\n").unwrap();
+    let hdb = "b7245660e939b6c00006ab9411935778:28:Test.Conf5.Datadir\n";
+    let db = write_in(dir.path(), "db/conf5.hdb", hdb)
+        .parent()
+        .expect("db/")
+        .to_path_buf();
+    let marker = write_in(dir.path(), "marker.txt", b"clamd-conf-5 datadir marker\n");
     let mut child = bin()
         .arg(format!("--config-file={}", conf.display()))
         .arg(format!("--datadir={}", db.display()))

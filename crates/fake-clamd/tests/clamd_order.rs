@@ -31,7 +31,7 @@ async fn talk(addr: SocketAddr, bytes: &[u8], wait: Duration) -> (Vec<u8>, bool)
 }
 
 async fn fake(corpus: &Corpus, order: Option<SessionOrder>) -> FakeClamd {
-    let mut b = FakeClamd::builder().database_directory(corpus.db());
+    let mut b = corpus.builder();
     if let Some(o) = order {
         b = b.session_order(o);
     }
@@ -43,107 +43,121 @@ fn instream(framing: u8, data: &[u8]) -> Vec<u8> {
     cat(&[&[framing], b"INSTREAM", t, &chunk(data), TERM])
 }
 
-/// CLAMD-SESSION-4/5 (issue 18 item 1): PING and VERSION are answered when read; INSTREAMs of
-/// the same read are still queued when a rejected command closes the session, so their
-/// replies are never sent.
-#[tokio::test]
-async fn rejected_command_in_session_drops_queued_scan_replies() {
-    let corpus = Corpus::new();
-    let s = fake(&corpus, None).await;
-    let bytes = cat(&[
-        b"zIDSESSION\0zVERSION\0zPING\0",
-        &instream(b'z', b"hello"),
-        &instream(b'z', &scan_engine::eicar()),
-        b"zCONTSCAN /tmp\0",
-    ]);
-    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
-    assert_eq!(
-        got,
-        b"1: ClamAV 1.4.6\x002: PONG\x005: Command invalid inside IDSESSION. ERROR\0".to_vec(),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
-    assert!(closed);
-}
+/// A row of [`session_replies_per_read`]: (case, session order, the one write, how long to
+/// read, the reply, whether the fake closed the connection).
+type OneRead = (
+    &'static str,
+    Option<SessionOrder>,
+    Vec<u8>,
+    Duration,
+    Vec<u8>,
+    bool,
+);
 
-/// CLAMD-SESSION-4: the scan replies of one read come after the immediate replies of that
-/// read; those of an earlier read come first.
+/// One read of a session and what comes back, one row per behaviour found by the
+/// differential fuzzer against clamd 1.4.6:
+/// - CLAMD-SESSION-4/5 (issue 18 item 1): PING and VERSION are answered when read;
+///   INSTREAMs of the same read are still queued when a rejected command closes the
+///   session, so their replies are never sent;
+/// - CLAMD-SESSION-4: the scan replies of one read come after the immediate replies of that
+///   read; those of an earlier read come first;
+/// - `--session-order arrival` keeps the old order: every reply as soon as it is ready;
+/// - CLAMD-SESSION-7 (issue 18 item 3): bytes after END in the same read, with a scan of
+///   that read pending, get `<k>: Error processing command. ERROR` with END's number and
+///   terminator; the scan reply is lost and the connection stays open; without a pending
+///   scan, bytes after END are ignored;
+/// - CLAMD-SESSION-10 / CLAMD-INSTREAM-5 (issue 18 item 4): a size-limit error closes the
+///   session; the reply of the stream queued before it in the same read is lost.
 #[tokio::test]
-async fn scan_replies_follow_the_immediate_replies_of_the_same_read() {
+async fn session_replies_per_read() {
     let corpus = Corpus::new();
-    let s = fake(&corpus, None).await;
     let eicar = corpus.p("eicar.com");
-    let bytes = cat(&[
-        b"zIDSESSION\0zSCAN ",
-        &eicar,
-        b"\0zPING\0",
-        &instream(b'z', b"hello"),
-        b"zVERSION\0zEND\0",
-    ]);
-    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
-    let want = cat(&[
-        b"2: PONG\x004: ClamAV 1.4.6\x001: ",
-        &eicar,
-        format!(": {UNOFFICIAL_EICAR} FOUND\0").as_bytes(),
-        b"3: stream: OK\0",
-    ]);
-    assert_eq!(got, want, "{}", String::from_utf8_lossy(&got));
-    assert!(closed);
-}
-
-/// `--session-order arrival` keeps the old order: every reply as soon as it is ready.
-#[tokio::test]
-async fn session_order_arrival_still_answers_in_arrival_order() {
-    let corpus = Corpus::new();
-    let s = fake(&corpus, Some(SessionOrder::Arrival)).await;
-    let bytes = cat(&[b"zIDSESSION\0", &instream(b'z', b"hello"), b"zPING\0zEND\0"]);
-    let (got, _) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
-    assert_eq!(got, b"1: stream: OK\x002: PONG\0".to_vec());
-}
-
-/// CLAMD-SESSION-7 (issue 18 item 3): bytes after END in the same read, with a scan of that
-/// read pending, get `<k>: Error processing command. ERROR` with END's number and terminator;
-/// the scan reply is lost and the connection stays open.
-#[tokio::test]
-async fn bytes_after_end_with_a_pending_scan_get_error_and_the_connection_stays_open() {
-    let corpus = Corpus::new();
-    let s = fake(&corpus, None).await;
-    let bytes = cat(&[
-        b"nIDSESSION\n",
-        &instream(b'n', b"hello"),
-        b"nEND\nnPING\nnEND\n",
-    ]);
-    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_millis(800)).await;
-    assert_eq!(got, b"2: Error processing command. ERROR\n".to_vec());
-    assert!(!closed, "clamd keeps the connection open");
-    // without a pending scan, bytes after END are ignored (CLAMD-SESSION-7)
-    let (got, closed) = talk(
-        s.addr().unwrap(),
-        b"zIDSESSION\0zPING\0zEND\0zPING\0",
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_eq!(got, b"1: PONG\0".to_vec());
-    assert!(closed);
-}
-
-/// CLAMD-SESSION-10 / CLAMD-INSTREAM-5 (issue 18 item 4): a size-limit error closes the
-/// session; the reply of the stream queued before it in the same read is lost.
-#[tokio::test]
-async fn size_limit_in_session_drops_the_earlier_stream_reply_of_the_same_read() {
-    let corpus = Corpus::new();
-    let s = fake(&corpus, None).await;
-    let bytes = cat(&[
-        b"zIDSESSION\0",
-        &instream(b'z', b"hello"),
-        b"zPING\0zINSTREAM\0\xff\xff\xff\xff",
-    ]);
-    let (got, closed) = talk(s.addr().unwrap(), &bytes, Duration::from_secs(5)).await;
-    assert_eq!(
-        got,
-        b"2: PONG\x003: INSTREAM size limit exceeded. ERROR\0".to_vec()
-    );
-    assert!(closed);
+    let hello = instream(b'z', b"hello");
+    let secs = Duration::from_secs(5);
+    let rows: Vec<OneRead> = vec![
+        (
+            "rejected command drops queued scan replies",
+            None,
+            cat(&[
+                b"zIDSESSION\0zVERSION\0zPING\0",
+                &hello,
+                &instream(b'z', &scan_engine::eicar()),
+                b"zCONTSCAN /tmp\0",
+            ]),
+            secs,
+            b"1: ClamAV 1.4.6\x002: PONG\x005: Command invalid inside IDSESSION. ERROR\0".to_vec(),
+            true,
+        ),
+        (
+            "scan replies after the immediate ones of their read",
+            None,
+            cat(&[
+                b"zIDSESSION\0zSCAN ",
+                &eicar,
+                b"\0zPING\0",
+                &hello,
+                b"zVERSION\0zEND\0",
+            ]),
+            secs,
+            cat(&[
+                b"2: PONG\x004: ClamAV 1.4.6\x001: ",
+                &eicar,
+                format!(": {UNOFFICIAL_EICAR} FOUND\0").as_bytes(),
+                b"3: stream: OK\0",
+            ]),
+            true,
+        ),
+        (
+            "arrival order",
+            Some(SessionOrder::Arrival),
+            cat(&[b"zIDSESSION\0", &hello, b"zPING\0zEND\0"]),
+            secs,
+            b"1: stream: OK\x002: PONG\0".to_vec(),
+            true,
+        ),
+        (
+            "bytes after END with a pending scan",
+            None,
+            cat(&[
+                b"nIDSESSION\n",
+                &instream(b'n', b"hello"),
+                b"nEND\nnPING\nnEND\n",
+            ]),
+            Duration::from_millis(800),
+            b"2: Error processing command. ERROR\n".to_vec(),
+            false,
+        ),
+        (
+            "bytes after END without a pending scan",
+            None,
+            b"zIDSESSION\0zPING\0zEND\0zPING\0".to_vec(),
+            secs,
+            b"1: PONG\0".to_vec(),
+            true,
+        ),
+        (
+            "size limit drops the earlier stream reply of the read",
+            None,
+            cat(&[
+                b"zIDSESSION\0",
+                &hello,
+                b"zPING\0zINSTREAM\0\xff\xff\xff\xff",
+            ]),
+            secs,
+            b"2: PONG\x003: INSTREAM size limit exceeded. ERROR\0".to_vec(),
+            true,
+        ),
+    ];
+    for (case, order, bytes, wait, want, closed) in rows {
+        let s = fake(&corpus, order).await;
+        let (got, was_closed) = talk(s.addr().unwrap(), &bytes, wait).await;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{case}"
+        );
+        assert_eq!(was_closed, closed, "{case}: closed by the fake");
+    }
 }
 
 /// CLAMD-SCAN-6 (issue 18 item 2), observed on clamd 1.4.6: a walk visits the files of a

@@ -35,9 +35,12 @@ async fn exchange(addr: SocketAddr, bytes: &[u8]) -> End {
 }
 
 async fn server(rule: &str) -> FakeClamd {
-    let plan = FaultPlan::from_shorthand(rule).expect("plan");
+    started(FaultPlan::from_shorthand(rule).expect("plan").seed(1)).await
+}
+
+async fn started(plan: FaultPlan) -> FakeClamd {
     FakeClamd::builder()
-        .faults(plan.seed(1))
+        .faults(plan)
         .start()
         .await
         .expect("start")
@@ -68,59 +71,11 @@ fn reply(text: &str, raw: bool) -> FaultPlan {
 /// as after any single command (CLAMD-CONN-1).
 #[tokio::test]
 async fn reply_text_replaces_the_verdict_with_the_commands_terminator() {
-    let c = FakeClamd::builder()
-        .faults(reply("UNKNOWN COMMAND", false))
-        .start()
-        .await
-        .expect("start");
+    let c = started(reply("UNKNOWN COMMAND", false)).await;
     let z = exchange(addr(&c), &instream(b"zINSTREAM\0", b"clean data")).await;
     assert_eq!(z, End::Eof(b"UNKNOWN COMMAND\0".to_vec()));
     let n = exchange(addr(&c), &instream(b"nINSTREAM\n", b"clean data")).await;
     assert_eq!(n, End::Eof(b"UNKNOWN COMMAND\n".to_vec()));
-}
-
-/// Issue 13, CLAMD-SESSION-3: inside IDSESSION the `reply` text carries the request number
-/// `<n>: ` like every session reply.
-#[tokio::test]
-async fn reply_text_inside_idsession_is_numbered() {
-    let c = FakeClamd::builder()
-        .faults(reply(
-            "stream: Oracle.Test.MarkerA-1.UNOFFICIAL FOUND",
-            false,
-        ))
-        .start()
-        .await
-        .expect("start");
-    let mut req = b"zIDSESSION\0zPING\0".to_vec();
-    req.extend_from_slice(&instream(b"zINSTREAM\0", b"clean data"));
-    req.extend_from_slice(b"zEND\0");
-    let got = exchange(addr(&c), &req).await;
-    assert_eq!(
-        got,
-        End::Eof(b"1: PONG\x002: stream: Oracle.Test.MarkerA-1.UNOFFICIAL FOUND\0".to_vec())
-    );
-}
-
-/// Issue 13: with `raw = true` the decoded bytes of the text go out unframed (no id, no
-/// terminator), then the connection closes.
-#[tokio::test]
-async fn raw_reply_sends_the_decoded_bytes_unframed() {
-    let c = FakeClamd::builder()
-        .faults(reply("\\x01\\x02 what is this", true))
-        .start()
-        .await
-        .expect("start");
-    let got = exchange(addr(&c), &instream(b"zINSTREAM\0", b"clean data")).await;
-    assert_eq!(got, End::Eof(b"\x01\x02 what is this".to_vec()));
-}
-
-/// Issue 13: a `reply` rule fired at a command without a verdict answers that command; inside
-/// IDSESSION the session goes on and the next command gets the next number.
-#[tokio::test]
-async fn reply_text_answers_a_command_without_verdict_and_the_session_goes_on() {
-    let c = server("reply:HELLO@command=PING,times=1").await;
-    let got = exchange(addr(&c), b"zIDSESSION\0zPING\0zPING\0zEND\0").await;
-    assert_eq!(got, End::Eof(b"1: HELLO\x002: PONG\0".to_vec()));
 }
 
 /// Issue 13 (`drop@verdict`, the scripted `close-before-reply`): the whole stream is read,
@@ -135,16 +90,6 @@ async fn drop_at_verdict_reads_the_stream_then_closes_without_reply() {
     let got = exchange(addr(&c), &instream(b"zINSTREAM\0", &[b'x'; 5000])).await;
     assert_eq!(got, End::Eof(Vec::new()));
     assert_eq!(fired(&c), 1);
-}
-
-/// Issue 13 (`truncate@verdict`, the scripted `close-mid-reply`): the first half of the
-/// verdict line, no terminator, then FIN.
-#[tokio::test]
-async fn truncate_at_verdict_sends_half_the_verdict_then_fin() {
-    let c = server("truncate@verdict").await;
-    let got = exchange(addr(&c), &instream(b"zINSTREAM\0", b"clean data")).await;
-    // "stream: OK\0" is 11 bytes
-    assert_eq!(got, End::Eof(b"strea".to_vec()));
 }
 
 /// Issue 13 (`never-reply@verdict`, the scripted `silent`): the request is read whole and
@@ -178,23 +123,68 @@ async fn errno_at_verdict_is_a_per_file_error_and_the_session_goes_on() {
     assert_eq!(read_end(&mut s, T).await, End::Eof(b"2: PONG\0".to_vec()));
 }
 
-/// Issue 13 (`drop@replies=N`, fake-vfindd's `drop-connection-after`): the connection closes
-/// once the Nth reply was written whole.
+/// Issue 13, one exchange per row on a fresh fake with one fault rule:
+/// - CLAMD-SESSION-3: inside IDSESSION the `reply` text carries the request number `<n>: `
+///   like every session reply;
+/// - with `raw = true` the decoded bytes of the text go out unframed (no id, no
+///   terminator), then the connection closes;
+/// - a `reply` rule fired at a command without a verdict answers that command; inside
+///   IDSESSION the session goes on and the next command gets the next number;
+/// - `truncate@verdict` (the scripted `close-mid-reply`): the first half of the verdict
+///   line, no terminator, then FIN;
+/// - `drop@replies=N` (fake-vfindd's `drop-connection-after`): the connection closes once
+///   the Nth reply was written whole;
+/// - CLAMD-TIME-1 wire string: `timeout@replies=2` writes `COMMAND READ TIMED OUT` after the
+///   second reply, then closes.
 #[tokio::test]
-async fn drop_after_the_first_written_reply() {
-    let c = server("drop@replies=1").await;
-    let got = exchange(addr(&c), b"zIDSESSION\0zPING\0zPING\0zEND\0").await;
-    assert_eq!(got, End::Eof(b"1: PONG\0".to_vec()));
-}
-
-/// Issue 13, CLAMD-TIME-1 wire string: `timeout@replies=2` writes `COMMAND READ TIMED OUT`
-/// after the second reply, then closes.
-#[tokio::test]
-async fn timeout_after_the_second_written_reply() {
-    let c = server("timeout@replies=2").await;
-    let got = exchange(addr(&c), b"zIDSESSION\0zPING\0zPING\0zPING\0zEND\0").await;
-    assert_eq!(
-        got,
-        End::Eof(b"1: PONG\x002: PONG\0COMMAND READ TIMED OUT\n".to_vec())
-    );
+async fn one_exchange_under_a_fault_rule() {
+    let stream = instream(b"zINSTREAM\0", b"clean data");
+    let in_session = [&b"zIDSESSION\0zPING\0"[..], &stream, b"zEND\0"].concat();
+    let marker = "stream: Oracle.Test.MarkerA-1.UNOFFICIAL FOUND";
+    let shorthand = |rule: &str| FaultPlan::from_shorthand(rule).expect("plan").seed(1);
+    // (case, plan, request, reply then FIN)
+    let rows: [(&str, FaultPlan, &[u8], &[u8]); 6] = [
+        (
+            "reply inside IDSESSION (CLAMD-SESSION-3)",
+            reply(marker, false),
+            &in_session,
+            b"1: PONG\x002: stream: Oracle.Test.MarkerA-1.UNOFFICIAL FOUND\0",
+        ),
+        (
+            "raw reply",
+            reply("\\x01\\x02 what is this", true),
+            &stream,
+            b"\x01\x02 what is this",
+        ),
+        (
+            "reply at a command",
+            shorthand("reply:HELLO@command=PING,times=1"),
+            b"zIDSESSION\0zPING\0zPING\0zEND\0",
+            b"1: HELLO\x002: PONG\0",
+        ),
+        // "stream: OK\0" is 11 bytes
+        (
+            "truncate@verdict",
+            shorthand("truncate@verdict"),
+            &stream,
+            b"strea",
+        ),
+        (
+            "drop@replies=1",
+            shorthand("drop@replies=1"),
+            b"zIDSESSION\0zPING\0zPING\0zEND\0",
+            b"1: PONG\0",
+        ),
+        (
+            "timeout@replies=2 (CLAMD-TIME-1)",
+            shorthand("timeout@replies=2"),
+            b"zIDSESSION\0zPING\0zPING\0zPING\0zEND\0",
+            b"1: PONG\x002: PONG\0COMMAND READ TIMED OUT\n",
+        ),
+    ];
+    for (case, plan, req, want) in rows {
+        let c = started(plan).await;
+        let got = exchange(addr(&c), req).await;
+        assert_eq!(got, End::Eof(want.to_vec()), "{case}");
+    }
 }

@@ -1,6 +1,8 @@
 //! Injected faults (crate `faults`) observed on the wire from a raw tokio client: one test
 //! per fault kind and per trigger, plus the runtime handle and the admin API.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -9,9 +11,12 @@ use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use fixtures::admin_http::curl_or_raw as http;
+use fixtures::admin_http::{curl, curl_json};
 use fixtures::clamd_wire::instream_chunked as instream;
-use fixtures::wire::{read_end, End};
+use fixtures::daemon::start_announcing;
+use fixtures::files::write_in;
+use fixtures::seeded::{assert_seeded_replay, sample};
+use fixtures::wire::{read_end, read_once, End};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -34,8 +39,29 @@ fn always(f: Fault) -> FaultPlan {
     FaultPlan::new().seed(1).with(Trigger::always(), f)
 }
 
+/// Each read's bytes until the fake closes (each read at most `T`).
+async fn read_pieces(c: &mut TcpStream) -> Vec<Vec<u8>> {
+    let mut pieces = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        let n = tokio::time::timeout(T, c.read(&mut buf))
+            .await
+            .expect("a read within T")
+            .expect("read");
+        if n == 0 {
+            return pieces;
+        }
+        pieces.push(buf[..n].to_vec());
+    }
+}
+
 fn eof(b: &[u8]) -> End {
     End::Eof(b.to_vec())
+}
+
+/// Every reply (or read, or byte) delayed by `ms`.
+fn delay_always(ms: u64, at: DelayAt) -> FaultPlan {
+    always(Fault::Delay { ms, at })
 }
 
 /// One row of [`faults_seen_on_the_wire`]: a plan, what a client sends on one fresh
@@ -55,6 +81,14 @@ fn row(what: &'static str, plan: FaultPlan, talk: &[(&[u8], End)]) -> Row {
         talk: talk.iter().map(|(b, e)| (b.to_vec(), e.clone())).collect(),
         at_least: Duration::ZERO,
         at_most: T,
+    }
+}
+
+/// A PING under a `ms` delay at `at`: answered, and not before the delay passed.
+fn delayed_ping(what: &'static str, ms: u64, at: DelayAt) -> Row {
+    Row {
+        at_least: Duration::from_millis(ms),
+        ..row(what, delay_always(ms, at), &[(b"zPING\0", eof(b"PONG\0"))])
     }
 }
 
@@ -80,22 +114,8 @@ async fn faults_seen_on_the_wire() {
     let session_error = in_session(&[b"zIDSESSION\0", &instream(b"clean", 5), b"zPING\0zEND\0"]);
     let rows =
         vec![
-        Row {
-            at_least: Duration::from_millis(300),
-            ..row(
-                "delay before the reply",
-                always(Fault::Delay { ms: 300, at: DelayAt::Reply }),
-                &[(ping, pong())],
-            )
-        },
-        Row {
-            at_least: Duration::from_millis(250),
-            ..row(
-                "delay per read",
-                always(Fault::Delay { ms: 250, at: DelayAt::Read }),
-                &[(ping, pong())],
-            )
-        },
+        delayed_ping("delay before the reply", 300, DelayAt::Reply),
+        delayed_ping("delay per read", 250, DelayAt::Read),
         row(
             "drop at a command, other commands unaffected",
             FaultPlan::new().with(Trigger::command("PING"), Fault::Drop { after_bytes: None }),
@@ -234,15 +254,9 @@ async fn faults_seen_on_the_wire() {
 
 #[tokio::test]
 async fn fault_delay_between_bytes() {
-    let s = server(always(Fault::Delay {
-        ms: 40,
-        at: DelayAt::Bytes,
-    }))
-    .await;
+    let s = server(delay_always(40, DelayAt::Bytes)).await;
     let mut c = send(s.addr().unwrap(), b"zPING\0").await;
-    let mut first = [0u8; 16];
-    let n = c.read(&mut first).await.unwrap();
-    assert_eq!(&first[..n], b"P", "first byte alone");
+    assert_eq!(read_once(&mut c, T).await, b"P", "first byte alone");
     let t0 = Instant::now();
     assert_eq!(read_end(&mut c, T).await, eof(b"ONG\0"));
     assert!(t0.elapsed() >= Duration::from_millis(100));
@@ -274,18 +288,7 @@ async fn fault_split_reply_byte_at_a_time() {
     }))
     .await;
     let mut c = send(s.addr().unwrap(), b"zVERSION\0").await;
-    let mut reads = Vec::new();
-    let mut buf = [0u8; 64];
-    loop {
-        let n = tokio::time::timeout(T, c.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-        reads.push(buf[..n].to_vec());
-    }
+    let reads = read_pieces(&mut c).await;
     assert!(reads.iter().all(|r| r.len() == 1), "{reads:?}");
     assert_eq!(reads.concat(), b"ClamAV 1.4.6\0");
 }
@@ -299,15 +302,7 @@ async fn fault_split_reply_random_boundaries_replay_with_seed() {
         }))
         .await;
         let mut c = send(s.addr().unwrap(), b"zVERSION\0").await;
-        let mut sizes = Vec::new();
-        let mut buf = [0u8; 64];
-        loop {
-            let n = c.read(&mut buf).await.unwrap();
-            if n == 0 {
-                return sizes;
-            }
-            sizes.push(n);
-        }
+        read_pieces(&mut c).await.iter().map(Vec::len).collect()
     }
     let a = cuts().await;
     assert!(a.len() > 1 && a.iter().sum::<usize>() == 13, "{a:?}");
@@ -403,23 +398,24 @@ async fn trigger_after_n_bytes() {
 
 #[tokio::test]
 async fn trigger_probability_seeded_replays_exactly() {
-    async fn outcomes(seed: u64) -> Vec<bool> {
+    assert_seeded_replay(99, |seed| async move {
+        let drop = Fault::Drop { after_bytes: None };
         let s = server(
             FaultPlan::new()
                 .seed(seed)
-                .with(Trigger::probability(0.5), Fault::Drop { after_bytes: None }),
+                .with(Trigger::probability(0.5), drop),
         )
         .await;
-        let mut out = Vec::new();
-        for _ in 0..16 {
-            out.push(exchange(s.addr().unwrap(), b"zPING\0").await == eof(b""));
-        }
+        let a = s.addr().unwrap();
+        let dropped = sample(
+            16,
+            || async move { exchange(a, b"zPING\0").await == eof(b"") },
+        )
+        .await;
         assert_eq!(s.faults().seed(), seed);
-        out
-    }
-    let a = outcomes(99).await;
-    assert!(a.iter().any(|x| *x) && a.iter().any(|x| !*x), "{a:?}");
-    assert_eq!(a, outcomes(99).await);
+        dropped
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -444,95 +440,71 @@ async fn runtime_handle_replace_clear_and_stats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_api_end_to_end_with_plain_http_client() {
-    let s = FakeClamd::builder()
-        .admin("127.0.0.1:0".parse().unwrap())
-        .start()
-        .await
-        .unwrap();
+    let s = common::with_admin(FakeClamd::builder()).await;
     let admin = s.admin_addr().unwrap();
     let a = s.addr().unwrap();
-    let call = |m: &'static str, p: &'static str, b: &'static str| {
-        tokio::task::spawn_blocking(move || http(admin, m, p, b))
-    };
-    let (code, body) = call("GET", "/faults", "").await.unwrap();
+    let (code, body) = curl(admin, "GET", "/faults", "").await;
     assert_eq!(code, 200);
     assert!(body.contains("\"rules\": []"), "{body}");
-    let (code, _) = call(
+    let (code, _) = curl(
+        admin,
         "PUT",
         "/faults",
         r#"{"seed": 5, "rules": [{"name": "force", "when": {"command": "INSTREAM"}, "fault": {"kind": "infected", "name": "Admin.Forced"}}]}"#,
-    )
-    .await
-    .unwrap();
+    ).await;
     assert_eq!(code, 200);
     assert_eq!(
         exchange(a, &instream(b"fine", 4)).await,
         eof(b"stream: Admin.Forced FOUND\0")
     );
-    let (code, body) = call("GET", "/stats", "").await.unwrap();
-    assert_eq!(code, 200);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let v = curl_json(admin, "/stats").await;
     assert_eq!(v["connections"], 1);
     assert_eq!(v["faults_fired"], 1);
     assert_eq!(v["rules"][0]["name"], "force");
     assert_eq!(v["per_connection"][0]["commands"], 1);
-    let (code, _) = call("PUT", "/faults", "{not json").await.unwrap();
+    let (code, _) = curl(admin, "PUT", "/faults", "{not json").await;
     assert_eq!(code, 400);
-    let (code, _) = call("DELETE", "/faults", "").await.unwrap();
+    let (code, _) = curl(admin, "DELETE", "/faults", "").await;
     assert_eq!(code, 200);
     assert_eq!(
         exchange(a, &instream(b"fine", 4)).await,
         eof(b"stream: OK\0")
     );
-    let (code, body) = call("POST", "/reset", "").await.unwrap();
+    let (code, body) = curl(admin, "POST", "/reset", "").await;
     assert_eq!(code, 200);
     assert!(body.contains("\"connections\": 0"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_faults_file_fault_shorthand_and_admin_flag() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("scenario.toml");
-    std::fs::write(
-        &scenario,
+    let scenario = write_in(
+        dir.path(),
+        "scenario.toml",
         "seed = 11\n[[rule]]\nwhen = { command = \"VERSION\" }\nfault = { kind = \"garbage\", text = \"???\" }\n",
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-clamd"))
-        .args(["--tcp-port", "0", "--admin", "127.0.0.1:0", "--faults"])
-        .arg(&scenario)
-        .args(["--fault", "timeout@command=STATS"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut tcp = None;
-    let mut admin = None;
-    while tcp.is_none() || admin.is_none() {
-        let l = lines.next().unwrap().unwrap();
-        if let Some(a) = l.strip_prefix("LISTENING tcp ") {
-            tcp = Some(a.parse::<SocketAddr>().unwrap());
-        } else if let Some(a) = l.strip_prefix("ADMIN ") {
-            admin = Some(a.parse::<SocketAddr>().unwrap());
-        }
-    }
-    let (tcp, admin) = (tcp.unwrap(), admin.unwrap());
+    );
+    let (mut child, said) = start_announcing(
+        std::process::Command::new(env!("CARGO_BIN_EXE_fake-clamd"))
+            .args(["--tcp-port", "0", "--admin", "127.0.0.1:0", "--faults"])
+            .arg(&scenario)
+            .args(["--fault", "timeout@command=STATS"])
+            .stderr(std::process::Stdio::piped()),
+        &["LISTENING tcp ", "ADMIN "],
+    );
+    let tcp: SocketAddr = said[0].parse().unwrap();
+    let admin: SocketAddr = said[1].parse().unwrap();
     assert_eq!(exchange(tcp, b"zVERSION\0").await, eof(b"???"));
     assert_eq!(
         exchange(tcp, b"zSTATS\0").await,
         eof(b"COMMAND READ TIMED OUT\n")
     );
-    let (code, body) = tokio::task::spawn_blocking(move || http(admin, "GET", "/faults", ""))
-        .await
-        .unwrap();
+    let (code, body) = curl(admin, "GET", "/faults", "").await;
     assert_eq!(code, 200);
     assert!(
         body.contains("\"seed\": 11") && body.contains("\"garbage\""),
         "{body}"
     );
-    let _ = tokio::task::spawn_blocking(move || http(admin, "DELETE", "/faults", "")).await;
+    let _ = curl(admin, "DELETE", "/faults", "").await;
     assert_eq!(exchange(tcp, b"zVERSION\0").await, eof(b"ClamAV 1.4.6\0"));
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();

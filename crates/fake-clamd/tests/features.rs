@@ -14,30 +14,19 @@ async fn clamd_cmd_4_reload_rereads_the_database() {
     let markers = corpus.db().join("markers.ndb");
     let saved = std::fs::read(&markers).unwrap();
     std::fs::remove_file(&markers).unwrap();
-    let s = FakeClamd::builder()
-        .database_directory(corpus.db())
-        .start()
-        .await
-        .unwrap();
+    let s = started(corpus.builder()).await;
     let p = String::from_utf8(corpus.p("markers.txt")).unwrap();
     let scan = format!("zSCAN {p}\0");
     assert_eq!(
-        exchange(s.addr().unwrap(), &[scan.as_bytes()])
-            .await
-            .unwrap(),
+        ask(&s, scan.as_bytes()).await,
         format!("{p}: OK\0").into_bytes()
     );
     std::fs::write(&markers, saved).unwrap();
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[b"zRELOAD\0"]).await.unwrap(),
-        b"RELOADING\0"
-    );
+    assert_eq!(ask(&s, b"zRELOAD\0").await, b"RELOADING\0");
     let want = format!("{p}: Oracle.Test.MarkerB-1.UNOFFICIAL FOUND\0").into_bytes();
     let mut got = Vec::new();
     for _ in 0..100 {
-        got = exchange(s.addr().unwrap(), &[scan.as_bytes()])
-            .await
-            .unwrap();
+        got = ask(&s, scan.as_bytes()).await;
         if got == want {
             break;
         }
@@ -50,23 +39,15 @@ async fn clamd_cmd_4_reload_rereads_the_database() {
 #[tokio::test]
 async fn clamd_cmd_2_version_text_configurable_and_det_2_official_names() {
     let corpus = Corpus::new();
-    let s = FakeClamd::builder()
-        .database_directory(corpus.db())
-        .version_text("ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026")
-        .official_names(true)
-        .start()
-        .await
-        .unwrap();
+    let version = "ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026";
+    let s = started(corpus.builder().version_text(version).official_names(true)).await;
     assert_eq!(
-        exchange(s.addr().unwrap(), &[b"nVERSION\n"]).await.unwrap(),
-        b"ClamAV 1.4.6/27830/Sun Nov 22 09:26:02 2026\n"
+        ask(&s, b"nVERSION\n").await,
+        format!("{version}\n").into_bytes()
     );
     let e = scan_engine::eicar();
     let req = cat(&[b"zINSTREAM\0", &chunk(&e), b"\0\0\0\0"]);
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[&req]).await.unwrap(),
-        b"stream: Win.Test.EICAR_HDB-1 FOUND\0"
-    );
+    assert_eq!(ask(&s, &req).await, b"stream: Win.Test.EICAR_HDB-1 FOUND\0");
 }
 
 /// CLAMD-SCAN-11.
@@ -81,9 +62,7 @@ async fn clamd_scan_11_exclude_path_and_recursion_limit() {
     let p = String::from_utf8(corpus.p("mixed")).unwrap();
     // sub/ is at depth 1 (allowed); b_eicar.com excluded
     assert_eq!(
-        exchange(s.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
+        ask(&s, format!("zCONTSCAN {p}\0").as_bytes()).await,
         format!("{p}/b_eicar.com: Excluded\0{p}/sub/d_eicar.com: {UNOFFICIAL_EICAR} FOUND\0")
             .into_bytes()
     );
@@ -95,54 +74,46 @@ async fn clamd_scan_11_exclude_path_and_recursion_limit() {
     std::fs::write(deep.join("x.com"), scan_engine::eicar()).unwrap();
     let limited = conf.replace("ExcludePath b_eicar\\.com$\n", "");
     let s1 = start_conf(&limited).await;
-    let got = String::from_utf8(
-        exchange(s1.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let got = String::from_utf8(ask(&s1, format!("zCONTSCAN {p}\0").as_bytes()).await).unwrap();
     assert!(!got.contains("deeper"), "depth 2 skipped: {got:?}");
     let s0 = start_conf(&conf0).await;
-    let got = String::from_utf8(
-        exchange(s0.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let got = String::from_utf8(ask(&s0, format!("zCONTSCAN {p}\0").as_bytes()).await).unwrap();
     assert!(got.contains("deeper/x.com"), "0 = unlimited: {got:?}");
 }
 
-/// CLAMD-SCAN-5.
+/// One clamd.conf option and the path scan it changes, one row each: CLAMD-SCAN-5
+/// (`FollowFileSymlinks yes`: a top-level symlink is followed) and CLAMD-SCAN-9
+/// (`AllowAllMatchScan no`: ALLMATCHSCAN is refused).
 #[tokio::test]
-async fn clamd_scan_5_follow_file_symlinks() {
+async fn clamd_scan_5_clamd_scan_9_conf_options_change_path_scans() {
     let corpus = Corpus::new();
-    let conf = conf_with(&corpus.db(), "FollowFileSymlinks yes\n");
-    let s = start_conf(&conf).await;
-    let p = String::from_utf8(corpus.p("link.com")).unwrap();
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[format!("zSCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
-        format!("{p}: {UNOFFICIAL_EICAR} FOUND\0").into_bytes()
-    );
-}
-
-/// CLAMD-SCAN-9.
-#[tokio::test]
-async fn clamd_scan_9_allmatchscan_disabled() {
-    let corpus = Corpus::new();
-    let conf = conf_with(&corpus.db(), "AllowAllMatchScan no\n");
-    let s = start_conf(&conf).await;
-    let p = String::from_utf8(corpus.p("markers.txt")).unwrap();
-    assert_eq!(
-        exchange(
-            s.addr().unwrap(),
-            &[format!("zALLMATCHSCAN {p}\0").as_bytes()]
-        )
-        .await
-        .unwrap(),
-        format!("{p}: ALLMATCHSCAN command disabled by clamd configuration. ERROR\0").into_bytes()
-    );
+    // (rule, clamd.conf line, command, file, reply after "<path>: ")
+    let rows = [
+        (
+            "CLAMD-SCAN-5",
+            "FollowFileSymlinks yes\n",
+            "SCAN",
+            "link.com",
+            format!("{UNOFFICIAL_EICAR} FOUND"),
+        ),
+        (
+            "CLAMD-SCAN-9",
+            "AllowAllMatchScan no\n",
+            "ALLMATCHSCAN",
+            "markers.txt",
+            "ALLMATCHSCAN command disabled by clamd configuration. ERROR".to_string(),
+        ),
+    ];
+    for (rule, line, cmd, file, reply) in rows {
+        let s = start_conf(&conf_with(&corpus.db(), line)).await;
+        let p = String::from_utf8(corpus.p(file)).unwrap();
+        let got = ask(&s, format!("z{cmd} {p}\0").as_bytes()).await;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            format!("{p}: {reply}\0"),
+            "{rule}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -160,9 +131,7 @@ async fn log_file_and_pid_file() {
         format!("{}\n", std::process::id())
     );
     let p = String::from_utf8(corpus.p("eicar.com")).unwrap();
-    exchange(s.addr().unwrap(), &[format!("zSCAN {p}\0").as_bytes()])
-        .await
-        .unwrap();
+    ask(&s, format!("zSCAN {p}\0").as_bytes()).await;
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains(&format!("{p}: {UNOFFICIAL_EICAR} FOUND")),
@@ -187,13 +156,9 @@ fn session_of_streams(n: u8, tail: &[u8]) -> Vec<u8> {
 /// CLAMD-SESSION-4.
 #[tokio::test]
 async fn clamd_session_4_random_order_keeps_every_reply() {
-    let s = FakeClamd::builder()
-        .session_order(fake_clamd::SessionOrder::Random)
-        .start()
-        .await
-        .unwrap();
+    let s = started(FakeClamd::builder().session_order(fake_clamd::SessionOrder::Random)).await;
     let req = session_of_streams(8, b"zPING\0zEND\0");
-    let got = exchange(s.addr().unwrap(), &[&req]).await.unwrap();
+    let got = ask(&s, &req).await;
     let mut recs: Vec<&[u8]> = got.split(|b| *b == 0).filter(|r| !r.is_empty()).collect();
     // PING is answered at once, before the held-back scan replies
     assert_eq!(recs[0], b"9: PONG");
@@ -213,13 +178,13 @@ async fn clamd_session_4_random_order_moves_every_reply_and_replays_with_a_seed(
     let req = session_of_streams(6, b"zEND\0");
     let mut orders = Vec::new();
     for seed in [7, 7, 8] {
-        let s = FakeClamd::builder()
-            .session_order(fake_clamd::SessionOrder::Random)
-            .session_seed(seed)
-            .start()
-            .await
-            .unwrap();
-        let got = exchange(s.addr().unwrap(), &[&req]).await.unwrap();
+        let s = started(
+            FakeClamd::builder()
+                .session_order(fake_clamd::SessionOrder::Random)
+                .session_seed(seed),
+        )
+        .await;
+        let got = ask(&s, &req).await;
         let ids: Vec<usize> = got
             .split(|b| *b == 0)
             .filter(|r| !r.is_empty())
@@ -257,14 +222,12 @@ async fn clamd_det_8_extended_detection_info_does_not_change_replies() {
     let a = s.addr().unwrap();
     let p = String::from_utf8(corpus.p("eicar.com")).unwrap();
     assert_eq!(
-        exchange(a, &[format!("zSCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
+        ask_at(a, format!("zSCAN {p}\0").as_bytes()).await,
         format!("{p}: {UNOFFICIAL_EICAR} FOUND\0").into_bytes()
     );
     let req = cat(&[b"zINSTREAM\0", &chunk(&scan_engine::eicar()), b"\0\0\0\0"]);
     assert_eq!(
-        exchange(a, &[&req]).await.unwrap(),
+        ask_at(a, &req).await,
         format!("stream: {UNOFFICIAL_EICAR} FOUND\0").into_bytes()
     );
 }

@@ -3,7 +3,9 @@
 //! case table (`limits_*` profiles, replayed by `clamd-oracle`'s tests); the tests here check
 //! the fake on its own, so they run without clamd too.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -12,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+use common::exits_2_saying;
 
 struct Daemon {
     child: Child,
@@ -62,23 +66,12 @@ fn write_conf(dir: &Path, extra: &str) -> std::path::PathBuf {
 }
 
 fn spawn(conf: &Path) -> Daemon {
-    let mut child = bin()
-        .arg("-c")
-        .arg(conf)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn fake-clamd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut tcp = String::new();
-    for line in lines.by_ref() {
-        let line = line.expect("utf8");
-        if let Some(a) = line.strip_prefix("LISTENING tcp ") {
-            tcp = a.to_string();
-            break;
-        }
-    }
-    assert!(!tcp.is_empty(), "no LISTENING tcp line");
+    let (child, said) = fixtures::daemon::start_announcing(
+        bin().arg("-c").arg(conf).stderr(Stdio::null()),
+        &["LISTENING tcp "],
+    );
+    let tcp = said[0].clone();
+    assert!(!tcp.is_empty(), "no LISTENING tcp address");
     Daemon { child, tcp }
 }
 
@@ -228,20 +221,9 @@ fn hardening_5_config_from_dev_zero_or_a_huge_file_is_refused_quickly() {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
     for path in [Path::new("/dev/zero"), huge.as_path(), fifo.as_path()] {
         let t = Instant::now();
-        let out = bin()
-            .arg("-c")
-            .arg(path)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run");
-        assert_eq!(out.status.code(), Some(2), "{}", path.display());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(&format!(
-                "ERROR: Can't open/parse the config file {}",
-                path.display()
-            )),
-            "{err}"
+        exits_2_saying(
+            bin().arg("-c").arg(path).stdin(Stdio::null()),
+            &format!("ERROR: Can't open/parse the config file {}", path.display()),
         );
         assert!(t.elapsed() < Duration::from_secs(5), "{}", path.display());
     }

@@ -10,20 +10,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn alive(s: &FakeClamd) {
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[b"zPING\0"]).await.unwrap(),
-        b"PONG\0"
-    );
+    assert_eq!(ask(s, b"zPING\0").await, b"PONG\0");
 }
 
 /// CLAMD-INSTREAM-4.
 #[tokio::test]
 async fn clamd_instream_4_exact_quota_through_the_server() {
-    let s = FakeClamd::builder()
-        .stream_max_length(1000)
-        .start()
-        .await
-        .unwrap();
+    let s = started(FakeClamd::builder().stream_max_length(1000)).await;
     let a = s.addr().unwrap();
     let ok = cat(&[
         b"zINSTREAM\0",
@@ -31,7 +24,7 @@ async fn clamd_instream_4_exact_quota_through_the_server() {
         &chunk(&[2; 600]),
         b"\0\0\0\0",
     ]);
-    assert_eq!(exchange(a, &[&ok]).await.unwrap(), b"stream: OK\0");
+    assert_eq!(ask_at(a, &ok).await, b"stream: OK\0");
     let over = cat(&[
         b"zINSTREAM\0",
         &chunk(&[1; 400]),
@@ -39,13 +32,13 @@ async fn clamd_instream_4_exact_quota_through_the_server() {
         b"\0\0\0\0",
     ]);
     assert_eq!(
-        exchange(a, &[&over]).await.unwrap(),
+        ask_at(a, &over).await,
         b"INSTREAM size limit exceeded. ERROR\0"
     );
     // header checked before data: the reply comes although no data follows it
     let hdr = cat(&[b"zINSTREAM\0", &chunk(&[1; 1000]), &1u32.to_be_bytes()]);
     assert_eq!(
-        exchange(a, &[&hdr]).await.unwrap(),
+        ask_at(a, &hdr).await,
         b"INSTREAM size limit exceeded. ERROR\0"
     );
     alive(&s).await;
@@ -56,9 +49,7 @@ async fn hostile_ffffffff_chunk_allocates_nothing_and_server_survives() {
     let s = FakeClamd::start().await.unwrap();
     for _ in 0..20 {
         assert_eq!(
-            exchange(s.addr().unwrap(), &[b"nINSTREAM\n\xff\xff\xff\xff"])
-                .await
-                .unwrap(),
+            ask(&s, b"nINSTREAM\n\xff\xff\xff\xff").await,
             b"INSTREAM size limit exceeded. ERROR\n"
         );
     }
@@ -90,17 +81,9 @@ async fn clamd_frame_9_endless_line_closes_without_reply() {
     assert!(sent < 64 << 20, "server kept reading an endless line");
     assert!(t.elapsed() < Duration::from_secs(10));
     // z-mode variant
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[&[b'z'; 5000]]).await.unwrap(),
-        b""
-    );
+    assert_eq!(ask(&s, &[b'z'; 5000]).await, b"");
     // CLAMD-FRAME-3: a legacy line is the first read, whatever its length
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[&vec![b'A'; 100_000]])
-            .await
-            .unwrap(),
-        b"UNKNOWN COMMAND\n"
-    );
+    assert_eq!(ask(&s, &vec![b'A'; 100_000]).await, b"UNKNOWN COMMAND\n");
     alive(&s).await;
 }
 
@@ -154,26 +137,15 @@ async fn clamd_frame_8_one_byte_sends() {
 #[tokio::test]
 async fn clamd_conn_3_extra_bytes_after_path_command() {
     let corpus = Corpus::new();
-    let s = FakeClamd::builder()
-        .database_directory(corpus.db())
-        .start()
-        .await
-        .unwrap();
+    let s = started(corpus.builder()).await;
     let p = String::from_utf8(corpus.p("clean.txt")).unwrap();
     // observed on clamd 1.4.6: the line comes first, then the scan reply
     assert_eq!(
-        exchange(s.addr().unwrap(), &[format!("nSCAN {p}\r\n").as_bytes()])
-            .await
-            .unwrap(),
+        ask(&s, format!("nSCAN {p}\r\n").as_bytes()).await,
         format!("Error processing command. ERROR\n{p}: OK\n").into_bytes()
     );
     assert_eq!(
-        exchange(
-            s.addr().unwrap(),
-            &[format!("zSCAN {p}\0zPING\0").as_bytes()]
-        )
-        .await
-        .unwrap(),
+        ask(&s, format!("zSCAN {p}\0zPING\0").as_bytes()).await,
         format!("Error processing command. ERROR\0{p}: OK\0").into_bytes()
     );
     // not when the extra bytes come later, not for PING
@@ -186,10 +158,7 @@ async fn clamd_conn_3_extra_bytes_after_path_command() {
         .unwrap(),
         format!("{p}: OK\0").into_bytes()
     );
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[b"nPING\r\n"]).await.unwrap(),
-        b"PONG\n"
-    );
+    assert_eq!(ask(&s, b"nPING\r\n").await, b"PONG\n");
 }
 
 /// CLAMD-SCAN-8.
@@ -197,22 +166,11 @@ async fn clamd_conn_3_extra_bytes_after_path_command() {
 async fn clamd_scan_8_multiscan_empty_dir_sends_nothing() {
     let corpus = Corpus::new();
     std::fs::create_dir(corpus.c().join("emptydir")).unwrap();
-    let s = FakeClamd::builder()
-        .database_directory(corpus.db())
-        .start()
-        .await
-        .unwrap();
+    let s = started(corpus.builder()).await;
     let p = String::from_utf8(corpus.p("emptydir")).unwrap();
+    assert_eq!(ask(&s, format!("zMULTISCAN {p}\0").as_bytes()).await, b"");
     assert_eq!(
-        exchange(s.addr().unwrap(), &[format!("zMULTISCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
-        b""
-    );
-    assert_eq!(
-        exchange(s.addr().unwrap(), &[format!("zCONTSCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
+        ask(&s, format!("zCONTSCAN {p}\0").as_bytes()).await,
         format!("{p}: OK\0").into_bytes()
     );
 }
@@ -234,9 +192,7 @@ async fn clamd_scan_12_user_access_emulated_as_root() {
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     assert_eq!(
-        exchange(s.addr().unwrap(), &[format!("zSCAN {p}\0").as_bytes()])
-            .await
-            .unwrap(),
+        ask(&s, format!("zSCAN {p}\0").as_bytes()).await,
         format!("{p}/secret.com: Access denied. ERROR\0{p}: OK\0").into_bytes()
     );
 }
@@ -277,16 +233,21 @@ async fn over_limit_client(
     (w, out, err)
 }
 
+/// A fake with a 16-byte StreamMaxLength in `mode`.
+async fn limited_to_16(mode: StreamLimitMode) -> FakeClamd {
+    started(
+        FakeClamd::builder()
+            .stream_max_length(16)
+            .stream_limit(mode),
+    )
+    .await
+}
+
 /// CLAMD-INSTREAM-8.
 #[tokio::test]
 async fn clamd_instream_8_limit_modes_are_deterministic() {
     // reply-drain: the whole upload succeeds, then the reply and EOF
-    let s = FakeClamd::builder()
-        .stream_max_length(16)
-        .stream_limit(StreamLimitMode::ReplyDrain)
-        .start()
-        .await
-        .unwrap();
+    let s = limited_to_16(StreamLimitMode::ReplyDrain).await;
     for _ in 0..3 {
         let (w, out, err) = over_limit_client(&s).await;
         assert!(w.is_ok(), "{w:?}");
@@ -294,22 +255,12 @@ async fn clamd_instream_8_limit_modes_are_deterministic() {
         assert_eq!(err, None);
     }
     // close: reply, then FIN right away
-    let s = FakeClamd::builder()
-        .stream_max_length(16)
-        .stream_limit(StreamLimitMode::Close)
-        .start()
-        .await
-        .unwrap();
+    let s = limited_to_16(StreamLimitMode::Close).await;
     let (_, out, err) = over_limit_client(&s).await;
     assert_eq!(out, b"INSTREAM size limit exceeded. ERROR\0");
     assert_eq!(err, None);
     // reset: no reply, ECONNRESET
-    let s = FakeClamd::builder()
-        .stream_max_length(16)
-        .stream_limit(StreamLimitMode::Reset)
-        .start()
-        .await
-        .unwrap();
+    let s = limited_to_16(StreamLimitMode::Reset).await;
     for _ in 0..3 {
         let (_, out, err) = over_limit_client(&s).await;
         assert!(out.is_empty(), "{out:?}");
@@ -358,11 +309,7 @@ async fn clamd_trans_6_idle_connections_do_not_block_forever() {
 #[tokio::test]
 async fn clamd_session_4_commands_after_a_stream_in_one_write_are_all_served() {
     // arrival order: this is about buffering; clamd's reply order is tests/clamd_order.rs
-    let s = FakeClamd::builder()
-        .session_order(fake_clamd::SessionOrder::Arrival)
-        .start()
-        .await
-        .unwrap();
+    let s = started(FakeClamd::builder().session_order(fake_clamd::SessionOrder::Arrival)).await;
     let body = vec![b'a'; 100_000];
     let pings = b"zPING\0".repeat(2000);
     let data = cat(&[
@@ -389,11 +336,7 @@ async fn clamd_session_4_commands_after_a_stream_in_one_write_are_all_served() {
 #[tokio::test]
 async fn clamd_frame_9_overlong_command_after_a_stream_closes() {
     // arrival order: this is about buffering; clamd's reply order is tests/clamd_order.rs
-    let s = FakeClamd::builder()
-        .session_order(fake_clamd::SessionOrder::Arrival)
-        .start()
-        .await
-        .unwrap();
+    let s = started(FakeClamd::builder().session_order(fake_clamd::SessionOrder::Arrival)).await;
     let data = cat(&[
         b"zIDSESSION\0zINSTREAM\0",
         &chunk(&[b'b'; 50_000]),
@@ -401,7 +344,7 @@ async fn clamd_frame_9_overlong_command_after_a_stream_closes() {
         b"zPING\0z",
         &[b'x'; 10_000],
     ]);
-    let got = exchange(s.addr().unwrap(), &[&data]).await.unwrap();
+    let got = ask(&s, &data).await;
     assert_eq!(got, b"1: stream: OK\x002: PONG\0");
     alive(&s).await;
 }
@@ -412,13 +355,13 @@ async fn clamd_frame_9_overlong_command_after_a_stream_closes() {
 #[tokio::test]
 async fn clamd_time_6_send_buf_timeout_abandons_an_unread_session() {
     let corpus = Corpus::new();
-    let s = FakeClamd::builder()
-        .database_directory(corpus.db())
-        .unix_socket_in_temp()
-        .with_config(|c| c.send_buf_timeout = Duration::from_millis(200))
-        .start()
-        .await
-        .expect("start");
+    let s = started(
+        corpus
+            .builder()
+            .unix_socket_in_temp()
+            .with_config(|c| c.send_buf_timeout = Duration::from_millis(200)),
+    )
+    .await;
     let n = 5000;
     let mut req = b"zIDSESSION\0".to_vec();
     for _ in 0..n {

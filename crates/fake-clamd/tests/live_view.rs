@@ -1,13 +1,16 @@
 //! The admin API's live view of fake-clamd (issue 16 part 2) and expectations in the Rust
 //! API (issue 16 part 5).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use common::with_admin;
 use fake_clamd::FakeClamd;
 use faults::admin::Expectation;
 use faults::{Fault, FaultPlan, Rule, Trigger};
-use fixtures::admin_http::{get_json as json, http};
+use fixtures::admin_http::{get_json as json, http, reset_clears};
 use fixtures::clamd_wire::instream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,11 +29,7 @@ async fn talk(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
 /// page; `POST /reset` forgets them.
 #[tokio::test]
 async fn admin_lists_commands_and_redacted_transcripts_then_reset_clears() {
-    let clamd = FakeClamd::builder()
-        .admin("127.0.0.1:0".parse().unwrap())
-        .start()
-        .await
-        .unwrap();
+    let clamd = with_admin(FakeClamd::builder()).await;
     let (a, admin) = (clamd.addr().unwrap(), clamd.admin_addr().unwrap());
     assert_eq!(talk(a, b"zPING\0").await, b"PONG\0");
     let reply = talk(a, &instream(&scan_engine::eicar())).await;
@@ -66,16 +65,7 @@ async fn admin_lists_commands_and_redacted_transcripts_then_reset_clears() {
     assert!(!page.contains(&eicar[..20]), "EICAR body on the page");
     assert!(page.contains("fake-clamd: live state"));
 
-    let (st, _) = http(admin, "POST", "/reset", "").await;
-    assert_eq!(st, 200);
-    assert_eq!(
-        json(admin, "/commands").await["commands"],
-        serde_json::json!([])
-    );
-    assert_eq!(
-        json(admin, "/transcripts").await["transcripts"],
-        serde_json::json!([])
-    );
+    reset_clears(admin, &["commands", "transcripts"]).await;
     assert!(clamd.commands().is_empty());
 }
 
@@ -83,12 +73,7 @@ async fn admin_lists_commands_and_redacted_transcripts_then_reset_clears() {
 /// (the binary's default), so `/commands` is never silently empty.
 #[tokio::test]
 async fn admin_turns_recording_on() {
-    let clamd = FakeClamd::builder()
-        .record(false)
-        .admin("127.0.0.1:0".parse().unwrap())
-        .start()
-        .await
-        .unwrap();
+    let clamd = with_admin(FakeClamd::builder().record(false)).await;
     talk(clamd.addr().unwrap(), b"nPING\n").await;
     let cmds = json(clamd.admin_addr().unwrap(), "/commands").await;
     assert_eq!(cmds["commands"][0]["name"], "PING");
@@ -135,15 +120,13 @@ async fn unmet_expectations_are_listed_by_verify() {
         msg.starts_with("fake-clamd: 3 of 3 expectations not met:"),
         "{msg}"
     );
-    assert!(
-        msg.contains("expected exactly 2 INSTREAM commands, received 1 (commands: INSTREAM)"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("expected at most 0 connections, saw 1"),
-        "{msg}"
-    );
-    assert!(msg.contains("no rule of that name (rules: none)"), "{msg}");
+    for unmet in [
+        "expected exactly 2 INSTREAM commands, received 1 (commands: INSTREAM)",
+        "expected at most 0 connections, saw 1",
+        "no rule of that name (rules: none)",
+    ] {
+        assert!(msg.contains(unmet), "{unmet}: {msg}");
+    }
     // and dropping the handle panics with the same message
     let payload = catch_unwind(AssertUnwindSafe(move || drop(clamd))).expect_err("panics");
     assert_eq!(payload.downcast_ref::<String>(), Some(&msg));

@@ -122,6 +122,16 @@ struct Args {
     admin_token_file: Option<PathBuf>,
 }
 
+/// The mode of a two-valued flag (clap admits only its two values): `when_is` if it is
+/// `when`, else `otherwise`.
+fn pick<T>(value: &str, when: &str, when_is: T, otherwise: T) -> T {
+    if value == when {
+        when_is
+    } else {
+        otherwise
+    }
+}
+
 fn secs(v: f64, flag: &str) -> Result<Duration, VfinddError> {
     Duration::try_from_secs_f64(v).map_err(|_| {
         VfinddError::Config(format!("{flag} must be a non-negative number of seconds"))
@@ -150,23 +160,21 @@ fn config(a: Args) -> Result<Config, VfinddError> {
         listen: SocketAddr::new(a.listen, a.svsp_port),
         localhost_only: a.localhost,
         max_connections: a.max_connections,
-        profile: if a.profile == "first-version" {
-            Profile::FirstVersion
-        } else {
-            Profile::Full
-        },
-        dispatch: if a.dispatch == "one-per-read" {
-            Dispatch::OnePerRead
-        } else {
-            Dispatch::All
-        },
-        eol: if a.eol == "lf" { Eol::Lf } else { Eol::Crlf },
+        profile: pick(
+            &a.profile,
+            "first-version",
+            Profile::FirstVersion,
+            Profile::Full,
+        ),
+        dispatch: pick(
+            &a.dispatch,
+            "one-per-read",
+            Dispatch::OnePerRead,
+            Dispatch::All,
+        ),
+        eol: pick(&a.eol, "lf", Eol::Lf, Eol::Crlf),
         queued: parse_queued(&a.queued)?,
-        quit: if a.quit == "immediate" {
-            QuitMode::Immediate
-        } else {
-            QuitMode::Drain
-        },
+        quit: pick(&a.quit, "immediate", QuitMode::Immediate, QuitMode::Drain),
         threads: a.threads,
         delay: Duration::from_millis(a.delay_ms),
         max_queue: a.max_queue,
@@ -175,11 +183,12 @@ fn config(a: Args) -> Result<Config, VfinddError> {
         scan_root: a.scan_root,
         virtual_root: a.virtual_root,
         follow_symlinks: a.follow_symlinks,
-        member_errors: if a.member_errors == "terminal" {
-            MemberErrors::Terminal
-        } else {
-            MemberErrors::Skip
-        },
+        member_errors: pick(
+            &a.member_errors,
+            "terminal",
+            MemberErrors::Terminal,
+            MemberErrors::Skip,
+        ),
         port_send_echo: a.port_send_echo,
         enable_future: a.enable_future,
         idle_timeout: Some(secs(a.idle_timeout, "--idle-timeout")?),
@@ -249,19 +258,22 @@ fn normalize_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ff
     .collect()
 }
 
+/// clap's message printed; exit 2 for a usage error, 0 for `--help` and `--version`.
+fn usage_exit(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+}
+
 fn main() -> ExitCode {
     let args = match Args::try_parse_from(normalize_args(std::env::args_os())) {
         Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_exit(e),
     };
+    // logs on stderr, `warn` unless RUST_LOG says otherwise
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let ephemeral = args.svsp_port == 0;

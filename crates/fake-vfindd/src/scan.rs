@@ -402,14 +402,8 @@ impl<'a> Run<'a> {
     fn sha1(&self, mut r: impl Read) -> std::io::Result<String> {
         use sha1::{Digest, Sha1};
         let mut h = Sha1::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = r.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
+        // the hasher is an io::Write: copy streams through a fixed buffer
+        std::io::copy(&mut r, &mut h)?;
         Ok(hex::encode(h.finalize()))
     }
 

@@ -305,59 +305,64 @@ pub struct Builder {
     cfg: Config,
 }
 
-macro_rules! setter {
-    ($(#[$m:meta])* $name:ident: $ty:ty => $field:ident) => {
-        $(#[$m])*
-        pub fn $name(mut self, v: $ty) -> Self {
-            self.cfg.$field = v;
-            self
-        }
+/// Builder methods that each set one config field to the value given.
+macro_rules! setters {
+    ($($(#[$m:meta])* $name:ident: $ty:ty => $field:ident;)*) => {
+        $(
+            $(#[$m])*
+            pub fn $name(mut self, v: $ty) -> Self {
+                self.cfg.$field = v;
+                self
+            }
+        )*
     };
 }
 
 impl Builder {
-    setter!(/// Listen address (port 0 = ephemeral).
-        listen: SocketAddr => listen);
-    setter!(/// `--threads`.
-        threads: usize => threads);
-    setter!(/// `--queued`.
-        queued: QueuedMode => queued);
-    setter!(/// `--dispatch`.
-        dispatch: Dispatch => dispatch);
-    setter!(/// `--quit`.
-        quit: QuitMode => quit);
-    setter!(/// `--eol`.
-        eol: svsp_proto::Eol => eol);
-    setter!(/// `--profile`.
-        profile: svsp_proto::Profile => profile);
-    setter!(/// `--max-connections`.
-        max_connections: usize => max_connections);
-    setter!(/// `--max-queue`.
-        max_queue: usize => max_queue);
-    setter!(/// `--stream-max-length`.
-        stream_max_length: u64 => stream_max_length);
-    setter!(/// `--data-timeout`.
-        data_timeout: Duration => data_timeout);
-    setter!(/// `--delay-ms`.
-        delay: Duration => delay);
-    setter!(/// `--follow-symlinks`.
-        follow_symlinks: bool => follow_symlinks);
-    setter!(/// `--member-errors`.
-        member_errors: MemberErrors => member_errors);
-    setter!(/// `--port-send-echo`.
-        port_send_echo: bool => port_send_echo);
-    setter!(/// `--enable-future`.
-        enable_future: bool => enable_future);
-    setter!(/// `--eicar-name`.
-        eicar_name: String => eicar_name);
-    setter!(/// `--quirk`s.
-        quirks: Quirks => quirks);
-    setter!(/// `--allow`.
-        allow: Vec<Cidr> => allow);
-    setter!(/// `--max-file-size` (hardening item 2).
-        max_file_bytes: u64 => max_file_bytes);
-    setter!(/// Max command line length.
-        max_line: usize => max_line);
+    setters! {
+        /// Listen address (port 0 = ephemeral).
+        listen: SocketAddr => listen;
+        /// `--threads`.
+        threads: usize => threads;
+        /// `--queued`.
+        queued: QueuedMode => queued;
+        /// `--dispatch`.
+        dispatch: Dispatch => dispatch;
+        /// `--quit`.
+        quit: QuitMode => quit;
+        /// `--eol`.
+        eol: svsp_proto::Eol => eol;
+        /// `--profile`.
+        profile: svsp_proto::Profile => profile;
+        /// `--max-connections`.
+        max_connections: usize => max_connections;
+        /// `--max-queue`.
+        max_queue: usize => max_queue;
+        /// `--stream-max-length`.
+        stream_max_length: u64 => stream_max_length;
+        /// `--data-timeout`.
+        data_timeout: Duration => data_timeout;
+        /// `--delay-ms`.
+        delay: Duration => delay;
+        /// `--follow-symlinks`.
+        follow_symlinks: bool => follow_symlinks;
+        /// `--member-errors`.
+        member_errors: MemberErrors => member_errors;
+        /// `--port-send-echo`.
+        port_send_echo: bool => port_send_echo;
+        /// `--enable-future`.
+        enable_future: bool => enable_future;
+        /// `--eicar-name`.
+        eicar_name: String => eicar_name;
+        /// `--quirk`s.
+        quirks: Quirks => quirks;
+        /// `--allow`.
+        allow: Vec<Cidr> => allow;
+        /// `--max-file-size` (hardening item 2).
+        max_file_bytes: u64 => max_file_bytes;
+        /// Max command line length.
+        max_line: usize => max_line;
+    }
 
     /// The fault plan (crate `faults`), as `FakeClamdBuilder::faults` (SVSP-FAKE-2).
     pub fn faults(mut self, plan: faults::FaultPlan) -> Self {

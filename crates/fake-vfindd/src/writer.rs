@@ -53,27 +53,28 @@ impl Lines {
 
     /// Queues one line; false = the connection is gone.
     pub(crate) async fn send(&self, id: &Option<Id>, body: Body) -> bool {
-        if self.is_silent() {
-            return !self.cancelled.load(Ordering::SeqCst);
+        match self.line(id, body) {
+            Ok(out) => self.tx.send(out).await.is_ok(),
+            Err(alive) => alive,
         }
-        !self.cancelled.load(Ordering::SeqCst)
-            && self
-                .tx
-                .send(Out::Line(Response::with_id(id.clone(), body)))
-                .await
-                .is_ok()
     }
 
     /// [`Self::send`] from a worker thread.
     pub(crate) fn blocking_send(&self, id: &Option<Id>, body: Body) -> bool {
-        if self.is_silent() {
-            return !self.cancelled.load(Ordering::SeqCst);
+        match self.line(id, body) {
+            Ok(out) => self.tx.blocking_send(out).is_ok(),
+            Err(alive) => alive,
         }
-        !self.cancelled.load(Ordering::SeqCst)
-            && self
-                .tx
-                .blocking_send(Out::Line(Response::with_id(id.clone(), body)))
-                .is_ok()
+    }
+
+    /// The line to queue; or, when there is nothing to queue (cancelled, or silenced by a
+    /// fault), whether the connection is still there.
+    fn line(&self, id: &Option<Id>, body: Body) -> Result<Out, bool> {
+        let alive = !self.cancelled.load(Ordering::SeqCst);
+        if !alive || self.is_silent() {
+            return Err(alive);
+        }
+        Ok(Out::Line(Response::with_id(id.clone(), body)))
     }
 
     /// Tells the writer something other than a line (close, reset, shaping mark, raw

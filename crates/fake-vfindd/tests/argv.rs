@@ -95,10 +95,9 @@ const VOCAB: &[Flag] = &[
 #[test]
 fn fake_vfindd_never_panics_on_any_argv() {
     let dir = tempfile::tempdir().unwrap();
-    let bad_plan = dir.path().join("plan.toml");
-    std::fs::write(&bad_plan, b"[[rule]]\nfault = 7\n\xff").unwrap();
     Target::new(env!("CARGO_BIN_EXE_fake-vfindd"), VOCAB, dir.path())
-        .extra([bad_plan.as_path(), dir.path()])
+        .extra_file("plan.toml", b"[[rule]]\nfault = 7\n\xff")
+        .extra([dir.path()])
         .ensure("svsp-port", "0")
         .never_panics();
 }

@@ -6,24 +6,11 @@ use common::*;
 use fake_vfindd::FakeVfindd;
 use std::time::Duration;
 
-async fn start(root: &std::path::Path, delay: Duration) -> FakeVfindd {
-    FakeVfindd::builder()
-        .threads(1)
-        .delay(delay)
-        .virtual_root(root)
-        .start()
-        .await
-        .unwrap()
-}
-
 /// SVSP-CONC-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conc_3_a_queued_request_keeps_the_options_it_was_accepted_with() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("e"), &eicar());
     // One slow worker: request 2 waits in the queue while request 1 is scanned.
-    let s = start(d.path(), Duration::from_millis(400)).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve_slowly(Duration::from_millis(400), &[("e", &eicar())]).await;
     c.expect("1 SCAN/FILE /e", "1 QUEUED").await;
     c.expect("2 SCAN/FILE /e", "2 QUEUED").await;
     c.send("3 ENABLE IGNORE CVDL DOS/EICAR.Test").await;
@@ -57,7 +44,6 @@ async fn svsp_conc_3_a_queued_request_keeps_the_options_it_was_accepted_with() {
 /// SVSP-SCAN-TREE-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
-    let d = tempfile::tempdir().unwrap();
     // An incompressible member whose stored bytes are then damaged: its CRC check fails
     // when it is read, so it "cannot be read".
     let noise = fixtures::clean_random(7, 20_000);
@@ -78,9 +64,7 @@ async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
     // Somewhere inside bad.bin's data, between its header and the next one.
     let target = (at + 7 + next) / 2;
     z[target] ^= 0xff;
-    write(&d.path().join("z.zip"), &z);
-    let s = start(d.path(), Duration::ZERO).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve(&[("z.zip", &z)]).await;
     let lines = c.scan("SCAN/FILE /z.zip").await;
     assert!(lines.last().unwrap().starts_with("DONE 0"), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("good.txt")), "{lines:?}");

@@ -25,14 +25,17 @@ fn filler(len: usize) -> Vec<u8> {
 /// `SCAN/REQUEST <name>`: reads `SEND <port>` and returns the data connection.
 async fn request(c: &mut Client, id: &str, name: &str) -> TcpStream {
     c.send(&format!("{id} SCAN/REQUEST {name}")).await;
-    let send = c.line().await.expect("SEND line");
-    let port: u16 = send
-        .strip_prefix(&format!("{id} SEND "))
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("expected SEND <port>, got {send:?}"));
-    let d = TcpStream::connect(("127.0.0.1", port)).await.expect("data");
-    d.set_nodelay(true).expect("nodelay");
-    d
+    data_channel(c, id).await
+}
+
+/// A server with this stream limit and data-channel timeout, and a client past READY.
+async fn streaming(max: u64, data_timeout: Duration) -> (FakeVfindd, Client) {
+    connected(
+        FakeVfindd::builder()
+            .stream_max_length(max)
+            .data_timeout(data_timeout),
+    )
+    .await
 }
 
 /// The same bytes as `SCAN/DATA` (collected, scanned afterwards): the verdict to compare with.
@@ -60,14 +63,8 @@ fn strip_id(lines: &[String], id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_2_streamed_256_mib_keeps_rss_bounded() {
     const TOTAL: usize = 256 << 20;
-    let s = FakeVfindd::builder()
-        .stream_max_length(1 << 30)
-        .data_timeout(Duration::from_secs(30))
-        .start()
-        .await
-        .unwrap();
+    let (_s, mut c) = streaming(1 << 30, Duration::from_secs(30)).await;
     let block = filler(64 * 1024);
-    let mut c = Client::connect(s.addr()).await;
     let before = status_kib("VmHWM");
     let t0 = Instant::now();
     let mut d = request(&mut c, "1", "big.bin").await;
@@ -163,14 +160,8 @@ async fn svsp_scan_port_1_zip_over_channels_same_verdict_as_scan_data() {
 /// with their single error line (no QUEUED), and the connection goes on scanning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_request_2_reset_idle_and_over_limit_channels_mid_stream() {
-    let s = FakeVfindd::builder()
-        .stream_max_length(2 << 20)
-        .data_timeout(Duration::from_millis(400))
-        .start()
-        .await
-        .unwrap();
+    let (_s, mut c) = streaming(2 << 20, Duration::from_millis(400)).await;
     let block = filler(64 * 1024);
-    let mut c = Client::connect(s.addr()).await;
     let port_of = |d: &TcpStream| d.peer_addr().unwrap().port();
 
     let mut d = request(&mut c, "1", "r.bin").await;

@@ -12,14 +12,21 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use fixtures::admin_http::curl_or_raw as curl;
+use fixtures::admin_http::{curl, curl_json};
+use fixtures::seeded::{assert_seeded_replay, sample};
 use fixtures::wire::read_end_text as read_end;
+use fixtures::wire::read_once;
 
 fn always(f: Fault) -> FaultPlan {
     FaultPlan::new().seed(1).with(Trigger::always(), f)
 }
 
 const CLEAN: &str = "READY\r\nQUEUED\r\nSCANNING \"/clean\"\r\nDONE 0 : \"/clean\"\r\nOK\r\n";
+
+/// Every reply (or read, or byte) delayed by `ms`.
+fn delay_always(ms: u64, at: DelayAt) -> FaultPlan {
+    always(Fault::Delay { ms, at })
+}
 
 #[tokio::test]
 async fn fault_delay_before_reply() {
@@ -38,26 +45,16 @@ async fn fault_delay_before_reply() {
 
 #[tokio::test]
 async fn fault_delay_between_bytes() {
-    let v = server(always(Fault::Delay {
-        ms: 30,
-        at: DelayAt::Bytes,
-    }))
-    .await;
+    let v = server(delay_always(30, DelayAt::Bytes)).await;
     let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
-    let mut b = [0u8; 16];
-    let n = c.read(&mut b).await.unwrap();
-    assert_eq!(&b[..n], b"R");
+    assert_eq!(read_once(&mut c, T).await, b"R", "first byte alone");
     c.write_all(b"QUIT\r\n").await.unwrap();
     assert_eq!(read_end(&mut c, T).await, eof("EADY\r\nOK\r\n"));
 }
 
 #[tokio::test]
 async fn fault_delay_per_read_and_slow_read() {
-    let v = server(always(Fault::Delay {
-        ms: 250,
-        at: DelayAt::Read,
-    }))
-    .await;
+    let v = server(delay_always(250, DelayAt::Read)).await;
     let t0 = Instant::now();
     assert_eq!(session(v.s.addr(), &[]).await, eof("READY\r\nOK\r\n"));
     assert!(t0.elapsed() >= Duration::from_millis(250));
@@ -77,15 +74,14 @@ async fn fault_split_reply_byte_and_random() {
     for at in [SplitAt::Byte, SplitAt::Random] {
         let v = server(always(Fault::SplitReply { at, ms: 30 })).await;
         let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
-        let mut b = [0u8; 16];
-        let n = c.read(&mut b).await.unwrap();
-        assert!(n < 7, "READY\\r\\n not in one piece ({at:?})");
+        let first = read_once(&mut c, T).await;
+        assert!(first.len() < 7, "READY\\r\\n not in one piece ({at:?})");
         c.write_all(b"QUIT\r\n").await.unwrap();
         let End::Eof(rest) = read_end(&mut c, T).await else {
             panic!()
         };
         assert_eq!(
-            format!("{}{rest}", String::from_utf8_lossy(&b[..n])),
+            format!("{}{rest}", String::from_utf8_lossy(&first)),
             "READY\r\nOK\r\n"
         );
     }
@@ -316,25 +312,19 @@ async fn trigger_after_n_bytes_and_times() {
 
 #[tokio::test]
 async fn trigger_probability_seeded_replays_exactly() {
-    async fn outcomes(seed: u64) -> Vec<bool> {
-        let v = server(
-            FaultPlan::new()
-                .seed(seed)
-                .with(Trigger::probability(0.5), Fault::Eagain),
-        )
-        .await;
-        let mut out = Vec::new();
-        for _ in 0..12 {
-            let End::Eof(t) = session(v.s.addr(), &["SCAN/FILE /clean"]).await else {
-                panic!()
-            };
-            out.push(t.contains("EAGAIN"));
-        }
-        out
-    }
-    let a = outcomes(2024).await;
-    assert!(a.iter().any(|x| *x) && a.iter().any(|x| !*x), "{a:?}");
-    assert_eq!(a, outcomes(2024).await);
+    assert_seeded_replay(2024, |seed| async move {
+        let plan = FaultPlan::new().seed(seed);
+        let v = server(plan.with(Trigger::probability(0.5), Fault::Eagain)).await;
+        let a = v.s.addr();
+        sample(12, || async move {
+            match session(a, &["SCAN/FILE /clean"]).await {
+                End::Eof(t) => t.contains("EAGAIN"),
+                other => panic!("{other:?}"),
+            }
+        })
+        .await
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -357,42 +347,30 @@ async fn runtime_handle_and_stats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_faults_file_shorthand_and_admin_api() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("clean"), b"x").unwrap();
-    let scenario = dir.path().join("s.toml");
-    std::fs::write(
-        &scenario,
+    let dir = root_with(&[("clean", b"x")]);
+    let scenario = fixtures::files::write_in(
+        dir.path(),
+        "s.toml",
         "seed = 3\n[[rule]]\nname = \"busy\"\nwhen = { command = \"SCAN\", request = 1 }\nfault = { kind = \"eagain\" }\n",
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-vfindd"))
-        .args(["--svsp-port=0", "--admin", "127.0.0.1:0", "--faults"])
-        .arg(&scenario)
-        .args([
-            // one value = one shorthand spec, as fake-clamd: `;` between rules, commas
-            // between conditions; the legacy counter is an alias
-            "--fault",
-            "eagain-every:1000;efault@command=SCAN,request=2,times=1",
-        ])
-        .arg("--scan-root")
-        .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut port, mut admin) = (None, None);
-    while port.is_none() || admin.is_none() {
-        let l = lines.next().unwrap().unwrap();
-        if let Some(p) = l.strip_prefix("LISTENING ") {
-            port = Some(p.parse::<u16>().unwrap());
-        } else if let Some(a) = l.strip_prefix("ADMIN ") {
-            admin = Some(a.parse::<SocketAddr>().unwrap());
-        }
-    }
-    let addr = SocketAddr::from(([127, 0, 0, 1], port.unwrap()));
-    let admin = admin.unwrap();
+    );
+    let (mut child, said) = fixtures::daemon::start_announcing(
+        std::process::Command::new(env!("CARGO_BIN_EXE_fake-vfindd"))
+            .args(["--svsp-port=0", "--admin", "127.0.0.1:0", "--faults"])
+            .arg(&scenario)
+            .args([
+                // one value = one shorthand spec, as fake-clamd: `;` between rules, commas
+                // between conditions; the legacy counter is an alias
+                "--fault",
+                "eagain-every:1000;efault@command=SCAN,request=2,times=1",
+            ])
+            .arg("--scan-root")
+            .arg(dir.path())
+            .stderr(std::process::Stdio::piped()),
+        &["LISTENING ", "ADMIN "],
+    );
+    let port: u16 = said[0].parse().unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let admin: SocketAddr = said[1].parse().unwrap();
     let file = format!("SCAN/FILE {}", dir.path().join("clean").display());
     let End::Eof(t) = session(addr, &[&file, &file, &file]).await else {
         panic!()
@@ -404,29 +382,21 @@ async fn binary_faults_file_shorthand_and_admin_api() {
         lines_got[3..].iter().any(|l| l.starts_with("DONE 0")),
         "{t:?}"
     );
-    let call = move |m: &'static str, p: &'static str, b: &'static str| {
-        tokio::task::spawn_blocking(move || curl(admin, m, p, b))
-    };
-    let (code, body) = call("GET", "/stats", "").await.unwrap();
-    assert_eq!(code, 200);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let v = curl_json(admin, "/stats").await;
     assert_eq!(v["seed"], 3);
     assert_eq!(v["faults_fired"], 2);
     assert_eq!(v["rules"][0]["name"], "busy");
-    let (code, body) = call("GET", "/faults", "").await.unwrap();
-    assert_eq!(code, 200);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["rules"][1]["when"]["every"], 1000, "{body}");
-    assert_eq!(v["rules"][1]["fault"]["kind"], "eagain", "{body}");
-    assert_eq!(v["rules"][2]["when"]["request"], 2, "{body}");
-    assert_eq!(v["rules"][2]["times"], 1, "{body}");
-    let (code, _) = call(
+    let v = curl_json(admin, "/faults").await;
+    assert_eq!(v["rules"][1]["when"]["every"], 1000, "{v}");
+    assert_eq!(v["rules"][1]["fault"]["kind"], "eagain", "{v}");
+    assert_eq!(v["rules"][2]["when"]["request"], 2, "{v}");
+    assert_eq!(v["rules"][2]["times"], 1, "{v}");
+    let (code, _) = curl(
+        admin,
         "PUT",
         "/faults",
         r#"{"rules":[{"when":{"command":"SCAN"},"fault":{"kind":"infected","name":"Admin.Virus"}}]}"#,
-    )
-    .await
-    .unwrap();
+    ).await;
     assert_eq!(code, 200);
     let End::Eof(t) = session(addr, &[&file]).await else {
         panic!()
@@ -435,12 +405,12 @@ async fn binary_faults_file_shorthand_and_admin_api() {
         t.contains("INFECTED Admin.Virus : ") && t.contains("DONE 1 : "),
         "{t:?}"
     );
-    assert_eq!(call("DELETE", "/faults", "").await.unwrap().0, 200);
+    assert_eq!(curl(admin, "DELETE", "/faults", "").await.0, 200);
     let End::Eof(t) = session(addr, &[&file]).await else {
         panic!()
     };
     assert!(t.contains("DONE 0 : "), "{t:?}");
-    let (code, body) = call("POST", "/reset", "").await.unwrap();
+    let (code, body) = curl(admin, "POST", "/reset", "").await;
     assert_eq!(code, 200);
     assert!(body.contains("\"connections\": 0"));
     child.kill().unwrap();

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use fake_vfindd::FakeVfindd;
 use faults::admin::Expectation;
 use faults::FaultPlan;
-use fixtures::admin_http::{get_json as json, http};
+use fixtures::admin_http::{get_json as json, http, reset_clears};
 
 /// A path named after the marker signature's body: it crosses the wire both ways.
 fn marker_path() -> String {
@@ -31,11 +31,9 @@ async fn scan_once(s: &FakeVfindd) {
 
 async fn server(dir: &std::path::Path, plan: FaultPlan) -> FakeVfindd {
     write(&dir.join(marker_path().trim_start_matches('/')), b"clean");
-    FakeVfindd::builder()
-        .threads(1)
-        .virtual_root(dir)
+    one_thread(dir)
         .faults(plan)
-        .admin("127.0.0.1:0".parse().unwrap())
+        .admin(fixtures::admin_http::EPHEMERAL)
         .start()
         .await
         .unwrap()
@@ -84,12 +82,7 @@ async fn admin_lists_commands_and_redacted_transcripts_then_reset_clears() {
     assert!(!page.contains(&marker));
     assert!(page.contains("&lt;test signature Fake.Test.Marker-1, 21 bytes&gt;"));
 
-    let (st, _) = http(admin, "POST", "/reset", "").await;
-    assert_eq!(st, 200);
-    assert_eq!(
-        json(admin, "/commands").await["commands"],
-        serde_json::json!([])
-    );
+    reset_clears(admin, &["commands"]).await;
     assert!(s.sessions().is_empty());
     // numbering goes on after a reset, so a reused number never mixes two connections
     scan_once(&s).await;

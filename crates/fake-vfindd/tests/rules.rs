@@ -12,20 +12,14 @@ fn eicar_zip() -> Vec<u8> {
 }
 
 async fn start(root: &std::path::Path) -> FakeVfindd {
-    FakeVfindd::builder()
-        .threads(1)
-        .virtual_root(root)
-        .start()
-        .await
-        .unwrap()
+    one_thread(root).start().await.unwrap()
 }
 
 /// SVSP-TRANS-2.
 /// SVSP-TRANS-3: two servers on one host, each on its own port, over the same root, both serve.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("e"), &eicar());
+    let d = root_with(&[("e", &eicar())]);
     let (s1, s2) = (start(d.path()).await, start(d.path()).await);
     assert_ne!(s1.port(), s2.port());
     let mut a = Client::connect(s1.addr()).await;
@@ -47,14 +41,7 @@ async fn svsp_trans_2_svsp_trans_3_independent_servers_and_connections() {
 /// SVSP-RESP-READY-1 (the READY greeting), SVSP-CONN-2 and SVSP-RESP-DENIED-1 (DENIED, then close).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
-    let d = tempfile::tempdir().unwrap();
-    let s = FakeVfindd::builder()
-        .max_connections(1)
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut a = Client::connect(s.addr()).await; // READY
+    let (_d, s, mut a) = served(FakeVfindd::builder().max_connections(1), &[]).await; // READY
     let mut b = Client::raw(s.addr()).await;
     assert_eq!(b.line().await.as_deref(), Some("DENIED"));
     assert_eq!(b.line().await, None);
@@ -72,13 +59,7 @@ async fn svsp_conn_1_svsp_resp_ready_1_svsp_conn_2_svsp_resp_denied_1() {
 /// SVSP-CMD-QUIT-1, SVSP-RESP-OK-1: QUIT drains, then `<id> OK`; the SCAN gets no OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conn_3_svsp_cmd_quit_1_svsp_resp_ok_1_drain_then_ok() {
-    let (_d, _s, mut c) = served(
-        FakeVfindd::builder()
-            .threads(1)
-            .delay(Duration::from_millis(100)),
-        &[("f", b"x")],
-    )
-    .await;
+    let (_d, _s, mut c) = serve_slowly(Duration::from_millis(100), &[("f", b"x")]).await;
     c.send("1 SCAN/FILE /f").await;
     c.send("007 QUIT trailing text").await;
     c.send("2 SCAN/FILE /f").await; // ignored after QUIT
@@ -168,11 +149,8 @@ async fn svsp_frame_5_one_per_read_dispatch() {
 /// SVSP-FRAME-6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_frame_6_eol_lf_and_whole_lines() {
-    let s = FakeVfindd::builder()
-        .eol(svsp_proto::Eol::Lf)
-        .start()
-        .await
-        .unwrap();
+    let lf = FakeVfindd::builder().eol(svsp_proto::Eol::Lf);
+    let s = lf.start().await.expect("start");
     let mut c = Client::raw(s.addr()).await;
     assert_eq!(c.raw_line().await.unwrap(), b"READY\n");
     c.send("QUIT").await;
@@ -252,14 +230,8 @@ async fn svsp_id_4_duplicate_ids_both_processed() {
 /// SVSP-NAME-4: a relative name resolves against `--scan-root`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_name_1_svsp_name_4_raw_names_and_scan_root_relative() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("rel.txt"), b"x");
-    let s = FakeVfindd::builder()
-        .scan_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let d = root_with(&[("rel.txt", b"x")]);
+    let (_s, mut c) = connected(FakeVfindd::builder().scan_root(d.path())).await;
     c.send("SCAN/FILE \"rel.txt\"").await;
     assert_eq!(c.lines(2).await, ["QUEUED", "ENOENT \"\\\"rel.txt\\\"\""]);
     c.send("SCAN/FILE ./rel.txt").await;
@@ -275,7 +247,7 @@ async fn svsp_name_1_svsp_name_4_raw_names_and_scan_root_relative() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_svsp_scan_port_1_unnamed_stream(
 ) {
-    let s = FakeVfindd::builder().start().await.unwrap();
+    let (_s, mut c) = connected(FakeVfindd::builder()).await;
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let data = zip_bytes(&[("inner.txt", &eicar())]);
@@ -284,7 +256,6 @@ async fn svsp_resp_scanning_1_svsp_name_2_svsp_name_3_svsp_name_5_svsp_name_6_sv
         s.write_all(&data).await.unwrap();
         s.shutdown().await.unwrap();
     });
-    let mut c = Client::connect(s.addr()).await;
     let got = c.scan(&format!("4 SCAN/PORT {port}")).await;
     feeder.await.unwrap();
     assert_eq!(
@@ -378,8 +349,6 @@ async fn svsp_opt_exclude_1_target_and_member() {
 /// SVSP-OPT-EXPAND-2, SVSP-OPT-ORIGINAL-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("z"), &eicar_zip());
     let mut padded = vec![b'A'; 4000];
     padded.extend_from_slice(&eicar());
     let gz = gz_bytes(&padded);
@@ -387,9 +356,7 @@ async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
         !gz.windows(68).any(|w| w == eicar().as_slice()),
         "EICAR must not appear raw in the gzip"
     );
-    write(&d.path().join("g"), &gz);
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve(&[("z", &eicar_zip()), ("g", &gz)]).await;
     c.send("DISABLE EXPAND").await;
     c.line().await;
     c.send("SCAN/FILE /g").await; // gzip not opened: compressed raw bytes are clean
@@ -420,8 +387,6 @@ async fn svsp_opt_expand_1_svsp_opt_expand_2_svsp_opt_original_1() {
 /// not opened), SVSP-SCAN-TREE-2 (depth first, sorted by name, symlinks inside skipped).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("dir/b.txt"), b"x");
     let z = eicar_zip();
     let e = eicar();
     let raw_end = z
@@ -429,11 +394,13 @@ async fn svsp_opt_recurse_1_svsp_scan_tree_1_svsp_scan_tree_2_depth_and_order() 
         .position(|w| w == e.as_slice())
         .expect("small member stored raw")
         + e.len();
-    write(&d.path().join("dir/a.zip"), &z);
-    write(&d.path().join("dir/sub/c.txt"), &eicar());
+    let (d, _s, mut c) = serve(&[
+        ("dir/b.txt", b"x"),
+        ("dir/a.zip", &z),
+        ("dir/sub/c.txt", &e),
+    ])
+    .await;
     std::os::unix::fs::symlink(d.path().join("dir/b.txt"), d.path().join("dir/link")).unwrap();
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
     assert_eq!(
         c.scan("SCAN/FILE /dir/").await,
         [
@@ -472,15 +439,9 @@ async fn svsp_scan_file_1_svsp_scan_filesha1_1_svsp_err_enoent_1_svsp_err_eacces
     std::fs::create_dir_all(root.join("emptydir")).unwrap();
     write(&d.path().join("outside"), b"x");
     std::os::unix::fs::symlink(d.path().join("outside"), root.join("escape")).unwrap();
-    let s = FakeVfindd::builder()
-        .threads(1)
-        .scan_root(&root)
-        .start()
-        .await
-        .unwrap();
+    let (_s, mut c) = connected(FakeVfindd::builder().threads(1).scan_root(&root)).await;
     let r = root.canonicalize().unwrap();
     let out = d.path().canonicalize().unwrap().join("outside");
-    let mut c = Client::connect(s.addr()).await;
     let cases = [
         (
             format!("SCAN/FILE {}/empty", r.display()),
@@ -553,17 +514,8 @@ async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
         format!("1 ENOENT No connection to port {port}")
     );
     c.send("2 SCAN/REQUEST big").await;
-    let port: u16 = c
-        .line()
-        .await
-        .unwrap()
-        .strip_prefix("2 SEND ")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut d = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
+    let mut d = data_channel(&mut c, "2").await;
+    // The daemon may close the channel once the limit is passed: write errors are expected.
     let _ = d.write_all(&[b'x'; 11]).await;
     let _ = d.shutdown().await;
     assert_eq!(
@@ -571,17 +523,7 @@ async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
         "2 EINVAL Size limit exceeded: \"big\""
     );
     c.send("3 SCAN/REQUEST exact").await;
-    let port: u16 = c
-        .line()
-        .await
-        .unwrap()
-        .strip_prefix("3 SEND ")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut d = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
+    let mut d = data_channel(&mut c, "3").await;
     d.write_all(&[b'x'; 10]).await.unwrap();
     d.shutdown().await.unwrap();
     assert_eq!(
@@ -594,16 +536,15 @@ async fn svsp_scan_request_1_svsp_scan_request_2_svsp_resp_send_1_failures() {
 /// SVSP-SCAN-PORT-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_port_1_echo_quirk_and_refused() {
-    let s = FakeVfindd::builder()
-        .port_send_echo(true)
-        .data_timeout(Duration::from_secs(2))
-        .start()
-        .await
-        .unwrap();
+    let (_s, mut c) = connected(
+        FakeVfindd::builder()
+            .port_send_echo(true)
+            .data_timeout(Duration::from_secs(2)),
+    )
+    .await;
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l); // nobody listens
-    let mut c = Client::connect(s.addr()).await;
     c.send(&format!("8 SCAN/PORT {port} x")).await;
     assert_eq!(
         c.lines(2).await,
@@ -665,13 +606,12 @@ async fn svsp_scan_3_svsp_resp_queued_1_modes() {
         c.scan("SCAN/FILE /f").await,
         ["SCANNING \"/f\"", "DONE 0 : \"/f\""]
     );
-    let s = FakeVfindd::builder()
-        .queued(fake_vfindd::QueuedMode::WhenDelayed)
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(
+        FakeVfindd::builder()
+            .queued(fake_vfindd::QueuedMode::WhenDelayed)
+            .virtual_root(d.path()),
+    )
+    .await;
     assert_eq!(
         c.scan("SCAN/FILE /f").await,
         ["SCANNING \"/f\"", "DONE 0 : \"/f\""]
@@ -694,13 +634,7 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
     assert_eq!(got, ["1 QUEUED", "2 EAGAIN Server busy"]);
     // The second SCAN over all connections is refused (`eagain-every:2`).
     let faults = FaultPlan::new().with(Trigger::command("SCAN").every(2), Fault::Eagain);
-    let s = FakeVfindd::builder()
-        .faults(faults)
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_s, mut c) = connected(FakeVfindd::builder().faults(faults).virtual_root(d.path())).await;
     c.scan("1 SCAN/FILE /f").await;
     c.expect("2 SCAN/FILE /f", "2 EAGAIN Server busy").await;
 }
@@ -709,17 +643,9 @@ async fn svsp_err_eagain_1_queue_limit_and_fault() {
 /// SVSP-ERR-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("f"), b"x");
     // Every verdict is EFAULT (`efault-every:1`).
     let faults = FaultPlan::new().with(Trigger::verdict().every(1), Fault::Efault);
-    let s = FakeVfindd::builder()
-        .faults(faults)
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = served(FakeVfindd::builder().faults(faults), &[("f", b"x")]).await;
     assert_eq!(
         c.scan("SCAN/FILE /f").await,
         ["QUEUED", "SCANNING \"/f\"", "EFAULT Internal error"]
@@ -731,18 +657,14 @@ async fn svsp_err_efault_1_svsp_err_2_fault_injection() {
 /// SVSP-DET-2 (markers A and B and their names), SVSP-DET-3 (every occurrence byte-exact).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_det_1_svsp_det_2_svsp_det_3_table_order_and_name() {
-    let d = tempfile::tempdir().unwrap();
     let mut data = b"SVSP-FAKE-MARKER-B..SVSP-FAKE-MARKER-A..".to_vec();
     data.extend_from_slice(&eicar());
     data.extend_from_slice(b"SVSP-FAKE-MARKER-A");
-    write(&d.path().join("m"), &data);
-    let s = FakeVfindd::builder()
-        .eicar_name("CVDL X/Eicar.Y".into())
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = served(
+        FakeVfindd::builder().eicar_name("CVDL X/Eicar.Y".into()),
+        &[("m", &data)],
+    )
+    .await;
     assert_eq!(
         c.scan("SCAN/FILE /m").await,
         [
@@ -759,8 +681,7 @@ async fn svsp_det_1_svsp_det_2_svsp_det_3_table_order_and_name() {
 /// SVSP-FAKE-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_fake_2_quirks() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("z"), &eicar_zip());
+    let d = root_with(&[("z", &eicar_zip())]);
     let q = Quirks {
         done_without_count: true,
         infected_empty_archive_name: true,
@@ -793,18 +714,15 @@ async fn svsp_fake_2_quirks() {
 /// SVSP-CONC-2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_conc_1_svsp_conc_2_svsp_conc_4_pipelined_requests_on_two_workers() {
-    let d = tempfile::tempdir().unwrap();
-    for i in 0..6 {
-        write(&d.path().join(format!("f{i}")), b"x");
-    }
-    let s = FakeVfindd::builder()
-        .threads(2)
-        .delay(Duration::from_millis(20))
-        .virtual_root(d.path())
-        .start()
-        .await
-        .unwrap();
-    let mut c = Client::connect(s.addr()).await;
+    let names: Vec<String> = (0..6).map(|i| format!("f{i}")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let (_d, _s, mut c) = served(
+        FakeVfindd::builder()
+            .threads(2)
+            .delay(Duration::from_millis(20)),
+        &files,
+    )
+    .await;
     let mut burst = String::new();
     for i in 0..6 {
         burst.push_str(&format!("{i} SCAN/FILE /f{i}\r\n"));
@@ -825,17 +743,14 @@ async fn svsp_conc_1_svsp_conc_2_svsp_conc_4_pipelined_requests_on_two_workers()
 /// found), and IGNORE is applied before the count is taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_det_3_byte_exact_case_sensitive_and_ignore_before_count() {
-    let d = tempfile::tempdir().unwrap();
-    write(
-        &d.path().join("near"),
-        b"svsp-fake-marker-a SVSP-FAKE-MARKER- SVSP-FAKE-MARKER-a",
-    );
-    write(
-        &d.path().join("ab"),
-        b"SVSP-FAKE-MARKER-A SVSP-FAKE-MARKER-B",
-    );
-    let s = start(d.path()).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = serve(&[
+        (
+            "near",
+            b"svsp-fake-marker-a SVSP-FAKE-MARKER- SVSP-FAKE-MARKER-a",
+        ),
+        ("ab", b"SVSP-FAKE-MARKER-A SVSP-FAKE-MARKER-B"),
+    ])
+    .await;
     assert_eq!(
         c.scan("1 SCAN/FILE /near").await,
         ["1 QUEUED", "1 SCANNING \"/near\"", "1 DONE 0 : \"/near\""]

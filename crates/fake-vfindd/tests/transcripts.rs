@@ -6,14 +6,23 @@ use fake_vfindd::FakeVfindd;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-async fn server(root: &std::path::Path, threads: usize) -> FakeVfindd {
-    FakeVfindd::builder()
-        .threads(threads)
-        .virtual_root(root)
-        .signature("CVDL W32/Sick", b"SVSP-TEST-SICK")
-        .start()
-        .await
-        .unwrap()
+/// `builder` with the test signature of the section-14 transcripts.
+fn with_sick(builder: fake_vfindd::Builder) -> fake_vfindd::Builder {
+    builder.signature("CVDL W32/Sick", b"SVSP-TEST-SICK")
+}
+
+/// One thread with the test signature over a root holding `files`, and a client past READY.
+async fn sick_served(files: &[(&str, &[u8])]) -> (tempfile::TempDir, FakeVfindd, Client) {
+    served(with_sick(FakeVfindd::builder().threads(1)), files).await
+}
+
+/// Over a root holding `files`: sends `line`, asserts the replies are `want` and returns
+/// the client's log for the snapshot.
+async fn one_request(files: &[(&str, &[u8])], line: &str, want: &[&str]) -> String {
+    let (_d, _s, mut c) = sick_served(files).await;
+    c.send(line).await;
+    assert_eq!(c.lines(want.len()).await, want, "replies to {line:?}");
+    c.log
 }
 
 fn sick_zip() -> Vec<u8> {
@@ -26,9 +35,8 @@ fn sick_zip() -> Vec<u8> {
 /// SVSP-RESP-OK-1 (QUIT gets OK, the SCAN none).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_a_single_file() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("tmp/foo"), b"hello");
-    let s = server(d.path(), 1).await;
+    let d = root_with(&[("tmp/foo", b"hello")]);
+    let s = with_sick(one_thread(d.path())).start().await.unwrap();
     let mut c = Client::raw(s.addr()).await;
     let mut log = vec![c.line().await.unwrap()];
     c.send("SCAN/FILE /tmp/foo").await;
@@ -57,10 +65,11 @@ async fn svsp_transcript_a_single_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_b_ids_archive_parts_interleaving() {
     let (_d, _s, mut c) = served(
-        FakeVfindd::builder()
-            .threads(2)
-            .delay(Duration::from_millis(30))
-            .signature("CVDL W32/Sick", b"SVSP-TEST-SICK"),
+        with_sick(
+            FakeVfindd::builder()
+                .threads(2)
+                .delay(Duration::from_millis(30)),
+        ),
         &[("tmp/foo.zip", &sick_zip()), ("tmp/foo.exe", b"MZ clean")],
     )
     .await;
@@ -101,35 +110,26 @@ async fn svsp_transcript_b_ids_archive_parts_interleaving() {
 /// Transcript C: SVSP-RESP-DONE-2 (FILE-SHA1: `DONE <count> : <target> : <sha1>`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_c_file_sha1_eicar() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("srv/eicar.com"), &eicar());
-    let s = server(d.path(), 1).await;
-    let mut c = Client::connect(s.addr()).await;
-    c.send("7 SCAN/FILE-SHA1 /srv/eicar.com").await;
-    let got = c.lines(4).await;
-    assert_eq!(
-        got,
-        [
+    let log = one_request(
+        &[("srv/eicar.com", &eicar())],
+        "7 SCAN/FILE-SHA1 /srv/eicar.com",
+        &[
             "7 QUEUED",
             "7 SCANNING \"/srv/eicar.com\"",
             "7 INFECTED CVDL DOS/EICAR.Test : \"/srv/eicar.com\" : end at 68",
-            "7 DONE 1 : \"/srv/eicar.com\" : 3395856ce81f2b7382dee72602f798b642f14140"
-        ]
-    );
-    insta::assert_snapshot!(c.log);
+            "7 DONE 1 : \"/srv/eicar.com\" : 3395856ce81f2b7382dee72602f798b642f14140",
+        ],
+    )
+    .await;
+    insta::assert_snapshot!(log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_d_request_remote() {
-    let d = tempfile::tempdir().unwrap();
-    let s = server(d.path(), 1).await;
-    let mut c = Client::connect(s.addr()).await;
+    let (_d, _s, mut c) = sick_served(&[]).await;
     c.send("3 SCAN/REQUEST report.doc").await;
-    let send = c.line().await.unwrap();
-    let port: u16 = send.strip_prefix("3 SEND ").unwrap().parse().unwrap();
-    let mut data = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
+    let mut data = data_channel(&mut c, "3").await;
+    let port = data.peer_addr().unwrap().port();
     data.write_all(b"just a document").await.unwrap();
     data.shutdown().await.unwrap();
     let got = c.lines(3).await;
@@ -146,8 +146,8 @@ async fn svsp_transcript_d_request_remote() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_e_errors() {
-    let d = tempfile::tempdir().unwrap();
-    let s = server(d.path(), 1).await;
+    let d = root_with(&[]);
+    let s = with_sick(one_thread(d.path())).start().await.unwrap();
     let mut c = Client::raw(s.addr()).await;
     let mut got = vec![c.line().await.unwrap()];
     for (cmd, n) in [
@@ -175,19 +175,15 @@ async fn svsp_transcript_e_errors() {
 /// Transcript F: SVSP-SCAN-TREE-1 (SCAN/FILE of a directory scans its own files).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_transcript_f_quoting() {
-    let d = tempfile::tempdir().unwrap();
-    write(&d.path().join("tmp/we\"ird\\dir/line\nbreak.txt"), b"clean");
-    let s = server(d.path(), 1).await;
-    let mut c = Client::connect(s.addr()).await;
-    c.send("9 SCAN/FILE /tmp/we\"ird\\dir").await;
-    let got = c.lines(3).await;
-    assert_eq!(
-        got,
-        [
+    let log = one_request(
+        &[("tmp/we\"ird\\dir/line\nbreak.txt", b"clean")],
+        "9 SCAN/FILE /tmp/we\"ird\\dir",
+        &[
             "9 QUEUED",
             "9 SCANNING \"/tmp/we\\\"ird\\\\dir/line\\nbreak.txt\"",
-            "9 DONE 0 : \"/tmp/we\\\"ird\\\\dir\""
-        ]
-    );
-    insta::assert_snapshot!(c.log);
+            "9 DONE 0 : \"/tmp/we\\\"ird\\\\dir\"",
+        ],
+    )
+    .await;
+    insta::assert_snapshot!(log);
 }

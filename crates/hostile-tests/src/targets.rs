@@ -128,6 +128,18 @@ impl Splits {
         Splits(0)
     }
 
+    /// `data` cut into consecutive reads of the sizes [`Self::next`] draws.
+    fn pieces(mut self, mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
+        std::iter::from_fn(move || {
+            if data.is_empty() {
+                return None;
+            }
+            let (piece, rest) = data.split_at(self.next(data.len()).min(data.len()));
+            data = rest;
+            Some(piece)
+        })
+    }
+
     /// Next read size in 1..=max.
     fn next(&mut self, max: usize) -> usize {
         let mut x = self.0;
@@ -163,13 +175,9 @@ pub fn clamd_command(data: &[u8]) {
         8 + usize::from(sel >> 1)
     };
     let mut dec = CommandDecoder::with_capacity(capacity);
-    let mut splits = Splits::new(&[sel]);
-    let mut input = rest;
-    while !input.is_empty() {
+    for read in Splits::new(&[sel]).pieces(rest) {
         let free = dec.free_space();
-        let n = splits.next(input.len()).min(input.len());
-        let read = &input[..n];
-        input = &input[n..];
+        let n = read.len();
         match dec.feed(read) {
             Ok(()) => assert!(n <= free, "feed accepted {n} bytes with {free} free"),
             Err(_) => {
@@ -301,12 +309,8 @@ pub fn svsp_line(data: &[u8]) {
         svsp_proto::DEFAULT_MAX_LINE
     };
     let mut framer = svsp_proto::LineFramer::new(max_line);
-    let mut splits = Splits::new(&[sel]);
-    let mut input = rest;
-    while !input.is_empty() {
-        let n = splits.next(input.len()).min(input.len());
-        framer.push(&input[..n]);
-        input = &input[n..];
+    for read in Splits::new(&[sel]).pieces(rest) {
+        framer.push(read);
         while let Some(frame) = framer.next_frame() {
             if let svsp_proto::Frame::Line(line) = frame {
                 assert!(line.len() <= max_line);
@@ -403,12 +407,8 @@ pub fn sigdb(data: &[u8]) {
     let whole = scan_engine::scan_bytes(&db, payload);
     assert_eq!(whole.size, payload.len() as u64);
     let mut scanner = StreamScanner::new(Arc::clone(&db));
-    let mut splits = Splits::new(&[sel]);
-    let mut input = payload;
-    while !input.is_empty() {
-        let n = splits.next(input.len()).min(input.len());
-        scanner.update(&input[..n]);
-        input = &input[n..];
+    for read in Splits::new(&[sel]).pieces(payload) {
+        scanner.update(read);
     }
     let chunked = scanner.finish();
     assert_eq!(whole, chunked, "verdict depends on chunking");
@@ -474,14 +474,10 @@ pub fn archive(data: &[u8]) {
         },
     );
     let mut tree = TreeScanner::new(db, opts.clone(), b"fuzz.bin");
-    let mut splits = Splits::new(&[sel]);
-    let mut input = body;
-    let mut fed = Ok(());
-    while !input.is_empty() && fed.is_ok() {
-        let n = splits.next(input.len()).min(input.len());
-        fed = tree.update(&input[..n]);
-        input = &input[n..];
-    }
+    // stops at the first refused read, as the daemon does
+    let fed = Splits::new(&[sel])
+        .pieces(body)
+        .try_for_each(|read| tree.update(read));
     let mut log_b = PartLog::new();
     let b = fed.and_then(|()| {
         tree.finish(&mut |ev| {
@@ -515,14 +511,17 @@ const MAIL_PREFIX: &[u8] = b"From: f\r\nContent-Type: multipart/mixed; boundary=
 /// archive (same properties as [`archive`]: no panic, member limit, split independence).
 pub fn mail(data: &[u8]) {
     let (sel, body) = split_first(data);
-    let mut input = Vec::with_capacity(MAIL_PREFIX.len() + body.len() + 1);
-    if sel & 1 == 0 {
-        input.extend_from_slice(MAIL_PREFIX);
-    }
+    archive_behind(sel, (sel & 1 == 0).then_some(MAIL_PREFIX), body);
+}
+
+/// The selector byte, then `prefix` (if any), then `body`, walked like any archive.
+fn archive_behind(sel: u8, prefix: Option<&[u8]>, body: &[u8]) {
+    let prefix = prefix.unwrap_or_default();
+    let mut input = Vec::with_capacity(1 + prefix.len() + body.len());
+    input.push(sel);
+    input.extend_from_slice(prefix);
     input.extend_from_slice(body);
-    let mut with_sel = vec![sel];
-    with_sel.extend_from_slice(&input);
-    archive(&with_sel);
+    archive(&input);
 }
 
 /// bzip2 / xz: the same walk and properties as [`archive`]; the seeds are compressed files,
@@ -538,12 +537,7 @@ const CPIO_MAGICS: [&[u8]; 5] = [b"070707", b"070701", b"070702", b"\xc7\x71", b
 /// that seeds which are whole archives are fuzzed as they are), walked like any archive.
 pub fn cpio(data: &[u8]) {
     let (sel, body) = split_first(data);
-    let mut input = vec![sel];
-    if let Some(magic) = CPIO_MAGICS.get(usize::from(sel % 8)) {
-        input.extend_from_slice(magic);
-    }
-    input.extend_from_slice(body);
-    archive(&input);
+    archive_behind(sel, CPIO_MAGICS.get(usize::from(sel % 8)).copied(), body);
 }
 
 /// The 7z signature and version 0.4.
@@ -559,12 +553,11 @@ pub fn sevenz(data: &[u8]) {
 /// that are whole files are fuzzed as they are), walked like any archive.
 fn behind_magic(data: &[u8], magic: &[u8], check: usize) {
     let (sel, body) = split_first(data);
-    let mut input = vec![sel];
-    if !body.starts_with(&magic[..check]) {
-        input.extend_from_slice(magic);
-    }
-    input.extend_from_slice(body);
-    archive(&input);
+    archive_behind(
+        sel,
+        (!body.starts_with(&magic[..check])).then_some(magic),
+        body,
+    );
 }
 
 const OLE2_SIGNATURE: &[u8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1";

@@ -51,6 +51,14 @@ async fn read_z_reply(s: &mut TcpStream, limit: Duration) -> Vec<u8> {
     out
 }
 
+/// A fake that records nothing (recording would count in the RSS measured), started, and
+/// its TCP address.
+async fn unrecorded(builder: fake_clamd::FakeClamdBuilder) -> (FakeClamd, std::net::SocketAddr) {
+    let clamd = builder.record(false).start().await.expect("start");
+    let addr = clamd.addr().expect("tcp");
+    (clamd, addr)
+}
+
 async fn ping(addr: std::net::SocketAddr) -> Vec<u8> {
     let mut s = timeout(SHORT, TcpStream::connect(addr))
         .await
@@ -68,13 +76,7 @@ async fn ping(addr: std::net::SocketAddr) -> Vec<u8> {
 async fn clamd_trans_4_slowloris_1000_peers_fresh_client_gets_pong() {
     let _serial = SERIAL.lock().await;
     raise_nofile();
-    let clamd = FakeClamd::builder()
-        .record(false)
-        .with_config(|c| c.max_queue = 1100)
-        .start()
-        .await
-        .expect("start");
-    let addr = clamd.addr().expect("tcp");
+    let (_clamd, addr) = unrecorded(FakeClamd::builder().with_config(|c| c.max_queue = 1100)).await;
     let mut peers = Vec::new();
     for _ in 0..1000 {
         peers.push(TcpStream::connect(addr).await.expect("slowloris connect"));
@@ -107,13 +109,7 @@ async fn clamd_trans_4_slowloris_1000_peers_fresh_client_gets_pong() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_instream_4_ffffffff_chunk_len_allocates_nothing() {
     let _serial = SERIAL.lock().await;
-    let clamd = FakeClamd::builder()
-        .record(false)
-        .stream_max_length(1 << 20)
-        .start()
-        .await
-        .expect("start");
-    let addr = clamd.addr().expect("tcp");
+    let (_clamd, addr) = unrecorded(FakeClamd::builder().stream_max_length(1 << 20)).await;
     // warm up (runtime, buffers), then measure
     assert_eq!(ping(addr).await, b"PONG\0");
     let before = rss_bytes();
@@ -142,13 +138,7 @@ async fn clamd_instream_4_ffffffff_chunk_len_allocates_nothing() {
 async fn clamd_instream_4_stream_past_limit_cut_off_at_limit() {
     let _serial = SERIAL.lock().await;
     const LIMIT: usize = 1000;
-    let clamd = FakeClamd::builder()
-        .record(false)
-        .stream_max_length(LIMIT as u64)
-        .start()
-        .await
-        .expect("start");
-    let addr = clamd.addr().expect("tcp");
+    let (_clamd, addr) = unrecorded(FakeClamd::builder().stream_max_length(LIMIT as u64)).await;
     let marker = scan_engine::MARKER_BYTES;
     let mut body = vec![b'.'; LIMIT - marker.len()];
     body.extend_from_slice(marker);
@@ -194,12 +184,7 @@ async fn clamd_instream_4_stream_past_limit_cut_off_at_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamd_frame_9_endless_command_line_cut_off() {
     let _serial = SERIAL.lock().await;
-    let clamd = FakeClamd::builder()
-        .record(false)
-        .start()
-        .await
-        .expect("start");
-    let addr = clamd.addr().expect("tcp");
+    let (_clamd, addr) = unrecorded(FakeClamd::builder()).await;
     assert_eq!(ping(addr).await, b"PONG\0");
     let before = rss_bytes();
     for _ in 0..20 {
@@ -244,17 +229,12 @@ async fn clamd_trans_6_connections_beyond_max_queue_queued_never_crash() {
     } else {
         400
     };
-    let clamd = FakeClamd::builder()
-        .record(false)
-        .with_config(|c| {
-            c.max_threads = 2;
-            c.max_queue = 32;
-            c.max_connection_queue_length = 16;
-        })
-        .start()
-        .await
-        .expect("start");
-    let addr = clamd.addr().expect("tcp");
+    let (clamd, addr) = unrecorded(FakeClamd::builder().with_config(|c| {
+        c.max_threads = 2;
+        c.max_queue = 32;
+        c.max_connection_queue_length = 16;
+    }))
+    .await;
     let max_queue = clamd.config().effective_max_queue();
     assert_eq!(max_queue, 32);
     let mut tasks = Vec::new();

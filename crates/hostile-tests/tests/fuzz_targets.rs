@@ -143,94 +143,101 @@ fn fuzz_manifest_and_xtask_list_every_target() {
     }
 }
 
-/// Tokens that make random clamd command streams interesting.
-fn clamd_token() -> impl Strategy<Value = Vec<u8>> {
+/// One of `tokens`, or (as often as any one of them) up to `max_random` arbitrary bytes.
+fn token_or_bytes(
+    tokens: &'static [&'static [u8]],
+    max_random: usize,
+) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        Just(b"zPING\0".to_vec()),
-        Just(b"nPING\n".to_vec()),
-        Just(b"PING\n".to_vec()),
-        Just(b"zIDSESSION\0".to_vec()),
-        Just(b"zEND\0".to_vec()),
-        Just(b"zINSTREAM\0".to_vec()),
-        Just(b"nFILDES\n".to_vec()),
-        Just(b"zSCAN /tmp/x\0".to_vec()),
-        Just(b"nCONTSCAN  /a\n".to_vec()),
-        Just(b"zVERSIONCOMMANDS\0".to_vec()),
-        Just(vec![b'z'; 300]),
-        Just(b"\0\n\r".to_vec()),
-        prop::collection::vec(any::<u8>(), 0..64),
+        tokens.len() as u32 => prop::sample::select(tokens).prop_map(<[u8]>::to_vec),
+        1 => prop::collection::vec(any::<u8>(), 0..max_random),
     ]
 }
+
+/// A selector byte, then up to `max` tokens back to back.
+fn stream_of(token: impl Strategy<Value = Vec<u8>>, max: usize) -> impl Strategy<Value = Vec<u8>> {
+    (any::<u8>(), prop::collection::vec(token, 0..max)).prop_map(|(sel, toks)| {
+        let mut v = vec![sel];
+        v.extend(toks.concat());
+        v
+    })
+}
+
+/// Tokens that make random clamd command streams interesting.
+const CLAMD_TOKENS: &[&[u8]] = &[
+    b"zPING\0",
+    b"nPING\n",
+    b"PING\n",
+    b"zIDSESSION\0",
+    b"zEND\0",
+    b"zINSTREAM\0",
+    b"nFILDES\n",
+    b"zSCAN /tmp/x\0",
+    b"nCONTSCAN  /a\n",
+    b"zVERSIONCOMMANDS\0",
+    &[b'z'; 300],
+    b"\0\n\r",
+];
 
 fn token_stream() -> impl Strategy<Value = Vec<u8>> {
-    (any::<u8>(), prop::collection::vec(clamd_token(), 0..40)).prop_map(|(sel, toks)| {
-        let mut v = vec![sel];
-        for t in toks {
-            v.extend_from_slice(&t);
-        }
-        v
-    })
+    stream_of(token_or_bytes(CLAMD_TOKENS, 64), 40)
 }
 
-fn svsp_token() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        Just(b"SCAN/FILE /x".to_vec()),
-        Just(b"SCAN/FILE-SHA1 \"a b\"".to_vec()),
-        Just(b"SCAN/REQUEST".to_vec()),
-        Just(b"SCAN/PORT 65535".to_vec()),
-        Just(b"SCAN/DATA 10".to_vec()),
-        Just(b"ENABLE".to_vec()),
-        Just(b"DISABLE".to_vec()),
-        Just(b"EXPAND".to_vec()),
-        Just(b"IGNORE".to_vec()),
-        Just(b"ZIP".to_vec()),
-        Just(b"QUIT".to_vec()),
-        Just(b"123".to_vec()),
-        Just(b"00000000001".to_vec()),
-        Just(b" ".to_vec()),
-        Just(b"\t".to_vec()),
-        Just(b"\"".to_vec()),
-        Just(b" -> ".to_vec()),
-        Just(b"\r\n".to_vec()),
-        Just(b"\n".to_vec()),
-        "[A-Z]{1,8}".prop_map(String::into_bytes),
-        prop::collection::vec(any::<u8>(), 0..16),
-    ]
-}
+const SVSP_TOKENS: &[&[u8]] = &[
+    b"SCAN/FILE /x",
+    b"SCAN/FILE-SHA1 \"a b\"",
+    b"SCAN/REQUEST",
+    b"SCAN/PORT 65535",
+    b"SCAN/DATA 10",
+    b"ENABLE",
+    b"DISABLE",
+    b"EXPAND",
+    b"IGNORE",
+    b"ZIP",
+    b"QUIT",
+    b"123",
+    b"00000000001",
+    b" ",
+    b"\t",
+    b"\"",
+    b" -> ",
+    b"\r\n",
+    b"\n",
+];
 
 fn svsp_stream() -> impl Strategy<Value = Vec<u8>> {
-    (any::<u8>(), prop::collection::vec(svsp_token(), 0..30)).prop_map(|(sel, toks)| {
-        let mut v = vec![sel];
-        for t in toks {
-            v.extend_from_slice(&t);
-        }
-        v
-    })
+    // the upper-case words weigh as much as one listed token
+    let token = prop_oneof![
+        SVSP_TOKENS.len() as u32 + 1 => token_or_bytes(SVSP_TOKENS, 16),
+        1 => "[A-Z]{1,8}".prop_map(String::into_bytes),
+    ];
+    stream_of(token, 30)
 }
 
+const RESPONSE_TOKENS: &[&[u8]] = &[
+    b"READY",
+    b"DENIED",
+    b"OK",
+    b"QUEUED",
+    b"SEND 1234",
+    b"SCANNING",
+    b"CLEAN",
+    b"INFECTED",
+    b"DONE",
+    b"ENOENT",
+    b"EINVAL",
+    b" : ",
+    b"\"x\"",
+    b"\"a\\\"b\"",
+    b" -> ",
+    b"da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    b"7",
+    b" ",
+    b"\r\n",
+];
+
 fn response_token() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        Just(b"READY".to_vec()),
-        Just(b"DENIED".to_vec()),
-        Just(b"OK".to_vec()),
-        Just(b"QUEUED".to_vec()),
-        Just(b"SEND 1234".to_vec()),
-        Just(b"SCANNING".to_vec()),
-        Just(b"CLEAN".to_vec()),
-        Just(b"INFECTED".to_vec()),
-        Just(b"DONE".to_vec()),
-        Just(b"ENOENT".to_vec()),
-        Just(b"EINVAL".to_vec()),
-        Just(b" : ".to_vec()),
-        Just(b"\"x\"".to_vec()),
-        Just(b"\"a\\\"b\"".to_vec()),
-        Just(b" -> ".to_vec()),
-        Just(b"da39a3ee5e6b4b0d3255bfef95601890afd80709".to_vec()),
-        Just(b"7".to_vec()),
-        Just(b" ".to_vec()),
-        Just(b"\r\n".to_vec()),
-        prop::collection::vec(any::<u8>(), 0..12),
-    ]
+    token_or_bytes(RESPONSE_TOKENS, 12)
 }
 
 fn ndb_line() -> impl Strategy<Value = String> {

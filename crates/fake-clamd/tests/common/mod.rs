@@ -73,6 +73,11 @@ impl Corpus {
         self.dir.path().join("db")
     }
 
+    /// A fake's builder over this corpus's database.
+    pub fn builder(&self) -> fake_clamd::FakeClamdBuilder {
+        fake_clamd::FakeClamd::builder().database_directory(self.db())
+    }
+
     /// `<c>/<rel>` as bytes.
     pub fn p(&self, rel: &str) -> Vec<u8> {
         let mut v = self.c().into_os_string().into_encoded_bytes();
@@ -92,6 +97,7 @@ pub fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
+#[allow(unused_imports)] // not every test file frames chunks
 pub use fixtures::clamd_wire::chunk;
 
 async fn read_all<R: AsyncReadExt + Unpin>(r: &mut R, limit: Duration) -> Result<Vec<u8>, String> {
@@ -124,6 +130,18 @@ pub async fn exchange(addr: std::net::SocketAddr, parts: &[&[u8]]) -> Result<Vec
         s.write_all(p).await.map_err(|e| e.to_string())?;
     }
     read_all(&mut s, Duration::from_secs(10)).await
+}
+
+/// One write to the fake `s`, then its whole reply (10 s max); panics when that fails.
+pub async fn ask(s: &fake_clamd::FakeClamd, data: &[u8]) -> Vec<u8> {
+    ask_at(s.addr().expect("the fake listens on TCP"), data).await
+}
+
+/// [`ask`] at an address.
+pub async fn ask_at(addr: std::net::SocketAddr, data: &[u8]) -> Vec<u8> {
+    exchange(addr, &[data])
+        .await
+        .expect("the exchange completes")
 }
 
 /// Like [`exchange`], then half-close before reading.
@@ -171,12 +189,27 @@ pub fn conf_with(db: &Path, extra: &str) -> String {
     format!("TCPSocket 0\nDatabaseDirectory {}\n{extra}", db.display())
 }
 
+/// `builder` started (the test fails when the fake cannot start).
+pub async fn started(builder: fake_clamd::FakeClamdBuilder) -> fake_clamd::FakeClamd {
+    builder.start().await.expect("the fake starts")
+}
+
+/// `builder` started with the admin API on an ephemeral loopback port.
+pub async fn with_admin(builder: fake_clamd::FakeClamdBuilder) -> fake_clamd::FakeClamd {
+    started(builder.admin(fixtures::admin_http::EPHEMERAL)).await
+}
+
 /// Starts a fake from clamd.conf text (as `t.conf`).
 pub async fn start_conf(conf: &str) -> fake_clamd::FakeClamd {
-    fake_clamd::FakeClamd::builder()
-        .conf_text(conf, "t.conf")
-        .expect("the test's clamd.conf parses")
-        .start()
-        .await
-        .expect("the fake starts")
+    let builder = fake_clamd::FakeClamd::builder().conf_text(conf, "t.conf");
+    started(builder.expect("the test's clamd.conf parses")).await
+}
+
+/// Runs `cmd` to its end and asserts exit code 2 with `want` on stderr; returns stderr.
+pub fn exits_2_saying(cmd: &mut std::process::Command, want: &str) -> String {
+    let out = cmd.output().expect("run the binary");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{want}: {err}");
+    assert!(err.contains(want), "{want}: {err}");
+    err
 }

@@ -138,6 +138,27 @@ pub fn root_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     d
 }
 
+/// Reads `<id> SEND <port>` and connects a data channel to that port (no Nagle delay).
+pub async fn data_channel(c: &mut Client, id: &str) -> TcpStream {
+    let send = c.line().await.expect("SEND line");
+    let port: u16 = send
+        .strip_prefix(&format!("{id} SEND "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("expected {id} SEND <port>, got {send:?}"));
+    let d = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect the data channel");
+    d.set_nodelay(true).expect("nodelay");
+    d
+}
+
+/// A one-thread builder (the order of replies is then fixed) over the virtual root `root`.
+pub fn one_thread(root: &Path) -> fake_vfindd::Builder {
+    fake_vfindd::FakeVfindd::builder()
+        .threads(1)
+        .virtual_root(root)
+}
+
 /// `builder` started, and a client past READY.
 pub async fn connected(builder: fake_vfindd::Builder) -> (fake_vfindd::FakeVfindd, Client) {
     let s = builder.start().await.unwrap();
@@ -155,11 +176,25 @@ pub async fn served(
     (d, s, c)
 }
 
+/// [`served`] with one scan thread that waits `delay` before each part (requests queue).
+pub async fn serve_slowly(
+    delay: Duration,
+    files: &[(&str, &[u8])],
+) -> (tempfile::TempDir, fake_vfindd::FakeVfindd, Client) {
+    served(
+        fake_vfindd::FakeVfindd::builder().threads(1).delay(delay),
+        files,
+    )
+    .await
+}
+
 /// [`served`] with one scan thread (the order of replies is then fixed).
 pub async fn serve(
     files: &[(&str, &[u8])],
 ) -> (tempfile::TempDir, fake_vfindd::FakeVfindd, Client) {
-    served(fake_vfindd::FakeVfindd::builder().threads(1), files).await
+    let d = root_with(files);
+    let (s, c) = connected(one_thread(d.path())).await;
+    (d, s, c)
 }
 
 pub fn gz_bytes(data: &[u8]) -> Vec<u8> {
@@ -191,12 +226,6 @@ pub struct Srv {
 /// (No client connects here: connection counts and `conn=N` triggers stay the test's.)
 pub async fn server(plan: faults::FaultPlan) -> Srv {
     let _dir = root_with(&[("clean", b"hello"), ("eicar", &eicar())]);
-    let s = fake_vfindd::FakeVfindd::builder()
-        .threads(1)
-        .virtual_root(_dir.path())
-        .faults(plan)
-        .start()
-        .await
-        .unwrap();
+    let s = one_thread(_dir.path()).faults(plan).start().await.unwrap();
     Srv { s, _dir }
 }

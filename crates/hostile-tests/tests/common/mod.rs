@@ -108,6 +108,23 @@ impl Ctl {
         }
     }
 
+    /// Sends `<id> SCAN/FILE <path>` and asserts that a terminal line for `id` answers it
+    /// (the daemon is still serving); returns the lines read.
+    pub async fn still_answers(&mut self, id: &str, path: &str) -> Vec<String> {
+        let cmd = format!("{id} SCAN/FILE {path}\r\n");
+        tokio::io::AsyncWriteExt::write_all(&mut self.s, cmd.as_bytes())
+            .await
+            .expect("send");
+        let lines = self.until_terminal(id).await;
+        assert!(
+            lines
+                .last()
+                .is_some_and(|l| l.starts_with(&format!("{id} "))),
+            "no answer to {cmd:?}: {lines:?}"
+        );
+        lines
+    }
+
     /// Lines up to and including the first terminal one for `id` (DONE or an error).
     pub async fn until_terminal(&mut self, id: &str) -> Vec<String> {
         let mut out = Vec::new();
