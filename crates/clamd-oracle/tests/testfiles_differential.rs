@@ -240,24 +240,6 @@ Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\nThis is MIME.\r\n{
     )
 }
 
-fn uuencode(name: &str, data: &[u8]) -> String {
-    let enc = |v: u8| if v == 0 { '`' } else { (v + 32) as char };
-    let mut out = format!("begin 644 {name}\r\n");
-    for line in data.chunks(45) {
-        out.push(enc(line.len() as u8));
-        for c in line.chunks(3) {
-            let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-            out.push(enc(b[0] >> 2));
-            out.push(enc(((b[0] & 3) << 4) | (b[1] >> 4)));
-            out.push(enc(((b[1] & 15) << 2) | (b[2] >> 6)));
-            out.push(enc(b[2] & 63));
-        }
-        out.push_str("\r\n");
-    }
-    out.push_str("`\r\nend\r\n");
-    out
-}
-
 /// `data` through an installed compressor (`bzip2`, `xz`), or None when it is absent.
 fn compress(tool: &str, data: &[u8]) -> Option<Vec<u8>> {
     pipe_through(tool, &["-c"], data)
@@ -430,7 +412,7 @@ Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\
 fn uuencode_part(name: &str, payload: &[u8]) -> String {
     format!(
         "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n{}",
-        uuencode(name, payload)
+        fixtures::documents::uuencode(name, payload, "\r\n")
     )
 }
 
@@ -464,7 +446,7 @@ fn generated() -> Vec<(&'static str, Vec<u8>)> {
     let seven_bit = format!("Content-Type: text/plain\r\n\r\n{text}");
     let deep = nested_message(&b64_part);
     let mut uu_plain = b"From: a@example.com\r\nSubject: uu\r\n\r\nsee below\r\n".to_vec();
-    uu_plain.extend_from_slice(uuencode("e.com", &e).as_bytes());
+    uu_plain.extend_from_slice(fixtures::documents::uuencode("e.com", &e, "\r\n").as_bytes());
     let mut mbox = b"From a@example.com Thu Jan  1 00:00:00 2026\n".to_vec();
     mbox.extend_from_slice(b"From: a@example.com\nSubject: one\n\nhello\n\n");
     mbox.extend_from_slice(b"From b@example.com Thu Jan  1 00:00:01 2026\n");

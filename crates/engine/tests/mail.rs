@@ -133,20 +133,7 @@ fn mail_nested_rfc822_and_multiparts_at_depth() {
 fn mail_uuencode_outside_mime_and_mbox() {
     // uuencode of the EICAR file, built here
     let e = eicar();
-    let enc = |v: u8| if v == 0 { '`' } else { (v + 32) as char };
-    let mut uu = String::from("begin 644 u.com\n");
-    for line in e.chunks(45) {
-        uu.push(enc(line.len() as u8));
-        for c in line.chunks(3) {
-            let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-            uu.push(enc(b[0] >> 2));
-            uu.push(enc(((b[0] & 3) << 4) | (b[1] >> 4)));
-            uu.push(enc(((b[1] & 15) << 2) | (b[2] >> 6)));
-            uu.push(enc(b[2] & 63));
-        }
-        uu.push('\n');
-    }
-    uu.push_str("`\nend\n");
+    let uu = fixtures::documents::uuencode("u.com", &e, "\n");
     let mbox = format!(
         "From a Mon Jan  1 00:00:00 2026\nSubject: one\n\nhello\n\n\
 From b Mon Jan  1 00:00:01 2026\nSubject: two\n\nsee:\n{uu}bye\n"

@@ -38,7 +38,10 @@ fn lines_until_listening(trace: bool) -> Vec<String> {
 fn trace_line_stamps_every_step_in_order_before_listening() {
     let lines = lines_until_listening(true);
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(lines[1].starts_with("LISTENING tcp 127.0.0.1:"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("LISTENING tcp 127.0.0.1:"),
+        "{lines:?}"
+    );
     let stamps = parse_line(&lines[0]).unwrap_or_else(|| panic!("not a trace: {lines:?}"));
     let steps: Vec<&str> = stamps.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(

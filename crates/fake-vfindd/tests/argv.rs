@@ -44,20 +44,14 @@ const VOCAB: &[Flag] = &[
         "stream-max-length",
         Value::Any(&["0", "1", "18446744073709551615"]),
     ),
-    flag(
-        "data-timeout",
-        Value::Any(&["0", "0.5", "-1", "nan", "inf", "1e300"]),
-    ),
+    flag("data-timeout", fixtures::argv::SECONDS),
     flag("scan-root", Value::Any(&["", ".", "/nonexistent"])),
     flag("virtual-root", Value::Any(&["", ".", "/nonexistent"])),
     flag("follow-symlinks", Value::None),
     flag("member-errors", Value::Any(&["skip", "terminal", "x"])),
     flag("port-send-echo", Value::None),
     flag("enable-future", Value::None),
-    flag(
-        "idle-timeout",
-        Value::Any(&["0", "0.5", "-1", "nan", "inf", "1e300"]),
-    ),
+    flag("idle-timeout", fixtures::argv::SECONDS),
     flag("eicar-name", Value::Any(&["", "X", "a\nb"])),
     flag(
         "quirk",

@@ -32,10 +32,7 @@ const VOCAB: &[Flag] = &[
         "chunk-size",
         Value::Any(&["0", "1", "4096", "99999999999", "-1"]),
     ),
-    flag(
-        "timeout",
-        Value::Any(&["0", "0.5", "1", "-1", "nan", "inf", "1e300"]),
-    ),
+    flag("timeout", fixtures::argv::SECONDS),
     flag(
         "scan-timeout",
         Value::Any(&["0", "0.2", "1", "-1", "nan", "inf", "1e300"]),

@@ -23,10 +23,7 @@ const VOCAB: &[Flag] = &[
         Value::Any(&["all", "fave", "python-clamd", "flcl", "x.toml", "nope"]),
     ),
     flag("protocol", Value::Any(&["clamd", "svsp", "x"])),
-    flag(
-        "timeout",
-        Value::Any(&["0", "0.5", "1", "-1", "nan", "inf", "1e300"]),
-    ),
+    flag("timeout", fixtures::argv::SECONDS),
     flag(
         "program",
         Value::Safe(&["FLCL=/nonexistent/flcl", "FLCL=", "=x", "x"]),
