@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use fixtures::notation::Vars;
-use fixtures::raw_case::{plan, Action, Plan};
+use fixtures::raw_case::{plan, Op};
 
 use crate::case::{Case, Transport};
 use crate::Error;
@@ -208,18 +208,16 @@ fn read_loop(mut r: Box<dyn Read + Send>, stop: Arc<AtomicBool>, hard: Instant) 
 pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, Error> {
     // Build every step's bytes first so that notation errors are not mistaken for server
     // behaviour.
-    let Plan {
-        actions,
-        sleep_ms: sleeps,
-    } = plan(&case.steps, vars)?;
+    let plan = plan(&case.steps, vars)?;
 
     let mut conn = Conn::connect(target, case.transport)?;
     let reader = conn
         .reader()
         .map_err(|e| Error::Connect("clone".into(), e))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let hard =
-        Instant::now() + Duration::from_millis(sleeps + case.wait_ms) + Duration::from_secs(20);
+    let hard = Instant::now()
+        + Duration::from_millis(plan.sleep_ms.saturating_add(case.wait_ms))
+        + Duration::from_secs(20);
     let (tx, rx) = mpsc::channel();
     let stop2 = stop.clone();
     let handle = std::thread::spawn(move || {
@@ -229,27 +227,15 @@ pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, E
     });
 
     let mut send_error = None;
-    for action in actions {
-        let done = match action {
-            Action::Write {
-                bytes,
-                piece,
-                gap_ms,
-            } => bytes
-                .chunks(piece.max(1))
-                .enumerate()
-                .try_for_each(|(i, p)| {
-                    if i > 0 && gap_ms > 0 {
-                        std::thread::sleep(Duration::from_millis(gap_ms));
-                    }
-                    conn.write_all(p)
-                }),
-            Action::Sleep(ms) => {
+    for op in plan.ops() {
+        let done = match op {
+            Op::Write(bytes) => conn.write_all(bytes),
+            Op::Sleep(ms) => {
                 std::thread::sleep(Duration::from_millis(ms));
                 Ok(())
             }
-            Action::HalfClose => conn.half_close(),
-            Action::SendFd { bytes, path } => conn.send_fd(&bytes, &path),
+            Op::HalfClose => conn.half_close(),
+            Op::SendFd(bytes, path) => conn.send_fd(bytes, path),
         };
         if let Err(e) = done {
             send_error = Some(e.kind().to_string());

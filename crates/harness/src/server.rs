@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{HarnessError, Result};
 use fixtures::notation::{expand, Vars};
-use fixtures::raw_case::{plan, Action, Plan, Step};
+use fixtures::raw_case::{plan, Action, Op, Plan, Step};
 
 use crate::input::escape;
 use crate::judge::{Failure, Status};
@@ -48,7 +48,7 @@ fn default_wait_ms() -> u64 {
 
 /// A case's bytes: what the client writes, the exact reply expected, the end marker.
 struct Prepared {
-    actions: Vec<Action>,
+    plan: Plan,
     expect: Option<Vec<u8>>,
     until: Option<Vec<u8>>,
 }
@@ -67,9 +67,8 @@ impl ServerCase {
                 .transpose()
                 .map_err(|e| e.to_string())
         };
-        let Plan { actions, .. } = plan(&self.steps, &vars).map_err(|e| e.to_string())?;
         Ok(Prepared {
-            actions,
+            plan: plan(&self.steps, &vars).map_err(|e| e.to_string())?,
             expect: bytes(&self.expect)?,
             until: bytes(&self.until)?,
         })
@@ -134,29 +133,25 @@ pub enum Target {
     Unix(PathBuf),
 }
 
-/// Plays the case's actions, then reads until the server closes, `until` has arrived or
+/// Plays the case's writes, then reads until the server closes, `until` has arrived or
 /// `wait_ms` has passed (at most 1 MiB is kept).
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     c: &ServerCase,
-    actions: &[Action],
+    ops: &[Op<'_>],
     until: Option<&[u8]>,
 ) -> std::io::Result<Vec<u8>> {
     let mut got = Vec::new();
     let wait = Duration::from_millis(c.wait_ms.clamp(100, 600_000));
-    for action in actions {
-        let done = match action {
-            Action::Write {
-                bytes,
-                piece,
-                gap_ms,
-            } => write_pieces(&mut s, bytes, *piece, *gap_ms).await,
-            Action::Sleep(ms) => {
+    for op in ops {
+        let done = match op {
+            Op::Write(bytes) => s.write_all(bytes).await,
+            Op::Sleep(ms) => {
                 tokio::time::sleep(Duration::from_millis(*ms)).await;
                 Ok(())
             }
-            Action::HalfClose => s.shutdown().await,
-            Action::SendFd { .. } => Err(std::io::Error::other("send_fd in a server suite")),
+            Op::HalfClose => s.shutdown().await,
+            Op::SendFd(..) => Err(std::io::Error::other("send_fd in a server suite")),
         };
         if done.is_err() {
             break; // the server may close early (size limit); read what it sent
@@ -182,22 +177,6 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     Ok(got)
-}
-
-/// Writes `bytes`, `piece` bytes per write, sleeping `gap_ms` between writes.
-async fn write_pieces<S: AsyncWrite + Unpin>(
-    s: &mut S,
-    bytes: &[u8],
-    piece: usize,
-    gap_ms: u64,
-) -> std::io::Result<()> {
-    for (i, p) in bytes.chunks(piece.max(1)).enumerate() {
-        if i > 0 && gap_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(gap_ms)).await;
-        }
-        s.write_all(p).await?;
-    }
-    Ok(())
 }
 
 /// The client's side of a failed case, one line per action.
@@ -239,14 +218,14 @@ pub async fn run_case(c: &ServerCase, target: &Target, suite: &str) -> Row {
             return row;
         }
     };
-    let (actions, until) = (&prepared.actions, prepared.until.as_deref());
+    let (ops, until) = (prepared.plan.ops(), prepared.until.as_deref());
     let res = match target {
         Target::Tcp(a) => match tokio::net::TcpStream::connect(a).await {
-            Ok(s) => exchange(s, c, actions, until).await,
+            Ok(s) => exchange(s, c, &ops, until).await,
             Err(e) => Err(e),
         },
         Target::Unix(p) => match tokio::net::UnixStream::connect(p).await {
-            Ok(s) => exchange(s, c, actions, until).await,
+            Ok(s) => exchange(s, c, &ops, until).await,
             Err(e) => Err(e),
         },
     };
@@ -280,7 +259,7 @@ pub async fn run_case(c: &ServerCase, target: &Target, suite: &str) -> Row {
                     happened: format!("received {} bytes", got.len()),
                     excerpt: escape(&got[..got.len().min(512)]),
                 });
-                row.transcript = client_lines(actions)
+                row.transcript = client_lines(&prepared.plan.actions)
                     + &format!("S: {}\n", crate::transcript::shorten(&got, 200));
             }
         }
