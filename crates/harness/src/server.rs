@@ -375,3 +375,40 @@ async fn run_suite(
         rows.push(r);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_one(case: &str) -> Result<Vec<ServerCase>> {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[[case]]\nid = \"t\"\nprotocol = \"clamd\"\nrules = []\n{case}\n");
+        std::fs::write(dir.path().join("t.toml"), text).unwrap();
+        load(dir.path(), Protocol::Clamd)
+    }
+
+    /// A bad escape, an unknown placeholder or a step the suites cannot play is a
+    /// configuration error at load time, naming the case, the escape and its offset.
+    #[test]
+    fn bad_cases_fail_at_load() {
+        let err = |case: &str| load_one(case).unwrap_err().to_string();
+        let e = err("steps = [{ send = 'zPING\\q' }]\nexpect = ''");
+        assert!(
+            e.contains("case t") && e.contains("`\\q`") && e.contains("byte 5"),
+            "{e}"
+        );
+        let e = err("steps = [{ send = 'zPING\\0' }]\nexpect = '{eicar:0:99}'");
+        assert!(e.contains("eicar:0:99"), "{e}");
+        let e = err("steps = [{ send_fd = { bytes = 'x', path = '/dev/null' } }]\nexpect = ''");
+        assert!(e.contains("send_fd"), "{e}");
+        // the old keys are gone: one format
+        let e = err("send = ['zPING\\0']\nexpect = ''");
+        assert!(e.contains("send"), "{e}");
+        assert_eq!(
+            load_one("steps = [{ send = '{eicar}' }, { half_close = true }]\nexpect = ''")
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
