@@ -2,23 +2,11 @@
 """Generates cases.toml (the oracle case table). Edit this file, re-run it, then re-record:
     python3 conformance/oracle/gen_cases.py > conformance/oracle/cases.toml
     cargo xtask oracle record
-Byte notation: \\0 \\n \\r \\t \\\\ \\xHH, placeholders {corpus} {eicar}, {{ = literal brace."""
+Steps are the raw-byte case format of fixtures/src/raw_case.rs; strings are written by hand in
+the byte notation (crates/harness/README.md, "Byte notation"; parsed by fixtures/src/notation.rs):
+\\0 \\n \\r \\t \\\\ \\xHH, placeholders {corpus} {eicar} {eicar:A:B}, {{ = literal brace."""
 
 cases = []
-
-def esc(b):
-    out = []
-    for ch in b:
-        c = ord(ch) if isinstance(ch, str) else ch
-        if c == 0: out.append('\\0')
-        elif c == 10: out.append('\\n')
-        elif c == 13: out.append('\\r')
-        elif c == 9: out.append('\\t')
-        elif c == 92: out.append('\\\\')
-        elif c == 39: out.append('\\x27')
-        elif 0x20 <= c < 0x7f: out.append(chr(c))
-        else: out.append('\\x%02x' % c)
-    return ''.join(out)
 
 def send(s):  # s is already in notation
     return "{ send = '%s' }" % s

@@ -1,4 +1,5 @@
-//! The case table: raw-byte conversations with a clamd, and the server profiles they need.
+//! The case table: raw-byte conversations with a clamd (steps in the format of
+//! [`fixtures::raw_case`]), and the server profiles they need.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,6 +7,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+/// The client's steps: the one raw-byte case format, shared with the harness's server suites.
+pub use fixtures::raw_case::Step;
 
 /// The whole case file (`conformance/oracle/cases.toml`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,43 +57,6 @@ pub enum Compare {
     /// normalised, and after a session's closing error the scan replies are optional
     /// (CLAMD-SESSION-4/5: whether a worker's reply beat the close is a race).
     Session,
-}
-
-/// One thing the client does.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Step {
-    /// Write these bytes (escape notation, placeholders) in one `write_all`.
-    Send(String),
-    /// Write these bytes `size` bytes per write, sleeping `gap_ms` between writes
-    /// (TCP_NODELAY is set, so each write is its own packet).
-    SendSplit {
-        bytes: String,
-        size: usize,
-        gap_ms: u64,
-    },
-    /// Write `len` copies of `byte` in one write (over-long lines).
-    Fill { len: usize, byte: u8 },
-    /// Write an INSTREAM body of `total` bytes of `byte` in chunks of `chunk` bytes, each with its
-    /// 4-byte big-endian length (no terminator: add `send = '\0\0\0\0'`).
-    Chunks {
-        total: usize,
-        chunk: usize,
-        byte: u8,
-    },
-    /// Write these bytes (notation, placeholders) as INSTREAM chunks of `chunk` bytes each,
-    /// in one write (no terminator).
-    ChunksOf { bytes: String, chunk: usize },
-    /// Write the file at `path` (placeholders) as INSTREAM chunks of `chunk` bytes each, in
-    /// one write (no terminator): corpus files too large for the case table.
-    StreamFile { path: String, chunk: usize },
-    /// Pause.
-    SleepMs(u64),
-    /// `shutdown(SHUT_WR)`.
-    HalfClose(bool),
-    /// Unix socket only: one `sendmsg` with these bytes and the descriptor of `path` (opened
-    /// read-only) as SCM_RIGHTS.
-    SendFd { bytes: String, path: String },
 }
 
 /// One raw-byte conversation.
@@ -157,23 +123,15 @@ impl CaseFile {
                     case.name, case.profile
                 )));
             }
-            for step in &case.steps {
-                if let Step::SendFd { .. } = step {
-                    if case.transport != Transport::Unix {
-                        return Err(Error::Cases(format!(
-                            "case {}: send_fd needs transport = \"unix\"",
-                            case.name
-                        )));
-                    }
-                }
-                if let Step::SendSplit { size: 0, .. }
-                | Step::Chunks { chunk: 0, .. }
-                | Step::ChunksOf { chunk: 0, .. }
-                | Step::StreamFile { chunk: 0, .. } = step
-                {
-                    return Err(Error::Cases(format!("case {}: zero size", case.name)));
-                }
+            let sends_fd = case.steps.iter().any(|s| matches!(s, Step::SendFd { .. }));
+            if sends_fd && case.transport != Transport::Unix {
+                return Err(Error::Cases(format!(
+                    "case {}: send_fd needs transport = \"unix\"",
+                    case.name
+                )));
             }
+            fixtures::raw_case::check(&case.steps)
+                .map_err(|e| Error::Cases(format!("case {}: {e}", case.name)))?;
         }
         Ok(())
     }

@@ -6,10 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::case::Profile;
-use crate::esc::Vars;
 use crate::files::{set_mode, write_file};
 pub use crate::sigs::{eicar, markers_ndb, EICAR_HDB, MARKER_A, MARKER_B};
 use crate::Error;
+use fixtures::notation::Vars;
 
 /// Where the clamd user (if any) comes from.
 #[derive(Debug, Clone)]
@@ -87,10 +87,7 @@ impl OracleEnv {
 
     /// Placeholder values for this environment.
     pub fn vars(&self) -> Vars {
-        Vars {
-            corpus: self.corpus_dir.as_os_str().as_encoded_bytes().to_vec(),
-            eicar: eicar(),
-        }
+        Vars::with_corpus(self.corpus_dir.as_os_str().as_encoded_bytes())
     }
 
     /// The clamd.conf text for `profile`: base lines, then the profile's lines. A base line whose

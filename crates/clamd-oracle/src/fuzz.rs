@@ -13,8 +13,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::case::{Case, Compare, Step, Transport};
 use crate::equiv::{race_closing, race_records, torn};
-use crate::esc::{escape, Vars};
 use crate::runner::{run_case, End, Observed, Target, Timing};
+use fixtures::notation::{escape, Vars};
 
 /// Pause between two writes the conversation splits (the server has read the first one).
 pub const GAP_MS: u64 = 30;

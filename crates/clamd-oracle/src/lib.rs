@@ -7,7 +7,6 @@ pub mod case;
 pub mod corpus;
 pub mod env;
 pub mod equiv;
-pub mod esc;
 mod files;
 pub mod fuzz;
 pub mod real;
@@ -35,7 +34,9 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("bad byte notation: {0}")]
-    Notation(String),
+    Notation(#[from] fixtures::notation::Error),
+    #[error("case steps: {0}")]
+    Steps(#[from] fixtures::raw_case::Error),
     #[error("case file: {0}")]
     Cases(String),
     #[error("transcript file: {0}")]

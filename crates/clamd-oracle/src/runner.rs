@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Case, Step, Transport};
-use crate::esc::{expand, Vars};
+use fixtures::notation::Vars;
+use fixtures::raw_case::{plan, Op};
+
+use crate::case::{Case, Transport};
 use crate::Error;
 
 /// A reply that finishes later than this after the last step counts as `Delayed`. Real clamd
@@ -201,95 +203,21 @@ fn read_loop(mut r: Box<dyn Read + Send>, stop: Arc<AtomicBool>, hard: Instant) 
     }
 }
 
-/// Bytes as INSTREAM chunks of `chunk` bytes, each with its 4-byte big-endian length.
-fn instream_chunks(data: &[u8], chunk: usize) -> Vec<u8> {
-    let mut b = Vec::with_capacity(data.len() + 4 * (data.len() / chunk.max(1) + 1));
-    for piece in data.chunks(chunk.max(1)) {
-        b.extend_from_slice(&(piece.len() as u32).to_be_bytes());
-        b.extend_from_slice(piece);
-    }
-    b
-}
-
-/// A path in notation, placeholders expanded.
-fn expanded_path(path: &str, vars: &Vars) -> Result<PathBuf, Error> {
-    let p = expand(path, vars)?;
-    Ok(PathBuf::from(std::ffi::OsString::from(
-        String::from_utf8(p).map_err(|_| Error::Cases("non-UTF-8 path".into()))?,
-    )))
-}
-
 /// Runs `case` against `target` and returns what happened. Bounded: the sum of the case's
 /// sleeps plus its `wait_ms` plus a few seconds.
 pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, Error> {
-    // Expand everything first so that notation errors are not mistaken for server behaviour.
-    enum Action {
-        Write(Vec<u8>, usize, u64),
-        Sleep(u64),
-        HalfClose,
-        SendFd(Vec<u8>, PathBuf),
-    }
-    let mut actions = Vec::new();
-    let mut sleeps = 0u64;
-    for step in &case.steps {
-        actions.push(match step {
-            Step::Send(s) => {
-                let b = expand(s, vars)?;
-                let n = b.len().max(1);
-                Action::Write(b, n, 0)
-            }
-            Step::SendSplit {
-                bytes,
-                size,
-                gap_ms,
-            } => {
-                let b = expand(bytes, vars)?;
-                sleeps += gap_ms * (b.len() / size.max(&1)) as u64;
-                Action::Write(b, *size, *gap_ms)
-            }
-            Step::Fill { len, byte } => Action::Write(vec![*byte; *len], (*len).max(1), 0),
-            Step::Chunks { total, chunk, byte } => {
-                let mut b = Vec::with_capacity(total + 4 * (total / chunk + 1));
-                let mut left = *total;
-                while left > 0 {
-                    let n = left.min(*chunk);
-                    b.extend_from_slice(&(n as u32).to_be_bytes());
-                    b.resize(b.len() + n, *byte);
-                    left -= n;
-                }
-                let n = b.len().max(1);
-                Action::Write(b, n, 0)
-            }
-            Step::ChunksOf { bytes, chunk } => {
-                let b = instream_chunks(&expand(bytes, vars)?, *chunk);
-                let n = b.len().max(1);
-                Action::Write(b, n, 0)
-            }
-            Step::StreamFile { path, chunk } => {
-                let p = expanded_path(path, vars)?;
-                let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-                let b = instream_chunks(&data, *chunk);
-                let n = b.len().max(1);
-                Action::Write(b, n, 0)
-            }
-            Step::SleepMs(ms) => {
-                sleeps += ms;
-                Action::Sleep(*ms)
-            }
-            Step::HalfClose(_) => Action::HalfClose,
-            Step::SendFd { bytes, path } => {
-                Action::SendFd(expand(bytes, vars)?, expanded_path(path, vars)?)
-            }
-        });
-    }
+    // Build every step's bytes first so that notation errors are not mistaken for server
+    // behaviour.
+    let plan = plan(&case.steps, vars)?;
 
     let mut conn = Conn::connect(target, case.transport)?;
     let reader = conn
         .reader()
         .map_err(|e| Error::Connect("clone".into(), e))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let hard =
-        Instant::now() + Duration::from_millis(sleeps + case.wait_ms) + Duration::from_secs(20);
+    let hard = Instant::now()
+        + Duration::from_millis(plan.sleep_ms.saturating_add(case.wait_ms))
+        + Duration::from_secs(20);
     let (tx, rx) = mpsc::channel();
     let stop2 = stop.clone();
     let handle = std::thread::spawn(move || {
@@ -299,32 +227,19 @@ pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, E
     });
 
     let mut send_error = None;
-    'steps: for action in actions {
-        match action {
-            Action::Write(b, size, gap) => {
-                for (i, piece) in b.chunks(size.max(1)).enumerate() {
-                    if i > 0 && gap > 0 {
-                        std::thread::sleep(Duration::from_millis(gap));
-                    }
-                    if let Err(e) = conn.write_all(piece) {
-                        send_error = Some(e.kind().to_string());
-                        break 'steps;
-                    }
-                }
+    for op in plan.ops() {
+        let done = match op {
+            Op::Write(bytes) => conn.write_all(bytes),
+            Op::Sleep(ms) => {
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(())
             }
-            Action::Sleep(ms) => std::thread::sleep(Duration::from_millis(ms)),
-            Action::HalfClose => {
-                if let Err(e) = conn.half_close() {
-                    send_error = Some(e.kind().to_string());
-                    break 'steps;
-                }
-            }
-            Action::SendFd(b, p) => {
-                if let Err(e) = conn.send_fd(&b, &p) {
-                    send_error = Some(e.kind().to_string());
-                    break 'steps;
-                }
-            }
+            Op::HalfClose => conn.half_close(),
+            Op::SendFd(bytes, path) => conn.send_fd(bytes, path),
+        };
+        if let Err(e) = done {
+            send_error = Some(e.kind().to_string());
+            break;
         }
     }
     let steps_done = Instant::now();

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, Compare};
 use crate::equiv::{normalize_stats, race_records, sorted_records};
-use crate::esc::{escape, unescape, Vars};
 use crate::runner::{End, Observed, Timing};
 use crate::Error;
+use fixtures::notation::{escape, unescape, Vars};
 
 pub const FORMAT: u32 = 1;
 
@@ -51,7 +51,7 @@ pub struct Redact {
 impl Redact {
     pub fn new(vars: &Vars, version: &str) -> Redact {
         Redact {
-            corpus: vars.corpus.clone(),
+            corpus: vars.corpus.clone().unwrap_or_default(),
             version: version.to_string(),
         }
     }

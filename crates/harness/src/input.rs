@@ -40,7 +40,8 @@ pub enum InputSpec {
         #[serde(default)]
         nested: bool,
     },
-    /// The given bytes (text with `\xHH` escapes).
+    /// The given bytes, in the byte notation of [`fixtures::notation`] (escapes such as
+    /// `\0` and `\xHH`, placeholders such as `{eicar}`).
     Bytes { data: String },
     /// Several files for one run (a client that scans them in one IDSESSION): written into
     /// the directory `input/`, which is what `{file}` names; each has its own expectation.
@@ -85,7 +86,10 @@ impl InputSpec {
             InputSpec::MailEicar { nested: true } => {
                 "forwarded mail (message/rfc822), EICAR as base64 attachment".into()
             }
-            InputSpec::Bytes { data } => format!("{} literal bytes", unescape(data).len()),
+            InputSpec::Bytes { data } => match bytes_of(data) {
+                Ok(b) => format!("{} literal bytes", b.len()),
+                Err(_) => "bytes in bad notation".into(),
+            },
             InputSpec::Files { files } => {
                 let each: Vec<String> = files
                     .iter()
@@ -106,6 +110,9 @@ impl InputSpec {
 
     /// Checks what can be checked before a run: `files` names and nesting.
     pub fn validate(&self) -> std::result::Result<(), String> {
+        if let InputSpec::Bytes { data } = self {
+            return bytes_of(data).map(drop);
+        }
         let Some(files) = self.files() else {
             return Ok(());
         };
@@ -177,7 +184,7 @@ impl InputSpec {
             }
             InputSpec::ZipClean => zip_one("readme.txt", b"nothing to see here\n"),
             InputSpec::MailEicar { nested } => Ok(mail_with_attachment(&eicar(), *nested)),
-            InputSpec::Bytes { data } => Ok(unescape(data)),
+            InputSpec::Bytes { data } => bytes_of(data).map_err(HarnessError::Fixture),
             InputSpec::Files { .. } => Err(HarnessError::Fixture(
                 "a files input is a directory, not one file's bytes".into(),
             )),
@@ -209,6 +216,11 @@ impl InputSpec {
 /// The EICAR test file (decoded at run time by the engine; never stored in plain form).
 pub fn eicar() -> Vec<u8> {
     scan_engine::eicar()
+}
+
+/// The bytes of a `bytes` input (notation decoded, placeholders filled in).
+fn bytes_of(data: &str) -> std::result::Result<Vec<u8>, String> {
+    fixtures::notation::expand(data, &Default::default()).map_err(|e| format!("bytes: {e}"))
 }
 
 fn random_bytes(size: u64, seed: u64) -> Result<Vec<u8>> {
@@ -263,46 +275,6 @@ fn mail_with_attachment(data: &[u8], nested: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Decodes `\xHH`, `\0`, `\n`, `\r`, `\t`, `\\` escapes (used by byte-level case files).
-pub fn unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() {
-            match b[i + 1] {
-                b'0' => out.push(0),
-                b'n' => out.push(b'\n'),
-                b'r' => out.push(b'\r'),
-                b't' => out.push(b'\t'),
-                b'\\' => out.push(b'\\'),
-                b'x' if i + 3 < b.len() => {
-                    match std::str::from_utf8(&b[i + 2..i + 4])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    {
-                        Some(v) => {
-                            out.push(v);
-                            i += 4;
-                            continue;
-                        }
-                        None => out.extend_from_slice(b"\\x"),
-                    }
-                }
-                other => {
-                    out.push(b'\\');
-                    out.push(other);
-                }
-            }
-            i += 2;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 /// Bytes shown as text (`\0 \n \r \t \\`, `\xHH`): the one escaper shared with clamd-proto.
 pub use clamd_proto::display::escape;
 
@@ -340,10 +312,26 @@ mod tests {
         }
     }
 
+    /// A `bytes` input is read in the strict notation: a bad escape fails at load time.
     #[test]
-    fn escape_roundtrip() {
-        let raw = b"zINSTREAM\0\x00\x00\x00\x44ab\\\n\xff".to_vec();
-        assert_eq!(unescape(&escape(&raw)), raw);
+    fn bytes_input_uses_the_strict_notation() {
+        let ok = InputSpec::Bytes {
+            data: "a\\x41\\0{eicar:0:2}".into(),
+        };
+        assert_eq!(
+            ok.generate().unwrap(),
+            [b"aA\0".as_slice(), &eicar()[..2]].concat()
+        );
+        assert_eq!(ok.label(), "5 literal bytes");
+        let bad = InputSpec::Bytes {
+            data: "a\\q".into(),
+        };
+        let e = bad.validate().unwrap_err();
+        assert!(
+            e.contains("unknown escape `\\q`") && e.contains("at byte 1"),
+            "{e}"
+        );
+        assert!(bad.generate().is_err());
     }
 
     #[test]

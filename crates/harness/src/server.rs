@@ -1,10 +1,12 @@
 //! Server suites: raw-byte cases keyed to CLAMD-* / SVSP-* server rules, run against any
 //! server (`--server HOST:PORT`, `--socket PATH`) or the embedded fakes.
 //!
-//! Case files: `conformance/cases/server/*.toml`, `[[case]]` tables with `send` (list of
-//! writes, `\0 \n \r \t \\ \xHH` escapes, `{eicar}` for the EICAR bytes), then either
-//! `expect` (exact bytes received until the server closes) or `expect_regex` (a regex over
-//! the received bytes), and `half_close` to shut down the write side after sending.
+//! Case files: `conformance/cases/server/*.toml`, `[[case]]` tables with `steps` (what the
+//! client does, in the raw-byte case format of [`fixtures::raw_case`] that the oracle's case
+//! table uses too: `{ send = 'zPING\0' }`, `{ sleep_ms = 50 }`, `{ half_close = true }`, ...;
+//! bytes in the notation of [`fixtures::notation`]), then either `expect` (exact bytes received
+//! until the server closes, in the same notation) or `expect_regex` (a regex over the received
+//! bytes); `until` ends the case when those bytes have arrived, `wait_ms` bounds the wait.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,7 +15,10 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{HarnessError, Result};
-use crate::input::{eicar, escape, unescape};
+use fixtures::notation::{expand, Vars};
+use fixtures::raw_case::{plan, Action, Op, Plan, Step};
+
+use crate::input::escape;
 use crate::judge::{Failure, Status};
 use crate::profile::Protocol;
 use crate::report::Row;
@@ -26,23 +31,48 @@ pub struct ServerCase {
     pub rules: Vec<String>,
     #[serde(default)]
     pub title: String,
-    pub send: Vec<String>,
+    /// What the client does (no `send_fd`: server suites run over any transport).
+    pub steps: Vec<Step>,
     pub expect: Option<String>,
     pub expect_regex: Option<String>,
-    #[serde(default)]
-    pub half_close: bool,
-    /// Pause between writes, milliseconds.
-    #[serde(default)]
-    pub pause_ms: u64,
-    /// How long to wait for the server to close, seconds.
-    #[serde(default = "three")]
-    pub wait_secs: f64,
-    /// For SVSP: the case ends when this line has arrived (the server keeps the connection).
+    /// How long to wait for the server to close after the last step, milliseconds.
+    #[serde(default = "default_wait_ms")]
+    pub wait_ms: u64,
+    /// For SVSP: the case ends when these bytes have arrived (the server keeps the connection).
     pub until: Option<String>,
 }
 
-fn three() -> f64 {
-    3.0
+fn default_wait_ms() -> u64 {
+    3000
+}
+
+/// A case's bytes: what the client writes, the exact reply expected, the end marker.
+struct Prepared {
+    plan: Plan,
+    expect: Option<Vec<u8>>,
+    until: Option<Vec<u8>>,
+}
+
+impl ServerCase {
+    /// Builds the case's bytes (also at load time, so that a bad case is a configuration
+    /// error, never a server failure).
+    fn prepare(&self) -> std::result::Result<Prepared, String> {
+        let vars = Vars::default();
+        if self.steps.iter().any(|s| matches!(s, Step::SendFd { .. })) {
+            return Err("send_fd is not available in server suites".into());
+        }
+        let bytes = |text: &Option<String>| {
+            text.as_deref()
+                .map(|t| expand(t, &vars))
+                .transpose()
+                .map_err(|e| e.to_string())
+        };
+        Ok(Prepared {
+            plan: plan(&self.steps, &vars).map_err(|e| e.to_string())?,
+            expect: bytes(&self.expect)?,
+            until: bytes(&self.until)?,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +105,9 @@ pub fn load(dir: &Path, protocol: Protocol) -> Result<Vec<ServerCase>> {
                     format!("case {}: give exactly one of expect, expect_regex", c.id),
                 ));
             }
+            if let Err(e) = c.prepare() {
+                return Err(HarnessError::config(&p, format!("case {}: {e}", c.id)));
+            }
             if let Some(re) = &c.expect_regex {
                 regex::bytes::Regex::new(re)
                     .map_err(|e| HarnessError::config(&p, format!("case {}: {e}", c.id)))?;
@@ -100,51 +133,29 @@ pub enum Target {
     Unix(PathBuf),
 }
 
-/// Unescapes a `send` string; `{eicar}` is the EICAR file, `{eicar:A:B}` its bytes A..B.
-fn payload(s: &str) -> Vec<u8> {
-    let raw = unescape(s);
-    let e = eicar();
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i..].starts_with(b"{eicar") {
-            if let Some(close) = raw[i..].iter().position(|c| *c == b'}') {
-                let inner = String::from_utf8_lossy(&raw[i + 6..i + close]).into_owned();
-                let range = match inner.split(':').collect::<Vec<_>>().as_slice() {
-                    [""] => Some((0, e.len())),
-                    ["", a, b] => a.parse::<usize>().ok().zip(b.parse::<usize>().ok()),
-                    _ => None,
-                };
-                if let Some((a, b)) = range.filter(|(a, b)| a <= b && *b <= e.len()) {
-                    out.extend_from_slice(&e[a..b]);
-                    i += close + 1;
-                    continue;
-                }
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
-    out
-}
-
+/// Plays the case's writes, then reads until the server closes, `until` has arrived or
+/// `wait_ms` has passed (at most 1 MiB is kept).
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     c: &ServerCase,
+    ops: &[Op<'_>],
+    until: Option<&[u8]>,
 ) -> std::io::Result<Vec<u8>> {
     let mut got = Vec::new();
-    let wait = Duration::from_secs_f64(c.wait_secs.clamp(0.1, 600.0));
-    let until = c.until.as_ref().map(|u| unescape(u));
-    for (i, w) in c.send.iter().enumerate() {
-        if i > 0 && c.pause_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(c.pause_ms)).await;
-        }
-        if s.write_all(&payload(w)).await.is_err() {
+    let wait = Duration::from_millis(c.wait_ms.clamp(100, 600_000));
+    for op in ops {
+        let done = match op {
+            Op::Write(bytes) => s.write_all(bytes).await,
+            Op::Sleep(ms) => {
+                tokio::time::sleep(Duration::from_millis(*ms)).await;
+                Ok(())
+            }
+            Op::HalfClose => s.shutdown().await,
+            Op::SendFd(..) => Err(std::io::Error::other("send_fd in a server suite")),
+        };
+        if done.is_err() {
             break; // the server may close early (size limit); read what it sent
         }
-    }
-    if c.half_close {
-        let _ = s.shutdown().await;
     }
     let deadline = tokio::time::Instant::now() + wait;
     let mut buf = vec![0u8; 64 * 1024];
@@ -156,10 +167,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
                 if got.len() > 1 << 20 {
                     break;
                 }
-                if let Some(u) = &until {
-                    if got.windows(u.len()).any(|w| w == u.as_slice()) {
-                        break;
-                    }
+                if until.is_some_and(|u| memchr::memmem::find(&got, u).is_some()) {
+                    break;
                 }
             }
             // a reset after the connect is the server's answer (FIN or RST after a close
@@ -170,19 +179,24 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(got)
 }
 
+/// The client's side of a failed case, one line per action.
+fn client_lines(actions: &[Action]) -> String {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Write { bytes, .. } => {
+                format!("C: {}\n", crate::transcript::shorten(bytes, 96))
+            }
+            Action::Sleep(ms) => format!("C: (sleep {ms} ms)\n"),
+            Action::HalfClose => "C: (half close)\n".to_string(),
+            Action::SendFd { .. } => "C: (send_fd)\n".to_string(),
+        })
+        .collect()
+}
+
 /// Runs one server case.
 pub async fn run_case(c: &ServerCase, target: &Target, suite: &str) -> Row {
     let start = Instant::now();
-    let res = match target {
-        Target::Tcp(a) => match tokio::net::TcpStream::connect(a).await {
-            Ok(s) => exchange(s, c).await,
-            Err(e) => Err(e),
-        },
-        Target::Unix(p) => match tokio::net::UnixStream::connect(p).await {
-            Ok(s) => exchange(s, c).await,
-            Err(e) => Err(e),
-        },
-    };
     let mut row = Row {
         suite: suite.to_string(),
         id: c.id.clone(),
@@ -196,14 +210,37 @@ pub async fn run_case(c: &ServerCase, target: &Target, suite: &str) -> Row {
         seconds: 0.0,
         transcript: String::new(),
     };
+    let prepared = match c.prepare() {
+        Ok(p) => p,
+        Err(e) => {
+            row.status = Status::HarnessError;
+            row.note = Some(format!("bad case: {e}"));
+            return row;
+        }
+    };
+    let (ops, until) = (prepared.plan.ops(), prepared.until.as_deref());
+    let res = match target {
+        Target::Tcp(a) => match tokio::net::TcpStream::connect(a).await {
+            Ok(s) => exchange(s, c, &ops, until).await,
+            Err(e) => Err(e),
+        },
+        Target::Unix(p) => match tokio::net::UnixStream::connect(p).await {
+            Ok(s) => exchange(s, c, &ops, until).await,
+            Err(e) => Err(e),
+        },
+    };
     match res {
         Err(e) => {
             row.status = Status::HarnessError;
             row.note = Some(format!("cannot talk to the server: {e}"));
         }
         Ok(got) => {
-            let (ok, expected) = match (&c.expect, &c.expect_regex) {
-                (Some(e), _) => (payload(e) == got, format!("exactly {e}")),
+            let (ok, expected) = match (&prepared.expect, &c.expect_regex) {
+                // the notation text, so that `{eicar}` is shown as written, never as bytes
+                (Some(e), _) => (
+                    *e == got,
+                    format!("exactly {}", c.expect.as_deref().unwrap_or_default()),
+                ),
                 (None, Some(re)) => (
                     regex::bytes::Regex::new(re)
                         .map(|r| r.is_match(&got))
@@ -222,11 +259,7 @@ pub async fn run_case(c: &ServerCase, target: &Target, suite: &str) -> Row {
                     happened: format!("received {} bytes", got.len()),
                     excerpt: escape(&got[..got.len().min(512)]),
                 });
-                row.transcript = c
-                    .send
-                    .iter()
-                    .map(|s| format!("C: {}\n", crate::transcript::shorten(&payload(s), 96)))
-                    .collect::<String>()
+                row.transcript = client_lines(&prepared.plan.actions)
                     + &format!("S: {}\n", crate::transcript::shorten(&got, 200));
             }
         }
@@ -340,5 +373,42 @@ async fn run_suite(
             r.seconds
         );
         rows.push(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_one(case: &str) -> Result<Vec<ServerCase>> {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[[case]]\nid = \"t\"\nprotocol = \"clamd\"\nrules = []\n{case}\n");
+        std::fs::write(dir.path().join("t.toml"), text).unwrap();
+        load(dir.path(), Protocol::Clamd)
+    }
+
+    /// A bad escape, an unknown placeholder or a step the suites cannot play is a
+    /// configuration error at load time, naming the case, the escape and its offset.
+    #[test]
+    fn bad_cases_fail_at_load() {
+        let err = |case: &str| load_one(case).unwrap_err().to_string();
+        let e = err("steps = [{ send = 'zPING\\q' }]\nexpect = ''");
+        assert!(
+            e.contains("case t") && e.contains("`\\q`") && e.contains("byte 5"),
+            "{e}"
+        );
+        let e = err("steps = [{ send = 'zPING\\0' }]\nexpect = '{eicar:0:99}'");
+        assert!(e.contains("eicar:0:99"), "{e}");
+        let e = err("steps = [{ send_fd = { bytes = 'x', path = '/dev/null' } }]\nexpect = ''");
+        assert!(e.contains("send_fd"), "{e}");
+        // the old keys are gone: one format
+        let e = err("send = ['zPING\\0']\nexpect = ''");
+        assert!(e.contains("send"), "{e}");
+        assert_eq!(
+            load_one("steps = [{ send = '{eicar}' }, { half_close = true }]\nexpect = ''")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }
