@@ -153,7 +153,8 @@ pub enum Fault {
     /// This text in the place of the verdict (or of the answer to a command without one),
     /// framed as the protocol frames that reply: SVSP `[<id> ]<text><EOL>`; clamd
     /// `[<n>: ]<text><terminator>`. With `raw`, exactly the bytes of `text` after decoding
-    /// `\xNN`, `\n`, `\r`, `\t`, `\0` and `\\` escapes ([`unescape`]), unframed.
+    /// its escapes (`\xHH`, `\n`, `\r`, `\t`, `\0`, `\\`: [`crate::escapes`]; a plan
+    /// with any other backslash does not load), unframed.
     Reply {
         /// The reply text.
         text: String,
@@ -161,46 +162,6 @@ pub enum Fault {
         #[serde(default)]
         raw: bool,
     },
-}
-
-/// Decodes the escapes of a raw [`Fault::Reply`] text: `\xNN`, `\n`, `\r`, `\t`, `\0`,
-/// `\\`; anything else is kept as written.
-pub fn unescape(text: &str) -> Vec<u8> {
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' || i + 1 >= b.len() {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        let (byte, used) = match b[i + 1] {
-            b'n' => (Some(b'\n'), 2),
-            b'r' => (Some(b'\r'), 2),
-            b't' => (Some(b'\t'), 2),
-            b'0' => (Some(0), 2),
-            b'\\' => (Some(b'\\'), 2),
-            b'x' => (
-                b.get(i + 2..i + 4)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok()),
-                4,
-            ),
-            _ => (None, 1),
-        };
-        match byte {
-            Some(c) => {
-                out.push(c);
-                i += used;
-            }
-            None => {
-                out.push(b'\\');
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// A reply text to send in the place of a verdict (from a [`Fault::Reply`]).
@@ -216,7 +177,9 @@ impl ReplyText {
     /// The bytes to frame (`raw == false`: the text) or to send as is (`raw`: decoded).
     pub fn bytes(&self) -> Vec<u8> {
         if self.raw {
-            unescape(&self.text)
+            // plans are checked at load (`FaultPlan::validate`); one built in code with a bad
+            // escape sends its text as written
+            crate::escapes::unescape(&self.text).unwrap_or_else(|_| self.text.as_bytes().to_vec())
         } else {
             self.text.as_bytes().to_vec()
         }

@@ -24,6 +24,7 @@
 //! and [`FaultSet`] (`get`/`replace`/`clear`/`reset`/`stats`).
 
 mod error;
+pub mod escapes;
 pub mod fault;
 pub mod file;
 pub mod plan;
@@ -34,7 +35,8 @@ pub mod shorthand;
 pub mod admin;
 
 pub use error::FaultsError;
-pub use fault::{unescape, DelayAt, Fault, FaultClass, ForcedReply, LimitMode, ReplyText, SplitAt};
+pub use escapes::unescape;
+pub use fault::{DelayAt, Fault, FaultClass, ForcedReply, LimitMode, ReplyText, SplitAt};
 pub use plan::{FaultPlan, Rule, Trigger};
 pub use set::{
     Action, ConnFaults, ConnStats, Event, FaultSet, Piece, ReadPlan, RuleStats, Stats, WritePlan,

@@ -235,7 +235,8 @@ impl FaultPlan {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
-    /// Checks values (probabilities in 0..=1, counts >= 1, sizes >= 1).
+    /// Checks values (probabilities in 0..=1, counts >= 1, sizes >= 1, raw reply texts
+    /// that decode).
     pub fn validate(&self) -> Result<(), FaultsError> {
         for (i, r) in self.rules.iter().enumerate() {
             let bad = |m: &str| Err(FaultsError::Invalid(format!("rule {}: {m}", i + 1)));
@@ -263,6 +264,11 @@ impl FaultPlan {
             }
             if let Fault::SlowRead { bytes: 0, .. } | Fault::SplitEvery { bytes: 0, .. } = r.fault {
                 return bad("slow-read and split-every bytes must be at least 1");
+            }
+            if let Fault::Reply { text, raw: true } = &r.fault {
+                if let Err((at, e)) = crate::escapes::unescape(text) {
+                    return bad(&format!("raw reply text: {e} at byte {at}"));
+                }
             }
         }
         Ok(())

@@ -146,7 +146,17 @@ fn reply_text_is_taken_by_take_reply_only() {
     let r = c.take_reply().expect("pending reply");
     assert_eq!(r.bytes(), b"\x01\x02 what\r\n");
     assert_eq!(c.take_reply(), None, "taken once");
-    assert_eq!(unescape("a\\\\b\\x4g\\0"), b"a\\b\\x4g\0");
+    // the notation's escapes, strictly: a plan whose raw reply has a bad one does not load
+    assert_eq!(unescape("a\\\\b\\x41\\0").unwrap(), b"a\\bA\0");
+    let bad = FaultPlan::from_toml(
+        "[[rule]]\nfault = { kind = \"reply\", text = \"\\\\x4g\", raw = true }\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("raw reply text") && bad.contains("at byte 0"),
+        "{bad}"
+    );
 }
 
 /// The shorthand: new kinds and conditions, and the legacy vfindd counters as aliases that

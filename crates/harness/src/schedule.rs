@@ -125,6 +125,7 @@ pub fn known_wait(profile: &ClientProfile, case: &Case) -> f64 {
             // A raw reply without a line or record end leaves the client waiting for it.
             Fault::Reply { text, raw: true }
                 if !faults::unescape(text)
+                    .unwrap_or_default()
                     .iter()
                     .any(|b| matches!(b, b'\n' | 0)) =>
             {
