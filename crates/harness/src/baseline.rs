@@ -350,17 +350,14 @@ mod tests {
 
     fn row(suite: &str, id: &str, status: Status) -> Row {
         Row {
-            suite: suite.into(),
-            id: id.into(),
-            rules: vec!["CLAMD-CLIENT-4".into()],
-            title: String::new(),
             status,
             detail: "d".into(),
-            failures: Vec::new(),
-            warnings: Vec::new(),
-            note: None,
-            seconds: 0.0,
-            transcript: String::new(),
+            ..Row::new(
+                suite.into(),
+                id.into(),
+                vec!["CLAMD-CLIENT-4".into()],
+                String::new(),
+            )
         }
     }
 

@@ -935,10 +935,6 @@ pub fn row_of(r: &CaseResult) -> Row {
         }
     }
     Row {
-        suite: format!("client:{}", r.client),
-        id: r.case_id.clone(),
-        rules: r.rules.clone(),
-        title: r.title.clone(),
         status: r.status,
         detail,
         failures: r.failures.clone(),
@@ -950,5 +946,11 @@ pub fn row_of(r: &CaseResult) -> Row {
         note: r.note.clone(),
         seconds: r.seconds,
         transcript,
+        ..Row::new(
+            format!("client:{}", r.client),
+            r.case_id.clone(),
+            r.rules.clone(),
+            r.title.clone(),
+        )
     }
 }

@@ -333,19 +333,12 @@ pub async fn run(
     let mut rows = Vec::new();
     for p in profiles {
         let start = std::time::Instant::now();
-        let mut row = Row {
-            suite: format!("client:{}", p.name),
-            id: format!("proptest.{}", p.protocol),
-            rules: vec![],
-            title: format!("{n} generated inputs and daemon behaviours, seed {seed}"),
-            status: Status::Pass,
-            detail: String::new(),
-            failures: Vec::new(),
-            warnings: Vec::new(),
-            note: None,
-            seconds: 0.0,
-            transcript: String::new(),
-        };
+        let mut row = Row::new(
+            format!("client:{}", p.name),
+            format!("proptest.{}", p.protocol),
+            vec![],
+            format!("{n} generated inputs and daemon behaviours, seed {seed}"),
+        );
         if let Some(why) = availability(p, ctx) {
             row.status = Status::NotAvailable;
             row.note = Some(why);

@@ -26,6 +26,26 @@ pub struct Row {
     pub transcript: String,
 }
 
+impl Row {
+    /// A passing row with nothing to say yet: the one constructor of client, server and
+    /// property rows (each fills in what it found).
+    pub fn new(suite: String, id: String, rules: Vec<String>, title: String) -> Row {
+        Row {
+            suite,
+            id,
+            rules,
+            title,
+            status: Status::Pass,
+            detail: String::new(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            note: None,
+            seconds: 0.0,
+            transcript: String::new(),
+        }
+    }
+}
+
 /// Everything one harness invocation did.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
@@ -396,16 +416,11 @@ mod tests {
 
     fn row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
         Row {
-            suite: "client:c".into(),
-            id: id.into(),
-            rules: vec![],
-            title: String::new(),
             status: if failures.is_empty() {
                 Status::Pass
             } else {
                 Status::Fail
             },
-            detail: String::new(),
             failures: failures
                 .iter()
                 .map(|(rule, kind, happened)| Failure {
@@ -416,10 +431,7 @@ mod tests {
                     excerpt: String::new(),
                 })
                 .collect(),
-            warnings: vec![],
-            note: None,
-            seconds: 0.0,
-            transcript: String::new(),
+            ..Row::new("client:c".into(), id.into(), vec![], String::new())
         }
     }
 

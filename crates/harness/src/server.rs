@@ -197,19 +197,12 @@ fn client_lines(actions: &[Action]) -> String {
 /// Runs one server case.
 pub async fn run_case(c: &ServerCase, target: &Target, suite: &str) -> Row {
     let start = Instant::now();
-    let mut row = Row {
-        suite: suite.to_string(),
-        id: c.id.clone(),
-        rules: c.rules.clone(),
-        title: c.title.clone(),
-        status: Status::Pass,
-        detail: String::new(),
-        failures: Vec::new(),
-        warnings: Vec::new(),
-        note: None,
-        seconds: 0.0,
-        transcript: String::new(),
-    };
+    let mut row = Row::new(
+        suite.to_string(),
+        c.id.clone(),
+        c.rules.clone(),
+        c.title.clone(),
+    );
     let prepared = match c.prepare() {
         Ok(p) => p,
         Err(e) => {
