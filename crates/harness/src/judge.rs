@@ -60,6 +60,8 @@ pub struct Evidence {
     pub last_reply: Option<String>,
     /// Fault-plan cases: whether any fault rule fired (None without a plan).
     pub fault_fired: Option<bool>,
+    /// Some connection reached the daemon (through the recording proxy).
+    pub connected: bool,
 }
 
 impl Evidence {
@@ -85,6 +87,7 @@ impl Evidence {
             daemon_verdict,
             last_reply,
             fault_fired,
+            connected: !t.connections().is_empty(),
         }
     }
 }
@@ -123,6 +126,17 @@ fn reply_said(ev: &Evidence) -> String {
     match &ev.last_reply {
         Some(r) => format!("its last reply was `{r}`, not a verdict"),
         None => "it sent no reply (closed, reset, refused or silent)".into(),
+    }
+}
+
+/// Most wrong verdicts without a single connection come from a client that was never told
+/// where the daemon is (a profile or one-off command that ignores the placeholders): say so.
+fn not_connected_hint(ev: &Evidence) -> &'static str {
+    if ev.connected {
+        ""
+    } else {
+        "; no connection reached the daemon: does the command take the address from \
+         {host}/{port}, {socket} or a config file written into {dir}?"
     }
 }
 
@@ -172,8 +186,10 @@ pub fn judge(
                     kind: "unclassified".into(),
                     expected: format!("verdict {}", case.expect),
                     happened: format!(
-                        "exit status {:?} and output match no verdict rule of profile {}",
-                        run.exit, profile.name
+                        "exit status {:?} and output match no verdict rule of profile {}{}",
+                        run.exit,
+                        profile.name,
+                        not_connected_hint(ev)
                     ),
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
@@ -212,14 +228,15 @@ pub fn judge(
                         "wrong-verdict",
                         rule.clone(),
                         format!(
-                            "client reported {} (exit {}){}",
+                            "client reported {} (exit {}){}{}",
                             v.to_string().to_uppercase(),
                             run.exit_text(),
                             if ev.daemon_verdict {
                                 " after the daemon sent a scan verdict"
                             } else {
                                 ""
-                            }
+                            },
+                            not_connected_hint(ev)
                         ),
                     )
                 };

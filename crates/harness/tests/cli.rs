@@ -355,3 +355,25 @@ fn every_failing_row_carries_its_reason_and_a_hang_reads_hung_everywhere() {
         "{row}"
     );
 }
+
+/// A one-off command that never reaches the daemon (here: it ignores every placeholder and
+/// fails) gets a wrong verdict that says no connection arrived and where the address comes
+/// from; a fail-open row keeps its own reason.
+#[test]
+fn a_wrong_verdict_without_any_connection_says_where_the_address_comes_from() {
+    let (_, reports) = failing_case(&["--client-cmd", "sh -c 'exit 2'"], "clamd.clean");
+    let row = reports.md_row("| FAIL |");
+    assert!(
+        row.contains("client reported ERROR")
+            && row.contains("no connection reached the daemon")
+            && row.contains("{port}"),
+        "{row}"
+    );
+
+    let (_, reports) = failing_case(&["--client-cmd", "true"], "clamd.eicar");
+    let md = std::fs::read_to_string(&reports.md).unwrap();
+    assert!(
+        !md.contains("no connection reached"),
+        "fail-open says why: {md}"
+    );
+}
