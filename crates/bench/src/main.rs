@@ -185,7 +185,7 @@ fn start_once(ctx: &Ctx, bin: Option<&std::path::Path>) -> anyhow::Result<Start>
         listening_ms: d.to_listening.map_or(f64::NAN, ms),
         pong_ms: ms(d.to_first_reply),
         idle_rss_kib: d.pid.and_then(measure::rss_kib),
-        steps: d.startup_steps.clone(),
+        steps: d.startup_steps,
     })
 }
 
