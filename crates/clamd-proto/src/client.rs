@@ -73,13 +73,20 @@ pub fn chunk_header(len: u32) -> [u8; 4] {
 /// Encode `data` as INSTREAM chunks of at most `chunk_size` bytes (at least 1), followed by
 /// the terminator chunk. Chunks larger than `u32::MAX` are split.
 pub fn encode_chunks(data: &[u8], chunk_size: usize) -> Vec<u8> {
+    let mut out = encode_chunks_unterminated(data, chunk_size);
+    out.extend_from_slice(&STREAM_TERMINATOR);
+    out
+}
+
+/// [`encode_chunks`] without the terminator chunk (raw-byte cases add it, or leave it out,
+/// themselves).
+pub fn encode_chunks_unterminated(data: &[u8], chunk_size: usize) -> Vec<u8> {
     let size = chunk_size.clamp(1, u32::MAX as usize);
     let mut out = Vec::with_capacity(data.len() + 4 * (data.len() / size + 2));
     for chunk in data.chunks(size) {
         out.extend_from_slice(&chunk_header(chunk.len() as u32));
         out.extend_from_slice(chunk);
     }
-    out.extend_from_slice(&STREAM_TERMINATOR);
     out
 }
 
