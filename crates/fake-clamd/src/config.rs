@@ -118,10 +118,9 @@ pub struct FakeOptions {
     pub timeout_slack: Duration,
     /// Record commands and transcripts (for the test API).
     pub record: bool,
-    /// Bytes recorded per connection before the transcript is marked truncated.
-    pub record_limit: usize,
-    /// Connections kept in the record (oldest dropped first).
-    pub record_connections: usize,
+    /// How much the record keeps: bytes per connection (beyond them the transcript is
+    /// marked truncated) and connections (oldest dropped first).
+    pub record_limits: faults::record::Limits,
     /// Fault plan installed at start (`--faults FILE`, `--fault SPEC`); changeable at run
     /// time through [`crate::FakeClamd::faults`] or the admin API.
     pub faults: faults::FaultPlan,
@@ -143,8 +142,7 @@ impl Default for FakeOptions {
             official_names: false,
             timeout_slack: Duration::from_millis(500),
             record: false,
-            record_limit: 256 * 1024,
-            record_connections: 10_000,
+            record_limits: faults::record::Limits::default(),
             faults: faults::FaultPlan::default(),
             admin: None,
             admin_token: None,

@@ -17,10 +17,11 @@ use tokio::time::Instant;
 use faults::{Action, ConnFaults, Event as FaultEvent, ForcedReply, LimitMode, ReplyText};
 
 use crate::config::{SessionOrder, StreamLimitMode};
-use crate::record::{Event, RecordedCommand};
+use crate::record::RecordedCommand;
 use crate::scan::{self, ScanCtx, ScanMode, Verdict};
 use crate::shared::Shared;
 use crate::transport::Conn;
+use faults::record::Dir;
 
 /// What to do with the connection after a command.
 enum Flow {
@@ -133,20 +134,20 @@ impl Connection {
         (!t.is_zero()).then(|| Instant::now() + t + self.shared.config.fake.timeout_slack)
     }
 
-    fn record(&self, ev: Event) {
+    fn record(&self, dir: Dir, bytes: &[u8]) {
         if let Some(r) = &self.shared.recorder {
-            r.event(self.id, ev);
+            r.event(self.id, dir, bytes);
         }
     }
 
     pub(crate) async fn run(mut self) {
         if let Some(r) = &self.shared.recorder {
-            r.open(self.id, self.conn.kind());
+            r.open(self.id, self.conn.kind().as_str());
         }
         // injected faults at accept: refuse (and clamd has no DENIED greeting: same)
         if let Some(Action::Refuse | Action::Denied) = self.faults.event(FaultEvent::Connect) {
             self.conn.set_reset_on_close();
-            self.record(Event::Closed);
+            self.record(Dir::Closed, &[]);
             return;
         }
         // CLAMD-TIME-1: from accept, the first command must complete in CommandReadTimeout
@@ -170,7 +171,7 @@ impl Connection {
             self.conn.shutdown_write().await;
             self.drain_idle(LINGER_IDLE, LINGER_MAX, 8 << 20).await;
         }
-        self.record(Event::Closed);
+        self.record(Dir::Closed, &[]);
         // dropping the socket closes it (RST if unread input is pending: CLAMD-TRANS-5)
     }
 
@@ -195,7 +196,7 @@ impl Connection {
         let limit = self.shared.config.send_buf_timeout;
         if self.faults.plan_is_empty() {
             // no rule: no reply fault point to stop at
-            self.record(Event::Sent(bytes.to_vec()));
+            self.record(Dir::Sent, bytes);
             self.faults.bytes_out(bytes.len());
             self.replies += 1;
             self.out.extend_from_slice(bytes);
@@ -208,7 +209,7 @@ impl Connection {
             return false;
         }
         if !self.faults.shapes_writes() {
-            self.record(Event::Sent(bytes.to_vec()));
+            self.record(Dir::Sent, bytes);
             self.faults.bytes_out(bytes.len());
             if self.conn.send(bytes, limit).await.is_err() {
                 return false;
@@ -224,7 +225,7 @@ impl Connection {
                     _ = self.stop.wait_for(|v| *v) => return false,
                 }
             }
-            self.record(Event::Sent(piece.bytes.clone()));
+            self.record(Dir::Sent, &piece.bytes);
             self.faults.bytes_out(piece.bytes.len());
             if self.conn.send(&piece.bytes, limit).await.is_err() {
                 return false;
@@ -276,7 +277,7 @@ impl Connection {
             Action::NeverReply => self.drain(Duration::from_secs(3600), 1 << 30).await,
             Action::Timeout => {
                 let r = reply::timed_out();
-                self.record(Event::Sent(r.clone()));
+                self.record(Dir::Sent, &r);
                 self.faults.bytes_out(r.len());
                 let _ = self
                     .conn
@@ -344,9 +345,9 @@ impl Connection {
                     self.fault_close = Some(FaultClose::Fin);
                     return ReadOutcome::Gone;
                 }
-                self.record(Event::Recv(buf[..n].to_vec()));
+                self.record(Dir::Recv, &buf[..n]);
                 for _ in &fds {
-                    self.record(Event::Fd);
+                    self.record(Dir::Fd, &[]);
                 }
                 self.fds.extend(fds);
                 ReadOutcome::Data(n)
@@ -474,12 +475,15 @@ impl Connection {
 
     fn record_cmd(&self, session_id: Option<u64>, req: &Request) {
         if let Some(r) = &self.shared.recorder {
-            r.command(RecordedCommand {
-                conn: self.id,
-                session_id,
-                framing: req.framing,
-                command: req.command.clone(),
-            });
+            r.command(
+                self.id,
+                RecordedCommand {
+                    conn: self.id,
+                    session_id,
+                    framing: req.framing,
+                    command: req.command.clone(),
+                },
+            );
         }
     }
 

@@ -43,7 +43,8 @@ mod transport;
 
 pub use config::{Config, FakeOptions, SessionOrder, StreamLimitMode, TcpListen};
 pub use error::Error;
-pub use record::{Event, RecordedCommand, Transcript};
+pub use faults::record::{Dir, Event};
+pub use record::{RecordedCommand, Transcript};
 pub use server::{start, start_preloaded, FakeClamd, FakeClamdBuilder};
 pub use shared::{load_db, DbSource};
 pub use transport::TransportKind;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, SessionOrder, StreamLimitMode};
 use crate::conn::Connection;
-use crate::record::{LiveRecord, RecordedCommand, Recorder, Transcript};
+use crate::record::{RecordedCommand, Recorder, Transcript};
 use crate::shared::{load_db, open_log, DbSource, Shared};
 use crate::transport::Conn;
 use crate::Error;
@@ -297,7 +297,7 @@ impl FakeClamd {
         self.shared
             .recorder
             .as_ref()
-            .map_or_else(Vec::new, Recorder::transcripts)
+            .map_or_else(Vec::new, |r| r.transcripts())
     }
 
     /// Every command decoded so far, in connection order.
@@ -346,7 +346,7 @@ impl FakeClamd {
                 .shared
                 .recorder
                 .as_ref()
-                .map_or_else(Vec::new, Recorder::command_names),
+                .map_or_else(Vec::new, |r| r.command_names()),
             connections: stats.connections,
             rules: stats.rules.into_iter().map(|r| (r.name, r.fired)).collect(),
             recording: self.shared.recorder.is_some(),
@@ -547,7 +547,7 @@ async fn start_with(
     let (shutdown, _) = watch::channel(false);
     // the admin API serves transcripts and commands, so it records them too
     let recorder = (config.fake.record || config.fake.admin.is_some())
-        .then(|| Recorder::new(config.fake.record_limit, config.fake.record_connections));
+        .then(|| Arc::new(Recorder::new(config.fake.record_limits)));
     let max_queue = config.effective_max_queue();
     let fault_set = faults::FaultSet::with_label(config.fake.faults.clone(), "fake-clamd");
     if !config.fake.faults.rules.is_empty() {
@@ -618,13 +618,14 @@ async fn start_with(
 }
 
 /// Token, title and the recorder as live state of the admin API.
-fn admin_options(config: &Config, recorder: Option<&Recorder>) -> faults::admin::AdminOptions {
+fn admin_options(config: &Config, recorder: Option<&Arc<Recorder>>) -> faults::admin::AdminOptions {
     let opts = faults::admin::AdminOptions::default()
         .token(config.fake.admin_token.clone())
         .title("fake-clamd");
     match recorder {
-        Some(r) => opts.live(Arc::new(LiveRecord {
+        Some(r) => opts.live(Arc::new(faults::record::LiveRecord {
             recorder: r.clone(),
+            signatures: crate::record::signatures(),
         })),
         None => opts,
     }

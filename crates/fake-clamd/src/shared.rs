@@ -30,7 +30,7 @@ pub(crate) struct Shared {
     pub(crate) db_source: DbSource,
     pub(crate) exclude: Arc<Vec<Regex>>,
     pub(crate) access: Option<Arc<crate::scan::UserAccess>>,
-    pub(crate) recorder: Option<Recorder>,
+    pub(crate) recorder: Option<Arc<Recorder>>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) scan_permits: Semaphore,
     pub(crate) next_conn: AtomicU64,

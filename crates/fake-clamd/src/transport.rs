@@ -18,6 +18,16 @@ pub enum TransportKind {
     Unix,
 }
 
+impl TransportKind {
+    /// `tcp` or `unix`, as transcripts name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Tcp => "tcp",
+            TransportKind::Unix => "unix",
+        }
+    }
+}
+
 pub(crate) enum Conn {
     Tcp(TcpStream),
     Unix(UnixStream),

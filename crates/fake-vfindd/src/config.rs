@@ -235,8 +235,9 @@ pub struct Config {
     pub max_members: u64,
     /// Max expanded bytes per request (SVSP-OPT-EXPAND-2).
     pub max_expanded_bytes: u64,
-    /// Bytes of raw traffic kept per connection in the transcript record.
-    pub record_limit: usize,
+    /// How much the transcript record keeps: bytes of traffic per connection (both
+    /// directions together; beyond them the transcript is marked truncated) and connections.
+    pub record_limits: faults::record::Limits,
     /// The fault plan (`--faults FILE`, `--fault KIND[:ARG][@COND,...]`; crate `faults`,
     /// SVSP-FAKE-2), changeable at run time via [`crate::FakeVfindd::faults`].
     pub fault_plan: faults::FaultPlan,
@@ -278,7 +279,10 @@ impl Default for Config {
             max_line: svsp_proto::DEFAULT_MAX_LINE,
             max_members: 10_000,
             max_expanded_bytes: 64 << 20,
-            record_limit: 4 << 20,
+            record_limits: faults::record::Limits {
+                bytes_per_connection: 8 << 20,
+                connections: 10_000,
+            },
             fault_plan: faults::FaultPlan::default(),
             admin: None,
             admin_token: None,

@@ -27,5 +27,6 @@ mod writer;
 
 pub use config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 pub use error::Error;
-pub use record::SessionRecord;
+pub use faults::record::{CommandLine, Dir, Event};
+pub use record::Transcript;
 pub use server::{Builder, FakeVfindd};

@@ -3,15 +3,16 @@
 
 use crate::config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 use crate::queue::Queue;
-use crate::record::{LiveRecord, Recorder, SessionRecord};
+use crate::record::{Recorder, Transcript};
 use crate::shared::Shared;
 use crate::Error;
 use faults::admin::expect::{Expectation, Expectations, Observed, VerifyError};
 use faults::admin::live::Signature;
+use faults::record::{CommandLine, LiveRecord};
 use faults::{Action, Event as FaultEvent};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use svsp_proto::{Body, Response};
@@ -55,7 +56,8 @@ impl Drop for ConnGuard<'_> {
 
 /// Admits a connection (or refuses it) and runs its session.
 async fn admit(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let rec = shared.recorder.open(peer);
+    let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
+    shared.recorder.open(conn, format!("tcp from {peer}"));
     let n = shared.conns.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = ConnGuard(&shared.conns);
     let cf = Arc::new(shared.faults.connect());
@@ -71,14 +73,14 @@ async fn admit(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         || n > shared.cfg.max_connections
         || injected == Some(Action::Denied)
     {
-        shared.recorder.denied(rec);
+        shared.recorder.note(conn, "denied");
         let bytes = Response::new(Body::Denied).encode(shared.format());
         let _ = stream.write_all(&bytes).await;
-        shared.recorder.server(rec, &bytes);
+        shared.recorder.sent(conn, &bytes);
         let _ = stream.shutdown().await;
         return;
     }
-    crate::session::run(stream, peer, shared.clone(), rec, cf).await;
+    crate::session::run(stream, peer, shared.clone(), conn, cf).await;
 }
 
 /// A running fake vfindd. Dropping it stops the server and aborts its connections.
@@ -141,7 +143,7 @@ impl FakeVfindd {
                 source,
             })?;
         let addr = listener.local_addr()?;
-        let recorder = Arc::new(Recorder::new(cfg.record_limit));
+        let recorder = Arc::new(Recorder::new(cfg.record_limits));
         let seed = match cfg.queued {
             QueuedMode::Random(s) => s,
             _ => 0,
@@ -178,6 +180,7 @@ impl FakeVfindd {
             queue,
             env,
             conns: AtomicUsize::new(0),
+            next_conn: AtomicU64::new(1),
             rng: Mutex::new(seed),
             recorder: recorder.clone(),
             faults: fault_set.clone(),
@@ -223,18 +226,15 @@ impl FakeVfindd {
         self.addr.port()
     }
 
-    /// Per-connection records (raw bytes both ways, command lines).
-    pub fn sessions(&self) -> Vec<SessionRecord> {
-        self.recorder.sessions()
+    /// Transcripts of the connections so far (bytes both ways in order, command lines), as
+    /// `FakeClamd::transcripts`.
+    pub fn transcripts(&self) -> Vec<Transcript> {
+        self.recorder.transcripts()
     }
 
     /// Every command line received, over all connections, in connection order.
-    pub fn commands(&self) -> Vec<Vec<u8>> {
-        self.recorder
-            .sessions()
-            .into_iter()
-            .flat_map(|s| s.commands)
-            .collect()
+    pub fn commands(&self) -> Vec<CommandLine> {
+        self.recorder.commands()
     }
 
     /// Adds an expectation, checked by [`Self::verify`] and when the handle is dropped

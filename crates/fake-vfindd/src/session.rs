@@ -31,7 +31,7 @@ pub(crate) async fn run(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    rec: usize,
+    conn: u64,
     cf: Arc<ConnFaults>,
 ) {
     let local = stream
@@ -47,7 +47,7 @@ pub(crate) async fn run(
     let sink = Sink {
         fmt: shared.format(),
         recorder: shared.recorder.clone(),
-        rec,
+        conn,
         faults: cf.clone(),
     };
     let writer_task = tokio::spawn(writer(wr, rx, sink));
@@ -62,7 +62,7 @@ pub(crate) async fn run(
             tasks: JoinSet::new(),
             peer: peer.ip(),
             local,
-            rec,
+            conn,
             faults: cf,
             requests: 0,
             silent: false,
@@ -99,7 +99,8 @@ struct Session {
     tasks: JoinSet<()>,
     peer: IpAddr,
     local: IpAddr,
-    rec: usize,
+    /// The connection's number in the record.
+    conn: u64,
     faults: Arc<ConnFaults>,
     /// Requests (non-blank command lines) so far.
     requests: u64,
@@ -157,7 +158,7 @@ impl Session {
                         if self.silent || self.lines.is_silent() {
                             continue; // injected never-reply: discard
                         }
-                        self.shared.recorder.client(self.rec, &buf[..n]);
+                        self.shared.recorder.recv(self.conn, &buf[..n]);
                         self.framer.push(&buf[..n]);
                         match self.dispatch().await {
                             Flow::Continue => {}
@@ -249,7 +250,9 @@ impl Session {
         };
         let parsed = parse_line(&line, &self.shared.parse_config());
         if !matches!(parsed, Parsed::Blank) {
-            self.shared.recorder.command(self.rec, &line);
+            self.shared
+                .recorder
+                .command(self.conn, crate::record::command_line(self.conn, &line));
             if let Some(flow) = self.command_faults(&line, &parsed).await {
                 return flow;
             }
@@ -433,7 +436,7 @@ impl Session {
                     match self.rd.read(&mut buf).await {
                         Ok(0) | Err(_) => return Flow::Drain,
                         Ok(got) => {
-                            self.shared.recorder.client(self.rec, &buf[..got]);
+                            self.shared.recorder.recv(self.conn, &buf[..got]);
                             let take = (want - data.len()).min(got);
                             data.extend_from_slice(&buf[..take]);
                             self.framer.push(&buf[take..got]);
@@ -458,7 +461,7 @@ impl Session {
                         Ok(0) => break,
                         Err(_) => return Flow::Close,
                         Ok(got) => {
-                            self.shared.recorder.client(self.rec, &buf[..got]);
+                            self.shared.recorder.recv(self.conn, &buf[..got]);
                             if !over {
                                 data.extend_from_slice(&buf[..got]);
                                 over = data.len() > max;

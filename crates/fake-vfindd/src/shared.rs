@@ -7,7 +7,7 @@ use crate::queue::Queue;
 use crate::record::Recorder;
 use crate::scan::ScanEnv;
 use std::net::IpAddr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use svsp_proto::{FormatOptions, ParseConfig};
 
@@ -18,6 +18,9 @@ pub(crate) struct Shared {
     /// FIFO job queue towards the workers (SVSP-CONC-4).
     pub(crate) queue: Queue,
     pub(crate) conns: AtomicUsize,
+    /// Number of the next connection (1-based, in accept order; never reset, so a reset
+    /// of the record never mixes two connections).
+    pub(crate) next_conn: AtomicU64,
     /// `--queued=random:<seed>` state.
     pub(crate) rng: Mutex<u64>,
     pub(crate) recorder: Arc<Recorder>,

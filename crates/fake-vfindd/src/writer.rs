@@ -109,7 +109,8 @@ impl Lines {
 pub(crate) struct Sink {
     pub(crate) fmt: FormatOptions,
     pub(crate) recorder: Arc<Recorder>,
-    pub(crate) rec: usize,
+    /// The connection's number in the record.
+    pub(crate) conn: u64,
     pub(crate) faults: Arc<ConnFaults>,
 }
 
@@ -137,7 +138,7 @@ async fn write_whole(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> bool
         return false;
     }
     sink.faults.bytes_out(bytes.len());
-    sink.recorder.server(sink.rec, bytes);
+    sink.recorder.sent(sink.conn, bytes);
     true
 }
 

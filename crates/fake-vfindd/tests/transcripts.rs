@@ -53,7 +53,7 @@ async fn svsp_transcript_a_single_file() {
             "OK"
         ]
     );
-    let raw = &s.sessions()[0].server_bytes;
+    let raw = &s.transcripts()[0].sent();
     assert_eq!(
         raw.as_slice(),
         b"READY\r\nQUEUED\r\nSCANNING \"/tmp/foo\"\r\nDONE 0 : \"/tmp/foo\"\r\nOK\r\n"
@@ -166,7 +166,7 @@ async fn svsp_transcript_e_errors() {
     let want = "READY\nEINVAL Unrecognized command: wrongCommand\nQUEUED\nENOENT \"nonexistent\"\n4 ENOTSUP Unknown option: FROBNICATE\n5 EINVAL Invalid value for RECURSE: x\n6 ENOTSUP Unsupported source: DATA\nQUEUED\nENOENT \"/a SCAN/FILE /b\"\nOK";
     assert_eq!(got.join("\n"), want);
     assert_eq!(
-        s.sessions()[0].server_bytes,
+        s.transcripts()[0].sent(),
         format!("{}\r\n", want.replace('\n', "\r\n")).into_bytes()
     );
     insta::assert_snapshot!(c.log);

@@ -28,6 +28,7 @@ pub mod escapes;
 pub mod fault;
 pub mod file;
 pub mod plan;
+pub mod record;
 mod set;
 pub mod shorthand;
 

@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use faults::admin::live::{Dir, LiveCommand, LiveEvent, LiveState, LiveTranscript, Signature};
+use faults::admin::live::{LiveState, Signature};
 use faults::admin::{AdminOptions, AdminServer};
+use faults::record::{CommandLine, Dir, Event, Transcript};
 use faults::{Fault, FaultPlan, FaultSet, Rule, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -18,38 +19,39 @@ struct Stand {
 }
 
 impl LiveState for Stand {
-    fn transcripts(&self, _last: usize) -> Vec<LiveTranscript> {
+    fn transcripts(&self, _last: usize) -> Vec<Transcript<CommandLine>> {
         if self.cleared.load(Ordering::SeqCst) {
             return vec![];
         }
         let mut recv = b"zINSTREAM\0\0\0\0\x16".to_vec();
         recv.extend_from_slice(BODY);
-        vec![LiveTranscript {
+        vec![Transcript {
             conn: 1,
             transport: "tcp".into(),
             note: None,
             events: vec![
-                LiveEvent {
+                Event {
                     dir: Dir::Recv,
                     bytes: recv,
                 },
-                LiveEvent {
+                Event {
                     dir: Dir::Sent,
                     bytes: b"<script>alert(1)</script>\0".to_vec(),
                 },
-                LiveEvent {
+                Event {
                     dir: Dir::Closed,
                     bytes: vec![],
                 },
             ],
+            commands: vec![],
             truncated: false,
         }]
     }
-    fn commands(&self, _last: usize) -> Vec<LiveCommand> {
+    fn commands(&self, _last: usize) -> Vec<CommandLine> {
         if self.cleared.load(Ordering::SeqCst) {
             return vec![];
         }
-        vec![LiveCommand {
+        vec![CommandLine {
             conn: 1,
             name: "INSTREAM".into(),
             line: b"INSTREAM".to_vec(),

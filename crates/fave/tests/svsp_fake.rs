@@ -114,7 +114,7 @@ async fn svsp_client_15_16_request_and_port_verdicts() {
         );
         assert_eq!(reports[4].verdict, Verdict::Clean);
     }
-    let cmds = fake.commands();
+    let cmds: Vec<Vec<u8>> = fake.commands().into_iter().map(|c| c.line).collect();
     assert!(cmds
         .iter()
         .any(|c| c.windows(12).any(|w| w == b"SCAN/REQUEST")));

@@ -12,69 +12,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-/// Direction (or kind) of one recorded event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
-    /// Bytes from the client.
-    Recv,
-    /// Bytes to the client.
-    Sent,
-    /// The client passed a file descriptor.
-    Fd,
-    /// The server closed the connection.
-    Closed,
-}
-
-impl Dir {
-    /// `recv`, `sent`, `fd`, `closed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dir::Recv => "recv",
-            Dir::Sent => "sent",
-            Dir::Fd => "fd",
-            Dir::Closed => "closed",
-        }
-    }
-}
-
-/// One event of a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveEvent {
-    /// What happened.
-    pub dir: Dir,
-    /// The bytes (empty for `Fd`/`Closed`).
-    pub bytes: Vec<u8>,
-}
-
-/// One connection as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LiveTranscript {
-    /// Connection number (the daemon's).
-    pub conn: u64,
-    /// `tcp`, `unix`, or the peer address.
-    pub transport: String,
-    /// A remark (`denied`, ...).
-    pub note: Option<String>,
-    /// Events in order.
-    pub events: Vec<LiveEvent>,
-    /// The recording hit its byte limit.
-    pub truncated: bool,
-}
-
-/// One decoded command.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LiveCommand {
-    /// Connection number.
-    pub conn: u64,
-    /// Command name, upper case (`INSTREAM`, `SCAN`, `UNKNOWN`).
-    pub name: String,
-    /// The command as received, terminator and framing prefix removed.
-    pub line: Vec<u8>,
-    /// IDSESSION number (clamd).
-    pub session: Option<u64>,
-    /// Framing (clamd: `z`, `n`, `legacy`).
-    pub framing: Option<String>,
-}
+pub use crate::record::{CommandLine, Dir, Event, Transcript};
 
 /// A signature body to hide and the label shown in its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,9 +36,9 @@ impl Signature {
 /// A daemon's recorded state, served by the admin API.
 pub trait LiveState: Send + Sync {
     /// The most recent `last` connections, oldest first.
-    fn transcripts(&self, last: usize) -> Vec<LiveTranscript>;
+    fn transcripts(&self, last: usize) -> Vec<Transcript<CommandLine>>;
     /// The most recent `last` commands, in connection order.
-    fn commands(&self, last: usize) -> Vec<LiveCommand>;
+    fn commands(&self, last: usize) -> Vec<CommandLine>;
     /// Forget every transcript and command (`POST /reset`).
     fn reset(&self);
     /// Bodies never shown (EICAR, test markers).
@@ -189,8 +127,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Consecutive events of one direction joined (a body read in two pieces is still found
 /// and hidden).
-pub fn merged(events: &[LiveEvent]) -> Vec<LiveEvent> {
-    let mut out: Vec<LiveEvent> = Vec::new();
+pub fn merged(events: &[Event]) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::new();
     for e in events {
         match out.last_mut() {
             Some(last) if last.dir == e.dir && matches!(e.dir, Dir::Recv | Dir::Sent) => {
@@ -202,17 +140,8 @@ pub fn merged(events: &[LiveEvent]) -> Vec<LiveEvent> {
     out
 }
 
-/// All bytes of one direction, joined.
-fn joined(events: &[LiveEvent], dir: Dir) -> Vec<u8> {
-    events
-        .iter()
-        .filter(|e| e.dir == dir)
-        .flat_map(|e| e.bytes.iter().copied())
-        .collect()
-}
-
 /// One transcript as JSON (texts redacted and escaped).
-pub fn transcript_json(t: &LiveTranscript, sigs: &[Signature]) -> Value {
+pub fn transcript_json(t: &Transcript<CommandLine>, sigs: &[Signature]) -> Value {
     let events: Vec<Value> = merged(&t.events)
         .iter()
         .map(|e| match e.dir {
@@ -224,14 +153,14 @@ pub fn transcript_json(t: &LiveTranscript, sigs: &[Signature]) -> Value {
             _ => json!({ "dir": e.dir.as_str() }),
         })
         .collect();
-    let received = joined(&t.events, Dir::Recv);
-    let sent = joined(&t.events, Dir::Sent);
+    let received = t.received();
+    let sent = t.sent();
     json!({
         "conn": t.conn,
         "transport": t.transport,
         "note": t.note,
         "truncated": t.truncated,
-        "closed": t.events.iter().any(|e| e.dir == Dir::Closed),
+        "closed": t.closed(),
         "bytes_received": received.len(),
         "bytes_sent": sent.len(),
         "received": shorten(redacted_text(&received, sigs)),
@@ -241,7 +170,7 @@ pub fn transcript_json(t: &LiveTranscript, sigs: &[Signature]) -> Value {
 }
 
 /// One command as JSON.
-pub fn command_json(c: &LiveCommand, sigs: &[Signature]) -> Value {
+pub fn command_json(c: &CommandLine, sigs: &[Signature]) -> Value {
     json!({
         "conn": c.conn,
         "name": c.name,
@@ -307,19 +236,19 @@ mod tests {
     /// Live view: a body read in two pieces is joined first, then hidden.
     #[test]
     fn split_reads_are_joined_before_redaction() {
-        let t = LiveTranscript {
+        let t = Transcript::<CommandLine> {
             conn: 1,
             transport: "tcp".into(),
             events: vec![
-                LiveEvent {
+                Event {
                     dir: Dir::Recv,
                     bytes: b"xxSECRET".to_vec(),
                 },
-                LiveEvent {
+                Event {
                     dir: Dir::Recv,
                     bytes: b"-BODYyy".to_vec(),
                 },
-                LiveEvent {
+                Event {
                     dir: Dir::Closed,
                     bytes: vec![],
                 },

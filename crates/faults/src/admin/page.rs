@@ -140,7 +140,7 @@ fn transcripts(h: &mut String, l: &dyn LiveState, s: &Stats) {
                 "closed"
             }
         });
-        let state = if t.events.iter().any(|e| e.dir == Dir::Closed) {
+        let state = if t.closed() {
             "closed by the server"
         } else {
             open.unwrap_or("")

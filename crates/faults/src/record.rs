@@ -1,0 +1,426 @@
+//! What a fake daemon received and sent, per connection: one bounded recorder for both
+//! fakes. Their handles return its [`Transcript`]s (`transcripts()`, `commands()`), and the
+//! admin API shows the same records live ([`LiveRecord`], `GET /transcripts`).
+//!
+//! Bounded (a long-running daemon must not grow): each connection keeps at most
+//! [`Limits::bytes_per_connection`] bytes of traffic, both directions together (what does
+//! not fit is dropped and the transcript marked `truncated`), at most
+//! [`MAX_COMMANDS_PER_CONNECTION`] commands, and the recorder keeps the newest
+//! [`Limits::connections`] connections.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// Commands kept per connection; later ones are not recorded.
+pub const MAX_COMMANDS_PER_CONNECTION: usize = 100_000;
+
+/// Direction (or kind) of one recorded event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Bytes from the client.
+    Recv,
+    /// Bytes to the client.
+    Sent,
+    /// The client passed a file descriptor (clamd `FILDES`).
+    Fd,
+    /// The server closed the connection.
+    Closed,
+}
+
+impl Dir {
+    /// `recv`, `sent`, `fd`, `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dir::Recv => "recv",
+            Dir::Sent => "sent",
+            Dir::Fd => "fd",
+            Dir::Closed => "closed",
+        }
+    }
+}
+
+/// One event of a connection: one read, one reply write, a passed descriptor, the close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub dir: Dir,
+    /// The bytes (empty for `Fd`/`Closed`).
+    pub bytes: Vec<u8>,
+}
+
+/// A command as the live view shows it; also what the fake vfindd records (its commands are
+/// lines, with no typed form).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommandLine {
+    /// Connection number.
+    pub conn: u64,
+    /// Command name, upper case (`INSTREAM`, `SCAN`, `UNKNOWN`).
+    pub name: String,
+    /// The command as received, terminator and framing prefix removed.
+    pub line: Vec<u8>,
+    /// IDSESSION number (clamd).
+    pub session: Option<u64>,
+    /// Framing (clamd: `z`, `n`, `legacy`).
+    pub framing: Option<String>,
+}
+
+/// A recorded command of one protocol.
+pub trait Recorded: Clone + Send + Sync + 'static {
+    /// Its name as fault triggers and expectations use it (`INSTREAM`, `SCAN`).
+    fn name(&self) -> String;
+    /// Its live-view form.
+    fn line(&self) -> CommandLine;
+}
+
+impl Recorded for CommandLine {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn line(&self) -> CommandLine {
+        self.clone()
+    }
+}
+
+/// Everything one connection did, as far as the limits allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Transcript<C> {
+    /// Connection number (the daemon's; 1-based, never reused, not reset by `clear`).
+    pub conn: u64,
+    /// `tcp`, `unix`, or `tcp from <peer>`.
+    pub transport: String,
+    /// A remark (`denied`).
+    pub note: Option<String>,
+    /// Events in order.
+    pub events: Vec<Event>,
+    /// Commands decoded on this connection, in order.
+    pub commands: Vec<C>,
+    /// The byte limit cut the recording short.
+    pub truncated: bool,
+}
+
+impl<C> Transcript<C> {
+    /// All bytes received, concatenated.
+    pub fn received(&self) -> Vec<u8> {
+        self.joined(Dir::Recv)
+    }
+
+    /// All bytes sent, concatenated.
+    pub fn sent(&self) -> Vec<u8> {
+        self.joined(Dir::Sent)
+    }
+
+    /// True once the server closed the connection.
+    pub fn closed(&self) -> bool {
+        self.events.iter().any(|e| e.dir == Dir::Closed)
+    }
+
+    /// All bytes of one direction, joined.
+    pub fn joined(&self, dir: Dir) -> Vec<u8> {
+        self.events
+            .iter()
+            .filter(|e| e.dir == dir)
+            .flat_map(|e| e.bytes.iter().copied())
+            .collect()
+    }
+}
+
+/// How much a [`Recorder`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of traffic per connection, both directions together.
+    pub bytes_per_connection: usize,
+    /// Connections kept; the oldest are dropped first.
+    pub connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            bytes_per_connection: 256 * 1024,
+            connections: 10_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot<C> {
+    transcript: Transcript<C>,
+    /// Bytes kept so far (the budget of [`Limits::bytes_per_connection`]).
+    bytes: usize,
+}
+
+/// The shared recorder of one daemon. Calls naming a connection that was never opened, or
+/// that [`Recorder::clear`] or the connection limit dropped, do nothing.
+#[derive(Debug)]
+pub struct Recorder<C> {
+    slots: Mutex<VecDeque<Slot<C>>>,
+    limits: Limits,
+}
+
+impl<C: Recorded> Recorder<C> {
+    /// An empty recorder.
+    pub fn new(limits: Limits) -> Self {
+        Recorder {
+            slots: Mutex::new(VecDeque::new()),
+            limits: Limits {
+                connections: limits.connections.max(1),
+                ..limits
+            },
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut VecDeque<Slot<C>>) -> R) -> R {
+        let mut g = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    /// The newest slot of connection `conn` (connections are looked up from the newest: the
+    /// busy ones are recent).
+    fn with_conn(&self, conn: u64, f: impl FnOnce(&mut Slot<C>)) {
+        self.with(|slots| {
+            if let Some(s) = slots.iter_mut().rev().find(|s| s.transcript.conn == conn) {
+                f(s);
+            }
+        });
+    }
+
+    /// Starts the record of connection `conn`.
+    pub fn open(&self, conn: u64, transport: impl Into<String>) {
+        let max = self.limits.connections;
+        let transport = transport.into();
+        self.with(|slots| {
+            while slots.len() >= max {
+                slots.pop_front();
+            }
+            slots.push_back(Slot {
+                transcript: Transcript {
+                    conn,
+                    transport,
+                    note: None,
+                    events: Vec::new(),
+                    commands: Vec::new(),
+                    truncated: false,
+                },
+                bytes: 0,
+            });
+        });
+    }
+
+    /// Records bytes in direction `dir` (or, with no bytes, an `Fd`/`Closed` event). Bytes
+    /// past the connection's budget are dropped and the transcript marked truncated.
+    pub fn event(&self, conn: u64, dir: Dir, data: &[u8]) {
+        let limit = self.limits.bytes_per_connection;
+        self.with_conn(conn, |s| {
+            let room = limit.saturating_sub(s.bytes);
+            let kept = &data[..data.len().min(room)];
+            if kept.len() < data.len() {
+                s.transcript.truncated = true;
+            }
+            if kept.is_empty() && !data.is_empty() {
+                return;
+            }
+            s.bytes += kept.len();
+            s.transcript.events.push(Event {
+                dir,
+                bytes: kept.to_vec(),
+            });
+        });
+    }
+
+    /// Bytes from the client.
+    pub fn recv(&self, conn: u64, data: &[u8]) {
+        self.event(conn, Dir::Recv, data);
+    }
+
+    /// Bytes to the client.
+    pub fn sent(&self, conn: u64, data: &[u8]) {
+        self.event(conn, Dir::Sent, data);
+    }
+
+    /// A remark on the connection (`denied`).
+    pub fn note(&self, conn: u64, note: &str) {
+        self.with_conn(conn, |s| s.transcript.note = Some(note.to_string()));
+    }
+
+    /// A decoded command.
+    pub fn command(&self, conn: u64, command: C) {
+        self.with_conn(conn, |s| {
+            if s.transcript.commands.len() < MAX_COMMANDS_PER_CONNECTION {
+                s.transcript.commands.push(command);
+            }
+        });
+    }
+
+    /// Forgets every connection recorded so far (`POST /reset`); connections still open
+    /// record nothing more.
+    pub fn clear(&self) {
+        self.with(VecDeque::clear);
+    }
+
+    /// The newest `last` transcripts, oldest first (clones only those).
+    pub fn last_transcripts(&self, last: usize) -> Vec<Transcript<C>> {
+        self.with(|slots| {
+            let skip = slots.len().saturating_sub(last);
+            slots
+                .iter()
+                .skip(skip)
+                .map(|s| s.transcript.clone())
+                .collect()
+        })
+    }
+
+    /// Every transcript kept, oldest first.
+    pub fn transcripts(&self) -> Vec<Transcript<C>> {
+        self.last_transcripts(usize::MAX)
+    }
+
+    /// Every command kept, in connection order.
+    pub fn commands(&self) -> Vec<C> {
+        self.with(|slots| {
+            slots
+                .iter()
+                .flat_map(|s| s.transcript.commands.iter().cloned())
+                .collect()
+        })
+    }
+
+    /// The newest `last` commands, in connection order.
+    pub fn last_commands(&self, last: usize) -> Vec<C> {
+        self.with(|slots| {
+            let mut out: Vec<C> = slots
+                .iter()
+                .rev()
+                .flat_map(|s| s.transcript.commands.iter().rev())
+                .take(last)
+                .cloned()
+                .collect();
+            out.reverse();
+            out
+        })
+    }
+
+    /// Names of every command kept, in connection order (for expectations).
+    pub fn command_names(&self) -> Vec<String> {
+        self.with(|slots| {
+            slots
+                .iter()
+                .flat_map(|s| s.transcript.commands.iter().map(Recorded::name))
+                .collect()
+        })
+    }
+}
+
+/// A recorder as the admin API's live view shows it, with the signature bodies it hides.
+#[cfg(feature = "admin")]
+#[derive(Debug)]
+pub struct LiveRecord<C> {
+    /// The daemon's recorder.
+    pub recorder: Arc<Recorder<C>>,
+    /// Bodies shown by label only (EICAR, markers, configured signatures).
+    pub signatures: Vec<crate::admin::live::Signature>,
+}
+
+#[cfg(feature = "admin")]
+impl<C: Recorded> crate::admin::live::LiveState for LiveRecord<C> {
+    fn transcripts(&self, last: usize) -> Vec<Transcript<CommandLine>> {
+        self.recorder
+            .last_transcripts(last)
+            .into_iter()
+            .map(|t| Transcript {
+                commands: t.commands.iter().map(Recorded::line).collect(),
+                conn: t.conn,
+                transport: t.transport,
+                note: t.note,
+                events: t.events,
+                truncated: t.truncated,
+            })
+            .collect()
+    }
+
+    fn commands(&self, last: usize) -> Vec<CommandLine> {
+        self.recorder
+            .last_commands(last)
+            .iter()
+            .map(Recorded::line)
+            .collect()
+    }
+
+    fn reset(&self) {
+        self.recorder.clear();
+    }
+
+    fn signatures(&self) -> Vec<crate::admin::live::Signature> {
+        self.signatures.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(conn: u64, name: &str) -> CommandLine {
+        CommandLine {
+            conn,
+            name: name.into(),
+            line: name.as_bytes().to_vec(),
+            ..CommandLine::default()
+        }
+    }
+
+    /// Both directions share one budget; what does not fit is cut, and the transcript says so.
+    #[test]
+    fn one_budget_per_connection_for_both_directions() {
+        let r: Recorder<CommandLine> = Recorder::new(Limits {
+            bytes_per_connection: 10,
+            connections: 4,
+        });
+        r.open(1, "tcp");
+        r.recv(1, b"zPING\0");
+        r.sent(1, b"PONG\0\0");
+        r.sent(1, b"more");
+        r.event(1, Dir::Closed, b"");
+        let t = &r.transcripts()[0];
+        assert_eq!(t.received(), b"zPING\0");
+        assert_eq!(t.sent(), b"PONG");
+        assert!(t.truncated);
+        assert!(t.closed(), "events without bytes still fit");
+    }
+
+    /// The newest connections are kept; a dropped or cleared one records nothing more, and
+    /// numbers are the daemon's, so a reset never mixes two connections.
+    #[test]
+    fn bounded_in_connections_and_cleared_connections_stay_quiet() {
+        let r: Recorder<CommandLine> = Recorder::new(Limits {
+            bytes_per_connection: 100,
+            connections: 2,
+        });
+        for conn in 1..=3 {
+            r.open(conn, "tcp");
+            r.command(conn, line(conn, "PING"));
+        }
+        let kept: Vec<u64> = r.transcripts().iter().map(|t| t.conn).collect();
+        assert_eq!(kept, [2, 3]);
+        r.recv(1, b"dropped");
+        assert!(r.transcripts().iter().all(|t| t.received().is_empty()));
+        r.clear();
+        r.recv(3, b"late");
+        r.note(3, "denied");
+        assert!(r.transcripts().is_empty());
+        r.open(4, "unix");
+        assert_eq!(r.transcripts()[0].conn, 4);
+    }
+
+    /// Commands come back in connection order, the newest `last` when asked for fewer.
+    #[test]
+    fn commands_in_connection_order() {
+        let r: Recorder<CommandLine> = Recorder::new(Limits::default());
+        r.open(1, "tcp");
+        r.open(2, "tcp");
+        r.command(1, line(1, "IDSESSION"));
+        r.command(2, line(2, "VERSION"));
+        r.command(1, line(1, "PING"));
+        assert_eq!(r.command_names(), ["IDSESSION", "PING", "VERSION"]);
+        let last: Vec<String> = r.last_commands(2).iter().map(|c| c.name.clone()).collect();
+        assert_eq!(last, ["PING", "VERSION"]);
+    }
+}
