@@ -340,17 +340,7 @@ impl FakeClamd {
     }
 
     fn observed(&self) -> Observed {
-        let stats = self.shared.faults.stats();
-        Observed {
-            commands: self
-                .shared
-                .recorder
-                .as_ref()
-                .map_or_else(Vec::new, |r| r.command_names()),
-            connections: stats.connections,
-            rules: stats.rules.into_iter().map(|r| (r.name, r.fired)).collect(),
-            recording: self.shared.recorder.is_some(),
-        }
+        Observed::of_daemon(&self.shared.faults, self.shared.recorder.as_deref())
     }
 
     /// True once SHUTDOWN/QUIT (or [`Self::shutdown`]) stopped the server.

@@ -263,13 +263,7 @@ impl FakeVfindd {
     }
 
     fn observed(&self) -> Observed {
-        let stats = self.faults.stats();
-        Observed {
-            commands: self.recorder.command_names(),
-            connections: stats.connections,
-            rules: stats.rules.into_iter().map(|r| (r.name, r.fired)).collect(),
-            recording: true,
-        }
+        Observed::of_daemon(&self.faults, Some(&self.recorder))
     }
 
     /// Stop serving now: the listener closes, connections are aborted and scans in

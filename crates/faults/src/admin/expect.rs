@@ -204,6 +204,23 @@ pub struct Observed {
     pub recording: bool,
 }
 
+impl Observed {
+    /// What a fake daemon observed: connections and rule firings from its fault set, and
+    /// the command names in its record (`None`: it does not record).
+    pub fn of_daemon<C: crate::record::Recorded>(
+        faults: &crate::FaultSet,
+        recorder: Option<&crate::record::Recorder<C>>,
+    ) -> Observed {
+        let stats = faults.stats();
+        Observed {
+            commands: recorder.map_or_else(Vec::new, |r| r.command_names()),
+            connections: stats.connections,
+            rules: stats.rules.into_iter().map(|r| (r.name, r.fired)).collect(),
+            recording: recorder.is_some(),
+        }
+    }
+}
+
 impl Default for Observed {
     fn default() -> Self {
         Observed {
