@@ -281,7 +281,7 @@ impl Default for Config {
             max_expanded_bytes: 64 << 20,
             record_limits: faults::record::Limits {
                 bytes_per_connection: 8 << 20,
-                connections: 10_000,
+                ..faults::record::Limits::default()
             },
             fault_plan: faults::FaultPlan::default(),
             admin: None,

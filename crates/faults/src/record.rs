@@ -6,7 +6,9 @@
 //! [`Limits::bytes_per_connection`] bytes of traffic, both directions together (what does
 //! not fit is dropped and the transcript marked `truncated`), at most
 //! [`MAX_COMMANDS_PER_CONNECTION`] commands, and the recorder keeps the newest
-//! [`Limits::connections`] connections.
+//! [`Limits::connections`] connections holding at most [`Limits::total_bytes`] bytes of
+//! traffic in all (the oldest connections are forgotten first), so many connections that each
+//! stay under their own budget still cannot grow a long-running daemon.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -131,6 +133,10 @@ pub struct Limits {
     pub bytes_per_connection: usize,
     /// Connections kept; the oldest are dropped first.
     pub connections: usize,
+    /// Bytes of traffic kept over all connections; beyond it the oldest connections are
+    /// dropped first (the current one is kept: raise this to at least
+    /// `bytes_per_connection`).
+    pub total_bytes: usize,
 }
 
 impl Default for Limits {
@@ -138,6 +144,7 @@ impl Default for Limits {
         Limits {
             bytes_per_connection: 256 * 1024,
             connections: 10_000,
+            total_bytes: 64 << 20,
         }
     }
 }
@@ -153,15 +160,34 @@ struct Slot<C> {
 /// that [`Recorder::clear`] or the connection limit dropped, do nothing.
 #[derive(Debug)]
 pub struct Recorder<C> {
-    slots: Mutex<VecDeque<Slot<C>>>,
+    slots: Mutex<Slots<C>>,
     limits: Limits,
+}
+
+#[derive(Debug)]
+struct Slots<C> {
+    /// Oldest first.
+    list: VecDeque<Slot<C>>,
+    /// Bytes kept over all of `list`.
+    bytes: usize,
+}
+
+impl<C> Slots<C> {
+    fn pop_oldest(&mut self) {
+        if let Some(s) = self.list.pop_front() {
+            self.bytes -= s.bytes;
+        }
+    }
 }
 
 impl<C: Recorded> Recorder<C> {
     /// An empty recorder.
     pub fn new(limits: Limits) -> Self {
         Recorder {
-            slots: Mutex::new(VecDeque::new()),
+            slots: Mutex::new(Slots {
+                list: VecDeque::new(),
+                bytes: 0,
+            }),
             limits: Limits {
                 connections: limits.connections.max(1),
                 ..limits
@@ -169,7 +195,7 @@ impl<C: Recorded> Recorder<C> {
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut VecDeque<Slot<C>>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Slots<C>) -> R) -> R {
         let mut g = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g)
     }
@@ -178,7 +204,7 @@ impl<C: Recorded> Recorder<C> {
     /// busy ones are recent).
     fn with_conn(&self, conn: u64, f: impl FnOnce(&mut Slot<C>)) {
         self.with(|slots| {
-            if let Some(s) = slots.iter_mut().rev().find(|s| s.transcript.conn == conn) {
+            if let Some(s) = find(&mut slots.list, conn) {
                 f(s);
             }
         });
@@ -189,10 +215,10 @@ impl<C: Recorded> Recorder<C> {
         let max = self.limits.connections;
         let transport = transport.into();
         self.with(|slots| {
-            while slots.len() >= max {
-                slots.pop_front();
+            while slots.list.len() >= max {
+                slots.pop_oldest();
             }
-            slots.push_back(Slot {
+            slots.list.push_back(Slot {
                 transcript: Transcript {
                     conn,
                     transport,
@@ -209,9 +235,12 @@ impl<C: Recorded> Recorder<C> {
     /// Records bytes in direction `dir` (or, with no bytes, an `Fd`/`Closed` event). Bytes
     /// past the connection's budget are dropped and the transcript marked truncated.
     pub fn event(&self, conn: u64, dir: Dir, data: &[u8]) {
-        let limit = self.limits.bytes_per_connection;
-        self.with_conn(conn, |s| {
-            let room = limit.saturating_sub(s.bytes);
+        let limits = self.limits;
+        self.with(|slots| {
+            let Some(s) = find(&mut slots.list, conn) else {
+                return;
+            };
+            let room = limits.bytes_per_connection.saturating_sub(s.bytes);
             let kept = &data[..data.len().min(room)];
             if kept.len() < data.len() {
                 s.transcript.truncated = true;
@@ -224,6 +253,16 @@ impl<C: Recorded> Recorder<C> {
                 dir,
                 bytes: kept.to_vec(),
             });
+            slots.bytes += kept.len();
+            // the oldest connections go first; the one just written to is kept
+            while slots.bytes > limits.total_bytes
+                && slots
+                    .list
+                    .front()
+                    .is_some_and(|s| s.transcript.conn != conn)
+            {
+                slots.pop_oldest();
+            }
         });
     }
 
@@ -254,14 +293,18 @@ impl<C: Recorded> Recorder<C> {
     /// Forgets every connection recorded so far (`POST /reset`); connections still open
     /// record nothing more.
     pub fn clear(&self) {
-        self.with(VecDeque::clear);
+        self.with(|slots| {
+            slots.list.clear();
+            slots.bytes = 0;
+        });
     }
 
     /// The newest `last` transcripts, oldest first (clones only those).
     pub fn last_transcripts(&self, last: usize) -> Vec<Transcript<C>> {
         self.with(|slots| {
-            let skip = slots.len().saturating_sub(last);
+            let skip = slots.list.len().saturating_sub(last);
             slots
+                .list
                 .iter()
                 .skip(skip)
                 .map(|s| s.transcript.clone())
@@ -278,6 +321,7 @@ impl<C: Recorded> Recorder<C> {
     pub fn commands(&self) -> Vec<C> {
         self.with(|slots| {
             slots
+                .list
                 .iter()
                 .flat_map(|s| s.transcript.commands.iter().cloned())
                 .collect()
@@ -288,6 +332,7 @@ impl<C: Recorded> Recorder<C> {
     pub fn last_commands(&self, last: usize) -> Vec<C> {
         self.with(|slots| {
             let mut out: Vec<C> = slots
+                .list
                 .iter()
                 .rev()
                 .flat_map(|s| s.transcript.commands.iter().rev())
@@ -303,11 +348,17 @@ impl<C: Recorded> Recorder<C> {
     pub fn command_names(&self) -> Vec<String> {
         self.with(|slots| {
             slots
+                .list
                 .iter()
                 .flat_map(|s| s.transcript.commands.iter().map(Recorded::name))
                 .collect()
         })
     }
+}
+
+/// The newest slot of connection `conn`.
+fn find<C>(list: &mut VecDeque<Slot<C>>, conn: u64) -> Option<&mut Slot<C>> {
+    list.iter_mut().rev().find(|s| s.transcript.conn == conn)
 }
 
 /// A recorder as the admin API's live view shows it, with the signature bodies it hides.
@@ -373,6 +424,7 @@ mod tests {
         let r: Recorder<CommandLine> = Recorder::new(Limits {
             bytes_per_connection: 10,
             connections: 4,
+            total_bytes: 100,
         });
         r.open(1, "tcp");
         r.recv(1, b"zPING\0");
@@ -393,6 +445,7 @@ mod tests {
         let r: Recorder<CommandLine> = Recorder::new(Limits {
             bytes_per_connection: 100,
             connections: 2,
+            total_bytes: 1000,
         });
         for conn in 1..=3 {
             r.open(conn, "tcp");
@@ -408,6 +461,44 @@ mod tests {
         assert!(r.transcripts().is_empty());
         r.open(4, "unix");
         assert_eq!(r.transcripts()[0].conn, 4);
+    }
+
+    /// Many connections each under their own budget still cannot pass the total: the
+    /// oldest are forgotten first, never the one being written.
+    #[test]
+    fn total_budget_forgets_the_oldest_connections() {
+        let r: Recorder<CommandLine> = Recorder::new(Limits {
+            bytes_per_connection: 8,
+            connections: 100,
+            total_bytes: 20,
+        });
+        for conn in 1..=10 {
+            r.open(conn, "tcp");
+            r.recv(conn, b"12345678");
+        }
+        let kept: Vec<u64> = r.transcripts().iter().map(|t| t.conn).collect();
+        assert_eq!(kept, [9, 10], "16 of 20 bytes held");
+        // a connection whose own budget exceeds the total keeps what it was given
+        let big: Recorder<CommandLine> = Recorder::new(Limits {
+            bytes_per_connection: 50,
+            connections: 100,
+            total_bytes: 10,
+        });
+        big.open(1, "tcp");
+        big.recv(1, b"0123456789abcdef");
+        big.open(2, "tcp");
+        big.recv(2, b"xy");
+        let t = big.transcripts();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].received(), b"xy");
+        big.clear();
+        big.open(3, "tcp");
+        big.recv(3, b"0123456789");
+        assert_eq!(
+            big.transcripts()[0].received(),
+            b"0123456789",
+            "clear resets the total"
+        );
     }
 
     /// Commands come back in connection order, the newest `last` when asked for fewer.
