@@ -29,6 +29,7 @@ pub mod review;
 pub mod runner;
 pub mod schedule;
 pub mod server;
+pub mod session_sort;
 pub mod snapshot;
 pub mod template;
 pub mod transcript;

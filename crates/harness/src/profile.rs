@@ -2,6 +2,7 @@
 //!
 //! A profile is a TOML file under `conformance/clients/` (format in the crate README).
 
+use crate::session_sort::SnapshotOrder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -144,6 +145,8 @@ struct ProfileFile {
     tags: Vec<String>,
     #[serde(default = "yes")]
     snapshots: bool,
+    #[serde(default)]
+    snapshot_order: SnapshotOrder,
     #[serde(default = "file_only")]
     inputs: Vec<InputKind>,
 }
@@ -245,6 +248,9 @@ pub struct ClientProfile {
     pub requires_python: Vec<String>,
     pub tags: Vec<String>,
     pub snapshots: bool,
+    /// How snapshots list the requests of a clamd session: as sent, or `by-content` for a
+    /// client whose request order is its directory walk's (see [`crate::session_sort`]).
+    pub snapshot_order: SnapshotOrder,
     /// Which cases the profile runs: `file` (the default) the one-file cases, `dir` those
     /// with a `files` input, where `{file}` is the directory holding them and the client
     /// prints one clamdscan-style line per file (`<path>: OK`, `<path>: <name> FOUND`,
@@ -342,6 +348,7 @@ impl ClientProfile {
             requires_python: raw.requires_python,
             tags: raw.tags,
             snapshots: raw.snapshots,
+            snapshot_order: raw.snapshot_order,
             inputs: raw.inputs,
             source: Some(origin.to_path_buf()),
         })
@@ -401,6 +408,7 @@ impl ClientProfile {
             requires_python: Vec::new(),
             tags: Vec::new(),
             snapshots: false,
+            snapshot_order: SnapshotOrder::AsSent,
             inputs: file_only(),
             source: None,
         })

@@ -89,6 +89,7 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
         r.got,
         &r.transcript,
         &r.redactions,
+        profile.snapshot_order,
     );
     let name = format!("{}/{}", r.client, r.case_id);
     let path = snapshot::path_for(&opts.dir, &r.client, &r.case_id);

@@ -16,6 +16,7 @@ use regex::Regex;
 use crate::checks::clamd::{parse_client, split_replies, ClientFrame};
 use crate::input::escape;
 use crate::profile::{Protocol, Verdict};
+use crate::session_sort::{self, SnapshotOrder, Unit};
 use crate::transcript::{DataSource, Dir, Transcript};
 
 /// Values to replace in rendered text.
@@ -53,7 +54,7 @@ fn static_res() -> Vec<(Regex, &'static str)> {
     .collect()
 }
 
-/// Renders a transcript for a snapshot.
+/// Renders a transcript for a snapshot (`order`: the profile's `snapshot_order`).
 pub fn render(
     protocol: Protocol,
     case_id: &str,
@@ -61,6 +62,7 @@ pub fn render(
     got: Option<Verdict>,
     t: &Transcript,
     red: &Redactions,
+    order: SnapshotOrder,
 ) -> String {
     let mut s = red.apply(&format!(
         "case: {case_id}\nexpect: {expect}\ngot: {}\n",
@@ -73,7 +75,7 @@ pub fn render(
     let mut blocks: Vec<String> = t
         .connections()
         .into_iter()
-        .map(|conn| red.apply(&render_connection(protocol, t, conn)))
+        .map(|conn| red.apply(&render_connection(protocol, t, conn, order)))
         .collect();
     // Redacted first: ports and paths differ run to run and must not decide the order.
     blocks.sort();
@@ -98,11 +100,17 @@ pub fn render_as_expected(
         Some(verdict),
         t,
         &Redactions::default(),
+        SnapshotOrder::AsSent,
     )
 }
 
 /// One control connection (and its data channels), without its header line.
-fn render_connection(protocol: Protocol, t: &Transcript, conn: u32) -> String {
+fn render_connection(
+    protocol: Protocol,
+    t: &Transcript,
+    conn: u32,
+    order: SnapshotOrder,
+) -> String {
     let mut s = String::new();
     // Whether the server closed while the client was still uploading: then FIN or RST
     // is a matter of timing (CLAMD-TRANS-5), and the snapshot must not record which.
@@ -118,8 +126,18 @@ fn render_connection(protocol: Protocol, t: &Transcript, conn: u32) -> String {
                 srv.windows(limit.len()).any(|w| w == limit)
             };
             let answered = srv.windows(8).filter(|w| *w == b"stream: ").count();
-            end_depends_on_timing = render_clamd_client(&c, cut_by_server, answered, &mut s);
-            for (r, terminated) in split_replies(&srv) {
+            let mut starts = Vec::new();
+            end_depends_on_timing =
+                render_clamd_client(&c, cut_by_server, answered, &mut s, &mut starts);
+            let mut replies = split_replies(&srv);
+            if order == SnapshotOrder::ByContent && !end_depends_on_timing {
+                let units = units_of(&s, &c, starts);
+                if let Some((sorted, renumbered)) = session_sort::by_content(&units, &replies) {
+                    s = sorted.into_iter().map(|u| u.text).collect();
+                    replies = renumbered;
+                }
+            }
+            for (r, terminated) in replies {
                 s.push_str(&format!(
                     "  S: {}{}\n",
                     escape(&r),
@@ -247,8 +265,48 @@ fn render_data_channel(t: &Transcript, n: usize, dc: u32, source: DataSource, s:
     end_line(t, dc, cut, "    ", s);
 }
 
+/// Where a command starts: in the rendered text, its name, in the bytes sent.
+type CommandStart = (usize, Vec<u8>, usize);
+
+/// The rendered client side `text` of the bytes `sent` cut into one unit per command (its
+/// line and its chunks'), from where each command starts.
+fn units_of(text: &str, sent: &[u8], starts: Vec<CommandStart>) -> Vec<Unit> {
+    let mut units = Vec::new();
+    if let Some((first, _, first_sent)) = starts.first() {
+        // nothing is rendered before the first command, but keep it if it ever is
+        if *first > 0 {
+            units.push(Unit {
+                name: Vec::new(),
+                text: text[..*first].to_string(),
+                sent: sent[..*first_sent].to_vec(),
+            });
+        }
+    }
+    let ends: Vec<(usize, usize)> = starts
+        .iter()
+        .skip(1)
+        .map(|(at, _, sent_at)| (*at, *sent_at))
+        .chain([(text.len(), sent.len())])
+        .collect();
+    for ((at, name, sent_at), (end, sent_end)) in starts.into_iter().zip(ends) {
+        units.push(Unit {
+            name,
+            text: text[at..end].to_string(),
+            sent: sent[sent_at..sent_end].to_vec(),
+        });
+    }
+    units
+}
+
 /// Renders the client's side; returns true when the upload was cut short by the server.
-fn render_clamd_client(c: &[u8], cut_by_server: bool, answered: usize, s: &mut String) -> bool {
+/// `starts` gets, for each command rendered, where its line starts in `s` and its name.
+fn render_clamd_client(
+    c: &[u8],
+    cut_by_server: bool,
+    answered: usize,
+    s: &mut String,
+    starts: &mut Vec<CommandStart>,
+) -> bool {
     let frames = parse_client(c);
     // How far a client gets with an upload the server cut short depends on timing: show
     // such a stream without chunk counts, so the snapshot is stable.
@@ -281,7 +339,8 @@ fn render_clamd_client(c: &[u8], cut_by_server: bool, answered: usize, s: &mut S
     let mut i = 0;
     while i < frames.len() {
         match &frames[i] {
-            ClientFrame::Command { at, end, .. } => {
+            ClientFrame::Command { at, end, name, .. } => {
+                starts.push((s.len(), name.clone(), *at));
                 s.push_str(&format!("  C: {}\n", escape(&c[*at..*end])))
             }
             ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => s.push_str(
@@ -579,6 +638,63 @@ mod tests {
     /// An INSTREAM chunk of `len` bytes `a`.
     fn chunk(len: usize) -> Vec<u8> {
         fixtures::clamd_wire::chunk(&vec![b'a'; len])
+    }
+
+    /// CLAMD-SESSION-3 with `snapshot_order = "by-content"`: one session of three streams
+    /// sent in two directory-walk orders renders the same, each reply beside its request,
+    /// also for two files of one size; as sent, the two orders differ.
+    #[test]
+    fn clamd_session_3_by_content_does_not_depend_on_walk_order() {
+        let stream = |n: usize, byte: u8| {
+            let data = fixtures::clamd_wire::chunk(&vec![byte; n]);
+            [&b"zINSTREAM\0"[..], &data, &[0, 0, 0, 0]].concat()
+        };
+        let session = |streams: [Vec<u8>; 3], replies: &[u8]| {
+            let sent: Vec<u8> = [
+                b"zIDSESSION\0".to_vec(),
+                streams.concat(),
+                b"zEND\0".to_vec(),
+            ]
+            .concat();
+            Transcript {
+                events: conn(1, 0, &[&sent], &[replies]),
+            }
+        };
+        // the 7 bytes of `b` are the infected file in both walks
+        let walk_a = session(
+            [stream(5, b'a'), stream(7, b'b'), stream(7, b'a')],
+            b"1: stream: OK\x002: stream: X FOUND\x003: stream: OK\0",
+        );
+        let walk_b = session(
+            [stream(7, b'a'), stream(5, b'a'), stream(7, b'b')],
+            b"2: stream: OK\x001: stream: OK\x003: stream: X FOUND\0",
+        );
+        let render_with = |t: &Transcript, order| {
+            render(
+                Protocol::Clamd,
+                "clamd.x",
+                Verdict::Infected,
+                Some(Verdict::Infected),
+                t,
+                &Redactions::default(),
+                order,
+            )
+        };
+        let a = render_with(&walk_a, SnapshotOrder::ByContent);
+        assert_eq!(a, render_with(&walk_b, SnapshotOrder::ByContent));
+        assert_ne!(
+            render_with(&walk_a, SnapshotOrder::AsSent),
+            render_with(&walk_b, SnapshotOrder::AsSent)
+        );
+        assert!(
+            a.contains("<chunk 5 bytes>\n  C: <chunk 0: end of stream>\n  C: zINSTREAM\\0\n  C: <chunk 7 bytes>"),
+            "{a}"
+        );
+        // sorted: 5 x a, 7 x a, 7 x b
+        assert!(
+            a.contains("  S: 2: stream: OK\\0\n  S: 3: stream: X FOUND"),
+            "{a}"
+        );
     }
 
     /// Issue 14 item 1: a snapshot is a function of the client's behaviour only. A client that
