@@ -308,7 +308,7 @@ pub fn fake_vfindd_in_process(
     let t0 = Instant::now();
     let server = rt.block_on(async move {
         fake_vfindd::FakeVfindd::builder()
-            .configure(|c| {
+            .with_config(|c| {
                 c.stream_max_length = stream_max;
                 c.max_file_bytes = stream_max;
             })

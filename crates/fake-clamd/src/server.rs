@@ -613,7 +613,7 @@ fn admin_options(config: &Config, recorder: Option<&Arc<Recorder>>) -> faults::a
         .token(config.fake.admin_token.clone())
         .title("fake-clamd");
     match recorder {
-        Some(r) => opts.live(Arc::new(faults::record::LiveRecord {
+        Some(r) => opts.live(Arc::new(faults::admin::live::LiveRecord {
             recorder: r.clone(),
             signatures: crate::record::signatures(),
         })),

@@ -7,8 +7,9 @@ use crate::record::{Recorder, Transcript};
 use crate::shared::Shared;
 use crate::Error;
 use faults::admin::expect::{Expectation, Expectations, Observed, VerifyError};
+use faults::admin::live::LiveRecord;
 use faults::admin::live::Signature;
-use faults::record::{CommandLine, LiveRecord};
+use faults::record::CommandLine;
 use faults::{Action, Event as FaultEvent};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -237,6 +238,11 @@ impl FakeVfindd {
         self.recorder.commands()
     }
 
+    /// Forget recorded transcripts (as `POST /reset` of the admin API).
+    pub fn clear_records(&self) {
+        self.recorder.clear();
+    }
+
     /// Adds an expectation, checked by [`Self::verify`] and when the handle is dropped
     /// (which panics with the message, unless the thread is already panicking). Same
     /// names as `FakeClamd::expect`:
@@ -397,8 +403,8 @@ impl Builder {
             .push((name.to_string(), bytes.to_vec()));
         self
     }
-    /// Arbitrary changes.
-    pub fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
+    /// Change anything in the config (as `FakeClamdBuilder::with_config`).
+    pub fn with_config(mut self, f: impl FnOnce(&mut Config)) -> Self {
         f(&mut self.cfg);
         self
     }

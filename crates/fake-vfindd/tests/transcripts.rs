@@ -58,6 +58,10 @@ async fn svsp_transcript_a_single_file() {
         raw.as_slice(),
         b"READY\r\nQUEUED\r\nSCANNING \"/tmp/foo\"\r\nDONE 0 : \"/tmp/foo\"\r\nOK\r\n"
     );
+    let names: Vec<String> = s.commands().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["SCAN", "QUIT"]);
+    s.clear_records();
+    assert!(s.transcripts().is_empty() && s.commands().is_empty());
     insta::assert_snapshot!(c.log);
 }
 

@@ -1,6 +1,6 @@
 //! What a fake daemon received and sent, per connection: one bounded recorder for both
 //! fakes. Their handles return its [`Transcript`]s (`transcripts()`, `commands()`), and the
-//! admin API shows the same records live ([`LiveRecord`], `GET /transcripts`).
+//! admin API shows the same records live (`admin::live::LiveRecord`, `GET /transcripts`).
 //!
 //! Bounded (a long-running daemon must not grow): each connection keeps at most
 //! [`Limits::bytes_per_connection`] bytes of traffic, both directions together (what does
@@ -11,7 +11,7 @@
 //! stay under their own budget still cannot grow a long-running daemon.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Commands kept per connection; later ones are not recorded.
 pub const MAX_COMMANDS_PER_CONNECTION: usize = 100_000;
@@ -359,50 +359,6 @@ impl<C: Recorded> Recorder<C> {
 /// The newest slot of connection `conn`.
 fn find<C>(list: &mut VecDeque<Slot<C>>, conn: u64) -> Option<&mut Slot<C>> {
     list.iter_mut().rev().find(|s| s.transcript.conn == conn)
-}
-
-/// A recorder as the admin API's live view shows it, with the signature bodies it hides.
-#[cfg(feature = "admin")]
-#[derive(Debug)]
-pub struct LiveRecord<C> {
-    /// The daemon's recorder.
-    pub recorder: Arc<Recorder<C>>,
-    /// Bodies shown by label only (EICAR, markers, configured signatures).
-    pub signatures: Vec<crate::admin::live::Signature>,
-}
-
-#[cfg(feature = "admin")]
-impl<C: Recorded> crate::admin::live::LiveState for LiveRecord<C> {
-    fn transcripts(&self, last: usize) -> Vec<Transcript<CommandLine>> {
-        self.recorder
-            .last_transcripts(last)
-            .into_iter()
-            .map(|t| Transcript {
-                commands: t.commands.iter().map(Recorded::line).collect(),
-                conn: t.conn,
-                transport: t.transport,
-                note: t.note,
-                events: t.events,
-                truncated: t.truncated,
-            })
-            .collect()
-    }
-
-    fn commands(&self, last: usize) -> Vec<CommandLine> {
-        self.recorder
-            .last_commands(last)
-            .iter()
-            .map(Recorded::line)
-            .collect()
-    }
-
-    fn reset(&self) {
-        self.recorder.clear();
-    }
-
-    fn signatures(&self) -> Vec<crate::admin::live::Signature> {
-        self.signatures.clone()
-    }
 }
 
 #[cfg(test)]

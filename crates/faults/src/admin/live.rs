@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 pub use crate::record::{CommandLine, Dir, Event, Transcript};
+use crate::record::{Recorded, Recorder};
 
 /// A signature body to hide and the label shown in its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,48 @@ pub trait LiveState: Send + Sync {
     fn reset(&self);
     /// Bodies never shown (EICAR, test markers).
     fn signatures(&self) -> Vec<Signature>;
+}
+
+/// A recorder as the admin API's live view shows it, with the signature bodies it hides.
+#[derive(Debug)]
+pub struct LiveRecord<C> {
+    /// The daemon's recorder.
+    pub recorder: Arc<Recorder<C>>,
+    /// Bodies shown by label only (EICAR, markers, configured signatures).
+    pub signatures: Vec<Signature>,
+}
+
+impl<C: Recorded> LiveState for LiveRecord<C> {
+    fn transcripts(&self, last: usize) -> Vec<Transcript<CommandLine>> {
+        self.recorder
+            .last_transcripts(last)
+            .into_iter()
+            .map(|t| Transcript {
+                commands: t.commands.iter().map(Recorded::line).collect(),
+                conn: t.conn,
+                transport: t.transport,
+                note: t.note,
+                events: t.events,
+                truncated: t.truncated,
+            })
+            .collect()
+    }
+
+    fn commands(&self, last: usize) -> Vec<CommandLine> {
+        self.recorder
+            .last_commands(last)
+            .iter()
+            .map(Recorded::line)
+            .collect()
+    }
+
+    fn reset(&self) {
+        self.recorder.clear();
+    }
+
+    fn signatures(&self) -> Vec<Signature> {
+        self.signatures.clone()
+    }
 }
 
 /// A shared [`LiveState`].
