@@ -365,6 +365,23 @@ fn find<C>(list: &mut VecDeque<Slot<C>>, conn: u64) -> Option<&mut Slot<C>> {
 mod tests {
     use super::*;
 
+    fn recorder(
+        bytes_per_connection: usize,
+        connections: usize,
+        total: usize,
+    ) -> Recorder<CommandLine> {
+        Recorder::new(Limits {
+            bytes_per_connection,
+            connections,
+            total_bytes: total,
+        })
+    }
+
+    /// The connection numbers kept.
+    fn conns(r: &Recorder<CommandLine>) -> Vec<u64> {
+        r.transcripts().iter().map(|t| t.conn).collect()
+    }
+
     fn line(conn: u64, name: &str) -> CommandLine {
         CommandLine {
             conn,
@@ -377,11 +394,7 @@ mod tests {
     /// Both directions share one budget; what does not fit is cut, and the transcript says so.
     #[test]
     fn one_budget_per_connection_for_both_directions() {
-        let r: Recorder<CommandLine> = Recorder::new(Limits {
-            bytes_per_connection: 10,
-            connections: 4,
-            total_bytes: 100,
-        });
+        let r = recorder(10, 4, 100);
         r.open(1, "tcp");
         r.recv(1, b"zPING\0");
         r.sent(1, b"PONG\0\0");
@@ -398,17 +411,12 @@ mod tests {
     /// numbers are the daemon's, so a reset never mixes two connections.
     #[test]
     fn bounded_in_connections_and_cleared_connections_stay_quiet() {
-        let r: Recorder<CommandLine> = Recorder::new(Limits {
-            bytes_per_connection: 100,
-            connections: 2,
-            total_bytes: 1000,
-        });
+        let r = recorder(100, 2, 1000);
         for conn in 1..=3 {
             r.open(conn, "tcp");
             r.command(conn, line(conn, "PING"));
         }
-        let kept: Vec<u64> = r.transcripts().iter().map(|t| t.conn).collect();
-        assert_eq!(kept, [2, 3]);
+        assert_eq!(conns(&r), [2, 3]);
         r.recv(1, b"dropped");
         assert!(r.transcripts().iter().all(|t| t.received().is_empty()));
         r.clear();
@@ -423,23 +431,14 @@ mod tests {
     /// oldest are forgotten first, never the one being written.
     #[test]
     fn total_budget_forgets_the_oldest_connections() {
-        let r: Recorder<CommandLine> = Recorder::new(Limits {
-            bytes_per_connection: 8,
-            connections: 100,
-            total_bytes: 20,
-        });
+        let r = recorder(8, 100, 20);
         for conn in 1..=10 {
             r.open(conn, "tcp");
             r.recv(conn, b"12345678");
         }
-        let kept: Vec<u64> = r.transcripts().iter().map(|t| t.conn).collect();
-        assert_eq!(kept, [9, 10], "16 of 20 bytes held");
+        assert_eq!(conns(&r), [9, 10], "16 of 20 bytes held");
         // a connection whose own budget exceeds the total keeps what it was given
-        let big: Recorder<CommandLine> = Recorder::new(Limits {
-            bytes_per_connection: 50,
-            connections: 100,
-            total_bytes: 10,
-        });
+        let big = recorder(50, 100, 10);
         big.open(1, "tcp");
         big.recv(1, b"0123456789abcdef");
         big.open(2, "tcp");
