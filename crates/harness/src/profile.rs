@@ -141,6 +141,8 @@ struct ProfileFile {
     #[serde(default)]
     requires_python: Vec<String>,
     #[serde(default)]
+    requires_node: Vec<String>,
+    #[serde(default)]
     tags: Vec<String>,
     #[serde(default = "yes")]
     snapshots: bool,
@@ -243,6 +245,8 @@ pub struct ClientProfile {
     pub cargo_bin: Option<CargoBin>,
     pub requires: Vec<String>,
     pub requires_python: Vec<String>,
+    /// npm packages that `require.resolve` must find from the profile's directory.
+    pub requires_node: Vec<String>,
     pub tags: Vec<String>,
     pub snapshots: bool,
     /// Which cases the profile runs: `file` (the default) the one-file cases, `dir` those
@@ -340,6 +344,7 @@ impl ClientProfile {
             }),
             requires: raw.requires,
             requires_python: raw.requires_python,
+            requires_node: raw.requires_node,
             tags: raw.tags,
             snapshots: raw.snapshots,
             inputs: raw.inputs,
@@ -399,6 +404,7 @@ impl ClientProfile {
             cargo_bin: None,
             requires: Vec::new(),
             requires_python: Vec::new(),
+            requires_node: Vec::new(),
             tags: Vec::new(),
             snapshots: false,
             inputs: file_only(),
