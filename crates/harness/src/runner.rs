@@ -187,7 +187,9 @@ fn node_packages_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<St
             return Some(format!(
                 "not available: node package `{package}` is not installed where {} can \
                  require it (npm install {package} there or in a parent directory)",
-                dir.display()
+                std::path::absolute(dir)
+                    .unwrap_or_else(|_| dir.to_path_buf())
+                    .display()
             ));
         }
     }
