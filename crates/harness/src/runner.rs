@@ -134,20 +134,24 @@ pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String>
         );
     }
     for module in &profile.requires_python {
-        let ok = std::process::Command::new("python3")
-            .args(["-c", &format!("import {module}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
+        if !succeeds(
+            std::process::Command::new("python3").args(["-c", &format!("import {module}")]),
+        ) {
             return Some(format!(
                 "not available: python module `{module}` is not installed (pip install {module})"
             ));
         }
     }
     node_packages_missing(profile, ctx)
+}
+
+/// Whether a check command runs and exits 0 (its output is not wanted).
+fn succeeds(cmd: &mut std::process::Command) -> bool {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Succeeds when `require.resolve(process.argv[1])` finds the package; a package that
@@ -174,16 +178,9 @@ fn node_packages_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<St
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     for package in &profile.requires_node {
-        let found = std::process::Command::new(&node)
-            .args(["-e", NODE_RESOLVE, package])
-            .current_dir(dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !found {
+        let mut resolve = std::process::Command::new(&node);
+        resolve.args(["-e", NODE_RESOLVE, package]).current_dir(dir);
+        if !succeeds(&mut resolve) {
             return Some(format!(
                 "not available: node package `{package}` is not installed where {} can \
                  require it (npm install {package} there or in a parent directory)",

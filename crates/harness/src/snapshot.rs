@@ -110,14 +110,7 @@ fn render_connection(protocol: Protocol, t: &Transcript, conn: u32) -> String {
     // unread is a FIN): how much of the daemon's reply the proxy had relayed by then, and
     // whether the daemon's close was seen, is the daemon's progress at that instant (a
     // delayed or split reply), not the client's behaviour. The client's bytes stay.
-    let client_reset = t.events.iter().any(|e| {
-        e.conn == conn
-            && matches!(
-                &e.kind,
-                crate::transcript::EventKind::Error { dir: Dir::C2S, .. }
-            )
-    });
-    if client_reset {
+    if reset_by(t, conn, Dir::C2S) {
         match protocol {
             // the client's bytes as it sent them: no reply is taken as cutting its stream
             Protocol::Clamd => {
@@ -174,15 +167,17 @@ fn render_svsp_side(label: &str, data: &[u8], s: &mut String) {
     }
 }
 
+/// Whether reading the `dir` side of a connection failed (a reset by that side).
+fn reset_by(t: &Transcript, conn: u32, dir: Dir) -> bool {
+    t.events.iter().any(|e| {
+        e.conn == conn
+            && matches!(&e.kind, crate::transcript::EventKind::Error { dir: d, .. } if *d == dir)
+    })
+}
+
 /// How a connection ended (the last line of its block).
 fn end_line(t: &Transcript, conn: u32, end_depends_on_timing: bool, indent: &str, s: &mut String) {
-    let reset = t.events.iter().any(|e| {
-        e.conn == conn
-            && matches!(
-                &e.kind,
-                crate::transcript::EventKind::Error { dir: Dir::S2C, .. }
-            )
-    });
+    let reset = reset_by(t, conn, Dir::S2C);
     if end_depends_on_timing {
         s.push_str(&format!(
             "{indent}server closed during the upload (FIN or RST depends on timing)\n"
