@@ -186,8 +186,11 @@ pub fn judge(
                     kind: "unclassified".into(),
                     expected: format!("verdict {}", case.expect),
                     happened: format!(
-                        "exit status {:?} and output match no verdict rule of profile {}{}",
-                        run.exit,
+                        "{} and output match no verdict rule of profile {}{}",
+                        run.exit
+                            .map_or("no exit status (ended by a signal)".into(), |c| {
+                                format!("exit status {c}")
+                            }),
                         profile.name,
                         not_connected_hint(ev)
                     ),
@@ -340,10 +343,20 @@ fn line_verdict(line: &str) -> Option<Verdict> {
     }
 }
 
+/// The last lines of the client's output. When they do not name the error, its first line
+/// that does comes first (a Node stack trace ends in frames; `Error: Cannot find module`
+/// is at its top).
 fn tail(stderr: &str, stdout: &str) -> String {
     let pick = |s: &str| -> String {
         let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(6)..].join("\n")
+        let last = &lines[lines.len().saturating_sub(6)..];
+        let names_error = |l: &str| l.contains("Error") || l.contains("error:");
+        match lines.iter().find(|l| names_error(l)) {
+            Some(first) if !last.iter().any(|l| names_error(l)) => {
+                format!("{first}\n...\n{}", last.join("\n"))
+            }
+            _ => last.join("\n"),
+        }
     };
     let mut out = String::new();
     if !stdout.trim().is_empty() {

@@ -142,6 +142,8 @@ struct ProfileFile {
     #[serde(default)]
     requires_python: Vec<String>,
     #[serde(default)]
+    requires_node: Vec<String>,
+    #[serde(default)]
     tags: Vec<String>,
     #[serde(default = "yes")]
     snapshots: bool,
@@ -246,6 +248,8 @@ pub struct ClientProfile {
     pub cargo_bin: Option<CargoBin>,
     pub requires: Vec<String>,
     pub requires_python: Vec<String>,
+    /// npm packages that `require.resolve` must find from the profile's directory.
+    pub requires_node: Vec<String>,
     pub tags: Vec<String>,
     pub snapshots: bool,
     /// How snapshots list the requests of a clamd session: as sent, or `by-content` for a
@@ -346,6 +350,7 @@ impl ClientProfile {
             }),
             requires: raw.requires,
             requires_python: raw.requires_python,
+            requires_node: raw.requires_node,
             tags: raw.tags,
             snapshots: raw.snapshots,
             snapshot_order: raw.snapshot_order,
@@ -406,6 +411,7 @@ impl ClientProfile {
             cargo_bin: None,
             requires: Vec::new(),
             requires_python: Vec::new(),
+            requires_node: Vec::new(),
             tags: Vec::new(),
             snapshots: false,
             snapshot_order: SnapshotOrder::AsSent,

@@ -214,18 +214,22 @@ impl Report {
                 let _ = writeln!(s, "  {f}");
             }
         }
-        let na: Vec<String> = self
+        // each client once, with why (a missing program or package: the fix is in it)
+        let na: std::collections::BTreeMap<&str, &str> = self
             .with_status(Status::NotAvailable)
-            .map(|r| r.suite.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
+            .map(|r| {
+                let why = r.note.as_deref().unwrap_or(&r.detail);
+                (
+                    r.suite.as_str(),
+                    why.strip_prefix("not available: ").unwrap_or(why),
+                )
+            })
             .collect();
         if !na.is_empty() {
-            let _ = writeln!(
-                s,
-                "\nnot available (not counted as passed): {}",
-                na.join(", ")
-            );
+            let _ = writeln!(s, "\nnot available (not counted as passed):");
+            for (suite, why) in na {
+                let _ = writeln!(s, "  {suite}: {why}");
+            }
         }
         let nap: Vec<&Row> = self.with_status(Status::NotApplicable).collect();
         if !nap.is_empty() {

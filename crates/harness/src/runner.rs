@@ -128,17 +128,65 @@ pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String>
             return Some(format!("not available: program `{prog}` not found on PATH"));
         }
     }
+    if !profile.requires_python.is_empty() && find_program("python3", &ctx.extra_path).is_none() {
+        return Some(
+            "not available: program `python3` (needed by requires_python) not found on PATH".into(),
+        );
+    }
     for module in &profile.requires_python {
-        let ok = std::process::Command::new("python3")
-            .args(["-c", &format!("import {module}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
+        if !succeeds(
+            std::process::Command::new("python3").args(["-c", &format!("import {module}")]),
+        ) {
             return Some(format!(
                 "not available: python module `{module}` is not installed (pip install {module})"
+            ));
+        }
+    }
+    node_packages_missing(profile, ctx)
+}
+
+/// Whether a check command runs and exits 0 (its output is not wanted).
+fn succeeds(cmd: &mut std::process::Command) -> bool {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Succeeds when `require.resolve(process.argv[1])` finds the package; a package that
+/// exports no `require` entry (ESM only) is installed all the same.
+const NODE_RESOLVE: &str = "try { require.resolve(process.argv[1]) } \
+     catch (e) { process.exit(e.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' ? 0 : 1) }";
+
+/// Why `requires_node` is not met, if it is not: each package is resolved as `require`
+/// does from the profile's directory, so a `node_modules` there or in any parent (where
+/// `npm install` put it for a script beside the profile) counts, and so does `NODE_PATH`.
+fn node_packages_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<String> {
+    if profile.requires_node.is_empty() {
+        return None;
+    }
+    let Some(node) = find_program("node", &ctx.extra_path) else {
+        return Some(
+            "not available: program `node` (needed by requires_node) not found on PATH".into(),
+        );
+    };
+    let dir = profile
+        .source
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    for package in &profile.requires_node {
+        let mut resolve = std::process::Command::new(&node);
+        resolve.args(["-e", NODE_RESOLVE, package]).current_dir(dir);
+        if !succeeds(&mut resolve) {
+            return Some(format!(
+                "not available: node package `{package}` is not installed where {} can \
+                 require it (npm install {package} there or in a parent directory)",
+                std::path::absolute(dir)
+                    .unwrap_or_else(|_| dir.to_path_buf())
+                    .display()
             ));
         }
     }

@@ -112,48 +112,63 @@ fn render_connection(
     order: SnapshotOrder,
 ) -> String {
     let mut s = String::new();
-    // Whether the server closed while the client was still uploading: then FIN or RST
-    // is a matter of timing (CLAMD-TRANS-5), and the snapshot must not record which.
-    let mut end_depends_on_timing = false;
     let c = t.bytes(conn, Dir::C2S);
     let srv = t.bytes(conn, Dir::S2C);
-    match protocol {
-        Protocol::Clamd => {
-            // A stream the server cut short (no reply to it, or the size-limit error) has a
-            // timing-dependent length.
-            let cut_by_server = !srv.windows(8).any(|w| w == b"stream: ") || {
-                let limit = clamd_proto::reply::INSTREAM_SIZE_LIMIT_EXCEEDED.as_bytes();
-                srv.windows(limit.len()).any(|w| w == limit)
-            };
-            let answered = srv.windows(8).filter(|w| *w == b"stream: ").count();
-            let mut starts = Vec::new();
-            end_depends_on_timing =
-                render_clamd_client(&c, cut_by_server, answered, &mut s, &mut starts);
-            let mut replies = split_replies(&srv);
-            if order == SnapshotOrder::ByContent && !end_depends_on_timing {
-                let units = units_of(&s, &c, starts);
-                if let Some((sorted, renumbered)) = session_sort::by_content(&units, &replies) {
-                    s = sorted.into_iter().map(|u| u.text).collect();
-                    replies = renumbered;
-                }
+    // A client that resets its connection left reply bytes unread (a close with nothing
+    // unread is a FIN): how much of the daemon's reply the proxy had relayed by then, and
+    // whether the daemon's close was seen, is the daemon's progress at that instant (a
+    // delayed or split reply), not the client's behaviour. The client's bytes stay.
+    if reset_by(t, conn, Dir::C2S) {
+        match protocol {
+            // the client's bytes as it sent them: no reply is taken as cutting its stream
+            Protocol::Clamd => {
+                render_clamd_client(&c, false, 0, &mut s, &mut Vec::new());
             }
-            for (r, terminated) in replies {
-                s.push_str(&format!(
-                    "  S: {}{}\n",
-                    escape(&r),
-                    if terminated { "" } else { "  (no terminator)" }
-                ));
-            }
+            Protocol::Svsp => render_svsp_side("C", &c, &mut s),
         }
-        Protocol::Svsp => {
-            for (label, data) in [("C", &c), ("S", &srv)] {
-                for piece in data.split_inclusive(|b| *b == b'\n') {
-                    s.push_str(&format!("  {label}: {}\n", escape(piece)));
+        if !srv.is_empty() {
+            s.push_str("  S: <a reply the client did not read to its end>\n");
+        }
+        s.push_str(
+            "  client reset the connection (what of the reply reached it depends on timing)\n",
+        );
+    } else {
+        match protocol {
+            Protocol::Clamd => {
+                // A stream the server cut short (no reply to it, or the size-limit error)
+                // has a timing-dependent length.
+                let cut_by_server = !srv.windows(8).any(|w| w == b"stream: ") || {
+                    let limit = clamd_proto::reply::INSTREAM_SIZE_LIMIT_EXCEEDED.as_bytes();
+                    srv.windows(limit.len()).any(|w| w == limit)
+                };
+                let answered = srv.windows(8).filter(|w| *w == b"stream: ").count();
+                let mut starts = Vec::new();
+                let end_depends_on_timing =
+                    render_clamd_client(&c, cut_by_server, answered, &mut s, &mut starts);
+                let mut replies = split_replies(&srv);
+                if order == SnapshotOrder::ByContent && !end_depends_on_timing {
+                    let units = units_of(&s, &c, starts);
+                    if let Some((sorted, renumbered)) = session_sort::by_content(&units, &replies) {
+                        s = sorted.into_iter().map(|u| u.text).collect();
+                        replies = renumbered;
+                    }
                 }
+                for (r, terminated) in replies {
+                    s.push_str(&format!(
+                        "  S: {}{}\n",
+                        escape(&r),
+                        if terminated { "" } else { "  (no terminator)" }
+                    ));
+                }
+                end_line(t, conn, end_depends_on_timing, "  ", &mut s);
+            }
+            Protocol::Svsp => {
+                render_svsp_side("C", &c, &mut s);
+                render_svsp_side("S", &srv, &mut s);
+                end_line(t, conn, false, "  ", &mut s);
             }
         }
     }
-    end_line(t, conn, end_depends_on_timing, "  ", &mut s);
     if protocol == Protocol::Svsp {
         for (j, (dc, source)) in t.data_channels(conn).into_iter().enumerate() {
             render_data_channel(t, j + 1, dc, source, &mut s);
@@ -162,15 +177,24 @@ fn render_connection(
     s
 }
 
+/// One side of an SVSP control connection, a line at a time.
+fn render_svsp_side(label: &str, data: &[u8], s: &mut String) {
+    for piece in data.split_inclusive(|b| *b == b'\n') {
+        s.push_str(&format!("  {label}: {}\n", escape(piece)));
+    }
+}
+
+/// Whether reading the `dir` side of a connection failed (a reset by that side).
+fn reset_by(t: &Transcript, conn: u32, dir: Dir) -> bool {
+    t.events.iter().any(|e| {
+        e.conn == conn
+            && matches!(&e.kind, crate::transcript::EventKind::Error { dir: d, .. } if *d == dir)
+    })
+}
+
 /// How a connection ended (the last line of its block).
 fn end_line(t: &Transcript, conn: u32, end_depends_on_timing: bool, indent: &str, s: &mut String) {
-    let reset = t.events.iter().any(|e| {
-        e.conn == conn
-            && matches!(
-                &e.kind,
-                crate::transcript::EventKind::Error { dir: Dir::S2C, .. }
-            )
-    });
+    let reset = reset_by(t, conn, Dir::S2C);
     if end_depends_on_timing {
         s.push_str(&format!(
             "{indent}server closed during the upload (FIN or RST depends on timing)\n"
@@ -805,5 +829,52 @@ mod tests {
             }
         }
         assert!(n > 100, "{n} shipped snapshots");
+    }
+
+    /// A client that reads the first piece of a delayed reply and resets (npm `clamscan`'s
+    /// PING probe on `clamd.fault-delay-bytes`): whether the rest of the reply and the
+    /// daemon's close reached the proxy before the reset is timing, so both runs render
+    /// alike; a reply read to its end still shows in full.
+    #[test]
+    fn a_connection_the_client_reset_renders_the_same_whatever_reached_the_proxy() {
+        let reset = || EventKind::Error {
+            dir: Dir::C2S,
+            message: "connection reset".into(),
+        };
+        let all_then_reset = vec![
+            ev(1, 0, open()),
+            ev(1, 1, data(Dir::C2S, b"PING")),
+            ev(1, 2, data(Dir::S2C, b"PONG\n")),
+            ev(1, 3, EventKind::Eof { dir: Dir::S2C }),
+            ev(1, 4, reset()),
+        ];
+        let part_then_reset = vec![
+            ev(1, 0, open()),
+            ev(1, 1, data(Dir::C2S, b"PING")),
+            ev(1, 2, data(Dir::S2C, b"PON")),
+            ev(1, 3, reset()),
+            ev(1, 4, data(Dir::S2C, b"G")),
+        ];
+        let clamd = |events| {
+            render_as_expected(
+                Protocol::Clamd,
+                "clamd.x",
+                Verdict::Error,
+                &Transcript { events },
+            )
+        };
+        let one = clamd(all_then_reset);
+        assert_eq!(one, clamd(part_then_reset));
+        assert!(one.contains("C: PING") && one.contains("client reset the connection"));
+        assert!(!one.contains("PON"), "{one}");
+        let read_to_end = clamd(vec![
+            ev(1, 0, open()),
+            ev(1, 1, data(Dir::C2S, b"zPING\0")),
+            ev(1, 2, data(Dir::S2C, b"PONG\0")),
+            ev(1, 3, EventKind::Eof { dir: Dir::S2C }),
+            ev(1, 4, EventKind::Eof { dir: Dir::C2S }),
+        ]);
+        assert!(read_to_end.contains("S: PONG\\0"), "{read_to_end}");
+        assert!(read_to_end.contains("client side: closed, server side: closed"));
     }
 }

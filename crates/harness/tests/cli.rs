@@ -377,3 +377,99 @@ fn a_wrong_verdict_without_any_connection_says_where_the_address_comes_from() {
         "fail-open says why: {md}"
     );
 }
+
+/// A profile for a Node client (`node {profile_dir}/../scan.js`), written at
+/// `<dir>/av-conformance/node.toml`, needing the npm package `package`.
+fn node_profile(dir: &Path, package: &str) -> std::path::PathBuf {
+    let profiles = dir.join("av-conformance");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let path = profiles.join("node.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "protocol = \"clamd\"\ncommand = \"node -e process.exit(2)\"\n\
+             requires_node = [\"{package}\"]\n[verdicts]\nclean = {{ exit = 0 }}\n\
+             error = {{ exit = 2 }}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `requires_node`: an npm package missing beside the profile (or in a parent) makes the
+/// client not available, naming the package and the fix; installed in a parent
+/// `node_modules` (where `npm install` puts it for a script beside the profile), the client
+/// runs; without `node` on PATH, that is what the note says.
+#[test]
+fn requires_node_reports_a_missing_npm_package_or_node_as_not_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = node_profile(dir.path(), "avc-test-npm-pkg");
+    let run = |path: Option<&Path>| {
+        let mut c = harness();
+        c.arg("--profile")
+            .arg(&profile)
+            .args(["--filter", "clamd.clean", "--require-available"]);
+        if let Some(p) = path {
+            c.env("PATH", p);
+        }
+        c.output().unwrap()
+    };
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(Some(empty.path()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("program `node` (needed by requires_node) not found"),
+        "{err}"
+    );
+
+    if harness::runner::find_program("node", &[]).is_none() {
+        println!("SKIP: node not found; the package checks need it");
+        return;
+    }
+    let out = run(None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("node package `avc-test-npm-pkg` is not installed")
+            && err.contains("npm install avc-test-npm-pkg"),
+        "{err}"
+    );
+
+    let pkg = dir.path().join("node_modules/avc-test-npm-pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("index.js"), "module.exports = {};\n").unwrap();
+    std::fs::write(
+        pkg.join("package.json"),
+        "{\"name\": \"avc-test-npm-pkg\", \"version\": \"1.0.0\"}\n",
+    )
+    .unwrap();
+    let out = run(None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // it ran: an error verdict for a clean file is a plain failure
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("0 not available"), "{err}");
+}
+
+/// A client whose output matches no verdict rule: the failure says `exit status 7` (not a
+/// debug-printed option), and shows the first line naming the error when the last lines are
+/// stack frames (Node prints `Error: Cannot find module ...` at the top of its trace).
+#[test]
+fn an_unclassified_exit_shows_its_code_and_the_error_line_above_a_stack_trace() {
+    let script = "echo 'Error: Cannot find module avc-x' >&2; \
+                  for i in 1 2 3 4 5 6 7 8; do echo \"    at frame $i\" >&2; done; exit 7";
+    let cmd = format!("sh -c {}", shell_words::quote(script));
+    let out = harness()
+        .args(["--client-cmd", &cmd, "--filter", "clamd.clean"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("exit status 7 and output match no"), "{err}");
+    assert!(!err.contains("Some(7)"), "{err}");
+    assert!(
+        err.contains("Error: Cannot find module avc-x") && err.contains("at frame 8"),
+        "{err}"
+    );
+}
