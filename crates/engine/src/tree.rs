@@ -39,6 +39,8 @@ mod mime;
 mod ole2;
 #[path = "pdf.rs"]
 mod pdf;
+#[path = "pdf_filters.rs"]
+mod pdf_filters;
 #[path = "rtf.rs"]
 mod rtf;
 #[path = "sevenz.rs"]
