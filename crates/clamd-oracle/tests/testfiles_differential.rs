@@ -871,3 +871,146 @@ fn scan_archive_and_scan_mail_off_fake_replies_equal_real_clamd() {
     let failures = differing_under(&["ScanArchive no", "ScanMail no"], &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// PDF streams whose stored bytes decide what clamd 1.4.6 scans (CLAMD-DET-7): indirect and
+/// off-by-some `/Length`s (which bytes a hash signature sees), the ASCII85, LZW (both
+/// `/EarlyChange` settings) and RunLength filters, filter chains, and filters clamd fails
+/// (then it scans the previous output or the raw stream). EICAR is found by its hash,
+/// the marker by its body.
+fn pdf_streams(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    let n = e.len();
+    let mut junk_then_marker: Vec<u8> = (0..700u32).map(|i| (i * 7 % 251) as u8).collect();
+    junk_then_marker.extend_from_slice(clamd_oracle::env::MARKER_A);
+    let mut eicar_and_more = e.to_vec();
+    eicar_and_more.extend_from_slice(b"0123456789");
+    let a85 = ascii85(e, Some(64));
+    let with_length = |dict: &str, data: &[u8]| {
+        pdf_with_embedded_stream(&format!("{dict} /Length {}", data.len()), data, &[])
+    };
+    let len_obj = n.to_string();
+    vec![
+        // /Length N G R: found, missing, naming a length too short for the stream
+        (
+            "indirect_length_after.pdf",
+            pdf_with_embedded_stream("/Length 7 0 R", e, &[(7, &len_obj)]),
+        ),
+        (
+            "indirect_length_missing.pdf",
+            pdf_with_embedded_stream("/Length 9 0 R", e, &[]),
+        ),
+        (
+            "indirect_length_short.pdf",
+            pdf_with_embedded_stream("/Length 7 0 R", &eicar_and_more, &[(7, &len_obj)]),
+        ),
+        (
+            "direct_length_short.pdf",
+            pdf_with_embedded_stream(&format!("/Length {n}"), &eicar_and_more, &[]),
+        ),
+        (
+            "direct_length_long.pdf",
+            pdf_with_embedded_stream(&format!("/Length {}", n + 40), e, &[]),
+        ),
+        ("ascii85.pdf", with_length("/Filter /ASCII85Decode", &a85)),
+        (
+            "a85_short_name.pdf",
+            with_length("/Filter /A85", &ascii85(e, None)),
+        ),
+        (
+            "ascii85_flate.pdf",
+            with_length(
+                "/Filter [/ASCII85Decode /FlateDecode]",
+                &ascii85(&zlib(e), Some(70)),
+            ),
+        ),
+        (
+            "ascii85_dct.pdf",
+            with_length("/Filter [/A85 /DCTDecode]", &ascii85(e, None)),
+        ),
+        (
+            "ascii85_bad_byte.pdf",
+            with_length("/Filter /A85", &[&a85[..20], b"{", &a85[20..]].concat()),
+        ),
+        ("lzw.pdf", with_length("/Filter /LZWDecode", &lzw(e, true))),
+        (
+            "lzw_marker_early.pdf",
+            with_length("/Filter /LZW", &lzw(&junk_then_marker, true)),
+        ),
+        (
+            "lzw_marker_early_0.pdf",
+            with_length(
+                "/Filter /LZWDecode /DecodeParms << /EarlyChange 0 >>",
+                &lzw(&junk_then_marker, false),
+            ),
+        ),
+        (
+            "lzw_marker_early_0_tight.pdf",
+            with_length(
+                "/Filter /LZWDecode /DecodeParms <</EarlyChange 0>>",
+                &lzw(&junk_then_marker, false),
+            ),
+        ),
+        (
+            "lzw_marker_wrong_early.pdf",
+            with_length("/Filter /LZWDecode", &lzw(&junk_then_marker, false)),
+        ),
+        (
+            "lzw_not_embedded.pdf",
+            pdf_with_stream(
+                &format!("/Filter /LZWDecode /Length {}", lzw(e, true).len()),
+                &lzw(e, true),
+                &[],
+            ),
+        ),
+        (
+            "lzw_page_contents.pdf",
+            pdf_with_stream(
+                &format!("/Filter /LZWDecode /Length {}", lzw(e, true).len()),
+                &lzw(e, true),
+                &[(8, "<< /Type /Page /Contents 6 0 R >>")],
+            ),
+        ),
+        (
+            "run_length.pdf",
+            with_length("/Filter /RunLengthDecode", &run_length(e)),
+        ),
+        (
+            "run_length_not_embedded.pdf",
+            pdf_with_stream(
+                &format!("/Filter /RL /Length {}", run_length(e).len()),
+                &run_length(e),
+                &[],
+            ),
+        ),
+        (
+            "raw_image.pdf",
+            pdf_with_stream(&format!("/Subtype /Image /Length {n}"), e, &[]),
+        ),
+        (
+            "unknown_filter.pdf",
+            pdf_with_stream(&format!("/Filter /Foo /Length {n}"), e, &[]),
+        ),
+        (
+            "hex_lines.pdf",
+            with_length("/Filter /ASCIIHexDecode", &ascii_hex(e, Some(32))),
+        ),
+        (
+            "hex_a85.pdf",
+            with_length("/Filter [/AHx /A85]", &ascii_hex(&ascii85(e, None), None)),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the PDF stream variants of [`pdf_streams`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn pdf_stream_lengths_and_filters_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let env = OracleEnv::create().expect("oracle env");
+    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
+    let inputs = owned(pdf_streams(&clamd_oracle::env::eicar()));
+    let failures = differing(&env, &servers, "pdf", &inputs);
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -56,6 +56,11 @@ struct StreamRec {
     length: Length,
     filters: Vec<Filter>,
     early_change: bool,
+    /// The object's key, when its `N G obj` was seen.
+    key: Option<u32>,
+    /// Whether clamd dumps it (see [`pdf_filters::dumped`]), when no page names it as its
+    /// `/Contents`, and when one does.
+    dumped: [bool; 2],
     /// Where `endstream` starts, once found.
     end: Option<u64>,
 }
@@ -72,6 +77,8 @@ struct ObjRec {
 struct Plan {
     streams: Vec<StreamRec>,
     objects: Vec<ObjRec>,
+    /// Keys of the objects named by `/Contents N G R`.
+    contents: Vec<u32>,
 }
 
 /// Pass one: every `stream` keyword with its dictionary and the `endstream` after it, and
@@ -86,12 +93,20 @@ fn index(spool: &mut SpoolReader) -> io::Result<Plan> {
     // keyword positions below these (absolute) were handled already
     let mut streams_done: u64 = 0;
     let mut objects_done: u64 = 0;
+    let mut contents_done: u64 = 0;
     let mut chunk = vec![0u8; CHUNK];
     loop {
         let n = read_up_to(spool, &mut chunk)?;
         let at_eof = n < CHUNK;
         window.extend_from_slice(&chunk[..n]);
         find_objects(&window, base, at_eof, &mut objects_done, &mut plan.objects);
+        find_contents(
+            &window,
+            base,
+            at_eof,
+            &mut contents_done,
+            &mut plan.contents,
+        );
         let streams = &mut plan.streams;
         for i in memchr::memmem::find_iter(&window, b"stream") {
             let abs = base + i as u64;
@@ -177,6 +192,35 @@ fn find_objects(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mu
     }
 }
 
+/// Every `/Contents N G R` of `window` not handled yet (clamd moves the "page contents"
+/// mark to the object it names, which makes that object's stream dumped).
+fn find_contents(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mut Vec<u32>) {
+    for i in memchr::memmem::find_iter(window, b"/Contents") {
+        let abs = base + i as u64;
+        if abs < *done {
+            continue;
+        }
+        if i + 9 + VALUE_WINDOW > window.len() && !at_eof {
+            break;
+        }
+        *done = abs + 1;
+        if out.len() >= MAX_OBJECTS {
+            break;
+        }
+        let after = &window[i + 9..window.len().min(i + 9 + VALUE_WINDOW)];
+        let mut words = after
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|w| !w.is_empty());
+        let num = |w: Option<&[u8]>| -> Option<u64> { std::str::from_utf8(w?).ok()?.parse().ok() };
+        let (Some(n), Some(g)) = (num(words.next()), num(words.next())) else {
+            continue;
+        };
+        if words.next().is_some_and(|w| w.starts_with(b"R")) {
+            out.push(object_key(n, g));
+        }
+    }
+}
+
 /// clamd's 32-bit object key: `(id << 8) | (gen & 0xff)`.
 fn object_key(id: u64, gen: u64) -> u32 {
     ((id << 8) | (gen & 0xff)) as u32
@@ -202,25 +246,22 @@ fn object_id(before: &[u8]) -> Option<(u64, u64)> {
 fn stream_record(before: &[u8], before_at: u64, start: u64) -> StreamRec {
     let obj = memchr::memmem::rfind(before, b"obj");
     let dict = obj.map_or(before, |o| &before[o + 3..]);
-    let name = obj
-        .and_then(|o| object_id(&before[o.saturating_sub(40)..o]))
-        .map_or_else(
-            || {
-                if obj.is_some() {
-                    b"obj".to_vec()
-                } else {
-                    b"stream".to_vec()
-                }
-            },
-            |(n, g)| format!("{n} {g} obj").into_bytes(),
-        );
+    let id = obj.and_then(|o| object_id(&before[o.saturating_sub(40)..o]));
+    let name = match (id, obj) {
+        (Some((n, g)), _) => format!("{n} {g} obj").into_bytes(),
+        (None, Some(_)) => b"obj".to_vec(),
+        (None, None) => b"stream".to_vec(),
+    };
+    let filters = pdf_filters::filters(dict);
     StreamRec {
         name,
         start,
         obj_start: obj.map(|o| before_at + o as u64 + 3),
         length: clamd_length(dict),
-        filters: pdf_filters::filters(dict),
         early_change: pdf_filters::early_change(dict),
+        key: id.map(|(n, g)| object_key(n, g)),
+        dumped: [false, true].map(|c| pdf_filters::dumped(dict, &filters, c)),
+        filters,
         end: None,
     }
 }
@@ -260,7 +301,7 @@ fn strtol(t: &[u8]) -> Option<(i64, usize)> {
 
 /// clamd's `pdf_nextobject`: from inside a token, the start of the next one (line ends and
 /// comments skip to the next line).
-fn next_object(t: &[u8]) -> Option<usize> {
+pub(crate) fn next_object(t: &[u8]) -> Option<usize> {
     let mut i = 0;
     let mut in_object = true;
     while i < t.len() {
@@ -379,6 +420,10 @@ impl MemberSource for Planned<Plan> {
         let streams = std::mem::take(&mut self.plan.streams);
         for s in streams {
             let Some(end) = s.end else { continue };
+            let named = s.key.is_some_and(|k| self.plan.contents.contains(&k));
+            if !s.dumped[usize::from(named)] {
+                continue;
+            }
             let size = end.saturating_sub(s.start);
             let length = match s.length {
                 Length::Zero => 0,
@@ -560,7 +605,7 @@ mod tests {
         ] {
             pdf.extend_from_slice(
                 format!(
-                    "{n} 0 obj\n<</Filter {filter} /Length {}>>\nstream\n",
+                    "{n} 0 obj\n<</Type /EmbeddedFile /Filter {filter} /Length {}>>\nstream\n",
                     data.len()
                 )
                 .as_bytes(),

@@ -27,7 +27,9 @@ pub(crate) enum Filter {
     Ascii85,
     Lzw,
     RunLength,
-    /// Image, fax and crypt filters: clamd stops before them.
+    /// `/DCTDecode` and `/JBIG2Decode`: clamd stops before them, but always dumps.
+    Jpeg,
+    /// Fax, JPEG 2000 and crypt filters: clamd stops before them.
     Stop,
 }
 
@@ -41,8 +43,8 @@ impl Filter {
             b"ASCII85Decode" | b"A85" => Filter::Ascii85,
             b"LZWDecode" | b"LZW" => Filter::Lzw,
             b"RunLengthDecode" | b"RL" => Filter::RunLength,
-            b"CCITTFaxDecode" | b"CCF" | b"JBIG2Decode" | b"DCTDecode" | b"DCT" | b"JPXDecode"
-            | b"Crypt" => Filter::Stop,
+            b"JBIG2Decode" | b"DCTDecode" | b"DCT" => Filter::Jpeg,
+            b"CCITTFaxDecode" | b"CCF" | b"JPXDecode" | b"Crypt" => Filter::Stop,
             _ => return None,
         })
     }
@@ -76,13 +78,17 @@ pub(crate) fn filters(dict: &[u8]) -> Vec<Filter> {
         .collect()
 }
 
-/// LZW's `/EarlyChange` as clamd reads it: from the first dictionary after `/DecodeParms`
-/// (or `/DP`), default 1; any non-zero number means early change.
+/// LZW's `/EarlyChange` as clamd reads it (default 1; any non-zero number means early
+/// change), from the `/DecodeParms` (or `/DP`) dictionary as `pdf_extract_obj` finds it:
+/// the value token after the key, backed up over `<` and line feeds; when that is not a
+/// `<`, the next `<` of the dictionary (so `/DecodeParms << /EarlyChange 0 >>`, with a space
+/// after `<<`, is lost and `/DecodeParms <</EarlyChange 0>>` counts).
 pub(crate) fn early_change(dict: &[u8]) -> bool {
-    let params = memchr::memmem::find(dict, b"/DecodeParms")
-        .or_else(|| memchr::memmem::find(dict, b"/DP"))
-        .map(|at| &dict[at..]);
-    let Some(params) = params else { return true };
+    let Some(params) = decode_parms(dict) else {
+        return true;
+    };
+    // the parameters dictionary's own entries, up to its first `>>`
+    let params = &params[..memchr::memmem::find(params, b">>").unwrap_or(params.len())];
     let Some(at) = memchr::memmem::find(params, b"/EarlyChange") else {
         return true;
     };
@@ -96,6 +102,71 @@ pub(crate) fn early_change(dict: &[u8]) -> bool {
         Some(v) => v != 0,
         None => true,
     }
+}
+
+/// Where clamd parses the stream's parameters: a `<<` it finds as described above.
+fn decode_parms(dict: &[u8]) -> Option<&[u8]> {
+    let at = memchr::memmem::find(dict, b"/DecodeParms")
+        .or_else(|| memchr::memmem::find(dict, b"/DP"))?;
+    let rest = &dict[at..];
+    let mut q = 1 + super::pdf::next_object(&rest[1..])?;
+    while q > 0 && matches!(rest[q - 1], b'<' | b'\n') {
+        q -= 1;
+    }
+    let q = q + rest[q..].iter().position(|&b| b == b'<')?;
+    rest[q..].starts_with(b"<<").then(|| &rest[q..])
+}
+
+/// Whether clamd dumps (scans) a stream at all (`pdf_extract_obj`'s `DUMP_MASK`): one with
+/// a `/Filter` key must have a Flate, ASCIIHex, ASCII85 or JPEG filter, be an embedded
+/// file, or be named by a page's `/Contents` (`contents`); an `/Image` is dumped only
+/// as JPEG. The names are walked as clamd's `pdf_parseobj` does: `/EmbeddedFile` and
+/// `/Image` count outside a `/Filter` value, which `/Length` or `/Crypt` ends.
+pub(crate) fn dumped(dict: &[u8], chain: &[Filter], contents: bool) -> bool {
+    let mut in_filter = false;
+    let (mut has_filter, mut embedded, mut image, mut script) = (false, false, false, false);
+    for name in names(dict) {
+        match name {
+            b"Filter" => {
+                has_filter = true;
+                in_filter = true;
+            }
+            b"Length" | b"Crypt" | b"Sig" | b"V" | b"R" => in_filter = false,
+            b"EmbeddedFile" if !in_filter => embedded = true,
+            b"Image" if !in_filter => image = true,
+            b"JavaScript" | b"OpenAction" | b"Launch" => script = true,
+            _ => {}
+        }
+    }
+    let jpeg = chain.contains(&Filter::Jpeg);
+    if image && !jpeg {
+        return false;
+    }
+    let decoded_kind = chain.iter().any(|f| {
+        matches!(
+            f,
+            Filter::Flate | Filter::AsciiHex | Filter::Ascii85 | Filter::Jpeg
+        )
+    });
+    !has_filter || decoded_kind || embedded || contents || script
+}
+
+/// The PDF names (`/Name`, without the slash) of `text`, in order.
+fn names(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    memchr::memchr_iter(b'/', text).map(move |at| {
+        let rest = &text[at + 1..];
+        let end = rest
+            .iter()
+            .position(|b| {
+                b.is_ascii_whitespace()
+                    || matches!(
+                        b,
+                        b'/' | b'<' | b'>' | b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'%'
+                    )
+            })
+            .unwrap_or(rest.len());
+        &rest[..end]
+    })
 }
 
 /// Where clamd's decoding of a chain ends.
@@ -115,7 +186,7 @@ pub(crate) fn chain_outcome(chain: &[Filter], mut step: impl FnMut(usize) -> Ste
     let mut good = 0;
     for (i, f) in chain.iter().enumerate() {
         let step = match f {
-            Filter::Stop => Step::Fail,
+            Filter::Stop | Filter::Jpeg => Step::Fail,
             _ => step(i + 1),
         };
         match step {
@@ -156,7 +227,7 @@ pub(crate) fn probe(f: Filter, r: io::Result<Box<dyn Read + '_>>) -> Step {
     }
 }
 
-/// `inner` decoded through `f` (`Stop` passes the bytes through; never asked for).
+/// `inner` decoded through `f` (`Stop` and `Jpeg` pass the bytes through; never asked for).
 pub(crate) fn decoder<'a>(f: Filter, inner: Box<dyn Read + 'a>, early: bool) -> Box<dyn Read + 'a> {
     match f {
         Filter::Flate => Box::new(KeepPartial::new(flate2::read::ZlibDecoder::new(
@@ -166,7 +237,7 @@ pub(crate) fn decoder<'a>(f: Filter, inner: Box<dyn Read + 'a>, early: bool) -> 
         Filter::AsciiHex => Box::new(Coded::new(inner, AsciiHex::default())),
         Filter::Ascii85 => Box::new(Coded::new(inner, Ascii85::default())),
         Filter::RunLength => Box::new(Coded::new(inner, RunLength::default())),
-        Filter::Stop => Box::new(UntilError(inner)),
+        Filter::Stop | Filter::Jpeg => Box::new(UntilError(inner)),
     }
 }
 
@@ -539,7 +610,7 @@ mod tests {
     fn filter_names() {
         assert_eq!(
             filters(b"<< /Filter [/AHx /FlateDecode /Foo /DCTDecode] >>"),
-            [Filter::AsciiHex, Filter::Flate, Filter::Stop]
+            [Filter::AsciiHex, Filter::Flate, Filter::Jpeg]
         );
         assert_eq!(filters(b"<</Filter/LZW/Length 4>>"), [Filter::Lzw]);
         assert_eq!(
@@ -547,10 +618,53 @@ mod tests {
             [Filter::Ascii85, Filter::RunLength, Filter::Stop]
         );
         assert!(early_change(b"<< /Filter /LZW >>"));
-        assert!(!early_change(b"<< /DecodeParms << /EarlyChange 0 >> >>"));
-        assert!(early_change(b"<< /DP << /EarlyChange 2 >> >>"));
+        assert!(!early_change(b"<< /DecodeParms <</EarlyChange 0>> >>"));
+        assert!(!early_change(b"<< /DecodeParms [<</EarlyChange 0>>] >>"));
+        assert!(!early_change(b"<< /DecodeParms\n<</EarlyChange 0 >> >>"));
+        assert!(early_change(b"<< /DP <</EarlyChange 2>> >>"));
+        // clamd loses a dictionary with a space after `<<`, and finds the next one
+        assert!(early_change(b"<< /DecodeParms << /EarlyChange 0 >> >>"));
+        assert!(!early_change(
+            b"<< /DecodeParms 5 0 R /X <</EarlyChange 0>> >>"
+        ));
         // without /DecodeParms the key does not count
         assert!(early_change(b"<< /EarlyChange 0 >>"));
+    }
+
+    /// CLAMD-DET-7: which streams clamd dumps at all.
+    #[test]
+    fn dump_rule() {
+        let lzw = [Filter::Lzw];
+        assert!(dumped(b"<< /Length 5 >>", &[], false));
+        assert!(!dumped(b"<< /Filter /LZW /Length 5 >>", &lzw, false));
+        assert!(!dumped(b"<< /Filter /Foo >>", &[], false));
+        assert!(dumped(
+            b"<< /Type /EmbeddedFile /Filter /LZW >>",
+            &lzw,
+            false
+        ));
+        assert!(!dumped(
+            b"<< /Filter /LZW /Type /EmbeddedFile >>",
+            &lzw,
+            false
+        ));
+        assert!(dumped(
+            b"<< /Filter /LZW /Length 3 /Type /EmbeddedFile >>",
+            &lzw,
+            false
+        ));
+        assert!(dumped(b"<< /Filter /LZW >>", &lzw, true));
+        assert!(dumped(
+            b"<< /Filter [/LZW /Fl] >>",
+            &[Filter::Lzw, Filter::Flate],
+            false
+        ));
+        assert!(!dumped(b"<< /Subtype /Image /Length 3 >>", &[], false));
+        assert!(dumped(
+            b"<< /Subtype /Image /Filter /DCT >>",
+            &[Filter::Jpeg],
+            false
+        ));
     }
 
     /// CLAMD-DET-7: clamd's ASCII85 corner cases.
