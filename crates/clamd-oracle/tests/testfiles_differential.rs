@@ -1014,3 +1014,80 @@ fn pdf_stream_lengths_and_filters_fake_replies_equal_real_clamd() {
     let failures = differing(&env, &servers, "pdf", &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// RTF object groups whose control words decide what clamd 1.4.6 decodes (CLAMD-DET-7):
+/// clamd's `rtf.c` knows no `\bin` (its binary bytes are read as text: hex digits in them
+/// count, braces and backslashes too), a control word's number swallows the letters after
+/// it, `\object` counts only when no white space ends it and `\objdata` only when a space
+/// does.
+fn rtf_objects(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    let native = ole10_native("e.com", e);
+    let object = ole1_object("Package", &native[4..]);
+    let hex: String = object.iter().map(|b| format!("{b:02x}")).collect();
+    let doc = |open: &str, data: &[u8]| {
+        let mut d = format!("{{\\rtf1\\ansi{{{open}{{\\*\\objclass Package}}").into_bytes();
+        d.extend_from_slice(data);
+        d.extend_from_slice(b"}}}\r\n");
+        d
+    };
+    let with = |prefix: &[u8], suffix: &str| [prefix, hex.as_bytes(), suffix.as_bytes()].concat();
+    vec![
+        (
+            "objdata_plain.rtf",
+            doc("\\object\\objemb", &with(b"{\\*\\objdata ", "\r\n")),
+        ),
+        (
+            "object_space.rtf",
+            doc("\\object \\objemb", &with(b"{\\*\\objdata ", "\r\n")),
+        ),
+        (
+            "objdata_newline.rtf",
+            doc("\\object\\objemb", &with(b"{\\*\\objdata\r\n", "\r\n")),
+        ),
+        (
+            "bin_raw_bytes_then_hex.rtf",
+            doc(
+                "\\object\\objemb",
+                &with(b"{\\*\\objdata \\bin4 \x00\x01\xfe\xff", ""),
+            ),
+        ),
+        (
+            "bin_letters_then_hex.rtf",
+            doc("\\object\\objemb", &with(b"{\\*\\objdata \\bin2ab ", "")),
+        ),
+        (
+            "bin_object.rtf",
+            doc(
+                "\\object\\objemb",
+                &[
+                    format!("{{\\*\\objdata \\bin{} ", object.len()).as_bytes(),
+                    &object,
+                    b"",
+                ]
+                .concat(),
+            ),
+        ),
+        (
+            "long_word_then_hex.rtf",
+            doc(
+                "\\object\\objemb",
+                &with(b"{\\*\\objdata \\abcdefghijklmnopqrstuvwxyzabcdefgh", ""),
+            ),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the RTF variants of [`rtf_objects`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn rtf_control_words_and_bin_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let env = OracleEnv::create().expect("oracle env");
+    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
+    let inputs = owned(rtf_objects(&clamd_oracle::env::eicar()));
+    let failures = differing(&env, &servers, "rtf", &inputs);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
