@@ -1091,3 +1091,64 @@ fn rtf_control_words_and_bin_fake_replies_equal_real_clamd() {
     let failures = differing(&env, &servers, "rtf", &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Version 4 compound files (4096-byte sectors), whose directory clamd 1.4.6 reads four
+/// entries per sector as for 512-byte sectors (CLAMD-DET-7): streams at the root and a
+/// Package in a storage, at directory entries below and past the fourth.
+fn ole2_v4(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    let native = ole10_native("e.com", e);
+    let filler: &[u8] = b"not really a Word document";
+    vec![
+        ("v4_stream_first.ole2", ole2_v4_of(&[("/Payload", e)])),
+        (
+            "v4_stream_third.ole2",
+            ole2_v4_of(&[("/A", filler), ("/B", filler), ("/Payload", e)]),
+        ),
+        (
+            "v4_stream_fifth.ole2",
+            ole2_v4_of(&[
+                ("/A", filler),
+                ("/B", filler),
+                ("/C", filler),
+                ("/D", filler),
+                ("/Payload", e),
+            ]),
+        ),
+        (
+            "v4_package.doc",
+            ole2_v4_of(&[
+                ("/WordDocument", filler),
+                ("/ObjectPool/_1234567890/\u{1}Ole10Native", &native),
+            ]),
+        ),
+        (
+            "v4_package_only.doc",
+            ole2_v4_of(&[("/ObjectPool/_1/\u{1}Ole10Native", &native)]),
+        ),
+        (
+            "v4_big_stream_fifth.ole2",
+            ole2_v4_of(&[
+                ("/A", &[7u8; 5000]),
+                ("/B", filler),
+                ("/C", filler),
+                ("/D", filler),
+                ("/Payload", e),
+            ]),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the version 4 compound files of [`ole2_v4`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn ole2_v4_directories_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let env = OracleEnv::create().expect("oracle env");
+    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
+    let inputs = owned(ole2_v4(&clamd_oracle::env::eicar()));
+    let failures = differing(&env, &servers, "ole2v4", &inputs);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
