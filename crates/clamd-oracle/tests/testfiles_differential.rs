@@ -1152,3 +1152,76 @@ fn ole2_v4_directories_fake_replies_equal_real_clamd() {
     let failures = differing(&env, &servers, "ole2v4", &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// CLAMD-DET-7, CLAMD-CONF-3: a member larger than `MaxFileSize` with the marker at its
+/// start (found by its body, so a truncated scan finds it) in the older formats, also ARJ
+/// methods 1 and 4 when `arj` is installed, under `MaxFileSize` below the member (and at
+/// the container's own size when that is larger, so the container itself is scanned), and
+/// at the member's size: the fake's replies equal clamd's. (clamd 1.4.6 skips such members
+/// of SIS, SZDD and ARJ: it does not truncate them, as it does zip and tar members.)
+#[test]
+fn legacy_members_over_max_file_size_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let mut member = clamd_oracle::env::MARKER_A.to_vec();
+    member.resize(MEMBER, b' ');
+    let mut inputs = legacy_archives(&member);
+    inputs.push((
+        "compressed.szdd",
+        szdd_spaces(clamd_oracle::env::MARKER_A, MEMBER),
+    ));
+    for m in [1u8, 4] {
+        if let Some(a) = arj_tool(m, &member) {
+            inputs.push((if m == 1 { "m1.arj" } else { "m4.arj" }, a));
+        }
+    }
+    let mut failures = Vec::new();
+    for (i, (name, data)) in owned(inputs).into_iter().enumerate() {
+        let limit = (MEMBER - 1).max(data.len());
+        let whole = MEMBER.max(data.len());
+        let lines = [
+            format!("MaxFileSize {limit}"),
+            format!("MaxFileSize {}", MEMBER / 2),
+            // the control: the member fits, so both find the marker
+            format!("MaxFileSize {whole}"),
+        ];
+        for line in lines {
+            let env = OracleEnv::create().expect("oracle env");
+            let servers = start_with(
+                &env,
+                &Path::new(TESTFILES).join("clam.exe"),
+                &[line.clone()],
+            );
+            let one = [(name.clone(), data.clone())];
+            failures.extend(differing(&env, &servers, &format!("{i} {line}"), &one));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// An SZDD file whose LZSS data is `head` then spaces up to `size` bytes, the spaces copied
+/// from the window (which starts filled with spaces) 18 at a time: far smaller than `size`.
+fn szdd_spaces(head: &[u8], size: usize) -> Vec<u8> {
+    let mut out = b"SZDD\x88\xf0\x27\x33\x41\x00".to_vec();
+    out.extend_from_slice(&(size as u32).to_le_bytes());
+    // (is a literal, bytes) per item; a copy of 18 from window position 2000
+    let mut items: Vec<(bool, Vec<u8>)> = head.iter().map(|&b| (true, vec![b])).collect();
+    let mut left = size - head.len();
+    while left >= 18 {
+        items.push((false, vec![0xd0, 0x7f]));
+        left -= 18;
+    }
+    items.extend(std::iter::repeat_n((true, vec![b' ']), left));
+    for group in items.chunks(8) {
+        let flags = group
+            .iter()
+            .enumerate()
+            .fold(0u8, |f, (i, (lit, _))| f | (u8::from(*lit) << i));
+        out.push(flags);
+        for (_, bytes) in group {
+            out.extend_from_slice(bytes);
+        }
+    }
+    out
+}
