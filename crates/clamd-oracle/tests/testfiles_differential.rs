@@ -1005,14 +1005,7 @@ fn pdf_streams(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 /// INSTREAM replies equal clamd 1.4.6's byte for byte.
 #[test]
 fn pdf_stream_lengths_and_filters_fake_replies_equal_real_clamd() {
-    if !available() {
-        return;
-    }
-    let env = OracleEnv::create().expect("oracle env");
-    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
-    let inputs = owned(pdf_streams(&clamd_oracle::env::eicar()));
-    let failures = differing(&env, &servers, "pdf", &inputs);
-    assert!(failures.is_empty(), "{failures:#?}");
+    eicar_inputs_same_as_clamd("pdf", pdf_streams);
 }
 
 /// RTF object groups whose control words decide what clamd 1.4.6 decodes (CLAMD-DET-7):
@@ -1082,14 +1075,7 @@ fn rtf_objects(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 /// INSTREAM replies equal clamd 1.4.6's byte for byte.
 #[test]
 fn rtf_control_words_and_bin_fake_replies_equal_real_clamd() {
-    if !available() {
-        return;
-    }
-    let env = OracleEnv::create().expect("oracle env");
-    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
-    let inputs = owned(rtf_objects(&clamd_oracle::env::eicar()));
-    let failures = differing(&env, &servers, "rtf", &inputs);
-    assert!(failures.is_empty(), "{failures:#?}");
+    eicar_inputs_same_as_clamd("rtf", rtf_objects);
 }
 
 /// Version 4 compound files (4096-byte sectors), whose directory clamd 1.4.6 reads four
@@ -1143,14 +1129,7 @@ fn ole2_v4(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 /// INSTREAM replies equal clamd 1.4.6's byte for byte.
 #[test]
 fn ole2_v4_directories_fake_replies_equal_real_clamd() {
-    if !available() {
-        return;
-    }
-    let env = OracleEnv::create().expect("oracle env");
-    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
-    let inputs = owned(ole2_v4(&clamd_oracle::env::eicar()));
-    let failures = differing(&env, &servers, "ole2v4", &inputs);
-    assert!(failures.is_empty(), "{failures:#?}");
+    eicar_inputs_same_as_clamd("ole2v4", ole2_v4);
 }
 
 /// CLAMD-DET-7, CLAMD-CONF-3: a member larger than `MaxFileSize` with the marker at its
@@ -1191,7 +1170,7 @@ fn legacy_members_over_max_file_size_fake_replies_equal_real_clamd() {
             let servers = start_with(
                 &env,
                 &Path::new(TESTFILES).join("clam.exe"),
-                &[line.clone()],
+                std::slice::from_ref(&line),
             );
             let one = [(name.clone(), data.clone())];
             failures.extend(differing(&env, &servers, &format!("{i} {line}"), &one));
@@ -1224,4 +1203,21 @@ fn szdd_spaces(head: &[u8], size: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Named test inputs.
+type Inputs = Vec<(&'static str, Vec<u8>)>;
+
+/// SCAN and INSTREAM of `inputs(EICAR)` against clamd and the fake (both with the oracle DB
+/// and the clam.exe hash signature), under `tag`: fails with every input whose replies
+/// differ.
+fn eicar_inputs_same_as_clamd(tag: &str, inputs: fn(&[u8]) -> Inputs) {
+    if !available() {
+        return;
+    }
+    let env = OracleEnv::create().expect("oracle env");
+    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
+    let inputs = owned(inputs(&clamd_oracle::env::eicar()));
+    let failures = differing(&env, &servers, tag, &inputs);
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -158,21 +158,31 @@ fn index(spool: &mut SpoolReader) -> io::Result<Plan> {
     Ok(plan)
 }
 
+/// Positions of `needle` in `window` (which starts at file offset `base`) not handled in an
+/// earlier round (`done`), stopping before one whose next [`VALUE_WINDOW`] bytes are not in
+/// the window yet (the next round sees it again).
+fn new_hits<'a>(
+    window: &'a [u8],
+    needle: &'a [u8],
+    base: u64,
+    at_eof: bool,
+    done: &'a mut u64,
+) -> impl Iterator<Item = usize> + 'a {
+    let from = *done;
+    memchr::memmem::find_iter(window, needle)
+        .filter(move |&i| base + i as u64 >= from)
+        .take_while(move |&i| at_eof || i + needle.len() + VALUE_WINDOW <= window.len())
+        .inspect(move |&i| *done = base + i as u64 + 1)
+}
+
 /// clamd's `pdf_findobj` on every `obj` keyword of `window` not handled yet: white space
 /// before it, `N G` before that; the value is the number its content starts with.
 fn find_objects(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mut Vec<ObjRec>) {
-    for i in memchr::memmem::find_iter(window, b"obj") {
-        let abs = base + i as u64;
-        if abs < *done {
-            continue;
-        }
-        if i + 3 + VALUE_WINDOW > window.len() && !at_eof {
-            break;
-        }
-        *done = abs + 1;
+    for i in new_hits(window, b"obj", base, at_eof, done) {
         if out.len() >= MAX_OBJECTS {
             break;
         }
+        let abs = base + i as u64;
         if i == 0 || !matches!(window[i - 1], 0 | 9 | 10 | 12 | 13 | 32) {
             continue;
         }
@@ -195,15 +205,7 @@ fn find_objects(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mu
 /// Every `/Contents N G R` of `window` not handled yet (clamd moves the "page contents"
 /// mark to the object it names, which makes that object's stream dumped).
 fn find_contents(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mut Vec<u32>) {
-    for i in memchr::memmem::find_iter(window, b"/Contents") {
-        let abs = base + i as u64;
-        if abs < *done {
-            continue;
-        }
-        if i + 9 + VALUE_WINDOW > window.len() && !at_eof {
-            break;
-        }
-        *done = abs + 1;
+    for i in new_hits(window, b"/Contents", base, at_eof, done) {
         if out.len() >= MAX_OBJECTS {
             break;
         }
