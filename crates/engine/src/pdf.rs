@@ -11,6 +11,7 @@
 //! object), the second hands each stream to the walk as a bounded, decoded reader. Nothing
 //! is held whole in memory.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use super::pdf_filters::{self, Filter, Outcome};
@@ -65,20 +66,14 @@ struct StreamRec {
     end: Option<u64>,
 }
 
-/// An object's key and the number it holds (0 when it does not start with one).
-#[derive(Debug, Clone, Copy)]
-struct ObjRec {
-    key: u32,
-    start: u64,
-    value: u64,
-}
-
 #[derive(Debug, Default)]
 struct Plan {
     streams: Vec<StreamRec>,
-    objects: Vec<ObjRec>,
+    /// Each object key's objects (where each starts, the number it holds), in file order.
+    objects: HashMap<u32, Vec<(u64, u64)>>,
+    objects_seen: usize,
     /// Keys of the objects named by `/Contents N G R`.
-    contents: Vec<u32>,
+    contents: HashSet<u32>,
 }
 
 /// Pass one: every `stream` keyword with its dictionary and the `endstream` after it, and
@@ -99,7 +94,7 @@ fn index(spool: &mut SpoolReader) -> io::Result<Plan> {
         let n = read_up_to(spool, &mut chunk)?;
         let at_eof = n < CHUNK;
         window.extend_from_slice(&chunk[..n]);
-        find_objects(&window, base, at_eof, &mut objects_done, &mut plan.objects);
+        find_objects(&window, base, at_eof, &mut objects_done, &mut plan);
         find_contents(
             &window,
             base,
@@ -177,9 +172,9 @@ fn new_hits<'a>(
 
 /// clamd's `pdf_findobj` on every `obj` keyword of `window` not handled yet: white space
 /// before it, `N G` before that; the value is the number its content starts with.
-fn find_objects(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mut Vec<ObjRec>) {
+fn find_objects(window: &[u8], base: u64, at_eof: bool, done: &mut u64, plan: &mut Plan) {
     for i in new_hits(window, b"obj", base, at_eof, done) {
-        if out.len() >= MAX_OBJECTS {
+        if plan.objects_seen >= MAX_OBJECTS {
             break;
         }
         let abs = base + i as u64;
@@ -194,17 +189,17 @@ fn find_objects(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mu
             .and_then(|at| strtol(&after[at..]))
             .and_then(|(v, _)| u64::try_from(v).ok())
             .unwrap_or(0);
-        out.push(ObjRec {
-            key: object_key(id, gen),
-            start: abs + 3,
-            value,
-        });
+        plan.objects_seen += 1;
+        plan.objects
+            .entry(object_key(id, gen))
+            .or_default()
+            .push((abs + 3, value));
     }
 }
 
 /// Every `/Contents N G R` of `window` not handled yet (clamd moves the "page contents"
 /// mark to the object it names, which makes that object's stream dumped).
-fn find_contents(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mut Vec<u32>) {
+fn find_contents(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &mut HashSet<u32>) {
     for i in new_hits(window, b"/Contents", base, at_eof, done) {
         if out.len() >= MAX_OBJECTS {
             break;
@@ -218,7 +213,7 @@ fn find_contents(window: &[u8], base: u64, at_eof: bool, done: &mut u64, out: &m
             continue;
         };
         if words.next().is_some_and(|w| w.starts_with(b"R")) {
-            out.push(object_key(n, g));
+            out.insert(object_key(n, g));
         }
     }
 }
@@ -381,13 +376,11 @@ impl Plan {
     /// with `key` from there on, else the first before.
     fn value_of(&self, key: u32, from: Option<u64>) -> u64 {
         let from = from.unwrap_or(0);
-        let after = self
-            .objects
-            .iter()
-            .find(|o| o.key == key && o.start >= from);
-        after
-            .or_else(|| self.objects.iter().find(|o| o.key == key))
-            .map_or(0, |o| o.value)
+        let Some(objects) = self.objects.get(&key) else {
+            return 0;
+        };
+        let after = objects.iter().find(|(start, _)| *start >= from);
+        after.or(objects.first()).map_or(0, |(_, value)| *value)
     }
 }
 
@@ -420,6 +413,7 @@ fn data_len(length: u64, size: u64, flate: bool, tail: Option<[u8; 2]>) -> u64 {
 impl MemberSource for Planned<Plan> {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
         let streams = std::mem::take(&mut self.plan.streams);
+        let mut budget = pdf_filters::PROBE_BUDGET;
         for s in streams {
             let Some(end) = s.end else { continue };
             let named = s.key.is_some_and(|k| self.plan.contents.contains(&k));
@@ -440,7 +434,7 @@ impl MemberSource for Planned<Plan> {
             let len = data_len(length, size, flate, tail);
             let spool = &mut self.spool;
             let outcome = pdf_filters::chain_outcome(&s.filters, |n| {
-                pdf_filters::probe(s.filters[n - 1], decoded(spool, &s, len, n))
+                pdf_filters::probe(s.filters[n - 1], decoded(spool, &s, len, n), &mut budget)
             });
             let (n, declared) = match outcome {
                 Outcome::Raw => (0, Some(len)),

@@ -17,8 +17,12 @@ use super::ole2::UntilError;
 /// Filters kept per stream (clamd's `PDF_FILTERLIST_MAX`).
 pub(crate) const MAX_FILTERS: usize = 64;
 /// Most decoded bytes read to prove that a wholesale-failing filter (ASCII85, ASCIIHex,
-/// RunLength) succeeds; past this, it is taken as good.
+/// RunLength) succeeds, per stream and (see [`PROBE_BUDGET`]) per PDF; past this, it is
+/// taken as good.
 const PROBE_CAP: u64 = 64 << 20;
+/// Most decoded bytes all probes of one PDF read together, so many streams cannot make the
+/// probes slow.
+pub(crate) const PROBE_BUDGET: u64 = 256 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Filter {
@@ -213,14 +217,20 @@ pub(crate) enum Step {
 
 /// Whether `f`, the last filter of `r` (the stream decoded so far), decodes: Flate and LZW
 /// by their first byte (they keep partial output), the others by reading all of it (they
-/// fail on any bad byte).
-pub(crate) fn probe(f: Filter, r: io::Result<Box<dyn Read + '_>>) -> Step {
+/// fail on any bad byte), within what is left of `budget` (which the bytes read use up).
+pub(crate) fn probe(f: Filter, r: io::Result<Box<dyn Read + '_>>, budget: &mut u64) -> Step {
     let Ok(mut r) = r else { return Step::Fail };
     let cap = match f {
         Filter::Flate | Filter::Lzw => 1,
-        _ => PROBE_CAP,
+        _ => PROBE_CAP.min(*budget),
     };
-    match io::copy(&mut (&mut r).take(cap), &mut io::sink()) {
+    if cap == 0 {
+        return Step::Good;
+    }
+    let mut counted = (&mut r).take(cap);
+    let result = io::copy(&mut counted, &mut io::sink());
+    *budget = budget.saturating_sub(cap - counted.limit());
+    match result {
         Ok(0) => Step::Empty,
         Ok(_) => Step::Good,
         Err(_) => Step::Fail,
@@ -700,6 +710,31 @@ mod tests {
             assert_eq!(decode(Filter::Lzw, &lzw, early).unwrap(), data);
             assert_ne!(decode(Filter::Lzw, &lzw, !early).ok(), Some(data.clone()));
         }
+    }
+
+    /// Bounded work: probes read at most what is left of the PDF's budget, use it up, and
+    /// take a filter as good once it is spent.
+    #[test]
+    fn probes_spend_a_budget() {
+        let a85 = fixtures::documents::ascii85(&[7u8; 4000], None);
+        let open = || Ok(decoder(Filter::Ascii85, Box::new(&a85[..]), true));
+        let mut budget = 10_000;
+        assert!(matches!(
+            probe(Filter::Ascii85, open(), &mut budget),
+            Step::Good
+        ));
+        assert_eq!(budget, 6_000);
+        let bad = b"87cUR{".to_vec();
+        let open_bad = || Ok(decoder(Filter::Ascii85, Box::new(&bad[..]), true));
+        assert!(matches!(
+            probe(Filter::Ascii85, open_bad(), &mut budget),
+            Step::Fail
+        ));
+        let mut spent = 0;
+        assert!(matches!(
+            probe(Filter::Ascii85, open_bad(), &mut spent),
+            Step::Good
+        ));
     }
 
     /// CLAMD-DET-7: the chain loop keeps the last good output, or the raw stream.
