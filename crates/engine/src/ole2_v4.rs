@@ -39,12 +39,20 @@ pub(crate) fn clamd_visible<R: Read + Seek>(r: &mut R) -> Option<HashSet<PathBuf
     }
     let file_len = r.seek(SeekFrom::End(0)).ok()?;
     let entries = directory(r, &header)?;
-    let paths = real_paths(&entries);
+    let placed = real_parents(&entries);
     // clamd's `max_block_no`: indices above it are skipped
     let max_index = (file_len.saturating_sub(4096) / 64) as usize;
     let mut visible = HashSet::new();
     let mut visits = 0;
-    replay(&entries, &paths, 0, 0, max_index, &mut visits, &mut visible);
+    replay(
+        &entries,
+        &placed,
+        0,
+        0,
+        max_index,
+        &mut visits,
+        &mut visible,
+    );
     Some(visible)
 }
 
@@ -97,39 +105,54 @@ fn directory<R: Read + Seek>(r: &mut R, header: &[u8; 512]) -> Option<Vec<Entry>
     Some(entries)
 }
 
-/// Each entry's real path (root `/`), from the real tree.
-fn real_paths(entries: &[Entry]) -> Vec<Option<PathBuf>> {
-    let mut paths: Vec<Option<PathBuf>> = (0..entries.len()).map(|_| None).collect();
-    // (entry, parent path) to visit; each entry is named once
-    let mut work: Vec<(u32, PathBuf)> = match entries.first() {
-        Some(root) if root.child != NO_ENTRY => vec![(root.child, PathBuf::from("/"))],
+/// Where each entry sits in the real tree: its parent storage (`None` for the root's
+/// children) and depth, for entries at most [`MAX_LEVEL`] storages deep. Paths are built
+/// from this only for the streams clamd reaches, so memory stays linear in the entries.
+fn real_parents(entries: &[Entry]) -> Vec<Option<(Option<u32>, u32)>> {
+    let mut placed: Vec<Option<(Option<u32>, u32)>> = vec![None; entries.len()];
+    // (entry, parent storage, depth) to visit; each entry is placed once
+    let mut work: Vec<(u32, Option<u32>, u32)> = match entries.first() {
+        Some(root) if root.child != NO_ENTRY => vec![(root.child, None, 0)],
         _ => Vec::new(),
     };
-    while let Some((i, parent)) = work.pop() {
+    while let Some((i, parent, depth)) = work.pop() {
         let Some(e) = entries.get(i as usize) else {
             continue;
         };
-        if paths[i as usize].is_some() {
+        if placed[i as usize].is_some() || depth > MAX_LEVEL {
             continue;
         }
-        let path = parent.join(&e.name);
-        paths[i as usize] = Some(path.clone());
+        placed[i as usize] = Some((parent, depth));
         for sibling in [e.prev, e.next] {
             if sibling != NO_ENTRY {
-                work.push((sibling, parent.clone()));
+                work.push((sibling, parent, depth));
             }
         }
         if e.kind == 1 && e.child != NO_ENTRY {
-            work.push((e.child, path));
+            work.push((e.child, Some(i), depth + 1));
         }
     }
-    paths
+    placed
+}
+
+/// The `cfb` path of entry `i` (root `/`), when placed.
+fn path_of(entries: &[Entry], placed: &[Option<(Option<u32>, u32)>], i: usize) -> Option<PathBuf> {
+    let mut names = vec![entries[i].name.as_str()];
+    let mut at = placed.get(i).copied().flatten()?.0;
+    // each step goes one storage up, and depths are at most MAX_LEVEL
+    while let Some(p) = at {
+        names.push(entries[p as usize].name.as_str());
+        at = placed[p as usize]?.0;
+    }
+    let mut path = PathBuf::from("/");
+    path.extend(names.iter().rev());
+    Some(path)
 }
 
 /// clamd's walk from index `i`: every index it pops, read through its 4-a-sector mapping.
 fn replay(
     entries: &[Entry],
-    paths: &[Option<PathBuf>],
+    placed: &[Option<(Option<u32>, u32)>],
     i: u32,
     level: u32,
     max_index: usize,
@@ -155,8 +178,8 @@ fn replay(
             5 if i == 0 && level == 0 => level + 1,
             5 => continue,
             2 => {
-                if let Some(p) = &paths[real] {
-                    visible.insert(p.clone());
+                if visible.len() < super::ole2::MAX_STREAMS {
+                    visible.extend(path_of(entries, placed, real));
                 }
                 level
             }
@@ -164,7 +187,7 @@ fn replay(
             _ => continue,
         };
         if e.child != NO_ENTRY {
-            replay(entries, paths, e.child, deeper, max_index, visits, visible);
+            replay(entries, placed, e.child, deeper, max_index, visits, visible);
         }
         list.extend([e.prev, e.next].into_iter().filter(|&n| n != NO_ENTRY));
     }
