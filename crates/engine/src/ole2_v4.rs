@@ -19,6 +19,8 @@ const MAX_VISITS: usize = 100_000;
 /// clamd's directory recursion limit.
 const MAX_LEVEL: u32 = 100;
 const NO_ENTRY: u32 = 0xFFFF_FFFF;
+/// Most streams named (as many as the OLE2 walk lists).
+const MAX_VISIBLE: usize = 10_000;
 
 struct Entry {
     name: String,
@@ -178,7 +180,7 @@ fn replay(
             5 if i == 0 && level == 0 => level + 1,
             5 => continue,
             2 => {
-                if visible.len() < super::ole2::MAX_STREAMS {
+                if visible.len() < MAX_VISIBLE {
                     visible.extend(path_of(entries, placed, real));
                 }
                 level

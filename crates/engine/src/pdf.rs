@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
-use super::pdf_filters::{self, Filter, Outcome};
+use super::pdf_filters::{self, next_object, Filter, Outcome};
 use crate::spool::SpoolReader;
 use crate::tree::{planned, read_up_to, EachMember, MemberSource, Planned};
 
@@ -294,38 +294,6 @@ fn strtol(t: &[u8]) -> Option<(i64, usize)> {
         .parse()
         .unwrap_or(i64::MAX);
     Some((if neg { -v } else { v }, at + digits))
-}
-
-/// clamd's `pdf_nextobject`: from inside a token, the start of the next one (line ends and
-/// comments skip to the next line).
-pub(crate) fn next_object(t: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    let mut in_object = true;
-    while i < t.len() {
-        match t[i] {
-            b'\n' | b'\r' | b'%' => {
-                // to the end of the line, then past the line ends
-                while i < t.len() && !matches!(t[i], b'\r' | b'\n') {
-                    i += 1;
-                }
-                while i < t.len() && matches!(t[i], b'\r' | b'\n') {
-                    i += 1;
-                }
-                if i >= t.len() {
-                    return None;
-                }
-                in_object = false;
-            }
-            b' ' | b'\t' | b'[' | 0x0b | 0x0c | b'<' => {
-                in_object = false;
-                i += 1;
-            }
-            b'/' | b'(' => return Some(i),
-            _ if !in_object => return Some(i),
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 /// `/Length` as clamd's `find_length` reads it: the first `/Length` (even `/Length1`), the

@@ -113,7 +113,7 @@ fn decode_parms(dict: &[u8]) -> Option<&[u8]> {
     let at = memchr::memmem::find(dict, b"/DecodeParms")
         .or_else(|| memchr::memmem::find(dict, b"/DP"))?;
     let rest = &dict[at..];
-    let mut q = 1 + super::pdf::next_object(&rest[1..])?;
+    let mut q = 1 + next_object(&rest[1..])?;
     while q > 0 && matches!(rest[q - 1], b'<' | b'\n') {
         q -= 1;
     }
@@ -171,6 +171,38 @@ fn names(text: &[u8]) -> impl Iterator<Item = &[u8]> {
             .unwrap_or(rest.len());
         &rest[..end]
     })
+}
+
+/// clamd's `pdf_nextobject`: from inside a token, the start of the next one (line ends and
+/// comments skip to the next line).
+pub(crate) fn next_object(t: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let mut in_object = true;
+    while i < t.len() {
+        match t[i] {
+            b'\n' | b'\r' | b'%' => {
+                // to the end of the line, then past the line ends
+                while i < t.len() && !matches!(t[i], b'\r' | b'\n') {
+                    i += 1;
+                }
+                while i < t.len() && matches!(t[i], b'\r' | b'\n') {
+                    i += 1;
+                }
+                if i >= t.len() {
+                    return None;
+                }
+                in_object = false;
+            }
+            b' ' | b'\t' | b'[' | 0x0b | 0x0c | b'<' => {
+                in_object = false;
+                i += 1;
+            }
+            b'/' | b'(' => return Some(i),
+            _ if !in_object => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Where clamd's decoding of a chain ends.
