@@ -871,3 +871,353 @@ fn scan_archive_and_scan_mail_off_fake_replies_equal_real_clamd() {
     let failures = differing_under(&["ScanArchive no", "ScanMail no"], &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// PDF streams whose stored bytes decide what clamd 1.4.6 scans (CLAMD-DET-7): indirect and
+/// off-by-some `/Length`s (which bytes a hash signature sees), the ASCII85, LZW (both
+/// `/EarlyChange` settings) and RunLength filters, filter chains, and filters clamd fails
+/// (then it scans the previous output or the raw stream). EICAR is found by its hash,
+/// the marker by its body.
+fn pdf_streams(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    let n = e.len();
+    let mut junk_then_marker: Vec<u8> = (0..700u32).map(|i| (i * 7 % 251) as u8).collect();
+    junk_then_marker.extend_from_slice(clamd_oracle::env::MARKER_A);
+    let mut eicar_and_more = e.to_vec();
+    eicar_and_more.extend_from_slice(b"0123456789");
+    let a85 = ascii85(e, Some(64));
+    let with_length = |dict: &str, data: &[u8]| {
+        pdf_with_embedded_stream(&format!("{dict} /Length {}", data.len()), data, &[])
+    };
+    let len_obj = n.to_string();
+    vec![
+        // /Length N G R: found, missing, naming a length too short for the stream
+        (
+            "indirect_length_after.pdf",
+            pdf_with_embedded_stream("/Length 7 0 R", e, &[(7, &len_obj)]),
+        ),
+        (
+            "indirect_length_missing.pdf",
+            pdf_with_embedded_stream("/Length 9 0 R", e, &[]),
+        ),
+        (
+            "indirect_length_short.pdf",
+            pdf_with_embedded_stream("/Length 7 0 R", &eicar_and_more, &[(7, &len_obj)]),
+        ),
+        (
+            "direct_length_short.pdf",
+            pdf_with_embedded_stream(&format!("/Length {n}"), &eicar_and_more, &[]),
+        ),
+        (
+            "direct_length_long.pdf",
+            pdf_with_embedded_stream(&format!("/Length {}", n + 40), e, &[]),
+        ),
+        ("ascii85.pdf", with_length("/Filter /ASCII85Decode", &a85)),
+        (
+            "a85_short_name.pdf",
+            with_length("/Filter /A85", &ascii85(e, None)),
+        ),
+        (
+            "ascii85_flate.pdf",
+            with_length(
+                "/Filter [/ASCII85Decode /FlateDecode]",
+                &ascii85(&zlib(e), Some(70)),
+            ),
+        ),
+        (
+            "ascii85_dct.pdf",
+            with_length("/Filter [/A85 /DCTDecode]", &ascii85(e, None)),
+        ),
+        (
+            "ascii85_bad_byte.pdf",
+            with_length("/Filter /A85", &[&a85[..20], b"{", &a85[20..]].concat()),
+        ),
+        ("lzw.pdf", with_length("/Filter /LZWDecode", &lzw(e, true))),
+        (
+            "lzw_marker_early.pdf",
+            with_length("/Filter /LZW", &lzw(&junk_then_marker, true)),
+        ),
+        (
+            "lzw_marker_early_0.pdf",
+            with_length(
+                "/Filter /LZWDecode /DecodeParms << /EarlyChange 0 >>",
+                &lzw(&junk_then_marker, false),
+            ),
+        ),
+        (
+            "lzw_marker_early_0_tight.pdf",
+            with_length(
+                "/Filter /LZWDecode /DecodeParms <</EarlyChange 0>>",
+                &lzw(&junk_then_marker, false),
+            ),
+        ),
+        (
+            "lzw_marker_wrong_early.pdf",
+            with_length("/Filter /LZWDecode", &lzw(&junk_then_marker, false)),
+        ),
+        (
+            "lzw_not_embedded.pdf",
+            pdf_with_stream(
+                &format!("/Filter /LZWDecode /Length {}", lzw(e, true).len()),
+                &lzw(e, true),
+                &[],
+            ),
+        ),
+        (
+            "lzw_page_contents.pdf",
+            pdf_with_stream(
+                &format!("/Filter /LZWDecode /Length {}", lzw(e, true).len()),
+                &lzw(e, true),
+                &[(8, "<< /Type /Page /Contents 6 0 R >>")],
+            ),
+        ),
+        (
+            "run_length.pdf",
+            with_length("/Filter /RunLengthDecode", &run_length(e)),
+        ),
+        (
+            "run_length_not_embedded.pdf",
+            pdf_with_stream(
+                &format!("/Filter /RL /Length {}", run_length(e).len()),
+                &run_length(e),
+                &[],
+            ),
+        ),
+        (
+            "raw_image.pdf",
+            pdf_with_stream(&format!("/Subtype /Image /Length {n}"), e, &[]),
+        ),
+        (
+            "unknown_filter.pdf",
+            pdf_with_stream(&format!("/Filter /Foo /Length {n}"), e, &[]),
+        ),
+        (
+            "hex_lines.pdf",
+            with_length("/Filter /ASCIIHexDecode", &ascii_hex(e, Some(32))),
+        ),
+        (
+            "hex_a85.pdf",
+            with_length("/Filter [/AHx /A85]", &ascii_hex(&ascii85(e, None), None)),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the PDF stream variants of [`pdf_streams`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn pdf_stream_lengths_and_filters_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("pdf", pdf_streams);
+}
+
+/// RTF object groups whose control words decide what clamd 1.4.6 decodes (CLAMD-DET-7):
+/// clamd's `rtf.c` knows no `\bin` (its binary bytes are read as text: hex digits in them
+/// count, braces and backslashes too), a control word's number swallows the letters after
+/// it, `\object` counts only when no white space ends it and `\objdata` only when a space
+/// does.
+fn rtf_objects(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    let native = ole10_native("e.com", e);
+    let object = ole1_object("Package", &native[4..]);
+    let hex: String = object.iter().map(|b| format!("{b:02x}")).collect();
+    let doc = |open: &str, data: &[u8]| {
+        let mut d = format!("{{\\rtf1\\ansi{{{open}{{\\*\\objclass Package}}").into_bytes();
+        d.extend_from_slice(data);
+        d.extend_from_slice(b"}}}\r\n");
+        d
+    };
+    let with = |prefix: &[u8], suffix: &str| [prefix, hex.as_bytes(), suffix.as_bytes()].concat();
+    vec![
+        (
+            "objdata_plain.rtf",
+            doc("\\object\\objemb", &with(b"{\\*\\objdata ", "\r\n")),
+        ),
+        (
+            "object_space.rtf",
+            doc("\\object \\objemb", &with(b"{\\*\\objdata ", "\r\n")),
+        ),
+        (
+            "objdata_newline.rtf",
+            doc("\\object\\objemb", &with(b"{\\*\\objdata\r\n", "\r\n")),
+        ),
+        (
+            "bin_raw_bytes_then_hex.rtf",
+            doc(
+                "\\object\\objemb",
+                &with(b"{\\*\\objdata \\bin4 \x00\x01\xfe\xff", ""),
+            ),
+        ),
+        (
+            "bin_letters_then_hex.rtf",
+            doc("\\object\\objemb", &with(b"{\\*\\objdata \\bin2ab ", "")),
+        ),
+        (
+            "bin_object.rtf",
+            doc(
+                "\\object\\objemb",
+                &[
+                    format!("{{\\*\\objdata \\bin{} ", object.len()).as_bytes(),
+                    &object,
+                    b"",
+                ]
+                .concat(),
+            ),
+        ),
+        (
+            "long_word_then_hex.rtf",
+            doc(
+                "\\object\\objemb",
+                &with(b"{\\*\\objdata \\abcdefghijklmnopqrstuvwxyzabcdefgh", ""),
+            ),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the RTF variants of [`rtf_objects`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn rtf_control_words_and_bin_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("rtf", rtf_objects);
+}
+
+/// Version 4 compound files (4096-byte sectors), whose directory clamd 1.4.6 reads four
+/// entries per sector as for 512-byte sectors (CLAMD-DET-7): streams at the root and a
+/// Package in a storage, at directory entries below and past the fourth.
+fn ole2_v4(e: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use fixtures::documents::*;
+    let native = ole10_native("e.com", e);
+    let filler: &[u8] = b"not really a Word document";
+    vec![
+        ("v4_stream_first.ole2", ole2_v4_of(&[("/Payload", e)])),
+        (
+            "v4_stream_third.ole2",
+            ole2_v4_of(&[("/A", filler), ("/B", filler), ("/Payload", e)]),
+        ),
+        (
+            "v4_stream_fifth.ole2",
+            ole2_v4_of(&[
+                ("/A", filler),
+                ("/B", filler),
+                ("/C", filler),
+                ("/D", filler),
+                ("/Payload", e),
+            ]),
+        ),
+        (
+            "v4_package.doc",
+            ole2_v4_of(&[
+                ("/WordDocument", filler),
+                ("/ObjectPool/_1234567890/\u{1}Ole10Native", &native),
+            ]),
+        ),
+        (
+            "v4_package_only.doc",
+            ole2_v4_of(&[("/ObjectPool/_1/\u{1}Ole10Native", &native)]),
+        ),
+        (
+            "v4_big_stream_fifth.ole2",
+            ole2_v4_of(&[
+                ("/A", &[7u8; 5000]),
+                ("/B", filler),
+                ("/C", filler),
+                ("/D", filler),
+                ("/Payload", e),
+            ]),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the version 4 compound files of [`ole2_v4`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn ole2_v4_directories_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("ole2v4", ole2_v4);
+}
+
+/// CLAMD-DET-7, CLAMD-CONF-3: a member larger than `MaxFileSize` with the marker at its
+/// start (found by its body, so a truncated scan finds it) in the older formats, also ARJ
+/// methods 1 and 4 when `arj` is installed, under `MaxFileSize` below the member (and at
+/// the container's own size when that is larger, so the container itself is scanned), and
+/// at the member's size: the fake's replies equal clamd's. (clamd 1.4.6 skips such members
+/// of SIS, SZDD and ARJ: it does not truncate them, as it does zip and tar members.)
+#[test]
+fn legacy_members_over_max_file_size_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    let mut member = clamd_oracle::env::MARKER_A.to_vec();
+    member.resize(MEMBER, b' ');
+    let mut inputs = legacy_archives(&member);
+    inputs.push((
+        "compressed.szdd",
+        szdd_spaces(clamd_oracle::env::MARKER_A, MEMBER),
+    ));
+    for m in [1u8, 4] {
+        if let Some(a) = arj_tool(m, &member) {
+            inputs.push((if m == 1 { "m1.arj" } else { "m4.arj" }, a));
+        }
+    }
+    let mut failures = Vec::new();
+    for (i, (name, data)) in owned(inputs).into_iter().enumerate() {
+        let limit = (MEMBER - 1).max(data.len());
+        let whole = MEMBER.max(data.len());
+        let lines = [
+            format!("MaxFileSize {limit}"),
+            format!("MaxFileSize {}", MEMBER / 2),
+            // the control: the member fits, so both find the marker
+            format!("MaxFileSize {whole}"),
+        ];
+        for line in lines {
+            let env = OracleEnv::create().expect("oracle env");
+            let servers = start_with(
+                &env,
+                &Path::new(TESTFILES).join("clam.exe"),
+                std::slice::from_ref(&line),
+            );
+            let one = [(name.clone(), data.clone())];
+            failures.extend(differing(&env, &servers, &format!("{i} {line}"), &one));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// An SZDD file whose LZSS data is `head` then spaces up to `size` bytes, the spaces copied
+/// from the window (which starts filled with spaces) 18 at a time: far smaller than `size`.
+fn szdd_spaces(head: &[u8], size: usize) -> Vec<u8> {
+    let mut out = b"SZDD\x88\xf0\x27\x33\x41\x00".to_vec();
+    out.extend_from_slice(&(size as u32).to_le_bytes());
+    // (is a literal, bytes) per item; a copy of 18 from window position 2000
+    let mut items: Vec<(bool, Vec<u8>)> = head.iter().map(|&b| (true, vec![b])).collect();
+    let mut left = size - head.len();
+    while left >= 18 {
+        items.push((false, vec![0xd0, 0x7f]));
+        left -= 18;
+    }
+    items.extend(std::iter::repeat_n((true, vec![b' ']), left));
+    for group in items.chunks(8) {
+        let flags = group
+            .iter()
+            .enumerate()
+            .fold(0u8, |f, (i, (lit, _))| f | (u8::from(*lit) << i));
+        out.push(flags);
+        for (_, bytes) in group {
+            out.extend_from_slice(bytes);
+        }
+    }
+    out
+}
+
+/// Named test inputs.
+type Inputs = Vec<(&'static str, Vec<u8>)>;
+
+/// SCAN and INSTREAM of `inputs(EICAR)` against clamd and the fake (both with the oracle DB
+/// and the clam.exe hash signature), under `tag`: fails with every input whose replies
+/// differ.
+fn eicar_inputs_same_as_clamd(tag: &str, inputs: fn(&[u8]) -> Inputs) {
+    if !available() {
+        return;
+    }
+    let env = OracleEnv::create().expect("oracle env");
+    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
+    let inputs = owned(inputs(&clamd_oracle::env::eicar()));
+    let failures = differing(&env, &servers, tag, &inputs);
+    assert!(failures.is_empty(), "{failures:#?}");
+}

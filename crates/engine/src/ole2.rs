@@ -30,13 +30,18 @@ pub(crate) fn is_ole2(head: &[u8]) -> bool {
 }
 
 /// Open a spooled compound file: its directory must parse.
-pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+    let visible = super::ole2_v4::clamd_visible(&mut spool);
+    spool.seek(SeekFrom::Start(0)).ok()?;
     let cf = cfb::CompoundFile::open(spool).ok()?;
-    Some(Box::new(Ole2 { cf }))
+    Some(Box::new(Ole2 { cf, visible }))
 }
 
 struct Ole2 {
     cf: cfb::CompoundFile<SpoolReader>,
+    /// For a version 4 file, the stream paths clamd's directory walk reaches (see
+    /// [`super::ole2_v4`]); `None`: every stream.
+    visible: Option<std::collections::HashSet<PathBuf>>,
 }
 
 /// A stream and what clamd does with it beyond scanning it.
@@ -59,6 +64,7 @@ impl MemberSource for Ole2 {
             .cf
             .walk()
             .filter(|e| e.is_stream())
+            .filter(|e| self.visible.as_ref().is_none_or(|v| v.contains(e.path())))
             .take(MAX_STREAMS)
             .map(|e| StreamInfo {
                 path: e.path().to_path_buf(),

@@ -13,7 +13,7 @@ use crate::tree::{EachMember, MemberSource};
 
 /// Deepest group nesting tracked; deeper groups share the deepest state.
 const MAX_DEPTH: usize = 4096;
-/// Longest control word read (clamd keeps 32 letters).
+/// Longest control word (clamd drops longer ones after 32 letters).
 const MAX_WORD: usize = 32;
 /// Most objects taken from one document.
 const MAX_OBJECTS: usize = 10_000;
@@ -98,32 +98,54 @@ impl Rtf {
         self.groups.pop();
     }
 
-    /// After a `\`: a control word (letters, an optional signed number, one space eaten)
-    /// or a control symbol (one character). Returns the word.
+    /// After a `\`: a control word or a control symbol (one character, eaten), read as
+    /// clamd's `cli_scanrtf` does (it knows no `\bin`: binary data after one is text).
+    /// A word is up to 32 letters (more: the word is dropped and the rest is text), then
+    /// either one white-space byte, eaten and kept as part of the word (clamd matches
+    /// `objdata ` with its space), or a number (`-` allowed) whose digits and any letters
+    /// after them are eaten (until an `i64` overflow), or nothing. Returns the word.
     fn control(&mut self) -> Vec<u8> {
         let mut word = Vec::new();
-        match self.peek() {
-            Some(c) if c.is_ascii_alphabetic() => {
-                while let Some(c) = self.peek().filter(u8::is_ascii_alphabetic) {
-                    if word.len() < MAX_WORD {
-                        word.push(c);
-                    }
-                    self.next_byte();
-                }
-                if self.peek() == Some(b'-') {
-                    self.next_byte();
-                }
-                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.next_byte();
-                }
-                if self.peek() == Some(b' ') {
-                    self.next_byte();
-                }
+        if !self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
+            self.next_byte();
+            return word;
+        }
+        loop {
+            if word.len() == MAX_WORD {
+                return Vec::new();
             }
-            Some(_) => {
-                self.next_byte();
+            match self.peek() {
+                Some(c) if c.is_ascii_alphabetic() => {
+                    word.push(c);
+                    self.next_byte();
+                }
+                // C's isspace
+                Some(c @ (b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')) => {
+                    word.push(c);
+                    self.next_byte();
+                    return word;
+                }
+                Some(b'-') => {
+                    self.next_byte();
+                    break;
+                }
+                Some(c) if c.is_ascii_digit() => break,
+                _ => return word,
             }
-            None => {}
+        }
+        // the number, and the letters clamd skips with it
+        let mut param: i64 = 0;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_digit() {
+                let d = i64::from(c - b'0');
+                match param.checked_mul(10).and_then(|p| p.checked_add(d)) {
+                    Some(p) => param = p,
+                    None => break,
+                }
+            } else if !c.is_ascii_alphabetic() {
+                break;
+            }
+            self.next_byte();
         }
         word
     }
@@ -135,8 +157,9 @@ impl Rtf {
                 b'{' => self.open_group(),
                 b'}' => self.close_group(),
                 b'\\' => match self.control().as_slice() {
+                    // clamd's action table: `object`, and `objdata` with a space
                     b"object" => self.top().object = true,
-                    b"objdata" if self.top().object => {
+                    b"objdata " if self.top().object => {
                         self.top().objdata = true;
                         return true;
                     }
@@ -323,5 +346,37 @@ mod tests {
         );
         let got = members(doc.as_bytes());
         assert_eq!(got, [(b"objdata 1".to_vec(), ole)]);
+    }
+
+    /// CLAMD-DET-7: control words as clamd reads them: `\object ` (space) and `\objdata`
+    /// ended by a line break start nothing; a number swallows the letters after it (so
+    /// `\bin2ab` eats `ab`, while binary bytes after `\bin4 ` are text); a word over 32
+    /// letters is dropped and its remaining letters are text.
+    #[test]
+    fn control_words_as_clamd_reads_them() {
+        let hex = hexed(&ole1(b"\xd0\xcf\x11\xe0rest"));
+        let doc = |open: &str, data: &str| {
+            format!("{{\\rtf1{{{open}{{\\*\\objdata {data}{hex}}}}}}}").into_bytes()
+        };
+        let found = |d: &[u8]| !members(d).is_empty();
+        assert!(found(&doc("\\object\\objemb", "")));
+        assert!(!found(&doc("\\object \\objemb", "")));
+        assert!(!found(
+            &format!("{{\\rtf1{{\\object{{\\*\\objdata\r\n{hex}}}}}}}").into_bytes()
+        ));
+        assert!(found(&doc("\\object", "\\bin2ab ")));
+        assert!(found(&doc("\\object", "\\bin-3cd ")));
+        assert!(!found(&doc("\\object", "\\bin2 ab")));
+        assert!(found(&doc("\\object", "\\bin4 \u{1}\u{2}xyz")));
+        // 34 letters: the last two (`gh`, not hex) are text, then the hex
+        assert!(found(&doc(
+            "\\object",
+            "\\abcdefghijklmnopqrstuvwxyzabcdefgh"
+        )));
+        // 33 letters ending in `e`: that `e` is a hex digit, the data shifts
+        assert!(!found(&doc(
+            "\\object",
+            "\\abcdefghijklmnopqrstuvwxyzabcdefe"
+        )));
     }
 }

@@ -37,8 +37,12 @@ mod implode;
 mod mime;
 #[path = "ole2.rs"]
 mod ole2;
+#[path = "ole2_v4.rs"]
+mod ole2_v4;
 #[path = "pdf.rs"]
 mod pdf;
+#[path = "pdf_filters.rs"]
+mod pdf_filters;
 #[path = "rtf.rs"]
 mod rtf;
 #[path = "sevenz.rs"]

@@ -90,3 +90,27 @@ fn pdf_spooled_to_a_temporary_file_still_yields_its_streams() {
         .expect("scan");
     assert_eq!(infected, [b"4 0 obj".to_vec()]);
 }
+
+/// CLAMD-DET-7: every committed fuzz seed of the `pdf` target (a selector byte, then a PDF
+/// whose streams use the filters and lengths clamd decodes: Flate, ASCIIHex, ASCII85, LZW
+/// with `/EarlyChange 0`, RunLength, an indirect `/Length`, a page's `/Contents`) gets the
+/// walk into the gzip file it holds, so the fuzzer starts past the PDF layer.
+#[test]
+fn pdf_fuzz_seeds_reach_their_gzip_payload() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/pdf");
+    let mut seeds: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fuzz/seeds/pdf")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    seeds.sort();
+    assert!(seeds.len() >= 8, "{seeds:?}");
+    for seed in seeds {
+        let data = std::fs::read(&seed).expect("read seed");
+        let (seen, _) = common::scan_as(b"seed.pdf", &data[1..], Default::default());
+        let gzips = seen
+            .iter()
+            .filter(|(_, opened, _)| *opened == Some(scan_engine::ContainerKind::Gzip))
+            .count();
+        assert!(gzips >= 1, "{}: {seen:?}", seed.display());
+    }
+}
