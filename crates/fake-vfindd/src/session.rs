@@ -49,6 +49,7 @@ pub(crate) async fn run(
         recorder: shared.recorder.clone(),
         conn,
         faults: cf.clone(),
+        send_timeout: shared.cfg.send_timeout(),
     };
     let writer_task = tokio::spawn(writer(wr, rx, sink));
     // SVSP-CONN-1: READY first.

@@ -188,3 +188,58 @@ async fn svsp_conn_slow_peers_fresh_client_served() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     drop(peers);
 }
+
+/// SVSP-CONC-4 / SVSP-CONN-5: a peer that pipelines scans and never reads a reply cannot
+/// hold the shared scan workers: once its lines wait longer than the send timeout (the
+/// idle timeout) its connection is reset, and a fresh client is served. Before the bound,
+/// every worker blocked on the full reply queue and the fresh client waited forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_conc_4_peer_that_never_reads_cannot_hold_the_workers() {
+    let _serial = SERIAL.lock().await;
+    let srv = FakeVfindd::builder()
+        .threads(2)
+        // every scan gets a worker's reply (none is refused with a short EAGAIN)
+        .max_queue(100_000)
+        .idle_timeout(Duration::from_millis(500))
+        .start()
+        .await
+        .expect("start");
+    // the attacker: a tiny receive window, never reads
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.set_recv_buffer_size(1024).expect("SO_RCVBUF");
+    let mut attacker = sock.connect(srv.addr()).await.expect("connect");
+    // long names make long replies (`ENOENT "<name>"`): the queues fill after few commands
+    let name = format!("/nonexistent/{}", "n".repeat(3000));
+    let cmds: Vec<u8> = (1..=3000)
+        .flat_map(|i| format!("{i} SCAN/FILE {name}{i}\r\n").into_bytes())
+        .collect();
+    // the daemon stops reading once its queues are full: send until it takes nothing
+    // for 300 ms (or everything)
+    let mut sent = 0;
+    for piece in cmds.chunks(64 * 1024) {
+        let w = tokio::time::timeout(Duration::from_millis(300), attacker.write_all(piece));
+        if !matches!(w.await, Ok(Ok(()))) {
+            break;
+        }
+        sent += piece.len();
+    }
+    eprintln!("attacker sent {sent} of {} bytes", cmds.len());
+
+    let t = Instant::now();
+    let mut c = Ctl::connect(srv.addr()).await;
+    c.still_answers("9", "/nonexistent/fresh").await;
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+
+    // the stalled connection is gone (reset), not held open
+    let mut buf = vec![0u8; 1 << 16];
+    let gone = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut attacker, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the non-reading connection stayed open");
+}
