@@ -243,3 +243,51 @@ async fn svsp_conc_4_peer_that_never_reads_cannot_hold_the_workers() {
     .await;
     assert!(gone.is_ok(), "the non-reading connection stayed open");
 }
+
+/// SVSP-SCAN-REQUEST-2 / SVSP-CONC-4: silent data channels (a peer connects to each
+/// `SEND <port>` and sends nothing, up to `--max-queue` of them) hold no blocking thread, so
+/// scans still get one: before, each channel blocked a thread of the runtime's blocking pool
+/// for the whole data timeout, and 512 of them stopped every SCAN/FILE. Here the pool is cut
+/// to 8 threads so that 20 channels are beyond it.
+#[test]
+fn svsp_scan_request_2_silent_data_channels_leave_threads_for_scans() {
+    let _serial = SERIAL.blocking_lock();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let srv = FakeVfindd::builder()
+            .data_timeout(Duration::from_secs(6))
+            .start()
+            .await
+            .expect("start");
+        let mut c = Ctl::connect(srv.addr()).await;
+        let cmds: String = (1..=20)
+            .map(|i| format!("{i} SCAN/REQUEST r{i}\r\n"))
+            .collect();
+        c.s.write_all(cmds.as_bytes()).await.expect("send");
+        let mut silent = Vec::new();
+        while silent.len() < 20 {
+            let line = c.line().await.expect("a SEND line per request");
+            let line = String::from_utf8_lossy(&line).into_owned();
+            if let Some(port) = line.split_once(" SEND ").map(|(_, p)| p.to_string()) {
+                let port: u16 = port.parse().expect("port");
+                let d = TcpStream::connect(("127.0.0.1", port)).await.expect("data");
+                silent.push(d);
+            }
+        }
+        // a trickle keeps each channel alive without finishing it
+        for d in &mut silent {
+            d.write_all(b"x").await.expect("trickle");
+        }
+        sleep(Duration::from_millis(300)).await;
+        let t = Instant::now();
+        let mut fresh = Ctl::connect(srv.addr()).await;
+        fresh.still_answers("9", "/nonexistent/fresh").await;
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        drop(silent);
+    });
+}
