@@ -32,6 +32,23 @@ pub struct Fed {
     pub(crate) error: Option<std::io::Error>,
 }
 
+impl Fed {
+    /// Nothing fed yet; `scanner` `None`: the name is excluded.
+    pub(crate) fn new(scanner: Option<TreeScanner>) -> Fed {
+        Fed {
+            scanner: scanner.map(Box::new),
+            error: None,
+        }
+    }
+
+    /// Scans the next bytes of the stream (nothing more after a spool error).
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        if let (Some(sc), None) = (self.scanner.as_mut(), self.error.as_ref()) {
+            self.error = sc.update(bytes).err();
+        }
+    }
+}
+
 impl std::fmt::Debug for Fed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fed")
@@ -97,10 +114,7 @@ pub(crate) async fn read_and_scan(
     let _closer = ShutdownOnDrop(&stream);
     let mut feed = Feed {
         sock,
-        fed: Fed {
-            scanner: scanner.map(Box::new),
-            error: None,
-        },
+        fed: Fed::new(scanner),
         total: 0,
         max,
     };
@@ -155,9 +169,7 @@ impl Feed {
             if self.total > self.max {
                 return Burst::Ended(Ended::TooLarge);
             }
-            if let (Some(sc), None) = (self.fed.scanner.as_mut(), self.fed.error.as_ref()) {
-                self.fed.error = sc.update(&buf[..n]).err();
-            }
+            self.fed.update(&buf[..n]);
         }
     }
 }

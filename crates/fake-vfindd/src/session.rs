@@ -4,6 +4,7 @@
 
 use crate::config::{Dispatch, QuitMode};
 use crate::datachan::Channel;
+use crate::feed::Fed;
 use crate::request::{forced_error, reply_out, ReqCtx};
 use crate::scan::{stream_scanner, Target};
 use crate::shared::Shared;
@@ -207,6 +208,17 @@ impl Session {
                 _ => break,
             }
         }
+    }
+
+    /// One read of a DATA or inline body, recorded; `None` when the peer sent nothing for
+    /// `--data-timeout` (the body is abandoned and the connection closed, as a data
+    /// channel that goes silent is).
+    async fn read_data(&mut self, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
+        let r = tokio::time::timeout(self.shared.cfg.data_timeout, self.rd.read(buf)).await;
+        if let Ok(Ok(n)) = &r {
+            self.shared.recorder.recv(self.conn, &buf[..*n]);
+        }
+        r.ok()
     }
 
     fn cancel(&mut self) {
@@ -426,26 +438,30 @@ impl Session {
                 Flow::Continue
             }
             Source::Data(n) => {
-                // SVSP-SCAN-DATA-1: SEND, then exactly n raw bytes on this connection.
+                // SVSP-SCAN-DATA-1: SEND, then exactly n raw bytes on this connection,
+                // scanned as they arrive (a queued request holds no copy of its bytes).
                 if !ctx.send(Body::Send(None)).await {
                     return Flow::Close;
                 }
+                let mut fed = Fed::new(stream_scanner(&ctx.shared.env, &ctx.opts, &name));
                 let want = usize::try_from(n).unwrap_or(usize::MAX);
-                let mut data = self.framer.take_raw(want);
+                let first = self.framer.take_raw(want);
+                let mut got = first.len();
+                fed.update(&first);
                 let mut buf = vec![0u8; READ_CHUNK];
-                while data.len() < want {
-                    match self.rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => return Flow::Drain,
-                        Ok(got) => {
-                            self.shared.recorder.recv(self.conn, &buf[..got]);
-                            let take = (want - data.len()).min(got);
-                            data.extend_from_slice(&buf[..take]);
-                            self.framer.push(&buf[take..got]);
-                        }
-                    }
+                while got < want {
+                    let read = match self.read_data(&mut buf).await {
+                        Some(Ok(0) | Err(_)) => return Flow::Drain,
+                        Some(Ok(read)) => read,
+                        None => return Flow::Close,
+                    };
+                    let take = (want - got).min(read);
+                    fed.update(&buf[..take]);
+                    got += take;
+                    self.framer.push(&buf[take..read]);
                 }
                 self.tasks
-                    .spawn(async move { ctx.queue_and_run(Target::Stream { name, data }).await });
+                    .spawn(async move { ctx.queue_and_run(Target::Fed { name, fed }).await });
                 Flow::Continue
             }
             Source::Inline => {
@@ -453,29 +469,29 @@ impl Session {
                 if !ctx.send(Body::Send(None)).await {
                     return Flow::Close;
                 }
+                let mut fed = Fed::new(stream_scanner(&ctx.shared.env, &ctx.opts, &name));
                 let max = usize::try_from(self.shared.cfg.stream_max_length).unwrap_or(usize::MAX);
-                let mut data = self.framer.take_raw(max.saturating_add(1));
-                let mut over = data.len() > max;
+                let first = self.framer.take_raw(max.saturating_add(1));
+                let mut total = first.len();
+                fed.update(&first);
                 let mut buf = vec![0u8; READ_CHUNK];
                 loop {
-                    match self.rd.read(&mut buf).await {
-                        Ok(0) => break,
-                        Err(_) => return Flow::Close,
-                        Ok(got) => {
-                            self.shared.recorder.recv(self.conn, &buf[..got]);
-                            if !over {
-                                data.extend_from_slice(&buf[..got]);
-                                over = data.len() > max;
+                    match self.read_data(&mut buf).await {
+                        Some(Ok(0)) => break,
+                        Some(Err(_)) | None => return Flow::Close,
+                        Some(Ok(read)) => {
+                            total = total.saturating_add(read);
+                            if total <= max {
+                                fed.update(&buf[..read]);
                             }
                         }
                     }
                 }
-                if over {
+                if total > max {
                     ctx.send(ErrorReply::SizeLimitExceeded(name).body()).await;
                 } else {
-                    self.tasks.spawn(async move {
-                        ctx.queue_and_run(Target::Stream { name, data }).await
-                    });
+                    self.tasks
+                        .spawn(async move { ctx.queue_and_run(Target::Fed { name, fed }).await });
                 }
                 Flow::Drain
             }

@@ -291,3 +291,84 @@ fn svsp_scan_request_2_silent_data_channels_leave_threads_for_scans() {
         drop(silent);
     });
 }
+
+/// Whether the daemon closes `s` (EOF or reset) within `within`.
+async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match tokio::io::AsyncReadExt::read(s, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// SVSP-SCAN-DATA-1 / SVSP-SCAN-INLINE-1: a body that stops arriving is bounded by
+/// `--data-timeout` like a data channel: the connection closes. Before, the body reads had
+/// no time bound at all (the idle timeout does not run while a body is read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_data_1_stalled_bodies_time_out() {
+    let _serial = SERIAL.lock().await;
+    let srv = FakeVfindd::builder()
+        .enable_future(true)
+        .data_timeout(Duration::from_millis(300))
+        .idle_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .expect("start");
+    for (what, cmd) in [
+        ("DATA", &b"1 SCAN/DATA 100 d\r\n0123456789"[..]),
+        ("inline", &b"1 SCAN i\r\n0123456789"[..]),
+    ] {
+        let mut c = Ctl::connect(srv.addr()).await;
+        c.s.write_all(cmd).await.expect("send");
+        assert_eq!(c.line().await.as_deref(), Some(&b"1 SEND"[..]), "{what}");
+        assert!(
+            closed_within(&mut c.s, Duration::from_secs(3)).await,
+            "a stalled {what} body held its connection"
+        );
+    }
+}
+
+/// SVSP-SCAN-DATA-1 / SVSP-ERR-EAGAIN-1: queued SCAN/DATA requests do not keep their
+/// bodies: 4 connections x 32 queued 1 MiB bodies (all within the limits) grow the daemon
+/// by far less than the 128 MiB they carry. Before, each waited in memory whole until a
+/// worker took it (up to --max-connections x --max-queue x --stream-max-length: 2 GiB at
+/// the defaults).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_scan_data_1_queued_bodies_are_not_kept() {
+    let _serial = SERIAL.lock().await;
+    let srv = FakeVfindd::builder()
+        .enable_future(true)
+        .threads(1)
+        .delay(Duration::from_secs(3))
+        .start()
+        .await
+        .expect("start");
+    let before = rss_bytes();
+    let body = vec![b'A'; 1 << 20];
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        let mut c = Ctl::connect(srv.addr()).await;
+        for i in 1..=32 {
+            let cmd = format!("{i} SCAN/DATA {} d{i}\r\n", body.len());
+            c.s.write_all(cmd.as_bytes()).await.expect("send");
+            c.s.write_all(&body).await.expect("body");
+        }
+        conns.push(c);
+    }
+    // the last body is read once its QUEUED comes back
+    for c in &mut conns {
+        let mut queued = 0;
+        while queued < 32 {
+            let l = c.line().await.expect("a line per request");
+            queued += usize::from(l.ends_with(b" QUEUED"));
+        }
+    }
+    let growth = rss_bytes().saturating_sub(before);
+    assert!(growth < 48 << 20, "RSS grew by {} MiB", growth >> 20);
+}
