@@ -363,3 +363,44 @@ async fn svsp_scan_data_1_queued_bodies_are_not_kept() {
     let growth = rss_bytes().saturating_sub(before);
     assert!(growth < 48 << 20, "RSS grew by {} MiB", growth >> 20);
 }
+
+/// `n` distinct `ENABLE <option> <prefix><i>` lines on `c`, 100 per write; how many were
+/// refused with `EAGAIN Server busy`.
+async fn distinct_values_refused(c: &mut Ctl, option: &str, prefix: &str, n: usize) -> usize {
+    let mut busy = 0;
+    for batch in 0..n.div_ceil(100) {
+        let ids = batch * 100..(batch * 100 + 100).min(n);
+        let count = ids.len();
+        let cmds: String = ids
+            .map(|i| format!("{i} ENABLE {option} {prefix}{i}\r\n"))
+            .collect();
+        c.s.write_all(cmds.as_bytes()).await.expect("send");
+        for _ in 0..count {
+            let l = c.line().await.expect("a reply per ENABLE");
+            busy += usize::from(l.ends_with(b" EAGAIN Server busy"));
+        }
+    }
+    busy
+}
+
+/// SVSP-CMD-ENABLE-1 / SVSP-ERR-EAGAIN-1: IGNORE and EXCLUDE values are held per
+/// connection within a budget (1024 values, 64 KiB together): past it an addition is
+/// refused with `EAGAIN Server busy` and the connection keeps working. Before, every
+/// distinct value was kept, copied into each request's snapshot (SVSP-CONC-3) and compared
+/// with every later one: 160 MB of such lines grew the binary to 330 MB and took 40 s of CPU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svsp_cmd_enable_1_option_lists_are_bounded() {
+    let _serial = SERIAL.lock().await;
+    let srv = server().await;
+    // by count: 1100 short values, the last 76 refused
+    let mut c = Ctl::connect(srv.addr()).await;
+    let busy = distinct_values_refused(&mut c, "IGNORE", "Virus.", 1100).await;
+    assert_eq!(busy, 1100 - 1024);
+    c.still_answers("9", "/nonexistent/after-options").await;
+    // by bytes: 4000-byte values, 16 fit in 64 KiB
+    let mut c = Ctl::connect(srv.addr()).await;
+    let pad = "v".repeat(4000);
+    let busy = distinct_values_refused(&mut c, "EXCLUDE", &pad, 400).await;
+    assert_eq!(busy, 400 - 16);
+    c.still_answers("9", "/nonexistent/after-options").await;
+}
