@@ -324,6 +324,15 @@ impl Config {
         self.idle_timeout.filter(|d| !d.is_zero())
     }
 
+    /// How long one response line may wait for the peer to take it before the connection
+    /// is reset: the idle timeout, or [`DEFAULT_IDLE_TIMEOUT`] when idle connections may
+    /// stay. Request workers wait for their lines to be queued, so a peer that never reads
+    /// would otherwise hold every `--threads` worker for good.
+    pub fn send_timeout(&self) -> Duration {
+        self.effective_idle_timeout()
+            .unwrap_or(DEFAULT_IDLE_TIMEOUT)
+    }
+
     /// One line saying whom the daemon refuses and when it closes (hardening items 6, 7).
     pub fn refusal_summary(&self) -> String {
         let allow: Vec<String> = self.allow.iter().map(ToString::to_string).collect();

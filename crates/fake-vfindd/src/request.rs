@@ -67,7 +67,7 @@ pub(crate) fn reply_out(id: &Option<Id>, r: &ReplyText) -> Out {
 
 fn target_name(target: &Target) -> &[u8] {
     match target {
-        Target::Path { name, .. } | Target::Stream { name, .. } | Target::Fed { name, .. } => name,
+        Target::Path { name, .. } | Target::Fed { name, .. } => name,
     }
 }
 

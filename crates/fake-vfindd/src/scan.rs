@@ -103,14 +103,8 @@ pub enum Target {
         /// FILE-SHA1.
         sha1: bool,
     },
-    /// Received bytes (REQUEST, PORT, DATA, inline) with their display name.
-    Stream {
-        /// Display name (`""` when none, SVSP-NAME-5).
-        name: Vec<u8>,
-        /// The data.
-        data: Vec<u8>,
-    },
-    /// A data channel (REQUEST, PORT) already fed through the scanner as it arrived.
+    /// Received bytes (REQUEST, PORT, DATA, inline) already fed through the scanner as
+    /// they arrived.
     Fed {
         /// Display name (`""` when none, SVSP-NAME-5).
         name: Vec<u8>,
@@ -254,15 +248,6 @@ pub fn run_request<'a>(
     let (target_name, result) = match target {
         Target::Path { name, sha1 } => {
             let r = run.path_target(&name, sha1);
-            (name, r)
-        }
-        Target::Stream { name, data } => {
-            let r = if opts.is_excluded(&name) {
-                Ok(None)
-            } else {
-                run.scan_part(&name, data.as_slice(), 0, false)
-                    .map(|_| None)
-            };
             (name, r)
         }
         Target::Fed { name, fed } => {

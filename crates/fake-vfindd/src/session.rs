@@ -4,6 +4,7 @@
 
 use crate::config::{Dispatch, QuitMode};
 use crate::datachan::Channel;
+use crate::feed::Fed;
 use crate::request::{forced_error, reply_out, ReqCtx};
 use crate::scan::{stream_scanner, Target};
 use crate::shared::Shared;
@@ -13,8 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use svsp_proto::{
-    parse_line, Body, Command, ErrorReply, Frame, Id, LineFramer, OptionState, Parsed, ScanCommand,
-    Source,
+    parse_line, Body, Command, ErrorReply, Frame, Id, LineFramer, OptionOp, OptionState, Parsed,
+    ScanCommand, Source,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -25,6 +26,12 @@ use tracing::debug;
 const READ_CHUNK: usize = 4096;
 /// In `--dispatch=one-per-read` mode, stop reading while this much is buffered.
 const ONE_PER_READ_BACKLOG: usize = 64 * 1024;
+/// IGNORE and EXCLUDE values one connection may hold, together (hostile review: the lists
+/// grew with every distinct value, each request snapshots them, SVSP-CONC-3, and every
+/// addition compares with all before it: 160 MB of lines took 330 MB and 40 s of CPU).
+const MAX_OPTION_VALUES: usize = 1024;
+/// Bytes of those values, together.
+const MAX_OPTION_BYTES: usize = 64 * 1024;
 
 /// Serves one accepted (and admitted) control connection to its end.
 pub(crate) async fn run(
@@ -49,6 +56,7 @@ pub(crate) async fn run(
         recorder: shared.recorder.clone(),
         conn,
         faults: cf.clone(),
+        send_timeout: shared.cfg.send_timeout(),
     };
     let writer_task = tokio::spawn(writer(wr, rx, sink));
     // SVSP-CONN-1: READY first.
@@ -131,6 +139,22 @@ fn command_word(line: &[u8]) -> String {
     w.split('/').next().unwrap_or("").to_string()
 }
 
+/// Whether `op` keeps the IGNORE and EXCLUDE lists within [`MAX_OPTION_VALUES`] and
+/// [`MAX_OPTION_BYTES`] (a value already listed adds nothing).
+fn option_fits(opts: &OptionState, op: &OptionOp) -> bool {
+    let (list, v) = match op {
+        OptionOp::IgnoreAdd(v) => (&opts.ignore, v),
+        OptionOp::ExcludeAdd(v) => (&opts.exclude, v),
+        _ => return true,
+    };
+    if list.contains(v) {
+        return true;
+    }
+    let held = || opts.ignore.iter().chain(&opts.exclude);
+    held().count() < MAX_OPTION_VALUES
+        && held().map(Vec::len).sum::<usize>() + v.len() <= MAX_OPTION_BYTES
+}
+
 impl Session {
     async fn run(&mut self) {
         let mut buf = vec![0u8; READ_CHUNK];
@@ -208,6 +232,17 @@ impl Session {
         }
     }
 
+    /// One read of a DATA or inline body, recorded; `None` when the peer sent nothing for
+    /// `--data-timeout` (the body is abandoned and the connection closed, as a data
+    /// channel that goes silent is).
+    async fn read_data(&mut self, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
+        let r = tokio::time::timeout(self.shared.cfg.data_timeout, self.rd.read(buf)).await;
+        if let Ok(Ok(n)) = &r {
+            self.shared.recorder.recv(self.conn, &buf[..*n]);
+        }
+        r.ok()
+    }
+
     fn cancel(&mut self) {
         self.lines.cancelled.store(true, Ordering::SeqCst);
         self.tasks.abort_all();
@@ -264,6 +299,10 @@ impl Session {
                 id,
                 command: Command::Option(op),
             } => {
+                if !option_fits(&self.opts, &op) {
+                    // beyond the per-connection budget: refused as a full queue is
+                    return self.reply(&id, ErrorReply::ServerBusy.body()).await;
+                }
                 self.opts.apply(&op);
                 self.reply(&id, Body::Ok).await
             }
@@ -425,26 +464,30 @@ impl Session {
                 Flow::Continue
             }
             Source::Data(n) => {
-                // SVSP-SCAN-DATA-1: SEND, then exactly n raw bytes on this connection.
+                // SVSP-SCAN-DATA-1: SEND, then exactly n raw bytes on this connection,
+                // scanned as they arrive (a queued request holds no copy of its bytes).
                 if !ctx.send(Body::Send(None)).await {
                     return Flow::Close;
                 }
+                let mut fed = Fed::new(stream_scanner(&ctx.shared.env, &ctx.opts, &name));
                 let want = usize::try_from(n).unwrap_or(usize::MAX);
-                let mut data = self.framer.take_raw(want);
+                let first = self.framer.take_raw(want);
+                let mut got = first.len();
+                fed.update(&first);
                 let mut buf = vec![0u8; READ_CHUNK];
-                while data.len() < want {
-                    match self.rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => return Flow::Drain,
-                        Ok(got) => {
-                            self.shared.recorder.recv(self.conn, &buf[..got]);
-                            let take = (want - data.len()).min(got);
-                            data.extend_from_slice(&buf[..take]);
-                            self.framer.push(&buf[take..got]);
-                        }
-                    }
+                while got < want {
+                    let read = match self.read_data(&mut buf).await {
+                        Some(Ok(0) | Err(_)) => return Flow::Drain,
+                        Some(Ok(read)) => read,
+                        None => return Flow::Close,
+                    };
+                    let take = (want - got).min(read);
+                    fed.update(&buf[..take]);
+                    got += take;
+                    self.framer.push(&buf[take..read]);
                 }
                 self.tasks
-                    .spawn(async move { ctx.queue_and_run(Target::Stream { name, data }).await });
+                    .spawn(async move { ctx.queue_and_run(Target::Fed { name, fed }).await });
                 Flow::Continue
             }
             Source::Inline => {
@@ -452,29 +495,29 @@ impl Session {
                 if !ctx.send(Body::Send(None)).await {
                     return Flow::Close;
                 }
+                let mut fed = Fed::new(stream_scanner(&ctx.shared.env, &ctx.opts, &name));
                 let max = usize::try_from(self.shared.cfg.stream_max_length).unwrap_or(usize::MAX);
-                let mut data = self.framer.take_raw(max.saturating_add(1));
-                let mut over = data.len() > max;
+                let first = self.framer.take_raw(max.saturating_add(1));
+                let mut total = first.len();
+                fed.update(&first);
                 let mut buf = vec![0u8; READ_CHUNK];
                 loop {
-                    match self.rd.read(&mut buf).await {
-                        Ok(0) => break,
-                        Err(_) => return Flow::Close,
-                        Ok(got) => {
-                            self.shared.recorder.recv(self.conn, &buf[..got]);
-                            if !over {
-                                data.extend_from_slice(&buf[..got]);
-                                over = data.len() > max;
+                    match self.read_data(&mut buf).await {
+                        Some(Ok(0)) => break,
+                        Some(Err(_)) | None => return Flow::Close,
+                        Some(Ok(read)) => {
+                            total = total.saturating_add(read);
+                            if total <= max {
+                                fed.update(&buf[..read]);
                             }
                         }
                     }
                 }
-                if over {
+                if total > max {
                     ctx.send(ErrorReply::SizeLimitExceeded(name).body()).await;
                 } else {
-                    self.tasks.spawn(async move {
-                        ctx.queue_and_run(Target::Stream { name, data }).await
-                    });
+                    self.tasks
+                        .spawn(async move { ctx.queue_and_run(Target::Fed { name, fed }).await });
                 }
                 Flow::Drain
             }

@@ -112,10 +112,22 @@ pub(crate) struct Sink {
     /// The connection's number in the record.
     pub(crate) conn: u64,
     pub(crate) faults: Arc<ConnFaults>,
+    /// How long one write may wait for the peer to read ([`crate::Config::send_timeout`]).
+    pub(crate) send_timeout: Duration,
 }
 
-/// Writes `bytes`, shaped by injected faults; false = stop writing (error or injected close).
-async fn write_shaped(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> bool {
+/// Why the writer stops writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The connection failed, or an injected fault closes it after this line.
+    Close,
+    /// The peer took nothing for the send timeout: reset, so that neither this task nor
+    /// the kernel keeps the unread lines.
+    Stalled,
+}
+
+/// Writes `bytes`, shaped by injected faults; `Err` = stop writing.
+async fn write_shaped(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> Result<(), Stop> {
     let cf = &sink.faults;
     if !cf.shapes_writes() {
         return write_whole(wr, bytes, sink).await;
@@ -125,21 +137,31 @@ async fn write_shaped(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> boo
         if !p.delay.is_zero() {
             tokio::time::sleep(p.delay).await;
         }
-        if !write_whole(wr, &p.bytes, sink).await {
-            return false;
-        }
+        write_whole(wr, &p.bytes, sink).await?;
     }
-    !plan.close_after
+    if plan.close_after {
+        return Err(Stop::Close);
+    }
+    Ok(())
 }
 
-/// SVSP-FRAME-6: written whole and flushed at once.
-async fn write_whole(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> bool {
-    if wr.write_all(bytes).await.is_err() || wr.flush().await.is_err() {
-        return false;
+/// SVSP-FRAME-6: written whole and flushed at once, within the send timeout.
+async fn write_whole(wr: &mut OwnedWriteHalf, bytes: &[u8], sink: &Sink) -> Result<(), Stop> {
+    let write = async {
+        wr.write_all(bytes).await?;
+        wr.flush().await
+    };
+    match tokio::time::timeout(sink.send_timeout, write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Err(Stop::Close),
+        Err(_) => {
+            debug!("peer took no reply for {:?}: reset", sink.send_timeout);
+            return Err(Stop::Stalled);
+        }
     }
     sink.faults.bytes_out(bytes.len());
     sink.recorder.sent(sink.conn, bytes);
-    true
+    Ok(())
 }
 
 /// The writer task of one connection: runs until told to close or the peer is gone. After
@@ -162,12 +184,13 @@ pub(crate) async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, 
                 break;
             }
         };
-        let ok = if armed {
+        let wrote = if armed {
             write_shaped(&mut wr, &bytes, &sink).await
         } else {
             write_whole(&mut wr, &bytes, &sink).await
         };
-        if !ok {
+        if let Err(stop) = wrote {
+            reset = stop == Stop::Stalled;
             break;
         }
         lines += 1;

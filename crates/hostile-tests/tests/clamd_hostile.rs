@@ -286,3 +286,48 @@ async fn clamd_trans_6_connections_beyond_max_queue_queued_never_crash() {
         );
     }
 }
+
+/// CLAMD-TRANS-4: the admin API's live view (`GET /transcripts`) reads the whole record
+/// (64 MiB at the defaults, here 10 MiB of binary INSTREAM bytes from 40 connections) but
+/// renders it off the event loop: fake-clamd keeps answering PING meanwhile. Before, the
+/// render ran on the daemon's only loop thread (a current-thread runtime, as in the binary)
+/// and every connection waited for it.
+#[tokio::test(flavor = "current_thread")]
+async fn clamd_trans_4_admin_live_view_does_not_stall_the_daemon() {
+    let _serial = SERIAL.lock().await;
+    let clamd = FakeClamd::builder()
+        .admin("127.0.0.1:0".parse().expect("addr"))
+        .start()
+        .await
+        .expect("start");
+    let addr = clamd.addr().expect("tcp");
+    let admin = clamd.admin_addr().expect("admin");
+    // high bytes: each is rendered as a four-character `\xNN`
+    let blob: Vec<u8> = (0..256 * 1024).map(|i| 0x80 | (i % 128) as u8).collect();
+    for _ in 0..40 {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(&fixtures::clamd_wire::instream(&blob))
+            .await
+            .expect("send");
+        assert!(read_z_reply(&mut s, SHORT).await.ends_with(b"OK\0"));
+    }
+    let render =
+        tokio::spawn(
+            async move { fixtures::admin_http::http(admin, "GET", "/transcripts", "").await },
+        );
+    // how late the loop answers while the render runs
+    let mut worst = Duration::ZERO;
+    let t = Instant::now();
+    while !render.is_finished() && t.elapsed() < Duration::from_secs(20) {
+        let step = Instant::now();
+        sleep(Duration::from_millis(10)).await;
+        assert_eq!(ping(addr).await, b"PONG\0");
+        worst = worst.max(step.elapsed());
+    }
+    let (status, _) = render.await.expect("render task");
+    assert_eq!(status, 200);
+    assert!(
+        worst < Duration::from_millis(300),
+        "a PING waited {worst:?} for the live view"
+    );
+}

@@ -102,8 +102,42 @@ pub const MAX_REPLY_TEXT: usize = 8 << 20;
 
 /// `data` with every signature body replaced by its label, escaped as text.
 pub fn redacted_text(data: &[u8], sigs: &[Signature]) -> String {
+    redacted_text_max(data, sigs, usize::MAX)
+}
+
+/// [`redacted_text`] cut to `max` bytes as [`shorten_to`] cuts it, escaping no more than
+/// that: the work and memory of a view follow what it shows, not what was recorded (a
+/// peer's 8 MiB of binary bytes would be 32 MiB of `\xNN` text, rendered only to be cut).
+pub fn redacted_text_max(data: &[u8], sigs: &[Signature], max: usize) -> String {
+    // Each shown character stands for at most `ratio` input bytes (a body hidden behind its
+    // label), so a prefix of `need` bytes already fills `max`; a body that begins in it
+    // ends in it. Only a chain of overlapping bodies (one label) can hide more: then the
+    // whole input is read after all.
+    let sigs: Vec<&Signature> = sigs.iter().filter(|s| !s.body.is_empty()).collect();
+    let longest = sigs.iter().map(|s| s.body.len()).max().unwrap_or(0);
+    let ratio = sigs
+        .iter()
+        .map(|s| s.body.len().div_ceil(s.label.len().max(1)))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let need = max
+        .saturating_add(1)
+        .saturating_mul(ratio)
+        .saturating_add(longest);
+    if need < data.len() {
+        let out = redact_escape(&data[..need], &sigs, max);
+        if out.len() > max {
+            return shorten_to(out, max);
+        }
+    }
+    shorten_to(redact_escape(data, &sigs, max), max)
+}
+
+/// Every body in `data` replaced by its label, escaped, until the text passes `max` bytes.
+fn redact_escape(data: &[u8], sigs: &[&Signature], max: usize) -> String {
     let mut ranges: Vec<(usize, usize, &str)> = Vec::new();
-    for s in sigs.iter().filter(|s| !s.body.is_empty()) {
+    for s in sigs {
         let mut from = 0;
         while let Some(p) = find(&data[from..], &s.body) {
             ranges.push((from + p, from + p + s.body.len(), &s.label));
@@ -111,21 +145,34 @@ pub fn redacted_text(data: &[u8], sigs: &[Signature]) -> String {
         }
     }
     ranges.sort_by_key(|r| r.0);
-    let mut out = String::with_capacity(data.len());
+    let mut out = String::with_capacity(data.len().min(max.saturating_add(8)));
     let mut pos = 0;
     for (a, b, label) in ranges {
+        if out.len() > max {
+            break;
+        }
         if b <= pos {
             continue;
         }
         if a >= pos {
-            escape_into(&data[pos..a], &mut out);
+            escape_max(&data[pos..a], &mut out, max);
             out.push_str(label);
         }
         // an overlapping body extends the hidden range
         pos = b;
     }
-    escape_into(&data[pos.min(data.len())..], &mut out);
+    escape_max(&data[pos.min(data.len())..], &mut out, max);
     out
+}
+
+/// [`escape_into`] until `out` passes `max` bytes.
+fn escape_max(data: &[u8], out: &mut String, max: usize) {
+    for piece in data.chunks(1024) {
+        if out.len() > max {
+            return;
+        }
+        escape_into(piece, out);
+    }
 }
 
 /// Printable ASCII as is; `\\ \n \r \t \0` and `\xNN` for the rest.
@@ -141,11 +188,6 @@ pub fn escape_into(data: &[u8], out: &mut String) {
             _ => out.push_str(&format!("\\x{b:02x}")),
         }
     }
-}
-
-/// Cut `s` to [`MAX_TEXT`] bytes at a char boundary.
-fn shorten(s: String) -> String {
-    shorten_to(s, MAX_TEXT)
 }
 
 /// Cut `s` to `max` bytes at a char boundary, marking the cut with `...`.
@@ -191,7 +233,7 @@ pub fn transcript_json(t: &Transcript<CommandLine>, sigs: &[Signature]) -> Value
             Dir::Recv | Dir::Sent => json!({
                 "dir": e.dir.as_str(),
                 "len": e.bytes.len(),
-                "text": shorten(redacted_text(&e.bytes, sigs)),
+                "text": redacted_text_max(&e.bytes, sigs, MAX_TEXT),
             }),
             _ => json!({ "dir": e.dir.as_str() }),
         })
@@ -206,8 +248,8 @@ pub fn transcript_json(t: &Transcript<CommandLine>, sigs: &[Signature]) -> Value
         "closed": t.closed(),
         "bytes_received": received.len(),
         "bytes_sent": sent.len(),
-        "received": shorten(redacted_text(&received, sigs)),
-        "sent": shorten(redacted_text(&sent, sigs)),
+        "received": redacted_text_max(&received, sigs, MAX_TEXT),
+        "sent": redacted_text_max(&sent, sigs, MAX_TEXT),
         "events": events,
     })
 }
@@ -217,7 +259,7 @@ pub fn command_json(c: &CommandLine, sigs: &[Signature]) -> Value {
     json!({
         "conn": c.conn,
         "name": c.name,
-        "line": shorten(redacted_text(&c.line, sigs)),
+        "line": redacted_text_max(&c.line, sigs, MAX_TEXT),
         "session": c.session,
         "framing": c.framing,
     })
@@ -274,6 +316,35 @@ mod tests {
             "a\\0<TEST, 11 bytes>\\n<TEST, 11 bytes>"
         );
         assert_eq!(redacted_text(b"\xff\\", &s), "\\xff\\\\");
+    }
+
+    /// Live view: the bounded rendering shows exactly what rendering everything and cutting
+    /// would show: plain, binary, dense bodies (more input per shown byte), a body across
+    /// the cut, a chain of overlapping bodies (one label hiding everything).
+    #[test]
+    fn bounded_text_is_the_cut_of_the_whole_text() {
+        let long = Signature::new("L", b"abcdefghijklmnopqrstuvwxyz0123456789".repeat(3));
+        let chain = Signature::new("C", b"zz".to_vec());
+        let sigs = [sig(), long.clone(), chain];
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"plain text ".repeat(50),
+            (0..=255u8).cycle().take(3000).collect(),
+            long.body.repeat(40),
+            [b"x".repeat(95), b"SECRET-BODY".to_vec()].concat(),
+            b"z".repeat(5000),
+            [b"z".repeat(4000), b"SECRET-BODY tail".to_vec()].concat(),
+        ];
+        inputs.push([long.body.repeat(3), b"SECRET-BODY".repeat(30)].concat());
+        for data in &inputs {
+            for max in [0, 1, 10, 99, 100, 101, 400, 10_000] {
+                assert_eq!(
+                    redacted_text_max(data, &sigs, max),
+                    shorten_to(redacted_text(data, &sigs), max),
+                    "max {max}, {} bytes",
+                    data.len()
+                );
+            }
+        }
     }
 
     /// Live view: a body read in two pieces is joined first, then hidden.

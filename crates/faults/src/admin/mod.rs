@@ -151,6 +151,7 @@ impl AdminServer {
         let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
         let permits = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+        let renders = Arc::new(Semaphore::new(1));
         let opts = Arc::new(opts);
         let task = tokio::spawn(async move {
             loop {
@@ -158,10 +159,11 @@ impl AdminServer {
                     Ok((s, _)) => match Arc::clone(&permits).try_acquire_owned() {
                         Ok(permit) => {
                             let (set, opts) = (set.clone(), Arc::clone(&opts));
+                            let renders = Arc::clone(&renders);
                             tokio::spawn(async move {
                                 let _ = tokio::time::timeout(
                                     opts.request_timeout,
-                                    serve_one(s, set, &opts),
+                                    serve_one(s, set, &opts, &renders),
                                 )
                                 .await;
                                 drop(permit);
@@ -302,7 +304,12 @@ fn pretty(v: &serde_json::Value) -> String {
 }
 
 /// Reads, checks and answers one request.
-async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> Reply {
+async fn answer(
+    s: &mut TcpStream,
+    set: &FaultSet,
+    opts: &Arc<AdminOptions>,
+    renders: &Arc<Semaphore>,
+) -> Reply {
     let limits = Limits {
         max_head: opts.max_head,
         max_body: opts.max_body,
@@ -323,7 +330,7 @@ async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> Reply
     };
     match body {
         Ok(body) => {
-            let r = handle_with(set, opts, &head.method, &head.path, &body);
+            let r = respond(set, opts, renders, &head.method, &head.path, body).await;
             tracing::debug!(method = %head.method, path = %head.path, status = r.status, "admin");
             r
         }
@@ -331,8 +338,47 @@ async fn answer(s: &mut TcpStream, set: &FaultSet, opts: &AdminOptions) -> Reply
     }
 }
 
-async fn serve_one(mut s: TcpStream, set: FaultSet, opts: &AdminOptions) {
-    let r = answer(&mut s, &set, opts).await;
+/// Answers a checked request. The live views (`GET /`, `/transcripts`, `/commands`) read
+/// the whole record (up to its total budget): they render on a blocking thread, one at a
+/// time (hostile review: on the daemon's event loop one render stalled every connection,
+/// fake-clamd has a single loop thread, and 16 at once multiplied the memory).
+async fn respond(
+    set: &FaultSet,
+    opts: &Arc<AdminOptions>,
+    renders: &Arc<Semaphore>,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Reply {
+    let live_view = method == "GET"
+        && matches!(
+            path.split('?').next(),
+            Some("/" | "/transcripts" | "/commands")
+        );
+    if !live_view {
+        return handle_with(set, opts, method, path, &body);
+    }
+    let Ok(permit) = Arc::clone(renders).acquire_owned().await else {
+        return Reply::json(503, json_error("the admin server is stopping"));
+    };
+    let (set, opts) = (set.clone(), Arc::clone(opts));
+    let (method, path) = (method.to_string(), path.to_string());
+    // the permit goes with the render: a request that timed out still holds it
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        handle_with(&set, &opts, &method, &path, &body)
+    })
+    .await
+    .unwrap_or_else(|_| Reply::json(500, json_error("rendering failed")))
+}
+
+async fn serve_one(
+    mut s: TcpStream,
+    set: FaultSet,
+    opts: &Arc<AdminOptions>,
+    renders: &Arc<Semaphore>,
+) {
+    let r = answer(&mut s, &set, opts, renders).await;
     let _ = s
         .write_all(response_typed(r.status, r.content_type, &r.body).as_bytes())
         .await;

@@ -113,14 +113,14 @@ fn commands(h: &mut String, l: &dyn LiveState) {
     }
     h.push_str("<table><tr><th>conn</th><th>session</th><th>framing</th><th>command</th></tr>");
     for c in &cmds {
-        let line = live::redacted_text(&c.line, &sigs);
+        let line = live::redacted_text_max(&c.line, &sigs, SHORT);
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             c.conn,
             c.session.map(|s| s.to_string()).unwrap_or_default(),
             html_escape(c.framing.as_deref().unwrap_or("")),
-            html_escape(&short(line)),
+            html_escape(&line),
         );
     }
     h.push_str("</table>");
@@ -169,7 +169,7 @@ fn transcripts(h: &mut String, l: &dyn LiveState, s: &Stats) {
         );
         for e in live::merged(&t.events) {
             let text = match e.dir {
-                Dir::Recv | Dir::Sent => live::redacted_text(&e.bytes, &sigs),
+                Dir::Recv | Dir::Sent => live::redacted_text_max(&e.bytes, &sigs, SHORT),
                 Dir::Fd => "(file descriptor passed)".to_string(),
                 Dir::Closed => "(closed)".to_string(),
             };
@@ -178,7 +178,7 @@ fn transcripts(h: &mut String, l: &dyn LiveState, s: &Stats) {
                 h,
                 "<tr class=\"{dir}\"><td>{dir}</td><td>{}</td><td><pre>{}</pre></td></tr>",
                 e.bytes.len(),
-                html_escape(&short(text)),
+                html_escape(&text),
             );
         }
         h.push_str("</table></details>");
@@ -186,9 +186,7 @@ fn transcripts(h: &mut String, l: &dyn LiveState, s: &Stats) {
 }
 
 /// The page shows at most 4 KiB of one text.
-fn short(s: String) -> String {
-    live::shorten_to(s, 4096)
-}
+const SHORT: usize = 4096;
 
 #[cfg(test)]
 mod tests {

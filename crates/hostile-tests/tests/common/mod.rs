@@ -125,6 +125,19 @@ impl Ctl {
         lines
     }
 
+    /// A fresh client connects to `addr` and gets an answer to a SCAN/FILE within
+    /// `within` (the daemon still serves while it is attacked).
+    pub async fn fresh_client_served(addr: std::net::SocketAddr, within: Duration) {
+        let t = std::time::Instant::now();
+        let mut c = Ctl::connect(addr).await;
+        c.still_answers("9", "/nonexistent/fresh").await;
+        assert!(
+            t.elapsed() < within,
+            "a fresh client waited {:?}",
+            t.elapsed()
+        );
+    }
+
     /// Lines up to and including the first terminal one for `id` (DONE or an error).
     pub async fn until_terminal(&mut self, id: &str) -> Vec<String> {
         let mut out = Vec::new();
