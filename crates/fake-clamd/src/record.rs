@@ -48,6 +48,9 @@ impl Recorded for RecordedCommand {
             framing: Some(self.framing.name().to_string()),
         }
     }
+    fn heap_bytes(&self) -> usize {
+        self.command.path().map_or(0, <[u8]>::len)
+    }
 }
 
 /// Test-signature bodies shown by label only: EICAR and the built-in marker.

@@ -3,9 +3,11 @@
 //! admin API shows the same records live (`admin::live::LiveRecord`, `GET /transcripts`).
 //!
 //! Bounded (a long-running daemon must not grow): each connection keeps at most
-//! [`Limits::bytes_per_connection`] bytes of traffic, both directions together (what does
-//! not fit is dropped and the transcript marked `truncated`), at most
-//! [`MAX_COMMANDS_PER_CONNECTION`] commands, and the recorder keeps the newest
+//! [`Limits::bytes_per_connection`] bytes of record, both directions and its commands
+//! together (what does not fit is dropped and the transcript marked `truncated`), each
+//! event and command charged [`RECORD_OVERHEAD`] besides its bytes (a peer writing one byte
+//! at a time must not cost 16 times its budget), at most [`MAX_COMMANDS_PER_CONNECTION`]
+//! commands, and the recorder keeps the newest
 //! [`Limits::connections`] connections holding at most [`Limits::total_bytes`] bytes of
 //! traffic in all (the oldest connections are forgotten first), so many connections that each
 //! stay under their own budget still cannot grow a long-running daemon.
@@ -15,6 +17,9 @@ use std::sync::Mutex;
 
 /// Commands kept per connection; later ones are not recorded.
 pub const MAX_COMMANDS_PER_CONNECTION: usize = 100_000;
+
+/// What one recorded event or command costs besides its bytes (its record and allocation).
+pub const RECORD_OVERHEAD: usize = 64;
 
 /// Direction (or kind) of one recorded event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,8 @@ pub trait Recorded: Clone + Send + Sync + 'static {
     fn name(&self) -> String;
     /// Its live-view form.
     fn line(&self) -> CommandLine;
+    /// Bytes it holds on the heap (charged to the budgets with [`RECORD_OVERHEAD`]).
+    fn heap_bytes(&self) -> usize;
 }
 
 impl Recorded for CommandLine {
@@ -80,6 +87,9 @@ impl Recorded for CommandLine {
     }
     fn line(&self) -> CommandLine {
         self.clone()
+    }
+    fn heap_bytes(&self) -> usize {
+        self.name.len() + self.line.len() + self.framing.as_ref().map_or(0, String::len)
     }
 }
 
@@ -178,6 +188,18 @@ impl<C> Slots<C> {
             self.bytes -= s.bytes;
         }
     }
+
+    /// Adds `cost` to connection `conn` (which holds what it paid for) and to the total,
+    /// then forgets the oldest connections, never `conn`, until the total fits.
+    fn charge(&mut self, conn: u64, cost: usize, total: usize) {
+        if let Some(s) = find(&mut self.list, conn) {
+            s.bytes += cost;
+        }
+        self.bytes += cost;
+        while self.bytes > total && self.list.front().is_some_and(|s| s.transcript.conn != conn) {
+            self.pop_oldest();
+        }
+    }
 }
 
 impl<C: Recorded> Recorder<C> {
@@ -233,36 +255,36 @@ impl<C: Recorded> Recorder<C> {
     }
 
     /// Records bytes in direction `dir` (or, with no bytes, an `Fd`/`Closed` event). Bytes
-    /// past the connection's budget are dropped and the transcript marked truncated.
+    /// past the connection's budget are dropped and the transcript marked truncated; the
+    /// close is always recorded (once a connection, it costs nothing).
     pub fn event(&self, conn: u64, dir: Dir, data: &[u8]) {
         let limits = self.limits;
         self.with(|slots| {
             let Some(s) = find(&mut slots.list, conn) else {
                 return;
             };
-            let room = limits.bytes_per_connection.saturating_sub(s.bytes);
-            let kept = &data[..data.len().min(room)];
-            if kept.len() < data.len() {
-                s.transcript.truncated = true;
-            }
-            if kept.is_empty() && !data.is_empty() {
-                return;
-            }
-            s.bytes += kept.len();
+            let kept = if dir == Dir::Closed {
+                data
+            } else {
+                let room = limits.bytes_per_connection.saturating_sub(s.bytes);
+                let fits = room.saturating_sub(RECORD_OVERHEAD).min(data.len());
+                if fits < data.len() || room < RECORD_OVERHEAD {
+                    s.transcript.truncated = true;
+                }
+                if room < RECORD_OVERHEAD || (fits == 0 && !data.is_empty()) {
+                    return;
+                }
+                &data[..fits]
+            };
+            let cost = match dir {
+                Dir::Closed => 0,
+                _ => RECORD_OVERHEAD + kept.len(),
+            };
             s.transcript.events.push(Event {
                 dir,
                 bytes: kept.to_vec(),
             });
-            slots.bytes += kept.len();
-            // the oldest connections go first; the one just written to is kept
-            while slots.bytes > limits.total_bytes
-                && slots
-                    .list
-                    .front()
-                    .is_some_and(|s| s.transcript.conn != conn)
-            {
-                slots.pop_oldest();
-            }
+            slots.charge(conn, cost, limits.total_bytes);
         });
     }
 
@@ -281,12 +303,23 @@ impl<C: Recorded> Recorder<C> {
         self.with_conn(conn, |s| s.transcript.note = Some(note.to_string()));
     }
 
-    /// A decoded command.
+    /// A decoded command (charged to the budgets like traffic; one that does not fit is
+    /// dropped and the transcript marked truncated).
     pub fn command(&self, conn: u64, command: C) {
-        self.with_conn(conn, |s| {
-            if s.transcript.commands.len() < MAX_COMMANDS_PER_CONNECTION {
-                s.transcript.commands.push(command);
+        let limits = self.limits;
+        self.with(|slots| {
+            let Some(s) = find(&mut slots.list, conn) else {
+                return;
+            };
+            let cost = RECORD_OVERHEAD + command.heap_bytes();
+            if s.transcript.commands.len() >= MAX_COMMANDS_PER_CONNECTION
+                || s.bytes + cost > limits.bytes_per_connection
+            {
+                s.transcript.truncated = true;
+                return;
             }
+            s.transcript.commands.push(command);
+            slots.charge(conn, cost, limits.total_bytes);
         });
     }
 
@@ -391,10 +424,12 @@ mod tests {
         }
     }
 
+    const O: usize = RECORD_OVERHEAD;
+
     /// Both directions share one budget; what does not fit is cut, and the transcript says so.
     #[test]
     fn one_budget_per_connection_for_both_directions() {
-        let r = recorder(10, 4, 100);
+        let r = recorder(2 * O + 10, 4, 1000);
         r.open(1, "tcp");
         r.recv(1, b"zPING\0");
         r.sent(1, b"PONG\0\0");
@@ -411,7 +446,7 @@ mod tests {
     /// numbers are the daemon's, so a reset never mixes two connections.
     #[test]
     fn bounded_in_connections_and_cleared_connections_stay_quiet() {
-        let r = recorder(100, 2, 1000);
+        let r = recorder(1000, 2, 10_000);
         for conn in 1..=3 {
             r.open(conn, "tcp");
             r.command(conn, line(conn, "PING"));
@@ -431,14 +466,14 @@ mod tests {
     /// oldest are forgotten first, never the one being written.
     #[test]
     fn total_budget_forgets_the_oldest_connections() {
-        let r = recorder(8, 100, 20);
+        let r = recorder(O + 8, 100, 2 * (O + 8) + 4);
         for conn in 1..=10 {
             r.open(conn, "tcp");
             r.recv(conn, b"12345678");
         }
         assert_eq!(conns(&r), [9, 10], "16 of 20 bytes held");
         // a connection whose own budget exceeds the total keeps what it was given
-        let big = recorder(50, 100, 10);
+        let big = recorder(O + 50, 100, 10);
         big.open(1, "tcp");
         big.recv(1, b"0123456789abcdef");
         big.open(2, "tcp");
@@ -453,6 +488,32 @@ mod tests {
             big.transcripts()[0].received(),
             b"0123456789",
             "clear resets the total"
+        );
+    }
+
+    /// A peer writing a byte at a time, or sending command after command, pays for each
+    /// record: the heap a connection holds stays near its budget, not 16 times it.
+    #[test]
+    fn every_event_and_command_is_charged_its_record() {
+        let r = recorder(10 * O, 10, 100 * O);
+        r.open(1, "tcp");
+        for _ in 0..10_000 {
+            r.recv(1, b"x");
+        }
+        let t = &r.transcripts()[0];
+        assert!(t.events.len() < 10, "{} events", t.events.len());
+        assert!(t.truncated);
+        r.open(2, "tcp");
+        for _ in 0..10_000 {
+            r.command(2, line(2, "PING"));
+        }
+        let t = &r.transcripts()[1];
+        assert!(t.commands.len() < 10, "{} commands", t.commands.len());
+        assert!(t.truncated);
+        r.event(2, Dir::Closed, b"");
+        assert!(
+            r.transcripts()[1].closed(),
+            "the close is recorded past the budget"
         );
     }
 
