@@ -189,12 +189,9 @@ impl<C> Slots<C> {
         }
     }
 
-    /// Adds `cost` to connection `conn` (which holds what it paid for) and to the total,
-    /// then forgets the oldest connections, never `conn`, until the total fits.
-    fn charge(&mut self, conn: u64, cost: usize, total: usize) {
-        if let Some(s) = find(&mut self.list, conn) {
-            s.bytes += cost;
-        }
+    /// Adds `cost`, already charged to connection `conn`, to the total, then forgets the
+    /// oldest connections, never `conn`, until the total fits.
+    fn charge_total(&mut self, conn: u64, cost: usize, total: usize) {
         self.bytes += cost;
         while self.bytes > total && self.list.front().is_some_and(|s| s.transcript.conn != conn) {
             self.pop_oldest();
@@ -263,28 +260,29 @@ impl<C: Recorded> Recorder<C> {
             let Some(s) = find(&mut slots.list, conn) else {
                 return;
             };
-            let kept = if dir == Dir::Closed {
-                data
+            let (kept, cost) = if dir == Dir::Closed {
+                (data, 0)
             } else {
                 let room = limits.bytes_per_connection.saturating_sub(s.bytes);
-                let fits = room.saturating_sub(RECORD_OVERHEAD).min(data.len());
-                if fits < data.len() || room < RECORD_OVERHEAD {
+                if room < RECORD_OVERHEAD {
                     s.transcript.truncated = true;
-                }
-                if room < RECORD_OVERHEAD || (fits == 0 && !data.is_empty()) {
                     return;
                 }
-                &data[..fits]
-            };
-            let cost = match dir {
-                Dir::Closed => 0,
-                _ => RECORD_OVERHEAD + kept.len(),
+                let fits = (room - RECORD_OVERHEAD).min(data.len());
+                if fits < data.len() {
+                    s.transcript.truncated = true;
+                    if fits == 0 {
+                        return;
+                    }
+                }
+                (&data[..fits], RECORD_OVERHEAD + fits)
             };
             s.transcript.events.push(Event {
                 dir,
                 bytes: kept.to_vec(),
             });
-            slots.charge(conn, cost, limits.total_bytes);
+            s.bytes += cost;
+            slots.charge_total(conn, cost, limits.total_bytes);
         });
     }
 
@@ -319,7 +317,8 @@ impl<C: Recorded> Recorder<C> {
                 return;
             }
             s.transcript.commands.push(command);
-            slots.charge(conn, cost, limits.total_bytes);
+            s.bytes += cost;
+            slots.charge_total(conn, cost, limits.total_bytes);
         });
     }
 
