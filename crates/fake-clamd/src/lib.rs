@@ -7,6 +7,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), fake_clamd::Error> {
 //! use fake_clamd::FakeClamd;
+//! use fake_clamd::FakeDaemon; // transcripts(), commands(), expect(): the API both fakes share
 //! let clamd = FakeClamd::builder()
 //!     .unix_socket_in_temp()            // also a Unix socket (FILDES)
 //!     .stream_max_length(1 << 20)       // StreamMaxLength 1M
@@ -43,6 +44,7 @@ mod transport;
 
 pub use config::{Config, FakeOptions, SessionOrder, StreamLimitMode, TcpListen};
 pub use error::Error;
+pub use faults::admin::FakeDaemon;
 pub use faults::record::{Dir, Event};
 pub use record::{RecordedCommand, Transcript};
 pub use server::{start, start_preloaded, FakeClamd, FakeClamdBuilder};

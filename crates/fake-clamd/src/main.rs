@@ -1,5 +1,6 @@
 //! `fake-clamd`: a thin command-line wrapper around the library.
 
+use fake_clamd::FakeDaemon;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -15,17 +15,18 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, SessionOrder, StreamLimitMode};
 use crate::conn::Connection;
-use crate::record::{RecordedCommand, Recorder, Transcript};
+use crate::record::{RecordedCommand, Recorder};
 use crate::shared::{load_db, open_log, DbSource, Shared};
 use crate::transport::Conn;
 use crate::Error;
-use faults::admin::expect::{Expectation, Expectations, Observed, VerifyError};
+use faults::admin::{FakeDaemon, HandleCore};
 
 /// Builder for an in-process fake clamd, in the spirit of wiremock: one isolated server
 /// per test on an ephemeral port, shut down on drop.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), fake_clamd::Error> {
+/// use fake_clamd::FakeDaemon; // commands(), transcripts(), expect(), verify()
 /// let clamd = fake_clamd::FakeClamd::builder().stream_max_length(1024).start().await?;
 /// let addr = clamd.addr().expect("tcp");
 /// // ... run the client against addr ...
@@ -234,21 +235,10 @@ pub struct FakeClamd {
     socket_path: Option<PathBuf>,
     tasks: Vec<JoinHandle<()>>,
     tempdir: Option<PathBuf>,
-    admin: Option<faults::admin::AdminServer>,
-    expectations: Expectations,
+    core: HandleCore<RecordedCommand>,
 }
 
 impl FakeClamd {
-    /// The runtime fault handle: get/replace/clear the plan, read statistics.
-    pub fn faults(&self) -> &faults::FaultSet {
-        &self.shared.faults
-    }
-
-    /// Where the fault admin API listens (when configured).
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin.as_ref().map(faults::admin::AdminServer::addr)
-    }
-
     /// A builder with an ephemeral TCP port on 127.0.0.1, built-in signatures, recording on.
     pub fn builder() -> FakeClamdBuilder {
         FakeClamdBuilder::default()
@@ -292,74 +282,6 @@ impl FakeClamd {
         out
     }
 
-    /// Transcripts of the connections so far (empty when recording is off).
-    pub fn transcripts(&self) -> Vec<Transcript> {
-        self.shared
-            .recorder
-            .as_ref()
-            .map_or_else(Vec::new, |r| r.transcripts())
-    }
-
-    /// Every command decoded so far, in connection order.
-    pub fn commands(&self) -> Vec<RecordedCommand> {
-        self.transcripts()
-            .into_iter()
-            .flat_map(|t| t.commands)
-            .collect()
-    }
-
-    /// Forget recorded transcripts.
-    pub fn clear_records(&self) {
-        if let Some(r) = &self.shared.recorder {
-            r.clear();
-        }
-    }
-
-    /// Adds an expectation, checked by [`Self::verify`] and when the handle is dropped
-    /// (which panics with the message, unless the thread is already panicking):
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), fake_clamd::Error> {
-    /// use faults::admin::Expectation;
-    /// let clamd = fake_clamd::FakeClamd::start().await?;
-    /// clamd.expect(Expectation::command("INSTREAM").exactly(1));
-    /// clamd.expect(Expectation::connections().at_most(2));
-    /// // ... run the client ...
-    /// clamd.verify().expect("the client scanned once");
-    /// # Ok(()) }
-    /// ```
-    pub fn expect(&self, e: Expectation) -> &Self {
-        self.expectations.add(e);
-        self
-    }
-
-    /// Checks every expectation now: commands recorded, connections accepted (since start
-    /// or `POST /reset`), fault rule firings (since the plan was installed).
-    pub fn verify(&self) -> Result<(), VerifyError> {
-        self.expectations.check("fake-clamd", &self.observed())
-    }
-
-    fn observed(&self) -> Observed {
-        Observed::of_daemon(&self.shared.faults, self.shared.recorder.as_deref())
-    }
-
-    /// True once SHUTDOWN/QUIT (or [`Self::shutdown`]) stopped the server.
-    pub fn is_shut_down(&self) -> bool {
-        *self.shared.shutdown.borrow()
-    }
-
-    /// Resolves when the server was told to stop (SHUTDOWN/QUIT or [`Self::shutdown`]).
-    pub async fn stopped(&self) {
-        let mut rx = self.shared.shutdown.subscribe();
-        let _ = rx.wait_for(|v| *v).await;
-    }
-
-    /// Stop serving now; scans in progress end at their next read.
-    pub fn shutdown(&self) {
-        let _ = self.shared.shutdown.send(true);
-        self.shared.cancel.cancel();
-    }
-
     /// What clamd does on SIGHUP: re-open `LogFile` and keep serving.
     pub fn reopen_log(&self) {
         self.shared.reopen_log();
@@ -371,12 +293,49 @@ impl FakeClamd {
     }
 }
 
+/// The handle API shared with fake-vfindd (transcripts, commands, expectations, faults):
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), fake_clamd::Error> {
+/// use fake_clamd::FakeDaemon;
+/// use faults::admin::Expectation;
+/// let clamd = fake_clamd::FakeClamd::start().await?;
+/// clamd.expect(Expectation::command("INSTREAM").exactly(1));
+/// clamd.expect(Expectation::connections().at_most(2));
+/// // ... run the client ...
+/// clamd.verify().expect("the client scanned once");
+/// # Ok(()) }
+/// ```
+impl FakeDaemon for FakeClamd {
+    type Command = RecordedCommand;
+
+    fn core(&self) -> &HandleCore<RecordedCommand> {
+        &self.core
+    }
+
+    /// Also what SHUTDOWN/QUIT does.
+    fn shutdown(&self) {
+        let _ = self.shared.shutdown.send(true);
+        self.shared.cancel.cancel();
+    }
+
+    fn is_shut_down(&self) -> bool {
+        *self.shared.shutdown.borrow()
+    }
+
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send {
+        let mut rx = self.shared.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    }
+}
+
 impl Drop for FakeClamd {
+    /// Stops first; the core then checks the expectations (so the panic of an unmet one
+    /// leaves nothing running).
     fn drop(&mut self) {
-        // stop first, so that the panic of an unmet expectation leaves nothing running
         self.stop_now();
-        self.expectations
-            .verify_on_drop("fake-clamd", || self.observed());
     }
 }
 
@@ -596,14 +555,19 @@ async fn start_with(
         tasks.push(tokio::spawn(accept_loop(sh, q, Listener::Unix(l))));
     }
     tracing::info!(?tcp_addrs, ?socket_path, "fake clamd listening");
+    let core = HandleCore::new(
+        "fake-clamd",
+        shared.faults.clone(),
+        shared.recorder.clone(),
+        admin,
+    );
     Ok(FakeClamd {
         shared,
         tcp_addrs,
         socket_path,
         tasks,
         tempdir: None,
-        admin,
-        expectations: Expectations::default(),
+        core,
     })
 }
 

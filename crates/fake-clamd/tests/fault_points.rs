@@ -2,6 +2,7 @@
 //! written replies (`replies = N`) and the `reply` fault (a text in the place of the
 //! verdict), each observed on the wire from a raw tokio client.
 
+use fake_clamd::FakeDaemon;
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+use fake_clamd::FakeDaemon;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

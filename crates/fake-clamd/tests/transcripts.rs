@@ -2,6 +2,7 @@
 
 mod common;
 
+use fake_clamd::FakeDaemon;
 use std::time::{Duration, Instant};
 
 use common::*;

@@ -27,6 +27,7 @@ mod writer;
 
 pub use config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 pub use error::Error;
+pub use faults::admin::FakeDaemon;
 pub use faults::record::{CommandLine, Dir, Event};
 pub use record::Transcript;
 pub use server::{Builder, FakeVfindd};

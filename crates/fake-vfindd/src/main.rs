@@ -4,6 +4,7 @@ use clap::Parser;
 use fake_vfindd::config::{
     parse_allow, parse_queued, Config, Dispatch, MemberErrors, Quirks, QuitMode,
 };
+use fake_vfindd::FakeDaemon;
 use fake_vfindd::{Error as VfinddError, FakeVfindd};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};

@@ -3,12 +3,12 @@
 
 use crate::config::{Cidr, Config, Dispatch, MemberErrors, QueuedMode, Quirks, QuitMode};
 use crate::queue::Queue;
-use crate::record::{Recorder, Transcript};
+use crate::record::Recorder;
 use crate::shared::Shared;
 use crate::Error;
-use faults::admin::expect::{Expectation, Expectations, Observed, VerifyError};
 use faults::admin::live::LiveRecord;
 use faults::admin::live::Signature;
+use faults::admin::{FakeDaemon, HandleCore};
 use faults::record::CommandLine;
 use faults::{Action, Event as FaultEvent};
 use std::net::SocketAddr;
@@ -91,10 +91,7 @@ pub struct FakeVfindd {
     stop: watch::Sender<bool>,
     /// Set once the accept loop has ended (every connection aborted).
     ended: watch::Receiver<bool>,
-    recorder: Arc<Recorder>,
-    faults: faults::FaultSet,
-    admin: Option<faults::admin::AdminServer>,
-    expectations: Expectations,
+    core: HandleCore<CommandLine>,
 }
 
 /// Bodies the live view shows by label only: EICAR, the marker, `--signature`s.
@@ -200,21 +197,8 @@ impl FakeVfindd {
             addr,
             stop,
             ended: ended_rx,
-            recorder,
-            faults: fault_set,
-            admin,
-            expectations: Expectations::default(),
+            core: HandleCore::new("fake-vfindd", fault_set, Some(recorder), admin),
         })
-    }
-
-    /// The runtime fault handle: get/replace/clear the plan, read statistics.
-    pub fn faults(&self) -> &faults::FaultSet {
-        &self.faults
-    }
-
-    /// Where the fault admin API listens (when configured).
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin.as_ref().map(faults::admin::AdminServer::addr)
     }
 
     /// The bound address.
@@ -226,76 +210,51 @@ impl FakeVfindd {
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
+}
 
-    /// Transcripts of the connections so far (bytes both ways in order, command lines), as
-    /// `FakeClamd::transcripts`.
-    pub fn transcripts(&self) -> Vec<Transcript> {
-        self.recorder.transcripts()
+/// The handle API shared with fake-clamd (transcripts, command lines, expectations, faults);
+/// expectations name a command by its keyword (`SCAN` for `SCAN/FILE`):
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), fake_vfindd::Error> {
+/// use fake_vfindd::FakeDaemon;
+/// use faults::admin::Expectation;
+/// let vfindd = fake_vfindd::FakeVfindd::builder().start().await?;
+/// vfindd.expect(Expectation::command("SCAN").at_least(1));
+/// // ... run the client ...
+/// vfindd.verify().expect("the client scanned");
+/// # Ok(()) }
+/// ```
+impl FakeDaemon for FakeVfindd {
+    type Command = CommandLine;
+
+    fn core(&self) -> &HandleCore<CommandLine> {
+        &self.core
     }
 
-    /// Every command line received, over all connections, in connection order.
-    pub fn commands(&self) -> Vec<CommandLine> {
-        self.recorder.commands()
-    }
-
-    /// Forget recorded transcripts (as `POST /reset` of the admin API).
-    pub fn clear_records(&self) {
-        self.recorder.clear();
-    }
-
-    /// Adds an expectation, checked by [`Self::verify`] and when the handle is dropped
-    /// (which panics with the message, unless the thread is already panicking). Same
-    /// names as `FakeClamd::expect`:
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), fake_vfindd::Error> {
-    /// use faults::admin::Expectation;
-    /// let vfindd = fake_vfindd::FakeVfindd::builder().start().await?;
-    /// vfindd.expect(Expectation::command("SCAN").at_least(1));
-    /// // ... run the client ...
-    /// vfindd.verify().expect("the client scanned");
-    /// # Ok(()) }
-    /// ```
-    pub fn expect(&self, e: Expectation) -> &Self {
-        self.expectations.add(e);
-        self
-    }
-
-    /// Checks every expectation now: command lines received (by keyword, `SCAN` for
-    /// `SCAN/FILE`), connections accepted (since start or `POST /reset`), fault rule
-    /// firings (since the plan was installed).
-    pub fn verify(&self) -> Result<(), VerifyError> {
-        self.expectations.check("fake-vfindd", &self.observed())
-    }
-
-    fn observed(&self) -> Observed {
-        Observed::of_daemon(&self.faults, Some(&self.recorder))
-    }
-
-    /// Stop serving now: the listener closes, connections are aborted and scans in
-    /// progress end at their next read (as `FakeClamd::shutdown`).
-    pub fn shutdown(&self) {
+    /// The listener closes, connections are aborted and scans in progress end at their
+    /// next read (also what SIGTERM does in the binary).
+    fn shutdown(&self) {
         let _ = self.stop.send(true);
     }
 
-    /// True once [`Self::shutdown`] (or dropping the handle) stopped the server.
-    pub fn is_shut_down(&self) -> bool {
+    fn is_shut_down(&self) -> bool {
         *self.stop.borrow()
     }
 
-    /// Resolves once the server has stopped: told to by [`Self::shutdown`] (or SIGTERM in
-    /// the binary) and its accept loop ended.
-    pub async fn stopped(&self) {
+    /// Resolves once the accept loop has ended, too.
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send {
         let mut rx = self.ended.clone();
-        let _ = rx.wait_for(|v| *v).await;
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
     }
 }
 
 impl Drop for FakeVfindd {
+    /// Stops first; the core then checks the expectations.
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        self.expectations
-            .verify_on_drop("fake-vfindd", || self.observed());
     }
 }
 

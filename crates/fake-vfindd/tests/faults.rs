@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use fake_vfindd::FakeDaemon;
 use std::time::{Duration, Instant};
 
 use faults::{DelayAt, Fault, FaultPlan, LimitMode, Rule, SplitAt, Trigger};

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use fake_vfindd::FakeDaemon;
 use fake_vfindd::FakeVfindd;
 use sha1::{Digest, Sha1};
 use std::io::{BufRead, BufReader, Read, Write};

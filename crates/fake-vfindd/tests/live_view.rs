@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use fake_vfindd::FakeDaemon;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

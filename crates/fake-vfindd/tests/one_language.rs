@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use fake_vfindd::FakeDaemon;
 use std::time::Duration;
 
 use fake_vfindd::{Error, FakeVfindd};

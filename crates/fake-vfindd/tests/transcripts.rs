@@ -2,6 +2,7 @@
 
 mod common;
 use common::*;
+use fake_vfindd::FakeDaemon;
 use fake_vfindd::FakeVfindd;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use fake_clamd::FakeDaemon;
 use std::time::Duration;
 
 use common::*;

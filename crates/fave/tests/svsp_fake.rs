@@ -3,6 +3,7 @@
 
 mod common;
 
+use fake_vfindd::FakeDaemon;
 use std::path::PathBuf;
 use std::time::Duration;
 

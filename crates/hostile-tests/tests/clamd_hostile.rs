@@ -3,6 +3,7 @@
 
 mod common;
 
+use fake_clamd::FakeDaemon;
 use std::time::{Duration, Instant};
 
 use clamd_proto::reply;

@@ -31,6 +31,7 @@
 
 pub mod expect;
 mod guard;
+pub mod handle;
 pub mod live;
 pub mod page;
 mod request;
@@ -46,6 +47,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 pub use expect::{Expectation, Expectations, Observed, Times, VerifyError};
+pub use handle::{FakeDaemon, HandleCore};
 pub use live::{Live, LiveState};
 pub use token::{AdminToken, TOKEN_ENV};
 

@@ -4,6 +4,7 @@
 
 pub mod plan;
 
+use fake_clamd::FakeDaemon;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
