@@ -92,6 +92,10 @@ impl Evidence {
     }
 }
 
+/// The failure kind of a client that reported clean when no scan verdict was sent (the
+/// defect the harness exists to catch, CLAMD-CLIENT-3 / FAVE-*).
+pub const FAIL_OPEN_KIND: &str = "fail-open";
+
 /// Rules that say a client fails closed; a FAIL-OPEN cites one of them.
 const FAIL_CLOSED_RULES: &[&str] = &[
     "CLAMD-CLIENT-3",
@@ -212,7 +216,7 @@ pub fn judge(
                 };
                 let (kind, rule, happened) = if fail_open {
                     (
-                        "fail-open",
+                        FAIL_OPEN_KIND,
                         fail_open_rule(case, ev),
                         format!(
                             "client reported CLEAN (exit {}) but the daemon never sent a scan verdict: {}",

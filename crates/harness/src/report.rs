@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{HarnessError, Result};
-use crate::judge::{Failure, Status};
+use crate::judge::{Failure, Status, FAIL_OPEN_KIND};
 
 /// One reported row (a client case or a server case).
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +84,9 @@ impl Report {
         self.rows.iter().filter(move |r| r.status == status)
     }
 
-    /// Failures grouped by rule and kind, most cases first (ties in report order).
+    /// Failures grouped by rule and kind: fail-open first (the client said clean although no
+    /// scan happened: the defect that matters most, however few cases show it), then most
+    /// cases first (ties in report order).
     pub fn by_rule(&self) -> Vec<RuleTally> {
         let mut tallies: Vec<RuleTally> = Vec::new();
         for r in &self.rows {
@@ -105,8 +107,8 @@ impl Report {
                 }
             }
         }
-        // stable: equal counts keep report order
-        tallies.sort_by_key(|t| std::cmp::Reverse(t.cases.len()));
+        // stable: equal keys keep report order
+        tallies.sort_by_key(|t| (t.kind != FAIL_OPEN_KIND, std::cmp::Reverse(t.cases.len())));
         tallies
     }
 
@@ -197,7 +199,7 @@ impl Report {
         if !by_rule.is_empty() {
             let _ = writeln!(
                 s,
-                "\nFAILURES BY RULE (one cause often fails many cases; fix the first):"
+                "\nFAILURES BY RULE (fail-open first; one cause often fails many cases: fix the first):"
             );
             for l in by_rule {
                 let _ = writeln!(s, "  {l}");
@@ -260,7 +262,7 @@ impl Report {
         let by_rule = self.by_rule_lines();
         if !by_rule.is_empty() {
             s.push_str(
-                "## Failures by rule\n\nOne cause often fails many cases; fix the first.\n\n",
+                "## Failures by rule\n\nFail-open first; then one cause often fails many cases: fix the first.\n\n",
             );
             for l in by_rule {
                 let _ = writeln!(s, "- {}", l.replace('|', "\\|"));
@@ -476,5 +478,41 @@ mod tests {
         };
         assert!(!clean.terminal().contains("BY RULE"));
         assert!(!clean.markdown().contains("Failures by rule"));
+    }
+
+    /// CLAMD-CLIENT-3: a fail-open in one case heads the tally even when a protocol
+    /// finding fails every other case (an npm client showed 40 legacy-PING failures above
+    /// its one fail-open).
+    #[test]
+    fn clamd_client_3_fail_open_heads_the_tally() {
+        let mut rows: Vec<Row> = (0..5)
+            .map(|i| {
+                row(
+                    &format!("p{i}"),
+                    &[("CLAMD-CLIENT-1", "protocol", "legacy PING")],
+                )
+            })
+            .collect();
+        rows.push(row(
+            "fo",
+            &[("CLAMD-CLIENT-3", FAIL_OPEN_KIND, "reported CLEAN")],
+        ));
+        let report = Report {
+            rows,
+            ..Default::default()
+        };
+        let tallies = report.by_rule();
+        assert_eq!(
+            tallies.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>(),
+            [FAIL_OPEN_KIND, "protocol"]
+        );
+        let md = report.markdown();
+        let fo = md
+            .find("CLAMD-CLIENT-3 (fail-open)")
+            .expect("fail-open listed");
+        let proto = md
+            .find("CLAMD-CLIENT-1 (protocol)")
+            .expect("protocol listed");
+        assert!(fo < proto, "{md}");
     }
 }
