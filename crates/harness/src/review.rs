@@ -11,7 +11,7 @@ use clap::Parser;
 use crate::judge::{Failure, Status};
 use crate::profile::ClientProfile;
 use crate::runner::CaseResult;
-use crate::snapshot::{self, Mode, SnapshotOutcome};
+use crate::snapshot::{self, Mode, NotKept, SnapshotOutcome};
 
 /// Where snapshots are and how differences are handled in a run.
 #[derive(Debug, Clone)]
@@ -73,6 +73,8 @@ pub enum Noted {
     Pending(String),
     /// No snapshot written: the client never reached the daemon.
     NotReached(String),
+    /// No snapshot written: the client's output matched no verdict rule, or it hung.
+    NoVerdict(String),
     /// A stored snapshot not compared (a failure): the client never reached the daemon.
     Uncompared(String),
 }
@@ -85,6 +87,7 @@ impl Noted {
             | Noted::Updated(n)
             | Noted::Pending(n)
             | Noted::NotReached(n)
+            | Noted::NoVerdict(n)
             | Noted::Uncompared(n) => n,
         }
     }
@@ -149,13 +152,17 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
         }
         // Nothing listens in a refused case (`daemon::RunningDaemon::Refused`): no
         // connection is what the case is about, not a client that failed to start.
-        SnapshotOutcome::NotReached if r.daemon == "refuse" => {
+        SnapshotOutcome::NotWritten(NotKept::NoConnection) if r.daemon == "refuse" => {
             r.note = Some("no snapshot: nothing listens in this case".into());
             None
         }
-        SnapshotOutcome::NotReached => {
+        SnapshotOutcome::NotWritten(NotKept::NoConnection) => {
             r.note = Some(format!("no snapshot written: {NOT_REACHED}"));
             Some(Noted::NotReached(name))
+        }
+        SnapshotOutcome::NotWritten(NotKept::NoVerdict) => {
+            r.note = Some(format!("no snapshot written: {NO_VERDICT}"));
+            Some(Noted::NoVerdict(name))
         }
         SnapshotOutcome::Uncompared => {
             fail(
@@ -181,11 +188,16 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
 const NOT_REACHED: &str = "the client never reached the daemon (it did not start, crashed \
      before it connected, or was given another address: see its output)";
 
+/// Why a case whose client connected has no snapshot yet.
+const NO_VERDICT: &str = "the client's output matched no verdict rule of the profile, or it \
+     hung (a crash, or `[verdicts]` to fix: see its output); the snapshot is written once a \
+     run gives a verdict";
+
 /// The summary lines of [`check_all`] (in the order of `noted`), also printed to stderr.
 pub fn summarize(noted: &[Noted]) -> Vec<String> {
     // (which notes, what they say, whether a long list is cut short)
     type Group = (fn(&Noted) -> bool, String, bool);
-    let groups: [Group; 5] = [
+    let groups: [Group; 6] = [
         (
             |n| matches!(n, Noted::Written(_)),
             "new snapshot(s) written (commit them)".into(),
@@ -206,6 +218,11 @@ pub fn summarize(noted: &[Noted]) -> Vec<String> {
         (
             |n| matches!(n, Noted::Uncompared(_)),
             format!("stored snapshot(s) not compared (failed): {NOT_REACHED}"),
+            true,
+        ),
+        (
+            |n| matches!(n, Noted::NoVerdict(_)),
+            format!("case(s) without a new snapshot: {NO_VERDICT}"),
             true,
         ),
         (

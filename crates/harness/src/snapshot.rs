@@ -414,17 +414,27 @@ pub enum SnapshotOutcome {
     Updated,
     /// Differs; the unified diff (the new text went to the pending `.snap.new` file).
     Mismatch(String),
-    /// The client never reached the daemon (no connection in this run's transcript) and no
-    /// snapshot is stored: nothing is written, in any mode. A transcript without a
-    /// connection records that the client did not start, crashed before it connected or was
-    /// given the wrong address, not its protocol; a user must not be offered it to commit.
-    NotReached,
+    /// No snapshot is stored and this run's is not one to keep: nothing is written, in any
+    /// mode, and the user is not offered it to commit (see [`NotKept`]).
+    NotWritten(NotKept),
     /// The client never reached the daemon, but the stored snapshot records connections:
     /// nothing to compare, a failure (never a silent pass); the stored file and any pending
     /// one are left as they are (`--accept` does not replace an exchange by nothing).
     Uncompared,
     /// Could not read/write the snapshot.
     Error(String),
+}
+
+/// Why a run's transcript is not kept as a new snapshot. Each case fails or passes on its
+/// verdict as always; the snapshot waits for a run that shows the client's protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotKept {
+    /// No connection: the client did not start, crashed before it connected or was given
+    /// another address. The transcript records its set-up, not its protocol.
+    NoConnection,
+    /// The client connected, but its output matched no verdict rule or it hung (`got:
+    /// unclassified`): a crash or a profile to fix first, and the case fails anyway.
+    NoVerdict,
 }
 
 /// Whether a rendered transcript (or a stored snapshot's body) records a connection that
@@ -435,6 +445,17 @@ pub fn records_connection(body: &str) -> bool {
             .and_then(|rest| rest.strip_suffix(':'))
             .is_some_and(|n| n.parse::<u32>().is_ok())
     })
+}
+
+/// Why a rendered transcript is not kept as a new snapshot, if it is not.
+pub fn not_kept(body: &str) -> Option<NotKept> {
+    if !records_connection(body) {
+        Some(NotKept::NoConnection)
+    } else if body.lines().any(|l| l == "got: unclassified") {
+        Some(NotKept::NoVerdict)
+    } else {
+        None
+    }
 }
 
 /// How differences are handled.
@@ -528,10 +549,12 @@ pub fn diff(old: &str, new: &str) -> String {
 
 /// Compares `content` with the stored snapshot of `client`/`case_id` under `root`. A
 /// difference (or, in CI, a missing snapshot) goes to the pending `.snap.new` file for
-/// `avc-conformance review`; a match clears a stale pending file. When `content` records no
-/// connection, no new snapshot is written ([`SnapshotOutcome::NotReached`]) and a stored one
-/// that records connections is not compared ([`SnapshotOutcome::Uncompared`]); a stored one
-/// without connections (a case where nothing listens) is compared as usual.
+/// `avc-conformance review`; a match clears a stale pending file. A transcript without a
+/// connection or a verdict ([`not_kept`]) is never written as a new snapshot
+/// ([`SnapshotOutcome::NotWritten`]), and one without a connection is not compared with a
+/// stored one that records connections ([`SnapshotOutcome::Uncompared`]); any other stored
+/// snapshot (a case where nothing listens, a stored `got: unclassified`) is compared as
+/// usual.
 pub fn check(
     root: &Path,
     client: &str,
@@ -545,12 +568,12 @@ pub fn check(
         Err(e) => return SnapshotOutcome::Error(e),
     };
     let normalized = content.trim_end();
-    if !records_connection(normalized) {
-        match &existing {
-            None => return SnapshotOutcome::NotReached,
-            Some(old) if records_connection(old) => return SnapshotOutcome::Uncompared,
-            Some(_) => {}
+    match (&existing, not_kept(normalized)) {
+        (None, Some(why)) => return SnapshotOutcome::NotWritten(why),
+        (Some(old), Some(NotKept::NoConnection)) if records_connection(old) => {
+            return SnapshotOutcome::Uncompared
         }
+        _ => {}
     }
     let text = file_text(client, case_id, normalized);
     let (target, outcome) = match existing {
@@ -877,13 +900,55 @@ mod tests {
         for mode in modes() {
             let dir = tempfile::tempdir().unwrap();
             let got = check(dir.path(), "c", "clamd.x", NOT_REACHED, mode);
-            assert_eq!(got, SnapshotOutcome::NotReached, "{mode:?}");
+            assert_eq!(
+                got,
+                SnapshotOutcome::NotWritten(NotKept::NoConnection),
+                "{mode:?}"
+            );
             assert_eq!(
                 std::fs::read_dir(dir.path()).unwrap().count(),
                 0,
                 "{mode:?}"
             );
         }
+    }
+
+    /// A client that connected but whose output matched no verdict rule (a crash, a profile
+    /// to fix) or that hung gets no new snapshot either, in any mode: the case fails anyway,
+    /// and a `got: unclassified` committed now would differ once the client is fixed. A
+    /// stored one is still compared.
+    #[test]
+    fn no_new_snapshot_without_a_verdict() {
+        let unread = REACHED.replace("got: error", "got: unclassified");
+        for mode in modes() {
+            let dir = tempfile::tempdir().unwrap();
+            let got = check(dir.path(), "c", "clamd.x", &unread, mode);
+            assert_eq!(
+                got,
+                SnapshotOutcome::NotWritten(NotKept::NoVerdict),
+                "{mode:?}"
+            );
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "{mode:?}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            &path_for(dir.path(), "c", "clamd.x"),
+            &file_text("c", "clamd.x", &unread),
+        )
+        .unwrap();
+        let local = Mode::default();
+        assert_eq!(
+            check(dir.path(), "c", "clamd.x", &unread, local),
+            SnapshotOutcome::Matched
+        );
+        assert!(matches!(
+            check(dir.path(), "c", "clamd.x", REACHED, local),
+            SnapshotOutcome::Mismatch(_)
+        ));
     }
 
     /// A stored snapshot that records a connection is not silently passed by a run whose

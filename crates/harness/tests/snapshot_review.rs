@@ -235,3 +235,40 @@ fn clamd_client_3_a_stored_exchange_fails_when_the_client_never_connected() {
     let (code, err, _) = run_never_connects(dir.path(), "clamd.over-limit", false);
     assert_eq!(code, 0, "{err}");
 }
+
+/// CLAMD-CLIENT-4: a client that connected but whose output matched no verdict rule (here a
+/// profile that forgot `error`, on the over-limit case) gets no new snapshot, locally or in
+/// CI: the case fails on its verdict, and the summary says to fix that first instead of
+/// "commit them".
+#[test]
+fn clamd_client_4_no_snapshot_without_a_verdict() {
+    need_python!();
+    let no_error_rule = "protocol = \"clamd\"\n\
+         command = \"python3 {test_clients}/clamd_client.py --timeout 2 {addr} {file}\"\n\
+         timeout_secs = 8\n[verdicts]\nclean = { exit = 0 }\ninfected = { exit = 1 }\n";
+    let (_keep, prof) = temp_file("half.toml", no_error_rule);
+    for ci in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Command::cargo_bin("avc-conformance").unwrap();
+        c.arg("--root").arg(root()).arg("--client").arg(&prof);
+        c.args(["--filter", "clamd.over-limit", "--snapshots"])
+            .arg(dir.path());
+        if ci {
+            c.env("CI", "true");
+        } else {
+            c.env_remove("CI");
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("CLAMD-CLIENT-4 (unclassified)"), "{err}");
+        assert_eq!(files_under(dir.path()), Vec::<String>::new(), "ci={ci}");
+        assert!(!err.contains("commit them"), "{err}");
+        assert!(
+            err.contains(
+                "1 case(s) without a new snapshot: the client's output matched no verdict rule"
+            ),
+            "{err}"
+        );
+    }
+}
