@@ -897,19 +897,17 @@ mod tests {
     /// written in any mode, and it is said why, not offered to be committed.
     #[test]
     fn no_new_snapshot_without_a_connection() {
+        assert_never_written(NOT_REACHED, NotKept::NoConnection);
+    }
+
+    /// `body` is not written as a new snapshot in any mode, for the reason `why`.
+    fn assert_never_written(body: &str, why: NotKept) {
         for mode in modes() {
             let dir = tempfile::tempdir().unwrap();
-            let got = check(dir.path(), "c", "clamd.x", NOT_REACHED, mode);
-            assert_eq!(
-                got,
-                SnapshotOutcome::NotWritten(NotKept::NoConnection),
-                "{mode:?}"
-            );
-            assert_eq!(
-                std::fs::read_dir(dir.path()).unwrap().count(),
-                0,
-                "{mode:?}"
-            );
+            let got = check(dir.path(), "c", "clamd.x", body, mode);
+            assert_eq!(got, SnapshotOutcome::NotWritten(why), "{mode:?}");
+            let files = std::fs::read_dir(dir.path()).unwrap().count();
+            assert_eq!(files, 0, "{mode:?}");
         }
     }
 
@@ -920,20 +918,7 @@ mod tests {
     #[test]
     fn no_new_snapshot_without_a_verdict() {
         let unread = REACHED.replace("got: error", "got: unclassified");
-        for mode in modes() {
-            let dir = tempfile::tempdir().unwrap();
-            let got = check(dir.path(), "c", "clamd.x", &unread, mode);
-            assert_eq!(
-                got,
-                SnapshotOutcome::NotWritten(NotKept::NoVerdict),
-                "{mode:?}"
-            );
-            assert_eq!(
-                std::fs::read_dir(dir.path()).unwrap().count(),
-                0,
-                "{mode:?}"
-            );
-        }
+        assert_never_written(&unread, NotKept::NoVerdict);
         let dir = tempfile::tempdir().unwrap();
         write(
             &path_for(dir.path(), "c", "clamd.x"),

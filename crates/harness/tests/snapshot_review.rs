@@ -3,7 +3,7 @@
 //! and `--snapshots DIR`.
 
 mod common;
-use common::{need_python, root, temp_file, PY_GOOD_PROFILE};
+use common::{code_and_stdout, need_python, root, temp_file, PY_GOOD_PROFILE};
 
 use std::path::{Path, PathBuf};
 
@@ -42,17 +42,13 @@ fn run(dir: &Path, ci: bool, extra: &[&str]) -> (i32, String) {
 }
 
 fn review(dir: &Path, extra: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .arg("review")
-        .arg("--snapshots")
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+    code_and_stdout(
+        Command::cargo_bin("avc-conformance")
+            .unwrap()
+            .arg("review")
+            .arg("--snapshots")
+            .arg(dir)
+            .args(extra),
     )
 }
 

@@ -1,18 +1,12 @@
 //! `--version` and `--help` name the program a user installed (`avc-conformance`), not the
 //! clap name it had inside the repository (`conformance`).
 
+mod common;
+
 use assert_cmd::Command;
 
 fn out(args: &[&str]) -> (i32, String) {
-    let o = Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    common::code_and_stdout(Command::cargo_bin("avc-conformance").unwrap().args(args))
 }
 
 /// `avc-conformance --version` prints `avc-conformance <version>` (exit 0), `review`
