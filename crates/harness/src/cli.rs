@@ -25,7 +25,7 @@ use crate::runner::{self, CaseResult, RunContext};
 /// 2 bad arguments or configuration; 3 the harness could not run (daemon, fixture,
 /// client build/start failure, or --require-available with a missing client).
 #[derive(Debug, Parser)]
-#[command(name = "conformance", version)]
+#[command(name = "avc-conformance", version)]
 pub struct Cli {
     /// Client profile(s) to run, by name (`all` = every profile). Default: the profiles
     /// tagged `default` (the reference client).
@@ -151,19 +151,31 @@ impl From<ProtocolArg> for Protocol {
     }
 }
 
-/// Entry point: parses `args` (without the program name) and runs; returns the exit code.
+/// Entry point of `cargo xtask conformance`: parses `args` (without the program name) and
+/// runs; returns the exit code. Usage lines name `cargo xtask conformance`.
 pub fn main_with_args(args: Vec<String>) -> u8 {
-    main_with_os_args(args.into_iter().map(OsString::from).collect())
+    main_as(
+        "cargo xtask conformance",
+        args.into_iter().map(OsString::from).collect(),
+    )
 }
 
-/// Entry point for raw OS arguments (without the program name): an argument that is not
-/// UTF-8 where text is expected is a usage error (exit 2), never a panic.
+/// Entry point of the installed `avc-conformance` binary, for raw OS arguments (without the
+/// program name): an argument that is not UTF-8 where text is expected is a usage error
+/// (exit 2), never a panic.
 pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
+    main_as("avc-conformance", args)
+}
+
+/// Runs as `bin` (the name usage lines show; `--version` always says `avc-conformance`,
+/// the package a user installed).
+fn main_as(bin: &str, args: Vec<OsString>) -> u8 {
     if args.first().is_some_and(|a| a == "review") {
         return crate::review::main(review_args(args.into_iter().skip(1).collect()));
     }
     let parsed = Cli::command()
-        .try_get_matches_from(std::iter::once(OsString::from("conformance")).chain(args))
+        .bin_name(bin)
+        .try_get_matches_from(std::iter::once(OsString::from(bin)).chain(args))
         .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
     let (cli, matches) = match parsed {
         Ok(x) => x,

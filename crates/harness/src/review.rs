@@ -11,7 +11,7 @@ use clap::Parser;
 use crate::judge::{Failure, Status};
 use crate::profile::ClientProfile;
 use crate::runner::CaseResult;
-use crate::snapshot::{self, Mode, SnapshotOutcome};
+use crate::snapshot::{self, Mode, NotKept, SnapshotOutcome};
 
 /// Where snapshots are and how differences are handled in a run.
 #[derive(Debug, Clone)]
@@ -71,6 +71,26 @@ pub enum Noted {
     Written(String),
     Updated(String),
     Pending(String),
+    /// No snapshot written: the client never reached the daemon.
+    NotReached(String),
+    /// No snapshot written: the client's output matched no verdict rule, or it hung.
+    NoVerdict(String),
+    /// A stored snapshot not compared (a failure): the client never reached the daemon.
+    Uncompared(String),
+}
+
+impl Noted {
+    /// The case's `client/case` name.
+    pub fn name(&self) -> &str {
+        match self {
+            Noted::Written(n)
+            | Noted::Updated(n)
+            | Noted::Pending(n)
+            | Noted::NotReached(n)
+            | Noted::NoVerdict(n)
+            | Noted::Uncompared(n) => n,
+        }
+    }
 }
 
 /// Compares one result's transcript with its snapshot (see [`check_all`]); a difference
@@ -130,6 +150,33 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
             );
             Some(Noted::Pending(name))
         }
+        // Nothing listens in a refused case (`daemon::RunningDaemon::Refused`): no
+        // connection is what the case is about, not a client that failed to start.
+        SnapshotOutcome::NotWritten(NotKept::NoConnection) if r.daemon == "refuse" => {
+            r.note = Some("no snapshot: nothing listens in this case".into());
+            None
+        }
+        SnapshotOutcome::NotWritten(NotKept::NoConnection) => {
+            r.note = Some(format!("no snapshot written: {NOT_REACHED}"));
+            Some(Noted::NotReached(name))
+        }
+        SnapshotOutcome::NotWritten(NotKept::NoVerdict) => {
+            r.note = Some(format!("no snapshot written: {NO_VERDICT}"));
+            Some(Noted::NoVerdict(name))
+        }
+        SnapshotOutcome::Uncompared => {
+            fail(
+                r,
+                format!("transcript as in {}", path.display()),
+                format!(
+                    "{NOT_REACHED}, so there is nothing to compare with the stored snapshot \
+                     (which records a protocol exchange); nothing was written. If the client \
+                     is now meant not to connect in this case, delete that file"
+                ),
+                String::new(),
+            );
+            Some(Noted::Uncompared(name))
+        }
         SnapshotOutcome::Error(e) => {
             r.note = Some(format!("snapshot: {e}"));
             None
@@ -137,41 +184,84 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
     }
 }
 
+/// Why a case has no transcript to snapshot (its output, in the report, says more).
+const NOT_REACHED: &str = "the client never reached the daemon (it did not start, crashed \
+     before it connected, or was given another address: see its output)";
+
+/// Why a case whose client connected has no snapshot yet.
+const NO_VERDICT: &str = "the client's output matched no verdict rule of the profile, or it \
+     hung (a crash, or `[verdicts]` to fix: see its output); the snapshot is written once a \
+     run gives a verdict";
+
 /// The summary lines of [`check_all`] (in the order of `noted`), also printed to stderr.
 pub fn summarize(noted: &[Noted]) -> Vec<String> {
-    let pick = |f: fn(&Noted) -> Option<&String>| -> Vec<&str> {
-        noted.iter().filter_map(f).map(String::as_str).collect()
-    };
-    let written = pick(|n| match n {
-        Noted::Written(s) => Some(s),
-        _ => None,
-    });
-    let updated = pick(|n| match n {
-        Noted::Updated(s) => Some(s),
-        _ => None,
-    });
-    let pending = pick(|n| match n {
-        Noted::Pending(s) => Some(s),
-        _ => None,
-    });
-    let mut notes = Vec::new();
-    for (list, what) in [
-        (&written, "new snapshot(s) written (commit them)"),
-        (&updated, "snapshot(s) accepted"),
+    // (which notes, what they say, whether a long list is cut short)
+    type Group = (fn(&Noted) -> bool, String, bool);
+    let groups: [Group; 6] = [
         (
-            &pending,
-            "snapshot(s) pending: show with `avc-conformance review`, accept with \
-             `avc-conformance review --accept`",
+            |n| matches!(n, Noted::Written(_)),
+            "new snapshot(s) written (commit them)".into(),
+            false,
         ),
-    ] {
+        (
+            |n| matches!(n, Noted::Updated(_)),
+            "snapshot(s) accepted".into(),
+            false,
+        ),
+        (
+            |n| matches!(n, Noted::Pending(_)),
+            "snapshot(s) pending: show with `avc-conformance review`, accept with \
+             `avc-conformance review --accept`"
+                .into(),
+            false,
+        ),
+        (
+            |n| matches!(n, Noted::Uncompared(_)),
+            format!("stored snapshot(s) not compared (failed): {NOT_REACHED}"),
+            true,
+        ),
+        (
+            |n| matches!(n, Noted::NoVerdict(_)),
+            format!("case(s) without a new snapshot: {NO_VERDICT}"),
+            true,
+        ),
+        (
+            |n| matches!(n, Noted::NotReached(_)),
+            format!("case(s) without a new snapshot (nothing to keep): {NOT_REACHED}"),
+            true,
+        ),
+    ];
+    let mut notes = Vec::new();
+    for (is, what, short) in &groups {
+        let list: Vec<&str> = noted.iter().filter(|n| is(n)).map(Noted::name).collect();
         if !list.is_empty() {
-            notes.push(format!("{} {what}: {}", list.len(), list.join(", ")));
+            let names = if *short {
+                shortlist(&list)
+            } else {
+                list.join(", ")
+            };
+            notes.push(format!("{} {what}: {names}", list.len()));
         }
     }
     for n in &notes {
         eprintln!("conformance: {n}");
     }
     notes
+}
+
+/// The first names of a list and how many more: a client that never starts leaves every
+/// case of the run without a snapshot (or its stored ones uncompared), and one line must
+/// stay readable.
+fn shortlist(names: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
 }
 
 fn fail(r: &mut CaseResult, expected: String, happened: String, excerpt: String) {
@@ -217,7 +307,7 @@ fn accept_command(profile: &ClientProfile, case_id: &str, opts: &Options) -> Str
 
 /// `avc-conformance review`: show each pending snapshot difference, accept or reject them.
 #[derive(Debug, Parser)]
-#[command(name = "conformance review")]
+#[command(name = "avc-conformance review", version)]
 pub struct ReviewCli {
     /// Accept every pending snapshot (the `.snap.new` file replaces the `.snap`).
     #[arg(long, conflicts_with = "reject")]
@@ -306,7 +396,7 @@ pub fn show(p: &Pending) -> std::result::Result<String, String> {
 /// snapshot directory cannot be read or a file cannot be moved.
 pub fn main(args: Vec<OsString>) -> u8 {
     let cli = match ReviewCli::try_parse_from(
-        std::iter::once(OsString::from("conformance review")).chain(args),
+        std::iter::once(OsString::from("avc-conformance review")).chain(args),
     ) {
         Ok(c) => c,
         Err(e) => {

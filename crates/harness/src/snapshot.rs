@@ -414,8 +414,48 @@ pub enum SnapshotOutcome {
     Updated,
     /// Differs; the unified diff (the new text went to the pending `.snap.new` file).
     Mismatch(String),
+    /// No snapshot is stored and this run's is not one to keep: nothing is written, in any
+    /// mode, and the user is not offered it to commit (see [`NotKept`]).
+    NotWritten(NotKept),
+    /// The client never reached the daemon, but the stored snapshot records connections:
+    /// nothing to compare, a failure (never a silent pass); the stored file and any pending
+    /// one are left as they are (`--accept` does not replace an exchange by nothing).
+    Uncompared,
     /// Could not read/write the snapshot.
     Error(String),
+}
+
+/// Why a run's transcript is not kept as a new snapshot. Each case fails or passes on its
+/// verdict as always; the snapshot waits for a run that shows the client's protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotKept {
+    /// No connection: the client did not start, crashed before it connected or was given
+    /// another address. The transcript records its set-up, not its protocol.
+    NoConnection,
+    /// The client connected, but its output matched no verdict rule or it hung (`got:
+    /// unclassified`): a crash or a profile to fix first, and the case fails anyway.
+    NoVerdict,
+}
+
+/// Whether a rendered transcript (or a stored snapshot's body) records a connection that
+/// reached the daemon (through the recording proxy): a line `connection <n>:`.
+pub fn records_connection(body: &str) -> bool {
+    body.lines().any(|l| {
+        l.strip_prefix("connection ")
+            .and_then(|rest| rest.strip_suffix(':'))
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+    })
+}
+
+/// Why a rendered transcript is not kept as a new snapshot, if it is not.
+pub fn not_kept(body: &str) -> Option<NotKept> {
+    if !records_connection(body) {
+        Some(NotKept::NoConnection)
+    } else if body.lines().any(|l| l == "got: unclassified") {
+        Some(NotKept::NoVerdict)
+    } else {
+        None
+    }
 }
 
 /// How differences are handled.
@@ -509,7 +549,12 @@ pub fn diff(old: &str, new: &str) -> String {
 
 /// Compares `content` with the stored snapshot of `client`/`case_id` under `root`. A
 /// difference (or, in CI, a missing snapshot) goes to the pending `.snap.new` file for
-/// `avc-conformance review`; a match clears a stale pending file.
+/// `avc-conformance review`; a match clears a stale pending file. A transcript without a
+/// connection or a verdict ([`not_kept`]) is never written as a new snapshot
+/// ([`SnapshotOutcome::NotWritten`]), and one without a connection is not compared with a
+/// stored one that records connections ([`SnapshotOutcome::Uncompared`]); any other stored
+/// snapshot (a case where nothing listens, a stored `got: unclassified`) is compared as
+/// usual.
 pub fn check(
     root: &Path,
     client: &str,
@@ -523,6 +568,13 @@ pub fn check(
         Err(e) => return SnapshotOutcome::Error(e),
     };
     let normalized = content.trim_end();
+    match (&existing, not_kept(normalized)) {
+        (None, Some(why)) => return SnapshotOutcome::NotWritten(why),
+        (Some(old), Some(NotKept::NoConnection)) if records_connection(old) => {
+            return SnapshotOutcome::Uncompared
+        }
+        _ => {}
+    }
     let text = file_text(client, case_id, normalized);
     let (target, outcome) = match existing {
         Some(old) if old == normalized => {
@@ -829,6 +881,112 @@ mod tests {
             }
         }
         assert!(n > 100, "{n} shipped snapshots");
+    }
+
+    const REACHED: &str = "case: clamd.x\nexpect: error\ngot: error\nconnection 1:\n  C: zPING\\0\n  client side: closed, server side: closed";
+    const NOT_REACHED: &str = "case: clamd.x\nexpect: error\ngot: error";
+
+    /// Every mode, for the snapshot tests: local, local `--accept`, CI, CI `--accept`.
+    fn modes() -> [Mode; 4] {
+        [(false, false), (true, false), (false, true), (true, true)]
+            .map(|(accept, ci)| Mode { accept, ci })
+    }
+
+    /// A client that never reached the daemon (it did not start, crashed before it
+    /// connected, or was given another address) has nothing to snapshot: no file is
+    /// written in any mode, and it is said why, not offered to be committed.
+    #[test]
+    fn no_new_snapshot_without_a_connection() {
+        assert_never_written(NOT_REACHED, NotKept::NoConnection);
+    }
+
+    /// `body` is not written as a new snapshot in any mode, for the reason `why`.
+    fn assert_never_written(body: &str, why: NotKept) {
+        for mode in modes() {
+            let dir = tempfile::tempdir().unwrap();
+            let got = check(dir.path(), "c", "clamd.x", body, mode);
+            assert_eq!(got, SnapshotOutcome::NotWritten(why), "{mode:?}");
+            let files = std::fs::read_dir(dir.path()).unwrap().count();
+            assert_eq!(files, 0, "{mode:?}");
+        }
+    }
+
+    /// A client that connected but whose output matched no verdict rule (a crash, a profile
+    /// to fix) or that hung gets no new snapshot either, in any mode: the case fails anyway,
+    /// and a `got: unclassified` committed now would differ once the client is fixed. A
+    /// stored one is still compared.
+    #[test]
+    fn no_new_snapshot_without_a_verdict() {
+        let unread = REACHED.replace("got: error", "got: unclassified");
+        assert_never_written(&unread, NotKept::NoVerdict);
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            &path_for(dir.path(), "c", "clamd.x"),
+            &file_text("c", "clamd.x", &unread),
+        )
+        .unwrap();
+        let local = Mode::default();
+        assert_eq!(
+            check(dir.path(), "c", "clamd.x", &unread, local),
+            SnapshotOutcome::Matched
+        );
+        assert!(matches!(
+            check(dir.path(), "c", "clamd.x", REACHED, local),
+            SnapshotOutcome::Mismatch(_)
+        ));
+    }
+
+    /// A stored snapshot that records a connection is not silently passed by a run whose
+    /// client never connected: not compared, its file and any pending one left alone, in
+    /// every mode (`--accept` does not replace an exchange by nothing).
+    #[test]
+    fn a_stored_exchange_is_not_compared_with_nothing() {
+        for mode in modes() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = path_for(dir.path(), "c", "clamd.x");
+            write(&path, &file_text("c", "clamd.x", REACHED)).unwrap();
+            let got = check(dir.path(), "c", "clamd.x", NOT_REACHED, mode);
+            assert_eq!(got, SnapshotOutcome::Uncompared, "{mode:?}");
+            assert_eq!(read_body(&path).unwrap().as_deref(), Some(REACHED));
+            assert!(!pending_for(&path).exists(), "{mode:?}");
+        }
+    }
+
+    /// CLAMD-CLIENT-3: a stored snapshot without connections (a case where nothing
+    /// listens) is still compared with a run without connections, and a transcript with a
+    /// connection is written and compared as before.
+    #[test]
+    fn clamd_client_3_snapshots_without_connections_still_compare() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "c", "clamd.x");
+        write(&path, &file_text("c", "clamd.x", NOT_REACHED)).unwrap();
+        let local = Mode::default();
+        assert_eq!(
+            check(dir.path(), "c", "clamd.x", NOT_REACHED, local),
+            SnapshotOutcome::Matched
+        );
+        let other = NOT_REACHED.replace("got: error", "got: clean");
+        assert!(matches!(
+            check(dir.path(), "c", "clamd.x", &other, local),
+            SnapshotOutcome::Mismatch(_)
+        ));
+        let fresh = tempfile::tempdir().unwrap();
+        assert_eq!(
+            check(fresh.path(), "c", "clamd.x", REACHED, local),
+            SnapshotOutcome::Written
+        );
+        let ci = Mode {
+            accept: false,
+            ci: true,
+        };
+        let fresh = tempfile::tempdir().unwrap();
+        assert_eq!(
+            check(fresh.path(), "c", "clamd.x", REACHED, ci),
+            SnapshotOutcome::Missing
+        );
+        assert!(!records_connection(
+            "case: connection 1:\n  C: connection 2:"
+        ));
     }
 
     /// A client that reads the first piece of a delayed reply and resets (npm `clamscan`'s

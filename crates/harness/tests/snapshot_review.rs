@@ -3,7 +3,7 @@
 //! and `--snapshots DIR`.
 
 mod common;
-use common::{need_python, root, temp_file, PY_GOOD_PROFILE};
+use common::{code_and_stdout, need_python, root, temp_file, PY_GOOD_PROFILE};
 
 use std::path::{Path, PathBuf};
 
@@ -42,17 +42,13 @@ fn run(dir: &Path, ci: bool, extra: &[&str]) -> (i32, String) {
 }
 
 fn review(dir: &Path, extra: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .arg("review")
-        .arg("--snapshots")
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+    code_and_stdout(
+        Command::cargo_bin("avc-conformance")
+            .unwrap()
+            .arg("review")
+            .arg("--snapshots")
+            .arg(dir)
+            .args(extra),
     )
 }
 
@@ -132,4 +128,143 @@ fn review_reports_a_missing_directory_and_bad_flags() {
     assert_eq!(code, 3);
     let (code, _) = review(dir.path(), &["--accept", "--reject"]);
     assert_eq!(code, 2);
+}
+
+/// A client that never reaches the daemon, as a user's profile with a typo or a missing
+/// module gives: its command (`false`) exits 1, read as error, before any connection.
+const NEVER_CONNECTS: &str =
+    "protocol = \"clamd\"\ncommand = \"false {file}\"\n[verdicts]\nclean = { exit = 0 }\nerror = { exit = 1 }\n";
+
+/// One run of [`NEVER_CONNECTS`] on `cases` with snapshots in `dir` and a Markdown
+/// report; (exit code, stderr, report).
+fn run_never_connects(dir: &Path, cases: &str, ci: bool) -> (i32, String, String) {
+    let (_keep, prof) = temp_file("typo.toml", NEVER_CONNECTS);
+    let md = dir.join("report.md");
+    let mut c = Command::cargo_bin("avc-conformance").unwrap();
+    c.arg("--root").arg(root()).arg("--client").arg(&prof);
+    c.args(["--filter", cases, "--snapshots"])
+        .arg(dir.join("snaps"));
+    c.arg("--report-md").arg(&md);
+    if ci {
+        c.env("CI", "true");
+    } else {
+        c.env_remove("CI");
+    }
+    let out = c.output().unwrap();
+    let report = std::fs::read_to_string(&md).unwrap_or_default();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        report,
+    )
+}
+
+/// Files under `dir`, recursively (relative names).
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                todo.push(e.path());
+            } else if let Ok(rel) = e.path().strip_prefix(dir) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// CLAMD-CLIENT-3: a client that never reached the daemon gets no snapshot (locally and in
+/// CI), neither in a case it passes by saying error (`clamd.over-limit`) nor in one it fails
+/// (`clamd.clean`); the summary and the report say why instead of "commit them". In the
+/// case where nothing listens (`clamd.refused`) no connection is the point of the case,
+/// and it is not listed.
+#[test]
+fn clamd_client_3_no_snapshot_of_a_client_that_never_connected() {
+    for ci in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, err, md) =
+            run_never_connects(dir.path(), "clamd.clean,clamd.over-limit,clamd.refused", ci);
+        assert_eq!(code, 1, "clamd.clean fails: {err}");
+        let snaps = dir.path().join("snaps");
+        assert_eq!(files_under(&snaps), Vec::<String>::new(), "ci={ci}");
+        assert!(!err.contains("commit them"), "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.contains("without a new snapshot"))
+            .unwrap_or_else(|| panic!("no summary line: {err}"));
+        assert!(line.contains("never reached the daemon"), "{line}");
+        assert!(line.contains("typo/clamd.over-limit"), "{line}");
+        assert!(line.contains("typo/clamd.clean"), "{line}");
+        assert!(!line.contains("typo/clamd.refused"), "{line}");
+        assert!(md.contains("without a new snapshot"), "{md}");
+    }
+}
+
+/// CLAMD-CLIENT-3: a stored snapshot of an exchange is not passed silently by a run whose
+/// client never connected: the case fails saying so, the stored file stays as it was, and
+/// no pending file is offered for `review --accept`; the run passes again once the file is
+/// deleted (the documented way to say the client no longer connects there).
+#[test]
+fn clamd_client_3_a_stored_exchange_fails_when_the_client_never_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snaps/typo/clamd.over-limit.snap");
+    std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
+    let stored = harness::snapshot::file_text(
+        "typo",
+        "clamd.over-limit",
+        "case: clamd.over-limit\nexpect: error\ngot: error\nconnection 1:\n  C: zINSTREAM\\0",
+    );
+    std::fs::write(&snap, &stored).unwrap();
+    let (code, err, md) = run_never_connects(dir.path(), "clamd.over-limit", false);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("nothing to compare with the stored snapshot"),
+        "{err}"
+    );
+    assert!(err.contains("1 stored snapshot(s) not compared"), "{err}");
+    assert!(md.contains("FAIL `clamd.over-limit`"), "{md}");
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), stored);
+    assert!(!snap.with_extension("snap.new").exists());
+    std::fs::remove_file(&snap).unwrap();
+    let (code, err, _) = run_never_connects(dir.path(), "clamd.over-limit", false);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// CLAMD-CLIENT-4: a client that connected but whose output matched no verdict rule (here a
+/// profile that forgot `error`, on the over-limit case) gets no new snapshot, locally or in
+/// CI: the case fails on its verdict, and the summary says to fix that first instead of
+/// "commit them".
+#[test]
+fn clamd_client_4_no_snapshot_without_a_verdict() {
+    need_python!();
+    let no_error_rule = "protocol = \"clamd\"\n\
+         command = \"python3 {test_clients}/clamd_client.py --timeout 2 {addr} {file}\"\n\
+         timeout_secs = 8\n[verdicts]\nclean = { exit = 0 }\ninfected = { exit = 1 }\n";
+    let (_keep, prof) = temp_file("half.toml", no_error_rule);
+    for ci in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Command::cargo_bin("avc-conformance").unwrap();
+        c.arg("--root").arg(root()).arg("--client").arg(&prof);
+        c.args(["--filter", "clamd.over-limit", "--snapshots"])
+            .arg(dir.path());
+        if ci {
+            c.env("CI", "true");
+        } else {
+            c.env_remove("CI");
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("CLAMD-CLIENT-4 (unclassified)"), "{err}");
+        assert_eq!(files_under(dir.path()), Vec::<String>::new(), "ci={ci}");
+        assert!(!err.contains("commit them"), "{err}");
+        assert!(
+            err.contains(
+                "1 case(s) without a new snapshot: the client's output matched no verdict rule"
+            ),
+            "{err}"
+        );
+    }
 }

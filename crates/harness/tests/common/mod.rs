@@ -63,6 +63,15 @@ pub fn clean_on_error_via(wrap: &Path) -> String {
     )
 }
 
+/// Runs `c`; its exit code (-1 for a signal) and its stdout.
+pub fn code_and_stdout(c: &mut assert_cmd::Command) -> (i32, String) {
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 /// A run context on the repository root with `scratch` as scratch dir, nothing kept.
 pub fn context(scratch: &Path) -> Arc<RunContext> {
     Arc::new(RunContext {
