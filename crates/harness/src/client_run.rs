@@ -5,11 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use nix::unistd::Pid;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
 use crate::error::{HarnessError, Result};
+use crate::process_tree::{self, ProcessTree};
 
 /// Most output kept per stream.
 pub const OUTPUT_CAP: usize = 1 << 20;
@@ -21,6 +25,9 @@ pub struct ClientRun {
     /// Exit code; `None` when killed by a signal or by the harness's timeout.
     pub exit: Option<i32>,
     pub timed_out: bool,
+    /// Processes the client left running when it exited (or was killed); the harness
+    /// ended them.
+    pub left_running: usize,
     pub stdout: String,
     pub stderr: String,
     #[serde(serialize_with = "ser_secs")]
@@ -37,13 +44,28 @@ impl ClientRun {
         }
     }
 
-    /// The two lines that head a failure's transcript: the command and how it ended.
+    /// The lines that head a failure's transcript: the command, how it ended, and the
+    /// processes it left behind (if it did).
     pub fn header(&self) -> String {
-        format!(
+        let mut h = format!(
             "client: {}\nexit: {}",
             self.argv.join(" "),
             self.exit_text()
-        )
+        );
+        if let Some(left) = self.left_running_text() {
+            h.push_str("\nleft running: ");
+            h.push_str(&left);
+        }
+        h
+    }
+
+    /// What the harness had to end after the client, for people (`None` when nothing).
+    pub fn left_running_text(&self) -> Option<String> {
+        let n = self.left_running;
+        (n > 0).then(|| {
+            let s = if n == 1 { "" } else { "es" };
+            format!("{n} process{s} the client started (ended by the harness)")
+        })
     }
 }
 
@@ -82,29 +104,53 @@ pub async fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let token = ProcessTree::token();
+    // Its own process group, and the token in its environment: the harness can end every
+    // process the client starts (a shell's children, a helper left running) and nothing
+    // else.
+    cmd.process_group(0).env(process_tree::TOKEN_VAR, &token);
     let start = Instant::now();
     let mut child = cmd
         .spawn()
         .map_err(|e| HarnessError::Client(format!("cannot start {program:?}: {e}")))?;
+    let Some(pid) = child.id() else {
+        return Err(HarnessError::Client(format!(
+            "{program:?} has no process id"
+        )));
+    };
+    let tree = ProcessTree::new(pid, token);
+    // A run dropped half way still ends the group (kill_on_drop reaches the leader only).
+    let mut guard = GroupGuard(Some(tree.clone()));
     let out = child.stdout.take().map(|s| tokio::spawn(capture(s)));
     let err = child.stderr.take().map(|s| tokio::spawn(capture(s)));
-    let (exit, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => (status.code(), false),
+    let mut exited = tokio::task::spawn_blocking(move || exit_without_reaping(pid));
+    let timed_out = tokio::time::timeout(timeout, &mut exited).await.is_err();
+    let duration = start.elapsed();
+    // The leader is not reaped yet (a zombie once it exited), so the group's id cannot be
+    // reused by anyone else while its other members are ended.
+    let ended = tree.end().await;
+    guard.0 = None;
+    let left_running = ended.iter().filter(|p| p.as_raw() != pid as i32).count();
+    if left_running > 0 {
+        tracing::info!(left_running, "client left processes running; ended them");
+    }
+    if timed_out {
+        let _ = tokio::time::timeout(Duration::from_secs(5), exited).await;
+    }
+    let exit = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+        Ok(Ok(status)) if !timed_out => status.code(),
+        Ok(Ok(_)) => None,
         Ok(Err(e)) => {
             return Err(HarnessError::Client(format!(
                 "waiting for {program:?}: {e}"
             )))
         }
-        Err(_) => {
-            let _ = child.start_kill();
-            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            (None, true)
-        }
+        Err(_) => None,
     };
-    let duration = start.elapsed();
     let grab = |h: Option<tokio::task::JoinHandle<Vec<u8>>>| async move {
         match h {
-            // A grandchild may keep the pipe open: do not wait for it forever.
+            // A process that left the client's group and dropped the token may keep the
+            // pipe open: do not wait for it forever.
             Some(h) => match tokio::time::timeout(Duration::from_secs(2), h).await {
                 Ok(Ok(v)) => String::from_utf8_lossy(&v).into_owned(),
                 _ => String::new(),
@@ -116,10 +162,35 @@ pub async fn run(
         argv: argv.to_vec(),
         exit,
         timed_out,
+        left_running,
         stdout: grab(out).await,
         stderr: grab(err).await,
         duration,
     })
+}
+
+/// Blocks until process `pid` (a child) has exited, leaving it a zombie for the caller to
+/// reap (`WNOWAIT`).
+fn exit_without_reaping(pid: u32) {
+    let pid = Pid::from_raw(pid as i32);
+    loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Err(Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// SIGKILLs the client's group when a run ends before it could end the group itself.
+/// Disarmed once the group is ended, before the leader is reaped (its id is free then).
+struct GroupGuard(Option<ProcessTree>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.kill_group();
+        }
+    }
 }
 
 async fn capture<R: AsyncRead + Unpin>(mut r: R) -> Vec<u8> {
