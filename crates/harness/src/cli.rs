@@ -183,7 +183,7 @@ pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
                 tracing_subscriber::EnvFilter::new("warn,fake_clamd=error,fake_vfindd=error")
             }),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::LogWriter(std::io::stderr))
         .try_init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

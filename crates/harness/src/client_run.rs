@@ -147,12 +147,12 @@ pub async fn run(
         }
         Err(_) => None,
     };
-    let grab = |h: Option<tokio::task::JoinHandle<Vec<u8>>>| async move {
+    let grab = |h: Option<tokio::task::JoinHandle<Captured>>| async move {
         match h {
             // A process that left the client's group and dropped the token may keep the
             // pipe open: do not wait for it forever.
             Some(h) => match tokio::time::timeout(Duration::from_secs(2), h).await {
-                Ok(Ok(v)) => String::from_utf8_lossy(&v).into_owned(),
+                Ok(Ok(c)) => c.into_text(),
                 _ => String::new(),
             },
             None => String::new(),
@@ -193,15 +193,48 @@ impl Drop for GroupGuard {
     }
 }
 
-async fn capture<R: AsyncRead + Unpin>(mut r: R) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let mut buf = vec![0u8; 8192];
+/// Reads a client's stream to its end, keeping the first [`OUTPUT_CAP`] bytes and the length
+/// of the longest printed signature body beyond (so that one cut by the cap can still be
+/// recognised): the rest is read and dropped, since a client blocked on a full pipe would
+/// seem to hang.
+async fn capture<R: AsyncRead + Unpin>(mut r: R) -> Captured {
+    let keep = OUTPUT_CAP + crate::redact::longest_form();
+    let mut c = Captured::default();
+    let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n) = r.read(&mut buf).await {
         if n == 0 {
             break;
         }
-        let room = OUTPUT_CAP.saturating_sub(kept.len());
-        kept.extend_from_slice(&buf[..n.min(room)]);
+        c.total += n as u64;
+        let room = keep.saturating_sub(c.kept.len());
+        c.kept.extend_from_slice(&buf[..n.min(room)]);
     }
-    kept
+    c
+}
+
+/// The start of a stream and its length.
+#[derive(Debug, Default)]
+struct Captured {
+    kept: Vec<u8>,
+    total: u64,
+}
+
+impl Captured {
+    /// The output as text: signature bodies redacted before the cut at [`OUTPUT_CAP`] (so
+    /// the cut cannot leave a part of one), and a last line that says what was dropped.
+    fn into_text(self) -> String {
+        let mut text = crate::redact::text(&String::from_utf8_lossy(&self.kept));
+        if self.total > OUTPUT_CAP as u64 {
+            let mut cut = OUTPUT_CAP.min(text.len());
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str(&format!(
+                "\n[harness: {} bytes of output, the first {OUTPUT_CAP} kept]\n",
+                self.total
+            ));
+        }
+        text
+    }
 }

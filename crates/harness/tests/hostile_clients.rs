@@ -58,7 +58,7 @@ impl Attack {
             .replace("{pids}", &dir.path().join("pids").to_string_lossy());
         let profile = format!(
             "protocol = \"clamd\"\ncommand = {command:?}\ntimeout_secs = {timeout_secs}\n\
-             snapshots = false\n[verdicts]\nclean = {{ exit = 0 }}\ninfected = {{ exit = 1 }}\n"
+             [verdicts]\nclean = {{ exit = 0 }}\ninfected = {{ exit = 1 }}\n"
         );
         std::fs::write(dir.path().join("profile.toml"), profile).unwrap();
         Attack { dir }
@@ -170,4 +170,109 @@ fn helpers_left_running_after_a_normal_exit_are_ended_and_reported() {
         "the report says what the client left: {json}"
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// A client that echoes the file it scans (EICAR, case clamd.eicar) every way a clamd-style
+/// client plausibly does, and says it is clean (FAIL-OPEN, so its output is quoted):
+/// stdout ends 30 bytes into the body at the 1 MiB cut; stderr has the body wrapped over
+/// two lines, with `\r\n`, JSON-escaped and inside an error message; and it asks the daemon
+/// to scan a file whose NAME is the body.
+const SIGS_CLIENT: &str = r#"
+import json, socket, sys
+host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+body = open(path, "rb").read()
+s = socket.create_connection((host, port))
+s.sendall(b"zSCAN /tmp/" + body + b"\0")
+s.recv(4096)
+s.close()
+n = (1 << 20) - 30
+pad = b"x" * 79 + b"\n"
+sys.stdout.buffer.write(pad * (n // 80) + b"y" * (n % 80) + body + b"\n")
+h = len(body) // 2
+err = sys.stderr.buffer
+err.write(b"wrapped: " + body[:h] + b"\n" + body[h:] + b"\n")
+err.write(b"crlf: " + body + b"\r\n")
+err.write(b"json: " + json.dumps(body.decode()).encode() + b"\n")
+err.write(b"error: cannot scan " + body + b": refused\n")
+"#;
+
+/// No signature body, whole or a part of 16 bytes or more, in any output of a run whose
+/// client echoes EICAR: terminal (with `RUST_LOG=debug`), Markdown, JSON, JUnit, HTML,
+/// the baseline written and the snapshot. The old harness kept the 30 bytes left at the
+/// output cut, the two halves of the wrapped body, and in the snapshot the body after its
+/// first 3 bytes (the `/tmp/...` path redaction ate those first, so the whole body was no
+/// longer recognised).
+#[test]
+fn echoed_signature_bodies_reach_no_output() {
+    if skip_without_python() {
+        return;
+    }
+    let a = Attack::new(SIGS_CLIENT, "python3 {client} {host} {port} {file}", 20);
+    let reports = Reports::new();
+    let extra = tempfile::tempdir().unwrap();
+    let html = extra.path().join("r.html");
+    let baseline = extra.path().join("baseline.txt");
+    let snaps = extra.path().join("snapshots");
+    // snapshots on (`avc()` turns them off), written to a scratch directory
+    let out = assert_cmd::Command::cargo_bin("avc-conformance")
+        .unwrap()
+        .arg("--root")
+        .arg(root())
+        .env("RUST_LOG", "debug")
+        .arg("--client")
+        .arg(a.profile())
+        .args(["--filter", "clamd.eicar", "--skip", "clamd.eicar-"])
+        .args(reports.flags())
+        .arg("--report-html")
+        .arg(&html)
+        .arg("--write-baseline")
+        .arg(&baseline)
+        .arg("--snapshots")
+        .arg(&snaps)
+        .arg("--update-snapshots")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "the case fails: {stderr}");
+    assert_no_eicar("stdout", &String::from_utf8_lossy(&out.stdout));
+    assert_no_eicar("stderr", &stderr);
+    let mut files = vec![
+        reports.md.clone(),
+        reports.json.clone(),
+        reports.junit.clone(),
+        html,
+        baseline,
+    ];
+    let snap_files: Vec<PathBuf> = walk(&snaps);
+    assert_eq!(snap_files.len(), 1, "one snapshot written: {snap_files:?}");
+    files.extend(snap_files);
+    for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        assert_no_eicar(&f.display().to_string(), &text);
+    }
+    let md = std::fs::read_to_string(&reports.md).unwrap();
+    for shown in [
+        "wrapped: <part of EICAR>\n<part of EICAR>\n",
+        "crlf: <EICAR, 68 bytes>",
+        // the body the 1 MiB cut fell into is recognised whole, and the cut is said
+        "yy<EICAR, 68 bytes>\n\n[harness: 1048615 bytes of output, the first 1048576 kept]",
+    ] {
+        assert!(md.contains(shown), "the report shows {shown:?}: {md}");
+    }
+    let snap = std::fs::read_to_string(&files[5]).unwrap();
+    assert!(snap.contains("zSCAN /tmp/<EICAR, 68 bytes>"), "{snap}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
