@@ -69,6 +69,58 @@ impl ClientRun {
     }
 }
 
+/// Longest line of client output quoted in a report or on the terminal (characters).
+pub const QUOTE_LINE: usize = 300;
+
+/// Most lines of client output quoted at one place.
+pub const QUOTE_LINES: usize = 40;
+
+/// Client output made fit to quote on a terminal or in a report: control characters other
+/// than newline and tab, and the bidirectional-text controls, are shown escaped (`\x1b`,
+/// `\u{202e}`: a client's ESC[2J or OSC 8 link must not act on the reader's terminal),
+/// each line is shortened to [`QUOTE_LINE`] characters and at most [`QUOTE_LINES`] lines
+/// are kept.
+pub fn quotable(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let total = s.lines().count();
+    for (n, line) in s.lines().enumerate() {
+        if n == QUOTE_LINES {
+            let _ = write!(out, "[{} more lines]\n", total - n);
+            break;
+        }
+        let mut chars = 0;
+        for c in line.chars() {
+            if chars == QUOTE_LINE {
+                let more = line.chars().count() - chars;
+                let _ = write!(out, "[{more} more characters]");
+                break;
+            }
+            chars += 1;
+            match c {
+                '\t' => out.push(c),
+                c if c.is_control() && (c as u32) < 0x100 => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if c.is_control() || is_bidi_control(c) => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+    }
+    if !s.ends_with('\n') && out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The characters that reorder the text shown around them (embeddings, overrides, isolates).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
@@ -236,5 +288,28 @@ impl Captured {
             ));
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Escapes, line length and line count of quoted client output.
+    #[test]
+    fn quoted_output_is_escaped_and_bounded() {
+        assert_eq!(
+            quotable("a\x1b[2J\tb\r\nc\u{202e}"),
+            "a\\x1b[2J\tb\nc\\u{202e}"
+        );
+        let long = "x".repeat(QUOTE_LINE + 5);
+        assert_eq!(
+            quotable(&long),
+            format!("{}[5 more characters]", "x".repeat(QUOTE_LINE))
+        );
+        let many = "l\n".repeat(QUOTE_LINES + 3);
+        let q = quotable(&many);
+        assert_eq!(q.lines().count(), QUOTE_LINES + 1, "{q}");
+        assert!(q.ends_with("[3 more lines]\n"), "{q}");
     }
 }

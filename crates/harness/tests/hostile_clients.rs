@@ -276,3 +276,77 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A client whose output is hostile to whoever reads the report: terminal escapes (clear
+/// screen, colour, an OSC 8 link), NUL, BEL, a bare CR and invalid UTF-8 on stderr; on
+/// stdout a 3 MB line and then 512 MiB more, after which it says clean (FAIL-OPEN on
+/// clamd.eicar, so the output is quoted). The flood is read to its end without a false
+/// timeout, and the quote is escaped and short wherever it goes. The old harness printed
+/// the escapes raw and quoted a 1 MiB line in every report.
+#[test]
+fn hostile_output_is_escaped_shortened_and_drained() {
+    if skip_without_python() {
+        return;
+    }
+    const FLOOD: &str = r#"
+import sys
+sys.stderr.buffer.write(b"error: \x1b[2J\x1b[31mred\x1b]8;;http://evil.example/\x07link"
+    b"\x1b]8;;\x07 nul:\x00 bad:\xff\xfe bell:\x07 cr:\rXX \xe2\x80\xaeevil\n")
+out = sys.stdout.buffer
+out.write(b"L" * 3000000 + b"\n")
+block = b"z" * (1 << 20)
+for _ in range(512):
+    out.write(block)
+"#;
+    let a = Attack::new(FLOOD, "python3 {client}", 30);
+    let reports = Reports::new();
+    let extra = tempfile::tempdir().unwrap();
+    let html = extra.path().join("r.html");
+    let start = Instant::now();
+    let out = avc()
+        .arg("--client")
+        .arg(a.profile())
+        .args(["--filter", "clamd.eicar", "--skip", "clamd.eicar-"])
+        .args(reports.flags())
+        .arg("--report-html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let terminal = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{terminal}");
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+    let md = std::fs::read_to_string(&reports.md).unwrap();
+    assert!(md.contains("FAIL-OPEN"), "{md}");
+    assert!(
+        !md.contains("killed at the timeout"),
+        "drained, not hung: {md}"
+    );
+    for (what, text) in [
+        ("terminal", terminal.clone()),
+        ("markdown", md.clone()),
+        ("json", std::fs::read_to_string(&reports.json).unwrap()),
+        ("junit", std::fs::read_to_string(&reports.junit).unwrap()),
+        ("html", std::fs::read_to_string(&html).unwrap()),
+    ] {
+        assert!(text.len() < 64 * 1024, "{what}: {} bytes", text.len());
+        let raw = text
+            .chars()
+            .find(|&c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202e}');
+        assert_eq!(raw, None, "{what} holds a raw control character: {text}");
+    }
+    for shown in [
+        "error: \\x1b[2J\\x1b[31mred\\x1b]8;;",
+        "nul:\\x00 bad:\u{fffd}\u{fffd} bell:\\x07 cr:\\x0dXX \\u{202e}evil",
+        // the kept first MiB of the 3 MB line, shortened
+        "LLLL[1048",
+        " more characters]\n",
+        "[harness: 539870913 bytes of output, the first 1048576 kept]",
+    ] {
+        assert!(md.contains(shown), "the report shows {shown:?}: {md}");
+        assert!(
+            terminal.contains(shown),
+            "the terminal shows {shown:?}: {terminal}"
+        );
+    }
+}
