@@ -350,3 +350,47 @@ for _ in range(512):
         );
     }
 }
+
+/// Eight connections that upload 1 MiB INSTREAM chunks without end (the fake answers
+/// `INSTREAM size limit exceeded` at 100 MiB and closes each): the recording proxy keeps
+/// at most `RECORD_CAP` of it and the harness stays small. The old proxy kept 256 MiB and
+/// the harness peaked near 800 MB.
+#[test]
+fn endless_uploads_keep_the_harness_small() {
+    if skip_without_python() {
+        return;
+    }
+    const UPLOADS: &str = r#"
+import socket, struct, sys, threading
+host, port = sys.argv[1], int(sys.argv[2])
+def upload():
+    try:
+        s = socket.create_connection((host, port))
+        s.sendall(b"zINSTREAM\0")
+        chunk = struct.pack(">I", 1 << 20) + b"a" * (1 << 20)
+        while True:
+            s.sendall(chunk)
+    except OSError:
+        pass
+threads = [threading.Thread(target=upload) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+"#;
+    let a = Attack::new(UPLOADS, "python3 {client} {host} {port}", 30);
+    let reports = Reports::new();
+    let (code, took, json) = a.run("clamd.clean", &reports);
+    assert!(matches!(code, Some(0 | 1)), "{json}");
+    let peak = children_peak_rss_kib();
+    assert!(peak < 300 * 1024, "peak RSS of a child: {peak} KiB");
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+}
+
+/// The largest peak RSS (KiB) of the children this test binary waited for (every harness
+/// run of every test here; the clients' are in it too).
+fn children_peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    usage.ru_maxrss
+}
