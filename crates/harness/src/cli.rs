@@ -196,7 +196,11 @@ pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
             return 3;
         }
     };
-    match rt.block_on(run(cli)) {
+    let run = async {
+        crate::process_tree::end_clients_on_signal();
+        run(cli).await
+    };
+    match rt.block_on(run) {
         Ok(code) => code,
         Err(e) => {
             say(&format!("conformance: {e}"));

@@ -157,10 +157,19 @@ pub async fn run(
         cmd.env(k, v);
     }
     let token = ProcessTree::token();
-    // Its own process group, and the token in its environment: the harness can end every
-    // process the client starts (a shell's children, a helper left running) and nothing
-    // else.
-    cmd.process_group(0).env(process_tree::TOKEN_VAR, &token);
+    // Its own session (so its own process group, and no controlling terminal: a client
+    // cannot write escapes to the user's terminal through /dev/tty or wait for a password
+    // there), and the token in its environment: the harness can end every process the
+    // client starts (a shell's children, a helper left running) and nothing else.
+    cmd.env(process_tree::TOKEN_VAR, &token);
+    // SAFETY: setsid is async-signal-safe and touches nothing of the parent's state.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
     let start = Instant::now();
     let mut child = cmd
         .spawn()
@@ -171,8 +180,10 @@ pub async fn run(
         )));
     };
     let tree = ProcessTree::new(pid, token);
-    // A run dropped half way still ends the group (kill_on_drop reaches the leader only).
+    // A run dropped half way still ends the group (kill_on_drop reaches the leader only),
+    // and an interrupted harness ends it too (process_tree::end_clients_on_signal).
     let mut guard = GroupGuard(Some(tree.clone()));
+    let _running = tree.running();
     let out = child.stdout.take().map(|s| tokio::spawn(capture(s)));
     let err = child.stderr.take().map(|s| tokio::spawn(capture(s)));
     let mut exited = tokio::task::spawn_blocking(move || exit_without_reaping(pid));

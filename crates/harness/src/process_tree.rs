@@ -4,6 +4,7 @@
 //! signalled: a process is ours when its process group is the client's, or when its
 //! environment holds the token.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
@@ -87,6 +88,21 @@ impl ProcessTree {
         let _ = killpg(self.leader, Signal::SIGKILL);
     }
 
+    /// Lists the tree among the running clients until the guard is dropped (before the
+    /// leader is reaped).
+    pub fn running(&self) -> Running {
+        if let Ok(mut r) = RUNNING.lock() {
+            r.push(self.clone());
+        }
+        Running(self.leader)
+    }
+
+    /// SIGKILL to every process of the tree now.
+    fn kill_all(&self) {
+        let live = self.live();
+        self.signal(Signal::SIGKILL, &live);
+    }
+
     /// `sig` to the group, and to each of `pids` outside it (the token carriers).
     fn signal(&self, sig: Signal, pids: &[Pid]) {
         let _ = killpg(self.leader, sig);
@@ -107,6 +123,48 @@ impl ProcessTree {
                 return left;
             }
         }
+    }
+}
+
+/// The clients running now.
+static RUNNING: Mutex<Vec<ProcessTree>> = Mutex::new(Vec::new());
+
+/// Keeps a tree in [`RUNNING`] while it lives.
+pub struct Running(Pid);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut r) = RUNNING.lock() {
+            r.retain(|t| t.leader != self.0);
+        }
+    }
+}
+
+/// Makes SIGINT, SIGTERM and SIGHUP end every running client before the harness exits
+/// (`128 + signal`, as a shell shows a process the signal ended): a client leads its own
+/// session, so a Ctrl-C at the terminal no longer reaches it, and a harness that died of
+/// the signal would leave it running. Call once, within the runtime.
+pub fn end_clients_on_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::interrupt(), 2),
+        (SignalKind::terminate(), 15),
+        (SignalKind::hangup(), 1),
+    ];
+    for (kind, number) in kinds {
+        let Ok(mut s) = signal(kind) else {
+            tracing::warn!("cannot watch signal {number}: an interrupted run may leave clients");
+            continue;
+        };
+        tokio::spawn(async move {
+            if s.recv().await.is_some() {
+                let trees = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+                for t in &trees {
+                    t.kill_all();
+                }
+                std::process::exit(128 + number);
+            }
+        });
     }
 }
 

@@ -394,3 +394,46 @@ fn children_peak_rss_kib() -> i64 {
     assert_eq!(rc, 0, "getrusage");
     usage.ru_maxrss
 }
+
+/// The harness interrupted (SIGINT, as Ctrl-C sends it; the client leads its own session,
+/// so the terminal's Ctrl-C no longer reaches it directly) ends the clients it is running
+/// before it exits 130. The old harness died of the signal and left them running.
+#[test]
+fn an_interrupted_harness_ends_its_running_clients() {
+    if skip_without_python() {
+        return;
+    }
+    let a = Attack::new(PROCS_CLIENT, "sh -c 'python3 {client} {pids} hang'", 60);
+    let mut harness = std::process::Command::new(assert_cmd::cargo::cargo_bin("avc-conformance"))
+        .arg("--root")
+        .arg(root())
+        .arg("--no-snapshots")
+        .arg("--client")
+        .arg(a.profile())
+        .args(["--filter", "clamd.clean"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while a.noted() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(a.noted(), 1, "the client started");
+    let pid = nix::unistd::Pid::from_raw(harness.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = harness.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = harness.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let left = a.survivors();
+    assert!(left.is_empty(), "processes left running: {left:?}");
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{status:?}");
+}
