@@ -86,17 +86,15 @@ pub fn quotable(s: &str) -> String {
     let total = s.lines().count();
     for (n, line) in s.lines().enumerate() {
         if n == QUOTE_LINES {
-            let _ = write!(out, "[{} more lines]\n", total - n);
+            let _ = writeln!(out, "[{} more lines]", total - n);
             break;
         }
-        let mut chars = 0;
-        for c in line.chars() {
-            if chars == QUOTE_LINE {
-                let more = line.chars().count() - chars;
+        for (shown, c) in line.chars().enumerate() {
+            if shown == QUOTE_LINE {
+                let more = line.chars().count() - shown;
                 let _ = write!(out, "[{more} more characters]");
                 break;
             }
-            chars += 1;
             match c {
                 '\t' => out.push(c),
                 c if c.is_control() && (c as u32) < 0x100 => {
