@@ -68,17 +68,27 @@ impl Attack {
         self.dir.path().join("profile.toml")
     }
 
+    /// `harness` (the binary with its first flags) on this client and case `case` only,
+    /// with the Markdown, JSON and JUnit `reports`.
+    fn on(
+        &self,
+        mut harness: assert_cmd::Command,
+        case: &str,
+        reports: &Reports,
+    ) -> assert_cmd::Command {
+        harness
+            .arg("--client")
+            .arg(self.profile())
+            .args(["--filter", case, "--skip", &format!("{case}-")])
+            .args(reports.flags());
+        harness
+    }
+
     /// Runs the harness on case `case` with every report; returns its exit code, the wall
     /// time and the JSON report.
     fn run(&self, case: &str, reports: &Reports) -> (Option<i32>, Duration, String) {
         let start = Instant::now();
-        let out = avc()
-            .arg("--client")
-            .arg(self.profile())
-            .args(["--filter", case, "--skip", &format!("{case}-")])
-            .args(reports.flags())
-            .output()
-            .unwrap();
+        let out = self.on(avc(), case, reports).output().unwrap();
         let took = start.elapsed();
         let json = std::fs::read_to_string(&reports.json).unwrap_or_default();
         (out.status.code(), took, json)
@@ -126,27 +136,56 @@ fn zombie(pid: i32) -> bool {
         .is_none_or(|state| state == 'Z' || state == 'X')
 }
 
-/// A client started through `sh -c` hangs: at the timeout the whole group goes (the shell
-/// and the Python process under it), not only the shell the harness started. The old
-/// harness killed the direct child only and left the Python process running.
-#[test]
-fn a_hanging_grandchild_is_ended_at_the_timeout() {
+/// What a run of [`PROCS_CLIENT`] must show.
+struct Expect {
+    /// Processes the client notes (all must be gone when the harness exits).
+    started: usize,
+    /// The harness's exit code.
+    code: i32,
+    /// Text the JSON report holds.
+    says: &'static str,
+    /// Most wall time of the harness.
+    within: Duration,
+}
+
+/// Runs [`PROCS_CLIENT`] through `command` on clamd.clean with `timeout_secs` and checks
+/// it against `e`.
+fn run_leaving_nothing(command: &str, timeout_secs: u32, e: Expect) {
     if skip_without_python() {
         return;
     }
-    let a = Attack::new(PROCS_CLIENT, "sh -c 'python3 {client} {pids} hang'", 1);
+    let a = Attack::new(PROCS_CLIENT, command, timeout_secs);
     let reports = Reports::new();
     let (code, took, json) = a.run("clamd.clean", &reports);
-    assert_eq!(a.noted(), 1, "the client ran: {json}");
+    assert_eq!(a.noted(), e.started, "processes started: {json}");
     let left = a.survivors();
     assert!(left.is_empty(), "processes left running: {left:?}");
-    assert_eq!(code, Some(1), "a timed-out client fails the case: {json}");
+    assert_eq!(code, Some(e.code), "{json}");
     assert!(
-        json.contains("killed at the timeout"),
-        "the report says how it ended: {json}"
+        json.contains(e.says),
+        "the report says {:?}: {json}",
+        e.says
     );
-    // 1 s timeout, 0.5 s grace; no 2 s wait for a pipe a survivor holds
-    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(took < e.within, "took {took:?}");
+}
+
+/// A client started through `sh -c` hangs: at the timeout the whole group goes (the shell
+/// and the Python process under it), not only the shell the harness started; the case
+/// fails as killed at the timeout. The old harness killed the direct child only and left
+/// the Python process running.
+#[test]
+fn a_hanging_grandchild_is_ended_at_the_timeout() {
+    run_leaving_nothing(
+        "sh -c 'python3 {client} {pids} hang'",
+        1,
+        Expect {
+            started: 1,
+            code: 1,
+            says: "killed at the timeout",
+            // 1 s timeout, 0.5 s grace; no 2 s wait for a pipe a survivor holds
+            within: Duration::from_secs(20),
+        },
+    );
 }
 
 /// A client exits 0 (clean, the right verdict) but leaves two helpers running: one in its
@@ -155,21 +194,16 @@ fn a_hanging_grandchild_is_ended_at_the_timeout() {
 /// they held.
 #[test]
 fn helpers_left_running_after_a_normal_exit_are_ended_and_reported() {
-    if skip_without_python() {
-        return;
-    }
-    let a = Attack::new(PROCS_CLIENT, "python3 {client} {pids} leave", 20);
-    let reports = Reports::new();
-    let (code, took, json) = a.run("clamd.clean", &reports);
-    assert_eq!(a.noted(), 2, "both helpers started: {json}");
-    let left = a.survivors();
-    assert!(left.is_empty(), "processes left running: {left:?}");
-    assert_eq!(code, Some(0), "the verdict was right: {json}");
-    assert!(
-        json.contains("processes: left running after the client ended: 2 processes"),
-        "the report says what the client left: {json}"
+    run_leaving_nothing(
+        "python3 {client} {pids} leave",
+        20,
+        Expect {
+            started: 2,
+            code: 0,
+            says: "processes: left running after the client ended: 2 processes",
+            within: Duration::from_secs(15),
+        },
     );
-    assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
 /// A client that echoes the file it scans (EICAR, case clamd.eicar) every way a clamd-style
@@ -214,15 +248,10 @@ fn echoed_signature_bodies_reach_no_output() {
     let baseline = extra.path().join("baseline.txt");
     let snaps = extra.path().join("snapshots");
     // snapshots on (`avc()` turns them off), written to a scratch directory
-    let out = assert_cmd::Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .arg("--root")
-        .arg(root())
-        .env("RUST_LOG", "debug")
-        .arg("--client")
-        .arg(a.profile())
-        .args(["--filter", "clamd.eicar", "--skip", "clamd.eicar-"])
-        .args(reports.flags())
+    let mut harness = assert_cmd::Command::cargo_bin("avc-conformance").unwrap();
+    harness.arg("--root").arg(root()).env("RUST_LOG", "debug");
+    let out = a
+        .on(harness, "clamd.eicar", &reports)
         .arg("--report-html")
         .arg(&html)
         .arg("--write-baseline")
@@ -303,11 +332,8 @@ for _ in range(512):
     let extra = tempfile::tempdir().unwrap();
     let html = extra.path().join("r.html");
     let start = Instant::now();
-    let out = avc()
-        .arg("--client")
-        .arg(a.profile())
-        .args(["--filter", "clamd.eicar", "--skip", "clamd.eicar-"])
-        .args(reports.flags())
+    let out = a
+        .on(avc(), "clamd.eicar", &reports)
         .arg("--report-html")
         .arg(&html)
         .output()
