@@ -197,8 +197,10 @@ pub fn main_with_os_args(args: Vec<OsString>) -> u8 {
         }
     };
     let run = async {
-        crate::process_tree::end_clients_on_signal();
-        run(cli).await
+        crate::process_tree::guard_clients();
+        let code = run(cli).await;
+        crate::process_tree::end_adopted();
+        code
     };
     match rt.block_on(run) {
         Ok(code) => code,

@@ -18,6 +18,9 @@ use crate::process_tree::{self, ProcessTree};
 /// Most output kept per stream.
 pub const OUTPUT_CAP: usize = 1 << 20;
 
+/// How long the output pipes may stay open once the client's processes are ended.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
 /// What one client run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientRun {
@@ -182,8 +185,16 @@ pub async fn run(
     // and an interrupted harness ends it too (process_tree::end_clients_on_signal).
     let mut guard = GroupGuard(Some(tree.clone()));
     let _running = tree.running();
-    let out = child.stdout.take().map(|s| tokio::spawn(capture(s)));
-    let err = child.stderr.take().map(|s| tokio::spawn(capture(s)));
+    // Told to stop when a process the harness could not end still holds a pipe.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let out = child
+        .stdout
+        .take()
+        .map(|s| tokio::spawn(capture(s, stopped.clone())));
+    let err = child
+        .stderr
+        .take()
+        .map(|s| tokio::spawn(capture(s, stopped.clone())));
     let mut exited = tokio::task::spawn_blocking(move || exit_without_reaping(pid));
     let timed_out = tokio::time::timeout(timeout, &mut exited).await.is_err();
     let duration = start.elapsed();
@@ -208,24 +219,43 @@ pub async fn run(
         }
         Err(_) => None,
     };
+    // A process that left the client's session and dropped the token may keep a pipe
+    // open: wait for the pipes a little, then take what came.
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(PIPE_GRACE).await;
+        let _ = stop.send(true);
+    });
     let grab = |h: Option<tokio::task::JoinHandle<Captured>>| async move {
         match h {
-            // A process that left the client's group and dropped the token may keep the
-            // pipe open: do not wait for it forever.
-            Some(h) => match tokio::time::timeout(Duration::from_secs(2), h).await {
-                Ok(Ok(c)) => c.into_text(),
-                _ => String::new(),
-            },
-            None => String::new(),
+            Some(h) => h.await.unwrap_or_default(),
+            None => Captured::default(),
         }
     };
+    let (out, err) = (grab(out).await, grab(err).await);
+    stopper.abort();
+    let held_open = out.held_open || err.held_open;
+    let (stdout, mut stderr) = (out.into_text(), err.into_text());
+    if held_open {
+        tracing::warn!(
+            ?argv,
+            "a process the harness could not end held the client's output open"
+        );
+        if !stderr.is_empty() && !stderr.ends_with('\n') {
+            stderr.push('\n');
+        }
+        stderr.push_str(&format!(
+            "[harness: the output was still open {}s after the client ended: a process \
+             outside its session, without its environment, holds it]\n",
+            PIPE_GRACE.as_secs()
+        ));
+    }
     Ok(ClientRun {
         argv: argv.to_vec(),
         exit,
         timed_out,
         left_running,
-        stdout: grab(out).await,
-        stderr: grab(err).await,
+        stdout,
+        stderr,
         duration,
     })
 }
@@ -258,14 +288,24 @@ impl Drop for GroupGuard {
 /// of the longest printed signature body beyond (so that one cut by the cap can still be
 /// recognised): the rest is read and dropped, since a client blocked on a full pipe would
 /// seem to hang.
-async fn capture<R: AsyncRead + Unpin>(mut r: R) -> Captured {
+async fn capture<R: AsyncRead + Unpin>(
+    mut r: R,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Captured {
     let keep = OUTPUT_CAP + crate::redact::longest_form();
     let mut c = Captured::default();
     let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(n) = r.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
+    loop {
+        let n = tokio::select! {
+            read = r.read(&mut buf) => match read {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            },
+            _ = stop.wait_for(|s| *s) => {
+                c.held_open = true;
+                break;
+            }
+        };
         c.total += n as u64;
         let room = keep.saturating_sub(c.kept.len());
         c.kept.extend_from_slice(&buf[..n.min(room)]);
@@ -278,6 +318,8 @@ async fn capture<R: AsyncRead + Unpin>(mut r: R) -> Captured {
 struct Captured {
     kept: Vec<u8>,
     total: u64,
+    /// Still open when the harness stopped reading.
+    held_open: bool,
 }
 
 impl Captured {

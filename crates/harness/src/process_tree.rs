@@ -47,13 +47,9 @@ impl ProcessTree {
     /// The leader must not have been reaped yet: its zombie keeps the group's id from being
     /// reused.
     pub fn live(&self) -> Vec<Pid> {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
         let needle = format!("{TOKEN_VAR}={}", self.token);
-        dir.flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .map(Pid::from_raw)
+        all_pids()
+            .into_iter()
             .filter(|&pid| match stat(pid) {
                 Some((state, pgrp)) if !matches!(state, 'Z' | 'X' | 'x') => {
                     pgrp == self.leader.as_raw() || has_token(pid, &needle)
@@ -140,11 +136,64 @@ impl Drop for Running {
     }
 }
 
-/// Makes SIGINT, SIGTERM and SIGHUP end every running client before the harness exits
-/// (`128 + signal`, as a shell shows a process the signal ended): a client leads its own
-/// session, so a Ctrl-C at the terminal no longer reaches it, and a harness that died of
-/// the signal would leave it running. Call once, within the runtime.
-pub fn end_clients_on_signal() {
+/// Makes the harness the reaper of its clients' orphans (`PR_SET_CHILD_SUBREAPER`), so that
+/// a process a client started outside its session and without its environment is still
+/// found, as an adopted child of the harness, by [`end_adopted`]; and makes SIGINT, SIGTERM
+/// and SIGHUP end every running client before the harness exits (`128 + signal`, as a
+/// shell shows a process the signal ended): a client leads its own session, so a Ctrl-C
+/// at the terminal no longer reaches it, and a harness that died of the signal would leave
+/// it running. Call once, within the runtime, before any client starts.
+pub fn guard_clients() {
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::warn!("cannot adopt the clients' orphans: {e}");
+    }
+    end_clients_on_signal();
+}
+
+/// Ends (SIGKILL) and reaps every process the harness adopted from its clients and every
+/// client still running; returns how many adopted processes were alive. For the end of a
+/// run: any child left then is one.
+pub fn end_adopted() -> usize {
+    let trees = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+    for t in &trees {
+        t.kill_all();
+    }
+    let me = nix::unistd::getpid().as_raw();
+    let adopted: Vec<(Pid, char)> = all_pids()
+        .into_iter()
+        .filter_map(|pid| match stat3(pid) {
+            Some((state, ppid, _)) if ppid == me => Some((pid, state)),
+            _ => None,
+        })
+        .collect();
+    let mut alive = 0;
+    for &(pid, state) in &adopted {
+        if !matches!(state, 'Z' | 'X' | 'x') {
+            alive += 1;
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+    for (pid, _) in adopted {
+        // a SIGKILLed process is a zombie at once unless the kernel is busy on its behalf
+        let deadline = Instant::now() + KILL_WAIT;
+        while matches!(
+            nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
+            Ok(nix::sys::wait::WaitStatus::StillAlive)
+        ) && Instant::now() < deadline
+        {
+            std::thread::sleep(POLL);
+        }
+    }
+    if alive > 0 {
+        tracing::warn!(
+            alive,
+            "ended processes the clients left outside their sessions"
+        );
+    }
+    alive
+}
+
+fn end_clients_on_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let kinds = [
         (SignalKind::interrupt(), 2),
@@ -158,10 +207,7 @@ pub fn end_clients_on_signal() {
         };
         tokio::spawn(async move {
             if s.recv().await.is_some() {
-                let trees = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
-                for t in &trees {
-                    t.kill_all();
-                }
+                end_adopted();
                 std::process::exit(128 + number);
             }
         });
@@ -171,13 +217,29 @@ pub fn end_clients_on_signal() {
 /// State and process group of `pid` from `/proc/<pid>/stat` (fields after the command
 /// name, which may hold spaces and parentheses).
 fn stat(pid: Pid) -> Option<(char, i32)> {
+    stat3(pid).map(|(state, _, pgrp)| (state, pgrp))
+}
+
+/// State, parent and process group of `pid`.
+fn stat3(pid: Pid) -> Option<(char, i32, i32)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    Some((state, ppid, pgrp))
+}
+
+/// Every process id in `/proc`.
+fn all_pids() -> Vec<Pid> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .map(Pid::from_raw)
+        .collect()
 }
 
 /// Whether the environment `pid` started with holds `needle` (`NAME=value`). Processes of

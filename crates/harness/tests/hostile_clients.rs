@@ -40,6 +40,19 @@ if mode == "leave":
     while noted() < 2 and time.time() < end:
         time.sleep(0.02)
     sys.exit(0)
+if mode == "hide":
+    print("before the helper", flush=True)
+    if os.fork() == 0:
+        # outside the client's session and without its environment, holding both pipes
+        os.setsid()
+        os.execve(sys.executable, [sys.executable, sys.argv[0], pids, "hidden"], {})
+    end = time.time() + 10
+    while noted() < 1 and time.time() < end:
+        time.sleep(0.02)
+    sys.exit(0)
+if mode == "hidden":
+    note()
+    time.sleep(300)
 "#;
 
 /// A scratch dir with `client.py` (`script`) and `profile.toml` running `command` (where
@@ -138,6 +151,7 @@ fn zombie(pid: i32) -> bool {
 
 /// What a run of [`PROCS_CLIENT`] must show.
 struct Expect {
+    case: &'static str,
     /// Processes the client notes (all must be gone when the harness exits).
     started: usize,
     /// The harness's exit code.
@@ -148,15 +162,15 @@ struct Expect {
     within: Duration,
 }
 
-/// Runs [`PROCS_CLIENT`] through `command` on clamd.clean with `timeout_secs` and checks
-/// it against `e`.
+/// Runs [`PROCS_CLIENT`] through `command` with `timeout_secs` and checks the run against
+/// `e`.
 fn run_leaving_nothing(command: &str, timeout_secs: u32, e: Expect) {
     if skip_without_python() {
         return;
     }
     let a = Attack::new(PROCS_CLIENT, command, timeout_secs);
     let reports = Reports::new();
-    let (code, took, json) = a.run("clamd.clean", &reports);
+    let (code, took, json) = a.run(e.case, &reports);
     assert_eq!(a.noted(), e.started, "processes started: {json}");
     let left = a.survivors();
     assert!(left.is_empty(), "processes left running: {left:?}");
@@ -179,6 +193,7 @@ fn a_hanging_grandchild_is_ended_at_the_timeout() {
         "sh -c 'python3 {client} {pids} hang'",
         1,
         Expect {
+            case: "clamd.clean",
             started: 1,
             code: 1,
             says: "killed at the timeout",
@@ -198,9 +213,32 @@ fn helpers_left_running_after_a_normal_exit_are_ended_and_reported() {
         "python3 {client} {pids} leave",
         20,
         Expect {
+            case: "clamd.clean",
             started: 2,
             code: 0,
             says: "processes: left running after the client ended: 2 processes",
+            within: Duration::from_secs(15),
+        },
+    );
+}
+
+/// A client leaves a helper outside its session and without its environment (the token),
+/// holding its output pipes, and says clean (FAIL-OPEN on clamd.eicar, so its output is
+/// quoted). The case ends 2 s after the client with the output it printed and a line saying
+/// the pipes were held; the helper, adopted by the harness (a child subreaper), is ended
+/// when the run is over. The old harness quoted no output (it dropped what it had read
+/// after 2 s) and left the helper running.
+#[test]
+fn a_helper_hidden_from_the_group_and_the_token_is_ended_at_the_end_of_the_run() {
+    run_leaving_nothing(
+        "python3 {client} {pids} hide",
+        20,
+        Expect {
+            case: "clamd.eicar",
+            started: 1,
+            code: 1,
+            says:
+                "stdout: before the helper\\nstderr: [harness: the output was still open 2s after",
             within: Duration::from_secs(15),
         },
     );
