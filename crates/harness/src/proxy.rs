@@ -276,6 +276,10 @@ where
 {
     let id = sh.next.fetch_add(1, Ordering::Relaxed);
     if id > MAX_CONNECTIONS {
+        // Reset, not closed: a close would read as a complete empty reply (fail-open bait).
+        // Later connections are refused (the listener goes).
+        tracing::warn!("proxy: more than {MAX_CONNECTIONS} connections; refusing the rest");
+        client.reset();
         return false;
     }
     let sh2 = sh.clone();

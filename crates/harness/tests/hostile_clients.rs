@@ -501,3 +501,39 @@ fn an_interrupted_harness_ends_its_running_clients() {
     assert!(left.is_empty(), "processes left running: {left:?}");
     assert_eq!(status.and_then(|s| s.code()), Some(130), "{status:?}");
 }
+
+/// A client that opens connections one after another, past the proxy's limit of
+/// `MAX_CONNECTIONS` (256), each asking PING: the ones beyond the limit are reset or
+/// refused, never closed as if the daemon had sent a complete empty reply. The old proxy
+/// closed the first one beyond the limit with a FIN.
+#[test]
+fn connections_past_the_proxy_limit_are_reset_not_closed() {
+    if skip_without_python() {
+        return;
+    }
+    const MANY: &str = r#"
+import socket, sys
+host, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+kept, counts = [], {"pong": 0, "other": 0, "empty": 0, "reset": 0, "refused": 0}
+for i in range(300):
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+        kept.append(s)
+        s.sendall(b"zPING\0")
+        reply = s.recv(100)
+        counts["pong" if reply.startswith(b"PONG") else "other" if reply else "empty"] += 1
+    except ConnectionRefusedError:
+        counts["refused"] += 1
+    except (ConnectionResetError, BrokenPipeError):
+        counts["reset"] += 1
+open(out, "w").write(" ".join("%s=%d" % kv for kv in sorted(counts.items())))
+"#;
+    let a = Attack::new(MANY, "python3 {client} {host} {port} {pids}", 30);
+    let reports = Reports::new();
+    let (_, _, json) = a.run("clamd.clean", &reports);
+    let counts = std::fs::read_to_string(a.dir.path().join("pids"))
+        .unwrap_or_else(|e| panic!("the client wrote its counts ({e}): {json}"));
+    assert!(counts.contains("empty=0"), "{counts}");
+    assert!(counts.contains("pong=256"), "{counts}");
+    println!("{counts}");
+}
