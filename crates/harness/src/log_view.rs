@@ -14,16 +14,38 @@ use crate::transcript::{shorten, Dir, EventKind, Transcript};
 /// Longest run shown before its middle is replaced by a byte count.
 const MAX_RUN: usize = 96;
 
-/// The report log of `t`: timestamps, connections, INSTREAM framing, no signature bodies.
+/// Most lines of a report log: the first [`HEAD_LINES`] and the last [`TAIL_LINES`] are
+/// kept (a client's 30 000 PING round trips made a 1.9 MB Markdown report, past what a CI
+/// step summary takes).
+const HEAD_LINES: usize = 200;
+const TAIL_LINES: usize = 100;
+
+/// The report log of `t`: timestamps, connections, INSTREAM framing, no signature bodies,
+/// at most [`HEAD_LINES`] + [`TAIL_LINES`] lines.
 pub fn report_log(t: &Transcript) -> String {
     let uploads = uploads(t);
-    t.raw_log_with(&mut |conn, dir, at, bytes| {
+    let log = t.raw_log_with(&mut |conn, dir, at, bytes| {
         let framed = (dir == Dir::C2S)
             .then(|| uploads.get(&conn))
             .flatten()
             .map(|u| u.render(at..at + bytes.len()));
         framed.unwrap_or_else(|| shorten(&crate::redact::bytes(bytes), MAX_RUN))
-    })
+    });
+    head_and_tail(log)
+}
+
+/// `log` with the lines between its first [`HEAD_LINES`] and its last [`TAIL_LINES`]
+/// replaced by a count.
+fn head_and_tail(log: String) -> String {
+    let lines: Vec<&str> = log.split_inclusive('\n').collect();
+    if lines.len() <= HEAD_LINES + TAIL_LINES {
+        return log;
+    }
+    let left_out = lines.len() - HEAD_LINES - TAIL_LINES;
+    let mut out = lines[..HEAD_LINES].concat();
+    out.push_str(&format!("[... {left_out} lines not shown ...]\n"));
+    out.push_str(&lines[lines.len() - TAIL_LINES..].concat());
+    out
 }
 
 /// A connection's whole client byte stream, split into clamd frames.
@@ -231,6 +253,18 @@ mod tests {
             "{log}"
         );
         assert!(log.contains("#2 C: zPING\\0"), "{log}");
+    }
+
+    /// A long log keeps its first and last lines and says how many it left out.
+    #[test]
+    fn a_long_log_keeps_its_head_and_tail() {
+        let events: Vec<Event> = (0..1000)
+            .flat_map(|_| [data(1, Dir::C2S, b"zPING\0"), data(1, Dir::S2C, b"PONG\0")])
+            .collect();
+        let log = report_log(&Transcript { events });
+        assert_eq!(log.lines().count(), HEAD_LINES + 1 + TAIL_LINES, "{log}");
+        assert!(log.contains("\n[... 1700 lines not shown ...]\n"), "{log}");
+        assert!(log.trim_end().ends_with("#1 S: PONG\\0"), "{log}");
     }
 
     /// A client that uploads a million chunks of 1 and 2 bytes in turn over a thousand
