@@ -182,9 +182,9 @@ pub async fn run(
     };
     let tree = ProcessTree::new(pid, token);
     // A run dropped half way still ends the group (kill_on_drop reaches the leader only),
-    // and an interrupted harness ends it too (process_tree::end_clients_on_signal).
+    // and an interrupted harness ends it too (process_tree::guard_clients).
     let mut guard = GroupGuard(Some(tree.clone()));
-    let _running = tree.running();
+    let running = tree.running();
     // Told to stop when a process the harness could not end still holds a pipe.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let out = child
@@ -201,7 +201,9 @@ pub async fn run(
     // The leader is not reaped yet (a zombie once it exited), so the group's id cannot be
     // reused by anyone else while its other members are ended.
     let ended = tree.end().await;
+    // Nothing of the group is left; the leader is about to be reaped (its id freed).
     guard.0 = None;
+    drop(running);
     let left_running = ended.iter().filter(|p| p.as_raw() != pid as i32).count();
     if left_running > 0 {
         tracing::info!(left_running, "client left processes running; ended them");
@@ -219,8 +221,26 @@ pub async fn run(
         }
         Err(_) => None,
     };
-    // A process that left the client's session and dropped the token may keep a pipe
-    // open: wait for the pipes a little, then take what came.
+    let (stdout, stderr) = gather(out, err, stop).await;
+    Ok(ClientRun {
+        argv: argv.to_vec(),
+        exit,
+        timed_out,
+        left_running,
+        stdout,
+        stderr,
+        duration,
+    })
+}
+
+/// The client's stdout and stderr as text. A process that left the client's session and
+/// dropped the token may keep a pipe open: the pipes are read for [`PIPE_GRACE`] more, then
+/// what came is taken and stderr says why it may be incomplete.
+async fn gather(
+    out: Option<tokio::task::JoinHandle<Captured>>,
+    err: Option<tokio::task::JoinHandle<Captured>>,
+    stop: tokio::sync::watch::Sender<bool>,
+) -> (String, String) {
     let stopper = tokio::spawn(async move {
         tokio::time::sleep(PIPE_GRACE).await;
         let _ = stop.send(true);
@@ -236,10 +256,7 @@ pub async fn run(
     let held_open = out.held_open || err.held_open;
     let (stdout, mut stderr) = (out.into_text(), err.into_text());
     if held_open {
-        tracing::warn!(
-            ?argv,
-            "a process the harness could not end held the client's output open"
-        );
+        tracing::warn!("a process the harness could not end held a client's output open");
         if !stderr.is_empty() && !stderr.ends_with('\n') {
             stderr.push('\n');
         }
@@ -249,15 +266,7 @@ pub async fn run(
             PIPE_GRACE.as_secs()
         ));
     }
-    Ok(ClientRun {
-        argv: argv.to_vec(),
-        exit,
-        timed_out,
-        left_running,
-        stdout,
-        stderr,
-        duration,
-    })
+    (stdout, stderr)
 }
 
 /// Blocks until process `pid` (a child) has exited, leaving it a zombie for the caller to
