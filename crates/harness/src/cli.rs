@@ -195,7 +195,7 @@ fn main_as(bin: &str, args: Vec<OsString>) -> u8 {
                 tracing_subscriber::EnvFilter::new("warn,fake_clamd=error,fake_vfindd=error")
             }),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::LogWriter(std::io::stderr))
         .try_init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -208,7 +208,13 @@ fn main_as(bin: &str, args: Vec<OsString>) -> u8 {
             return 3;
         }
     };
-    match rt.block_on(run(cli)) {
+    let run = async {
+        crate::process_tree::guard_clients();
+        let code = run(cli).await;
+        crate::process_tree::end_adopted();
+        code
+    };
+    match rt.block_on(run) {
         Ok(code) => code,
         Err(e) => {
             say(&format!("conformance: {e}"));

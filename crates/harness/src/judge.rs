@@ -327,7 +327,7 @@ fn file_failures(case: &Case, run: &ClientRun) -> Vec<Failure> {
             excerpt: if named.is_empty() {
                 tail(&run.stderr, &run.stdout)
             } else {
-                named.join("\n")
+                crate::client_run::quotable(&named.join("\n"))
             },
         });
     }
@@ -374,5 +374,5 @@ fn tail(stderr: &str, stdout: &str) -> String {
         out.push_str("stderr: ");
         out.push_str(&pick(stderr));
     }
-    out
+    crate::client_run::quotable(&out)
 }

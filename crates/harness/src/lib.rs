@@ -19,6 +19,7 @@ pub mod judge;
 pub mod log_view;
 pub mod out_file;
 pub mod outputs;
+pub mod process_tree;
 pub mod profile;
 pub mod props;
 pub mod proxy;

@@ -14,16 +14,38 @@ use crate::transcript::{shorten, Dir, EventKind, Transcript};
 /// Longest run shown before its middle is replaced by a byte count.
 const MAX_RUN: usize = 96;
 
-/// The report log of `t`: timestamps, connections, INSTREAM framing, no signature bodies.
+/// Most lines of a report log: the first [`HEAD_LINES`] and the last [`TAIL_LINES`] are
+/// kept (a client's 30 000 PING round trips made a 1.9 MB Markdown report, past what a CI
+/// step summary takes).
+const HEAD_LINES: usize = 200;
+const TAIL_LINES: usize = 100;
+
+/// The report log of `t`: timestamps, connections, INSTREAM framing, no signature bodies,
+/// at most [`HEAD_LINES`] + [`TAIL_LINES`] lines.
 pub fn report_log(t: &Transcript) -> String {
     let uploads = uploads(t);
-    t.raw_log_with(&mut |conn, dir, at, bytes| {
+    let log = t.raw_log_with(&mut |conn, dir, at, bytes| {
         let framed = (dir == Dir::C2S)
             .then(|| uploads.get(&conn))
             .flatten()
             .map(|u| u.render(at..at + bytes.len()));
         framed.unwrap_or_else(|| shorten(&crate::redact::bytes(bytes), MAX_RUN))
-    })
+    });
+    head_and_tail(log)
+}
+
+/// `log` with the lines between its first [`HEAD_LINES`] and its last [`TAIL_LINES`]
+/// replaced by a count.
+fn head_and_tail(log: String) -> String {
+    let lines: Vec<&str> = log.split_inclusive('\n').collect();
+    if lines.len() <= HEAD_LINES + TAIL_LINES {
+        return log;
+    }
+    let left_out = lines.len() - HEAD_LINES - TAIL_LINES;
+    let mut out = lines[..HEAD_LINES].concat();
+    out.push_str(&format!("[... {left_out} lines not shown ...]\n"));
+    out.push_str(&lines[lines.len() - TAIL_LINES..].concat());
+    out
 }
 
 /// A connection's whole client byte stream, split into clamd frames.
@@ -66,46 +88,89 @@ fn uploads(t: &Transcript) -> HashMap<u32, Upload> {
 
 impl Upload {
     /// The frames that start in `run` (client stream offsets), and the rest of a chunk that
-    /// started before it.
+    /// started before it. Frames are in stream order, so only those near `run` are looked
+    /// at, and at most [`MAX_PARTS`] different parts are shown (a client that sends millions
+    /// of tiny chunks costs neither time per read nor memory per frame).
     fn render(&self, run: Range<usize>) -> String {
-        let mut parts: Vec<String> = Vec::new();
-        for f in &self.frames {
+        let mut parts = Parts::default();
+        let first = self
+            .frames
+            .partition_point(|f| frame_span(f).1 <= run.start);
+        for f in &self.frames[first..] {
             let (at, end) = frame_span(f);
-            if at < run.start && end > run.start {
+            if at >= run.end {
+                break;
+            }
+            if at < run.start {
                 parts.push(format!(
                     "<rest of chunk: {} bytes>",
                     end.min(run.end) - run.start
                 ));
-            }
-            if !run.contains(&at) {
                 continue;
             }
-            let text = match f {
-                ClientFrame::Command { at, end, .. } => {
-                    escape(&crate::redact::bytes(&self.bytes[*at..*end]))
-                }
-                ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => {
-                    shorten(&crate::redact::bytes(&self.bytes[*at..*end]), MAX_RUN)
-                }
-                ClientFrame::Chunk { len, complete, .. } => {
-                    let arrived = end.min(run.end) - at - 4;
-                    if *complete && arrived == *len as usize {
-                        format!("<chunk {len} bytes>")
-                    } else {
-                        format!("<chunk {len} bytes, {arrived} in this read>")
-                    }
-                }
-                ClientFrame::PartialHeader { at, end } => {
-                    format!("<partial chunk header {}>", escape(&self.bytes[*at..*end]))
-                }
-                ClientFrame::Terminator { .. } => "<chunk 0: end of stream>".to_string(),
-                ClientFrame::Insane { len, .. } => {
-                    format!("<chunk header {len}: framing out of step>")
-                }
-            };
-            parts.push(text);
+            parts.push(self.frame_text(f, end.min(run.end) - at));
         }
-        collapse_repeats(parts).join(" ")
+        parts.finish()
+    }
+
+    /// One frame of which `arrived` bytes are in the run shown.
+    fn frame_text(&self, f: &ClientFrame, arrived: usize) -> String {
+        match f {
+            ClientFrame::Command { at, end, .. } => {
+                escape(&crate::redact::bytes(&self.bytes[*at..*end]))
+            }
+            ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => {
+                shorten(&crate::redact::bytes(&self.bytes[*at..*end]), MAX_RUN)
+            }
+            ClientFrame::Chunk { len, complete, .. } => {
+                let arrived = arrived - 4;
+                if *complete && arrived == *len as usize {
+                    format!("<chunk {len} bytes>")
+                } else {
+                    format!("<chunk {len} bytes, {arrived} in this read>")
+                }
+            }
+            ClientFrame::PartialHeader { at, end } => {
+                format!("<partial chunk header {}>", escape(&self.bytes[*at..*end]))
+            }
+            ClientFrame::Terminator { .. } => "<chunk 0: end of stream>".to_string(),
+            ClientFrame::Insane { len, .. } => {
+                format!("<chunk header {len}: framing out of step>")
+            }
+        }
+    }
+}
+
+/// Most different parts shown for one read; the rest are counted.
+const MAX_PARTS: usize = 32;
+
+/// The parts of one read, equal neighbours collapsed as they come (`a a a b` -> `a x3 b`).
+#[derive(Default)]
+struct Parts {
+    shown: Vec<(String, usize)>,
+    more: usize,
+}
+
+impl Parts {
+    fn push(&mut self, p: String) {
+        let full = self.shown.len() == MAX_PARTS;
+        match self.shown.last_mut() {
+            Some((last, n)) if *last == p => *n += 1,
+            _ if full => self.more += 1,
+            _ => self.shown.push((p, 1)),
+        }
+    }
+
+    fn finish(self) -> String {
+        let mut out: Vec<String> = self
+            .shown
+            .into_iter()
+            .map(|(p, n)| if n > 1 { format!("{p} x{n}") } else { p })
+            .collect();
+        if self.more > 0 {
+            out.push(format!("<{} more frames>", self.more));
+        }
+        out.join(" ")
     }
 }
 
@@ -120,20 +185,6 @@ fn frame_span(f: &ClientFrame) -> (usize, usize) {
         ClientFrame::Terminator { at } => (*at, at + 4),
         ClientFrame::Insane { at, .. } => (*at, at + 4),
     }
-}
-
-/// `a a a b` -> `a x3 b`.
-fn collapse_repeats(parts: Vec<String>) -> Vec<String> {
-    let mut out: Vec<(String, usize)> = Vec::new();
-    for p in parts {
-        match out.last_mut() {
-            Some((last, n)) if *last == p => *n += 1,
-            _ => out.push((p, 1)),
-        }
-    }
-    out.into_iter()
-        .map(|(p, n)| if n > 1 { format!("{p} x{n}") } else { p })
-        .collect()
 }
 
 #[cfg(test)]
@@ -202,5 +253,55 @@ mod tests {
             "{log}"
         );
         assert!(log.contains("#2 C: zPING\\0"), "{log}");
+    }
+
+    /// A long log keeps its first and last lines and says how many it left out.
+    #[test]
+    fn a_long_log_keeps_its_head_and_tail() {
+        let events: Vec<Event> = (0..1000)
+            .flat_map(|_| [data(1, Dir::C2S, b"zPING\0"), data(1, Dir::S2C, b"PONG\0")])
+            .collect();
+        let log = report_log(&Transcript { events });
+        assert_eq!(log.lines().count(), HEAD_LINES + 1 + TAIL_LINES, "{log}");
+        assert!(log.contains("\n[... 1700 lines not shown ...]\n"), "{log}");
+        assert!(log.trim_end().ends_with("#1 S: PONG\\0"), "{log}");
+    }
+
+    /// A client that uploads a million chunks of 1 and 2 bytes in turn over a thousand
+    /// reads: each read is one bounded line, its frames found without walking every frame
+    /// for every read (the old log put every frame on its read's line: 16 MB here).
+    #[test]
+    fn a_million_tiny_chunks_render_quickly_and_bounded() {
+        let mut upload = b"zINSTREAM\0".to_vec();
+        for i in 0..1_000_000u32 {
+            // sizes 1 and 2 in turn: nothing collapses
+            upload.extend(chunk(if i % 2 == 0 { b"a" } else { b"bb" }));
+        }
+        upload.extend([0, 0, 0, 0]);
+        let events: Vec<Event> = upload
+            .chunks(upload.len() / 1000 + 1)
+            .map(|piece| data(1, Dir::C2S, piece))
+            .collect();
+        let t = Transcript { events };
+        let start = std::time::Instant::now();
+        let log = report_log(&t);
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(log.lines().count() < 1100, "{}", log.lines().count());
+        let longest = log.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest < 4096, "{longest}");
+        assert!(
+            log.contains("<chunk 1 bytes> <chunk 2 bytes> <chunk 1 bytes>"),
+            "{}",
+            &log[..2000.min(log.len())]
+        );
+        assert!(
+            log.contains(" more frames>\n"),
+            "{}",
+            &log[..2000.min(log.len())]
+        );
     }
 }

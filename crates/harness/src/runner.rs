@@ -346,6 +346,16 @@ async fn run_inner(
         .into_iter()
         .filter(|f| f.level == Level::Should)
         .collect();
+    // Not a protocol rule, but a client that leaves processes behind leaks them in use.
+    if let Some(left) = run.left_running_text() {
+        r.warnings.push(Finding {
+            rule: "processes".into(),
+            level: Level::Should,
+            conn: 0,
+            message: format!("left running after the client ended: {left}"),
+            excerpt: String::new(),
+        });
+    }
     r.transcript_log = crate::log_view::report_log(&transcript);
     r.transcript = transcript;
     let mut red = crate::snapshot::Redactions::default();

@@ -28,7 +28,8 @@ pub struct Redactions {
 
 impl Redactions {
     pub fn apply(&self, s: &str) -> String {
-        let mut out = s.to_string();
+        // Bodies first: a path redaction could cut one so that it is no longer recognised.
+        let mut out = crate::redact::text(s);
         for (lit, rep) in &self.literals {
             if !lit.is_empty() {
                 out = out.replace(lit.as_str(), rep);
