@@ -1221,3 +1221,176 @@ fn eicar_inputs_same_as_clamd(tag: &str, inputs: fn(&[u8]) -> Inputs) {
     let failures = differing(&env, &servers, tag, &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Object 3: an object stream holding `objects`, its keys written `type_key` (clamd reads
+/// only `/Type/ObjStm`), stored through `filter` (none, `/FlateDecode` or `/LZWDecode`).
+fn object_stream_object(
+    objects: &[(u32, &[u8])],
+    type_key: &str,
+    filter: &str,
+) -> fixtures::documents::PdfObject {
+    use fixtures::documents::*;
+    let (text, first) = object_stream(objects);
+    let data = match filter {
+        "/FlateDecode" => zlib(&text),
+        "/LZWDecode" => lzw(&text, true),
+        _ => text,
+    };
+    let filter = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" /Filter {filter}")
+    };
+    let dict = format!(
+        "<< {type_key} /N {} /First {first}{filter} /Length {} >>",
+        objects.len(),
+        data.len()
+    );
+    (3, dict.into_bytes(), Some(data))
+}
+
+/// PDF 1.5 object streams (CLAMD-DET-7) and the indirect `/Length` of a later stream
+/// naming an object in one: clamd 1.4.6 parses only `/Type/ObjStm` streams it dumps and
+/// decodes cleanly, appends their objects after the file's own, and reads such a length
+/// as the token after the object's value. Object 5 holds EICAR and a line feed under
+/// `/Length 7 0 R`: only a resolved length of 68 makes its extracted bytes EICAR's.
+fn pdf_object_streams(e: &[u8]) -> Inputs {
+    use fixtures::documents::*;
+    let catalog = || (1, b"<< /Type /Catalog >>".to_vec(), None);
+    let stream5 = || {
+        let data = [e, b"\n"].concat();
+        (5, b"<< /Length 7 0 R >>".to_vec(), Some(data))
+    };
+    let next_is_68: &[(u32, &[u8])] = &[(7, b"99"), (8, b"68")];
+    let own_68: &[(u32, &[u8])] = &[(7, b"68"), (8, b"<< /Type /Catalog >>")];
+    let objstm = |objs, key, filter| object_stream_object(objs, key, filter);
+    vec![
+        (
+            "objstm_length_next_token.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(next_is_68, "/Type/ObjStm", "/FlateDecode"),
+                stream5(),
+            ]),
+        ),
+        (
+            "objstm_length_own_value.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(own_68, "/Type/ObjStm", "/FlateDecode"),
+                stream5(),
+            ]),
+        ),
+        (
+            "objstm_after_the_stream.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                stream5(),
+                objstm(next_is_68, "/Type/ObjStm", "/FlateDecode"),
+            ]),
+        ),
+        (
+            "objstm_spaced_type.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(next_is_68, "/Type /ObjStm", "/FlateDecode"),
+                stream5(),
+            ]),
+        ),
+        (
+            "objstm_unfiltered.pdf",
+            pdf_of_objects(&[catalog(), objstm(next_is_68, "/Type/ObjStm", ""), stream5()]),
+        ),
+        (
+            "objstm_lzw_not_dumped.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(next_is_68, "/Type/ObjStm", "/LZWDecode"),
+                stream5(),
+            ]),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the object stream variants of [`pdf_object_streams`] with EICAR: the
+/// fake's SCAN and INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn pdf_object_stream_lengths_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("objstm", pdf_object_streams);
+}
+
+/// CLAMD-DET-7: objects of an object stream that clamd 1.4.6 scans as files of their own
+/// (an `/OpenAction` dictionary, first and last in the stream: its bytes up to the next
+/// object's offset), and ones it does not scan as raw bytes (an `/OpenAction N 0 R` whose
+/// target was found before, a `/JavaScript` action, an object without actions), each
+/// with a hash signature of those bytes: the fake's replies equal clamd's.
+#[test]
+fn pdf_object_stream_members_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    use fixtures::documents::*;
+    let pad = "a".repeat(40);
+    let action = format!("<< /OpenAction << /S /URI /URI (http://x/) >> /Pad ({pad}) >>");
+    let moved = format!("<< /OpenAction 10 0 R /Pad ({pad}) >>");
+    let script = format!("<< /S /JavaScript /JS (app.alert\\(1\\)) /Pad ({pad}) >>");
+    let plain = format!("<< /Type /Catalog /Pad ({pad}) >>");
+    let uri = "<< /S /URI /URI (http://y/) >>";
+    // (input name, the object hashed, the objects of the stream)
+    type Case<'a> = (&'a str, &'a str, Vec<(u32, &'a [u8])>);
+    let cases: [Case; 6] = [
+        (
+            "objstm_action_first.pdf",
+            &action,
+            vec![(9, action.as_bytes()), (10, uri.as_bytes())],
+        ),
+        (
+            "objstm_action_last.pdf",
+            &action,
+            vec![(10, uri.as_bytes()), (9, action.as_bytes())],
+        ),
+        (
+            "objstm_action_ref_target_later.pdf",
+            &moved,
+            vec![(9, moved.as_bytes()), (10, uri.as_bytes())],
+        ),
+        (
+            "objstm_action_ref_target_before.pdf",
+            &moved,
+            vec![(10, uri.as_bytes()), (9, moved.as_bytes())],
+        ),
+        (
+            "objstm_javascript.pdf",
+            &script,
+            vec![(9, script.as_bytes()), (10, uri.as_bytes())],
+        ),
+        (
+            "objstm_no_action.pdf",
+            &plain,
+            vec![(9, plain.as_bytes()), (10, uri.as_bytes())],
+        ),
+    ];
+    let env = OracleEnv::create().expect("oracle env");
+    let mut hdb = String::new();
+    let mut inputs = Vec::new();
+    for (i, (name, object, objects)) in cases.into_iter().enumerate() {
+        // the object's bytes as clamd cuts them: its text and the line feed after it
+        let member = env.corpus_dir.join(format!("member-{i}.bin"));
+        std::fs::write(&member, format!("{object}\n")).expect("write member");
+        // one line per distinct object (with a hash listed twice, clamd and the fake name
+        // different lines)
+        let line = format!("{}:{}:", md5_hex(&member), object.len() + 1);
+        if !hdb.contains(&line) {
+            hdb.push_str(&format!("{line}Objstm.Member-{i}\n"));
+        }
+        let pdf = pdf_of_objects(&[
+            (1, b"<< /Type /Catalog >>".to_vec(), None),
+            object_stream_object(&objects, "/Type/ObjStm", "/FlateDecode"),
+        ]);
+        inputs.push((name.to_string(), pdf));
+    }
+    std::fs::write(env.db_dir.join("objstm.hdb"), hdb).expect("write hdb");
+    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
+    let failures = differing(&env, &servers, "objstm-members", &inputs);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
