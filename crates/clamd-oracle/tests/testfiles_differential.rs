@@ -1394,3 +1394,66 @@ fn pdf_object_stream_members_fake_replies_equal_real_clamd() {
     let failures = differing(&env, &servers, "objstm-members", &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Flate streams clamd 1.4.6 inflates in its own way (CLAMD-DET-7): stray bytes before the
+/// zlib stream (it starts again once, after the first end of line), an empty zlib stream
+/// first, a stream that fails or runs out after some output (the output so far is
+/// scanned). EICAR is found by its hash, the marker by its body.
+fn pdf_flate_streams(e: &[u8]) -> Inputs {
+    use fixtures::documents::*;
+    let z = zlib(e);
+    let mut marked = clamd_oracle::env::MARKER_A.to_vec();
+    marked.extend((0..3000u32).map(|i| (i * i % 251) as u8));
+    let zm = zlib(&marked);
+    let mut bad_sum = z.clone();
+    let n = bad_sum.len();
+    bad_sum[n - 4..].copy_from_slice(b"\0\0\0\0");
+    let flate = |data: &[u8]| {
+        pdf_with_embedded_stream(
+            &format!("/Filter /FlateDecode /Length {}", data.len()),
+            data,
+            &[],
+        )
+    };
+    vec![
+        (
+            "flate_junk_line.pdf",
+            flate(&[b"junk\r\n", &z[..]].concat()),
+        ),
+        (
+            "flate_junk_lf_lf.pdf",
+            flate(&[b"junk\n\n\r", &z[..]].concat()),
+        ),
+        (
+            "flate_two_junk_lines.pdf",
+            flate(&[b"a\nb\n", &z[..]].concat()),
+        ),
+        ("flate_space_first.pdf", flate(&[b" \n", &z[..]].concat())),
+        (
+            "flate_empty_then_stream.pdf",
+            flate(&[&zlib(b"")[..], b"\n", &z[..]].concat()),
+        ),
+        ("flate_bad_checksum.pdf", flate(&bad_sum)),
+        ("flate_no_checksum.pdf", flate(&z[..n - 4])),
+        ("flate_marker_truncated.pdf", flate(&zm[..zm.len() / 2])),
+        (
+            "flate_marker_corrupt_midway.pdf",
+            flate(&[&zm[..zm.len() / 2], &[0xffu8; 64][..]].concat()),
+        ),
+        (
+            "hex_flate_junk_line.pdf",
+            pdf_with_embedded_stream(
+                "/Filter [/AHx /Fl]",
+                &ascii_hex(&[b"junk\n", &z[..]].concat(), None),
+                &[],
+            ),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the Flate variants of [`pdf_flate_streams`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn pdf_flate_retry_and_partial_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("flate", pdf_flate_streams);
+}

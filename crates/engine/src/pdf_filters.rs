@@ -14,6 +14,9 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use super::ole2::UntilError;
 
+#[path = "pdf_inflate.rs"]
+mod inflate;
+
 /// Filters kept per stream (clamd's `PDF_FILTERLIST_MAX`).
 pub(crate) const MAX_FILTERS: usize = 64;
 /// Most decoded bytes read to prove that a wholesale-failing filter (ASCII85, ASCIIHex,
@@ -298,9 +301,7 @@ pub(crate) fn probe(f: Filter, r: io::Result<Box<dyn Read + '_>>, budget: &mut u
 /// `inner` decoded through `f` (`Stop` and `Jpeg` pass the bytes through; never asked for).
 pub(crate) fn decoder<'a>(f: Filter, inner: Box<dyn Read + 'a>, early: bool) -> Box<dyn Read + 'a> {
     match f {
-        Filter::Flate => Box::new(KeepPartial::new(flate2::read::ZlibDecoder::new(
-            SkipCr::new(inner),
-        ))),
+        Filter::Flate => Box::new(inflate::Inflate::new(Box::new(SkipCr::new(inner)))),
         Filter::Lzw => Box::new(KeepPartial::new(Lzw::new(SkipCr::new(inner), early))),
         Filter::AsciiHex => Box::new(Coded::new(inner, AsciiHex::default())),
         Filter::Ascii85 => Box::new(Coded::new(inner, Ascii85::default())),
@@ -313,7 +314,7 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-/// Flate and LZW skip one leading `\r` (a stream keyword ended by a bare CR).
+/// Flate (see [`inflate`]) and LZW skip one leading `\r` (a stream keyword ended by a bare CR).
 struct SkipCr<R> {
     inner: BufReader<R>,
     started: bool,
