@@ -1457,3 +1457,79 @@ fn pdf_flate_streams(e: &[u8]) -> Inputs {
 fn pdf_flate_retry_and_partial_fake_replies_equal_real_clamd() {
     eicar_inputs_same_as_clamd("flate", pdf_flate_streams);
 }
+
+/// `\object` and `\objdata ` inside an `\objdata` group (CLAMD-DET-7): once text has come,
+/// clamd 1.4.6 ends the object there (scanning what it has), `\objdata ` starts the next one
+/// in the same group and `\object` leaves the rest of the group's text unread. A Package
+/// object holding EICAR follows in each. An object cut short is not read as a Package:
+/// only whole 8 KiB blocks of its data are scanned.
+fn rtf_action_words_in_objdata(e: &[u8]) -> Inputs {
+    use fixtures::documents::*;
+    let native = ole10_native("e.com", e);
+    let hex = |b: &[u8]| -> String { b.iter().map(|x| format!("{x:02x}")).collect() };
+    let good = hex(&ole1_object("Package", &native[4..]));
+    // an object whose header promises more data than follows
+    let mut cut = ole1_object("Package", &[0u8; 4000]);
+    cut.truncate(200);
+    let cut = hex(&cut);
+    // a Package whose data is EICAR alone, cut short: clamd then scans the data it has whole
+    let mut bare = ole1_object("Package", &[e, &[0u8; 100][..]].concat());
+    bare.truncate(bare.len() - 100);
+    let bare = hex(&bare);
+    let marker = clamd_oracle::env::MARKER_A;
+    let doc = |body: &str| {
+        format!("{{\\rtf1\\ansi{{\\object\\objemb{{\\*\\objclass Package}}{{\\*\\objdata {body}}}}}}}\r\n")
+            .into_bytes()
+    };
+    vec![
+        (
+            "objdata_restarts.rtf",
+            doc(&format!("{cut}\\objdata {good}")),
+        ),
+        (
+            "objdata_restarts_newline.rtf",
+            doc(&format!("{cut}\r\n\\objdata {good}\r\n")),
+        ),
+        (
+            "object_ends_data.rtf",
+            doc(&format!("{cut}\\object {good}")),
+        ),
+        (
+            "object_then_group.rtf",
+            doc(&format!("{cut}\\object{{\\*\\objdata {good}}}")),
+        ),
+        ("object_before_text.rtf", doc(&format!("\\object {good}"))),
+        ("objdata_before_text.rtf", doc(&format!("\\objdata {good}"))),
+        (
+            "cut_package_is_data.rtf",
+            doc(&format!("{bare}\\objdata 00")),
+        ),
+        ("cut_package_at_group_end.rtf", doc(&bare)),
+        (
+            "cut_marker_in_first_block.rtf",
+            doc(&cut_package(&[marker, &[0u8; 9000][..]].concat())),
+        ),
+        (
+            "cut_marker_past_first_block.rtf",
+            doc(&cut_package(
+                &[&[0u8; 8200][..], marker, &[0u8; 100]].concat(),
+            )),
+        ),
+    ]
+}
+
+/// The hex of a Package object whose header promises 20000 bytes of data and that holds
+/// only `data` (clamd copies whole 8 KiB blocks of it out).
+fn cut_package(data: &[u8]) -> String {
+    let mut o = fixtures::documents::ole1_object("Package", &vec![0u8; 20_000]);
+    o.truncate(o.len() - 20_000);
+    o.extend_from_slice(data);
+    o.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// CLAMD-DET-7: the RTF variants of [`rtf_action_words_in_objdata`] with EICAR: the fake's
+/// SCAN and INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn rtf_action_words_in_objdata_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("rtf-actions", rtf_action_words_in_objdata);
+}
