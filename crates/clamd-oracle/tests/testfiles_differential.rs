@@ -1533,3 +1533,101 @@ fn cut_package(data: &[u8]) -> String {
 fn rtf_action_words_in_objdata_fake_replies_equal_real_clamd() {
     eicar_inputs_same_as_clamd("rtf-actions", rtf_action_words_in_objdata);
 }
+
+/// BinHex text (banner, `:`, 64 characters a line, `:`) of `decoded`, which is already
+/// run-length coded (0x90 starts a run).
+fn hqx_text(decoded: &[u8]) -> Vec<u8> {
+    const HQX: &[u8; 64] = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
+    let mut chars = vec![b':'];
+    for c in decoded.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let v = [
+            b[0] >> 2,
+            ((b[0] & 3) << 4) | (b[1] >> 4),
+            ((b[1] & 15) << 2) | (b[2] >> 6),
+            b[2] & 63,
+        ];
+        chars.extend(v[..c.len() + 1].iter().map(|&x| HQX[usize::from(x)]));
+    }
+    chars.push(b':');
+    let mut out = b"(This file must be converted with BinHex 4.0)\r\n".to_vec();
+    for line in chars.chunks(64) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A BinHex file `name` whose data fork is `head` then `spaces` spaces, the spaces
+/// run-length coded (far smaller than the fork), and an empty resource fork.
+fn binhex_runs(name: &str, head: &[u8], spaces: usize) -> Vec<u8> {
+    let mut raw = vec![name.len() as u8];
+    raw.extend_from_slice(name.as_bytes());
+    raw.push(0);
+    raw.extend_from_slice(b"APPLmdos\0\0");
+    raw.extend_from_slice(&((head.len() + spaces) as u32).to_be_bytes());
+    raw.extend_from_slice(&[0; 4 + 2]);
+    raw.extend_from_slice(head);
+    let mut left = spaces;
+    while left > 0 {
+        // a space, then 0x90 n: n - 1 more of it
+        let n = left.min(255);
+        raw.push(b' ');
+        if n > 1 {
+            raw.extend_from_slice(&[0x90, n as u8]);
+        }
+        left -= n;
+    }
+    raw.extend_from_slice(&[0; 2 + 2]);
+    hqx_text(&raw)
+}
+
+/// CLAMD-DET-7, CLAMD-CONF-3: BinHex and TNEF members larger than `MaxFileSize` (the
+/// marker at their start, found by its body) while the container itself fits: a BinHex data
+/// fork run-length coded to a fraction of its size, BinHex texts cut short whose header
+/// declares a data or resource fork over the limit (clamd checks the declared size and
+/// skips the fork, however little of it is there), and TNEF inside gzip (the TNEF over the limit, the gzip
+/// under it); each under `MaxFileSize 2048`, with and without `AlertExceedsMax`, and under a
+/// limit they fit: the fake's replies equal clamd 1.4.6's.
+#[test]
+fn binhex_and_tnef_members_over_max_file_size_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    use fixtures::legacy_archives as la;
+    let marker = clamd_oracle::env::MARKER_A;
+    let mut member = marker.to_vec();
+    member.resize(MEMBER, b' ');
+    let cut_lines = |text: Vec<u8>| -> Vec<u8> {
+        text.split_inclusive(|&b| b == b'\n')
+            .take(21)
+            .flatten()
+            .copied()
+            .collect()
+    };
+    let cut_resource = cut_lines(la::binhex_forks("m.bin", b"hello", &member));
+    let tnef = la::tnef_of("m.bin", &member);
+    let inputs = owned(vec![
+        ("runs.hqx", binhex_runs("m.bin", marker, 8000)),
+        ("runs_small.hqx", binhex_runs("m.bin", marker, 1000)),
+        // 20 lines: about 950 decoded bytes, the marker among them, no closing `:`
+        ("cut.hqx", cut_lines(la::binhex_of("m.bin", &member))),
+        ("cut_resource.hqx", cut_resource),
+        ("tnef.gz", fixtures::gzip_of(Some("winmail.dat"), &tnef)),
+    ]);
+    for (name, data) in &inputs {
+        assert!(data.len() < 2048, "{name}: {} bytes", data.len());
+    }
+    let mut failures = Vec::new();
+    for conf in [
+        vec!["MaxFileSize 2048"],
+        vec!["MaxFileSize 2048", "AlertExceedsMax yes"],
+        vec!["MaxFileSize 100M"],
+    ] {
+        let env = OracleEnv::create().expect("oracle env");
+        let conf: Vec<String> = conf.iter().map(|l| l.to_string()).collect();
+        let servers = start_with(&env, &Path::new(TESTFILES).join("clam.exe"), &conf);
+        failures.extend(differing(&env, &servers, &conf.join(", "), &inputs));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
