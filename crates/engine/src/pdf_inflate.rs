@@ -279,4 +279,23 @@ mod tests {
         assert_eq!(after_empty_blocks(10).unwrap(), b"late");
         assert!(after_empty_blocks(RETRY_RECORD_CAP / 5 + 10).is_err());
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// CLAMD-DET-7: a zlib stream after a stray line (no zlib header can start it:
+        /// letters other than `h` and `x`) inflates whole; any input ends without a panic.
+        #[test]
+        fn stray_line_then_zlib(
+            junk in "[a-gi-wyz ]{1,40}",
+            eol in "[\r\n]{1,3}",
+            data in proptest::collection::vec(any::<u8>(), 1..3000),
+            noise in proptest::collection::vec(any::<u8>(), 0..400),
+        ) {
+            let z = zlib(&data);
+            let input = [junk.as_bytes(), eol.as_bytes(), &z[..]].concat();
+            prop_assert_eq!(inflate(&input).unwrap(), data);
+            let _ = inflate(&noise);
+        }
+    }
 }

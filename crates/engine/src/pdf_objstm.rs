@@ -347,4 +347,27 @@ mod tests {
             Dump::No
         );
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// CLAMD-DET-7: whatever the stream and its keys, the objects found lie inside it,
+        /// start in order, and never outnumber the cap.
+        #[test]
+        fn objects_stay_inside(
+            buf in proptest::collection::vec(prop::sample::select(b"0123456789 \n<>/x".to_vec()), 0..300),
+            first in 0usize..320,
+            n in 0usize..40,
+            max in 0usize..20,
+        ) {
+            let found = objects(&buf, Header { first, n }, max);
+            prop_assert!(found.len() <= max.min(n));
+            for o in &found {
+                prop_assert!(o.start + o.size <= buf.len());
+                let _ = dump(o.bytes(&buf), |_| true);
+                let _ = length_value(&buf, o.start);
+            }
+            prop_assert!(found.windows(2).all(|w| w[0].start < w[1].start));
+        }
+    }
 }
