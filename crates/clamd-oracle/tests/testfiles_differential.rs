@@ -1534,30 +1534,6 @@ fn rtf_action_words_in_objdata_fake_replies_equal_real_clamd() {
     eicar_inputs_same_as_clamd("rtf-actions", rtf_action_words_in_objdata);
 }
 
-/// BinHex text (banner, `:`, 64 characters a line, `:`) of `decoded`, which is already
-/// run-length coded (0x90 starts a run).
-fn hqx_text(decoded: &[u8]) -> Vec<u8> {
-    const HQX: &[u8; 64] = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
-    let mut chars = vec![b':'];
-    for c in decoded.chunks(3) {
-        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-        let v = [
-            b[0] >> 2,
-            ((b[0] & 3) << 4) | (b[1] >> 4),
-            ((b[1] & 15) << 2) | (b[2] >> 6),
-            b[2] & 63,
-        ];
-        chars.extend(v[..c.len() + 1].iter().map(|&x| HQX[usize::from(x)]));
-    }
-    chars.push(b':');
-    let mut out = b"(This file must be converted with BinHex 4.0)\r\n".to_vec();
-    for line in chars.chunks(64) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// A BinHex file `name` whose data fork is `head` then `spaces` spaces, the spaces
 /// run-length coded (far smaller than the fork), and an empty resource fork.
 fn binhex_runs(name: &str, head: &[u8], spaces: usize) -> Vec<u8> {
@@ -1579,7 +1555,7 @@ fn binhex_runs(name: &str, head: &[u8], spaces: usize) -> Vec<u8> {
         left -= n;
     }
     raw.extend_from_slice(&[0; 2 + 2]);
-    hqx_text(&raw)
+    fixtures::legacy_archives::binhex_text(&raw)
 }
 
 /// CLAMD-DET-7, CLAMD-CONF-3: BinHex and TNEF members larger than `MaxFileSize` (the
