@@ -1221,3 +1221,389 @@ fn eicar_inputs_same_as_clamd(tag: &str, inputs: fn(&[u8]) -> Inputs) {
     let failures = differing(&env, &servers, tag, &inputs);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Object 3: an object stream holding `objects`, its keys written `type_key` (clamd reads
+/// only `/Type/ObjStm`), stored through `filter` (none, `/FlateDecode` or `/LZWDecode`).
+fn object_stream_object(
+    objects: &[(u32, &[u8])],
+    type_key: &str,
+    filter: &str,
+) -> fixtures::documents::PdfObject {
+    use fixtures::documents::*;
+    let (text, first) = object_stream(objects);
+    let data = match filter {
+        "/FlateDecode" => zlib(&text),
+        "/LZWDecode" => lzw(&text, true),
+        _ => text,
+    };
+    let filter = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" /Filter {filter}")
+    };
+    let dict = format!(
+        "<< {type_key} /N {} /First {first}{filter} /Length {} >>",
+        objects.len(),
+        data.len()
+    );
+    (3, dict.into_bytes(), Some(data))
+}
+
+/// PDF 1.5 object streams (CLAMD-DET-7) and the indirect `/Length` of a later stream
+/// naming an object in one: clamd 1.4.6 parses only `/Type/ObjStm` streams it dumps and
+/// decodes cleanly, appends their objects after the file's own, and reads such a length
+/// as the token after the object's value. Object 5 holds EICAR and a line feed under
+/// `/Length 7 0 R`: only a resolved length of 68 makes its extracted bytes EICAR's.
+fn pdf_object_streams(e: &[u8]) -> Inputs {
+    use fixtures::documents::*;
+    let catalog = || (1, b"<< /Type /Catalog >>".to_vec(), None);
+    let stream5 = || {
+        let data = [e, b"\n"].concat();
+        (5, b"<< /Length 7 0 R >>".to_vec(), Some(data))
+    };
+    let next_is_68: &[(u32, &[u8])] = &[(7, b"99"), (8, b"68")];
+    let own_68: &[(u32, &[u8])] = &[(7, b"68"), (8, b"<< /Type /Catalog >>")];
+    let objstm = |objs, key, filter| object_stream_object(objs, key, filter);
+    vec![
+        (
+            "objstm_length_next_token.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(next_is_68, "/Type/ObjStm", "/FlateDecode"),
+                stream5(),
+            ]),
+        ),
+        (
+            "objstm_length_own_value.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(own_68, "/Type/ObjStm", "/FlateDecode"),
+                stream5(),
+            ]),
+        ),
+        (
+            "objstm_after_the_stream.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                stream5(),
+                objstm(next_is_68, "/Type/ObjStm", "/FlateDecode"),
+            ]),
+        ),
+        (
+            "objstm_spaced_type.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(next_is_68, "/Type /ObjStm", "/FlateDecode"),
+                stream5(),
+            ]),
+        ),
+        (
+            "objstm_unfiltered.pdf",
+            pdf_of_objects(&[catalog(), objstm(next_is_68, "/Type/ObjStm", ""), stream5()]),
+        ),
+        (
+            "objstm_lzw_not_dumped.pdf",
+            pdf_of_objects(&[
+                catalog(),
+                objstm(next_is_68, "/Type/ObjStm", "/LZWDecode"),
+                stream5(),
+            ]),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the object stream variants of [`pdf_object_streams`] with EICAR: the
+/// fake's SCAN and INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn pdf_object_stream_lengths_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("objstm", pdf_object_streams);
+}
+
+/// CLAMD-DET-7: objects of an object stream that clamd 1.4.6 scans as files of their own
+/// (an `/OpenAction` dictionary, first and last in the stream: its bytes up to the next
+/// object's offset), and ones it does not scan as raw bytes (an `/OpenAction N 0 R` whose
+/// target was found before, a `/JavaScript` action, an object without actions), each
+/// with a hash signature of those bytes: the fake's replies equal clamd's.
+#[test]
+fn pdf_object_stream_members_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    use fixtures::documents::*;
+    let pad = "a".repeat(40);
+    let action = format!("<< /OpenAction << /S /URI /URI (http://x/) >> /Pad ({pad}) >>");
+    let moved = format!("<< /OpenAction 10 0 R /Pad ({pad}) >>");
+    let script = format!("<< /S /JavaScript /JS (app.alert\\(1\\)) /Pad ({pad}) >>");
+    let plain = format!("<< /Type /Catalog /Pad ({pad}) >>");
+    let uri = "<< /S /URI /URI (http://y/) >>";
+    // (input name, the object hashed, the objects of the stream)
+    type Case<'a> = (&'a str, &'a str, Vec<(u32, &'a [u8])>);
+    let cases: [Case; 6] = [
+        (
+            "objstm_action_first.pdf",
+            &action,
+            vec![(9, action.as_bytes()), (10, uri.as_bytes())],
+        ),
+        (
+            "objstm_action_last.pdf",
+            &action,
+            vec![(10, uri.as_bytes()), (9, action.as_bytes())],
+        ),
+        (
+            "objstm_action_ref_target_later.pdf",
+            &moved,
+            vec![(9, moved.as_bytes()), (10, uri.as_bytes())],
+        ),
+        (
+            "objstm_action_ref_target_before.pdf",
+            &moved,
+            vec![(10, uri.as_bytes()), (9, moved.as_bytes())],
+        ),
+        (
+            "objstm_javascript.pdf",
+            &script,
+            vec![(9, script.as_bytes()), (10, uri.as_bytes())],
+        ),
+        (
+            "objstm_no_action.pdf",
+            &plain,
+            vec![(9, plain.as_bytes()), (10, uri.as_bytes())],
+        ),
+    ];
+    let env = OracleEnv::create().expect("oracle env");
+    let mut hdb = String::new();
+    let mut inputs = Vec::new();
+    for (i, (name, object, objects)) in cases.into_iter().enumerate() {
+        // the object's bytes as clamd cuts them: its text and the line feed after it
+        let member = env.corpus_dir.join(format!("member-{i}.bin"));
+        std::fs::write(&member, format!("{object}\n")).expect("write member");
+        // one line per distinct object (with a hash listed twice, clamd and the fake name
+        // different lines)
+        let line = format!("{}:{}:", md5_hex(&member), object.len() + 1);
+        if !hdb.contains(&line) {
+            hdb.push_str(&format!("{line}Objstm.Member-{i}\n"));
+        }
+        let pdf = pdf_of_objects(&[
+            (1, b"<< /Type /Catalog >>".to_vec(), None),
+            object_stream_object(&objects, "/Type/ObjStm", "/FlateDecode"),
+        ]);
+        inputs.push((name.to_string(), pdf));
+    }
+    std::fs::write(env.db_dir.join("objstm.hdb"), hdb).expect("write hdb");
+    let servers = start(&env, &Path::new(TESTFILES).join("clam.exe"));
+    let failures = differing(&env, &servers, "objstm-members", &inputs);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Flate streams clamd 1.4.6 inflates in its own way (CLAMD-DET-7): stray bytes before the
+/// zlib stream (it starts again once, after the first end of line), an empty zlib stream
+/// first, a stream that fails or runs out after some output (the output so far is
+/// scanned). EICAR is found by its hash, the marker by its body.
+fn pdf_flate_streams(e: &[u8]) -> Inputs {
+    use fixtures::documents::*;
+    let z = zlib(e);
+    let mut marked = clamd_oracle::env::MARKER_A.to_vec();
+    marked.extend((0..3000u32).map(|i| (i * i % 251) as u8));
+    let zm = zlib(&marked);
+    let mut bad_sum = z.clone();
+    let n = bad_sum.len();
+    bad_sum[n - 4..].copy_from_slice(b"\0\0\0\0");
+    let flate = |data: &[u8]| {
+        pdf_with_embedded_stream(
+            &format!("/Filter /FlateDecode /Length {}", data.len()),
+            data,
+            &[],
+        )
+    };
+    vec![
+        (
+            "flate_junk_line.pdf",
+            flate(&[b"junk\r\n", &z[..]].concat()),
+        ),
+        (
+            "flate_junk_lf_lf.pdf",
+            flate(&[b"junk\n\n\r", &z[..]].concat()),
+        ),
+        (
+            "flate_two_junk_lines.pdf",
+            flate(&[b"a\nb\n", &z[..]].concat()),
+        ),
+        ("flate_space_first.pdf", flate(&[b" \n", &z[..]].concat())),
+        (
+            "flate_empty_then_stream.pdf",
+            flate(&[&zlib(b"")[..], b"\n", &z[..]].concat()),
+        ),
+        ("flate_bad_checksum.pdf", flate(&bad_sum)),
+        ("flate_no_checksum.pdf", flate(&z[..n - 4])),
+        ("flate_marker_truncated.pdf", flate(&zm[..zm.len() / 2])),
+        (
+            "flate_marker_corrupt_midway.pdf",
+            flate(&[&zm[..zm.len() / 2], &[0xffu8; 64][..]].concat()),
+        ),
+        (
+            "hex_flate_junk_line.pdf",
+            pdf_with_embedded_stream(
+                "/Filter [/AHx /Fl]",
+                &ascii_hex(&[b"junk\n", &z[..]].concat(), None),
+                &[],
+            ),
+        ),
+    ]
+}
+
+/// CLAMD-DET-7: the Flate variants of [`pdf_flate_streams`] with EICAR: the fake's SCAN and
+/// INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn pdf_flate_retry_and_partial_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("flate", pdf_flate_streams);
+}
+
+/// `\object` and `\objdata ` inside an `\objdata` group (CLAMD-DET-7): once text has come,
+/// clamd 1.4.6 ends the object there (scanning what it has), `\objdata ` starts the next one
+/// in the same group and `\object` leaves the rest of the group's text unread. A Package
+/// object holding EICAR follows in each. An object cut short is not read as a Package:
+/// only whole 8 KiB blocks of its data are scanned.
+fn rtf_action_words_in_objdata(e: &[u8]) -> Inputs {
+    use fixtures::documents::*;
+    let native = ole10_native("e.com", e);
+    let hex = |b: &[u8]| -> String { b.iter().map(|x| format!("{x:02x}")).collect() };
+    let good = hex(&ole1_object("Package", &native[4..]));
+    // an object whose header promises more data than follows
+    let mut cut = ole1_object("Package", &[0u8; 4000]);
+    cut.truncate(200);
+    let cut = hex(&cut);
+    // a Package whose data is EICAR alone, cut short: clamd then scans the data it has whole
+    let mut bare = ole1_object("Package", &[e, &[0u8; 100][..]].concat());
+    bare.truncate(bare.len() - 100);
+    let bare = hex(&bare);
+    let marker = clamd_oracle::env::MARKER_A;
+    let doc = |body: &str| {
+        format!("{{\\rtf1\\ansi{{\\object\\objemb{{\\*\\objclass Package}}{{\\*\\objdata {body}}}}}}}\r\n")
+            .into_bytes()
+    };
+    vec![
+        (
+            "objdata_restarts.rtf",
+            doc(&format!("{cut}\\objdata {good}")),
+        ),
+        (
+            "objdata_restarts_newline.rtf",
+            doc(&format!("{cut}\r\n\\objdata {good}\r\n")),
+        ),
+        (
+            "object_ends_data.rtf",
+            doc(&format!("{cut}\\object {good}")),
+        ),
+        (
+            "object_then_group.rtf",
+            doc(&format!("{cut}\\object{{\\*\\objdata {good}}}")),
+        ),
+        ("object_before_text.rtf", doc(&format!("\\object {good}"))),
+        ("objdata_before_text.rtf", doc(&format!("\\objdata {good}"))),
+        (
+            "cut_package_is_data.rtf",
+            doc(&format!("{bare}\\objdata 00")),
+        ),
+        ("cut_package_at_group_end.rtf", doc(&bare)),
+        (
+            "cut_marker_in_first_block.rtf",
+            doc(&cut_package(&[marker, &[0u8; 9000][..]].concat())),
+        ),
+        (
+            "cut_marker_past_first_block.rtf",
+            doc(&cut_package(
+                &[&[0u8; 8200][..], marker, &[0u8; 100]].concat(),
+            )),
+        ),
+    ]
+}
+
+/// The hex of a Package object whose header promises 20000 bytes of data and that holds
+/// only `data` (clamd copies whole 8 KiB blocks of it out).
+fn cut_package(data: &[u8]) -> String {
+    let mut o = fixtures::documents::ole1_object("Package", &vec![0u8; 20_000]);
+    o.truncate(o.len() - 20_000);
+    o.extend_from_slice(data);
+    o.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// CLAMD-DET-7: the RTF variants of [`rtf_action_words_in_objdata`] with EICAR: the fake's
+/// SCAN and INSTREAM replies equal clamd 1.4.6's byte for byte.
+#[test]
+fn rtf_action_words_in_objdata_fake_replies_equal_real_clamd() {
+    eicar_inputs_same_as_clamd("rtf-actions", rtf_action_words_in_objdata);
+}
+
+/// A BinHex file `name` whose data fork is `head` then `spaces` spaces, the spaces
+/// run-length coded (far smaller than the fork), and an empty resource fork.
+fn binhex_runs(name: &str, head: &[u8], spaces: usize) -> Vec<u8> {
+    let mut raw = vec![name.len() as u8];
+    raw.extend_from_slice(name.as_bytes());
+    raw.push(0);
+    raw.extend_from_slice(b"APPLmdos\0\0");
+    raw.extend_from_slice(&((head.len() + spaces) as u32).to_be_bytes());
+    raw.extend_from_slice(&[0; 4 + 2]);
+    raw.extend_from_slice(head);
+    let mut left = spaces;
+    while left > 0 {
+        // a space, then 0x90 n: n - 1 more of it
+        let n = left.min(255);
+        raw.push(b' ');
+        if n > 1 {
+            raw.extend_from_slice(&[0x90, n as u8]);
+        }
+        left -= n;
+    }
+    raw.extend_from_slice(&[0; 2 + 2]);
+    fixtures::legacy_archives::binhex_text(&raw)
+}
+
+/// CLAMD-DET-7, CLAMD-CONF-3: BinHex and TNEF members larger than `MaxFileSize` (the
+/// marker at their start, found by its body) while the container itself fits: a BinHex data
+/// fork run-length coded to a fraction of its size, BinHex texts cut short whose header
+/// declares a data or resource fork over the limit (clamd checks the declared size and
+/// skips the fork, however little of it is there), and TNEF inside gzip (the TNEF over the limit, the gzip
+/// under it); each under `MaxFileSize 2048`, with and without `AlertExceedsMax`, and under a
+/// limit they fit: the fake's replies equal clamd 1.4.6's.
+#[test]
+fn binhex_and_tnef_members_over_max_file_size_fake_replies_equal_real_clamd() {
+    if !available() {
+        return;
+    }
+    use fixtures::legacy_archives as la;
+    let marker = clamd_oracle::env::MARKER_A;
+    let mut member = marker.to_vec();
+    member.resize(MEMBER, b' ');
+    let cut_lines = |text: Vec<u8>| -> Vec<u8> {
+        text.split_inclusive(|&b| b == b'\n')
+            .take(21)
+            .flatten()
+            .copied()
+            .collect()
+    };
+    let cut_resource = cut_lines(la::binhex_forks("m.bin", b"hello", &member));
+    let tnef = la::tnef_of("m.bin", &member);
+    let inputs = owned(vec![
+        ("runs.hqx", binhex_runs("m.bin", marker, 8000)),
+        ("runs_small.hqx", binhex_runs("m.bin", marker, 1000)),
+        // 20 lines: about 950 decoded bytes, the marker among them, no closing `:`
+        ("cut.hqx", cut_lines(la::binhex_of("m.bin", &member))),
+        ("cut_resource.hqx", cut_resource),
+        ("tnef.gz", fixtures::gzip_of(Some("winmail.dat"), &tnef)),
+    ]);
+    for (name, data) in &inputs {
+        assert!(data.len() < 2048, "{name}: {} bytes", data.len());
+    }
+    let mut failures = Vec::new();
+    for conf in [
+        vec!["MaxFileSize 2048"],
+        vec!["MaxFileSize 2048", "AlertExceedsMax yes"],
+        vec!["MaxFileSize 100M"],
+    ] {
+        let env = OracleEnv::create().expect("oracle env");
+        let conf: Vec<String> = conf.iter().map(|l| l.to_string()).collect();
+        let servers = start_with(&env, &Path::new(TESTFILES).join("clam.exe"), &conf);
+        failures.extend(differing(&env, &servers, &conf.join(", "), &inputs));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -140,6 +140,8 @@ impl Hqx {
 struct Fork {
     start: u64,
     len: u64,
+    /// The size the header gives it (clamd checks this one against MaxFileSize).
+    declared: u64,
 }
 
 /// What clamd would scan of one BinHex text, and the stored file name.
@@ -147,6 +149,8 @@ struct Fork {
 struct Plan {
     name: Vec<u8>,
     forks: Vec<Fork>,
+    /// MaxFileSize, when set.
+    cap: Option<u64>,
 }
 
 fn be32(b: &[u8]) -> u64 {
@@ -218,13 +222,19 @@ fn forks(header: &[u8], available: u64, at_end: bool) -> Plan {
             forks.push(Fork {
                 start: hdrlen,
                 len: available - hdrlen,
+                declared: datalen,
             });
         }
-        return Plan { name, forks };
+        return Plan {
+            name,
+            forks,
+            cap: None,
+        };
     }
     forks.push(Fork {
         start: hdrlen,
         len: datalen,
+        declared: datalen,
     });
     let res_start = data_end + 2;
     if reslen >= MIN_RESOURCE {
@@ -237,10 +247,15 @@ fn forks(header: &[u8], available: u64, at_end: bool) -> Plan {
             forks.push(Fork {
                 start: res_start,
                 len,
+                declared: reslen,
             });
         }
     }
-    Plan { name, forks }
+    Plan {
+        name,
+        forks,
+        cap: None,
+    }
 }
 
 /// The decoded stream of a BinHex text, from `skip` bytes on.
@@ -324,19 +339,33 @@ impl<R: Read> Read for Decoded<R> {
 }
 
 /// Plan a spooled BinHex text (first pass); `None` when it cannot be read.
-pub(crate) fn open(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
-    planned(spool, plan)
+/// `cap` is MaxFileSize: clamd checks each fork's declared size against it.
+pub(crate) fn open(spool: SpoolReader, cap: Option<u64>) -> Option<Box<dyn MemberSource>> {
+    planned(spool, move |s| plan(s).map(|p| Plan { cap, ..p }))
 }
 
 /// A BinHex text ready to hand its forks to the walk.
 impl MemberSource for Planned<Plan> {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
-        for fork in &self.plan.forks {
+        for (i, fork) in self.plan.forks.iter().enumerate() {
             if fork.len == 0 || self.spool.seek(SeekFrom::Start(0)).is_err() {
                 continue;
             }
-            let mut data = Decoded::new(&mut self.spool, fork.start).take(fork.len);
+            let data = Decoded::new(&mut self.spool, fork.start).take(fork.len);
+            // clamd checks the size the header declares: a fork declared over MaxFileSize
+            // is skipped (after a data fork, the resource fork too) even when less of it
+            // is there; the walk is handed more than MaxFileSize so that it skips it and
+            // records the limit as clamd does
+            if let Some(cap) = self.plan.cap.filter(|&c| fork.declared > c) {
+                let mut over = data.chain(io::repeat(0)).take(cap + 1);
+                let go_on = each(self.plan.name.clone(), &mut over, None);
+                if !go_on || i == 0 {
+                    break;
+                }
+                continue;
+            }
             // no declared size: clamd skips (not truncates) a fork over MaxFileSize
+            let mut data = data;
             if !each(self.plan.name.clone(), &mut data, None) {
                 break;
             }
@@ -381,8 +410,32 @@ mod tests {
     }
 
     fn members(text: &[u8]) -> Vec<Vec<u8>> {
-        let all = crate::tree::unpack_all(text, open);
+        let all = crate::tree::unpack_all(text, |s| open(s, None));
         all.into_iter().map(|(_, d, _)| d).collect()
+    }
+
+    /// With MaxFileSize 8: (member sizes handed over) for `text`.
+    fn sizes_capped(text: &[u8]) -> Vec<usize> {
+        let all = crate::tree::unpack_all(text, |s| open(s, Some(8)));
+        all.into_iter().map(|(_, d, _)| d.len()).collect()
+    }
+
+    /// CLAMD-DET-7, CLAMD-CONF-3: a fork declared over MaxFileSize is handed over as more
+    /// than MaxFileSize (so the walk skips it and records the limit) even when less of it
+    /// is there; after the data fork nothing else is handed; a resource fork declared over
+    /// it does not stop the data fork.
+    #[test]
+    fn forks_declared_over_max_file_size() {
+        // data declared 20, only 6 there (the text ends): 9 bytes handed, no resource
+        let mut d = header(b"a.bin", 20, 5);
+        d.extend_from_slice(b"abcdef");
+        assert_eq!(sizes_capped(&encode(&d)), [9]);
+        // data 6 fits, resource declared 30 with 5 there: data whole, resource over
+        let mut d = header(b"a.bin", 6, 30);
+        d.extend_from_slice(b"abcdef");
+        d.extend_from_slice(&[0, 0]);
+        d.extend_from_slice(b"RSRC!");
+        assert_eq!(sizes_capped(&encode(&d)), [6, 9]);
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! to that object's number, as `find_length` does) counts only when it is within 2 bytes of
 //! the distance to `endstream`; otherwise everything up to `endstream` is taken.
 //!
+//! Objects inside object streams count too (see [`objstm`]): clamd finds them when it
+//! decodes the object stream, after every object of the file itself, so they answer the
+//! indirect `/Length`s of later streams, and the ones it dumps are scanned after all streams.
+//!
 //! Two passes over the spool, both streaming: the first finds `obj`, `stream` and
 //! `endstream` keywords in a sliding window (keeping a small record per stream and per
 //! object), the second hands each stream to the walk as a bounded, decoded reader. Nothing
@@ -18,6 +22,9 @@ use super::pdf_filters::{self, next_object, Filter, Outcome};
 use crate::spool::SpoolReader;
 use crate::tree::{planned, read_up_to, EachMember, MemberSource, Planned};
 
+#[path = "pdf_objstm.rs"]
+mod objstm;
+
 /// Most streams taken from one PDF.
 pub(crate) const MAX_STREAMS: usize = 10_000;
 /// Most objects remembered for indirect `/Length` values.
@@ -27,6 +34,14 @@ const DICT_WINDOW: usize = 4096;
 /// Bytes after an `obj` keyword searched for its value.
 const VALUE_WINDOW: usize = 256;
 const CHUNK: usize = 64 * 1024;
+/// Most decoded bytes of one object stream parsed for its objects (clamd holds it whole;
+/// a larger one is scanned but not parsed here).
+const OBJSTM_CAP: usize = 8 << 20;
+/// Most bytes of object-stream objects held for scanning after the streams, per PDF.
+const OBJSTM_DUMP_BUDGET: usize = 16 << 20;
+/// Where objects found in object streams sit in the object order: after every object of the
+/// file itself, as clamd appends them to its list.
+const OBJSTM_POS: u64 = 1 << 62;
 
 /// `%PDF-` within the first 1024 bytes (clamd's file type check allows leading junk); here
 /// within the sniffed head.
@@ -64,6 +79,8 @@ struct StreamRec {
     dumped: [bool; 2],
     /// Where `endstream` starts, once found.
     end: Option<u64>,
+    /// The object stream keys, when clamd reads it as one.
+    objstm: Option<objstm::Header>,
 }
 
 #[derive(Debug, Default)]
@@ -74,6 +91,8 @@ struct Plan {
     objects_seen: usize,
     /// Keys of the objects named by `/Contents N G R`.
     contents: HashSet<u32>,
+    /// Objects found in object streams so far.
+    objstm_objects: u64,
 }
 
 /// Pass one: every `stream` keyword with its dictionary and the `endstream` after it, and
@@ -260,12 +279,13 @@ fn stream_record(before: &[u8], before_at: u64, start: u64) -> StreamRec {
         dumped: [false, true].map(|c| pdf_filters::dumped(dict, &filters, c)),
         filters,
         end: None,
+        objstm: objstm::header(dict),
     }
 }
 
 /// C's `strtol` (base 10) over `t`: leading white space, a sign, digits. The value and the
 /// bytes used; `None` without digits.
-fn strtol(t: &[u8]) -> Option<(i64, usize)> {
+pub(crate) fn strtol(t: &[u8]) -> Option<(i64, usize)> {
     let ws = t
         .iter()
         .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
@@ -382,6 +402,7 @@ impl MemberSource for Planned<Plan> {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
         let streams = std::mem::take(&mut self.plan.streams);
         let mut budget = pdf_filters::PROBE_BUDGET;
+        let mut later = Later::default();
         for s in streams {
             let Some(end) = s.end else { continue };
             let named = s.key.is_some_and(|k| self.plan.contents.contains(&k));
@@ -401,8 +422,13 @@ impl MemberSource for Planned<Plan> {
             };
             let len = data_len(length, size, flate, tail);
             let spool = &mut self.spool;
+            // clamd parses an object stream only when no filter failed or came out empty
+            let mut clean = true;
             let outcome = pdf_filters::chain_outcome(&s.filters, |n| {
-                pdf_filters::probe(s.filters[n - 1], decoded(spool, &s, len, n), &mut budget)
+                let step =
+                    pdf_filters::probe(s.filters[n - 1], decoded(spool, &s, len, n), &mut budget);
+                clean &= matches!(step, pdf_filters::Step::Good);
+                step
             });
             let (n, declared) = match outcome {
                 Outcome::Raw => (0, Some(len)),
@@ -412,11 +438,27 @@ impl MemberSource for Planned<Plan> {
             let Ok(mut reader) = decoded(&mut self.spool, &s, len, n) else {
                 return;
             };
-            if !each(s.name, &mut reader, declared) {
+            if !each(s.name.clone(), &mut reader, declared) {
+                return;
+            }
+            drop(reader);
+            if let (Some(h), true) = (s.objstm, clean) {
+                self.objects_of_stream(&s, len, n, h, &mut later);
+            }
+        }
+        for (name, data) in later.dumps {
+            if !each(name, &mut &data[..], Some(data.len() as u64)) {
                 return;
             }
         }
     }
+}
+
+/// Object-stream objects clamd scans after the streams, within [`OBJSTM_DUMP_BUDGET`].
+#[derive(Default)]
+struct Later {
+    dumps: Vec<(Vec<u8>, Vec<u8>)>,
+    held: usize,
 }
 
 /// The `len` bytes of stream `s` decoded through its first `n` filters.
@@ -435,6 +477,44 @@ fn decoded<'a>(
 }
 
 impl Planned<Plan> {
+    /// clamd's `pdf_find_and_parse_objs_in_objstm` on stream `s` (its `len` bytes through
+    /// `n` filters): each object found joins the object list (for later indirect lengths),
+    /// and the ones clamd dumps as raw bytes are kept in `later`.
+    fn objects_of_stream(
+        &mut self,
+        s: &StreamRec,
+        len: u64,
+        n: usize,
+        h: objstm::Header,
+        later: &mut Later,
+    ) {
+        let Ok(reader) = decoded(&mut self.spool, s, len, n) else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let cap = OBJSTM_CAP as u64 + 1;
+        if reader.take(cap).read_to_end(&mut buf).is_err() || buf.len() > OBJSTM_CAP {
+            return;
+        }
+        let room = MAX_OBJECTS.saturating_sub(self.plan.objects_seen);
+        for o in objstm::objects(&buf, h, room) {
+            let key = object_key(o.id, 0);
+            let pos = OBJSTM_POS + self.plan.objstm_objects;
+            self.plan.objstm_objects += 1;
+            self.plan.objects_seen += 1;
+            let value = objstm::length_value(&buf, o.start);
+            self.plan.objects.entry(key).or_default().push((pos, value));
+            let text = o.bytes(&buf);
+            let dump = objstm::dump(text, |k| self.plan.objects.contains_key(&k));
+            if dump == objstm::Dump::Raw && later.held + text.len() <= OBJSTM_DUMP_BUDGET {
+                later.held += text.len();
+                later
+                    .dumps
+                    .push((format!("{} 0 obj", o.id).into_bytes(), text.to_vec()));
+            }
+        }
+    }
+
     /// Two bytes at `at` of the spool, when there.
     fn read_at(&mut self, at: u64) -> Option<[u8; 2]> {
         let mut b = [0u8; 2];
@@ -543,6 +623,39 @@ mod tests {
                 // object 11 is not a number: length 0
                 (b"3 0 obj", b"hello\n"),
                 (b"4 0 obj", b"hell"),
+            ])
+        );
+    }
+
+    /// CLAMD-DET-7: objects of a `/Type/ObjStm` answer the indirect `/Length` of a later
+    /// stream (read as the token after the object's value), and an object with an action
+    /// is scanned after the streams; a stream before the object stream does not see them.
+    #[test]
+    fn object_stream_objects() {
+        // object 7 is `99`, and a length naming it reads the 8 after it
+        let text = b"7 0 8 3 9 5\n99 8 << /OpenAction << /S /URI >> >>";
+        let objstm = format!(
+            "3 0 obj\n<< /Type/ObjStm /N 3 /First 12 /Length {} >>\nstream\n",
+            text.len()
+        );
+        let stream = b"5 0 obj\n<< /Length 7 0 R >>\nstream\nhello!!!x\nendstream\nendobj\n";
+        let mut pdf = b"%PDF-1.5\n".to_vec();
+        pdf.extend_from_slice(stream);
+        pdf.extend_from_slice(objstm.as_bytes());
+        pdf.extend_from_slice(text);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+        pdf.extend_from_slice(&stream[..]);
+        // no `/Length` 0 R target: the whole stream (clamd's end-of-line trim looks at the
+        // wrong bytes); the object stream keeps its last line feed, and so does object 9
+        let open: &[u8] = b"<< /OpenAction << /S /URI >> >>\n";
+        let whole: &[u8] = &[&text[..], b"\n"].concat();
+        assert_eq!(
+            members(&pdf),
+            crate::tree::owned(&[
+                (b"5 0 obj", b"hello!!!x\n"),
+                (b"3 0 obj", whole),
+                (b"5 0 obj", b"hello!!!"),
+                (b"9 0 obj", open),
             ])
         );
     }

@@ -14,6 +14,9 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use super::ole2::UntilError;
 
+#[path = "pdf_inflate.rs"]
+mod inflate;
+
 /// Filters kept per stream (clamd's `PDF_FILTERLIST_MAX`).
 pub(crate) const MAX_FILTERS: usize = 64;
 /// Most decoded bytes read to prove that a wholesale-failing filter (ASCII85, ASCIIHex,
@@ -127,36 +130,62 @@ fn decode_parms(dict: &[u8]) -> Option<&[u8]> {
 /// as JPEG. The names are walked as clamd's `pdf_parseobj` does: `/EmbeddedFile` and
 /// `/Image` count outside a `/Filter` value, which `/Length` or `/Crypt` ends.
 pub(crate) fn dumped(dict: &[u8], chain: &[Filter], contents: bool) -> bool {
-    let mut in_filter = false;
-    let (mut has_filter, mut embedded, mut image, mut script) = (false, false, false, false);
-    for name in names(dict) {
-        match name {
-            b"Filter" => {
-                has_filter = true;
-                in_filter = true;
-            }
-            b"Length" | b"Crypt" | b"Sig" | b"V" | b"R" => in_filter = false,
-            b"EmbeddedFile" if !in_filter => embedded = true,
-            b"Image" if !in_filter => image = true,
-            b"JavaScript" | b"OpenAction" | b"Launch" => script = true,
-            _ => {}
-        }
-    }
-    let jpeg = chain.contains(&Filter::Jpeg);
-    if image && !jpeg {
+    let f = NameFlags::of(dict);
+    if f.image && !chain.contains(&Filter::Jpeg) {
         return false;
     }
-    let decoded_kind = chain.iter().any(|f| {
+    !f.has_filter || decoded_kind(chain) || f.embedded || contents || f.script
+}
+
+/// Whether a chain holds a filter whose name alone makes clamd dump an object (Flate,
+/// ASCIIHex, ASCII85, JPEG).
+pub(crate) fn decoded_kind(chain: &[Filter]) -> bool {
+    chain.iter().any(|f| {
         matches!(
             f,
             Filter::Flate | Filter::AsciiHex | Filter::Ascii85 | Filter::Jpeg
         )
-    });
-    !has_filter || decoded_kind || embedded || contents || script
+    })
+}
+
+/// The flags clamd's `pdf_parseobj` sets for the names of a dictionary (see [`dumped`]).
+#[derive(Debug, Default)]
+pub(crate) struct NameFlags {
+    pub(crate) has_filter: bool,
+    pub(crate) embedded: bool,
+    pub(crate) image: bool,
+    /// `/JavaScript`, `/OpenAction` or `/Launch`.
+    pub(crate) script: bool,
+}
+
+impl NameFlags {
+    pub(crate) fn of(dict: &[u8]) -> NameFlags {
+        let mut in_filter = false;
+        let mut f = NameFlags::default();
+        for name in names(dict) {
+            match name {
+                b"Filter" => {
+                    f.has_filter = true;
+                    in_filter = true;
+                }
+                b"Length" | b"Crypt" | b"Sig" | b"V" | b"R" => in_filter = false,
+                b"EmbeddedFile" if !in_filter => f.embedded = true,
+                b"Image" if !in_filter => f.image = true,
+                b"JavaScript" | b"OpenAction" | b"Launch" => f.script = true,
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 /// The PDF names (`/Name`, without the slash) of `text`, in order.
 fn names(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    names_at(text).map(|(name, _)| name)
+}
+
+/// The PDF names of `text` with where each ends (the offset just after it).
+pub(crate) fn names_at(text: &[u8]) -> impl Iterator<Item = (&[u8], usize)> {
     memchr::memchr_iter(b'/', text).map(move |at| {
         let rest = &text[at + 1..];
         let end = rest
@@ -169,7 +198,7 @@ fn names(text: &[u8]) -> impl Iterator<Item = &[u8]> {
                     )
             })
             .unwrap_or(rest.len());
-        &rest[..end]
+        (&rest[..end], at + 1 + end)
     })
 }
 
@@ -272,9 +301,7 @@ pub(crate) fn probe(f: Filter, r: io::Result<Box<dyn Read + '_>>, budget: &mut u
 /// `inner` decoded through `f` (`Stop` and `Jpeg` pass the bytes through; never asked for).
 pub(crate) fn decoder<'a>(f: Filter, inner: Box<dyn Read + 'a>, early: bool) -> Box<dyn Read + 'a> {
     match f {
-        Filter::Flate => Box::new(KeepPartial::new(flate2::read::ZlibDecoder::new(
-            SkipCr::new(inner),
-        ))),
+        Filter::Flate => Box::new(inflate::Inflate::new(Box::new(SkipCr::new(inner)))),
         Filter::Lzw => Box::new(KeepPartial::new(Lzw::new(SkipCr::new(inner), early))),
         Filter::AsciiHex => Box::new(Coded::new(inner, AsciiHex::default())),
         Filter::Ascii85 => Box::new(Coded::new(inner, Ascii85::default())),
@@ -287,7 +314,7 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-/// Flate and LZW skip one leading `\r` (a stream keyword ended by a bare CR).
+/// Flate (see [`inflate`]) and LZW skip one leading `\r` (a stream keyword ended by a bare CR).
 struct SkipCr<R> {
     inner: BufReader<R>,
     started: bool,

@@ -4,9 +4,11 @@
 //! `Package`), 8 bytes, a u32 data size, then the data. Data that is an OLE2 file is a member
 //! as is; other data is an Ole10Native object whose payload (without its header) is the
 //! member, as clamd's `cli_decode_ole_object` does. Objects follow one another in the same
-//! group. Everything is read as a stream from the spool: hex is decoded as the walk reads it.
+//! group. Once text has come, `\object` or `\objdata ` in the group ends the object early
+//! (clamd scans what it has), and `\objdata ` starts the next one right there. Everything
+//! is read as a stream from the spool: hex is decoded as the walk reads it.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 use crate::spool::SpoolReader;
 use crate::tree::{EachMember, MemberSource};
@@ -17,6 +19,9 @@ const MAX_DEPTH: usize = 4096;
 const MAX_WORD: usize = 32;
 /// Most objects taken from one document.
 const MAX_OBJECTS: usize = 10_000;
+/// clamd's file copy block (`FILEBUFF`): of an object cut short, only whole blocks are
+/// copied out.
+const FILEBUFF: u64 = 8192;
 
 pub(crate) fn is_rtf(head: &[u8]) -> bool {
     head.starts_with(b"{\\rtf")
@@ -174,12 +179,16 @@ impl Rtf {
 
 /// The decoded bytes of the current `\objdata` group: hex digits in its own text, anything
 /// else skipped; nested groups and control words carry no object data (clamd's state is
-/// not inherited by sub-groups). Ends where the group closes.
+/// not inherited by sub-groups). Ends where the group closes, or early at an action word.
 struct ObjData<'a> {
     rtf: &'a mut Rtf,
     depth: usize,
     high: Option<u8>,
     done: bool,
+    /// Text came in the group (clamd has begun the object).
+    text: bool,
+    /// The action word (`object`, `objdata `) that ended the data early.
+    ended_by: Option<Vec<u8>>,
 }
 
 impl ObjData<'_> {
@@ -190,6 +199,8 @@ impl ObjData<'_> {
             depth,
             high: None,
             done: false,
+            text: false,
+            ended_by: None,
         }
     }
 
@@ -209,19 +220,49 @@ impl ObjData<'_> {
                     }
                 }
                 b'\\' => {
-                    self.rtf.control();
+                    let word = self.rtf.control();
+                    // clamd's "premature end of previous block": an action word once the
+                    // object has begun ends it
+                    if inside && self.text && matches!(word.as_slice(), b"object" | b"objdata ") {
+                        self.ended_by = Some(word);
+                        self.done = true;
+                    } else if word == b"object" {
+                        self.rtf.top().object = true;
+                    }
                 }
                 c if inside && c.is_ascii_hexdigit() => {
+                    self.text = true;
                     let v = hex(c);
                     match self.high.take() {
                         Some(h) => return Some((h << 4) | v),
                         None => self.high = Some(v),
                     }
                 }
-                _ => {}
+                _ => self.text |= inside,
             }
         }
         None
+    }
+
+    /// How many more bytes the data holds, up to `max`, read ahead and then rewound.
+    fn available(&mut self, max: u64) -> u64 {
+        let Ok(pos) = self.rtf.r.stream_position() else {
+            return 0;
+        };
+        let groups = self.rtf.groups.clone();
+        let (eof, high, done, text) = (self.rtf.eof, self.high, self.done, self.text);
+        let ended_by = self.ended_by.clone();
+        let mut n = 0;
+        while n < max && self.next().is_some() {
+            n += 1;
+        }
+        self.rtf.groups = groups;
+        (self.rtf.eof, self.high, self.done, self.text) = (eof, high, done, text);
+        self.ended_by = ended_by;
+        if self.rtf.r.seek(SeekFrom::Start(pos)).is_err() {
+            self.done = true;
+        }
+        n
     }
 
     fn drain(&mut self) {
@@ -257,7 +298,9 @@ fn hex(c: u8) -> u8 {
 impl MemberSource for Rtf {
     fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
         let mut count = 0usize;
-        while count < MAX_OBJECTS && self.seek_objdata() {
+        // whether an `objdata ` that ended an object starts the next one where it stands
+        let mut next_here = false;
+        while count < MAX_OBJECTS && (next_here || self.seek_objdata()) {
             let mut data = ObjData::new(&mut self);
             // objects follow one another until the group ends
             while count < MAX_OBJECTS {
@@ -270,7 +313,18 @@ impl MemberSource for Rtf {
                     return;
                 }
             }
-            data.drain();
+            let ended_by = data.ended_by.take();
+            if ended_by.is_none() {
+                data.drain();
+            }
+            next_here = match ended_by.as_deref() {
+                Some(b"object") => {
+                    self.top().object = true;
+                    false
+                }
+                Some(_) => self.top().object,
+                None => false,
+            };
         }
     }
 }
@@ -294,11 +348,23 @@ fn one_object(d: &mut ObjData<'_>, size: u64, name: Vec<u8>, each: &mut EachMemb
         }
     }
     let rest = size - head.len() as u64;
+    let ole2 = head == [0xd0, 0xcf];
+    // data cut short (by the group's end or an action word) is not read as Ole10Native by
+    // clamd (its size no longer fits the file): only its first whole blocks are copied out
+    let avail = if ole2 {
+        size
+    } else {
+        head.len() as u64 + d.available(rest)
+    };
     let mut body = (&mut *d).take(rest);
-    let go_on = if head == [0xd0, 0xcf] {
+    let go_on = if ole2 {
         // an OLE2 document: scanned as it is
         let mut data = io::Cursor::new(head).chain(&mut body);
         each(name, &mut data, Some(size))
+    } else if avail < size {
+        let whole = avail / FILEBUFF * FILEBUFF;
+        let mut data = io::Cursor::new(head).chain(&mut body).take(whole);
+        whole == 0 || each(name, &mut data, Some(whole))
     } else {
         // an OLE1 "Package": clamd writes the size before it and decodes it as Ole10Native
         let mut obj = io::Cursor::new(u32::try_from(size).unwrap_or(u32::MAX).to_le_bytes())
@@ -378,5 +444,36 @@ mod tests {
             "\\object",
             "\\abcdefghijklmnopqrstuvwxyzabcdefe"
         )));
+    }
+
+    /// CLAMD-DET-7: once text has come, `\objdata ` ends the object and starts the next in
+    /// the same group, `\object` ends it and leaves the rest of the group; an object cut
+    /// short is not read as a Package: its whole 8 KiB blocks are the member.
+    #[test]
+    fn action_words_end_objects_early() {
+        let good = hexed(&ole1(
+            b"\x02\x00a\x00b\x00\x00\x00\x00\x00\x00\x00\x00\x00c\x00\x07\x00\x00\x00PAYLOAD",
+        ));
+        let mut cut = ole1(&[7u8; 20_000]);
+        cut.truncate(cut.len() - 20_000 + 8200);
+        let cut = hexed(&cut);
+        let doc =
+            |body: &str| format!("{{\\rtf1{{\\object{{\\*\\objdata {body}}}}}}}").into_bytes();
+        let names_and_sizes = |d: &[u8]| -> Vec<(Vec<u8>, usize)> {
+            members(d).into_iter().map(|(n, b)| (n, b.len())).collect()
+        };
+        assert_eq!(
+            names_and_sizes(&doc(&format!("{cut}\\objdata {good}"))),
+            [(b"objdata 1".to_vec(), 8192), (b"objdata 2".to_vec(), 7)]
+        );
+        assert_eq!(
+            names_and_sizes(&doc(&format!("{cut}\\object {good}"))),
+            [(b"objdata 1".to_vec(), 8192)]
+        );
+        // before any text the words change nothing
+        assert_eq!(
+            names_and_sizes(&doc(&format!("\\object {good}"))),
+            [(b"objdata 1".to_vec(), 7)]
+        );
     }
 }

@@ -561,7 +561,13 @@ enum Opened {
     SevenZ(Box<sevenz_rust2::ArchiveReader<SpoolReader>>),
 }
 
-fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Option<Opened> {
+/// `cap`: MaxFileSize, for the formats that check a declared member size against it.
+fn open(
+    kind: ContainerKind,
+    mut reader: SpoolReader,
+    parent_name: &[u8],
+    cap: Option<u64>,
+) -> Option<Opened> {
     match kind {
         ContainerKind::Tar => Some(Opened::Tar(reader)),
         ContainerKind::Mail => Some(Opened::Mail(reader)),
@@ -578,7 +584,7 @@ fn open(kind: ContainerKind, mut reader: SpoolReader, parent_name: &[u8]) -> Opt
         ContainerKind::Rtf => rtf::open(reader).map(Opened::Source),
         ContainerKind::Pdf => pdf::open(reader).map(Opened::Source),
         ContainerKind::Html => html::open(reader).map(Opened::Source),
-        ContainerKind::BinHex => binhex::open(reader).map(Opened::Source),
+        ContainerKind::BinHex => binhex::open(reader, cap).map(Opened::Source),
         ContainerKind::Szdd => szdd::open(reader, parent_name).map(Opened::Source),
         ContainerKind::Tnef => tnef::open(reader).map(Opened::Source),
         ContainerKind::Cab => cab::open(reader).map(Opened::Source),
@@ -757,7 +763,7 @@ impl Walk<'_, '_> {
         self.note_recursion_limit(depth, captured.kind);
         let opened = captured
             .spooled
-            .and_then(|(kind, r)| open(kind, r, name).map(|o| (kind, o)));
+            .and_then(|(kind, r)| open(kind, r, name, self.limits.member_cap()).map(|o| (kind, o)));
         self.report(depth, opened.as_ref().map(|(k, _)| *k), result)?;
         match opened {
             Some((_, o)) => self.expand(o, depth),

@@ -91,26 +91,30 @@ fn pdf_spooled_to_a_temporary_file_still_yields_its_streams() {
     assert_eq!(infected, [b"4 0 obj".to_vec()]);
 }
 
-/// CLAMD-DET-7: every committed fuzz seed of the `pdf` target (a selector byte, then a PDF
-/// whose streams use the filters and lengths clamd decodes: Flate, ASCIIHex, ASCII85, LZW
-/// with `/EarlyChange 0`, RunLength, an indirect `/Length`, a page's `/Contents`) gets the
-/// walk into the gzip file it holds, so the fuzzer starts past the PDF layer.
+/// CLAMD-DET-7: every committed fuzz seed of the document targets (a selector byte, then a
+/// document: PDFs whose streams use the filters and lengths clamd decodes, Flate, ASCIIHex,
+/// ASCII85, LZW with `/EarlyChange 0`, RunLength, an indirect `/Length` (also one in an
+/// object stream), a page's `/Contents`, Flate after a stray line; compound files v3 and
+/// v4; RTF object data, also restarted by `\objdata`; HTML `data:` URIs) gets the walk
+/// into the gzip file it holds, so the fuzzer starts past the document layer.
 #[test]
-fn pdf_fuzz_seeds_reach_their_gzip_payload() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/pdf");
-    let mut seeds: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fuzz/seeds/pdf")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    seeds.sort();
-    assert!(seeds.len() >= 8, "{seeds:?}");
-    for seed in seeds {
-        let data = std::fs::read(&seed).expect("read seed");
-        let (seen, _) = common::scan_as(b"seed.pdf", &data[1..], Default::default());
-        let gzips = seen
-            .iter()
-            .filter(|(_, opened, _)| *opened == Some(scan_engine::ContainerKind::Gzip))
-            .count();
-        assert!(gzips >= 1, "{}: {seen:?}", seed.display());
+fn document_fuzz_seeds_reach_their_gzip_payload() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    for (target, at_least) in [("pdf", 10), ("ole2", 4), ("rtf", 4), ("html", 2)] {
+        let mut seeds: Vec<_> = std::fs::read_dir(root.join(target))
+            .expect("fuzz/seeds/<target>")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        seeds.sort();
+        assert!(seeds.len() >= at_least, "{seeds:?}");
+        for seed in seeds {
+            let data = std::fs::read(&seed).expect("read seed");
+            let (seen, _) = common::scan_as(b"seed", &data[1..], Default::default());
+            let gzips = seen
+                .iter()
+                .filter(|(_, opened, _)| *opened == Some(scan_engine::ContainerKind::Gzip))
+                .count();
+            assert!(gzips >= 1, "{}: {seen:?}", seed.display());
+        }
     }
 }
