@@ -911,15 +911,17 @@ mod tests {
     fn snapshot_source_names_the_profile_and_case_and_old_headers_still_match() {
         let dir = tempfile::tempdir().unwrap();
         let profile = Path::new("/home/u/proj/av-conformance/my-scanner.toml");
-        let got = check(
-            dir.path(),
-            "my-scanner",
-            "clamd.x",
-            Some(profile),
-            REACHED,
-            Mode::default(),
-        );
-        assert_eq!(got, SnapshotOutcome::Written);
+        let check_in = |mode| {
+            check(
+                dir.path(),
+                "my-scanner",
+                "clamd.x",
+                Some(profile),
+                REACHED,
+                mode,
+            )
+        };
+        assert_eq!(check_in(Mode::default()), SnapshotOutcome::Written);
         let path = path_for(dir.path(), "my-scanner", "clamd.x");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
@@ -939,15 +941,7 @@ mod tests {
         );
         std::fs::write(&path, &old).unwrap();
         for mode in modes() {
-            let got = check(
-                dir.path(),
-                "my-scanner",
-                "clamd.x",
-                Some(profile),
-                REACHED,
-                mode,
-            );
-            assert_eq!(got, SnapshotOutcome::Matched, "{mode:?}");
+            assert_eq!(check_in(mode), SnapshotOutcome::Matched, "{mode:?}");
             assert_eq!(std::fs::read_to_string(&path).unwrap(), old, "{mode:?}");
         }
     }
