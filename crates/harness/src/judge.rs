@@ -9,6 +9,8 @@ use crate::client_run::ClientRun;
 use crate::profile::{ClientProfile, Protocol, Verdict};
 use crate::transcript::{Dir, Transcript};
 
+mod crash;
+
 /// Result category of one case, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -133,15 +135,88 @@ fn reply_said(ev: &Evidence) -> String {
     }
 }
 
+/// The words [`not_connected_hint`] starts with: a failure that says them has one cause for
+/// the whole run (the client never reached the daemon), whatever rule its case cites.
+pub const NOT_CONNECTED: &str = "no connection reached the daemon";
+
 /// Most wrong verdicts without a single connection come from a client that was never told
 /// where the daemon is (a profile or one-off command that ignores the placeholders): say so.
-fn not_connected_hint(ev: &Evidence) -> &'static str {
+fn not_connected_hint(ev: &Evidence) -> String {
     if ev.connected {
-        ""
+        String::new()
     } else {
-        "; no connection reached the daemon: does the command take the address from \
-         {host}/{port}, {socket} or a config file written into {dir}?"
+        format!(
+            "; {NOT_CONNECTED}: does the command take the address from \
+             {{host}}/{{port}}, {{socket}} or a config file written into {{dir}}?"
+        )
     }
+}
+
+/// Failure kinds that say how the client as a whole behaved (it crashed, hung, printed
+/// nothing, matched no verdict rule) rather than what one case's bytes did wrong: the report
+/// groups them by what happened, not by the rule each case cites.
+pub const CLIENT_WIDE_KINDS: &[&str] = &["crashed", "killed", "no-output", "unclassified", "hung"];
+
+/// Whether a failure has a cause that is the client's as a whole (see
+/// [`CLIENT_WIDE_KINDS`]; a wrong verdict without any connection counts too). A FAIL-OPEN
+/// never does: it keeps its own line at the top of the report.
+pub fn is_client_wide(f: &Failure) -> bool {
+    f.kind != FAIL_OPEN_KIND
+        && (CLIENT_WIDE_KINDS.contains(&f.kind.as_str()) || f.happened.contains(NOT_CONNECTED))
+}
+
+/// Why a run that ended by itself gave no verdict, for people: a crash with its exception
+/// line, a silent exit 0, a signal, or output the profile's rules do not match.
+fn no_verdict(run: &ClientRun, profile: &ClientProfile, ev: &Evidence) -> (&'static str, String) {
+    let hint = not_connected_hint(ev);
+    if let Some(c) = crash::find(&run.stderr, &run.stdout) {
+        return (
+            "crashed",
+            format!(
+                "crashed (exit {}, {}): {}{hint}",
+                run.exit_text(),
+                c.what,
+                c.line
+            ),
+        );
+    }
+    match run.exit {
+        None => (
+            "killed",
+            format!("killed by a signal before it gave a verdict (a crash?){hint}"),
+        ),
+        Some(0) if run.stdout.trim().is_empty() && run.stderr.trim().is_empty() => (
+            "no-output",
+            format!(
+                "exit 0 with no output (did the callback run? a program that ends before its \
+                 answer arrives exits 0 silently){hint}"
+            ),
+        ),
+        Some(code) => (
+            "unclassified",
+            format!(
+                "exit status {code} and output match no verdict rule of profile {}{}{hint}",
+                profile.name,
+                first_line(&run.stderr, &run.stdout)
+                    .map(|l| format!(": it printed `{l}`"))
+                    .unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+/// The first line of output that names an error, else the first non-empty line (stderr
+/// first), shortened.
+fn first_line(stderr: &str, stdout: &str) -> Option<String> {
+    let lines = || stderr.lines().chain(stdout.lines()).map(str::trim);
+    let line = lines()
+        .find(|l| names_error(l))
+        .or_else(|| lines().find(|l| !l.is_empty()))?;
+    Some(crate::transcript::shorten(line.as_bytes(), 120))
+}
+
+fn names_error(l: &str) -> bool {
+    l.contains("Error") || l.contains("error:") || l.contains("ERROR")
 }
 
 /// Judges verdict and findings.
@@ -175,9 +250,11 @@ pub fn judge(
             rule: if case.rules.iter().any(|r| r == timeout_rule) { timeout_rule.into() } else { rule.clone() },
             kind: "hung".into(),
             expected: format!("verdict {} within the profile timeout ({:.1}s)", case.expect, profile.timeout.as_secs_f64()),
+            // the profile's timeout, not the measured time: the same words in every case of
+            // a client that always hangs, so the report groups them as one cause
             happened: format!(
-                "client still running after {:.1}s and was killed (a client must apply its own timeouts, {timeout_rule})",
-                run.duration.as_secs_f64()
+                "client still running after the timeout ({:.1}s): killed at the timeout (a client must apply its own timeouts, {timeout_rule})",
+                profile.timeout.as_secs_f64()
             ),
             excerpt: tail(&run.stderr, &run.stdout),
         });
@@ -185,19 +262,12 @@ pub fn judge(
         match got {
             None => {
                 status = Status::Fail;
+                let (kind, happened) = no_verdict(run, profile, ev);
                 failures.push(Failure {
                     rule: rule.clone(),
-                    kind: "unclassified".into(),
+                    kind: kind.into(),
                     expected: format!("verdict {}", case.expect),
-                    happened: format!(
-                        "{} and output match no verdict rule of profile {}{}",
-                        run.exit
-                            .map_or("no exit status (ended by a signal)".into(), |c| {
-                                format!("exit status {c}")
-                            }),
-                        profile.name,
-                        not_connected_hint(ev)
-                    ),
+                    happened,
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
             }
@@ -222,6 +292,23 @@ pub fn judge(
                             "client reported CLEAN (exit {}) but the daemon never sent a scan verdict: {}",
                             run.exit_text(),
                             reply_said(ev)
+                        ),
+                    )
+                } else if let Some(c) =
+                    crash::find(&run.stderr, &run.stdout).filter(|_| !ev.connected)
+                {
+                    // An uncaught exception's exit status can match a verdict rule (Python
+                    // exits 1, often `infected`): the crash is the cause to read first.
+                    (
+                        "crashed",
+                        rule.clone(),
+                        format!(
+                            "crashed (exit {}, {}): {} (read as {} by the profile){}",
+                            run.exit_text(),
+                            c.what,
+                            c.line,
+                            v.to_string().to_uppercase(),
+                            not_connected_hint(ev)
                         ),
                     )
                 } else if v == Verdict::Clean && case.expect == Verdict::Infected {
@@ -354,7 +441,6 @@ fn tail(stderr: &str, stdout: &str) -> String {
     let pick = |s: &str| -> String {
         let lines: Vec<&str> = s.lines().collect();
         let last = &lines[lines.len().saturating_sub(6)..];
-        let names_error = |l: &str| l.contains("Error") || l.contains("error:");
         match lines.iter().find(|l| names_error(l)) {
             Some(first) if !last.iter().any(|l| names_error(l)) => {
                 format!("{first}\n...\n{}", last.join("\n"))
@@ -375,4 +461,135 @@ fn tail(stderr: &str, stdout: &str) -> String {
         out.push_str(&pick(stderr));
     }
     crate::client_run::quotable(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A case of the shipped suite (`clamd.eicar`: expects infected, cites CLAMD-CLIENT-6).
+    fn eicar_case() -> Case {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/cases/client");
+        crate::case::load_dir(&dir)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == "clamd.eicar")
+            .expect("clamd.eicar is shipped")
+    }
+
+    fn profile(verdicts: &str) -> ClientProfile {
+        let text = format!("protocol = \"clamd\"\ncommand = \"x {{file}}\"\ntimeout_secs = 3\n[verdicts]\n{verdicts}");
+        ClientProfile::from_toml(&text, Path::new("p/scanner.toml")).unwrap()
+    }
+
+    fn run(exit: Option<i32>, timed_out: bool, stdout: &str, stderr: &str) -> ClientRun {
+        ClientRun {
+            argv: vec!["x".into()],
+            exit,
+            timed_out,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            duration: Duration::from_millis(3100),
+        }
+    }
+
+    fn one_failure(p: &ClientProfile, r: &ClientRun) -> Failure {
+        let (status, _, failures) = judge(&eicar_case(), p, r, &[], &Evidence::default());
+        assert_eq!(status, Status::Fail, "{failures:?}");
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        failures.into_iter().next().unwrap()
+    }
+
+    const TRACEBACK: &str = "Traceback (most recent call last):\n  File \"scan.py\", line 9, in <module>\n    c.instream(f)\n  File \"clamd.py\", line 3, in instream\nConnectionRefusedError: [Errno 111] Connection refused\n";
+
+    /// CLAMD-CLIENT-6: a client that gives no verdict says how it ended, in words a client
+    /// author acts on: a crash with its exception line, a silent exit 0, a signal, a hang at
+    /// the timeout; output no rule matches quotes its first error line. Each is one cause
+    /// for the report, whatever rule the case cites.
+    #[test]
+    fn clamd_client_6_no_verdict_says_how_the_client_ended() {
+        let p = profile("clean = { exit = 0, stdout = ': OK' }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n");
+        let f = one_failure(&p, &run(Some(3), false, "", TRACEBACK));
+        assert_eq!(f.kind, "crashed");
+        assert!(is_client_wide(&f), "{f:?}");
+        assert!(
+            f.happened.starts_with(
+                "crashed (exit 3, Python traceback): ConnectionRefusedError: [Errno 111] Connection refused; no connection reached the daemon"
+            ),
+            "{}",
+            f.happened
+        );
+        let f = one_failure(&p, &run(Some(0), false, "", " \n"));
+        assert_eq!(f.kind, "no-output");
+        assert!(
+            f.happened
+                .starts_with("exit 0 with no output (did the callback run?"),
+            "{}",
+            f.happened
+        );
+        let f = one_failure(&p, &run(None, false, "", ""));
+        assert_eq!(f.kind, "killed");
+        let f = one_failure(
+            &p,
+            &run(Some(0), false, "scanner 1.2\nERROR: bad config\n", ""),
+        );
+        assert_eq!(f.kind, "unclassified");
+        assert!(
+            f.happened.contains("exit status 0 and output match no verdict rule of profile scanner: it printed `ERROR: bad config`"),
+            "{}",
+            f.happened
+        );
+        let f = one_failure(&p, &run(None, true, "", ""));
+        assert_eq!(f.kind, "hung");
+        assert!(
+            f.happened.contains("killed at the timeout"),
+            "{}",
+            f.happened
+        );
+        assert!(
+            f.happened.contains("(3.0s)"),
+            "the profile's timeout: {}",
+            f.happened
+        );
+        assert!(is_client_wide(&f), "{f:?}");
+    }
+
+    /// CLAMD-CLIENT-6: Python exits 1 on an uncaught exception, which many profiles read as
+    /// infected; a client that crashed before it reached the daemon is reported as the crash.
+    #[test]
+    fn clamd_client_6_a_crash_read_as_a_verdict_is_still_a_crash() {
+        let p = profile("clean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n");
+        let case = Case {
+            expect: Verdict::Clean,
+            ..eicar_case()
+        };
+        let (status, got, failures) = judge(
+            &case,
+            &p,
+            &run(Some(1), false, "", TRACEBACK),
+            &[],
+            &Evidence::default(),
+        );
+        assert_eq!((status, got), (Status::Fail, Some(Verdict::Infected)));
+        assert_eq!(failures[0].kind, "crashed");
+        assert!(
+            failures[0]
+                .happened
+                .contains("(read as INFECTED by the profile)"),
+            "{:?}",
+            failures[0]
+        );
+        // the same output after a real scan is judged on its verdict
+        let ev = Evidence {
+            connected: true,
+            daemon_verdict: true,
+            ..Evidence::default()
+        };
+        let (_, _, failures) = judge(&case, &p, &run(Some(1), false, "", TRACEBACK), &[], &ev);
+        assert_eq!(failures[0].kind, "wrong-verdict");
+        assert!(!is_client_wide(&failures[0]));
+    }
 }

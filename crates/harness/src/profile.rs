@@ -540,6 +540,17 @@ fn check_file_path_template(path: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// A verdict pattern. Client output is lines, so `^` and `$` match at the start and end of
+/// any line (a `\r\n` ending included): `^infected: ` finds the line wherever it is, and
+/// `^OK$` matches the output `OK\n`. `\A` and `\z` (or a leading `(?-m)`) anchor to the
+/// whole output.
+fn verdict_regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .multi_line(true)
+        .crlf(true)
+        .build()
+}
+
 fn compile_rule(rule: RuleFile, verdict: Verdict) -> std::result::Result<VerdictRule, String> {
     let exit = match rule.exit {
         None => ExitMatch::Any,
@@ -557,7 +568,7 @@ fn compile_rule(rule: RuleFile, verdict: Verdict) -> std::result::Result<Verdict
         },
     };
     let re = |s: Option<String>, what: &str| -> std::result::Result<Option<Regex>, String> {
-        s.map(|s| Regex::new(&s).map_err(|e| format!("verdicts.{verdict}.{what}: {e}")))
+        s.map(|s| verdict_regex(&s).map_err(|e| format!("verdicts.{verdict}.{what}: {e}")))
             .transpose()
     };
     let out = VerdictRule {
@@ -605,6 +616,39 @@ mod tests {
         assert_eq!(p.classify(Some(1), "odd", ""), Some(Verdict::Error));
         // killed by a signal: no exit code, nothing matches: unclassified.
         assert_eq!(p.classify(None, "", ""), None);
+    }
+
+    /// `^`/`$` are line anchors (what a profile author who greps output expects): a result
+    /// line after a banner matches, `^OK$` matches `OK\n` and `OK\r\n`; `\A`/`\z` still
+    /// anchor to the whole output.
+    #[test]
+    fn verdict_patterns_anchor_to_lines() {
+        let text = EXAMPLE
+            .replace(
+                "infected = { exit = 1, output = \"FOUND\" }",
+                "infected = { exit = 1, stdout = '^infected: ' }",
+            )
+            .replace(
+                "clean = { exit = 0 }",
+                "clean = { exit = 0, stdout = '^OK$' }",
+            )
+            .replace(
+                "error = { exit = \"nonzero\" }",
+                "error = { exit = 2, stdout = '\\Aerror\\z' }",
+            );
+        let p = ClientProfile::from_toml(&text, Path::new("x/lines.toml")).unwrap();
+        assert_eq!(
+            p.classify(Some(1), "scanner 1.0\ninfected: Eicar-Test\n", ""),
+            Some(Verdict::Infected)
+        );
+        assert_eq!(
+            p.classify(Some(0), "scanner 1.0\nOK\n", ""),
+            Some(Verdict::Clean)
+        );
+        assert_eq!(p.classify(Some(0), "OK\r\n", ""), Some(Verdict::Clean));
+        assert_eq!(p.classify(Some(0), "NOT OK\n", ""), None);
+        assert_eq!(p.classify(Some(2), "error", ""), Some(Verdict::Error));
+        assert_eq!(p.classify(Some(2), "x\nerror\n", ""), None);
     }
 
     #[test]

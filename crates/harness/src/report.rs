@@ -66,16 +66,121 @@ pub struct Counts {
     pub not_applicable: usize,
 }
 
-/// Failures of one rule (and kind) across the run: one cause often fails many cases, so a
-/// client author fixes the rule at the top first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Failures of one rule (and kind) across the run, or of one client-wide cause: one cause
+/// often fails many cases, so a client author fixes the line at the top first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleTally {
+    /// The rule; for a cause, the rules its cases cite, space-separated.
     pub rule: String,
     pub kind: String,
     /// Case ids (with their suite) in report order.
     pub cases: Vec<String>,
     /// What happened in the first of them.
     pub example: String,
+    /// Set when the tally is one cause of a whole client (it crashed, never started, never
+    /// reached the daemon...) across every rule its cases cite.
+    pub cause: Option<Cause>,
+}
+
+/// The client (suite) a cause tally belongs to and how many of its cases ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    pub suite: String,
+    pub ran: usize,
+}
+
+/// The kind of a cause tally for harness-error rows (the case could not run: most often
+/// the client's program could not be started).
+pub const COULD_NOT_RUN_KIND: &str = "could-not-run";
+
+/// What makes two client-wide failures one cause: the words, with what differs from case
+/// to case (ports and other long numbers, scratch paths) masked.
+fn cause_key(text: &str) -> String {
+    static RES: std::sync::LazyLock<[regex::Regex; 2]> = std::sync::LazyLock::new(|| {
+        [
+            regex::Regex::new(r"/tmp/[A-Za-z0-9._/-]+").expect("valid regex"),
+            regex::Regex::new(r"\d{4,}").expect("valid regex"),
+        ]
+    });
+    let masked = RES[0].replace_all(text, "[TMP]");
+    RES[1].replace_all(&masked, "#").into_owned()
+}
+
+/// What makes failures one tally: their rule and kind, or (a client-wide cause) their
+/// client, kind and masked words ([`cause_key`]).
+#[derive(PartialEq, Eq)]
+enum TallyKey {
+    Rule(String, String),
+    Cause(String, String, String),
+}
+
+/// The tallies of [`Report::by_rule`] while they are built, in report order.
+#[derive(Default)]
+struct Tallies(Vec<(TallyKey, RuleTally)>);
+
+impl Tallies {
+    fn add_rule(&mut self, r: &Row, f: &Failure) {
+        let key = TallyKey::Rule(f.rule.clone(), f.kind.clone());
+        self.add(key, r, &f.rule, &f.kind, &f.happened, || None);
+    }
+
+    /// `ran`: how many cases of the row's client ran (asked only for a new cause).
+    fn add_cause(&mut self, r: &Row, rule: &str, kind: &str, text: &str, ran: impl Fn() -> usize) {
+        let key = TallyKey::Cause(r.suite.clone(), kind.into(), cause_key(text));
+        let t = self.add(key, r, rule, kind, text, || {
+            Some(Cause {
+                suite: r.suite.clone(),
+                ran: ran(),
+            })
+        });
+        if !rule.is_empty() && !t.rule.split(' ').any(|x| x == rule) {
+            t.rule = format!("{} {rule}", t.rule).trim_start().to_string();
+        }
+    }
+
+    fn add(
+        &mut self,
+        key: TallyKey,
+        r: &Row,
+        rule: &str,
+        kind: &str,
+        text: &str,
+        cause: impl FnOnce() -> Option<Cause>,
+    ) -> &mut RuleTally {
+        let case = format!("{} [{}]", r.id, r.suite);
+        let i = match self.0.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.0.push((
+                    key,
+                    RuleTally {
+                        rule: rule.to_string(),
+                        kind: kind.to_string(),
+                        cases: Vec::new(),
+                        example: text.to_string(),
+                        cause: cause(),
+                    },
+                ));
+                self.0.len() - 1
+            }
+        };
+        let t = &mut self.0[i].1;
+        if !t.cases.contains(&case) {
+            t.cases.push(case);
+        }
+        t
+    }
+}
+
+/// The first rules of a cause (space-separated), then how many more.
+fn short_rules(rules: &str) -> String {
+    const SHOWN: usize = 4;
+    let all: Vec<&str> = rules.split(' ').filter(|r| !r.is_empty()).collect();
+    if all.len() <= SHOWN {
+        all.join(" ")
+    } else {
+        format!("{} +{} more", all[..SHOWN].join(" "), all.len() - SHOWN)
+    }
 }
 
 impl Report {
@@ -84,48 +189,91 @@ impl Report {
         self.rows.iter().filter(move |r| r.status == status)
     }
 
-    /// Failures grouped by rule and kind: fail-open first (the client said clean although no
-    /// scan happened: the defect that matters most, however few cases show it), then most
-    /// cases first (ties in report order).
+    /// Failures grouped by rule and kind, except those with a client-wide cause
+    /// ([`crate::judge::is_client_wide`], and cases that could not run), which are grouped
+    /// per client by what happened, whatever rules their cases cite: a client that crashes
+    /// before it connects is one line, not one per rule. Fail-open first (the client said
+    /// clean although no scan happened: the defect that matters most, however few cases
+    /// show it), then most cases first, a cause before a rule of the same count (ties in
+    /// report order).
     pub fn by_rule(&self) -> Vec<RuleTally> {
-        let mut tallies: Vec<RuleTally> = Vec::new();
+        let mut tallies = Tallies::default();
         for r in &self.rows {
+            let ran = || self.ran_in(&r.suite);
+            if r.status == Status::HarnessError && r.failures.is_empty() {
+                let why = r.note.as_deref().unwrap_or(&r.detail);
+                let rules = if r.rules.is_empty() {
+                    &[String::new()][..]
+                } else {
+                    &r.rules[..]
+                };
+                for rule in rules {
+                    tallies.add_cause(r, rule, COULD_NOT_RUN_KIND, why, ran);
+                }
+            }
             for f in &r.failures {
-                let case = format!("{} [{}]", r.id, r.suite);
-                match tallies
-                    .iter_mut()
-                    .find(|t| t.rule == f.rule && t.kind == f.kind)
-                {
-                    Some(t) if !t.cases.contains(&case) => t.cases.push(case),
-                    Some(_) => {}
-                    None => tallies.push(RuleTally {
-                        rule: f.rule.clone(),
-                        kind: f.kind.clone(),
-                        cases: vec![case],
-                        example: f.happened.clone(),
-                    }),
+                if crate::judge::is_client_wide(f) {
+                    tallies.add_cause(r, &f.rule, &f.kind, &f.happened, ran);
+                } else {
+                    tallies.add_rule(r, f);
                 }
             }
         }
+        let mut tallies: Vec<RuleTally> = tallies.0.into_iter().map(|(_, t)| t).collect();
         // stable: equal keys keep report order
-        tallies.sort_by_key(|t| (t.kind != FAIL_OPEN_KIND, std::cmp::Reverse(t.cases.len())));
+        tallies.sort_by_key(|t| {
+            (
+                t.kind != FAIL_OPEN_KIND,
+                std::cmp::Reverse(t.cases.len()),
+                t.cause.is_none(),
+            )
+        });
         tallies
     }
 
-    /// The by-rule summary as text lines (empty when nothing failed).
+    /// How many cases of `suite` ran (or tried to): the "all" of "all 42 cases".
+    fn ran_in(&self, suite: &str) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.suite == suite && r.status != Status::NotAvailable)
+            .count()
+    }
+
+    /// The by-rule summary as text lines (empty when nothing failed): a cause reads
+    /// `client:x: all 42 cases, one cause (crashed): <what happened> [rules ...]`.
     fn by_rule_lines(&self) -> Vec<String> {
         self.by_rule()
             .iter()
             .map(|t| {
                 let n = t.cases.len();
                 let first = &t.cases[0];
-                format!(
-                    "{} ({}): {n} case{}, first {first}: {}",
-                    t.rule,
-                    t.kind,
-                    if n == 1 { "" } else { "s" },
-                    t.example
-                )
+                match &t.cause {
+                    Some(c) => {
+                        let count = if n == c.ran {
+                            format!("all {n} case{}", if n == 1 { "" } else { "s" })
+                        } else {
+                            format!("{n} of {} cases", c.ran)
+                        };
+                        let what = if t.kind == COULD_NOT_RUN_KIND {
+                            format!("could not run: {}", t.example)
+                        } else {
+                            t.example.clone()
+                        };
+                        format!(
+                            "{}: {count}, one cause ({}): {what} [rules {}; first {first}]",
+                            c.suite,
+                            t.kind,
+                            short_rules(&t.rule)
+                        )
+                    }
+                    None => format!(
+                        "{} ({}): {n} case{}, first {first}: {}",
+                        t.rule,
+                        t.kind,
+                        if n == 1 { "" } else { "s" },
+                        t.example
+                    ),
+                }
             })
             .collect()
     }
@@ -199,7 +347,7 @@ impl Report {
         if !by_rule.is_empty() {
             let _ = writeln!(
                 s,
-                "\nFAILURES BY RULE (fail-open first; one cause often fails many cases: fix the first):"
+                "\nFAILURES BY RULE (fail-open first; a client-wide cause such as a crash is one line whatever rules it fails; fix the first):"
             );
             for l in by_rule {
                 let _ = writeln!(s, "  {l}");
@@ -262,7 +410,9 @@ impl Report {
         let by_rule = self.by_rule_lines();
         if !by_rule.is_empty() {
             s.push_str(
-                "## Failures by rule\n\nFail-open first; then one cause often fails many cases: fix the first.\n\n",
+                "## Failures by rule\n\nFail-open first; then one cause often fails many cases: fix the first. A client-wide \
+                 cause (a crash, no output, no connection, a client that could not start) is one \
+                 line whatever rules its cases cite.\n\n",
             );
             for l in by_rule {
                 let _ = writeln!(s, "- {}", l.replace('|', "\\|"));
@@ -318,10 +468,14 @@ impl Report {
         #[derive(Serialize)]
         struct J<'a> {
             counts: Counts,
+            /// The same tally as the terminal's and Markdown's "failures by rule", causes
+            /// included, for tools that show the first thing to fix.
+            failures_by_rule: Vec<RuleTally>,
             report: &'a Report,
         }
         serde_json::to_string_pretty(&J {
             counts: self.counts(),
+            failures_by_rule: self.by_rule(),
             report: self,
         })
         .map(|s| crate::redact::text(&s))
@@ -514,5 +668,101 @@ mod tests {
             .find("CLAMD-CLIENT-1 (protocol)")
             .expect("protocol listed");
         assert!(fo < proto, "{md}");
+    }
+
+    /// CLAMD-CLIENT-3: a client that crashes before it connects fails every case with one
+    /// cause; the tally says so in one line that heads it (count and the crash line),
+    /// instead of one line per rule its cases cite. The port in the message differs from
+    /// case to case and does not split the cause; a different crash is another line, and
+    /// a rule failure keeps its own line below.
+    #[test]
+    fn clamd_client_3_one_cause_is_one_line_across_rules() {
+        let crash = |port: u32| {
+            format!("crashed (exit 1, Python traceback): ConnectionError: Error 111 connecting to 127.0.0.1:{port}")
+        };
+        let mut rows: Vec<Row> = [
+            "CLAMD-CLIENT-3",
+            "CLAMD-CLIENT-6",
+            "CLAMD-CLIENT-5",
+            "CLAMD-CLIENT-10",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            row(
+                &format!("c{i}"),
+                &[(rule, "crashed", &crash(40000 + i as u32))],
+            )
+        })
+        .collect();
+        rows.push(row("p", &[("CLAMD-CLIENT-1", "protocol", "legacy PING")]));
+        rows.push(row("q", &[("CLAMD-CLIENT-1", "protocol", "legacy PING")]));
+        rows.push(row(
+            "o",
+            &[(
+                "CLAMD-CLIENT-6",
+                "crashed",
+                "crashed (exit 1, stack trace): TypeError: x",
+            )],
+        ));
+        let report = Report {
+            rows,
+            ..Default::default()
+        };
+        let tallies = report.by_rule();
+        assert_eq!(tallies.len(), 3, "{tallies:?}");
+        assert_eq!(tallies[0].cases.len(), 4);
+        assert_eq!(
+            tallies[0].rule,
+            "CLAMD-CLIENT-3 CLAMD-CLIENT-6 CLAMD-CLIENT-5 CLAMD-CLIENT-10"
+        );
+        assert_eq!(
+            tallies[0].cause,
+            Some(Cause {
+                suite: "client:c".into(),
+                ran: 7
+            })
+        );
+        let md = report.markdown();
+        let first = md
+            .lines()
+            .find(|l| l.starts_with("- "))
+            .expect("a tally line");
+        assert_eq!(
+            first,
+            "- client:c: 4 of 7 cases, one cause (crashed): crashed (exit 1, Python traceback): \
+             ConnectionError: Error 111 connecting to 127.0.0.1:40000 [rules CLAMD-CLIENT-3 \
+             CLAMD-CLIENT-6 CLAMD-CLIENT-5 CLAMD-CLIENT-10; first c0 [client:c]]"
+        );
+        assert!(md.contains("- CLAMD-CLIENT-1 (protocol): 2 cases"), "{md}");
+        let json = report.json().unwrap();
+        assert!(json.contains("\"failures_by_rule\""), "{json}");
+    }
+
+    /// A client that could not be started makes every case a harness error with the same
+    /// note: one line, "all N cases", naming why.
+    #[test]
+    fn cases_that_could_not_run_for_one_reason_are_one_line() {
+        let rows: Vec<Row> = (0..3)
+            .map(|i| Row {
+                status: Status::HarnessError,
+                note: Some(
+                    "client: cannot start \"no-such-scanner\": No such file or directory".into(),
+                ),
+                rules: vec![format!("CLAMD-CLIENT-{i}")],
+                ..Row::new("client:m".into(), format!("m{i}"), vec![], String::new())
+            })
+            .collect();
+        let report = Report {
+            rows,
+            ..Default::default()
+        };
+        let term = report.terminal();
+        assert!(
+            term.contains(
+                "  client:m: all 3 cases, one cause (could-not-run): could not run: client: cannot start \"no-such-scanner\": No such file or directory [rules CLAMD-CLIENT-0 CLAMD-CLIENT-1 CLAMD-CLIENT-2; first m0 [client:m]]\n"
+            ),
+            "{term}"
+        );
     }
 }

@@ -113,7 +113,8 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
     );
     let name = format!("{}/{}", r.client, r.case_id);
     let path = snapshot::path_for(&opts.dir, &r.client, &r.case_id);
-    match snapshot::check(&opts.dir, &r.client, &r.case_id, &text, opts.mode) {
+    let source = profile.source.as_deref();
+    match snapshot::check(&opts.dir, &r.client, &r.case_id, source, &text, opts.mode) {
         SnapshotOutcome::Matched => None,
         SnapshotOutcome::Written => {
             r.note = Some("new snapshot written".into());

@@ -484,14 +484,29 @@ pub fn pending_for(snap: &Path) -> PathBuf {
 /// Largest snapshot file read (a rendered transcript is a few KiB).
 pub const MAX_SNAPSHOT_BYTES: u64 = 4 << 20;
 
+/// What a snapshot file's `source:` names: the profile file (its name, not the machine's
+/// path to it) and the case. insta's default, the Rust file that wrote it, says nothing in a
+/// client's repository. Only bodies are compared ([`check`], as insta itself does unless
+/// `INSTA_REQUIRE_FULL_MATCH` is set), so a stored snapshot with another `source:` still
+/// matches and is not rewritten for it.
+pub fn source_text(profile_file: Option<&Path>, client: &str, case_id: &str) -> String {
+    let profile = profile_file
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("profile {client}"));
+    format!("{profile} / {case_id}")
+}
+
 /// A snapshot file's text, in insta's format (a small YAML header, then the body), so the
 /// files stay readable by `cargo insta review` without the harness needing cargo-insta.
-pub fn file_text(client: &str, case_id: &str, body: &str) -> String {
+pub fn file_text(source: &str, client: &str, case_id: &str, body: &str) -> String {
     let description = format!("conformance transcript: client {client}, case {case_id}");
     // A JSON string is a valid YAML double-quoted scalar.
-    let quoted = serde_json::to_string(&description).unwrap_or_else(|_| "\"\"".into());
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     format!(
-        "---\nsource: crates/harness/src/snapshot.rs\ndescription: {quoted}\n---\n{}\n",
+        "---\nsource: {}\ndescription: {}\n---\n{}\n",
+        quote(source),
+        quote(&description),
         body.trim_end()
     )
 }
@@ -555,11 +570,12 @@ pub fn diff(old: &str, new: &str) -> String {
 /// ([`SnapshotOutcome::NotWritten`]), and one without a connection is not compared with a
 /// stored one that records connections ([`SnapshotOutcome::Uncompared`]); any other stored
 /// snapshot (a case where nothing listens, a stored `got: unclassified`) is compared as
-/// usual.
+/// usual. `profile_file` is named in the header of a file written ([`source_text`]).
 pub fn check(
     root: &Path,
     client: &str,
     case_id: &str,
+    profile_file: Option<&Path>,
     content: &str,
     mode: Mode,
 ) -> SnapshotOutcome {
@@ -576,7 +592,8 @@ pub fn check(
         }
         _ => {}
     }
-    let text = file_text(client, case_id, normalized);
+    let source = source_text(profile_file, client, case_id);
+    let text = file_text(&source, client, case_id, normalized);
     let (target, outcome) = match existing {
         Some(old) if old == normalized => {
             remove_pending(&path);
@@ -859,7 +876,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let body = "case: clamd.x\nexpect: clean\ngot: clean\nconnection 1:\n  C: \"quoted\": x\\0";
         let path = dir.path().join("c.snap");
-        std::fs::write(&path, file_text("fave", "clamd.x", body)).unwrap();
+        std::fs::write(
+            &path,
+            file_text("fave.toml / clamd.x", "fave", "clamd.x", body),
+        )
+        .unwrap();
         let insta = insta::Snapshot::from_file(&path).unwrap();
         assert_eq!(insta.contents().as_text().unwrap().to_string(), body);
         assert_eq!(read_body(&path).unwrap().as_deref(), Some(body));
@@ -884,6 +905,48 @@ mod tests {
         assert!(n > 100, "{n} shipped snapshots");
     }
 
+    /// A written snapshot's `source:` names the profile file and the case (not this Rust
+    /// file), insta reads it back; a stored snapshot with insta's old default header and the
+    /// same body still matches and is left as it is (only bodies are compared).
+    #[test]
+    fn snapshot_source_names_the_profile_and_case_and_old_headers_still_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Path::new("/home/u/proj/av-conformance/my-scanner.toml");
+        let check_in = |mode| {
+            check(
+                dir.path(),
+                "my-scanner",
+                "clamd.x",
+                Some(profile),
+                REACHED,
+                mode,
+            )
+        };
+        assert_eq!(check_in(Mode::default()), SnapshotOutcome::Written);
+        let path = path_for(dir.path(), "my-scanner", "clamd.x");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("\nsource: \"my-scanner.toml / clamd.x\"\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("snapshot.rs") && !text.contains("/home/u"),
+            "{text}"
+        );
+        let insta = insta::Snapshot::from_file(&path).unwrap();
+        assert_eq!(insta.metadata().source(), Some("my-scanner.toml / clamd.x"));
+        assert_eq!(insta.contents().as_text().unwrap().to_string(), REACHED);
+
+        let old = format!(
+            "---\nsource: crates/harness/src/snapshot.rs\ndescription: \"x\"\n---\n{REACHED}\n"
+        );
+        std::fs::write(&path, &old).unwrap();
+        for mode in modes() {
+            assert_eq!(check_in(mode), SnapshotOutcome::Matched, "{mode:?}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), old, "{mode:?}");
+        }
+    }
+
     const REACHED: &str = "case: clamd.x\nexpect: error\ngot: error\nconnection 1:\n  C: zPING\\0\n  client side: closed, server side: closed";
     const NOT_REACHED: &str = "case: clamd.x\nexpect: error\ngot: error";
 
@@ -905,7 +968,7 @@ mod tests {
     fn assert_never_written(body: &str, why: NotKept) {
         for mode in modes() {
             let dir = tempfile::tempdir().unwrap();
-            let got = check(dir.path(), "c", "clamd.x", body, mode);
+            let got = check(dir.path(), "c", "clamd.x", None, body, mode);
             assert_eq!(got, SnapshotOutcome::NotWritten(why), "{mode:?}");
             let files = std::fs::read_dir(dir.path()).unwrap().count();
             assert_eq!(files, 0, "{mode:?}");
@@ -923,16 +986,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(
             &path_for(dir.path(), "c", "clamd.x"),
-            &file_text("c", "clamd.x", &unread),
+            &file_text("c.toml / clamd.x", "c", "clamd.x", &unread),
         )
         .unwrap();
         let local = Mode::default();
         assert_eq!(
-            check(dir.path(), "c", "clamd.x", &unread, local),
+            check(dir.path(), "c", "clamd.x", None, &unread, local),
             SnapshotOutcome::Matched
         );
         assert!(matches!(
-            check(dir.path(), "c", "clamd.x", REACHED, local),
+            check(dir.path(), "c", "clamd.x", None, REACHED, local),
             SnapshotOutcome::Mismatch(_)
         ));
     }
@@ -945,8 +1008,12 @@ mod tests {
         for mode in modes() {
             let dir = tempfile::tempdir().unwrap();
             let path = path_for(dir.path(), "c", "clamd.x");
-            write(&path, &file_text("c", "clamd.x", REACHED)).unwrap();
-            let got = check(dir.path(), "c", "clamd.x", NOT_REACHED, mode);
+            write(
+                &path,
+                &file_text("c.toml / clamd.x", "c", "clamd.x", REACHED),
+            )
+            .unwrap();
+            let got = check(dir.path(), "c", "clamd.x", None, NOT_REACHED, mode);
             assert_eq!(got, SnapshotOutcome::Uncompared, "{mode:?}");
             assert_eq!(read_body(&path).unwrap().as_deref(), Some(REACHED));
             assert!(!pending_for(&path).exists(), "{mode:?}");
@@ -960,20 +1027,24 @@ mod tests {
     fn clamd_client_3_snapshots_without_connections_still_compare() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(dir.path(), "c", "clamd.x");
-        write(&path, &file_text("c", "clamd.x", NOT_REACHED)).unwrap();
+        write(
+            &path,
+            &file_text("c.toml / clamd.x", "c", "clamd.x", NOT_REACHED),
+        )
+        .unwrap();
         let local = Mode::default();
         assert_eq!(
-            check(dir.path(), "c", "clamd.x", NOT_REACHED, local),
+            check(dir.path(), "c", "clamd.x", None, NOT_REACHED, local),
             SnapshotOutcome::Matched
         );
         let other = NOT_REACHED.replace("got: error", "got: clean");
         assert!(matches!(
-            check(dir.path(), "c", "clamd.x", &other, local),
+            check(dir.path(), "c", "clamd.x", None, &other, local),
             SnapshotOutcome::Mismatch(_)
         ));
         let fresh = tempfile::tempdir().unwrap();
         assert_eq!(
-            check(fresh.path(), "c", "clamd.x", REACHED, local),
+            check(fresh.path(), "c", "clamd.x", None, REACHED, local),
             SnapshotOutcome::Written
         );
         let ci = Mode {
@@ -982,7 +1053,7 @@ mod tests {
         };
         let fresh = tempfile::tempdir().unwrap();
         assert_eq!(
-            check(fresh.path(), "c", "clamd.x", REACHED, ci),
+            check(fresh.path(), "c", "clamd.x", None, REACHED, ci),
             SnapshotOutcome::Missing
         );
         assert!(!records_connection(

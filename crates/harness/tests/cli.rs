@@ -452,11 +452,12 @@ fn requires_node_reports_a_missing_npm_package_or_node_as_not_available() {
     assert!(err.contains("0 not available"), "{err}");
 }
 
-/// A client whose output matches no verdict rule: the failure says `exit status 7` (not a
-/// debug-printed option), and shows the first line naming the error when the last lines are
-/// stack frames (Node prints `Error: Cannot find module ...` at the top of its trace).
+/// A client that crashed with a stack trace: the failure says `crashed (exit 7, ...)` (not a
+/// debug-printed option) with the error line, and the excerpt shows the first line naming
+/// the error when the last lines are stack frames (Node prints `Error: Cannot find module
+/// ...` at the top of its trace).
 #[test]
-fn an_unclassified_exit_shows_its_code_and_the_error_line_above_a_stack_trace() {
+fn a_crash_shows_its_exit_code_and_the_error_line_above_a_stack_trace() {
     let script = "echo 'Error: Cannot find module avc-x' >&2; \
                   for i in 1 2 3 4 5 6 7 8; do echo \"    at frame $i\" >&2; done; exit 7";
     let cmd = format!("sh -c {}", shell_words::quote(script));
@@ -466,7 +467,10 @@ fn an_unclassified_exit_shows_its_code_and_the_error_line_above_a_stack_trace() 
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("exit status 7 and output match no"), "{err}");
+    assert!(
+        err.contains("crashed (exit 7, stack trace): Error: Cannot find module avc-x"),
+        "{err}"
+    );
     assert!(!err.contains("Some(7)"), "{err}");
     assert!(
         err.contains("Error: Cannot find module avc-x") && err.contains("at frame 8"),

@@ -212,6 +212,7 @@ fn clamd_client_3_a_stored_exchange_fails_when_the_client_never_connected() {
     let snap = dir.path().join("snaps/typo/clamd.over-limit.snap");
     std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
     let stored = harness::snapshot::file_text(
+        "typo.toml / clamd.over-limit",
         "typo",
         "clamd.over-limit",
         "case: clamd.over-limit\nexpect: error\ngot: error\nconnection 1:\n  C: zINSTREAM\\0",
