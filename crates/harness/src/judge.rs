@@ -493,6 +493,7 @@ mod tests {
             stdout: stdout.into(),
             stderr: stderr.into(),
             duration: Duration::from_millis(3100),
+            left_running: 0,
         }
     }
 
