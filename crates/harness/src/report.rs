@@ -183,6 +183,16 @@ fn short_rules(rules: &str) -> String {
     }
 }
 
+/// `text` as a Markdown code block whose fence is longer than any run of backticks in it:
+/// client output or wire bytes that hold a fence cannot end the block and inject Markdown
+/// into a CI summary (CommonMark closes a fence only with at least as many backticks).
+fn code_block(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    format!("{fence}text\n{body}\n{fence}")
+}
+
 impl Report {
     /// The rows with this status, in report order.
     fn with_status(&self, status: Status) -> impl Iterator<Item = &Row> {
@@ -454,11 +464,11 @@ impl Report {
                     f.rule, f.kind, f.expected, f.happened
                 );
                 if !f.excerpt.is_empty() {
-                    let _ = writeln!(s, "\n```text\n{}\n```", f.excerpt);
+                    let _ = writeln!(s, "\n{}", code_block(&f.excerpt));
                 }
             }
             if !r.transcript.is_empty() {
-                let _ = writeln!(s, "\nTranscript:\n\n```text\n{}```", r.transcript);
+                let _ = writeln!(s, "\nTranscript:\n\n{}", code_block(&r.transcript));
             }
         }
         crate::redact::text(&s)
@@ -632,6 +642,32 @@ mod tests {
         };
         assert!(!clean.terminal().contains("BY RULE"));
         assert!(!clean.markdown().contains("Failures by rule"));
+    }
+
+    /// Client output holding a Markdown fence stays inside its code block: the fence is
+    /// longer than any backtick run in the text.
+    #[test]
+    fn markdown_code_blocks_cannot_be_closed_by_client_output() {
+        let hostile = "x\n```\n# injected heading\n````` more\n";
+        let block = code_block(hostile);
+        assert!(block.starts_with("``````text\n"), "{block}");
+        assert!(block.ends_with("\n``````"), "{block}");
+        let inner = &block["``````text\n".len()..block.len() - "\n``````".len()];
+        assert_eq!(inner, hostile.trim_end_matches('\n'));
+        assert_eq!(code_block("plain"), "```text\nplain\n```");
+        let mut r = row("fence", &[("CLAMD-CLIENT-3", "protocol", "bad")]);
+        r.transcript = hostile.into();
+        let md = Report {
+            rows: vec![r],
+            ..Default::default()
+        }
+        .markdown();
+        // the block opens before the injected lines and closes only after all of them
+        let open = md.find("``````text\n").expect("long fence opens");
+        let close = md[open + 10..].find("\n``````").expect("long fence closes") + open + 10;
+        let injected = md.find("# injected heading").expect("kept as text");
+        assert!(open < injected && injected < close, "{md}");
+        assert_eq!(md.matches("``````").count(), 2, "{md}");
     }
 
     /// CLAMD-CLIENT-3: a fail-open in one case heads the tally even when a protocol

@@ -112,6 +112,9 @@ fn clamd_client_3_a_crashing_client_is_one_cause_with_its_exception_line() {
     assert!(err.contains("CLAMD-CLIENT-3 (crashed)"), "{err}");
     let html = Reports::read(&reports.html);
     assert!(html.contains("ConnectionRefusedError: [Errno 111] Connection refused"));
+    // each case's "client reported" cell names the crash, not "unclassified output"
+    assert!(html.contains("nothing (crashed)"), "html cell");
+    assert!(!html.contains("unclassified output"), "html cell");
 }
 
 /// CLAMD-CLIENT-6: a client that exits 0 printing nothing (a Node callback that never

@@ -62,6 +62,16 @@ pub fn fault_of(case: &Case) -> String {
     String::new()
 }
 
+/// A client-wide failure kind as the "client reported" cell says it.
+fn no_verdict_label(kind: &str) -> String {
+    match kind {
+        "no-output" => "nothing (exit 0 with no output)".into(),
+        "unclassified" => "unclassified output".into(),
+        "killed" => "nothing (killed by a signal)".into(),
+        other => format!("nothing ({other})"),
+    }
+}
+
 impl Details {
     pub fn for_root(root: &Path) -> Self {
         Details {
@@ -86,7 +96,15 @@ impl Details {
             let got = match (r.got, r.run.as_ref().is_some_and(|x| x.timed_out)) {
                 (Some(v), _) => v.to_string(),
                 (None, true) => "hung (killed at the timeout)".into(),
-                (None, false) if r.run.is_some() => "unclassified output".into(),
+                // what the judge made of it: crashed, killed, no output, unclassified
+                (None, false) if r.run.is_some() => r
+                    .failures
+                    .iter()
+                    .find(|f| crate::judge::CLIENT_WIDE_KINDS.contains(&f.kind.as_str()))
+                    .map_or_else(
+                        || "unclassified output".into(),
+                        |f| no_verdict_label(&f.kind),
+                    ),
                 (None, false) => "did not run".into(),
             };
             self.cases.insert(
