@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # arj builds the ARJ method 1 and 4 inputs of the content differential (issue 15)
 command -v arj >/dev/null 2>&1 || need_apt+=(arj)
+# the Perl clamd client ClamAV::Client (perl-clamav-client profile, run by `cargo xtask test`)
+perl -MClamAV::Client -e 1 >/dev/null 2>&1 || need_apt+=(libclamav-client-perl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   $SUDO apt-get update -qq
