@@ -14,6 +14,7 @@ const DIRS: &[(&str, &str)] = &[
     ("cases/server", "toml"),
     ("clients", "toml"),
     ("clients/wrappers", "py"),
+    ("clients/wrappers", "pl"),
     ("test-clients", "py"),
 ];
 

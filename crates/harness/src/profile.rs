@@ -144,6 +144,8 @@ struct ProfileFile {
     #[serde(default)]
     requires_node: Vec<String>,
     #[serde(default)]
+    requires_perl: Vec<String>,
+    #[serde(default)]
     tags: Vec<String>,
     #[serde(default = "yes")]
     snapshots: bool,
@@ -250,6 +252,8 @@ pub struct ClientProfile {
     pub requires_python: Vec<String>,
     /// npm packages that `require.resolve` must find from the profile's directory.
     pub requires_node: Vec<String>,
+    /// Perl modules (`ClamAV::Client`) that `perl -M<module> -e 1` must load.
+    pub requires_perl: Vec<String>,
     pub tags: Vec<String>,
     pub snapshots: bool,
     /// How snapshots list the requests of a clamd session: as sent, or `by-content` for a
@@ -333,6 +337,12 @@ impl ClientProfile {
         if raw.inputs.is_empty() {
             return Err(cfg("inputs must name file, dir or both".into()));
         }
+        // `perl -M<name>` would run anything after a `=`: only a module name gets there
+        if let Some(bad) = raw.requires_perl.iter().find(|m| !is_perl_module_name(m)) {
+            return Err(cfg(format!(
+                "requires_perl: {bad:?} is not a Perl module name (such as ClamAV::Client)"
+            )));
+        }
         Ok(ClientProfile {
             name,
             description: raw.description,
@@ -351,6 +361,7 @@ impl ClientProfile {
             requires: raw.requires,
             requires_python: raw.requires_python,
             requires_node: raw.requires_node,
+            requires_perl: raw.requires_perl,
             tags: raw.tags,
             snapshots: raw.snapshots,
             snapshot_order: raw.snapshot_order,
@@ -412,6 +423,7 @@ impl ClientProfile {
             requires: Vec::new(),
             requires_python: Vec::new(),
             requires_node: Vec::new(),
+            requires_perl: Vec::new(),
             tags: Vec::new(),
             snapshots: false,
             snapshot_order: SnapshotOrder::AsSent,
@@ -589,6 +601,17 @@ fn compile_rule(rule: RuleFile, verdict: Verdict) -> std::result::Result<Verdict
     Ok(out)
 }
 
+/// `Foo::Bar_2`: words of letters, digits and `_` joined by `::`, not starting with a digit.
+fn is_perl_module_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split("::").all(|w| {
+            w.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,6 +627,25 @@ mod tests {
         infected = { exit = 1, output = "FOUND" }
         error = { exit = "nonzero" }
     "#;
+
+    /// `requires_perl` takes module names only: `perl -M<text>` runs code after a `=`.
+    #[test]
+    fn requires_perl_takes_module_names_only() {
+        let with = |m: &str| {
+            EXAMPLE.replace(
+                "timeout_secs = 5",
+                &format!("timeout_secs = 5\nrequires_perl = [{m:?}]"),
+            )
+        };
+        let ok = ClientProfile::from_toml(&with("ClamAV::Client"), Path::new("p.toml")).unwrap();
+        assert_eq!(ok.requires_perl, ["ClamAV::Client"]);
+        for bad in ["strict=system('id')", "Foo;", "", "9x", "Foo::", "-e"] {
+            let err = ClientProfile::from_toml(&with(bad), Path::new("p.toml"))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("not a Perl module name"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn parses_and_classifies() {

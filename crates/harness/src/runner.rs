@@ -142,7 +142,39 @@ pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String>
             ));
         }
     }
-    node_packages_missing(profile, ctx)
+    node_packages_missing(profile, ctx).or_else(|| perl_modules_missing(profile, ctx))
+}
+
+/// Why `requires_perl` is not met, if it is not: each module must load with
+/// `perl -M<module> -e 1` (names were checked at load, so nothing else runs).
+fn perl_modules_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<String> {
+    if profile.requires_perl.is_empty() {
+        return None;
+    }
+    let Some(perl) = find_program("perl", &ctx.extra_path) else {
+        return Some(
+            "not available: program `perl` (needed by requires_perl) not found on PATH".into(),
+        );
+    };
+    profile.requires_perl.iter().find_map(|module| {
+        let loads = succeeds(std::process::Command::new(&perl).args([
+            format!("-M{module}").as_str(),
+            "-e",
+            "1",
+        ]));
+        (!loads).then(|| {
+            format!(
+                "not available: perl module `{module}` is not installed (Debian: apt-get install \
+                 -y {}; else cpanm {module})",
+                debian_perl_package(module)
+            )
+        })
+    })
+}
+
+/// Debian's package name for a Perl module: `ClamAV::Client` is `libclamav-client-perl`.
+fn debian_perl_package(module: &str) -> String {
+    format!("lib{}-perl", module.to_lowercase().replace("::", "-"))
 }
 
 /// Whether a check command runs and exits 0 (its output is not wanted).

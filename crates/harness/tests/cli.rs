@@ -378,6 +378,50 @@ fn a_wrong_verdict_without_any_connection_says_where_the_address_comes_from() {
     );
 }
 
+/// `requires_perl`: a Perl module that does not load makes the client not available, naming
+/// the Debian package and the CPAN fallback; a module that loads lets it run.
+#[test]
+fn requires_perl_reports_a_missing_module_as_not_available() {
+    if harness::runner::find_program("perl", &[]).is_none() {
+        println!("SKIP: perl not found; the module checks need it");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = |module: &str| {
+        let profile = dir.path().join("perl.toml");
+        std::fs::write(
+            &profile,
+            format!(
+                "protocol = \"clamd\"\ncommand = \"perl -e exit(2)\"\n\
+                 requires_perl = [\"{module}\"]\n[verdicts]\nclean = {{ exit = 0 }}\n\
+                 error = {{ exit = 2 }}\n"
+            ),
+        )
+        .unwrap();
+        let out = harness()
+            .arg("--profile")
+            .arg(&profile)
+            .args(["--filter", "clamd.clean", "--require-available"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("Avc::No::Such::Module");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("perl module `Avc::No::Such::Module` is not installed")
+            && err.contains("apt-get install -y libavc-no-such-module-perl"),
+        "{err}"
+    );
+    // a core module loads: the client runs (an error verdict for a clean file fails)
+    let (code, err) = run("File::Spec");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("0 not available"), "{err}");
+}
+
 /// A profile for a Node client (`node {profile_dir}/../scan.js`), written at
 /// `<dir>/av-conformance/node.toml`, needing the npm package `package`.
 fn node_profile(dir: &Path, package: &str) -> std::path::PathBuf {

@@ -311,6 +311,7 @@ fn builtin_data_is_exactly_the_repository_conformance_files() {
         ("cases/server", "toml"),
         ("clients", "toml"),
         ("clients/wrappers", "py"),
+        ("clients/wrappers", "pl"),
         ("test-clients", "py"),
     ] {
         disk.extend(disk_files(sub, ext));
