@@ -3,6 +3,12 @@
 //! when only listed cases fail, and 1 on a new failure or on a listed case that now passes
 //! (a stale entry must be removed, so the list only ever shrinks by intent).
 //!
+//! An entry may name the rule IDs (or failure kinds) its case fails for (`rules`): a
+//! failure that cites anything else is a new failure, so a listed case that starts failing
+//! for a new reason does not pass unnoticed. A listed case that is NOT-APPLICABLE now (its
+//! fault never fired, or the client never sent the command it assumes, and nothing failed)
+//! is stale like one that passes: the entry covers no failure and must go.
+//!
 //! FAIL-OPEN (clean when no scan happened) is the worst defect: an entry may cover it only
 //! when it says `status = "fail-open"` and the run has `--baseline-allow-fail-open`. An entry
 //! for a plain failure never covers a case that has become FAIL-OPEN.
@@ -45,6 +51,23 @@ pub struct Entry {
     pub reason: String,
     #[serde(default, skip_serializing_if = "is_fail")]
     pub status: Allowed,
+    /// The rule IDs or failure kinds (`hung`, `protocol`, ...) the case may fail for; empty:
+    /// any. Every failure of the row must cite one of them (by its rule or its kind).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+}
+
+impl Entry {
+    /// The failures of `row` this entry does not cover (none when it names no rules).
+    fn uncovered<'a>(&self, row: &'a Row) -> Vec<&'a crate::judge::Failure> {
+        if self.rules.is_empty() {
+            return Vec::new();
+        }
+        row.failures
+            .iter()
+            .filter(|f| !self.rules.iter().any(|r| *r == f.rule || *r == f.kind))
+            .collect()
+    }
 }
 
 fn is_fail(a: &Allowed) -> bool {
@@ -122,6 +145,12 @@ impl Baseline {
                     format!("{what}: listed twice"),
                 ));
             }
+            if e.rules.iter().any(|r| r.trim().is_empty()) {
+                return Err(HarnessError::config(
+                    origin,
+                    format!("{what}: rules must not contain an empty name"),
+                ));
+            }
             if e.status == Allowed::FailOpen && !allow_fail_open {
                 return Err(HarnessError::config(
                     origin,
@@ -162,7 +191,31 @@ impl Baseline {
     pub fn check(&self, report: &Report) -> Outcome {
         let mut out = Outcome::default();
         for (i, row) in report.rows.iter().enumerate() {
+            let new_reason = self
+                .entry(row)
+                .map(|e| e.uncovered(row))
+                .unwrap_or_default();
+            let allowed = |e: &Entry| {
+                row.status == Status::Fail
+                    || (e.status == Allowed::FailOpen && self.allow_fail_open)
+            };
             match (self.entry(row), row.status) {
+                (Some(e), Status::Fail | Status::FailOpen)
+                    if allowed(e) && !new_reason.is_empty() =>
+                {
+                    out.new.push(i);
+                    let why: Vec<String> = new_reason
+                        .iter()
+                        .map(|f| format!("{} {}", f.rule, f.kind))
+                        .collect();
+                    out.notes.push(format!(
+                        "{} [{}] fails for a reason its baseline entry does not list: {} (the entry lists {})",
+                        row.id,
+                        row.suite,
+                        why.join(", "),
+                        e.rules.join(", ")
+                    ));
+                }
                 (Some(e), Status::Fail) => out.known.push((i, e.reason.clone())),
                 (Some(e), Status::FailOpen)
                     if e.status == Allowed::FailOpen && self.allow_fail_open =>
@@ -176,7 +229,9 @@ impl Baseline {
                         row.id, row.suite
                     ));
                 }
-                (Some(e), Status::Pass) => out.stale.push((i, e.reason.clone())),
+                (Some(e), Status::Pass | Status::NotApplicable) => {
+                    out.stale.push((i, e.reason.clone()))
+                }
                 (None, s) if is_failure(s) => out.new.push(i),
                 _ => {}
             }
@@ -201,7 +256,8 @@ pub struct Outcome {
     pub known: Vec<(usize, String)>,
     /// Failing rows the baseline does not allow.
     pub new: Vec<usize>,
-    /// Rows that pass although the baseline lists them.
+    /// Rows that pass (or are NOT-APPLICABLE, failing nothing) although the baseline lists
+    /// them.
     pub stale: Vec<(usize, String)>,
     /// Entries no row of this run checked (filtered out, another partition, not available).
     pub unchecked: Vec<String>,
@@ -256,9 +312,14 @@ impl Outcome {
         }
         for (i, reason) in &self.stale {
             if let Some(r) = report.rows.get(*i) {
+                let now = if r.status == Status::NotApplicable {
+                    "is NOT-APPLICABLE now (it fails nothing)"
+                } else {
+                    "passes now"
+                };
                 let _ = writeln!(
                     s,
-                    "  STALE {} [{}] passes now: remove it from the baseline (reason was: {reason})",
+                    "  STALE {} [{}] {now}: remove it from the baseline (reason was: {reason})",
                     r.id, r.suite
                 );
             }
@@ -295,6 +356,7 @@ fn toml_str(s: &str) -> String {
 
 /// The baseline text for the current failures (`--write-baseline`). Reasons of entries in
 /// `previous` are kept; a new entry's reason is the failure's first line, to be edited.
+/// Every entry names the rules its failures cite (`rules`), so a new reason is caught.
 /// FAIL-OPEN rows are written as entries only with `allow_fail_open`, else as comments.
 pub fn render(report: &Report, previous: Option<&Baseline>, allow_fail_open: bool) -> String {
     let mut s = String::from(
@@ -310,12 +372,28 @@ pub fn render(report: &Report, previous: Option<&Baseline>, allow_fail_open: boo
                 None => format!("{}: {}", r.status.label(), r.detail),
             });
         let reason = crate::redact::text(&reason).replace(['\n', '\r'], " ");
+        // a failure without a rule ID is named by its kind
+        let rules: BTreeSet<&str> = r
+            .failures
+            .iter()
+            .map(|f| {
+                if f.rule.is_empty() {
+                    f.kind.as_str()
+                } else {
+                    f.rule.as_str()
+                }
+            })
+            .collect();
+        let rules: Vec<String> = rules.into_iter().map(toml_str).collect();
         let mut entry = format!(
             "\n[[failure]]\nclient = {}\ncase = {}\nreason = {}\n",
             toml_str(client_of(&r.suite)),
             toml_str(&r.id),
             toml_str(&reason)
         );
+        if !rules.is_empty() {
+            let _ = writeln!(entry, "rules = [{}]", rules.join(", "));
+        }
         if r.status == Status::FailOpen {
             entry.push_str("status = \"fail-open\"\n");
             if !allow_fail_open {
@@ -430,6 +508,106 @@ mod tests {
         let text = render(&rep, Some(&b), true);
         let b = Baseline::parse(&text, Path::new("w.toml"), true).unwrap();
         assert_eq!(b.entries.len(), 3);
+        assert_eq!(b.check(&rep).exit_code(&rep, false), 0);
+    }
+
+    fn failing(id: &str, rules: &[(&str, &str)]) -> Row {
+        Row {
+            failures: rules
+                .iter()
+                .map(|(rule, kind)| crate::judge::Failure {
+                    rule: (*rule).into(),
+                    kind: (*kind).into(),
+                    expected: "e".into(),
+                    happened: "h".into(),
+                    excerpt: String::new(),
+                })
+                .collect(),
+            ..row("client:x", id, Status::Fail)
+        }
+    }
+
+    /// CLAMD-CLIENT-1, CLAMD-CLIENT-4: an entry that names its rules covers only failures
+    /// citing them (by rule ID or failure kind); a listed case that starts failing for
+    /// another reason is a new failure with a note naming it. Without `rules`, any failure.
+    #[test]
+    fn an_entry_with_rules_covers_only_those_rules() {
+        let p = Path::new("b.toml");
+        let text = "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\nrules = [\"CLAMD-CLIENT-1\", \"hung\"]\n";
+        let b = Baseline::parse(text, p, false).unwrap();
+        let same = report(vec![failing(
+            "c",
+            &[("CLAMD-CLIENT-1", "protocol"), ("CLAMD-CLIENT-10", "hung")],
+        )]);
+        let o = b.check(&same);
+        assert_eq!((o.known.len(), o.new.len()), (1, 0), "{:?}", o.notes);
+        assert_eq!(o.exit_code(&same, false), 0);
+        let worse = report(vec![failing(
+            "c",
+            &[
+                ("CLAMD-CLIENT-1", "protocol"),
+                ("CLAMD-CLIENT-4", "wrong-verdict"),
+            ],
+        )]);
+        let o = b.check(&worse);
+        assert_eq!(o.new, vec![0]);
+        assert_eq!(o.exit_code(&worse, false), 1);
+        assert!(
+            o.notes[0].contains("CLAMD-CLIENT-4 wrong-verdict")
+                && o.notes[0].contains("does not list"),
+            "{:?}",
+            o.notes
+        );
+        // an entry without rules still covers any plain failure
+        let any = Baseline::parse(
+            "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\n",
+            p,
+            false,
+        )
+        .unwrap();
+        assert_eq!(any.check(&worse).exit_code(&worse, false), 0);
+        let e = Baseline::parse(&text.replace("\"hung\"", "\" \""), p, false).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+    }
+
+    /// A listed case that is NOT-APPLICABLE now (and fails nothing) is stale, said as such:
+    /// it never counts silently as known or as passing.
+    #[test]
+    fn a_listed_not_applicable_case_is_stale() {
+        let b = Baseline::parse(
+            "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\n",
+            Path::new("b.toml"),
+            false,
+        )
+        .unwrap();
+        let rep = report(vec![row("client:x", "c", Status::NotApplicable)]);
+        let o = b.check(&rep);
+        assert_eq!(o.stale.len(), 1);
+        assert_eq!(o.exit_code(&rep, false), 1);
+        let t = o.terminal(&rep, Path::new("b.toml"));
+        assert!(t.contains("is NOT-APPLICABLE now"), "{t}");
+    }
+
+    /// `--write-baseline` names each entry's rules (sorted, once each; a failure without a
+    /// rule ID by its kind), and the text loads back covering exactly those failures.
+    #[test]
+    fn written_entries_name_their_rules() {
+        let rep = report(vec![failing(
+            "c",
+            &[
+                ("CLAMD-CLIENT-4", "wrong-verdict"),
+                ("CLAMD-CLIENT-1", "protocol"),
+                ("CLAMD-CLIENT-1", "protocol"),
+                ("", "hung"),
+            ],
+        )]);
+        let text = render(&rep, None, false);
+        assert!(
+            text.contains("rules = [\"CLAMD-CLIENT-1\", \"CLAMD-CLIENT-4\", \"hung\"]\n"),
+            "{text}"
+        );
+        let b = Baseline::parse(&text, Path::new("w.toml"), false).unwrap();
+        assert_eq!(b.entries[0].rules.len(), 3);
         assert_eq!(b.check(&rep).exit_code(&rep, false), 0);
     }
 }

@@ -38,6 +38,16 @@ pub struct Case {
     pub fault_seed: Option<u64>,
     /// The verdict the client must report.
     pub expect: Verdict,
+    /// A command the expectation assumes (`INSTREAM`: StreamMaxLength binds only a stream),
+    /// validated at load against the protocol's command names. A client that never sent it
+    /// and got a real verdict is NOT-APPLICABLE; it still fails on a hang, a broken protocol
+    /// rule or a clean without a scan (FAIL-OPEN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applies_if_sent: Option<String>,
+    /// What does not apply without that command, for the NOT-APPLICABLE reason
+    /// (`StreamMaxLength does not apply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applies_why: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     /// clamd IDSESSION reply orders of the fake to run this case with
@@ -135,6 +145,18 @@ impl Case {
         self.daemon
             .validate()
             .map_err(|e| HarnessError::config(origin, format!("case {}: {e}", self.id)))?;
+        if let Some(cmd) = &self.applies_if_sent {
+            let names = command_names(self.protocol);
+            if !names.contains(&cmd.as_str()) {
+                return err(format!(
+                    "applies_if_sent = {cmd:?} is not a {} command ({})",
+                    self.protocol,
+                    names.join(", ")
+                ));
+            }
+        } else if self.applies_why.is_some() {
+            return err("applies_why without applies_if_sent".into());
+        }
         if self.faults.is_empty() && self.fault_seed.is_some() {
             return err("fault_seed without faults".into());
         }
@@ -175,6 +197,19 @@ impl Case {
             }
         }
         Ok(())
+    }
+}
+
+/// The command words a client of `protocol` can send, as [`crate::judge::Evidence`] records
+/// them (clamd: the parse table, CLAMD-PARSE-2; SVSP: the command keywords, SVSP-CMD-1,
+/// `SCAN/<source>` counted as `SCAN`).
+pub fn command_names(protocol: Protocol) -> Vec<&'static str> {
+    match protocol {
+        Protocol::Clamd => clamd_proto::COMMAND_TABLE
+            .iter()
+            .map(|c| c.as_str())
+            .collect(),
+        Protocol::Svsp => vec!["ENABLE", "DISABLE", "SCAN", "QUIT"],
     }
 }
 

@@ -918,8 +918,12 @@ fn row_detail(r: &CaseResult) -> String {
     match r.status {
         Status::NotAvailable | Status::HarnessError => r.note.clone().unwrap_or_default(),
         Status::NotApplicable => format!(
-            "not applicable: the client took a path this fault does not touch (no fault rule fired; the client reported {got}) ({}; {})",
-            r.input, r.daemon
+            "not applicable: {} (the client reported {got}) ({}; {})",
+            r.not_applicable
+                .as_deref()
+                .unwrap_or("the case's expectation does not hold for the path the client took"),
+            r.input,
+            r.daemon
         ),
         Status::Pass => format!(
             "expect {}, got {got} ({}; {})",

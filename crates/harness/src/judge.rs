@@ -24,8 +24,9 @@ pub enum Status {
     HarnessError,
     /// The client is not available here (never counted as passed).
     NotAvailable,
-    /// A fault case whose fault never fired: the client took a path the fault does not
-    /// touch. Neither pass nor fail; does not change the exit code.
+    /// The case's expectation does not hold for the path the client took: its fault never
+    /// fired, or it never sent the command the case assumes (`applies_if_sent`). Neither
+    /// pass nor fail; does not change the exit code.
     NotApplicable,
     Pass,
 }
@@ -64,6 +65,91 @@ pub struct Evidence {
     pub fault_fired: Option<bool>,
     /// Some connection reached the daemon (through the recording proxy).
     pub connected: bool,
+    /// The command words the client sent, first use first (see [`sent_commands`]).
+    pub sent: Vec<String>,
+}
+
+/// Longest command word recorded: anything longer is not a command of either protocol.
+const MAX_WORD: usize = 32;
+/// Distinct command words recorded per run.
+const MAX_WORDS: usize = 64;
+
+/// The command words a client sent on every connection, each once, first use first:
+/// clamd z/n commands as framed (CLAMD-FRAME-1), a legacy one by its first word
+/// (CLAMD-FRAME-3, `SCAN <path>\n`); SVSP the keyword of each line (SVSP-FRAME-8), with
+/// `SCAN/<source>` recorded as `SCAN`. Words are upper-cased as both daemons match them.
+pub fn sent_commands(protocol: Protocol, t: &Transcript) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |w: &[u8]| {
+        // only words that can be commands, and a bounded list (a hostile client's lines)
+        let word = !w.is_empty() && w.len() <= MAX_WORD && w.iter().all(u8::is_ascii_alphabetic);
+        let w = String::from_utf8_lossy(w).to_ascii_uppercase();
+        if word && out.len() < MAX_WORDS && !out.contains(&w) {
+            out.push(w);
+        }
+    };
+    for conn in t.connections() {
+        match protocol {
+            Protocol::Clamd => {
+                let c2s = t.bytes(conn, Dir::C2S);
+                for f in crate::checks::clamd::parse_client(&c2s) {
+                    match f {
+                        crate::checks::clamd::ClientFrame::Command { name, .. } => {
+                            add(first_word(&name))
+                        }
+                        // clamd answers one unprefixed command and closes: its first line
+                        crate::checks::clamd::ClientFrame::Legacy { at, end } => {
+                            add(first_word(&c2s[at..end]))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Protocol::Svsp => {
+                for l in crate::checks::svsp::lines(t, conn, Dir::C2S) {
+                    let (_, word, _) = crate::checks::svsp::tokens(&l.text);
+                    add(word.split('/').next().unwrap_or_default().as_bytes());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The bytes up to the first space, tab or CR (a command's name without its argument).
+fn first_word(b: &[u8]) -> &[u8] {
+    let end = b
+        .iter()
+        .position(|c| matches!(c, b' ' | b'\t' | b'\r' | 0))
+        .unwrap_or(b.len());
+    &b[..end]
+}
+
+/// Why a case is not applicable to a run, or None when it applies. A case whose assumed
+/// command (`applies_if_sent`) never went out says so first (the more precise reason); else
+/// a fault case whose fault never fired. Only a run in which the daemon sent a real verdict
+/// qualifies (without one a clean is FAIL-OPEN).
+pub fn not_applicable_reason(case: &Case, ev: &Evidence) -> Option<String> {
+    if !ev.daemon_verdict {
+        return None;
+    }
+    if let Some(cmd) = &case.applies_if_sent {
+        if !ev.sent.iter().any(|s| s == cmd) {
+            let why = case
+                .applies_why
+                .as_deref()
+                .unwrap_or("the case's expectation assumes it");
+            let sent = if ev.sent.is_empty() {
+                String::new()
+            } else {
+                format!(", only {}", ev.sent.join(", "))
+            };
+            return Some(format!("the client never sent {cmd}{sent}: {why}"));
+        }
+    }
+    (ev.fault_fired == Some(false)).then(|| {
+        "the fault never fired: the client took a path this fault does not touch".to_string()
+    })
 }
 
 impl Evidence {
@@ -90,6 +176,7 @@ impl Evidence {
             last_reply,
             fault_fired,
             connected: !t.connections().is_empty(),
+            sent: sent_commands(protocol, t),
         }
     }
 }
@@ -222,9 +309,10 @@ fn names_error(l: &str) -> bool {
 /// Judges verdict and findings.
 ///
 /// FAIL-OPEN: the client reported clean where the case expects otherwise and the daemon
-/// never sent a verdict (issue 14 item 3). A fault case whose fault never fired while the
-/// daemon sent a verdict is not applicable: the expectation assumed the fault (issue 14
-/// item 4); a hang or a broken protocol rule still fails it.
+/// never sent a verdict (issue 14 item 3). A fault case whose fault never fired, or a case
+/// whose `applies_if_sent` command the client never sent, while the daemon sent a verdict is
+/// not applicable: the expectation assumed the fault or the command (issue 14 item 4); a
+/// hang or a broken protocol rule still fails it.
 pub fn judge(
     case: &Case,
     profile: &ClientProfile,
@@ -271,12 +359,10 @@ pub fn judge(
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
             }
-            // The fault never fired and the daemon answered with a real verdict: the
-            // expectation (which assumed the fault) does not apply. Without a verdict the
-            // client is judged as usual (a clean with no scan is still FAIL-OPEN).
-            Some(_) if ev.fault_fired == Some(false) && ev.daemon_verdict => {
-                status = Status::NotApplicable
-            }
+            // The fault never fired, or the command the case assumes was never sent, and the
+            // daemon answered with a real verdict: the expectation does not apply. Without a
+            // verdict the client is judged as usual (a clean with no scan is still FAIL-OPEN).
+            Some(_) if not_applicable_reason(case, ev).is_some() => status = Status::NotApplicable,
             Some(v) if v != case.expect => {
                 let fail_open = v == Verdict::Clean && !ev.daemon_verdict;
                 status = if fail_open {
@@ -592,5 +678,101 @@ mod tests {
         let (_, _, failures) = judge(&case, &p, &run(Some(1), false, "", TRACEBACK), &[], &ev);
         assert_eq!(failures[0].kind, "wrong-verdict");
         assert!(!is_client_wide(&failures[0]));
+    }
+
+    /// CLAMD-CLIENT-4, CLAMD-CLIENT-1: `clamd.over-limit` assumes INSTREAM. A client that
+    /// scanned by path and got a real verdict is NOT-APPLICABLE, with a reason naming the
+    /// command; the same client still fails on a hang or a MUST finding, is FAIL-OPEN on a
+    /// clean without a scan, and an INSTREAM client's clean is judged as usual.
+    #[test]
+    fn clamd_client_4_over_limit_applies_only_to_an_instream_client() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/cases/client");
+        let case = crate::case::load_dir(&dir)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == "clamd.over-limit")
+            .expect("clamd.over-limit is shipped");
+        assert_eq!(case.applies_if_sent.as_deref(), Some("INSTREAM"));
+        let p = profile("clean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n");
+        let clean = run(Some(0), false, "f: OK\n", "");
+        let by_path = Evidence {
+            daemon_verdict: true,
+            connected: true,
+            sent: vec!["SCAN".into()],
+            ..Evidence::default()
+        };
+        let (status, _, failures) = judge(&case, &p, &clean, &[], &by_path);
+        assert_eq!(status, Status::NotApplicable, "{failures:?}");
+        assert_eq!(
+            not_applicable_reason(&case, &by_path).as_deref(),
+            Some("the client never sent INSTREAM, only SCAN: StreamMaxLength does not apply")
+        );
+        let (status, _, _) = judge(&case, &p, &run(None, true, "", ""), &[], &by_path);
+        assert_eq!(status, Status::Fail, "a hang still fails");
+        let must = Finding {
+            rule: "CLAMD-CLIENT-1".into(),
+            level: Level::Must,
+            conn: 1,
+            message: "unprefixed".into(),
+            excerpt: String::new(),
+        };
+        let (status, _, failures) = judge(&case, &p, &clean, &[must], &by_path);
+        assert_eq!(status, Status::Fail);
+        assert_eq!(failures.len(), 1, "only the protocol rule: {failures:?}");
+        let no_scan = Evidence {
+            daemon_verdict: false,
+            ..by_path.clone()
+        };
+        assert_eq!(not_applicable_reason(&case, &no_scan), None);
+        let (status, _, _) = judge(&case, &p, &clean, &[], &no_scan);
+        assert_eq!(status, Status::FailOpen);
+        let streamed = Evidence {
+            sent: vec!["INSTREAM".into()],
+            ..by_path
+        };
+        let (status, _, failures) = judge(&case, &p, &clean, &[], &streamed);
+        assert_eq!(status, Status::Fail);
+        assert_eq!(failures[0].rule, "CLAMD-CLIENT-4");
+    }
+
+    /// CLAMD-FRAME-1, CLAMD-FRAME-3, SVSP-FRAME-8: the command words a client sent, from
+    /// z/n frames, a legacy line, or SVSP lines (`SCAN/FILE` as SCAN); never a word of data.
+    #[test]
+    fn sent_commands_reads_each_framing() {
+        use crate::transcript::{Event, EventKind};
+        trait Push {
+            fn push(&mut self, conn: u32, dir: Dir, b: &[u8]);
+        }
+        impl Push for Transcript {
+            fn push(&mut self, conn: u32, dir: Dir, b: &[u8]) {
+                self.events.push(Event {
+                    conn,
+                    at: Duration::ZERO,
+                    kind: EventKind::Data {
+                        dir,
+                        bytes: b.to_vec(),
+                        len: b.len(),
+                        truncated: false,
+                    },
+                });
+            }
+        }
+        let mut t = Transcript::default();
+        t.push(
+            1,
+            Dir::C2S,
+            b"zIDSESSION\0zINSTREAM\0\0\0\0\x05ab\ncd\0\0\0\0zEND\0",
+        );
+        t.push(2, Dir::C2S, b"SCAN /tmp/x\nPING\n");
+        assert_eq!(
+            sent_commands(Protocol::Clamd, &t),
+            ["IDSESSION", "INSTREAM", "END", "SCAN"]
+        );
+        let mut t = Transcript::default();
+        t.push(1, Dir::C2S, b"1 enable verbose\n2 SCAN/FILE x\nquit\n");
+        assert_eq!(
+            sent_commands(Protocol::Svsp, &t),
+            ["ENABLE", "SCAN", "QUIT"]
+        );
     }
 }

@@ -219,6 +219,8 @@ impl Generated {
             expect: self.expect(),
             tags: vec!["proptest".into()],
             session_orders: Vec::new(),
+            applies_if_sent: None,
+            applies_why: None,
         }
     }
 }

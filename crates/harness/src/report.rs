@@ -62,7 +62,8 @@ pub struct Counts {
     pub fail_open: usize,
     pub harness_errors: usize,
     pub not_available: usize,
-    /// Fault cases whose fault never fired (neither passed nor failed).
+    /// Cases whose expectation did not apply to the client's path: a fault that never
+    /// fired, a command never sent (neither passed nor failed).
     pub not_applicable: usize,
 }
 
@@ -393,7 +394,7 @@ impl Report {
         }
         let nap: Vec<&Row> = self.with_status(Status::NotApplicable).collect();
         if !nap.is_empty() {
-            let _ = writeln!(s, "\nNOT APPLICABLE (the fault never fired: the client took a path this fault does not touch; neither passed nor failed):");
+            let _ = writeln!(s, "\nNOT APPLICABLE (the case's expectation does not hold for the path the client took (each line says why: a fault that never fired, a command the client never sent); neither passed nor failed):");
             for r in nap {
                 let _ = writeln!(s, "  {} [{}]: {}", r.id, r.suite, r.detail);
             }
@@ -443,7 +444,7 @@ impl Report {
         }
         let nap: Vec<&Row> = self.with_status(Status::NotApplicable).collect();
         if !nap.is_empty() {
-            s.push_str("\n## Not applicable\n\nThe fault never fired: the client took a path this fault does not touch. These cases are neither passed nor failed.\n\n");
+            s.push_str("\n## Not applicable\n\nThe case's expectation does not hold for the path the client took: each line says why (a fault that never fired, a command the client never sent). These cases are neither passed nor failed.\n\n");
             for r in nap {
                 let _ = writeln!(s, "- `{}` ({}): {}", r.id, r.suite, r.detail);
             }

@@ -62,6 +62,10 @@ pub struct CaseResult {
     pub expected: Verdict,
     pub got: Option<Verdict>,
     pub status: Status,
+    /// Why the case did not apply to this run (`judge::not_applicable_reason`), when the
+    /// verdict was set aside: said by every report's NOT-APPLICABLE line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
     pub failures: Vec<Failure>,
     pub warnings: Vec<Finding>,
     pub note: Option<String>,
@@ -88,6 +92,7 @@ impl CaseResult {
             expected: case.expect,
             got: None,
             status: Status::Pass,
+            not_applicable: None,
             failures: Vec::new(),
             warnings: Vec::new(),
             note: None,
@@ -358,7 +363,8 @@ async fn run_inner(
         Some(p) => p.finish(CLOSE_GRACE).await,
         None => Transcript::default(),
     };
-    // A case with fault rules whose fault never fired is not applicable (issue 14 item 4).
+    // A case with fault rules whose fault never fired is not applicable (issue 14 item 4),
+    // as is one whose `applies_if_sent` command the client never sent (judge::Evidence).
     let fault_fired = match (daemon.fault_stats(), case.faults.is_empty()) {
         (Some(stats), false) => Some(stats.rules.iter().any(|r| r.fired > 0)),
         _ => None,
@@ -372,6 +378,9 @@ async fn run_inner(
     let evidence = Evidence::of(case.protocol, &transcript, fault_fired);
     let (status, got, failures) = judge(case, profile, &run, &findings, &evidence);
     r.status = status;
+    if status == Status::NotApplicable {
+        r.not_applicable = crate::judge::not_applicable_reason(case, &evidence);
+    }
     r.got = got;
     r.failures = failures;
     r.warnings = findings

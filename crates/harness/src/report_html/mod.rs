@@ -309,7 +309,7 @@ fn not_applicable_section(s: &mut String, report: &Report) {
     if nap.is_empty() {
         return;
     }
-    s.push_str("<h2 id=\"not-applicable\">Not applicable</h2>\n<p>The fault never fired: the client took a path this fault does not touch. Neither passed nor failed.</p><ul>\n");
+    s.push_str("<h2 id=\"not-applicable\">Not applicable</h2>\n<p>The case's expectation does not hold for the path the client took: each line says why (a fault that never fired, a command the client never sent). Neither passed nor failed.</p><ul>\n");
     for (i, r) in nap {
         let _ = writeln!(s, "<li>{}: {}</li>", link(i, r), esc(&r.detail));
     }
