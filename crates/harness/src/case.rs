@@ -338,4 +338,38 @@ expect = "error"
             assert_eq!(e.exit_code(), 2, "{daemon}: {e}");
         }
     }
+
+    /// CLAMD-PARSE-2, SVSP-CMD-1: `applies_if_sent` names a command of the case's protocol
+    /// (checked at load, exit 2 otherwise); `applies_why` needs it.
+    #[test]
+    fn applies_if_sent_names_a_command_of_the_protocol() {
+        let case = |proto: &str, rule: &str, extra: &str| {
+            format!(
+                "[[case]]\nid = \"{proto}.a\"\nprotocol = \"{proto}\"\nrules = [\"{rule}\"]\n\
+                 input = {{ kind = \"empty\" }}\nexpect = \"error\"\n{extra}\n"
+            )
+        };
+        let ok = load_text(&case(
+            "clamd",
+            "CLAMD-CLIENT-4",
+            "applies_if_sent = \"INSTREAM\"\napplies_why = \"w\"",
+        ))
+        .expect("loads");
+        assert_eq!(ok[0].applies_if_sent.as_deref(), Some("INSTREAM"));
+        load_text(&case(
+            "svsp",
+            "SVSP-CLIENT-10",
+            "applies_if_sent = \"SCAN\"",
+        ))
+        .expect("SVSP SCAN");
+        for (proto, rule, bad) in [
+            ("clamd", "CLAMD-CLIENT-4", "applies_if_sent = \"STREAM\""),
+            ("clamd", "CLAMD-CLIENT-4", "applies_if_sent = \"instream\""),
+            ("svsp", "SVSP-CLIENT-10", "applies_if_sent = \"INSTREAM\""),
+            ("clamd", "CLAMD-CLIENT-4", "applies_why = \"w\""),
+        ] {
+            let e = load_text(&case(proto, rule, bad)).expect_err(bad);
+            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+        }
+    }
 }

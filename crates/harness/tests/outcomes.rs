@@ -136,3 +136,35 @@ async fn fault_that_never_fired_is_not_applicable_and_does_not_fail_the_run() {
     let rs = run("none", &[id]).await;
     assert_eq!(get(&rs, id).status, Status::FailOpen);
 }
+
+/// CLAMD-CLIENT-4: `clamd.over-limit` assumes INSTREAM (`applies_if_sent`). A client that
+/// scans by path gets the daemon's truthful `OK` (StreamMaxLength binds only a stream), so
+/// the case is NOT-APPLICABLE and every report says why; it used to fail as a wrong verdict.
+/// An INSTREAM client that says clean after `INSTREAM size limit exceeded` is FAIL-OPEN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_limit_is_not_applicable_to_a_client_that_never_sent_instream_clamd_client_4() {
+    need_python!();
+    let id = "clamd.over-limit";
+    let rs = run("scan", &[id]).await;
+    let r = get(&rs, id);
+    assert_eq!(r.status, Status::NotApplicable, "{:?}", r.failures);
+    let why = "the client never sent INSTREAM, only SCAN: StreamMaxLength does not apply";
+    assert_eq!(r.not_applicable.as_deref(), Some(why));
+    let report = Report {
+        rows: rs.iter().map(harness::cli::row_of).collect(),
+        seconds: 0.0,
+        notes: Vec::new(),
+    };
+    assert_eq!(report.exit_code(false), 0);
+    let term = report.terminal();
+    assert!(term.contains(why), "{term}");
+    assert!(!term.contains("does not touch"), "no fault here: {term}");
+    assert!(report.markdown().contains(why));
+    let json = serde_json::to_string(&report.rows).unwrap();
+    assert!(json.contains(why), "{json}");
+
+    let rs = run("instream", &[id]).await;
+    let r = get(&rs, id);
+    assert_eq!(r.status, Status::FailOpen, "{:?}", r.failures);
+    assert_eq!(r.failures[0].rule, "CLAMD-CLIENT-4");
+}
