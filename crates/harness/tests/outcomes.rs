@@ -78,6 +78,21 @@ fn get<'a>(rs: &'a [CaseResult], id: &str) -> &'a CaseResult {
     rs.iter().find(|r| r.case_id == id).unwrap()
 }
 
+/// Runs case `id` with the client that scans by path: it must be NOT-APPLICABLE with no
+/// failure. Returns its result and the run's report.
+async fn not_applicable_by_path(id: &str) -> (CaseResult, Report) {
+    let rs = run("scan", &[id]).await;
+    let r = get(&rs, id).clone();
+    assert_eq!(r.status, Status::NotApplicable, "{:?}", r.failures);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let report = Report {
+        rows: rs.iter().map(harness::cli::row_of).collect(),
+        seconds: 0.0,
+        notes: Vec::new(),
+    };
+    (r, report)
+}
+
 /// Issue 14 item 3 (CLAMD-CLIENT-5): clean after `UNKNOWN COMMAND` (not a verdict) is
 /// FAIL-OPEN, even where the case expects infected (it used to be a plain FAIL). FAIL-OPEN
 /// needs a scan that really failed: a client that got the daemon's `FOUND` verdict and still
@@ -109,15 +124,8 @@ async fn clean_after_a_reply_that_is_no_verdict_is_fail_open_clamd_client_5() {
 async fn fault_that_never_fired_is_not_applicable_and_does_not_fail_the_run() {
     need_python!();
     let id = "clamd.fault-reset-mid-stream";
-    let rs = run("scan", &[id]).await;
-    let r = get(&rs, id);
-    assert_eq!(r.status, Status::NotApplicable, "{:?}", r.failures);
-    assert!(r.failures.is_empty(), "{:?}", r.failures);
-    let report = Report {
-        rows: rs.iter().map(harness::cli::row_of).collect(),
-        seconds: 0.0,
-        notes: Vec::new(),
-    };
+    let (r, report) = not_applicable_by_path(id).await;
+    assert!(r.not_applicable.unwrap().contains("the fault never fired"));
     let c = report.counts();
     assert_eq!(
         (c.passed, c.failed, c.fail_open, c.not_applicable),
@@ -145,16 +153,9 @@ async fn fault_that_never_fired_is_not_applicable_and_does_not_fail_the_run() {
 async fn over_limit_is_not_applicable_to_a_client_that_never_sent_instream_clamd_client_4() {
     need_python!();
     let id = "clamd.over-limit";
-    let rs = run("scan", &[id]).await;
-    let r = get(&rs, id);
-    assert_eq!(r.status, Status::NotApplicable, "{:?}", r.failures);
+    let (r, report) = not_applicable_by_path(id).await;
     let why = "the client never sent INSTREAM, only SCAN: StreamMaxLength does not apply";
     assert_eq!(r.not_applicable.as_deref(), Some(why));
-    let report = Report {
-        rows: rs.iter().map(harness::cli::row_of).collect(),
-        seconds: 0.0,
-        notes: Vec::new(),
-    };
     assert_eq!(report.exit_code(false), 0);
     let term = report.terminal();
     assert!(term.contains(why), "{term}");
