@@ -187,7 +187,34 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
                 Payload::Eicar,
                 vec![layer(Bzip2, vec![]), layer(MimeQp, vec![])],
             ),
-            Some("bzip2-trailing-or-damaged"),
+            None,
+        ),
+        (
+            "xz_in_pdf_raw_stream",
+            input(
+                Payload::Eicar,
+                vec![layer(Xz, vec![]), layer(PdfRaw, vec![])],
+            ),
+            None,
+        ),
+        (
+            "xz_in_mime_quoted_printable",
+            input(
+                Payload::Eicar,
+                vec![layer(Xz, vec![]), layer(MimeQp, vec![])],
+            ),
+            None,
+        ),
+        (
+            "bzip2_cut_after_first_8k",
+            input(
+                Payload::Sized {
+                    len: 8192,
+                    marker_at_end: false,
+                },
+                vec![layer(Bzip2, vec![Truncate(55238)])],
+            ),
+            Some("bzip2-damaged"),
         ),
         (
             "zip_eocd_comment_length",

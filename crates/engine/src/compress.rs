@@ -22,14 +22,16 @@ pub(crate) fn is_xz(head: &[u8]) -> bool {
     head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
 }
 
-/// All bzip2 streams of `r`, concatenated (as `bzip2 -d` does).
+/// The first bzip2 stream of `r`: clamd 1.4.6 (`cli_scanbzip`) stops at its end, so bytes
+/// after it (another stream, or what a MIME or PDF layer leaves after the data) are ignored.
 pub(crate) fn bzip2_reader<R: Read>(r: R) -> impl Read {
-    bzip2::read::MultiBzDecoder::new(r)
+    bzip2::read::BzDecoder::new(r)
 }
 
-/// All xz streams of `r`, with the decoder memory limit.
+/// The first xz stream of `r`, with the decoder memory limit: clamd 1.4.6 (`cli_scanxz`)
+/// stops once `XzUnpacker_IsStreamWasFinished`, so bytes after the stream are ignored.
 pub(crate) fn xz_reader<R: Read>(r: R) -> impl Read {
-    lzma_rust2::XzReader::new_mem_limit(r, true, XZ_MEM_LIMIT_KIB)
+    lzma_rust2::XzReader::new_mem_limit(r, false, XZ_MEM_LIMIT_KIB)
 }
 
 /// The member name: the container's base name without its compression suffix
