@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::runner::Target;
 use crate::sigs::{eicar, MARKER_A};
@@ -623,38 +622,16 @@ impl ContentPair {
 
     fn shrink(
         &self,
-        mut tree: impl ValueTree<Value = ContentInput>,
+        tree: impl ValueTree<Value = ContentInput>,
         first: (Vec<u8>, Vec<u8>),
     ) -> Divergence {
-        let mut best = Divergence {
-            input: tree.current(),
-            reference: first.0,
-            candidate: first.1,
-        };
-        let mut fails = true;
-        for _ in 0..256 {
-            let moved = if fails {
-                tree.simplify()
-            } else {
-                tree.complicate()
-            };
-            if !moved {
-                break;
-            }
-            let cur = tree.current();
-            match self.diverges(&cur) {
-                Some((r, c)) => {
-                    fails = true;
-                    best = Divergence {
-                        input: cur,
-                        reference: r,
-                        candidate: c,
-                    };
-                }
-                None => fails = false,
-            }
+        let (input, (reference, candidate)) =
+            crate::explore::shrink(tree, first, 256, |cur| self.diverges(cur));
+        Divergence {
+            input,
+            reference,
+            candidate,
         }
-        best
     }
 
     /// Runs `n` inputs generated from `seed`, shrinking each divergence (at most
@@ -667,17 +644,8 @@ impl ContentPair {
         max_divergences: usize,
     ) -> ContentReport {
         let t0 = Instant::now();
-        let mut seed_bytes = [0u8; 32];
-        seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-        let config = Config {
-            rng_algorithm: RngAlgorithm::ChaCha,
-            failure_persistence: None,
-            // the known-mismatch filter rejects about half of the generated inputs
-            max_local_rejects: u32::MAX,
-            ..Config::default()
-        };
-        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
-        let mut runner = TestRunner::new_with_rng(config, rng);
+        // the known-mismatch filter rejects about half of the generated inputs
+        let mut runner = crate::explore::runner(seed, u32::MAX);
         let strategy = content_input(exclude_known);
         let mut rep = ContentReport::default();
         for _ in 0..n {
@@ -717,6 +685,7 @@ impl ContentPair {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::test_runner::TestRunner;
 
     /// Every format wraps EICAR into bytes whose report never shows it in plain form or as
     /// plain hex, and rendering is deterministic (a seed replays its inputs; OLE2 storages

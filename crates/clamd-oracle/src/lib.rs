@@ -8,6 +8,7 @@ pub mod content_fuzz;
 pub mod corpus;
 pub mod env;
 pub mod equiv;
+pub mod explore;
 mod files;
 pub mod fuzz;
 pub mod real;

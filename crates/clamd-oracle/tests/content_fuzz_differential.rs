@@ -19,24 +19,6 @@ use clamd_oracle::{Launcher, OracleEnv, Profile, RealLauncher, RunningServer};
 
 const FIXED_SEED: u64 = 7;
 
-fn seed() -> u64 {
-    if let Some(s) = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        return s;
-    }
-    let ci = std::env::var_os("CI").is_some()
-        || std::env::var("AVC_REQUIRE_CLAMD").as_deref() == Ok("1");
-    if ci {
-        FIXED_SEED
-    } else {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(FIXED_SEED, |d| d.as_nanos() as u64)
-    }
-}
-
 /// CLAMD-DET-7, CLAMD-CONF-3: on generated and mutated containers and documents the fake's
 /// INSTREAM reply bytes equal clamd 1.4.6's.
 #[test]
@@ -49,7 +31,7 @@ fn content_fuzz_fake_replies_equal_real_clamd_on_generated_inputs() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
     let all = std::env::var("CONTENT_FUZZ_ALL").as_deref() == Ok("1");
-    let seed = seed();
+    let seed = clamd_oracle::explore::seed(FIXED_SEED);
     let env = OracleEnv::create().expect("oracle env");
     let servers = Servers::start(&env);
     let pair = servers.pair();
