@@ -256,8 +256,9 @@ pub fn content_input(exclude_known: bool) -> impl Strategy<Value = ContentInput>
 /// (unless `exclude_known` is off) so that a run reports new divergences only.
 pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
     let layers = &input.layers;
-    for l in layers {
+    for (k, l) in layers.iter().enumerate() {
         let mutated = !l.mutations.is_empty();
+        let inner = k.checked_sub(1).map(|i| layers[i].wrap);
         // damaged bytes (anything but a cut) inside the deflate data
         let garbled = l
             .mutations
@@ -270,14 +271,25 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
             Wrap::SevenZ if mutated => Some("7z-damaged"),
             Wrap::Xz if mutated => Some("xz-damaged"),
             Wrap::Gzip if garbled => Some("gzip-damaged-deflate"),
+            // the partial output of a cut gzip, read as another container
+            Wrap::Gzip if mutated && inner.is_some() => Some("gzip-cut-container"),
             Wrap::Bzip2 if mutated => Some("bzip2-damaged"),
             Wrap::CabStored | Wrap::CabMszip if mutated => Some("cab-damaged"),
             Wrap::CabMszip if matches!(input.payload, Payload::Sized { .. }) => {
                 Some("cab-mszip-near-max-file-size")
             }
             Wrap::Ole2 | Wrap::Ole2Package if mutated => Some("ole2-damaged"),
-            // a Package with containers around or inside it (MaxRecursion levels)
-            Wrap::Ole2Package if layers.len() >= 2 => Some("ole2-package-nested"),
+            // a Package three layers deep, or in another Package (MaxRecursion levels)
+            Wrap::Ole2Package
+                if layers.len() >= 3
+                    || layers
+                        .iter()
+                        .filter(|o| o.wrap == Wrap::Ole2Package)
+                        .count()
+                        >= 2 =>
+            {
+                Some("ole2-package-nested")
+            }
             Wrap::Tar if mutated => Some("tar-header-checksum"),
             Wrap::Tnef
             | Wrap::Chm

@@ -199,6 +199,21 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
             Some("bzip2-damaged"),
         ),
         (
+            "gzip_cut_holding_chm_holding_zip",
+            input(
+                Payload::Sized {
+                    len: 8190,
+                    marker_at_end: false,
+                },
+                vec![
+                    layer(ZipDeflate, vec![]),
+                    layer(Chm, vec![]),
+                    layer(Gzip, vec![Truncate(57867)]),
+                ],
+            ),
+            Some("gzip-cut-container"),
+        ),
+        (
             "zip_eocd_comment_length",
             input(
                 Payload::Marker,
@@ -216,6 +231,14 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
                 vec![layer(CabMszip, vec![])],
             ),
             Some("cab-mszip-near-max-file-size"),
+        ),
+        (
+            "ole2_package_in_one_zip",
+            input(
+                Payload::Eicar,
+                vec![layer(Ole2Package, vec![]), layer(ZipStored, vec![])],
+            ),
+            None,
         ),
         (
             "ole2_package_in_two_zips",
