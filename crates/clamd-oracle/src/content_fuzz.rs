@@ -274,17 +274,24 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
             // the partial output of a cut gzip, read as another container
             Wrap::Gzip if mutated && inner.is_some() => Some("gzip-cut-container"),
             Wrap::Bzip2 if mutated => Some("bzip2-damaged"),
+            Wrap::Szdd
+                if k + 1 < layers.len()
+                    && matches!(input.payload, Payload::Sized { len, .. } if len > MAX_FILE_SIZE) =>
+            {
+                Some("szdd-over-max-file-size-nested")
+            }
             Wrap::CabStored | Wrap::CabMszip if mutated => Some("cab-damaged"),
             Wrap::CabMszip if matches!(input.payload, Payload::Sized { .. }) => {
                 Some("cab-mszip-near-max-file-size")
             }
             Wrap::Ole2 | Wrap::Ole2Package if mutated => Some("ole2-damaged"),
-            // a Package three layers deep, or in another Package (MaxRecursion levels)
+            // a Package three layers deep, in another Package, or with HTML (whose
+            // normalised copies are a level of their own): MaxRecursion levels
             Wrap::Ole2Package
                 if layers.len() >= 3
                     || layers
                         .iter()
-                        .filter(|o| o.wrap == Wrap::Ole2Package)
+                        .filter(|o| matches!(o.wrap, Wrap::Ole2Package | Wrap::HtmlDataUri))
                         .count()
                         >= 2 =>
             {

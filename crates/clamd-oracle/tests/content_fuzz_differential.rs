@@ -199,6 +199,25 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
             Some("bzip2-damaged"),
         ),
         (
+            "ole2_package_holding_html_data_uri",
+            input(
+                Payload::Eicar,
+                vec![layer(HtmlDataUri, vec![]), layer(Ole2Package, vec![])],
+            ),
+            Some("ole2-package-nested"),
+        ),
+        (
+            "szdd_over_max_file_size_in_zip",
+            input(
+                Payload::Sized {
+                    len: 8193,
+                    marker_at_end: false,
+                },
+                vec![layer(Szdd, vec![]), layer(ZipDeflate, vec![])],
+            ),
+            Some("szdd-over-max-file-size-nested"),
+        ),
+        (
             "gzip_cut_holding_chm_holding_zip",
             input(
                 Payload::Sized {
