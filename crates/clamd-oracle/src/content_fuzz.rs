@@ -280,6 +280,16 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
             {
                 Some("szdd-over-max-file-size-nested")
             }
+            // a mail in a PDF in a mail
+            Wrap::PdfRaw
+                if matches!(inner, Some(Wrap::MimeBase64 | Wrap::MimeQp | Wrap::MimeUu))
+                    && matches!(
+                        layers.get(k + 1).map(|o| o.wrap),
+                        Some(Wrap::MimeBase64 | Wrap::MimeQp | Wrap::MimeUu)
+                    ) =>
+            {
+                Some("mail-in-pdf-in-mail")
+            }
             Wrap::CabStored | Wrap::CabMszip if mutated => Some("cab-damaged"),
             Wrap::CabMszip if matches!(input.payload, Payload::Sized { .. }) => {
                 Some("cab-mszip-near-max-file-size")

@@ -218,6 +218,18 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
             Some("szdd-over-max-file-size-nested"),
         ),
         (
+            "uuencoded_mail_in_pdf_in_quoted_printable_mail",
+            input(
+                Payload::Eicar,
+                vec![
+                    layer(MimeUu, vec![]),
+                    layer(PdfRaw, vec![]),
+                    layer(MimeQp, vec![]),
+                ],
+            ),
+            Some("mail-in-pdf-in-mail"),
+        ),
+        (
             "gzip_cut_holding_chm_holding_zip",
             input(
                 Payload::Sized {
