@@ -271,9 +271,9 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
             Wrap::SevenZ if mutated => Some("7z-damaged"),
             Wrap::Xz if mutated => Some("xz-damaged"),
             Wrap::Gzip if garbled => Some("gzip-damaged-deflate"),
-            // the partial output of a cut gzip, read as another container
-            Wrap::Gzip if mutated && inner.is_some() => Some("gzip-cut-container"),
-            Wrap::Bzip2 if mutated => Some("bzip2-damaged"),
+            // the partial output of a cut gzip inside or around another layer
+            Wrap::Gzip if mutated && layers.len() > 1 => Some("gzip-cut-container"),
+            Wrap::Bzip2 if garbled => Some("bzip2-damaged"),
             Wrap::Szdd
                 if k + 1 < layers.len()
                     && matches!(input.payload, Payload::Sized { len, .. } if len > MAX_FILE_SIZE) =>

@@ -196,7 +196,7 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
                 },
                 vec![layer(Bzip2, vec![Truncate(55238)])],
             ),
-            Some("bzip2-damaged"),
+            None,
         ),
         (
             "ole2_package_holding_html_data_uri",
