@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use proptest::test_runner::Config;
 
 use crate::case::{Case, Compare, Step, Transport};
 use crate::equiv::{race_closing, race_records, torn};
@@ -565,36 +565,17 @@ impl Pair {
     /// reaches that still diverges.
     fn shrink(
         &self,
-        mut tree: impl ValueTree<Value = Conversation>,
+        tree: impl ValueTree<Value = Conversation>,
         diff: String,
     ) -> (Conversation, String) {
-        let mut best = (tree.current(), diff);
-        let mut fails = true;
-        for _ in 0..48 {
-            let moved = if fails {
-                tree.simplify()
-            } else {
-                tree.complicate()
-            };
-            if !moved {
-                break;
-            }
-            let cur = tree.current();
+        crate::explore::shrink(tree, diff, 48, |cur| {
             settle();
             // a candidate must diverge twice: one flaky run must not steer the shrink
-            let twice = self.check(&cur).0.and_then(|d| {
+            self.check(cur).0.and_then(|d| {
                 settle();
-                self.check(&cur).0.map(|_| d)
-            });
-            match twice {
-                Some(d) => {
-                    fails = true;
-                    best = (cur, d);
-                }
-                None => fails = false,
-            }
-        }
-        best
+                self.check(cur).0.map(|_| d)
+            })
+        })
     }
 
     /// Runs `n` generated conversations from `seed` (shrinking every divergence, at most
@@ -611,16 +592,7 @@ impl Pair {
         revive: &mut dyn FnMut() -> Option<Target>,
     ) -> Report {
         let t0 = Instant::now();
-        let mut seed_bytes = [0u8; 32];
-        seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-        let config = Config {
-            // conversations are generated from this runner's RNG, never from the environment
-            rng_algorithm: RngAlgorithm::ChaCha,
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
-        let mut runner = TestRunner::new_with_rng(config, rng);
+        let mut runner = crate::explore::runner(seed, Config::default().max_local_rejects);
         let strategy = conversation();
         let mut rep = Report::default();
         for _ in 0..n {

@@ -4,9 +4,11 @@
 //! comparison used to replay them against the fake (spec: `shared/spec/clamd.md`, CLAMD-*).
 
 pub mod case;
+pub mod content_fuzz;
 pub mod corpus;
 pub mod env;
 pub mod equiv;
+pub mod explore;
 mod files;
 pub mod fuzz;
 pub mod real;

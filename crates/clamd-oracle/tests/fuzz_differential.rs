@@ -16,24 +16,6 @@ use clamd_oracle::{CaseFile, Launcher, OracleEnv, Profile, RealLauncher, Running
 
 const FIXED_SEED: u64 = 18;
 
-fn seed() -> u64 {
-    if let Some(s) = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        return s;
-    }
-    let ci = std::env::var_os("CI").is_some()
-        || std::env::var("AVC_REQUIRE_CLAMD").as_deref() == Ok("1");
-    if ci {
-        FIXED_SEED
-    } else {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(FIXED_SEED, |d| d.as_nanos() as u64)
-    }
-}
-
 /// CLAMD-SESSION-4/5/7, CLAMD-CONN-3, CLAMD-SCAN-6, CLAMD-INSTREAM-5: the fake is
 /// indistinguishable from clamd 1.4.6 on at least 1000 generated conversations.
 #[test]
@@ -45,7 +27,7 @@ fn fuzz_fake_agrees_with_real_clamd_on_generated_conversations() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
-    let seed = seed();
+    let seed = clamd_oracle::explore::seed(FIXED_SEED);
     let file = CaseFile::load(&clamd_oracle::default_cases_path()).expect("cases");
     let profile = file.profiles.get("main").expect("main profile").clone();
     let env = OracleEnv::create().expect("oracle env");

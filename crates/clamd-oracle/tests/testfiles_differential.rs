@@ -259,132 +259,6 @@ fn pipe_through(tool: &str, args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
-/// A one-member cpio archive (then the trailer) in format `magic`: "070707" (odc), "070701"
-/// (newc), "070702" (crc), "bin-le" or "bin-be".
-fn cpio(magic: &str, name: &str, data: &[u8]) -> Vec<u8> {
-    fn entry(out: &mut Vec<u8>, magic: &str, name: &str, mode: u32, data: &[u8]) {
-        let pad = |out: &mut Vec<u8>, a: usize| out.resize(out.len().div_ceil(a) * a, 0);
-        let (ns, size) = (name.len() + 1, data.len());
-        match magic {
-            "070707" => out.extend_from_slice(
-                format!(
-                    "070707{:012o}{mode:06o}{:024o}{:011o}{ns:06o}{size:011o}",
-                    1, 0, 0
-                )
-                .as_bytes(),
-            ),
-            "070701" | "070702" => {
-                let check: u32 = data.iter().map(|&b| u32::from(b)).sum();
-                let check = if magic == "070702" { check } else { 0 };
-                out.extend_from_slice(magic.as_bytes());
-                for f in [
-                    1,
-                    mode,
-                    0,
-                    0,
-                    1,
-                    0,
-                    size as u32,
-                    0,
-                    0,
-                    0,
-                    0,
-                    ns as u32,
-                    check,
-                ] {
-                    out.extend_from_slice(format!("{f:08x}").as_bytes());
-                }
-            }
-            _ => {
-                let words = [
-                    0o070707,
-                    0,
-                    1,
-                    mode as u16,
-                    0,
-                    0,
-                    1,
-                    0,
-                    0,
-                    0,
-                    ns as u16,
-                    0,
-                    size as u16,
-                ];
-                for w in words {
-                    let b = if magic == "bin-le" {
-                        w.to_le_bytes()
-                    } else {
-                        w.to_be_bytes()
-                    };
-                    out.extend_from_slice(&b);
-                }
-            }
-        }
-        let align = match magic {
-            "070707" => 1,
-            "070701" | "070702" => 4,
-            _ => 2,
-        };
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        pad(out, align);
-        out.extend_from_slice(data);
-        pad(out, align);
-    }
-    let mut out = Vec::new();
-    entry(&mut out, magic, name, 0o100644, data);
-    entry(&mut out, magic, "TRAILER!!!", 0, b"");
-    out
-}
-
-/// A minimal 7z holding one member `name` of `size` bytes, stored as `packed` (under 16 KiB)
-/// through `coder` (flag byte, id, properties), with a plain (not encoded) header, built by
-/// hand: no 7z tool is needed.
-fn sevenz_one(name: &str, packed: &[u8], size: usize, coder: &[u8]) -> Vec<u8> {
-    assert!(
-        packed.len() < 0x4000 && size < 0x4000 && name.len() < 60,
-        "one- and two-byte 7z numbers only"
-    );
-    // 7z NUMBER: one byte below 0x80, else a 0b10 tag with the high bits, then the low byte
-    let number = |v: usize| -> Vec<u8> {
-        if v < 0x80 {
-            vec![v as u8]
-        } else {
-            vec![0x80 | (v >> 8) as u8, v as u8]
-        }
-    };
-    let utf16: Vec<u8> = name
-        .encode_utf16()
-        .chain([0])
-        .flat_map(u16::to_le_bytes)
-        .collect();
-    // PackInfo: pos 0, 1 stream, its size; UnPackInfo: 1 folder (not external) of 1 coder
-    let mut h = vec![0x01, 0x04, 0x06, 0x00, 0x01, 0x09];
-    h.extend(number(packed.len()));
-    h.push(0x00);
-    h.extend_from_slice(&[0x07, 0x0b, 0x01, 0x00, 0x01]);
-    h.extend_from_slice(coder);
-    // unpack size; SubStreamsInfo (one stream per folder); end of MainStreamsInfo
-    h.push(0x0c);
-    h.extend(number(size));
-    h.extend_from_slice(&[0x00, 0x08, 0x00, 0x00]);
-    // FilesInfo: 1 file, its name (not external)
-    h.extend_from_slice(&[0x05, 0x01, 0x11, (utf16.len() + 1) as u8, 0x00]);
-    h.extend_from_slice(&utf16);
-    h.extend_from_slice(&[0x00, 0x00]); // end of FilesInfo, end of Header
-    let mut start = Vec::new();
-    start.extend_from_slice(&(packed.len() as u64).to_le_bytes());
-    start.extend_from_slice(&(h.len() as u64).to_le_bytes());
-    start.extend_from_slice(&crc32fast::hash(&h).to_le_bytes());
-    let mut out = vec![b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04];
-    out.extend_from_slice(&crc32fast::hash(&start).to_le_bytes());
-    out.extend_from_slice(&start);
-    out.extend_from_slice(packed);
-    out.extend_from_slice(&h);
-    out
-}
-
 /// `data` as a raw LZMA1 stream (lc=3 lp=0 pb=2, 64 KiB dictionary) from the installed `xz`,
 /// or None when it is absent.
 fn raw_lzma(data: &[u8]) -> Option<Vec<u8>> {
@@ -483,11 +357,11 @@ fn generated() -> Vec<(&'static str, Vec<u8>)> {
         ("eicar.bin-le.cpio", "bin-le"),
         ("eicar.bin-be.cpio", "bin-be"),
     ] {
-        v.push((name, cpio(magic, "dir/e.com", &e)));
+        v.push((name, fixtures::cpio_of(magic, "dir/e.com", &e)));
     }
     v.push((
         "eicar_copy.7z",
-        sevenz_one("e.com", &e, e.len(), &[0x01, 0x00]),
+        fixtures::sevenz_one_of("e.com", &e, e.len(), &[0x01, 0x00]),
     ));
     match raw_lzma(&e) {
         // LZMA coder 03 01 01 with 5 property bytes: 0x5d (lc/lp/pb), dictionary size
@@ -496,7 +370,7 @@ fn generated() -> Vec<(&'static str, Vec<u8>)> {
             coder.extend_from_slice(&(64u32 << 10).to_le_bytes());
             v.push((
                 "eicar_lzma.7z",
-                sevenz_one("e.com", &packed, e.len(), &coder),
+                fixtures::sevenz_one_of("e.com", &packed, e.len(), &coder),
             ));
         }
         None => println!("note: xz not installed, eicar_lzma.7z not generated"),
@@ -801,11 +675,17 @@ fn mail_and_compressed(payload: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             mime_message("l2", &[uuencode_part("m.bin", payload)]).into_bytes(),
         ),
         ("limit_nested.eml", nested_message(&b64_part).into_bytes()),
-        ("limit.odc.cpio", cpio("070707", "m.bin", payload)),
-        ("limit.newc.cpio", cpio("070701", "m.bin", payload)),
+        (
+            "limit.odc.cpio",
+            fixtures::cpio_of("070707", "m.bin", payload),
+        ),
+        (
+            "limit.newc.cpio",
+            fixtures::cpio_of("070701", "m.bin", payload),
+        ),
         (
             "limit_copy.7z",
-            sevenz_one("m.bin", payload, payload.len(), &[0x01, 0x00]),
+            fixtures::sevenz_one_of("m.bin", payload, payload.len(), &[0x01, 0x00]),
         ),
     ];
     for (name, tool) in [("limit.bz2", "bzip2"), ("limit.xz", "xz")] {

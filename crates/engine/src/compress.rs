@@ -22,14 +22,81 @@ pub(crate) fn is_xz(head: &[u8]) -> bool {
     head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
 }
 
-/// All bzip2 streams of `r`, concatenated (as `bzip2 -d` does).
+/// The first bzip2 stream of `r`: clamd 1.4.6 (`cli_scanbzip`) stops at its end, so bytes
+/// after it (another stream, or what a MIME or PDF layer leaves after the data) are ignored;
+/// a damaged or cut stream gives its whole 8 KiB output buffers ([`WholeBuffers`]).
 pub(crate) fn bzip2_reader<R: Read>(r: R) -> impl Read {
-    bzip2::read::MultiBzDecoder::new(r)
+    WholeBuffers::new(bzip2::read::BzDecoder::new(r))
 }
 
-/// All xz streams of `r`, with the decoder memory limit.
+/// clamd's FILEBUFF: `cli_scanbzip` writes its output buffer when it is full or the stream
+/// has ended.
+const BZIP2_BUFFER: usize = 8192;
+
+/// A decoder's output in whole [`BZIP2_BUFFER`]-byte pieces, the last one shorter only at a
+/// clean end: an error ends the data and drops the unfinished piece, as `cli_scanbzip`
+/// breaks out of its loop before writing a buffer that is not full.
+pub(crate) struct WholeBuffers<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    done: bool,
+}
+
+impl<R: Read> WholeBuffers<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        WholeBuffers {
+            inner,
+            buf: vec![0; BZIP2_BUFFER],
+            pos: 0,
+            len: 0,
+            done: false,
+        }
+    }
+
+    /// Refills the piece; on an error (or a cut, which the decoder reports as one) the
+    /// unfinished piece is dropped and the data ends.
+    fn fill(&mut self) {
+        self.pos = 0;
+        self.len = 0;
+        while self.len < self.buf.len() {
+            match self.inner.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    self.done = true;
+                    return;
+                }
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.done = true;
+                    self.len = 0;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for WholeBuffers<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.len {
+            if self.done {
+                return Ok(0);
+            }
+            self.fill();
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The first xz stream of `r`, with the decoder memory limit: clamd 1.4.6 (`cli_scanxz`)
+/// stops once `XzUnpacker_IsStreamWasFinished`, so bytes after the stream are ignored.
 pub(crate) fn xz_reader<R: Read>(r: R) -> impl Read {
-    lzma_rust2::XzReader::new_mem_limit(r, true, XZ_MEM_LIMIT_KIB)
+    lzma_rust2::XzReader::new_mem_limit(r, false, XZ_MEM_LIMIT_KIB)
 }
 
 /// The member name: the container's base name without its compression suffix
@@ -69,6 +136,43 @@ mod tests {
         assert_eq!(derived_name(b"p.txz", XZ_SUFFIXES), b"p.tar");
         assert_eq!(derived_name(b"plain", XZ_SUFFIXES), b"plain");
         assert_eq!(derived_name(b".xz", XZ_SUFFIXES), b".xz");
+    }
+
+    /// `data` then an error, read through [`WholeBuffers`].
+    fn whole(data: &[u8], error_at_end: bool) -> Vec<u8> {
+        struct Then<'a>(&'a [u8], bool);
+        impl Read for Then<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return if self.1 {
+                        Err(std::io::Error::other("bad block"))
+                    } else {
+                        Ok(0)
+                    };
+                }
+                // a few bytes at a time, as a decoder may give them
+                let n = out.len().min(self.0.len()).min(1000);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut v = Vec::new();
+        WholeBuffers::new(Then(data, error_at_end))
+            .read_to_end(&mut v)
+            .expect("never an error");
+        v
+    }
+
+    /// CLAMD-DET-7: after a bzip2 error only whole 8 KiB buffers remain; a clean end keeps
+    /// the short last one.
+    #[test]
+    fn bzip2_output_after_an_error_is_whole_buffers() {
+        let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+        assert_eq!(whole(&data, true), &data[..16_384]);
+        assert_eq!(whole(&data[..8191], true), b"");
+        assert_eq!(whole(&data, false), data);
+        assert_eq!(whole(&data[..8192], true), &data[..8192]);
     }
 
     #[test]
