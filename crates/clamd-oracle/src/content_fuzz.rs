@@ -697,14 +697,14 @@ impl ContentPair {
             } else {
                 rep.agree += 1;
             }
-            if rep.inputs % 1000 == 0 && n > 1000 {
-                eprintln!(
-                    "content fuzz seed {seed}: {}/{n} inputs, {} diverging, {:.0} s",
-                    rep.inputs,
-                    rep.divergences.len(),
-                    t0.elapsed().as_secs_f64()
-                );
-            }
+            crate::explore::progress(
+                "content fuzz",
+                "inputs",
+                seed,
+                (rep.inputs, n),
+                rep.divergences.len(),
+                t0,
+            );
         }
         rep.elapsed = t0.elapsed();
         rep

@@ -25,6 +25,24 @@ pub fn seed(fixed: u64) -> u64 {
     }
 }
 
+/// Every 1000 items of a long exploration (more than 1000), one line on stderr saying how
+/// far it is: `<what> seed <seed>: <done>/<n> <items>, <diverging> diverging, <secs> s`.
+pub fn progress(
+    what: &str,
+    items: &str,
+    seed: u64,
+    (done, n): (usize, usize),
+    diverging: usize,
+    since: std::time::Instant,
+) {
+    if done % 1000 == 0 && n > 1000 {
+        eprintln!(
+            "{what} seed {seed}: {done}/{n} {items}, {diverging} diverging, {:.0} s",
+            since.elapsed().as_secs_f64()
+        );
+    }
+}
+
 /// A test runner whose values come from `seed` alone (never from the environment), with no
 /// failure persistence; `max_local_rejects` for strategies that filter.
 pub fn runner(seed: u64, max_local_rejects: u32) -> TestRunner {

@@ -640,15 +640,14 @@ impl Pair {
             if conv.is_session() {
                 settle();
             }
-            // long explorations say how far they are (every 1000 conversations)
-            if rep.conversations % 1000 == 0 && n > 1000 {
-                eprintln!(
-                    "fuzz seed {seed}: {}/{n} conversations, {} diverging, {:.0} s",
-                    rep.conversations,
-                    rep.divergences.len(),
-                    t0.elapsed().as_secs_f64()
-                );
-            }
+            crate::explore::progress(
+                "fuzz",
+                "conversations",
+                seed,
+                (rep.conversations, n),
+                rep.divergences.len(),
+                t0,
+            );
         }
         rep.elapsed = t0.elapsed();
         rep

@@ -133,10 +133,10 @@ pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String>
             return Some(format!("not available: program `{prog}` not found on PATH"));
         }
     }
-    if !profile.requires_python.is_empty() && find_program("python3", &ctx.extra_path).is_none() {
-        return Some(
-            "not available: program `python3` (needed by requires_python) not found on PATH".into(),
-        );
+    if !profile.requires_python.is_empty() {
+        if let Err(why) = interpreter("python3", "requires_python", ctx) {
+            return Some(why);
+        }
     }
     for module in &profile.requires_python {
         if !succeeds(
@@ -156,10 +156,9 @@ fn perl_modules_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<Str
     if profile.requires_perl.is_empty() {
         return None;
     }
-    let Some(perl) = find_program("perl", &ctx.extra_path) else {
-        return Some(
-            "not available: program `perl` (needed by requires_perl) not found on PATH".into(),
-        );
+    let perl = match interpreter("perl", "requires_perl", ctx) {
+        Ok(p) => p,
+        Err(why) => return Some(why),
     };
     profile.requires_perl.iter().find_map(|module| {
         let loads = succeeds(std::process::Command::new(&perl).args([
@@ -180,6 +179,13 @@ fn perl_modules_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<Str
 /// Debian's package name for a Perl module: `ClamAV::Client` is `libclamav-client-perl`.
 fn debian_perl_package(module: &str) -> String {
     format!("lib{}-perl", module.to_lowercase().replace("::", "-"))
+}
+
+/// The interpreter that a `requires_*` key (`key`) needs, or why the client is not available.
+fn interpreter(program: &str, key: &str, ctx: &RunContext) -> Result<PathBuf, String> {
+    find_program(program, &ctx.extra_path).ok_or_else(|| {
+        format!("not available: program `{program}` (needed by {key}) not found on PATH")
+    })
 }
 
 /// Whether a check command runs and exits 0 (its output is not wanted).
@@ -203,10 +209,9 @@ fn node_packages_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<St
     if profile.requires_node.is_empty() {
         return None;
     }
-    let Some(node) = find_program("node", &ctx.extra_path) else {
-        return Some(
-            "not available: program `node` (needed by requires_node) not found on PATH".into(),
-        );
+    let node = match interpreter("node", "requires_node", ctx) {
+        Ok(p) => p,
+        Err(why) => return Some(why),
     };
     let dir = profile
         .source
