@@ -8,27 +8,26 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// (directory under `conformance/`, file extension) pairs that are compiled in.
-const DIRS: &[(&str, &str)] = &[
-    ("cases/client", "toml"),
-    ("cases/server", "toml"),
-    ("clients", "toml"),
-    ("clients/wrappers", "py"),
-    ("clients/wrappers", "pl"),
-    ("test-clients", "py"),
+/// Directories under `conformance/` and the file extensions compiled in from each.
+const DIRS: &[(&str, &[&str])] = &[
+    ("cases/client", &["toml"]),
+    ("cases/server", &["toml"]),
+    ("clients", &["toml"]),
+    ("clients/wrappers", &["py", "pl"]),
+    ("test-clients", &["py"]),
 ];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let base = manifest.join("builtin-data");
     let mut table = String::from("&[\n");
-    for (sub, ext) in DIRS {
+    for (sub, exts) in DIRS {
         let dir = base.join(sub);
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == *ext))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| exts.iter().any(|e| x == *e)))
             .collect();
         files.sort();
         for path in files {

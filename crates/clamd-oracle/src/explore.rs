@@ -25,6 +25,16 @@ pub fn seed(fixed: u64) -> u64 {
     }
 }
 
+/// A count from the environment variable `var` (how many inputs, how many divergences to
+/// show), else `default`. With [`seed`], the size of an exploration:
+/// `(count_from_env("FUZZ_CONVERSATIONS", 1000), seed(FIXED_SEED))`.
+pub fn count_from_env(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Every 1000 items of a long exploration (more than 1000), one line on stderr saying how
 /// far it is: `<what> seed <seed>: <done>/<n> <items>, <diverging> diverging, <secs> s`.
 pub fn progress(

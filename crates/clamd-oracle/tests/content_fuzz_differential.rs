@@ -26,19 +26,13 @@ fn content_fuzz_fake_replies_equal_real_clamd_on_generated_inputs() {
     if !common::real_clamd_or_skip() {
         return;
     }
-    let n: usize = std::env::var("CONTENT_FUZZ_INPUTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
+    let n: usize = clamd_oracle::explore::count_from_env("CONTENT_FUZZ_INPUTS", 2000);
     let all = std::env::var("CONTENT_FUZZ_ALL").as_deref() == Ok("1");
     let seed = clamd_oracle::explore::seed(FIXED_SEED);
     let env = OracleEnv::create().expect("oracle env");
     let servers = Servers::start(&env);
     let pair = servers.pair();
-    let max: usize = std::env::var("CONTENT_FUZZ_MAX_DIVERGENCES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let max: usize = clamd_oracle::explore::count_from_env("CONTENT_FUZZ_MAX_DIVERGENCES", 5);
     let rep = pair.explore(seed, n, !all, max);
     println!("content fuzz seed {seed}: {}", rep.summary());
     for (i, d) in rep.divergences.iter().enumerate() {

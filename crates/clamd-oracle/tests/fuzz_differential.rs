@@ -23,10 +23,7 @@ fn fuzz_fake_agrees_with_real_clamd_on_generated_conversations() {
     if !common::real_clamd_or_skip() {
         return;
     }
-    let n: usize = std::env::var("FUZZ_CONVERSATIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+    let n: usize = clamd_oracle::explore::count_from_env("FUZZ_CONVERSATIONS", 1000);
     let seed = clamd_oracle::explore::seed(FIXED_SEED);
     let file = CaseFile::load(&clamd_oracle::default_cases_path()).expect("cases");
     let profile = file.profiles.get("main").expect("main profile").clone();

@@ -133,10 +133,9 @@ pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String>
             return Some(format!("not available: program `{prog}` not found on PATH"));
         }
     }
-    if !profile.requires_python.is_empty() {
-        if let Err(why) = interpreter("python3", "requires_python", ctx) {
-            return Some(why);
-        }
+    if let Some(Err(why)) = interpreter(&profile.requires_python, "python3", "requires_python", ctx)
+    {
+        return Some(why);
     }
     for module in &profile.requires_python {
         if !succeeds(
@@ -153,10 +152,7 @@ pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String>
 /// Why `requires_perl` is not met, if it is not: each module must load with
 /// `perl -M<module> -e 1` (names were checked at load, so nothing else runs).
 fn perl_modules_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<String> {
-    if profile.requires_perl.is_empty() {
-        return None;
-    }
-    let perl = match interpreter("perl", "requires_perl", ctx) {
+    let perl = match interpreter(&profile.requires_perl, "perl", "requires_perl", ctx)? {
         Ok(p) => p,
         Err(why) => return Some(why),
     };
@@ -181,11 +177,20 @@ fn debian_perl_package(module: &str) -> String {
     format!("lib{}-perl", module.to_lowercase().replace("::", "-"))
 }
 
-/// The interpreter that a `requires_*` key (`key`) needs, or why the client is not available.
-fn interpreter(program: &str, key: &str, ctx: &RunContext) -> Result<PathBuf, String> {
-    find_program(program, &ctx.extra_path).ok_or_else(|| {
+/// The interpreter that a `requires_*` key (`key`) with these `items` needs: `None` when the
+/// key lists nothing, else the program or why the client is not available.
+fn interpreter(
+    items: &[String],
+    program: &str,
+    key: &str,
+    ctx: &RunContext,
+) -> Option<Result<PathBuf, String>> {
+    if items.is_empty() {
+        return None;
+    }
+    Some(find_program(program, &ctx.extra_path).ok_or_else(|| {
         format!("not available: program `{program}` (needed by {key}) not found on PATH")
-    })
+    }))
 }
 
 /// Whether a check command runs and exits 0 (its output is not wanted).
@@ -206,10 +211,7 @@ const NODE_RESOLVE: &str = "try { require.resolve(process.argv[1]) } \
 /// does from the profile's directory, so a `node_modules` there or in any parent (where
 /// `npm install` put it for a script beside the profile) counts, and so does `NODE_PATH`.
 fn node_packages_missing(profile: &ClientProfile, ctx: &RunContext) -> Option<String> {
-    if profile.requires_node.is_empty() {
-        return None;
-    }
-    let node = match interpreter("node", "requires_node", ctx) {
+    let node = match interpreter(&profile.requires_node, "node", "requires_node", ctx)? {
         Ok(p) => p,
         Err(why) => return Some(why),
     };

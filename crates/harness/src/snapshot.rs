@@ -950,6 +950,13 @@ mod tests {
     const REACHED: &str = "case: clamd.x\nexpect: error\ngot: error\nconnection 1:\n  C: zPING\\0\n  client side: closed, server side: closed";
     const NOT_REACHED: &str = "case: clamd.x\nexpect: error\ngot: error";
 
+    /// Stores `body` as the snapshot of case `clamd.x` of client `c` under `dir`; its path.
+    fn store_x(dir: &Path, body: &str) -> PathBuf {
+        let path = path_for(dir, "c", "clamd.x");
+        write(&path, &file_text("c.toml / clamd.x", "c", "clamd.x", body)).unwrap();
+        path
+    }
+
     /// Every mode, for the snapshot tests: local, local `--accept`, CI, CI `--accept`.
     fn modes() -> [Mode; 4] {
         [(false, false), (true, false), (false, true), (true, true)]
@@ -984,11 +991,7 @@ mod tests {
         let unread = REACHED.replace("got: error", "got: unclassified");
         assert_never_written(&unread, NotKept::NoVerdict);
         let dir = tempfile::tempdir().unwrap();
-        write(
-            &path_for(dir.path(), "c", "clamd.x"),
-            &file_text("c.toml / clamd.x", "c", "clamd.x", &unread),
-        )
-        .unwrap();
+        store_x(dir.path(), &unread);
         let local = Mode::default();
         assert_eq!(
             check(dir.path(), "c", "clamd.x", None, &unread, local),
@@ -1007,12 +1010,7 @@ mod tests {
     fn a_stored_exchange_is_not_compared_with_nothing() {
         for mode in modes() {
             let dir = tempfile::tempdir().unwrap();
-            let path = path_for(dir.path(), "c", "clamd.x");
-            write(
-                &path,
-                &file_text("c.toml / clamd.x", "c", "clamd.x", REACHED),
-            )
-            .unwrap();
+            let path = store_x(dir.path(), REACHED);
             let got = check(dir.path(), "c", "clamd.x", None, NOT_REACHED, mode);
             assert_eq!(got, SnapshotOutcome::Uncompared, "{mode:?}");
             assert_eq!(read_body(&path).unwrap().as_deref(), Some(REACHED));
@@ -1026,12 +1024,7 @@ mod tests {
     #[test]
     fn clamd_client_3_snapshots_without_connections_still_compare() {
         let dir = tempfile::tempdir().unwrap();
-        let path = path_for(dir.path(), "c", "clamd.x");
-        write(
-            &path,
-            &file_text("c.toml / clamd.x", "c", "clamd.x", NOT_REACHED),
-        )
-        .unwrap();
+        store_x(dir.path(), NOT_REACHED);
         let local = Mode::default();
         assert_eq!(
             check(dir.path(), "c", "clamd.x", None, NOT_REACHED, local),
