@@ -26,6 +26,27 @@ fi
 # The Debian package may start its own clamd/freshclam services; this project never needs
 # them (there is no signature download here) and starts its own clamd on loopback.
 
+# Exim 4.96's clamd scanner (exim profile, run by `cargo xtask test`). The package is an MTA:
+# its postinst would start a mail daemon, so a policy-rc.d that denies every start (exit 101,
+# Debian's switch for invoke-rc.d and deb-systemd-invoke) is in place while it installs,
+# unless the machine has one already. --no-remove: apt gives up rather than replace another
+# MTA (postfix, ...), and the exim profile is then N/A.
+if ! command -v exim >/dev/null 2>&1 && [ ! -x /usr/sbin/exim ]; then
+  echo "setup: installing exim4-daemon-heavy (apt; its daemon is not started)"
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    own_policy=1
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+  fi
+  [ ${#need_apt[@]} -gt 0 ] || $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends --no-remove \
+    exim4-daemon-heavy >/dev/null \
+    || echo "setup: exim4-daemon-heavy not installed (apt refused; another MTA?): the exim profile is N/A"
+  if [ -n "$own_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+fi
+
 # Python client used by the python-clamd conformance profile.
 if ! python3 -c 'import clamd' >/dev/null 2>&1; then
   echo "setup: installing the python 'clamd' package (pip)"
