@@ -142,7 +142,7 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
                 r,
                 format!("transcript as in {}", path.display()),
                 format!(
-                    "the client's protocol exchange changed; see it with `avc-conformance \
+                    "the client's protocol exchange or verdict changed; see it with `avc-conformance \
                      review{}`, accept it with {}",
                     dir_flag(opts),
                     accept_command(profile, &r.case_id, opts)

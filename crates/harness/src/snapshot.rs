@@ -567,10 +567,11 @@ pub fn diff(old: &str, new: &str) -> String {
 /// difference (or, in CI, a missing snapshot) goes to the pending `.snap.new` file for
 /// `avc-conformance review`; a match clears a stale pending file. A transcript without a
 /// connection or a verdict ([`not_kept`]) is never written as a new snapshot
-/// ([`SnapshotOutcome::NotWritten`]), and one without a connection is not compared with a
-/// stored one that records connections ([`SnapshotOutcome::Uncompared`]); any other stored
-/// snapshot (a case where nothing listens, a stored `got: unclassified`) is compared as
-/// usual. `profile_file` is named in the header of a file written ([`source_text`]).
+/// ([`SnapshotOutcome::NotWritten`]); one without a connection is not compared with a
+/// stored one that records connections ([`SnapshotOutcome::Uncompared`]), and one without a
+/// verdict that differs from the stored one is not compared either (`NotWritten`: the case
+/// fails on its verdict); any other stored snapshot (a case where nothing listens) is
+/// compared as usual. `profile_file` is named in the header of a file written ([`source_text`]).
 pub fn check(
     root: &Path,
     client: &str,
@@ -589,6 +590,12 @@ pub fn check(
         (None, Some(why)) => return SnapshotOutcome::NotWritten(why),
         (Some(old), Some(NotKept::NoConnection)) if records_connection(old) => {
             return SnapshotOutcome::Uncompared
+        }
+        // The case fails on its missing verdict already; a mismatch would only add a second
+        // failure and a pending `got: unclassified` that must never be accepted (a client
+        // whose callback sometimes never fires differs from its stored run in `got` alone).
+        (Some(old), Some(NotKept::NoVerdict)) if old != normalized => {
+            return SnapshotOutcome::NotWritten(NotKept::NoVerdict)
         }
         _ => {}
     }
@@ -985,7 +992,9 @@ mod tests {
     /// A client that connected but whose output matched no verdict rule (a crash, a profile
     /// to fix) or that hung gets no new snapshot either, in any mode: the case fails anyway,
     /// and a `got: unclassified` committed now would differ once the client is fixed. A
-    /// stored one is still compared.
+    /// stored one still matches an equal run; an unequal run without a verdict is not
+    /// compared (the case fails on its verdict), leaves the stored file and writes no pending
+    /// one, in every mode; a run with a verdict is compared as always.
     #[test]
     fn no_new_snapshot_without_a_verdict() {
         let unread = REACHED.replace("got: error", "got: unclassified");
@@ -1001,6 +1010,17 @@ mod tests {
             check(dir.path(), "c", "clamd.x", None, REACHED, local),
             SnapshotOutcome::Mismatch(_)
         ));
+        for mode in modes() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = store_x(dir.path(), REACHED);
+            assert_eq!(
+                check(dir.path(), "c", "clamd.x", None, &unread, mode),
+                SnapshotOutcome::NotWritten(NotKept::NoVerdict),
+                "{mode:?}"
+            );
+            assert_eq!(read_body(&path).unwrap().as_deref(), Some(REACHED));
+            assert!(!pending_for(&path).exists(), "{mode:?}");
+        }
     }
 
     /// A stored snapshot that records a connection is not silently passed by a run whose
