@@ -71,8 +71,8 @@ pub struct Counts {
 /// often fails many cases, so a client author fixes the line at the top first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleTally {
-    /// The rule; for a cause, the rules its cases cite, space-separated.
-    pub rule: String,
+    /// The rule; for a cause, every rule its cases cite, first seen first.
+    pub rules: Vec<String>,
     pub kind: String,
     /// Case ids (with their suite) in report order.
     pub cases: Vec<String>,
@@ -134,8 +134,8 @@ impl Tallies {
                 ran: ran(),
             })
         });
-        if !rule.is_empty() && !t.rule.split(' ').any(|x| x == rule) {
-            t.rule = format!("{} {rule}", t.rule).trim_start().to_string();
+        if !rule.is_empty() && !t.rules.iter().any(|x| x == rule) {
+            t.rules.push(rule.to_string());
         }
     }
 
@@ -155,7 +155,11 @@ impl Tallies {
                 self.0.push((
                     key,
                     RuleTally {
-                        rule: rule.to_string(),
+                        rules: if rule.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![rule.to_string()]
+                        },
                         kind: kind.to_string(),
                         cases: Vec::new(),
                         example: text.to_string(),
@@ -174,13 +178,12 @@ impl Tallies {
 }
 
 /// The first rules of a cause (space-separated), then how many more.
-fn short_rules(rules: &str) -> String {
+fn short_rules(rules: &[String]) -> String {
     const SHOWN: usize = 4;
-    let all: Vec<&str> = rules.split(' ').filter(|r| !r.is_empty()).collect();
-    if all.len() <= SHOWN {
-        all.join(" ")
+    if rules.len() <= SHOWN {
+        rules.join(" ")
     } else {
-        format!("{} +{} more", all[..SHOWN].join(" "), all.len() - SHOWN)
+        format!("{} +{} more", rules[..SHOWN].join(" "), rules.len() - SHOWN)
     }
 }
 
@@ -274,12 +277,12 @@ impl Report {
                             "{}: {count}, one cause ({}): {what} [rules {}; first {first}]",
                             c.suite,
                             t.kind,
-                            short_rules(&t.rule)
+                            short_rules(&t.rules)
                         )
                     }
                     None => format!(
                         "{} ({}): {n} case{}, first {first}: {}",
-                        t.rule,
+                        t.rules.join(" "),
                         t.kind,
                         if n == 1 { "" } else { "s" },
                         t.example
@@ -624,7 +627,7 @@ mod tests {
         };
         let tallies = report.by_rule();
         assert_eq!(tallies.len(), 2);
-        assert_eq!(tallies[0].rule, "CLAMD-CLIENT-1");
+        assert_eq!(tallies[0].rules, ["CLAMD-CLIENT-1"]);
         assert_eq!(tallies[0].cases, ["b [client:c]", "c [client:c]"]);
         assert_eq!(tallies[0].example, "legacy PING");
         let term = report.terminal();
@@ -750,8 +753,13 @@ mod tests {
         assert_eq!(tallies.len(), 3, "{tallies:?}");
         assert_eq!(tallies[0].cases.len(), 4);
         assert_eq!(
-            tallies[0].rule,
-            "CLAMD-CLIENT-3 CLAMD-CLIENT-6 CLAMD-CLIENT-5 CLAMD-CLIENT-10"
+            tallies[0].rules,
+            [
+                "CLAMD-CLIENT-3",
+                "CLAMD-CLIENT-6",
+                "CLAMD-CLIENT-5",
+                "CLAMD-CLIENT-10"
+            ]
         );
         assert_eq!(
             tallies[0].cause,
