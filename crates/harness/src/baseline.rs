@@ -191,15 +191,13 @@ impl Baseline {
     pub fn check(&self, report: &Report) -> Outcome {
         let mut out = Outcome::default();
         for (i, row) in report.rows.iter().enumerate() {
-            let new_reason = self
-                .entry(row)
-                .map(|e| e.uncovered(row))
-                .unwrap_or_default();
+            let entry = self.entry(row);
+            let new_reason = entry.map(|e| e.uncovered(row)).unwrap_or_default();
             let allowed = |e: &Entry| {
                 row.status == Status::Fail
                     || (e.status == Allowed::FailOpen && self.allow_fail_open)
             };
-            match (self.entry(row), row.status) {
+            match (entry, row.status) {
                 (Some(e), Status::Fail | Status::FailOpen)
                     if allowed(e) && !new_reason.is_empty() =>
                 {
