@@ -10,10 +10,11 @@
 //! The crate panics on a file that starts past its folder's data and on a stored block whose
 //! sizes disagree: such files are found in the headers first and skipped.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 
 use cab::Cabinet;
 
+use super::compress::UntilError;
 use crate::spool::SpoolReader;
 use crate::tree::{read_up_to, EachMember, MemberSource};
 
@@ -143,25 +144,6 @@ pub(crate) fn open(mut spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
     Some(Box::new(Cab { cabinet, files }))
 }
 
-/// Ends a stream at its first error, so what was extracted is still scanned.
-struct UntilError<R>(Option<R>);
-
-impl<R: Read> Read for UntilError<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(r) = self.0.as_mut() else {
-            return Ok(0);
-        };
-        match r.read(buf) {
-            Ok(n) => Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
-            Err(_) => {
-                self.0 = None;
-                Ok(0)
-            }
-        }
-    }
-}
-
 impl MemberSource for Cab {
     fn cut_at_scan_budget(&self) -> bool {
         true
@@ -178,7 +160,7 @@ impl MemberSource for Cab {
             let Ok(reader) = self.cabinet.read_file(&name) else {
                 continue;
             };
-            let mut data = UntilError(Some(reader));
+            let mut data = UntilError::new(reader);
             if !each(name.into_bytes(), &mut data, Some(size)) {
                 break;
             }

@@ -29,6 +29,32 @@ pub(crate) fn bzip2_reader<R: Read>(r: R) -> impl Read {
     WholeBuffers::new(bzip2::read::BzDecoder::new(r))
 }
 
+/// A decoder whose first error ends the data, for good: clamd scans what came out before
+/// a damaged or cut stream (gzip, CAB folders, OLE2 and PDF zlib data).
+pub(crate) struct UntilError<R>(Option<R>);
+
+impl<R: Read> UntilError<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        UntilError(Some(inner))
+    }
+}
+
+impl<R: Read> Read for UntilError<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(r) = self.0.as_mut() else {
+            return Ok(0);
+        };
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(_) => {
+                self.0 = None;
+                Ok(0)
+            }
+            ok => ok,
+        }
+    }
+}
+
 /// clamd's FILEBUFF: `cli_scanbzip` writes its output buffer when it is full or the stream
 /// has ended.
 const BZIP2_BUFFER: usize = 8192;

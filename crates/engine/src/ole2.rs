@@ -13,6 +13,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
+use super::compress::UntilError;
 use crate::spool::SpoolReader;
 use crate::tree::{EachMember, EachMemberAt, MemberSource};
 
@@ -168,19 +169,6 @@ impl<R: Read + ?Sized> Read for CountingReader<'_, R> {
     }
 }
 
-/// A decoder whose error ends the data (clamd scans what inflated before the error).
-pub(crate) struct UntilError<R>(pub R);
-
-impl<R: Read> Read for UntilError<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.0.read(buf) {
-            Ok(n) => Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
-            Err(_) => Ok(0),
-        }
-    }
-}
-
 /// clamd's `ppt_stream_iter`: top-level atoms (8-byte header: version/instance, type,
 /// length); an atom of length 0 ends the walk; each `ExOleObjStg` is a 4-byte id then zlib
 /// data, inflated as a member. Returns `false` when the walk wants no more members.
@@ -208,7 +196,8 @@ fn ppt_objects<R: Read + Seek>(mut s: R, len: u64, each: &mut EachMemberAt<'_>) 
             }
             let packed = alen.saturating_sub(4);
             let name = format!("ppt{data_at:08x}.doc").into_bytes();
-            let mut inflated = UntilError(flate2::read::ZlibDecoder::new((&mut s).take(packed)));
+            let mut inflated =
+                UntilError::new(flate2::read::ZlibDecoder::new((&mut s).take(packed)));
             if !each(name, &mut inflated, None, -1) {
                 return false;
             }

@@ -12,7 +12,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use super::ole2::UntilError;
+use super::compress::UntilError;
 
 #[path = "pdf_inflate.rs"]
 mod inflate;
@@ -306,7 +306,7 @@ pub(crate) fn decoder<'a>(f: Filter, inner: Box<dyn Read + 'a>, early: bool) -> 
         Filter::AsciiHex => Box::new(Coded::new(inner, AsciiHex::default())),
         Filter::Ascii85 => Box::new(Coded::new(inner, Ascii85::default())),
         Filter::RunLength => Box::new(Coded::new(inner, RunLength::default())),
-        Filter::Stop | Filter::Jpeg => Box::new(UntilError(inner)),
+        Filter::Stop | Filter::Jpeg => Box::new(UntilError::new(inner)),
     }
 }
 

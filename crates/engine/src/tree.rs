@@ -793,7 +793,7 @@ impl Walk<'_, '_> {
             Opened::Gzip { reader, name } => {
                 // clamd 1.4.6 (`cli_scangzip`) scans what inflated before a bad or cut-short
                 // stream, CRC and size trailer unchecked: an error ends the member's data
-                let mut dec = ole2::UntilError(flate2::read::MultiGzDecoder::new(reader));
+                let mut dec = compress::UntilError::new(flate2::read::MultiGzDecoder::new(reader));
                 self.next_member(&mut dec, name, depth + 1, None)?;
             }
             Opened::Bzip2 { reader, name } => {
