@@ -11,7 +11,6 @@
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -335,35 +334,6 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
     None
 }
 
-/// `data` through an installed compressor, `None` when it is absent or fails.
-fn pipe(tool: &str, args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take()?;
-    let input = data.to_vec();
-    // write from a thread: a large input must not dead-lock against a full stdout pipe
-    let writer = std::thread::spawn(move || stdin.write_all(&input).is_ok());
-    let out = child.wait_with_output().ok()?;
-    (writer.join().unwrap_or(false) && out.status.success()).then_some(out.stdout)
-}
-
-fn mime(parts: &[String]) -> Vec<u8> {
-    let mut m = String::from(
-        "From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"cf\"\r\n\r\nThis is MIME.\r\n",
-    );
-    for p in parts {
-        let _ = write!(m, "--cf\r\n{p}\r\n");
-    }
-    m.push_str("--cf--\r\n");
-    m.into_bytes()
-}
-
 fn qp(data: &[u8]) -> String {
     let mut s = String::new();
     let mut col = 0;
@@ -411,8 +381,12 @@ impl Wrap {
             Wrap::ZipDeflate => fixtures::zip_of(&members, true),
             Wrap::Tar => fixtures::tar_of(&members),
             Wrap::Gzip => fixtures::gzip_of(Some("m.bin"), inner),
-            Wrap::Bzip2 => pipe("bzip2", &["-c"], inner).unwrap_or_else(|| inner.to_vec()),
-            Wrap::Xz => pipe("xz", &["-c"], inner).unwrap_or_else(|| inner.to_vec()),
+            Wrap::Bzip2 => {
+                fixtures::pipe_through("bzip2", &["-c"], inner).unwrap_or_else(|| inner.to_vec())
+            }
+            Wrap::Xz => {
+                fixtures::pipe_through("xz", &["-c"], inner).unwrap_or_else(|| inner.to_vec())
+            }
             Wrap::SevenZ if inner.len() < 0x4000 => {
                 fixtures::sevenz_one_of("m.bin", inner, inner.len(), &[0x01, 0x00])
             }
@@ -441,7 +415,7 @@ Content-Transfer-Encoding: x-uuencode\r\n\r\n{}",
                         ),
                     })
                     .collect();
-                mime(&parts)
+                doc::mime_message("cf", &parts).into_bytes()
             }
             Wrap::BinHex => la::binhex_of("m.bin", inner),
             Wrap::Tnef => la::tnef_of("m.bin", inner),

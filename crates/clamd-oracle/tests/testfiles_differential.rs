@@ -15,6 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use clamd_oracle::{Launcher, OracleEnv, Profile, RealClamd, RealLauncher, Target};
+use fixtures::documents::{mime_message, multipart_body};
+use fixtures::pipe_through;
 
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 const SIG_NAME: &str = "Clam.Exe.Testfile-1";
@@ -221,42 +223,9 @@ fn clamav_testfiles_fake_replies_equal_real_clamd_except_allow_list() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// `--b` part lines and the closing `--b--` of a multipart body.
-fn multipart_body(boundary: &str, parts: &[String]) -> String {
-    let mut m = String::new();
-    for p in parts {
-        m.push_str(&format!("--{boundary}\r\n{p}\r\n"));
-    }
-    m.push_str(&format!("--{boundary}--\r\n"));
-    m
-}
-
-/// A whole multipart/mixed message.
-fn mime_message(boundary: &str, parts: &[String]) -> String {
-    format!(
-        "From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\nThis is MIME.\r\n{}",
-        multipart_body(boundary, parts)
-    )
-}
-
 /// `data` through an installed compressor (`bzip2`, `xz`), or None when it is absent.
 fn compress(tool: &str, data: &[u8]) -> Option<Vec<u8>> {
     pipe_through(tool, &["-c"], data)
-}
-
-/// `data` through the installed `tool args`, its standard output; None when the tool is
-/// absent or fails.
-fn pipe_through(tool: &str, args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(data).ok()?;
-    let out = child.wait_with_output().ok()?;
-    out.status.success().then_some(out.stdout)
 }
 
 /// `data` as a raw LZMA1 stream (lc=3 lp=0 pb=2, 64 KiB dictionary) from the installed `xz`,
