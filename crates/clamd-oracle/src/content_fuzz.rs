@@ -9,8 +9,6 @@
 //! and never printed: [`ContentInput::shown`] writes it as `<EICAR>`.
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -548,14 +546,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// The INSTREAM reply of `target` for `data` (in chunks of 8 KiB), read to the close
 /// (bounded); `None` if it could not connect.
 pub fn instream_reply(target: &Target, data: &[u8]) -> Option<Vec<u8>> {
-    let mut s = TcpStream::connect(target.tcp).ok()?;
-    s.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
-    s.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
-    // a server that answers early may close while we still write
-    let _ = s.write_all(&fixtures::clamd_wire::instream_chunked(data, 8192));
-    let mut reply = Vec::new();
-    let _ = s.take(1 << 16).read_to_end(&mut reply);
-    Some(reply)
+    let request = fixtures::clamd_wire::instream_chunked(data, 8192);
+    crate::runner::converse(target, &request, 1 << 16, IO_TIMEOUT)
 }
 
 /// The reference (real clamd) and the candidate (the fake), both started from

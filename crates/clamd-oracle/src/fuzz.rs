@@ -656,14 +656,7 @@ impl Pair {
 
 /// Whether `target` answers a PING within two seconds (a crashed clamd refuses the connect).
 fn answers_ping(target: &Target) -> bool {
-    use std::io::{Read, Write};
-    let timeout = Duration::from_secs(2);
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&target.tcp, timeout) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(timeout));
-    let mut reply = [0u8; 5];
-    s.write_all(b"zPING\0").is_ok() && s.read_exact(&mut reply).is_ok() && reply == *b"PONG\0"
+    crate::runner::ping_tcp(target.tcp, Duration::from_secs(2))
 }
 
 /// clamd writes the reply of a scan that outlived its closed session to whatever connection

@@ -286,6 +286,20 @@ pub fn run_case(target: &Target, case: &Case, vars: &Vars) -> Result<Observed, E
     })
 }
 
+/// One plain conversation over TCP: `request` written (a server that answers early, at a
+/// size limit say, may close while it is still being written), then the reply read to the
+/// close, at most `max` bytes, each read and write within `timeout`. `None` when it cannot
+/// connect.
+pub fn converse(target: &Target, request: &[u8], max: u64, timeout: Duration) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(target.tcp).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    let _ = s.write_all(request);
+    let mut reply = Vec::new();
+    let _ = s.take(max).read_to_end(&mut reply);
+    Some(reply)
+}
+
 /// Whether the server answers `zPING\0` with `PONG\0` on TCP within a second.
 pub fn probe_ping(target: &Target) -> bool {
     ping_tcp(target.tcp, Duration::from_secs(1))

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -71,14 +69,7 @@ fn md5_hex(path: &Path) -> String {
 
 /// One clamd conversation: send `request`, read the reply to EOF (bounded).
 fn converse(target: &Target, request: &[u8]) -> Vec<u8> {
-    let mut s = TcpStream::connect(target.tcp).expect("connect");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    // a server that answers early (size limit) may close while we still write
-    let _ = s.write_all(request);
-    let mut reply = Vec::new();
-    let _ = s.take(1 << 20).read_to_end(&mut reply);
-    reply
+    clamd_oracle::runner::converse(target, request, 1 << 20, IO_TIMEOUT).expect("connect")
 }
 
 fn scan_request(path: &Path) -> Vec<u8> {
