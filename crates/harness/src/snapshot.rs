@@ -332,24 +332,19 @@ fn render_clamd_client(
     s: &mut String,
     starts: &mut Vec<CommandStart>,
 ) -> bool {
-    let frames = parse_client(c);
     // How far a client gets with an upload the server cut short depends on timing: show
     // such a stream without chunk counts, so the snapshot is stable.
-    let cut = frames
-        .iter()
+    let cut = parse_client(c)
         .any(|f| matches!(f, ClientFrame::Command { name, .. } if name.as_slice() == b"INSTREAM"))
-        && (cut_by_server
-            || !frames
-                .iter()
-                .any(|f| matches!(f, ClientFrame::Terminator { .. })));
+        && (cut_by_server || !parse_client(c).any(|f| matches!(f, ClientFrame::Terminator { .. })));
     if cut {
         // Only the commands up to the stream the server cut are stable: how many chunks (or
         // later commands) got through before its close is scheduling. `answered` streams got
         // a reply; the next INSTREAM is the cut one.
         let mut instreams = 0;
-        for f in &frames {
+        for f in parse_client(c) {
             if let ClientFrame::Command { at, end, name, .. } = f {
-                s.push_str(&format!("  C: {}\n", escape(&c[*at..*end])));
+                s.push_str(&format!("  C: {}\n", escape(&c[at..end])));
                 if name.as_slice() == b"INSTREAM" {
                     instreams += 1;
                     if instreams > answered {
@@ -361,21 +356,23 @@ fn render_clamd_client(
         s.push_str("  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n");
         return true;
     }
-    let mut i = 0;
-    while i < frames.len() {
-        match &frames[i] {
+    let mut frames = parse_client(c).peekable();
+    while let Some(f) = frames.next() {
+        match f {
             ClientFrame::Command { at, end, name, .. } => {
-                starts.push((s.len(), name.clone(), *at));
-                s.push_str(&format!("  C: {}\n", escape(&c[*at..*end])))
+                starts.push((s.len(), name, at));
+                s.push_str(&format!("  C: {}\n", escape(&c[at..end])));
             }
             ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => s.push_str(
-                &format!("  C: {}\n", crate::transcript::shorten(&c[*at..*end], 120)),
+                &format!("  C: {}\n", crate::transcript::shorten(&c[at..end], 120)),
             ),
             ClientFrame::Chunk { len, complete, .. } => {
-                // Collapse runs of equal complete chunks.
+                // Collapse runs of equal complete chunks, counted as they are parsed.
                 let mut n = 1;
-                while *complete
-                    && matches!(frames.get(i + n), Some(ClientFrame::Chunk { len: l2, complete: true, .. }) if l2 == len)
+                while complete
+                    && frames
+                        .next_if(|f| matches!(f, ClientFrame::Chunk { len: l2, complete: true, .. } if *l2 == len))
+                        .is_some()
                 {
                     n += 1;
                 }
@@ -384,21 +381,18 @@ fn render_clamd_client(
                 } else {
                     String::new()
                 };
-                let note = if *complete { "" } else { " (incomplete)" };
+                let note = if complete { "" } else { " (incomplete)" };
                 s.push_str(&format!("  C: <chunk {len} bytes{note}>{times}\n"));
-                i += n;
-                continue;
             }
             ClientFrame::PartialHeader { at, end } => s.push_str(&format!(
                 "  C: <partial chunk header {}>\n",
-                escape(&c[*at..*end])
+                escape(&c[at..end])
             )),
             ClientFrame::Terminator { .. } => s.push_str("  C: <chunk 0: end of stream>\n"),
             ClientFrame::Insane { len, .. } => {
                 s.push_str(&format!("  C: <chunk header {len}: framing out of step>\n"))
             }
         }
-        i += 1;
     }
     false
 }
