@@ -192,6 +192,17 @@ fn is_closing_reply(r: &[u8]) -> bool {
     body.ends_with("ERROR") && !about_a_subject
 }
 
+/// Whether the server ended the conversation on `conn` before the client: a closing reply
+/// among its `replies` ([`split_replies`]), or its end (FIN or reset) before the client's.
+pub fn server_closed_first(t: &Transcript, conn: u32, replies: &[(Vec<u8>, bool)]) -> bool {
+    replies.iter().any(|(r, _)| is_closing_reply(r))
+        || match (t.end_of(conn, Dir::S2C), t.end_of(conn, Dir::C2S)) {
+            (Some(se), Some(ce)) => se < ce,
+            (Some(_), None) => true,
+            _ => false,
+        }
+}
+
 /// Whether a reply is a scan verdict (`<subject>: OK`, `<subject>: <name> FOUND`,
 /// CLAMD-REPLY-4), with or without a session id.
 pub fn is_verdict_reply(r: &[u8]) -> bool {
@@ -292,14 +303,8 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let mut found = Found::new(conn, &c, out);
     let s = t.bytes(conn, Dir::S2C);
     let replies = split_replies(&s);
-    // The server ended the conversation (closing reply, or its EOF before the client's):
-    // the client was then allowed to stop mid-stream and without END.
-    let server_closed_first = replies.iter().any(|(r, _)| is_closing_reply(r))
-        || match (t.end_of(conn, Dir::S2C), t.end_of(conn, Dir::C2S)) {
-            (Some(se), Some(ce)) => se < ce,
-            (Some(_), None) => true,
-            _ => false,
-        };
+    // the client was then allowed to stop mid-stream and without END
+    let server_closed_first = server_closed_first(t, conn, &replies);
     let mut session = false;
     let mut ended = false;
     let mut commands = 0usize;
