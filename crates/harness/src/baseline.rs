@@ -9,6 +9,10 @@
 //! fault never fired, or the client never sent the command it assumes, and nothing failed)
 //! is stale like one that passes: the entry covers no failure and must go.
 //!
+//! A snapshot difference (`SNAPSHOT`) is no known failure: it is a change to review and
+//! accept. No entry covers it, `--write-baseline` never writes it (a case whose snapshot
+//! alone differs gets a comment, not an entry), and an entry naming it is an error.
+//!
 //! FAIL-OPEN (clean when no scan happened) is the worst defect: an entry may cover it only
 //! when it says `status = "fail-open"` and the run has `--baseline-allow-fail-open`. An entry
 //! for a plain failure never covers a case that has become FAIL-OPEN.
@@ -21,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HarnessError, Result};
-use crate::judge::Status;
+use crate::judge::{Status, SNAPSHOT_RULE};
 use crate::report::{Report, Row};
 
 /// A baseline file is small; anything larger is a mistake (and would be read whole).
@@ -58,14 +62,16 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The failures of `row` this entry does not cover (none when it names no rules).
+    /// The failures of `row` this entry does not cover: a snapshot difference always, and
+    /// with `rules` every failure citing none of them.
     fn uncovered<'a>(&self, row: &'a Row) -> Vec<&'a crate::judge::Failure> {
-        if self.rules.is_empty() {
-            return Vec::new();
-        }
         row.failures
             .iter()
-            .filter(|f| !self.rules.iter().any(|r| *r == f.rule || *r == f.kind))
+            .filter(|f| {
+                f.is_snapshot()
+                    || !(self.rules.is_empty()
+                        || self.rules.iter().any(|r| *r == f.rule || *r == f.kind))
+            })
             .collect()
     }
 }
@@ -151,6 +157,15 @@ impl Baseline {
                     format!("{what}: rules must not contain an empty name"),
                 ));
             }
+            if e.rules
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(SNAPSHOT_RULE))
+            {
+                return Err(HarnessError::config(
+                    origin,
+                    format!("{what}: rules name {SNAPSHOT_RULE}, but a snapshot difference is no known failure: review it (`avc-conformance review`) and accept it (`--accept`), then remove {SNAPSHOT_RULE} from rules"),
+                ));
+            }
             if e.status == Allowed::FailOpen && !allow_fail_open {
                 return Err(HarnessError::config(
                     origin,
@@ -206,13 +221,23 @@ impl Baseline {
                         .iter()
                         .map(|f| format!("{} {}", f.rule, f.kind))
                         .collect();
+                    let listed = if e.rules.is_empty() {
+                        "any failure but a snapshot difference".to_string()
+                    } else {
+                        e.rules.join(", ")
+                    };
                     out.notes.push(format!(
-                        "{} [{}] fails for a reason its baseline entry does not list: {} (the entry lists {})",
+                        "{} [{}] fails for a reason its baseline entry does not list: {} (the entry lists {listed})",
                         row.id,
                         row.suite,
                         why.join(", "),
-                        e.rules.join(", ")
                     ));
+                    if new_reason.iter().any(|f| f.is_snapshot()) {
+                        out.notes.push(format!(
+                            "{} [{}]: its snapshot differs; no baseline covers that: review it (`avc-conformance review`) and accept it (`--accept`)",
+                            row.id, row.suite
+                        ));
+                    }
                 }
                 (Some(e), Status::Fail) => out.known.push((i, e.reason.clone())),
                 (Some(e), Status::FailOpen)
@@ -356,24 +381,35 @@ fn toml_str(s: &str) -> String {
 /// `previous` are kept; a new entry's reason is the failure's first line, to be edited.
 /// Every entry names the rules its failures cite (`rules`), so a new reason is caught.
 /// FAIL-OPEN rows are written as entries only with `allow_fail_open`, else as comments.
+/// Snapshot differences are left out (a change to review, not a known failure); a case
+/// that fails by its snapshot alone is a comment saying so.
 pub fn render(report: &Report, previous: Option<&Baseline>, allow_fail_open: bool) -> String {
     let mut s = String::from(
         "# avc-conformance known failures (--baseline FILE). Each entry lets one client fail one\n\
          # case; the run exits 1 on any other failure and on an entry whose case now passes.\n",
     );
     for r in report.rows.iter().filter(|r| is_failure(r.status)) {
+        let mut failures = r.failures.iter().filter(|f| !f.is_snapshot()).peekable();
+        if failures.peek().is_none() && !r.failures.is_empty() {
+            let _ = write!(
+                s,
+                "\n# {}/{}: only its snapshot differs, which no baseline covers: review it \
+                 (`avc-conformance review`) and accept it (`--accept`)\n",
+                client_of(&r.suite),
+                r.id
+            );
+            continue;
+        }
         let reason = previous
             .and_then(|b| b.entry(r))
             .map(|e| e.reason.clone())
-            .unwrap_or_else(|| match r.failures.first() {
+            .unwrap_or_else(|| match failures.peek() {
                 Some(f) => format!("{} {} {}: {}", r.status.label(), f.rule, f.kind, f.happened),
                 None => format!("{}: {}", r.status.label(), r.detail),
             });
         let reason = crate::redact::text(&reason).replace(['\n', '\r'], " ");
         // a failure without a rule ID is named by its kind
-        let rules: BTreeSet<&str> = r
-            .failures
-            .iter()
+        let rules: BTreeSet<&str> = failures
             .map(|f| {
                 if f.rule.is_empty() {
                     f.kind.as_str()
@@ -584,6 +620,55 @@ mod tests {
         assert_eq!(o.exit_code(&rep, false), 1);
         let t = o.terminal(&rep, Path::new("b.toml"));
         assert!(t.contains("is NOT-APPLICABLE now"), "{t}");
+    }
+
+    /// A snapshot difference is a change to review, not a known failure: `--write-baseline`
+    /// leaves SNAPSHOT out of `rules` and out of the reason, and writes a case that fails by
+    /// its snapshot alone as a comment; no entry covers it (with rules or without); an entry
+    /// naming SNAPSHOT is a configuration error. The old writer put `SNAPSHOT` in `rules`,
+    /// and its entries then covered every later snapshot change of their cases.
+    #[test]
+    fn snapshot_differences_are_never_baselined() {
+        let p = Path::new("b.toml");
+        let rep = report(vec![
+            failing(
+                "c",
+                &[(SNAPSHOT_RULE, "snapshot"), ("CLAMD-CLIENT-1", "protocol")],
+            ),
+            failing("only", &[(SNAPSHOT_RULE, "snapshot")]),
+        ]);
+        let text = render(&rep, None, false);
+        assert!(text.contains("rules = [\"CLAMD-CLIENT-1\"]\n"), "{text}");
+        assert!(
+            text.contains("reason = \"FAIL CLAMD-CLIENT-1 protocol: h\"\n"),
+            "{text}"
+        );
+        assert!(!text.contains("SNAPSHOT"), "{text}");
+        assert!(
+            text.contains("\n# x/only: only its snapshot differs, which no baseline covers"),
+            "{text}"
+        );
+        let b = Baseline::parse(&text, p, false).unwrap();
+        assert_eq!(b.entries.len(), 1, "{text}");
+        let o = b.check(&rep);
+        assert_eq!(o.new, vec![0, 1]);
+        assert_eq!(o.exit_code(&rep, false), 1);
+        assert!(
+            o.notes
+                .iter()
+                .any(|n| n.contains("c [client:x]: its snapshot differs")),
+            "{:?}",
+            o.notes
+        );
+        let any = "[[failure]]\nclient = \"x\"\ncase = \"c\"\nreason = \"r\"\n";
+        let b_any = Baseline::parse(any, p, false).unwrap();
+        assert_eq!(b_any.check(&rep).new, vec![0, 1]);
+        // once the snapshot is accepted, the entry covers what is left
+        let accepted = report(vec![failing("c", &[("CLAMD-CLIENT-1", "protocol")])]);
+        assert_eq!(b.check(&accepted).exit_code(&accepted, false), 0);
+        let e = Baseline::parse(&format!("{any}rules = [\"SNAPSHOT\"]\n"), p, false).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(e.to_string().contains("review it"), "{e}");
     }
 
     /// `--write-baseline` names each entry's rules (sorted, once each; a failure without a

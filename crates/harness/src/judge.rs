@@ -54,6 +54,28 @@ pub struct Failure {
     pub excerpt: String,
 }
 
+/// What [`judge`] decided about one run.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub status: Status,
+    /// The client's verdict as its profile reads it (None: no verdict, or a hang).
+    pub got: Option<Verdict>,
+    pub failures: Vec<Failure>,
+    /// Why the case did not apply; set exactly when `status` is NOT-APPLICABLE.
+    pub not_applicable: Option<String>,
+}
+
+/// The pseudo-rule of a transcript that differs from its stored snapshot (or has none in
+/// CI): a change to review and accept, never a known defect of a client.
+pub const SNAPSHOT_RULE: &str = "SNAPSHOT";
+
+impl Failure {
+    /// A snapshot difference ([`SNAPSHOT_RULE`]), not a broken rule.
+    pub fn is_snapshot(&self) -> bool {
+        self.rule == SNAPSHOT_RULE
+    }
+}
+
 /// What the transcript and the daemon say about the scan, beside the client's own output.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
@@ -129,7 +151,7 @@ fn first_word(b: &[u8]) -> &[u8] {
 /// command (`applies_if_sent`) never went out says so first (the more precise reason); else
 /// a fault case whose fault never fired. Only a run in which the daemon sent a real verdict
 /// qualifies (without one a clean is FAIL-OPEN).
-pub fn not_applicable_reason(case: &Case, ev: &Evidence) -> Option<String> {
+fn not_applicable_reason(case: &Case, ev: &Evidence) -> Option<String> {
     if !ev.daemon_verdict {
         return None;
     }
@@ -319,8 +341,10 @@ pub fn judge(
     run: &ClientRun,
     findings: &[Finding],
     ev: &Evidence,
-) -> (Status, Option<Verdict>, Vec<Failure>) {
+) -> Judgement {
     let mut failures = Vec::new();
+    // computed once: it decides the status and is the report's reason
+    let mut not_applicable = not_applicable_reason(case, ev);
     let rule = case.rules.first().cloned().unwrap_or_default();
     let got = if run.timed_out {
         None
@@ -362,7 +386,7 @@ pub fn judge(
             // The fault never fired, or the command the case assumes was never sent, and the
             // daemon answered with a real verdict: the expectation does not apply. Without a
             // verdict the client is judged as usual (a clean with no scan is still FAIL-OPEN).
-            Some(_) if not_applicable_reason(case, ev).is_some() => status = Status::NotApplicable,
+            Some(_) if not_applicable.is_some() => status = Status::NotApplicable,
             Some(v) if v != case.expect => {
                 let fail_open = v == Verdict::Clean && !ev.daemon_verdict;
                 status = if fail_open {
@@ -450,7 +474,15 @@ pub fn judge(
             excerpt: f.excerpt.clone(),
         });
     }
-    (status, got, failures)
+    if status != Status::NotApplicable {
+        not_applicable = None;
+    }
+    Judgement {
+        status,
+        got,
+        failures,
+        not_applicable,
+    }
 }
 
 /// For a `files` input, the client's clamdscan-style line for each file (`<path>: OK`,
@@ -584,7 +616,9 @@ mod tests {
     }
 
     fn one_failure(p: &ClientProfile, r: &ClientRun) -> Failure {
-        let (status, _, failures) = judge(&eicar_case(), p, r, &[], &Evidence::default());
+        let Judgement {
+            status, failures, ..
+        } = judge(&eicar_case(), p, r, &[], &Evidence::default());
         assert_eq!(status, Status::Fail, "{failures:?}");
         assert_eq!(failures.len(), 1, "{failures:?}");
         failures.into_iter().next().unwrap()
@@ -653,7 +687,12 @@ mod tests {
             expect: Verdict::Clean,
             ..eicar_case()
         };
-        let (status, got, failures) = judge(
+        let Judgement {
+            status,
+            got,
+            failures,
+            ..
+        } = judge(
             &case,
             &p,
             &run(Some(1), false, "", TRACEBACK),
@@ -675,14 +714,15 @@ mod tests {
             daemon_verdict: true,
             ..Evidence::default()
         };
-        let (_, _, failures) = judge(&case, &p, &run(Some(1), false, "", TRACEBACK), &[], &ev);
+        let Judgement { failures, .. } =
+            judge(&case, &p, &run(Some(1), false, "", TRACEBACK), &[], &ev);
         assert_eq!(failures[0].kind, "wrong-verdict");
         assert!(!is_client_wide(&failures[0]));
     }
 
     /// CLAMD-CLIENT-4, CLAMD-CLIENT-1: `clamd.over-limit` assumes INSTREAM. A client that
     /// scanned by path and got a real verdict is NOT-APPLICABLE, with a reason naming the
-    /// command; the same client still fails on a hang or a MUST finding, is FAIL-OPEN on a
+    /// command (carried in the judgement, set only beside that status); the same client still fails on a hang or a MUST finding, is FAIL-OPEN on a
     /// clean without a scan, and an INSTREAM client's clean is judged as usual.
     #[test]
     fn clamd_client_4_over_limit_applies_only_to_an_instream_client() {
@@ -701,14 +741,15 @@ mod tests {
             sent: vec!["SCAN".into()],
             ..Evidence::default()
         };
-        let (status, _, failures) = judge(&case, &p, &clean, &[], &by_path);
-        assert_eq!(status, Status::NotApplicable, "{failures:?}");
+        let j = judge(&case, &p, &clean, &[], &by_path);
+        assert_eq!(j.status, Status::NotApplicable, "{:?}", j.failures);
         assert_eq!(
-            not_applicable_reason(&case, &by_path).as_deref(),
+            j.not_applicable.as_deref(),
             Some("the client never sent INSTREAM, only SCAN: StreamMaxLength does not apply")
         );
-        let (status, _, _) = judge(&case, &p, &run(None, true, "", ""), &[], &by_path);
-        assert_eq!(status, Status::Fail, "a hang still fails");
+        let j = judge(&case, &p, &run(None, true, "", ""), &[], &by_path);
+        assert_eq!(j.status, Status::Fail, "a hang still fails");
+        assert_eq!(j.not_applicable, None, "no reason beside a failure");
         let must = Finding {
             rule: "CLAMD-CLIENT-1".into(),
             level: Level::Must,
@@ -716,21 +757,28 @@ mod tests {
             message: "unprefixed".into(),
             excerpt: String::new(),
         };
-        let (status, _, failures) = judge(&case, &p, &clean, &[must], &by_path);
-        assert_eq!(status, Status::Fail);
+        let Judgement {
+            status,
+            failures,
+            not_applicable,
+            ..
+        } = judge(&case, &p, &clean, &[must], &by_path);
+        assert_eq!((status, not_applicable), (Status::Fail, None));
         assert_eq!(failures.len(), 1, "only the protocol rule: {failures:?}");
         let no_scan = Evidence {
             daemon_verdict: false,
             ..by_path.clone()
         };
         assert_eq!(not_applicable_reason(&case, &no_scan), None);
-        let (status, _, _) = judge(&case, &p, &clean, &[], &no_scan);
+        let Judgement { status, .. } = judge(&case, &p, &clean, &[], &no_scan);
         assert_eq!(status, Status::FailOpen);
         let streamed = Evidence {
             sent: vec!["INSTREAM".into()],
             ..by_path
         };
-        let (status, _, failures) = judge(&case, &p, &clean, &[], &streamed);
+        let Judgement {
+            status, failures, ..
+        } = judge(&case, &p, &clean, &[], &streamed);
         assert_eq!(status, Status::Fail);
         assert_eq!(failures[0].rule, "CLAMD-CLIENT-4");
     }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::checks::clamd::{parse_client, ClientFrame};
+use crate::checks::clamd::{parse_client, ClientFrame, FrameCursor};
 use crate::input::escape;
 use crate::transcript::{shorten, Dir, EventKind, Transcript};
 
@@ -23,10 +23,10 @@ const TAIL_LINES: usize = 100;
 /// The report log of `t`: timestamps, connections, INSTREAM framing, no signature bodies,
 /// at most [`HEAD_LINES`] + [`TAIL_LINES`] lines.
 pub fn report_log(t: &Transcript) -> String {
-    let uploads = uploads(t);
+    let mut uploads = uploads(t);
     let log = t.raw_log_with(&mut |conn, dir, at, bytes| {
         let framed = (dir == Dir::C2S)
-            .then(|| uploads.get(&conn))
+            .then(|| uploads.get_mut(&conn))
             .flatten()
             .map(|u| u.render(at..at + bytes.len()));
         framed.unwrap_or_else(|| shorten(&crate::redact::bytes(bytes), MAX_RUN))
@@ -48,10 +48,13 @@ fn head_and_tail(log: String) -> String {
     out
 }
 
-/// A connection's whole client byte stream, split into clamd frames.
+/// A connection's whole client byte stream, split into clamd frames as its reads are shown
+/// (in stream order), so that memory does not grow with the number of frames.
 struct Upload {
     bytes: Vec<u8>,
-    frames: Vec<ClientFrame>,
+    cursor: FrameCursor,
+    /// A frame parsed but not yet shown whole: it ends in a later read.
+    pending: Option<ClientFrame>,
 }
 
 /// The connections whose client side holds an INSTREAM command and was kept whole.
@@ -77,28 +80,37 @@ fn uploads(t: &Transcript) -> HashMap<u32, Upload> {
         .into_iter()
         .filter_map(|(conn, bytes)| {
             let bytes = bytes?;
-            let frames = parse_client(&bytes);
-            let has_stream = frames.iter().any(
+            let has_stream = parse_client(&bytes).any(
                 |f| matches!(f, ClientFrame::Command { name, .. } if name.as_slice() == b"INSTREAM"),
             );
-            has_stream.then_some((conn, Upload { bytes, frames }))
+            let upload = Upload {
+                bytes,
+                cursor: FrameCursor::default(),
+                pending: None,
+            };
+            has_stream.then_some((conn, upload))
         })
         .collect()
 }
 
 impl Upload {
     /// The frames that start in `run` (client stream offsets), and the rest of a chunk that
-    /// started before it. Frames are in stream order, so only those near `run` are looked
-    /// at, and at most [`MAX_PARTS`] different parts are shown (a client that sends millions
-    /// of tiny chunks costs neither time per read nor memory per frame).
-    fn render(&self, run: Range<usize>) -> String {
+    /// started before it. Runs come in stream order, so the frames are parsed as they are
+    /// shown, and at most [`MAX_PARTS`] different parts are shown (a client that sends
+    /// millions of tiny chunks costs neither time per read nor memory per frame).
+    fn render(&mut self, run: Range<usize>) -> String {
         let mut parts = Parts::default();
-        let first = self
-            .frames
-            .partition_point(|f| frame_span(f).1 <= run.start);
-        for f in &self.frames[first..] {
-            let (at, end) = frame_span(f);
+        while let Some(f) = self
+            .pending
+            .take()
+            .or_else(|| self.cursor.next(&self.bytes))
+        {
+            let (at, end) = frame_span(&f);
+            if end <= run.start {
+                continue;
+            }
             if at >= run.end {
+                self.pending = Some(f);
                 break;
             }
             if at < run.start {
@@ -106,9 +118,14 @@ impl Upload {
                     "<rest of chunk: {} bytes>",
                     end.min(run.end) - run.start
                 ));
-                continue;
+            } else {
+                parts.push(self.frame_text(&f, end.min(run.end) - at));
             }
-            parts.push(self.frame_text(f, end.min(run.end) - at));
+            if end > run.end {
+                // the rest of it is in a later read
+                self.pending = Some(f);
+                break;
+            }
         }
         parts.finish()
     }
@@ -234,6 +251,33 @@ mod tests {
             assert!(log.contains(shown), "{shown:?} is not in {log}");
         }
         assert!(!log.contains("X5O"), "{log}");
+    }
+
+    /// CLAMD-INSTREAM-1: a chunk spread over three reads is shown in each of them (the
+    /// frames are parsed as the reads are shown, so one that ends in a later read is kept
+    /// for it).
+    #[test]
+    fn a_chunk_over_three_reads_is_shown_in_each() {
+        let mut upload = b"zINSTREAM\0".to_vec();
+        upload.extend(chunk(&[7u8; 30]));
+        upload.extend([0, 0, 0, 0]);
+        let t = Transcript {
+            events: vec![
+                data(1, Dir::C2S, &upload[..20]),
+                data(1, Dir::S2C, b""),
+                data(1, Dir::C2S, &upload[20..30]),
+                data(1, Dir::S2C, b""),
+                data(1, Dir::C2S, &upload[30..]),
+            ],
+        };
+        let log = report_log(&t);
+        for shown in [
+            "C: zINSTREAM\\0 <chunk 30 bytes, 6 in this read>",
+            "C: <rest of chunk: 10 bytes>\n",
+            "C: <rest of chunk: 14 bytes> <chunk 0: end of stream>",
+        ] {
+            assert!(log.contains(shown), "{shown:?} is not in {log}");
+        }
     }
 
     /// Equal chunks collapse; a connection without INSTREAM is shown as (redacted) bytes.

@@ -62,7 +62,7 @@ impl ProcessTree {
     /// Ends every live process of the client (SIGTERM, up to [`TERM_GRACE`], then SIGKILL)
     /// and returns the ones that were running.
     pub async fn end(&self) -> Vec<Pid> {
-        let running = self.live();
+        let running = self.live_off_runtime().await;
         if running.is_empty() {
             return running;
         }
@@ -77,6 +77,18 @@ impl ProcessTree {
             tracing::warn!(?left, "client processes still alive after SIGKILL");
         }
         running
+    }
+
+    /// [`ProcessTree::live`] on a blocking thread: it reads every process's `/proc` files,
+    /// which on a host with thousands of processes takes milliseconds that a runtime worker
+    /// (shared by the proxies and fakes of the other cases) must not spend.
+    async fn live_off_runtime(&self) -> Vec<Pid> {
+        let tree = self.clone();
+        match tokio::task::spawn_blocking(move || tree.live()).await {
+            Ok(live) => live,
+            // the runtime is shutting down: look here rather than leave processes
+            Err(_) => self.live(),
+        }
     }
 
     /// SIGKILL to the whole group now (a run dropped half way).
@@ -114,7 +126,7 @@ impl ProcessTree {
         let deadline = Instant::now() + limit;
         loop {
             tokio::time::sleep(POLL).await;
-            let left = self.live();
+            let left = self.live_off_runtime().await;
             if left.is_empty() || Instant::now() >= deadline {
                 return left;
             }

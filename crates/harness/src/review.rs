@@ -270,7 +270,7 @@ fn fail(r: &mut CaseResult, expected: String, happened: String, excerpt: String)
         r.status = Status::Fail;
     }
     r.failures.push(Failure {
-        rule: "SNAPSHOT".into(),
+        rule: crate::judge::SNAPSHOT_RULE.into(),
         kind: "snapshot".into(),
         expected,
         happened,

@@ -62,7 +62,7 @@ pub struct CaseResult {
     pub expected: Verdict,
     pub got: Option<Verdict>,
     pub status: Status,
-    /// Why the case did not apply to this run (`judge::not_applicable_reason`), when the
+    /// Why the case did not apply to this run (`judge::Judgement::not_applicable`), when the
     /// verdict was set aside: said by every report's NOT-APPLICABLE line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_applicable: Option<String>,
@@ -383,13 +383,11 @@ async fn run_inner(
         Protocol::Svsp => checks::svsp::check(&transcript),
     };
     let evidence = Evidence::of(case.protocol, &transcript, fault_fired);
-    let (status, got, failures) = judge(case, profile, &run, &findings, &evidence);
-    r.status = status;
-    if status == Status::NotApplicable {
-        r.not_applicable = crate::judge::not_applicable_reason(case, &evidence);
-    }
-    r.got = got;
-    r.failures = failures;
+    let j = judge(case, profile, &run, &findings, &evidence);
+    r.status = j.status;
+    r.not_applicable = j.not_applicable;
+    r.got = j.got;
+    r.failures = j.failures;
     r.warnings = findings
         .into_iter()
         .filter(|f| f.level == Level::Should)

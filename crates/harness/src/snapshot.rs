@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use crate::checks::clamd::{parse_client, split_replies, ClientFrame};
+use crate::checks::clamd::{parse_client, server_closed_first, split_replies, ClientFrame};
 use crate::input::escape;
 use crate::profile::{Protocol, Verdict};
 use crate::session_sort::{self, SnapshotOrder, Unit};
@@ -147,6 +147,11 @@ fn render_connection(
                 let end_depends_on_timing =
                     render_clamd_client(&c, cut_by_server, answered, &mut s, &mut starts);
                 let mut replies = split_replies(&srv);
+                // An upload with no reply that the client ended first (its own timeout on a
+                // silent server) was not cut by the server, whatever the server did after.
+                let client_closed_first = end_depends_on_timing
+                    && t.end_of(conn, Dir::C2S).is_some()
+                    && !server_closed_first(t, conn, &replies);
                 if order == SnapshotOrder::ByContent && !end_depends_on_timing {
                     let units = units_of(&s, &c, starts);
                     if let Some((sorted, renumbered)) = session_sort::by_content(&units, &replies) {
@@ -161,7 +166,11 @@ fn render_connection(
                         if terminated { "" } else { "  (no terminator)" }
                     ));
                 }
-                end_line(t, conn, end_depends_on_timing, "  ", &mut s);
+                if client_closed_first {
+                    s.push_str("  client closed first, with no scan result for its stream (how the server's side ended depends on timing)\n");
+                } else {
+                    end_line(t, conn, end_depends_on_timing, "  ", &mut s);
+                }
             }
             Protocol::Svsp => {
                 render_svsp_side("C", &c, &mut s);
@@ -332,24 +341,19 @@ fn render_clamd_client(
     s: &mut String,
     starts: &mut Vec<CommandStart>,
 ) -> bool {
-    let frames = parse_client(c);
     // How far a client gets with an upload the server cut short depends on timing: show
     // such a stream without chunk counts, so the snapshot is stable.
-    let cut = frames
-        .iter()
+    let cut = parse_client(c)
         .any(|f| matches!(f, ClientFrame::Command { name, .. } if name.as_slice() == b"INSTREAM"))
-        && (cut_by_server
-            || !frames
-                .iter()
-                .any(|f| matches!(f, ClientFrame::Terminator { .. })));
+        && (cut_by_server || !parse_client(c).any(|f| matches!(f, ClientFrame::Terminator { .. })));
     if cut {
         // Only the commands up to the stream the server cut are stable: how many chunks (or
         // later commands) got through before its close is scheduling. `answered` streams got
         // a reply; the next INSTREAM is the cut one.
         let mut instreams = 0;
-        for f in &frames {
+        for f in parse_client(c) {
             if let ClientFrame::Command { at, end, name, .. } = f {
-                s.push_str(&format!("  C: {}\n", escape(&c[*at..*end])));
+                s.push_str(&format!("  C: {}\n", escape(&c[at..end])));
                 if name.as_slice() == b"INSTREAM" {
                     instreams += 1;
                     if instreams > answered {
@@ -361,21 +365,23 @@ fn render_clamd_client(
         s.push_str("  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n");
         return true;
     }
-    let mut i = 0;
-    while i < frames.len() {
-        match &frames[i] {
+    let mut frames = parse_client(c).peekable();
+    while let Some(f) = frames.next() {
+        match f {
             ClientFrame::Command { at, end, name, .. } => {
-                starts.push((s.len(), name.clone(), *at));
-                s.push_str(&format!("  C: {}\n", escape(&c[*at..*end])))
+                starts.push((s.len(), name, at));
+                s.push_str(&format!("  C: {}\n", escape(&c[at..end])));
             }
             ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => s.push_str(
-                &format!("  C: {}\n", crate::transcript::shorten(&c[*at..*end], 120)),
+                &format!("  C: {}\n", crate::transcript::shorten(&c[at..end], 120)),
             ),
             ClientFrame::Chunk { len, complete, .. } => {
-                // Collapse runs of equal complete chunks.
+                // Collapse runs of equal complete chunks, counted as they are parsed.
                 let mut n = 1;
-                while *complete
-                    && matches!(frames.get(i + n), Some(ClientFrame::Chunk { len: l2, complete: true, .. }) if l2 == len)
+                while complete
+                    && frames
+                        .next_if(|f| matches!(f, ClientFrame::Chunk { len: l2, complete: true, .. } if *l2 == len))
+                        .is_some()
                 {
                     n += 1;
                 }
@@ -384,21 +390,18 @@ fn render_clamd_client(
                 } else {
                     String::new()
                 };
-                let note = if *complete { "" } else { " (incomplete)" };
+                let note = if complete { "" } else { " (incomplete)" };
                 s.push_str(&format!("  C: <chunk {len} bytes{note}>{times}\n"));
-                i += n;
-                continue;
             }
             ClientFrame::PartialHeader { at, end } => s.push_str(&format!(
                 "  C: <partial chunk header {}>\n",
-                escape(&c[*at..*end])
+                escape(&c[at..end])
             )),
             ClientFrame::Terminator { .. } => s.push_str("  C: <chunk 0: end of stream>\n"),
             ClientFrame::Insane { len, .. } => {
                 s.push_str(&format!("  C: <chunk header {len}: framing out of step>\n"))
             }
         }
-        i += 1;
     }
     false
 }
@@ -651,6 +654,41 @@ mod tests {
         EventKind::Open {
             upstream_error: None,
         }
+    }
+
+    /// CLAMD-CLIENT-10: a client that gives up on a silent server (its own timeout) and
+    /// closes first is not shown as an upload the server closed; when the server closes
+    /// first (a dropped connection) it still is. The old snapshot said "server closed
+    /// during the upload" for both.
+    #[test]
+    fn clamd_client_10_a_client_that_closes_first_is_not_a_server_close() {
+        let upload = b"zINSTREAM\0\0\0\0\x03abc\0\0\0\0";
+        let run = |client_end: u64, server_end: u64| {
+            render_as_expected(
+                Protocol::Clamd,
+                "clamd.x",
+                Verdict::Error,
+                &Transcript {
+                    events: vec![
+                        ev(1, 0, open()),
+                        ev(1, 1, data(Dir::C2S, upload)),
+                        ev(1, client_end, EventKind::Eof { dir: Dir::C2S }),
+                        ev(1, server_end, EventKind::Eof { dir: Dir::S2C }),
+                    ],
+                },
+            )
+        };
+        let silent = run(2000, 2001);
+        assert!(
+            silent.contains("  client closed first, with no scan result for its stream"),
+            "{silent}"
+        );
+        assert!(!silent.contains("server closed"), "{silent}");
+        let dropped = run(6, 5);
+        assert!(
+            dropped.contains("  server closed during the upload (FIN or RST depends on timing)\n"),
+            "{dropped}"
+        );
     }
 
     fn snap(events: Vec<Event>) -> String {

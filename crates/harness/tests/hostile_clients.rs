@@ -449,6 +449,82 @@ threads = [threading.Thread(target=upload) for _ in range(8)]
     assert!(took < Duration::from_secs(25), "took {took:?}");
 }
 
+/// A client that uploads 15 MiB (all of it kept by the recording proxy) as three million
+/// 1-byte INSTREAM chunks: the checks, the snapshot and the report log parse the frames as
+/// they go, so the harness stays near the size of what it records. The old harness kept a
+/// struct per chunk in each of them and peaked at 267 MB here (65 MB now).
+#[test]
+fn millions_of_one_byte_chunks_keep_the_harness_small() {
+    if skip_without_python() {
+        return;
+    }
+    // says "infected" (exit 1) whatever the reply: the case fails, so the report shows its
+    // log, and the snapshot is written
+    const TINY_CHUNKS: &str = r#"
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection((host, port))
+s.sendall(b"zINSTREAM\0")
+block = b"\0\0\0\x01a" * (1 << 18)
+for _ in range(12):
+    s.sendall(block)
+s.sendall(b"\0\0\0\0")
+s.recv(4096)
+sys.exit(1)
+"#;
+    let a = Attack::new(TINY_CHUNKS, "python3 {client} {host} {port}", 60);
+    let reports = Reports::new();
+    let snapshots = a.dir.path().join("snapshots");
+    let mut harness = std::process::Command::new(assert_cmd::cargo::cargo_bin("avc-conformance"));
+    harness
+        .arg("--root")
+        .arg(root())
+        .arg("--snapshots")
+        .arg(&snapshots)
+        .arg("--client")
+        .arg(a.profile())
+        .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
+        .args(reports.flags())
+        .stdout(std::process::Stdio::null());
+    let (code, peak) = exit_and_peak_rss_kib(harness);
+    let md = std::fs::read_to_string(&reports.md).unwrap_or_default();
+    assert_eq!(code, 1, "the client says infected on a clean file: {md}");
+    assert!(
+        md.contains("<chunk 1 bytes> x"),
+        "the report log shows the frames: {md}"
+    );
+    let snapshot = walk(&snapshots)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "snap"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap_or_default();
+    assert!(
+        snapshot.contains("C: <chunk 1 bytes> x3145728\n  C: <chunk 0: end of stream>"),
+        "the snapshot counts every chunk: {snapshot}"
+    );
+    println!("peak RSS of the harness on 3 million chunks: {peak} KiB");
+    assert!(peak < 150 * 1024, "peak RSS of the harness: {peak} KiB");
+}
+
+/// Runs `c` to its end: its exit code (-1 for a signal) and the peak RSS (KiB) of it and
+/// the children it waited for (its clients).
+fn exit_and_peak_rss_kib(mut c: std::process::Command) -> (i32, i64) {
+    // reaped by wait4 below, which std's wait cannot do: it drops the rusage
+    #[allow(clippy::zombie_processes)]
+    let child = c.spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: wait4 only writes the status and the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, usage.ru_maxrss)
+}
+
 /// The largest peak RSS (KiB) of the children this test binary waited for (every harness
 /// run of every test here; the clients' are in it too).
 fn children_peak_rss_kib() -> i64 {

@@ -33,77 +33,125 @@ pub enum ClientFrame {
     Insane { at: usize, len: u32 },
 }
 
-/// Splits a client's byte stream into frames (commands and INSTREAM chunks).
-pub fn parse_client(b: &[u8]) -> Vec<ClientFrame> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < b.len() {
+/// Splits a client's byte stream into frames (commands and INSTREAM chunks), lazily: a
+/// client that uploads millions of 1-byte chunks costs one frame at a time, not a frame
+/// each (the harness kept every frame and used 239 MB on a 15 MiB upload of them).
+pub fn parse_client(b: &[u8]) -> ClientFrames<'_> {
+    ClientFrames {
+        b,
+        cursor: FrameCursor::default(),
+    }
+}
+
+/// The frames of one client byte stream, in order; see [`parse_client`].
+#[derive(Debug, Clone)]
+pub struct ClientFrames<'a> {
+    b: &'a [u8],
+    cursor: FrameCursor,
+}
+
+impl Iterator for ClientFrames<'_> {
+    type Item = ClientFrame;
+
+    fn next(&mut self) -> Option<ClientFrame> {
+        self.cursor.next(self.b)
+    }
+}
+
+/// Where [`parse_client`] is in a client stream, kept apart from the bytes so that a
+/// holder of the bytes can resume it (the report log walks an upload read by read).
+#[derive(Debug, Clone, Default)]
+pub struct FrameCursor {
+    pos: usize,
+    /// INSTREAM chunks come next.
+    in_stream: bool,
+    /// A frame after which nothing is parsed was returned.
+    done: bool,
+}
+
+impl FrameCursor {
+    /// The next frame of `b` (the same bytes on every call), if any.
+    pub fn next(&mut self, b: &[u8]) -> Option<ClientFrame> {
+        let frame = self.step(b);
+        if frame.is_none() {
+            self.done = true;
+        }
+        frame
+    }
+
+    fn step(&mut self, b: &[u8]) -> Option<ClientFrame> {
+        let pos = self.pos;
+        if self.done || pos >= b.len() {
+            return None;
+        }
+        if self.in_stream {
+            return Some(self.chunk(b));
+        }
         let mode = b[pos];
         if mode != b'z' && mode != b'n' {
-            out.push(ClientFrame::Legacy {
+            self.done = true;
+            return Some(ClientFrame::Legacy {
                 at: pos,
                 end: b.len(),
             });
-            return out;
         }
         let term = if mode == b'z' { 0 } else { b'\n' };
         let Some(rel) = memchr::memchr(term, &b[pos + 1..]) else {
-            out.push(ClientFrame::Unterminated {
+            self.done = true;
+            return Some(ClientFrame::Unterminated {
                 at: pos,
                 end: b.len(),
             });
-            return out;
         };
         let end = pos + 1 + rel + 1;
-        let mut name = b[pos + 1..end - 1].to_vec();
+        let mut name = &b[pos + 1..end - 1];
         if mode == b'n' {
-            while name.last().is_some_and(|c| *c == b'\r') {
-                name.pop();
+            while let [rest @ .., b'\r'] = name {
+                name = rest;
             }
         }
-        let is_instream = name == b"INSTREAM";
-        out.push(ClientFrame::Command {
+        self.in_stream = name == b"INSTREAM";
+        self.pos = end;
+        Some(ClientFrame::Command {
             at: pos,
             end,
             mode,
-            name,
-        });
-        pos = end;
-        if is_instream {
-            loop {
-                if b.len() - pos < 4 {
-                    if pos < b.len() {
-                        out.push(ClientFrame::PartialHeader {
-                            at: pos,
-                            end: b.len(),
-                        });
-                    }
-                    return out;
-                }
-                let len = u32::from_be_bytes([b[pos], b[pos + 1], b[pos + 2], b[pos + 3]]);
-                if len == 0 {
-                    out.push(ClientFrame::Terminator { at: pos });
-                    pos += 4;
-                    break;
-                }
-                if len >= INSANE_CHUNK {
-                    out.push(ClientFrame::Insane { at: pos, len });
-                    return out;
-                }
-                let complete = b.len() - pos - 4 >= len as usize;
-                out.push(ClientFrame::Chunk {
-                    at: pos,
-                    len,
-                    complete,
-                });
-                if !complete {
-                    return out;
-                }
-                pos += 4 + len as usize;
-            }
+            name: name.to_vec(),
+        })
+    }
+
+    /// One INSTREAM frame at `self.pos` (which is inside `b`).
+    fn chunk(&mut self, b: &[u8]) -> ClientFrame {
+        let pos = self.pos;
+        if b.len() - pos < 4 {
+            self.done = true;
+            return ClientFrame::PartialHeader {
+                at: pos,
+                end: b.len(),
+            };
+        }
+        let len = u32::from_be_bytes([b[pos], b[pos + 1], b[pos + 2], b[pos + 3]]);
+        if len == 0 {
+            self.in_stream = false;
+            self.pos += 4;
+            return ClientFrame::Terminator { at: pos };
+        }
+        if len >= INSANE_CHUNK {
+            self.done = true;
+            return ClientFrame::Insane { at: pos, len };
+        }
+        let complete = b.len() - pos - 4 >= len as usize;
+        if complete {
+            self.pos += 4 + len as usize;
+        } else {
+            self.done = true;
+        }
+        ClientFrame::Chunk {
+            at: pos,
+            len,
+            complete,
         }
     }
-    out
 }
 
 /// Splits server bytes into reply records, each with its terminator (`\0` or `\n`); a
@@ -142,6 +190,17 @@ fn is_closing_reply(r: &[u8]) -> bool {
         subject == "stream" || subject.starts_with('/') || subject.starts_with("fd[")
     });
     body.ends_with("ERROR") && !about_a_subject
+}
+
+/// Whether the server ended the conversation on `conn` before the client: a closing reply
+/// among its `replies` ([`split_replies`]), or its end (FIN or reset) before the client's.
+pub fn server_closed_first(t: &Transcript, conn: u32, replies: &[(Vec<u8>, bool)]) -> bool {
+    replies.iter().any(|(r, _)| is_closing_reply(r))
+        || match (t.end_of(conn, Dir::S2C), t.end_of(conn, Dir::C2S)) {
+            (Some(se), Some(ce)) => se < ce,
+            (Some(_), None) => true,
+            _ => false,
+        }
 }
 
 /// Whether a reply is a scan verdict (`<subject>: OK`, `<subject>: <name> FOUND`,
@@ -244,25 +303,21 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let mut found = Found::new(conn, &c, out);
     let s = t.bytes(conn, Dir::S2C);
     let replies = split_replies(&s);
-    // The server ended the conversation (closing reply, or its EOF before the client's):
-    // the client was then allowed to stop mid-stream and without END.
-    let server_closed_first = replies.iter().any(|(r, _)| is_closing_reply(r))
-        || match (t.end_of(conn, Dir::S2C), t.end_of(conn, Dir::C2S)) {
-            (Some(se), Some(ce)) => se < ce,
-            (Some(_), None) => true,
-            _ => false,
-        };
-    let frames = parse_client(&c);
+    // the client was then allowed to stop mid-stream and without END
+    let server_closed_first = server_closed_first(t, conn, &replies);
     let mut session = false;
     let mut ended = false;
     let mut commands = 0usize;
     let mut in_stream = false;
     let mut session_requests = 0usize;
     let mut first_command: Option<Vec<u8>> = None;
-    let mut prev: Option<&ClientFrame> = None;
-    for f in &frames {
-        let before = prev.replace(f);
-        match f {
+    let mut after_terminator = false;
+    for f in parse_client(&c) {
+        let before_was_terminator = std::mem::replace(
+            &mut after_terminator,
+            matches!(f, ClientFrame::Terminator { .. }),
+        );
+        match &f {
             ClientFrame::Command {
                 at,
                 end,
@@ -363,8 +418,8 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                 }
             }
             ClientFrame::Legacy { at, end } => {
-                let after_terminator = matches!(before, Some(ClientFrame::Terminator { .. }));
-                let (rule, message, mark_end) = legacy_diagnosis(&c, *at, *end, after_terminator);
+                let (rule, message, mark_end) =
+                    legacy_diagnosis(&c, *at, *end, before_was_terminator);
                 found.must(rule, message, *at, mark_end);
                 return;
             }
