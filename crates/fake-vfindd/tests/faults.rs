@@ -418,3 +418,49 @@ async fn binary_faults_file_shorthand_and_admin_api() {
     let out = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("fault plan seed 3"));
 }
+
+/// SVSP-CLIENT-19 (apply the client's own timeouts), fault `stop-reading` at a SCAN/REQUEST:
+/// the fake sends `SEND <port>`, accepts the data channel and never reads it, so the
+/// client's upload blocks; the control connection stays open and silent. After the hold the
+/// data channel is reset and the upload fails.
+#[tokio::test]
+async fn fault_stop_reading_blocks_a_data_channel_upload() {
+    let v = server(FaultPlan::from_shorthand("stop-reading:/2000@command=SCAN").unwrap()).await;
+    let t0 = Instant::now();
+    let mut c = Client::connect(v.s.addr()).await;
+    c.send("1 SCAN/REQUEST big").await;
+    let mut d = data_channel(&mut c, "1").await;
+    let body = vec![b'a'; 32 << 20];
+    let (how, written) = fixtures::wire::upload(&mut d, &body, Duration::from_secs(1)).await;
+    assert_eq!(how, fixtures::wire::Upload::Blocked, "{written} bytes written");
+    assert_eq!(
+        read_end(&mut c.rd, Duration::from_millis(300)).await,
+        fixtures::wire::End::Silent(String::new())
+    );
+    let (how, _) = fixtures::wire::upload(&mut d, &body, T).await;
+    assert!(matches!(how, fixtures::wire::Upload::Failed(_)), "{how:?}");
+    assert!(t0.elapsed() >= Duration::from_millis(1900), "{:?}", t0.elapsed());
+}
+
+/// SVSP-CLIENT-19, `stop-reading` at a SCAN/DATA: the body goes over the control
+/// connection, which the fake stops reading (no SEND line), so the upload blocks; shutting
+/// the daemon down ends the held connection at once.
+#[tokio::test]
+async fn fault_stop_reading_blocks_an_inline_upload_until_shutdown() {
+    let v = server(FaultPlan::from_shorthand("stop-reading:/600000@command=SCAN").unwrap()).await;
+    let mut c = Client::connect(v.s.addr()).await;
+    let body = vec![b'a'; 32 << 20];
+    let mut bytes = format!("1 SCAN/DATA {} big\r\n", body.len()).into_bytes();
+    bytes.extend_from_slice(&body);
+    let (how, _) = fixtures::wire::upload(&mut c.wr, &bytes, Duration::from_secs(1)).await;
+    assert_eq!(how, fixtures::wire::Upload::Blocked);
+    assert_eq!(
+        read_end(&mut c.rd, Duration::from_millis(300)).await,
+        fixtures::wire::End::Silent(String::new())
+    );
+    let t0 = Instant::now();
+    v.s.shutdown();
+    let (how, _) = fixtures::wire::upload(&mut c.wr, &bytes, T).await;
+    assert!(matches!(how, fixtures::wire::Upload::Failed(_)), "{how:?}");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+}
