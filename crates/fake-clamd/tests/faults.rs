@@ -540,7 +540,11 @@ async fn fault_stop_reading_blocks_the_upload_until_the_hold_ends() {
     let mut c = TcpStream::connect(clamd.addr().unwrap()).await.unwrap();
     let body = big_instream();
     let (how, written) = fixtures::wire::upload(&mut c, &body, Duration::from_secs(1)).await;
-    assert_eq!(how, fixtures::wire::Upload::Blocked, "{written} bytes written");
+    assert_eq!(
+        how,
+        fixtures::wire::Upload::Blocked,
+        "{written} bytes written"
+    );
     assert!(written < body.len() as u64 / 2, "{written} bytes written");
     // open and silent: no reply, no close
     let (mut rd, mut wr) = c.into_split();

@@ -432,14 +432,22 @@ async fn fault_stop_reading_blocks_a_data_channel_upload() {
     let mut d = data_channel(&mut c, "1").await;
     let body = vec![b'a'; 32 << 20];
     let (how, written) = fixtures::wire::upload(&mut d, &body, Duration::from_secs(1)).await;
-    assert_eq!(how, fixtures::wire::Upload::Blocked, "{written} bytes written");
+    assert_eq!(
+        how,
+        fixtures::wire::Upload::Blocked,
+        "{written} bytes written"
+    );
     assert_eq!(
         read_end(&mut c.rd, Duration::from_millis(300)).await,
         fixtures::wire::End::Silent(String::new())
     );
     let (how, _) = fixtures::wire::upload(&mut d, &body, T).await;
     assert!(matches!(how, fixtures::wire::Upload::Failed(_)), "{how:?}");
-    assert!(t0.elapsed() >= Duration::from_millis(1900), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        t0.elapsed()
+    );
 }
 
 /// SVSP-CLIENT-19, `stop-reading` at a SCAN/DATA: the body goes over the control

@@ -398,7 +398,11 @@ fn stop_reading_at_once_or_after_bytes() {
     let set = FaultSet::new(p);
     // connection 1: at the command, with the default hold
     let c = set.connect();
-    assert_eq!(c.event(Event::Connect), None, "at once waits for its trigger");
+    assert_eq!(
+        c.event(Event::Connect),
+        None,
+        "at once waits for its trigger"
+    );
     assert_eq!(
         c.event(cmd("INSTREAM")),
         Some(Action::StopReading(Duration::from_millis(
@@ -416,15 +420,13 @@ fn stop_reading_at_once_or_after_bytes() {
         Some(Action::StopReading(Duration::from_millis(250)))
     );
     // `after_bytes = 0` is "at once": at accept for a connection trigger
-    let set = FaultSet::new(
-        FaultPlan::new().with(
-            Trigger::always(),
-            Fault::StopReading {
-                after_bytes: Some(0),
-                hold_ms: Some(7),
-            },
-        ),
-    );
+    let set = FaultSet::new(FaultPlan::new().with(
+        Trigger::always(),
+        Fault::StopReading {
+            after_bytes: Some(0),
+            hold_ms: Some(7),
+        },
+    ));
     assert_eq!(
         set.connect().event(Event::Connect),
         Some(Action::StopReading(Duration::from_millis(7)))
