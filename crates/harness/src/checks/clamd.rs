@@ -245,12 +245,14 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let s = t.bytes(conn, Dir::S2C);
     let replies = split_replies(&s);
     // The server ended the conversation (closing reply, or its EOF before the client's):
-    // the client was then allowed to stop mid-stream and without END.
+    // the client was then allowed to stop mid-stream and without END. Neither side ended:
+    // the daemon stopped reading (fault `stop-reading`, CLAMD-CLIENT-10), so the proxy's
+    // write blocked and it never read the rest, nor saw the client stop.
     let server_closed_first = replies.iter().any(|(r, _)| is_closing_reply(r))
         || match (t.end_of(conn, Dir::S2C), t.end_of(conn, Dir::C2S)) {
             (Some(se), Some(ce)) => se < ce,
-            (Some(_), None) => true,
-            _ => false,
+            (Some(_), None) | (None, None) => true,
+            (None, Some(_)) => false,
         };
     let frames = parse_client(&c);
     let mut session = false;
