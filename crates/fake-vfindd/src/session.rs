@@ -266,11 +266,23 @@ impl Session {
 
     /// One read of a DATA or inline body, recorded; `None` when the peer sent nothing for
     /// `--data-timeout` (the body is abandoned and the connection closed, as a data
-    /// channel that goes silent is).
+    /// channel that goes silent is). Counted for the byte faults: `drop` and `stop-reading` with `after_bytes` end the body
+    /// here too (`None`).
     async fn read_data(&mut self, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
+        let len = buf.len();
+        let max = self.faults.read_plan().max.unwrap_or(len).clamp(1, len);
+        let buf = &mut buf[..max];
         let r = tokio::time::timeout(self.shared.cfg.data_timeout, self.rd.read(buf)).await;
         if let Ok(Ok(n)) = &r {
             self.shared.recorder.recv(self.conn, &buf[..*n]);
+            match self.faults.bytes_in(*n) {
+                Some(Action::Drop) => return None,
+                Some(Action::StopReading(hold)) => {
+                    self.stall(hold).await;
+                    return None;
+                }
+                _ => {}
+            }
         }
         r.ok()
     }
