@@ -266,8 +266,8 @@ impl Session {
 
     /// One read of a DATA or inline body, recorded; `None` when the peer sent nothing for
     /// `--data-timeout` (the body is abandoned and the connection closed, as a data
-    /// channel that goes silent is). Counted for the byte faults: `drop` and `stop-reading` with `after_bytes` end the body
-    /// here too (`None`).
+    /// channel that goes silent is). Counted for the byte faults: `drop` and `stop-reading`
+    /// with `after_bytes` end the body here too (`None`).
     async fn read_data(&mut self, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
         let len = buf.len();
         let max = self.faults.read_plan().max.unwrap_or(len).clamp(1, len);
