@@ -144,11 +144,21 @@ impl Connection {
         if let Some(r) = &self.shared.recorder {
             r.open(self.id, self.conn.kind().as_str());
         }
-        // injected faults at accept: refuse (and clamd has no DENIED greeting: same)
-        if let Some(Action::Refuse | Action::Denied) = self.faults.event(FaultEvent::Connect) {
-            self.conn.set_reset_on_close();
-            self.record(Dir::Closed, &[]);
-            return;
+        // injected faults at accept: refuse (and clamd has no DENIED greeting: same), or a
+        // daemon that reads nothing at all (stop-reading before the first byte)
+        match self.faults.event(FaultEvent::Connect) {
+            Some(Action::Refuse | Action::Denied) => {
+                self.conn.set_reset_on_close();
+                self.record(Dir::Closed, &[]);
+                return;
+            }
+            Some(Action::StopReading(hold)) => {
+                self.stall(hold).await;
+                self.conn.set_reset_on_close();
+                self.record(Dir::Closed, &[]);
+                return;
+            }
+            _ => {}
         }
         // CLAMD-TIME-1: from accept, the first command must complete in CommandReadTimeout
         self.deadline = self.deadline_after(self.shared.config.command_read_timeout);
@@ -275,6 +285,10 @@ impl Connection {
                 self.fault_close = Some(FaultClose::Rst)
             }
             Action::NeverReply => self.drain(Duration::from_secs(3600), 1 << 30).await,
+            Action::StopReading(hold) => {
+                self.stall(hold).await;
+                self.fault_close = Some(FaultClose::Rst);
+            }
             Action::Timeout => {
                 let r = reply::timed_out();
                 self.record(Dir::Sent, &r);
@@ -340,10 +354,20 @@ impl Connection {
             None => ReadOutcome::Timeout,
             Some(Ok((0, _))) => ReadOutcome::Eof,
             Some(Ok((n, fds))) => {
-                if let Some(Action::Drop) = self.faults.bytes_in(n) {
-                    // injected: drop after N bytes
-                    self.fault_close = Some(FaultClose::Fin);
-                    return ReadOutcome::Gone;
+                match self.faults.bytes_in(n) {
+                    Some(Action::Drop) => {
+                        // injected: drop after N bytes
+                        self.fault_close = Some(FaultClose::Fin);
+                        return ReadOutcome::Gone;
+                    }
+                    Some(Action::StopReading(hold)) => {
+                        // injected: these bytes arrived, then the daemon reads no more
+                        self.record(Dir::Recv, &buf[..n]);
+                        self.stall(hold).await;
+                        self.fault_close = Some(FaultClose::Rst);
+                        return ReadOutcome::Gone;
+                    }
+                    _ => {}
                 }
                 self.record(Dir::Recv, &buf[..n]);
                 for _ in &fds {
@@ -668,6 +692,11 @@ impl Connection {
             Action::NeverReply => {
                 // read and discard (bounded) until the client gives up
                 self.drain(Duration::from_secs(3600), 1 << 30).await;
+                Flow::Abort
+            }
+            Action::StopReading(hold) => {
+                self.stall(hold).await;
+                self.fault_close = Some(FaultClose::Rst);
                 Flow::Abort
             }
             Action::Timeout => {
@@ -1050,6 +1079,18 @@ impl Connection {
                 }
                 _ => break,
             }
+        }
+    }
+
+    /// Injected `stop-reading` (CLAMD-CLIENT-10: clamd with a full MaxQueue, or stopped):
+    /// neither read nor write for `hold`, the socket left open, so a client's upload blocks
+    /// once the socket buffers are full. Daemon shutdown ends the wait at once; the caller
+    /// then resets the connection (its unread input would make the close an RST anyway).
+    async fn stall(&mut self, hold: Duration) {
+        tracing::debug!(conn = self.id, ?hold, "injected stop-reading");
+        tokio::select! {
+            _ = tokio::time::sleep(hold) => {}
+            _ = self.stop.wait_for(|v| *v) => {}
         }
     }
 

@@ -521,3 +521,81 @@ async fn binary_faults_file_fault_shorthand_and_admin_flag() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("explode"));
 }
+
+/// 32 MiB of INSTREAM: more than loopback socket buffers hold, so a daemon that stops
+/// reading blocks the writer.
+fn big_instream() -> Vec<u8> {
+    instream(&vec![b'a'; 32 << 20], 64 * 1024)
+}
+
+/// CLAMD-CLIENT-10 (a daemon may accept and never answer: full MaxQueue), fault
+/// `stop-reading`: from the INSTREAM command the fake reads and writes nothing and keeps the
+/// socket open, so the client's upload blocks; once the hold ends the connection is reset
+/// and the blocked upload fails.
+#[tokio::test]
+async fn fault_stop_reading_blocks_the_upload_until_the_hold_ends() {
+    let plan = FaultPlan::from_shorthand("stop-reading:/2000@command=INSTREAM").unwrap();
+    let clamd = server(plan).await;
+    let t0 = Instant::now();
+    let mut c = TcpStream::connect(clamd.addr().unwrap()).await.unwrap();
+    let body = big_instream();
+    let (how, written) = fixtures::wire::upload(&mut c, &body, Duration::from_secs(1)).await;
+    assert_eq!(
+        how,
+        fixtures::wire::Upload::Blocked,
+        "{written} bytes written"
+    );
+    assert!(written < body.len() as u64 / 2, "{written} bytes written");
+    // open and silent: no reply, no close
+    let (mut rd, mut wr) = c.into_split();
+    assert_eq!(
+        read_end(&mut rd, Duration::from_millis(300)).await,
+        End::Silent(Vec::new())
+    );
+    let (how, _) = fixtures::wire::upload(&mut wr, &body, T).await;
+    assert!(matches!(how, fixtures::wire::Upload::Failed(_)), "{how:?}");
+    let held = t0.elapsed();
+    assert!(held >= Duration::from_millis(1900), "held only {held:?}");
+    assert!(held < Duration::from_secs(8), "held {held:?}");
+    assert_eq!(clamd.faults().stats().rules[0].fired, 1);
+}
+
+/// CLAMD-CLIENT-10, `stop-reading` with `after_bytes`: the fake takes exactly that many
+/// more bytes after the trigger, then nothing.
+#[tokio::test]
+async fn fault_stop_reading_after_bytes_stops_at_that_byte() {
+    let plan = FaultPlan::from_shorthand("stop-reading:100000/1500@command=INSTREAM").unwrap();
+    let clamd = server(plan).await;
+    let mut c = TcpStream::connect(clamd.addr().unwrap()).await.unwrap();
+    let (how, _) = fixtures::wire::upload(&mut c, &big_instream(), Duration::from_secs(1)).await;
+    assert_eq!(how, fixtures::wire::Upload::Blocked);
+    let got = clamd.faults().stats().per_connection[0].bytes_in;
+    // the command's read (at most the 4104-byte command buffer), then exactly 100000
+    assert!(
+        (100_000 + 11..=100_000 + 4104).contains(&got),
+        "{got} bytes read"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(clamd.faults().stats().per_connection[0].bytes_in, got);
+}
+
+/// CLAMD-CLIENT-10: `stop-reading` before the first byte (`after_bytes = 0` at accept: a
+/// stopped daemon) holds a long time, but stopping the daemon ends the connection at once.
+#[tokio::test]
+async fn fault_stop_reading_at_accept_ends_at_shutdown() {
+    let clamd = server(always(Fault::StopReading {
+        after_bytes: Some(0),
+        hold_ms: Some(600_000),
+    }))
+    .await;
+    let mut c = TcpStream::connect(clamd.addr().unwrap()).await.unwrap();
+    let body = big_instream();
+    let (how, _) = fixtures::wire::upload(&mut c, &body, Duration::from_secs(1)).await;
+    assert_eq!(how, fixtures::wire::Upload::Blocked);
+    assert_eq!(clamd.faults().stats().per_connection[0].bytes_in, 0);
+    let t0 = Instant::now();
+    clamd.shutdown();
+    let (how, _) = fixtures::wire::upload(&mut c, &body, T).await;
+    assert!(matches!(how, fixtures::wire::Upload::Failed(_)), "{how:?}");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+}

@@ -17,6 +17,8 @@ pub(crate) struct Channel<'a> {
     pub(crate) cfg: &'a Config,
     pub(crate) lines: &'a Lines,
     pub(crate) id: &'a Option<Id>,
+    /// Injected `stop-reading`: hold the data connection this long without reading it.
+    pub(crate) stall: Option<std::time::Duration>,
 }
 
 fn same_ip(a: IpAddr, b: IpAddr) -> bool {
@@ -104,6 +106,15 @@ impl Channel<'_> {
         name: &[u8],
         scanner: Option<TreeScanner>,
     ) -> Option<Fed> {
+        if let Some(hold) = self.stall {
+            // injected stop-reading (SVSP-CLIENT-19): the client's upload blocks once the
+            // buffers are full; no line follows, and the close is a reset (unread input)
+            debug!(?hold, "injected stop-reading on the data channel");
+            tokio::time::sleep(hold).await;
+            #[allow(deprecated)]
+            let _ = s.set_linger(Some(std::time::Duration::ZERO));
+            return None;
+        }
         let ended = match feed::read_and_scan(
             s,
             scanner,

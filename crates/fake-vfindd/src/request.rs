@@ -183,6 +183,7 @@ impl ReqCtx {
                     self.lines.close(Out::Reset).await;
                 }
                 Action::NeverReply => self.lines.silence(),
+                Action::StopReading(hold) => self.lines.stop_reading(hold),
                 Action::StreamLimit(_) => {
                     self.send(ErrorReply::SizeLimitExceeded(target.to_vec()).body())
                         .await;

@@ -69,6 +69,14 @@ async fn admit(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         let _ = stream.set_linger(Some(Duration::ZERO));
         return;
     }
+    if let Some(Action::StopReading(hold)) = injected {
+        // injected stop-reading before the first byte: a stopped daemon, no READY; shutdown
+        // aborts this task with the others
+        tokio::time::sleep(hold).await;
+        #[allow(deprecated)]
+        let _ = stream.set_linger(Some(Duration::ZERO));
+        return;
+    }
     // SVSP-CONN-2: DENIED, then close (also injected by the `denied` fault).
     if !shared.allowed(peer.ip())
         || n > shared.cfg.max_connections

@@ -57,6 +57,7 @@ pub(crate) async fn run(
         conn,
         faults: cf.clone(),
         send_timeout: shared.cfg.send_timeout(),
+        stall: lines.stall(),
     };
     let writer_task = tokio::spawn(writer(wr, rx, sink));
     // SVSP-CONN-1: READY first.
@@ -75,9 +76,10 @@ pub(crate) async fn run(
             requests: 0,
             silent: false,
             reset: false,
+            stall_data: None,
         };
         session.run().await;
-        if lines.is_silent() {
+        if lines.is_silent() && !session.reset {
             // injected never-reply at the verdict: neither answer nor close
             session.discard_input().await;
         }
@@ -96,6 +98,8 @@ enum Flow {
     Drain,
     /// Close now (QUIT handled, or connection lost).
     Close,
+    /// Injected `stop-reading`: read and write nothing for this long, then reset.
+    Stall(std::time::Duration),
 }
 
 struct Session {
@@ -116,6 +120,9 @@ struct Session {
     silent: bool,
     /// Injected `reset`: end with RST.
     reset: bool,
+    /// Injected `stop-reading` at a SCAN/REQUEST or SCAN/PORT command: the hold of its data
+    /// channel, which is opened and never read.
+    stall_data: Option<std::time::Duration>,
 }
 
 /// The command word of a line (after an optional `[id]`), upper case.
@@ -158,6 +165,7 @@ fn option_fits(opts: &OptionState, op: &OptionOp) -> bool {
 impl Session {
     async fn run(&mut self) {
         let mut buf = vec![0u8; READ_CHUNK];
+        let mut stalled = self.lines.stalled();
         let flow = loop {
             let idle = self
                 .shared
@@ -176,8 +184,14 @@ impl Session {
                 r = self.rd.read(&mut buf[..max]), if can_read => match r {
                     Ok(0) => break Flow::Drain, // SVSP-CONN-4
                     Ok(n) => {
-                        if self.faults.bytes_in(n) == Some(Action::Drop) {
-                            break Flow::Close; // injected: drop after N bytes
+                        match self.faults.bytes_in(n) {
+                            Some(Action::Drop) => break Flow::Close, // injected: drop after N bytes
+                            Some(Action::StopReading(hold)) => {
+                                // injected: these bytes arrived, then nothing more is read
+                                self.shared.recorder.recv(self.conn, &buf[..n]);
+                                break Flow::Stall(hold);
+                            }
+                            _ => {}
                         }
                         if self.silent || self.lines.is_silent() {
                             continue; // injected never-reply: discard
@@ -192,6 +206,12 @@ impl Session {
                     Err(_) => break Flow::Close,
                 },
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+                Ok(()) = stalled.changed() => {
+                    // injected stop-reading at a verdict or after a reply
+                    if let Some(hold) = *stalled.borrow() {
+                        break Flow::Stall(hold);
+                    }
+                }
                 _ = self.lines.tx.closed() => break Flow::Close,
                 _ = async { match idle { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
                     debug!("idle timeout"); // SVSP-CONN-5: silent close
@@ -202,7 +222,19 @@ impl Session {
         match flow {
             Flow::Drain => self.drain().await,
             Flow::Close | Flow::Continue => self.cancel(),
+            Flow::Stall(hold) => self.stall(hold).await,
         }
+    }
+
+    /// Injected `stop-reading` (SVSP-CLIENT-19): requests end, nothing is read or written
+    /// for `hold`, the socket stays open (a client's SCAN/DATA or inline upload blocks once
+    /// the buffers are full); then RST. Daemon shutdown aborts the wait with the connection.
+    async fn stall(&mut self, hold: std::time::Duration) {
+        debug!(?hold, "injected stop-reading");
+        self.cancel();
+        self.lines.stop_reading(hold);
+        tokio::time::sleep(hold).await;
+        self.reset = true;
     }
 
     async fn drain(&mut self) {
@@ -234,11 +266,23 @@ impl Session {
 
     /// One read of a DATA or inline body, recorded; `None` when the peer sent nothing for
     /// `--data-timeout` (the body is abandoned and the connection closed, as a data
-    /// channel that goes silent is).
+    /// channel that goes silent is). Counted for the byte faults: `drop` and `stop-reading`
+    /// with `after_bytes` end the body here too (`None`).
     async fn read_data(&mut self, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
+        let len = buf.len();
+        let max = self.faults.read_plan().max.unwrap_or(len).clamp(1, len);
+        let buf = &mut buf[..max];
         let r = tokio::time::timeout(self.shared.cfg.data_timeout, self.rd.read(buf)).await;
         if let Ok(Ok(n)) = &r {
             self.shared.recorder.recv(self.conn, &buf[..*n]);
+            match self.faults.bytes_in(*n) {
+                Some(Action::Drop) => return None,
+                Some(Action::StopReading(hold)) => {
+                    self.stall(hold).await;
+                    return None;
+                }
+                _ => {}
+            }
         }
         r.ok()
     }
@@ -370,6 +414,16 @@ impl Session {
         }
         let a = action?;
         debug!(?a, "injected fault");
+        if let Action::StopReading(hold) = a {
+            let channel = matches!(parsed, Parsed::Command { command: Command::Scan(s), .. }
+                if matches!(s.source, Source::Request | Source::Port(_)));
+            if channel {
+                // the upload goes over a data channel: that one is opened and not read
+                self.stall_data = Some(hold);
+                return None;
+            }
+            return Some(Flow::Stall(hold));
+        }
         Some(match a {
             Action::Drop | Action::Timeout => {
                 // SVSP has no timeout message: silent close, as SVSP-CONN-5
@@ -390,6 +444,7 @@ impl Session {
                 self.framer = LineFramer::new(self.shared.cfg.max_line);
                 Flow::Continue
             }
+            Action::StopReading(hold) => Flow::Stall(hold),
             Action::StreamLimit(_) => {
                 self.reply(
                     &id,
@@ -446,11 +501,13 @@ impl Session {
             }
             source @ (Source::Request | Source::Port(_)) => {
                 let (local, peer) = (self.local, self.peer);
+                let stall = self.stall_data.take();
                 self.tasks.spawn(async move {
                     let ch = Channel {
                         cfg: &ctx.shared.cfg,
                         lines: &ctx.lines,
                         id: &ctx.id,
+                        stall,
                     };
                     let scanner = stream_scanner(&ctx.shared.env, &ctx.opts, &name);
                     let fed = match source {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use svsp_proto::{Body, FormatOptions, Id, Response};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
 /// Lines queued towards one connection's writer.
@@ -37,16 +37,40 @@ pub(crate) struct Lines {
     pub(crate) cancelled: Arc<AtomicBool>,
     /// Injected `never-reply`: lines are dropped, the connection stays open.
     silent: Arc<AtomicBool>,
+    /// Injected `stop-reading` fired outside the session's own reads.
+    stall: Stall,
+}
+
+/// Stops a session's reads from outside it (a `stop-reading` fired at the verdict or after
+/// a reply). Holds no line sender, so the writer may keep one.
+#[derive(Clone)]
+pub(crate) struct Stall {
+    silent: Arc<AtomicBool>,
+    hold: Arc<watch::Sender<Option<Duration>>>,
+}
+
+impl Stall {
+    /// Injected `stop-reading` (SVSP-CLIENT-19): nothing more is written, and the session
+    /// stops reading the connection for `hold` ([`Lines::stalled`]), then resets it.
+    pub(crate) fn stop_reading(&self, hold: Duration) {
+        self.silent.store(true, Ordering::SeqCst);
+        self.hold.send_replace(Some(hold));
+    }
 }
 
 impl Lines {
     /// A sender and the receiver for [`writer`].
     pub(crate) fn new() -> (Lines, mpsc::Receiver<Out>) {
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let silent = Arc::new(AtomicBool::new(false));
         let lines = Lines {
             tx,
             cancelled: Arc::new(AtomicBool::new(false)),
-            silent: Arc::new(AtomicBool::new(false)),
+            stall: Stall {
+                silent: silent.clone(),
+                hold: Arc::new(watch::channel(None).0),
+            },
+            silent,
         };
         (lines, rx)
     }
@@ -99,6 +123,21 @@ impl Lines {
         self.silent.store(true, Ordering::SeqCst);
     }
 
+    /// See [`Stall::stop_reading`].
+    pub(crate) fn stop_reading(&self, hold: Duration) {
+        self.stall.stop_reading(hold);
+    }
+
+    /// The handle that stops this connection's reads, for the writer.
+    pub(crate) fn stall(&self) -> Stall {
+        self.stall.clone()
+    }
+
+    /// Changes when [`Stall::stop_reading`] is called.
+    pub(crate) fn stalled(&self) -> watch::Receiver<Option<Duration>> {
+        self.stall.hold.subscribe()
+    }
+
     /// Whether [`Self::silence`] was called.
     pub(crate) fn is_silent(&self) -> bool {
         self.silent.load(Ordering::SeqCst)
@@ -114,6 +153,8 @@ pub(crate) struct Sink {
     pub(crate) faults: Arc<ConnFaults>,
     /// How long one write may wait for the peer to read ([`crate::Config::send_timeout`]).
     pub(crate) send_timeout: Duration,
+    /// Stops the session's reads (`stop-reading` after a reply).
+    pub(crate) stall: Stall,
 }
 
 /// Why the writer stops writing.
@@ -210,6 +251,9 @@ pub(crate) async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, 
                 while rx.recv().await.is_some() {}
                 return;
             }
+            // the session stops reading; this loop gets nothing more to write, then the
+            // session's reset
+            Some(Action::StopReading(hold)) => sink.stall.stop_reading(hold),
             _ => {}
         }
         armed = armed || (!shaped_before && sink.faults.shapes_writes());

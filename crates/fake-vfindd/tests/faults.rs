@@ -418,3 +418,86 @@ async fn binary_faults_file_shorthand_and_admin_api() {
     let out = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("fault plan seed 3"));
 }
+
+/// SVSP-CLIENT-19 (apply the client's own timeouts), fault `stop-reading` at a SCAN/REQUEST:
+/// the fake sends `SEND <port>`, accepts the data channel and never reads it, so the
+/// client's upload blocks; the control connection stays open and silent. After the hold the
+/// data channel is reset and the upload fails.
+#[tokio::test]
+async fn fault_stop_reading_blocks_a_data_channel_upload() {
+    let v = server(FaultPlan::from_shorthand("stop-reading:/2000@command=SCAN").unwrap()).await;
+    let t0 = Instant::now();
+    let mut c = Client::connect(v.s.addr()).await;
+    c.send("1 SCAN/REQUEST big").await;
+    let mut d = data_channel(&mut c, "1").await;
+    let body = vec![b'a'; 32 << 20];
+    let (how, written) = fixtures::wire::upload(&mut d, &body, Duration::from_secs(1)).await;
+    assert_eq!(
+        how,
+        fixtures::wire::Upload::Blocked,
+        "{written} bytes written"
+    );
+    assert_eq!(
+        read_end(&mut c.rd, Duration::from_millis(300)).await,
+        fixtures::wire::End::Silent(String::new())
+    );
+    let (how, _) = fixtures::wire::upload(&mut d, &body, T).await;
+    assert!(matches!(how, fixtures::wire::Upload::Failed(_)), "{how:?}");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
+/// A fake with SCAN/DATA (`--enable-future`) and a 64 MiB stream limit, running `spec`.
+async fn data_server(spec: &str) -> fake_vfindd::FakeVfindd {
+    fake_vfindd::FakeVfindd::builder()
+        .enable_future(true)
+        .stream_max_length(64 << 20)
+        .faults(FaultPlan::from_shorthand(spec).unwrap())
+        .start()
+        .await
+        .unwrap()
+}
+
+/// SVSP-CLIENT-19, `stop-reading` at a SCAN/DATA: the body goes over the control
+/// connection, which the fake stops reading (no SEND line), so the upload blocks; shutting
+/// the daemon down ends the held connection at once.
+#[tokio::test]
+async fn fault_stop_reading_blocks_an_inline_upload_until_shutdown() {
+    let v = data_server("stop-reading:/600000@command=SCAN").await;
+    let mut c = Client::connect(v.addr()).await;
+    let body = vec![b'a'; 32 << 20];
+    let mut bytes = format!("1 SCAN/DATA {} big\r\n", body.len()).into_bytes();
+    bytes.extend_from_slice(&body);
+    let (how, _) = fixtures::wire::upload(&mut c.wr, &bytes, Duration::from_secs(1)).await;
+    assert_eq!(how, fixtures::wire::Upload::Blocked);
+    assert_eq!(
+        read_end(&mut c.rd, Duration::from_millis(300)).await,
+        fixtures::wire::End::Silent(String::new())
+    );
+    let t0 = Instant::now();
+    v.shutdown();
+    let (how, _) = fixtures::wire::upload(&mut c.wr, &bytes, T).await;
+    assert!(matches!(how, fixtures::wire::Upload::Failed(_)), "{how:?}");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+}
+
+/// SVSP-CLIENT-19, `stop-reading` with `after_bytes` inside a SCAN/DATA body: the fake takes
+/// exactly that many more bytes of it after the command, then nothing.
+#[tokio::test]
+async fn fault_stop_reading_after_bytes_inside_a_data_body() {
+    let v = data_server("stop-reading:100000/1500@command=SCAN").await;
+    let mut c = Client::connect(v.addr()).await;
+    let body = vec![b'a'; 32 << 20];
+    c.send(&format!("1 SCAN/DATA {} big", body.len())).await;
+    assert_eq!(c.line().await.as_deref(), Some("1 SEND"));
+    let (how, _) = fixtures::wire::upload(&mut c.wr, &body, Duration::from_secs(1)).await;
+    assert_eq!(how, fixtures::wire::Upload::Blocked);
+    let read = |v: &fake_vfindd::FakeVfindd| v.faults().stats().per_connection[0].bytes_in;
+    let line = "1 SCAN/DATA 33554432 big\r\n".len() as u64;
+    assert_eq!(read(&v), line + 100_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(read(&v), line + 100_000);
+}

@@ -85,6 +85,20 @@ pub enum Fault {
     Reset,
     /// Keep reading, never answer, never close (the client must time out).
     NeverReply,
+    /// Stop reading: from the trigger (or once `after_bytes` more bytes were received) the
+    /// daemon reads nothing, writes nothing and keeps the socket open, as clamd does with a
+    /// full `MaxQueue`/`MaxThreads` or while stopped; a client's upload blocks once the
+    /// socket buffers are full (CLAMD-CLIENT-10, SVSP-CLIENT-19: the client must not hang).
+    /// After `hold_ms` (default [`STOP_READING_HOLD_MS`]) or at daemon shutdown the
+    /// connection is reset (unread input: RST).
+    StopReading {
+        /// Bytes to receive after the trigger before stopping (none or 0: at once).
+        #[serde(default)]
+        after_bytes: Option<u64>,
+        /// How long the silent connection is held, milliseconds.
+        #[serde(default)]
+        hold_ms: Option<u64>,
+    },
     /// Refuse the connection: accepted and reset at once, before any byte.
     Refuse,
     /// Reply garbage instead (the given text, else `len` seeded random printable bytes),
@@ -186,6 +200,13 @@ impl ReplyText {
     }
 }
 
+/// How long a `stop-reading` connection is held by default: 60 s, the fake vfindd's idle
+/// timeout and the longest a fake holds a silent peer elsewhere. Real clamd holds it until
+/// the load clears (no bound at all while stopped); a fake must bound every wait, and 60 s
+/// is longer than a client timeout should be. Cases that must outlast a slow client's own
+/// timeout (Exim's 2 minutes) set `hold_ms`.
+pub const STOP_READING_HOLD_MS: u64 = 60_000;
+
 fn one() -> usize {
     1
 }
@@ -200,9 +221,11 @@ pub enum FaultClass {
     /// At accept time, before any byte: `refuse`, `denied`.
     Connect,
     /// Changes how the rest of the connection is read or written: `slow-read`,
-    /// `delay` at `read`/`bytes`, `split-reply`, `split-every`, `drop` with `after_bytes`.
+    /// `delay` at `read`/`bytes`, `split-reply`, `split-every`, `drop` and `stop-reading`
+    /// with `after_bytes`.
     Shaping,
-    /// Acts now: `drop`, `reset`, `never-reply`, `timeout`, `stream-limit`, `eagain`, `efault`.
+    /// Acts now: `drop`, `reset`, `never-reply`, `stop-reading`, `timeout`, `stream-limit`,
+    /// `eagain`, `efault`.
     Immediate,
     /// Changes the next reply: `delay` at `reply`, `garbage`, `truncate`, `infected`,
     /// `clean`, `error`, `errno`, `reply`.
@@ -221,10 +244,12 @@ impl Fault {
                 DelayAt::Reply => FaultClass::Reply,
                 DelayAt::Bytes | DelayAt::Read => FaultClass::Shaping,
             },
-            Fault::Drop { after_bytes } => match after_bytes {
-                Some(_) => FaultClass::Shaping,
-                None => FaultClass::Immediate,
-            },
+            Fault::Drop { after_bytes } | Fault::StopReading { after_bytes, .. } => {
+                match after_bytes {
+                    Some(_) => FaultClass::Shaping,
+                    None => FaultClass::Immediate,
+                }
+            }
             Fault::Reset
             | Fault::NeverReply
             | Fault::Timeout
@@ -250,6 +275,7 @@ impl Fault {
             Fault::Drop { .. } => "drop",
             Fault::Reset => "reset",
             Fault::NeverReply => "never-reply",
+            Fault::StopReading { .. } => "stop-reading",
             Fault::Refuse => "refuse",
             Fault::Garbage { .. } => "garbage",
             Fault::Truncate { .. } => "truncate",

@@ -37,7 +37,9 @@ pub mod admin;
 
 pub use error::FaultsError;
 pub use escapes::unescape;
-pub use fault::{DelayAt, Fault, FaultClass, ForcedReply, LimitMode, ReplyText, SplitAt};
+pub use fault::{
+    DelayAt, Fault, FaultClass, ForcedReply, LimitMode, ReplyText, SplitAt, STOP_READING_HOLD_MS,
+};
 pub use plan::{FaultPlan, Rule, Trigger};
 pub use set::{
     Action, ConnFaults, ConnStats, Event, FaultSet, Piece, ReadPlan, RuleStats, Stats, WritePlan,

@@ -397,6 +397,11 @@ fn add_both(total: &AtomicU64, conn: &AtomicU64, n: u64) -> u64 {
     conn.fetch_add(n, Ordering::Relaxed) + n
 }
 
+/// The hold of a `stop-reading` fault (`hold_ms`, else [`crate::fault::STOP_READING_HOLD_MS`]).
+fn stop_reading_hold(hold_ms: Option<u64>) -> Duration {
+    Duration::from_millis(hold_ms.unwrap_or(crate::fault::STOP_READING_HOLD_MS))
+}
+
 fn rule_name(i: usize, r: &crate::plan::Rule) -> String {
     r.name
         .clone()
@@ -446,6 +451,8 @@ struct ConnState {
     byte_delay: Option<Duration>,
     split: Option<(Split, Duration)>,
     drop_at: Option<u64>,
+    /// Armed `stop-reading` with `after_bytes`: stop once `bytes_in` reaches this, then hold.
+    stall_at: Option<(u64, Duration)>,
     pending: Vec<Fault>,
 }
 
@@ -462,6 +469,7 @@ impl ConnState {
             byte_delay: None,
             split: None,
             drop_at: None,
+            stall_at: None,
             pending: Vec::new(),
         }
     }
@@ -476,6 +484,9 @@ pub enum Action {
     Reset,
     /// Never answer; keep reading (bounded) until the client goes away.
     NeverReply,
+    /// Read nothing, write nothing, keep the socket open for this long (or until the daemon
+    /// stops), then reset it (`stop-reading`).
+    StopReading(Duration),
     /// Refuse: reset before any byte.
     Refuse,
     /// SVSP: `DENIED` greeting, then close.
@@ -568,6 +579,22 @@ impl ConnFaults {
                 }
                 Fault::Reset => Some(Action::Reset),
                 Fault::NeverReply => Some(Action::NeverReply),
+                Fault::StopReading {
+                    after_bytes,
+                    hold_ms,
+                } => {
+                    let hold = stop_reading_hold(hold_ms);
+                    match after_bytes {
+                        None | Some(0) => Some(Action::StopReading(hold)),
+                        Some(n) => {
+                            let at = self.counters.bytes_in.load(Ordering::Relaxed) + n;
+                            if cs.stall_at.is_none_or(|(d, _)| at < d) {
+                                cs.stall_at = Some((at, hold));
+                            }
+                            None
+                        }
+                    }
+                }
                 Fault::Timeout => Some(Action::Timeout),
                 Fault::StreamLimit { mode } => Some(Action::StreamLimit(mode)),
                 Fault::Eagain => Some(Action::Reply(ForcedReply::Errno {
@@ -652,7 +679,9 @@ impl ConnFaults {
     }
 
     /// Counts `n` received bytes. Returns [`Action::Drop`] when an armed `drop
-    /// { after_bytes }` is reached (the daemon closes without processing them).
+    /// { after_bytes }` is reached (the daemon closes without processing them), else
+    /// [`Action::StopReading`] when an armed `stop-reading { after_bytes }` is (the daemon
+    /// reads no more; [`Self::read_plan`] keeps reads from going past that byte).
     pub fn bytes_in(&self, n: usize) -> Option<Action> {
         let total = add_both(
             &self.set.inner.totals.bytes_in,
@@ -660,7 +689,12 @@ impl ConnFaults {
             n as u64,
         );
         let cs = lock(&self.state);
-        cs.drop_at.filter(|at| total >= *at).map(|_| Action::Drop)
+        if cs.drop_at.is_some_and(|at| total >= at) {
+            return Some(Action::Drop);
+        }
+        cs.stall_at
+            .filter(|(at, _)| total >= *at)
+            .map(|(_, hold)| Action::StopReading(hold))
     }
 
     /// Counts `n` sent bytes.
@@ -675,10 +709,16 @@ impl ConnFaults {
     /// How to do the next read.
     pub fn read_plan(&self) -> ReadPlan {
         let cs = lock(&self.state);
-        let (max, slow) = match cs.slow_read {
+        let (mut max, slow) = match cs.slow_read {
             Some((b, d)) => (Some(b), d),
             None => (None, Duration::ZERO),
         };
+        if let Some((at, _)) = cs.stall_at {
+            // an armed stop-reading: read no byte past the point where reading stops
+            let left = at.saturating_sub(self.counters.bytes_in.load(Ordering::Relaxed));
+            let left = usize::try_from(left).unwrap_or(usize::MAX).max(1);
+            max = Some(max.map_or(left, |m| m.min(left)));
+        }
         ReadPlan {
             max,
             delay: slow + cs.read_delay,

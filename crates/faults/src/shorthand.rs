@@ -2,7 +2,8 @@
 //!
 //! Kinds and their argument: `delay:MS` (before the reply), `delay-read:MS`,
 //! `delay-bytes:MS`, `slow-read:BYTES/MS`, `split-reply[:byte|random][/MS]`, `drop[:N]`
-//! (after N more bytes), `reset`, `never-reply`, `refuse`, `garbage[:TEXT]`,
+//! (after N more bytes), `reset`, `never-reply`, `stop-reading[:N][/HOLD_MS]` (after N
+//! more bytes; the silent connection held HOLD_MS), `refuse`, `garbage[:TEXT]`,
 //! `truncate[:KEEP]`, `infected:NAME`, `clean`, `error:TEXT`, `errno:NAME`, `timeout`,
 //! `stream-limit[:faithful|close|reply-drain|reset]`, `eagain`, `efault`, `denied`,
 //! `split-every:BYTES[/MS]`, `reply:TEXT` (framed), `reply-raw:TEXT` (escapes such as
@@ -131,6 +132,20 @@ fn parse_fault(s: &str) -> Result<Fault, FaultsError> {
         },
         "reset" => Fault::Reset,
         "never-reply" => Fault::NeverReply,
+        "stop-reading" => {
+            let a = arg.unwrap_or("");
+            let (after, hold) = a.split_once('/').unwrap_or((a, ""));
+            let opt = |v: &str| -> Result<Option<u64>, FaultsError> {
+                match v.trim() {
+                    "" => Ok(None),
+                    v => num(v, s).map(Some),
+                }
+            };
+            Fault::StopReading {
+                after_bytes: opt(after)?,
+                hold_ms: opt(hold)?,
+            }
+        }
         "refuse" => Fault::Refuse,
         "garbage" => Fault::Garbage {
             text: arg.map(str::to_string),

@@ -83,6 +83,7 @@ fn every_fault_kind_parses_from_toml() {
         r#"{ kind = "drop", after_bytes = 10 }"#,
         r#"{ kind = "reset" }"#,
         r#"{ kind = "never-reply" }"#,
+        r#"{ kind = "stop-reading", after_bytes = 10, hold_ms = 500 }"#,
         r#"{ kind = "refuse" }"#,
         r#"{ kind = "garbage", text = "xx" }"#,
         r#"{ kind = "truncate", keep = 3 }"#,
@@ -368,6 +369,68 @@ fn slow_read_and_drop_after_bytes() {
     c.event(cmd("INSTREAM"));
     assert_eq!(c.bytes_in(9), None);
     assert_eq!(c.bytes_in(1), Some(Action::Drop));
+}
+
+/// CLAMD-CLIENT-10 / SVSP-CLIENT-19: `stop-reading` at once (the daemon's hold from the plan,
+/// else 60 s), or armed by `after_bytes`: reads are capped so none goes past the byte where
+/// reading stops, and that byte stops it.
+#[test]
+fn stop_reading_at_once_or_after_bytes() {
+    let p = FaultPlan::from_shorthand(
+        "stop-reading@command=INSTREAM; stop-reading:100/250@conn=2; stop-reading:/5@conn=3",
+    )
+    .unwrap();
+    assert_eq!(
+        p.rules[1].fault,
+        Fault::StopReading {
+            after_bytes: Some(100),
+            hold_ms: Some(250)
+        }
+    );
+    assert_eq!(
+        p.rules[2].fault,
+        Fault::StopReading {
+            after_bytes: None,
+            hold_ms: Some(5)
+        }
+    );
+    assert!(FaultPlan::from_shorthand("stop-reading:x").is_err());
+    let set = FaultSet::new(p);
+    // connection 1: at the command, with the default hold
+    let c = set.connect();
+    assert_eq!(
+        c.event(Event::Connect),
+        None,
+        "at once waits for its trigger"
+    );
+    assert_eq!(
+        c.event(cmd("INSTREAM")),
+        Some(Action::StopReading(Duration::from_millis(
+            faults::STOP_READING_HOLD_MS
+        )))
+    );
+    // connection 2: armed at accept, stops at byte 100 and never reads past it
+    let c = set.connect();
+    assert_eq!(c.event(Event::Connect), None);
+    assert_eq!(c.read_plan().max, Some(100));
+    assert_eq!(c.bytes_in(60), None);
+    assert_eq!(c.read_plan().max, Some(40));
+    assert_eq!(
+        c.bytes_in(40),
+        Some(Action::StopReading(Duration::from_millis(250)))
+    );
+    // `after_bytes = 0` is "at once": at accept for a connection trigger
+    let set = FaultSet::new(FaultPlan::new().with(
+        Trigger::always(),
+        Fault::StopReading {
+            after_bytes: Some(0),
+            hold_ms: Some(7),
+        },
+    ));
+    assert_eq!(
+        set.connect().event(Event::Connect),
+        Some(Action::StopReading(Duration::from_millis(7)))
+    );
 }
 
 /// Hardening item 5: `--faults /dev/zero` used to grow to 4 GB in 6 s; now the read

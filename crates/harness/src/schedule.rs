@@ -121,7 +121,7 @@ pub fn known_wait(profile: &ClientProfile, case: &Case) -> f64 {
         .iter()
         .map(|r| match &r.fault {
             // Until the client's own time-out fires; the profile's bounds it.
-            Fault::NeverReply => profile.timeout.as_secs_f64(),
+            Fault::NeverReply | Fault::StopReading { .. } => profile.timeout.as_secs_f64(),
             // A raw reply without a line or record end leaves the client waiting for it.
             Fault::Reply { text, raw: true }
                 if !faults::unescape(text)

@@ -205,7 +205,13 @@ fn reset_by(t: &Transcript, conn: u32, dir: Dir) -> bool {
 /// How a connection ended (the last line of its block).
 fn end_line(t: &Transcript, conn: u32, end_depends_on_timing: bool, indent: &str, s: &mut String) {
     let reset = reset_by(t, conn, Dir::S2C);
-    if end_depends_on_timing {
+    if end_depends_on_timing && !reset && t.end_of(conn, Dir::S2C).is_none() {
+        // the daemon stopped reading (fault `stop-reading`, CLAMD-CLIENT-10): the upload
+        // blocked and the connection was still open when the case ended
+        s.push_str(&format!(
+            "{indent}upload blocked: the server stopped reading, the connection was still open\n"
+        ));
+    } else if end_depends_on_timing {
         s.push_str(&format!(
             "{indent}server closed during the upload (FIN or RST depends on timing)\n"
         ));
@@ -887,6 +893,34 @@ mod tests {
         assert!(snaps[0].contains(
             "  C: zIDSESSION\\0\n  C: zINSTREAM\\0\n  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n"
         ), "{}", snaps[0]);
+    }
+
+    /// CLAMD-CLIENT-10, fault `stop-reading`: an upload the daemon stopped reading, still open
+    /// at the end (no end event on either side), renders the same whatever got through, and
+    /// says so rather than that the server closed.
+    #[test]
+    fn stalled_upload_summary_does_not_depend_on_how_much_arrived() {
+        let head: &[u8] = b"zINSTREAM\0";
+        let snaps: Vec<String> = [1usize, 3, 40]
+            .iter()
+            .map(|n| {
+                let body: Vec<u8> = (0..*n).flat_map(|_| chunk(1000)).collect();
+                clamd_snap(vec![
+                    ev(1, 0, open()),
+                    ev(1, 1, data(Dir::C2S, &[head, &body].concat())),
+                ])
+            })
+            .collect();
+        for s in &snaps {
+            assert_eq!(s, &snaps[0]);
+        }
+        assert!(
+            snaps[0].contains(
+                "  C: zINSTREAM\\0\n  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n  upload blocked: the server stopped reading, the connection was still open\n"
+            ),
+            "{}",
+            snaps[0]
+        );
     }
 
     /// Issue 14 item 1: streams the server answered before it cut a later one stay visible

@@ -96,3 +96,51 @@ async fn a_daemon_reset_reaches_the_client_as_a_reset() {
         Ok(n) => panic!("read {n} bytes (0 = FIN) instead of a reset"),
     }
 }
+
+/// Bytes a client gets to write before an upload blocks on a daemon that stopped reading
+/// (fault `stop-reading` at INSTREAM), through the proxy or straight to the daemon.
+async fn written_before_blocking(through_proxy: bool) -> u64 {
+    let stall = Fault::StopReading {
+        after_bytes: None,
+        hold_ms: Some(30_000),
+    };
+    let d = clamd_with(Trigger::command("INSTREAM"), stall).await;
+    let upstream = d.addr().expect("addr");
+    let p = match through_proxy {
+        true => Some(
+            Proxy::start(Listen::Tcp("127.0.0.1:0".parse().expect("addr")), upstream)
+                .await
+                .expect("proxy"),
+        ),
+        false => None,
+    };
+    let to = p.as_ref().and_then(|p| p.tcp_addr).unwrap_or(upstream);
+    let mut s = TcpStream::connect(to).await.expect("connect");
+    let body = fixtures::clamd_wire::instream_chunked(&vec![b'a'; 64 << 20], 64 * 1024);
+    let (how, written) = fixtures::wire::upload(&mut s, &body, Duration::from_secs(2)).await;
+    assert_eq!(
+        how,
+        fixtures::wire::Upload::Blocked,
+        "{written} bytes written"
+    );
+    written
+}
+
+/// CLAMD-CLIENT-10 through the proxy: when the daemon stops reading, the proxy stops reading
+/// the client too (it holds one 64 KiB read at most), so the client's upload blocks as it
+/// would without the proxy, long before the proxy's 16 MiB record cap. The case
+/// `clamd.fault-stop-reading` sends more than twice what gets through here.
+#[tokio::test]
+async fn a_daemon_that_stops_reading_blocks_the_upload_through_the_proxy() {
+    let direct = written_before_blocking(false).await;
+    let proxied = written_before_blocking(true).await;
+    println!(
+        "written before the upload blocked: {direct} bytes direct, {proxied} through the proxy"
+    );
+    assert!(
+        proxied < harness::proxy::RECORD_CAP as u64,
+        "the proxy buffered {proxied} bytes"
+    );
+    // the proxy adds its own socket buffers and one read, not the upload
+    assert!(proxied < 2 * direct + (8 << 20), "{proxied} vs {direct}");
+}

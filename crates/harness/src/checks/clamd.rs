@@ -303,8 +303,12 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let mut found = Found::new(conn, &c, out);
     let s = t.bytes(conn, Dir::S2C);
     let replies = split_replies(&s);
-    // the client was then allowed to stop mid-stream and without END
-    let server_closed_first = server_closed_first(t, conn, &replies);
+    // The server ended the conversation (closing reply, or its EOF before the client's):
+    // the client was then allowed to stop mid-stream and without END. Neither side ended:
+    // the daemon stopped reading (fault `stop-reading`, CLAMD-CLIENT-10), so the proxy's
+    // write blocked and it never read the rest, nor saw the client stop.
+    let server_closed_first = server_closed_first(t, conn, &replies)
+        || (t.end_of(conn, Dir::S2C).is_none() && t.end_of(conn, Dir::C2S).is_none());
     let mut session = false;
     let mut ended = false;
     let mut commands = 0usize;
