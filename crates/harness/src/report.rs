@@ -83,6 +83,43 @@ pub struct RuleTally {
     pub cause: Option<Cause>,
 }
 
+impl RuleTally {
+    /// The tally as one line of every report: a cause reads
+    /// `client:x: all 42 cases, one cause (crashed): <what happened> [rules ...]`, a rule
+    /// `CLAMD-CLIENT-1 (protocol): 3 cases, first <case>: <what happened>`.
+    pub fn line(&self) -> String {
+        let n = self.cases.len();
+        let first = self.cases.first().map(String::as_str).unwrap_or_default();
+        match &self.cause {
+            Some(c) => {
+                let count = if n == c.ran {
+                    format!("all {n} case{}", if n == 1 { "" } else { "s" })
+                } else {
+                    format!("{n} of {} cases", c.ran)
+                };
+                let what = if self.kind == COULD_NOT_RUN_KIND {
+                    format!("could not run: {}", self.example)
+                } else {
+                    self.example.clone()
+                };
+                format!(
+                    "{}: {count}, one cause ({}): {what} [rules {}; first {first}]",
+                    c.suite,
+                    self.kind,
+                    short_rules(&self.rules)
+                )
+            }
+            None => format!(
+                "{} ({}): {n} case{}, first {first}: {}",
+                self.rules.join(" "),
+                self.kind,
+                if n == 1 { "" } else { "s" },
+                self.example
+            ),
+        }
+    }
+}
+
 /// The client (suite) a cause tally belongs to and how many of its cases ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cause {
@@ -302,43 +339,10 @@ impl Report {
             .count()
     }
 
-    /// The by-rule summary as text lines (empty when nothing failed): a cause reads
-    /// `client:x: all 42 cases, one cause (crashed): <what happened> [rules ...]`.
+    /// The by-rule summary as text lines (empty when nothing failed), one per tally
+    /// ([`RuleTally::line`]).
     fn by_rule_lines(&self) -> Vec<String> {
-        self.by_rule()
-            .iter()
-            .map(|t| {
-                let n = t.cases.len();
-                let first = &t.cases[0];
-                match &t.cause {
-                    Some(c) => {
-                        let count = if n == c.ran {
-                            format!("all {n} case{}", if n == 1 { "" } else { "s" })
-                        } else {
-                            format!("{n} of {} cases", c.ran)
-                        };
-                        let what = if t.kind == COULD_NOT_RUN_KIND {
-                            format!("could not run: {}", t.example)
-                        } else {
-                            t.example.clone()
-                        };
-                        format!(
-                            "{}: {count}, one cause ({}): {what} [rules {}; first {first}]",
-                            c.suite,
-                            t.kind,
-                            short_rules(&t.rules)
-                        )
-                    }
-                    None => format!(
-                        "{} ({}): {n} case{}, first {first}: {}",
-                        t.rules.join(" "),
-                        t.kind,
-                        if n == 1 { "" } else { "s" },
-                        t.example
-                    ),
-                }
-            })
-            .collect()
+        self.by_rule().iter().map(RuleTally::line).collect()
     }
 
     pub fn counts(&self) -> Counts {

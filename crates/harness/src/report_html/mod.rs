@@ -133,6 +133,7 @@ table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #ccc;padding
 .known{outline:3px dashed #a36b00;outline-offset:-3px}.stale{outline:3px solid #7a0b02;outline-offset:-3px}
 .badge{display:inline-block;padding:1px 8px;border-radius:3px;font-weight:700}
 .rule-sum{color:#444;font-weight:400}.muted{color:#777}
+.tally.fail-open{color:#7a0b02;font-weight:700}
 section.case{border:1px solid #ddd;border-left:6px solid #999;margin:1em 0;padding:.4em .9em}
 section.s-o-pass{border-left-color:#2c9a3c}section.s-o-fail{border-left-color:#c0392b}section.s-o-fail-open{border-left-color:#7a0b02;border-left-width:10px}
 section.s-o-harness-error{border-left-color:#e67e22}section.s-o-not-applicable{border-left-color:#3b78c2}
@@ -206,6 +207,7 @@ pub fn render(
     if rules.is_empty() {
         s.push_str("<p class=\"muted\">Rule texts: the specifications (../shared/spec) were not found beside the repository; rule IDs only.</p>\n");
     }
+    by_rule_section(&mut s, report);
     fail_open_section(&mut s, report, baseline);
     if let Some(b) = baseline {
         baseline_section(&mut s, report, b);
@@ -232,6 +234,30 @@ fn numbered_with(report: &Report, status: Status) -> Vec<(usize, &Row)> {
         .enumerate()
         .filter(|(_, r)| r.status == status)
         .collect()
+}
+
+/// The failures by rule, as the terminal and Markdown reports tally them: fail-open first,
+/// then most cases first, a client-wide cause as one line.
+fn by_rule_section(s: &mut String, report: &Report) {
+    let tallies = report.by_rule();
+    if tallies.is_empty() {
+        return;
+    }
+    s.push_str("<h2 id=\"by-rule\">Failures by rule</h2>\n<p>Fail-open first; then one cause often fails many cases: fix the first. A client-wide cause (a crash, no output, no connection, a client that could not start) is one line whatever rules its cases cite.</p><ol class=\"by-rule\">\n");
+    for t in &tallies {
+        let class = if t.kind == crate::judge::FAIL_OPEN_KIND {
+            "tally fail-open"
+        } else {
+            "tally"
+        };
+        let _ = writeln!(
+            s,
+            "<li class=\"{class}\" data-kind=\"{}\">{}</li>",
+            esc(&t.kind),
+            esc(&t.line())
+        );
+    }
+    s.push_str("</ol>\n");
 }
 
 fn fail_open_section(s: &mut String, report: &Report, baseline: Option<&Outcome>) {
@@ -507,4 +533,81 @@ pub fn write(
         .map(|d| Rules::load(&d))
         .unwrap_or_default();
     crate::out_file::write(path, render(report, details, &rules, baseline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::{Failure, FAIL_OPEN_KIND};
+
+    fn row(id: &str, rule: &str, kind: &str, happened: &str) -> Row {
+        Row {
+            status: if kind == FAIL_OPEN_KIND {
+                Status::FailOpen
+            } else {
+                Status::Fail
+            },
+            failures: vec![Failure {
+                rule: rule.into(),
+                kind: kind.into(),
+                expected: String::new(),
+                happened: happened.into(),
+                excerpt: String::new(),
+            }],
+            ..Row::new(
+                "client:c".into(),
+                id.into(),
+                vec![rule.into()],
+                String::new(),
+            )
+        }
+    }
+
+    /// CLAMD-CLIENT-3: the HTML report has the failures-by-rule tally the terminal and
+    /// Markdown reports have, fail-open first, above the matrix; a run without failures
+    /// has none.
+    #[test]
+    fn clamd_client_3_html_tallies_failures_by_rule_fail_open_first() {
+        let mut rows: Vec<Row> = (0..3)
+            .map(|i| {
+                row(
+                    &format!("p{i}"),
+                    "CLAMD-CLIENT-1",
+                    "protocol",
+                    "legacy <PING>",
+                )
+            })
+            .collect();
+        rows.push(row(
+            "fo",
+            "CLAMD-CLIENT-3",
+            FAIL_OPEN_KIND,
+            "reported CLEAN",
+        ));
+        let report = Report {
+            rows,
+            ..Default::default()
+        };
+        let html = render(&report, &Details::default(), &Rules::default(), None);
+        let tally = html.find("<h2 id=\"by-rule\">").expect("a tally section");
+        let fo = html
+            .find("<li class=\"tally fail-open\" data-kind=\"fail-open\">CLAMD-CLIENT-3 (fail-open): 1 case, first fo [client:c]: reported CLEAN</li>")
+            .expect("the fail-open line");
+        let proto = html
+            .find("CLAMD-CLIENT-1 (protocol): 3 cases, first p0 [client:c]: legacy &lt;PING&gt;")
+            .expect("the rule line, escaped");
+        let matrix = html.find("<h2 id=\"matrix\">").expect("matrix");
+        assert!(tally < fo && fo < proto && proto < matrix, "{html}");
+        let clean = Report {
+            rows: vec![Row::new(
+                "client:c".into(),
+                "ok".into(),
+                vec![],
+                String::new(),
+            )],
+            ..Default::default()
+        };
+        let html = render(&clean, &Details::default(), &Rules::default(), None);
+        assert!(!html.contains("by-rule"), "{html}");
+    }
 }
