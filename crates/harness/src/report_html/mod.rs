@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-pub use spec::Rules;
+pub use spec::{Rules, SPEC_FILES};
 
 use crate::baseline::Outcome;
 use crate::case::Case;
@@ -205,7 +205,14 @@ pub fn render(
         let _ = writeln!(s, "<p class=\"muted\">{}</p>", esc(n));
     }
     if rules.is_empty() {
-        s.push_str("<p class=\"muted\">Rule texts: the specifications (../shared/spec) were not found beside the repository; rule IDs only.</p>\n");
+        s.push_str("<p class=\"muted\">Rule texts: this build of the harness has no specification compiled in (../shared/spec was not beside the repository it was built from); rule IDs only.</p>\n");
+    } else {
+        let names: Vec<&str> = spec::SPEC_FILES.iter().map(|(n, _)| *n).collect();
+        let _ = writeln!(
+            s,
+            "<p class=\"muted\">Rule texts: the first sentence of each rule in the specifications compiled into this harness ({}).</p>",
+            esc(&names.join(", "))
+        );
     }
     by_rule_section(&mut s, report);
     fail_open_section(&mut s, report, baseline);
@@ -523,16 +530,8 @@ pub fn write(
     details: &Details,
     baseline: Option<&Outcome>,
 ) -> Result<()> {
-    // The specs beside the run's root, else beside the source tree this was built from.
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let rules = details
-        .root
-        .as_deref()
-        .and_then(Rules::dir_of)
-        .or_else(|| built.canonicalize().ok().and_then(|b| Rules::dir_of(&b)))
-        .map(|d| Rules::load(&d))
-        .unwrap_or_default();
-    crate::out_file::write(path, render(report, details, &rules, baseline))
+    // the specs compiled in, never a file of this machine: the same text everywhere
+    crate::out_file::write(path, render(report, details, &Rules::builtin(), baseline))
 }
 
 #[cfg(test)]
