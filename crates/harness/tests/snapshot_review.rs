@@ -275,3 +275,34 @@ fn clamd_client_4_no_snapshot_without_a_verdict() {
         );
     }
 }
+
+/// CLAMD-CLIENT-10: a client that connects and then hangs gets no new snapshot either, and
+/// the note says what to fix: its own timeouts, not the profile's `[verdicts]`.
+#[test]
+fn clamd_client_10_a_hung_case_asks_for_a_client_timeout() {
+    need_python!();
+    let hangs = "protocol = \"clamd\"\n\
+         command = [\"python3\", \"-c\", \"import socket, time; s = socket.create_connection(('{host}', {port})); time.sleep(60)\"]\n\
+         timeout_secs = 1\n[verdicts]\nclean = { exit = 0 }\nerror = { exit = 2 }\n";
+    let (_keep, prof) = temp_file("hangs.toml", hangs);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("avc-conformance")
+        .unwrap()
+        .arg("--root")
+        .arg(root())
+        .arg("--client")
+        .arg(&prof)
+        .args(["--filter", "clamd.clean", "--snapshots"])
+        .arg(dir.path())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(files_under(dir.path()), Vec::<String>::new());
+    assert!(
+        err.contains("1 case(s) without a new snapshot: the client hung and was killed at the profile's timeout: it needs its own connect and read timeouts (CLAMD-CLIENT-10"),
+        "{err}"
+    );
+    assert!(!err.contains("[verdicts]` to fix"), "{err}");
+}
