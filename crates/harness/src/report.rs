@@ -637,29 +637,60 @@ impl Report {
     }
 }
 
+/// A failing row of client `c` (`failures`: rule, kind, what happened), for tests.
+#[cfg(test)]
+pub(crate) fn test_row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
+    Row {
+        status: if failures.iter().any(|f| f.1 == FAIL_OPEN_KIND) {
+            Status::FailOpen
+        } else if failures.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        failures: failures
+            .iter()
+            .map(|(rule, kind, happened)| Failure {
+                rule: (*rule).into(),
+                kind: (*kind).into(),
+                expected: String::new(),
+                happened: (*happened).into(),
+                excerpt: String::new(),
+            })
+            .collect(),
+        ..Row::new("client:c".into(), id.into(), vec![], String::new())
+    }
+}
+
+#[cfg(test)]
+impl Report {
+    /// `n` cases failing CLAMD-CLIENT-1 (`happened`), then one FAIL-OPEN case `fo`.
+    pub(crate) fn fail_open_after(n: usize, happened: &str) -> Report {
+        let mut rows: Vec<Row> = (0..n)
+            .map(|i| {
+                test_row(
+                    &format!("p{i}"),
+                    &[("CLAMD-CLIENT-1", "protocol", happened)],
+                )
+            })
+            .collect();
+        rows.push(test_row(
+            "fo",
+            &[("CLAMD-CLIENT-3", FAIL_OPEN_KIND, "reported CLEAN")],
+        ));
+        Report {
+            rows,
+            ..Default::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
-        Row {
-            status: if failures.is_empty() {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
-            failures: failures
-                .iter()
-                .map(|(rule, kind, happened)| Failure {
-                    rule: (*rule).into(),
-                    kind: (*kind).into(),
-                    expected: String::new(),
-                    happened: (*happened).into(),
-                    excerpt: String::new(),
-                })
-                .collect(),
-            ..Row::new("client:c".into(), id.into(), vec![], String::new())
-        }
+        test_row(id, failures)
     }
 
     /// A rule that fails in many cases comes first, with its count and first example, in
@@ -732,22 +763,7 @@ mod tests {
     /// its one fail-open).
     #[test]
     fn clamd_client_3_fail_open_heads_the_tally() {
-        let mut rows: Vec<Row> = (0..5)
-            .map(|i| {
-                row(
-                    &format!("p{i}"),
-                    &[("CLAMD-CLIENT-1", "protocol", "legacy PING")],
-                )
-            })
-            .collect();
-        rows.push(row(
-            "fo",
-            &[("CLAMD-CLIENT-3", FAIL_OPEN_KIND, "reported CLEAN")],
-        ));
-        let report = Report {
-            rows,
-            ..Default::default()
-        };
+        let report = Report::fail_open_after(5, "legacy PING");
         let tallies = report.by_rule();
         assert_eq!(
             tallies.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>(),

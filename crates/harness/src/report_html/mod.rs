@@ -537,73 +537,27 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::judge::{Failure, FAIL_OPEN_KIND};
-
-    fn row(id: &str, rule: &str, kind: &str, happened: &str) -> Row {
-        Row {
-            status: if kind == FAIL_OPEN_KIND {
-                Status::FailOpen
-            } else {
-                Status::Fail
-            },
-            failures: vec![Failure {
-                rule: rule.into(),
-                kind: kind.into(),
-                expected: String::new(),
-                happened: happened.into(),
-                excerpt: String::new(),
-            }],
-            ..Row::new(
-                "client:c".into(),
-                id.into(),
-                vec![rule.into()],
-                String::new(),
-            )
-        }
-    }
 
     /// CLAMD-CLIENT-3: the HTML report has the failures-by-rule tally the terminal and
     /// Markdown reports have, fail-open first, above the matrix; a run without failures
     /// has none.
     #[test]
     fn clamd_client_3_html_tallies_failures_by_rule_fail_open_first() {
-        let mut rows: Vec<Row> = (0..3)
-            .map(|i| {
-                row(
-                    &format!("p{i}"),
-                    "CLAMD-CLIENT-1",
-                    "protocol",
-                    "legacy <PING>",
-                )
-            })
-            .collect();
-        rows.push(row(
-            "fo",
-            "CLAMD-CLIENT-3",
-            FAIL_OPEN_KIND,
-            "reported CLEAN",
-        ));
-        let report = Report {
-            rows,
-            ..Default::default()
-        };
+        let report = Report::fail_open_after(3, "legacy <PING>");
         let html = render(&report, &Details::default(), &Rules::default(), None);
-        let tally = html.find("<h2 id=\"by-rule\">").expect("a tally section");
-        let fo = html
-            .find("<li class=\"tally fail-open\" data-kind=\"fail-open\">CLAMD-CLIENT-3 (fail-open): 1 case, first fo [client:c]: reported CLEAN</li>")
-            .expect("the fail-open line");
-        let proto = html
-            .find("CLAMD-CLIENT-1 (protocol): 3 cases, first p0 [client:c]: legacy &lt;PING&gt;")
-            .expect("the rule line, escaped");
-        let matrix = html.find("<h2 id=\"matrix\">").expect("matrix");
-        assert!(tally < fo && fo < proto && proto < matrix, "{html}");
+        // in this order: the section, the fail-open line, the rule line (escaped), the matrix
+        let at: Vec<usize> = [
+            "<h2 id=\"by-rule\">",
+            "<li class=\"tally fail-open\" data-kind=\"fail-open\">CLAMD-CLIENT-3 (fail-open): 1 case, first fo [client:c]: reported CLEAN</li>",
+            "CLAMD-CLIENT-1 (protocol): 3 cases, first p0 [client:c]: legacy &lt;PING&gt;",
+            "<h2 id=\"matrix\">",
+        ]
+        .iter()
+        .map(|needle| html.find(needle).unwrap_or_else(|| panic!("{needle}: {html}")))
+        .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
         let clean = Report {
-            rows: vec![Row::new(
-                "client:c".into(),
-                "ok".into(),
-                vec![],
-                String::new(),
-            )],
+            rows: vec![crate::report::test_row("ok", &[])],
             ..Default::default()
         };
         let html = render(&clean, &Details::default(), &Rules::default(), None);
