@@ -50,4 +50,39 @@ fn main() {
     table.push_str("]\n");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     std::fs::write(out.join("builtin_files.rs"), table).expect("writing the built-in table");
+    std::fs::write(
+        out.join("spec_files.rs"),
+        spec_table(&manifest.join("spec-data")),
+    )
+    .expect("writing the spec table");
+}
+
+/// The specifications (`*.md` of `dir`, the `spec-data` link to `../shared/spec` beside
+/// the repository, which `cargo package` follows) as a table of `(name, text)`, for the
+/// HTML report's rule texts: compiled in, so a built binary shows the same texts on every
+/// machine. A checkout without the specs builds with none (rule IDs only).
+fn spec_table(dir: &std::path::Path) -> String {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.is_file() && p.extension().is_some_and(|x| x == "md"));
+    files.sort();
+    let mut table = String::from("&[\n");
+    for path in files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let (Some(name), Ok(abs)) = (
+            path.file_name().and_then(|n| n.to_str()),
+            path.canonicalize(),
+        ) else {
+            continue;
+        };
+        let _ = writeln!(
+            table,
+            "    ({name:?}, include_str!({:?})),",
+            abs.display().to_string()
+        );
+    }
+    table.push_str("]\n");
+    table
 }

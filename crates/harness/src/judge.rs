@@ -81,7 +81,9 @@ impl Failure {
 pub struct Evidence {
     /// The daemon sent a scan verdict (clamd `OK`/`FOUND`, SVSP `DONE`) on some connection.
     pub daemon_verdict: bool,
-    /// The daemon's last reply (escaped, signature bodies redacted); None if it sent nothing.
+    /// The daemon's last reply on the connection that carried the client's last scan
+    /// command (else its last connection), escaped, signature bodies redacted; None if the
+    /// daemon sent nothing there.
     pub last_reply: Option<String>,
     /// Fault-plan cases: whether any fault rule fired (None without a plan).
     pub fault_fired: Option<bool>,
@@ -102,40 +104,79 @@ const MAX_WORDS: usize = 64;
 /// `SCAN/<source>` recorded as `SCAN`. Words are upper-cased as both daemons match them.
 pub fn sent_commands(protocol: Protocol, t: &Transcript) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut add = |w: &[u8]| {
-        // only words that can be commands, and a bounded list (a hostile client's lines)
-        let word = !w.is_empty() && w.len() <= MAX_WORD && w.iter().all(u8::is_ascii_alphabetic);
-        let w = String::from_utf8_lossy(w).to_ascii_uppercase();
-        if word && out.len() < MAX_WORDS && !out.contains(&w) {
-            out.push(w);
-        }
-    };
     for conn in t.connections() {
-        match protocol {
-            Protocol::Clamd => {
-                let c2s = t.bytes(conn, Dir::C2S);
-                for f in crate::checks::clamd::parse_client(&c2s) {
-                    match f {
-                        crate::checks::clamd::ClientFrame::Command { name, .. } => {
-                            add(first_word(&name))
-                        }
-                        // clamd answers one unprefixed command and closes: its first line
-                        crate::checks::clamd::ClientFrame::Legacy { at, end } => {
-                            add(first_word(&c2s[at..end]))
-                        }
-                        _ => {}
+        for_each_word(protocol, t, conn, |w| {
+            // only words that can be commands, and a bounded list (a hostile client's lines)
+            let word =
+                !w.is_empty() && w.len() <= MAX_WORD && w.iter().all(u8::is_ascii_alphabetic);
+            let w = String::from_utf8_lossy(w).to_ascii_uppercase();
+            if word && out.len() < MAX_WORDS && !out.contains(&w) {
+                out.push(w);
+            }
+        });
+    }
+    out
+}
+
+/// Calls `add` with the first word of each command the client sent on `conn`.
+fn for_each_word(protocol: Protocol, t: &Transcript, conn: u32, mut add: impl FnMut(&[u8])) {
+    match protocol {
+        Protocol::Clamd => {
+            let c2s = t.bytes(conn, Dir::C2S);
+            for f in crate::checks::clamd::parse_client(&c2s) {
+                match f {
+                    crate::checks::clamd::ClientFrame::Command { name, .. } => {
+                        add(first_word(&name))
                     }
+                    // clamd answers one unprefixed command and closes: its first line
+                    crate::checks::clamd::ClientFrame::Legacy { at, end } => {
+                        add(first_word(&c2s[at..end]))
+                    }
+                    _ => {}
                 }
             }
-            Protocol::Svsp => {
-                for l in crate::checks::svsp::lines(t, conn, Dir::C2S) {
-                    let (_, word, _) = crate::checks::svsp::tokens(&l.text);
-                    add(word.split('/').next().unwrap_or_default().as_bytes());
-                }
+        }
+        Protocol::Svsp => {
+            for l in crate::checks::svsp::lines(t, conn, Dir::C2S) {
+                let (_, word, _) = crate::checks::svsp::tokens(&l.text);
+                add(word.split('/').next().unwrap_or_default().as_bytes());
             }
         }
     }
-    out
+}
+
+/// Command words that ask for a scan: clamd's SCAN family, INSTREAM and FILDES
+/// (CLAMD-CLIENT-5), SVSP's SCAN/<source> and FILE-SHA1.
+const SCAN_WORDS: &[&str] = &[
+    "SCAN",
+    "CONTSCAN",
+    "MULTISCAN",
+    "ALLMATCHSCAN",
+    "INSTREAM",
+    "FILDES",
+    "FILE-SHA1",
+];
+
+/// The connection that carried the client's last scan command, else its last connection:
+/// the one whose reply a verdict comes from (a client may PING first on a connection of
+/// its own, whose `PONG` says nothing about the scan).
+fn scan_connection(protocol: Protocol, t: &Transcript) -> Option<u32> {
+    let conns = t.connections();
+    let scans = |c: &u32| {
+        let mut found = false;
+        for_each_word(protocol, t, *c, |w| {
+            found |= SCAN_WORDS
+                .iter()
+                .any(|s| s.as_bytes().eq_ignore_ascii_case(w));
+        });
+        found
+    };
+    conns
+        .iter()
+        .rev()
+        .find(|c| scans(c))
+        .or(conns.last())
+        .copied()
 }
 
 /// The bytes up to the first space, tab or CR (a command's name without its argument).
@@ -180,15 +221,13 @@ impl Evidence {
             Protocol::Clamd => crate::checks::clamd::verdict_sent(t),
             Protocol::Svsp => crate::checks::svsp::verdict_sent(t),
         };
-        let last_reply = t
-            .connections()
-            .into_iter()
-            .filter_map(|c| {
+        // the reply on the scan's own connection (or its absence), never another one's
+        let last_reply = scan_connection(protocol, t)
+            .and_then(|c| {
                 crate::checks::clamd::split_replies(&t.bytes(c, Dir::S2C))
                     .into_iter()
                     .rfind(|(r, _)| r.iter().any(|b| !b.is_ascii_whitespace() && *b != 0))
             })
-            .next_back()
             .map(|(r, _)| {
                 let r = crate::redact::bytes(&r);
                 crate::transcript::shorten(&r, 96)
@@ -217,17 +256,20 @@ const FAIL_CLOSED_RULES: &[&str] = &[
     "SVSP-CLIENT-19",
 ];
 
-/// The rule a FAIL-OPEN breaks: the case's own fail-closed rule, else the one that covers
-/// the reply the client got (none: CLAMD-CLIENT-3; size limit: -4; another reply: -5).
+/// The rule a FAIL-OPEN breaks: the case's own fail-closed rule that applies to what the
+/// client sent ([`client_rules`]), else the one that covers the reply the client got.
 fn fail_open_rule(case: &Case, ev: &Evidence) -> String {
-    if let Some(r) = case
-        .rules
-        .iter()
+    client_rules(case, ev)
+        .into_iter()
         .find(|r| FAIL_CLOSED_RULES.contains(&r.as_str()))
-    {
-        return r.clone();
-    }
-    match case.protocol {
+        .unwrap_or_else(|| reply_rule(case.protocol, ev))
+}
+
+/// The client rule that covers the reply on the scan's connection: none or cut short,
+/// CLAMD-CLIENT-3; the size limit, -4; any other reply, -5 (how a verdict is read from
+/// replies). SVSP: SVSP-CLIENT-10 (verdicts fail closed).
+fn reply_rule(protocol: Protocol, ev: &Evidence) -> String {
+    match protocol {
         Protocol::Svsp => "SVSP-CLIENT-10".into(),
         Protocol::Clamd => match &ev.last_reply {
             None => "CLAMD-CLIENT-3".into(),
@@ -235,6 +277,49 @@ fn fail_open_rule(case: &Case, ev: &Evidence) -> String {
             Some(_) => "CLAMD-CLIENT-5".into(),
         },
     }
+}
+
+/// The timeout rule of a protocol (CLAMD-CLIENT-10, SVSP-CLIENT-19): what a hang breaks.
+fn timeout_rule(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Clamd => "CLAMD-CLIENT-10",
+        Protocol::Svsp => "SVSP-CLIENT-19",
+    }
+}
+
+/// The case's client rules that apply to what the client sent, in the case's order: a
+/// session rule (CLAMD-CLIENT-9) only if it sent IDSESSION, FILDES's (-13) only if it sent
+/// FILDES, the INSTREAM rules (-2, -4) only if it sent INSTREAM; the timeout rule last (a
+/// verdict failure that is not a hang breaks it only when nothing else covers it).
+fn client_rules(case: &Case, ev: &Evidence) -> Vec<String> {
+    let sent = |cmd: &str| ev.sent.iter().any(|s| s == cmd);
+    let applies = |r: &str| match r {
+        "CLAMD-CLIENT-9" => sent("IDSESSION"),
+        "CLAMD-CLIENT-13" => sent("FILDES"),
+        "CLAMD-CLIENT-2" | "CLAMD-CLIENT-4" => sent("INSTREAM"),
+        _ => true,
+    };
+    let timeout = timeout_rule(case.protocol);
+    let mut rules: Vec<String> = case
+        .rules
+        .iter()
+        .filter(|r| r.contains("-CLIENT-") && applies(r))
+        .cloned()
+        .collect();
+    // stable: the timeout rule goes last, the others keep the case's order
+    rules.sort_by_key(|r| r == timeout);
+    rules
+}
+
+/// The rule a failed verdict breaks: the case's first client rule that applies to what the
+/// client sent ([`client_rules`]), else the rule of the reply it got ([`reply_rule`]). A
+/// case's server rules (CLAMD-INSTREAM-3, ...) say what the daemon does, never what the
+/// client broke.
+fn verdict_rule(case: &Case, ev: &Evidence) -> String {
+    client_rules(case, ev)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| reply_rule(case.protocol, ev))
 }
 
 fn reply_said(ev: &Evidence) -> String {
@@ -261,10 +346,41 @@ fn not_connected_hint(ev: &Evidence) -> String {
     }
 }
 
+/// The failure kind of a verdict from a client that never reached the daemon.
+pub const NOT_CONNECTED_KIND: &str = "not-connected";
+
+/// Whether the client reached the daemon, or did not have to: in a case whose plan refuses
+/// the first connection nothing listens (`daemon::RunningDaemon::Refused`), so a refused
+/// attempt leaves no trace and no connection is the expected path.
+fn reached(case: &Case, ev: &Evidence) -> bool {
+    ev.connected
+        || case
+            .fault_plan()
+            .is_some_and(|p| crate::daemon::plan::refuses_first_connection(&p))
+}
+
+/// What a client that never reached the daemon did: the same words in every case of a
+/// client that never connects (one cause in the report).
+fn unreached(run: &ClientRun, v: Verdict) -> String {
+    format!(
+        "client reported {} (exit {}), so the case tested nothing{}",
+        v.to_string().to_uppercase(),
+        run.exit_text(),
+        not_connected_hint(&Evidence::default())
+    )
+}
+
 /// Failure kinds that say how the client as a whole behaved (it crashed, hung, printed
 /// nothing, matched no verdict rule) rather than what one case's bytes did wrong: the report
 /// groups them by what happened, not by the rule each case cites.
-pub const CLIENT_WIDE_KINDS: &[&str] = &["crashed", "killed", "no-output", "unclassified", "hung"];
+pub const CLIENT_WIDE_KINDS: &[&str] = &[
+    "crashed",
+    "killed",
+    "no-output",
+    "unclassified",
+    "hung",
+    NOT_CONNECTED_KIND,
+];
 
 /// Whether a failure has a cause that is the client's as a whole (see
 /// [`CLIENT_WIDE_KINDS`]; a wrong verdict without any connection counts too). A FAIL-OPEN
@@ -345,21 +461,24 @@ pub fn judge(
     let mut failures = Vec::new();
     // computed once: it decides the status and is the report's reason
     let mut not_applicable = not_applicable_reason(case, ev);
-    let rule = case.rules.first().cloned().unwrap_or_default();
+    let rule = verdict_rule(case, ev);
     let got = if run.timed_out {
         None
     } else {
         profile.classify(run.exit, &run.stdout, &run.stderr)
     };
     let mut status = Status::Pass;
-    let timeout_rule = match case.protocol {
-        Protocol::Clamd => "CLAMD-CLIENT-10",
-        Protocol::Svsp => "SVSP-CLIENT-19",
-    };
     if run.timed_out {
         status = Status::Fail;
+        // the case's timeout rule; else the client rule the case is about (a client that
+        // waits for QUEUED hangs by SVSP-CLIENT-8); else the timeout rule all the same
+        let timeout_rule = timeout_rule(case.protocol);
+        let rules = client_rules(case, ev);
         failures.push(Failure {
-            rule: if case.rules.iter().any(|r| r == timeout_rule) { timeout_rule.into() } else { rule.clone() },
+            rule: match rules.iter().find(|r| *r == timeout_rule) {
+                Some(r) => r.clone(),
+                None => rules.into_iter().next().unwrap_or_else(|| timeout_rule.into()),
+            },
             kind: "hung".into(),
             expected: format!("verdict {} within the profile timeout ({:.1}s)", case.expect, profile.timeout.as_secs_f64()),
             // the profile's timeout, not the measured time: the same words in every case of
@@ -387,31 +506,32 @@ pub fn judge(
             // daemon answered with a real verdict: the expectation does not apply. Without a
             // verdict the client is judged as usual (a clean with no scan is still FAIL-OPEN).
             Some(_) if not_applicable.is_some() => status = Status::NotApplicable,
+            // A clean without any verdict from the daemon did not come from a scan, whatever
+            // the case expected (CLAMD-CLIENT-3, SVSP-CLIENT-10): `UNKNOWN COMMAND` read as
+            // clean is fail-open even on a clean file.
+            Some(Verdict::Clean) if !ev.daemon_verdict => {
+                status = Status::FailOpen;
+                failures.push(Failure {
+                    rule: fail_open_rule(case, ev),
+                    kind: FAIL_OPEN_KIND.into(),
+                    expected: format!("verdict {}", case.expect),
+                    happened: format!(
+                        "client reported CLEAN (exit {}) but the daemon never sent a scan verdict: {}",
+                        run.exit_text(),
+                        reply_said(ev)
+                    ),
+                    excerpt: tail(&run.stderr, &run.stdout),
+                });
+            }
             Some(v) if v != case.expect => {
-                let fail_open = v == Verdict::Clean && !ev.daemon_verdict;
-                status = if fail_open {
-                    Status::FailOpen
-                } else {
-                    Status::Fail
-                };
-                let (kind, rule, happened) = if fail_open {
-                    (
-                        FAIL_OPEN_KIND,
-                        fail_open_rule(case, ev),
-                        format!(
-                            "client reported CLEAN (exit {}) but the daemon never sent a scan verdict: {}",
-                            run.exit_text(),
-                            reply_said(ev)
-                        ),
-                    )
-                } else if let Some(c) =
+                status = Status::Fail;
+                let (kind, happened) = if let Some(c) =
                     crash::find(&run.stderr, &run.stdout).filter(|_| !ev.connected)
                 {
                     // An uncaught exception's exit status can match a verdict rule (Python
                     // exits 1, often `infected`): the crash is the cause to read first.
                     (
                         "crashed",
-                        rule.clone(),
                         format!(
                             "crashed (exit {}, {}): {} (read as {} by the profile){}",
                             run.exit_text(),
@@ -421,18 +541,18 @@ pub fn judge(
                             not_connected_hint(ev)
                         ),
                     )
+                } else if !reached(case, ev) {
+                    (NOT_CONNECTED_KIND, unreached(run, v))
                 } else if v == Verdict::Clean && case.expect == Verdict::Infected {
                     (
                         "missed-detection",
-                        rule.clone(),
                         format!("client reported CLEAN (exit {})", run.exit_text()),
                     )
                 } else {
                     (
                         "wrong-verdict",
-                        rule.clone(),
                         format!(
-                            "client reported {} (exit {}){}{}",
+                            "client reported {} (exit {}){}",
                             v.to_string().to_uppercase(),
                             run.exit_text(),
                             if ev.daemon_verdict {
@@ -440,15 +560,30 @@ pub fn judge(
                             } else {
                                 ""
                             },
-                            not_connected_hint(ev)
                         ),
                     )
                 };
                 failures.push(Failure {
-                    rule,
+                    rule: rule.clone(),
                     kind: kind.into(),
                     expected: format!("verdict {}", case.expect),
                     happened,
+                    excerpt: tail(&run.stderr, &run.stdout),
+                });
+            }
+            // The expected verdict from a client that never reached the daemon tested
+            // nothing (a driver that exits 2 at once "passes" every error case): it fails,
+            // except where nothing listens, which is what the case is about.
+            Some(v) if !reached(case, ev) => {
+                status = Status::Fail;
+                failures.push(Failure {
+                    rule: rule.clone(),
+                    kind: NOT_CONNECTED_KIND.into(),
+                    expected: format!(
+                        "verdict {} from a conversation with the daemon",
+                        case.expect
+                    ),
+                    happened: unreached(run, v),
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
             }
@@ -456,7 +591,7 @@ pub fn judge(
         }
     }
     if !run.timed_out {
-        let per_file = file_failures(case, run);
+        let per_file = file_failures(case, run, &rule);
         if !per_file.is_empty() && matches!(status, Status::Pass | Status::NotApplicable) {
             status = Status::Fail;
         }
@@ -491,11 +626,10 @@ pub fn judge(
 /// session's replies with its requests by position instead of by their `<id>:` number puts
 /// a verdict on the wrong file when the replies come out of order (CLAMD-CLIENT-9,
 /// CLAMD-SESSION-3, CLAMD-SESSION-4).
-fn file_failures(case: &Case, run: &ClientRun) -> Vec<Failure> {
+fn file_failures(case: &Case, run: &ClientRun, rule: &str) -> Vec<Failure> {
     let Some(files) = case.input.files() else {
         return Vec::new();
     };
-    let rule = case.rules.first().cloned().unwrap_or_default();
     let lines: Vec<&str> = run.stdout.lines().chain(run.stderr.lines()).collect();
     let mut out = Vec::new();
     for f in files {
@@ -525,7 +659,7 @@ fn file_failures(case: &Case, run: &ClientRun) -> Vec<Failure> {
             )
         };
         out.push(Failure {
-            rule: rule.clone(),
+            rule: rule.to_string(),
             kind: "file-verdict".into(),
             expected: format!("{}: {}", f.name, f.expect),
             happened,
@@ -583,10 +717,220 @@ fn tail(stderr: &str, stdout: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// `judge` as (status, verdict, failures), for tests that need no NOT-APPLICABLE reason.
+    fn judged(
+        case: &Case,
+        profile: &ClientProfile,
+        run: &ClientRun,
+        findings: &[Finding],
+        ev: &Evidence,
+    ) -> (Status, Option<Verdict>, Vec<Failure>) {
+        let j = judge(case, profile, run, findings, ev);
+        (j.status, j.got, j.failures)
+    }
     use std::path::Path;
     use std::time::Duration;
 
     use super::*;
+
+    use crate::transcript::{Event, EventKind};
+
+    trait Push {
+        fn push(&mut self, conn: u32, dir: Dir, b: &[u8]);
+    }
+    impl Push for Transcript {
+        fn push(&mut self, conn: u32, dir: Dir, b: &[u8]) {
+            self.events.push(Event {
+                conn,
+                at: Duration::ZERO,
+                kind: EventKind::Data {
+                    dir,
+                    bytes: b.to_vec(),
+                    len: b.len(),
+                    truncated: false,
+                },
+            });
+        }
+    }
+
+    /// A case of the shipped suite.
+    fn shipped(id: &str) -> Case {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/cases/client");
+        crate::case::load_dir(&dir)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("{id} is shipped"))
+    }
+
+    /// Evidence of a run that connected, sent `sent` and got (`verdict`) a scan verdict.
+    fn seen(verdict: bool, sent: &[&str], last_reply: Option<&str>) -> Evidence {
+        Evidence {
+            daemon_verdict: verdict,
+            last_reply: last_reply.map(str::to_string),
+            fault_fired: None,
+            connected: true,
+            sent: sent.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn verdicts() -> ClientProfile {
+        profile("clean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n")
+    }
+
+    /// CLAMD-CLIENT-3: a client that never reached the daemon tested nothing: the expected
+    /// verdict fails (one client-wide cause, "no connection reached the daemon"), a wrong
+    /// one too; where nothing listens (`clamd.refused`, `svsp.refused`: a refused attempt
+    /// leaves no trace) the error it must report passes.
+    #[test]
+    fn clamd_client_3_a_client_that_never_connected_does_not_pass() {
+        let p = verdicts();
+        let exit2 = run(Some(2), false, "", "");
+        for id in [
+            "clamd.close-before-reply",
+            "clamd.fault-never-reply",
+            "svsp.fault-reset",
+        ] {
+            let (status, got, failures) =
+                judged(&shipped(id), &p, &exit2, &[], &Evidence::default());
+            assert_eq!((status, got), (Status::Fail, Some(Verdict::Error)), "{id}");
+            assert_eq!(failures.len(), 1, "{id}: {failures:?}");
+            assert_eq!(failures[0].kind, NOT_CONNECTED_KIND, "{id}");
+            assert!(failures[0].happened.contains(NOT_CONNECTED), "{failures:?}");
+            assert!(is_client_wide(&failures[0]));
+        }
+        let (_, _, failures) = judged(&eicar_case(), &p, &exit2, &[], &Evidence::default());
+        assert_eq!(failures[0].kind, NOT_CONNECTED_KIND, "{failures:?}");
+        for id in [
+            "clamd.refused",
+            "clamd.fault-refuse",
+            "svsp.refused",
+            "svsp.fault-refuse",
+        ] {
+            let (status, _, failures) = judged(&shipped(id), &p, &exit2, &[], &Evidence::default());
+            assert_eq!(status, Status::Pass, "{id}: {failures:?}");
+        }
+        // the same error after a conversation passes
+        let (status, _, _) = judged(
+            &shipped("clamd.close-before-reply"),
+            &p,
+            &exit2,
+            &[],
+            &seen(false, &["INSTREAM"], None),
+        );
+        assert_eq!(status, Status::Pass);
+    }
+
+    /// CLAMD-CLIENT-3, CLAMD-CLIENT-5: a clean report when the daemon sent no verdict is
+    /// FAIL-OPEN even where clean is expected (`UNKNOWN COMMAND` read as clean on
+    /// `clamd.empty`), with the rule of the reply it got.
+    #[test]
+    fn clamd_client_3_clean_without_a_verdict_is_fail_open_even_when_clean_is_expected() {
+        let case = shipped("clamd.empty");
+        assert_eq!(case.expect, Verdict::Clean);
+        let clean = run(Some(0), false, "", "");
+        let ev = seen(false, &["INSTREAM"], Some("UNKNOWN COMMAND\\n"));
+        let (status, _, failures) = judged(&case, &verdicts(), &clean, &[], &ev);
+        assert_eq!(status, Status::FailOpen, "{failures:?}");
+        assert_eq!(failures[0].kind, FAIL_OPEN_KIND);
+        assert_eq!(failures[0].rule, "CLAMD-CLIENT-5");
+        assert!(
+            failures[0].happened.contains("`UNKNOWN COMMAND"),
+            "{failures:?}"
+        );
+        let (status, _, _) = judged(
+            &case,
+            &verdicts(),
+            &clean,
+            &[],
+            &seen(true, &["INSTREAM"], None),
+        );
+        assert_eq!(status, Status::Pass);
+    }
+
+    /// CLAMD-CLIENT-3: a FAIL-OPEN quotes the reply on the connection that carried the scan:
+    /// a client that PINGs on a connection of its own and then gets nothing for its
+    /// INSTREAM "got no reply", not "its last reply was `PONG`".
+    #[test]
+    fn clamd_client_3_fail_open_quotes_the_scan_connection() {
+        let mut t = Transcript::default();
+        t.push(1, Dir::C2S, b"zPING\0");
+        t.push(1, Dir::S2C, b"PONG\0");
+        t.push(2, Dir::C2S, b"zINSTREAM\0\0\0\0\x01a\0\0\0\0");
+        let ev = Evidence {
+            connected: true,
+            ..Evidence::of(Protocol::Clamd, &t, None)
+        };
+        assert_eq!(ev.last_reply, None);
+        let case = shipped("clamd.close-before-reply");
+        let (status, _, failures) =
+            judged(&case, &verdicts(), &run(Some(0), false, "", ""), &[], &ev);
+        assert_eq!(status, Status::FailOpen);
+        assert!(
+            failures[0].happened.contains("it sent no reply"),
+            "{failures:?}"
+        );
+        assert!(!failures[0].happened.contains("PONG"), "{failures:?}");
+        // the scan's own reply is quoted, and picks the rule when the case names none
+        t.push(2, Dir::S2C, b"INSTREAM size limit exceeded. ERROR\0");
+        let ev = Evidence::of(Protocol::Clamd, &t, None);
+        assert_eq!(
+            ev.last_reply.as_deref(),
+            Some("INSTREAM size limit exceeded. ERROR\\0")
+        );
+        assert_eq!(reply_rule(Protocol::Clamd, &ev), "CLAMD-CLIENT-4");
+    }
+
+    /// CLAMD-CLIENT-5, CLAMD-CLIENT-9, CLAMD-CLIENT-3, CLAMD-CLIENT-10: a failure names the
+    /// client rule it breaks, never a server rule (CLAMD-INSTREAM-3) or a session rule for a
+    /// client that sent no IDSESSION; a timeout rule only for a hang or when nothing else
+    /// covers the case.
+    #[test]
+    fn clamd_client_5_failures_name_the_client_rule_they_break() {
+        let p = verdicts();
+        let infected = run(Some(1), false, "", "");
+        let case = shipped("clamd.fault-scan-error");
+        let err_reply = Some("stream: Can't allocate memory ERROR\\0");
+        let rule = |case: &Case, r: &ClientRun, ev: &Evidence| {
+            let (status, _, failures) = judged(case, &p, r, &[], ev);
+            assert_eq!(status, Status::Fail, "{failures:?}");
+            failures[0].rule.clone()
+        };
+        assert_eq!(
+            rule(&case, &infected, &seen(false, &["INSTREAM"], err_reply)),
+            "CLAMD-CLIENT-5"
+        );
+        assert_eq!(
+            rule(
+                &case,
+                &infected,
+                &seen(false, &["IDSESSION", "INSTREAM", "END"], err_reply)
+            ),
+            "CLAMD-CLIENT-9"
+        );
+        assert_eq!(
+            rule(
+                &case,
+                &run(None, true, "", ""),
+                &seen(false, &["INSTREAM"], None)
+            ),
+            "CLAMD-CLIENT-10"
+        );
+        // a split reply read as an error: the rule is -3 (EOF/parsing), not the timeout rule
+        let error = run(Some(2), false, "", "");
+        let ok = Some("stream: OK\\0");
+        let delay_bytes = shipped("clamd.fault-delay-bytes");
+        assert_eq!(
+            rule(&delay_bytes, &error, &seen(true, &["INSTREAM"], ok)),
+            "CLAMD-CLIENT-3"
+        );
+        // a timeout case names its timeout rule for a too-early give-up
+        let delay_reply = shipped("clamd.fault-delay-reply");
+        assert_eq!(
+            rule(&delay_reply, &error, &seen(true, &["INSTREAM"], ok)),
+            "CLAMD-CLIENT-10"
+        );
+    }
 
     /// A case of the shipped suite (`clamd.eicar`: expects infected, cites CLAMD-CLIENT-6).
     fn eicar_case() -> Case {
@@ -787,24 +1131,6 @@ mod tests {
     /// z/n frames, a legacy line, or SVSP lines (`SCAN/FILE` as SCAN); never a word of data.
     #[test]
     fn sent_commands_reads_each_framing() {
-        use crate::transcript::{Event, EventKind};
-        trait Push {
-            fn push(&mut self, conn: u32, dir: Dir, b: &[u8]);
-        }
-        impl Push for Transcript {
-            fn push(&mut self, conn: u32, dir: Dir, b: &[u8]) {
-                self.events.push(Event {
-                    conn,
-                    at: Duration::ZERO,
-                    kind: EventKind::Data {
-                        dir,
-                        bytes: b.to_vec(),
-                        len: b.len(),
-                        truncated: false,
-                    },
-                });
-            }
-        }
         let mut t = Transcript::default();
         t.push(
             1,

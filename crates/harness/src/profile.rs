@@ -305,6 +305,20 @@ impl ClientProfile {
         for f in &mut raw.files {
             f.content = with_profile_dir(&f.content, &pdir);
         }
+        // `requires` names programs or paths, checked before any run: `{profile_dir}` is
+        // its only placeholder (a client built beside its profile)
+        let requires =
+            raw.requires
+                .iter()
+                .map(|r| {
+                    template::expand(&with_profile_dir(r, &pdir), &template::Vars::default())
+                        .map_err(|_| {
+                            cfg(format!(
+                                "requires: {r:?}: only {{profile_dir}} is expanded there"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<String>>>()?;
         if argv.is_empty() {
             return Err(cfg("command is empty".into()));
         }
@@ -358,7 +372,7 @@ impl ClientProfile {
                 package: c.package,
                 bin: c.bin,
             }),
-            requires: raw.requires,
+            requires,
             requires_python: raw.requires_python,
             requires_node: raw.requires_node,
             requires_perl: raw.requires_perl,
@@ -777,6 +791,21 @@ mod tests {
         let rel = ClientProfile::from_toml(text, Path::new("p.toml")).unwrap();
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(rel.argv[1], format!("{}/scan.py", cwd.display()));
+    }
+
+    /// `{profile_dir}` is expanded in `requires` too (a client built beside its profile);
+    /// any other placeholder there is a profile error.
+    #[test]
+    fn requires_expands_profile_dir() {
+        let text = "protocol = \"clamd\"\ncommand = \"x {file}\"\nrequires = [\"{profile_dir}/target/debug/scan\", \"python3\"]\n[verdicts]\nclean = { exit = 0 }\n";
+        let p = ClientProfile::from_toml(text, Path::new("/srv/my {repo}/p.toml")).unwrap();
+        assert_eq!(p.requires, ["/srv/my {repo}/target/debug/scan", "python3"]);
+        let bad = text.replace("{profile_dir}/target", "{dir}/target");
+        let e = ClientProfile::from_toml(&bad, Path::new("p.toml")).unwrap_err();
+        assert!(
+            e.to_string().contains("only {profile_dir} is expanded"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -83,6 +83,43 @@ pub struct RuleTally {
     pub cause: Option<Cause>,
 }
 
+impl RuleTally {
+    /// The tally as one line of every report: a cause reads
+    /// `client:x: all 42 cases, one cause (crashed): <what happened> [rules ...]`, a rule
+    /// `CLAMD-CLIENT-1 (protocol): 3 cases, first <case>: <what happened>`.
+    pub fn line(&self) -> String {
+        let n = self.cases.len();
+        let first = self.cases.first().map(String::as_str).unwrap_or_default();
+        match &self.cause {
+            Some(c) => {
+                let count = if n == c.ran {
+                    format!("all {n} case{}", if n == 1 { "" } else { "s" })
+                } else {
+                    format!("{n} of {} cases", c.ran)
+                };
+                let what = if self.kind == COULD_NOT_RUN_KIND {
+                    format!("could not run: {}", self.example)
+                } else {
+                    self.example.clone()
+                };
+                format!(
+                    "{}: {count}, one cause ({}): {what} [rules {}; first {first}]",
+                    c.suite,
+                    self.kind,
+                    short_rules(&self.rules)
+                )
+            }
+            None => format!(
+                "{} ({}): {n} case{}, first {first}: {}",
+                self.rules.join(" "),
+                self.kind,
+                if n == 1 { "" } else { "s" },
+                self.example
+            ),
+        }
+    }
+}
+
 /// The client (suite) a cause tally belongs to and how many of its cases ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cause {
@@ -95,16 +132,35 @@ pub struct Cause {
 pub const COULD_NOT_RUN_KIND: &str = "could-not-run";
 
 /// What makes two client-wide failures one cause: the words, with what differs from case
-/// to case (ports and other long numbers, scratch paths) masked.
-fn cause_key(text: &str) -> String {
-    static RES: std::sync::LazyLock<[regex::Regex; 2]> = std::sync::LazyLock::new(|| {
+/// to case masked (ports and other long numbers, scratch paths, the signature name of a
+/// printed `<name> FOUND` line); a client that never reached the daemon is one cause
+/// whatever verdict it printed.
+fn cause_key(kind: &str, text: &str) -> String {
+    static RES: std::sync::LazyLock<[(regex::Regex, &str); 3]> = std::sync::LazyLock::new(|| {
         [
-            regex::Regex::new(r"/tmp/[A-Za-z0-9._/-]+").expect("valid regex"),
-            regex::Regex::new(r"\d{4,}").expect("valid regex"),
+            (
+                regex::Regex::new(r"/tmp/[A-Za-z0-9._/-]+").expect("valid regex"),
+                "[TMP]",
+            ),
+            (regex::Regex::new(r"\d{4,}").expect("valid regex"), "#"),
+            (
+                regex::Regex::new(r"[^\s`:]+ FOUND").expect("valid regex"),
+                "[NAME] FOUND",
+            ),
         ]
     });
-    let masked = RES[0].replace_all(text, "[TMP]");
-    RES[1].replace_all(&masked, "#").into_owned()
+    if kind == crate::judge::NOT_CONNECTED_KIND {
+        return kind.to_string();
+    }
+    RES.iter().fold(text.to_string(), |t, (re, with)| {
+        re.replace_all(&t, *with).into_owned()
+    })
+}
+
+/// Whether `n` failing cases of a client that ran `ran` are (nearly) all of them: only
+/// then is a cause the client's as a whole (a hang in 2 cases of 42 is those cases').
+fn nearly_all(n: usize, ran: usize) -> bool {
+    n * 5 >= ran * 4
 }
 
 /// What makes failures one tally: their rule and kind, or (a client-wide cause) their
@@ -113,6 +169,13 @@ fn cause_key(text: &str) -> String {
 enum TallyKey {
     Rule(String, String),
     Cause(String, String, String),
+}
+
+impl TallyKey {
+    /// The key of a client-wide failure of row `r`.
+    fn cause(r: &Row, kind: &str, text: &str) -> TallyKey {
+        TallyKey::Cause(r.suite.clone(), kind.into(), cause_key(kind, text))
+    }
 }
 
 /// The tallies of [`Report::by_rule`] while they are built, in report order.
@@ -127,7 +190,7 @@ impl Tallies {
 
     /// `ran`: how many cases of the row's client ran (asked only for a new cause).
     fn add_cause(&mut self, r: &Row, rule: &str, kind: &str, text: &str, ran: impl Fn() -> usize) {
-        let key = TallyKey::Cause(r.suite.clone(), kind.into(), cause_key(text));
+        let key = TallyKey::cause(r, kind, text);
         let t = self.add(key, r, rule, kind, text, || {
             Some(Cause {
                 suite: r.suite.clone(),
@@ -203,14 +266,9 @@ impl Report {
         self.rows.iter().filter(move |r| r.status == status)
     }
 
-    /// Failures grouped by rule and kind, except those with a client-wide cause
-    /// ([`crate::judge::is_client_wide`], and cases that could not run), which are grouped
-    /// per client by what happened, whatever rules their cases cite: a client that crashes
-    /// before it connects is one line, not one per rule. Fail-open first (the client said
-    /// clean although no scan happened: the defect that matters most, however few cases
-    /// show it), then most cases first, a cause before a rule of the same count (ties in
-    /// report order).
-    pub fn by_rule(&self) -> Vec<RuleTally> {
+    /// The failures as tallies, a client-wide failure as its cause unless that cause is in
+    /// `narrow` (then by its rule, as any other failure).
+    fn tallies(&self, narrow: &[TallyKey]) -> Tallies {
         let mut tallies = Tallies::default();
         for r in &self.rows {
             let ran = || self.ran_in(&r.suite);
@@ -226,13 +284,41 @@ impl Report {
                 }
             }
             for f in &r.failures {
-                if crate::judge::is_client_wide(f) {
+                if crate::judge::is_client_wide(f)
+                    && !narrow.contains(&TallyKey::cause(r, &f.kind, &f.happened))
+                {
                     tallies.add_cause(r, &f.rule, &f.kind, &f.happened, ran);
                 } else {
                     tallies.add_rule(r, f);
                 }
             }
         }
+        tallies
+    }
+
+    /// Failures grouped by rule and kind, except those with a client-wide cause
+    /// ([`crate::judge::is_client_wide`], and cases that could not run), which are grouped
+    /// per client by what happened, whatever rules their cases cite: a client that crashes
+    /// before it connects is one line, not one per rule. Fail-open first (the client said
+    /// clean although no scan happened: the defect that matters most, however few cases
+    /// show it), then most cases first, a cause before a rule of the same count (ties in
+    /// report order).
+    pub fn by_rule(&self) -> Vec<RuleTally> {
+        // A cause is the client's as a whole only when (nearly) every case of it shows it;
+        // the failures of a narrower one (a hang in 2 cases of 42) are tallied by rule.
+        let narrow: Vec<TallyKey> = self
+            .tallies(&[])
+            .0
+            .into_iter()
+            .filter(|(_, t)| {
+                t.kind != COULD_NOT_RUN_KIND
+                    && t.cause
+                        .as_ref()
+                        .is_some_and(|c| !nearly_all(t.cases.len(), c.ran))
+            })
+            .map(|(k, _)| k)
+            .collect();
+        let tallies = self.tallies(&narrow);
         let mut tallies: Vec<RuleTally> = tallies.0.into_iter().map(|(_, t)| t).collect();
         // stable: equal keys keep report order
         tallies.sort_by_key(|t| {
@@ -253,43 +339,10 @@ impl Report {
             .count()
     }
 
-    /// The by-rule summary as text lines (empty when nothing failed): a cause reads
-    /// `client:x: all 42 cases, one cause (crashed): <what happened> [rules ...]`.
+    /// The by-rule summary as text lines (empty when nothing failed), one per tally
+    /// ([`RuleTally::line`]).
     fn by_rule_lines(&self) -> Vec<String> {
-        self.by_rule()
-            .iter()
-            .map(|t| {
-                let n = t.cases.len();
-                let first = &t.cases[0];
-                match &t.cause {
-                    Some(c) => {
-                        let count = if n == c.ran {
-                            format!("all {n} case{}", if n == 1 { "" } else { "s" })
-                        } else {
-                            format!("{n} of {} cases", c.ran)
-                        };
-                        let what = if t.kind == COULD_NOT_RUN_KIND {
-                            format!("could not run: {}", t.example)
-                        } else {
-                            t.example.clone()
-                        };
-                        format!(
-                            "{}: {count}, one cause ({}): {what} [rules {}; first {first}]",
-                            c.suite,
-                            t.kind,
-                            short_rules(&t.rules)
-                        )
-                    }
-                    None => format!(
-                        "{} ({}): {n} case{}, first {first}: {}",
-                        t.rules.join(" "),
-                        t.kind,
-                        if n == 1 { "" } else { "s" },
-                        t.example
-                    ),
-                }
-            })
-            .collect()
+        self.by_rule().iter().map(RuleTally::line).collect()
     }
 
     pub fn counts(&self) -> Counts {
@@ -584,29 +637,60 @@ impl Report {
     }
 }
 
+/// A failing row of client `c` (`failures`: rule, kind, what happened), for tests.
+#[cfg(test)]
+pub(crate) fn test_row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
+    Row {
+        status: if failures.iter().any(|f| f.1 == FAIL_OPEN_KIND) {
+            Status::FailOpen
+        } else if failures.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        failures: failures
+            .iter()
+            .map(|(rule, kind, happened)| Failure {
+                rule: (*rule).into(),
+                kind: (*kind).into(),
+                expected: String::new(),
+                happened: (*happened).into(),
+                excerpt: String::new(),
+            })
+            .collect(),
+        ..Row::new("client:c".into(), id.into(), vec![], String::new())
+    }
+}
+
+#[cfg(test)]
+impl Report {
+    /// `n` cases failing CLAMD-CLIENT-1 (`happened`), then one FAIL-OPEN case `fo`.
+    pub(crate) fn fail_open_after(n: usize, happened: &str) -> Report {
+        let mut rows: Vec<Row> = (0..n)
+            .map(|i| {
+                test_row(
+                    &format!("p{i}"),
+                    &[("CLAMD-CLIENT-1", "protocol", happened)],
+                )
+            })
+            .collect();
+        rows.push(test_row(
+            "fo",
+            &[("CLAMD-CLIENT-3", FAIL_OPEN_KIND, "reported CLEAN")],
+        ));
+        Report {
+            rows,
+            ..Default::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
-        Row {
-            status: if failures.is_empty() {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
-            failures: failures
-                .iter()
-                .map(|(rule, kind, happened)| Failure {
-                    rule: (*rule).into(),
-                    kind: (*kind).into(),
-                    expected: String::new(),
-                    happened: (*happened).into(),
-                    excerpt: String::new(),
-                })
-                .collect(),
-            ..Row::new("client:c".into(), id.into(), vec![], String::new())
-        }
+        test_row(id, failures)
     }
 
     /// A rule that fails in many cases comes first, with its count and first example, in
@@ -679,22 +763,7 @@ mod tests {
     /// its one fail-open).
     #[test]
     fn clamd_client_3_fail_open_heads_the_tally() {
-        let mut rows: Vec<Row> = (0..5)
-            .map(|i| {
-                row(
-                    &format!("p{i}"),
-                    &[("CLAMD-CLIENT-1", "protocol", "legacy PING")],
-                )
-            })
-            .collect();
-        rows.push(row(
-            "fo",
-            &[("CLAMD-CLIENT-3", FAIL_OPEN_KIND, "reported CLEAN")],
-        ));
-        let report = Report {
-            rows,
-            ..Default::default()
-        };
+        let report = Report::fail_open_after(5, "legacy PING");
         let tallies = report.by_rule();
         assert_eq!(
             tallies.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>(),
@@ -727,6 +796,8 @@ mod tests {
             "CLAMD-CLIENT-10",
         ]
         .iter()
+        .cycle()
+        .take(8)
         .enumerate()
         .map(|(i, rule)| {
             row(
@@ -736,7 +807,6 @@ mod tests {
         })
         .collect();
         rows.push(row("p", &[("CLAMD-CLIENT-1", "protocol", "legacy PING")]));
-        rows.push(row("q", &[("CLAMD-CLIENT-1", "protocol", "legacy PING")]));
         rows.push(row(
             "o",
             &[(
@@ -751,7 +821,7 @@ mod tests {
         };
         let tallies = report.by_rule();
         assert_eq!(tallies.len(), 3, "{tallies:?}");
-        assert_eq!(tallies[0].cases.len(), 4);
+        assert_eq!(tallies[0].cases.len(), 8);
         assert_eq!(
             tallies[0].rules,
             [
@@ -765,7 +835,7 @@ mod tests {
             tallies[0].cause,
             Some(Cause {
                 suite: "client:c".into(),
-                ran: 7
+                ran: 10
             })
         );
         let md = report.markdown();
@@ -775,11 +845,16 @@ mod tests {
             .expect("a tally line");
         assert_eq!(
             first,
-            "- client:c: 4 of 7 cases, one cause (crashed): crashed (exit 1, Python traceback): \
+            "- client:c: 8 of 10 cases, one cause (crashed): crashed (exit 1, Python traceback): \
              ConnectionError: Error 111 connecting to 127.0.0.1:40000 [rules CLAMD-CLIENT-3 \
              CLAMD-CLIENT-6 CLAMD-CLIENT-5 CLAMD-CLIENT-10; first c0 [client:c]]"
         );
-        assert!(md.contains("- CLAMD-CLIENT-1 (protocol): 2 cases"), "{md}");
+        assert!(md.contains("- CLAMD-CLIENT-1 (protocol): 1 case"), "{md}");
+        // the other crash, in 1 case of 10, is that case's: tallied by its rule
+        assert!(
+            md.contains("- CLAMD-CLIENT-6 (crashed): 1 case, first o [client:c]"),
+            "{md}"
+        );
         let json = report.json().unwrap();
         assert!(json.contains("\"failures_by_rule\""), "{json}");
     }
@@ -809,5 +884,111 @@ mod tests {
             ),
             "{term}"
         );
+    }
+    /// CLAMD-CLIENT-10, CLAMD-CLIENT-3: a hang in 2 cases of 42 and a crash in 3 are those
+    /// cases' failures, tallied by rule, not "one cause" of the whole client; the same hang
+    /// in (nearly) every case is.
+    #[test]
+    fn clamd_client_10_a_cause_is_client_wide_only_in_nearly_every_case() {
+        let hung = "client still running after the timeout (10.0s): killed at the timeout";
+        let crash = "crashed (exit 1, Python traceback): ConnectionResetError: [Errno 104]";
+        let mut rows: Vec<Row> = (0..37).map(|i| row(&format!("ok{i}"), &[])).collect();
+        rows.push(row("h1", &[("CLAMD-CLIENT-10", "hung", hung)]));
+        rows.push(row("h2", &[("CLAMD-CLIENT-10", "hung", hung)]));
+        for id in ["r1", "r2", "r3"] {
+            rows.push(row(id, &[("CLAMD-CLIENT-3", "crashed", crash)]));
+        }
+        let report = Report {
+            rows,
+            ..Default::default()
+        };
+        let tallies = report.by_rule();
+        assert!(tallies.iter().all(|t| t.cause.is_none()), "{tallies:?}");
+        let term = report.terminal();
+        assert!(
+            term.contains("  CLAMD-CLIENT-3 (crashed): 3 cases, first r1 [client:c]: crashed"),
+            "{term}"
+        );
+        assert!(
+            term.contains("  CLAMD-CLIENT-10 (hung): 2 cases, first h1 [client:c]: client still"),
+            "{term}"
+        );
+        assert!(!term.contains("one cause"), "{term}");
+        let hang = [("CLAMD-CLIENT-10", "hung", hung)];
+        let all: Vec<Row> = (0..10)
+            .map(|i| row(&format!("c{i}"), if i == 0 { &[] } else { &hang }))
+            .collect();
+        let report = Report {
+            rows: all,
+            ..Default::default()
+        };
+        assert!(
+            report
+                .terminal()
+                .contains("client:c: 9 of 10 cases, one cause (hung)"),
+            "{}",
+            report.terminal()
+        );
+    }
+
+    /// CLAMD-CLIENT-6, CLAMD-CLIENT-3: one cause is one line. A profile whose rule does not
+    /// match a FOUND line fails each case with the signature name it printed (EICAR's,
+    /// a forced name, a marker's): the names do not split the cause. A client that never
+    /// reached the daemon is one cause whatever verdict it printed.
+    #[test]
+    fn clamd_client_6_signature_names_do_not_split_a_cause() {
+        let printed = |name: &str| {
+            format!(
+                "exit status 1 and output match no verdict rule of profile pyvalve: it printed \
+                 `/tmp/avc-conformance-E55rqn/pyvalve-x-owQPRp/input.com: {name} FOUND`"
+            )
+        };
+        let rows: Vec<Row> = [
+            "Win.Test.EICAR_HDB-1",
+            "Fake.Forced-1",
+            "Oracle.Test.MarkerA-1.UNOFFICIAL",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            row(
+                &format!("u{i}"),
+                &[("CLAMD-CLIENT-6", "unclassified", &printed(name))],
+            )
+        })
+        .collect();
+        let tallies = Report {
+            rows,
+            ..Default::default()
+        }
+        .by_rule();
+        assert_eq!(tallies.len(), 1, "{tallies:?}");
+        assert_eq!(tallies[0].cases.len(), 3);
+        let kind = crate::judge::NOT_CONNECTED_KIND;
+        let rows = vec![
+            row(
+                "n1",
+                &[(
+                    "CLAMD-CLIENT-3",
+                    kind,
+                    "client reported ERROR (exit 2), so ...",
+                )],
+            ),
+            row(
+                "n2",
+                &[(
+                    "CLAMD-CLIENT-6",
+                    kind,
+                    "client reported INFECTED (exit 1), so ...",
+                )],
+            ),
+        ];
+        let tallies = Report {
+            rows,
+            ..Default::default()
+        }
+        .by_rule();
+        assert_eq!(tallies.len(), 1, "{tallies:?}");
+        assert_eq!(tallies[0].rules, ["CLAMD-CLIENT-3", "CLAMD-CLIENT-6"]);
     }
 }

@@ -73,8 +73,10 @@ pub enum Noted {
     Pending(String),
     /// No snapshot written: the client never reached the daemon.
     NotReached(String),
-    /// No snapshot written: the client's output matched no verdict rule, or it hung.
+    /// No snapshot written: the client's output matched no verdict rule.
     NoVerdict(String),
+    /// No snapshot written: the client hung (killed at the profile timeout).
+    Hung(String),
     /// A stored snapshot not compared (a failure): the client never reached the daemon.
     Uncompared(String),
 }
@@ -88,6 +90,7 @@ impl Noted {
             | Noted::Pending(n)
             | Noted::NotReached(n)
             | Noted::NoVerdict(n)
+            | Noted::Hung(n)
             | Noted::Uncompared(n) => n,
         }
     }
@@ -161,6 +164,13 @@ pub fn check_one(r: &mut CaseResult, profiles: &[ClientProfile], opts: &Options)
             r.note = Some(format!("no snapshot written: {NOT_REACHED}"));
             Some(Noted::NotReached(name))
         }
+        // a hang is fixed by a client timeout, not by the profile's `[verdicts]`
+        SnapshotOutcome::NotWritten(NotKept::NoVerdict)
+            if r.run.as_ref().is_some_and(|x| x.timed_out) =>
+        {
+            r.note = Some(format!("no snapshot written: {HUNG}"));
+            Some(Noted::Hung(name))
+        }
         SnapshotOutcome::NotWritten(NotKept::NoVerdict) => {
             r.note = Some(format!("no snapshot written: {NO_VERDICT}"));
             Some(Noted::NoVerdict(name))
@@ -190,15 +200,20 @@ const NOT_REACHED: &str = "the client never reached the daemon (it did not start
      before it connected, or was given another address: see its output)";
 
 /// Why a case whose client connected has no snapshot yet.
-const NO_VERDICT: &str = "the client's output matched no verdict rule of the profile, or it \
-     hung (a crash, or `[verdicts]` to fix: see its output); the snapshot is written once a \
-     run gives a verdict";
+const NO_VERDICT: &str = "the client's output matched no verdict rule of the profile (a \
+     crash, or `[verdicts]` to fix: see its output); the snapshot is written once a run gives \
+     a verdict";
+
+/// Why a case whose client hung has no snapshot yet.
+const HUNG: &str = "the client hung and was killed at the profile's timeout: it needs its own \
+     connect and read timeouts (CLAMD-CLIENT-10, SVSP-CLIENT-19); the snapshot is written once \
+     a run gives a verdict";
 
 /// The summary lines of [`check_all`] (in the order of `noted`), also printed to stderr.
 pub fn summarize(noted: &[Noted]) -> Vec<String> {
     // (which notes, what they say, whether a long list is cut short)
     type Group = (fn(&Noted) -> bool, String, bool);
-    let groups: [Group; 6] = [
+    let groups: [Group; 7] = [
         (
             |n| matches!(n, Noted::Written(_)),
             "new snapshot(s) written (commit them)".into(),
@@ -224,6 +239,11 @@ pub fn summarize(noted: &[Noted]) -> Vec<String> {
         (
             |n| matches!(n, Noted::NoVerdict(_)),
             format!("case(s) without a new snapshot: {NO_VERDICT}"),
+            true,
+        ),
+        (
+            |n| matches!(n, Noted::Hung(_)),
+            format!("case(s) without a new snapshot: {HUNG}"),
             true,
         ),
         (

@@ -130,7 +130,12 @@ pub fn availability(profile: &ClientProfile, ctx: &RunContext) -> Option<String>
     }
     for prog in &profile.requires {
         if find_program(prog, &ctx.extra_path).is_none() {
-            return Some(format!("not available: program `{prog}` not found on PATH"));
+            // a path (often `{profile_dir}/...`: the client's own build) names itself
+            return Some(if prog.contains('/') {
+                format!("not available: required path {prog} does not exist (`requires` of the profile)")
+            } else {
+                format!("not available: program `{prog}` not found on PATH")
+            });
         }
     }
     if let Some(Err(why)) = interpreter(&profile.requires_python, "python3", "requires_python", ctx)

@@ -521,3 +521,45 @@ fn a_crash_shows_its_exit_code_and_the_error_line_above_a_stack_trace() {
         "{err}"
     );
 }
+
+/// `requires` with `{profile_dir}` (a client built beside its profile): the placeholder is
+/// expanded, so a built client runs; one not built is not available with the missing path
+/// named (never "`{profile_dir}/...` not found on PATH"), and `--require-available` exits 3.
+#[test]
+fn requires_profile_dir_path_is_expanded_and_named_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("built.toml");
+    std::fs::write(
+        &profile,
+        "protocol = \"clamd\"\ncommand = \"sh -c 'exit 2'\"\n\
+         requires = [\"{profile_dir}/target/debug/scan\"]\n[verdicts]\n\
+         clean = { exit = 0 }\nerror = { exit = 2 }\n",
+    )
+    .unwrap();
+    let run = || {
+        let out = harness()
+            .arg("--profile")
+            .arg(&profile)
+            .args(["--filter", "clamd.refused", "--require-available"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run();
+    assert_eq!(code, Some(3), "{err}");
+    let want = format!(
+        "required path {}/target/debug/scan does not exist",
+        dir.path().display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(!err.contains("{profile_dir}"), "{err}");
+    let bin = dir.path().join("target/debug");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("scan"), "").unwrap();
+    let (code, err) = run();
+    assert_eq!(code, Some(0), "the refused case passes on exit 2: {err}");
+    assert!(err.contains("1 passed"), "{err}");
+}

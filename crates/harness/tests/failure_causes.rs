@@ -158,3 +158,41 @@ fn a_client_that_is_not_installed_is_one_line_naming_the_program() {
     assert_eq!(reports.tallies().len(), 1, "{:?}", reports.tallies());
     assert!(err.contains("one cause (could-not-run)"), "{err}");
 }
+
+/// CLAMD-CLIENT-3: a driver that exits 2 before it connects (read as "error") tested
+/// nothing: no case it never reached passes, and the run exits 1 with one client-wide cause,
+/// "no connection reached the daemon". Only the cases where nothing listens
+/// (`clamd.refused`, `clamd.fault-refuse`: a refused attempt leaves no trace) pass.
+#[test]
+fn clamd_client_3_a_client_that_never_connects_passes_no_case_it_never_reached() {
+    let reports = Reports::new();
+    let out = avc()
+        .args(["--client-cmd", "sh -c \"exit 2\"", "--protocol", "clamd"])
+        .args(["--filter", "CLAMD-CLIENT-3", "--report-json"])
+        .arg(&reports.json)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&Reports::read(&reports.json)).unwrap();
+    let rows = v["report"]["rows"].as_array().unwrap();
+    let mut passed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["status"] == "pass")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    passed.sort_unstable();
+    assert_eq!(passed, ["clamd.fault-refuse", "clamd.refused"], "{err}");
+    assert!(rows.len() > 10, "{}", rows.len());
+    let tallies = reports.tallies();
+    assert_eq!(tallies.len(), 1, "{tallies:?}");
+    assert_eq!(tallies[0]["kind"], "not-connected");
+    assert!(
+        tallies[0]["example"]
+            .as_str()
+            .unwrap()
+            .contains("no connection reached the daemon"),
+        "{tallies:?}"
+    );
+    assert!(err.contains("one cause (not-connected)"), "{err}");
+}

@@ -26,6 +26,15 @@ if mode == "hang":
     note()
     time.sleep(300)
 if mode == "leave":
+    # a real scan first: a clean with no conversation would be FAIL-OPEN
+    import socket, struct
+    host, port, path = sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    data = open(path, "rb").read()
+    s = socket.create_connection((host, port))
+    s.sendall(b"zINSTREAM\0" + struct.pack(">I", len(data)) + data + b"\0\0\0\0")
+    while s.recv(4096):
+        pass
+    s.close()
     if os.fork() == 0:
         # stays in the client's group, holds stdout open
         note(); time.sleep(300); os._exit(0)
@@ -203,14 +212,14 @@ fn a_hanging_grandchild_is_ended_at_the_timeout() {
     );
 }
 
-/// A client exits 0 (clean, the right verdict) but leaves two helpers running: one in its
+/// A client scans and exits 0 (clean, the right verdict) but leaves two helpers running: one in its
 /// group holding stdout, one daemonised (`setsid`) that ignores SIGTERM. The harness ends
 /// both (SIGKILL after the grace), says so as a warning, and does not wait on the pipes
 /// they held.
 #[test]
 fn helpers_left_running_after_a_normal_exit_are_ended_and_reported() {
     run_leaving_nothing(
-        "python3 {client} {pids} leave",
+        "python3 {client} {pids} leave {host} {port} {file}",
         20,
         Expect {
             case: "clamd.clean",

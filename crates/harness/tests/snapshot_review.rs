@@ -176,8 +176,8 @@ fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// CLAMD-CLIENT-3: a client that never reached the daemon gets no snapshot (locally and in
-/// CI), neither in a case it passes by saying error (`clamd.over-limit`) nor in one it fails
-/// (`clamd.clean`); the summary and the report say why instead of "commit them". In the
+/// CI), neither in a case where it says the expected error (`clamd.over-limit`) nor in one
+/// where it does not (`clamd.clean`); the summary and the report say why instead of "commit them". In the
 /// case where nothing listens (`clamd.refused`) no connection is the point of the case,
 /// and it is not listed.
 #[test]
@@ -204,8 +204,9 @@ fn clamd_client_3_no_snapshot_of_a_client_that_never_connected() {
 
 /// CLAMD-CLIENT-3: a stored snapshot of an exchange is not passed silently by a run whose
 /// client never connected: the case fails saying so, the stored file stays as it was, and
-/// no pending file is offered for `review --accept`; the run passes again once the file is
-/// deleted (the documented way to say the client no longer connects there).
+/// no pending file is offered for `review --accept`; once the file is deleted (the
+/// documented way to say the client no longer connects there) the case fails only because
+/// a client that never reached the daemon tested nothing.
 #[test]
 fn clamd_client_3_a_stored_exchange_fails_when_the_client_never_connected() {
     let dir = tempfile::tempdir().unwrap();
@@ -230,7 +231,12 @@ fn clamd_client_3_a_stored_exchange_fails_when_the_client_never_connected() {
     assert!(!snap.with_extension("snap.new").exists());
     std::fs::remove_file(&snap).unwrap();
     let (code, err, _) = run_never_connects(dir.path(), "clamd.over-limit", false);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("nothing to compare"), "{err}");
+    assert!(
+        err.contains("(not-connected)") && err.contains("no connection reached the daemon"),
+        "{err}"
+    );
 }
 
 /// CLAMD-CLIENT-4: a client that connected but whose output matched no verdict rule (here a
@@ -268,4 +274,35 @@ fn clamd_client_4_no_snapshot_without_a_verdict() {
             "{err}"
         );
     }
+}
+
+/// CLAMD-CLIENT-10: a client that connects and then hangs gets no new snapshot either, and
+/// the note says what to fix: its own timeouts, not the profile's `[verdicts]`.
+#[test]
+fn clamd_client_10_a_hung_case_asks_for_a_client_timeout() {
+    need_python!();
+    let hangs = "protocol = \"clamd\"\n\
+         command = [\"python3\", \"-c\", \"import socket, time; s = socket.create_connection(('{host}', {port})); time.sleep(60)\"]\n\
+         timeout_secs = 1\n[verdicts]\nclean = { exit = 0 }\nerror = { exit = 2 }\n";
+    let (_keep, prof) = temp_file("hangs.toml", hangs);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("avc-conformance")
+        .unwrap()
+        .arg("--root")
+        .arg(root())
+        .arg("--client")
+        .arg(&prof)
+        .args(["--filter", "clamd.clean", "--snapshots"])
+        .arg(dir.path())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(files_under(dir.path()), Vec::<String>::new());
+    assert!(
+        err.contains("1 case(s) without a new snapshot: the client hung and was killed at the profile's timeout: it needs its own connect and read timeouts (CLAMD-CLIENT-10"),
+        "{err}"
+    );
+    assert!(!err.contains("[verdicts]` to fix"), "{err}");
 }

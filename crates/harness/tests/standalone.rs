@@ -342,3 +342,49 @@ fn builtin_data_is_exactly_the_repository_conformance_files() {
         );
     }
 }
+
+/// The HTML report's rule texts come from the specifications compiled into the binary
+/// (`spec-data`, the link to `../shared/spec`), never from a file of the machine it runs
+/// on: started outside the repository, the report shows CLAMD-CLIENT-3's first sentence as
+/// the spec has it and says where the texts came from.
+#[test]
+fn clamd_client_3_html_rule_texts_are_compiled_in() {
+    let spec = repo().join("crates/harness/spec-data/clamd.md");
+    let Ok(clamd) = std::fs::read_to_string(&spec) else {
+        println!(
+            "SKIP: {} is not here: this build has no rule texts",
+            spec.display()
+        );
+        return;
+    };
+    assert!(clamd.contains("**CLAMD-CLIENT-3** A client MUST treat any of these as"));
+    let names: Vec<&str> = harness::report_html::SPEC_FILES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(names, ["clamd.md", "fave.md", "svsp.md"]);
+    let dir = outside_dir();
+    let out = avc(
+        dir.path(),
+        &[
+            "--client-cmd",
+            "sh -c 'exit 2'",
+            "--protocol",
+            "clamd",
+            "--filter",
+            "clamd.refused",
+            "--report-html",
+            "r.html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(
+        html.contains("<b>CLAMD-CLIENT-3</b> <span class=\"rule-sum\">A client MUST treat any of these as an error, never as clean:"),
+        "{html}"
+    );
+    assert!(
+        html.contains("specifications compiled into this harness (clamd.md, fave.md, svsp.md)"),
+        "{html}"
+    );
+}

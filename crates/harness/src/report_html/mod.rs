@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-pub use spec::Rules;
+pub use spec::{Rules, SPEC_FILES};
 
 use crate::baseline::Outcome;
 use crate::case::Case;
@@ -133,6 +133,7 @@ table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #ccc;padding
 .known{outline:3px dashed #a36b00;outline-offset:-3px}.stale{outline:3px solid #7a0b02;outline-offset:-3px}
 .badge{display:inline-block;padding:1px 8px;border-radius:3px;font-weight:700}
 .rule-sum{color:#444;font-weight:400}.muted{color:#777}
+.tally.fail-open{color:#7a0b02;font-weight:700}
 section.case{border:1px solid #ddd;border-left:6px solid #999;margin:1em 0;padding:.4em .9em}
 section.s-o-pass{border-left-color:#2c9a3c}section.s-o-fail{border-left-color:#c0392b}section.s-o-fail-open{border-left-color:#7a0b02;border-left-width:10px}
 section.s-o-harness-error{border-left-color:#e67e22}section.s-o-not-applicable{border-left-color:#3b78c2}
@@ -204,8 +205,16 @@ pub fn render(
         let _ = writeln!(s, "<p class=\"muted\">{}</p>", esc(n));
     }
     if rules.is_empty() {
-        s.push_str("<p class=\"muted\">Rule texts: the specifications (../shared/spec) were not found beside the repository; rule IDs only.</p>\n");
+        s.push_str("<p class=\"muted\">Rule texts: this build of the harness has no specification compiled in (../shared/spec was not beside the repository it was built from); rule IDs only.</p>\n");
+    } else {
+        let names: Vec<&str> = spec::SPEC_FILES.iter().map(|(n, _)| *n).collect();
+        let _ = writeln!(
+            s,
+            "<p class=\"muted\">Rule texts: the first sentence of each rule in the specifications compiled into this harness ({}).</p>",
+            esc(&names.join(", "))
+        );
     }
+    by_rule_section(&mut s, report);
     fail_open_section(&mut s, report, baseline);
     if let Some(b) = baseline {
         baseline_section(&mut s, report, b);
@@ -232,6 +241,30 @@ fn numbered_with(report: &Report, status: Status) -> Vec<(usize, &Row)> {
         .enumerate()
         .filter(|(_, r)| r.status == status)
         .collect()
+}
+
+/// The failures by rule, as the terminal and Markdown reports tally them: fail-open first,
+/// then most cases first, a client-wide cause as one line.
+fn by_rule_section(s: &mut String, report: &Report) {
+    let tallies = report.by_rule();
+    if tallies.is_empty() {
+        return;
+    }
+    s.push_str("<h2 id=\"by-rule\">Failures by rule</h2>\n<p>Fail-open first; then one cause often fails many cases: fix the first. A client-wide cause (a crash, no output, no connection, a client that could not start) is one line whatever rules its cases cite.</p><ol class=\"by-rule\">\n");
+    for t in &tallies {
+        let class = if t.kind == crate::judge::FAIL_OPEN_KIND {
+            "tally fail-open"
+        } else {
+            "tally"
+        };
+        let _ = writeln!(
+            s,
+            "<li class=\"{class}\" data-kind=\"{}\">{}</li>",
+            esc(&t.kind),
+            esc(&t.line())
+        );
+    }
+    s.push_str("</ol>\n");
 }
 
 fn fail_open_section(s: &mut String, report: &Report, baseline: Option<&Outcome>) {
@@ -497,14 +530,37 @@ pub fn write(
     details: &Details,
     baseline: Option<&Outcome>,
 ) -> Result<()> {
-    // The specs beside the run's root, else beside the source tree this was built from.
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let rules = details
-        .root
-        .as_deref()
-        .and_then(Rules::dir_of)
-        .or_else(|| built.canonicalize().ok().and_then(|b| Rules::dir_of(&b)))
-        .map(|d| Rules::load(&d))
-        .unwrap_or_default();
-    crate::out_file::write(path, render(report, details, &rules, baseline))
+    // the specs compiled in, never a file of this machine: the same text everywhere
+    crate::out_file::write(path, render(report, details, &Rules::builtin(), baseline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CLAMD-CLIENT-3: the HTML report has the failures-by-rule tally the terminal and
+    /// Markdown reports have, fail-open first, above the matrix; a run without failures
+    /// has none.
+    #[test]
+    fn clamd_client_3_html_tallies_failures_by_rule_fail_open_first() {
+        let report = Report::fail_open_after(3, "legacy <PING>");
+        let html = render(&report, &Details::default(), &Rules::default(), None);
+        // in this order: the section, the fail-open line, the rule line (escaped), the matrix
+        let at: Vec<usize> = [
+            "<h2 id=\"by-rule\">",
+            "<li class=\"tally fail-open\" data-kind=\"fail-open\">CLAMD-CLIENT-3 (fail-open): 1 case, first fo [client:c]: reported CLEAN</li>",
+            "CLAMD-CLIENT-1 (protocol): 3 cases, first p0 [client:c]: legacy &lt;PING&gt;",
+            "<h2 id=\"matrix\">",
+        ]
+        .iter()
+        .map(|needle| html.find(needle).unwrap_or_else(|| panic!("{needle}: {html}")))
+        .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        let clean = Report {
+            rows: vec![crate::report::test_row("ok", &[])],
+            ..Default::default()
+        };
+        let html = render(&clean, &Details::default(), &Rules::default(), None);
+        assert!(!html.contains("by-rule"), "{html}");
+    }
 }

@@ -1,46 +1,26 @@
-//! Short summaries of the rule texts, read from the specifications beside the repository
-//! (`../shared/spec/{clamd,svsp,fave}.md`) when they are there; the HTML report shows the
-//! rule IDs alone otherwise.
+//! Short summaries of the rule texts, from the specifications (`../shared/spec/{clamd,svsp,
+//! fave}.md` beside the repository) compiled into the harness by `build.rs`: an installed
+//! binary shows the same texts wherever it runs. A build without the specs has none, and
+//! the HTML report shows the rule IDs alone and says so.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
 
-/// A spec file is a few hundred KiB; a larger one is not read whole.
-const MAX_SPEC: u64 = 8 << 20;
 /// Characters of rule text shown beside an ID.
 const SUMMARY_CHARS: usize = 180;
+
+/// `(file name, text)` of the specifications this binary was built with.
+pub static SPEC_FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/spec_files.rs"));
 
 /// Rule ID -> one-line summary.
 #[derive(Debug, Clone, Default)]
 pub struct Rules(BTreeMap<String, String>);
 
 impl Rules {
-    /// The spec directory of a repository root: `<root>/../shared/spec`.
-    pub fn dir_of(root: &Path) -> Option<PathBuf> {
-        let d = root.parent()?.join("shared").join("spec");
-        d.is_dir().then_some(d)
-    }
-
-    /// Reads every `*.md` of `dir`; unreadable files are skipped (summaries are optional).
-    pub fn load(dir: &Path) -> Self {
+    /// The rules of the specifications compiled in ([`SPEC_FILES`]).
+    pub fn builtin() -> Self {
         let mut rules = Rules::default();
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return rules;
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "md") && p.is_file())
-            .collect();
-        paths.sort();
-        for p in paths {
-            let mut text = String::new();
-            let ok = std::fs::File::open(&p)
-                .and_then(|f| f.take(MAX_SPEC).read_to_string(&mut text))
-                .is_ok();
-            if ok {
-                rules.add_text(&text);
-            }
+        for (_, text) in SPEC_FILES {
+            rules.add_text(text);
         }
         rules
     }
