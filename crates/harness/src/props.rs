@@ -347,6 +347,12 @@ pub async fn run(
             rows.push(row);
             continue;
         }
+        if let Some(why) = takes_no_single_file(p) {
+            row.status = Status::NotApplicable;
+            row.detail = format!("not applicable: {why}");
+            rows.push(row);
+            continue;
+        }
         if let Some(e) = build_errors.get(&p.name) {
             row.status = Status::HarnessError;
             row.note = Some(e.clone());
@@ -443,10 +449,37 @@ pub async fn run(
     Ok(rows)
 }
 
+/// Every generated input is one file: a profile that takes only directories (`inputs =
+/// ["dir"]`, e.g. `fave-pipeline`) would be handed a file where it expects a directory and
+/// fail every run for a reason that is the harness's, not the client's.
+fn takes_no_single_file(p: &ClientProfile) -> Option<String> {
+    (!p.inputs.contains(&crate::profile::InputKind::File)).then(|| {
+        "the profile takes directories only (`inputs = [\"dir\"]`); generated inputs are single files"
+            .to_string()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::strategy::ValueTree;
+
+    /// A directory-only profile is not given generated single files.
+    #[test]
+    fn directory_only_profiles_are_not_applicable_to_generated_files() {
+        let dir_only = ClientProfile::from_toml(
+            "protocol = \"clamd\"\ncommand = \"x {file}\"\ninputs = [\"dir\"]\n[verdicts]\nclean = { exit = 0 }\n",
+            std::path::Path::new("dir-only.toml"),
+        )
+        .expect("profile");
+        assert!(takes_no_single_file(&dir_only).is_some());
+        let both = ClientProfile::from_toml(
+            "protocol = \"clamd\"\ncommand = \"x {file}\"\ninputs = [\"file\", \"dir\"]\n[verdicts]\nclean = { exit = 0 }\n",
+            std::path::Path::new("both.toml"),
+        )
+        .expect("profile");
+        assert_eq!(takes_no_single_file(&both), None);
+    }
 
     fn sample(n: usize) -> Vec<Generated> {
         let mut runner = TestRunner::new_with_rng(Config::default(), rng_from(7));
