@@ -571,6 +571,16 @@ pub fn judge(
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
             }
+            // A case that assumes a command (`applies_if_sent`) and a client that answered
+            // it without any connection (it refused the file by itself, e.g. over the size
+            // limit): the case's premise never happened.
+            Some(v) if !reached(case, ev) && v == case.expect && case.applies_if_sent.is_some() => {
+                status = Status::NotApplicable;
+                not_applicable = Some(format!(
+                    "the client reported {v} without connecting, so it never sent {}",
+                    case.applies_if_sent.as_deref().unwrap_or_default()
+                ));
+            }
             // The expected verdict from a client that never reached the daemon tested
             // nothing (a driver that exits 2 at once "passes" every error case): it fails,
             // except where nothing listens, which is what the case is about.
@@ -586,6 +596,15 @@ pub fn judge(
                     happened: unreached(run, v),
                     excerpt: tail(&run.stderr, &run.stdout),
                 });
+            }
+            // The expected verdict, but the case's fault never fired: the client got there
+            // by a path the case does not test (a driver that PINGs and gives up reports the
+            // error a reset case expects), so it proves nothing either way.
+            Some(v) if ev.fault_fired == Some(false) => {
+                status = Status::NotApplicable;
+                not_applicable = Some(format!(
+                    "the fault never fired: the client reported {v} without meeting it"
+                ));
             }
             Some(_) => {}
         }
@@ -776,6 +795,70 @@ mod tests {
 
     fn verdicts() -> ClientProfile {
         profile("clean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n")
+    }
+
+    /// CLAMD-CLIENT-4: a client that refuses an over-limit file by itself, without
+    /// connecting, reports the error `clamd.over-limit` expects but never sent INSTREAM:
+    /// NOT-APPLICABLE (the case assumes INSTREAM), not a never-connected failure.
+    #[test]
+    fn clamd_client_4_a_local_refusal_of_an_over_limit_file_is_not_applicable() {
+        let p = verdicts();
+        let case = shipped("clamd.over-limit");
+        let j = judge(
+            &case,
+            &p,
+            &run(Some(2), false, "", ""),
+            &[],
+            &Evidence::default(),
+        );
+        assert_eq!(j.status, Status::NotApplicable, "{:?}", j.failures);
+        assert!(j
+            .not_applicable
+            .as_deref()
+            .is_some_and(|r| r.contains("never sent INSTREAM")));
+        // a clean report without a connection is still FAIL-OPEN
+        let j = judge(
+            &case,
+            &p,
+            &run(Some(0), false, "", ""),
+            &[],
+            &Evidence::default(),
+        );
+        assert_eq!(j.status, Status::FailOpen);
+    }
+
+    /// CLAMD-CLIENT-3: a client that connected, never met the case's fault and reported the
+    /// error the case expects (a driver that PINGs and gives up) proves nothing: the case is
+    /// NOT-APPLICABLE with the reason, not a pass. A wrong verdict in the same run still
+    /// fails, and a clean without any verdict is still FAIL-OPEN.
+    #[test]
+    fn clamd_client_3_the_expected_error_without_the_fault_is_not_applicable() {
+        let p = verdicts();
+        let case = shipped("clamd.fault-reset-mid-stream");
+        let ev = Evidence {
+            fault_fired: Some(false),
+            ..seen(false, &["PING"], Some("PONG"))
+        };
+        let j = judge(&case, &p, &run(Some(2), false, "", ""), &[], &ev);
+        assert_eq!(j.status, Status::NotApplicable, "{:?}", j.failures);
+        assert!(
+            j.not_applicable
+                .as_deref()
+                .is_some_and(|r| r.contains("the fault never fired")),
+            "{:?}",
+            j.not_applicable
+        );
+        let j = judge(&case, &p, &run(Some(1), false, "", ""), &[], &ev);
+        assert_eq!(j.status, Status::Fail, "infected is still a wrong verdict");
+        let j = judge(&case, &p, &run(Some(0), false, "", ""), &[], &ev);
+        assert_eq!(j.status, Status::FailOpen);
+        // the fault fired: the expected error passes
+        let fired = Evidence {
+            fault_fired: Some(true),
+            ..ev
+        };
+        let j = judge(&case, &p, &run(Some(2), false, "", ""), &[], &fired);
+        assert_eq!(j.status, Status::Pass);
     }
 
     /// CLAMD-CLIENT-3: a client that never reached the daemon tested nothing: the expected
