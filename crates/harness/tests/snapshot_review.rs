@@ -176,7 +176,7 @@ fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// CLAMD-CLIENT-3: a client that never reached the daemon gets no snapshot (locally and in
-/// CI), neither in a case where it says the expected error (`clamd.over-limit`) nor in one
+/// CI), neither in a case where it says the expected error (`clamd.close-before-reply`) nor in one
 /// where it does not (`clamd.clean`); the summary and the report say why instead of "commit them". In the
 /// case where nothing listens (`clamd.refused`) no connection is the point of the case,
 /// and it is not listed.
@@ -185,7 +185,7 @@ fn clamd_client_3_no_snapshot_of_a_client_that_never_connected() {
     for ci in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let (code, err, md) =
-            run_never_connects(dir.path(), "clamd.clean,clamd.over-limit,clamd.refused", ci);
+            run_never_connects(dir.path(), "clamd.clean,clamd.close-before-reply,clamd.refused", ci);
         assert_eq!(code, 1, "clamd.clean fails: {err}");
         let snaps = dir.path().join("snaps");
         assert_eq!(files_under(&snaps), Vec::<String>::new(), "ci={ci}");
@@ -195,7 +195,7 @@ fn clamd_client_3_no_snapshot_of_a_client_that_never_connected() {
             .find(|l| l.contains("without a new snapshot"))
             .unwrap_or_else(|| panic!("no summary line: {err}"));
         assert!(line.contains("never reached the daemon"), "{line}");
-        assert!(line.contains("typo/clamd.over-limit"), "{line}");
+        assert!(line.contains("typo/clamd.close-before-reply"), "{line}");
         assert!(line.contains("typo/clamd.clean"), "{line}");
         assert!(!line.contains("typo/clamd.refused"), "{line}");
         assert!(md.contains("without a new snapshot"), "{md}");
@@ -210,27 +210,27 @@ fn clamd_client_3_no_snapshot_of_a_client_that_never_connected() {
 #[test]
 fn clamd_client_3_a_stored_exchange_fails_when_the_client_never_connected() {
     let dir = tempfile::tempdir().unwrap();
-    let snap = dir.path().join("snaps/typo/clamd.over-limit.snap");
+    let snap = dir.path().join("snaps/typo/clamd.close-before-reply.snap");
     std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
     let stored = harness::snapshot::file_text(
-        "typo.toml / clamd.over-limit",
+        "typo.toml / clamd.close-before-reply",
         "typo",
-        "clamd.over-limit",
-        "case: clamd.over-limit\nexpect: error\ngot: error\nconnection 1:\n  C: zINSTREAM\\0",
+        "clamd.close-before-reply",
+        "case: clamd.close-before-reply\nexpect: error\ngot: error\nconnection 1:\n  C: zINSTREAM\\0",
     );
     std::fs::write(&snap, &stored).unwrap();
-    let (code, err, md) = run_never_connects(dir.path(), "clamd.over-limit", false);
+    let (code, err, md) = run_never_connects(dir.path(), "clamd.close-before-reply", false);
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("nothing to compare with the stored snapshot"),
         "{err}"
     );
     assert!(err.contains("1 stored snapshot(s) not compared"), "{err}");
-    assert!(md.contains("FAIL `clamd.over-limit`"), "{md}");
+    assert!(md.contains("FAIL `clamd.close-before-reply`"), "{md}");
     assert_eq!(std::fs::read_to_string(&snap).unwrap(), stored);
     assert!(!snap.with_extension("snap.new").exists());
     std::fs::remove_file(&snap).unwrap();
-    let (code, err, _) = run_never_connects(dir.path(), "clamd.over-limit", false);
+    let (code, err, _) = run_never_connects(dir.path(), "clamd.close-before-reply", false);
     assert_eq!(code, 1, "{err}");
     assert!(!err.contains("nothing to compare"), "{err}");
     assert!(
