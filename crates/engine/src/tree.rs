@@ -360,6 +360,10 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
 /// It sniffs every part, so a container left closed by a depth limit is still known as one.
 struct Capture {
     head: Vec<u8>,
+    /// Embedded zips (clamd's raw scan), searched while the part may have members.
+    embedded: Option<unzip::EmbeddedSearch>,
+    /// Whether clamd looks for embedded zips in this part (known once it is sniffed).
+    embedded_allowed: bool,
     spool: Option<SpoolWriter>,
     kind: Option<ContainerKind>,
     decided: bool,
@@ -371,12 +375,16 @@ struct Capture {
 struct Captured {
     kind: Option<ContainerKind>,
     spooled: Option<(ContainerKind, SpoolReader)>,
+    /// The part from its first embedded zip on, and where each one starts in it.
+    embedded: Option<(SpoolReader, Vec<u64>)>,
 }
 
 impl Capture {
     fn new(may_open: bool, more: MoreFormats) -> Self {
         Self {
             head: Vec::new(),
+            embedded: None,
+            embedded_allowed: true,
             spool: None,
             kind: None,
             decided: false,
@@ -386,6 +394,13 @@ impl Capture {
     }
 
     fn feed(&mut self, data: &[u8], opts: &TreeOptions) -> io::Result<()> {
+        if self.may_open && self.embedded_allowed {
+            self.embedded
+                .get_or_insert_with(|| {
+                    unzip::EmbeddedSearch::new(opts.spill_threshold, opts.temp_dir.clone())
+                })
+                .feed(data)?;
+        }
         if self.decided {
             if let Some(s) = self.spool.as_mut() {
                 s.write(data)?;
@@ -406,6 +421,14 @@ impl Capture {
     fn decide(&mut self, opts: &TreeOptions) -> io::Result<()> {
         self.decided = true;
         self.kind = sniff(&self.head).filter(|k| opts.allows(self.more, *k));
+        let binary_cpio = matches!(
+            cpio::sniff(&self.head),
+            Some(cpio::Variant::BinLe | cpio::Variant::BinBe)
+        );
+        self.embedded_allowed = unzip::embedded_allowed(self.kind, binary_cpio);
+        if !self.embedded_allowed {
+            self.embedded = None;
+        }
         if self.kind.is_some() && self.may_open {
             let mut s = SpoolWriter::new(opts.spill_threshold, opts.temp_dir.clone());
             s.write(&self.head)?;
@@ -423,9 +446,14 @@ impl Capture {
             (Some(kind), Some(spool)) => Some((kind, spool.finish()?)),
             _ => None,
         };
+        let embedded = match self.embedded {
+            Some(search) if self.embedded_allowed => search.finish()?,
+            _ => None,
+        };
         Ok(Captured {
             kind: self.kind,
             spooled,
+            embedded,
         })
     }
 }
@@ -554,6 +582,19 @@ struct OpenWith<'a> {
     expanded: u64,
 }
 
+impl OpenWith<'_> {
+    fn zip_config(&self) -> unzip::Config {
+        let max_files = self.limits.max_files;
+        unzip::Config {
+            cap: self.limits.member_cap(),
+            max_files: (max_files != 0).then_some(max_files),
+            decode_limit: self.opts.max_expanded_bytes.saturating_sub(self.expanded),
+            spill_threshold: self.opts.spill_threshold,
+            temp_dir: self.opts.temp_dir.clone(),
+        }
+    }
+}
+
 fn open(
     kind: ContainerKind,
     mut reader: SpoolReader,
@@ -586,16 +627,7 @@ fn open(
         ContainerKind::Arj => arj::open(reader).map(Opened::Source),
         ContainerKind::Chm => chm::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
-        ContainerKind::Zip => {
-            let cfg = unzip::Config {
-                cap,
-                max_files: (with.limits.max_files != 0).then_some(with.limits.max_files),
-                decode_limit: with.opts.max_expanded_bytes.saturating_sub(with.expanded),
-                spill_threshold: with.opts.spill_threshold,
-                temp_dir: with.opts.temp_dir.clone(),
-            };
-            unzip::open(reader, cfg).map(Opened::Source)
-        }
+        ContainerKind::Zip => unzip::open(reader, with.zip_config()).map(Opened::Source),
         ContainerKind::Gzip => {
             let mut head = vec![0u8; 4096];
             let n = read_up_to(&mut reader, &mut head).ok()?;
@@ -767,12 +799,20 @@ impl Walk<'_, '_> {
             opts: self.opts,
             expanded: self.expanded,
         };
+        let zip_config = with.zip_config();
         let opened = captured
             .spooled
             .and_then(|(kind, r)| open(kind, r, name, with).map(|o| (kind, o)));
         self.report(depth, opened.as_ref().map(|(k, _)| *k), result)?;
-        match opened {
-            Some((_, o)) => self.expand(o, depth),
+        if let Some((_, o)) = opened {
+            self.expand(o, depth)?;
+        }
+        // clamd's raw scan, after the part's own members, unpacks its embedded zips
+        match captured
+            .embedded
+            .and_then(|e| unzip::open_embedded(e, zip_config))
+        {
+            Some(source) => self.expand(Opened::Source(source), depth),
             None => Ok(()),
         }
     }

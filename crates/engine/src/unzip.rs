@@ -260,18 +260,81 @@ fn index(
 fn decoder<'a>(method: u16, flags: u16, data: &'a mut dyn Read) -> Option<Box<dyn Read + 'a>> {
     let buffered = BufReader::with_capacity(16 * 1024, data);
     Some(match method {
-        DEFLATE => Box::new(flate2::bufread::DeflateDecoder::new(buffered)),
-        DEFLATE64 => Box::new(deflate64::Deflate64Decoder::with_buffer(buffered)),
-        BZIP2 => Box::new(BzipUntilEnd(bzip2::bufread::BzDecoder::new(buffered))),
+        DEFLATE => Box::new(Zlib::new(buffered)),
+        DEFLATE64 => Box::new(InputEnd(deflate64::Deflate64Decoder::with_buffer(buffered))),
+        BZIP2 => Box::new(InputEnd(bzip2::bufread::BzDecoder::new(buffered))),
         IMPLODE => Box::new(implode::Explode::new(buffered, flags)),
         _ => return None,
     })
 }
 
-/// libbz2 says `BZ_OK` when the input ends before the stream does: clamd keeps the output.
-struct BzipUntilEnd<R>(R);
+/// Raw deflate through zlib's inflate, as `unz` drives it: input that ends before the stream
+/// does is the end (`Z_BUF_ERROR`), a data error ends it with an error after the bytes
+/// inflated before it (which clamd writes, then fails on the next call).
+struct Zlib<R> {
+    inner: R,
+    z: zlib_rs::Inflate,
+    done: bool,
+    failed: bool,
+}
 
-impl<R: Read> Read for BzipUntilEnd<R> {
+impl<R: io::BufRead> Zlib<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            z: zlib_rs::Inflate::new(false, 15),
+            done: false,
+            failed: false,
+        }
+    }
+}
+
+impl<R: io::BufRead> Read for Zlib<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad deflate data",
+            ));
+        }
+        while !self.done && !buf.is_empty() {
+            let input = self.inner.fill_buf()?;
+            let eof = input.is_empty();
+            let (in0, out0) = (self.z.total_in(), self.z.total_out());
+            let status = self
+                .z
+                .decompress(input, buf, zlib_rs::InflateFlush::NoFlush);
+            let consumed = (self.z.total_in() - in0) as usize;
+            let produced = (self.z.total_out() - out0) as usize;
+            self.inner.consume(consumed);
+            match status {
+                Err(_) => {
+                    self.failed = true;
+                    if produced > 0 {
+                        return Ok(produced);
+                    }
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "bad deflate data",
+                    ));
+                }
+                Ok(zlib_rs::Status::StreamEnd) => self.done = true,
+                Ok(_) if produced == 0 && (eof || consumed == 0) => return Ok(0),
+                Ok(_) => {}
+            }
+            if produced > 0 {
+                return Ok(produced);
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// libbz2 (`BZ_OK`) takes input that ends before the stream does as no error: clamd keeps the
+/// output. The bzip2 crate (and deflate64's at its end) report it as `UnexpectedEof`.
+struct InputEnd<R>(R);
+
+impl<R: Read> Read for InputEnd<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.0.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
@@ -342,8 +405,7 @@ impl Zip {
     /// Extract one record (clamd's `unz`) and hand what came out to the walk.
     fn member(&mut self, r: &Record, each: &mut EachMember<'_>) -> Result<(), Done> {
         let data = u64::from(r.offset) + u64::from(r.header_len);
-        // clamd maps a local header's length at the data and skips the member without it
-        if data + LOCAL_LEN > self.size || r.flags & F_ENCRYPTED != 0 {
+        if r.flags & F_ENCRYPTED != 0 {
             return Ok(());
         }
         if r.method == STORED {
@@ -462,7 +524,12 @@ impl Zip {
             if i > 0 && r.same_place(&records[i - 1]) {
                 continue;
             }
-            self.member(r, each)?;
+            // from the directory clamd maps a local header's length at the data, and skips
+            // the member without it
+            let data = u64::from(r.offset) + u64::from(r.header_len);
+            if data + LOCAL_LEN <= self.size {
+                self.member(r, each)?;
+            }
             extracted += 1;
             if self.files_reached() {
                 return Ok(());
@@ -483,6 +550,137 @@ impl MemberSource for Zip {
 
     fn limit_hit(&self) -> Option<LimitExceeded> {
         self.capped.then_some(LimitExceeded::MaxFiles)
+    }
+}
+
+/// clamd's raw scan types each local header magic at an offset >= 1 of a part as an embedded
+/// zip (`CL_TYPE_ZIPSFX`; not in zip, gzip, tar, binary cpio or HTML parts, see
+/// [`embedded_allowed`]) and unpacks the one member that header describes
+/// (`cli_unzip_single`: no directory, so no data-descriptor members), two levels below the
+/// part, after the part's own members. This finds the magics as the part streams by and
+/// spools the part from the first one.
+pub(crate) struct EmbeddedSearch {
+    /// Bytes of the part seen so far.
+    seen: u64,
+    /// The last bytes seen (a magic split between two reads).
+    carry: Vec<u8>,
+    /// Where the spool starts in the part.
+    start: u64,
+    /// Magic offsets relative to `start`.
+    offsets: Vec<u64>,
+    spool: Option<SpoolWriter>,
+    spill_threshold: usize,
+    temp_dir: Option<PathBuf>,
+}
+
+/// Embedded zips looked at per part at most.
+const MAX_EMBEDDED: usize = 4096;
+
+/// Whether clamd's raw scan of a part that starts with `head` looks for embedded zips.
+pub(crate) fn embedded_allowed(head_is: Option<super::ContainerKind>, binary_cpio: bool) -> bool {
+    use super::ContainerKind as K;
+    !binary_cpio && !matches!(head_is, Some(K::Zip | K::Gzip | K::Tar | K::Html))
+}
+
+impl EmbeddedSearch {
+    pub(crate) fn new(spill_threshold: usize, temp_dir: Option<PathBuf>) -> Self {
+        Self {
+            seen: 0,
+            carry: Vec::new(),
+            start: 0,
+            offsets: Vec::new(),
+            spool: None,
+            spill_threshold,
+            temp_dir,
+        }
+    }
+
+    pub(crate) fn feed(&mut self, data: &[u8]) -> io::Result<()> {
+        let base = self.seen;
+        let carried = self.carry.len() as u64;
+        if let Some(s) = self.spool.as_mut() {
+            s.write(data)?;
+        }
+        let mut edge = self.carry.clone();
+        // a magic that starts in the carry ends in `data`
+        edge.extend_from_slice(&data[..data.len().min(3)]);
+        let across = memchr::memmem::find_iter(&edge, LOCAL_MAGIC)
+            .filter(|&i| (i as u64) < carried)
+            .map(|i| base - carried + i as u64);
+        let within = memchr::memmem::find_iter(data, LOCAL_MAGIC).map(|i| base + i as u64);
+        let hits: Vec<u64> = across.chain(within).filter(|&h| h > 0).collect();
+        for h in hits {
+            if self.offsets.len() >= MAX_EMBEDDED {
+                break;
+            }
+            if self.spool.is_none() {
+                let mut s = SpoolWriter::new(self.spill_threshold, self.temp_dir.clone());
+                s.write(LOCAL_MAGIC)?;
+                s.write(&data[(h + 4 - base) as usize..])?;
+                self.spool = Some(s);
+                self.start = h;
+            }
+            self.offsets.push(h - self.start);
+        }
+        self.seen += data.len() as u64;
+        let mut tail = std::mem::take(&mut self.carry);
+        tail.extend_from_slice(&data[data.len().saturating_sub(3)..]);
+        self.carry = tail[tail.len().saturating_sub(3)..].to_vec();
+        Ok(())
+    }
+
+    /// The spool from the first magic, with the magics' offsets in it.
+    pub(crate) fn finish(self) -> io::Result<Option<(SpoolReader, Vec<u64>)>> {
+        match self.spool {
+            Some(s) => Ok(Some((s.finish()?, self.offsets))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The members of a part's embedded zips, each two levels below it.
+struct Embedded {
+    zip: Zip,
+    offsets: Vec<u64>,
+}
+
+pub(crate) fn open_embedded(
+    found: (SpoolReader, Vec<u64>),
+    cfg: Config,
+) -> Option<Box<dyn MemberSource>> {
+    let (mut spool, offsets) = found;
+    let size = spool.seek(SeekFrom::End(0)).ok()?;
+    let zip = Zip {
+        spool,
+        size,
+        records: Vec::new(),
+        capped: false,
+        cfg,
+        unzipped: 0,
+        decoded: 0,
+    };
+    Some(Box::new(Embedded { zip, offsets }))
+}
+
+impl Embedded {
+    fn walk(&mut self, each: &mut EachMember<'_>) -> Result<(), Done> {
+        for &at in &self.offsets {
+            if let Some((Some(r), _)) = local_header(&mut self.zip.spool, at, self.zip.size, None) {
+                self.zip.member(&r, each)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MemberSource for Embedded {
+    fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
+        let _ = self.walk(each);
+    }
+
+    fn for_each_member_at(mut self: Box<Self>, each: &mut super::EachMemberAt<'_>) {
+        // the embedded zip is a level of its own, its member one below it
+        let _ = self.walk(&mut |name, data, declared| each(name, data, declared, 1));
     }
 }
 
@@ -619,5 +817,36 @@ mod tests {
         };
         let got = unpack_all(&zip, cut);
         assert_eq!(got[0].1.len(), 10_000);
+    }
+
+    fn search(data: &[u8], piece: usize) -> Option<(Vec<u8>, Vec<u64>)> {
+        let mut search = EmbeddedSearch::new(1 << 20, None);
+        for p in data.chunks(piece) {
+            search.feed(p).unwrap();
+        }
+        let (mut spool, offsets) = search.finish().unwrap()?;
+        let mut v = Vec::new();
+        spool.read_to_end(&mut v).unwrap();
+        Some((v, offsets))
+    }
+
+    /// CLAMD-DET-7: local header magics at offsets >= 1 are found whatever the read sizes,
+    /// and the part is kept from the first one on.
+    #[test]
+    fn embedded_zips_are_found_across_reads() {
+        let z = stored_zip(&[(b"a", b"one"), (b"b", b"two")]);
+        let data = [&b"junk"[..], &z].concat();
+        let second = (memchr::memmem::find_iter(&z, LOCAL_MAGIC).nth(1).unwrap()) as u64;
+        for piece in [1, 2, 3, 5, 4096] {
+            assert_eq!(
+                search(&data, piece),
+                Some((z.clone(), vec![0, second])),
+                "{piece}"
+            );
+        }
+        // at offset 0 the part is a zip itself, not an embedded one
+        // offsets count from the first embedded one
+        assert_eq!(search(&z, 7).map(|(_, o)| o), Some(vec![0]));
+        assert_eq!(search(b"no magic here", 2), None);
     }
 }
