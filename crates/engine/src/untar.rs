@@ -224,7 +224,7 @@ mod tests {
     fn octal_reads_as_sscanf() {
         assert_eq!(octal(b"0000644\0"), 0o644);
         assert_eq!(octal(b"  17 junk"), 0o17);
-        assert_eq!(octal(b"\0123"), -1);
+        assert_eq!(octal(&[0, b'1', b'2']), -1);
         assert_eq!(octal(b"xyz"), -1);
         assert_eq!(octal(b"-1"), -1);
         assert_eq!(octal(b"37777777777"), -1);
