@@ -261,19 +261,29 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
             .mutations
             .iter()
             .any(|m| !matches!(m, Mutation::Truncate(_)));
-        let name = match l.wrap {
-            Wrap::ZipStored | Wrap::ZipDeflate | Wrap::ZipImplode if mutated => {
-                Some("zip-damaged-directory")
+        // zip and tar are read as clamd reads them, damage included; but a mutation of one
+        // can land in a member's bytes: it is then damage to the layer inside
+        let archive = matches!(
+            l.wrap,
+            Wrap::ZipStored | Wrap::ZipDeflate | Wrap::ZipImplode | Wrap::Tar
+        );
+        if archive && mutated && k > 0 {
+            let mut moved = input.clone();
+            let mutations = std::mem::take(&mut moved.layers[k].mutations);
+            moved.layers[k - 1].mutations.extend(mutations);
+            if let Some(name) = known_mismatch(&moved) {
+                return Some(name);
             }
+        }
+        let name = match l.wrap {
             Wrap::SevenZ if mutated => Some("7z-damaged"),
             Wrap::Xz if mutated => Some("xz-damaged"),
             Wrap::Gzip if garbled => Some("gzip-damaged-deflate"),
-            // the partial output of a cut gzip inside or around another layer
-            Wrap::Gzip if mutated && layers.len() > 1 => Some("gzip-cut-container"),
             Wrap::Bzip2 if garbled => Some("bzip2-damaged"),
+            // what the SZDD holds (the payload and the layers inside it) past MaxFileSize
             Wrap::Szdd
                 if k + 1 < layers.len()
-                    && matches!(input.payload, Payload::Sized { len, .. } if len > MAX_FILE_SIZE) =>
+                    && matches!(input.payload, Payload::Sized { len, .. } if len + 1024 * k > MAX_FILE_SIZE) =>
             {
                 Some("szdd-over-max-file-size-nested")
             }
@@ -304,7 +314,15 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
             {
                 Some("ole2-package-nested")
             }
-            Wrap::Tar if mutated => Some("tar-header-checksum"),
+            // an ARJ cut by an outer container's MaxFileSize
+            Wrap::Arj
+                if k + 1 < layers.len()
+                    && matches!(input.payload, Payload::Sized { len, .. } if len + 1024 * k > MAX_FILE_SIZE) =>
+            {
+                Some("arj-cut-by-max-file-size")
+            }
+            // an RTF Package three layers deep (seen: in a 7z in a PDF raw stream)
+            Wrap::RtfPackage if layers.len() >= 3 => Some("rtf-package-nested"),
             Wrap::Tnef
             | Wrap::Chm
             | Wrap::Szdd

@@ -236,7 +236,7 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
                     layer(Gzip, vec![Truncate(57867)]),
                 ],
             ),
-            Some("gzip-cut-container"),
+            None,
         ),
         (
             "zip_eocd_comment_length",
@@ -244,7 +244,7 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
                 Payload::Marker,
                 vec![layer(ZipDeflate, vec![Flip(64600, 1)])],
             ),
-            Some("zip-damaged-directory"),
+            None,
         ),
         (
             "cab_mszip_member_near_max_file_size",
@@ -278,6 +278,70 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
             Some("ole2-package-nested"),
         ),
         (
+            "zip_cut_before_its_directory_in_7z",
+            input(
+                Payload::Eicar,
+                vec![
+                    layer(ZipStored, vec![Truncate(38077)]),
+                    layer(SevenZ, vec![]),
+                ],
+            ),
+            None,
+        ),
+        (
+            "zip_after_a_stray_byte",
+            input(
+                Payload::Eicar,
+                vec![layer(
+                    ZipStored,
+                    vec![Duplicate {
+                        from: 369,
+                        len: 1,
+                        to: 0,
+                    }],
+                )],
+            ),
+            None,
+        ),
+        (
+            "imploded_zip_cut_in_ole2",
+            input(
+                Payload::Marker,
+                vec![
+                    layer(ZipImplode, vec![Truncate(31249)]),
+                    layer(Ole2, vec![]),
+                ],
+            ),
+            None,
+        ),
+        (
+            "rtf_package_in_7z_in_pdf_raw_stream",
+            input(
+                Payload::Eicar,
+                vec![
+                    layer(RtfPackage, vec![]),
+                    layer(SevenZ, vec![]),
+                    layer(PdfRaw, vec![]),
+                ],
+            ),
+            Some("rtf-package-nested"),
+        ),
+        (
+            "mail_in_arj_cut_by_max_file_size_in_zip",
+            input(
+                Payload::Sized {
+                    len: 8190,
+                    marker_at_end: false,
+                },
+                vec![
+                    layer(MimeBase64, vec![]),
+                    layer(Arj, vec![]),
+                    layer(ZipDeflate, vec![]),
+                ],
+            ),
+            Some("arj-cut-by-max-file-size"),
+        ),
+        (
             "tar_first_of_two_headers_bad",
             input(
                 Payload::Eicar,
@@ -286,7 +350,7 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
                     ..layer(Tar, vec![Flip(0, 1)])
                 }],
             ),
-            Some("tar-header-checksum"),
+            None,
         ),
     ]
 }

@@ -1,26 +1,21 @@
-//! zip members compressed with PKZIP 1.x "implode" (method 6), which the `zip` crate refuses,
-//! expanded as clamd 1.4.6 does (CLAMD-DET-7): local header flag 2 selects an 8 KiB window
+//! zip members compressed with PKZIP 1.x "implode" (method 6), expanded as clamd 1.4.6
+//! does (CLAMD-DET-7; `unzip.rs` reads the zip): local header flag 2 selects an 8 KiB window
 //! (7 low distance bits) over 4 KiB (6), flag 4 a third Shannon-Fano tree for literals (and
 //! a minimum match of 3 instead of 2). Each tree is sent as a count byte and (bit length,
 //! run) bytes; codes are read one bit at a time, least significant bit of each byte first.
 //! Like clamd, expansion runs to the end of the compressed data (not to the stated size), a
-//! copy from before the start yields zeros, and a member whose trees or codes are invalid is
-//! not scanned at all: so it is expanded once to check it, then again as a stream for the
-//! walk (checks capped at [`CHECK_LIMIT`] bytes per zip). Memory is the 8 KiB window and
-//! three trees of at most 256 codes.
+//! copy from before the start yields zeros, and invalid trees or codes are a read error
+//! (clamd then scans nothing of the member). Memory is the 8 KiB window and three trees of
+//! at most 256 codes.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 
-use crate::spool::SpoolReader;
-use crate::tree::{read_up_to, EachMember, MemberSource};
+use crate::tree::read_up_to;
 
 const LARGE_WINDOW: u16 = 0x0002;
 const LITERAL_TREE: u16 = 0x0004;
 const MAX_CODE_BITS: u8 = 16;
-/// Most bytes expanded to check the imploded members of one zip (central directory entries
-/// may all point at one member); past it the remaining members are not scanned.
-const CHECK_LIMIT: u64 = 1 << 30;
 
 /// A Shannon-Fano tree: (code length, code aligned to 16 bits) -> symbol.
 type Tree = HashMap<(u8, u16), u16>;
@@ -118,8 +113,8 @@ impl<R: Read> Bits<R> {
     }
 }
 
-/// The expanded stream of one imploded member.
-struct Explode<R> {
+/// The expanded stream of one imploded member (`flags`: the local header's).
+pub(crate) struct Explode<R> {
     bits: Bits<R>,
     flags: u16,
     trees: Option<(Option<Tree>, Tree, Tree)>,
@@ -131,7 +126,7 @@ struct Explode<R> {
 }
 
 impl<R: Read> Explode<R> {
-    fn new(inner: R, flags: u16) -> Self {
+    pub(crate) fn new(inner: R, flags: u16) -> Self {
         let size = if flags & LARGE_WINDOW != 0 {
             8192
         } else {
@@ -289,82 +284,6 @@ impl<R: Read> Read for Explode<R> {
             }
         }
         Ok(n)
-    }
-}
-
-/// An imploded zip member, located by the zip crate.
-#[derive(Debug, Clone)]
-pub(crate) struct Member {
-    name: Vec<u8>,
-    header_start: u64,
-    data_start: u64,
-    packed: u64,
-    size: u64,
-}
-
-/// Member `i` of `archive` if it is imploded (the `zip` crate reads only its raw bytes).
-pub(crate) fn member(archive: &mut zip::ZipArchive<SpoolReader>, i: usize) -> Option<Member> {
-    let f = archive.by_index_raw(i).ok()?;
-    (f.compression() == zip::CompressionMethod::IMPLODE && !f.encrypted()).then(|| Member {
-        name: f.name_raw().to_vec(),
-        header_start: f.header_start(),
-        data_start: f.data_start(),
-        packed: f.compressed_size(),
-        size: f.size(),
-    })
-}
-
-/// The imploded members of one zip, read from its spool once the zip crate is done with it.
-pub(crate) struct Members {
-    pub spool: SpoolReader,
-    pub members: Vec<Member>,
-    /// Bytes expanded by the checks so far.
-    pub checked: u64,
-}
-
-impl Members {
-    /// The local header flags, positioned at the member's data.
-    fn flags(&mut self, m: &Member) -> io::Result<u16> {
-        let mut f = [0u8; 2];
-        self.spool.seek(SeekFrom::Start(m.header_start + 6))?;
-        self.spool.read_exact(&mut f)?;
-        self.spool.seek(SeekFrom::Start(m.data_start))?;
-        Ok(u16::from_le_bytes(f))
-    }
-
-    /// Whether the member expands to the end of its data without a bad tree or code;
-    /// `None` once the check budget of the zip is spent.
-    fn expands(&mut self, m: &Member) -> io::Result<Option<bool>> {
-        let flags = self.flags(m)?;
-        let mut x = Explode::new((&mut self.spool).take(m.packed), flags);
-        loop {
-            match x.next()? {
-                Ok(_) => {
-                    self.checked += 1;
-                    if self.checked > CHECK_LIMIT {
-                        return Ok(None);
-                    }
-                }
-                Err(end) => return Ok(Some(end == End::Input)),
-            }
-        }
-    }
-}
-
-impl MemberSource for Members {
-    fn for_each_member(mut self: Box<Self>, each: &mut EachMember<'_>) {
-        for m in std::mem::take(&mut self.members) {
-            match self.expands(&m) {
-                Ok(Some(true)) => {}
-                Ok(None) => break,
-                _ => continue,
-            }
-            let Ok(flags) = self.flags(&m) else { break };
-            let mut data = Explode::new((&mut self.spool).take(m.packed), flags);
-            if !each(m.name, &mut data, Some(m.size)) {
-                break;
-            }
-        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Recursive archive expansion: the scanned object and each archive member is a *part*;
 //! every part is scanned as a stream and reported to a visitor, depth first, a container
 //! before its members. Formats are recognised by content: zip `PK\x03\x04`, gzip `1f 8b 08`,
-//! tar `ustar` at offset 257 with a valid header checksum (SVSP-OPT-EXPAND-2); and, as clamd
+//! tar `ustar` at offset 257 (SVSP-OPT-EXPAND-2; clamd does not check that header's
+//! checksum); and, as clamd
 //! unpacks them (CLAMD-DET-7), mail (RFC 822 / MIME headers or an mbox `From ` line), bzip2
 //! `BZh`, xz `fd 37 7a 58 5a 00`, cpio (`070707`/`070701`/`070702` or a binary header), 7z
 //! `37 7a bc af 27 1c`.
@@ -53,6 +54,10 @@ mod sis;
 mod szdd;
 #[path = "tnef.rs"]
 mod tnef;
+#[path = "untar.rs"]
+mod untar;
+#[path = "unzip.rs"]
+mod unzip;
 
 /// Depth limit used for "unlimited" (SVSP-OPT-RECURSE-1).
 pub const DEPTH_CAP: u32 = 32;
@@ -311,7 +316,8 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Zip)
     } else if head.starts_with(&[0x1f, 0x8b, 0x08]) {
         Some(ContainerKind::Gzip)
-    } else if head.len() >= 512 && &head[257..262] == b"ustar" && tar_checksum_ok(&head[..512]) {
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        // clamd's file type: `ustar` at 257, header checksum unchecked (untar.rs skips bad ones)
         Some(ContainerKind::Tar)
     } else if compress::is_bzip2(head) {
         Some(ContainerKind::Bzip2)
@@ -350,34 +356,14 @@ fn sniff(head: &[u8]) -> Option<ContainerKind> {
     }
 }
 
-fn tar_checksum_ok(block: &[u8]) -> bool {
-    let field = &block[148..156];
-    let text: String = field
-        .iter()
-        .take_while(|b| **b != 0)
-        .map(|&b| b as char)
-        .collect();
-    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
-        return false;
-    };
-    let sum: u32 = block
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                b as u32
-            }
-        })
-        .sum();
-    sum == stored
-}
-
 /// Watches a part's first bytes and spools it when it is a container that may be opened.
 /// It sniffs every part, so a container left closed by a depth limit is still known as one.
 struct Capture {
     head: Vec<u8>,
+    /// Embedded zips (clamd's raw scan), searched while the part may have members.
+    embedded: Option<unzip::EmbeddedSearch>,
+    /// Whether clamd looks for embedded zips in this part (known once it is sniffed).
+    embedded_allowed: bool,
     spool: Option<SpoolWriter>,
     kind: Option<ContainerKind>,
     decided: bool,
@@ -389,12 +375,16 @@ struct Capture {
 struct Captured {
     kind: Option<ContainerKind>,
     spooled: Option<(ContainerKind, SpoolReader)>,
+    /// The part from its first embedded zip on, and where each one starts in it.
+    embedded: Option<(SpoolReader, Vec<u64>)>,
 }
 
 impl Capture {
     fn new(may_open: bool, more: MoreFormats) -> Self {
         Self {
             head: Vec::new(),
+            embedded: None,
+            embedded_allowed: true,
             spool: None,
             kind: None,
             decided: false,
@@ -404,6 +394,13 @@ impl Capture {
     }
 
     fn feed(&mut self, data: &[u8], opts: &TreeOptions) -> io::Result<()> {
+        if self.may_open && self.embedded_allowed {
+            self.embedded
+                .get_or_insert_with(|| {
+                    unzip::EmbeddedSearch::new(opts.spill_threshold, opts.temp_dir.clone())
+                })
+                .feed(data)?;
+        }
         if self.decided {
             if let Some(s) = self.spool.as_mut() {
                 s.write(data)?;
@@ -424,6 +421,14 @@ impl Capture {
     fn decide(&mut self, opts: &TreeOptions) -> io::Result<()> {
         self.decided = true;
         self.kind = sniff(&self.head).filter(|k| opts.allows(self.more, *k));
+        let binary_cpio = matches!(
+            cpio::sniff(&self.head),
+            Some(cpio::Variant::BinLe | cpio::Variant::BinBe)
+        );
+        self.embedded_allowed = unzip::embedded_allowed(self.kind, binary_cpio);
+        if !self.embedded_allowed {
+            self.embedded = None;
+        }
         if self.kind.is_some() && self.may_open {
             let mut s = SpoolWriter::new(opts.spill_threshold, opts.temp_dir.clone());
             s.write(&self.head)?;
@@ -441,9 +446,14 @@ impl Capture {
             (Some(kind), Some(spool)) => Some((kind, spool.finish()?)),
             _ => None,
         };
+        let embedded = match self.embedded {
+            Some(search) if self.embedded_allowed => search.finish()?,
+            _ => None,
+        };
         Ok(Captured {
             kind: self.kind,
             spooled,
+            embedded,
         })
     }
 }
@@ -488,6 +498,11 @@ pub(crate) trait MemberSource {
     /// member at what is left of `MaxScanSize` and stops, silently, once nothing is left.
     fn cut_at_scan_budget(&self) -> bool {
         false
+    }
+
+    /// A clamd limit the format hit while opening (a zip directory indexed up to MaxFiles).
+    fn limit_hit(&self) -> Option<LimitExceeded> {
+        None
     }
 }
 
@@ -541,12 +556,10 @@ pub(crate) fn unpack_named(
 
 /// A container whose structure parsed: its members can be listed.
 enum Opened {
-    Tar(SpoolReader),
     Gzip {
         reader: SpoolReader,
         name: Vec<u8>,
     },
-    Zip(Box<zip::ZipArchive<SpoolReader>>),
     Mail(SpoolReader),
     Bzip2 {
         reader: SpoolReader,
@@ -561,15 +574,37 @@ enum Opened {
     SevenZ(Box<sevenz_rust2::ArchiveReader<SpoolReader>>),
 }
 
-/// `cap`: MaxFileSize, for the formats that check a declared member size against it.
+/// What a container is opened with: clamd's limits, the engine's options and the bytes the
+/// walk has expanded so far.
+struct OpenWith<'a> {
+    limits: &'a ScanLimits,
+    opts: &'a TreeOptions,
+    expanded: u64,
+}
+
+impl OpenWith<'_> {
+    fn zip_config(&self) -> unzip::Config {
+        let max_files = self.limits.max_files;
+        unzip::Config {
+            cap: self.limits.member_cap(),
+            max_files: (max_files != 0).then_some(max_files),
+            decode_limit: self.opts.max_expanded_bytes.saturating_sub(self.expanded),
+            spill_threshold: self.opts.spill_threshold,
+            temp_dir: self.opts.temp_dir.clone(),
+        }
+    }
+}
+
 fn open(
     kind: ContainerKind,
     mut reader: SpoolReader,
     parent_name: &[u8],
-    cap: Option<u64>,
+    with: OpenWith<'_>,
 ) -> Option<Opened> {
+    // MaxFileSize, for the formats that check a declared member size against it
+    let cap = with.limits.member_cap();
     match kind {
-        ContainerKind::Tar => Some(Opened::Tar(reader)),
+        ContainerKind::Tar => untar::open(reader).map(Opened::Source),
         ContainerKind::Mail => Some(Opened::Mail(reader)),
         ContainerKind::Bzip2 => Some(Opened::Bzip2 {
             reader,
@@ -592,9 +627,7 @@ fn open(
         ContainerKind::Arj => arj::open(reader).map(Opened::Source),
         ContainerKind::Chm => chm::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
-        ContainerKind::Zip => zip::ZipArchive::new(reader)
-            .ok()
-            .map(|z| Opened::Zip(Box::new(z))),
+        ContainerKind::Zip => unzip::open(reader, with.zip_config()).map(Opened::Source),
         ContainerKind::Gzip => {
             let mut head = vec![0u8; 4096];
             let n = read_up_to(&mut reader, &mut head).ok()?;
@@ -761,35 +794,31 @@ impl Walk<'_, '_> {
         name: &[u8],
     ) -> Result<(), Stop> {
         self.note_recursion_limit(depth, captured.kind);
+        let with = OpenWith {
+            limits: &self.limits,
+            opts: self.opts,
+            expanded: self.expanded,
+        };
+        let zip_config = with.zip_config();
         let opened = captured
             .spooled
-            .and_then(|(kind, r)| open(kind, r, name, self.limits.member_cap()).map(|o| (kind, o)));
+            .and_then(|(kind, r)| open(kind, r, name, with).map(|o| (kind, o)));
         self.report(depth, opened.as_ref().map(|(k, _)| *k), result)?;
-        match opened {
-            Some((_, o)) => self.expand(o, depth),
+        if let Some((_, o)) = opened {
+            self.expand(o, depth)?;
+        }
+        // clamd's raw scan, after the part's own members, unpacks its embedded zips
+        match captured
+            .embedded
+            .and_then(|e| unzip::open_embedded(e, zip_config))
+        {
+            Some(source) => self.expand(Opened::Source(source), depth),
             None => Ok(()),
         }
     }
 
     fn expand(&mut self, opened: Opened, depth: u32) -> Result<(), Stop> {
         match opened {
-            Opened::Tar(reader) => {
-                let mut archive = tar::Archive::new(reader);
-                let Ok(entries) = archive.entries() else {
-                    return Ok(());
-                };
-                for entry in entries {
-                    let Ok(mut entry) = entry else { break };
-                    if !entry.header().entry_type().is_file() {
-                        continue;
-                    }
-                    let name = entry.path_bytes().into_owned();
-                    let size = entry.size();
-                    if !self.next_member(&mut entry, name, depth + 1, Some(size))? {
-                        break;
-                    }
-                }
-            }
             Opened::Gzip { reader, name } => {
                 // clamd 1.4.6 (`cli_scangzip`) scans what inflated before a bad or cut-short
                 // stream, CRC and size trailer unchecked: an error ends the member's data
@@ -805,6 +834,9 @@ impl Walk<'_, '_> {
                 self.next_member(&mut dec, name, depth + 1, None)?;
             }
             Opened::Source(source) => {
+                if let Some(limit) = source.limit_hit() {
+                    self.exceeded.get_or_insert(limit);
+                }
                 let mut stop = None;
                 // CAB/CHM: libmspack cuts members at the scan budget left
                 let cut = source.cut_at_scan_budget();
@@ -845,33 +877,6 @@ impl Walk<'_, '_> {
                     if !self.next_member(&mut decoded, part.name, depth + 1, None)? {
                         break;
                     }
-                }
-            }
-            Opened::Zip(mut archive) => {
-                // the zip crate refuses method 6: those members are expanded from the spool
-                // once it is done (implode.rs)
-                let mut imploded = Vec::new();
-                for i in 0..archive.len() {
-                    let Ok(mut file) = archive.by_index(i) else {
-                        imploded.extend(implode::member(&mut archive, i));
-                        continue;
-                    };
-                    if file.is_dir() {
-                        continue;
-                    }
-                    let name = file.name_raw().to_vec();
-                    let size = file.size();
-                    if !self.next_member(&mut file, name, depth + 1, Some(size))? {
-                        return Ok(());
-                    }
-                }
-                if !imploded.is_empty() {
-                    let members = implode::Members {
-                        spool: archive.into_inner(),
-                        members: imploded,
-                        checked: 0,
-                    };
-                    self.expand(Opened::Source(Box::new(members)), depth)?;
                 }
             }
         }
