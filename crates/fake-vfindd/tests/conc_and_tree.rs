@@ -44,8 +44,9 @@ async fn svsp_conc_3_a_queued_request_keeps_the_options_it_was_accepted_with() {
 /// SVSP-SCAN-TREE-3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
-    // An incompressible member whose stored bytes are then damaged: its CRC check fails
-    // when it is read, so it "cannot be read".
+    // A deflated member whose first block header is damaged to the reserved block type
+    // (BTYPE 11): zlib cannot inflate it, so it "cannot be read". (A flipped data byte
+    // would not do: like clamd's cli_unzip, the engine does not check CRCs.)
     let noise = fixtures::clean_random(7, 20_000);
     let mut z = zip_bytes(&[
         ("good.txt", b"hello"),
@@ -56,14 +57,15 @@ async fn svsp_scan_tree_3_a_corrupt_archive_member_is_skipped_without_a_line() {
         .windows(7)
         .position(|w| w == b"bad.bin")
         .expect("local header of bad.bin");
-    let next = at
-        + z[at..]
-            .windows(8)
-            .position(|w| w == b"last.txt")
-            .expect("local header of last.txt");
-    // Somewhere inside bad.bin's data, between its header and the next one.
-    let target = (at + 7 + next) / 2;
-    z[target] ^= 0xff;
+    // the local header's method (offset 8) and extra field length (offset 28)
+    let header = at - 30;
+    assert_eq!(
+        u16::from_le_bytes([z[header + 8], z[header + 9]]),
+        8,
+        "bad.bin is deflated"
+    );
+    let extra = usize::from(u16::from_le_bytes([z[header + 28], z[header + 29]]));
+    z[at + 7 + extra] |= 0b110;
     let (_d, _s, mut c) = serve(&[("z.zip", &z)]).await;
     let lines = c.scan("SCAN/FILE /z.zip").await;
     assert!(lines.last().unwrap().starts_with("DONE 0"), "{lines:?}");
