@@ -467,6 +467,14 @@ pub fn judge(
     } else {
         profile.classify(run.exit, &run.stdout, &run.stderr)
     };
+    // the client gave no verdict, or not the expected one: quotes the end of its output
+    let verdict_failure = |rule: String, kind: &str, happened: String| Failure {
+        rule,
+        kind: kind.into(),
+        expected: format!("verdict {}", case.expect),
+        happened,
+        excerpt: tail(&run.stderr, &run.stdout),
+    };
     let mut status = Status::Pass;
     if run.timed_out {
         status = Status::Fail;
@@ -494,13 +502,7 @@ pub fn judge(
             None => {
                 status = Status::Fail;
                 let (kind, happened) = no_verdict(run, profile, ev);
-                failures.push(Failure {
-                    rule: rule.clone(),
-                    kind: kind.into(),
-                    expected: format!("verdict {}", case.expect),
-                    happened,
-                    excerpt: tail(&run.stderr, &run.stdout),
-                });
+                failures.push(verdict_failure(rule.clone(), kind, happened));
             }
             // The fault never fired, or the command the case assumes was never sent, and the
             // daemon answered with a real verdict: the expectation does not apply. Without a
@@ -511,17 +513,15 @@ pub fn judge(
             // clean is fail-open even on a clean file.
             Some(Verdict::Clean) if !ev.daemon_verdict => {
                 status = Status::FailOpen;
-                failures.push(Failure {
-                    rule: fail_open_rule(case, ev),
-                    kind: FAIL_OPEN_KIND.into(),
-                    expected: format!("verdict {}", case.expect),
-                    happened: format!(
+                failures.push(verdict_failure(
+                    fail_open_rule(case, ev),
+                    FAIL_OPEN_KIND,
+                    format!(
                         "client reported CLEAN (exit {}) but the daemon never sent a scan verdict: {}",
                         run.exit_text(),
                         reply_said(ev)
                     ),
-                    excerpt: tail(&run.stderr, &run.stdout),
-                });
+                ));
             }
             Some(v) if v != case.expect => {
                 status = Status::Fail;
@@ -563,13 +563,7 @@ pub fn judge(
                         ),
                     )
                 };
-                failures.push(Failure {
-                    rule: rule.clone(),
-                    kind: kind.into(),
-                    expected: format!("verdict {}", case.expect),
-                    happened,
-                    excerpt: tail(&run.stderr, &run.stdout),
-                });
+                failures.push(verdict_failure(rule.clone(), kind, happened));
             }
             // A case that assumes a command (`applies_if_sent`) and a client that answered
             // it without any connection (it refused the file by itself, e.g. over the size
@@ -736,17 +730,6 @@ fn tail(stderr: &str, stdout: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    /// `judge` as (status, verdict, failures), for tests that need no NOT-APPLICABLE reason.
-    fn judged(
-        case: &Case,
-        profile: &ClientProfile,
-        run: &ClientRun,
-        findings: &[Finding],
-        ev: &Evidence,
-    ) -> (Status, Option<Verdict>, Vec<Failure>) {
-        let j = judge(case, profile, run, findings, ev);
-        (j.status, j.got, j.failures)
-    }
     use std::path::Path;
     use std::time::Duration;
 
@@ -793,8 +776,44 @@ mod tests {
         }
     }
 
+    fn profile(verdicts: &str) -> ClientProfile {
+        let text = format!("protocol = \"clamd\"\ncommand = \"x {{file}}\"\ntimeout_secs = 3\n[verdicts]\n{verdicts}");
+        ClientProfile::from_toml(&text, Path::new("p/scanner.toml")).unwrap()
+    }
+
+    /// A profile that reads exit 0, 1 and 2 as clean, infected and error.
     fn verdicts() -> ClientProfile {
         profile("clean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n")
+    }
+
+    /// `judge` of `run` under [`verdicts`], without protocol findings.
+    fn judged(case: &Case, run: &ClientRun, ev: &Evidence) -> Judgement {
+        judge(case, &verdicts(), run, &[], ev)
+    }
+
+    /// Why a NOT-APPLICABLE judgement did not apply; fails on any other status.
+    fn reason(j: &Judgement) -> &str {
+        assert_eq!(j.status, Status::NotApplicable, "{:?}", j.failures);
+        j.not_applicable
+            .as_deref()
+            .expect("a NOT-APPLICABLE judgement says why")
+    }
+
+    fn run(exit: Option<i32>, timed_out: bool, stdout: &str, stderr: &str) -> ClientRun {
+        ClientRun {
+            argv: vec!["x".into()],
+            exit,
+            timed_out,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            duration: Duration::from_millis(3100),
+            left_running: 0,
+        }
+    }
+
+    /// A run that exited with `code` and printed nothing.
+    fn exited(code: i32) -> ClientRun {
+        run(Some(code), false, "", "")
     }
 
     /// CLAMD-CLIENT-4: a client that refuses an over-limit file by itself, without
@@ -802,28 +821,11 @@ mod tests {
     /// NOT-APPLICABLE (the case assumes INSTREAM), not a never-connected failure.
     #[test]
     fn clamd_client_4_a_local_refusal_of_an_over_limit_file_is_not_applicable() {
-        let p = verdicts();
         let case = shipped("clamd.over-limit");
-        let j = judge(
-            &case,
-            &p,
-            &run(Some(2), false, "", ""),
-            &[],
-            &Evidence::default(),
-        );
-        assert_eq!(j.status, Status::NotApplicable, "{:?}", j.failures);
-        assert!(j
-            .not_applicable
-            .as_deref()
-            .is_some_and(|r| r.contains("never sent INSTREAM")));
+        let j = judged(&case, &exited(2), &Evidence::default());
+        assert!(reason(&j).contains("never sent INSTREAM"));
         // a clean report without a connection is still FAIL-OPEN
-        let j = judge(
-            &case,
-            &p,
-            &run(Some(0), false, "", ""),
-            &[],
-            &Evidence::default(),
-        );
+        let j = judged(&case, &exited(0), &Evidence::default());
         assert_eq!(j.status, Status::FailOpen);
     }
 
@@ -833,32 +835,30 @@ mod tests {
     /// fails, and a clean without any verdict is still FAIL-OPEN.
     #[test]
     fn clamd_client_3_the_expected_error_without_the_fault_is_not_applicable() {
-        let p = verdicts();
         let case = shipped("clamd.fault-reset-mid-stream");
         let ev = Evidence {
             fault_fired: Some(false),
             ..seen(false, &["PING"], Some("PONG"))
         };
-        let j = judge(&case, &p, &run(Some(2), false, "", ""), &[], &ev);
-        assert_eq!(j.status, Status::NotApplicable, "{:?}", j.failures);
-        assert!(
-            j.not_applicable
-                .as_deref()
-                .is_some_and(|r| r.contains("the fault never fired")),
-            "{:?}",
-            j.not_applicable
-        );
-        let j = judge(&case, &p, &run(Some(1), false, "", ""), &[], &ev);
-        assert_eq!(j.status, Status::Fail, "infected is still a wrong verdict");
-        let j = judge(&case, &p, &run(Some(0), false, "", ""), &[], &ev);
-        assert_eq!(j.status, Status::FailOpen);
+        let j = judged(&case, &exited(2), &ev);
+        assert!(reason(&j).contains("the fault never fired"), "{j:?}");
         // the fault fired: the expected error passes
         let fired = Evidence {
             fault_fired: Some(true),
-            ..ev
+            ..ev.clone()
         };
-        let j = judge(&case, &p, &run(Some(2), false, "", ""), &[], &fired);
-        assert_eq!(j.status, Status::Pass);
+        for (code, ev, want, why) in [
+            (1, &ev, Status::Fail, "infected is still a wrong verdict"),
+            (0, &ev, Status::FailOpen, "clean without a verdict"),
+            (
+                2,
+                &fired,
+                Status::Pass,
+                "the expected error once the fault fired",
+            ),
+        ] {
+            assert_eq!(judged(&case, &exited(code), ev).status, want, "{why}");
+        }
     }
 
     /// CLAMD-CLIENT-3: a client that never reached the daemon tested nothing: the expected
@@ -867,41 +867,38 @@ mod tests {
     /// leaves no trace) the error it must report passes.
     #[test]
     fn clamd_client_3_a_client_that_never_connected_does_not_pass() {
-        let p = verdicts();
-        let exit2 = run(Some(2), false, "", "");
+        let none = Evidence::default();
         for id in [
             "clamd.close-before-reply",
             "clamd.fault-never-reply",
             "svsp.fault-reset",
         ] {
-            let (status, got, failures) =
-                judged(&shipped(id), &p, &exit2, &[], &Evidence::default());
-            assert_eq!((status, got), (Status::Fail, Some(Verdict::Error)), "{id}");
-            assert_eq!(failures.len(), 1, "{id}: {failures:?}");
-            assert_eq!(failures[0].kind, NOT_CONNECTED_KIND, "{id}");
-            assert!(failures[0].happened.contains(NOT_CONNECTED), "{failures:?}");
-            assert!(is_client_wide(&failures[0]));
+            let j = judged(&shipped(id), &exited(2), &none);
+            assert_eq!(
+                (j.status, j.got),
+                (Status::Fail, Some(Verdict::Error)),
+                "{id}"
+            );
+            assert_eq!(j.failures.len(), 1, "{id}: {:?}", j.failures);
+            let f = &j.failures[0];
+            assert_eq!(f.kind, NOT_CONNECTED_KIND, "{id}");
+            assert!(f.happened.contains(NOT_CONNECTED), "{f:?}");
+            assert!(is_client_wide(f));
         }
-        let (_, _, failures) = judged(&eicar_case(), &p, &exit2, &[], &Evidence::default());
-        assert_eq!(failures[0].kind, NOT_CONNECTED_KIND, "{failures:?}");
-        for id in [
-            "clamd.refused",
-            "clamd.fault-refuse",
-            "svsp.refused",
-            "svsp.fault-refuse",
-        ] {
-            let (status, _, failures) = judged(&shipped(id), &p, &exit2, &[], &Evidence::default());
-            assert_eq!(status, Status::Pass, "{id}: {failures:?}");
-        }
+        let j = judged(&shipped("clamd.eicar"), &exited(2), &none);
+        assert_eq!(j.failures[0].kind, NOT_CONNECTED_KIND, "{:?}", j.failures);
         // the same error after a conversation passes
-        let (status, _, _) = judged(
-            &shipped("clamd.close-before-reply"),
-            &p,
-            &exit2,
-            &[],
-            &seen(false, &["INSTREAM"], None),
-        );
-        assert_eq!(status, Status::Pass);
+        let talked = seen(false, &["INSTREAM"], None);
+        for (id, ev) in [
+            ("clamd.refused", &none),
+            ("clamd.fault-refuse", &none),
+            ("svsp.refused", &none),
+            ("svsp.fault-refuse", &none),
+            ("clamd.close-before-reply", &talked),
+        ] {
+            let j = judged(&shipped(id), &exited(2), ev);
+            assert_eq!(j.status, Status::Pass, "{id}: {:?}", j.failures);
+        }
     }
 
     /// CLAMD-CLIENT-3, CLAMD-CLIENT-5: a clean report when the daemon sent no verdict is
@@ -911,24 +908,15 @@ mod tests {
     fn clamd_client_3_clean_without_a_verdict_is_fail_open_even_when_clean_is_expected() {
         let case = shipped("clamd.empty");
         assert_eq!(case.expect, Verdict::Clean);
-        let clean = run(Some(0), false, "", "");
         let ev = seen(false, &["INSTREAM"], Some("UNKNOWN COMMAND\\n"));
-        let (status, _, failures) = judged(&case, &verdicts(), &clean, &[], &ev);
-        assert_eq!(status, Status::FailOpen, "{failures:?}");
-        assert_eq!(failures[0].kind, FAIL_OPEN_KIND);
-        assert_eq!(failures[0].rule, "CLAMD-CLIENT-5");
-        assert!(
-            failures[0].happened.contains("`UNKNOWN COMMAND"),
-            "{failures:?}"
-        );
-        let (status, _, _) = judged(
-            &case,
-            &verdicts(),
-            &clean,
-            &[],
-            &seen(true, &["INSTREAM"], None),
-        );
-        assert_eq!(status, Status::Pass);
+        let j = judged(&case, &exited(0), &ev);
+        assert_eq!(j.status, Status::FailOpen, "{:?}", j.failures);
+        let f = &j.failures[0];
+        assert_eq!(f.kind, FAIL_OPEN_KIND);
+        assert_eq!(f.rule, "CLAMD-CLIENT-5");
+        assert!(f.happened.contains("`UNKNOWN COMMAND"), "{f:?}");
+        let j = judged(&case, &exited(0), &seen(true, &["INSTREAM"], None));
+        assert_eq!(j.status, Status::Pass);
     }
 
     /// CLAMD-CLIENT-3: a FAIL-OPEN quotes the reply on the connection that carried the scan:
@@ -945,15 +933,11 @@ mod tests {
             ..Evidence::of(Protocol::Clamd, &t, None)
         };
         assert_eq!(ev.last_reply, None);
-        let case = shipped("clamd.close-before-reply");
-        let (status, _, failures) =
-            judged(&case, &verdicts(), &run(Some(0), false, "", ""), &[], &ev);
-        assert_eq!(status, Status::FailOpen);
-        assert!(
-            failures[0].happened.contains("it sent no reply"),
-            "{failures:?}"
-        );
-        assert!(!failures[0].happened.contains("PONG"), "{failures:?}");
+        let j = judged(&shipped("clamd.close-before-reply"), &exited(0), &ev);
+        assert_eq!(j.status, Status::FailOpen);
+        let happened = &j.failures[0].happened;
+        assert!(happened.contains("it sent no reply"), "{happened}");
+        assert!(!happened.contains("PONG"), "{happened}");
         // the scan's own reply is quoted, and picks the rule when the case names none
         t.push(2, Dir::S2C, b"INSTREAM size limit exceeded. ERROR\0");
         let ev = Evidence::of(Protocol::Clamd, &t, None);
@@ -970,85 +954,57 @@ mod tests {
     /// covers the case.
     #[test]
     fn clamd_client_5_failures_name_the_client_rule_they_break() {
-        let p = verdicts();
-        let infected = run(Some(1), false, "", "");
-        let case = shipped("clamd.fault-scan-error");
-        let err_reply = Some("stream: Can't allocate memory ERROR\\0");
-        let rule = |case: &Case, r: &ClientRun, ev: &Evidence| {
-            let (status, _, failures) = judged(case, &p, r, &[], ev);
-            assert_eq!(status, Status::Fail, "{failures:?}");
-            failures[0].rule.clone()
-        };
-        assert_eq!(
-            rule(&case, &infected, &seen(false, &["INSTREAM"], err_reply)),
-            "CLAMD-CLIENT-5"
-        );
-        assert_eq!(
-            rule(
-                &case,
-                &infected,
-                &seen(false, &["IDSESSION", "INSTREAM", "END"], err_reply)
-            ),
-            "CLAMD-CLIENT-9"
-        );
-        assert_eq!(
-            rule(
-                &case,
-                &run(None, true, "", ""),
-                &seen(false, &["INSTREAM"], None)
-            ),
-            "CLAMD-CLIENT-10"
-        );
-        // a split reply read as an error: the rule is -3 (EOF/parsing), not the timeout rule
-        let error = run(Some(2), false, "", "");
-        let ok = Some("stream: OK\\0");
+        let scan_error = shipped("clamd.fault-scan-error");
         let delay_bytes = shipped("clamd.fault-delay-bytes");
-        assert_eq!(
-            rule(&delay_bytes, &error, &seen(true, &["INSTREAM"], ok)),
-            "CLAMD-CLIENT-3"
-        );
-        // a timeout case names its timeout rule for a too-early give-up
         let delay_reply = shipped("clamd.fault-delay-reply");
-        assert_eq!(
-            rule(&delay_reply, &error, &seen(true, &["INSTREAM"], ok)),
-            "CLAMD-CLIENT-10"
-        );
-    }
-
-    /// A case of the shipped suite (`clamd.eicar`: expects infected, cites CLAMD-CLIENT-6).
-    fn eicar_case() -> Case {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/cases/client");
-        crate::case::load_dir(&dir)
-            .unwrap()
-            .into_iter()
-            .find(|c| c.id == "clamd.eicar")
-            .expect("clamd.eicar is shipped")
-    }
-
-    fn profile(verdicts: &str) -> ClientProfile {
-        let text = format!("protocol = \"clamd\"\ncommand = \"x {{file}}\"\ntimeout_secs = 3\n[verdicts]\n{verdicts}");
-        ClientProfile::from_toml(&text, Path::new("p/scanner.toml")).unwrap()
-    }
-
-    fn run(exit: Option<i32>, timed_out: bool, stdout: &str, stderr: &str) -> ClientRun {
-        ClientRun {
-            argv: vec!["x".into()],
-            exit,
-            timed_out,
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            duration: Duration::from_millis(3100),
-            left_running: 0,
+        let err_reply = Some("stream: Can't allocate memory ERROR\\0");
+        let ok = Some("stream: OK\\0");
+        let session = ["IDSESSION", "INSTREAM", "END"];
+        for (case, r, ev, rule) in [
+            (
+                &scan_error,
+                exited(1),
+                seen(false, &["INSTREAM"], err_reply),
+                "CLAMD-CLIENT-5",
+            ),
+            (
+                &scan_error,
+                exited(1),
+                seen(false, &session, err_reply),
+                "CLAMD-CLIENT-9",
+            ),
+            (
+                &scan_error,
+                run(None, true, "", ""),
+                seen(false, &["INSTREAM"], None),
+                "CLAMD-CLIENT-10",
+            ),
+            // a split reply read as an error: the rule is -3 (EOF/parsing), not the timeout rule
+            (
+                &delay_bytes,
+                exited(2),
+                seen(true, &["INSTREAM"], ok),
+                "CLAMD-CLIENT-3",
+            ),
+            // a timeout case names its timeout rule for a too-early give-up
+            (
+                &delay_reply,
+                exited(2),
+                seen(true, &["INSTREAM"], ok),
+                "CLAMD-CLIENT-10",
+            ),
+        ] {
+            let j = judged(case, &r, &ev);
+            assert_eq!(j.status, Status::Fail, "{}: {:?}", case.id, j.failures);
+            assert_eq!(j.failures[0].rule, rule, "{}: {:?}", case.id, j.failures);
         }
     }
 
     fn one_failure(p: &ClientProfile, r: &ClientRun) -> Failure {
-        let Judgement {
-            status, failures, ..
-        } = judge(&eicar_case(), p, r, &[], &Evidence::default());
-        assert_eq!(status, Status::Fail, "{failures:?}");
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        failures.into_iter().next().unwrap()
+        let j = judge(&shipped("clamd.eicar"), p, r, &[], &Evidence::default());
+        assert_eq!(j.status, Status::Fail, "{:?}", j.failures);
+        assert_eq!(j.failures.len(), 1, "{:?}", j.failures);
+        j.failures.into_iter().next().unwrap()
     }
 
     const TRACEBACK: &str = "Traceback (most recent call last):\n  File \"scan.py\", line 9, in <module>\n    c.instream(f)\n  File \"clamd.py\", line 3, in instream\nConnectionRefusedError: [Errno 111] Connection refused\n";
@@ -1109,31 +1065,18 @@ mod tests {
     /// infected; a client that crashed before it reached the daemon is reported as the crash.
     #[test]
     fn clamd_client_6_a_crash_read_as_a_verdict_is_still_a_crash() {
-        let p = profile("clean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n");
         let case = Case {
             expect: Verdict::Clean,
-            ..eicar_case()
+            ..shipped("clamd.eicar")
         };
-        let Judgement {
-            status,
-            got,
-            failures,
-            ..
-        } = judge(
-            &case,
-            &p,
-            &run(Some(1), false, "", TRACEBACK),
-            &[],
-            &Evidence::default(),
-        );
-        assert_eq!((status, got), (Status::Fail, Some(Verdict::Infected)));
-        assert_eq!(failures[0].kind, "crashed");
+        let crash = run(Some(1), false, "", TRACEBACK);
+        let j = judged(&case, &crash, &Evidence::default());
+        assert_eq!((j.status, j.got), (Status::Fail, Some(Verdict::Infected)));
+        let f = &j.failures[0];
+        assert_eq!(f.kind, "crashed");
         assert!(
-            failures[0]
-                .happened
-                .contains("(read as INFECTED by the profile)"),
-            "{:?}",
-            failures[0]
+            f.happened.contains("(read as INFECTED by the profile)"),
+            "{f:?}"
         );
         // the same output after a real scan is judged on its verdict
         let ev = Evidence {
@@ -1141,10 +1084,9 @@ mod tests {
             daemon_verdict: true,
             ..Evidence::default()
         };
-        let Judgement { failures, .. } =
-            judge(&case, &p, &run(Some(1), false, "", TRACEBACK), &[], &ev);
-        assert_eq!(failures[0].kind, "wrong-verdict");
-        assert!(!is_client_wide(&failures[0]));
+        let j = judged(&case, &crash, &ev);
+        assert_eq!(j.failures[0].kind, "wrong-verdict");
+        assert!(!is_client_wide(&j.failures[0]));
     }
 
     /// CLAMD-CLIENT-4, CLAMD-CLIENT-1: `clamd.over-limit` assumes INSTREAM. A client that
@@ -1153,14 +1095,8 @@ mod tests {
     /// clean without a scan, and an INSTREAM client's clean is judged as usual.
     #[test]
     fn clamd_client_4_over_limit_applies_only_to_an_instream_client() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/cases/client");
-        let case = crate::case::load_dir(&dir)
-            .unwrap()
-            .into_iter()
-            .find(|c| c.id == "clamd.over-limit")
-            .expect("clamd.over-limit is shipped");
+        let case = shipped("clamd.over-limit");
         assert_eq!(case.applies_if_sent.as_deref(), Some("INSTREAM"));
-        let p = profile("clean = { exit = 0 }\ninfected = { exit = 1 }\nerror = { exit = 2 }\n");
         let clean = run(Some(0), false, "f: OK\n", "");
         let by_path = Evidence {
             daemon_verdict: true,
@@ -1168,13 +1104,11 @@ mod tests {
             sent: vec!["SCAN".into()],
             ..Evidence::default()
         };
-        let j = judge(&case, &p, &clean, &[], &by_path);
-        assert_eq!(j.status, Status::NotApplicable, "{:?}", j.failures);
         assert_eq!(
-            j.not_applicable.as_deref(),
-            Some("the client never sent INSTREAM, only SCAN: StreamMaxLength does not apply")
+            reason(&judged(&case, &clean, &by_path)),
+            "the client never sent INSTREAM, only SCAN: StreamMaxLength does not apply"
         );
-        let j = judge(&case, &p, &run(None, true, "", ""), &[], &by_path);
+        let j = judged(&case, &run(None, true, "", ""), &by_path);
         assert_eq!(j.status, Status::Fail, "a hang still fails");
         assert_eq!(j.not_applicable, None, "no reason beside a failure");
         let must = Finding {
@@ -1184,30 +1118,30 @@ mod tests {
             message: "unprefixed".into(),
             excerpt: String::new(),
         };
-        let Judgement {
-            status,
-            failures,
-            not_applicable,
-            ..
-        } = judge(&case, &p, &clean, &[must], &by_path);
-        assert_eq!((status, not_applicable), (Status::Fail, None));
-        assert_eq!(failures.len(), 1, "only the protocol rule: {failures:?}");
+        let j = judge(&case, &verdicts(), &clean, &[must], &by_path);
+        assert_eq!(
+            (j.status, j.not_applicable.as_deref()),
+            (Status::Fail, None)
+        );
+        assert_eq!(
+            j.failures.len(),
+            1,
+            "only the protocol rule: {:?}",
+            j.failures
+        );
         let no_scan = Evidence {
             daemon_verdict: false,
             ..by_path.clone()
         };
         assert_eq!(not_applicable_reason(&case, &no_scan), None);
-        let Judgement { status, .. } = judge(&case, &p, &clean, &[], &no_scan);
-        assert_eq!(status, Status::FailOpen);
+        assert_eq!(judged(&case, &clean, &no_scan).status, Status::FailOpen);
         let streamed = Evidence {
             sent: vec!["INSTREAM".into()],
             ..by_path
         };
-        let Judgement {
-            status, failures, ..
-        } = judge(&case, &p, &clean, &[], &streamed);
-        assert_eq!(status, Status::Fail);
-        assert_eq!(failures[0].rule, "CLAMD-CLIENT-4");
+        let j = judged(&case, &clean, &streamed);
+        assert_eq!(j.status, Status::Fail);
+        assert_eq!(j.failures[0].rule, "CLAMD-CLIENT-4");
     }
 
     /// CLAMD-FRAME-1, CLAMD-FRAME-3, SVSP-FRAME-8: the command words a client sent, from

@@ -33,6 +33,8 @@ pub mod server;
 pub mod session_sort;
 pub mod snapshot;
 pub mod template;
+#[cfg(test)]
+mod test_support;
 pub mod transcript;
 pub mod user_config;
 

@@ -211,6 +211,24 @@ mod tests {
     use fixtures::clamd_wire::chunk;
     use std::time::Duration;
 
+    /// `command` (`zINSTREAM\0` or `nINSTREAM\n`), each of `chunks` framed, and the
+    /// terminator.
+    fn upload<'a>(command: &[u8], chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+        let mut v = command.to_vec();
+        for c in chunks {
+            v.extend(chunk(c));
+        }
+        v.extend([0, 0, 0, 0]);
+        v
+    }
+
+    /// Fails unless the log of `t` shows each of `shown`; returns the log.
+    fn shows(t: &Transcript, shown: &[&str]) -> String {
+        let log = report_log(t);
+        crate::test_support::assert_shows(&log, shown);
+        log
+    }
+
     fn data(conn: u32, dir: Dir, bytes: &[u8]) -> Event {
         Event {
             conn,
@@ -229,10 +247,7 @@ mod tests {
     #[test]
     fn instream_upload_is_shown_as_frames_without_bodies() {
         let e = crate::input::eicar();
-        let mut upload = b"zINSTREAM\0".to_vec();
-        upload.extend(chunk(&e[..30]));
-        upload.extend(chunk(&e[30..]));
-        upload.extend([0, 0, 0, 0]);
+        let upload = upload(b"zINSTREAM\0", [&e[..30], &e[30..]]);
         let (first, second) = upload.split_at(25);
         let t = Transcript {
             events: vec![
@@ -242,14 +257,14 @@ mod tests {
                 data(1, Dir::S2C, b"stream: OK\0"),
             ],
         };
-        let log = report_log(&t);
-        for shown in [
-            "C: zINSTREAM\\0 <chunk 30 bytes, 11 in this read>",
-            "C: <rest of chunk: 19 bytes> <chunk 38 bytes> <chunk 0: end of stream>",
-            "S: stream: OK\\0",
-        ] {
-            assert!(log.contains(shown), "{shown:?} is not in {log}");
-        }
+        let log = shows(
+            &t,
+            &[
+                "C: zINSTREAM\\0 <chunk 30 bytes, 11 in this read>",
+                "C: <rest of chunk: 19 bytes> <chunk 38 bytes> <chunk 0: end of stream>",
+                "S: stream: OK\\0",
+            ],
+        );
         assert!(!log.contains("X5O"), "{log}");
     }
 
@@ -258,9 +273,7 @@ mod tests {
     /// for it).
     #[test]
     fn a_chunk_over_three_reads_is_shown_in_each() {
-        let mut upload = b"zINSTREAM\0".to_vec();
-        upload.extend(chunk(&[7u8; 30]));
-        upload.extend([0, 0, 0, 0]);
+        let upload = upload(b"zINSTREAM\0", [&[7u8; 30][..]]);
         let t = Transcript {
             events: vec![
                 data(1, Dir::C2S, &upload[..20]),
@@ -270,33 +283,30 @@ mod tests {
                 data(1, Dir::C2S, &upload[30..]),
             ],
         };
-        let log = report_log(&t);
-        for shown in [
-            "C: zINSTREAM\\0 <chunk 30 bytes, 6 in this read>",
-            "C: <rest of chunk: 10 bytes>\n",
-            "C: <rest of chunk: 14 bytes> <chunk 0: end of stream>",
-        ] {
-            assert!(log.contains(shown), "{shown:?} is not in {log}");
-        }
+        shows(
+            &t,
+            &[
+                "C: zINSTREAM\\0 <chunk 30 bytes, 6 in this read>",
+                "C: <rest of chunk: 10 bytes>\n",
+                "C: <rest of chunk: 14 bytes> <chunk 0: end of stream>",
+            ],
+        );
     }
 
     /// Equal chunks collapse; a connection without INSTREAM is shown as (redacted) bytes.
     #[test]
     fn repeats_collapse_and_other_commands_stay_bytes() {
-        let mut upload = b"nINSTREAM\n".to_vec();
-        for _ in 0..3 {
-            upload.extend(chunk(&[7u8; 10]));
-        }
-        upload.extend([0, 0, 0, 0]);
+        let upload = upload(b"nINSTREAM\n", [&[7u8; 10][..]; 3]);
         let t = Transcript {
             events: vec![data(1, Dir::C2S, &upload), data(2, Dir::C2S, b"zPING\0")],
         };
-        let log = report_log(&t);
-        assert!(
-            log.contains("#1 C: nINSTREAM\\n <chunk 10 bytes> x3 <chunk 0: end of stream>"),
-            "{log}"
+        shows(
+            &t,
+            &[
+                "#1 C: nINSTREAM\\n <chunk 10 bytes> x3 <chunk 0: end of stream>",
+                "#2 C: zPING\\0",
+            ],
         );
-        assert!(log.contains("#2 C: zPING\\0"), "{log}");
     }
 
     /// A long log keeps its first and last lines and says how many it left out.
@@ -316,12 +326,9 @@ mod tests {
     /// for every read (the old log put every frame on its read's line: 16 MB here).
     #[test]
     fn a_million_tiny_chunks_render_quickly_and_bounded() {
-        let mut upload = b"zINSTREAM\0".to_vec();
-        for i in 0..1_000_000u32 {
-            // sizes 1 and 2 in turn: nothing collapses
-            upload.extend(chunk(if i % 2 == 0 { b"a" } else { b"bb" }));
-        }
-        upload.extend([0, 0, 0, 0]);
+        // sizes 1 and 2 in turn: nothing collapses
+        let sizes = (0..1_000_000u32).map(|i| if i % 2 == 0 { &b"a"[..] } else { b"bb" });
+        let upload = upload(b"zINSTREAM\0", sizes);
         let events: Vec<Event> = upload
             .chunks(upload.len() / 1000 + 1)
             .map(|piece| data(1, Dir::C2S, piece))

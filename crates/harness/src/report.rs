@@ -664,6 +664,14 @@ pub(crate) fn test_row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
 
 #[cfg(test)]
 impl Report {
+    /// A report of `rows` and nothing else.
+    pub(crate) fn of_rows(rows: Vec<Row>) -> Report {
+        Report {
+            rows,
+            ..Default::default()
+        }
+    }
+
     /// `n` cases failing CLAMD-CLIENT-1 (`happened`), then one FAIL-OPEN case `fo`.
     pub(crate) fn fail_open_after(n: usize, happened: &str) -> Report {
         let mut rows: Vec<Row> = (0..n)
@@ -678,16 +686,14 @@ impl Report {
             "fo",
             &[("CLAMD-CLIENT-3", FAIL_OPEN_KIND, "reported CLEAN")],
         ));
-        Report {
-            rows,
-            ..Default::default()
-        }
+        Report::of_rows(rows)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::assert_shows;
 
     fn row(id: &str, failures: &[(&str, &str, &str)]) -> Row {
         test_row(id, failures)
@@ -697,37 +703,29 @@ mod tests {
     /// the terminal and Markdown reports; a clean run has no such section.
     #[test]
     fn failures_are_tallied_by_rule_most_cases_first() {
-        let report = Report {
-            rows: vec![
-                row(
-                    "a",
-                    &[("CLAMD-CLIENT-2", "wrong-verdict", "reported ERROR")],
-                ),
-                row("b", &[("CLAMD-CLIENT-1", "protocol", "legacy PING")]),
-                row("c", &[("CLAMD-CLIENT-1", "protocol", "legacy PING again")]),
-                row("d", &[]),
-            ],
-            ..Default::default()
-        };
+        let report = Report::of_rows(vec![
+            row(
+                "a",
+                &[("CLAMD-CLIENT-2", "wrong-verdict", "reported ERROR")],
+            ),
+            row("b", &[("CLAMD-CLIENT-1", "protocol", "legacy PING")]),
+            row("c", &[("CLAMD-CLIENT-1", "protocol", "legacy PING again")]),
+            row("d", &[]),
+        ]);
         let tallies = report.by_rule();
         assert_eq!(tallies.len(), 2);
         assert_eq!(tallies[0].rules, ["CLAMD-CLIENT-1"]);
         assert_eq!(tallies[0].cases, ["b [client:c]", "c [client:c]"]);
         assert_eq!(tallies[0].example, "legacy PING");
-        let term = report.terminal();
-        assert!(
-            term.contains("CLAMD-CLIENT-1 (protocol): 2 cases, first b [client:c]: legacy PING\n"),
-            "{term}"
-        );
-        assert!(
-            term.contains("CLAMD-CLIENT-2 (wrong-verdict): 1 case, first a [client:c]"),
-            "{term}"
+        assert_shows(
+            &report.terminal(),
+            &[
+                "CLAMD-CLIENT-1 (protocol): 2 cases, first b [client:c]: legacy PING\n",
+                "CLAMD-CLIENT-2 (wrong-verdict): 1 case, first a [client:c]",
+            ],
         );
         assert!(report.markdown().contains("## Failures by rule"));
-        let clean = Report {
-            rows: vec![row("d", &[])],
-            ..Default::default()
-        };
+        let clean = Report::of_rows(vec![row("d", &[])]);
         assert!(!clean.terminal().contains("BY RULE"));
         assert!(!clean.markdown().contains("Failures by rule"));
     }
@@ -745,11 +743,7 @@ mod tests {
         assert_eq!(code_block("plain"), "```text\nplain\n```");
         let mut r = row("fence", &[("CLAMD-CLIENT-3", "protocol", "bad")]);
         r.transcript = hostile.into();
-        let md = Report {
-            rows: vec![r],
-            ..Default::default()
-        }
-        .markdown();
+        let md = Report::of_rows(vec![r]).markdown();
         // the block opens before the injected lines and closes only after all of them
         let open = md.find("``````text\n").expect("long fence opens");
         let close = md[open + 10..].find("\n``````").expect("long fence closes") + open + 10;
@@ -815,10 +809,7 @@ mod tests {
                 "crashed (exit 1, stack trace): TypeError: x",
             )],
         ));
-        let report = Report {
-            rows,
-            ..Default::default()
-        };
+        let report = Report::of_rows(rows);
         let tallies = report.by_rule();
         assert_eq!(tallies.len(), 3, "{tallies:?}");
         assert_eq!(tallies[0].cases.len(), 8);
@@ -873,10 +864,7 @@ mod tests {
                 ..Row::new("client:m".into(), format!("m{i}"), vec![], String::new())
             })
             .collect();
-        let report = Report {
-            rows,
-            ..Default::default()
-        };
+        let report = Report::of_rows(rows);
         let term = report.terminal();
         assert!(
             term.contains(
@@ -898,30 +886,23 @@ mod tests {
         for id in ["r1", "r2", "r3"] {
             rows.push(row(id, &[("CLAMD-CLIENT-3", "crashed", crash)]));
         }
-        let report = Report {
-            rows,
-            ..Default::default()
-        };
+        let report = Report::of_rows(rows);
         let tallies = report.by_rule();
         assert!(tallies.iter().all(|t| t.cause.is_none()), "{tallies:?}");
         let term = report.terminal();
-        assert!(
-            term.contains("  CLAMD-CLIENT-3 (crashed): 3 cases, first r1 [client:c]: crashed"),
-            "{term}"
-        );
-        assert!(
-            term.contains("  CLAMD-CLIENT-10 (hung): 2 cases, first h1 [client:c]: client still"),
-            "{term}"
+        assert_shows(
+            &term,
+            &[
+                "  CLAMD-CLIENT-3 (crashed): 3 cases, first r1 [client:c]: crashed",
+                "  CLAMD-CLIENT-10 (hung): 2 cases, first h1 [client:c]: client still",
+            ],
         );
         assert!(!term.contains("one cause"), "{term}");
         let hang = [("CLAMD-CLIENT-10", "hung", hung)];
         let all: Vec<Row> = (0..10)
             .map(|i| row(&format!("c{i}"), if i == 0 { &[] } else { &hang }))
             .collect();
-        let report = Report {
-            rows: all,
-            ..Default::default()
-        };
+        let report = Report::of_rows(all);
         assert!(
             report
                 .terminal()
@@ -957,11 +938,7 @@ mod tests {
             )
         })
         .collect();
-        let tallies = Report {
-            rows,
-            ..Default::default()
-        }
-        .by_rule();
+        let tallies = Report::of_rows(rows).by_rule();
         assert_eq!(tallies.len(), 1, "{tallies:?}");
         assert_eq!(tallies[0].cases.len(), 3);
         let kind = crate::judge::NOT_CONNECTED_KIND;
@@ -983,11 +960,7 @@ mod tests {
                 )],
             ),
         ];
-        let tallies = Report {
-            rows,
-            ..Default::default()
-        }
-        .by_rule();
+        let tallies = Report::of_rows(rows).by_rule();
         assert_eq!(tallies.len(), 1, "{tallies:?}");
         assert_eq!(tallies[0].rules, ["CLAMD-CLIENT-3", "CLAMD-CLIENT-6"]);
     }

@@ -3,6 +3,7 @@
 //! `review` subcommand that shows pending differences and accepts them. Everything works
 //! from the `avc-conformance` binary alone, so a client in any language never needs cargo.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -82,6 +83,38 @@ pub enum Noted {
 }
 
 impl Noted {
+    /// Its summary line in [`summarize`]: where the line stands, what it says, and whether a
+    /// long list of names is cut short.
+    fn group(&self) -> (usize, String, bool) {
+        match self {
+            Noted::Written(_) => (0, "new snapshot(s) written (commit them)".into(), false),
+            Noted::Updated(_) => (1, "snapshot(s) accepted".into(), false),
+            Noted::Pending(_) => (
+                2,
+                "snapshot(s) pending: show with `avc-conformance review`, accept with \
+                 `avc-conformance review --accept`"
+                    .into(),
+                false,
+            ),
+            Noted::Uncompared(_) => (
+                3,
+                format!("stored snapshot(s) not compared (failed): {NOT_REACHED}"),
+                true,
+            ),
+            Noted::NoVerdict(_) => (
+                4,
+                format!("case(s) without a new snapshot: {NO_VERDICT}"),
+                true,
+            ),
+            Noted::Hung(_) => (5, format!("case(s) without a new snapshot: {HUNG}"), true),
+            Noted::NotReached(_) => (
+                6,
+                format!("case(s) without a new snapshot (nothing to keep): {NOT_REACHED}"),
+                true,
+            ),
+        }
+    }
+
     /// The case's `client/case` name.
     pub fn name(&self) -> &str {
         match self {
@@ -211,58 +244,24 @@ const HUNG: &str = "the client hung and was killed at the profile's timeout: it 
 
 /// The summary lines of [`check_all`] (in the order of `noted`), also printed to stderr.
 pub fn summarize(noted: &[Noted]) -> Vec<String> {
-    // (which notes, what they say, whether a long list is cut short)
-    type Group = (fn(&Noted) -> bool, String, bool);
-    let groups: [Group; 7] = [
-        (
-            |n| matches!(n, Noted::Written(_)),
-            "new snapshot(s) written (commit them)".into(),
-            false,
-        ),
-        (
-            |n| matches!(n, Noted::Updated(_)),
-            "snapshot(s) accepted".into(),
-            false,
-        ),
-        (
-            |n| matches!(n, Noted::Pending(_)),
-            "snapshot(s) pending: show with `avc-conformance review`, accept with \
-             `avc-conformance review --accept`"
-                .into(),
-            false,
-        ),
-        (
-            |n| matches!(n, Noted::Uncompared(_)),
-            format!("stored snapshot(s) not compared (failed): {NOT_REACHED}"),
-            true,
-        ),
-        (
-            |n| matches!(n, Noted::NoVerdict(_)),
-            format!("case(s) without a new snapshot: {NO_VERDICT}"),
-            true,
-        ),
-        (
-            |n| matches!(n, Noted::Hung(_)),
-            format!("case(s) without a new snapshot: {HUNG}"),
-            true,
-        ),
-        (
-            |n| matches!(n, Noted::NotReached(_)),
-            format!("case(s) without a new snapshot (nothing to keep): {NOT_REACHED}"),
-            true,
-        ),
-    ];
+    // line order -> (what the line says, whether a long list is cut short, the names)
+    let mut groups: BTreeMap<usize, (String, bool, Vec<&str>)> = BTreeMap::new();
+    for n in noted {
+        let (at, what, short) = n.group();
+        groups
+            .entry(at)
+            .or_insert_with(|| (what, short, Vec::new()))
+            .2
+            .push(n.name());
+    }
     let mut notes = Vec::new();
-    for (is, what, short) in &groups {
-        let list: Vec<&str> = noted.iter().filter(|n| is(n)).map(Noted::name).collect();
-        if !list.is_empty() {
-            let names = if *short {
-                shortlist(&list)
-            } else {
-                list.join(", ")
-            };
-            notes.push(format!("{} {what}: {names}", list.len()));
-        }
+    for (what, short, list) in groups.into_values() {
+        let names = if short {
+            shortlist(&list)
+        } else {
+            list.join(", ")
+        };
+        notes.push(format!("{} {what}: {names}", list.len()));
     }
     for n in &notes {
         eprintln!("conformance: {n}");

@@ -670,19 +670,12 @@ mod tests {
     fn clamd_client_10_a_client_that_closes_first_is_not_a_server_close() {
         let upload = b"zINSTREAM\0\0\0\0\x03abc\0\0\0\0";
         let run = |client_end: u64, server_end: u64| {
-            render_as_expected(
-                Protocol::Clamd,
-                "clamd.x",
-                Verdict::Error,
-                &Transcript {
-                    events: vec![
-                        ev(1, 0, open()),
-                        ev(1, 1, data(Dir::C2S, upload)),
-                        ev(1, client_end, EventKind::Eof { dir: Dir::C2S }),
-                        ev(1, server_end, EventKind::Eof { dir: Dir::S2C }),
-                    ],
-                },
-            )
+            clamd_snap(vec![
+                ev(1, 0, open()),
+                ev(1, 1, data(Dir::C2S, upload)),
+                ev(1, client_end, EventKind::Eof { dir: Dir::C2S }),
+                ev(1, server_end, EventKind::Eof { dir: Dir::S2C }),
+            ])
         };
         let silent = run(2000, 2001);
         assert!(
@@ -697,13 +690,22 @@ mod tests {
         );
     }
 
+    /// The snapshot of `events` for an SVSP case that expects clean.
     fn snap(events: Vec<Event>) -> String {
-        render_as_expected(
-            Protocol::Svsp,
-            "svsp.x",
-            Verdict::Clean,
-            &Transcript { events },
-        )
+        snap_of(Protocol::Svsp, events)
+    }
+
+    /// The snapshot of `events` for a clamd case that expects an error.
+    fn clamd_snap(events: Vec<Event>) -> String {
+        snap_of(Protocol::Clamd, events)
+    }
+
+    fn snap_of(protocol: Protocol, events: Vec<Event>) -> String {
+        let (case, verdict) = match protocol {
+            Protocol::Clamd => ("clamd.x", Verdict::Error),
+            Protocol::Svsp => ("svsp.x", Verdict::Clean),
+        };
+        render_as_expected(protocol, case, verdict, &Transcript { events })
     }
 
     /// SVSP-SCAN-REQUEST-1.
@@ -751,15 +753,6 @@ mod tests {
             s.contains("1 SCAN/PORT [PORT] n\\r\\n\n  C: 2 scan//port [PORT]\\r\\n"),
             "{s}"
         );
-    }
-
-    fn clamd_snap(events: Vec<Event>) -> String {
-        render_as_expected(
-            Protocol::Clamd,
-            "clamd.x",
-            Verdict::Error,
-            &Transcript { events },
-        )
     }
 
     /// Events of one connection: `writes` client runs then `replies` server runs, then both
@@ -862,12 +855,13 @@ mod tests {
         scan_first.sort_by_key(|e| e.at);
         let a = clamd_snap(probe_first);
         assert_eq!(a, clamd_snap(scan_first));
-        for shown in [
-            "connection 1:\n  C: zINSTREAM\\0\n",
-            "connection 2:\n  C: zPING\\0\n  S: PONG\\0\n",
-        ] {
-            assert!(a.contains(shown), "{shown:?} is not in {a}");
-        }
+        crate::test_support::assert_shows(
+            &a,
+            &[
+                "connection 1:\n  C: zINSTREAM\\0\n",
+                "connection 2:\n  C: zPING\\0\n  S: PONG\\0\n",
+            ],
+        );
     }
 
     /// Issue 14 item 1, CLAMD-CLIENT-4 / CLAMD-TRANS-5: a stream the server cut short is
@@ -1170,19 +1164,11 @@ mod tests {
             ev(1, 3, reset()),
             ev(1, 4, data(Dir::S2C, b"G")),
         ];
-        let clamd = |events| {
-            render_as_expected(
-                Protocol::Clamd,
-                "clamd.x",
-                Verdict::Error,
-                &Transcript { events },
-            )
-        };
-        let one = clamd(all_then_reset);
-        assert_eq!(one, clamd(part_then_reset));
+        let one = clamd_snap(all_then_reset);
+        assert_eq!(one, clamd_snap(part_then_reset));
         assert!(one.contains("C: PING") && one.contains("client reset the connection"));
         assert!(!one.contains("PON"), "{one}");
-        let read_to_end = clamd(vec![
+        let read_to_end = clamd_snap(vec![
             ev(1, 0, open()),
             ev(1, 1, data(Dir::C2S, b"zPING\0")),
             ev(1, 2, data(Dir::S2C, b"PONG\0")),

@@ -8,29 +8,23 @@ use common::*;
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-/// The test client with a defect (`""` for none), on the cases `filter` selects.
-fn run(defect: &str, filter: &str, extra: &[&str]) -> std::process::Output {
+/// The test client with a defect (`""` for none), on the cases `filter` selects: (exit code,
+/// stderr).
+fn run(defect: &str, filter: &str, extra: &[&str]) -> (i32, String) {
     let defect = if defect.is_empty() {
         String::new()
     } else {
         format!("--defect {defect} ")
     };
-    avc()
-        .args([
-            "--client-cmd",
-            &format!(
-                "python3 {{test_clients}}/clamd_client.py --timeout 2 {defect}{{addr}} {{file}}"
-            ),
-            "--filter",
-            filter,
-        ])
-        .args(extra)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .unwrap()
+    let client =
+        format!("python3 {{test_clients}}/clamd_client.py --timeout 2 {defect}{{addr}} {{file}}");
+    code_and_stderr(
+        avc()
+            .args(["--client-cmd", &client, "--filter", filter])
+            .args(extra)
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("GITHUB_ACTIONS"),
+    )
 }
 
 fn s(p: &Path) -> &str {
@@ -49,8 +43,7 @@ fn only_baselined_failures_exit_0_and_a_new_failure_exits_1() {
     let skip = ["--skip", "clamd.eicar-,clamd.clean-"];
     let mut args = vec!["--write-baseline", s(&b)];
     args.extend(skip);
-    let out = run("unprefixed", filter, &args);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_exit(run("unprefixed", filter, &args), 1, &[]);
     let text = std::fs::read_to_string(&b).unwrap();
     assert_eq!(text.matches("[[failure]]").count(), 2, "{text}");
     assert!(
@@ -64,13 +57,8 @@ fn only_baselined_failures_exit_0_and_a_new_failure_exits_1() {
 
     let mut args = vec!["--baseline", s(&b)];
     args.extend(skip);
-    let out = run("unprefixed", filter, &args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(
-        err.contains("2 known failure(s), 0 new failure(s), 0 stale"),
-        "{err}"
-    );
+    let known = ["2 known failure(s), 0 new failure(s), 0 stale"];
+    assert_exit(run("unprefixed", filter, &args), 0, &known);
 
     // Only one of the two listed: the other is a new failure.
     let one: String = text
@@ -79,13 +67,8 @@ fn only_baselined_failures_exit_0_and_a_new_failure_exits_1() {
         .collect::<Vec<_>>()
         .join("\n[[failure]]");
     std::fs::write(&b, &one).unwrap();
-    let out = run("unprefixed", filter, &args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("1 new failure(s)") && err.contains("NEW   FAIL"),
-        "{err}"
-    );
+    let new = ["1 new failure(s)", "NEW   FAIL"];
+    assert_exit(run("unprefixed", filter, &args), 1, &new);
 }
 
 /// A listed case that passes now is a stale entry: exit 1, named on the terminal; an entry
@@ -93,30 +76,20 @@ fn only_baselined_failures_exit_0_and_a_new_failure_exits_1() {
 #[test]
 fn stale_baseline_entry_exits_1() {
     need_python!();
+    let over_limit = "[[failure]]\nclient = \"client-cmd\"\ncase = \"clamd.over-limit\"\nreason = \"not run here\"\n";
     let (_dir, b) = temp_file(
         "known.toml",
-        "[[failure]]\nclient = \"client-cmd\"\ncase = \"clamd.clean\"\nreason = \"was broken\"\n\n[[failure]]\nclient = \"client-cmd\"\ncase = \"clamd.over-limit\"\nreason = \"not run here\"\n",
+        &format!("[[failure]]\nclient = \"client-cmd\"\ncase = \"clamd.clean\"\nreason = \"was broken\"\n\n{over_limit}"),
     );
-    let out = run(
-        "",
-        "clamd.clean",
-        &["--skip", "clamd.clean-", "--baseline", s(&b)],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("STALE clamd.clean"), "{err}");
-    assert!(
-        err.contains("not checked by this run: client-cmd/clamd.over-limit"),
-        "{err}"
-    );
+    let args = ["--skip", "clamd.clean-", "--baseline", s(&b)];
+    let stale = [
+        "STALE clamd.clean",
+        "not checked by this run: client-cmd/clamd.over-limit",
+    ];
+    assert_exit(run("", "clamd.clean", &args), 1, &stale);
     // Without the stale entry the same run is green.
-    std::fs::write(&b, "[[failure]]\nclient = \"client-cmd\"\ncase = \"clamd.over-limit\"\nreason = \"not run here\"\n").unwrap();
-    let out = run(
-        "",
-        "clamd.clean",
-        &["--skip", "clamd.clean-", "--baseline", s(&b)],
-    );
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    std::fs::write(&b, over_limit).unwrap();
+    assert_exit(run("", "clamd.clean", &args), 0, &[]);
 }
 
 /// CLAMD-CLIENT-5 FAIL-OPEN: written as a comment without the flag (the run stays red);
@@ -128,66 +101,29 @@ fn fail_open_is_baselined_only_with_the_explicit_flag() {
     let dir = tempfile::tempdir().unwrap();
     let b = dir.path().join("known.toml");
     let html = dir.path().join("r.html");
-    let out = run(
-        "clean-on-error",
-        "clamd.reply-error",
-        &["--write-baseline", s(&b)],
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let fail_open = |extra: &[&str]| run("clean-on-error", "clamd.reply-error", extra);
+    assert_exit(fail_open(&["--write-baseline", s(&b)]), 1, &[]);
     let text = std::fs::read_to_string(&b).unwrap();
     assert!(
         text.contains("# [[failure]]") && !text.contains("\n[[failure]]"),
         "{text}"
     );
-    let out = run(
-        "clean-on-error",
-        "clamd.reply-error",
-        &["--baseline", s(&b)],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "a commented entry allows nothing"
-    );
+    // a commented entry allows nothing
+    assert_exit(fail_open(&["--baseline", s(&b)]), 1, &[]);
 
-    let out = run(
-        "clean-on-error",
-        "clamd.reply-error",
-        &["--write-baseline", s(&b), "--baseline-allow-fail-open"],
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let allow = "--baseline-allow-fail-open";
+    assert_exit(fail_open(&["--write-baseline", s(&b), allow]), 1, &[]);
     let text = std::fs::read_to_string(&b).unwrap();
     assert!(
         text.contains("\n[[failure]]") && text.contains("status = \"fail-open\""),
         "{text}"
     );
 
-    let out = run(
-        "clean-on-error",
-        "clamd.reply-error",
-        &["--baseline", s(&b)],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("--baseline-allow-fail-open"), "{err}");
+    assert_exit(fail_open(&["--baseline", s(&b)]), 2, &[allow]);
 
-    let out = run(
-        "clean-on-error",
-        "clamd.reply-error",
-        &[
-            "--baseline",
-            s(&b),
-            "--baseline-allow-fail-open",
-            "--report-html",
-            s(&html),
-        ],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(
-        err.contains("FAIL-OPEN clamd.reply-error"),
-        "still shown: {err}"
-    );
+    let with_html = ["--baseline", s(&b), allow, "--report-html", s(&html)];
+    // still shown
+    assert_exit(fail_open(&with_html), 0, &["FAIL-OPEN clamd.reply-error"]);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<h2 id=\"fail-open\">FAIL-OPEN</h2>"));
     assert!(page.contains("allowed by the baseline"), "{page}");
@@ -203,16 +139,12 @@ fn bad_baselines_exit_2_before_running() {
         vec!["--baseline", "/nonexistent/known.toml"],
         vec!["--baseline-allow-fail-open"],
     ] {
-        let out = Command::cargo_bin("avc-conformance")
-            .unwrap()
-            .arg("--root")
-            .arg(root())
-            .args(["--client-cmd", "false", "--filter", "clamd.clean"])
-            .args(&args)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(!err.contains("passed"), "no case ran: {err}");
+        let run = code_and_stderr(
+            avc_with_snapshots()
+                .args(["--client-cmd", "false", "--filter", "clamd.clean"])
+                .args(&args),
+        );
+        let err = assert_exit(run, 2, &[]);
+        assert!(!err.contains("passed"), "no case ran: {args:?}: {err}");
     }
 }

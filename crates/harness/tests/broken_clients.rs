@@ -47,6 +47,12 @@ fn with_status<'a>(rs: &'a [CaseResult], id: &str, status: Status) -> &'a CaseRe
     r
 }
 
+/// The result of `profile` on case `id` alone, which has `status`.
+async fn run_one(profile: &str, id: &str, status: Status) -> CaseResult {
+    let rs = run(profile, &[id]).await;
+    with_status(&rs, id, status).clone()
+}
+
 fn rules(r: &CaseResult) -> Vec<&str> {
     r.failures.iter().map(|f| f.rule.as_str()).collect()
 }
@@ -115,18 +121,16 @@ async fn clean_on_error_is_fail_open_clamd_client_5_3_10() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_zero_length_chunk_is_clamd_client_2() {
     need_python!();
-    let rs = run("broken-no-terminator", &["clamd.clean"]).await;
-    let r = with_status(&rs, "clamd.clean", Status::Fail);
-    let f = failure(r, "CLAMD-CLIENT-2");
+    let r = run_one("broken-no-terminator", "clamd.clean", Status::Fail).await;
+    let f = failure(&r, "CLAMD-CLIENT-2");
     assert!(f.happened.contains("zero-length chunk"), "{}", f.happened);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unprefixed_commands_are_clamd_client_1() {
     need_python!();
-    let rs = run("broken-unprefixed", &["clamd.eicar"]).await;
-    let r = with_status(&rs, "clamd.eicar", Status::Fail);
-    let f = failure(r, "CLAMD-CLIENT-1");
+    let r = run_one("broken-unprefixed", "clamd.eicar", Status::Fail).await;
+    let f = failure(&r, "CLAMD-CLIENT-1");
     assert!(
         f.excerpt.contains("⟦INSTREAM"),
         "excerpt marks the offending bytes: {}",
@@ -150,10 +154,9 @@ async fn ignoring_size_limit_is_fail_open_clamd_client_4() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_without_end_is_clamd_client_9() {
     need_python!();
-    let rs = run("broken-no-end", &["clamd.clean"]).await;
-    let r = with_status(&rs, "clamd.clean", Status::Fail);
+    let r = run_one("broken-no-end", "clamd.clean", Status::Fail).await;
     assert_eq!(
-        rules(r),
+        rules(&r),
         ["CLAMD-CLIENT-9"],
         "verdict was right, only the protocol is wrong"
     );
@@ -229,9 +232,8 @@ async fn svsp_clean_on_error_is_fail_open_svsp_client_10() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_before_ready_is_svsp_client_1() {
     need_python!();
-    let rs = run("broken-svsp-no-wait-ready", &["svsp.clean"]).await;
-    let r = with_status(&rs, "svsp.clean", Status::Fail);
-    failure(r, "SVSP-CLIENT-1");
+    let r = run_one("broken-svsp-no-wait-ready", "svsp.clean", Status::Fail).await;
+    failure(&r, "SVSP-CLIENT-1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

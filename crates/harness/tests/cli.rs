@@ -110,18 +110,13 @@ fn profile_files_escaping_the_case_directory_exit_2() {
             ),
         )
         .unwrap();
-        let out = harness()
-            .arg("--client")
-            .arg(&p)
-            .args(["--filter", "clamd.clean"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{bad}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(&*p.to_string_lossy()) && err.contains(bad),
-            "{bad}: {err}"
+        let run = code_and_stderr(
+            harness()
+                .arg("--client")
+                .arg(&p)
+                .args(["--filter", "clamd.clean"]),
         );
+        assert_exit(run, 2, &[&p.to_string_lossy(), bad]);
         assert!(!Path::new("/tmp/avc-escape").exists());
     }
 }
@@ -163,7 +158,8 @@ fn list_and_partition_split_the_cases() {
 fn one_off_fail_open_client_exits_1_with_reports() {
     need_python!();
     let reports = Reports::new();
-    let out = harness()
+    let run = code_and_stderr(
+        harness()
         .args([
             "--client-cmd",
             "python3 {test_clients}/clamd_client.py --timeout 2 --defect clean-on-error {addr} {file}",
@@ -172,13 +168,13 @@ fn one_off_fail_open_client_exits_1_with_reports() {
             "--filter",
             "clamd.reply-error,clamd.eicar",
         ])
-        .args(reports.flags())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("FAIL-OPEN clamd.reply-error"), "{err}");
-    assert!(err.contains("1 passed, 0 failed, 1 fail-open"), "{err}");
+        .args(reports.flags()),
+    );
+    let summary = [
+        "FAIL-OPEN clamd.reply-error",
+        "1 passed, 0 failed, 1 fail-open",
+    ];
+    assert_exit(run, 1, &summary);
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&reports.json).unwrap()).unwrap();
     assert_eq!(j["counts"]["fail_open"], 1);
@@ -208,17 +204,12 @@ fn one_off_good_client_exits_0() {
 #[test]
 fn unavailable_client_is_not_passed_and_can_be_required() {
     // flcl runs only with --program FLCL=...; without it every case is "not available".
-    let out = harness()
-        .args(["--client", "flcl", "--filter", "clamd.eicar"])
-        .env_remove("FLCL")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("0 passed") && err.contains("1 not available"),
-        "{err}"
+    let run = code_and_stderr(
+        harness()
+            .args(["--client", "flcl", "--filter", "clamd.eicar"])
+            .env_remove("FLCL"),
     );
+    assert_exit(run, 0, &["0 passed", "1 not available"]);
     harness()
         .args([
             "--client",
@@ -242,17 +233,13 @@ fn server_suite_passes_against_a_scripted_target_only_when_it_replies_right() {
             drop(s);
         }
     });
-    let out = harness()
-        .args([
-            "--server",
-            &addr.to_string(),
-            "--filter",
-            "server.clamd.ping-z",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("CLAMD-CMD-1"));
+    let run = code_and_stderr(harness().args([
+        "--server",
+        &addr.to_string(),
+        "--filter",
+        "server.clamd.ping-z",
+    ]));
+    assert_exit(run, 1, &["CLAMD-CMD-1"]);
 }
 
 /// Issue 14 item 2: a run that selects no case exits 2 with one line saying why (a typo in
@@ -302,9 +289,7 @@ fn conflicting_flags_exit_2_instead_of_being_ignored() {
 fn closed_stdout_ends_the_listing_quietly() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("avc-conformance"))
-        .arg("--root")
-        .arg(root())
+    let out = avc_process()
         .arg("--list")
         .env("RUST_BACKTRACE", "1")
         .stdout(writer)
@@ -389,37 +374,17 @@ fn requires_perl_reports_a_missing_module_as_not_available() {
     let dir = tempfile::tempdir().unwrap();
     let run = |module: &str| {
         let profile = dir.path().join("perl.toml");
-        std::fs::write(
-            &profile,
-            format!(
-                "protocol = \"clamd\"\ncommand = \"perl -e exit(2)\"\n\
-                 requires_perl = [\"{module}\"]\n[verdicts]\nclean = {{ exit = 0 }}\n\
-                 error = {{ exit = 2 }}\n"
-            ),
-        )
-        .unwrap();
-        let out = harness()
-            .arg("--profile")
-            .arg(&profile)
-            .args(["--filter", "clamd.clean", "--require-available"])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let requires = format!("requires_perl = [\"{module}\"]");
+        write_profile(&profile, "perl -e exit(2)", &requires);
+        code_and_stderr(&mut require_available(&profile, "clamd.clean"))
     };
-    let (code, err) = run("Avc::No::Such::Module");
-    assert_eq!(code, Some(3), "{err}");
-    assert!(
-        err.contains("perl module `Avc::No::Such::Module` is not installed")
-            && err.contains("apt-get install -y libavc-no-such-module-perl"),
-        "{err}"
-    );
+    let missing = [
+        "perl module `Avc::No::Such::Module` is not installed",
+        "apt-get install -y libavc-no-such-module-perl",
+    ];
+    assert_exit(run("Avc::No::Such::Module"), 3, &missing);
     // a core module loads: the client runs (an error verdict for a clean file fails)
-    let (code, err) = run("File::Spec");
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("0 not available"), "{err}");
+    assert_exit(run("File::Spec"), 1, &["0 not available"]);
 }
 
 /// A profile for a Node client (`node {profile_dir}/../scan.js`), written at
@@ -428,16 +393,28 @@ fn node_profile(dir: &Path, package: &str) -> std::path::PathBuf {
     let profiles = dir.join("av-conformance");
     std::fs::create_dir_all(&profiles).unwrap();
     let path = profiles.join("node.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "protocol = \"clamd\"\ncommand = \"node -e process.exit(2)\"\n\
-             requires_node = [\"{package}\"]\n[verdicts]\nclean = {{ exit = 0 }}\n\
-             error = {{ exit = 2 }}\n"
-        ),
-    )
-    .unwrap();
+    let requires = format!("requires_node = [\"{package}\"]");
+    write_profile(&path, "node -e process.exit(2)", &requires);
     path
+}
+
+/// Writes at `path` a clamd profile that runs `command` (exit 0 reads clean, 2 error) and
+/// has the line `requires` (`requires_perl = ["Some::Module"]`).
+fn write_profile(path: &Path, command: &str, requires: &str) {
+    let text = format!(
+        "protocol = \"clamd\"\ncommand = {command:?}\n{requires}\n[verdicts]\n\
+         clean = {{ exit = 0 }}\nerror = {{ exit = 2 }}\n"
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+/// The harness on `profile` and case `case` alone, with `--require-available`.
+fn require_available(profile: &Path, case: &str) -> Command {
+    let mut c = harness();
+    c.arg("--profile")
+        .arg(profile)
+        .args(["--filter", case, "--require-available"]);
+    c
 }
 
 /// `requires_node`: an npm package missing beside the profile (or in a parent) makes the
@@ -449,37 +426,26 @@ fn requires_node_reports_a_missing_npm_package_or_node_as_not_available() {
     let dir = tempfile::tempdir().unwrap();
     let profile = node_profile(dir.path(), "avc-test-npm-pkg");
     let run = |path: Option<&Path>| {
-        let mut c = harness();
-        c.arg("--profile")
-            .arg(&profile)
-            .args(["--filter", "clamd.clean", "--require-available"]);
+        let mut c = require_available(&profile, "clamd.clean");
         if let Some(p) = path {
             c.env("PATH", p);
         }
-        c.output().unwrap()
+        code_and_stderr(&mut c)
     };
 
     let empty = tempfile::tempdir().unwrap();
-    let out = run(Some(empty.path()));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("program `node` (needed by requires_node) not found"),
-        "{err}"
-    );
+    let no_node = ["program `node` (needed by requires_node) not found"];
+    assert_exit(run(Some(empty.path())), 3, &no_node);
 
     if harness::runner::find_program("node", &[]).is_none() {
         println!("SKIP: node not found; the package checks need it");
         return;
     }
-    let out = run(None);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("node package `avc-test-npm-pkg` is not installed")
-            && err.contains("npm install avc-test-npm-pkg"),
-        "{err}"
-    );
+    let missing = [
+        "node package `avc-test-npm-pkg` is not installed",
+        "npm install avc-test-npm-pkg",
+    ];
+    assert_exit(run(None), 3, &missing);
 
     let pkg = dir.path().join("node_modules/avc-test-npm-pkg");
     std::fs::create_dir_all(&pkg).unwrap();
@@ -489,11 +455,8 @@ fn requires_node_reports_a_missing_npm_package_or_node_as_not_available() {
         "{\"name\": \"avc-test-npm-pkg\", \"version\": \"1.0.0\"}\n",
     )
     .unwrap();
-    let out = run(None);
-    let err = String::from_utf8_lossy(&out.stderr);
     // it ran: an error verdict for a clean file is a plain failure
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("0 not available"), "{err}");
+    assert_exit(run(None), 1, &["0 not available"]);
 }
 
 /// A client that crashed with a stack trace: the failure says `crashed (exit 7, ...)` (not a
@@ -505,21 +468,13 @@ fn a_crash_shows_its_exit_code_and_the_error_line_above_a_stack_trace() {
     let script = "echo 'Error: Cannot find module avc-x' >&2; \
                   for i in 1 2 3 4 5 6 7 8; do echo \"    at frame $i\" >&2; done; exit 7";
     let cmd = format!("sh -c {}", shell_words::quote(script));
-    let out = harness()
-        .args(["--client-cmd", &cmd, "--filter", "clamd.clean"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("crashed (exit 7, stack trace): Error: Cannot find module avc-x"),
-        "{err}"
-    );
+    let run = code_and_stderr(harness().args(["--client-cmd", &cmd, "--filter", "clamd.clean"]));
+    let crash = [
+        "crashed (exit 7, stack trace): Error: Cannot find module avc-x",
+        "at frame 8",
+    ];
+    let err = assert_exit(run, 1, &crash);
     assert!(!err.contains("Some(7)"), "{err}");
-    assert!(
-        err.contains("Error: Cannot find module avc-x") && err.contains("at frame 8"),
-        "{err}"
-    );
 }
 
 /// `requires` with `{profile_dir}` (a client built beside its profile): the placeholder is
@@ -529,37 +484,21 @@ fn a_crash_shows_its_exit_code_and_the_error_line_above_a_stack_trace() {
 fn requires_profile_dir_path_is_expanded_and_named_when_missing() {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("built.toml");
-    std::fs::write(
+    write_profile(
         &profile,
-        "protocol = \"clamd\"\ncommand = \"sh -c 'exit 2'\"\n\
-         requires = [\"{profile_dir}/target/debug/scan\"]\n[verdicts]\n\
-         clean = { exit = 0 }\nerror = { exit = 2 }\n",
-    )
-    .unwrap();
-    let run = || {
-        let out = harness()
-            .arg("--profile")
-            .arg(&profile)
-            .args(["--filter", "clamd.refused", "--require-available"])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let (code, err) = run();
-    assert_eq!(code, Some(3), "{err}");
+        "sh -c 'exit 2'",
+        "requires = [\"{profile_dir}/target/debug/scan\"]",
+    );
+    let run = || code_and_stderr(&mut require_available(&profile, "clamd.refused"));
     let want = format!(
         "required path {}/target/debug/scan does not exist",
         dir.path().display()
     );
-    assert!(err.contains(&want), "{err}");
+    let err = assert_exit(run(), 3, &[&want]);
     assert!(!err.contains("{profile_dir}"), "{err}");
     let bin = dir.path().join("target/debug");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::write(bin.join("scan"), "").unwrap();
-    let (code, err) = run();
-    assert_eq!(code, Some(0), "the refused case passes on exit 2: {err}");
-    assert!(err.contains("1 passed"), "{err}");
+    // the refused case passes on exit 2
+    assert_exit(run(), 0, &["1 passed"]);
 }

@@ -92,25 +92,27 @@ impl Attack {
 
     /// `harness` (the binary with its first flags) on this client and case `case` only,
     /// with the Markdown, JSON and JUnit `reports`.
-    fn on(
+    fn on<'c>(
         &self,
-        mut harness: assert_cmd::Command,
+        harness: &'c mut std::process::Command,
         case: &str,
         reports: &Reports,
-    ) -> assert_cmd::Command {
+    ) -> &'c mut std::process::Command {
         harness
             .arg("--client")
             .arg(self.profile())
             .args(["--filter", case, "--skip", &format!("{case}-")])
-            .args(reports.flags());
-        harness
+            .args(reports.flags())
     }
 
     /// Runs the harness on case `case` with every report; returns its exit code, the wall
     /// time and the JSON report.
     fn run(&self, case: &str, reports: &Reports) -> (Option<i32>, Duration, String) {
         let start = Instant::now();
-        let out = self.on(avc(), case, reports).output().unwrap();
+        let out = self
+            .on(avc_process().arg("--no-snapshots"), case, reports)
+            .output()
+            .unwrap();
         let took = start.elapsed();
         let json = std::fs::read_to_string(&reports.json).unwrap_or_default();
         (out.status.code(), took, json)
@@ -174,9 +176,7 @@ struct Expect {
 /// Runs [`PROCS_CLIENT`] through `command` with `timeout_secs` and checks the run against
 /// `e`.
 fn run_leaving_nothing(command: &str, timeout_secs: u32, e: Expect) {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let a = Attack::new(PROCS_CLIENT, command, timeout_secs);
     let reports = Reports::new();
     let (code, took, json) = a.run(e.case, &reports);
@@ -285,20 +285,18 @@ err.write(b"error: cannot scan " + body + b": refused\n")
 /// longer recognised).
 #[test]
 fn echoed_signature_bodies_reach_no_output() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let a = Attack::new(SIGS_CLIENT, "python3 {client} {host} {port} {file}", 20);
     let reports = Reports::new();
     let extra = tempfile::tempdir().unwrap();
     let html = extra.path().join("r.html");
     let baseline = extra.path().join("baseline.txt");
     let snaps = extra.path().join("snapshots");
-    // snapshots on (`avc()` turns them off), written to a scratch directory
-    let mut harness = assert_cmd::Command::cargo_bin("avc-conformance").unwrap();
-    harness.arg("--root").arg(root()).env("RUST_LOG", "debug");
+    // snapshots on, written to a scratch directory
+    let mut harness = avc_process();
+    harness.env("RUST_LOG", "debug");
     let out = a
-        .on(harness, "clamd.eicar", &reports)
+        .on(&mut harness, "clamd.eicar", &reports)
         .arg("--report-html")
         .arg(&html)
         .arg("--write-baseline")
@@ -361,9 +359,7 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 /// the escapes raw and quoted a 1 MiB line in every report.
 #[test]
 fn hostile_output_is_escaped_shortened_and_drained() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     const FLOOD: &str = r#"
 import sys
 sys.stderr.buffer.write(b"error: \x1b[2J\x1b[31mred\x1b]8;;http://evil.example/\x07link"
@@ -380,7 +376,7 @@ for _ in range(512):
     let html = extra.path().join("r.html");
     let start = Instant::now();
     let out = a
-        .on(avc(), "clamd.eicar", &reports)
+        .on(avc_process().arg("--no-snapshots"), "clamd.eicar", &reports)
         .arg("--report-html")
         .arg(&html)
         .output()
@@ -430,9 +426,7 @@ for _ in range(512):
 /// the harness peaked near 800 MB.
 #[test]
 fn endless_uploads_keep_the_harness_small() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     const UPLOADS: &str = r#"
 import socket, struct, sys, threading
 host, port = sys.argv[1], int(sys.argv[2])
@@ -464,9 +458,7 @@ threads = [threading.Thread(target=upload) for _ in range(8)]
 /// struct per chunk in each of them and peaked at 267 MB here (65 MB now).
 #[test]
 fn millions_of_one_byte_chunks_keep_the_harness_small() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     // says "infected" (exit 1) whatever the reply: the case fails, so the report shows its
     // log, and the snapshot is written
     const TINY_CHUNKS: &str = r#"
@@ -484,16 +476,9 @@ sys.exit(1)
     let a = Attack::new(TINY_CHUNKS, "python3 {client} {host} {port}", 60);
     let reports = Reports::new();
     let snapshots = a.dir.path().join("snapshots");
-    let mut harness = std::process::Command::new(assert_cmd::cargo::cargo_bin("avc-conformance"));
-    harness
-        .arg("--root")
-        .arg(root())
-        .arg("--snapshots")
-        .arg(&snapshots)
-        .arg("--client")
-        .arg(a.profile())
-        .args(["--filter", "clamd.clean", "--skip", "clamd.clean-"])
-        .args(reports.flags())
+    let mut harness = avc_process();
+    harness.arg("--snapshots").arg(&snapshots);
+    a.on(&mut harness, "clamd.clean", &reports)
         .stdout(std::process::Stdio::null());
     let (code, peak) = exit_and_peak_rss_kib(harness);
     let md = std::fs::read_to_string(&reports.md).unwrap_or_default();
@@ -549,13 +534,9 @@ fn children_peak_rss_kib() -> i64 {
 /// before it exits 130. The old harness died of the signal and left them running.
 #[test]
 fn an_interrupted_harness_ends_its_running_clients() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     let a = Attack::new(PROCS_CLIENT, "sh -c 'python3 {client} {pids} hang'", 60);
-    let mut harness = std::process::Command::new(assert_cmd::cargo::cargo_bin("avc-conformance"))
-        .arg("--root")
-        .arg(root())
+    let mut harness = avc_process()
         .arg("--no-snapshots")
         .arg("--client")
         .arg(a.profile())
@@ -593,9 +574,7 @@ fn an_interrupted_harness_ends_its_running_clients() {
 /// closed the first one beyond the limit with a FIN.
 #[test]
 fn connections_past_the_proxy_limit_are_reset_not_closed() {
-    if skip_without_python() {
-        return;
-    }
+    need_python!();
     const MANY: &str = r#"
 import socket, sys
 host, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]

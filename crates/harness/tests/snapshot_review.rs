@@ -3,7 +3,7 @@
 //! and `--snapshots DIR`.
 
 mod common;
-use common::{code_and_stdout, need_python, root, temp_file, PY_GOOD_PROFILE};
+use common::*;
 
 use std::path::{Path, PathBuf};
 
@@ -22,23 +22,24 @@ fn snapshot_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, snap)
 }
 
-/// One run of the profile on `clamd.clean` with snapshots in `dir`.
-fn run(dir: &Path, ci: bool, extra: &[&str]) -> (i32, String) {
-    let (_keep, prof) = profile();
-    let mut c = Command::cargo_bin("avc-conformance").unwrap();
-    c.arg("--root").arg(root()).arg("--client").arg(&prof);
-    c.args(["--filter", "clamd.clean", "--snapshots"]);
-    c.arg(dir).args(extra);
+/// The harness on `profile` and the cases `filter` selects, with snapshots in `snapshots`,
+/// as in CI (`CI` set) or locally.
+fn with_snapshots(profile: &Path, filter: &str, snapshots: &Path, ci: bool) -> Command {
+    let mut c = avc_with_snapshots();
+    c.arg("--client").arg(profile);
+    c.args(["--filter", filter, "--snapshots"]).arg(snapshots);
     if ci {
         c.env("CI", "true");
     } else {
         c.env_remove("CI");
     }
-    let out = c.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    c
+}
+
+/// One run of the profile on `clamd.clean` with snapshots in `dir`: (exit code, stderr).
+fn run(dir: &Path, ci: bool, extra: &[&str]) -> (i32, String) {
+    let (_keep, prof) = profile();
+    code_and_stderr(with_snapshots(&prof, "clamd.clean", dir, ci).args(extra))
 }
 
 fn review(dir: &Path, extra: &[&str]) -> (i32, String) {
@@ -58,18 +59,14 @@ fn review(dir: &Path, extra: &[&str]) -> (i32, String) {
 fn missing_snapshot_in_ci_fails_naming_the_accept_command() {
     need_python!();
     let (dir, snap) = snapshot_dir();
-    let (code, err) = run(dir.path(), true, &[]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("CI is set"), "{err}");
-    assert!(err.contains("py-good.toml --filter clamd.clean"), "{err}");
-    assert!(err.contains("--accept"), "{err}");
+    let says = ["CI is set", "py-good.toml --filter clamd.clean", "--accept"];
+    assert_exit(run(dir.path(), true, &[]), 1, &says);
     assert!(!snap.exists());
     assert!(
         snap.with_extension("snap.new").exists(),
         "pending file for review"
     );
-    let (code, err) = run(dir.path(), true, &["--accept"]);
-    assert_eq!(code, 0, "{err}");
+    assert_exit(run(dir.path(), true, &["--accept"]), 0, &[]);
     assert!(snap.exists());
     assert!(!snap.with_extension("snap.new").exists());
 }
@@ -81,12 +78,8 @@ fn missing_snapshot_in_ci_fails_naming_the_accept_command() {
 fn local_snapshots_are_written_listed_reviewed_and_accepted_in_the_chosen_dir() {
     need_python!();
     let (dir, snap) = snapshot_dir();
-    let (code, err) = run(dir.path(), false, &[]);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        err.contains("1 new snapshot(s) written (commit them): py-good/clamd.clean"),
-        "{err}"
-    );
+    let written = ["1 new snapshot(s) written (commit them): py-good/clamd.clean"];
+    assert_exit(run(dir.path(), false, &[]), 0, &written);
     let good = std::fs::read_to_string(&snap).unwrap();
     assert!(good.contains("C: zINSTREAM\\0"), "{good}");
     assert!(!root()
@@ -94,29 +87,20 @@ fn local_snapshots_are_written_listed_reviewed_and_accepted_in_the_chosen_dir() 
         .exists());
 
     // Same client, same case: matches, nothing listed.
-    let (code, err) = run(dir.path(), false, &[]);
-    assert_eq!(code, 0, "{err}");
+    let err = assert_exit(run(dir.path(), false, &[]), 0, &[]);
     assert!(!err.contains("snapshot(s)"), "{err}");
 
     std::fs::write(&snap, good.replace("zINSTREAM", "zSCAN")).unwrap();
-    let (code, err) = run(dir.path(), false, &[]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("1 snapshot(s) pending"), "{err}");
-    let (code, out) = review(dir.path(), &[]);
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("pending: py-good/clamd.clean (changed)"),
-        "{out}"
-    );
-    assert!(out.contains("-  C: zSCAN\\0\n+  C: zINSTREAM\\0"), "{out}");
-    let (code, out) = review(dir.path(), &["--accept"]);
-    assert_eq!(code, 0, "{out}");
+    assert_exit(run(dir.path(), false, &[]), 1, &["1 snapshot(s) pending"]);
+    let diff = [
+        "pending: py-good/clamd.clean (changed)",
+        "-  C: zSCAN\\0\n+  C: zINSTREAM\\0",
+    ];
+    assert_exit(review(dir.path(), &[]), 1, &diff);
+    assert_exit(review(dir.path(), &["--accept"]), 0, &[]);
     assert_eq!(std::fs::read_to_string(&snap).unwrap(), good);
-    let (code, out) = review(dir.path(), &[]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("no pending snapshots"), "{out}");
-    let (code, err) = run(dir.path(), false, &[]);
-    assert_eq!(code, 0, "{err}");
+    assert_exit(review(dir.path(), &[]), 0, &["no pending snapshots"]);
+    assert_exit(run(dir.path(), false, &[]), 0, &[]);
 }
 
 /// Issue 14 item 2: `review` on a directory that does not exist is an error (exit 3), and a
@@ -140,23 +124,12 @@ const NEVER_CONNECTS: &str =
 fn run_never_connects(dir: &Path, cases: &str, ci: bool) -> (i32, String, String) {
     let (_keep, prof) = temp_file("typo.toml", NEVER_CONNECTS);
     let md = dir.join("report.md");
-    let mut c = Command::cargo_bin("avc-conformance").unwrap();
-    c.arg("--root").arg(root()).arg("--client").arg(&prof);
-    c.args(["--filter", cases, "--snapshots"])
-        .arg(dir.join("snaps"));
-    c.arg("--report-md").arg(&md);
-    if ci {
-        c.env("CI", "true");
-    } else {
-        c.env_remove("CI");
-    }
-    let out = c.output().unwrap();
-    let report = std::fs::read_to_string(&md).unwrap_or_default();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        report,
-    )
+    let (code, err) = code_and_stderr(
+        with_snapshots(&prof, cases, &dir.join("snaps"), ci)
+            .arg("--report-md")
+            .arg(&md),
+    );
+    (code, err, std::fs::read_to_string(&md).unwrap_or_default())
 }
 
 /// Files under `dir`, recursively (relative names).
@@ -184,8 +157,11 @@ fn files_under(dir: &Path) -> Vec<String> {
 fn clamd_client_3_no_snapshot_of_a_client_that_never_connected() {
     for ci in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (code, err, md) =
-            run_never_connects(dir.path(), "clamd.clean,clamd.close-before-reply,clamd.refused", ci);
+        let (code, err, md) = run_never_connects(
+            dir.path(),
+            "clamd.clean,clamd.close-before-reply,clamd.refused",
+            ci,
+        );
         assert_eq!(code, 1, "clamd.clean fails: {err}");
         let snaps = dir.path().join("snaps");
         assert_eq!(files_under(&snaps), Vec::<String>::new(), "ci={ci}");
@@ -220,23 +196,19 @@ fn clamd_client_3_a_stored_exchange_fails_when_the_client_never_connected() {
     );
     std::fs::write(&snap, &stored).unwrap();
     let (code, err, md) = run_never_connects(dir.path(), "clamd.close-before-reply", false);
-    assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("nothing to compare with the stored snapshot"),
-        "{err}"
-    );
-    assert!(err.contains("1 stored snapshot(s) not compared"), "{err}");
+    let not_compared = [
+        "nothing to compare with the stored snapshot",
+        "1 stored snapshot(s) not compared",
+    ];
+    assert_exit((code, err), 1, &not_compared);
     assert!(md.contains("FAIL `clamd.close-before-reply`"), "{md}");
     assert_eq!(std::fs::read_to_string(&snap).unwrap(), stored);
     assert!(!snap.with_extension("snap.new").exists());
     std::fs::remove_file(&snap).unwrap();
     let (code, err, _) = run_never_connects(dir.path(), "clamd.close-before-reply", false);
-    assert_eq!(code, 1, "{err}");
+    let not_connected = ["(not-connected)", "no connection reached the daemon"];
+    let err = assert_exit((code, err), 1, &not_connected);
     assert!(!err.contains("nothing to compare"), "{err}");
-    assert!(
-        err.contains("(not-connected)") && err.contains("no connection reached the daemon"),
-        "{err}"
-    );
 }
 
 /// CLAMD-CLIENT-4: a client that connected but whose output matched no verdict rule (here a
@@ -252,27 +224,19 @@ fn clamd_client_4_no_snapshot_without_a_verdict() {
     let (_keep, prof) = temp_file("half.toml", no_error_rule);
     for ci in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = Command::cargo_bin("avc-conformance").unwrap();
-        c.arg("--root").arg(root()).arg("--client").arg(&prof);
-        c.args(["--filter", "clamd.over-limit", "--snapshots"])
-            .arg(dir.path());
-        if ci {
-            c.env("CI", "true");
-        } else {
-            c.env_remove("CI");
-        }
-        let out = c.output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(err.contains("CLAMD-CLIENT-4 (unclassified)"), "{err}");
+        let run = code_and_stderr(&mut with_snapshots(
+            &prof,
+            "clamd.over-limit",
+            dir.path(),
+            ci,
+        ));
+        let says = [
+            "CLAMD-CLIENT-4 (unclassified)",
+            "1 case(s) without a new snapshot: the client's output matched no verdict rule",
+        ];
+        let err = assert_exit(run, 1, &says);
         assert_eq!(files_under(dir.path()), Vec::<String>::new(), "ci={ci}");
         assert!(!err.contains("commit them"), "{err}");
-        assert!(
-            err.contains(
-                "1 case(s) without a new snapshot: the client's output matched no verdict rule"
-            ),
-            "{err}"
-        );
     }
 }
 
@@ -286,23 +250,8 @@ fn clamd_client_10_a_hung_case_asks_for_a_client_timeout() {
          timeout_secs = 1\n[verdicts]\nclean = { exit = 0 }\nerror = { exit = 2 }\n";
     let (_keep, prof) = temp_file("hangs.toml", hangs);
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("avc-conformance")
-        .unwrap()
-        .arg("--root")
-        .arg(root())
-        .arg("--client")
-        .arg(&prof)
-        .args(["--filter", "clamd.clean", "--snapshots"])
-        .arg(dir.path())
-        .env_remove("CI")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let run = code_and_stderr(&mut with_snapshots(&prof, "clamd.clean", dir.path(), false));
+    let err = assert_exit(run, 1, &["1 case(s) without a new snapshot: the client hung and was killed at the profile's timeout: it needs its own connect and read timeouts (CLAMD-CLIENT-10"]);
     assert_eq!(files_under(dir.path()), Vec::<String>::new());
-    assert!(
-        err.contains("1 case(s) without a new snapshot: the client hung and was killed at the profile's timeout: it needs its own connect and read timeouts (CLAMD-CLIENT-10"),
-        "{err}"
-    );
     assert!(!err.contains("[verdicts]` to fix"), "{err}");
 }

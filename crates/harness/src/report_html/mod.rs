@@ -556,10 +556,7 @@ mod tests {
         .map(|needle| html.find(needle).unwrap_or_else(|| panic!("{needle}: {html}")))
         .collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
-        let clean = Report {
-            rows: vec![crate::report::test_row("ok", &[])],
-            ..Default::default()
-        };
+        let clean = Report::of_rows(vec![crate::report::test_row("ok", &[])]);
         let html = render(&clean, &Details::default(), &Rules::default(), None);
         assert!(!html.contains("by-rule"), "{html}");
     }

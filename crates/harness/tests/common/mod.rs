@@ -47,10 +47,23 @@ macro_rules! need_python {
 #[allow(unused_imports)]
 pub(crate) use need_python;
 
+/// `avc-conformance --root <repository>` with snapshots on (as a user runs it), as a std
+/// command for tests that spawn it or wait on it themselves.
+pub fn avc_process() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("avc-conformance"));
+    c.arg("--root").arg(root());
+    c
+}
+
+/// `avc-conformance --root <repository>` with snapshots on.
+pub fn avc_with_snapshots() -> assert_cmd::Command {
+    assert_cmd::Command::from_std(avc_process())
+}
+
 /// `avc-conformance --root <repository> --no-snapshots`, the start of most runs here.
 pub fn avc() -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("avc-conformance").unwrap();
-    c.arg("--root").arg(root()).arg("--no-snapshots");
+    let mut c = avc_with_snapshots();
+    c.arg("--no-snapshots");
     c
 }
 
@@ -65,10 +78,34 @@ pub fn clean_on_error_via(wrap: &Path) -> String {
 
 /// Runs `c`; its exit code (-1 for a signal) and its stdout.
 pub fn code_and_stdout(c: &mut assert_cmd::Command) -> (i32, String) {
+    let (code, stdout, _) = code_and_outputs(c);
+    (code, stdout)
+}
+
+/// Runs `c`; its exit code (-1 for a signal) and its stderr.
+pub fn code_and_stderr(c: &mut assert_cmd::Command) -> (i32, String) {
+    let (code, _, stderr) = code_and_outputs(c);
+    (code, stderr)
+}
+
+/// Fails unless `run` (an exit code and an output, as [`code_and_stderr`] gives them) ended
+/// with `code` and its output holds each of `shown`; returns the output.
+pub fn assert_exit(run: (i32, String), code: i32, shown: &[&str]) -> String {
+    let (got, text) = run;
+    assert_eq!(got, code, "exit code; the output:\n{text}");
+    for s in shown {
+        assert!(text.contains(s), "{s:?} is not in the output:\n{text}");
+    }
+    text
+}
+
+fn code_and_outputs(c: &mut assert_cmd::Command) -> (i32, String, String) {
     let out = c.output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+        text(&out.stdout),
+        text(&out.stderr),
     )
 }
 
