@@ -42,11 +42,6 @@ const END_LEN: u64 = 22;
 const F_ENCRYPTED: u16 = 1;
 const F_DATA_DESCRIPTOR: u16 = 1 << 3;
 const F_MASKED: u16 = 1 << 13;
-const STORED: u16 = 0;
-const IMPLODE: u16 = 6;
-const DEFLATE: u16 = 8;
-const DEFLATE64: u16 = 9;
-const BZIP2: u16 = 12;
 /// clamd's output buffer (`BUFSIZ` on glibc): members are written a buffer at a time.
 const CHUNK: usize = 8192;
 /// clamd tolerates this much overlap between neighbouring members.
@@ -55,6 +50,31 @@ const OVERLAP_FUDGE: u64 = 2;
 const MAX_OVERLAPS: u32 = 5;
 /// Bytes of the file searched per read for the end record.
 const SEARCH_WINDOW: u64 = 64 * 1024;
+
+/// A member's compression method (APPNOTE 4.4.5) as `unz` tells them apart: the ones it
+/// extracts, and any other code, which it skips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Stored,
+    Implode,
+    Deflate,
+    Deflate64,
+    Bzip2,
+    Other(u16),
+}
+
+impl Method {
+    fn of(code: u16) -> Method {
+        match code {
+            0 => Method::Stored,
+            6 => Method::Implode,
+            8 => Method::Deflate,
+            9 => Method::Deflate64,
+            12 => Method::Bzip2,
+            other => Method::Other(other),
+        }
+    }
+}
 
 /// What the walk allows a zip: clamd's `MaxFileSize` and `MaxFiles`, and the engine's own
 /// bound on bytes decompressed (spooled where the walk cannot see them yet).
@@ -76,7 +96,7 @@ struct Record {
     header_len: u32,
     csize: u32,
     usize: u32,
-    method: u16,
+    method: Method,
     flags: u16,
 }
 
@@ -165,7 +185,7 @@ fn local_header(
         header_len: header_len as u32,
         csize,
         usize,
-        method: u16_at(&h, 8),
+        method: Method::of(u16_at(&h, 8)),
         flags,
     };
     Some((Some(record), header_len + u64::from(csize)))
@@ -257,14 +277,14 @@ fn index(
 
 /// A decoder as clamd drives it: `Err` is a data error (nothing of the member is scanned),
 /// `Ok(0)` the end, including input that ran out.
-fn decoder<'a>(method: u16, flags: u16, data: &'a mut dyn Read) -> Option<Box<dyn Read + 'a>> {
+fn decoder<'a>(method: Method, flags: u16, data: &'a mut dyn Read) -> Option<Box<dyn Read + 'a>> {
     let buffered = BufReader::with_capacity(16 * 1024, data);
     Some(match method {
-        DEFLATE => Box::new(Zlib::new(buffered)),
-        DEFLATE64 => Box::new(InputEnd(deflate64::Deflate64Decoder::with_buffer(buffered))),
-        BZIP2 => Box::new(InputEnd(bzip2::bufread::BzDecoder::new(buffered))),
-        IMPLODE => Box::new(implode::Explode::new(buffered, flags)),
-        _ => return None,
+        Method::Deflate => Box::new(Zlib::new(buffered)),
+        Method::Deflate64 => Box::new(InputEnd(deflate64::Deflate64Decoder::with_buffer(buffered))),
+        Method::Bzip2 => Box::new(InputEnd(bzip2::bufread::BzDecoder::new(buffered))),
+        Method::Implode => Box::new(implode::Explode::new(buffered, flags)),
+        Method::Stored | Method::Other(_) => return None,
     })
 }
 
@@ -408,11 +428,11 @@ impl Zip {
         if r.flags & F_ENCRYPTED != 0 {
             return Ok(());
         }
-        if r.method == STORED {
+        if r.method == Method::Stored {
             if r.csize < r.usize {
                 // clamd first tries the bytes as deflate data; either way it counts two files
                 self.unzipped += 2;
-                let Some(out) = self.decode(DEFLATE, 0, data, r.csize)? else {
+                let Some(out) = self.decode(Method::Deflate, 0, data, r.csize)? else {
                     return Ok(());
                 };
                 self.hand(r, out, each)?;
@@ -459,7 +479,7 @@ impl Zip {
     /// its length, `Ok(None)` when clamd extracts nothing (a data error, an unknown method).
     fn decode(
         &mut self,
-        method: u16,
+        method: Method,
         flags: u16,
         data: u64,
         csize: u32,
@@ -471,7 +491,7 @@ impl Zip {
         };
         // zlib hands back what it inflated before a data error (clamd writes it, then the
         // next call fails); the other decoders report the error alone
-        let partial_counts = matches!(method, DEFLATE | DEFLATE64);
+        let partial_counts = matches!(method, Method::Deflate | Method::Deflate64);
         let mut out = SpoolWriter::new(self.cfg.spill_threshold, self.cfg.temp_dir.clone());
         let mut chunk = vec![0u8; CHUNK];
         let mut written: u64 = 0;
