@@ -136,9 +136,17 @@ fn render_connection(
     } else {
         match protocol {
             Protocol::Clamd => {
-                // A stream the server cut short (no reply to it, or the size-limit error)
-                // has a timing-dependent length.
-                let cut_by_server = !srv.windows(8).any(|w| w == b"stream: ") || {
+                let mut replies = split_replies(&srv);
+                let no_stream_reply = !srv.windows(8).any(|w| w == b"stream: ");
+                // An upload with no reply that the client ended first (its own timeout on a
+                // silent server) was not cut by the server, whatever the server did after:
+                // what the client sent is its own doing and shown as it was.
+                let client_closed_first = no_stream_reply
+                    && t.end_of(conn, Dir::C2S).is_some()
+                    && !server_closed_first(t, conn, &replies);
+                // A stream the server cut short (no reply to it and the server ended the
+                // connection, or the size-limit error) has a timing-dependent length.
+                let cut_by_server = (no_stream_reply && !client_closed_first) || {
                     let limit = clamd_proto::reply::INSTREAM_SIZE_LIMIT_EXCEEDED.as_bytes();
                     srv.windows(limit.len()).any(|w| w == limit)
                 };
@@ -146,12 +154,6 @@ fn render_connection(
                 let mut starts = Vec::new();
                 let end_depends_on_timing =
                     render_clamd_client(&c, cut_by_server, answered, &mut s, &mut starts);
-                let mut replies = split_replies(&srv);
-                // An upload with no reply that the client ended first (its own timeout on a
-                // silent server) was not cut by the server, whatever the server did after.
-                let client_closed_first = end_depends_on_timing
-                    && t.end_of(conn, Dir::C2S).is_some()
-                    && !server_closed_first(t, conn, &replies);
                 if order == SnapshotOrder::ByContent && !end_depends_on_timing {
                     let units = units_of(&s, &c, starts);
                     if let Some((sorted, renumbered)) = session_sort::by_content(&units, &replies) {
@@ -683,6 +685,13 @@ mod tests {
             "{silent}"
         );
         assert!(!silent.contains("server closed"), "{silent}");
+        // the whole upload arrived: it is the client's and shown as sent, not as a stream
+        // "the server ended early"
+        assert!(
+            silent.contains("  C: <chunk 3 bytes>\n  C: <chunk 0: end of stream>\n"),
+            "{silent}"
+        );
+        assert!(!silent.contains("ended the stream early"), "{silent}");
         let dropped = run(6, 5);
         assert!(
             dropped.contains("  server closed during the upload (FIN or RST depends on timing)\n"),
