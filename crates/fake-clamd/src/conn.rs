@@ -287,7 +287,6 @@ impl Connection {
             Action::NeverReply => self.drain(Duration::from_secs(3600), 1 << 30).await,
             Action::StopReading(hold) => {
                 self.stall(hold).await;
-                self.fault_close = Some(FaultClose::Rst);
             }
             Action::Timeout => {
                 let r = reply::timed_out();
@@ -364,7 +363,6 @@ impl Connection {
                         // injected: these bytes arrived, then the daemon reads no more
                         self.record(Dir::Recv, &buf[..n]);
                         self.stall(hold).await;
-                        self.fault_close = Some(FaultClose::Rst);
                         return ReadOutcome::Gone;
                     }
                     _ => {}
@@ -696,7 +694,6 @@ impl Connection {
             }
             Action::StopReading(hold) => {
                 self.stall(hold).await;
-                self.fault_close = Some(FaultClose::Rst);
                 Flow::Abort
             }
             Action::Timeout => {
@@ -1084,14 +1081,15 @@ impl Connection {
 
     /// Injected `stop-reading` (CLAMD-CLIENT-10: clamd with a full MaxQueue, or stopped):
     /// neither read nor write for `hold`, the socket left open, so a client's upload blocks
-    /// once the socket buffers are full. Daemon shutdown ends the wait at once; the caller
-    /// then resets the connection (its unread input would make the close an RST anyway).
+    /// once the socket buffers are full. Daemon shutdown ends the wait at once; then the
+    /// connection is reset (its unread input would make the close an RST anyway).
     async fn stall(&mut self, hold: Duration) {
         tracing::debug!(conn = self.id, ?hold, "injected stop-reading");
         tokio::select! {
             _ = tokio::time::sleep(hold) => {}
             _ = self.stop.wait_for(|v| *v) => {}
         }
+        self.fault_close = Some(FaultClose::Rst);
     }
 
     /// Discard input until EOF, `limit` time or `max_bytes`.
