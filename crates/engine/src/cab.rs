@@ -15,6 +15,7 @@ use std::io::{Read, Seek, SeekFrom};
 use cab::Cabinet;
 
 use super::compress::UntilError;
+use super::le::{u16_at, u32_at};
 use crate::spool::SpoolReader;
 use crate::tree::{read_up_to, EachMember, MemberSource};
 
@@ -42,11 +43,8 @@ struct Layout {
     files: Vec<(usize, u64)>,
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
 fn le32(b: &[u8], at: usize) -> u64 {
-    u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+    u64::from(u32_at(b, at))
 }
 
 fn read_exact_at(r: &mut SpoolReader, pos: u64, buf: &mut [u8]) -> Option<()> {
@@ -66,14 +64,14 @@ fn layout(r: &mut SpoolReader) -> Option<Layout> {
     let mut h = [0u8; 36];
     read_exact_at(r, 0, &mut h)?;
     let (files_at, folders, files, flags) =
-        (le32(&h, 16), le16(&h, 26), le16(&h, 28), le16(&h, 30));
+        (le32(&h, 16), u16_at(&h, 26), u16_at(&h, 28), u16_at(&h, 30));
     let (mut pos, mut folder_reserve, mut data_reserve) = (36u64, 0u64, 0u64);
     if flags & 4 != 0 {
         let mut rs = [0u8; 4];
         read_exact_at(r, 36, &mut rs)?;
         folder_reserve = u64::from(rs[2]);
         data_reserve = u64::from(rs[3]);
-        pos = 40 + u64::from(le16(&rs, 0));
+        pos = 40 + u64::from(u16_at(&rs, 0));
     }
     for _ in 0..(flags & 3).count_ones() * 2 {
         pos += skip_string(r, pos)?;
@@ -86,14 +84,14 @@ fn layout(r: &mut SpoolReader) -> Option<Layout> {
         let mut f = [0u8; 8];
         read_exact_at(r, pos, &mut f)?;
         pos += 8 + folder_reserve;
-        let stored = le16(&f, 6) & 0x000f == 0;
+        let stored = u16_at(&f, 6) & 0x000f == 0;
         let (mut block, mut total, mut safe) = (le32(&f, 0), 0u64, true);
-        for _ in 0..le16(&f, 4) {
+        for _ in 0..u16_at(&f, 4) {
             let mut d = [0u8; 8];
             if read_exact_at(r, block, &mut d).is_none() {
                 break;
             }
-            let (packed, size) = (le16(&d, 4), le16(&d, 6));
+            let (packed, size) = (u16_at(&d, 4), u16_at(&d, 6));
             safe &= !stored || packed == size;
             total += u64::from(size);
             block += 8 + data_reserve + u64::from(packed);
@@ -104,7 +102,7 @@ fn layout(r: &mut SpoolReader) -> Option<Layout> {
     for _ in 0..files {
         let mut f = [0u8; 16];
         read_exact_at(r, pos, &mut f)?;
-        out.files.push((usize::from(le16(&f, 8)), le32(&f, 4)));
+        out.files.push((usize::from(u16_at(&f, 8)), le32(&f, 4)));
         pos += 16 + skip_string(r, pos + 16)?;
     }
     Some(out)

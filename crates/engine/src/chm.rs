@@ -13,6 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use lzxd::{Lzxd, WindowSize};
 
+use super::le::u32_at;
 use crate::spool::SpoolReader;
 use crate::tree::{read_up_to, EachMember, MemberSource};
 
@@ -42,7 +43,7 @@ struct Entry {
 }
 
 fn le32(b: &[u8], at: usize) -> u64 {
-    u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+    u64::from(u32_at(b, at))
 }
 fn le64(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];

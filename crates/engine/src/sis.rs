@@ -17,6 +17,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use flate2::{Decompress, FlushDecompress, Status};
 
+use super::le::{u16_at, u32_at};
 use crate::spool::SpoolReader;
 use crate::tree::{planned, read_up_to, EachMember, MemberSource, Planned};
 
@@ -67,13 +68,6 @@ impl Records<'_> {
     }
 }
 
-fn le16(h: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([h[at], h[at + 1]])
-}
-fn le32(h: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]])
-}
-
 /// The data of every file clamd would scan, in order.
 fn plan(r: &mut SpoolReader) -> io::Result<Vec<Data>> {
     let size = r.seek(SeekFrom::End(0))?;
@@ -82,8 +76,8 @@ fn plan(r: &mut SpoolReader) -> io::Result<Vec<Data>> {
     if read_up_to(r, &mut h)? < h.len() {
         return Ok(Vec::new());
     }
-    let (langs, files, flags) = (le16(&h, 18), le16(&h, 20), le16(&h, 36));
-    let (plangs, pfiles) = (u64::from(le32(&h, 48)), u64::from(le32(&h, 52)));
+    let (langs, files, flags) = (u16_at(&h, 18), u16_at(&h, 20), u16_at(&h, 36));
+    let (plangs, pfiles) = (u64::from(u32_at(&h, 48)), u64::from(u32_at(&h, 52)));
     if langs == 0 || langs >= MAX_LANG || plangs + 2 * u64::from(langs) > size {
         return Ok(Vec::new());
     }

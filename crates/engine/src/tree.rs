@@ -34,6 +34,8 @@ mod cpio;
 mod html;
 #[path = "implode.rs"]
 mod implode;
+#[path = "le.rs"]
+mod le;
 #[path = "mime.rs"]
 mod mime;
 #[path = "ole2.rs"]

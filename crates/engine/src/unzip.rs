@@ -29,6 +29,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use super::implode;
+use super::le::{u16_at, u32_at};
 use crate::limits::LimitExceeded;
 use crate::spool::{SpoolReader, SpoolWriter};
 use crate::tree::{EachMember, MemberSource};
@@ -105,14 +106,6 @@ impl Record {
     fn same_place(&self, other: &Record) -> bool {
         (self.offset, self.header_len, self.csize) == (other.offset, other.header_len, other.csize)
     }
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 fn read_at(s: &mut SpoolReader, at: u64, len: usize) -> Option<Vec<u8>> {
