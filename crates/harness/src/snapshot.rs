@@ -141,7 +141,11 @@ fn render_connection(
                 // An upload with no reply that the client ended first (its own timeout on a
                 // silent server) was not cut by the server, whatever the server did after:
                 // what the client sent is its own doing and shown as it was.
-                let client_closed_first = no_stream_reply
+                let uploaded = parse_client(&c).any(|f| {
+                    matches!(f, ClientFrame::Command { name, .. } if name.as_slice() == b"INSTREAM")
+                });
+                let client_closed_first = uploaded
+                    && no_stream_reply
                     && t.end_of(conn, Dir::C2S).is_some()
                     && !server_closed_first(t, conn, &replies);
                 // A stream the server cut short (no reply to it and the server ended the
@@ -662,6 +666,25 @@ mod tests {
         EventKind::Open {
             upstream_error: None,
         }
+    }
+
+    /// CLAMD-CLIENT-1: a path-scan client (`SCAN`, no upload) that closes just before the
+    /// server after its `<path>: OK` ends as any closed connection does; "no scan result for
+    /// its stream" is for an upload only (who closed first is scheduling here).
+    #[test]
+    fn clamd_client_1_a_path_scan_closed_first_is_not_an_unanswered_upload() {
+        let s = clamd_snap(vec![
+            ev(1, 0, open()),
+            ev(1, 1, data(Dir::C2S, b"SCAN /x/input.bin\n")),
+            ev(1, 2, data(Dir::S2C, b"/x/input.bin: OK\n")),
+            ev(1, 3, EventKind::Eof { dir: Dir::C2S }),
+            ev(1, 4, EventKind::Eof { dir: Dir::S2C }),
+        ]);
+        assert!(
+            s.contains("  client side: closed, server side: closed"),
+            "{s}"
+        );
+        assert!(!s.contains("client closed first"), "{s}");
     }
 
     /// CLAMD-CLIENT-10: a client that gives up on a silent server (its own timeout) and
