@@ -151,6 +151,29 @@ fn the_user_facing_crates_and_their_dependencies_package_for_crates_io() {
                 missing.is_empty(),
                 "the harness package lacks files its build.rs compiles in: {missing:?}"
             );
+            // and the rule texts of the HTML report (build.rs reads `spec-data/*.md`, the
+            // link to ../shared/spec, which `cargo package` must follow: a crate without
+            // them builds a binary that shows rule IDs only)
+            let specs = spec_files();
+            assert!(!specs.is_empty(), "no spec-data/*.md beside the harness");
+            let missing: Vec<_> = specs.iter().filter(|p| !packaged.contains(*p)).collect();
+            assert!(
+                missing.is_empty(),
+                "the harness package lacks the specifications its build.rs compiles in: {missing:?}"
+            );
         }
     }
+}
+
+/// `spec-data/<name>.md` of each specification beside the harness (through its link).
+fn spec_files() -> Vec<String> {
+    let dir = workspace_root().join("crates/harness/spec-data");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("spec-data/{n}"))
+        .collect();
+    names.sort();
+    names
 }

@@ -23,10 +23,11 @@ use crate::data_lines::{LineRewriter, Piece, Watch};
 use crate::error::{HarnessError, Result};
 use crate::transcript::{DataSource, Dir, Event, EventKind, Transcript};
 
-/// Most bytes a proxy keeps in memory; later runs are recorded by length only. Twice the
-/// largest case input (8 MiB): a client that streams without end is judged on what it sent
-/// first, and the harness's memory stays within about five times this (the checks parse
-/// the record: 16 MiB of 6-byte commands peaked at about 90 MB).
+/// Most bytes a proxy keeps in memory; later runs are recorded by length only. A client
+/// that streams without end is judged on what it sent first, and the harness's memory stays
+/// within about five times this (the checks parse the record: 16 MiB of 6-byte commands
+/// peaked at about 90 MB). The largest case inputs (32 MiB, the `stop-reading` cases) are
+/// larger on purpose: only about 7 MiB of them get through before the upload blocks.
 pub const RECORD_CAP: usize = 16 << 20;
 /// Most connections one proxy accepts (a runaway client cannot exhaust descriptors).
 pub const MAX_CONNECTIONS: u32 = 256;
