@@ -334,9 +334,10 @@ fn reply_said(ev: &Evidence) -> String {
 pub const NOT_CONNECTED: &str = "no connection reached the daemon";
 
 /// Most wrong verdicts without a single connection come from a client that was never told
-/// where the daemon is (a profile or one-off command that ignores the placeholders): say so.
-fn not_connected_hint(ev: &Evidence) -> String {
-    if ev.connected {
+/// where the daemon is (a profile or one-off command that ignores the placeholders): say so,
+/// unless nothing listened on purpose (`reached`: a refused case needs no connection).
+fn not_connected_hint(reached: bool) -> String {
+    if reached {
         String::new()
     } else {
         format!(
@@ -366,7 +367,7 @@ fn unreached(run: &ClientRun, v: Verdict) -> String {
         "client reported {} (exit {}), so the case tested nothing{}",
         v.to_string().to_uppercase(),
         run.exit_text(),
-        not_connected_hint(&Evidence::default())
+        not_connected_hint(false)
     )
 }
 
@@ -392,8 +393,12 @@ pub fn is_client_wide(f: &Failure) -> bool {
 
 /// Why a run that ended by itself gave no verdict, for people: a crash with its exception
 /// line, a silent exit 0, a signal, or output the profile's rules do not match.
-fn no_verdict(run: &ClientRun, profile: &ClientProfile, ev: &Evidence) -> (&'static str, String) {
-    let hint = not_connected_hint(ev);
+fn no_verdict(
+    run: &ClientRun,
+    profile: &ClientProfile,
+    hint_reached: bool,
+) -> (&'static str, String) {
+    let hint = not_connected_hint(hint_reached);
     if let Some(c) = crash::find(&run.stderr, &run.stdout) {
         return (
             "crashed",
@@ -501,7 +506,7 @@ pub fn judge(
         match got {
             None => {
                 status = Status::Fail;
-                let (kind, happened) = no_verdict(run, profile, ev);
+                let (kind, happened) = no_verdict(run, profile, reached(case, ev));
                 failures.push(verdict_failure(rule.clone(), kind, happened));
             }
             // The fault never fired, or the command the case assumes was never sent, and the
@@ -538,7 +543,7 @@ pub fn judge(
                             c.what,
                             c.line,
                             v.to_string().to_uppercase(),
-                            not_connected_hint(ev)
+                            not_connected_hint(reached(case, ev))
                         ),
                     )
                 } else if !reached(case, ev) {
@@ -1059,6 +1064,34 @@ mod tests {
             f.happened
         );
         assert!(is_client_wide(&f), "{f:?}");
+    }
+
+    /// CLAMD-CLIENT-6, CLAMD-CLIENT-3: where nothing listens (`clamd.refused`) a client that
+    /// crashes on the refusal fails for the crash alone: no hint that it was never told the
+    /// address (it had no daemon to reach), and not grouped with the "never connected" cause.
+    #[test]
+    fn clamd_client_6_a_crash_on_a_refused_connection_has_no_address_hint() {
+        let p = profile(
+            "clean = { exit = 0 }
+infected = { exit = 1, stdout = 'FOUND' }
+error = { exit = 2 }
+",
+        );
+        let j = judge(
+            &shipped("clamd.refused"),
+            &p,
+            &run(Some(3), false, "", TRACEBACK),
+            &[],
+            &Evidence::default(),
+        );
+        assert_eq!(j.status, Status::Fail, "{:?}", j.failures);
+        let f = &j.failures[0];
+        assert_eq!(f.kind, "crashed");
+        assert!(!f.happened.contains(NOT_CONNECTED), "{}", f.happened);
+        assert!(!f.happened.contains("{host}"), "{}", f.happened);
+        // elsewhere the same crash without a connection still carries the hint
+        let f = one_failure(&p, &run(Some(3), false, "", TRACEBACK));
+        assert!(f.happened.contains(NOT_CONNECTED), "{}", f.happened);
     }
 
     /// CLAMD-CLIENT-6: Python exits 1 on an uncaught exception, which many profiles read as
