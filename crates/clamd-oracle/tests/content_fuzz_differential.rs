@@ -15,7 +15,7 @@ mod common;
 use clamd_oracle::content_fuzz::{
     known_mismatch, ContentInput, ContentPair, Layer, Mutation, Payload, Wrap, LIMITS_CONF,
 };
-use clamd_oracle::{Launcher, OracleEnv, Profile, RealLauncher, RunningServer};
+use clamd_oracle::OracleEnv;
 
 const FIXED_SEED: u64 = 7;
 
@@ -30,8 +30,7 @@ fn content_fuzz_fake_replies_equal_real_clamd_on_generated_inputs() {
     let all = std::env::var("CONTENT_FUZZ_ALL").as_deref() == Ok("1");
     let seed = clamd_oracle::explore::seed(FIXED_SEED);
     let env = OracleEnv::create().expect("oracle env");
-    let servers = Servers::start(&env);
-    let pair = servers.pair();
+    let (_servers, pair) = start(&env);
     let max: usize = clamd_oracle::explore::count_from_env("CONTENT_FUZZ_MAX_DIVERGENCES", 5);
     let rep = pair.explore(seed, n, !all, max);
     println!("content fuzz seed {seed}: {}", rep.summary());
@@ -56,37 +55,15 @@ fn content_fuzz_fake_replies_equal_real_clamd_on_generated_inputs() {
     );
 }
 
-/// The real clamd and the fake from [`LIMITS_CONF`] (kept running while this lives).
-struct Servers {
-    real: Box<dyn RunningServer>,
-    fake: Box<dyn RunningServer>,
-    _launcher: common::FakeLauncher,
-}
-
-impl Servers {
-    fn start(env: &OracleEnv) -> Servers {
-        let profile = Profile {
-            conf: LIMITS_CONF.iter().map(|l| l.to_string()).collect(),
-            fresh_per_case: false,
-        };
-        let real = RealLauncher
-            .start(env, "content", &profile)
-            .expect("real clamd");
-        let launcher = common::FakeLauncher::new();
-        let fake = launcher.start(env, "content", &profile).expect("fake");
-        Servers {
-            real,
-            fake,
-            _launcher: launcher,
-        }
-    }
-
-    fn pair(&self) -> ContentPair {
-        ContentPair {
-            reference: self.real.target(),
-            candidate: self.fake.target(),
-        }
-    }
+/// The real clamd and the fake from [`LIMITS_CONF`], as the fuzzer's pair.
+fn start(env: &OracleEnv) -> (common::Pair, ContentPair) {
+    let conf: Vec<String> = LIMITS_CONF.iter().map(|l| l.to_string()).collect();
+    let servers = common::Pair::start(env, "content", &conf);
+    let pair = ContentPair {
+        reference: servers.real.clone(),
+        candidate: servers.fake.clone(),
+    };
+    (servers, pair)
 }
 
 /// One layer of `wrap` with `mutations`.
@@ -364,8 +341,7 @@ fn content_fuzz_named_inputs_fixed_equal_and_documented_still_differ() {
         return;
     }
     let env = OracleEnv::create().expect("oracle env");
-    let servers = Servers::start(&env);
-    let pair = servers.pair();
+    let (_servers, pair) = start(&env);
     let mut failures = Vec::new();
     for (name, input, known) in named() {
         let (real, fake) = pair.check_one(&input);

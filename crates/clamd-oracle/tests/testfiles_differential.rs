@@ -8,11 +8,13 @@
 
 mod common;
 
+use common::Pair as Servers;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use clamd_oracle::{Launcher, OracleEnv, Profile, RealClamd, RealLauncher, Target};
+use clamd_oracle::{OracleEnv, RealClamd, Target};
 use fixtures::documents::{mime_message, multipart_body};
 use fixtures::pipe_through;
 
@@ -102,14 +104,6 @@ fn shown(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-struct Servers {
-    _real: Box<dyn clamd_oracle::RunningServer>,
-    _fake: Box<dyn clamd_oracle::RunningServer>,
-    real: Target,
-    fake: Target,
-    _launcher: common::FakeLauncher,
-}
-
 /// The real clamd and the fake, both with the oracle DB plus the clam.exe hash signature.
 fn start(env: &OracleEnv, clam_exe: &Path) -> Servers {
     start_with(env, clam_exe, &[])
@@ -120,24 +114,7 @@ fn start_with(env: &OracleEnv, clam_exe: &Path, conf: &[String]) -> Servers {
     let size = std::fs::metadata(clam_exe).expect("clam.exe").len();
     let hdb = format!("{}:{size}:{SIG_NAME}\n", md5_hex(clam_exe));
     std::fs::write(env.db_dir.join("clamexe.hdb"), hdb).expect("write hdb");
-    let profile = Profile {
-        conf: conf.to_vec(),
-        fresh_per_case: false,
-    };
-    let real = RealLauncher
-        .start(env, "testfiles", &profile)
-        .expect("real clamd starts");
-    let launcher = common::FakeLauncher::new();
-    let fake = launcher
-        .start(env, "testfiles", &profile)
-        .expect("fake starts");
-    Servers {
-        real: real.target(),
-        fake: fake.target(),
-        _real: real,
-        _fake: fake,
-        _launcher: launcher,
-    }
+    Servers::start(env, "testfiles", conf)
 }
 
 fn available() -> bool {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::limits::{CancelFlag, LimitExceeded, ScanLimits};
-use crate::matcher::{ScanOptions, ScanResult, StreamScanner};
+use crate::matcher::{Detection, ScanOptions, ScanResult, StreamScanner};
 use crate::sigdb::SignatureDb;
 use crate::spool::{SpoolReader, SpoolWriter};
 
@@ -307,6 +307,11 @@ pub struct TreeSummary {
     pub truncated: bool,
     /// The first clamd limit ([`ScanLimits`]) that stopped or shortened the scan.
     pub exceeded: Option<LimitExceeded>,
+    /// The first potentially-unwanted alert clamd records on the way (with `HeuristicAlerts
+    /// yes`, its default): [`crate::unzip::OVERLAPPING_FILES`]. clamd reports it when the
+    /// scan finds nothing else. With [`TreeScanner::with_heuristic_precedence`] the alert is
+    /// a detection of the zip's part instead, and not kept here.
+    pub potentially_unwanted: Option<&'static str>,
 }
 
 /// Visitor over parts; return `Break` to stop the scan.
@@ -574,6 +579,8 @@ enum Opened {
     /// A format module that lists its own members.
     Source(Box<dyn MemberSource>),
     SevenZ(Box<sevenz_rust2::ArchiveReader<SpoolReader>>),
+    /// Nothing to unpack, and clamd's potentially-unwanted alert of that name.
+    Alert(&'static str),
 }
 
 /// What a container is opened with: clamd's limits, the engine's options and the bytes the
@@ -629,7 +636,10 @@ fn open(
         ContainerKind::Arj => arj::open(reader).map(Opened::Source),
         ContainerKind::Chm => chm::open(reader).map(Opened::Source),
         ContainerKind::SevenZ => sevenz::open(reader).map(|a| Opened::SevenZ(Box::new(a))),
-        ContainerKind::Zip => unzip::open(reader, with.zip_config()).map(Opened::Source),
+        ContainerKind::Zip => unzip::open(reader, with.zip_config()).map(|o| match o {
+            unzip::Opening::Members(source) => Opened::Source(source),
+            unzip::Opening::OverlappingFiles => Opened::Alert(unzip::OVERLAPPING_FILES),
+        }),
         ContainerKind::Gzip => {
             let mut head = vec![0u8; 4096];
             let n = read_up_to(&mut reader, &mut head).ok()?;
@@ -731,6 +741,9 @@ struct Walk<'a, 'v> {
     /// Members scanned, for clamd's MaxFiles.
     files: u64,
     exceeded: Option<LimitExceeded>,
+    potentially_unwanted: Option<&'static str>,
+    /// clamd's `HeuristicScanPrecedence yes`: an alert is reported like a signature.
+    heuristic_precedence: bool,
 }
 
 impl Walk<'_, '_> {
@@ -805,6 +818,20 @@ impl Walk<'_, '_> {
         let opened = captured
             .spooled
             .and_then(|(kind, r)| open(kind, r, name, with).map(|o| (kind, o)));
+        // With HeuristicScanPrecedence clamd reports the alert like a signature, before the
+        // zip's own bytes are matched (it indexes the directory first): an all-match scan
+        // lists it in that place and goes on, any other scan ends with it.
+        if let (Some((kind, Opened::Alert(alert))), true) = (&opened, self.heuristic_precedence) {
+            let mut first = result.clone();
+            first.detections.insert(
+                0,
+                Detection {
+                    name: alert.to_string(),
+                    end_offset: None,
+                },
+            );
+            return self.report(depth, Some(*kind), &first);
+        }
         self.report(depth, opened.as_ref().map(|(k, _)| *k), result)?;
         if let Some((_, o)) = opened {
             self.expand(o, depth)?;
@@ -864,6 +891,9 @@ impl Walk<'_, '_> {
                 }
             }
             Opened::SevenZ(mut archive) => self.expand_7z(&mut archive, depth)?,
+            Opened::Alert(name) => {
+                self.potentially_unwanted.get_or_insert(name);
+            }
             Opened::Mail(mut reader) => {
                 let mut index = mime::Indexer::new();
                 // an unreadable spool ends the message like its end would
@@ -1025,6 +1055,7 @@ pub struct TreeScanner {
     opts: TreeOptions,
     limits: ScanLimits,
     cancel: Option<CancelFlag>,
+    heuristic_precedence: bool,
     root_name: Vec<u8>,
     raw: StreamScanner,
     capture: Capture,
@@ -1039,6 +1070,7 @@ impl TreeScanner {
             opts,
             limits: ScanLimits::default(),
             cancel: None,
+            heuristic_precedence: false,
             root_name: root_name.to_vec(),
             raw,
             capture,
@@ -1055,6 +1087,15 @@ impl TreeScanner {
     /// Which formats beyond tar/gzip/zip are opened (default: all).
     pub fn with_more_formats(mut self, more: MoreFormats) -> Self {
         self.capture.more = more;
+        self
+    }
+
+    /// clamd's `HeuristicScanPrecedence`: with `true` a potentially-unwanted alert is
+    /// reported to the visitor as the first detection of its part, as clamd reports it (a
+    /// scan that stops at its first detection ends with it); by default (clamd's `no`) it
+    /// is kept in [`TreeSummary::potentially_unwanted`] and a real detection wins.
+    pub fn with_heuristic_precedence(mut self, on: bool) -> Self {
+        self.heuristic_precedence = on;
         self
     }
 
@@ -1085,6 +1126,7 @@ impl TreeScanner {
                 parts: 0,
                 truncated: false,
                 exceeded: Some(limit),
+                potentially_unwanted: None,
             });
         }
         let captured_more = self.capture.more;
@@ -1104,6 +1146,8 @@ impl TreeScanner {
             budget_used: root.size,
             files: 0,
             exceeded: None,
+            potentially_unwanted: None,
+            heuristic_precedence: self.heuristic_precedence,
         };
         let outcome = walk.container(0, captured, &root, &self.root_name);
         if matches!(outcome, Err(Stop::Cancelled)) {
@@ -1113,6 +1157,7 @@ impl TreeScanner {
             parts: walk.parts,
             truncated: walk.truncated,
             exceeded: walk.exceeded,
+            potentially_unwanted: walk.potentially_unwanted,
             root,
         })
     }

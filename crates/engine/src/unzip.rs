@@ -11,7 +11,10 @@
 //!   header does not parse or whose data runs past the end, give no record. At most
 //!   `MaxFiles` records are taken.
 //! - The records are sorted by local header offset; an exact duplicate is skipped, more than
-//!   five overlapping ones (or 32-bit overflowing ones) drop the whole directory.
+//!   five overlapping ones (or 32-bit overflowing ones) drop the whole directory. Overlapping
+//!   members are how non-recursive zip bombs reuse one kernel of data: clamd then records
+//!   the potentially-unwanted alert [`OVERLAPPING_FILES`] (with `HeuristicAlerts yes`, its
+//!   default), reported when the scan finds nothing else.
 //! - A member is decompressed whole before it is scanned: stored (a stored member smaller
 //!   than its stated size is first inflated), deflate, deflate64, bzip2, implode; a data error
 //!   means nothing of it is scanned, input that ends early gives what came out. Output comes
@@ -49,6 +52,9 @@ const CHUNK: usize = 8192;
 const OVERLAP_FUDGE: u64 = 2;
 /// More overlapping members than this and clamd drops the directory.
 const MAX_OVERLAPS: u32 = 5;
+/// The alert clamd 1.4.6 records for more than [`MAX_OVERLAPS`] overlapping members
+/// (unzip.c `index_the_central_directory`, `cli_append_potentially_unwanted`).
+pub const OVERLAPPING_FILES: &str = "Heuristics.Zip.OverlappingFiles";
 /// Bytes of the file searched per read for the end record.
 const SEARCH_WINDOW: u64 = 64 * 1024;
 
@@ -224,15 +230,20 @@ fn directory_entry(
     Some((record, (!last).then_some(p)))
 }
 
-/// The directory's records in clamd's order (by local header offset), and whether MaxFiles
-/// cut the directory short; `None` when clamd drops them all (overlapping or overflowing
-/// members).
-fn index(
-    s: &mut SpoolReader,
-    size: u64,
-    dir: u64,
-    max_files: Option<u64>,
-) -> Option<(Vec<Record>, bool)> {
+/// What clamd makes of a zip's directory.
+enum Index {
+    /// The records in clamd's order (by local header offset), and whether MaxFiles cut the
+    /// directory short.
+    Records(Vec<Record>, bool),
+    /// Dropped whole: more than [`MAX_OVERLAPS`] overlapping members (a zip bomb's shape,
+    /// [`OVERLAPPING_FILES`]).
+    Overlapping,
+    /// Dropped whole: a member's offset and size overflow 32 bits (`CL_EFORMAT`, no alert).
+    Overflowing,
+}
+
+/// The directory as clamd indexes it (`index_the_central_directory`).
+fn index(s: &mut SpoolReader, size: u64, dir: u64, max_files: Option<u64>) -> Index {
     let mut records = Vec::new();
     let mut at = dir;
     let mut capped = false;
@@ -253,19 +264,19 @@ fn index(
         let prev_len = prev.header_len.wrapping_add(prev.csize);
         let cur_len = cur.header_len.wrapping_add(cur.csize);
         if u32::MAX - prev_len < prev.offset || u32::MAX - cur_len < cur.offset {
-            return None;
+            return Index::Overflowing;
         }
         let prev_end = u64::from(prev.offset + prev_len);
         let (p, c) = (u64::from(prev.offset), u64::from(cur.offset));
         if c >= p && c + OVERLAP_FUDGE < prev_end {
+            // duplicates count too, but only a real overlap checks the count (as clamd)
             overlaps += 1;
-            // clamd then reports Heuristics.Zip.OverlappingFiles (not modelled)
             if !cur.same_place(prev) && overlaps > MAX_OVERLAPS {
-                return None;
+                return Index::Overlapping;
             }
         }
     }
-    Some((records, capped))
+    Index::Records(records, capped)
 }
 
 /// A decoder as clamd drives it: `Err` is a data error (nothing of the member is scanned),
@@ -384,19 +395,30 @@ pub(crate) struct Zip {
     decoded: u64,
 }
 
+/// An opened zip: its members, or clamd's alert for a directory it dropped.
+pub(crate) enum Opening {
+    Members(Box<dyn MemberSource>),
+    /// [`OVERLAPPING_FILES`]: nothing is unpacked.
+    OverlappingFiles,
+}
+
 /// Open a zip: `None` when clamd would find no member in its directory and not walk it.
-pub(crate) fn open(mut spool: SpoolReader, cfg: Config) -> Option<Box<dyn MemberSource>> {
+pub(crate) fn open(mut spool: SpoolReader, cfg: Config) -> Option<Opening> {
     let size = spool.seek(SeekFrom::End(0)).ok()?;
     // clamd: too short for one directory entry, or too large for its 32-bit offsets
     if size < CENTRAL_LEN || size > u64::from(u32::MAX) {
         return None;
     }
     let dir = find_directory(&mut spool, size)?;
-    let (records, capped) = index(&mut spool, size, dir, cfg.max_files)?;
+    let (records, capped) = match index(&mut spool, size, dir, cfg.max_files) {
+        Index::Records(records, capped) => (records, capped),
+        Index::Overlapping => return Some(Opening::OverlappingFiles),
+        Index::Overflowing => return None,
+    };
     if records.is_empty() {
         return None;
     }
-    Some(Box::new(Zip {
+    Some(Opening::Members(Box::new(Zip {
         spool,
         size,
         records,
@@ -404,7 +426,7 @@ pub(crate) fn open(mut spool: SpoolReader, cfg: Config) -> Option<Box<dyn Member
         cfg,
         unzipped: 0,
         decoded: 0,
-    }))
+    })))
 }
 
 /// Why a member's extraction ended the zip early.
@@ -701,58 +723,72 @@ impl MemberSource for Embedded {
 mod tests {
     use super::*;
     use crate::tree::unpack_all;
+    use fixtures::{overlapping_zip, stored_zip};
 
-    fn open_default(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
-        open(
-            spool,
-            Config {
-                cap: None,
-                max_files: None,
-                decode_limit: 1 << 30,
-                spill_threshold: 1 << 20,
-                temp_dir: None,
-            },
-        )
+    fn config(cap: Option<u64>) -> Config {
+        Config {
+            cap,
+            max_files: None,
+            decode_limit: 1 << 30,
+            spill_threshold: 1 << 20,
+            temp_dir: None,
+        }
     }
 
-    /// A stored zip of `members`, built by hand (local headers, directory, end record).
-    fn stored_zip(members: &[(&[u8], &[u8])]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut dir = Vec::new();
-        for (name, data) in members {
-            let offset = out.len() as u32;
-            let crc = crc32fast::hash(data);
-            let len = data.len() as u32;
-            out.extend_from_slice(LOCAL_MAGIC);
-            out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            out.extend_from_slice(&crc.to_le_bytes());
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(&[0, 0]);
-            out.extend_from_slice(name);
-            out.extend_from_slice(data);
-            dir.extend_from_slice(CENTRAL_MAGIC);
-            dir.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            dir.extend_from_slice(&crc.to_le_bytes());
-            dir.extend_from_slice(&len.to_le_bytes());
-            dir.extend_from_slice(&len.to_le_bytes());
-            dir.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            dir.extend_from_slice(&[0; 12]);
-            dir.extend_from_slice(&offset.to_le_bytes());
-            dir.extend_from_slice(name);
+    /// The members of an opened zip (none for a dropped directory).
+    fn members(opening: Option<Opening>) -> Option<Box<dyn MemberSource>> {
+        match opening? {
+            Opening::Members(source) => Some(source),
+            Opening::OverlappingFiles => None,
         }
-        let dir_at = out.len() as u32;
-        out.extend_from_slice(&dir);
-        out.extend_from_slice(END_MAGIC);
-        let n = members.len() as u16;
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        out.extend_from_slice(&n.to_le_bytes());
-        out.extend_from_slice(&n.to_le_bytes());
-        out.extend_from_slice(&(dir.len() as u32).to_le_bytes());
-        out.extend_from_slice(&dir_at.to_le_bytes());
-        out.extend_from_slice(&[0, 0]);
-        out
+    }
+
+    fn open_default(spool: SpoolReader) -> Option<Box<dyn MemberSource>> {
+        members(open(spool, config(None)))
+    }
+
+    fn opening(zip: &[u8]) -> Option<Opening> {
+        let mut spool = SpoolWriter::new(1 << 20, None);
+        spool.write(zip).expect("memory spool");
+        open(spool.finish().expect("memory spool"), config(None))
+    }
+
+    /// CLAMD-DET-7: a zip bomb's overlapping members (clamd 1.4.6 `index_the_central_directory`):
+    /// up to five overlapping pairs the members are read; past five nothing is unpacked and
+    /// clamd's alert is raised. Exact duplicates count, but never raise it themselves.
+    #[test]
+    fn more_than_five_overlapping_members_drop_the_directory_with_an_alert() {
+        let kernel = b"kernel ".repeat(40);
+        assert!(matches!(
+            opening(&overlapping_zip(6, &kernel)),
+            Some(Opening::Members(_))
+        ));
+        assert_eq!(
+            unpack_all(&overlapping_zip(6, &kernel), open_default).len(),
+            6
+        );
+        for n in [7, 8, 30] {
+            assert!(
+                matches!(
+                    opening(&overlapping_zip(n, &kernel)),
+                    Some(Opening::OverlappingFiles)
+                ),
+                "{n} members"
+            );
+        }
+        // seven copies of one directory entry: six "overlaps", all duplicates
+        let zip = stored_zip(&[(b"a", b"one")]);
+        let at = memchr::memmem::find(&zip, CENTRAL_MAGIC).unwrap();
+        let entry = &zip[at..at + 47];
+        let mut seven = zip[..at].to_vec();
+        for _ in 0..7 {
+            seven.extend_from_slice(entry);
+        }
+        let mut end = zip[at + 47..].to_vec();
+        end[8..12].copy_from_slice(&[7, 0, 7, 0]);
+        end[12..16].copy_from_slice(&(47u32 * 7).to_le_bytes());
+        seven.extend_from_slice(&end);
+        assert_eq!(names(&seven), vec![b"a".to_vec()]);
     }
 
     fn names(zip: &[u8]) -> Vec<Vec<u8>> {
@@ -816,18 +852,7 @@ mod tests {
     fn stored_member_is_cut_at_max_file_size_and_deflate_at_a_whole_buffer() {
         let data = vec![b'x'; 3 * CHUNK];
         let zip = stored_zip(&[(b"a", &data)]);
-        let cut = |spool| {
-            open(
-                spool,
-                Config {
-                    cap: Some(10_000),
-                    max_files: None,
-                    decode_limit: 1 << 30,
-                    spill_threshold: 1 << 20,
-                    temp_dir: None,
-                },
-            )
-        };
+        let cut = |spool| members(open(spool, config(Some(10_000))));
         let got = unpack_all(&zip, cut);
         assert_eq!(got[0].1.len(), 10_000);
     }

@@ -214,6 +214,11 @@ pub struct Config {
     pub max_files: u64,
     /// `AlertExceedsMax`.
     pub alert_exceeds_max: bool,
+    /// `HeuristicAlerts` (default yes): report potentially-unwanted alerts such as
+    /// `Heuristics.Zip.OverlappingFiles` when nothing else is found.
+    pub heuristic_alerts: bool,
+    /// `HeuristicScanPrecedence` (default no): such an alert ends the scan at once.
+    pub heuristic_scan_precedence: bool,
     /// `ScanArchive` (default yes): tar, gzip, zip and the other archive formats.
     pub scan_archive: bool,
     /// `ScanOLE2`, `ScanPDF`, `ScanHTML`, `ScanMail`, `ScanArchive` (default yes): which of
@@ -265,6 +270,8 @@ impl Default for Config {
             max_recursion: 17,
             max_files: 10_000,
             alert_exceeds_max: false,
+            heuristic_alerts: true,
+            heuristic_scan_precedence: false,
             scan_archive: true,
             more_formats: scan_engine::MoreFormats::all(),
             log_file: None,
@@ -391,6 +398,8 @@ impl Config {
             max_recursion: conf.number("MaxRecursion").unwrap_or(d.max_recursion),
             max_files: conf.number("MaxFiles").unwrap_or(d.max_files),
             alert_exceeds_max: conf.bool("AlertExceedsMax").unwrap_or(false),
+            heuristic_alerts: conf.bool("HeuristicAlerts").unwrap_or(true),
+            heuristic_scan_precedence: conf.bool("HeuristicScanPrecedence").unwrap_or(false),
             scan_archive: conf.bool("ScanArchive").unwrap_or(true),
             more_formats: scan_switches(conf),
             log_file: conf.get("LogFile").map(PathBuf::from),

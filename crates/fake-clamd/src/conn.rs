@@ -968,7 +968,7 @@ impl Connection {
                                     let mut visit = ScanCtx::collector(false, &mut names);
                                     scanner.finish(&mut visit)
                                 };
-                                res.map(|summary| sctx.verdict_of(names, summary.exceeded))
+                                res.map(|summary| sctx.verdict_of(names, &summary, false))
                             });
                             match job.await {
                                 Ok(Ok(verdict)) => verdict,

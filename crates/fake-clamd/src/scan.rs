@@ -15,7 +15,7 @@ use clamd_proto::reply::{self, ReplyCtx, Subject};
 use regex::bytes::Regex;
 use scan_engine::{
     CancelFlag, Formats, LimitExceeded, PartEvent, ScanLimits, ScanOptions, SignatureDb,
-    TreeOptions, TreeScanner,
+    TreeOptions, TreeScanner, TreeSummary,
 };
 
 use crate::config::Config;
@@ -143,6 +143,9 @@ impl ScanCtx {
             .with_limits(self.limits())
             .with_more_formats(self.config.more_formats)
             .with_cancel(self.cancel.clone())
+            .with_heuristic_precedence(
+                self.config.heuristic_alerts && self.config.heuristic_scan_precedence,
+            )
     }
 
     /// The verdict when a limit stopped a scan and nothing was found (CLAMD-INSTREAM-9):
@@ -155,12 +158,27 @@ impl ScanCtx {
         }
     }
 
-    /// The verdict from the names a scan found and the limit that stopped it, if any.
-    pub fn verdict_of(&self, names: Vec<String>, exceeded: Option<LimitExceeded>) -> Verdict {
-        match exceeded {
+    /// The verdict from the names a scan found and how it ended: a real detection wins,
+    /// then a potentially-unwanted alert (`HeuristicAlerts yes`, e.g.
+    /// `Heuristics.Zip.OverlappingFiles`), then the limit that stopped the scan, if any.
+    /// With all-match (`all`) the alert comes after the detections, as clamd 1.4.6 lists
+    /// it. (clamd reports its last alert of this kind; the fake knows one of each, and a
+    /// scan with both needs `AlertExceedsMax yes` and a zip bomb: not distinguished.)
+    pub fn verdict_of(&self, mut names: Vec<String>, summary: &TreeSummary, all: bool) -> Verdict {
+        let alert = summary
+            .potentially_unwanted
+            .filter(|_| self.config.heuristic_alerts);
+        match (alert, summary.exceeded) {
+            (Some(alert), _) if all && !names.is_empty() => {
+                if !names.iter().any(|n| n == alert) {
+                    names.push(alert.to_string());
+                }
+                Verdict::Infected(names)
+            }
             _ if !names.is_empty() => Verdict::Infected(names),
-            Some(limit) => self.exceeded_verdict(limit),
-            None => Verdict::Clean,
+            (Some(alert), _) => Verdict::Infected(vec![alert.to_string()]),
+            (None, Some(limit)) => self.exceeded_verdict(limit),
+            (None, None) => Verdict::Clean,
         }
     }
 
@@ -189,7 +207,7 @@ impl ScanCtx {
             let mut visit = Self::collector(all, &mut names);
             self.tree_scanner(name).scan_reader(r, &mut visit)?
         };
-        Ok(self.verdict_of(names, summary.exceeded))
+        Ok(self.verdict_of(names, &summary, all))
     }
 
     /// Scan an object of `size` bytes as stated by `fstat`. Like clamd, read at most that

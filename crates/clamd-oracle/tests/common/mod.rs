@@ -96,3 +96,38 @@ pub fn real_clamd_or_skip() -> bool {
     );
     false
 }
+
+/// The real clamd and the fake, started from the same clamd.conf lines and DB of `env`
+/// (kept running while this lives): what a differential test sends the same bytes to.
+#[allow(dead_code)] // not every test file of this crate compares the two
+pub struct Pair {
+    pub real: Target,
+    pub fake: Target,
+    _real: Box<dyn RunningServer>,
+    _fake: Box<dyn RunningServer>,
+    _launcher: FakeLauncher,
+}
+
+#[allow(dead_code)]
+impl Pair {
+    /// Both servers with `conf` added to the generated clamd.conf (`name`: the config's name).
+    pub fn start(env: &OracleEnv, name: &str, conf: &[String]) -> Pair {
+        use clamd_oracle::RealLauncher;
+        let profile = Profile {
+            conf: conf.to_vec(),
+            fresh_per_case: false,
+        };
+        let real = RealLauncher
+            .start(env, name, &profile)
+            .expect("real clamd starts");
+        let launcher = FakeLauncher::new();
+        let fake = launcher.start(env, name, &profile).expect("fake starts");
+        Pair {
+            real: real.target(),
+            fake: fake.target(),
+            _real: real,
+            _fake: fake,
+            _launcher: launcher,
+        }
+    }
+}
