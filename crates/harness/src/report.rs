@@ -133,8 +133,9 @@ pub const COULD_NOT_RUN_KIND: &str = "could-not-run";
 
 /// What makes two client-wide failures one cause: the words, with what differs from case
 /// to case masked (ports and other long numbers, scratch paths, the signature name of a
-/// printed `<name> FOUND` line); a client that never reached the daemon is one cause
-/// whatever verdict it printed.
+/// printed `<name> FOUND` line, the hint that no connection reached the daemon, which a
+/// case where nothing listens leaves out); a client that never reached the daemon is one
+/// cause whatever verdict it printed.
 fn cause_key(kind: &str, text: &str) -> String {
     static RES: std::sync::LazyLock<[(regex::Regex, &str); 3]> = std::sync::LazyLock::new(|| {
         [
@@ -152,6 +153,8 @@ fn cause_key(kind: &str, text: &str) -> String {
     if kind == crate::judge::NOT_CONNECTED_KIND {
         return kind.to_string();
     }
+    let hint = format!("; {}", crate::judge::NOT_CONNECTED);
+    let text = text.split(hint.as_str()).next().unwrap_or(text);
     RES.iter().fold(text.to_string(), |t, (re, with)| {
         re.replace_all(&t, *with).into_owned()
     })
