@@ -88,6 +88,9 @@ pub enum Wrap {
     Szdd,
     Sis,
     ZipImplode,
+    /// A non-recursive zip bomb's overlapping members, 5 to 8 of them over the layer
+    /// inside (around clamd's limit of five overlaps, `Heuristics.Zip.OverlappingFiles`).
+    ZipOverlapping,
     Chm,
     Ole2,
     Ole2Package,
@@ -120,6 +123,7 @@ pub const WRAPS: &[Wrap] = &[
     Wrap::Szdd,
     Wrap::Sis,
     Wrap::ZipImplode,
+    Wrap::ZipOverlapping,
     Wrap::Chm,
     Wrap::Ole2,
     Wrap::Ole2Package,
@@ -265,7 +269,11 @@ pub fn known_mismatch(input: &ContentInput) -> Option<&'static str> {
         // can land in a member's bytes: it is then damage to the layer inside
         let archive = matches!(
             l.wrap,
-            Wrap::ZipStored | Wrap::ZipDeflate | Wrap::ZipImplode | Wrap::Tar
+            Wrap::ZipStored
+                | Wrap::ZipDeflate
+                | Wrap::ZipImplode
+                | Wrap::ZipOverlapping
+                | Wrap::Tar
         );
         if archive && mutated && k > 0 {
             let mut moved = input.clone();
@@ -441,6 +449,7 @@ Content-Transfer-Encoding: x-uuencode\r\n\r\n{}",
             Wrap::Szdd => la::szdd_of(inner),
             Wrap::Sis => la::sis_of(inner),
             Wrap::ZipImplode => la::zip_implode_of("m.bin", inner),
+            Wrap::ZipOverlapping => fixtures::overlapping_zip(5 + inner.len() % 4, inner),
             Wrap::Chm => la::chm_stored_of("/m.bin", inner),
             Wrap::Ole2 => {
                 let streams: Vec<(String, &[u8])> =

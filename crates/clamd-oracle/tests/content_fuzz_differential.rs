@@ -100,6 +100,28 @@ fn named() -> Vec<(&'static str, ContentInput, Option<&'static str>)> {
             input(marker_8k.clone(), vec![layer(Gzip, vec![Truncate(47490)])]),
             None,
         ),
+        // session 9 (seed 90910): gzip's last output before a cut followed by other bytes
+        (
+            "gzip_cut_in_pdf_raw_stream",
+            input(
+                marker_8k.clone(),
+                vec![layer(Gzip, vec![Truncate(47490)]), layer(PdfRaw, vec![])],
+            ),
+            None,
+        ),
+        // session 9: a zip bomb at MaxRecursion's last level still raises its alert
+        (
+            "zip_bomb_in_html_data_uri_in_zip",
+            input(
+                Payload::Clean(86),
+                vec![
+                    layer(ZipOverlapping, vec![]),
+                    layer(HtmlDataUri, vec![]),
+                    layer(ZipStored, vec![]),
+                ],
+            ),
+            None,
+        ),
         (
             "gzip_in_pdf_raw_stream",
             input(

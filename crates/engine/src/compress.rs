@@ -1,4 +1,4 @@
-//! Single-member compressed files clamd unpacks (CLAMD-DET-7): bzip2 and xz. Each yields one
+//! Compressed files clamd unpacks (CLAMD-DET-7): gzip, bzip2 and xz. Each yields one
 //! member, decompressed as a stream (the walk reads it in bounded pieces; its size is known
 //! only by decompressing, like gzip), with memory bounded by the format: bzip2 blocks are at
 //! most 900 kB, and an xz dictionary larger than [`XZ_MEM_LIMIT_KIB`] is refused.
@@ -27,6 +27,74 @@ pub(crate) fn is_xz(head: &[u8]) -> bool {
 /// a damaged or cut stream gives its whole 8 KiB output buffers ([`WholeBuffers`]).
 pub(crate) fn bzip2_reader<R: Read>(r: R) -> impl Read {
     WholeBuffers::new(bzip2::read::BzDecoder::new(r))
+}
+
+/// gzip read as clamd 1.4.6's `cli_scangzip` reads it: zlib with `MAX_WBITS + 16` fed one
+/// 4 KiB page at a time, member after member (a reset after each end). A data error keeps
+/// the bytes inflated in that call and ends the data; input that ends early ends it without
+/// an error. flate2 drops what a call inflated before its error, so a gzip cut short and
+/// followed by other bytes (a PDF's `endstream`, a MIME boundary) lost its last output.
+pub(crate) struct GzipAsClamd<R> {
+    inner: R,
+    z: zlib_rs::Inflate,
+    page: Box<[u8; GZIP_PAGE]>,
+    at: usize,
+    len: usize,
+    done: bool,
+}
+
+/// clamd's `fmap` page: how much input one `inflate` call gets.
+const GZIP_PAGE: usize = 4096;
+
+impl<R: Read> GzipAsClamd<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            z: zlib_rs::Inflate::new(true, 16 + 15),
+            page: Box::new([0; GZIP_PAGE]),
+            at: 0,
+            len: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: Read> Read for GzipAsClamd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while !self.done && !buf.is_empty() {
+            if self.at == self.len {
+                self.len = self.inner.read(&mut self.page[..])?;
+                self.at = 0;
+                if self.len == 0 {
+                    self.done = true;
+                    break;
+                }
+            }
+            let (in0, out0) = (self.z.total_in(), self.z.total_out());
+            let status = self.z.decompress(
+                &self.page[self.at..self.len],
+                buf,
+                zlib_rs::InflateFlush::NoFlush,
+            );
+            self.at += (self.z.total_in() - in0) as usize;
+            let produced = (self.z.total_out() - out0) as usize;
+            match status {
+                Err(_) => self.done = true,
+                // the next member starts with the input this one left
+                // (`Inflate::reset` would forget the gzip wrapper: a new decoder)
+                Ok(zlib_rs::Status::StreamEnd) => self.z = zlib_rs::Inflate::new(true, 16 + 15),
+                // no output and nothing taken from a page: nothing will come of it
+                Ok(_) if produced == 0 && self.at < self.len => {
+                    self.at = self.len;
+                }
+                Ok(_) => {}
+            }
+            if produced > 0 {
+                return Ok(produced);
+            }
+        }
+        Ok(0)
+    }
 }
 
 /// A decoder whose first error ends the data, for good: clamd scans what came out before

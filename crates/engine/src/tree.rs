@@ -375,6 +375,9 @@ struct Capture {
     kind: Option<ContainerKind>,
     decided: bool,
     may_open: bool,
+    /// A zip is kept even when its members may not be opened (clamd's MaxRecursion): clamd
+    /// still indexes its directory, and raises the zip-bomb alert there.
+    index_zip: bool,
     more: MoreFormats,
 }
 
@@ -387,7 +390,7 @@ struct Captured {
 }
 
 impl Capture {
-    fn new(may_open: bool, more: MoreFormats) -> Self {
+    fn new(may_open: bool, index_zip: bool, more: MoreFormats) -> Self {
         Self {
             head: Vec::new(),
             embedded: None,
@@ -396,6 +399,7 @@ impl Capture {
             kind: None,
             decided: false,
             may_open,
+            index_zip,
             more,
         }
     }
@@ -436,7 +440,8 @@ impl Capture {
         if !self.embedded_allowed {
             self.embedded = None;
         }
-        if self.kind.is_some() && self.may_open {
+        let indexed = self.index_zip && self.kind == Some(ContainerKind::Zip);
+        if self.kind.is_some() && (self.may_open || indexed) {
             let mut s = SpoolWriter::new(opts.spill_threshold, opts.temp_dir.clone());
             s.write(&self.head)?;
             self.spool = Some(s);
@@ -815,9 +820,12 @@ impl Walk<'_, '_> {
             expanded: self.expanded,
         };
         let zip_config = with.zip_config();
+        let may_open = self.may_open(depth);
+        // a zip kept only for its directory (MaxRecursion) gives its alert, never members
         let opened = captured
             .spooled
-            .and_then(|(kind, r)| open(kind, r, name, with).map(|o| (kind, o)));
+            .and_then(|(kind, r)| open(kind, r, name, with).map(|o| (kind, o)))
+            .filter(|(_, o)| may_open || matches!(o, Opened::Alert(_)));
         // With HeuristicScanPrecedence clamd reports the alert like a signature, before the
         // zip's own bytes are matched (it indexes the directory first): an all-match scan
         // lists it in that place and goes on, any other scan ends with it.
@@ -850,8 +858,8 @@ impl Walk<'_, '_> {
         match opened {
             Opened::Gzip { reader, name } => {
                 // clamd 1.4.6 (`cli_scangzip`) scans what inflated before a bad or cut-short
-                // stream, CRC and size trailer unchecked: an error ends the member's data
-                let mut dec = compress::UntilError::new(flate2::read::MultiGzDecoder::new(reader));
+                // stream: an error ends the member's data (the trailer is checked last)
+                let mut dec = compress::GzipAsClamd::new(reader);
                 self.next_member(&mut dec, name, depth + 1, None)?;
             }
             Opened::Bzip2 { reader, name } => {
@@ -995,7 +1003,8 @@ impl Walk<'_, '_> {
             return Err(Stop::ContainerDone);
         }
         let mut scanner = StreamScanner::with_options(Arc::clone(&self.db), self.opts.scan);
-        let mut capture = Capture::new(self.may_open(depth), self.more);
+        let index_zip = depth < self.opts.depth_limit();
+        let mut capture = Capture::new(self.may_open(depth), index_zip, self.more);
         let mut buf = vec![0u8; READ_BUF];
         let mut total: u64 = 0;
         loop {
@@ -1064,7 +1073,8 @@ pub struct TreeScanner {
 impl TreeScanner {
     pub fn new(db: Arc<SignatureDb>, opts: TreeOptions, root_name: &[u8]) -> Self {
         let raw = StreamScanner::with_options(Arc::clone(&db), opts.scan);
-        let capture = Capture::new(opts.depth_limit() > 0, MoreFormats::all());
+        let depth_ok = opts.depth_limit() > 0;
+        let capture = Capture::new(depth_ok, depth_ok, MoreFormats::all());
         Self {
             db,
             opts,
