@@ -72,6 +72,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// are left out of its run here, as is clamd.fault-stop-reading (no write timeout either: its
 /// upload blocks for good); `cargo xtask conformance --client clamdscan` shows them failing.
 fn conformance() -> anyhow::Result<bool> {
+    // the cases that wait for a client's own timeouts: a daemon that never answers, one that
+    // stops reading
+    const TIMEOUT_CASES: &[&str] = &[
+        "--skip",
+        "clamd.silent",
+        "--skip",
+        "clamd.fault-never-reply",
+        "--skip",
+        "clamd.fault-stop-reading",
+    ];
+    let baseline = |name: &str| {
+        crate::workspace_root()
+            .join(format!(
+                "conformance/clients/wrappers/{name}.known-failures.toml"
+            ))
+            .display()
+            .to_string()
+    };
     let junit = crate::workspace_root().join("target/conformance-junit.xml");
     let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let runs = [
@@ -166,38 +184,29 @@ fn conformance() -> anyhow::Result<bool> {
         // cases that wait for its timeouts (they pass): ReadTimeout, 10 s in the profile
         // (clamd.silent, clamd.fault-never-reply), and its fixed 30 s send timeout
         // (clamd.fault-stop-reading).
-        args(&[
-            "--client",
-            "clamav-milter",
-            "--skip",
-            "clamd.silent",
-            "--skip",
-            "clamd.fault-never-reply",
-            "--skip",
-            "clamd.fault-stop-reading",
-            "--baseline",
-            &crate::workspace_root()
-                .join("conformance/clients/wrappers/clamav_milter.known-failures.toml")
-                .display()
-                .to_string(),
-            "--require-available",
-        ]),
-        args(&[
-            "--client",
-            "clamdscan",
-            // clamdscan's parallel IDSESSION mode, once per session reply order (issue 18)
-            "--client",
-            "clamdscan-multiscan",
-            "--skip",
-            "clamd.silent",
-            "--skip",
-            "clamd.fault-never-reply",
-            // nor a write timeout: its INSTREAM upload blocks for good on a daemon that stops
-            // reading (CLAMD-CLIENT-10)
-            "--skip",
-            "clamd.fault-stop-reading",
-            "--require-available",
-        ]),
+        args(
+            &[
+                &["--client", "clamav-milter"][..],
+                TIMEOUT_CASES,
+                &[
+                    "--baseline",
+                    &baseline("clamav_milter"),
+                    "--require-available",
+                ],
+            ]
+            .concat(),
+        ),
+        // clamdscan has no read timeout, nor a write timeout: its INSTREAM upload blocks for
+        // good on a daemon that stops reading (CLAMD-CLIENT-10)
+        args(
+            &[
+                // clamdscan's parallel IDSESSION mode, once per session reply order (issue 18)
+                &["--client", "clamdscan", "--client", "clamdscan-multiscan"][..],
+                TIMEOUT_CASES,
+                &["--require-available"],
+            ]
+            .concat(),
+        ),
     ];
     for run in runs {
         eprintln!("==> cargo xtask conformance {}", run.join(" "));
