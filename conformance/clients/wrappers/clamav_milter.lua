@@ -65,8 +65,9 @@ for _, h in ipairs({
   step("header " .. h[1], mt.header, h[1], h[2])
 end
 step("eoh", mt.eoh)
--- The body in 32 KiB chunks: mt.bodyfile sends 65535-byte chunks, one byte over what
--- libmilter accepts in a packet (it drops the connection), and MTAs send smaller ones.
+-- The body in 32 KiB chunks: mt.bodyfile sends 65535-byte chunks, which clamav-milter's
+-- libmilter refuses (it drops the connection: 65535 bytes and the command byte make a
+-- 65536-byte packet).
 local f = io.open(BODY, "rb")
 if f == nil then die("cannot open " .. BODY) end
 while true do
