@@ -67,7 +67,7 @@ fail() {
 }
 cleanup() { stop_milter; [ -z "$sockdir" ] || rm -rf "$sockdir"; }
 trap 'cleanup' EXIT
-trap 'cleanup; exit 2' INT TERM HUP
+trap 'cleanup; echo "ERROR: stopped by a signal"; exit 2' INT TERM HUP
 
 clamav-milter -c "$conf" >"$dir/clamav-milter.out" 2>&1 &
 milter_pid=$!
