@@ -26,13 +26,14 @@ fi
 # The Debian package may start its own clamd/freshclam services; this project never needs
 # them (there is no signature download here) and starts its own clamd on loopback.
 
-# Exim 4.96's clamd scanner (exim profile, run by `cargo xtask test`). The package is an MTA:
-# its postinst would start a mail daemon, so a policy-rc.d that denies every start (exit 101,
-# Debian's switch for invoke-rc.d and deb-systemd-invoke) is in place while it installs,
-# unless the machine has one already. --no-remove: apt gives up rather than replace another
-# MTA (postfix, ...), and the exim profile is then N/A.
-if ! command -v exim >/dev/null 2>&1 && [ ! -x /usr/sbin/exim ]; then
-  echo "setup: installing exim4-daemon-heavy (apt; its daemon is not started)"
+# apt_no_start WHAT PACKAGE...: installs packages that ship a daemon without starting it: a
+# policy-rc.d that denies every start (exit 101, Debian's switch for invoke-rc.d and
+# deb-systemd-invoke) is in place while they install, unless the machine has one already.
+# --no-remove: apt gives up rather than replace another package (an MTA: postfix, ...),
+# and the profile that needs them is then N/A.
+apt_no_start() {
+  what=$1; shift
+  echo "setup: installing $* (apt; $what)"
   own_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     own_policy=1
@@ -40,11 +41,23 @@ if ! command -v exim >/dev/null 2>&1 && [ ! -x /usr/sbin/exim ]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
     $SUDO chmod 755 /usr/sbin/policy-rc.d
   fi
-  [ ${#need_apt[@]} -gt 0 ] || $SUDO apt-get update -qq
+  [ -n "${apt_updated:-}" ] || $SUDO apt-get update -qq
+  apt_updated=1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends --no-remove \
-    exim4-daemon-heavy >/dev/null \
-    || echo "setup: exim4-daemon-heavy not installed (apt refused; another MTA?): the exim profile is N/A"
+    "$@" >/dev/null \
+    || echo "setup: $* not installed (apt refused; another MTA?): its profile is N/A"
   if [ -n "$own_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+}
+[ ${#need_apt[@]} -eq 0 ] || apt_updated=1
+
+# Exim 4.96's clamd scanner (exim profile, run by `cargo xtask test`). The package is an MTA.
+if ! command -v exim >/dev/null 2>&1 && [ ! -x /usr/sbin/exim ]; then
+  apt_no_start "its daemon is not started" exim4-daemon-heavy
+fi
+# ClamAV's clamav-milter and opendkim's miltertest, which plays the MTA for it
+# (clamav-milter profile, run by `cargo xtask test`); the milter's service is not started.
+if [ ! -x /usr/sbin/clamav-milter ] || ! command -v miltertest >/dev/null 2>&1; then
+  apt_no_start "the milter's service is not started" clamav-milter miltertest
 fi
 
 # Python client used by the python-clamd conformance profile.

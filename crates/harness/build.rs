@@ -13,7 +13,7 @@ const DIRS: &[(&str, &[&str])] = &[
     ("cases/client", &["toml"]),
     ("cases/server", &["toml"]),
     ("clients", &["toml"]),
-    ("clients/wrappers", &["py", "pl"]),
+    ("clients/wrappers", &["py", "pl", "sh", "lua"]),
     ("test-clients", &["py"]),
 ];
 
