@@ -13,7 +13,10 @@ c-icap-client exits 0 whatever the ICAP answer, so its `-v` headers decide:
   204 No Content (unmodified)                  -> clean, exit 0
   200 with X-Infection-Found (the virus page)  -> infected, exit 1
   200 with the object unchanged                -> clean, exit 0
-  anything else (500 when the scan failed)     -> error, exit 2
+  any other status, or none                    -> error, exit 2
+When the scan fails c-icap answers `ICAP/1.0 500 Server error` (seen on the wire), but
+c-icap-client 0.5.10 then prints no ICAP headers at all and still exits 0: no status is an
+error here.
 
 No timeout is added here: c-icap's own behaviour towards a silent clamd is what is tested.
 Usage: c_icap_scan.py HOST PORT FILE DIR
