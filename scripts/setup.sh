@@ -18,6 +18,10 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v arj >/dev/null 2>&1 || need_apt+=(arj)
 # the Perl clamd client ClamAV::Client (perl-clamav-client profile, run by `cargo xtask test`)
 perl -MClamAV::Client -e 1 >/dev/null 2>&1 || need_apt+=(libclamav-client-perl)
+# c-icap's virus_scan service with clamd_mod (c-icap profile, run by `cargo xtask test`);
+# Debian's c-icap does not start its daemon by itself (START=no in /etc/default/c-icap)
+command -v c-icap-client >/dev/null 2>&1 && [ -f /usr/share/c_icap/templates/virus_scan/en/VIRUS_FOUND ] \
+  || need_apt+=(c-icap libc-icap-mod-virus-scan)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   $SUDO apt-get update -qq

@@ -66,7 +66,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The main job, then third-party clients (python-clamd, aioclamd, clamav-client,
-/// Perl ClamAV::Client, Exim's clamd scanner and clamav-milter against their known-failures baselines,
+/// Perl ClamAV::Client, Exim's clamd scanner, clamav-milter and c-icap's clamd_mod against
+/// their known-failures baselines,
 /// clamdscan, and clamdscan --multiscan --stream for the several-files cases). clamdscan genuinely hangs on a daemon that
 /// accepts and never answers (it has no read timeout: CLAMD-CLIENT-10), so those two cases
 /// are left out of its run here, as is clamd.fault-stop-reading (no write timeout either: its
@@ -196,6 +197,37 @@ fn conformance() -> anyhow::Result<bool> {
             ]
             .concat(),
         ),
+        // c-icap 0.5.10's virus_scan with clamd_mod (~5 s), with its SCAN-path fault cases
+        // (clamd_mod sends zSCAN <temp file>) and its baseline. Left out: clamd.silent (no
+        // timeout towards clamd: it hangs until killed, CLAMD-CLIENT-10) and the FAIL-OPEN
+        // cases (a failed start-up PING leaves no engine, so every object passes; objects
+        // over MaxObjectSize, PDFs and empty bodies are never scanned; a reply cut before its
+        // terminator is a verdict); crates/harness/README.md "Third-party clients".
+        {
+            let wrappers = crate::workspace_root().join("conformance/clients/wrappers");
+            let mut run = args(&["--client", "c-icap", "--require-available"]);
+            for case in [
+                "clamd.silent",
+                "clamd.refused",
+                "clamd.fault-refuse",
+                "clamd.ping-error-at-start",
+                "clamd.large",
+                "clamd.fault-stop-reading",
+                "clamd.icap-pdf-download",
+                "clamd.scan-cut-at-ok",
+                "clamd.empty",
+            ] {
+                run.extend(args(&["--skip", case]));
+            }
+            let cases = wrappers.join("c_icap_cases").display().to_string();
+            run.extend(args(&[
+                "--cases",
+                &cases,
+                "--baseline",
+                &baseline("c_icap"),
+            ]));
+            run
+        },
         // clamdscan has no read timeout, nor a write timeout: its INSTREAM upload blocks for
         // good on a daemon that stops reading (CLAMD-CLIENT-10)
         args(
