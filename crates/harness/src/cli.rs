@@ -663,11 +663,17 @@ async fn run(mut cli: Cli) -> Result<u8> {
         .prefix("avc-conformance-")
         .tempdir()
         .map_err(|e| HarnessError::io("scratch dir", e))?;
+    // --keep: every case's directory is inside the run's, which must outlive the run too
+    let (scratch_path, _scratch_guard) = if cli.keep {
+        (scratch.keep(), None)
+    } else {
+        (scratch.path().to_path_buf(), Some(scratch))
+    };
     let ctx = Arc::new(RunContext {
         root: root.clone(),
         extra_path,
         programs: programs(&cli, &profiles)?,
-        scratch: scratch.path().to_path_buf(),
+        scratch: scratch_path,
         keep: cli.keep,
     });
 

@@ -502,3 +502,43 @@ fn requires_profile_dir_path_is_expanded_and_named_when_missing() {
     // the refused case passes on exit 2
     assert_exit(run(), 0, &["1 passed"]);
 }
+
+/// `--keep` keeps each case's scratch directory after the run, where the report's note says
+/// (a user debugging a client reads what the client left in `{dir}`): it was removed with
+/// the run's own scratch directory, which held it.
+#[test]
+fn keep_leaves_the_case_directory_where_the_note_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("marker.toml");
+    write_profile(&profile, "sh -c 'echo left > {dir}/mark; exit 2'", "");
+    let json = dir.path().join("r.json");
+    let out = harness()
+        .arg("--profile")
+        .arg(&profile)
+        .args(["--filter", "clamd.clean", "--keep", "--report-json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let text = report.to_string();
+    let kept = text
+        .split("scratch kept at ")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no 'scratch kept at' note: {text}"));
+    let kept = Path::new(kept);
+    let mark = std::fs::read_to_string(kept.join("mark"));
+    // the run's scratch directory, which --keep leaves too: remove it (ours, by name)
+    let run_dir = kept.parent().expect("inside the run's scratch directory");
+    assert!(
+        run_dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("avc-conformance-")),
+        "{}",
+        run_dir.display()
+    );
+    std::fs::remove_dir_all(run_dir).unwrap();
+    assert_eq!(mark.expect("the case directory was kept").trim(), "left");
+}
