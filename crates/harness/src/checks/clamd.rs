@@ -65,6 +65,9 @@ pub struct FrameCursor {
     pos: usize,
     /// INSTREAM chunks come next.
     in_stream: bool,
+    /// The byte a FILDES command carries its descriptor on comes next (CLAMD-CLIENT-13,
+    /// CLAMD-FILDES-1): part of the request, not a command of its own.
+    fd_byte: bool,
     /// A frame after which nothing is parsed was returned.
     done: bool,
 }
@@ -80,6 +83,10 @@ impl FrameCursor {
     }
 
     fn step(&mut self, b: &[u8]) -> Option<ClientFrame> {
+        if self.fd_byte && self.pos < b.len() {
+            self.fd_byte = false;
+            self.pos += 1;
+        }
         let pos = self.pos;
         if self.done || pos >= b.len() {
             return None;
@@ -111,6 +118,7 @@ impl FrameCursor {
             }
         }
         self.in_stream = name == b"INSTREAM";
+        self.fd_byte = name == b"FILDES";
         self.pos = end;
         Some(ClientFrame::Command {
             at: pos,
@@ -586,6 +594,21 @@ mod tests {
             let shown = String::from_utf8_lossy(reply);
             assert_eq!(is_verdict_reply(reply), is_verdict, "{shown}");
         }
+    }
+
+    /// CLAMD-CLIENT-13, CLAMD-FILDES-1: the byte a FILDES command carries its descriptor on
+    /// is part of the request (clamav-milter and clamdscan --fdpass send it), not legacy
+    /// bytes breaking CLAMD-CLIENT-1; a session of two FILDES requests is well-formed too.
+    #[test]
+    fn clamd_client_13_the_fildes_byte_is_part_of_the_request() {
+        assert!(check(&t(b"nFILDES\n\x00", b"fd[10]: OK\n", false)).is_empty());
+        let session = b"zIDSESSION\0zFILDES\0xzFILDES\0yzEND\0";
+        assert!(check(&t(session, b"1: fd[10]: OK\x002: fd[11]: OK\x00", true)).is_empty());
+        let frames: Vec<_> = parse_client(b"zFILDES\0xzPING\0").collect();
+        assert!(
+            matches!(&frames[..], [ClientFrame::Command { name: a, .. }, ClientFrame::Command { name: b, .. }] if a == b"FILDES" && b == b"PING"),
+            "{frames:?}"
+        );
     }
 
     #[test]
