@@ -85,6 +85,8 @@ const HOLD_AFTER_END_MAX: Duration = Duration::from_secs(600);
 pub(crate) struct Connection {
     shared: Arc<Shared>,
     conn: Conn,
+    /// The TCP peer (for [`Shared::streams_read`]).
+    peer: Option<std::net::SocketAddr>,
     id: u64,
     dec: CommandDecoder,
     /// Read buffer; allocated on the first readable event, so an idle connection costs no
@@ -117,6 +119,7 @@ impl Connection {
             replies: 0,
             out: Vec::new(),
             shared,
+            peer: conn.tcp_peer(),
             conn,
             id,
             dec: CommandDecoder::new(),
@@ -950,6 +953,10 @@ impl Connection {
                     }
                     InstreamEvent::NeedMore => break,
                     InstreamEvent::End => {
+                        // read whole, whatever the verdict point does next
+                        if let Some(peer) = self.peer {
+                            self.shared.streams_read.read_whole(peer);
+                        }
                         // Bytes after the terminator are the next commands of a session: the
                         // command buffer takes what fits, the rest waits its turn.
                         let rest = &input[off..];

@@ -40,6 +40,7 @@ pub mod scan;
 mod server;
 mod shared;
 pub mod startup_trace;
+mod streams;
 mod transport;
 
 pub use config::{Config, FakeOptions, SessionOrder, StreamLimitMode, TcpListen};
