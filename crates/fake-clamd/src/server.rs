@@ -292,10 +292,10 @@ impl FakeClamd {
         self.shared.reload();
     }
 
-    /// Per TCP peer address, how many INSTREAM streams were read through their terminator
-    /// (of the last 1024 peers): what a proxy in front of the daemon
-    /// cannot see, whether an upload was read whole before the daemon answered or closed.
-    pub fn streams_read_whole(&self) -> Vec<(SocketAddr, u64)> {
+    /// Per TCP peer address (of the last 1024 peers), what the daemon read of its uploads:
+    /// what a proxy in front of the daemon cannot see, whether an upload was read whole
+    /// before the daemon answered or closed.
+    pub fn uploads_read(&self) -> Vec<(SocketAddr, crate::UploadAccount)> {
         self.shared.streams_read.list()
     }
 }

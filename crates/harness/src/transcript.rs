@@ -99,7 +99,8 @@ pub struct Transcript {
     #[serde(skip)]
     pub upstream_addrs: Vec<(u32, SocketAddr)>,
     /// The daemon's account of its uploads, when it gave one (the fake clamd does): per peer
-    /// address, how many INSTREAM streams it read through their terminator.
+    /// address, how many INSTREAM streams it read through their terminator (`u64::MAX`: it
+    /// read everything the client sent, to its end).
     #[serde(skip)]
     pub daemon_streams: Option<Vec<(SocketAddr, u64)>>,
 }

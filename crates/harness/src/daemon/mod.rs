@@ -147,7 +147,22 @@ impl RunningDaemon {
     /// [`Transcript::daemon_streams`]: crate::transcript::Transcript::daemon_streams
     pub fn streams_read_whole(&self) -> Option<Vec<(std::net::SocketAddr, u64)>> {
         match self {
-            RunningDaemon::Clamd(c) => Some(c.streams_read_whole()),
+            // input read to its end: every stream the client sent was read
+            RunningDaemon::Clamd(c) => Some(
+                c.uploads_read()
+                    .into_iter()
+                    .map(|(peer, a)| {
+                        (
+                            peer,
+                            if a.read_to_end {
+                                u64::MAX
+                            } else {
+                                a.streams_whole
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
             RunningDaemon::Vfindd(_) | RunningDaemon::Refused(_) => None,
         }
     }
