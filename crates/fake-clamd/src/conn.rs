@@ -85,6 +85,8 @@ const HOLD_AFTER_END_MAX: Duration = Duration::from_secs(600);
 pub(crate) struct Connection {
     shared: Arc<Shared>,
     conn: Conn,
+    /// The TCP peer (for [`Shared::streams_read`]).
+    peer: Option<std::net::SocketAddr>,
     id: u64,
     dec: CommandDecoder,
     /// Read buffer; allocated on the first readable event, so an idle connection costs no
@@ -117,6 +119,7 @@ impl Connection {
             replies: 0,
             out: Vec::new(),
             shared,
+            peer: conn.tcp_peer(),
             conn,
             id,
             dec: CommandDecoder::new(),
@@ -284,7 +287,7 @@ impl Connection {
             Action::Reset | Action::Refuse | Action::Denied => {
                 self.fault_close = Some(FaultClose::Rst)
             }
-            Action::NeverReply => self.drain(Duration::from_secs(3600), 1 << 30).await,
+            Action::NeverReply => self.never_reply().await,
             Action::StopReading(hold) => {
                 self.stall(hold).await;
             }
@@ -688,8 +691,7 @@ impl Connection {
                 Flow::Abort
             }
             Action::NeverReply => {
-                // read and discard (bounded) until the client gives up
-                self.drain(Duration::from_secs(3600), 1 << 30).await;
+                self.never_reply().await;
                 Flow::Abort
             }
             Action::StopReading(hold) => {
@@ -950,6 +952,10 @@ impl Connection {
                     }
                     InstreamEvent::NeedMore => break,
                     InstreamEvent::End => {
+                        // read whole, whatever the verdict point does next
+                        if let Some(peer) = self.peer {
+                            self.shared.streams_read.read_whole(peer);
+                        }
                         // Bytes after the terminator are the next commands of a session: the
                         // command buffer takes what fits, the rest waits its turn.
                         let rest = &input[off..];
@@ -1061,8 +1067,20 @@ impl Connection {
         }
     }
 
-    /// Discard input until EOF, a pause of `idle`, `limit` in total, or `max_bytes`.
-    async fn drain_idle(&mut self, idle: Duration, limit: Duration, max_bytes: u64) {
+    /// Injected `never-reply`: read and discard (bounded) until the client gives up. Input
+    /// read to the client's EOF was all read, streams included, though not decoded: the
+    /// daemon says so for its uploads (see [`crate::streams`]).
+    async fn never_reply(&mut self) {
+        if self.drain(Duration::from_secs(3600), 1 << 30).await {
+            if let Some(peer) = self.peer {
+                self.shared.streams_read.read_to_end(peer);
+            }
+        }
+    }
+
+    /// Discard input until EOF, a pause of `idle`, `limit` in total, or `max_bytes`; true
+    /// when it ended at the client's EOF.
+    async fn drain_idle(&mut self, idle: Duration, limit: Duration, max_bytes: u64) -> bool {
         let end = Instant::now() + limit;
         let mut total = 0u64;
         loop {
@@ -1071,10 +1089,11 @@ impl Connection {
                 ReadOutcome::Data(n) => {
                     total += n as u64;
                     if total >= max_bytes || Instant::now() >= end {
-                        break;
+                        return false;
                     }
                 }
-                _ => break,
+                ReadOutcome::Eof => return true,
+                _ => return false,
             }
         }
     }
@@ -1092,9 +1111,9 @@ impl Connection {
         self.fault_close = Some(FaultClose::Rst);
     }
 
-    /// Discard input until EOF, `limit` time or `max_bytes`.
-    async fn drain(&mut self, limit: Duration, max_bytes: u64) {
-        self.drain_idle(limit, limit, max_bytes).await;
+    /// Discard input until EOF, `limit` time or `max_bytes`; true when it ended at EOF.
+    async fn drain(&mut self, limit: Duration, max_bytes: u64) -> bool {
+        self.drain_idle(limit, limit, max_bytes).await
     }
 }
 

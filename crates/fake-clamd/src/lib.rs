@@ -28,7 +28,8 @@
 //! * [`conf`]: clamd.conf syntax, option table, clamd's error messages (CLAMD-CONF-1/2).
 //! * [`config`]: typed settings with clamd's defaults and the fake's switches.
 //! * [`scan`]: path scans (section 7) and stream verdicts on top of `scan_engine`.
-//! * server (listeners, back-pressure, handle), shared (state all connections read) and
+//! * server (listeners, back-pressure, handle), shared (state all connections read),
+//!   streams (what the daemon read of each peer's uploads, [`UploadAccount`]) and
 //!   conn (per-connection state machine over `clamd_proto`).
 
 pub mod conf;
@@ -40,6 +41,7 @@ pub mod scan;
 mod server;
 mod shared;
 pub mod startup_trace;
+mod streams;
 mod transport;
 
 pub use config::{Config, FakeOptions, SessionOrder, StreamLimitMode, TcpListen};
@@ -49,4 +51,5 @@ pub use faults::record::{Dir, Event};
 pub use record::{RecordedCommand, Transcript};
 pub use server::{start, start_preloaded, FakeClamd, FakeClamdBuilder};
 pub use shared::{load_db, DbSource};
+pub use streams::UploadAccount;
 pub use transport::TransportKind;

@@ -291,6 +291,13 @@ impl FakeClamd {
     pub fn reload(&self) {
         self.shared.reload();
     }
+
+    /// Per TCP peer address (of the last 1024 peers), what the daemon read of its uploads:
+    /// what a proxy in front of the daemon cannot see, whether an upload was read whole
+    /// before the daemon answered or closed.
+    pub fn uploads_read(&self) -> Vec<(SocketAddr, crate::UploadAccount)> {
+        self.shared.streams_read.list()
+    }
 }
 
 /// The handle API shared with fake-vfindd (transcripts, commands, expectations, faults):
@@ -535,6 +542,7 @@ async fn start_with(
         log,
         faults: fault_set,
         cancel: scan_engine::CancelFlag::new(),
+        streams_read: Default::default(),
     });
     // CLAMD-TRANS-6: stop accepting while MaxQueue connections are open
     let queue = Arc::new(Semaphore::new(max_queue));

@@ -41,6 +41,14 @@ impl Conn {
         }
     }
 
+    /// The peer's address, for TCP.
+    pub(crate) fn tcp_peer(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Conn::Tcp(s) => s.peer_addr().ok(),
+            Conn::Unix(_) => None,
+        }
+    }
+
     /// Wait until input (data, EOF or an error) is really pending. tokio's `readable()`
     /// alone reports a fresh socket ready at once, so a one-byte `MSG_PEEK` confirms it.
     pub(crate) async fn wait_input(&self) -> io::Result<()> {

@@ -189,3 +189,51 @@ async fn one_exchange_under_a_fault_rule() {
         assert_eq!(got, End::Eof(want.to_vec()), "{case}");
     }
 }
+
+/// CLAMD-INSTREAM-2, the daemon's account of its uploads (the harness's snapshots show a
+/// stream in full only when the daemon read it whole): a stream read through its terminator
+/// counts even when a verdict fault then closes without a reply; one reset at its first
+/// chunk does not; a `never-reply` connection whose input was read to the client's EOF was
+/// read to its end. Each is keyed by the client's own address.
+#[tokio::test]
+async fn the_daemon_accounts_for_the_uploads_it_read() {
+    use fake_clamd::UploadAccount;
+    let upload = instream(b"zINSTREAM\0", &[b'a'; 3000]);
+    let account = |c: &FakeClamd, me: SocketAddr| {
+        c.uploads_read()
+            .into_iter()
+            .find(|(p, _)| *p == me)
+            .map(|(_, a)| a)
+            .unwrap_or_default()
+    };
+    let run = |rule: &'static str, half_close: bool| {
+        let upload = upload.clone();
+        async move {
+            let c = server(rule).await;
+            let mut s = TcpStream::connect(addr(&c)).await.expect("connect");
+            let me = s.local_addr().expect("local address");
+            // the daemon may reset mid-upload: the end is read either way
+            let _ = s.write_all(&upload).await;
+            if half_close {
+                let _ = s.shutdown().await;
+            }
+            let end = read_end(&mut s, T).await;
+            (c, me, end)
+        }
+    };
+    let (c, me, end) = run("drop@verdict", false).await;
+    assert_eq!(end, End::Eof(Vec::new()));
+    let whole = UploadAccount {
+        streams_whole: 1,
+        read_to_end: false,
+    };
+    assert_eq!(account(&c, me), whole);
+
+    let (c, me, _) = run("reset@chunk=1", false).await;
+    assert_eq!(account(&c, me), UploadAccount::default());
+
+    let (c, me, end) = run("never-reply@command=INSTREAM", true).await;
+    assert!(matches!(end, End::Eof(ref b) if b.is_empty()), "{end:?}");
+    assert!(account(&c, me).read_to_end, "{:?}", c.uploads_read());
+    assert_eq!(account(&c, me).streams_whole, 0, "drained, not decoded");
+}

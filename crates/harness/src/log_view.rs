@@ -256,6 +256,7 @@ mod tests {
                 data(1, Dir::C2S, second),
                 data(1, Dir::S2C, b"stream: OK\0"),
             ],
+            ..Default::default()
         };
         let log = shows(
             &t,
@@ -282,6 +283,7 @@ mod tests {
                 data(1, Dir::S2C, b""),
                 data(1, Dir::C2S, &upload[30..]),
             ],
+            ..Default::default()
         };
         shows(
             &t,
@@ -299,6 +301,7 @@ mod tests {
         let upload = upload(b"nINSTREAM\n", [&[7u8; 10][..]; 3]);
         let t = Transcript {
             events: vec![data(1, Dir::C2S, &upload), data(2, Dir::C2S, b"zPING\0")],
+            ..Default::default()
         };
         shows(
             &t,
@@ -315,7 +318,7 @@ mod tests {
         let events: Vec<Event> = (0..1000)
             .flat_map(|_| [data(1, Dir::C2S, b"zPING\0"), data(1, Dir::S2C, b"PONG\0")])
             .collect();
-        let log = report_log(&Transcript { events });
+        let log = report_log(&Transcript::from_events(events));
         assert_eq!(log.lines().count(), HEAD_LINES + 1 + TAIL_LINES, "{log}");
         assert!(log.contains("\n[... 1700 lines not shown ...]\n"), "{log}");
         assert!(log.trim_end().ends_with("#1 S: PONG\\0"), "{log}");
@@ -333,7 +336,7 @@ mod tests {
             .chunks(upload.len() / 1000 + 1)
             .map(|piece| data(1, Dir::C2S, piece))
             .collect();
-        let t = Transcript { events };
+        let t = Transcript::from_events(events);
         let start = std::time::Instant::now();
         let log = report_log(&t);
         assert!(

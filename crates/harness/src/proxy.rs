@@ -44,9 +44,17 @@ struct Recorder {
     start: Instant,
     events: Mutex<Vec<Event>>,
     kept: AtomicUsize,
+    /// Per connection, the local address of its socket to the daemon.
+    upstream: Mutex<Vec<(u32, SocketAddr)>>,
 }
 
 impl Recorder {
+    fn upstream(&self, conn: u32, server: &TcpStream) {
+        if let (Ok(addr), Ok(mut v)) = (server.local_addr(), self.upstream.lock()) {
+            v.push((conn, addr));
+        }
+    }
+
     fn push(&self, conn: u32, kind: EventKind) {
         let at = self.start.elapsed();
         if let Ok(mut ev) = self.events.lock() {
@@ -191,6 +199,7 @@ impl Proxy {
                 start: Instant::now(),
                 events: Mutex::new(Vec::new()),
                 kept: AtomicUsize::new(0),
+                upstream: Mutex::new(Vec::new()),
             }),
             conns: Mutex::new(Vec::new()),
             data: Mutex::new(Vec::new()),
@@ -259,7 +268,15 @@ impl Proxy {
             Err(_) => Vec::new(),
         };
         events.sort_by_key(|e| e.at);
-        Transcript { events }
+        let upstream_addrs = match self.shared.rec.upstream.lock() {
+            Ok(v) => v.clone(),
+            Err(_) => Vec::new(),
+        };
+        Transcript {
+            events,
+            upstream_addrs,
+            daemon_streams: None,
+        }
     }
 
     /// The socket path, if any, as a displayable string.
@@ -323,6 +340,7 @@ where
             upstream_error: None,
         },
     );
+    sh.rec.upstream(id, &server);
     let channels = opts.svsp_data_channels.then(|| {
         let (client_local, client_peer) = match client.tcp_addrs() {
             Some((l, p)) => (l.ip(), p.ip()),

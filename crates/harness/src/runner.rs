@@ -382,10 +382,12 @@ async fn run_inner(
         .collect::<Result<_>>()?;
 
     let run = client_run::run(&argv, &env, &ctx.extra_path, &dir_path, profile.timeout).await?;
-    let transcript = match proxy {
+    let mut transcript = match proxy {
         Some(p) => p.finish(CLOSE_GRACE).await,
         None => Transcript::default(),
     };
+    // which uploads the daemon read whole: snapshots render them in full (snapshot.rs)
+    transcript.daemon_streams = daemon.streams_read_whole();
     // A case with fault rules whose fault never fired is not applicable (issue 14 item 4),
     // as is one whose `applies_if_sent` command the client never sent (judge::Evidence).
     let fault_fired = match (daemon.fault_stats(), case.faults.is_empty()) {

@@ -123,7 +123,7 @@ fn render_connection(
         match protocol {
             // the client's bytes as it sent them: no reply is taken as cutting its stream
             Protocol::Clamd => {
-                render_clamd_client(&c, false, 0, &mut s, &mut Vec::new());
+                render_clamd_client(&c, false, 0, cut_text(t, conn), &mut s, &mut Vec::new());
             }
             Protocol::Svsp => render_svsp_side("C", &c, &mut s),
         }
@@ -148,16 +148,30 @@ fn render_connection(
                     && no_stream_reply
                     && t.end_of(conn, Dir::C2S).is_some()
                     && !server_closed_first(t, conn, &replies);
-                // A stream the server cut short (no reply to it and the server ended the
-                // connection, or the size-limit error) has a timing-dependent length.
-                let cut_by_server = (no_stream_reply && !client_closed_first) || {
-                    let limit = clamd_proto::reply::INSTREAM_SIZE_LIMIT_EXCEEDED.as_bytes();
-                    srv.windows(limit.len()).any(|w| w == limit)
+                let (cut_by_server, answered) = match t.streams_read_whole(conn) {
+                    // The daemon's own account (CLAMD-INSTREAM-2): the streams it read
+                    // through their terminator are shown whole, whatever it did next (an
+                    // odd reply, a close); the next one, if any, it did not read to its end.
+                    Some(read) => (instreams(&c) as u64 > read, read as usize),
+                    // No account (a transcript from elsewhere): the proxy's view. A stream
+                    // with no reply that the server ended the connection on, or the size
+                    // limit error, was taken as cut short.
+                    None => {
+                        let limit = clamd_proto::reply::INSTREAM_SIZE_LIMIT_EXCEEDED.as_bytes();
+                        let cut = (no_stream_reply && !client_closed_first)
+                            || srv.windows(limit.len()).any(|w| w == limit);
+                        (cut, srv.windows(8).filter(|w| *w == b"stream: ").count())
+                    }
                 };
-                let answered = srv.windows(8).filter(|w| *w == b"stream: ").count();
                 let mut starts = Vec::new();
-                let end_depends_on_timing =
-                    render_clamd_client(&c, cut_by_server, answered, &mut s, &mut starts);
+                let end_depends_on_timing = render_clamd_client(
+                    &c,
+                    cut_by_server,
+                    answered,
+                    cut_text(t, conn),
+                    &mut s,
+                    &mut starts,
+                );
                 if order == SnapshotOrder::ByContent && !end_depends_on_timing {
                     let units = units_of(&s, &c, starts);
                     if let Some((sorted, renumbered)) = session_sort::by_content(&units, &replies) {
@@ -200,6 +214,32 @@ fn render_svsp_side(label: &str, data: &[u8], s: &mut String) {
     }
 }
 
+/// How many INSTREAM commands the client sent.
+fn instreams(c: &[u8]) -> usize {
+    parse_client(c)
+        .filter(
+            |f| matches!(f, ClientFrame::Command { name, .. } if name.as_slice() == b"INSTREAM"),
+        )
+        .count()
+}
+
+/// Whether the server stopped reading and left the connection open (fault `stop-reading`,
+/// CLAMD-CLIENT-10, SVSP-CLIENT-19): it neither closed nor reset it.
+fn stopped_reading(t: &Transcript, conn: u32) -> bool {
+    !reset_by(t, conn, Dir::S2C) && t.end_of(conn, Dir::S2C).is_none()
+}
+
+/// The line that stands for a stream the server did not read to its end: how much of it
+/// the client got to send before the server's close (or before its buffers filled) is
+/// timing, so it is not shown.
+fn cut_text(t: &Transcript, conn: u32) -> &'static str {
+    if stopped_reading(t, conn) {
+        "  C: <stream data; the server stopped reading it, how much was sent depends on timing>\n"
+    } else {
+        "  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n"
+    }
+}
+
 /// Whether reading the `dir` side of a connection failed (a reset by that side).
 fn reset_by(t: &Transcript, conn: u32, dir: Dir) -> bool {
     t.events.iter().any(|e| {
@@ -211,7 +251,7 @@ fn reset_by(t: &Transcript, conn: u32, dir: Dir) -> bool {
 /// How a connection ended (the last line of its block).
 fn end_line(t: &Transcript, conn: u32, end_depends_on_timing: bool, indent: &str, s: &mut String) {
     let reset = reset_by(t, conn, Dir::S2C);
-    if end_depends_on_timing && !reset && t.end_of(conn, Dir::S2C).is_none() {
+    if end_depends_on_timing && stopped_reading(t, conn) {
         // the daemon stopped reading (fault `stop-reading`, CLAMD-CLIENT-10): the upload
         // blocked and the connection was still open when the case ended
         s.push_str(&format!(
@@ -280,7 +320,9 @@ fn render_data_channel(t: &Transcript, n: usize, dc: u32, source: DataSource, s:
             (Some(ce), Some(se)) => se < ce,
             (Some(_), None) => false,
         };
-    if cut {
+    if cut && stopped_reading(t, dc) {
+        s.push_str("    C: <data; the daemon stopped reading it, the length depends on timing>\n");
+    } else if cut {
         s.push_str(
             "    C: <data; the daemon ended the stream early, the length depends on timing>\n",
         );
@@ -350,6 +392,7 @@ fn render_clamd_client(
     c: &[u8],
     cut_by_server: bool,
     answered: usize,
+    cut_line: &str,
     s: &mut String,
     starts: &mut Vec<CommandStart>,
 ) -> bool {
@@ -374,7 +417,7 @@ fn render_clamd_client(
                 }
             }
         }
-        s.push_str("  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n");
+        s.push_str(cut_line);
         return true;
     }
     let mut frames = parse_client(c).peekable();
@@ -721,6 +764,171 @@ mod tests {
         );
     }
 
+    /// A clamd transcript of connection 1 whose daemon says it read `read_whole` INSTREAM
+    /// streams of it through their terminator (as the harness gets it from the fake).
+    fn with_account(events: Vec<Event>, read_whole: u64) -> Transcript {
+        let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        Transcript {
+            events,
+            upstream_addrs: vec![(1, peer)],
+            daemon_streams: Some(if read_whole == 0 {
+                Vec::new()
+            } else {
+                vec![(peer, read_whole)]
+            }),
+        }
+    }
+
+    fn clamd_snap_of(t: &Transcript) -> String {
+        render_as_expected(Protocol::Clamd, "clamd.x", Verdict::Error, t)
+    }
+
+    /// The upload of `clamd.close-before-reply` and its kin: an IDSESSION stream of three
+    /// chunks, terminator included.
+    fn whole_upload() -> Vec<u8> {
+        [
+            &b"zIDSESSION\0zINSTREAM\0"[..],
+            &chunk(1000),
+            &chunk(1000),
+            &chunk(7),
+            &[0, 0, 0, 0],
+        ]
+        .concat()
+    }
+
+    /// CLAMD-INSTREAM-2, CLAMD-CLIENT-3 (`clamd.fault-garbage-text`, `clamd.close-mid-reply`,
+    /// ...): a stream the daemon read through its terminator before it answered oddly and
+    /// closed is shown whole, with what the server sent and how the connection really
+    /// ended; the old rendering called it a stream "the server ended early".
+    #[test]
+    fn clamd_instream_2_a_stream_the_daemon_read_whole_is_shown_whole() {
+        let up = whole_upload();
+        let t = with_account(
+            vec![
+                ev(1, 0, open()),
+                ev(1, 1, data(Dir::C2S, &up)),
+                ev(1, 2, data(Dir::S2C, b"OK")),
+                ev(1, 3, EventKind::Eof { dir: Dir::S2C }),
+                ev(1, 4, EventKind::Eof { dir: Dir::C2S }),
+            ],
+            1,
+        );
+        let s = clamd_snap_of(&t);
+        assert!(s.ends_with(
+            "connection 1:\n  C: zIDSESSION\\0\n  C: zINSTREAM\\0\n  C: <chunk 1000 bytes> x2\n  C: <chunk 7 bytes>\n  C: <chunk 0: end of stream>\n  S: OK  (no terminator)\n  client side: closed, server side: closed\n"
+        ), "{s}");
+        assert!(
+            !s.contains("early") && !s.contains("during the upload"),
+            "{s}"
+        );
+    }
+
+    /// CLAMD-INSTREAM-2 (`clamd.close-before-reply`): a stream the daemon read whole and then
+    /// closed on without a reply renders the same whether the proxy saw the daemon's close
+    /// before or after the client's last bytes (terminator included): the daemon's account
+    /// decides, not the proxy's timing.
+    #[test]
+    fn clamd_instream_2_a_fully_read_stream_renders_the_same_whichever_end_the_proxy_saw_first() {
+        let up = whole_upload();
+        let (head, last) = up.split_at(up.len() - 11);
+        let close_after = with_account(
+            vec![
+                ev(1, 0, open()),
+                ev(1, 1, data(Dir::C2S, head)),
+                ev(1, 2, data(Dir::C2S, last)),
+                ev(1, 3, EventKind::Eof { dir: Dir::S2C }),
+                ev(1, 4, EventKind::Eof { dir: Dir::C2S }),
+            ],
+            1,
+        );
+        let close_before = with_account(
+            vec![
+                ev(1, 0, open()),
+                ev(1, 1, data(Dir::C2S, head)),
+                ev(1, 2, EventKind::Eof { dir: Dir::S2C }),
+                ev(1, 3, data(Dir::C2S, last)),
+                ev(1, 4, EventKind::Eof { dir: Dir::C2S }),
+            ],
+            1,
+        );
+        let a = clamd_snap_of(&close_after);
+        assert_eq!(a, clamd_snap_of(&close_before));
+        crate::test_support::assert_shows(
+            &a,
+            &[
+                "  C: <chunk 7 bytes>\n  C: <chunk 0: end of stream>\n  client side: closed, server side: closed\n",
+            ],
+        );
+    }
+
+    /// CLAMD-INSTREAM-8, CLAMD-CLIENT-4 (`clamd.close-early`, `clamd.over-limit`): a stream
+    /// the daemon did not read to its end stays summarised, also when the client's whole
+    /// upload, terminator included, raced into the proxy before the daemon's close; the
+    /// streams it read whole before it stay visible.
+    #[test]
+    fn clamd_instream_8_a_stream_the_daemon_cut_stays_summarised_whatever_arrived() {
+        let second: Vec<u8> = [&b"zINSTREAM\0"[..], &chunk(2000), &[0, 0, 0, 0]].concat();
+        let events = |order_close_first: bool| {
+            let mut v = vec![
+                ev(1, 0, open()),
+                ev(1, 1, data(Dir::C2S, &whole_upload())),
+                ev(1, 2, data(Dir::S2C, b"1: stream: OK\0")),
+                ev(1, 3, data(Dir::C2S, &second)),
+                ev(1, 5, EventKind::Eof { dir: Dir::C2S }),
+            ];
+            v.push(ev(
+                1,
+                if order_close_first { 2 } else { 6 },
+                EventKind::Eof { dir: Dir::S2C },
+            ));
+            v.sort_by_key(|e| e.at);
+            v
+        };
+        let a = clamd_snap_of(&with_account(events(false), 1));
+        assert_eq!(a, clamd_snap_of(&with_account(events(true), 1)));
+        assert!(a.ends_with(
+            "connection 1:\n  C: zIDSESSION\\0\n  C: zINSTREAM\\0\n  C: zINSTREAM\\0\n  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n  S: 1: stream: OK\\0\n  server closed during the upload (FIN or RST depends on timing)\n"
+        ), "{a}");
+        // the one stream of a connection the daemon read none of
+        let cut = clamd_snap_of(&with_account(
+            vec![
+                ev(1, 0, open()),
+                ev(1, 1, data(Dir::C2S, &whole_upload())),
+                ev(1, 2, EventKind::Eof { dir: Dir::S2C }),
+                ev(1, 3, EventKind::Eof { dir: Dir::C2S }),
+            ],
+            0,
+        ));
+        assert!(cut.contains("the server ended the stream early"), "{cut}");
+        assert!(!cut.contains("<chunk"), "{cut}");
+    }
+
+    /// SVSP-CLIENT-19, fault `stop-reading` at SCAN: a data channel the daemon never read,
+    /// still open at the end, says that the daemon stopped reading it, not that it ended
+    /// the stream.
+    #[test]
+    fn svsp_client_19_a_data_channel_the_daemon_stopped_reading() {
+        let s = snap(vec![
+            ev(1, 0, open()),
+            ev(1, 1, data(Dir::S2C, b"READY\r\n")),
+            ev(1, 2, data(Dir::C2S, b"1 SCAN/REQUEST n\r\n")),
+            ev(
+                2,
+                3,
+                EventKind::DataChannel {
+                    of: 1,
+                    source: DataSource::Request,
+                },
+            ),
+            ev(1, 4, data(Dir::S2C, b"1 SEND 4321\r\n")),
+            ev(2, 5, open()),
+            ev(2, 6, data(Dir::C2S, &[b'a'; 5000])),
+        ]);
+        assert!(s.ends_with(
+            "    C: <data; the daemon stopped reading it, the length depends on timing>\n    upload blocked: the server stopped reading, the connection was still open\n"
+        ), "{s}");
+    }
+
     /// The snapshot of `events` for an SVSP case that expects clean.
     fn snap(events: Vec<Event>) -> String {
         snap_of(Protocol::Svsp, events)
@@ -736,7 +944,7 @@ mod tests {
             Protocol::Clamd => ("clamd.x", Verdict::Error),
             Protocol::Svsp => ("svsp.x", Verdict::Clean),
         };
-        render_as_expected(protocol, case, verdict, &Transcript { events })
+        render_as_expected(protocol, case, verdict, &Transcript::from_events(events))
     }
 
     /// SVSP-SCAN-REQUEST-1.
@@ -827,6 +1035,7 @@ mod tests {
             .concat();
             Transcript {
                 events: conn(1, 0, &[&sent], &[replies]),
+                ..Default::default()
             }
         };
         // the 7 bytes of `b` are the infected file in both walks
@@ -922,7 +1131,8 @@ mod tests {
 
     /// CLAMD-CLIENT-10, fault `stop-reading`: an upload the daemon stopped reading, still open
     /// at the end (no end event on either side), renders the same whatever got through, and
-    /// says so rather than that the server closed.
+    /// says so rather than that the server closed or "ended the stream early" (it did not
+    /// end it: it stopped reading).
     #[test]
     fn stalled_upload_summary_does_not_depend_on_how_much_arrived() {
         let head: &[u8] = b"zINSTREAM\0";
@@ -941,7 +1151,7 @@ mod tests {
         }
         assert!(
             snaps[0].contains(
-                "  C: zINSTREAM\\0\n  C: <stream data; the server ended the stream early, how much arrived depends on timing>\n  upload blocked: the server stopped reading, the connection was still open\n"
+                "  C: zINSTREAM\\0\n  C: <stream data; the server stopped reading it, how much was sent depends on timing>\n  upload blocked: the server stopped reading, the connection was still open\n"
             ),
             "{}",
             snaps[0]

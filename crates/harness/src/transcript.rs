@@ -1,6 +1,7 @@
 //! What the recording proxy saw: every byte both ways, per connection, with direction and
 //! time offset.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -93,9 +94,42 @@ pub type ShowRun<'a> = dyn FnMut(u32, Dir, usize, &[u8]) -> String + 'a;
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Transcript {
     pub events: Vec<Event>,
+    /// Per connection, the local address of the proxy's socket to the daemon (the peer
+    /// address the daemon saw).
+    #[serde(skip)]
+    pub upstream_addrs: Vec<(u32, SocketAddr)>,
+    /// The daemon's account of its uploads, when it gave one (the fake clamd does): per peer
+    /// address, how many INSTREAM streams it read through their terminator (`u64::MAX`: it
+    /// read everything the client sent, to its end).
+    #[serde(skip)]
+    pub daemon_streams: Option<Vec<(SocketAddr, u64)>>,
 }
 
 impl Transcript {
+    /// A transcript of these events, with no daemon account.
+    pub fn from_events(events: Vec<Event>) -> Self {
+        Transcript {
+            events,
+            ..Default::default()
+        }
+    }
+
+    /// How many INSTREAM streams of connection `conn` the daemon read through their
+    /// terminator, by its own account; `None` when it gave none (then only the proxy's view
+    /// is left). Whether a daemon that closed had read the upload whole cannot be told from
+    /// the proxy's side: the client's last bytes may reach the proxy after the close either way.
+    pub fn streams_read_whole(&self, conn: u32) -> Option<u64> {
+        let account = self.daemon_streams.as_ref()?;
+        let addr = self.upstream_addrs.iter().find(|(c, _)| *c == conn)?.1;
+        Some(
+            account
+                .iter()
+                .rev()
+                .find(|(a, _)| *a == addr)
+                .map_or(0, |(_, n)| *n),
+        )
+    }
+
     /// Control connections (every connection but SVSP data channels) in order of opening.
     pub fn connections(&self) -> Vec<u32> {
         let data: Vec<u32> = self.data_channels_all().into_iter().map(|d| d.0).collect();

@@ -537,6 +537,7 @@ mod tests {
                 ev(ce, EventKind::Eof { dir: Dir::C2S }),
                 ev(se, EventKind::Eof { dir: Dir::S2C }),
             ],
+            ..Default::default()
         }
     }
 

@@ -359,7 +359,7 @@ mod tests {
                 },
             });
         }
-        Transcript { events }
+        Transcript::from_events(events)
     }
 
     #[test]

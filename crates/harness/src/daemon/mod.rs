@@ -141,6 +141,32 @@ impl RunningDaemon {
         }
     }
 
+    /// The daemon's account of its uploads (see [`Transcript::daemon_streams`]): the fake
+    /// clamd's; SVSP has no INSTREAM.
+    ///
+    /// [`Transcript::daemon_streams`]: crate::transcript::Transcript::daemon_streams
+    pub fn streams_read_whole(&self) -> Option<Vec<(std::net::SocketAddr, u64)>> {
+        match self {
+            // input read to its end: every stream the client sent was read
+            RunningDaemon::Clamd(c) => Some(
+                c.uploads_read()
+                    .into_iter()
+                    .map(|(peer, a)| {
+                        (
+                            peer,
+                            if a.read_to_end {
+                                u64::MAX
+                            } else {
+                                a.streams_whole
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            RunningDaemon::Vfindd(_) | RunningDaemon::Refused(_) => None,
+        }
+    }
+
     /// The fake's fault counters (None for a refusal: no daemon counted anything).
     pub fn fault_stats(&self) -> Option<faults::Stats> {
         match self {

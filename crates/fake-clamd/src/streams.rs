@@ -1,0 +1,88 @@
+//! The daemon's own account of the uploads it read: per TCP peer, how many INSTREAM streams
+//! were read through their zero-length terminator, and whether its input was read to the
+//! client's end (a `never-reply` fault discards input without decoding it). A recording
+//! proxy in front of the daemon (the harness) cannot tell this from its side: when the
+//! daemon closes, the client's last bytes may reach the proxy before or after the close,
+//! whether the daemon read them or not. The proxy maps its upstream socket's local address
+//! to the peer named here.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+/// Peers remembered; the oldest are forgotten first (a long-running daemon must not grow).
+pub(crate) const MAX_PEERS: usize = 1024;
+
+/// What the daemon read of one peer's uploads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadAccount {
+    /// INSTREAM streams read through their terminator.
+    pub streams_whole: u64,
+    /// Everything the peer sent was read, to its EOF (streams not necessarily decoded).
+    pub read_to_end: bool,
+}
+
+/// Upload accounts per peer address (most recent peers last).
+#[derive(Debug, Default)]
+pub(crate) struct StreamsRead {
+    peers: Mutex<VecDeque<(SocketAddr, UploadAccount)>>,
+}
+
+impl StreamsRead {
+    /// One more stream of `peer` was read through its terminator.
+    pub(crate) fn read_whole(&self, peer: SocketAddr) {
+        self.update(peer, |a| a.streams_whole += 1);
+    }
+
+    /// All input of `peer` was read, to its EOF.
+    pub(crate) fn read_to_end(&self, peer: SocketAddr) {
+        self.update(peer, |a| a.read_to_end = true);
+    }
+
+    fn update(&self, peer: SocketAddr, f: impl FnOnce(&mut UploadAccount)) {
+        let mut g = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        match g.iter_mut().rev().find(|(a, _)| *a == peer) {
+            Some((_, account)) => f(account),
+            None => {
+                if g.len() >= MAX_PEERS {
+                    g.pop_front();
+                }
+                let mut account = UploadAccount::default();
+                f(&mut account);
+                g.push_back((peer, account));
+            }
+        }
+    }
+
+    /// Every remembered peer with its account, oldest first.
+    pub(crate) fn list(&self) -> Vec<(SocketAddr, UploadAccount)> {
+        let g = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        g.iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts add up per peer, and the list stays bounded with the oldest peers dropped.
+    #[test]
+    fn counts_per_peer_and_stays_bounded() {
+        let s = StreamsRead::default();
+        let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        s.read_whole(a);
+        s.read_whole(a);
+        s.read_to_end(a);
+        let want = UploadAccount {
+            streams_whole: 2,
+            read_to_end: true,
+        };
+        assert_eq!(s.list(), vec![(a, want)]);
+        for p in 0..MAX_PEERS as u16 {
+            s.read_whole(SocketAddr::from(([127, 0, 0, 2], 2000 + p)));
+        }
+        let l = s.list();
+        assert_eq!(l.len(), MAX_PEERS);
+        assert!(!l.iter().any(|(p, _)| *p == a), "oldest peer forgotten");
+    }
+}
