@@ -144,8 +144,14 @@ fn render_connection(
                 let uploaded = parse_client(&c).any(|f| {
                     matches!(f, ClientFrame::Command { name, .. } if name.as_slice() == b"INSTREAM")
                 });
+                // A reply that is no verdict, then both sides closed: which closed first is a
+                // race (Exim closes as it parses a garbage `OK` the daemon sent just before
+                // its own FIN), so such an end is "both closed", never "client first".
+                let server_answered_and_closed =
+                    !srv.is_empty() && t.end_of(conn, Dir::S2C).is_some();
                 let client_closed_first = uploaded
                     && no_stream_reply
+                    && !server_answered_and_closed
                     && t.end_of(conn, Dir::C2S).is_some()
                     && !server_closed_first(t, conn, &replies);
                 let (cut_by_server, answered) = match t.streams_read_whole(conn) {
@@ -859,6 +865,40 @@ mod tests {
                 "  C: <chunk 7 bytes>\n  C: <chunk 0: end of stream>\n  client side: closed, server side: closed\n",
             ],
         );
+    }
+
+    /// CLAMD-CLIENT-3 (`clamd.fault-garbage-text` with Exim, seen in a CI dry run): the daemon
+    /// read the stream, answered `OK` (no verdict) and closed; the client closed as it parsed
+    /// it. Which end the proxy saw first is a race, so both orders render the same end, and
+    /// neither claims the client closed first with no result.
+    #[test]
+    fn clamd_client_3_a_reply_then_both_closed_renders_the_same_in_either_order() {
+        let events = |client_first: bool| {
+            let (c, s) = (
+                EventKind::Eof { dir: Dir::C2S },
+                EventKind::Eof { dir: Dir::S2C },
+            );
+            let (third, fourth) = if client_first { (c, s) } else { (s, c) };
+            with_account(
+                vec![
+                    ev(1, 0, open()),
+                    ev(1, 1, data(Dir::C2S, &whole_upload())),
+                    ev(1, 2, data(Dir::S2C, b"OK")),
+                    ev(1, 3, third),
+                    ev(1, 4, fourth),
+                ],
+                1,
+            )
+        };
+        let a = clamd_snap_of(&events(true));
+        assert_eq!(a, clamd_snap_of(&events(false)));
+        crate::test_support::assert_shows(
+            &a,
+            &["  S: OK  (no terminator)
+  client side: closed, server side: closed
+"],
+        );
+        assert!(!a.contains("client closed first"), "{a}");
     }
 
     /// CLAMD-INSTREAM-8, CLAMD-CLIENT-4 (`clamd.close-early`, `clamd.over-limit`): a stream
