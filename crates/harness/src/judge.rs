@@ -322,7 +322,16 @@ fn verdict_rule(case: &Case, ev: &Evidence) -> String {
         .unwrap_or_else(|| reply_rule(case.protocol, ev))
 }
 
+/// What the daemon said instead of a verdict; first, that no scan was asked for at all (a
+/// client that PINGs, finds no engine and passes the file: c-icap with a clamd that was down
+/// when it started), which no reply quoted from a probe's connection would say.
 fn reply_said(ev: &Evidence) -> String {
+    if !ev.sent.is_empty() && !ev.sent.iter().any(|w| SCAN_WORDS.contains(&w.as_str())) {
+        return format!(
+            "the client never asked for a scan (it sent only {})",
+            ev.sent.join(", ")
+        );
+    }
     match &ev.last_reply {
         Some(r) => format!("its last reply was `{r}`, not a verdict"),
         None => "it sent no reply (closed, reset, refused or silent)".into(),
@@ -922,6 +931,28 @@ mod tests {
         assert!(f.happened.contains("`UNKNOWN COMMAND"), "{f:?}");
         let j = judged(&case, &exited(0), &seen(true, &["INSTREAM"], None));
         assert_eq!(j.status, Status::Pass);
+    }
+
+    /// CLAMD-CLIENT-3: a clean report from a client that only probed the daemon (c-icap
+    /// sends `PING` and `VERSION` at start and, finding no engine, passes every file) says
+    /// that no scan was asked for, not the probe's reply.
+    #[test]
+    fn clamd_client_3_fail_open_without_a_scan_request_says_so() {
+        let ev = Evidence {
+            connected: true,
+            sent: vec!["PING".into(), "VERSION".into()],
+            last_reply: Some("ClamAV 1.4.6\\0".into()),
+            ..Evidence::default()
+        };
+        let j = judged(&shipped("clamd.empty"), &exited(0), &ev);
+        assert_eq!(j.status, Status::FailOpen, "{:?}", j.failures);
+        assert!(
+            j.failures[0]
+                .happened
+                .ends_with("the client never asked for a scan (it sent only PING, VERSION)"),
+            "{}",
+            j.failures[0].happened
+        );
     }
 
     /// CLAMD-CLIENT-3: a FAIL-OPEN quotes the reply on the connection that carried the scan:
