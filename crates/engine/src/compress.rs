@@ -3,7 +3,7 @@
 //! only by decompressing, like gzip), with memory bounded by the format: bzip2 blocks are at
 //! most 900 kB, and an xz dictionary larger than [`XZ_MEM_LIMIT_KIB`] is refused.
 
-use std::io::Read;
+use std::io::{self, BufRead, Read};
 
 /// Largest xz decoder memory accepted (KiB): `xz -9` needs about 65 MiB.
 pub(crate) const XZ_MEM_LIMIT_KIB: u32 = 80 * 1024;
@@ -29,64 +29,80 @@ pub(crate) fn bzip2_reader<R: Read>(r: R) -> impl Read {
     WholeBuffers::new(bzip2::read::BzDecoder::new(r))
 }
 
-/// gzip read as clamd 1.4.6's `cli_scangzip` reads it: zlib with `MAX_WBITS + 16` fed one
-/// 4 KiB page at a time, member after member (a reset after each end). A data error keeps
-/// the bytes inflated in that call and ends the data; input that ends early ends it without
-/// an error. flate2 drops what a call inflated before its error, so a gzip cut short and
-/// followed by other bytes (a PDF's `endstream`, a MIME boundary) lost its last output.
-pub(crate) struct GzipAsClamd<R> {
+/// zlib's inflate (zlib-rs, a port of zlib) driven as clamd drives it: input that ends
+/// before the stream does is the end (`Z_BUF_ERROR`), and a data error ends it with an error
+/// after the bytes the failing call inflated (clamd writes them, then stops). Raw deflate for
+/// zip members (`unz`), or gzip as `cli_scangzip` reads it, member after member. flate2 drops
+/// what the failing call inflated (a gzip cut short and followed by other bytes, a PDF's
+/// `endstream`, lost its last output), and miniz accepts a distance too far back.
+pub(crate) struct Zlib<R> {
     inner: R,
     z: zlib_rs::Inflate,
-    page: Box<[u8; GZIP_PAGE]>,
-    at: usize,
-    len: usize,
+    gzip: bool,
     done: bool,
+    failed: bool,
 }
 
-/// clamd's `fmap` page: how much input one `inflate` call gets.
-const GZIP_PAGE: usize = 4096;
+impl<R: BufRead> Zlib<R> {
+    /// Raw deflate (a zip member).
+    pub(crate) fn raw(inner: R) -> Self {
+        Self::with(inner, false)
+    }
 
-impl<R: Read> GzipAsClamd<R> {
-    pub(crate) fn new(inner: R) -> Self {
+    /// gzip, every member of it (`cli_scangzip` resets its stream after each end).
+    pub(crate) fn gzip(inner: R) -> Self {
+        Self::with(inner, true)
+    }
+
+    fn with(inner: R, gzip: bool) -> Self {
         Self {
             inner,
-            z: zlib_rs::Inflate::new(true, 16 + 15),
-            page: Box::new([0; GZIP_PAGE]),
-            at: 0,
-            len: 0,
+            z: Self::inflate(gzip),
+            gzip,
             done: false,
+            failed: false,
+        }
+    }
+
+    fn inflate(gzip: bool) -> zlib_rs::Inflate {
+        if gzip {
+            zlib_rs::Inflate::new(true, 16 + 15)
+        } else {
+            zlib_rs::Inflate::new(false, 15)
         }
     }
 }
 
-impl<R: Read> Read for GzipAsClamd<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+impl<R: BufRead> Read for Zlib<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad deflate data");
+        if self.failed {
+            return Err(bad());
+        }
         while !self.done && !buf.is_empty() {
-            if self.at == self.len {
-                self.len = self.inner.read(&mut self.page[..])?;
-                self.at = 0;
-                if self.len == 0 {
-                    self.done = true;
-                    break;
-                }
-            }
+            let input = self.inner.fill_buf()?;
+            let eof = input.is_empty();
             let (in0, out0) = (self.z.total_in(), self.z.total_out());
-            let status = self.z.decompress(
-                &self.page[self.at..self.len],
-                buf,
-                zlib_rs::InflateFlush::NoFlush,
-            );
-            self.at += (self.z.total_in() - in0) as usize;
+            let status = self
+                .z
+                .decompress(input, buf, zlib_rs::InflateFlush::NoFlush);
+            let consumed = (self.z.total_in() - in0) as usize;
             let produced = (self.z.total_out() - out0) as usize;
+            self.inner.consume(consumed);
             match status {
-                Err(_) => self.done = true,
-                // the next member starts with the input this one left
-                // (`Inflate::reset` would forget the gzip wrapper: a new decoder)
-                Ok(zlib_rs::Status::StreamEnd) => self.z = zlib_rs::Inflate::new(true, 16 + 15),
-                // no output and nothing taken from a page: nothing will come of it
-                Ok(_) if produced == 0 && self.at < self.len => {
-                    self.at = self.len;
+                Err(_) => {
+                    self.failed = true;
+                    return if produced > 0 {
+                        Ok(produced)
+                    } else {
+                        Err(bad())
+                    };
                 }
+                // the next gzip member starts with the input this one left
+                // (`Inflate::reset` would forget the gzip wrapper: a new decoder)
+                Ok(zlib_rs::Status::StreamEnd) if self.gzip => self.z = Self::inflate(true),
+                Ok(zlib_rs::Status::StreamEnd) => self.done = true,
+                Ok(_) if produced == 0 && (eof || consumed == 0) => return Ok(0),
                 Ok(_) => {}
             }
             if produced > 0 {

@@ -859,7 +859,8 @@ impl Walk<'_, '_> {
             Opened::Gzip { reader, name } => {
                 // clamd 1.4.6 (`cli_scangzip`) scans what inflated before a bad or cut-short
                 // stream: an error ends the member's data (the trailer is checked last)
-                let mut dec = compress::GzipAsClamd::new(reader);
+                let zlib = compress::Zlib::gzip(io::BufReader::with_capacity(16 * 1024, reader));
+                let mut dec = compress::UntilError::new(zlib);
                 self.next_member(&mut dec, name, depth + 1, None)?;
             }
             Opened::Bzip2 { reader, name } => {

@@ -31,6 +31,7 @@
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
+use super::compress::Zlib;
 use super::implode;
 use super::le::{u16_at, u32_at};
 use crate::limits::LimitExceeded;
@@ -284,74 +285,12 @@ fn index(s: &mut SpoolReader, size: u64, dir: u64, max_files: Option<u64>) -> In
 fn decoder<'a>(method: Method, flags: u16, data: &'a mut dyn Read) -> Option<Box<dyn Read + 'a>> {
     let buffered = BufReader::with_capacity(16 * 1024, data);
     Some(match method {
-        Method::Deflate => Box::new(Zlib::new(buffered)),
+        Method::Deflate => Box::new(Zlib::raw(buffered)),
         Method::Deflate64 => Box::new(InputEnd(deflate64::Deflate64Decoder::with_buffer(buffered))),
         Method::Bzip2 => Box::new(InputEnd(bzip2::bufread::BzDecoder::new(buffered))),
         Method::Implode => Box::new(implode::Explode::new(buffered, flags)),
         Method::Stored | Method::Other(_) => return None,
     })
-}
-
-/// Raw deflate through zlib's inflate, as `unz` drives it: input that ends before the stream
-/// does is the end (`Z_BUF_ERROR`), a data error ends it with an error after the bytes
-/// inflated before it (which clamd writes, then fails on the next call).
-struct Zlib<R> {
-    inner: R,
-    z: zlib_rs::Inflate,
-    done: bool,
-    failed: bool,
-}
-
-impl<R: io::BufRead> Zlib<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            z: zlib_rs::Inflate::new(false, 15),
-            done: false,
-            failed: false,
-        }
-    }
-}
-
-impl<R: io::BufRead> Read for Zlib<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.failed {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "bad deflate data",
-            ));
-        }
-        while !self.done && !buf.is_empty() {
-            let input = self.inner.fill_buf()?;
-            let eof = input.is_empty();
-            let (in0, out0) = (self.z.total_in(), self.z.total_out());
-            let status = self
-                .z
-                .decompress(input, buf, zlib_rs::InflateFlush::NoFlush);
-            let consumed = (self.z.total_in() - in0) as usize;
-            let produced = (self.z.total_out() - out0) as usize;
-            self.inner.consume(consumed);
-            match status {
-                Err(_) => {
-                    self.failed = true;
-                    if produced > 0 {
-                        return Ok(produced);
-                    }
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "bad deflate data",
-                    ));
-                }
-                Ok(zlib_rs::Status::StreamEnd) => self.done = true,
-                Ok(_) if produced == 0 && (eof || consumed == 0) => return Ok(0),
-                Ok(_) => {}
-            }
-            if produced > 0 {
-                return Ok(produced);
-            }
-        }
-        Ok(0)
-    }
 }
 
 /// libbz2 (`BZ_OK`) takes input that ends before the stream does as no error: clamd keeps the
