@@ -198,8 +198,9 @@ fn conformance() -> anyhow::Result<bool> {
             .concat(),
         ),
         // c-icap 0.5.10's virus_scan with clamd_mod (~5 s), with its SCAN-path fault cases
-        // (clamd_mod sends zSCAN <temp file>) and its baseline. Left out: clamd.silent (no
-        // timeout towards clamd: it hangs until killed, CLAMD-CLIENT-10) and the FAIL-OPEN
+        // (clamd_mod sends zSCAN <temp file>) and its baseline. Left out: clamd.silent and
+        // clamd.fault-never-reply (no timeout towards clamd: it hangs until killed,
+        // CLAMD-CLIENT-10) and the FAIL-OPEN
         // cases (a failed start-up PING leaves no engine, so every object passes; objects
         // over MaxObjectSize, PDFs and empty bodies are never scanned; a reply cut before its
         // terminator is a verdict); crates/harness/README.md "Third-party clients".
@@ -208,6 +209,7 @@ fn conformance() -> anyhow::Result<bool> {
             let mut run = args(&["--client", "c-icap", "--require-available"]);
             for case in [
                 "clamd.silent",
+                "clamd.fault-never-reply",
                 "clamd.refused",
                 "clamd.fault-refuse",
                 "clamd.ping-error-at-start",
