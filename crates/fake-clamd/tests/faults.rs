@@ -132,12 +132,12 @@ async fn faults_seen_on_the_wire() {
         ),
         row(
             "truncate to 2 bytes",
-            always(Fault::Truncate { keep: Some(2) }),
+            always(Fault::Truncate { keep: Some(2), through: None }),
             &[(ping, eof(b"PO"))],
         ),
         row(
             "truncate to half",
-            always(Fault::Truncate { keep: None }),
+            always(Fault::Truncate { keep: None, through: None }),
             &[(&instream(&eicar, 10), eof(&found[..found.len() / 2]))],
         ),
         row(

@@ -157,9 +157,14 @@ async fn fault_garbage_and_truncated_reply() {
         session(v.s.addr(), &["SCAN/FILE /clean"]).await,
         eof("READY\r\n%%%\r\n")
     );
-    let v =
-        server(FaultPlan::new().with(Trigger::command("SCAN"), Fault::Truncate { keep: Some(3) }))
-            .await;
+    let v = server(FaultPlan::new().with(
+        Trigger::command("SCAN"),
+        Fault::Truncate {
+            keep: Some(3),
+            through: None,
+        },
+    ))
+    .await;
     assert_eq!(
         session(v.s.addr(), &["SCAN/FILE /clean"]).await,
         eof("READY\r\nQUE")

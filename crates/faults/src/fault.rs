@@ -111,11 +111,17 @@ pub enum Fault {
         #[serde(default = "default_garbage_len")]
         len: usize,
     },
-    /// Send only the first `keep` bytes of the reply (default: half), then close.
+    /// Send only the start of the reply, then close: through the first `through` text where
+    /// the reply has it, else the first `keep` bytes (default: half).
     Truncate {
         /// Bytes kept.
         #[serde(default)]
         keep: Option<usize>,
+        /// Keep the reply up to and including the first occurrence of this text (`": OK"`
+        /// cuts `stream: OK.Name FOUND`, `<path>: OK.Name FOUND` and `1: fd[9]: OK.Name FOUND`
+        /// right after their `OK`, whatever the command or the session prefix).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        through: Option<String>,
     },
     /// Force the scan verdict: infected with this name.
     Infected {

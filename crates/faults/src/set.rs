@@ -398,6 +398,17 @@ fn add_both(total: &AtomicU64, conn: &AtomicU64, n: u64) -> u64 {
 }
 
 /// The hold of a `stop-reading` fault (`hold_ms`, else [`crate::fault::STOP_READING_HOLD_MS`]).
+/// How many bytes of `reply` run through the first `text` (`None`: `text` is empty or absent).
+fn cut_through(reply: &[u8], text: &[u8]) -> Option<usize> {
+    if text.is_empty() {
+        return None;
+    }
+    reply
+        .windows(text.len())
+        .position(|w| w == text)
+        .map(|at| at + text.len())
+}
+
 fn stop_reading_hold(hold_ms: Option<u64>) -> Duration {
     Duration::from_millis(hold_ms.unwrap_or(crate::fault::STOP_READING_HOLD_MS))
 }
@@ -764,8 +775,12 @@ impl ConnFaults {
                     };
                     close_after = true;
                 }
-                Fault::Truncate { keep: k } => {
-                    let k = k.unwrap_or(bytes.len() / 2).min(bytes.len());
+                Fault::Truncate { keep: k, through } => {
+                    let k = through
+                        .and_then(|t| cut_through(&bytes, t.as_bytes()))
+                        .or(k)
+                        .unwrap_or(bytes.len() / 2)
+                        .min(bytes.len());
                     bytes.truncate(k);
                     close_after = true;
                 }

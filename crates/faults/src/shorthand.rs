@@ -4,7 +4,8 @@
 //! `delay-bytes:MS`, `slow-read:BYTES/MS`, `split-reply[:byte|random][/MS]`, `drop[:N]`
 //! (after N more bytes), `reset`, `never-reply`, `stop-reading[:N][/HOLD_MS]` (after N
 //! more bytes; the silent connection held HOLD_MS), `refuse`, `garbage[:TEXT]`,
-//! `truncate[:KEEP]`, `infected:NAME`, `clean`, `error:TEXT`, `errno:NAME`, `timeout`,
+//! `truncate[:KEEP]`, `truncate-through:TEXT` (the reply through the first TEXT),
+//! `infected:NAME`, `clean`, `error:TEXT`, `errno:NAME`, `timeout`,
 //! `stream-limit[:faithful|close|reply-drain|reset]`, `eagain`, `efault`, `denied`,
 //! `split-every:BYTES[/MS]`, `reply:TEXT` (framed), `reply-raw:TEXT` (escapes such as
 //! `\x01` decoded, unframed). A TEXT cannot contain `@` or `;`: use a TOML plan for those.
@@ -153,6 +154,11 @@ fn parse_fault(s: &str) -> Result<Fault, FaultsError> {
         },
         "truncate" => Fault::Truncate {
             keep: arg.map(|a| num(a, s)).transpose()?,
+            through: None,
+        },
+        "truncate-through" => Fault::Truncate {
+            keep: None,
+            through: Some(need()?.to_string()),
         },
         "infected" => Fault::Infected {
             name: need()?.to_string(),

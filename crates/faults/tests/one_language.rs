@@ -86,8 +86,13 @@ fn verdict_rules_fire_only_at_the_verdict() {
         }))
     );
 
-    let set =
-        FaultSet::new(FaultPlan::new().with(Trigger::verdict(), Fault::Truncate { keep: None }));
+    let set = FaultSet::new(FaultPlan::new().with(
+        Trigger::verdict(),
+        Fault::Truncate {
+            keep: None,
+            through: None,
+        },
+    ));
     let c = set.connect();
     assert!(!c.shapes_writes());
     assert_eq!(c.event(v), None);

@@ -87,6 +87,7 @@ fn every_fault_kind_parses_from_toml() {
         r#"{ kind = "refuse" }"#,
         r#"{ kind = "garbage", text = "xx" }"#,
         r#"{ kind = "truncate", keep = 3 }"#,
+        r#"{ kind = "truncate", through = ": OK" }"#,
         r#"{ kind = "infected", name = "N" }"#,
         r#"{ kind = "clean" }"#,
         r#"{ kind = "error", text = "boom" }"#,
@@ -327,7 +328,13 @@ fn write_plans_split_delay_garbage_truncate() {
                     len: 10,
                 },
             )
-            .with(Trigger::command("STATS"), Fault::Truncate { keep: None }),
+            .with(
+                Trigger::command("STATS"),
+                Fault::Truncate {
+                    keep: None,
+                    through: None,
+                },
+            ),
     );
     let c = set.connect();
     c.event(cmd("PING"));
@@ -346,6 +353,48 @@ fn write_plans_split_delay_garbage_truncate() {
     c.event(cmd("STATS"));
     let w = c.write_plan(b"0123456789");
     assert_eq!(w.pieces[0].bytes, b"01234");
+}
+
+/// CLAMD-CLIENT-3: `truncate` with `through` cuts a verdict right after its `OK` whatever
+/// precedes it (`stream`, a path, a session's `<id>: `), so one case cuts every scan path's
+/// `OK.Name FOUND` to look like a clean verdict without its terminator; a reply without the
+/// text falls back to `keep`, then to half.
+#[test]
+fn clamd_client_3_truncate_through_cuts_after_the_text_on_every_scan_path() {
+    let plan = FaultPlan::from_toml(
+        "[[rule]]\nwhen = { verdict = true }\nfault = { kind = \"truncate\", through = \": OK\", keep = 3 }\n",
+    )
+    .unwrap();
+    for (reply, kept) in [
+        (&b"stream: OK.Cut FOUND\0"[..], &b"stream: OK"[..]),
+        (b"/tmp/x y/f: OK.Cut FOUND\n", b"/tmp/x y/f: OK"),
+        (b"1: fd[9]: OK.Cut FOUND\0", b"1: fd[9]: OK"),
+        (b"PONG\0", b"PON"),
+    ] {
+        let c = FaultSet::new(plan.clone()).connect();
+        c.event(Event::Verdict {
+            name: "SCAN",
+            request: None,
+        });
+        let w = c.write_plan(reply);
+        assert_eq!(
+            w.pieces[0].bytes,
+            kept,
+            "{}",
+            String::from_utf8_lossy(reply)
+        );
+        assert!(w.close_after);
+    }
+    let half = FaultPlan::from_shorthand("truncate-through:: OK@verdict").unwrap();
+    let c = FaultSet::new(half).connect();
+    c.event(Event::Verdict {
+        name: "INSTREAM",
+        request: None,
+    });
+    assert_eq!(
+        c.write_plan(b"stream: Eicar FOUND\0").pieces[0].bytes,
+        b"stream: Ei"
+    );
 }
 
 #[test]

@@ -169,6 +169,7 @@ impl Generated {
                 };
                 at(Fault::Truncate {
                     keep: Some(usize::from(keep)),
+                    through: None,
                 })
             }
             Behaviour::Garbage { len } => at(Fault::Garbage {
