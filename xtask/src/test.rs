@@ -239,8 +239,16 @@ fn conformance() -> anyhow::Result<bool> {
         // good on a daemon that stops reading (CLAMD-CLIENT-10)
         args(
             &[
-                // clamdscan's parallel IDSESSION mode, once per session reply order (issue 18)
-                &["--client", "clamdscan", "--client", "clamdscan-multiscan"][..],
+                // clamdscan's parallel IDSESSION mode, once per session reply order (issue 18),
+                // and its default mode (CONTSCAN <path>: the reply fault cases reach it)
+                &[
+                    "--client",
+                    "clamdscan",
+                    "--client",
+                    "clamdscan-multiscan",
+                    "--client",
+                    "clamdscan-contscan",
+                ][..],
                 TIMEOUT_CASES,
                 &["--require-available"],
             ]
