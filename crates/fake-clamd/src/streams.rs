@@ -1,6 +1,7 @@
 //! The daemon's own account of the uploads it read: per TCP peer, how many INSTREAM streams
 //! were read through their zero-length terminator, and whether its input was read to the
-//! client's end (a `never-reply` fault discards input without decoding it). A recording
+//! client's end, i.e. the client closed before the daemon did (at a command boundary, or in
+//! a `never-reply` fault, which discards input without decoding it). A recording
 //! proxy in front of the daemon (the harness) cannot tell this from its side: when the
 //! daemon closes, the client's last bytes may reach the proxy before or after the close,
 //! whether the daemon read them or not. The proxy maps its upstream socket's local address
@@ -18,7 +19,8 @@ pub(crate) const MAX_PEERS: usize = 1024;
 pub struct UploadAccount {
     /// INSTREAM streams read through their terminator.
     pub streams_whole: u64,
-    /// Everything the peer sent was read, to its EOF (streams not necessarily decoded).
+    /// Everything the peer sent was read, to its EOF (streams not necessarily decoded): the
+    /// client closed its side before the daemon closed.
     pub read_to_end: bool,
 }
 

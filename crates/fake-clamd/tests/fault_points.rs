@@ -194,7 +194,10 @@ async fn one_exchange_under_a_fault_rule() {
 /// stream in full only when the daemon read it whole): a stream read through its terminator
 /// counts even when a verdict fault then closes without a reply; one reset at its first
 /// chunk does not; a `never-reply` connection whose input was read to the client's EOF was
-/// read to its end. Each is keyed by the client's own address.
+/// read to its end, and so was a session the client closed after its verdict. A daemon that closes
+/// after the terminator never reads the client's end, even when the client half-closed
+/// right after its upload (who closed first is the daemon's account, CLAMD-CLIENT-3). Each
+/// is keyed by the client's own address.
 #[tokio::test]
 async fn the_daemon_accounts_for_the_uploads_it_read() {
     use fake_clamd::UploadAccount;
@@ -221,13 +224,35 @@ async fn the_daemon_accounts_for_the_uploads_it_read() {
             (c, me, end)
         }
     };
-    let (c, me, end) = run("drop@verdict", false).await;
-    assert_eq!(end, End::Eof(Vec::new()));
     let whole = UploadAccount {
         streams_whole: 1,
         read_to_end: false,
     };
-    assert_eq!(account(&c, me), whole);
+    for half_close in [false, true] {
+        let (c, me, end) = run("drop@verdict", half_close).await;
+        assert_eq!(end, End::Eof(Vec::new()));
+        assert_eq!(account(&c, me), whole, "half-close {half_close}");
+    }
+
+    // no fault, inside a session: the verdict, then the client's FIN (no END), which the
+    // daemon reads before it closes
+    let c = server("").await;
+    let mut s = TcpStream::connect(addr(&c)).await.expect("connect");
+    let me = s.local_addr().expect("local address");
+    s.write_all(&[&b"zIDSESSION\0"[..], &upload].concat())
+        .await
+        .expect("write");
+    s.shutdown().await.expect("half-close");
+    let end = read_end(&mut s, T).await;
+    assert!(
+        matches!(end, End::Eof(ref b) if b.starts_with(b"1: stream: OK")),
+        "{end:?}"
+    );
+    let read_to_end = UploadAccount {
+        streams_whole: 1,
+        read_to_end: true,
+    };
+    assert_eq!(account(&c, me), read_to_end);
 
     let (c, me, _) = run("reset@chunk=1", false).await;
     assert_eq!(account(&c, me), UploadAccount::default());

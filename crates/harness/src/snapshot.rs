@@ -149,11 +149,16 @@ fn render_connection(
                 // its own FIN), so such an end is "both closed", never "client first".
                 let server_answered_and_closed =
                     !srv.is_empty() && t.end_of(conn, Dir::S2C).is_some();
+                // Who closed first is the daemon's account where it gave one: it read the
+                // client's end before closing (a silent daemon the client gave up on), or it
+                // closed by its own decision (a client that half-closes after its upload races
+                // the daemon's FIN to the proxy).
                 let client_closed_first = uploaded
                     && no_stream_reply
                     && !server_answered_and_closed
                     && t.end_of(conn, Dir::C2S).is_some()
-                    && !server_closed_first(t, conn, &replies);
+                    && t.daemon_read_client_end(conn)
+                        .unwrap_or_else(|| !server_closed_first(t, conn, &replies));
                 let (cut_by_server, answered) = match t.streams_read_whole(conn) {
                     // The daemon's own account (CLAMD-INSTREAM-2): the streams it read
                     // through their terminator are shown whole, whatever it did next (an
@@ -864,6 +869,48 @@ mod tests {
             &[
                 "  C: <chunk 7 bytes>\n  C: <chunk 0: end of stream>\n  client side: closed, server side: closed\n",
             ],
+        );
+    }
+
+    /// CLAMD-CLIENT-3 (`clamd.close-before-reply` with npm node-clamav, which half-closes
+    /// after its upload; seen in a second run): the daemon read the stream and closed with no
+    /// reply by its own decision, without reading the client's end, so the connection ends
+    /// "both closed" whichever FIN reached the proxy first. Where the daemon read the client's
+    /// end first (a silent daemon the client gave up on) the client closed first, again in
+    /// either order.
+    #[test]
+    fn clamd_client_3_who_closed_first_is_the_daemons_account() {
+        let events = |client_first: bool, account: u64| {
+            let (c, s) = (
+                EventKind::Eof { dir: Dir::C2S },
+                EventKind::Eof { dir: Dir::S2C },
+            );
+            let (third, fourth) = if client_first { (c, s) } else { (s, c) };
+            with_account(
+                vec![
+                    ev(1, 0, open()),
+                    ev(1, 1, data(Dir::C2S, &whole_upload())),
+                    ev(1, 3, third),
+                    ev(1, 4, fourth),
+                ],
+                account,
+            )
+        };
+        let daemon_closed = clamd_snap_of(&events(true, 1));
+        assert_eq!(daemon_closed, clamd_snap_of(&events(false, 1)));
+        crate::test_support::assert_shows(
+            &daemon_closed,
+            &["  C: <chunk 0: end of stream>\n  client side: closed, server side: closed\n"],
+        );
+        assert!(
+            !daemon_closed.contains("client closed first"),
+            "{daemon_closed}"
+        );
+        let client_closed = clamd_snap_of(&events(true, u64::MAX));
+        assert_eq!(client_closed, clamd_snap_of(&events(false, u64::MAX)));
+        assert!(
+            client_closed.contains("  client closed first, with no scan result for its stream"),
+            "{client_closed}"
         );
     }
 

@@ -130,6 +130,13 @@ impl Transcript {
         )
     }
 
+    /// Whether the daemon read connection `conn`'s end (the client closed its side before the
+    /// daemon closed), by the daemon's own account; `None` when it gave none.
+    pub fn daemon_read_client_end(&self, conn: u32) -> Option<bool> {
+        // the account marks input read to the client's end as every stream read whole
+        self.streams_read_whole(conn).map(|n| n == u64::MAX)
+    }
+
     /// Control connections (every connection but SVSP data channels) in order of opening.
     pub fn connections(&self) -> Vec<u32> {
         let data: Vec<u32> = self.data_channels_all().into_iter().map(|d| d.0).collect();
