@@ -70,6 +70,26 @@ pub enum EventKind {
     /// its connection, recorded when the proxy set up its listener). In its events `C` is the
     /// client program's side and `S` the daemon's, whoever connected.
     DataChannel { of: u32, source: DataSource },
+    /// The client passed `count` open descriptors (`SCM_RIGHTS` on a unix socket, as a FILDES
+    /// request does, CLAMD-FILDES-1) with the read that ended after byte `after` of its
+    /// stream (counted from 1; the kernel ends a read at the message that carries them, so
+    /// this is where the client's `sendmsg` ended, whatever the timing). `cut`: it passed
+    /// more than the proxy takes per read; the kernel closed the rest (`MSG_CTRUNC`).
+    Descriptors {
+        count: usize,
+        after: usize,
+        cut: bool,
+    },
+}
+
+/// How a passed descriptor shows in logs and snapshots.
+pub fn descriptors_text(count: usize, cut: bool) -> String {
+    let what = match count {
+        1 => "<descriptor passed".to_string(),
+        n => format!("<{n} descriptors passed"),
+    };
+    let more = if cut { ", more cut off>" } else { ">" };
+    format!("{what}{more}")
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +176,20 @@ impl Transcript {
             .iter()
             .filter_map(|e| match e.kind {
                 EventKind::DataChannel { of, source } => Some((e.conn, of, source)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Descriptors the client passed on connection `conn`, in order: (after which byte of its
+    /// stream, how many, whether more were cut off).
+    pub fn descriptors(&self, conn: u32) -> Vec<(usize, usize, bool)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Descriptors { count, after, cut } if e.conn == conn => {
+                    Some((after, count, cut))
+                }
                 _ => None,
             })
             .collect()
@@ -296,6 +330,11 @@ impl Transcript {
                     "[{t:9.3} ms] #{} data channel of #{of} ({})",
                     e.conn,
                     source.command()
+                )),
+                EventKind::Descriptors { count, cut, .. } => s.push_str(&format!(
+                    "[{t:9.3} ms] #{} C: {}",
+                    e.conn,
+                    descriptors_text(*count, *cut)
                 )),
             }
             s.push('\n');
