@@ -27,6 +27,8 @@ use crate::data_lines::{LineRewriter, Piece, Watch};
 use crate::error::{HarnessError, Result};
 use crate::fd_pass::{Plain, Received, Sink, Source};
 use crate::transcript::{DataSource, Dir, Event, EventKind, Transcript};
+use fake_clamd::Peer;
+use std::os::fd::AsRawFd;
 
 /// Most bytes a proxy keeps in memory; later runs are recorded by length only. A client
 /// that streams without end is judged on what it sent first, and the harness's memory stays
@@ -50,12 +52,12 @@ struct Recorder {
     events: Mutex<Vec<Event>>,
     kept: AtomicUsize,
     /// Per connection, the local address of its socket to the daemon.
-    upstream: Mutex<Vec<(u32, SocketAddr)>>,
+    upstream: Mutex<Vec<(u32, Peer)>>,
 }
 
 impl Recorder {
-    fn upstream(&self, conn: u32, server: &TcpStream) {
-        if let (Ok(addr), Ok(mut v)) = (server.local_addr(), self.upstream.lock()) {
+    fn upstream(&self, conn: u32, local: Option<Peer>) {
+        if let (Some(addr), Ok(mut v)) = (local, self.upstream.lock()) {
             v.push((conn, addr));
         }
     }
@@ -344,6 +346,34 @@ async fn connect(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
     Ok(s)
 }
 
+/// Connects to the daemon's unix socket within [`CONNECT_TIMEOUT`], from a socket bound to
+/// an abstract name of its own: the daemon sees that name as its peer, and its account of
+/// the streams it read (`fake_clamd::streams`) finds this connection by it. Returns the
+/// stream and the name.
+async fn connect_unix(path: PathBuf) -> std::result::Result<(UnixStream, Vec<u8>), String> {
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("avc-proxy-{}-{seq}", std::process::id()).into_bytes();
+    let bound = name.clone();
+    // A unix connect waits only while the daemon's backlog is full: on the blocking pool.
+    let connecting = tokio::task::spawn_blocking(move || -> std::io::Result<UnixStream> {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        bind(fd.as_raw_fd(), &UnixAddr::new_abstract(&bound)?)?;
+        connect(fd.as_raw_fd(), &UnixAddr::new(&path)?)?;
+        let s = std::os::unix::net::UnixStream::from(fd);
+        s.set_nonblocking(true)?;
+        UnixStream::from_std(s)
+    });
+    let joined = async { connecting.await.map_err(std::io::Error::other)? };
+    within_timeout(joined).await.map(|s| (s, name))
+}
+
 /// Records how connecting upstream went; the stream if it did.
 fn opened<T>(rec: &Recorder, id: u32, r: std::result::Result<T, String>) -> Option<T> {
     let (server, upstream_error) = match r {
@@ -362,10 +392,10 @@ where
     let upstream = match upstream {
         Upstream::Tcp(a) => a,
         Upstream::Unix(path) => {
-            let Some(server) = opened(&sh.rec, id, within_timeout(UnixStream::connect(path)).await)
-            else {
+            let Some((server, name)) = opened(&sh.rec, id, connect_unix(path).await) else {
                 return;
             };
+            sh.rec.upstream(id, Some(Peer::Unix(name)));
             match client.into_unix() {
                 Ok(client) => {
                     relay_fds(client, server, opts.hold_greeting, id, sh.rec.clone()).await
@@ -380,7 +410,7 @@ where
     let Some(server) = opened(&sh.rec, id, connect(upstream).await) else {
         return;
     };
-    sh.rec.upstream(id, &server);
+    sh.rec.upstream(id, server.local_addr().ok().map(Peer::Tcp));
     let channels = opts.svsp_data_channels.then(|| {
         let (client_local, client_peer) = match client.tcp_addrs() {
             Some((l, p)) => (l.ip(), p.ip()),

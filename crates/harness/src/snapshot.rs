@@ -50,8 +50,9 @@ fn static_res() -> Vec<(Regex, &'static str)> {
         (r"(?i)(SCAN//?PORT[ \t]+)\d+", "${1}[PORT]"),
         (r"/tmp/[A-Za-z0-9._/-]+", "[TMP]"),
         // The daemon's own descriptor number in a FILDES reply (CLAMD-FILDES-2,
-        // CLAMD-CLIENT-14): it depends on what else the daemon has open.
-        (r"fd\[\d+\]", "fd[N]"),
+        // CLAMD-CLIENT-14): it depends on what else the daemon has open (also in a reply
+        // cut inside it).
+        (r"fd\[\d+", "fd[N"),
     ]
     .into_iter()
     .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))
@@ -814,11 +815,11 @@ mod tests {
         let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
         Transcript {
             events,
-            upstream_addrs: vec![(1, peer)],
+            upstream_addrs: vec![(1, peer.into())],
             daemon_streams: Some(if read_whole == 0 {
                 Vec::new()
             } else {
-                vec![(peer, read_whole)]
+                vec![(peer.into(), read_whole)]
             }),
         }
     }

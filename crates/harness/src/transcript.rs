@@ -1,8 +1,9 @@
 //! What the recording proxy saw: every byte both ways, per connection, with direction and
 //! time offset.
 
-use std::net::SocketAddr;
 use std::time::Duration;
+
+use fake_clamd::Peer;
 
 use serde::Serialize;
 
@@ -115,14 +116,14 @@ pub type ShowRun<'a> = dyn FnMut(u32, Dir, usize, &[u8]) -> String + 'a;
 pub struct Transcript {
     pub events: Vec<Event>,
     /// Per connection, the local address of the proxy's socket to the daemon (the peer
-    /// address the daemon saw).
+    /// address the daemon saw: TCP's, or the abstract name of a unix one).
     #[serde(skip)]
-    pub upstream_addrs: Vec<(u32, SocketAddr)>,
+    pub upstream_addrs: Vec<(u32, Peer)>,
     /// The daemon's account of its uploads, when it gave one (the fake clamd does): per peer
     /// address, how many INSTREAM streams it read through their terminator (`u64::MAX`: it
     /// read everything the client sent, to its end).
     #[serde(skip)]
-    pub daemon_streams: Option<Vec<(SocketAddr, u64)>>,
+    pub daemon_streams: Option<Vec<(Peer, u64)>>,
 }
 
 impl Transcript {
@@ -140,12 +141,12 @@ impl Transcript {
     /// the proxy's side: the client's last bytes may reach the proxy after the close either way.
     pub fn streams_read_whole(&self, conn: u32) -> Option<u64> {
         let account = self.daemon_streams.as_ref()?;
-        let addr = self.upstream_addrs.iter().find(|(c, _)| *c == conn)?.1;
+        let addr = &self.upstream_addrs.iter().find(|(c, _)| *c == conn)?.1;
         Some(
             account
                 .iter()
                 .rev()
-                .find(|(a, _)| *a == addr)
+                .find(|(a, _)| a == addr)
                 .map_or(0, |(_, n)| *n),
         )
     }

@@ -156,16 +156,15 @@ impl RunningDaemon {
     }
 
     /// The daemon's account of its uploads (see [`Transcript::daemon_streams`]): the fake
-    /// clamd's; SVSP has no INSTREAM. The fake keys it by TCP peer address, so it does not
-    /// cover connections the proxy makes to its unix socket: their transcripts fall back to
-    /// the proxy's view (`Transcript::streams_read_whole` is None for them).
+    /// clamd's; SVSP has no INSTREAM. The fake keys it by peer: TCP addresses, and the
+    /// abstract names the proxy binds its unix connections to.
     ///
     /// [`Transcript::daemon_streams`]: crate::transcript::Transcript::daemon_streams
-    pub fn streams_read_whole(&self) -> Option<Vec<(std::net::SocketAddr, u64)>> {
+    pub fn streams_read_whole(&self) -> Option<Vec<(fake_clamd::Peer, u64)>> {
         match self {
             // input read to its end: every stream the client sent was read
             RunningDaemon::Clamd(c) => Some(
-                c.uploads_read()
+                c.peer_uploads_read()
                     .into_iter()
                     .map(|(peer, a)| {
                         (
