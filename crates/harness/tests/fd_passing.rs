@@ -236,3 +236,19 @@ async fn two_hundred_descriptors_cost_the_proxy_a_few() {
         .iter()
         .all(|e| !matches!(e.kind, EventKind::Error { .. })));
 }
+
+/// CLAMD-INSTREAM-2: over a unix upstream too, the daemon's own account of the streams it
+/// read whole reaches the transcript (the proxy's unix connections are bound to names the
+/// fake keys its account by), so a unix client's snapshot does not fall back to the
+/// proxy's timing-dependent view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clamd_instream_2_the_daemons_account_covers_unix_upstreams() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, p, sock) = setup(dir.path()).await;
+    let upload = fixtures::clamd_wire::instream(b"clean bytes");
+    let ok = exchange(&sock, move |s| send(s, &upload, &[])).await;
+    assert_eq!(ok, reply::ok(z(), reply::Subject::Stream));
+    let mut t = p.finish(T).await;
+    t.daemon_streams = d.streams_read_whole();
+    assert_eq!(t.streams_read_whole(1), Some(1));
+}
