@@ -85,8 +85,8 @@ const HOLD_AFTER_END_MAX: Duration = Duration::from_secs(600);
 pub(crate) struct Connection {
     shared: Arc<Shared>,
     conn: Conn,
-    /// The TCP peer (for [`Shared::streams_read`]).
-    peer: Option<std::net::SocketAddr>,
+    /// The peer, when it has an address (for [`Shared::streams_read`]).
+    peer: Option<crate::Peer>,
     id: u64,
     dec: CommandDecoder,
     /// Read buffer; allocated on the first readable event, so an idle connection costs no
@@ -119,7 +119,7 @@ impl Connection {
             replies: 0,
             out: Vec::new(),
             shared,
-            peer: conn.tcp_peer(),
+            peer: conn.peer(),
             conn,
             id,
             dec: CommandDecoder::new(),
@@ -962,7 +962,7 @@ impl Connection {
                     InstreamEvent::NeedMore => break,
                     InstreamEvent::End => {
                         // read whole, whatever the verdict point does next
-                        if let Some(peer) = self.peer {
+                        if let Some(peer) = &self.peer {
                             self.shared.streams_read.read_whole(peer);
                         }
                         // Bytes after the terminator are the next commands of a session: the
@@ -1081,7 +1081,7 @@ impl Connection {
     /// daemon says so for its uploads (see [`crate::streams`]).
     async fn never_reply(&mut self) {
         if self.drain(Duration::from_secs(3600), 1 << 30).await {
-            if let Some(peer) = self.peer {
+            if let Some(peer) = &self.peer {
                 self.shared.streams_read.read_to_end(peer);
             }
         }

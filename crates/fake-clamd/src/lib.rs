@@ -51,5 +51,5 @@ pub use faults::record::{Dir, Event};
 pub use record::{RecordedCommand, Transcript};
 pub use server::{start, start_preloaded, FakeClamd, FakeClamdBuilder};
 pub use shared::{load_db, DbSource};
-pub use streams::UploadAccount;
+pub use streams::{Peer, UploadAccount};
 pub use transport::TransportKind;

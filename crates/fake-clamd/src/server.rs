@@ -296,6 +296,21 @@ impl FakeClamd {
     /// what a proxy in front of the daemon cannot see, whether an upload was read whole
     /// before the daemon answered or closed.
     pub fn uploads_read(&self) -> Vec<(SocketAddr, crate::UploadAccount)> {
+        let tcp = |(p, a)| match p {
+            crate::Peer::Tcp(addr) => Some((addr, a)),
+            crate::Peer::Unix(_) => None,
+        };
+        self.shared
+            .streams_read
+            .list()
+            .into_iter()
+            .filter_map(tcp)
+            .collect()
+    }
+
+    /// [`FakeClamd::uploads_read`] of every peer with an account: TCP peers and unix peers
+    /// whose socket is bound to a name.
+    pub fn peer_uploads_read(&self) -> Vec<(crate::Peer, crate::UploadAccount)> {
         self.shared.streams_read.list()
     }
 }

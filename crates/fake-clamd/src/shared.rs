@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     pub(crate) faults: faults::FaultSet,
     /// Set when the server stops: scans in progress end at their next read.
     pub(crate) cancel: scan_engine::CancelFlag,
-    /// INSTREAM streams read through their terminator, per TCP peer.
+    /// INSTREAM streams read through their terminator, per peer (TCP, or a named unix one).
     pub(crate) streams_read: crate::streams::StreamsRead,
 }
 

@@ -41,11 +41,19 @@ impl Conn {
         }
     }
 
-    /// The peer's address, for TCP.
-    pub(crate) fn tcp_peer(&self) -> Option<std::net::SocketAddr> {
+    /// The peer's address: TCP's, or the name a unix peer bound its socket to (most are
+    /// unnamed: None).
+    pub(crate) fn peer(&self) -> Option<crate::Peer> {
         match self {
-            Conn::Tcp(s) => s.peer_addr().ok(),
-            Conn::Unix(_) => None,
+            Conn::Tcp(s) => s.peer_addr().ok().map(crate::Peer::Tcp),
+            Conn::Unix(s) => {
+                let a = s.peer_addr().ok()?;
+                let name = match a.as_abstract_name() {
+                    Some(n) => n.to_vec(),
+                    None => a.as_pathname()?.as_os_str().as_encoded_bytes().to_vec(),
+                };
+                Some(crate::Peer::Unix(name))
+            }
         }
     }
 

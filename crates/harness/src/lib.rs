@@ -14,6 +14,7 @@ pub mod client_run;
 pub mod daemon;
 pub mod data_lines;
 pub mod error;
+pub mod fd_pass;
 pub mod input;
 pub mod judge;
 pub mod log_view;

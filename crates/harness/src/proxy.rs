@@ -8,6 +8,10 @@
 //! (SVSP-SCAN-PORT-1) to a fresh listener of its own, relays the one connection that arrives
 //! there to the original port, and records it as a connection of its own, marked as a data
 //! channel of its control connection ([`EventKind::DataChannel`]).
+//!
+//! With a unix upstream ([`Upstream::Unix`]) and a unix listener, descriptors a client passes
+//! (FILDES, CLAMD-FILDES-1) go on to the daemon with the bytes they came with and are
+//! recorded ([`EventKind::Descriptors`]); see [`crate::fd_pass`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -15,13 +19,16 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 use crate::data_lines::{LineRewriter, Piece, Watch};
 use crate::error::{HarnessError, Result};
+use crate::fd_pass::{Plain, Received, Sink, Source};
 use crate::transcript::{DataSource, Dir, Event, EventKind, Transcript};
+use fake_clamd::Peer;
+use std::os::fd::AsRawFd;
 
 /// Most bytes a proxy keeps in memory; later runs are recorded by length only. A client
 /// that streams without end is judged on what it sent first, and the harness's memory stays
@@ -45,12 +52,12 @@ struct Recorder {
     events: Mutex<Vec<Event>>,
     kept: AtomicUsize,
     /// Per connection, the local address of its socket to the daemon.
-    upstream: Mutex<Vec<(u32, SocketAddr)>>,
+    upstream: Mutex<Vec<(u32, Peer)>>,
 }
 
 impl Recorder {
-    fn upstream(&self, conn: u32, server: &TcpStream) {
-        if let (Ok(addr), Ok(mut v)) = (server.local_addr(), self.upstream.lock()) {
+    fn upstream(&self, conn: u32, local: Option<Peer>) {
+        if let (Some(addr), Ok(mut v)) = (local, self.upstream.lock()) {
             v.push((conn, addr));
         }
     }
@@ -116,6 +123,20 @@ impl Recorder {
 pub enum Listen {
     Tcp(SocketAddr),
     Unix(PathBuf),
+}
+
+/// Where the proxy connects for each connection it accepts.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    Tcp(SocketAddr),
+    /// A unix socket: descriptors a unix client passes are passed on (FILDES).
+    Unix(PathBuf),
+}
+
+impl From<SocketAddr> for Upstream {
+    fn from(a: SocketAddr) -> Self {
+        Upstream::Tcp(a)
+    }
 }
 
 /// How the proxy treats its connections.
@@ -184,16 +205,17 @@ pub struct Proxy {
 
 impl Proxy {
     /// Starts a proxy that forwards every accepted connection to `upstream`.
-    pub async fn start(listen: Listen, upstream: SocketAddr) -> Result<Proxy> {
+    pub async fn start(listen: Listen, upstream: impl Into<Upstream>) -> Result<Proxy> {
         Self::start_with(listen, upstream, ProxyOptions::default()).await
     }
 
     /// Like [`Proxy::start`], with options.
     pub async fn start_with(
         listen: Listen,
-        upstream: SocketAddr,
+        upstream: impl Into<Upstream>,
         opts: ProxyOptions,
     ) -> Result<Proxy> {
+        let upstream = upstream.into();
         let shared = Arc::new(Shared {
             rec: Arc::new(Recorder {
                 start: Instant::now(),
@@ -219,7 +241,7 @@ impl Proxy {
                 let accept = tokio::spawn(async move {
                     while let Ok((s, _)) = l.accept().await {
                         let _ = s.set_nodelay(true);
-                        if !spawn_conn(s, upstream, opts, &sh) {
+                        if !spawn_conn(s, upstream.clone(), opts, &sh) {
                             break;
                         }
                     }
@@ -237,7 +259,7 @@ impl Proxy {
                 let sh = shared.clone();
                 let accept = tokio::spawn(async move {
                     while let Ok((s, _)) = l.accept().await {
-                        if !spawn_conn(s, upstream, opts, &sh) {
+                        if !spawn_conn(s, upstream.clone(), opts, &sh) {
                             break;
                         }
                     }
@@ -288,7 +310,7 @@ impl Proxy {
     }
 }
 
-fn spawn_conn<S>(client: S, upstream: SocketAddr, opts: ProxyOptions, sh: &Arc<Shared>) -> bool
+fn spawn_conn<S>(client: S, upstream: Upstream, opts: ProxyOptions, sh: &Arc<Shared>) -> bool
 where
     S: ClientStream,
 {
@@ -306,41 +328,89 @@ where
     true
 }
 
-/// Connects to `addr` within [`CONNECT_TIMEOUT`]; the error as it goes into the transcript.
-async fn connect(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => {
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
+/// Connects within [`CONNECT_TIMEOUT`]; the error as it goes into the transcript.
+async fn within_timeout<T>(
+    connecting: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::result::Result<T, String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("connect timed out".into()),
     }
 }
 
-async fn run_conn<S>(client: S, upstream: SocketAddr, opts: ProxyOptions, id: u32, sh: Arc<Shared>)
+/// Connects to `addr` within [`CONNECT_TIMEOUT`]; the error as it goes into the transcript.
+async fn connect(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
+    let s = within_timeout(TcpStream::connect(addr)).await?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+/// Connects to the daemon's unix socket within [`CONNECT_TIMEOUT`], from a socket bound to
+/// an abstract name of its own: the daemon sees that name as its peer, and its account of
+/// the streams it read (`fake_clamd::streams`) finds this connection by it. Returns the
+/// stream and the name.
+async fn connect_unix(path: PathBuf) -> std::result::Result<(UnixStream, Vec<u8>), String> {
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("avc-proxy-{}-{seq}", std::process::id()).into_bytes();
+    let bound = name.clone();
+    // A unix connect waits only while the daemon's backlog is full: on the blocking pool.
+    let connecting = tokio::task::spawn_blocking(move || -> std::io::Result<UnixStream> {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        bind(fd.as_raw_fd(), &UnixAddr::new_abstract(&bound)?)?;
+        connect(fd.as_raw_fd(), &UnixAddr::new(&path)?)?;
+        let s = std::os::unix::net::UnixStream::from(fd);
+        s.set_nonblocking(true)?;
+        UnixStream::from_std(s)
+    });
+    let joined = async { connecting.await.map_err(std::io::Error::other)? };
+    within_timeout(joined).await.map(|s| (s, name))
+}
+
+/// Records how connecting upstream went; the stream if it did.
+fn opened<T>(rec: &Recorder, id: u32, r: std::result::Result<T, String>) -> Option<T> {
+    let (server, upstream_error) = match r {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e)),
+    };
+    rec.push(id, EventKind::Open { upstream_error });
+    // None: dropping the client closes it, and the client sees the refusal as EOF
+    server
+}
+
+async fn run_conn<S>(client: S, upstream: Upstream, opts: ProxyOptions, id: u32, sh: Arc<Shared>)
 where
     S: ClientStream,
 {
-    let server = match connect(upstream).await {
-        Ok(s) => s,
-        Err(e) => {
-            sh.rec.push(
-                id,
-                EventKind::Open {
-                    upstream_error: Some(e),
-                },
-            );
-            return; // dropping `client` closes it: the client sees the refusal as EOF
+    let upstream = match upstream {
+        Upstream::Tcp(a) => a,
+        Upstream::Unix(path) => {
+            let Some((server, name)) = opened(&sh.rec, id, connect_unix(path).await) else {
+                return;
+            };
+            sh.rec.upstream(id, Some(Peer::Unix(name)));
+            match client.into_unix() {
+                Ok(client) => {
+                    relay_fds(client, server, opts.hold_greeting, id, sh.rec.clone()).await
+                }
+                Err(client) => {
+                    relay(client, server, opts.hold_greeting, id, sh.rec.clone(), None).await
+                }
+            }
+            return;
         }
     };
-    sh.rec.push(
-        id,
-        EventKind::Open {
-            upstream_error: None,
-        },
-    );
-    sh.rec.upstream(id, &server);
+    let Some(server) = opened(&sh.rec, id, connect(upstream).await) else {
+        return;
+    };
+    sh.rec.upstream(id, server.local_addr().ok().map(Peer::Tcp));
     let channels = opts.svsp_data_channels.then(|| {
         let (client_local, client_peer) = match client.tcp_addrs() {
             Some((l, p)) => (l.ip(), p.ip()),
@@ -368,49 +438,97 @@ where
 }
 
 /// Relays between the two sides until both directions ended, recording as it goes.
-async fn relay<S>(
+async fn relay<S, U>(
     client: S,
-    server: TcpStream,
+    server: U,
     hold: Duration,
     id: u32,
     rec: Arc<Recorder>,
     channels: Option<Arc<Channels>>,
 ) where
     S: ClientStream,
+    U: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let (cr, cw) = tokio::io::split(client);
-    let (sr, sw) = server.into_split();
-    let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
-    let abort_tx = Arc::new(abort_tx);
-    let up = pump(
-        cr,
-        sw,
-        Dir::C2S,
-        Duration::ZERO,
-        id,
-        rec.clone(),
-        abort_tx.clone(),
-        abort_rx.clone(),
-        channels
-            .clone()
-            .map(|c| (LineRewriter::new(Watch::ScanPort), c)),
-    );
-    let down = pump(
-        sr,
-        cw,
-        Dir::S2C,
-        hold,
-        id,
-        rec.clone(),
-        abort_tx.clone(),
-        abort_rx.clone(),
-        channels.map(|c| (LineRewriter::new(Watch::Send), c)),
-    );
-    let ((cr, _), (_, cw)) = tokio::join!(up, down);
-    if *abort_rx.borrow() {
+    let (sr, sw) = tokio::io::split(server);
+    let sides = Sides {
+        up: (Plain(cr), Plain(sw)),
+        down: (Plain(sr), Plain(cw)),
+    };
+    let ((Plain(cr), _), (_, Plain(cw)), reset) = sides.relay(hold, id, rec, channels).await;
+    if reset {
         // The daemon reset the connection (or vanished while the client was sending): pass
         // the reset on, as the client would see it without the proxy (CLAMD-TRANS-5).
         cr.unsplit(cw).reset();
+    }
+}
+
+/// [`relay`] between two unix sockets, passing on the descriptors the client passes
+/// (CLAMD-FILDES-1). Unix sockets have no reset: a daemon's reset reaches the client as the
+/// end of its connection.
+async fn relay_fds(
+    client: UnixStream,
+    server: UnixStream,
+    hold: Duration,
+    id: u32,
+    rec: Arc<Recorder>,
+) {
+    let (cr, cw) = client.into_split();
+    let (sr, sw) = server.into_split();
+    let sides = Sides {
+        up: (cr, sw),
+        down: (Plain(sr), Plain(cw)),
+    };
+    sides.relay(hold, id, rec, None).await;
+}
+
+/// The two directions of one relayed connection: client to server, server to client.
+struct Sides<R1, W1, R2, W2> {
+    up: (R1, W1),
+    down: (R2, W2),
+}
+
+impl<R1: Source, W1: Sink, R2: Source, W2: Sink> Sides<R1, W1, R2, W2> {
+    /// Pumps both directions until both ended; returns the halves and whether the
+    /// connection was aborted (a reset to pass on).
+    async fn relay(
+        self,
+        hold: Duration,
+        id: u32,
+        rec: Arc<Recorder>,
+        channels: Option<Arc<Channels>>,
+    ) -> ((R1, W1), (R2, W2), bool) {
+        let (cr, sw) = self.up;
+        let (sr, cw) = self.down;
+        let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
+        let abort_tx = Arc::new(abort_tx);
+        let up = pump(
+            cr,
+            sw,
+            Dir::C2S,
+            Duration::ZERO,
+            id,
+            rec.clone(),
+            abort_tx.clone(),
+            abort_rx.clone(),
+            channels
+                .clone()
+                .map(|c| (LineRewriter::new(Watch::ScanPort), c)),
+        );
+        let down = pump(
+            sr,
+            cw,
+            Dir::S2C,
+            hold,
+            id,
+            rec.clone(),
+            abort_tx.clone(),
+            abort_rx.clone(),
+            channels.map(|c| (LineRewriter::new(Watch::Send), c)),
+        );
+        let (up, down) = tokio::join!(up, down);
+        let aborted = *abort_rx.borrow();
+        (up, down, aborted)
     }
 }
 
@@ -573,6 +691,10 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn reset(self);
     /// (local, peer) addresses for TCP.
     fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)>;
+    /// The unix socket, which can pass descriptors; `Err(self)` for other transports.
+    fn into_unix(self) -> std::result::Result<UnixStream, Self>
+    where
+        Self: Sized;
 }
 
 impl ClientStream for TcpStream {
@@ -584,9 +706,13 @@ impl ClientStream for TcpStream {
     fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
         Some((self.local_addr().ok()?, self.peer_addr().ok()?))
     }
+
+    fn into_unix(self) -> std::result::Result<UnixStream, Self> {
+        Err(self)
+    }
 }
 
-impl ClientStream for tokio::net::UnixStream {
+impl ClientStream for UnixStream {
     fn reset(self) {
         drop(self);
     }
@@ -594,18 +720,24 @@ impl ClientStream for tokio::net::UnixStream {
     fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
         None
     }
+
+    fn into_unix(self) -> std::result::Result<UnixStream, Self> {
+        Ok(self)
+    }
 }
 
-/// Writes one run; on failure records it and raises the abort flag. Returns false then.
-async fn forward<W: AsyncWrite + Unpin>(
+/// Writes one run (with the descriptors that came with it); on failure records it and
+/// raises the abort flag. Returns false then.
+async fn forward<W: Sink>(
     w: &mut W,
     bytes: &[u8],
+    fds: Vec<std::os::fd::OwnedFd>,
     dir: Dir,
     id: u32,
     rec: &Recorder,
     abort_tx: &tokio::sync::watch::Sender<bool>,
 ) -> bool {
-    match w.write_all(bytes).await {
+    match w.send(bytes, fds).await {
         Ok(()) => true,
         Err(e) => {
             // The receiver is gone (the daemon reset while the client was sending): stop,
@@ -630,7 +762,7 @@ async fn forward<W: AsyncWrite + Unpin>(
 /// Forwards what the rewriter released. The transcript shows the client's view: what it sent
 /// (recorded by the caller as read) and what it received (recorded here, after rewriting).
 #[allow(clippy::too_many_arguments)]
-async fn forward_pieces<W: AsyncWrite + Unpin>(
+async fn forward_pieces<W: Sink>(
     w: &mut W,
     pieces: Vec<Piece>,
     ch: &Channels,
@@ -650,7 +782,7 @@ async fn forward_pieces<W: AsyncWrite + Unpin>(
         if dir == Dir::S2C {
             rec.data(id, dir, &bytes);
         }
-        if !forward(w, &bytes, dir, id, rec, abort_tx).await {
+        if !forward(w, &bytes, Vec::new(), dir, id, rec, abort_tx).await {
             return false;
         }
     }
@@ -670,18 +802,20 @@ async fn pump<R, W>(
     mut rewrite: Option<(LineRewriter, Arc<Channels>)>,
 ) -> (R, W)
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: Source,
+    W: Sink,
 {
     let mut buf = vec![0u8; 64 * 1024];
     let mut first = true;
+    // bytes read so far in this direction (where passed descriptors arrived)
+    let mut offset = 0usize;
     loop {
         let read = tokio::select! {
-            r = r.read(&mut buf) => r,
+            r = r.recv(&mut buf) => r,
             _ = abort_rx.wait_for(|v| *v) => break,
         };
         match read {
-            Ok(0) => {
+            Ok(Received { n: 0, .. }) => {
                 if let Some((rw, ch)) = rewrite.as_mut() {
                     // Flush a held partial line at EOF, unchanged.
                     let rest = rw.finish();
@@ -695,15 +829,27 @@ where
                 rec.push(id, EventKind::Eof { dir });
                 break;
             }
-            Ok(n) => {
+            Ok(Received { n, fds, cut }) => {
                 if first && !hold.is_zero() {
                     tokio::time::sleep(hold).await;
                 }
                 first = false;
+                offset += n;
                 let ok = match rewrite.as_mut() {
                     None => {
                         rec.data(id, dir, &buf[..n]);
-                        forward(&mut w, &buf[..n], dir, id, &rec, &abort_tx).await
+                        if !fds.is_empty() || cut {
+                            let count = fds.len();
+                            rec.push(
+                                id,
+                                EventKind::Descriptors {
+                                    count,
+                                    after: offset,
+                                    cut,
+                                },
+                            );
+                        }
+                        forward(&mut w, &buf[..n], fds, dir, id, &rec, &abort_tx).await
                     }
                     Some((rw, ch)) => {
                         if dir == Dir::C2S {
@@ -743,7 +889,7 @@ where
     if !*abort_rx.borrow() {
         // After a reset no FIN: the caller passes the RST on, and a FIN first would turn it
         // into an orderly end for the client.
-        let _ = w.shutdown().await;
+        let _ = w.finish().await;
     }
     (r, w)
 }

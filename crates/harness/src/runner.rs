@@ -299,7 +299,8 @@ async fn run_inner(
     // A plan that refuses the first connection gets no daemon: the client sees the refusal
     // directly (through the proxy, whether its first bytes beat an RST would depend on
     // timing).
-    let daemon = daemon::start(&case.daemon, case.protocol, case.fault_plan()).await?;
+    let plan = case.fault_plan();
+    let daemon = daemon::start_on(&case.daemon, case.protocol, profile.transport, plan).await?;
     let daemon_addr = daemon.addr()?;
     let refuse = matches!(daemon, daemon::RunningDaemon::Refused(_));
     r.daemon = daemon.implementation().to_string();
@@ -324,7 +325,8 @@ async fn run_inner(
             // SVSP-SCAN-PORT-1): the proxy relays and records them too.
             svsp_data_channels: case.protocol == Protocol::Svsp,
         };
-        Some(Proxy::start_with(listen, daemon_addr, opts).await?)
+        // a unix client reaches a unix socket of the daemon (FILDES passes descriptors)
+        Some(Proxy::start_with(listen, daemon.upstream()?, opts).await?)
     };
     let client_addr = proxy
         .as_ref()

@@ -49,6 +49,10 @@ fn static_res() -> Vec<(Regex, &'static str)> {
         // The client's own port in SCAN/PORT (SVSP-SCAN-PORT-1).
         (r"(?i)(SCAN//?PORT[ \t]+)\d+", "${1}[PORT]"),
         (r"/tmp/[A-Za-z0-9._/-]+", "[TMP]"),
+        // The daemon's own descriptor number in a FILDES reply (CLAMD-FILDES-2,
+        // CLAMD-CLIENT-14): it depends on what else the daemon has open (also in a reply
+        // cut inside it).
+        (r"fd\[\d+", "fd[N"),
     ]
     .into_iter()
     .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))
@@ -123,7 +127,16 @@ fn render_connection(
         match protocol {
             // the client's bytes as it sent them: no reply is taken as cutting its stream
             Protocol::Clamd => {
-                render_clamd_client(&c, false, 0, cut_text(t, conn), &mut s, &mut Vec::new());
+                let fds = t.descriptors(conn);
+                render_clamd_client(
+                    &c,
+                    &fds,
+                    false,
+                    0,
+                    cut_text(t, conn),
+                    &mut s,
+                    &mut Vec::new(),
+                );
             }
             Protocol::Svsp => render_svsp_side("C", &c, &mut s),
         }
@@ -177,6 +190,7 @@ fn render_connection(
                 let mut starts = Vec::new();
                 let end_depends_on_timing = render_clamd_client(
                     &c,
+                    &t.descriptors(conn),
                     cut_by_server,
                     answered,
                     cut_text(t, conn),
@@ -401,6 +415,7 @@ fn units_of(text: &str, sent: &[u8], starts: Vec<CommandStart>) -> Vec<Unit> {
 /// `starts` gets, for each command rendered, where its line starts in `s` and its name.
 fn render_clamd_client(
     c: &[u8],
+    fds: &[(usize, usize, bool)],
     cut_by_server: bool,
     answered: usize,
     cut_line: &str,
@@ -420,6 +435,7 @@ fn render_clamd_client(
         for f in parse_client(c) {
             if let ClientFrame::Command { at, end, name, .. } = f {
                 s.push_str(&format!("  C: {}\n", escape(&c[at..end])));
+                push_descriptors(fds, at, request_end(&name, end), s);
                 if name.as_slice() == b"INSTREAM" {
                     instreams += 1;
                     if instreams > answered {
@@ -435,12 +451,18 @@ fn render_clamd_client(
     while let Some(f) = frames.next() {
         match f {
             ClientFrame::Command { at, end, name, .. } => {
+                let req_end = request_end(&name, end);
                 starts.push((s.len(), name, at));
                 s.push_str(&format!("  C: {}\n", escape(&c[at..end])));
+                push_descriptors(fds, at, req_end, s);
             }
-            ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => s.push_str(
-                &format!("  C: {}\n", crate::transcript::shorten(&c[at..end], 120)),
-            ),
+            ClientFrame::Legacy { at, end } | ClientFrame::Unterminated { at, end } => {
+                s.push_str(&format!(
+                    "  C: {}\n",
+                    crate::transcript::shorten(&c[at..end], 120)
+                ));
+                push_descriptors(fds, at, end, s);
+            }
             ClientFrame::Chunk { len, complete, .. } => {
                 // Collapse runs of equal complete chunks, counted as they are parsed.
                 let mut n = 1;
@@ -470,6 +492,23 @@ fn render_clamd_client(
         }
     }
     false
+}
+
+/// Where a request that ends its command at `end` ends: a FILDES request has one more byte,
+/// the one its descriptor comes with (CLAMD-FILDES-1).
+fn request_end(name: &[u8], end: usize) -> usize {
+    end + usize::from(name == b"FILDES")
+}
+
+/// The descriptors passed with the bytes `at..end` of the client's stream, a line each
+/// (CLAMD-FILDES-1): deterministic, as a passed descriptor ends the read it arrives with.
+fn push_descriptors(fds: &[(usize, usize, bool)], at: usize, end: usize, s: &mut String) {
+    for &(after, count, cut) in fds {
+        if after > at && after <= end {
+            let text = crate::transcript::descriptors_text(count, cut);
+            s.push_str(&format!("  C: {text}\n"));
+        }
+    }
 }
 
 /// Outcome of comparing with the stored snapshot.
@@ -781,11 +820,11 @@ mod tests {
         let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
         Transcript {
             events,
-            upstream_addrs: vec![(1, peer)],
+            upstream_addrs: vec![(1, peer.into())],
             daemon_streams: Some(if read_whole == 0 {
                 Vec::new()
             } else {
-                vec![(peer, read_whole)]
+                vec![(peer.into(), read_whole)]
             }),
         }
     }

@@ -1,8 +1,9 @@
 //! What the recording proxy saw: every byte both ways, per connection, with direction and
 //! time offset.
 
-use std::net::SocketAddr;
 use std::time::Duration;
+
+use fake_clamd::Peer;
 
 use serde::Serialize;
 
@@ -70,6 +71,26 @@ pub enum EventKind {
     /// its connection, recorded when the proxy set up its listener). In its events `C` is the
     /// client program's side and `S` the daemon's, whoever connected.
     DataChannel { of: u32, source: DataSource },
+    /// The client passed `count` open descriptors (`SCM_RIGHTS` on a unix socket, as a FILDES
+    /// request does, CLAMD-FILDES-1) with the read that ended after byte `after` of its
+    /// stream (counted from 1; the kernel ends a read at the message that carries them, so
+    /// this is where the client's `sendmsg` ended, whatever the timing). `cut`: it passed
+    /// more than the proxy takes per read; the kernel closed the rest (`MSG_CTRUNC`).
+    Descriptors {
+        count: usize,
+        after: usize,
+        cut: bool,
+    },
+}
+
+/// How a passed descriptor shows in logs and snapshots.
+pub fn descriptors_text(count: usize, cut: bool) -> String {
+    let what = match count {
+        1 => "<descriptor passed".to_string(),
+        n => format!("<{n} descriptors passed"),
+    };
+    let more = if cut { ", more cut off>" } else { ">" };
+    format!("{what}{more}")
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,14 +116,14 @@ pub type ShowRun<'a> = dyn FnMut(u32, Dir, usize, &[u8]) -> String + 'a;
 pub struct Transcript {
     pub events: Vec<Event>,
     /// Per connection, the local address of the proxy's socket to the daemon (the peer
-    /// address the daemon saw).
+    /// address the daemon saw: TCP's, or the abstract name of a unix one).
     #[serde(skip)]
-    pub upstream_addrs: Vec<(u32, SocketAddr)>,
+    pub upstream_addrs: Vec<(u32, Peer)>,
     /// The daemon's account of its uploads, when it gave one (the fake clamd does): per peer
     /// address, how many INSTREAM streams it read through their terminator (`u64::MAX`: it
     /// read everything the client sent, to its end).
     #[serde(skip)]
-    pub daemon_streams: Option<Vec<(SocketAddr, u64)>>,
+    pub daemon_streams: Option<Vec<(Peer, u64)>>,
 }
 
 impl Transcript {
@@ -120,12 +141,12 @@ impl Transcript {
     /// the proxy's side: the client's last bytes may reach the proxy after the close either way.
     pub fn streams_read_whole(&self, conn: u32) -> Option<u64> {
         let account = self.daemon_streams.as_ref()?;
-        let addr = self.upstream_addrs.iter().find(|(c, _)| *c == conn)?.1;
+        let addr = &self.upstream_addrs.iter().find(|(c, _)| *c == conn)?.1;
         Some(
             account
                 .iter()
                 .rev()
-                .find(|(a, _)| *a == addr)
+                .find(|(a, _)| a == addr)
                 .map_or(0, |(_, n)| *n),
         )
     }
@@ -163,6 +184,20 @@ impl Transcript {
             .iter()
             .filter_map(|e| match e.kind {
                 EventKind::DataChannel { of, source } => Some((e.conn, of, source)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Descriptors the client passed on connection `conn`, in order: (after which byte of its
+    /// stream, how many, whether more were cut off).
+    pub fn descriptors(&self, conn: u32) -> Vec<(usize, usize, bool)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Descriptors { count, after, cut } if e.conn == conn => {
+                    Some((after, count, cut))
+                }
                 _ => None,
             })
             .collect()
@@ -303,6 +338,11 @@ impl Transcript {
                     "[{t:9.3} ms] #{} data channel of #{of} ({})",
                     e.conn,
                     source.command()
+                )),
+                EventKind::Descriptors { count, cut, .. } => s.push_str(&format!(
+                    "[{t:9.3} ms] #{} C: {}",
+                    e.conn,
+                    descriptors_text(*count, *cut)
                 )),
             }
             s.push('\n');

@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HarnessError, Result};
-use crate::profile::Protocol;
+use crate::profile::{Protocol, Transport};
+use crate::proxy::Upstream;
 
 /// The daemon part of a case: settings of the embedded fake. Faults are the case's
 /// `faults` (fault rules), not daemon settings.
@@ -132,6 +133,19 @@ impl RunningDaemon {
         }
     }
 
+    /// Where the proxy connects: the fake clamd's unix socket when it has one (a client on
+    /// a unix socket may pass descriptors, CLAMD-FILDES-1, which TCP cannot carry), else
+    /// [`RunningDaemon::addr`].
+    pub fn upstream(&self) -> Result<Upstream> {
+        match self {
+            RunningDaemon::Clamd(c) => match c.socket_path() {
+                Some(p) => Ok(Upstream::Unix(p.to_path_buf())),
+                None => self.addr().map(Upstream::Tcp),
+            },
+            _ => self.addr().map(Upstream::Tcp),
+        }
+    }
+
     /// Which implementation runs: "fake-clamd", "fake-vfindd" or "refuse".
     pub fn implementation(&self) -> &'static str {
         match self {
@@ -142,14 +156,15 @@ impl RunningDaemon {
     }
 
     /// The daemon's account of its uploads (see [`Transcript::daemon_streams`]): the fake
-    /// clamd's; SVSP has no INSTREAM.
+    /// clamd's; SVSP has no INSTREAM. The fake keys it by peer: TCP addresses, and the
+    /// abstract names the proxy binds its unix connections to.
     ///
     /// [`Transcript::daemon_streams`]: crate::transcript::Transcript::daemon_streams
-    pub fn streams_read_whole(&self) -> Option<Vec<(std::net::SocketAddr, u64)>> {
+    pub fn streams_read_whole(&self) -> Option<Vec<(fake_clamd::Peer, u64)>> {
         match self {
             // input read to its end: every stream the client sent was read
             RunningDaemon::Clamd(c) => Some(
-                c.uploads_read()
+                c.peer_uploads_read()
                     .into_iter()
                     .map(|(peer, a)| {
                         (
@@ -185,24 +200,42 @@ pub async fn start(
     protocol: Protocol,
     plan: Option<faults::FaultPlan>,
 ) -> Result<RunningDaemon> {
+    start_on(spec, protocol, Transport::Tcp, plan).await
+}
+
+/// [`start`] for a client on `transport`: a clamd client on a unix socket gets a fake clamd
+/// that also listens on one (in a fresh temporary directory), so the descriptors of its
+/// FILDES requests reach the fake (CLAMD-FILDES-5).
+pub async fn start_on(
+    spec: &DaemonSpec,
+    protocol: Protocol,
+    transport: Transport,
+    plan: Option<faults::FaultPlan>,
+) -> Result<RunningDaemon> {
     let plan = plan.unwrap_or_default();
     if plan::refuses_first_connection(&plan) {
         return Refusal::new().map(RunningDaemon::Refused);
     }
     let max = spec.stream_max_length(protocol);
     match protocol {
-        Protocol::Clamd => fake_clamd::FakeClamd::builder()
-            .stream_max_length(max)
-            .stream_limit(spec.limit_mode()?)
-            .session_order(spec.session_order()?)
-            .session_seed(SESSION_SEED)
-            .allow_shutdown(false)
-            .record(false)
-            .faults(plan)
-            .start()
-            .await
-            .map(RunningDaemon::Clamd)
-            .map_err(|e| HarnessError::Daemon(format!("fake clamd: {e}"))),
+        Protocol::Clamd => {
+            let b = fake_clamd::FakeClamd::builder();
+            let b = match transport {
+                Transport::Unix => b.unix_socket_in_temp(),
+                Transport::Tcp => b,
+            };
+            b.stream_max_length(max)
+                .stream_limit(spec.limit_mode()?)
+                .session_order(spec.session_order()?)
+                .session_seed(SESSION_SEED)
+                .allow_shutdown(false)
+                .record(false)
+                .faults(plan)
+                .start()
+                .await
+                .map(RunningDaemon::Clamd)
+                .map_err(|e| HarnessError::Daemon(format!("fake clamd: {e}")))
+        }
         Protocol::Svsp => fake_vfindd::FakeVfindd::builder()
             .threads(1)
             .queued(spec.queued_mode()?)
