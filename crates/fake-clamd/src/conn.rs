@@ -443,7 +443,7 @@ impl Connection {
                 // read whole, and the client closed first (the harness's snapshots say so
                 // from this account, not from the order a proxy happened to see).
                 ReadOutcome::Eof => {
-                    if let Some(peer) = self.peer {
+                    if let Some(peer) = &self.peer {
                         self.shared.streams_read.read_to_end(peer);
                     }
                     return Flow::Abort;
