@@ -189,10 +189,16 @@ fn conformance() -> anyhow::Result<bool> {
         // the whole message it streams (baseline; FAIL-OPEN never allowed). Left out: the
         // cases that wait for its timeouts (they pass): ReadTimeout, 10 s in the profile
         // (clamd.silent, clamd.fault-never-reply), and its fixed 30 s send timeout
-        // (clamd.fault-stop-reading).
+        // (clamd.fault-stop-reading). clamav-milter-unix is the same milter on a unix socket
+        // (FILDES, the descriptor passed through the proxy; nothing to list in the baseline).
         args(
             &[
-                &["--client", "clamav-milter"][..],
+                &[
+                    "--client",
+                    "clamav-milter",
+                    "--client",
+                    "clamav-milter-unix",
+                ][..],
                 TIMEOUT_CASES,
                 &[
                     "--baseline",
@@ -240,7 +246,8 @@ fn conformance() -> anyhow::Result<bool> {
         args(
             &[
                 // clamdscan's parallel IDSESSION mode, once per session reply order (issue 18),
-                // and its default mode (CONTSCAN <path>: the reply fault cases reach it)
+                // its default mode (CONTSCAN <path>) and --fdpass (FILDES over a unix socket):
+                // the reply fault cases reach both
                 &[
                     "--client",
                     "clamdscan",
@@ -248,6 +255,8 @@ fn conformance() -> anyhow::Result<bool> {
                     "clamdscan-multiscan",
                     "--client",
                     "clamdscan-contscan",
+                    "--client",
+                    "clamdscan-fdpass",
                 ][..],
                 TIMEOUT_CASES,
                 &["--require-available"],
