@@ -97,7 +97,10 @@ pub(crate) struct Connection {
     /// the socket is read again, at most its free space at a time, as if still in the socket.
     pending: bytes::BytesMut,
     deadline: Option<Instant>,
-    fds: Vec<OwnedFd>,
+    /// The descriptor passed and not yet claimed by a FILDES: one slot, as clamd's (a newer
+    /// one replaces it and the older is closed: "Unclaimed file descriptor received"), so a
+    /// peer cannot fill the daemon's descriptor table.
+    fd: Option<OwnedFd>,
     session: Option<Session>,
     stop: watch::Receiver<bool>,
     faults: ConnFaults,
@@ -126,7 +129,7 @@ impl Connection {
             buf: Vec::new(),
             pending: bytes::BytesMut::new(),
             deadline: None,
-            fds: Vec::new(),
+            fd: None,
             session: None,
             stop,
         }
@@ -374,7 +377,9 @@ impl Connection {
                 for _ in &fds {
                     self.record(Dir::Fd, &[]);
                 }
-                self.fds.extend(fds);
+                if let Some(last) = fds.into_iter().last() {
+                    self.fd = Some(last);
+                }
                 ReadOutcome::Data(n)
             }
             Some(Err(_)) => ReadOutcome::Gone,
@@ -410,14 +415,14 @@ impl Connection {
                 continue;
             }
             // CLAMD-FILDES-4: a descriptor nobody claimed inside a session
-            if !self.fds.is_empty() && self.dec.buffered().is_empty() {
+            if self.fd.is_some() && self.dec.buffered().is_empty() {
                 if let Some(s) = &self.session {
                     let ctx = ReplyCtx {
                         // observed on clamd 1.4.6: the number the next command would get
                         session_id: Some(s.next_id),
                         term: s.last_term,
                     };
-                    self.fds.clear();
+                    self.fd = None;
                     self.send(&reply::ancillary_without_fildes(ctx)).await;
                     return Flow::Close;
                 }
@@ -1016,7 +1021,7 @@ impl Connection {
 
     /// CLAMD-FILDES-*.
     async fn fildes(&mut self, ctx: ReplyCtx) -> Exec {
-        let Some(fd) = self.fds.pop() else {
+        let Some(fd) = self.fd.take() else {
             // CLAMD-FILDES-3: also ends a session
             return Exec::Fatal(reply::no_fd_received(ctx));
         };

@@ -36,6 +36,7 @@ pub mod conf;
 pub mod config;
 mod conn;
 mod error;
+pub mod fd_recv;
 pub mod record;
 pub mod scan;
 mod server;

@@ -1,13 +1,15 @@
 //! One accepted connection, TCP or Unix; Unix reads also collect SCM_RIGHTS descriptors
 //! (CLAMD-FILDES-1/5).
 
-use std::io::{self, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::MsgFlags;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpStream, UnixStream};
+
+use crate::fd_recv::recv_with_fds;
 
 /// Which listener a connection came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +100,18 @@ impl Conn {
             Conn::Unix(s) => loop {
                 s.readable().await?;
                 let fd = s.as_raw_fd();
-                match s.try_io(Interest::READABLE, || recv_with_fds(fd, buf)) {
+                // clamd's control buffer holds one descriptor; a message that carried more is
+                // a read error there ("control message truncated") and ends the connection
+                match s.try_io(Interest::READABLE, || recv_with_fds(fd, buf, 1)) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    other => return other,
+                    Err(e) => return Err(e),
+                    Ok(r) if r.cut => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "control message truncated",
+                        ))
+                    }
+                    Ok(r) => return Ok((r.n, r.fds)),
                 }
             },
         }
@@ -152,23 +163,4 @@ impl Conn {
             let _ = s.set_linger(Some(Duration::ZERO));
         }
     }
-}
-
-fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!([RawFd; 8]);
-    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(io::Error::from)?;
-    let mut fds = Vec::new();
-    if let Ok(cmsgs) = msg.cmsgs() {
-        for c in cmsgs {
-            if let ControlMessageOwned::ScmRights(list) = c {
-                for raw in list {
-                    // SAFETY: the kernel just installed this descriptor in our table for us.
-                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
-                }
-            }
-        }
-    }
-    Ok((msg.bytes, fds))
 }

@@ -289,3 +289,114 @@ fn hardening_3_zero_limits_mean_unlimited_never_clean_by_default() {
         String::from_utf8_lossy(&reply)
     );
 }
+
+/// Sends `bytes` with `fds` as one SCM_RIGHTS message.
+fn send_with_fds(u: &UnixStream, bytes: &[u8], fds: &[std::os::fd::RawFd]) {
+    let iov = [std::io::IoSlice::new(bytes)];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(fds)];
+    nix::sys::socket::sendmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(u),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .expect("sendmsg");
+}
+
+/// Waits (bounded) until the peer has read everything sent on `u` (its send queue is empty:
+/// the descriptors in it have reached the reader's table).
+fn wait_until_read(u: &UnixStream) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (= SIOCOUTQ) writes one int, the bytes not yet read by the peer.
+        let rc = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(u),
+                libc::TIOCOUTQ,
+                &mut queued,
+            )
+        };
+        assert_eq!(rc, 0, "ioctl TIOCOUTQ");
+        if queued == 0 || Instant::now() > deadline {
+            assert_eq!(queued, 0, "the daemon did not read what was sent");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How many descriptors process `pid` holds.
+fn open_fds(pid: Pid) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read /proc/<pid>/fd")
+        .count()
+}
+
+/// Hardening (session 10, CLAMD-FILDES-1, CLAMD-FILDES-4): descriptors a peer passes cannot
+/// fill the daemon's table. clamd keeps one unclaimed descriptor per connection (a newer one
+/// replaces it, "Unclaimed file descriptor received. closing"), and a message carrying more
+/// than one is a read error that ends the connection ("control message truncated"); the
+/// fake does the same and closes every descriptor the kernel installed for it. Before, 300
+/// messages of one descriptor each left 300 open in the daemon, and a message of 200 left
+/// the 8 the reader took open, unowned.
+#[test]
+fn hardening_passed_descriptors_cannot_fill_the_daemons_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("s.sock");
+    let conf = write_conf(dir.path(), &format!("LocalSocket {}\n", sock.display()));
+    let d = spawn(&conf);
+    let file = std::fs::File::open("/proc/self/pagemap").expect("open a file to pass");
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let wait_for = |want: &dyn Fn(usize) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut n = open_fds(d.pid());
+        while !want(n) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            n = open_fds(d.pid());
+        }
+        n
+    };
+    let idle = open_fds(d.pid());
+
+    // 300 descriptors, one per message, with bytes that never complete a command
+    let u = UnixStream::connect(&sock).expect("connect unix");
+    for _ in 0..300 {
+        send_with_fds(&u, b"x", &[raw]);
+    }
+    wait_until_read(&u);
+    // the connection itself, and at most one unclaimed descriptor
+    let during = open_fds(d.pid());
+    assert!(during <= idle + 2, "{during} open with {idle} idle");
+    drop(u);
+    let after = wait_for(&|n| n <= idle);
+    assert!(after <= idle, "{after} open after the close, {idle} idle");
+
+    // 200 descriptors in one message: the connection ends, nothing stays open
+    let mut u = UnixStream::connect(&sock).expect("connect unix");
+    u.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    send_with_fds(&u, b"zFILDES\0X", &[raw; 200]);
+    let mut out = Vec::new();
+    let _ = u.read_to_end(&mut out);
+    assert!(out.is_empty(), "{:?}", String::from_utf8_lossy(&out));
+    let after = wait_for(&|n| n <= idle);
+    assert!(
+        after <= idle,
+        "{after} open after 200 passed at once, {idle} idle"
+    );
+
+    // and the daemon still scans a descriptor passed the usual way
+    let mut u = UnixStream::connect(&sock).expect("connect unix");
+    u.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    send_with_fds(&u, b"zFILDES\0X", &[raw]);
+    let mut out = Vec::new();
+    let _ = u.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("fd[") && text.ends_with("]: OK\0"),
+        "{text:?}"
+    );
+}

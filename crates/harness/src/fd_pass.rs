@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
@@ -21,12 +21,7 @@ pub const MAX_FDS_PER_READ: usize = 4;
 
 /// One read: its bytes (in the caller's buffer), the descriptors passed with them, and
 /// whether the sender passed more than were taken (the kernel closed the others).
-#[derive(Debug, Default)]
-pub struct Received {
-    pub n: usize,
-    pub fds: Vec<OwnedFd>,
-    pub cut: bool,
-}
+pub use fake_clamd::fd_recv::Received;
 
 /// Where the proxy reads one direction from.
 pub trait Source: Unpin + Send {
@@ -115,54 +110,10 @@ impl Sink for OwnedWriteHalf {
     }
 }
 
-/// One `recvmsg` with room for [`MAX_FDS_PER_READ`] descriptors. Read with libc rather than
-/// nix: nix refuses to list the control messages of a truncated message (`MSG_CTRUNC`),
-/// and the descriptors the kernel did install then would stay open, unowned.
+/// One `recvmsg` with room for [`MAX_FDS_PER_READ`] descriptors (the fake clamd's reader,
+/// which owns every descriptor the kernel installed, also of a truncated message).
 fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
-    use nix::libc;
-    use std::mem::size_of;
-    // u64s: the control buffer must be aligned for `cmsghdr`
-    let mut control = [0u64; 8];
-    // SAFETY: CMSG_SPACE is arithmetic on its argument.
-    let room = unsafe { libc::CMSG_SPACE((MAX_FDS_PER_READ * size_of::<libc::c_int>()) as u32) };
-    let room = (room as usize).min(size_of::<[u64; 8]>());
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: an all-zero msghdr is a valid empty one.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = room as _;
-    // SAFETY: msg points at live buffers of the lengths it states.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut fds = Vec::new();
-    // SAFETY: the kernel filled msg's control buffer (cmsg_len of a truncated SCM_RIGHTS
-    // message counts only the descriptors it installed); the walk stays inside it.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
-                let len = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
-                for i in 0..len / size_of::<libc::c_int>() {
-                    // the kernel has just installed this descriptor for us alone
-                    fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    Ok(Received {
-        n: n as usize,
-        fds,
-        cut: msg.msg_flags & libc::MSG_CTRUNC != 0,
-    })
+    fake_clamd::fd_recv::recv_with_fds(fd, buf, MAX_FDS_PER_READ)
 }
 
 fn send_with_fds(fd: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {

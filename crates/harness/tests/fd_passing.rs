@@ -194,7 +194,9 @@ fn open_fds() -> usize {
 
 /// A client that passes 200 descriptors with its FILDES request: the proxy takes at most
 /// `MAX_FDS_PER_READ` (the kernel closes the rest, `MSG_CTRUNC`), records the cut, passes on
-/// what it took, keeps none of them, and serves the next connection. Ten such requests leave
+/// what it took, keeps none of them, and serves the next connection. The daemon, like clamd
+/// (its control buffer holds one descriptor: "control message truncated"), ends such a
+/// connection without a reply. Ten such requests leave
 /// no descriptor behind (a leak of the few taken per request would be 40; other tests of
 /// this binary open and close a few meanwhile, hence the margin).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +213,7 @@ async fn two_hundred_descriptors_cost_the_proxy_a_few() {
             send(s, b"zFILDES\0X", &fds);
         })
         .await;
-        assert_eq!(fd_reply_text(&many), reply::OK);
+        assert!(many.is_empty(), "{:?}", String::from_utf8_lossy(&many));
     }
     let next = exchange(&sock, |s| send(s, b"zPING\0", &[])).await;
     assert_eq!(next, reply::pong(z()));
