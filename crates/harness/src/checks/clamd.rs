@@ -301,6 +301,16 @@ fn n_is_request(name: &[u8]) -> bool {
     name != b"IDSESSION" && name != b"END"
 }
 
+/// Whether a descriptor came with the FILDES request at client bytes `at..end` (CLAMD-CLIENT-13):
+/// with one of its bytes or the extra byte after it. `descriptors` are `(after, count, cut)`,
+/// `after` the client's byte count at the end of the read that carried them (a read ends at
+/// the message that carries descriptors, so this is where the client's `sendmsg` ended).
+fn descriptor_with(descriptors: &[(usize, usize, bool)], at: usize, end: usize) -> bool {
+    descriptors
+        .iter()
+        .any(|&(after, count, _)| count > 0 && after > at && after <= end + 1)
+}
+
 /// Checks every connection of a transcript against CLAMD-CLIENT-*.
 pub fn check(t: &Transcript) -> Vec<Finding> {
     per_connection(t, check_conn)
@@ -324,6 +334,7 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
     let mut session_requests = 0usize;
     let mut first_command: Option<Vec<u8>> = None;
     let mut after_terminator = false;
+    let descriptors = t.descriptors(conn);
     for f in parse_client(&c) {
         let before_was_terminator = std::mem::replace(
             &mut after_terminator,
@@ -397,6 +408,14 @@ fn check_conn(t: &Transcript, conn: u32, out: &mut Vec<Finding>) {
                             *end,
                         );
                         continue;
+                    }
+                    Command::Fildes if !descriptor_with(&descriptors, *at, *end) => {
+                        found.must(
+                            "CLAMD-CLIENT-13",
+                            "FILDES without a descriptor passed with the request (SCM_RIGHTS on a unix socket, on the sendmsg of the command or its extra byte): clamd answers `No file descriptor received. ERROR`",
+                            *at,
+                            *end,
+                        );
                     }
                     _ => {}
                 }
@@ -602,14 +621,52 @@ mod tests {
     /// bytes breaking CLAMD-CLIENT-1; a session of two FILDES requests is well-formed too.
     #[test]
     fn clamd_client_13_the_fildes_byte_is_part_of_the_request() {
-        assert!(check(&t(b"nFILDES\n\x00", b"fd[10]: OK\n", false)).is_empty());
+        let one = with_descriptors(t(b"nFILDES\n\x00", b"fd[10]: OK\n", false), &[9]);
+        assert!(check(&one).is_empty());
         let session = b"zIDSESSION\0zFILDES\0xzFILDES\0yzEND\0";
-        assert!(check(&t(session, b"1: fd[10]: OK\x002: fd[11]: OK\x00", true)).is_empty());
+        let two = with_descriptors(
+            t(session, b"1: fd[10]: OK\x002: fd[11]: OK\x00", true),
+            &[20, 29],
+        );
+        assert!(check(&two).is_empty());
         let frames: Vec<_> = parse_client(b"zFILDES\0xzPING\0").collect();
         assert!(
             matches!(&frames[..], [ClientFrame::Command { name: a, .. }, ClientFrame::Command { name: b, .. }] if a == b"FILDES" && b == b"PING"),
             "{frames:?}"
         );
+    }
+
+    /// `t` with a descriptor passed at each client byte count in `after`.
+    fn with_descriptors(mut t: Transcript, after: &[usize]) -> Transcript {
+        for &a in after {
+            t.events.push(Event {
+                conn: 1,
+                at: Duration::from_millis(1),
+                kind: EventKind::Descriptors {
+                    count: 1,
+                    after: a,
+                    cut: false,
+                },
+            });
+        }
+        t
+    }
+
+    /// CLAMD-CLIENT-13: FILDES with no descriptor (over TCP, or a unix client that forgot the
+    /// `SCM_RIGHTS`), or with one that came long after the request, breaks the rule; the
+    /// request of a session's second FILDES needs a descriptor of its own.
+    #[test]
+    fn clamd_client_13_fildes_needs_a_descriptor_with_the_request() {
+        let no_fd = b"No file descriptor received. ERROR\0";
+        assert_eq!(
+            rules(&check(&t(b"zFILDES\0X", no_fd, false))),
+            ["CLAMD-CLIENT-13"]
+        );
+        let late = with_descriptors(t(b"zFILDES\0XzPING\0", no_fd, false), &[15]);
+        assert!(rules(&check(&late)).contains(&"CLAMD-CLIENT-13"));
+        let session = b"zIDSESSION\0zFILDES\0xzFILDES\0yzEND\0";
+        let first_only = with_descriptors(t(session, b"1: fd[10]: OK\x00", true), &[20]);
+        assert_eq!(rules(&check(&first_only)), ["CLAMD-CLIENT-13"]);
     }
 
     #[test]
