@@ -211,7 +211,25 @@ fn not_applicable_reason(case: &Case, ev: &Evidence) -> Option<String> {
         }
     }
     (ev.fault_fired == Some(false)).then(|| {
-        "the fault never fired: the client took a path this fault does not touch".to_string()
+        // name the command the fault waits for when the client never sent it
+        let wanted: Vec<&str> = case
+            .faults
+            .iter()
+            .filter_map(|r| r.when.command.as_deref())
+            .filter(|c| !ev.sent.iter().any(|s| s.eq_ignore_ascii_case(c)))
+            .collect();
+        match wanted.first() {
+            Some(cmd) if wanted.len() == case.faults.len() => {
+                let sent = if ev.sent.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    format!("only {}", ev.sent.join(", "))
+                };
+                format!("the fault never fired: it waits for {cmd}, and the client sent {sent}")
+            }
+            _ => "the fault never fired: the client took a path this fault does not touch"
+                .to_string(),
+        }
     })
 }
 
@@ -873,6 +891,29 @@ mod tests {
         ] {
             assert_eq!(judged(&case, &exited(code), ev).status, want, "{why}");
         }
+    }
+
+    /// CLAMD-CLIENT-3: a fault that waits for a command the client never sent (a reset in
+    /// the middle of an INSTREAM upload, for a client that scans by path or passes a
+    /// descriptor) says so in the NOT-APPLICABLE reason; a fault on no command keeps the
+    /// general words.
+    #[test]
+    fn clamd_client_3_a_fault_on_a_command_never_sent_names_it() {
+        let ev = Evidence {
+            fault_fired: Some(false),
+            ..seen(true, &["FILDES"], Some("fd[N]: OK"))
+        };
+        let j = judged(&shipped("clamd.fault-reset-mid-stream"), &exited(0), &ev);
+        assert_eq!(j.status, Status::NotApplicable);
+        assert!(
+            reason(&j).contains("it waits for INSTREAM, and the client sent only FILDES"),
+            "{j:?}"
+        );
+        let j = judged(&shipped("clamd.fault-probability-reset"), &exited(0), &ev);
+        assert!(
+            reason(&j).contains("the client took a path this fault does not touch"),
+            "{j:?}"
+        );
     }
 
     /// CLAMD-CLIENT-3: a client that never reached the daemon tested nothing: the expected
