@@ -4,6 +4,7 @@
 //!
 //! Invariant: the verdict for a byte stream never depends on how it was chunked.
 
+mod allmatch;
 mod eicar;
 mod error;
 mod hashdb;
@@ -14,6 +15,7 @@ mod sigdb;
 mod spool;
 mod tree;
 
+pub use allmatch::{AllMatchSequence, AllMatches, DataClass, MAX_LINES, MAX_OCCURRENCES};
 pub use eicar::{eicar, EicarMode, EICAR_LEN, EICAR_MD5, EICAR_SHA1};
 pub use error::DbError;
 pub use limits::{CancelFlag, LimitExceeded, ScanLimits};
