@@ -8,6 +8,11 @@
 //! a SHA-256 of binary data). And clamd must repeat names in many of them, so the comparison
 //! cannot pass by both sides listing each name once.
 //!
+//! A second test sends the content fuzzer's generated inputs (`clamd_oracle::content_fuzz`:
+//! containers nested and mutated, under its lowered limits) as files by ALLMATCHSCAN.
+//! Seed: `PROPTEST_RNG_SEED`, else 90911 (printed); `ALLMATCH_FUZZ_INPUTS` (default 500)
+//! sets the count.
+//!
 //! Prints SKIP when clamd is not installed (fails with AVC_REQUIRE_CLAMD=1).
 
 mod common;
@@ -15,9 +20,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use clamd_oracle::content_fuzz::{content_input, ContentInput, Wrap, LIMITS_CONF};
 use clamd_oracle::{OracleEnv, Target};
 use fixtures::documents::{base64, mime_message, pdf_with_stream};
 use fixtures::{gzip_of, tar_of, zip_of, MARKER_A, MARKER_B};
+use proptest::strategy::{Strategy, ValueTree};
 use sha2::Digest;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -233,5 +240,96 @@ fn clamd_scan_9_allmatch_lists_every_match_as_clamd() {
     assert!(
         repeated.len() >= 20,
         "clamd repeated a name in only {repeated:?}"
+    );
+}
+
+/// Formats whose all-match replies still differ from clamd 1.4.6 (MISMATCHES.md, "ALLMATCHSCAN
+/// repeats"), measured with this test's seed 90911: OLE2 streams and packages (clamd scans
+/// more layers of them), CAB, 7z and ARJ inside another part (clamd's raw scan finds them
+/// again as embedded archives and scans their members a second time), PDF (the fake counts
+/// more matches in nested or mail-wrapped PDFs) and CHM, TNEF holding a zip (the fake
+/// finds the embedded zip where clamd does not).
+const ALLMATCH_NOT_YET: &[Wrap] = &[
+    Wrap::Ole2,
+    Wrap::Ole2Package,
+    Wrap::CabStored,
+    Wrap::CabMszip,
+    Wrap::SevenZ,
+    Wrap::Arj,
+    Wrap::PdfRaw,
+    Wrap::PdfFlate,
+    Wrap::PdfHexFlate,
+    Wrap::Chm,
+    Wrap::Tnef,
+];
+
+fn allmatch_not_yet(input: &ContentInput) -> bool {
+    input
+        .layers
+        .iter()
+        .any(|l| ALLMATCH_NOT_YET.contains(&l.wrap))
+}
+
+/// ALLMATCHSCAN replies (real, fake) for `data` written to `path`.
+fn allmatch_replies(pair: &common::Pair, path: &Path, data: &[u8]) -> (String, String) {
+    std::fs::write(path, data).expect("write input");
+    let mut request = b"zALLMATCHSCAN ".to_vec();
+    request.extend_from_slice(path.as_os_str().as_encoded_bytes());
+    request.push(0);
+    (
+        converse(&pair.real, &request),
+        converse(&pair.fake, &request),
+    )
+}
+
+/// CLAMD-SCAN-9, CLAMD-DET-7: on the content fuzzer's generated containers and documents the
+/// fake's ALLMATCHSCAN reply bytes equal clamd 1.4.6's.
+#[test]
+fn clamd_scan_9_allmatch_equals_clamd_on_generated_inputs() {
+    if !common::real_clamd_or_skip() {
+        return;
+    }
+    let n = clamd_oracle::explore::count_from_env("ALLMATCH_FUZZ_INPUTS", 500);
+    // a fixed seed unless one is given: other seeds still find the differences listed in
+    // MISMATCHES.md
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(90911);
+    let env = OracleEnv::create().expect("oracle env");
+    let dir = env.corpus_dir.join("allmatch-fuzz");
+    std::fs::create_dir(&dir).expect("input dir");
+    let path = dir.join("input");
+    let conf: Vec<String> = LIMITS_CONF.iter().map(|l| l.to_string()).collect();
+    let pair = common::Pair::start(&env, "allmatch-fuzz", &conf);
+    let mut runner = clamd_oracle::explore::runner(seed, u32::MAX);
+    let strategy = content_input(true).prop_filter("all-match not yet", |i| !allmatch_not_yet(i));
+    let (mut repeated, mut differ) = (0, Vec::new());
+    for _ in 0..n {
+        let Ok(tree) = strategy.new_tree(&mut runner) else {
+            continue;
+        };
+        let input = tree.current();
+        let (real, fake) = allmatch_replies(&pair, &path, &input.bytes());
+        let lines: Vec<&str> = real.split_terminator('\0').collect();
+        repeated += usize::from((1..lines.len()).any(|i| lines[..i].contains(&lines[i])));
+        if real != fake && differ.len() < 3 {
+            let fails = |cur: &ContentInput| {
+                let (r, f) = allmatch_replies(&pair, &path, &cur.bytes());
+                (r != f).then_some((r, f))
+            };
+            let (small, (r, f)) = clamd_oracle::explore::shrink(tree, (real, fake), 128, fails);
+            differ.push(format!("{}\n  real {r:?}\n  fake {f:?}", small.shown(2048)));
+        }
+    }
+    println!("allmatch fuzz seed {seed}: {n} inputs, clamd repeated a name in {repeated}");
+    assert!(
+        differ.is_empty(),
+        "seed {seed}: the fake differs from clamd:\n{}",
+        differ.join("\n")
+    );
+    assert!(
+        repeated * 10 >= n,
+        "clamd repeated a name in only {repeated} of {n}"
     );
 }
