@@ -115,6 +115,10 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     exe.extend_from_slice(&[0; 200]);
     exe.extend_from_slice(MARKER_A);
     let pdf = pdf_with_stream(&format!("/Length {}", text_a.len()), &text_a, &[]);
+    // two-member archives, in one line each
+    let tar2 = |a: &[u8], b: &[u8]| tar_of(&[("a", a), ("b", b)]);
+    let zip2 = |a: &[u8], b: &[u8], deflate| zip_of(&[("a", a), ("b", b)], deflate);
+    let zip1 = |a: &[u8], deflate| zip_of(&[("a", a)], deflate);
     vec![
         ("eicar", eicar.clone()),
         ("markers-text", text_with(&[MARKER_A, MARKER_B])),
@@ -131,50 +135,20 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
         ("hash-binary", hashed_binary()),
         ("exe", exe),
         ("big-binary", big),
-        (
-            "tar-two-eicar",
-            tar_of(&[("a.com", &eicar), ("b.com", &eicar)]),
-        ),
-        (
-            "tar-eicar-marker",
-            tar_of(&[("a.com", &eicar), ("m.bin", &bin_a)]),
-        ),
-        (
-            "tar-two-text",
-            tar_of(&[("a.txt", &text_a), ("b.txt", &text_lower)]),
-        ),
+        ("tar-two-eicar", tar2(&eicar, &eicar)),
+        ("tar-eicar-marker", tar2(&eicar, &bin_a)),
+        ("tar-two-text", tar2(&text_a, &text_lower)),
         ("tar-hash-binary", tar_of(&[("h.bin", &hashed_binary())])),
-        (
-            "zip-two-eicar",
-            zip_of(&[("a.com", &eicar), ("b.com", &eicar)], false),
-        ),
-        (
-            "zip-deflated-b-then-a",
-            zip_of(&[("b.bin", &bin_b), ("a.bin", &bin_a)], true),
-        ),
-        (
-            "zip-in-zip",
-            zip_of(
-                &[
-                    ("in.zip", &zip_of(&[("a.com", &eicar)], false)),
-                    ("b.com", &eicar),
-                ],
-                false,
-            ),
-        ),
+        ("zip-two-eicar", zip2(&eicar, &eicar, false)),
+        ("zip-deflated-b-then-a", zip2(&bin_b, &bin_a, true)),
+        ("zip-in-zip", zip2(&zip1(&eicar, false), &eicar, false)),
         (
             "tar-two-zips",
-            tar_of(&[
-                ("a.zip", &zip_of(&[("a.com", &eicar)], false)),
-                ("b.zip", &zip_of(&[("t.txt", &text_lower)], true)),
-            ]),
+            tar2(&zip1(&eicar, false), &zip1(&text_lower, true)),
         ),
         ("gzip-eicar", gzip_of(Some("e.com"), &eicar)),
         ("gzip-binary", gzip_of(None, &bin_a)),
-        (
-            "gzip-tar",
-            gzip_of(None, &tar_of(&[("a.com", &eicar), ("b.bin", &bin_a)])),
-        ),
+        ("gzip-tar", gzip_of(None, &tar2(&eicar, &bin_a))),
         (
             "mail-two-parts",
             mail_of(&[("a.com", &eicar), ("b.bin", &bin_a)]),
@@ -197,24 +171,12 @@ fn clamd_scan_9_allmatch_lists_every_match_as_clamd() {
     }
     let env = OracleEnv::create().expect("oracle env");
     write_extra_db(&env.db_dir);
-    // under the corpus directory: readable by the `User` clamd drops to
-    let dir = env.corpus_dir.join("allmatch");
-    std::fs::create_dir(&dir).expect("input dir");
-    let files: Vec<_> = inputs()
-        .into_iter()
-        .map(|(name, data)| {
-            let path = dir.join(name);
-            std::fs::write(&path, &data).expect("write input");
-            (name, path)
-        })
-        .collect();
+    let files = common::write_inputs(&env, "allmatch", inputs());
     let pair = common::Pair::start(&env, "allmatch", &[]);
     let mut differ = Vec::new();
     let mut repeated = Vec::new();
-    for (name, path) in &files {
-        let mut request = b"zALLMATCHSCAN ".to_vec();
-        request.extend_from_slice(path.as_os_str().as_encoded_bytes());
-        request.push(0);
+    for (name, path, _) in &files {
+        let request = fixtures::clamd_wire::path_command("ALLMATCHSCAN", path);
         let real = converse(&pair.real, &request);
         let fake = converse(&pair.fake, &request);
         println!("{name}: real {real:?}");
@@ -230,11 +192,7 @@ fn clamd_scan_9_allmatch_lists_every_match_as_clamd() {
             differ.push(format!("{name}:\n  real {real:?}\n  fake {fake:?}"));
         }
     }
-    assert!(
-        differ.is_empty(),
-        "the fake differs from clamd:\n{}",
-        differ.join("\n")
-    );
+    common::assert_no_differences(&differ);
     // measured with clamd 1.4.6 (2026-12-06): 23 of the 28 repeat a name (not eicar,
     // markers-text, lower-utf16, utf8-text, exe)
     assert!(
@@ -273,9 +231,7 @@ fn allmatch_not_yet(input: &ContentInput) -> bool {
 /// ALLMATCHSCAN replies (real, fake) for `data` written to `path`.
 fn allmatch_replies(pair: &common::Pair, path: &Path, data: &[u8]) -> (String, String) {
     std::fs::write(path, data).expect("write input");
-    let mut request = b"zALLMATCHSCAN ".to_vec();
-    request.extend_from_slice(path.as_os_str().as_encoded_bytes());
-    request.push(0);
+    let request = fixtures::clamd_wire::path_command("ALLMATCHSCAN", path);
     (
         converse(&pair.real, &request),
         converse(&pair.fake, &request),

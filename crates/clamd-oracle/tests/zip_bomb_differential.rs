@@ -53,9 +53,7 @@ fn converse(target: &Target, request: &[u8]) -> Vec<u8> {
 /// whole: clamd 1.4.6 repeats a name for each match (two bombs in a tar give the alert twice
 /// with `HeuristicScanPrecedence yes`), and so does the fake (CLAMD-SCAN-9).
 fn replies(target: &Target, path: &Path, data: &[u8]) -> (String, String) {
-    let mut allmatch = b"zALLMATCHSCAN ".to_vec();
-    allmatch.extend_from_slice(path.as_os_str().as_encoded_bytes());
-    allmatch.push(0);
+    let allmatch = fixtures::clamd_wire::path_command("ALLMATCHSCAN", path);
     let instream = converse(target, &fixtures::clamd_wire::instream_chunked(data, 4096));
     let all = converse(target, &allmatch);
     (
@@ -73,18 +71,7 @@ fn clamd_det_7_zip_bombs_get_clamds_overlapping_files_alert() {
         return;
     }
     let env = OracleEnv::create().expect("oracle env");
-    // under the corpus directory: readable by the `User` clamd drops to (a private temp dir
-    // made every ALLMATCHSCAN an access error on both sides)
-    let dir = env.corpus_dir.join("bombs");
-    std::fs::create_dir(&dir).expect("input dir");
-    let files: Vec<_> = inputs()
-        .into_iter()
-        .map(|(name, data)| {
-            let path = dir.join(name);
-            std::fs::write(&path, &data).expect("write input");
-            (name, path, data)
-        })
-        .collect();
+    let files = common::write_inputs(&env, "bombs", inputs());
     let mut differ = Vec::new();
     let mut alerts = 0;
     for (label, conf) in [
@@ -106,11 +93,7 @@ fn clamd_det_7_zip_bombs_get_clamds_overlapping_files_alert() {
             }
         }
     }
-    assert!(
-        differ.is_empty(),
-        "the fake differs from clamd:\n{}",
-        differ.join("\n")
-    );
+    common::assert_no_differences(&differ);
     // the inputs reach the alert: three bombs alone under the defaults, those and two
     // beside a signature with precedence (clamd 1.4.6, 2026-12-06)
     assert_eq!(alerts, 8, "INSTREAM replies of clamd that name the alert");

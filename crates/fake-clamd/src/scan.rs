@@ -29,8 +29,8 @@ pub enum ScanMode {
     ContScan,
     /// MULTISCAN: like CONTSCAN, no `Excluded` lines (CLAMD-SCAN-8).
     MultiScan,
-    /// ALLMATCHSCAN: every matching signature per file, stop after the first infected file
-    /// (CLAMD-SCAN-9).
+    /// ALLMATCHSCAN: a line per match, as clamd 1.4.6 writes them (repeats included, see
+    /// `scan_reader_all`), stop after the first infected file (CLAMD-SCAN-9).
     AllMatch,
 }
 
@@ -207,7 +207,8 @@ impl ScanCtx {
     }
 
     /// CLAMD-SCAN-9, CLAMD-DET-6: all-match lists a name for every match clamd 1.4.6 makes,
-    /// repeats included, in its order ([`AllMatchSequence`]; MISMATCHES.md).
+    /// repeats included, in its order ([`AllMatchSequence`]). The spec's CLAMD-DET-6 [F]
+    /// (each name once, DB order) is what clamd does not do: MISMATCHES.md, "ALLMATCHSCAN".
     fn scan_reader_all(&self, name: &[u8], r: impl io::Read) -> io::Result<Verdict> {
         let mut seq = AllMatchSequence::default();
         let summary = {
