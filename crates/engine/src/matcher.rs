@@ -16,11 +16,11 @@ use regex_automata::{meta, nfa::thompson, Anchored, Input, MatchKind};
 use sha1::Sha1;
 use sha2::Sha256;
 
-use crate::allmatch::{self, AllMatches, Normalizer, MAX_OCCURRENCES, MAX_SCRIPT_NORMALIZE};
 use crate::eicar::{is_eicar_standard, EICAR_STANDARD_MAX_LEN};
 use crate::error::DbError;
 use crate::hashdb::HashAlgo;
 use crate::ndb::Offset;
+use crate::texttype::{self, DataClass, Normalizer, MAX_SCRIPT_NORMALIZE};
 
 /// Whole-file hash signatures are checked against a buffered copy of the data when every one
 /// of them names a size up to this bound, so that no hash is computed for other files.
@@ -266,6 +266,34 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
     Ok(c)
 }
 
+/// Most matches one scanner records for all-match (hardening: a part made of one signature
+/// repeated cannot grow memory without bound; clamd would list them all).
+pub const MAX_OCCURRENCES: usize = 10_000;
+
+/// The all-match account of one part's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllMatches {
+    pub class: DataClass,
+    /// One raw scan (`cli_scan_fmap`): every body match, overlapping ones included, by end
+    /// offset then DB order; then the whole-file (hash) matches.
+    pub raw: Vec<Detection>,
+    /// Every body match in the normalised text (empty unless [`DataClass::Text`]).
+    pub normalized: Vec<Detection>,
+}
+
+impl AllMatches {
+    /// The names clamd reports for the part's own bytes, in its order: the raw scan, then the
+    /// second pass its type gets.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let second: &[Detection] = match self.class {
+            DataClass::Text => &self.normalized,
+            DataClass::Binary => &self.raw,
+            DataClass::Other => &[],
+        };
+        self.raw.iter().chain(second).map(|d| d.name.as_str())
+    }
+}
+
 /// One signature that matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detection {
@@ -478,15 +506,15 @@ impl StreamScanner {
     fn feed_all(&mut self, data: &[u8]) {
         let size = self.size;
         let Some(all) = self.all.as_mut() else { return };
-        if all.head.len() < allmatch::TYPE_BYTES {
-            let take = (allmatch::TYPE_BYTES - all.head.len()).min(data.len());
+        if all.head.len() < texttype::TYPE_BYTES {
+            let take = (texttype::TYPE_BYTES - all.head.len()).min(data.len());
             all.head.extend_from_slice(&data[..take]);
         }
         // clamd normalises only text up to MaxScriptNormalize; a part that is not text by its
         // first bytes needs no normalised scan
         let too_big = size + data.len() as u64 > MAX_SCRIPT_NORMALIZE;
-        let typed_other = all.head.len() >= allmatch::TYPE_BYTES
-            && allmatch::classify(&all.head) != allmatch::DataClass::Text;
+        let typed_other = all.head.len() >= texttype::TYPE_BYTES
+            && texttype::classify(&all.head) != DataClass::Text;
         if too_big || typed_other {
             all.normalized = None;
         }
@@ -706,9 +734,9 @@ impl StreamScanner {
                 name: db.sigs[i].name.clone(),
                 end_offset: None,
             });
-            let class = allmatch::classify(&all.head);
+            let class = texttype::classify(&all.head);
             let normalized = match (class, all.normalized) {
-                (allmatch::DataClass::Text, Some((_, scanner))) => {
+                (DataClass::Text, Some((_, scanner))) => {
                     scanner.finish().all.map(|n| n.raw).unwrap_or_default()
                 }
                 _ => Vec::new(),
