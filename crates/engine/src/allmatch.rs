@@ -3,8 +3,9 @@
 use crate::matcher::AllMatches;
 use crate::tree::{ContainerKind, PartEvent};
 
-/// Most names one all-match scan lists (hardening: bounded replies and memory).
-pub const MAX_LINES: usize = 100_000;
+/// Most names one all-match scan lists (hardening: a reply holds the path on every line, so
+/// its memory is bounded by this times the longest path; clamd has no bound).
+pub const MAX_LINES: usize = 10_000;
 
 /// The names clamd 1.4.6 reports, one per match, for a tree scanned with
 /// [`crate::TreeScanner::with_all_matches`], assembled from its parts in clamd's order
