@@ -20,6 +20,7 @@ use crate::eicar::{is_eicar_standard, EICAR_STANDARD_MAX_LEN};
 use crate::error::DbError;
 use crate::hashdb::HashAlgo;
 use crate::ndb::Offset;
+use crate::texttype::{self, DataClass, Normalizer, MAX_SCRIPT_NORMALIZE};
 
 /// Whole-file hash signatures are checked against a buffered copy of the data when every one
 /// of them names a size up to this bound, so that no hash is computed for other files.
@@ -265,6 +266,34 @@ pub(crate) fn compile(sigs: &[Sig]) -> Result<Compiled, DbError> {
     Ok(c)
 }
 
+/// Most matches one scanner records for all-match (hardening: a part made of one signature
+/// repeated cannot grow memory without bound; clamd would list them all).
+pub const MAX_OCCURRENCES: usize = 10_000;
+
+/// The all-match account of one part's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllMatches {
+    pub class: DataClass,
+    /// One raw scan (`cli_scan_fmap`): every body match, overlapping ones included, by end
+    /// offset then DB order; then the whole-file (hash) matches.
+    pub raw: Vec<Detection>,
+    /// Every body match in the normalised text (empty unless [`DataClass::Text`]).
+    pub normalized: Vec<Detection>,
+}
+
+impl AllMatches {
+    /// The names clamd reports for the part's own bytes, in its order: the raw scan, then the
+    /// second pass its type gets.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let second: &[Detection] = match self.class {
+            DataClass::Text => &self.normalized,
+            DataClass::Binary => &self.raw,
+            DataClass::Other => &[],
+        };
+        self.raw.iter().chain(second).map(|d| d.name.as_str())
+    }
+}
+
 /// One signature that matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detection {
@@ -282,6 +311,8 @@ pub struct ScanResult {
     pub size: u64,
     /// SHA-1 of the data, unless disabled with [`ScanOptions::sha1`].
     pub sha1: Option<[u8; 20]>,
+    /// Every match, for clamd's all-match mode ([`StreamScanner::with_all_matches`]).
+    pub all: Option<Box<AllMatches>>,
 }
 
 impl ScanResult {
@@ -345,6 +376,19 @@ pub struct StreamScanner {
     tail: Vec<u8>,
     tail_cap: usize,
     first_end: Vec<Option<u64>>,
+    all: Option<Box<AllMatchState>>,
+}
+
+/// What all-match mode keeps beyond the first end of each signature.
+struct AllMatchState {
+    /// Every body match as (end, signature), up to [`MAX_OCCURRENCES`].
+    ends: Vec<(u64, usize)>,
+    /// The first bytes, to type the part.
+    head: Vec<u8>,
+    /// The normalised text and its own scanner (`None` for the normalised scan itself, and
+    /// once the data is past clamd's `MaxScriptNormalize` or cannot be text).
+    normalized: Option<(Normalizer, Box<StreamScanner>)>,
+    buf: Vec<u8>,
 }
 
 /// A scanner is a byte sink: `io::copy` a reader into it (each write is one
@@ -405,8 +449,33 @@ impl StreamScanner {
             tail: Vec::new(),
             tail_cap,
             first_end: vec![None; sigs],
+            all: None,
             db,
         }
+    }
+
+    /// clamd's all-match mode: record every body match (overlapping ones included), type the
+    /// data and scan its normalised text too, for [`ScanResult::all`] (CLAMD-SCAN-9).
+    pub fn with_all_matches(mut self) -> Self {
+        let norm = Self::with_options(Arc::clone(&self.db), ScanOptions { sha1: false });
+        self.all = Some(Box::new(AllMatchState {
+            ends: Vec::new(),
+            head: Vec::new(),
+            normalized: Some((Normalizer::default(), Box::new(norm.counting()))),
+            buf: Vec::new(),
+        }));
+        self
+    }
+
+    /// Every body match recorded, nothing else (the normalised scan).
+    fn counting(mut self) -> Self {
+        self.all = Some(Box::new(AllMatchState {
+            ends: Vec::new(),
+            head: Vec::new(),
+            normalized: None,
+            buf: Vec::new(),
+        }));
+        self
     }
 
     /// Bytes fed so far.
@@ -427,16 +496,52 @@ impl StreamScanner {
         if let Some(h) = self.sha1.as_mut() {
             h.update(data);
         }
+        self.feed_all(data);
         self.scan_literals(data);
         self.step_dfa(data);
         self.keep_tail(data);
         self.size += data.len() as u64;
     }
 
-    fn record(first_end: &mut [Option<u64>], sig: usize, end: u64) {
+    fn feed_all(&mut self, data: &[u8]) {
+        let size = self.size;
+        let Some(all) = self.all.as_mut() else { return };
+        if all.head.len() < texttype::TYPE_BYTES {
+            let take = (texttype::TYPE_BYTES - all.head.len()).min(data.len());
+            all.head.extend_from_slice(&data[..take]);
+        }
+        // clamd normalises only text up to MaxScriptNormalize; a part that is not text by its
+        // first bytes needs no normalised scan
+        let too_big = size + data.len() as u64 > MAX_SCRIPT_NORMALIZE;
+        let typed_other = all.head.len() >= texttype::TYPE_BYTES
+            && texttype::classify(&all.head) != DataClass::Text;
+        if too_big || typed_other {
+            all.normalized = None;
+        }
+        if let Some((norm, scanner)) = all.normalized.as_mut() {
+            all.buf.clear();
+            norm.push(data, &mut all.buf);
+            scanner.update(&all.buf);
+        }
+    }
+
+    /// A body match of `sig` ending at `end`; `new` is false for one seen before (found
+    /// again in the bytes carried over a chunk boundary).
+    fn record(
+        first_end: &mut [Option<u64>],
+        all: &mut Option<Box<AllMatchState>>,
+        sig: usize,
+        end: u64,
+        new: bool,
+    ) {
         let slot = &mut first_end[sig];
         if slot.is_none_or(|e| end < e) {
             *slot = Some(end);
+        }
+        if let Some(all) = all.as_mut().filter(|_| new) {
+            if all.ends.len() < MAX_OCCURRENCES {
+                all.ends.push((end, sig));
+            }
         }
     }
 
@@ -446,6 +551,7 @@ impl StreamScanner {
         };
         let keep = lits.max_len - 1;
         // Matches that straddle the previous chunk and this one.
+        let carried = self.carry.len();
         let joint = (!self.carry.is_empty()).then(|| {
             let mut joint = self.carry.clone();
             joint.extend_from_slice(&data[..keep.min(data.len())]);
@@ -457,22 +563,33 @@ impl StreamScanner {
                     for m in ac.find_overlapping_iter(joint) {
                         Self::record(
                             &mut self.first_end,
+                            &mut self.all,
                             lits.sig_of[m.pattern().as_usize()],
                             base + m.end() as u64,
+                            m.start() < carried && m.end() > carried,
                         );
                     }
                 }
                 for m in ac.find_overlapping_iter(data) {
                     Self::record(
                         &mut self.first_end,
+                        &mut self.all,
                         lits.sig_of[m.pattern().as_usize()],
                         self.size + m.end() as u64,
+                        true,
                     );
                 }
             }
             LiteralSearch::Substrings(finders) => {
                 for (k, finder) in finders.iter().enumerate() {
                     let sig = lits.sig_of[k];
+                    if self.all.is_some() {
+                        let ends = all_ends(finder, joint.as_ref(), carried, data, self.size);
+                        for end in ends {
+                            Self::record(&mut self.first_end, &mut self.all, sig, end, true);
+                        }
+                        continue;
+                    }
                     // Only the first end of each signature counts: one found in an earlier
                     // chunk ends before anything in this one.
                     if self.first_end[sig].is_some_and(|e| e <= self.size) {
@@ -486,7 +603,7 @@ impl StreamScanner {
                         .and_then(|(j, base)| finder.find(j).map(|p| base + p as u64 + len))
                         .or_else(|| finder.find(data).map(|p| self.size + p as u64 + len));
                     if let Some(end) = end {
-                        Self::record(&mut self.first_end, sig, end);
+                        Self::record(&mut self.first_end, &mut self.all, sig, end, true);
                     }
                 }
             }
@@ -524,7 +641,13 @@ impl StreamScanner {
                     let end = self.size + i as u64;
                     for k in 0..body.dfa.match_len(cache, state) {
                         let pid = body.dfa.match_pattern(cache, state, k).as_usize();
-                        Self::record(&mut self.first_end, body.sig_of[pid], end);
+                        Self::record(
+                            &mut self.first_end,
+                            &mut self.all,
+                            body.sig_of[pid],
+                            end,
+                            true,
+                        );
                     }
                 } else if state.is_dead() {
                     break;
@@ -561,7 +684,13 @@ impl StreamScanner {
                     if eoi.is_match() {
                         for k in 0..body.dfa.match_len(cache, eoi) {
                             let pid = body.dfa.match_pattern(cache, eoi, k).as_usize();
-                            Self::record(&mut self.first_end, body.sig_of[pid], size);
+                            Self::record(
+                                &mut self.first_end,
+                                &mut self.all,
+                                body.sig_of[pid],
+                                size,
+                                true,
+                            );
                         }
                     }
                 }
@@ -577,7 +706,7 @@ impl StreamScanner {
             let window = &self.tail[window_start..];
             if let Some(m) = eof.re.search(&Input::new(window).anchored(Anchored::Yes)) {
                 let end = size - eof.distance + m.end() as u64;
-                Self::record(&mut self.first_end, eof.sig, end);
+                Self::record(&mut self.first_end, &mut self.all, eof.sig, end, true);
             }
         }
         let mut whole_file: Vec<usize> = Vec::new();
@@ -594,6 +723,30 @@ impl StreamScanner {
             .filter_map(|(i, e)| e.map(|e| (e, i)))
             .collect();
         body.sort_unstable();
+        let all = self.all.take().map(|all| {
+            let named = |(end, i): (u64, usize)| Detection {
+                name: db.sigs[i].name.clone(),
+                end_offset: Some(end),
+            };
+            let mut ends = all.ends;
+            ends.sort_unstable();
+            let whole = whole_file.iter().map(|&i| Detection {
+                name: db.sigs[i].name.clone(),
+                end_offset: None,
+            });
+            let class = texttype::classify(&all.head);
+            let normalized = match (class, all.normalized) {
+                (DataClass::Text, Some((_, scanner))) => {
+                    scanner.finish().all.map(|n| n.raw).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            Box::new(AllMatches {
+                class,
+                raw: ends.into_iter().map(named).chain(whole).collect(),
+                normalized,
+            })
+        });
         let detections = whole_file
             .into_iter()
             .map(|i| Detection {
@@ -609,6 +762,7 @@ impl StreamScanner {
             detections,
             size,
             sha1: self.sha1.take().map(|h| h.finalize().into()),
+            all,
         }
     }
 
@@ -654,6 +808,34 @@ impl StreamScanner {
             }
         }
     }
+}
+
+/// Every end of a literal's matches in this chunk, overlapping ones included: those in the
+/// joint buffer that start in the carried bytes, then those in `data`.
+fn all_ends(
+    finder: &memchr::memmem::Finder<'_>,
+    joint: Option<&(Vec<u8>, u64)>,
+    carried: usize,
+    data: &[u8],
+    size: u64,
+) -> Vec<u64> {
+    let len = finder.needle().len();
+    let mut ends = Vec::new();
+    let mut each = |hay: &[u8], base: u64, keep: &dyn Fn(usize) -> bool| {
+        let mut from = 0;
+        while let Some(p) = hay.get(from..).and_then(|h| finder.find(h)) {
+            let start = from + p;
+            if keep(start) && ends.len() < MAX_OCCURRENCES {
+                ends.push(base + (start + len) as u64);
+            }
+            from = start + 1;
+        }
+    };
+    if let Some((j, base)) = joint {
+        each(j, *base, &|start| start < carried && start + len > carried);
+    }
+    each(data, size, &|_| true);
+    ends
 }
 
 fn digest_of(algo: HashAlgo, data: &[u8]) -> Vec<u8> {

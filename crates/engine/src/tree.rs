@@ -749,6 +749,8 @@ struct Walk<'a, 'v> {
     potentially_unwanted: Option<&'static str>,
     /// clamd's `HeuristicScanPrecedence yes`: an alert is reported like a signature.
     heuristic_precedence: bool,
+    /// clamd's all-match mode: every part's [`ScanResult::all`] is filled in.
+    all_matches: bool,
 }
 
 impl Walk<'_, '_> {
@@ -831,13 +833,14 @@ impl Walk<'_, '_> {
         // lists it in that place and goes on, any other scan ends with it.
         if let (Some((kind, Opened::Alert(alert))), true) = (&opened, self.heuristic_precedence) {
             let mut first = result.clone();
-            first.detections.insert(
-                0,
-                Detection {
-                    name: alert.to_string(),
-                    end_offset: None,
-                },
-            );
+            let alert = Detection {
+                name: alert.to_string(),
+                end_offset: None,
+            };
+            if let Some(all) = first.all.as_mut() {
+                all.raw.insert(0, alert.clone());
+            }
+            first.detections.insert(0, alert);
             return self.report(depth, Some(*kind), &first);
         }
         self.report(depth, opened.as_ref().map(|(k, _)| *k), result)?;
@@ -1004,6 +1007,9 @@ impl Walk<'_, '_> {
             return Err(Stop::ContainerDone);
         }
         let mut scanner = StreamScanner::with_options(Arc::clone(&self.db), self.opts.scan);
+        if self.all_matches {
+            scanner = scanner.with_all_matches();
+        }
         let index_zip = depth < self.opts.depth_limit();
         let mut capture = Capture::new(self.may_open(depth), index_zip, self.more);
         let mut buf = vec![0u8; READ_BUF];
@@ -1066,6 +1072,7 @@ pub struct TreeScanner {
     limits: ScanLimits,
     cancel: Option<CancelFlag>,
     heuristic_precedence: bool,
+    all_matches: bool,
     root_name: Vec<u8>,
     raw: StreamScanner,
     capture: Capture,
@@ -1082,6 +1089,7 @@ impl TreeScanner {
             limits: ScanLimits::default(),
             cancel: None,
             heuristic_precedence: false,
+            all_matches: false,
             root_name: root_name.to_vec(),
             raw,
             capture,
@@ -1107,6 +1115,16 @@ impl TreeScanner {
     /// is kept in [`TreeSummary::potentially_unwanted`] and a real detection wins.
     pub fn with_heuristic_precedence(mut self, on: bool) -> Self {
         self.heuristic_precedence = on;
+        self
+    }
+
+    /// clamd's all-match mode (CLAMD-SCAN-9): every part's [`ScanResult::all`] lists every
+    /// match of each of clamd's passes over it, for [`crate::AllMatchSequence`]. Call before
+    /// the first [`TreeScanner::update`].
+    pub fn with_all_matches(mut self) -> Self {
+        self.all_matches = true;
+        self.raw =
+            StreamScanner::with_options(Arc::clone(&self.db), self.opts.scan).with_all_matches();
         self
     }
 
@@ -1159,6 +1177,7 @@ impl TreeScanner {
             exceeded: None,
             potentially_unwanted: None,
             heuristic_precedence: self.heuristic_precedence,
+            all_matches: self.all_matches,
         };
         let outcome = walk.container(0, captured, &root, &self.root_name);
         if matches!(outcome, Err(Stop::Cancelled)) {

@@ -23,10 +23,26 @@ fn mixed_db() -> Arc<SignatureDb> {
     Arc::new(b.build().unwrap())
 }
 
+/// More literals than are searched one by one: the Aho-Corasick path.
+fn many_literals_db() -> Arc<SignatureDb> {
+    let mut b = SignatureDb::builder();
+    b.add_literal("Marker", b"MARKER-XYZ");
+    for i in 0..10 {
+        b.add_literal(
+            &format!("Other{i}"),
+            format!("other-literal-{i}").as_bytes(),
+        );
+    }
+    Arc::new(b.build().unwrap())
+}
+
 fn scan_split(db: &Arc<SignatureDb>, data: &[u8], cuts: &[usize]) -> ScanResult {
+    split_with(StreamScanner::new(Arc::clone(db)), data, cuts)
+}
+
+fn split_with(mut s: StreamScanner, data: &[u8], cuts: &[usize]) -> ScanResult {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
     points.sort_unstable();
-    let mut s = StreamScanner::new(Arc::clone(db));
     let mut last = 0;
     for p in points {
         s.update(&data[last..p]);
@@ -63,6 +79,26 @@ proptest! {
         let whole = scan_bytes(&db, &data);
         let split = scan_split(&db, &data, &cuts);
         prop_assert_eq!(whole, split);
+    }
+
+    /// CLAMD-SCAN-9: all-match records every match, overlapping ones included, whatever the
+    /// chunking (a marker found twice over a chunk boundary counts once).
+    #[test]
+    fn all_matches_are_independent_of_chunking(
+        data in input(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+    ) {
+        for db in [mixed_db(), many_literals_db()] {
+            let all = || StreamScanner::new(Arc::clone(&db)).with_all_matches();
+            let whole = split_with(all(), &data, &[]);
+            let split = split_with(all(), &data, &cuts);
+            let ones: Vec<usize> = (0..data.len()).collect();
+            prop_assert_eq!(&whole, &split);
+            prop_assert_eq!(&whole, &split_with(all(), &data, &ones));
+            let markers = data.windows(10).filter(|w| w == b"MARKER-XYZ").count();
+            let found = whole.all.as_ref().unwrap().raw.iter().filter(|d| d.name == "Marker").count();
+            prop_assert_eq!(markers, found);
+        }
     }
 
     #[test]

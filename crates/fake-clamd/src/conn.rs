@@ -985,7 +985,7 @@ impl Connection {
                             let job = tokio::task::spawn_blocking(move || {
                                 let mut names = Vec::new();
                                 let res = {
-                                    let mut visit = ScanCtx::collector(false, &mut names);
+                                    let mut visit = ScanCtx::collector(&mut names);
                                     scanner.finish(&mut visit)
                                 };
                                 res.map(|summary| sctx.verdict_of(names, &summary, false))

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use clamd_proto::reply::{self, ReplyCtx, Subject};
 use regex::bytes::Regex;
 use scan_engine::{
-    CancelFlag, Formats, LimitExceeded, PartEvent, ScanLimits, ScanOptions, SignatureDb,
-    TreeOptions, TreeScanner, TreeSummary,
+    AllMatchSequence, CancelFlag, Formats, LimitExceeded, PartEvent, ScanLimits, ScanOptions,
+    SignatureDb, TreeOptions, TreeScanner, TreeSummary,
 };
 
 use crate::config::Config;
@@ -29,8 +29,8 @@ pub enum ScanMode {
     ContScan,
     /// MULTISCAN: like CONTSCAN, no `Excluded` lines (CLAMD-SCAN-8).
     MultiScan,
-    /// ALLMATCHSCAN: every matching signature per file, stop after the first infected file
-    /// (CLAMD-SCAN-9).
+    /// ALLMATCHSCAN: a line per match, as clamd 1.4.6 writes them (repeats included, see
+    /// `scan_reader_all`), stop after the first infected file (CLAMD-SCAN-9).
     AllMatch,
 }
 
@@ -182,32 +182,49 @@ impl ScanCtx {
         }
     }
 
-    /// A visitor collecting detection names: first only, or all (deduplicated, in order).
-    pub fn collector(
-        all: bool,
-        names: &mut Vec<String>,
-    ) -> impl FnMut(PartEvent<'_>) -> ControlFlow<()> + '_ {
-        move |ev: PartEvent<'_>| {
-            for d in &ev.result.detections {
-                if !names.contains(&d.name) {
-                    names.push(d.name.clone());
-                }
-                if !all {
-                    return ControlFlow::Break(());
-                }
+    /// A visitor collecting the first detection name (CLAMD-DET-6).
+    pub fn collector(names: &mut Vec<String>) -> impl FnMut(PartEvent<'_>) -> ControlFlow<()> + '_ {
+        move |ev: PartEvent<'_>| match ev.result.detections.first() {
+            Some(d) => {
+                names.push(d.name.clone());
+                ControlFlow::Break(())
             }
-            ControlFlow::Continue(())
+            None => ControlFlow::Continue(()),
         }
     }
 
     /// Scan everything a reader yields.
     pub fn scan_reader(&self, name: &[u8], r: impl io::Read, all: bool) -> io::Result<Verdict> {
+        if all {
+            return self.scan_reader_all(name, r);
+        }
         let mut names = Vec::new();
         let summary = {
-            let mut visit = Self::collector(all, &mut names);
+            let mut visit = Self::collector(&mut names);
             self.tree_scanner(name).scan_reader(r, &mut visit)?
         };
-        Ok(self.verdict_of(names, &summary, all))
+        Ok(self.verdict_of(names, &summary, false))
+    }
+
+    /// CLAMD-SCAN-9, CLAMD-DET-6: all-match lists a name for every match clamd 1.4.6 makes,
+    /// repeats included, in its order ([`AllMatchSequence`]). The spec's CLAMD-DET-6 [F]
+    /// (each name once, DB order) is what clamd does not do: MISMATCHES.md, "ALLMATCHSCAN".
+    fn scan_reader_all(&self, name: &[u8], r: impl io::Read) -> io::Result<Verdict> {
+        let mut seq = AllMatchSequence::default();
+        let summary = {
+            let mut visit = |ev: PartEvent<'_>| {
+                seq.part(&ev);
+                if seq.is_full() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            };
+            self.tree_scanner(name)
+                .with_all_matches()
+                .scan_reader(r, &mut visit)?
+        };
+        Ok(self.verdict_of(seq.finish(), &summary, true))
     }
 
     /// Scan an object of `size` bytes as stated by `fstat`. Like clamd, read at most that

@@ -131,3 +131,34 @@ impl Pair {
         }
     }
 }
+
+/// Writes `inputs` as files of a new directory `sub` under the corpus directory (readable by
+/// the `User` the real clamd drops to: a private temp dir makes every path command an access
+/// error on both sides). Each name with its path and bytes.
+#[allow(dead_code)]
+pub fn write_inputs(
+    env: &OracleEnv,
+    sub: &str,
+    inputs: Vec<(&'static str, Vec<u8>)>,
+) -> Vec<(&'static str, std::path::PathBuf, Vec<u8>)> {
+    let dir = env.corpus_dir.join(sub);
+    std::fs::create_dir(&dir).expect("input dir");
+    inputs
+        .into_iter()
+        .map(|(name, data)| {
+            let path = dir.join(name);
+            std::fs::write(&path, &data).expect("write input");
+            (name, path, data)
+        })
+        .collect()
+}
+
+/// Fails listing `differ` (one entry per input where the fake's reply is not clamd's).
+#[allow(dead_code)]
+pub fn assert_no_differences(differ: &[String]) {
+    assert!(
+        differ.is_empty(),
+        "the fake differs from clamd:\n{}",
+        differ.join("\n")
+    );
+}
