@@ -135,10 +135,12 @@ impl CommandDecoder {
         Ok(())
     }
 
-    /// The next complete command, if any.
-    pub fn next_request(&mut self) -> Option<Request> {
+    /// What the buffer starts with (nothing is consumed).
+    fn head(&self) -> Head {
         let avail = &self.buf[self.pos..];
-        let first = *avail.first()?;
+        let Some(&first) = avail.first() else {
+            return Head::Incomplete;
+        };
         let first_of_round = self.round_started;
         // (framing, text, cmdlen as clamd computes it; the consumed length is cmdlen + 1)
         let (framing, text, cmdlen, from_marker_len) = match first {
@@ -150,7 +152,10 @@ impl CommandDecoder {
                     Framing::N
                 };
                 let term = framing.terminator();
-                let idx = memchr::memchr(term, avail)?; // wait for the terminator (FRAME-8)
+                // wait for the terminator (FRAME-8)
+                let Some(idx) = memchr::memchr(term, avail) else {
+                    return Head::Incomplete;
+                };
                 if framing == Framing::Z {
                     // CLAMD-FRAME-1: nothing stripped
                     (framing, avail[1..idx].to_vec(), idx, avail.len())
@@ -165,7 +170,7 @@ impl CommandDecoder {
             // CLAMD-FRAME-3: legacy, only as the first command of a read round
             _ => {
                 if !first_of_round {
-                    return None;
+                    return Head::Incomplete;
                 }
                 let cmdlen = memchr::memchr(b'\n', avail).unwrap_or(avail.len());
                 let text = chomp(cstring(&avail[..cmdlen])).to_vec();
@@ -179,18 +184,48 @@ impl CommandDecoder {
             // CLAMD-FILDES-1: clamd needs more than `FILDES\n` after the marker: one extra
             // byte, consumed with the command.
             if from_marker_len <= 1 + "FILDES\n".len() {
-                return None;
+                return Head::FildesAwaitsItsByte;
             }
             consumed += 1;
         }
-        self.pos = (self.pos + consumed).min(self.buf.len());
-        self.round_started = false;
-        Some(Request {
-            framing,
-            command,
-            text,
-        })
+        Head::Ready {
+            request: Request {
+                framing,
+                command,
+                text,
+            },
+            consumed,
+        }
     }
+
+    /// The next complete request, consumed from the buffer.
+    pub fn next_request(&mut self) -> Option<Request> {
+        match self.head() {
+            Head::Ready { request, consumed } => {
+                self.pos = (self.pos + consumed).min(self.buf.len());
+                self.round_started = false;
+                Some(request)
+            }
+            Head::Incomplete | Head::FildesAwaitsItsByte => None,
+        }
+    }
+
+    /// Whether the buffer starts with a whole FILDES command that still waits for its extra
+    /// byte (CLAMD-FILDES-1): a descriptor that came with it, without that byte, is refused
+    /// by clamd 1.4.6 (CLAMD-FILDES-4).
+    pub fn awaits_fildes_byte(&self) -> bool {
+        matches!(self.head(), Head::FildesAwaitsItsByte)
+    }
+}
+
+/// What the buffer starts with.
+enum Head {
+    /// Nothing, or a request not complete yet.
+    Incomplete,
+    /// A whole FILDES command without its extra byte.
+    FildesAwaitsItsByte,
+    /// A request, and how many bytes it takes.
+    Ready { request: Request, consumed: usize },
 }
 
 /// clamd works on C strings: the bytes up to the first `\0`.

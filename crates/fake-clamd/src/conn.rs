@@ -414,18 +414,29 @@ impl Connection {
                 }
                 continue;
             }
-            // CLAMD-FILDES-4: a descriptor nobody claimed inside a session
-            if self.fd.is_some() && self.dec.buffered().is_empty() {
-                if let Some(s) = &self.session {
-                    let ctx = ReplyCtx {
-                        // observed on clamd 1.4.6: the number the next command would get
+            // CLAMD-FILDES-4 (observed on clamd 1.4.6): a descriptor still unclaimed once the
+            // requests its read completed were handled is refused inside a session, and also
+            // outside one when bytes of a request wait in the buffer (a command cut short, or
+            // FILDES without its extra byte, which adds `Error processing command`):
+            // `PROTOCOL ERROR: ancillary data sent without FILDES`, then close. A descriptor
+            // must come with the FILDES request's last bytes.
+            if self.fd.is_some() && (self.session.is_some() || !self.dec.buffered().is_empty()) {
+                let ctx = match &self.session {
+                    Some(s) => ReplyCtx {
+                        // the number the next command would get
                         session_id: Some(s.next_id),
                         term: s.last_term,
-                    };
-                    self.fd = None;
-                    self.send(&reply::ancillary_without_fildes(ctx)).await;
-                    return Flow::Close;
+                    },
+                    // nothing parsed yet on this connection: clamd's default terminator
+                    None => ReplyCtx::new(Framing::Z),
+                };
+                self.fd = None;
+                let mut r = reply::ancillary_without_fildes(ctx);
+                if self.dec.awaits_fildes_byte() {
+                    r.extend_from_slice(&reply::error_processing_command(ctx));
                 }
+                self.send(&r).await;
+                return Flow::Close;
             }
             // clamd order: the scan replies of this read follow its immediate replies
             if !self.flush_batch().await {
@@ -788,8 +799,9 @@ impl Connection {
             }
             cmd => {
                 // observed on clamd 1.4.6 (CLAMD-CONN-3): any byte after a path command in the
-                // same read (even the "\n" left by "\r\n") => this line before the scan reply
-                if cmd.path().is_some()
+                // same read (even the "\n" left by "\r\n") => this line before the scan reply;
+                // so after a FILDES that has its descriptor (a worker's job too)
+                if (cmd.path().is_some() || (cmd == Command::Fildes && self.fd.is_some()))
                     && !self.dec.buffered().is_empty()
                     && !self.send(&reply::error_processing_command(ctx)).await
                 {

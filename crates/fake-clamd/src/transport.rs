@@ -111,6 +111,9 @@ impl Conn {
                             "control message truncated",
                         ))
                     }
+                    // clamd takes a control message of exactly one descriptor; two (which
+                    // fit its buffer) are ignored: FILDES then has none (observed)
+                    Ok(r) if r.fds.len() != 1 => return Ok((r.n, Vec::new())),
                     Ok(r) => return Ok((r.n, r.fds)),
                 }
             },

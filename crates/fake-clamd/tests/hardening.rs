@@ -335,10 +335,11 @@ fn open_fds(pid: Pid) -> usize {
 }
 
 /// Hardening (session 10, CLAMD-FILDES-1, CLAMD-FILDES-4): descriptors a peer passes cannot
-/// fill the daemon's table. clamd keeps one unclaimed descriptor per connection (a newer one
-/// replaces it, "Unclaimed file descriptor received. closing"), and a message carrying more
-/// than one is a read error that ends the connection ("control message truncated"); the
-/// fake does the same and closes every descriptor the kernel installed for it. Before, 300
+/// fill the daemon's table. As clamd 1.4.6: a descriptor must come with the FILDES request's
+/// last bytes, and one passed with anything else that leaves bytes waiting is refused and
+/// the connection closed; a control message of two descriptors is ignored (clamd then keeps
+/// both open, a leak the fake does not copy) and one of more is a read error that ends the
+/// connection. The fake closes every descriptor the kernel installed for it. Before, 300
 /// messages of one descriptor each left 300 open in the daemon, and a message of 200 left
 /// the 8 the reader took open, unowned.
 #[test]
@@ -359,28 +360,39 @@ fn hardening_passed_descriptors_cannot_fill_the_daemons_table() {
         n
     };
     let idle = open_fds(d.pid());
+    let reply_to = |bytes: &[u8], fds: &[std::os::fd::RawFd]| {
+        let mut u = UnixStream::connect(&sock).expect("connect unix");
+        u.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        send_with_fds(&u, bytes, fds);
+        let mut out = Vec::new();
+        let _ = u.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
 
-    // 300 descriptors, one per message, with bytes that never complete a command
+    // one descriptor with bytes that never complete a command: refused at once
     let u = UnixStream::connect(&sock).expect("connect unix");
-    for _ in 0..300 {
-        send_with_fds(&u, b"x", &[raw]);
-    }
+    send_with_fds(&u, b"x", &[raw]);
     wait_until_read(&u);
-    // the connection itself, and at most one unclaimed descriptor
-    let during = open_fds(d.pid());
-    assert!(during <= idle + 2, "{during} open with {idle} idle");
     drop(u);
+    for _ in 0..100 {
+        let r = reply_to(b"zFIL", &[raw]);
+        assert_eq!(
+            r, "PROTOCOL ERROR: ancillary data sent without FILDES. ERROR\0",
+            "{r:?}"
+        );
+    }
+    // two in one message: ignored, and closed
+    for _ in 0..100 {
+        let r = reply_to(b"zFILDES\0X", &[raw, raw]);
+        assert_eq!(r, "No file descriptor received. ERROR\0", "{r:?}");
+    }
     let after = wait_for(&|n| n <= idle);
-    assert!(after <= idle, "{after} open after the close, {idle} idle");
+    assert!(after <= idle, "{after} open after 200 refused, {idle} idle");
 
     // 200 descriptors in one message: the connection ends, nothing stays open
-    let mut u = UnixStream::connect(&sock).expect("connect unix");
-    u.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    send_with_fds(&u, b"zFILDES\0X", &[raw; 200]);
-    let mut out = Vec::new();
-    let _ = u.read_to_end(&mut out);
-    assert!(out.is_empty(), "{:?}", String::from_utf8_lossy(&out));
+    let r = reply_to(b"zFILDES\0X", &[raw; 200]);
+    assert!(r.is_empty(), "{r:?}");
     let after = wait_for(&|n| n <= idle);
     assert!(
         after <= idle,
