@@ -305,8 +305,11 @@ pub struct Detection {
 /// The outcome of scanning one byte stream (no archive expansion).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanResult {
-    /// Matches in CLAMD-DET-6 order: whole-file signatures in DB order, then body
-    /// signatures by lowest match end, ties in DB order. Each signature at most once.
+    /// Matches in clamd 1.4.6's order (CLAMD-DET-6): body signatures by lowest match end,
+    /// ties in DB order, then whole-file (hash) signatures in DB order: clamd stops at the
+    /// first body match before it looks the file's hash up (measured: a file matching both
+    /// an `.ndb` and an `.hdb` signature is named by the `.ndb` one; the spec's [F] note
+    /// said hash first). Each signature at most once.
     pub detections: Vec<Detection>,
     pub size: u64,
     /// SHA-1 of the data, unless disabled with [`ScanOptions::sha1`].
@@ -747,15 +750,15 @@ impl StreamScanner {
                 normalized,
             })
         });
-        let detections = whole_file
+        let detections = body
             .into_iter()
-            .map(|i| Detection {
-                name: db.sigs[i].name.clone(),
-                end_offset: None,
-            })
-            .chain(body.into_iter().map(|(end, i)| Detection {
+            .map(|(end, i)| Detection {
                 name: db.sigs[i].name.clone(),
                 end_offset: Some(end),
+            })
+            .chain(whole_file.into_iter().map(|i| Detection {
+                name: db.sigs[i].name.clone(),
+                end_offset: None,
             }))
             .collect();
         ScanResult {
