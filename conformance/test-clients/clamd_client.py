@@ -51,7 +51,8 @@ def scan_dir(a, host, port):
         s.close()
     except OSError as e:
         print("ERROR: %s" % e)  # fail closed: files without a reply are errors below
-    records = [r.decode("utf-8", "replace") for r in got.split(b"\0") if r]
+    # whole replies only: bytes after the last terminator are a reply cut short (CLAMD-CLIENT-3)
+    records = [r.decode("utf-8", "replace") for r in got.split(b"\0")[:-1] if r]
     by_file = {}
     if a.defect == "pairs-by-position":
         # the defect: the k-th reply is taken for the k-th request
@@ -141,6 +142,10 @@ def main():
         except OSError:
             pass
     s.close()
+    if out and not (out.endswith(b"\0") or out.endswith(b"\n")):
+        # CLAMD-CLIENT-3: a reply cut before its terminator is no verdict (`stream: OK` may be
+        # the start of `stream: OK.Name FOUND`)
+        fail("reply cut before its terminator: %r" % out, coe)
     reply = out.rstrip(b"\0\n").decode("utf-8", "replace")
     if reply.split(": ", 1)[0].isdigit():
         reply = reply.split(": ", 1)[1]
