@@ -49,8 +49,8 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn upstream(&self, conn: u32, server: &TcpStream) {
-        if let (Ok(addr), Ok(mut v)) = (server.local_addr(), self.upstream.lock()) {
+    fn upstream(&self, conn: u32, addr: SocketAddr) {
+        if let Ok(mut v) = self.upstream.lock() {
             v.push((conn, addr));
         }
     }
@@ -276,6 +276,7 @@ impl Proxy {
             events,
             upstream_addrs,
             daemon_streams: None,
+            daemon_refused: None,
         }
     }
 
@@ -308,21 +309,49 @@ where
 
 /// Connects to `addr` within [`CONNECT_TIMEOUT`]; the error as it goes into the transcript.
 async fn connect(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+    connect_from(addr).await.1
+}
+
+/// [`connect`], with the local address the daemon sees: bound before connecting (loopback),
+/// so a connection the daemon refused at once still matches its account.
+async fn connect_from(
+    addr: SocketAddr,
+) -> (Option<SocketAddr>, std::result::Result<TcpStream, String>) {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    };
+    let socket = match socket {
+        Ok(s) => s,
+        Err(e) => return (None, Err(e.to_string())),
+    };
+    let local = addr.ip().is_loopback().then(|| {
+        let bound = socket.bind(SocketAddr::new(addr.ip(), 0));
+        bound.and_then(|()| socket.local_addr()).ok()
+    });
+    let r = match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr)).await {
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
             Ok(s)
         }
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("connect timed out".into()),
-    }
+    };
+    let local = local
+        .flatten()
+        .or_else(|| r.as_ref().ok().and_then(|s| s.local_addr().ok()));
+    (local, r)
 }
 
 async fn run_conn<S>(client: S, upstream: SocketAddr, opts: ProxyOptions, id: u32, sh: Arc<Shared>)
 where
     S: ClientStream,
 {
-    let server = match connect(upstream).await {
+    let (local, server) = connect_from(upstream).await;
+    if let Some(addr) = local {
+        sh.rec.upstream(id, addr);
+    }
+    let server = match server {
         Ok(s) => s,
         Err(e) => {
             sh.rec.push(
@@ -331,7 +360,10 @@ where
                     upstream_error: Some(e),
                 },
             );
-            return; // dropping `client` closes it: the client sees the refusal as EOF
+            // a reset, as the daemon's refusal would have reached the client (a FIN would
+            // read as a complete empty reply)
+            client.reset();
+            return;
         }
     };
     sh.rec.push(
@@ -340,7 +372,6 @@ where
             upstream_error: None,
         },
     );
-    sh.rec.upstream(id, &server);
     let channels = opts.svsp_data_channels.then(|| {
         let (client_local, client_peer) = match client.tcp_addrs() {
             Some((l, p)) => (l.ip(), p.ip()),

@@ -103,6 +103,9 @@ pub struct Transcript {
     /// read everything the client sent, to its end).
     #[serde(skip)]
     pub daemon_streams: Option<Vec<(SocketAddr, u64)>>,
+    /// The peer addresses whose connection the daemon refused at accept, when it says so.
+    #[serde(skip)]
+    pub daemon_refused: Option<Vec<SocketAddr>>,
 }
 
 impl Transcript {
@@ -128,6 +131,14 @@ impl Transcript {
                 .find(|(a, _)| *a == addr)
                 .map_or(0, |(_, n)| *n),
         )
+    }
+
+    /// Whether the daemon says it refused connection `conn` at accept (fault `refuse`):
+    /// `None` without its account.
+    pub fn refused_by_daemon(&self, conn: u32) -> Option<bool> {
+        let refused = self.daemon_refused.as_ref()?;
+        let addr = self.upstream_addrs.iter().find(|(c, _)| *c == conn)?.1;
+        Some(refused.contains(&addr))
     }
 
     /// Control connections (every connection but SVSP data channels) in order of opening.
