@@ -438,10 +438,23 @@ async fn relay<S>(
         channels.map(|c| (LineRewriter::new(Watch::Send), c)),
     );
     let ((cr, _), (_, cw)) = tokio::join!(up, down);
+    let client = cr.unsplit(cw);
     if *abort_rx.borrow() {
         // The daemon reset the connection (or vanished while the client was sending): pass
         // the reset on, as the client would see it without the proxy (CLAMD-TRANS-5).
-        cr.unsplit(cw).reset();
+        client.reset();
+    } else if let Some(e) = client.pending_error() {
+        // A client that closed (not half-closed) while the reply was still coming answered
+        // the bytes relayed after its close with a reset, which no read took: the same end
+        // as a close with reply bytes unread, whichever came first (Exim on split replies).
+        let message = format!("peer gone: {}", e.kind());
+        rec.push(
+            id,
+            EventKind::Error {
+                dir: Dir::C2S,
+                message,
+            },
+        );
     }
 }
 
@@ -604,6 +617,8 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn reset(self);
     /// (local, peer) addresses for TCP.
     fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)>;
+    /// An error the socket got that no read or write reported (`SO_ERROR`: a reset).
+    fn pending_error(&self) -> Option<std::io::Error>;
 }
 
 impl ClientStream for TcpStream {
@@ -615,6 +630,10 @@ impl ClientStream for TcpStream {
     fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
         Some((self.local_addr().ok()?, self.peer_addr().ok()?))
     }
+
+    fn pending_error(&self) -> Option<std::io::Error> {
+        self.take_error().ok().flatten()
+    }
 }
 
 impl ClientStream for tokio::net::UnixStream {
@@ -624,6 +643,10 @@ impl ClientStream for tokio::net::UnixStream {
 
     fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
         None
+    }
+
+    fn pending_error(&self) -> Option<std::io::Error> {
+        self.take_error().ok().flatten()
     }
 }
 
