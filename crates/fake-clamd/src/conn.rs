@@ -156,6 +156,9 @@ impl Connection {
             Some(Action::Refuse | Action::Denied) => {
                 self.conn.set_reset_on_close();
                 self.record(Dir::Closed, &[]);
+                if let Some(peer) = &self.peer {
+                    self.shared.streams_read.refused(peer);
+                }
                 return;
             }
             Some(Action::StopReading(hold)) => {

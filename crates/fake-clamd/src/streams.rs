@@ -1,7 +1,8 @@
 //! The daemon's own account of the uploads it read: per peer, how many INSTREAM streams
 //! were read through their zero-length terminator, and whether its input was read to the
 //! client's end, i.e. the client closed before the daemon did (at a command boundary, or in
-//! a `never-reply` fault, which discards input without decoding it). A recording
+//! a `never-reply` fault, which discards input without decoding it), and whether it refused
+//! the connection at accept (fault `refuse`). A recording
 //! proxy in front of the daemon (the harness) cannot tell this from its side: when the
 //! daemon closes, the client's last bytes may reach the proxy before or after the close,
 //! whether the daemon read them or not. The proxy maps its upstream socket's local address
@@ -38,6 +39,10 @@ pub struct UploadAccount {
     /// Everything the peer sent was read, to its EOF (streams not necessarily decoded): the
     /// client closed its side before the daemon closed.
     pub read_to_end: bool,
+    /// The connection was refused: reset at accept (fault `refuse`), nothing read. Whether
+    /// the proxy's connect saw the reset, or read the client's first bytes before it, is
+    /// timing; this is not.
+    pub refused: bool,
 }
 
 /// Upload accounts per peer address (most recent peers last).
@@ -55,6 +60,11 @@ impl StreamsRead {
     /// All input of `peer` was read, to its EOF.
     pub(crate) fn read_to_end(&self, peer: &Peer) {
         self.update(peer, |a| a.read_to_end = true);
+    }
+
+    /// The connection of `peer` was reset at accept, before any byte was read.
+    pub(crate) fn refused(&self, peer: &Peer) {
+        self.update(peer, |a| a.refused = true);
     }
 
     fn update(&self, peer: &Peer, f: impl FnOnce(&mut UploadAccount)) {
@@ -91,9 +101,11 @@ mod tests {
         s.read_whole(&a);
         s.read_whole(&a);
         s.read_to_end(&a);
+        s.refused(&a);
         let want = UploadAccount {
             streams_whole: 2,
             read_to_end: true,
+            refused: true,
         };
         assert_eq!(s.list(), vec![(a.clone(), want)]);
         let named = Peer::Unix(b"avc-proxy-1-1".to_vec());

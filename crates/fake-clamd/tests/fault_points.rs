@@ -227,6 +227,7 @@ async fn the_daemon_accounts_for_the_uploads_it_read() {
     let whole = UploadAccount {
         streams_whole: 1,
         read_to_end: false,
+        refused: false,
     };
     for half_close in [false, true] {
         let (c, me, end) = run("drop@verdict", half_close).await;
@@ -251,6 +252,7 @@ async fn the_daemon_accounts_for_the_uploads_it_read() {
     let read_to_end = UploadAccount {
         streams_whole: 1,
         read_to_end: true,
+        refused: false,
     };
     assert_eq!(account(&c, me), read_to_end);
 
@@ -261,4 +263,19 @@ async fn the_daemon_accounts_for_the_uploads_it_read() {
     assert!(matches!(end, End::Eof(ref b) if b.is_empty()), "{end:?}");
     assert!(account(&c, me).read_to_end, "{:?}", c.uploads_read());
     assert_eq!(account(&c, me).streams_whole, 0, "drained, not decoded");
+
+    // a connection refused at accept is the daemon's knowledge too (the proxy's connect may
+    // or may not see the reset); the next connection is not refused
+    let (c, me, end) = run("refuse@connection=1", false).await;
+    // (a reset, or an EOF when the client's write already took the reset's error)
+    assert!(
+        matches!(end, End::Reset(ref b) | End::Eof(ref b) if b.is_empty()),
+        "{end:?}"
+    );
+    assert!(account(&c, me).refused, "{:?}", c.uploads_read());
+    let mut s = TcpStream::connect(addr(&c)).await.expect("connect");
+    let next = s.local_addr().expect("local address");
+    s.write_all(b"zPING\0").await.expect("write");
+    assert_eq!(read_end(&mut s, T).await, End::Eof(b"PONG\0".to_vec()));
+    assert!(!account(&c, next).refused, "{:?}", c.uploads_read());
 }

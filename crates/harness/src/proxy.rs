@@ -298,6 +298,7 @@ impl Proxy {
             events,
             upstream_addrs,
             daemon_streams: None,
+            daemon_refused: None,
         }
     }
 
@@ -339,11 +340,30 @@ async fn within_timeout<T>(
     }
 }
 
-/// Connects to `addr` within [`CONNECT_TIMEOUT`]; the error as it goes into the transcript.
-async fn connect(addr: SocketAddr) -> std::result::Result<TcpStream, String> {
-    let s = within_timeout(TcpStream::connect(addr)).await?;
-    let _ = s.set_nodelay(true);
-    Ok(s)
+/// Connects to `addr` within [`CONNECT_TIMEOUT`], with the local address the daemon sees:
+/// bound before connecting (loopback), so a connection the daemon refused at once still
+/// matches its account (`fake_clamd::UploadAccount::refused`). The error as it goes into the
+/// transcript.
+async fn connect(addr: SocketAddr) -> (Option<SocketAddr>, std::result::Result<TcpStream, String>) {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    };
+    let socket = match socket {
+        Ok(s) => s,
+        Err(e) => return (None, Err(e.to_string())),
+    };
+    let bound = addr.ip().is_loopback().then(|| {
+        let bound = socket.bind(SocketAddr::new(addr.ip(), 0));
+        bound.and_then(|()| socket.local_addr()).ok()
+    });
+    let r = within_timeout(socket.connect(addr)).await.inspect(|s| {
+        let _ = s.set_nodelay(true);
+    });
+    let local = bound
+        .flatten()
+        .or_else(|| r.as_ref().ok().and_then(|s| s.local_addr().ok()));
+    (local, r)
 }
 
 /// Connects to the daemon's unix socket within [`CONNECT_TIMEOUT`], from a socket bound to
@@ -374,15 +394,36 @@ async fn connect_unix(path: PathBuf) -> std::result::Result<(UnixStream, Vec<u8>
     within_timeout(joined).await.map(|s| (s, name))
 }
 
-/// Records how connecting upstream went; the stream if it did.
-fn opened<T>(rec: &Recorder, id: u32, r: std::result::Result<T, String>) -> Option<T> {
-    let (server, upstream_error) = match r {
-        Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e)),
-    };
-    rec.push(id, EventKind::Open { upstream_error });
-    // None: dropping the client closes it, and the client sees the refusal as EOF
-    server
+/// Records how connecting upstream went; the stream if it did. If it did not, the client is
+/// reset, as the daemon's refusal would have reached it (a FIN would read as a complete
+/// empty reply).
+fn opened<T, S: ClientStream>(
+    rec: &Recorder,
+    id: u32,
+    r: std::result::Result<T, String>,
+    client: S,
+) -> Option<(T, S)> {
+    match r {
+        Ok(s) => {
+            rec.push(
+                id,
+                EventKind::Open {
+                    upstream_error: None,
+                },
+            );
+            Some((s, client))
+        }
+        Err(e) => {
+            rec.push(
+                id,
+                EventKind::Open {
+                    upstream_error: Some(e),
+                },
+            );
+            client.reset();
+            None
+        }
+    }
 }
 
 async fn run_conn<S>(client: S, upstream: Upstream, opts: ProxyOptions, id: u32, sh: Arc<Shared>)
@@ -392,7 +433,9 @@ where
     let upstream = match upstream {
         Upstream::Tcp(a) => a,
         Upstream::Unix(path) => {
-            let Some((server, name)) = opened(&sh.rec, id, connect_unix(path).await) else {
+            let Some(((server, name), client)) =
+                opened(&sh.rec, id, connect_unix(path).await, client)
+            else {
                 return;
             };
             sh.rec.upstream(id, Some(Peer::Unix(name)));
@@ -407,10 +450,11 @@ where
             return;
         }
     };
-    let Some(server) = opened(&sh.rec, id, connect(upstream).await) else {
+    let (local, server) = connect(upstream).await;
+    sh.rec.upstream(id, local.map(Peer::Tcp));
+    let Some((server, client)) = opened(&sh.rec, id, server, client) else {
         return;
     };
-    sh.rec.upstream(id, server.local_addr().ok().map(Peer::Tcp));
     let channels = opts.svsp_data_channels.then(|| {
         let (client_local, client_peer) = match client.tcp_addrs() {
             Some((l, p)) => (l.ip(), p.ip()),
@@ -455,11 +499,24 @@ async fn relay<S, U>(
         up: (Plain(cr), Plain(sw)),
         down: (Plain(sr), Plain(cw)),
     };
-    let ((Plain(cr), _), (_, Plain(cw)), reset) = sides.relay(hold, id, rec, channels).await;
+    let ((Plain(cr), _), (_, Plain(cw)), reset) =
+        sides.relay(hold, id, rec.clone(), channels).await;
+    let client = cr.unsplit(cw);
     if reset {
         // The daemon reset the connection (or vanished while the client was sending): pass
         // the reset on, as the client would see it without the proxy (CLAMD-TRANS-5).
-        cr.unsplit(cw).reset();
+        client.reset();
+    } else if let Some(e) = client.pending_error() {
+        // A client that closed (not half-closed) while the reply was still coming answered
+        // the bytes relayed after its close with a reset, which no read took: the same end
+        // as a close with reply bytes unread, whichever came first (Exim on split replies).
+        rec.push(
+            id,
+            EventKind::Error {
+                dir: Dir::C2S,
+                message: format!("peer gone: {}", e.kind()),
+            },
+        );
     }
 }
 
@@ -657,7 +714,7 @@ async fn run_data_channel(
         }
     };
     let _ = first.set_nodelay(true);
-    let second = match connect(target).await {
+    let second = match connect(target).await.1 {
         Ok(s) => s,
         Err(e) => {
             rec.push(
@@ -695,6 +752,8 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn into_unix(self) -> std::result::Result<UnixStream, Self>
     where
         Self: Sized;
+    /// An error the socket got that no read or write reported (`SO_ERROR`: a reset).
+    fn pending_error(&self) -> Option<std::io::Error>;
 }
 
 impl ClientStream for TcpStream {
@@ -710,6 +769,10 @@ impl ClientStream for TcpStream {
     fn into_unix(self) -> std::result::Result<UnixStream, Self> {
         Err(self)
     }
+
+    fn pending_error(&self) -> Option<std::io::Error> {
+        self.take_error().ok().flatten()
+    }
 }
 
 impl ClientStream for UnixStream {
@@ -723,6 +786,10 @@ impl ClientStream for UnixStream {
 
     fn into_unix(self) -> std::result::Result<UnixStream, Self> {
         Ok(self)
+    }
+
+    fn pending_error(&self) -> Option<std::io::Error> {
+        self.take_error().ok().flatten()
     }
 }
 

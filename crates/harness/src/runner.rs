@@ -390,6 +390,7 @@ async fn run_inner(
     };
     // which uploads the daemon read whole: snapshots render them in full (snapshot.rs)
     transcript.daemon_streams = daemon.streams_read_whole();
+    transcript.daemon_refused = daemon.refused_peers();
     // A case with fault rules whose fault never fired is not applicable (issue 14 item 4),
     // as is one whose `applies_if_sent` command the client never sent (judge::Evidence).
     let fault_fired = match (daemon.fault_stats(), case.faults.is_empty()) {

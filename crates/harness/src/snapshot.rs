@@ -117,6 +117,10 @@ fn render_connection(
     order: SnapshotOrder,
 ) -> String {
     let mut s = String::new();
+    if let Some(line) = refusal_line(t, conn) {
+        s.push_str(line);
+        return s;
+    }
     let c = t.bytes(conn, Dir::C2S);
     let srv = t.bytes(conn, Dir::S2C);
     // A client that resets its connection left reply bytes unread (a close with nothing
@@ -230,6 +234,22 @@ fn render_connection(
         }
     }
     s
+}
+
+/// The one line of a connection that never reached a daemon's reading (CLAMD-CLIENT-3: the
+/// client gets `ECONNRESET` or EOF with no reply), or None.
+///
+/// A connection the daemon says it refused at accept (fault `refuse`, e.g. at `connection =
+/// 3`) read nothing: whether the proxy's connect already saw the reset (then nothing of the
+/// client was read) or relayed the client's first bytes and then read the reset is timing,
+/// so neither its bytes nor how its end looked are shown, by the daemon's account. Without
+/// the account, a connection the proxy could not open to the daemon says why.
+fn refusal_line(t: &Transcript, conn: u32) -> Option<&'static str> {
+    if t.refused_by_daemon(conn) == Some(true) {
+        return Some("  server refused the connection at accept (reset before reading a byte)\n");
+    }
+    t.upstream_error(conn)
+        .map(|_| "  not relayed: the proxy could not open its connection to the server\n")
 }
 
 /// One side of an SVSP control connection, a line at a time.
@@ -826,6 +846,7 @@ mod tests {
             } else {
                 vec![(peer.into(), read_whole)]
             }),
+            daemon_refused: Some(Vec::new()),
         }
     }
 
@@ -1544,5 +1565,122 @@ mod tests {
         ]);
         assert!(read_to_end.contains("S: PONG\\0"), "{read_to_end}");
         assert!(read_to_end.contains("client side: closed, server side: closed"));
+    }
+
+    /// c-icap's three connections (start-up PING, VERSION, the SCAN) where the daemon
+    /// refused the SCAN's at accept (`refuse` at `connection = 3`), with the daemon's account:
+    /// `refused` events for the SCAN's connection, its number `scan` (the others in turn).
+    fn c_icap_refused(scan: u32, refused: Vec<EventKind>) -> String {
+        let addr = |c: u32| std::net::SocketAddr::from(([127, 0, 0, 1], 40000 + c as u16));
+        let (ping, version) = match scan {
+            1 => (2, 3),
+            2 => (1, 3),
+            _ => (1, 2),
+        };
+        let mut events = Vec::new();
+        for (c, cmd, reply) in [
+            (ping, &b"zPING\0"[..], &b"PONG\0"[..]),
+            (version, b"zVERSION\0", b"ClamAV 1.4.6\0"),
+        ] {
+            let at = 10 * u64::from(c);
+            events.extend([
+                ev(c, at, open()),
+                ev(c, at + 1, data(Dir::C2S, cmd)),
+                ev(c, at + 2, data(Dir::S2C, reply)),
+                ev(c, at + 3, EventKind::Eof { dir: Dir::S2C }),
+                ev(c, at + 4, EventKind::Eof { dir: Dir::C2S }),
+            ]);
+        }
+        let at = 10 * u64::from(scan);
+        events.extend(
+            refused
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| ev(scan, at + i as u64, k)),
+        );
+        events.sort_by_key(|e| e.at);
+        let t = Transcript {
+            events,
+            upstream_addrs: (1..=3)
+                .map(|c| (c, fake_clamd::Peer::Tcp(addr(c))))
+                .collect(),
+            daemon_streams: Some(Vec::new()),
+            daemon_refused: Some(vec![fake_clamd::Peer::Tcp(addr(scan))]),
+        };
+        clamd_snap_of(&t)
+    }
+
+    /// CLAMD-CLIENT-3, fault `refuse` at a later connection (session 9's c-icap case): a
+    /// connection the daemon refused at accept renders one way, by the daemon's account,
+    /// whether the proxy's connect already saw the reset (nothing of the client read), or
+    /// relayed the client's command and then read the reset, or failed to write it; and
+    /// whichever of the client's connections it was in accept order.
+    #[test]
+    fn clamd_client_3_a_connection_refused_at_accept_renders_one_way() {
+        let scan = &b"zSCAN /tmp/x/CI_TMP_1\0"[..];
+        let variants = || {
+            [
+                // the proxy's connect took the reset
+                vec![EventKind::Open {
+                    upstream_error: Some("Connection reset by peer (os error 104)".into()),
+                }],
+                // relayed the command, then read the reset
+                vec![open(), data(Dir::C2S, scan), reset(Dir::S2C)],
+                // the reset came first: nothing read either way
+                vec![open(), reset(Dir::S2C)],
+                // writing the command failed ("peer gone"), then the read saw EOF
+                vec![
+                    open(),
+                    data(Dir::C2S, scan),
+                    reset(Dir::S2C),
+                    EventKind::Eof { dir: Dir::S2C },
+                ],
+            ]
+        };
+        let first = c_icap_refused(3, variants()[0].clone());
+        for scan_at in [1, 2, 3] {
+            for v in variants() {
+                assert_eq!(c_icap_refused(scan_at, v.clone()), first, "{scan_at} {v:?}");
+            }
+        }
+        crate::test_support::assert_shows(
+            &first,
+            &[
+                "connection 1:\n  C: zPING\\0\n",
+                "connection 2:\n  C: zVERSION\\0\n",
+                "connection 3:\n  server refused the connection at accept (reset before reading a byte)\n",
+            ],
+        );
+        assert!(!first.contains("zSCAN"), "{first}");
+    }
+
+    /// A connection the daemon did not refuse is rendered as before beside a refused one,
+    /// and without the daemon's account a connection the proxy could not open says so
+    /// (it was "client side: open, server side: open", as if it had hung).
+    #[test]
+    fn an_unopened_connection_says_so_and_others_are_unchanged() {
+        let s = c_icap_refused(3, vec![open(), reset(Dir::S2C)]);
+        assert!(s.contains("  C: zVERSION\\0\n  S: ClamAV 1.4.6\\0\n  client side: closed, server side: closed\n"), "{s}");
+        let unopened = clamd_snap(vec![ev(
+            1,
+            0,
+            EventKind::Open {
+                upstream_error: Some("connect timed out".into()),
+            },
+        )]);
+        assert!(
+            unopened.contains(
+                "connection 1:\n  not relayed: the proxy could not open its connection to the server\n"
+            ),
+            "{unopened}"
+        );
+        assert!(!unopened.contains("open, server side"), "{unopened}");
+    }
+
+    fn reset(dir: Dir) -> EventKind {
+        EventKind::Error {
+            dir,
+            message: "connection reset".into(),
+        }
     }
 }

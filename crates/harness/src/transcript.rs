@@ -124,6 +124,9 @@ pub struct Transcript {
     /// read everything the client sent, to its end).
     #[serde(skip)]
     pub daemon_streams: Option<Vec<(Peer, u64)>>,
+    /// The peers whose connection the daemon refused at accept, when it says so.
+    #[serde(skip)]
+    pub daemon_refused: Option<Vec<Peer>>,
 }
 
 impl Transcript {
@@ -156,6 +159,14 @@ impl Transcript {
     pub fn daemon_read_client_end(&self, conn: u32) -> Option<bool> {
         // the account marks input read to the client's end as every stream read whole
         self.streams_read_whole(conn).map(|n| n == u64::MAX)
+    }
+
+    /// Whether the daemon says it refused connection `conn` at accept (fault `refuse`):
+    /// `None` without its account.
+    pub fn refused_by_daemon(&self, conn: u32) -> Option<bool> {
+        let refused = self.daemon_refused.as_ref()?;
+        let addr = &self.upstream_addrs.iter().find(|(c, _)| *c == conn)?.1;
+        Some(refused.contains(addr))
     }
 
     /// Control connections (every connection but SVSP data channels) in order of opening.

@@ -144,3 +144,118 @@ async fn a_daemon_that_stops_reading_blocks_the_upload_through_the_proxy() {
     // the proxy adds its own socket buffers and one read, not the upload
     assert!(proxied < 2 * direct + (8 << 20), "{proxied} vs {direct}");
 }
+
+/// A proxy on a fresh loopback port in front of `upstream`.
+async fn proxy_to(upstream: std::net::SocketAddr) -> Proxy {
+    let opts = ProxyOptions {
+        hold_greeting: Duration::ZERO,
+        svsp_data_channels: false,
+    };
+    let listen = Listen::Tcp("127.0.0.1:0".parse().expect("addr"));
+    Proxy::start_with(listen, upstream, opts)
+        .await
+        .expect("proxy")
+}
+
+/// CLAMD-CLIENT-3, fault `refuse` at a later connection: the client of the refused one gets
+/// a reset through the proxy (never a FIN, which reads as a complete empty reply), and the
+/// transcript finds the refusal in the daemon's account, whether or not the proxy's own
+/// connect saw the reset; the connection before it was not refused.
+#[tokio::test]
+async fn a_refusal_at_a_later_connection_is_the_daemons_account() {
+    let d = clamd_with(Trigger::connection(2), Fault::Refuse).await;
+    let p = proxy_to(d.addr().expect("addr")).await;
+    let to = p.tcp_addr.expect("proxy tcp");
+    let mut first = TcpStream::connect(to).await.expect("connect");
+    first.write_all(b"zPING\0").await.expect("write");
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(T, first.read_to_end(&mut reply)).await;
+    assert_eq!(reply, b"PONG\0");
+    let mut second = TcpStream::connect(to).await.expect("connect");
+    let mut buf = [0u8; 16];
+    match tokio::time::timeout(T, second.read(&mut buf))
+        .await
+        .expect("no end in time")
+    {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
+        Ok(n) => panic!("read {n} bytes (0 = FIN) instead of a reset"),
+    }
+    drop((first, second));
+    let mut t = p.finish(T).await;
+    t.daemon_refused = d.refused_peers();
+    assert_eq!(t.refused_by_daemon(1), Some(false));
+    assert_eq!(t.refused_by_daemon(2), Some(true), "{:?}", t.events);
+    let s = harness::snapshot::render_as_expected(
+        Protocol::Clamd,
+        "clamd.x",
+        harness::Verdict::Error,
+        &t,
+    );
+    assert!(
+        s.contains("connection 2:\n  server refused the connection at accept (reset before reading a byte)\n"),
+        "{s}"
+    );
+}
+
+/// A server that writes `stream`, and `: OK\0` 50 ms later, then closes; its address.
+async fn split_reply_server() -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 64];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"stream").await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = s.write_all(b": OK\0").await;
+            });
+        }
+    });
+    addr
+}
+
+/// Whether the proxy recorded the client's side as ended by an error (a reset).
+fn client_reset(t: &harness::transcript::Transcript) -> bool {
+    t.events.iter().any(|e| {
+        matches!(&e.kind, harness::transcript::EventKind::Error { dir, .. } if *dir == harness::transcript::Dir::C2S)
+    })
+}
+
+/// CLAMD-CLIENT-3, a client that closes on the first piece of a split reply (Exim on
+/// `clamd.fault-split-reply-*`): with the rest still coming, its close (a FIN when nothing
+/// was unread yet) is recorded as the reset its socket answers the rest with, as a close
+/// with bytes unread is; a client that half-closes and reads the reply to its end is not.
+#[tokio::test]
+async fn a_client_that_closes_mid_reply_ends_as_a_reset_whichever_came_first() {
+    let p = proxy_to(split_reply_server().await).await;
+    let to = p.tcp_addr.expect("proxy tcp");
+    let mut s = TcpStream::connect(to).await.expect("connect");
+    s.write_all(b"zPING\0").await.expect("write");
+    let mut buf = [0u8; 6];
+    tokio::time::timeout(T, s.read_exact(&mut buf))
+        .await
+        .expect("in time")
+        .expect("read");
+    drop(s); // nothing unread yet: a FIN
+    let t = p.finish(T).await;
+    assert!(client_reset(&t), "{}", t.raw_log(80));
+
+    let p = proxy_to(split_reply_server().await).await;
+    let mut s = TcpStream::connect(p.tcp_addr.expect("proxy tcp"))
+        .await
+        .expect("connect");
+    s.write_all(b"zPING\0").await.expect("write");
+    s.shutdown().await.expect("half-close");
+    let mut reply = Vec::new();
+    tokio::time::timeout(T, s.read_to_end(&mut reply))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(reply, b"stream: OK\0");
+    drop(s);
+    let t = p.finish(T).await;
+    assert!(!client_reset(&t), "{}", t.raw_log(80));
+}

@@ -182,6 +182,21 @@ impl RunningDaemon {
         }
     }
 
+    /// The peers whose connection the daemon refused at accept (fault `refuse`), by its own
+    /// account: the fake clamd's; None where there is no account (SVSP, a refusal by address).
+    pub fn refused_peers(&self) -> Option<Vec<fake_clamd::Peer>> {
+        match self {
+            RunningDaemon::Clamd(c) => Some(
+                c.peer_uploads_read()
+                    .into_iter()
+                    .filter(|(_, a)| a.refused)
+                    .map(|(peer, _)| peer)
+                    .collect(),
+            ),
+            RunningDaemon::Vfindd(_) | RunningDaemon::Refused(_) => None,
+        }
+    }
+
     /// The fake's fault counters (None for a refusal: no daemon counted anything).
     pub fn fault_stats(&self) -> Option<faults::Stats> {
         match self {
