@@ -642,22 +642,29 @@ impl StreamScanner {
                 if state.is_match() {
                     // Matches are reported one byte late: they end before byte `i`.
                     let end = self.size + i as u64;
-                    for k in 0..body.dfa.match_len(cache, state) {
-                        let pid = body.dfa.match_pattern(cache, state, k).as_usize();
-                        Self::record(
-                            &mut self.first_end,
-                            &mut self.all,
-                            body.sig_of[pid],
-                            end,
-                            true,
-                        );
-                    }
+                    let (first_end, all) = (&mut self.first_end, &mut self.all);
+                    Self::record_dfa_matches(body, cache, state, end, first_end, all);
                 } else if state.is_dead() {
                     break;
                 }
             }
         }
         *sid = state;
+    }
+
+    /// Every signature that the DFA's match `state` ends, as ending at `end`.
+    fn record_dfa_matches(
+        body: &BodyDfa,
+        cache: &mut Cache,
+        state: LazyStateID,
+        end: u64,
+        first_end: &mut [Option<u64>],
+        all: &mut Option<Box<AllMatchState>>,
+    ) {
+        for k in 0..body.dfa.match_len(cache, state) {
+            let pid = body.dfa.match_pattern(cache, state, k).as_usize();
+            Self::record(first_end, all, body.sig_of[pid], end, true);
+        }
     }
 
     fn keep_tail(&mut self, data: &[u8]) {
@@ -685,16 +692,8 @@ impl StreamScanner {
             if !sid.is_dead() {
                 if let Ok(eoi) = body.dfa.next_eoi_state(cache, *sid) {
                     if eoi.is_match() {
-                        for k in 0..body.dfa.match_len(cache, eoi) {
-                            let pid = body.dfa.match_pattern(cache, eoi, k).as_usize();
-                            Self::record(
-                                &mut self.first_end,
-                                &mut self.all,
-                                body.sig_of[pid],
-                                size,
-                                true,
-                            );
-                        }
+                        let (first_end, all) = (&mut self.first_end, &mut self.all);
+                        Self::record_dfa_matches(body, cache, eoi, size, first_end, all);
                     }
                 }
             }

@@ -75,6 +75,13 @@ fn spawn(conf: &Path) -> Daemon {
     Daemon { child, tcp }
 }
 
+/// A daemon listening on TCP and on a unix socket in `dir` (its path returned too).
+fn spawn_with_local_socket(dir: &Path) -> (Daemon, std::path::PathBuf) {
+    let sock = dir.join("s.sock");
+    let conf = write_conf(dir, &format!("LocalSocket {}\n", sock.display()));
+    (spawn(&conf), sock)
+}
+
 fn talk(addr: &str, req: &[u8], timeout: Duration) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(timeout)).expect("timeout");
@@ -89,9 +96,7 @@ fn talk(addr: &str, req: &[u8], timeout: Duration) -> Vec<u8> {
 #[test]
 fn hardening_2_file_that_lies_about_its_size_is_answered_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sock = dir.path().join("s.sock");
-    let conf = write_conf(dir.path(), &format!("LocalSocket {}\n", sock.display()));
-    let d = spawn(&conf);
+    let (d, sock) = spawn_with_local_socket(dir.path());
     for cmd in ["SCAN", "CONTSCAN", "MULTISCAN", "ALLMATCHSCAN"] {
         let t = Instant::now();
         let reply = talk(
@@ -345,9 +350,7 @@ fn open_fds(pid: Pid) -> usize {
 #[test]
 fn hardening_passed_descriptors_cannot_fill_the_daemons_table() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sock = dir.path().join("s.sock");
-    let conf = write_conf(dir.path(), &format!("LocalSocket {}\n", sock.display()));
-    let d = spawn(&conf);
+    let (d, sock) = spawn_with_local_socket(dir.path());
     let file = std::fs::File::open("/proc/self/pagemap").expect("open a file to pass");
     let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
     let wait_for = |want: &dyn Fn(usize) -> bool| {

@@ -932,6 +932,20 @@ mod tests {
         );
     }
 
+    /// A whole upload, the daemon's `reply` if any, then both ends closed in the order given,
+    /// with the daemon's account `read_whole` (`u64::MAX`: it read the client's end).
+    fn upload_then_closes(reply: Option<&[u8]>, client_first: bool, read_whole: u64) -> Transcript {
+        let (c, s) = (
+            EventKind::Eof { dir: Dir::C2S },
+            EventKind::Eof { dir: Dir::S2C },
+        );
+        let (third, fourth) = if client_first { (c, s) } else { (s, c) };
+        let mut events = vec![ev(1, 0, open()), ev(1, 1, data(Dir::C2S, &whole_upload()))];
+        events.extend(reply.map(|r| ev(1, 2, data(Dir::S2C, r))));
+        events.extend([ev(1, 3, third), ev(1, 4, fourth)]);
+        with_account(events, read_whole)
+    }
+
     /// CLAMD-CLIENT-3 (`clamd.close-before-reply` with npm node-clamav, which half-closes
     /// after its upload; seen in a second run): the daemon read the stream and closed with no
     /// reply by its own decision, without reading the client's end, so the connection ends
@@ -940,22 +954,7 @@ mod tests {
     /// either order.
     #[test]
     fn clamd_client_3_who_closed_first_is_the_daemons_account() {
-        let events = |client_first: bool, account: u64| {
-            let (c, s) = (
-                EventKind::Eof { dir: Dir::C2S },
-                EventKind::Eof { dir: Dir::S2C },
-            );
-            let (third, fourth) = if client_first { (c, s) } else { (s, c) };
-            with_account(
-                vec![
-                    ev(1, 0, open()),
-                    ev(1, 1, data(Dir::C2S, &whole_upload())),
-                    ev(1, 3, third),
-                    ev(1, 4, fourth),
-                ],
-                account,
-            )
-        };
+        let events = |client_first, account| upload_then_closes(None, client_first, account);
         let daemon_closed = clamd_snap_of(&events(true, 1));
         assert_eq!(daemon_closed, clamd_snap_of(&events(false, 1)));
         crate::test_support::assert_shows(
@@ -980,23 +979,7 @@ mod tests {
     /// neither claims the client closed first with no result.
     #[test]
     fn clamd_client_3_a_reply_then_both_closed_renders_the_same_in_either_order() {
-        let events = |client_first: bool| {
-            let (c, s) = (
-                EventKind::Eof { dir: Dir::C2S },
-                EventKind::Eof { dir: Dir::S2C },
-            );
-            let (third, fourth) = if client_first { (c, s) } else { (s, c) };
-            with_account(
-                vec![
-                    ev(1, 0, open()),
-                    ev(1, 1, data(Dir::C2S, &whole_upload())),
-                    ev(1, 2, data(Dir::S2C, b"OK")),
-                    ev(1, 3, third),
-                    ev(1, 4, fourth),
-                ],
-                1,
-            )
-        };
+        let events = |client_first| upload_then_closes(Some(b"OK"), client_first, 1);
         let a = clamd_snap_of(&events(true));
         assert_eq!(a, clamd_snap_of(&events(false)));
         crate::test_support::assert_shows(
