@@ -177,7 +177,13 @@ pub fn engine_rate(
     sha1: bool,
 ) -> io::Result<Throughput> {
     let t0 = Instant::now();
-    let mut sc = scan_engine::StreamScanner::with_options(db, scan_engine::ScanOptions { sha1 });
+    let mut sc = scan_engine::StreamScanner::with_options(
+        db,
+        scan_engine::ScanOptions {
+            sha1,
+            ..Default::default()
+        },
+    );
     let f = std::fs::File::open(path)?;
     // the reader's buffer sets the chunk size the scanner sees
     io::copy(&mut io::BufReader::with_capacity(64 * 1024, f), &mut sc)?;

@@ -21,7 +21,13 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn run(label: &str, db: Arc<SignatureDb>, sha1: bool, total: u64, block: &[u8]) -> f64 {
     let start = Instant::now();
-    let mut s = StreamScanner::with_options(db, ScanOptions { sha1 });
+    let mut s = StreamScanner::with_options(
+        db,
+        ScanOptions {
+            sha1,
+            ..ScanOptions::default()
+        },
+    );
     let mut left = total;
     while left > 0 {
         let n = (block.len() as u64).min(left) as usize;

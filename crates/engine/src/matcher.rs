@@ -336,11 +336,30 @@ impl ScanResult {
 pub struct ScanOptions {
     /// Compute the SHA-1 of the data (SVSP FILE-SHA1). Costs throughput; on by default.
     pub sha1: bool,
+    /// clamd's second pass over text: a part that its first bytes type as text (up to
+    /// clamd's `MaxScriptNormalize`) is also scanned as normalised text (lower case,
+    /// controls and high bytes dropped, UTF-16 read as text), and body signatures found
+    /// only there are reported after the raw ones (CLAMD-DET-6, measured on clamd 1.4.6).
+    /// Off by default: SVSP detection is byte-exact (SVSP-DET-3).
+    pub normalized_text: bool,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        Self { sha1: true }
+        Self {
+            sha1: true,
+            normalized_text: false,
+        }
+    }
+}
+
+impl ScanOptions {
+    /// Neither SHA-1 nor a text pass: the bare match (a normalised text's own scan).
+    fn raw_only() -> Self {
+        Self {
+            sha1: false,
+            normalized_text: false,
+        }
     }
 }
 
@@ -380,18 +399,33 @@ pub struct StreamScanner {
     tail_cap: usize,
     first_end: Vec<Option<u64>>,
     all: Option<Box<AllMatchState>>,
+    text: Option<Box<TextPass>>,
 }
 
 /// What all-match mode keeps beyond the first end of each signature.
 struct AllMatchState {
     /// Every body match as (end, signature), up to [`MAX_OCCURRENCES`].
     ends: Vec<(u64, usize)>,
+}
+
+/// clamd's typing of a part and its pass over the normalised text.
+struct TextPass {
     /// The first bytes, to type the part.
     head: Vec<u8>,
-    /// The normalised text and its own scanner (`None` for the normalised scan itself, and
-    /// once the data is past clamd's `MaxScriptNormalize` or cannot be text).
+    /// The normalised text and its own scanner (`None` once the data is past clamd's
+    /// `MaxScriptNormalize` or cannot be text).
     normalized: Option<(Normalizer, Box<StreamScanner>)>,
     buf: Vec<u8>,
+}
+
+impl TextPass {
+    fn new(scanner: StreamScanner) -> Box<Self> {
+        Box::new(TextPass {
+            head: Vec::new(),
+            normalized: Some((Normalizer::default(), Box::new(scanner))),
+            buf: Vec::new(),
+        })
+    }
 }
 
 /// A scanner is a byte sink: `io::copy` a reader into it (each write is one
@@ -453,31 +487,34 @@ impl StreamScanner {
             tail_cap,
             first_end: vec![None; sigs],
             all: None,
+            text: None,
             db,
         }
+        .with_text_pass(opts.normalized_text)
+    }
+
+    /// The scanner of a part's normalised text (body matches only, no pass of its own).
+    fn normalized_scanner(&self) -> Self {
+        Self::with_options(Arc::clone(&self.db), ScanOptions::raw_only())
+    }
+
+    fn with_text_pass(mut self, on: bool) -> Self {
+        if on {
+            self.text = Some(TextPass::new(self.normalized_scanner()));
+        }
+        self
     }
 
     /// clamd's all-match mode: record every body match (overlapping ones included), type the
     /// data and scan its normalised text too, for [`ScanResult::all`] (CLAMD-SCAN-9).
     pub fn with_all_matches(mut self) -> Self {
-        let norm = Self::with_options(Arc::clone(&self.db), ScanOptions { sha1: false });
-        self.all = Some(Box::new(AllMatchState {
-            ends: Vec::new(),
-            head: Vec::new(),
-            normalized: Some((Normalizer::default(), Box::new(norm.counting()))),
-            buf: Vec::new(),
-        }));
-        self
+        self.text = Some(TextPass::new(self.normalized_scanner().counting()));
+        self.counting()
     }
 
-    /// Every body match recorded, nothing else (the normalised scan).
+    /// Every body match recorded (the normalised scan records its own this way).
     fn counting(mut self) -> Self {
-        self.all = Some(Box::new(AllMatchState {
-            ends: Vec::new(),
-            head: Vec::new(),
-            normalized: None,
-            buf: Vec::new(),
-        }));
+        self.all = Some(Box::new(AllMatchState { ends: Vec::new() }));
         self
     }
 
@@ -499,32 +536,34 @@ impl StreamScanner {
         if let Some(h) = self.sha1.as_mut() {
             h.update(data);
         }
-        self.feed_all(data);
+        self.feed_text(data);
         self.scan_literals(data);
         self.step_dfa(data);
         self.keep_tail(data);
         self.size += data.len() as u64;
     }
 
-    fn feed_all(&mut self, data: &[u8]) {
+    fn feed_text(&mut self, data: &[u8]) {
         let size = self.size;
-        let Some(all) = self.all.as_mut() else { return };
-        if all.head.len() < texttype::TYPE_BYTES {
-            let take = (texttype::TYPE_BYTES - all.head.len()).min(data.len());
-            all.head.extend_from_slice(&data[..take]);
+        let Some(text) = self.text.as_mut() else {
+            return;
+        };
+        if text.head.len() < texttype::TYPE_BYTES {
+            let take = (texttype::TYPE_BYTES - text.head.len()).min(data.len());
+            text.head.extend_from_slice(&data[..take]);
         }
         // clamd normalises only text up to MaxScriptNormalize; a part that is not text by its
         // first bytes needs no normalised scan
         let too_big = size + data.len() as u64 > MAX_SCRIPT_NORMALIZE;
-        let typed_other = all.head.len() >= texttype::TYPE_BYTES
-            && texttype::classify(&all.head) != DataClass::Text;
+        let typed_other = text.head.len() >= texttype::TYPE_BYTES
+            && texttype::classify(&text.head) != DataClass::Text;
         if too_big || typed_other {
-            all.normalized = None;
+            text.normalized = None;
         }
-        if let Some((norm, scanner)) = all.normalized.as_mut() {
-            all.buf.clear();
-            norm.push(data, &mut all.buf);
-            scanner.update(&all.buf);
+        if let Some((norm, scanner)) = text.normalized.as_mut() {
+            text.buf.clear();
+            norm.push(data, &mut text.buf);
+            scanner.update(&text.buf);
         }
     }
 
@@ -725,6 +764,18 @@ impl StreamScanner {
             .filter_map(|(i, e)| e.map(|e| (e, i)))
             .collect();
         body.sort_unstable();
+        // the part's clamd type, and its scan as normalised text when it is text
+        let (class, mut normalized) = match self.text.take() {
+            Some(text) => {
+                let class = texttype::classify(&text.head);
+                let scan = match (class, text.normalized) {
+                    (DataClass::Text, Some((_, scanner))) => Some(scanner.finish()),
+                    _ => None,
+                };
+                (class, scan)
+            }
+            None => (DataClass::Other, None),
+        };
         let all = self.all.take().map(|all| {
             let named = |(end, i): (u64, usize)| Detection {
                 name: db.sigs[i].name.clone(),
@@ -736,20 +787,18 @@ impl StreamScanner {
                 name: db.sigs[i].name.clone(),
                 end_offset: None,
             });
-            let class = texttype::classify(&all.head);
-            let normalized = match (class, all.normalized) {
-                (DataClass::Text, Some((_, scanner))) => {
-                    scanner.finish().all.map(|n| n.raw).unwrap_or_default()
-                }
-                _ => Vec::new(),
-            };
+            let normalized = normalized
+                .as_mut()
+                .and_then(|n| n.all.take())
+                .map(|n| n.raw)
+                .unwrap_or_default();
             Box::new(AllMatches {
                 class,
                 raw: ends.into_iter().map(named).chain(whole).collect(),
                 normalized,
             })
         });
-        let detections = body
+        let mut detections: Vec<Detection> = body
             .into_iter()
             .map(|(end, i)| Detection {
                 name: db.sigs[i].name.clone(),
@@ -760,6 +809,13 @@ impl StreamScanner {
                 end_offset: None,
             }))
             .collect();
+        // clamd's second pass over text: what only the normalised text matches comes after
+        // (offsets there are the normalised text's)
+        for d in normalized.map(|n| n.detections).unwrap_or_default() {
+            if !detections.iter().any(|k| k.name == d.name) {
+                detections.push(d);
+            }
+        }
         ScanResult {
             detections,
             size,

@@ -88,7 +88,13 @@ fn clamd_det_9_builtin_marker_matches_anywhere() {
 fn sha1_is_computed_in_the_same_pass_and_can_be_disabled() {
     let db = builtin(EicarMode::Exact);
     assert_eq!(scan_bytes(&db, &eicar()).sha1_hex().unwrap(), EICAR_SHA1);
-    let mut s = StreamScanner::with_options(db, ScanOptions { sha1: false });
+    let mut s = StreamScanner::with_options(
+        db,
+        ScanOptions {
+            sha1: false,
+            ..ScanOptions::default()
+        },
+    );
     s.update(&eicar());
     let r = s.finish();
     assert_eq!(r.sha1, None);
@@ -243,4 +249,60 @@ fn load_dir_reads_hdb_hsb_ndb_and_ignores_other_files() {
     std::fs::write(dir.path().join("broken.hdb"), "nothex:68:X\n").unwrap();
     let err = SignatureDb::load_dir(dir.path(), &LoadOptions::default()).unwrap_err();
     assert!(err.to_string().contains("broken.hdb:1:"), "{err}");
+}
+
+/// The names `StreamScanner` reports for `data` with clamd's text pass on or off.
+fn detected_with_text_pass(db: &Arc<SignatureDb>, data: &[u8], on: bool) -> Vec<String> {
+    let mut s = StreamScanner::with_options(
+        Arc::clone(db),
+        ScanOptions {
+            normalized_text: on,
+            ..ScanOptions::default()
+        },
+    );
+    for piece in data.chunks(7) {
+        s.update(piece);
+    }
+    s.finish().detections.into_iter().map(|d| d.name).collect()
+}
+
+/// CLAMD-DET-6, measured on clamd 1.4.6: a text part is scanned raw and then as normalised
+/// text (lower case, UTF-16 read as text), so a lower-case body signature matches upper-case
+/// and UTF-16 text, after what the raw pass found; a part typed by its magic (an
+/// executable) gets no such pass, and with the pass off (SVSP, byte-exact) neither matches.
+#[test]
+fn clamd_det_6_the_text_pass_finds_what_only_normalised_text_matches() {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let db = db_of(&[(
+        DbFileKind::Ndb,
+        &format!(
+            "Lower:0:*:{}\nUpper:0:*:{}\n",
+            hex(b"lower-case-sig"),
+            hex(b"RAW-UPPER")
+        ),
+        "t.ndb",
+    )]);
+    let upper = b"Some text with LOWER-CASE-SIG and RAW-UPPER in it\n";
+    let mut utf16 = vec![0xff, 0xfe];
+    for b in b"utf16 text lower-case-sig end" {
+        utf16.extend_from_slice(&[*b, 0]);
+    }
+    // an executable is typed by its magic, not as text
+    let mut binary = b"MZ".to_vec();
+    binary.extend_from_slice(&[0; 200]);
+    binary.extend_from_slice(b"LOWER-CASE-SIG");
+    assert_eq!(
+        detected_with_text_pass(&db, upper, true),
+        ["Upper.UNOFFICIAL", "Lower.UNOFFICIAL"]
+    );
+    assert_eq!(
+        detected_with_text_pass(&db, upper, false),
+        ["Upper.UNOFFICIAL"]
+    );
+    assert_eq!(
+        detected_with_text_pass(&db, &utf16, true),
+        ["Lower.UNOFFICIAL"]
+    );
+    assert!(detected_with_text_pass(&db, &utf16, false).is_empty());
+    assert!(detected_with_text_pass(&db, &binary, true).is_empty());
 }

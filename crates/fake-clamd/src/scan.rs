@@ -122,7 +122,11 @@ impl ScanCtx {
             spill_threshold: 1 << 20,
             temp_dir: c.temporary_directory.clone(),
             // clamd replies carry no hash; SHA-1 would cap INSTREAM throughput
-            scan: ScanOptions { sha1: false },
+            // clamd also scans a text part as normalised text (CLAMD-DET-6)
+            scan: ScanOptions {
+                sha1: false,
+                normalized_text: true,
+            },
         }
     }
 

@@ -127,7 +127,10 @@ fn tree_options(env: &ScanEnv, o: &OptionState, depth: u32, sha1: bool) -> TreeO
         },
         max_members: env.max_members,
         max_expanded_bytes: env.max_expanded_bytes,
-        scan: ScanOptions { sha1 },
+        scan: ScanOptions {
+            sha1,
+            ..ScanOptions::default()
+        },
         ..TreeOptions::default()
     }
 }
