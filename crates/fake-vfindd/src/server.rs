@@ -67,6 +67,7 @@ async fn admit(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         // injected: RST before any byte
         #[allow(deprecated)]
         let _ = stream.set_linger(Some(Duration::ZERO));
+        shared.refusals.push(peer);
         return;
     }
     if let Some(Action::StopReading(hold)) = injected {
@@ -100,6 +101,7 @@ pub struct FakeVfindd {
     /// Set once the accept loop has ended (every connection aborted).
     ended: watch::Receiver<bool>,
     core: HandleCore<CommandLine>,
+    refusals: Arc<crate::shared::Refusals>,
 }
 
 /// Bodies the live view shows by label only: EICAR, the marker, `--signature`s.
@@ -182,7 +184,9 @@ impl FakeVfindd {
         };
         let shared_summary = cfg.refusal_summary();
         let (queue, dispatcher) = Queue::start(cfg.threads);
+        let refusals = Arc::new(crate::shared::Refusals::default());
         let shared = Arc::new(Shared {
+            refusals: refusals.clone(),
             queue,
             env,
             conns: AtomicUsize::new(0),
@@ -206,7 +210,14 @@ impl FakeVfindd {
             stop,
             ended: ended_rx,
             core: HandleCore::new("fake-vfindd", fault_set, Some(recorder), admin),
+            refusals,
         })
+    }
+
+    /// The peers whose connection the daemon refused at accept (fault `refuse`), oldest
+    /// first, at most the last 1024.
+    pub fn refused_peers(&self) -> Vec<SocketAddr> {
+        self.refusals.list()
     }
 
     /// The bound address.

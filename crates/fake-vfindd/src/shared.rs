@@ -6,7 +6,8 @@ use crate::config::{Config, QueuedMode};
 use crate::queue::Queue;
 use crate::record::Recorder;
 use crate::scan::ScanEnv;
-use std::net::IpAddr;
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use svsp_proto::{FormatOptions, ParseConfig};
@@ -25,6 +26,32 @@ pub(crate) struct Shared {
     pub(crate) rng: Mutex<u64>,
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) faults: faults::FaultSet,
+    pub(crate) refusals: Arc<Refusals>,
+}
+
+/// Peers remembered as refused; the oldest are forgotten first (a long-running daemon must
+/// not grow).
+const MAX_REFUSED: usize = 1024;
+
+/// The peers whose connection the daemon refused at accept (fault `refuse`), oldest first: a
+/// recording proxy in front cannot tell from its side whether its connect met the reset or
+/// relayed bytes first (the harness's snapshots say so by this account, not by timing).
+#[derive(Debug, Default)]
+pub(crate) struct Refusals(Mutex<VecDeque<SocketAddr>>);
+
+impl Refusals {
+    pub(crate) fn push(&self, peer: SocketAddr) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= MAX_REFUSED {
+            q.pop_front();
+        }
+        q.push_back(peer);
+    }
+
+    pub(crate) fn list(&self) -> Vec<SocketAddr> {
+        let q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.iter().copied().collect()
+    }
 }
 
 impl Shared {

@@ -131,12 +131,16 @@ async fn fault_never_reply() {
     );
 }
 
+/// A refused connection is also in the daemon's account of refused peers (by the client's
+/// own address: what a recording proxy matches its connections by), the next one not.
 #[tokio::test]
 async fn fault_refuse_connections_and_denied_greeting() {
     let v = server(FaultPlan::new().with(Trigger::connection(1), Fault::Refuse)).await;
     let mut c = TcpStream::connect(v.s.addr()).await.unwrap();
+    let refused: SocketAddr = c.local_addr().unwrap();
     assert_eq!(read_end(&mut c, T).await, End::Reset(String::new()));
     assert_eq!(session(v.s.addr(), &[]).await, eof("READY\r\nOK\r\n"));
+    assert_eq!(v.s.refused_peers(), [refused]);
     // SVSP-RESP-DENIED-1 greeting on demand
     let v = server(FaultPlan::new().with(Trigger::connection(1), Fault::Denied)).await;
     let mut c = TcpStream::connect(v.s.addr()).await.unwrap();

@@ -211,11 +211,12 @@ fn not_applicable_reason(case: &Case, ev: &Evidence) -> Option<String> {
         }
     }
     (ev.fault_fired == Some(false)).then(|| {
-        // name the command the fault waits for when the client never sent it
+        // name the command the fault waits for when the client never sent it (a fault at an
+        // upload's chunk waits for INSTREAM)
         let wanted: Vec<&str> = case
             .faults
             .iter()
-            .filter_map(|r| r.when.command.as_deref())
+            .filter_map(|r| (r.when.command.as_deref()).or(r.when.chunk.map(|_| "INSTREAM")))
             .filter(|c| !ev.sent.iter().any(|s| s.eq_ignore_ascii_case(c)))
             .collect();
         match wanted.first() {
@@ -895,8 +896,8 @@ mod tests {
 
     /// CLAMD-CLIENT-3: a fault that waits for a command the client never sent (a reset in
     /// the middle of an INSTREAM upload, for a client that scans by path or passes a
-    /// descriptor) says so in the NOT-APPLICABLE reason; a fault on no command keeps the
-    /// general words.
+    /// descriptor) says so in the NOT-APPLICABLE reason, a fault at an upload's chunk too; a
+    /// fault on no command keeps the general words.
     #[test]
     fn clamd_client_3_a_fault_on_a_command_never_sent_names_it() {
         let ev = Evidence {
@@ -909,7 +910,14 @@ mod tests {
             reason(&j).contains("it waits for INSTREAM, and the client sent only FILDES"),
             "{j:?}"
         );
+        // a fault at a chunk waits for INSTREAM too
         let j = judged(&shipped("clamd.fault-probability-reset"), &exited(0), &ev);
+        assert!(
+            reason(&j).contains("it waits for INSTREAM, and the client sent only FILDES"),
+            "{j:?}"
+        );
+        // a fault on no command and no chunk keeps the general words
+        let j = judged(&shipped("clamd.fault-slow-read"), &exited(0), &ev);
         assert!(
             reason(&j).contains("the client took a path this fault does not touch"),
             "{j:?}"

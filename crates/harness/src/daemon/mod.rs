@@ -183,7 +183,7 @@ impl RunningDaemon {
     }
 
     /// The peers whose connection the daemon refused at accept (fault `refuse`), by its own
-    /// account: the fake clamd's; None where there is no account (SVSP, a refusal by address).
+    /// account (both fakes keep one); None where there is no daemon (a refusal by address).
     pub fn refused_peers(&self) -> Option<Vec<fake_clamd::Peer>> {
         match self {
             RunningDaemon::Clamd(c) => Some(
@@ -193,7 +193,13 @@ impl RunningDaemon {
                     .map(|(peer, _)| peer)
                     .collect(),
             ),
-            RunningDaemon::Vfindd(_) | RunningDaemon::Refused(_) => None,
+            RunningDaemon::Vfindd(v) => Some(
+                v.refused_peers()
+                    .into_iter()
+                    .map(fake_clamd::Peer::Tcp)
+                    .collect(),
+            ),
+            RunningDaemon::Refused(_) => None,
         }
     }
 
