@@ -548,15 +548,17 @@ impl StreamScanner {
         let Some(text) = self.text.as_mut() else {
             return;
         };
+        // typed once, when the first bytes are all in (not again on every later chunk)
+        let mut just_typed = false;
         if text.head.len() < texttype::TYPE_BYTES {
             let take = (texttype::TYPE_BYTES - text.head.len()).min(data.len());
             text.head.extend_from_slice(&data[..take]);
+            just_typed = text.head.len() >= texttype::TYPE_BYTES;
         }
         // clamd normalises only text up to MaxScriptNormalize; a part that is not text by its
         // first bytes needs no normalised scan
         let too_big = size + data.len() as u64 > MAX_SCRIPT_NORMALIZE;
-        let typed_other = text.head.len() >= texttype::TYPE_BYTES
-            && texttype::classify(&text.head) != DataClass::Text;
+        let typed_other = just_typed && texttype::classify(&text.head) != DataClass::Text;
         if too_big || typed_other {
             text.normalized = None;
         }
