@@ -501,7 +501,11 @@ async fn relay<S, U>(
     };
     let ((Plain(cr), _), (_, Plain(cw)), reset) =
         sides.relay(hold, id, rec.clone(), channels).await;
-    let client = cr.unsplit(cw);
+    end_client(cr.unsplit(cw), reset, id, &rec);
+}
+
+/// How the client's side ends once both directions did.
+fn end_client<S: ClientStream>(client: S, reset: bool, id: u32, rec: &Recorder) {
     if reset {
         // The daemon reset the connection (or vanished while the client was sending): pass
         // the reset on, as the client would see it without the proxy (CLAMD-TRANS-5).
@@ -536,7 +540,10 @@ async fn relay_fds(
         up: (cr, sw),
         down: (Plain(sr), Plain(cw)),
     };
-    sides.relay(hold, id, rec, None).await;
+    let ((cr, _), (_, Plain(cw)), reset) = sides.relay(hold, id, rec.clone(), None).await;
+    if let Ok(client) = cr.reunite(cw) {
+        end_client(client, reset, id, &rec);
+    }
 }
 
 /// The two directions of one relayed connection: client to server, server to client.
