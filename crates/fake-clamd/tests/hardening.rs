@@ -116,18 +116,8 @@ fn hardening_2_file_that_lies_about_its_size_is_answered_at_once() {
     let mut u = UnixStream::connect(&sock).expect("connect unix");
     u.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let iov = [std::io::IoSlice::new(b"zFILDES\0X")];
-    let fds = [std::os::fd::AsRawFd::as_raw_fd(&file)];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
     let t = Instant::now();
-    nix::sys::socket::sendmsg::<()>(
-        std::os::fd::AsRawFd::as_raw_fd(&u),
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::empty(),
-        None,
-    )
-    .expect("sendmsg");
+    send_with_fds(&u, b"zFILDES\0X", &[std::os::fd::AsRawFd::as_raw_fd(&file)]);
     let mut out = Vec::new();
     let _ = u.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out);
@@ -403,13 +393,7 @@ fn hardening_passed_descriptors_cannot_fill_the_daemons_table() {
     );
 
     // and the daemon still scans a descriptor passed the usual way
-    let mut u = UnixStream::connect(&sock).expect("connect unix");
-    u.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    send_with_fds(&u, b"zFILDES\0X", &[raw]);
-    let mut out = Vec::new();
-    let _ = u.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out);
+    let text = reply_to(b"zFILDES\0X", &[raw]);
     assert!(
         text.starts_with("fd[") && text.ends_with("]: OK\0"),
         "{text:?}"
